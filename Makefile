@@ -1,0 +1,41 @@
+# Every target installs what it needs: a fresh clone needs only python3.11 and make.
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock | cut -c1-12)
+BIN := $(VENV)/bin
+
+.PHONY: run build test lint bench lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@echo "==> creating virtual environment and installing the lock (requirements.lock)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	@$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@rm -f $(VENV)/.installed-* && touch $@
+
+## make run: build the embedded demo practice and serve Dagster + Streamlit (prints URLs)
+run: $(STAMP)
+	@$(BIN)/mentalspace demo
+
+## make build: the same build without serving (non-interactive, for scripts and checks)
+build: $(STAMP)
+	@$(BIN)/mentalspace build --fresh
+
+## make test: the whole test suite (DuckDB always; PostgreSQL when MENTALSPACE_TEST_PG_URL is set)
+test: $(STAMP)
+	@$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	@$(BIN)/ruff check .
+
+## make bench: run the benchmarks and write bench/results/RESULTS.md
+bench: $(STAMP)
+	@$(BIN)/python -m bench $(BENCH_ARGS)
+
+## make lock: re-resolve requirements.lock from pyproject.toml (needs network)
+lock: $(STAMP)
+	@$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) var dbt_project/target
