@@ -1,0 +1,30 @@
+"""Where things live: the one place that turns the environment into paths and URLs.
+
+Everything defaults to the embedded set-up under the git-ignored `var/` folder, so a fresh
+clone runs with no server; `DATABASE_URL` and `MENTALSPACE_WAREHOUSE_URL` point at PostgreSQL
+in production.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def var_dir() -> Path:
+    """The folder that holds the embedded databases and run state (created on demand)."""
+    path = Path(os.environ.get("MENTALSPACE_VAR_DIR", REPO_ROOT / "var"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def database_url() -> str:
+    """The operational store: `DATABASE_URL`, else a SQLite file under var/."""
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir() / 'operational.db'}"
+
+
+def practice_timezone() -> str:
+    """The practice's time zone; periods (days, weeks, months) are cut in it."""
+    return os.environ.get("MENTALSPACE_PRACTICE_TZ", "America/New_York")
