@@ -1,0 +1,123 @@
+"""What the warehouse may see of the operational store: each table minus its PHI, as polars frames.
+
+Minimum necessary: names, contact details, addresses, member ids and note text stay in the
+store. Instead the warehouse gets what the metrics need: completeness flags, the date a client
+turns 18 (minor-consent rules are judged at a period's end), and a display name of first name
+plus last initial for the clinician's own "clients who haven't rebooked" list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import polars as pl
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    Time,
+    func,
+    select,
+)
+
+from operational_api.models import PHI_COLUMNS, Base
+
+# Tables the warehouse does not need at all (portal-login and audit details).
+NOT_EXPORTED = {"alembic_version"}
+
+_POLARS_TYPES = {
+    Integer: pl.Int64,
+    SmallInteger: pl.Int64,
+    String: pl.Utf8,
+    Text: pl.Utf8,
+    Boolean: pl.Boolean,
+    Date: pl.Date,
+    DateTime: pl.Datetime("us"),
+    Time: pl.Time,
+    Numeric: pl.Float64,
+}
+
+
+def exported_tables() -> list[Table]:
+    """The store's tables in foreign-key order, as copied into `raw_operational`."""
+    return [t for t in Base.metadata.sorted_tables if t.name not in NOT_EXPORTED]
+
+
+def _polars_type(column) -> pl.DataType:
+    for sa_type, pl_type in _POLARS_TYPES.items():
+        if isinstance(column.type, sa_type):
+            return pl_type
+    return pl.Utf8  # JSON and anything exotic travel as text
+
+
+def _present(column) -> object:
+    """1 when a demographic field holds something other than blanks, else 0."""
+    return (func.coalesce(func.length(func.trim(column)), 0) > 0).label(f"has_{column.name}")
+
+
+def export_select(table: Table):
+    """The SELECT that reads one table for the warehouse, without PHI."""
+    dropped = set(PHI_COLUMNS.get(table.name, ()))
+    columns = [c for c in table.columns if c.name not in dropped]
+    extra: list = []
+    if table.name == "clients":
+        c = table.c
+        extra = [
+            c.first_name.label("_first_name"),
+            func.substr(c.last_name, 1, 1).label("_last_initial"),
+            (c.date_of_birth.isnot(None)).label("has_date_of_birth"),
+            _present(c.phone),
+            _present(c.address),
+            _present(c.city),
+            _present(c.zip_code),
+            (func.coalesce(func.length(func.trim(c.emergency_contact_name)), 0) > 0).label("has_emergency_contact"),
+            c.date_of_birth.label("_dob"),
+        ]
+    elif table.name == "insurance_policies":
+        extra = [(func.coalesce(func.length(func.trim(table.c.member_id)), 0) > 0).label("has_member_id")]
+    return select(*columns, *extra)
+
+
+def read_table(engine: Engine, table: Table, batch_rows: int = 200_000) -> Iterator[pl.DataFrame]:
+    """Yield the exported rows of `table` in batches with a schema fixed by the model, so an empty
+    or all-NULL column still has the right type in the warehouse."""
+    stmt = export_select(table)
+    schema: dict[str, pl.DataType] = {}
+    for col in stmt.selected_columns:
+        if col.name.startswith("has_"):
+            schema[col.name] = pl.Boolean
+        elif col.name in ("_first_name", "_last_initial"):
+            schema[col.name] = pl.Utf8
+        elif col.name == "_dob":
+            schema[col.name] = pl.Date
+        else:
+            schema[col.name] = _polars_type(table.c[col.name])
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(stmt)
+        emitted = False
+        for chunk in result.partitions(batch_rows):
+            frame = pl.DataFrame([tuple(r) for r in chunk], schema=list(schema.items()), orient="row", strict=False)
+            emitted = True
+            yield _finish(table.name, frame)
+        if not emitted:
+            yield _finish(table.name, pl.DataFrame(schema=schema))
+
+
+def _finish(table_name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    if table_name != "clients":
+        return frame
+    # The 18th birthday is all the minor-consent rules need from the date of birth.
+    dob = pl.col("_dob")
+    adult_on = pl.date(dob.dt.year() + 18, dob.dt.month(), pl.when((dob.dt.month() == 2) & (dob.dt.day() == 29))
+                       .then(28).otherwise(dob.dt.day()))
+    display_name = pl.concat_str(pl.col("_first_name"), pl.lit(" "), pl.col("_last_initial"), pl.lit("."))
+    return frame.with_columns(adult_on_date=adult_on, display_name=display_name).drop(
+        "_dob", "_first_name", "_last_initial"
+    )

@@ -1,0 +1,38 @@
+"""Land the operational store in the warehouse's `raw_operational` schema, without PHI."""
+
+import dagster as dg
+
+from operational_api.export import exported_tables, read_table
+from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
+
+RAW_SCHEMA = "raw_operational"
+OPERATIONAL_TABLES = [t.name for t in exported_tables()]
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key=["operational", name],
+            group_name="operational",
+            description=f"One row per row of the store's `{name}` table (PHI columns removed).",
+            kinds={"sqlalchemy"},
+        )
+        for name in OPERATIONAL_TABLES
+    ],
+    can_subset=True,
+)
+def operational_tables(
+    context: dg.AssetExecutionContext, store: OperationalStoreResource, warehouse: WarehouseResource
+):
+    """Copy each selected operational table into raw_operational, replacing the previous copy atomically."""
+    engine = store.engine()
+    wh = warehouse.warehouse()
+    tables = {t.name: t for t in exported_tables()}
+    for key in context.selected_asset_keys:
+        name = key.path[-1]
+        rows = wh.replace_table(RAW_SCHEMA, name, read_table(engine, tables[name]))
+        context.log.info(f"landed {RAW_SCHEMA}.{name}: {rows} rows")
+        yield dg.MaterializeResult(asset_key=key, metadata={"rows": rows, "table": f"{RAW_SCHEMA}.{name}"})
+
+
+defs = dg.Definitions(assets=[operational_tables])

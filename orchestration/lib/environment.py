@@ -1,0 +1,76 @@
+"""The one place that maps the environment to a deployment: local, ci or prod.
+
+It answers three questions, and assets never branch on the environment themselves:
+which dbt target to run, where the warehouse is, and where the operational store is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from operational_api.errors import PlatformError
+from operational_api.settings import REPO_ROOT, database_url, practice_timezone, var_dir
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DBT_TARGETS = {"dev": "duckdb", "ci": "duckdb", "prod": "postgres"}
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where this deployment keeps its data and which dbt target builds it."""
+
+    name: str
+    dbt_target: str
+    database_url: str
+    warehouse_url: str
+    practice_timezone: str
+
+    @property
+    def warehouse_kind(self) -> str:
+        return DBT_TARGETS[self.dbt_target]
+
+    @property
+    def duckdb_path(self) -> Path:
+        return Path(self.warehouse_url.removeprefix("duckdb:///"))
+
+    def dbt_env(self) -> dict[str, str]:
+        """Variables `dbt_project/profiles.yml` reads (credentials only through env vars)."""
+        env = {
+            "DBT_TARGET": self.dbt_target,
+            "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+            "MENTALSPACE_PRACTICE_TZ": self.practice_timezone,
+        }
+        if self.warehouse_kind == "duckdb":
+            env["MENTALSPACE_DUCKDB_PATH"] = str(self.duckdb_path)
+        else:
+            url = urlparse(self.warehouse_url)
+            env.update(
+                MENTALSPACE_PG_HOST=url.hostname or "127.0.0.1",
+                MENTALSPACE_PG_PORT=str(url.port or 5432),
+                MENTALSPACE_PG_USER=unquote(url.username or "postgres"),
+                MENTALSPACE_PG_PASSWORD=unquote(url.password or ""),
+                MENTALSPACE_PG_DATABASE=url.path.lstrip("/") or "postgres",
+                MENTALSPACE_PG_SCHEMA=os.environ.get("MENTALSPACE_PG_SCHEMA", "analytics"),
+            )
+        return env
+
+
+def current_environment() -> Environment:
+    """Read the environment; an unknown dbt target or warehouse URL is a one-line PlatformError."""
+    target = os.environ.get("DBT_TARGET", "dev")
+    if target not in DBT_TARGETS:
+        raise PlatformError(f"unknown dbt target '{target}' (DBT_TARGET): choose one of {', '.join(DBT_TARGETS)}")
+    warehouse_url = os.environ.get("MENTALSPACE_WAREHOUSE_URL", "")
+    if DBT_TARGETS[target] == "duckdb":
+        if warehouse_url and not warehouse_url.startswith("duckdb:///"):
+            raise PlatformError(
+                f"dbt target '{target}' builds DuckDB, but MENTALSPACE_WAREHOUSE_URL is not a duckdb:/// URL"
+            )
+        warehouse_url = warehouse_url or f"duckdb:///{var_dir() / 'warehouse.duckdb'}"
+    elif not warehouse_url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        raise PlatformError("dbt target 'prod' needs MENTALSPACE_WAREHOUSE_URL=postgresql://user@host:port/db")
+    name = {"dev": "local", "ci": "ci", "prod": "prod"}[target]
+    return Environment(name, target, database_url(), warehouse_url, practice_timezone())

@@ -1,0 +1,143 @@
+"""Writing to and reading from the warehouse: a DuckDB file locally, PostgreSQL in production.
+
+Landing is replace-by-table or replace-by-partition, always inside one transaction, so a re-run
+lands the same rows and a failed run leaves the previous ones in place.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from contextlib import contextmanager
+from typing import Iterator
+
+import duckdb
+import polars as pl
+import psycopg
+
+from operational_api.errors import PlatformError
+from orchestration.lib.environment import Environment
+
+_PG_TYPES = {
+    pl.Int8: "smallint",
+    pl.Int16: "smallint",
+    pl.Int32: "integer",
+    pl.Int64: "bigint",
+    pl.Float32: "real",
+    pl.Float64: "double precision",
+    pl.Boolean: "boolean",
+    pl.Utf8: "text",
+    pl.Date: "date",
+    pl.Time: "time",
+}
+
+
+def _pg_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "timestamp"
+    if isinstance(dtype, pl.Decimal):
+        return f"numeric({dtype.precision or 18},{dtype.scale or 2})"
+    return _PG_TYPES.get(dtype.base_type(), "text")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Warehouse:
+    """A handle on the warehouse of one environment."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.kind = env.warehouse_kind
+
+    @contextmanager
+    def duckdb(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.env.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.env.duckdb_path), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def postgres(self) -> Iterator[psycopg.Connection]:
+        url = self.env.warehouse_url.replace("postgresql+psycopg://", "postgresql://")
+        try:
+            con = psycopg.connect(url, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
+            raise PlatformError(f"cannot reach the warehouse: {reason}") from None
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def replace_table(self, schema: str, table: str, batches: Iterable[pl.DataFrame]) -> int:
+        """Swap in a new copy of `schema.table` atomically; returns the row count."""
+        return self._write(schema, table, batches, partition=None)
+
+    def replace_partition(
+        self, schema: str, table: str, column: str, value: object, batches: Iterable[pl.DataFrame]
+    ) -> int:
+        """Delete the rows where `column = value` and insert the new ones, in one transaction."""
+        return self._write(schema, table, batches, partition=(column, value))
+
+    def _write(self, schema: str, table: str, batches: Iterable[pl.DataFrame], partition) -> int:
+        target = f"{_quote(schema)}.{_quote(table)}"
+        rows = 0
+        if self.kind == "duckdb":
+            with self.duckdb() as con:
+                con.execute("begin")
+                try:
+                    con.execute(f"create schema if not exists {_quote(schema)}")
+                    first = True
+                    for frame in batches:
+                        arrow = frame.to_arrow()  # noqa: F841 - referenced by name in the SQL below
+                        if first and partition is None:
+                            con.execute(f"create or replace table {target} as select * from arrow")
+                        else:
+                            if first:
+                                con.execute(f"create table if not exists {target} as select * from arrow limit 0")
+                                con.execute(f"delete from {target} where {_quote(partition[0])} = ?", [partition[1]])
+                            con.execute(f"insert into {target} by name select * from arrow")
+                        first = False
+                        rows += frame.height
+                    con.execute("commit")
+                except BaseException:
+                    con.execute("rollback")
+                    raise
+            return rows
+        with self.postgres() as con, con.transaction():
+            cur = con.cursor()
+            cur.execute(f"create schema if not exists {_quote(schema)}")
+            first = True
+            for frame in batches:
+                if first:
+                    columns = ", ".join(f"{_quote(n)} {_pg_type(t)}" for n, t in frame.schema.items())
+                    if partition is None:
+                        cur.execute(f"drop table if exists {target} cascade")
+                        cur.execute(f"create table {target} ({columns})")
+                    else:
+                        cur.execute(f"create table if not exists {target} ({columns})")
+                        cur.execute(f"delete from {target} where {_quote(partition[0])} = %s", [partition[1]])
+                    first = False
+                if frame.height:
+                    buffer = io.BytesIO()
+                    frame.write_csv(buffer, include_header=False, null_value="\\N", datetime_format="%Y-%m-%d %H:%M:%S%.f")
+                    names = ", ".join(_quote(n) for n in frame.columns)
+                    with cur.copy(f"copy {target} ({names}) from stdin with (format csv, null '\\N')") as copy:
+                        copy.write(buffer.getvalue())
+                rows += frame.height
+        return rows
+
+    def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
+        """Run a read query and return a polars frame."""
+        if self.kind == "duckdb":
+            with self.duckdb(read_only=True) as con:
+                return con.execute(sql, params or []).pl()
+        with self.postgres() as con:
+            cur = con.cursor()
+            cur.execute(sql, params or None)
+            names = [d.name for d in cur.description or []]
+            return pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
