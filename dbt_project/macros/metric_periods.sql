@@ -8,7 +8,7 @@
 with
 
 events as (
-    select * from {{ events }}
+    select * from {{ events }} as metric_events
 ),
 
 by_grain as (

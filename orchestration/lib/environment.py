@@ -33,6 +33,10 @@ class Environment:
         return DBT_TARGETS[self.dbt_target]
 
     @property
+    def dbt_target_path(self) -> Path:
+        return Path(os.environ.get("MENTALSPACE_DBT_TARGET_PATH") or var_dir() / "dbt_target")
+
+    @property
     def duckdb_path(self) -> Path:
         return Path(self.warehouse_url.removeprefix("duckdb:///"))
 
@@ -42,6 +46,9 @@ class Environment:
             "DBT_TARGET": self.dbt_target,
             "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
             "MENTALSPACE_PRACTICE_TZ": self.practice_timezone,
+            # Artifacts and logs per deployment, so parallel builds (tests, CI) never share them.
+            "DBT_TARGET_PATH": str(self.dbt_target_path),
+            "DBT_LOG_PATH": str(var_dir() / "dbt_logs"),
         }
         if self.warehouse_kind == "duckdb":
             env["MENTALSPACE_DUCKDB_PATH"] = str(self.duckdb_path)

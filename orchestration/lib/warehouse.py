@@ -135,7 +135,7 @@ class Warehouse:
         """Run a read query and return a polars frame."""
         if self.kind == "duckdb":
             with self.duckdb(read_only=True) as con:
-                return con.execute(sql, params or []).pl()
+                return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())
         with self.postgres() as con:
             cur = con.cursor()
             cur.execute(sql, params or None)

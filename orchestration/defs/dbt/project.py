@@ -20,7 +20,12 @@ def dbt_project() -> DbtProject:
     """A DbtProject whose manifest is current: re-parsed when any model, macro or seed is newer."""
     env = current_environment()
     os.environ.update(env.dbt_env())
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=env.dbt_target)
+    project = DbtProject(
+        project_dir=DBT_PROJECT_DIR,
+        profiles_dir=DBT_PROJECT_DIR,
+        target=env.dbt_target,
+        target_path=env.dbt_target_path,
+    )
     ensure_manifest(project.manifest_path, env.dbt_target)
     return project
 
@@ -35,7 +40,7 @@ def ensure_manifest(manifest: Path, target: str) -> None:
     if manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
         return
     result = subprocess.run(
-        [DBT_EXECUTABLE, "parse", "--quiet", "--target", target],
+        [DBT_EXECUTABLE, "parse", "--quiet", "--target", target, "--target-path", str(manifest.parent)],
         cwd=DBT_PROJECT_DIR,
         capture_output=True,
         text=True,

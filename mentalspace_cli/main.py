@@ -1,0 +1,313 @@
+"""`mentalspace`: the platform's command line.
+
+    mentalspace init                 create or upgrade the operational store's schema
+    mentalspace generate             load a synthetic practice into the store
+    mentalspace build                store -> warehouse -> dbt, through Dagster (no serving)
+    mentalspace serve                serve the Dagster UI and the Streamlit dashboards
+    mentalspace demo                 build, then serve
+    mentalspace era parse FILE       read an 835 remittance
+    mentalspace amd-sim              run the local AdvancedMD simulator
+
+Errors are one line on stderr and exit code 2; `--debug` shows the traceback as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from typing import Iterator
+
+from operational_api.errors import PlatformError
+from operational_api.settings import REPO_ROOT, var_dir
+
+DEMO_CLINICIANS = 12
+DEMO_MONTHS = 12
+
+
+class Progress:
+    """Numbered steps with timings, so long commands say what they are doing."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.step = 0
+
+    @contextmanager
+    def __call__(self, label: str) -> Iterator[None]:
+        self.step += 1
+        started = time.perf_counter()
+        print(f"[{self.step}/{self.total}] {label} ...", flush=True)
+        yield
+        print(f"      done in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def _as_of(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--as-of must be a date like 2026-11-25, not '{value}'") from None
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not '{value}'") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, not {number}")
+    return number
+
+
+def _practice_args(parser: argparse.ArgumentParser, clinicians: int, months: int) -> None:
+    parser.add_argument("--clinicians", type=_positive, default=clinicians, help=f"default {clinicians}")
+    parser.add_argument("--months", type=_positive, default=months, help=f"months of history, default {months}")
+    parser.add_argument("--seed", type=int, default=42, help="same seed + size + as-of date = same data")
+    parser.add_argument("--as-of", type=_as_of, default=None, help="last day of history (default: today)")
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+
+def cmd_init(_args: argparse.Namespace) -> int:
+    from operational_api.db import get_engine, migrate
+
+    engine = get_engine()
+    migrate(engine)
+    print(f"operational store is at the latest schema ({engine.url.render_as_string(hide_password=True)})")
+    return 0
+
+
+def _store_has_data(engine) -> bool:
+    from sqlalchemy import select
+
+    from operational_api.db import is_migrated
+    from operational_api.models import User
+
+    if not is_migrated(engine):
+        return False
+    with engine.connect() as conn:
+        return conn.execute(select(User.id).limit(1)).first() is not None
+
+
+def generate_practice(args: argparse.Namespace, progress: Progress, replace: bool) -> None:
+    from operational_api.bulk import load_tables
+    from operational_api.db import downgrade, get_engine, migrate
+    from operational_api.settings import practice_timezone
+    from operational_api.synthetic import PracticeSpec, generate
+
+    engine = get_engine()
+    if _store_has_data(engine):
+        if not replace:
+            raise PlatformError("the operational store already holds data: pass --replace to start over")
+        downgrade(engine)
+    migrate(engine)
+    spec = PracticeSpec(
+        clinicians=args.clinicians,
+        months=args.months,
+        seed=args.seed,
+        as_of=args.as_of or dt.date.today(),
+        timezone=practice_timezone(),
+    )
+    with progress(f"generating a {spec.clinicians}-clinician practice, {spec.months} months to {spec.as_of} (seed {spec.seed})"):
+        practice = generate(spec)
+        print(f"      {sum(practice.row_counts().values()):,} rows in {len(practice.tables)} tables")
+    with progress("loading the operational store"):
+        load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
+    _write_demo_logins(practice.demo_logins)
+
+
+def _write_demo_logins(logins: dict[str, str]) -> None:
+    # Sign-in names only: the dashboards issue issue's sign-in flow sets the passwords.
+    path = var_dir() / "demo_logins.txt"
+    path.write_text("".join(f"{role}\t{email}\n" for role, email in sorted(logins.items()) if email))
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    generate_practice(args, Progress(2), replace=args.replace)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from operational_api.db import get_engine
+
+    steps = 3 if (args.fresh or not _store_has_data(get_engine())) else 2
+    progress = Progress(steps + 1)
+    if steps == 3:
+        generate_practice(args, progress, replace=True)
+    else:
+        print("operational store already holds a practice: building from it (use --fresh to regenerate)")
+    with progress("loading the Dagster definitions (parses the dbt project when it changed)"):
+        from orchestration.lib.runner import load_definitions
+
+        defs = load_definitions()
+    from orchestration.lib.runner import materialize_group
+
+    with progress("landing the operational store in the warehouse (raw_operational)"):
+        materialize_group(defs, "operational")
+    with progress("running dbt build (staging, marts, metrics and tests)"):
+        materialize_group(defs, None)
+    _print_kvr_summary()
+    return 0
+
+
+def _print_kvr_summary() -> None:
+    from orchestration.lib.environment import current_environment
+    from orchestration.lib.warehouse import Warehouse
+
+    frame = Warehouse(current_environment()).query(
+        "select period_start, numerator, denominator, metric_value from marts.fct_practice_metrics "
+        "where metric_key = 'kept_visit_rate' and scope = 'practice' and period_grain = 'month' "
+        "order by period_start desc limit 3"
+    )
+    print("practice Kept Visit Rate, latest months (completed / final-status appointments):")
+    for row in frame.iter_rows(named=True):
+        print(f"  {row['period_start']:%Y-%m}: {float(row['metric_value']):.1f}% "
+              f"({int(row['numerator'])} of {int(row['denominator'])})")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    env = {**os.environ, "DAGSTER_HOME": str(_dagster_home())}
+    bin_dir = os.path.dirname(sys.executable)
+    processes = [
+        subprocess.Popen(
+            [os.path.join(bin_dir, "dagster-webserver"), "-w", str(REPO_ROOT / "workspace.yaml"),
+             "-h", args.host, "-p", str(args.dagster_port)],
+            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            [os.path.join(bin_dir, "streamlit"), "run", str(REPO_ROOT / "dashboards" / "streamlit_app.py"),
+             "--server.address", args.host, "--server.port", str(args.streamlit_port),
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        ),
+    ]
+    print(f"Dagster UI:            http://{args.host}:{args.dagster_port}")
+    print(f"Streamlit dashboards:  http://{args.host}:{args.streamlit_port}")
+    logins = var_dir() / "demo_logins.txt"
+    if logins.exists():
+        print("Demo sign-ins (role, user):")
+        print("".join(f"  {line}\n" for line in logins.read_text().splitlines()), end="")
+    print("Press Ctrl+C to stop.", flush=True)
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        failed = [p.args[0] for p in processes if p.poll() not in (None, 0)]
+        if failed:
+            raise PlatformError(f"{os.path.basename(failed[0])} stopped unexpectedly (port already in use?)")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in processes:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    cmd_build(args)
+    return cmd_serve(args)
+
+
+def cmd_era(args: argparse.Namespace) -> int:
+    from edi835.cli import main as era_main
+
+    return era_main(args.era_args)
+
+
+def cmd_amd_sim(args: argparse.Namespace) -> int:
+    from ingest.advancedmd.simulator import main as sim_main
+
+    return sim_main(args.sim_args)
+
+
+def _dagster_home():
+    home = var_dir() / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    # An empty dagster.yaml means "keep everything under this folder" (and silences the warning).
+    (home / "dagster.yaml").touch()
+    os.environ.setdefault("DAGSTER_HOME", str(home))
+    return home
+
+
+# ---- parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mentalspace", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init", help="create or upgrade the operational store's schema").set_defaults(func=cmd_init)
+
+    p = sub.add_parser("generate", help="load a synthetic practice into the operational store")
+    _practice_args(p, DEMO_CLINICIANS, DEMO_MONTHS)
+    p.add_argument("--replace", action="store_true", help="wipe the store first if it holds data")
+    p.set_defaults(func=cmd_generate)
+
+    for name, func, helptext in (
+        ("build", cmd_build, "store -> warehouse -> dbt through Dagster, without serving"),
+        ("demo", cmd_demo, "build the demo practice, then serve both UIs"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        _practice_args(p, DEMO_CLINICIANS, DEMO_MONTHS)
+        p.add_argument("--fresh", action="store_true", help="regenerate the synthetic practice first")
+        if name == "demo":
+            _serve_args(p)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("serve", help="serve the Dagster UI and the Streamlit dashboards")
+    _serve_args(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("era", help="ERA / 835 tools: era parse FILE [--json]")
+    p.add_argument("era_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_era)
+
+    p = sub.add_parser("amd-sim", help="run the local AdvancedMD simulator")
+    p.add_argument("sim_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_amd_sim)
+    return parser
+
+
+def _serve_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--dagster-port", type=int, default=3000)
+    parser.add_argument("--streamlit-port", type=int, default=8501)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _dagster_home()
+    handler: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return handler(args)
+    except PlatformError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the promise is one clear line, whatever went wrong
+        if args.debug:
+            raise
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"error: {type(exc).__name__}: {first_line} (run with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

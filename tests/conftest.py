@@ -1,0 +1,76 @@
+"""Shared fixtures: isolated var/ folders, per-run PostgreSQL databases, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get("MENTALSPACE_SHARED_DIR", REPO_ROOT.parent / "shared"))
+PG_ADMIN_URL = os.environ.get("MENTALSPACE_TEST_PG_URL")
+
+# Variables that pick deployments; tests set their own and never inherit the developer's.
+DEPLOYMENT_VARS = (
+    "DATABASE_URL",
+    "MENTALSPACE_WAREHOUSE_URL",
+    "DBT_TARGET",
+    "MENTALSPACE_VAR_DIR",
+    "MENTALSPACE_DUCKDB_PATH",
+    "MENTALSPACE_DBT_TARGET_PATH",
+    "DAGSTER_HOME",
+)
+
+
+@pytest.fixture
+def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private var/ folder: embedded store and warehouse for this test only."""
+    for name in DEPLOYMENT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "var"
+    path.mkdir()
+    monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(path))
+    return path
+
+
+def _pg_url(database: str) -> str:
+    assert PG_ADMIN_URL
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A brand-new PostgreSQL database for this test (dropped afterwards); skips without a server."""
+    if not PG_ADMIN_URL:
+        pytest.skip("MENTALSPACE_TEST_PG_URL is not set")
+    import psycopg
+
+    name = f"ms_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
+        con.execute(f'create database "{name}"')
+    try:
+        yield _pg_url(name)
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
+            con.execute(f'drop database if exists "{name}" with (force)')
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """Run `mentalspace` as a user would, in a subprocess with only the given deployment variables."""
+    clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "mentalspace_cli.main", *args],
+        cwd=REPO_ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

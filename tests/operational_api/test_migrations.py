@@ -1,0 +1,35 @@
+"""The Alembic migrations build the same schema as the models, on SQLite and PostgreSQL, and roll back."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select
+
+from operational_api.db import downgrade, get_engine, migrate
+from operational_api.models import Base, ComplianceRule
+
+
+def _check_round_trip(url: str) -> None:
+    engine = get_engine(url)
+    migrate(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        rules = conn.execute(select(ComplianceRule.rule_type, ComplianceRule.parameter, ComplianceRule.value)).all()
+    assert diff == [], f"models and migrations disagree: {diff}"
+    assert ("NOTE_SIGNATURE", "billing_hold_day", 14) in [(r, p, int(v)) for r, p, v in rules]
+    downgrade(engine)
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    migrate(engine)
+    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_migrations_match_models_and_round_trip_on_sqlite(tmp_path):
+    _check_round_trip(f"sqlite:///{tmp_path / 'store.db'}")
+
+
+@pytest.mark.postgres
+def test_migrations_match_models_and_round_trip_on_postgres(pg_database):
+    _check_round_trip(pg_database)

@@ -1,0 +1,38 @@
+"""The environment helper is the one place that picks the dbt target and the databases."""
+
+from __future__ import annotations
+
+import pytest
+
+from operational_api.errors import PlatformError
+from orchestration.lib.environment import current_environment
+
+
+def test_defaults_to_local_duckdb_under_var(var_dir):
+    env = current_environment()
+    assert (env.name, env.dbt_target, env.warehouse_kind) == ("local", "dev", "duckdb")
+    assert env.duckdb_path == var_dir / "warehouse.duckdb"
+    assert env.database_url == f"sqlite:///{var_dir / 'operational.db'}"
+    assert env.dbt_env()["MENTALSPACE_DUCKDB_PATH"] == str(var_dir / "warehouse.duckdb")
+
+
+def test_prod_target_reads_postgres_credentials_from_the_url(var_dir, monkeypatch):
+    monkeypatch.setenv("DBT_TARGET", "prod")
+    monkeypatch.setenv("MENTALSPACE_WAREHOUSE_URL", "postgresql://analyst:s%40cret@db.internal:6543/warehouse")
+    dbt_env = current_environment().dbt_env()
+    assert dbt_env["MENTALSPACE_PG_HOST"] == "db.internal"
+    assert dbt_env["MENTALSPACE_PG_PORT"] == "6543"
+    assert dbt_env["MENTALSPACE_PG_PASSWORD"] == "s@cret"
+    assert dbt_env["MENTALSPACE_PG_DATABASE"] == "warehouse"
+
+
+def test_unknown_dbt_target_is_a_clear_error(var_dir, monkeypatch):
+    monkeypatch.setenv("DBT_TARGET", "staging")
+    with pytest.raises(PlatformError, match="unknown dbt target 'staging'"):
+        current_environment()
+
+
+def test_prod_without_a_postgres_warehouse_is_a_clear_error(var_dir, monkeypatch):
+    monkeypatch.setenv("DBT_TARGET", "prod")
+    with pytest.raises(PlatformError, match="needs MENTALSPACE_WAREHOUSE_URL"):
+        current_environment()
