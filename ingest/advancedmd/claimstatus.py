@@ -1,0 +1,64 @@
+"""X12 277 Health Care Claim Status Category Codes (the STC01-1 values AdvancedMD passes through).
+
+Descriptions are short paraphrases of the published category names, kept only as labels; the
+code is what we store. Unknown codes are kept and labelled ``UNKNOWN``, never dropped, because
+payers do send codes newer than any list we ship.
+"""
+
+from __future__ import annotations
+
+CATEGORY_CODES: dict[str, str] = {
+    "A0": "Acknowledgement/Forwarded",
+    "A1": "Acknowledgement/Receipt",
+    "A2": "Acknowledgement/Acceptance into adjudication system",
+    "A3": "Acknowledgement/Returned as unprocessable claim",
+    "A4": "Acknowledgement/Not found",
+    "A5": "Acknowledgement/Split claim",
+    "A6": "Acknowledgement/Rejected for missing information",
+    "A7": "Acknowledgement/Rejected for invalid information",
+    "A8": "Acknowledgement/Rejected for relational field in error",
+    "P0": "Pending: adjudication/details",
+    "P1": "Pending/In process",
+    "P2": "Pending/Payer review",
+    "P3": "Pending/Provider requested information",
+    "P4": "Pending/Patient requested information",
+    "P5": "Pending/Payer administrative/system hold",
+    "F0": "Finalized",
+    "F1": "Finalized/Payment",
+    "F2": "Finalized/Denial",
+    "F3": "Finalized/Revised",
+    "F3F": "Finalized/Forwarded",
+    "F3N": "Finalized/Not forwarded",
+    "F4": "Finalized/Adjudication complete, no payment forthcoming",
+    "R0": "Requests for additional information/General requests",
+    "R1": "Requests for additional information/Entity requests",
+    "R3": "Requests for additional information/Claim/line",
+    "R4": "Requests for additional information/Documentation",
+    "R5": "Request for more specific detail",
+    "E0": "Response not possible: error on submitted request data",
+    "E1": "Response not possible: system status",
+    "E2": "Information holder is not responding",
+    "E3": "Correction required: relational fields in error",
+    "E4": "Trading partner agreement specific requirement not met",
+    "D0": "Data search unsuccessful",
+}
+
+_FAMILIES = {
+    "A": "ACKNOWLEDGED",
+    "P": "PENDING",
+    "F": "FINALIZED",
+    "R": "REQUEST",
+    "E": "ERROR",
+    "D": "SEARCH",
+}
+
+
+def describe_category(code: str) -> str:
+    """Label for a 277 category code; ``UNKNOWN`` for codes not in our list."""
+    return CATEGORY_CODES.get(code.strip().upper(), "UNKNOWN")
+
+
+def category_family(code: str) -> str:
+    """First letter of the category tells the claim's stage."""
+    code = code.strip().upper()
+    return _FAMILIES.get(code[:1], "UNKNOWN") if code else "UNKNOWN"

@@ -1,0 +1,910 @@
+"""AdvancedMD practice-management client (XMLRPC ``ppmdmsg`` broker, XML or JSON, over httpx).
+
+What it takes care of, so callers do not have to:
+
+* the two-step login (partner login -> redirect fault -> the office key's own ``api-NNN`` host),
+  token caching until it expires (24 h / end of day) with refresh before that, and exactly one
+  re-login + retry when a call hits "session has timed out";
+* per-office-key, per-tier rate limits (queueing, never exceeding), exponential backoff with
+  jitter on faults, HTTP 429/5xx, timeouts and dropped connections;
+* the getupdated* ">1000 rows: IDs only" answer, re-requested in chunks of at most 500 ids;
+* normalisation into typed records (ID prefixes, upper-case text, mixed date formats).
+
+Logging carries action names, office keys, ids and counts only, never request bodies (the
+login body holds the password) and never record contents (PHI).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from ingest.advancedmd.charges import (
+    ChargeSubmission,
+    ChargeValidationError,
+    FieldError,
+    validate_charge_submission,
+)
+from ingest.advancedmd.claimstatus import describe_category
+from ingest.advancedmd.clock import Clock, SystemClock
+from ingest.advancedmd.credentials import AmdCredentials
+from ingest.advancedmd.errors import (
+    AdvancedMDError,
+    AmdFaultError,
+    AuthenticationError,
+    EligibilityTimeoutError,
+    ProtocolError,
+    RateLimitedError,
+    RetriesExhaustedError,
+    SessionExpiredError,
+    TransientError,
+)
+from ingest.advancedmd.normalize import (
+    clean_text,
+    format_us_date,
+    format_vb,
+    parse_amd_datetime,
+    parse_decimal,
+    parse_id,
+    parse_int,
+    to_server_naive,
+)
+from ingest.advancedmd.protocol import (
+    AmdResponse,
+    FaultCode,
+    build_request,
+    children_of,
+    decode_json,
+    decode_xml,
+    element,
+    encode_json,
+    encode_xml,
+    parse_response,
+)
+from ingest.advancedmd.ratelimit import RateLimiter, RetryPolicy, Tier, tier_for
+from ingest.advancedmd.records import (
+    CHARGE_FIELDS,
+    INSURANCE_FIELDS,
+    PATIENT_FIELDS,
+    VISIT_FIELDS,
+    AmdCharge,
+    AmdPatient,
+    AmdVisit,
+    ClaimStatusDetail,
+    ClaimStatusEntry,
+    ClaimStatusResult,
+    EligibilityResult,
+    PatientStub,
+    charge_from_element,
+    has_visit_payload,
+    patient_from_element,
+    template,
+    visit_from_element,
+)
+
+logger = logging.getLogger("ingest.advancedmd.client")
+
+MAX_ID_CHUNK = 500  # vendor limit for re-requesting ids after the >1000 fault
+Transport = Literal["xml", "json"]
+
+
+@dataclass(frozen=True)
+class ApiUrls:
+    """URLs derived from the ``webserver`` the login hands back (never hard-coded)."""
+
+    xmlrpc: str
+    pm_rest: str
+    ehr_rest: str
+    stream: str
+
+
+def derive_urls(webserver: str) -> ApiUrls:
+    base = webserver.rstrip("/")
+    return ApiUrls(
+        xmlrpc=f"{base}/xmlrpc/processrequest.aspx",
+        pm_rest=base.replace("/processrequest/", "/api/"),
+        ehr_rest=base.replace("/processrequest/", "/ehr-api/"),
+        stream=base.replace("/processrequest/", "/streamrequest/") + "/xmlrpc/streamrequest.aspx",
+    )
+
+
+@dataclass(frozen=True)
+class Session:
+    """A logged-in usercontext. The token is masked in repr."""
+
+    token: str = field(repr=False)
+    webserver: str
+    issued_at: datetime
+    expires_at: datetime
+    refresh_at: datetime
+
+    @property
+    def urls(self) -> ApiUrls:
+        return derive_urls(self.webserver)
+
+
+@dataclass
+class ClientStats:
+    """Counters for monitoring and for the calls-per-1,000-records figure."""
+
+    http_requests: int = 0
+    logins: int = 0
+    session_relogins: int = 0
+    retries: int = 0
+    transient_errors: int = 0
+    rate_limited: int = 0
+    faults: int = 0
+    requests_by_action: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class PatientUpdates:
+    """One getupdatedpatients answer (or one chunk of it)."""
+
+    servertime: str
+    upserts: tuple[AmdPatient, ...] = ()
+    deleted_ids: tuple[int, ...] = ()
+    statuses: Mapping[int, str] = field(default_factory=dict)
+    ids_only: bool = False
+    pending_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class VisitUpdates:
+    """One getupdatedvisits answer (or chunk): visits, their changed charges, deletions."""
+
+    servertime: str
+    upserts: tuple[AmdVisit, ...] = ()
+    deleted_ids: tuple[int, ...] = ()
+    charges: tuple[AmdCharge, ...] = ()
+    deleted_charge_ids: tuple[int, ...] = ()
+    charges_posted_ids: tuple[int, ...] = ()
+    statuses: Mapping[int, str] = field(default_factory=dict)
+    ids_only: bool = False
+    pending_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class LookupPage:
+    """One page of a lookup (AdvancedMD's page-based pagination)."""
+
+    items: tuple[PatientStub, ...]
+    page: int
+    page_count: int
+    item_count: int
+    lst: str | None
+
+
+@dataclass(frozen=True)
+class DateVisits:
+    visit_date: date
+    servertime: str | None
+    lst: str | None
+    visits: tuple[AmdVisit, ...]
+    charges: tuple[AmdCharge, ...]
+
+
+@dataclass(frozen=True)
+class SaveChargesResult:
+    visit_id: int
+    charge_ids: tuple[int, ...]
+
+
+def _tls12_context() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # vendor requirement
+    return ctx
+
+
+def next_midnight(at: datetime, tz: ZoneInfo) -> datetime:
+    """The first local midnight in ``tz`` strictly after ``at``."""
+    local = at.astimezone(tz)
+    return datetime.combine(local.date() + timedelta(days=1), dtime(0), tzinfo=tz)
+
+
+def _chunks(ids: Sequence[int], size: int) -> Iterator[tuple[int, ...]]:
+    for start in range(0, len(ids), size):
+        yield tuple(ids[start : start + size])
+
+
+class AdvancedMDClient:
+    """Client for one office key. Not thread-safe; share the :class:`RateLimiter` instead."""
+
+    def __init__(
+        self,
+        credentials: AmdCredentials,
+        *,
+        clock: Clock | None = None,
+        rate_limiter: RateLimiter | None = None,
+        transport: Transport = "xml",
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+        http_client: httpx.Client | None = None,
+        server_tz: str = "America/Denver",
+        token_tz: str = "America/Los_Angeles",
+        token_lifetime: timedelta = timedelta(hours=24),
+        max_token_age: timedelta = timedelta(hours=23),
+        token_refresh_margin: timedelta = timedelta(minutes=1),
+        eligibility_cache_ttl: timedelta = timedelta(hours=24),
+    ) -> None:
+        self._credentials = credentials
+        self._clock: Clock = clock or SystemClock()
+        self._limiter = rate_limiter or RateLimiter(self._clock)
+        self._transport: Transport = transport
+        self._retry = retry or RetryPolicy()
+        self._rng = rng or random.Random()
+        self._own_http = http_client is None
+        self._http = http_client or httpx.Client(
+            timeout=httpx.Timeout(timeout), verify=_tls12_context(), follow_redirects=False
+        )
+        self.server_tz = ZoneInfo(server_tz)
+        self._token_tz = ZoneInfo(token_tz)
+        self._token_lifetime = token_lifetime
+        self._max_token_age = max_token_age
+        self._token_margin = token_refresh_margin
+        self._elig_ttl = eligibility_cache_ttl
+        self._elig_cache: dict[tuple[int, int, str], EligibilityResult] = {}
+        self._proc_cache: dict[str, int | None] = {}
+        self._provider_cache: dict[str, int | None] = {}
+        self._session: Session | None = None
+        self.stats = ClientStats()
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def office_key(self) -> str:
+        return self._credentials.office_key
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        return self._limiter
+
+    @property
+    def session(self) -> Session | None:
+        return self._session
+
+    def close(self) -> None:
+        if self._own_http:
+            self._http.close()
+
+    def __enter__(self) -> AdvancedMDClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _msgtime(self) -> str:
+        return format_vb(to_server_naive(self._clock.now(), self.server_tz), pad_date=False)
+
+    def _post(self, url: str, msg: ET.Element, action: str) -> AmdResponse:
+        self.stats.http_requests += 1
+        self.stats.requests_by_action[action] += 1
+        if self._transport == "json":
+            body = encode_json(msg)
+            headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        else:
+            body = encode_xml(msg)
+            headers = {"Content-Type": "text/xml; charset=ISO-8859-1"}
+        try:
+            resp = self._http.post(url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"{action}: timeout ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise TransientError(f"{action}: connection problem ({type(exc).__name__})") from exc
+        if resp.status_code == 429:
+            raise RateLimitedError(f"{action}: HTTP 429")
+        if resp.status_code >= 500:
+            # 503 means the request was turned away before processing; other 5xx are ambiguous.
+            raise TransientError(f"{action}: HTTP {resp.status_code}", ambiguous=resp.status_code != 503)
+        if resp.status_code != 200:
+            raise AdvancedMDError(f"{action}: unexpected HTTP {resp.status_code}")
+        try:
+            root = decode_json(resp.content) if self._transport == "json" else decode_xml(resp.content)
+            return parse_response(root)
+        except ProtocolError as exc:
+            # A truncated body is a transport problem in disguise.
+            raise TransientError(f"{action}: unreadable response ({exc})") from exc
+
+    def _on_rate_limited(self, tier: Tier, action: str) -> None:
+        self.stats.rate_limited += 1
+        logger.warning("%s: AdvancedMD reported a quota violation; holding tier %d back", action, tier)
+        self._limiter.block(self.office_key, tier, self._retry.rate_limited_delay + self._rng.uniform(0, 5))
+
+    def _exchange(
+        self, url: str, build: Callable[[bool], ET.Element], tier: Tier, action: str
+    ) -> AmdResponse:
+        """Send one logical request, retrying transient trouble. Faults that are not transient
+        (and the session timeout, handled by :meth:`call`) are returned, not raised."""
+        last_error: Exception | None = None
+        ambiguous = False
+        for attempt in range(1, self._retry.max_attempts + 1):
+            if attempt > 1:
+                self.stats.retries += 1
+            msg = build(ambiguous)
+            self._limiter.acquire(self.office_key, tier)
+            try:
+                resp = self._post(url, msg, action)
+            except RateLimitedError as exc:
+                last_error = exc
+                self._on_rate_limited(tier, action)
+                continue
+            except TransientError as exc:
+                last_error = exc
+                ambiguous = ambiguous or exc.ambiguous
+                self.stats.transient_errors += 1
+                delay = self._retry.delay(attempt, self._rng)
+                logger.warning("%s attempt %d failed (%s); retrying in %.1fs", action, attempt, exc, delay)
+                self._clock.sleep(delay)
+                continue
+            fault = resp.fault
+            if fault is not None and fault.is_rate_limit:
+                last_error = RateLimitedError(f"{action}: {fault.faultstring}")
+                self._on_rate_limited(tier, action)
+                continue
+            if fault is not None and fault.is_retryable:
+                self.stats.faults += 1
+                last_error = AmdFaultError(action, fault)
+                ambiguous = True
+                delay = self._retry.delay(attempt, self._rng)
+                logger.warning("%s attempt %d: server fault %s; retrying in %.1fs", action, attempt, fault.code, delay)
+                self._clock.sleep(delay)
+                continue
+            return resp
+        raise RetriesExhaustedError(action, self._retry.max_attempts, last_error)
+
+    # ------------------------------------------------------------------ login / session
+
+    def login(self) -> Session:
+        """Two-step login: partner login answers with a redirect fault naming our api host."""
+        creds = self._credentials
+
+        def build(_ambiguous: bool) -> ET.Element:
+            return build_request(
+                "login",
+                "login",
+                msgtime=self._msgtime(),
+                attrs={
+                    "username": creds.username,
+                    "psw": creds.password,
+                    "officecode": creds.office_key,
+                    "appname": creds.app_name,
+                },
+            )
+
+        url = creds.login_url
+        resp = self._exchange(url, build, Tier.LOW, "login")
+        hops = 0
+        while resp.fault is not None and resp.fault.code == FaultCode.LOGIN_REDIRECT:
+            hops += 1
+            uc = resp.results.find("usercontext") if resp.results is not None else None
+            webserver = uc.get("webserver") if uc is not None else None
+            if not webserver or hops > 3:
+                raise ProtocolError("login redirect without a usable webserver")
+            url = derive_urls(webserver).xmlrpc
+            resp = self._exchange(url, build, Tier.LOW, "login")
+        if resp.fault is not None:
+            if resp.fault.code in (
+                FaultCode.INVALID_CREDENTIALS,
+                FaultCode.PERMISSION_DENIED,
+                FaultCode.INVALID_HOST_IP,
+            ):
+                raise AuthenticationError("login", resp.fault)
+            raise AmdFaultError("login", resp.fault)
+        uc = resp.results.find("usercontext") if resp.results is not None else None
+        token = (uc.text or "").strip() if uc is not None else ""
+        webserver = uc.get("webserver") if uc is not None else None
+        if resp.results_attr("success") != "1" or not token or not webserver:
+            raise ProtocolError("login answered without a token")
+        if not token.startswith(creds.office_key):
+            logger.warning("login token for office key %s does not start with the office key", creds.office_key)
+        issued = self._clock.now()
+        expires = min(issued + self._token_lifetime, next_midnight(issued, self._token_tz))
+        refresh = min(issued + self._max_token_age, expires - self._token_margin)
+        if refresh <= issued:  # logged in just before midnight: use it until it expires
+            refresh = expires
+        self._session = Session(token, webserver, issued, expires, refresh)
+        self.stats.logins += 1
+        logger.info("AdvancedMD login ok for office key %s (host %s)", creds.office_key, webserver.split("/")[-2])
+        return self._session
+
+    def _ensure_session(self) -> Session:
+        if self._session is None or self._clock.now() >= self._session.refresh_at:
+            return self.login()
+        return self._session
+
+    def call(
+        self,
+        action: str,
+        cls: str,
+        attrs: Mapping[str, object] | None = None,
+        children: Sequence[ET.Element] | Callable[[bool], Sequence[ET.Element]] = (),
+        *,
+        allow_faults: Collection[int] = (),
+    ) -> AmdResponse:
+        """Send one action. ``children`` may be a callable receiving ``ambiguous_retry`` so writes
+        can change how they retry after a failure that may already have been applied."""
+        tier = tier_for(action, cls)
+        for relogged in (False, True):
+            session = self._ensure_session()
+
+            def build(ambiguous: bool, session: Session = session) -> ET.Element:
+                kids = children(ambiguous) if callable(children) else children
+                return build_request(
+                    action, cls, msgtime=self._msgtime(), attrs=attrs, children=kids, usercontext=session.token
+                )
+
+            resp = self._exchange(session.urls.xmlrpc, build, tier, action)
+            fault = resp.fault
+            if fault is not None and fault.code == FaultCode.SESSION_TIMEOUT:
+                self._session = None
+                if relogged:
+                    raise SessionExpiredError(action, fault)
+                self.stats.session_relogins += 1
+                logger.info("%s: session timed out; logging in again once", action)
+                continue
+            if fault is not None and fault.code not in allow_faults:
+                self.stats.faults += 1
+                raise AmdFaultError(action, fault)
+            return resp
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ incremental sync
+
+    def get_updated_patients(
+        self, datechanged: str, *, patient_ids: Sequence[int] | None = None
+    ) -> PatientUpdates:
+        """One getupdatedpatients call; may come back ``ids_only`` (see :meth:`iter_updated_patients`)."""
+        children = [template("patient", PATIENT_FIELDS), template("insurance", INSURANCE_FIELDS)]
+        if patient_ids:
+            if len(patient_ids) > MAX_ID_CHUNK:
+                raise ValueError(f"at most {MAX_ID_CHUNK} ids per re-request")
+            children.append(element("patientlist", None, *(element("patient", {"id": i}) for i in patient_ids)))
+        resp = self.call(
+            "getupdatedpatients",
+            "api",
+            {"datechanged": datechanged},
+            children,
+            allow_faults={FaultCode.TOO_MANY_ROWS_IDS_ONLY},
+        )
+        servertime = resp.results_attr("servertime")
+        if not servertime:
+            raise ProtocolError("getupdatedpatients answered without servertime")
+        items = children_of(resp.results, "patientlist", "patient")
+        if resp.fault is not None:
+            ids = tuple(pid for pid in (parse_id(e.get("id")) for e in items) if pid is not None)
+            return PatientUpdates(servertime, ids_only=True, pending_ids=ids)
+        upserts: list[AmdPatient] = []
+        deleted: list[int] = []
+        statuses: dict[int, str] = {}
+        for e in items:
+            pid = parse_id(e.get("id"))
+            if pid is None:
+                continue
+            status = (e.get("updatestatus") or "C").upper()
+            statuses[pid] = status
+            if status == "D":
+                deleted.append(pid)
+            else:
+                upserts.append(patient_from_element(e, self.server_tz))
+        logger.info(
+            "getupdatedpatients office %s: %d upserts, %d deletes (ids %s)",
+            self.office_key,
+            len(upserts),
+            len(deleted),
+            sorted(statuses)[:20],
+        )
+        return PatientUpdates(servertime, tuple(upserts), tuple(deleted), statuses)
+
+    def iter_updated_patients(self, datechanged: str, *, chunk_size: int = MAX_ID_CHUNK) -> Iterator[PatientUpdates]:
+        """Changes since ``datechanged``; over 1000 rows the ids are re-requested in chunks.
+
+        Every yielded part carries the *first* answer's servertime: that is the next watermark,
+        because chunks only re-read rows already inside that window.
+        """
+        chunk_size = min(chunk_size, MAX_ID_CHUNK)
+        first = self.get_updated_patients(datechanged)
+        if not first.ids_only:
+            yield first
+            return
+        logger.info("getupdatedpatients: IDs-only answer with %d ids; re-requesting in chunks", len(first.pending_ids))
+        for chunk in _chunks(first.pending_ids, chunk_size):
+            part = self.get_updated_patients(datechanged, patient_ids=chunk)
+            if part.ids_only:
+                raise ProtocolError("re-requested chunk still over the row limit; lower chunk_size")
+            yield replace(part, servertime=first.servertime)
+
+    def get_updated_visits(
+        self, datechanged: str, *, visit_ids: Sequence[int] | None = None, include_charges: bool = True
+    ) -> VisitUpdates:
+        """One getupdatedvisits call (with changed charges when ``include_charges``).
+
+        Visit ``D`` is overloaded by AdvancedMD: it also means "charges were posted". A ``D``
+        visit that still carries fields is such a visit (upserted, listed in
+        ``charges_posted_ids``); a bare ``D`` is a deletion.
+        """
+        children = [template("visit", VISIT_FIELDS)]
+        if include_charges:
+            children.append(template("charge", CHARGE_FIELDS))
+        if visit_ids:
+            if len(visit_ids) > MAX_ID_CHUNK:
+                raise ValueError(f"at most {MAX_ID_CHUNK} ids per re-request")
+            children.append(element("visitlist", None, *(element("visit", {"id": i}) for i in visit_ids)))
+        resp = self.call(
+            "getupdatedvisits",
+            "api",
+            {"datechanged": datechanged, "ignoreappttypes": "1"},
+            children,
+            allow_faults={FaultCode.TOO_MANY_ROWS_IDS_ONLY},
+        )
+        servertime = resp.results_attr("servertime")
+        if not servertime:
+            raise ProtocolError("getupdatedvisits answered without servertime")
+        items = children_of(resp.results, "visitlist", "visit")
+        if resp.fault is not None:
+            ids = tuple(v for v in (parse_id(e.get("id")) for e in items) if v is not None)
+            return VisitUpdates(servertime, ids_only=True, pending_ids=ids)
+        upserts: list[AmdVisit] = []
+        deleted: list[int] = []
+        posted: list[int] = []
+        charges: list[AmdCharge] = []
+        deleted_charges: list[int] = []
+        statuses: dict[int, str] = {}
+        for e in items:
+            vid = parse_id(e.get("id"))
+            if vid is None:
+                continue
+            status = (e.get("updatestatus") or "C").upper()
+            statuses[vid] = status
+            if status == "D" and not has_visit_payload(e):
+                deleted.append(vid)
+                continue
+            visit = visit_from_element(e, self.server_tz)
+            if status == "D":
+                posted.append(vid)
+            upserts.append(visit)
+            for c in children_of(e, "chargelist", "charge"):
+                cid = parse_id(c.get("id"))
+                if cid is None:
+                    continue
+                if (c.get("updatestatus") or "C").upper() == "D":
+                    deleted_charges.append(cid)
+                else:
+                    charges.append(charge_from_element(c, vid, visit.patient_id, self.server_tz))
+        logger.info(
+            "getupdatedvisits office %s: %d upserts (%d with charges posted), %d deletes, "
+            "%d charge upserts, %d charge deletes",
+            self.office_key,
+            len(upserts),
+            len(posted),
+            len(deleted),
+            len(charges),
+            len(deleted_charges),
+        )
+        return VisitUpdates(
+            servertime,
+            tuple(upserts),
+            tuple(deleted),
+            tuple(charges),
+            tuple(deleted_charges),
+            tuple(posted),
+            statuses,
+        )
+
+    def iter_updated_visits(
+        self, datechanged: str, *, chunk_size: int = MAX_ID_CHUNK, include_charges: bool = True
+    ) -> Iterator[VisitUpdates]:
+        """Like :meth:`iter_updated_patients` for visits."""
+        chunk_size = min(chunk_size, MAX_ID_CHUNK)
+        first = self.get_updated_visits(datechanged, include_charges=include_charges)
+        if not first.ids_only:
+            yield first
+            return
+        logger.info("getupdatedvisits: IDs-only answer with %d ids; re-requesting in chunks", len(first.pending_ids))
+        for chunk in _chunks(first.pending_ids, chunk_size):
+            part = self.get_updated_visits(datechanged, visit_ids=chunk, include_charges=include_charges)
+            if part.ids_only:
+                raise ProtocolError("re-requested chunk still over the row limit; lower chunk_size")
+            yield replace(part, servertime=first.servertime)
+
+    # ------------------------------------------------------------------ initial load
+
+    def lookup_patients(self, name: str = "", *, page: int = 1) -> LookupPage:
+        """One page of ``lookuppatient`` (an empty name matches every patient)."""
+        resp = self.call("lookuppatient", "lookup", {"name": name, "page": page, "exactmatch": "0"})
+        plist = resp.results.find("patientlist") if resp.results is not None else None
+        items: list[PatientStub] = []
+        if plist is not None:
+            for e in plist.findall("patient"):
+                pid = parse_id(e.get("id"))
+                if pid is not None:
+                    items.append(PatientStub(pid, clean_text(e.get("chart"))))
+        return LookupPage(
+            items=tuple(items),
+            page=parse_int(plist.get("page") if plist is not None else None) or page,
+            page_count=parse_int(plist.get("pagecount") if plist is not None else None) or 0,
+            item_count=parse_int(plist.get("itemcount") if plist is not None else None) or 0,
+            lst=resp.lst,
+        )
+
+    def iter_lookup_patients(self, name: str = "") -> Iterator[LookupPage]:
+        """Every page of a patient lookup, following ``pagecount``."""
+        page = 1
+        while True:
+            result = self.lookup_patients(name, page=page)
+            yield result
+            if page >= result.page_count or not result.items:
+                return
+            page += 1
+
+    def get_demographic(self, patient_id: int) -> AmdPatient:
+        """Full demographics with coverages (class ``demographics``)."""
+        resp = self.call("getdemographic", "demographics", {"patientid": patient_id})
+        results = resp.results
+        el = None
+        if results is not None:
+            el = results.find("patientlist/patient")
+            if el is None:
+                el = results.find("patient")
+        if el is None:
+            raise ProtocolError("getdemographic answered without a patient")
+        return patient_from_element(el, self.server_tz)
+
+    def get_date_visits(self, visit_date: date, *, include_charges: bool = True) -> DateVisits:
+        """All visits scheduled on ``visit_date`` (the vendor's initial-load path for visits)."""
+        children = [template("visit", VISIT_FIELDS)]
+        if include_charges:
+            children.append(template("charge", CHARGE_FIELDS))
+        resp = self.call("getdatevisits", "api", {"visitdate": format_us_date(visit_date)}, children)
+        visits: list[AmdVisit] = []
+        charges: list[AmdCharge] = []
+        for e in children_of(resp.results, "visitlist", "visit"):
+            visit = visit_from_element(e, self.server_tz)
+            visits.append(visit)
+            for c in children_of(e, "chargelist", "charge"):
+                if (c.get("updatestatus") or "").upper() != "D":
+                    charges.append(charge_from_element(c, visit.visit_id, visit.patient_id, self.server_tz))
+        return DateVisits(visit_date, resp.results_attr("servertime"), resp.lst, tuple(visits), tuple(charges))
+
+    # ------------------------------------------------------------------ lookups used by writes
+
+    def lookup_proc_code(self, cpt_code: str) -> int | None:
+        """The practice's procedure-code id for a CPT code (savecharges wants the id). Cached."""
+        key = cpt_code.strip().upper()
+        if key not in self._proc_cache:
+            resp = self.call("lookupproccode", "lookup", {"code": key, "exactmatch": "1", "page": 1})
+            found = None
+            for e in children_of(resp.results, "proccodelist", "proccode"):
+                if (e.get("code") or "").strip().upper() == key:
+                    found = parse_id(e.get("id"))
+                    break
+            self._proc_cache[key] = found
+        return self._proc_cache[key]
+
+    def lookup_provider(self, code: str) -> int | None:
+        """Provider profile id for a profile code. Cached."""
+        key = code.strip().upper()
+        if key not in self._provider_cache:
+            resp = self.call("lookupprofile", "lookup", {"code": key, "exactmatch": "1", "page": 1})
+            found = None
+            for e in children_of(resp.results, "profilelist", "profile"):
+                if (e.get("code") or "").strip().upper() == key:
+                    found = parse_id(e.get("id"))
+                    break
+            self._provider_cache[key] = found
+        return self._provider_cache[key]
+
+    # ------------------------------------------------------------------ writes
+
+    def save_charges(
+        self, submission: ChargeSubmission, *, replace: bool = False, today: date | None = None
+    ) -> SaveChargesResult:
+        """Validate, then post charges for one visit.
+
+        AdvancedMD's savecharges *replaces* the visit's charges when ``force="1"``. We send
+        force only when asked (``replace=True``) or when retrying after a failure that may have
+        been applied already: the submission is the complete intended set for the visit, so
+        replacing is then the idempotent outcome rather than a duplicate.
+        """
+        validate_charge_submission(submission, today=today)
+        proc_ids: list[int] = []
+        errors: list[FieldError] = []
+        for i, line in enumerate(submission.lines):
+            pid = self.lookup_proc_code(line.cpt_code)
+            if pid is None:
+                errors.append(FieldError(f"lines[{i}].cpt_code", "not in the practice's procedure code master"))
+            else:
+                proc_ids.append(pid)
+        if errors:
+            raise ChargeValidationError(errors)
+        dos = format_us_date(submission.service_date)
+        diagnoses = [d.strip().upper() for d in submission.diagnoses]
+
+        def build_children(ambiguous: bool) -> list[ET.Element]:
+            charges = []
+            for line, proc_id in zip(submission.lines, proc_ids, strict=True):
+                charge = element(
+                    "charge",
+                    {
+                        "proccode": proc_id,
+                        "units": line.units,
+                        "pos": line.place_of_service,
+                        "modcodes": ",".join(m.strip().upper() for m in line.modifiers) or None,
+                        "fee": None if line.fee is None else f"{line.fee:.2f}",
+                        "begindate": dos,
+                        "enddate": dos,
+                    },
+                    element(
+                        "diagcodelist",
+                        {"codeset": "10"},
+                        *(element("diagcode", {"code": diagnoses[p - 1]}) for p in line.diagnosis_pointers),
+                    ),
+                )
+                charges.append(charge)
+            visit = element(
+                "visit",
+                {
+                    "id": submission.visit_id,
+                    "profile": submission.provider_id,
+                    "force": "1" if (replace or ambiguous) else "0",
+                    "includenewchargeids": "1",
+                },
+                element("chargelist", None, *charges),
+            )
+            return [visit]
+
+        resp = self.call("savecharges", "api", {"patientid": submission.patient_id}, build_children)
+        ids = tuple(
+            cid for cid in (parse_id(c.get("id")) for c in children_of(resp.results, "chargelist", "charge")) if cid
+        )
+        logger.info("savecharges visit %s: %d charges saved", submission.visit_id, len(ids))
+        return SaveChargesResult(submission.visit_id, ids)
+
+    # ------------------------------------------------------------------ eligibility (270/271)
+
+    def check_eligibility(
+        self,
+        patient_id: int,
+        coverage_id: int,
+        *,
+        service_type: str = "30",
+        use_cache: bool = True,
+        first_poll: float = 2.0,
+        max_wait: float = 30.0,
+    ) -> EligibilityResult:
+        """Two-call flow: submitdemandrequest, then poll CheckEligibilityResponse.
+
+        Results (active, inactive or payer-rejected) are cached for 24 hours per patient,
+        coverage and service type; transport/clearinghouse errors are not cached.
+        """
+        key = (patient_id, coverage_id, service_type)
+        now = self._clock.now()
+        cached = self._elig_cache.get(key)
+        if use_cache and cached is not None and now < cached.checked_at + self._elig_ttl:
+            return replace(cached, from_cache=True)
+        resp = self.call(
+            "submitdemandrequest",
+            "atseligibility",
+            {"patientid": patient_id, "insurancecoverageid": coverage_id, "eligibilitystc": service_type},
+        )
+        eligibility_id = parse_id(resp.results_attr("eligibilityid"))
+        if eligibility_id is None:
+            raise ProtocolError("submitdemandrequest answered without eligibilityid")
+        deadline = now + timedelta(seconds=max_wait)
+        delay = first_poll
+        while True:
+            self._clock.sleep(delay)
+            r = self.call("checkeligibilityresponse", "eligibility", {"eligibilityid": eligibility_id})
+            el = r.results.find("eligibility") if r.results is not None else None
+            status = parse_int(el.get("eligibilitystatusid")) if el is not None else None
+            if el is None or status == 1:
+                if self._clock.now() >= deadline:
+                    raise EligibilityTimeoutError(f"eligibility {eligibility_id} still pending after {max_wait}s")
+                delay = min(delay * 2, 8.0)
+                continue
+            result = self._parse_eligibility(el, patient_id, coverage_id, service_type, eligibility_id, status)
+            if result.status != "ERROR":
+                self._elig_cache[key] = result
+            logger.info("eligibility %s for patient %s: %s", eligibility_id, patient_id, result.status)
+            return result
+
+    def _parse_eligibility(
+        self, el: ET.Element, patient_id: int, coverage_id: int, stc: str, eligibility_id: int, status: int | None
+    ) -> EligibilityResult:
+        checked_at = parse_amd_datetime(el.get("responsedate"), self.server_tz) or self._clock.now()
+        x12 = el.find("x12_271")
+        eligible: bool | None = None
+        outcome = "ERROR"
+        plan = None
+        copay = deductible = remaining = None
+        reject = None
+        if status == 2 and x12 is not None:
+            for seg in x12.iter("AAA"):
+                reject = seg.get("aaa03")
+                outcome = "REJECTED"
+            for seg in x12.iter("EB"):
+                code = (seg.get("eb01") or "").upper()
+                amount = parse_decimal(seg.get("eb07"))
+                if code in {"1", "2", "3", "4", "5"}:
+                    eligible, outcome = True, "ACTIVE"
+                    plan = clean_text(seg.get("eb05")) or plan
+                elif code == "6" and eligible is None:
+                    eligible, outcome = False, "INACTIVE"
+                elif code == "B" and amount is not None:
+                    copay = amount
+                elif code == "C" and amount is not None:
+                    if seg.get("eb06") == "29":
+                        remaining = amount
+                    else:
+                        deductible = amount
+        return EligibilityResult(
+            patient_id=patient_id,
+            coverage_id=coverage_id,
+            service_type=stc,
+            eligibility_id=eligibility_id,
+            status=outcome,
+            eligible=eligible,
+            plan_name=plan,
+            copay=copay,
+            deductible=deductible,
+            deductible_remaining=remaining,
+            reject_reason=reject,
+            checked_at=checked_at,
+        )
+
+    # ------------------------------------------------------------------ claim status (276/277)
+
+    def get_claim_status(self, visit_id: int, carrier_code: str) -> ClaimStatusResult:
+        """Claim status for a visit's claims with a carrier, with 277 category codes."""
+        resp = self.call("request", "claimstatus", {"carriercode": carrier_code, "visitid": visit_id})
+        claims: list[ClaimStatusEntry] = []
+        for cs in children_of(resp.results, "claimstatuslist", "claimstatus"):
+            details = tuple(
+                ClaimStatusDetail(
+                    category_code=(d.get("categorycode") or "").strip().upper(),
+                    category_description=describe_category(d.get("categorycode") or ""),
+                    status_code=(d.get("statuscode") or None),
+                    payment_amount=parse_decimal(d.get("paymentamount")),
+                    icn=d.get("icnnumber") or None,
+                )
+                for d in cs.findall("claimstatusdetail")
+            )
+            claims.append(
+                ClaimStatusEntry(
+                    claim_id=parse_id(cs.get("claimid")),
+                    request_status_id=parse_int(cs.get("requeststatusid")),
+                    verified_at=parse_amd_datetime(cs.get("verifiedat"), self.server_tz),
+                    details=details,
+                )
+            )
+        return ClaimStatusResult(visit_id, carrier_code.strip().upper(), tuple(claims))
+
+
+__all__ = [
+    "AdvancedMDClient",
+    "ApiUrls",
+    "ClientStats",
+    "DateVisits",
+    "LookupPage",
+    "PatientUpdates",
+    "SaveChargesResult",
+    "Session",
+    "VisitUpdates",
+    "derive_urls",
+    "next_midnight",
+]
