@@ -26,11 +26,14 @@ def _clinicians():
 
 def render() -> None:
     try:
-        definition = _definition()
-        clinicians = _clinicians()
+        _render()
     except WarehouseNotReady as exc:
         st.info(str(exc))
-        return
+
+
+def _render() -> None:
+    definition = _definition()
+    clinicians = _clinicians()
     st.title(definition.label)
     names = {"Whole practice": None} | {
         row["clinician_name"]: row["clinician_id"] for row in clinicians.iter_rows(named=True)

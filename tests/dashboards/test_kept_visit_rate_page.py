@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from orchestration.lib.environment import current_environment
@@ -10,6 +11,12 @@ from orchestration.lib.warehouse import Warehouse
 from tests.conftest import REPO_ROOT, run_cli
 
 APP = str(REPO_ROOT / "dashboards" / "streamlit_app.py")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_streamlit_cache():
+    # Streamlit's caches live for the process; each test points at a different warehouse.
+    st.cache_data.clear()
 
 
 @pytest.fixture(scope="module")

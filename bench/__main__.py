@@ -1,0 +1,72 @@
+"""Run the benchmarks and write bench/results/RESULTS.md (and a JSON file per suite).
+
+    python -m bench                         every suite
+    python -m bench foundation --sizes small,medium --backends duckdb
+
+Figures are wall-clock seconds of whole commands (median of --runs), with peak memory where a suite
+measures it. Each suite module exposes `run(args) -> list[dict]` and `COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).with_name("results")
+SUITES = {
+    "foundation": "bench.foundation",
+}
+
+
+def _table(columns: list[str], rows: list[dict]) -> str:
+    head = "| " + " | ".join(columns) + " |\n| " + " | ".join("---" for _ in columns) + " |\n"
+    return head + "".join("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |\n" for r in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("suites", nargs="*", default=[], help=f"suites to run (default all): {', '.join(SUITES)}")
+    parser.add_argument("--sizes", default="small,medium,large")
+    parser.add_argument("--backends", default="duckdb,postgres")
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args(argv)
+    unknown = set(args.suites) - set(SUITES)
+    if unknown:
+        print(f"error: unknown suite(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    RESULTS_DIR.mkdir(exist_ok=True)
+    for name in args.suites or list(SUITES):
+        module = importlib.import_module(SUITES[name])
+        print(f"== {name}", flush=True)
+        rows = module.run(args)
+        (RESULTS_DIR / f"{name}.json").write_text(json.dumps(rows, indent=2, default=str))
+        _write_section(name, module.TITLE, _table(module.COLUMNS, rows))
+    print(f"results: {RESULTS_DIR / 'RESULTS.md'}")
+    return 0
+
+
+def _write_section(name: str, title: str, table: str) -> None:
+    """Replace this suite's section of RESULTS.md, keeping the other suites' latest figures."""
+    path = RESULTS_DIR / "RESULTS.md"
+    sections: dict[str, str] = {}
+    if path.exists():
+        current = None
+        for line in path.read_text().splitlines(keepends=True):
+            if line.startswith("<!-- suite:"):
+                current = line.split(":", 1)[1].strip(" ->\n")
+                sections[current] = ""
+            elif current:
+                sections[current] += line
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    sections[name] = f"## {title}\n\nMeasured {stamp}.\n\n{table}\n"
+    body = "# Benchmark results\n\nWritten by `make bench` (`python -m bench`).\n\n"
+    body += "".join(f"<!-- suite: {k} -->\n{v}" for k, v in sections.items())
+    path.write_text(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
