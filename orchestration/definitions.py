@@ -2,14 +2,14 @@
 
 import dagster as dg
 
-from orchestration.defs.dbt.assets import defs as dbt_defs
-from orchestration.defs.operational.assets import defs as operational_defs
+from orchestration.defs.dbt import assets as dbt_domain
+from orchestration.defs.operational import assets as operational_domain
 from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
 
 defs = dg.Definitions.merge(
-    operational_defs,
-    dbt_defs,
+    operational_domain.defs,
+    dbt_domain.defs,
     dg.Definitions(
         resources={
             "store": OperationalStoreResource(database_url=current_environment().database_url),

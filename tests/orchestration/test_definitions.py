@@ -31,3 +31,17 @@ def test_staging_reads_the_landed_operational_source(var_dir):
 
     parents = graph.get(AssetKey(["staging", "stg_operational__appointments"])).parent_keys
     assert AssetKey(["operational", "appointments"]) in parents
+
+
+def test_workspace_validates_as_the_dagster_ui_loads_it(var_dir):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=root, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "All code locations passed validation" in result.stderr + result.stdout
