@@ -327,7 +327,12 @@ class AdvancedMDClient:
         self._limiter.block(self.office_key, tier, self._retry.rate_limited_delay + self._rng.uniform(0, 5))
 
     def _exchange(
-        self, url: str, build: Callable[[bool], ET.Element], tier: Tier, action: str
+        self,
+        url: str,
+        build: Callable[[bool], ET.Element],
+        tier: Tier,
+        action: str,
+        allow_faults: Collection[int] = (),
     ) -> AmdResponse:
         """Send one logical request, retrying transient trouble. Faults that are not transient
         (and the session timeout, handled by :meth:`call`) are returned, not raised."""
@@ -357,7 +362,7 @@ class AdvancedMDClient:
                 last_error = RateLimitedError(f"{action}: {fault.faultstring}")
                 self._on_rate_limited(tier, action)
                 continue
-            if fault is not None and fault.is_retryable:
+            if fault is not None and fault.code not in allow_faults and fault.is_retryable:
                 self.stats.faults += 1
                 last_error = AmdFaultError(action, fault)
                 ambiguous = True
@@ -449,7 +454,7 @@ class AdvancedMDClient:
                     action, cls, msgtime=self._msgtime(), attrs=attrs, children=kids, usercontext=session.token
                 )
 
-            resp = self._exchange(session.urls.xmlrpc, build, tier, action)
+            resp = self._exchange(session.urls.xmlrpc, build, tier, action, allow_faults)
             fault = resp.fault
             if fault is not None and fault.code == FaultCode.SESSION_TIMEOUT:
                 self._session = None
