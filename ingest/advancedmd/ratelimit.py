@@ -150,9 +150,11 @@ class RateLimiter:
                 in_window = [ts for ts in queue if ts > slot - window]
                 if len(in_window) < limit:
                     break
-                # Move to the instant when enough earlier reservations leave the window, then
-                # re-check: the limit itself may have changed at that later instant.
-                slot = in_window[len(in_window) - limit] + window + 1e-3
+                # Earliest of: enough earlier reservations leave the window, or the limit rises
+                # at the next peak/off-peak boundary (plus margin). Then re-check at that instant.
+                expiry = in_window[max(0, len(in_window) - limit)] + window + 1e-3
+                boundary = next_peak_boundary(datetime.fromtimestamp(slot, UTC)).timestamp() + self._margin + 1e-3
+                slot = min(expiry, boundary) if boundary > slot else expiry
             queue.append(slot)
             self.acquired += 1
         return datetime.fromtimestamp(slot, UTC)
