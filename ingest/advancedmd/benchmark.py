@@ -51,6 +51,8 @@ class BusinessDayConfig:
     changes_per_hour_off_peak: float = 4.0
     faults: FaultConfig | None = None
     timeout: float = 2.0
+    start_time: dtime = dtime(0, 1)  # practice-local time of the initial load
+    hours: float = 24.0  # length of the simulated incremental period
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ def run_business_day(config: BusinessDayConfig | None = None) -> BusinessDayRepo
     """Simulate one business day (see module docstring) and return the figures."""
     cfg = config or BusinessDayConfig()
     anchor = datetime.combine(cfg.day, dtime(0), tzinfo=PRACTICE_TZ)
-    clock = FakeClock(anchor + timedelta(minutes=1))
+    clock = FakeClock(datetime.combine(cfg.day, cfg.start_time, tzinfo=PRACTICE_TZ))
     ds = SimulatorDataset.synthetic(cfg.seed, cfg.n_patients, cfg.history_days, anchor=anchor,
                                     future_days=cfg.future_days)
     sim_cfg = SimulatorConfig(seed=cfg.seed, faults=cfg.faults or FaultConfig())
@@ -177,7 +179,7 @@ def run_business_day(config: BusinessDayConfig | None = None) -> BusinessDayRepo
             visits_since = visit_wm.replace(tzinfo=client.server_tz).astimezone(UTC)
 
             day_start = clock.now()
-            day_end = anchor + timedelta(days=1)
+            day_end = day_start + timedelta(hours=cfg.hours)
             _schedule_changes(clock, ds, cfg, day_start, day_end)
             runs: list[SyncResult] = []
             before = client.stats.http_requests
