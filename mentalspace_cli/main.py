@@ -20,9 +20,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator
 
 from operational_api.errors import PlatformError
 from operational_api.settings import REPO_ROOT, var_dir
@@ -119,26 +118,52 @@ def generate_practice(args: argparse.Namespace, progress: Progress, replace: boo
         print(f"      {sum(practice.row_counts().values()):,} rows in {len(practice.tables)} tables")
     with progress("loading the operational store"):
         load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
-    _write_demo_logins(practice.demo_logins)
+    with progress("setting one demo sign-in per staff role"):
+        _set_demo_logins(engine, spec.as_of)
 
 
-def _write_demo_logins(logins: dict[str, str]) -> None:
-    # Sign-in names only: the dashboards issue issue's sign-in flow sets the passwords.
-    path = var_dir() / "demo_logins.txt"
-    path.write_text("".join(f"{role}\t{email}\n" for role, email in sorted(logins.items()) if email))
+def _set_demo_logins(engine, as_of: dt.date) -> None:
+    """Give the first staff member of each role whose HIPAA training is current a known password.
+
+    Synthetic demo only: the passwords are printed by `serve` so anyone trying the demo can sign in.
+    """
+    from sqlalchemy import func, select
+
+    from operational_api.auth import STAFF_ROLES, set_password
+    from operational_api.db import session_scope
+    from operational_api.models import HipaaTraining, User
+
+    latest = (select(HipaaTraining.user_id, func.max(HipaaTraining.expires_date).label("expires"))
+              .group_by(HipaaTraining.user_id).subquery())
+    lines = []
+    with session_scope(engine) as session:
+        for role in STAFF_ROLES:
+            # Prefer someone whose training is current: a lapsed one is suspended at sign-in.
+            found = session.execute(
+                select(User.id, User.email).outerjoin(latest, latest.c.user_id == User.id)
+                .where(User.role == role)
+                .order_by((func.coalesce(latest.c.expires, as_of) < as_of), User.id).limit(1)
+            ).first()
+            if found:
+                lines.append((role, found.email, found.id))
+    with open(var_dir() / "demo_logins.txt", "w") as out:
+        for role, email, user_id in lines:
+            password = f"demo-{role.lower().replace('_', '-')}"
+            set_password(engine, user_id, password)
+            out.write(f"{role}\t{email}\t{password}\n")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    generate_practice(args, Progress(2), replace=args.replace)
+    generate_practice(args, Progress(3), replace=args.replace)
     return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     from operational_api.db import get_engine
 
-    steps = 3 if (args.fresh or not _store_has_data(get_engine())) else 2
-    progress = Progress(steps + 1)
-    if steps == 3:
+    regenerate = args.fresh or not _store_has_data(get_engine())
+    progress = Progress(6 if regenerate else 3)
+    if regenerate:
         generate_practice(args, progress, replace=True)
     else:
         print("operational store already holds a practice: building from it (use --fresh to regenerate)")
@@ -191,7 +216,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Streamlit dashboards:  http://{args.host}:{args.streamlit_port}")
     logins = var_dir() / "demo_logins.txt"
     if logins.exists():
-        print("Demo sign-ins (role, user):")
+        print("Demo sign-ins (role, email, password):")
         print("".join(f"  {line}\n" for line in logins.read_text().splitlines()), end="")
     print("Press Ctrl+C to stop.", flush=True)
     try:

@@ -23,16 +23,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-FIRST_NAMES = (
-    "Avery Blake Casey Dakota Emerson Finley Gray Harper Indigo Jordan Kendall Logan Morgan Noel Oakley "
-    "Parker Quinn Reese Sage Tatum Umber Vale Wren Xen Yael Zion Arden Briar Cove Dell Ember Fable Gale "
-    "Hollis Ivy Jules Kit Lark Marlo Nova Onyx Pax Rowan Sky Teal Vesper Winter Zephyr"
-).split()
-LAST_NAMES = (
-    "Ashdown Brightwater Calloway Dunmore Eastbrook Fairhaven Glenwood Hartwell Ironside Juniper Kestrel "
-    "Larkspur Marlowe Northcott Oakhurst Pemberton Quillfeather Ravensworth Stonebridge Thistlewood "
-    "Underhill Valemont Whitlock Yarrow Zellwood Amberly Birchwood Copperfield Driftwood Elderberry"
-).split()
+FIRST_NAMES = ["Avery", "Blake", "Casey", "Dakota", "Emerson", "Finley", "Gray", "Harper", "Indigo", "Jordan", "Kendall", "Logan", "Morgan", "Noel", "Oakley", "Parker", "Quinn", "Reese", "Sage", "Tatum", "Umber", "Vale", "Wren", "Xen", "Yael", "Zion", "Arden", "Briar", "Cove", "Dell", "Ember", "Fable", "Gale", "Hollis", "Ivy", "Jules", "Kit", "Lark", "Marlo", "Nova", "Onyx", "Pax", "Rowan", "Sky", "Teal", "Vesper", "Winter", "Zephyr"]
+LAST_NAMES = ["Ashdown", "Brightwater", "Calloway", "Dunmore", "Eastbrook", "Fairhaven", "Glenwood", "Hartwell", "Ironside", "Juniper", "Kestrel", "Larkspur", "Marlowe", "Northcott", "Oakhurst", "Pemberton", "Quillfeather", "Ravensworth", "Stonebridge", "Thistlewood", "Underhill", "Valemont", "Whitlock", "Yarrow", "Zellwood", "Amberly", "Birchwood", "Copperfield", "Driftwood", "Elderberry"]
 PAYERS = (
     ("Peachstate Health Plan", "SYN01"),
     ("Blue Ridge Mutual", "SYN02"),
@@ -159,11 +151,10 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class Practice:
-    """A generated practice: rows per table, plus the sign-in of one user per role for the demo."""
+    """A generated practice: rows per table."""
 
     spec: PracticeSpec
     tables: dict[str, TableRows]
-    demo_logins: dict[str, str]
 
     def row_counts(self) -> dict[str, int]:
         return {name: len(t.rows) for name, t in self.tables.items()}
@@ -197,7 +188,6 @@ class _Generator:
         self.as_of_at = self.utc(spec.as_of, 18, 0)
         # Mondays from the start week through the booking horizon.
         self.week0 = self.start - dt.timedelta(days=self.start.weekday())
-        self.demo_logins: dict[str, str] = {}
         self._weekly_payments: dict[tuple[int, dt.date], int] = {}
         self._payment_totals: dict[int, Decimal] = {}
 
@@ -224,7 +214,7 @@ class _Generator:
         self.supervision()
         self.trainings_and_incidents()
         self.goals()
-        return Practice(self.spec, self.t, self.demo_logins)
+        return Practice(self.spec, self.t)
 
     def settings(self) -> None:
         revenue_target = 22000 * self.spec.clinicians
@@ -254,8 +244,6 @@ class _Generator:
             failed_login_count=0, hired_date=hired, weekly_session_target=target, created_at=created,
             updated_at=created,
         )
-        if role not in self.demo_logins:
-            self.demo_logins[role] = f"{role.lower()}{uid}@practice.example"
         return uid
 
     def staff(self) -> None:
@@ -303,7 +291,6 @@ class _Generator:
                 new_clients_per_month=len(slots) / rng.uniform(4.0, 6.0),
                 slots=slots,
             ))
-        self.demo_logins.setdefault("CLIENT", "")
 
     # ---- clients, appointments, notes, billing ----------------------------------------------
 

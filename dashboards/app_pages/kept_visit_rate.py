@@ -35,9 +35,14 @@ def _render() -> None:
     definition = _definition()
     clinicians = _clinicians()
     st.title(definition.label)
-    names = {"Whole practice": None} | {
-        row["clinician_name"]: row["clinician_id"] for row in clinicians.iter_rows(named=True)
+    user = st.session_state["auth_user"]
+    visible = {
+        row["clinician_name"]: row["clinician_id"]
+        for row in clinicians.iter_rows(named=True)
+        if user.can_see_clinician(row["clinician_id"])
     }
+    # Only an administrator's view includes the practice-wide figure next to every clinician.
+    names = ({"Whole practice": None} if user.visible_clinician_ids is None else {}) | visible
     col_who, col_grain = st.columns([3, 1])
     who = col_who.selectbox("Clinician", list(names), key="kvr_clinician")
     grain = col_grain.radio("Period", ["week", "month"], horizontal=True, key="kvr_grain")

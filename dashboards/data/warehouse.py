@@ -10,7 +10,6 @@ import polars as pl
 from orchestration.lib.environment import current_environment
 from orchestration.lib.warehouse import Warehouse
 
-
 NOT_BUILT = "The warehouse has not been built yet: run `make build` (or `mentalspace build`), then reload."
 
 

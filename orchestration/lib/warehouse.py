@@ -7,9 +7,8 @@ lands the same rows and a failed run leaves the previous ones in place.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import duckdb
 import polars as pl

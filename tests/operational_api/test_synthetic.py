@@ -39,7 +39,7 @@ def test_no_show_rates_vary_by_clinician_within_realistic_bounds(practice):
         if a["status"] in ("COMPLETED", "NO_SHOW", "CANCELLED"):
             final[a["clinician_id"]][a["status"]] += 1
     rates = [c["NO_SHOW"] / sum(c.values()) for c in final.values()]
-    assert 0.05 <= min(rates) and max(rates) <= 0.24
+    assert min(rates) >= 0.05 and max(rates) <= 0.24
     assert max(rates) - min(rates) > 0.04, "clinicians should differ"
     overall = sum(c["NO_SHOW"] for c in final.values()) / sum(sum(c.values()) for c in final.values())
     assert 0.08 <= overall <= 0.20
@@ -104,7 +104,3 @@ def test_supervision_falls_short_for_some_supervisee_months(practice):
     required = {"LPC": 2, "LPC_ASSOCIATE": 2, "LMSW": 4}
     short = [k for k, h in hours.items() if h < required[users[k[0]]["license_type"]]]
     assert hours and short
-
-
-def test_every_role_has_a_demo_login(practice):
-    assert {"ADMIN", "CLINICIAN", "SUPERVISOR", "BILLING", "FRONT_DESK", "CLIENT"} <= set(practice.demo_logins)
