@@ -1,0 +1,176 @@
+{#- One row per open data-quality condition (PRD "Data Quality Governance"). -#}
+with
+
+appointments as (select * from {{ ref('stg_operational__appointments') }}),
+notes as (select * from {{ ref('stg_operational__clinical_notes') }}),
+charges as (select * from {{ ref('stg_operational__charges') }}),
+clients as (select * from {{ ref('stg_operational__clients') }}),
+policies as (select * from {{ ref('stg_operational__insurance_policies') }}),
+verifications as (select * from {{ ref('stg_operational__insurance_verifications') }}),
+
+params as (
+    select
+        {{ rule_value('APPOINTMENT_STATUS', 'stale_after_hours') }} as stale_after_hours,
+        {{ as_of_at() }} as as_of_at,
+        {{ as_of_date() }} as as_of_date
+),
+
+stale_appointments as (
+    select
+        'APPOINTMENT_STATUS_NOT_UPDATED' as alert_type,
+        'WARNING' as severity,
+        a.clinician_id as target_user_id,
+        'FRONT_DESK' as target_role,
+        false as is_supervisor_escalated,
+        false as is_admin_escalated,
+        'appointment' as entity_type,
+        a.appointment_id as entity_id,
+        'Appointment #' || cast(a.appointment_id as varchar) || ' on ' || cast(a.appointment_date as varchar)
+            || ' is still ' || a.appointment_status || ' more than 24 hours after its time' as message,
+        'Mark the appointment Completed, No-Show or Cancelled' as action_required,
+        a.appointment_date as due_date
+    from appointments as a
+    cross join params as p
+    where a.appointment_status in ('SCHEDULED', 'CONFIRMED', 'CHECKED_IN')
+        and a.start_at < p.as_of_at - cast(p.stale_after_hours as integer) * interval '1 hour'
+),
+
+notes_without_appointment as (
+    select
+        'NOTE_WITHOUT_APPOINTMENT' as alert_type,
+        'INFO' as severity,
+        n.clinician_id as target_user_id,
+        cast(null as varchar) as target_role,
+        false as is_supervisor_escalated,
+        false as is_admin_escalated,
+        'clinical_note' as entity_type,
+        n.note_id as entity_id,
+        'Note #' || cast(n.note_id as varchar) || ' is not linked to an appointment' as message,
+        'Link the note to the session it documents' as action_required,
+        n.created_date as due_date
+    from notes as n
+    where n.appointment_id is null
+),
+
+charges_without_links as (
+    select
+        'CHARGE_WITHOUT_APPOINTMENT_OR_NOTE' as alert_type,
+        'WARNING' as severity,
+        c.clinician_id as target_user_id,
+        'BILLING' as target_role,
+        false as is_supervisor_escalated,
+        false as is_admin_escalated,
+        'charge' as entity_type,
+        c.charge_id as entity_id,
+        'Charge #' || cast(c.charge_id as varchar) || ' (' || c.cpt_code || ' on ' || cast(c.service_date as varchar) || ') has '
+            || case when c.appointment_id is null then 'no appointment' else 'no clinical note' end as message,
+        'Link the charge to its appointment and note, or void it' as action_required,
+        c.service_date as due_date
+    from charges as c
+    -- A no-show fee has an appointment but, rightly, no note.
+    where c.charge_status <> 'VOID'
+        and (c.appointment_id is null or (c.note_id is null and c.cpt_code <> 'NOSHOW'))
+),
+
+verified_policies as (
+    select insurance_policy_id, client_id, verified_at, expires_at
+    from verifications
+    where verification_status = 'VERIFIED'
+),
+
+upcoming as (
+    select a.*
+    from appointments as a
+    cross join params as p
+    where a.appointment_status in ('SCHEDULED', 'CONFIRMED')
+        and a.start_at >= p.as_of_at
+        and a.appointment_date <= p.as_of_date + 7
+),
+
+unverified_upcoming as (
+    select
+        'APPOINTMENT_INSURANCE_NOT_VERIFIED' as alert_type,
+        'WARNING' as severity,
+        u.clinician_id as target_user_id,
+        'FRONT_DESK' as target_role,
+        false as is_supervisor_escalated,
+        false as is_admin_escalated,
+        'appointment' as entity_type,
+        u.appointment_id as entity_id,
+        'Appointment #' || cast(u.appointment_id as varchar) || ' on ' || cast(u.appointment_date as varchar)
+            || ' has no verified insurance and the client is not self-pay' as message,
+        'Verify the insurance before the visit, or mark the client Self-Pay' as action_required,
+        u.appointment_date as due_date
+    from upcoming as u
+    inner join clients as c on u.client_id = c.client_id
+    where not c.is_self_pay
+        and not exists (
+            select 1
+            from verified_policies as v
+            where v.client_id = u.client_id
+                and v.verified_at <= u.start_at
+                and (v.expires_at is null or v.expires_at >= u.start_at)
+        )
+),
+
+incomplete_clients as (
+    select
+        c.client_id,
+        c.primary_clinician_id,
+        c.has_date_of_birth,
+        c.has_phone,
+        c.has_address,
+        c.has_emergency_contact,
+        c.is_self_pay or exists (select 1 from policies as pol where pol.client_id = c.client_id) as has_insurance_or_self_pay
+    from clients as c
+),
+
+completed_with_gaps as (
+    select
+        'COMPLETED_WITH_INCOMPLETE_DEMOGRAPHICS' as alert_type,
+        'WARNING' as severity,
+        ic.primary_clinician_id as target_user_id,
+        'FRONT_DESK' as target_role,
+        false as is_supervisor_escalated,
+        false as is_admin_escalated,
+        'client' as entity_type,
+        ic.client_id as entity_id,
+        'Client #' || cast(ic.client_id as varchar) || ' had a completed session but is missing: '
+            || trim(
+                case when not ic.has_date_of_birth then 'date of birth ' else '' end
+                || case when not ic.has_phone then 'phone ' else '' end
+                || case when not ic.has_address then 'address ' else '' end
+                || case when not ic.has_emergency_contact then 'emergency contact ' else '' end
+                || case when not ic.has_insurance_or_self_pay then 'insurance ' else '' end
+            ) as message,
+        'Complete the demographics at the next check-in' as action_required,
+        max(a.appointment_date) as due_date
+    from incomplete_clients as ic
+    inner join appointments as a on ic.client_id = a.client_id and a.appointment_status = 'COMPLETED'
+    where not (ic.has_date_of_birth and ic.has_phone and ic.has_address and ic.has_emergency_contact
+        and ic.has_insurance_or_self_pay)
+    group by ic.client_id, ic.primary_clinician_id, ic.has_date_of_birth, ic.has_phone, ic.has_address,
+        ic.has_emergency_contact, ic.has_insurance_or_self_pay
+),
+
+unioned as (
+    select * from stale_appointments
+    union all
+    select * from notes_without_appointment
+    union all
+    select * from charges_without_links
+    union all
+    select * from unverified_upcoming
+    union all
+    select * from completed_with_gaps
+),
+
+final as (
+    select
+        lower(alert_type) || ':' || entity_type || ':' || cast(entity_id as varchar) as alert_key,
+        'DATA_QUALITY' as rule_source,
+        *
+    from unioned
+)
+
+select * from final
