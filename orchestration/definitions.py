@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.defs.alerts import assets as alerts_domain
 from orchestration.defs.dbt import assets as dbt_domain
 from orchestration.defs.operational import assets as operational_domain
 from orchestration.lib.environment import current_environment
@@ -10,6 +11,7 @@ from orchestration.lib.resources import OperationalStoreResource, WarehouseResou
 defs = dg.Definitions.merge(
     operational_domain.defs,
     dbt_domain.defs,
+    alerts_domain.defs,
     dg.Definitions(
         resources={
             "store": OperationalStoreResource(database_url=current_environment().database_url),
