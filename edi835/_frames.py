@@ -1,4 +1,4 @@
-"""Segment ids, loop scopes and a cached accessor that splits one segment type into columns."""
+"""Segment ids, loop scopes, loop context and per-segment-type column access."""
 
 from __future__ import annotations
 
@@ -25,37 +25,171 @@ KNOWN_CODES = np.array(sorted(ENVELOPE_CODES + TRANSACTION_CODES), dtype=np.int3
 SCOPE_ENVELOPE, SCOPE_HEADER, SCOPE_PAYER, SCOPE_PAYEE, SCOPE_OTHER_PARTY = 0, 1, 2, 3, 4
 SCOPE_LX, SCOPE_CLAIM, SCOPE_LINE, SCOPE_PLB, SCOPE_TRAILER = 5, 6, 7, 8, 9
 
-# How many elements to split per segment type (more are ignored by the tables; records keep all).
-SPLIT_WIDTH = {
-    ISA: 16, IEA: 2, GS: 8, GE: 2, ST: 3, SE: 2, BPR: 16, TRN: 4, CUR: 2, REF: 2, DTM: 2,
-    N1: 4, N3: 2, N4: 4, LX: 1, CLP: 14, CAS: 19, NM1: 9, MIA: 23, MOA: 9, AMT: 2, QTY: 2,
-    SVC: 7, LQ: 2, PLB: 14,
-}  # fmt: skip
+_EPOCH_SHIFT = 719468  # days from 0000-03-01 to 1970-01-01 in the proleptic Gregorian calendar
+_MONTH_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 
 def col(k: int) -> str:
-    """Column name of element ``k`` in a split frame (``e1`` is the first element)."""
+    """Column name of element ``k`` (``e1`` is the first element)."""
     return f"e{k}"
 
 
-class Frames:
-    """Splits segments of one type into element columns, once, on demand.
+def packed(value: str) -> int:
+    """A short element value packed the way :meth:`Segments.packed` packs it."""
+    return int.from_bytes(value.encode("ascii"), "little")
 
-    Every frame has ``i`` (0-based segment index) followed by ``e1..eN``; empty elements are null.
-    After :meth:`set_context`, :meth:`ctx` adds ``pos`` (1-based ordinal), ``rem`` (ordinal of the
-    enclosing ST), ``clm`` (ordinal of the enclosing CLP, null outside a claim), ``svc`` (ordinal
-    of the enclosing SVC, null outside a service line) and ``scope``.
+
+def _days_from_digits(word: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """CCYYMMDD packed in a little-endian word -> days since 1970-01-01 (-1 when not a date)."""
+    digits = [((word >> np.uint64(8 * b)) & np.uint64(0xFF)).astype(np.int64) - 48 for b in range(8)]
+    ok = length == 8
+    for d in digits:
+        ok &= (d >= 0) & (d <= 9)
+    year = digits[0] * 1000 + digits[1] * 100 + digits[2] * 10 + digits[3]
+    month = digits[4] * 10 + digits[5]
+    day = digits[6] * 10 + digits[7]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_ok = (month >= 1) & (month <= 12)
+    limit = _MONTH_DAYS[np.where(month_ok, month, 0)] - ((month == 2) & ~leap)
+    ok &= month_ok & (day >= 1) & (day <= limit) & (year >= 1)
+    # Howard Hinnant's days_from_civil, vectorised.
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    mp = (month + 9) % 12
+    doy = (153 * mp + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return np.where(ok, era * 146097 + doe - _EPOCH_SHIFT, -1)
+
+
+class Segments:
+    """All segments of one type with their loop context, and lazy access to their elements.
+
+    Row ``r`` is the ``r``-th such segment in file order. ``rem``, ``clm`` and ``svc`` are the
+    *row numbers* of the enclosing transaction / claim / service line in the remittances,
+    claims and service_lines tables (-1 when the segment is not inside one); ``pos`` is the
+    1-based segment ordinal in the file.
     """
+
+    def __init__(self, lexed: Lexed, idx: np.ndarray, context: Context | None) -> None:
+        self.lexed = lexed
+        self.idx = idx
+        self.pos = idx.astype(np.int64) + 1
+        self.first = lexed.first_tok[idx]
+        self.count = lexed.ntok[idx]
+        self._cache: dict[tuple, object] = {}
+        if context is not None:
+            self.rem, self.clm, self.svc, self.scope = context.of(idx)
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def _span(self, k: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        first = self.first if rows is None else self.first[rows]
+        count = self.count if rows is None else self.count[rows]
+        return self.lexed.span(first, count, k)
+
+    def has(self, k: int) -> bool:
+        """Whether any of these segments has element ``k`` at all."""
+        return len(self) > 0 and int(self.count.max()) > k
+
+    def element(self, k: int, rows: np.ndarray | None = None) -> pl.Series:
+        """Element ``k`` as a String column (null when absent or empty), for all or some rows."""
+        if rows is None:
+            found = self._cache.get(("s", k))
+            if found is not None:
+                assert isinstance(found, pl.Series)
+                return found
+        if not self.has(k):
+            series = pl.Series(col(k), [None] * (len(self) if rows is None else len(rows)), dtype=pl.String)
+        else:
+            start, length = self._span(k, rows)
+            series = self.lexed.strings(start, length, col(k))
+        if rows is None:
+            self._cache[("s", k)] = series
+        return series
+
+    def packed(self, k: int) -> np.ndarray:
+        """Element ``k`` packed little-endian into a uint64 (0 when absent; values over 8 bytes
+        get all bits set). Compare with :func:`packed` constants: no strings are built."""
+        key = ("p", k)
+        found = self._cache.get(key)
+        if found is None:
+            start, length = self._span(k, None)
+            word = self.lexed.words(start)
+            word &= self.lexed.low_mask(length)
+            found = np.where(length > 8, np.uint64(0xFFFFFFFFFFFFFFFF), word)
+            self._cache[key] = found
+        assert isinstance(found, np.ndarray)
+        return found
+
+    def date(self, k: int, rows: np.ndarray) -> pl.Series:
+        """Element ``k`` (CCYYMMDD) of the given rows as a Date column (null if not a valid date)."""
+        start, length = self._span(k, rows)
+        days = _days_from_digits(self.lexed.words(start), length)
+        series = pl.Series(days.astype(np.int32))
+        return pl.select(pl.when(series >= 0).then(series).cast(pl.Date)).to_series()
+
+
+def _previous(sorted_idx: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Position in ``sorted_idx`` of the last entry <= each ``idx`` (-1 if none)."""
+    return np.searchsorted(sorted_idx, idx, side="right") - 1
+
+
+class Context:
+    """Loop membership of any segment inside a transaction set.
+
+    Every segment's last loop opener is found with one cumulative count over the file; per opener
+    we precompute the row numbers of the last ST, CLP and SVC, so a query is a few gathers.
+    """
+
+    def __init__(self, kind: np.ndarray, st_idx: np.ndarray, se_idx: np.ndarray) -> None:
+        self.st_idx, self.se_idx = st_idx, se_idx
+        is_opener = kind >= 0
+        self.opener_of = np.cumsum(is_opener, dtype=np.int32) - 1
+        opener_idx = np.flatnonzero(is_opener)
+        self.opener_idx = opener_idx
+        self.opener_kind = kind[opener_idx]
+        self.opener_st = np.cumsum(self.opener_kind == SCOPE_HEADER, dtype=np.int32) - 1
+        self.opener_clp = np.cumsum(self.opener_kind == SCOPE_CLAIM, dtype=np.int32) - 1
+        self.opener_svc = np.cumsum(self.opener_kind == SCOPE_LINE, dtype=np.int32) - 1
+
+    def scope(self, idx: np.ndarray) -> np.ndarray:
+        """Kind of the last loop opener at or before each segment (SCOPE_*)."""
+        j = self.opener_of[idx]
+        return np.where(j >= 0, self.opener_kind[np.maximum(j, 0)], SCOPE_ENVELOPE).astype(np.int8)
+
+    def rem_ordinal(self, idx: np.ndarray) -> np.ndarray:
+        """Ordinal of the enclosing ST (0 outside any transaction); valid for any segment."""
+        t = _previous(self.st_idx, idx)
+        ok = (t >= 0) & (idx <= self.se_idx[np.maximum(t, 0)])
+        return np.where(ok, self.st_idx[np.maximum(t, 0)] + 1, 0)
+
+    def last_before(self, sorted_idx: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Index of the last segment of ``sorted_idx`` at or before each ``idx`` (-1 if none)."""
+        if len(sorted_idx) == 0:
+            return np.full(len(idx), -1, dtype=np.int64)
+        j = _previous(sorted_idx, idx)
+        return np.where(j >= 0, sorted_idx[np.maximum(j, 0)], -1)
+
+    def of(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(rem, clm, svc, scope) row numbers for segments inside transactions (-1 = none)."""
+        j = np.maximum(self.opener_of[idx], 0)
+        scope = self.opener_kind[j]
+        rem = self.opener_st[j]
+        clm = np.where((scope == SCOPE_CLAIM) | (scope == SCOPE_LINE), self.opener_clp[j], -1)
+        svc = np.where(scope == SCOPE_LINE, self.opener_svc[j], -1)
+        return rem, clm, svc, scope
+
+
+class Frames:
+    """Cache of :class:`Segments` per segment id, plus the loop context once it is known."""
 
     def __init__(self, lexed: Lexed) -> None:
         self.lexed = lexed
         self._idx: dict[int, np.ndarray] = {}
-        self._frames: dict[int, pl.DataFrame] = {}
-        self._ctx_frames: dict[int, pl.DataFrame] = {}
-        self.rem_ord: np.ndarray | None = None
-        self.clm_ord: np.ndarray | None = None
-        self.svc_ord: np.ndarray | None = None
-        self.scope: np.ndarray | None = None
+        self._segments: dict[int, Segments] = {}
+        self.context: Context | None = None
 
     def idx(self, code: int) -> np.ndarray:
         """0-based indices of all segments with this id, in file order."""
@@ -64,51 +198,19 @@ class Frames:
             found = self._idx[code] = np.flatnonzero(self.lexed.codes == code)
         return found
 
-    def split(self, code: int) -> pl.DataFrame:
-        """The segments with this id as ``i, e1..eN`` (N from :data:`SPLIT_WIDTH`)."""
-        frame = self._frames.get(code)
-        if frame is not None:
-            return frame
-        idx = self.idx(code)
-        width = SPLIT_WIDTH[code]
-        parts = self.lexed.strings.gather(idx).str.split_exact(self.lexed.element, width).struct.unnest()
-        # split_exact gives "" for present-but-empty elements; X12 treats both as "not used".
-        frame = parts.select(
-            pl.Series("i", idx, dtype=pl.Int64),
-            *[
-                pl.when(pl.col(f"field_{k}") != "").then(pl.col(f"field_{k}")).alias(col(k))
-                for k in range(1, width + 1)
-            ],
-        )
-        self._frames[code] = frame
-        return frame
+    def set_context(self, context: Context) -> None:
+        """Loop context computed by the structure pass."""
+        self.context = context
+        self._segments.clear()
 
-    def set_context(
-        self, rem_ord: np.ndarray, clm_ord: np.ndarray, svc_ord: np.ndarray, scope: np.ndarray
-    ) -> None:
-        """Per-segment loop context arrays (0 means "none" for the ordinals)."""
-        self.rem_ord, self.clm_ord, self.svc_ord, self.scope = rem_ord, clm_ord, svc_ord, scope
+    def of(self, code: int) -> Segments:
+        """The :class:`Segments` of one id (with loop context when it is known)."""
+        found = self._segments.get(code)
+        if found is None:
+            found = self._segments[code] = Segments(self.lexed, self.idx(code), self.context)
+        return found
 
-    def ctx(self, code: int) -> pl.DataFrame:
-        """:meth:`split` plus the loop-context columns ``pos, rem, clm, svc, scope``."""
-        frame = self._ctx_frames.get(code)
-        if frame is not None:
-            return frame
-        assert self.rem_ord is not None and self.clm_ord is not None
-        assert self.svc_ord is not None and self.scope is not None
-        base = self.split(code)
-        idx = self.idx(code)
-        clm = self.clm_ord[idx]
-        svc = self.svc_ord[idx]
-        frame = base.with_columns(
-            pos=pl.Series(idx + 1, dtype=pl.Int64),
-            rem=pl.Series(self.rem_ord[idx], dtype=pl.Int64),
-            clm=pl.Series(clm, dtype=pl.Int64),
-            svc=pl.Series(svc, dtype=pl.Int64),
-            scope=pl.Series(self.scope[idx], dtype=pl.Int8),
-        ).with_columns(
-            clm=pl.when(pl.col("clm") > 0).then(pl.col("clm")),
-            svc=pl.when(pl.col("svc") > 0).then(pl.col("svc")),
-        )
-        self._ctx_frames[code] = frame
-        return frame
+    def split(self, code: int, elements: tuple[int, ...]) -> pl.DataFrame:
+        """``i`` (segment index) plus the requested element columns (for the envelope checks)."""
+        segs = self.of(code)
+        return pl.DataFrame([pl.Series("i", segs.idx, dtype=pl.Int64), *(segs.element(k) for k in elements)])

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 
+import numpy as np
+
 from edi835._frames import (
     KNOWN_CODES,
     SCOPE_CLAIM,
@@ -28,7 +30,6 @@ from edi835.records import (
     Claim,
     Contact,
     DateReference,
-    Delimiters,
     EntityName,
     FunctionalGroup,
     InpatientAdjudication,
@@ -80,8 +81,8 @@ class _Builder:
     def __init__(self, lexed: Lexed, frames: Frames) -> None:
         self.lexed = lexed
         self.comp = lexed.component
-        assert frames.scope is not None
-        self.scope = frames.scope
+        assert frames.context is not None
+        self.context = frames.context
 
     def procedure(self, value: str | None) -> Procedure | None:
         if value is None:
@@ -97,7 +98,7 @@ class _Builder:
     def remittance(self, st: int, se: int, version: str | None) -> Remittance:
         el_of = self.lexed.elements
         codes = self.lexed.codes
-        scope = self.scope
+        scope = self.context.scope(np.arange(st, se + 1)).tolist()
         bpr: list[str] = []
         trn: list[str] = []
         currency: str | None = None
@@ -132,7 +133,7 @@ class _Builder:
             el = el_of(i)
             sid = el[0]
             pos = i + 1
-            sc = int(scope[i])
+            sc = scope[i - st]
             if int(codes[i]) not in _KNOWN:
                 unknown.append(RawSegment(pos, sid, tuple(el[1:])))
                 continue
@@ -395,11 +396,11 @@ def build_records(
         )
         groups_of.setdefault(int(structure.group_isa[g]), []).append(group)
     interchanges = []
-    for k, info in enumerate(lexed.interchanges):
-        el = el_of(info.segment_index)
+    for k, (isa, declared) in enumerate(zip(lexed.isa_idx.tolist(), lexed.isa_delimiters, strict=True)):
+        el = el_of(isa)
         interchanges.append(
             Interchange(
-                segment_position=info.segment_index + 1,
+                segment_position=isa + 1,
                 sender_id_qualifier=_get(el, 5),
                 sender_id=(_get(el, 6) or "").rstrip() or None,
                 receiver_id_qualifier=_get(el, 7),
@@ -409,12 +410,7 @@ def build_records(
                 version=_get(el, 12),
                 control_number=_get(el, 13),
                 usage_indicator=_get(el, 15),
-                delimiters=Delimiters(
-                    info.delimiters.element,
-                    info.delimiters.segment,
-                    info.delimiters.component,
-                    info.delimiters.repetition,
-                ),
+                delimiters=declared,
                 groups=tuple(groups_of.get(k, [])),
             )
         )

@@ -43,6 +43,7 @@ from edi835._frames import (
     SE,
     ST,
     SVC,
+    Context,
     Frames,
 )
 from edi835._lexer import Lexed, code_to_id
@@ -62,20 +63,13 @@ class Structure:
     se_idx: np.ndarray
     group_gs: np.ndarray  # per functional group: GS index
     group_ge: np.ndarray  # per group: GE index or -1
-    group_isa: np.ndarray  # per group: interchange number (position in lexed.interchanges) or -1
+    group_isa: np.ndarray  # per group: interchange number (position in lexed.isa_idx) or -1
     interchange_iea: np.ndarray  # per interchange: IEA index or -1
     txn_group: np.ndarray  # per transaction: group number or -1
     lx_of_claim: np.ndarray  # per CLP: ordinal of its LX or 0
     unknown_idx: np.ndarray  # unknown segments inside transactions
     anomalies: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[tuple[int, str, str]] = field(default_factory=list)  # (index, code, message)
-
-
-def _last_index(mask: np.ndarray) -> np.ndarray:
-    """For every position, the index of the last True at or before it (-1 if none)."""
-    out = np.where(mask, np.arange(len(mask), dtype=np.int64), -1)
-    np.maximum.accumulate(out, out=out)
-    return out
 
 
 def _pairs_cleanly(opens: np.ndarray, closes: np.ndarray) -> bool:
@@ -106,26 +100,33 @@ def _check_transactions(lexed: Lexed, st_idx: np.ndarray, se_idx: np.ndarray) ->
     raise lexed.error(open_st, "transaction set has no SE (truncated file)")
 
 
+def _inside(st_idx: np.ndarray, se_idx: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    t = np.searchsorted(st_idx, idx, side="right") - 1
+    return (t >= 0) & (idx <= se_idx[np.maximum(t, 0)])
+
+
 def analyse(lexed: Lexed, frames: Frames) -> Structure:
-    """Validate the structure, compute loop context into ``frames`` and collect anomalies."""
+    """Validate the structure, set the loop context of ``frames`` and collect anomalies."""
     codes = lexed.codes
     n = len(codes)
-    is_st = codes == ST
-    is_se = codes == SE
-    st_idx = np.flatnonzero(is_st)
-    se_idx = np.flatnonzero(is_se)
+    st_idx, se_idx = frames.idx(ST), frames.idx(SE)
     _check_transactions(lexed, st_idx, se_idx)
 
-    is_env = np.isin(codes, ENVELOPE_CODES)
-    inside = np.cumsum(is_st) > (np.cumsum(is_se) - is_se)
-    bad_env = is_env & inside
-    if bad_env.any():
-        i = int(np.argmax(bad_env))
-        raise lexed.error(i, "envelope segment inside a transaction set (SE missing)")
-    outside = ~inside & ~is_env
+    env_idx = np.sort(np.concatenate([frames.idx(c) for c in ENVELOPE_CODES]))
+    env_inside = _inside(st_idx, se_idx, env_idx)
+    if env_inside.any():
+        raise lexed.error(
+            int(env_idx[np.argmax(env_inside)]), "envelope segment inside a transaction set (SE missing)"
+        )
     known = np.isin(codes, KNOWN_CODES)
     anomalies: list[tuple[int, str]] = []
-    if outside.any():
+    if int((se_idx - st_idx + 1).sum()) != n - len(env_idx):
+        # Some non-envelope segment lies outside every ST..SE: find which (rare, full pass).
+        depth = np.zeros(n + 1, dtype=np.int32)
+        np.add.at(depth, st_idx, 1)
+        np.add.at(depth, se_idx + 1, -1)
+        outside = np.cumsum(depth[:n]) == 0
+        outside[env_idx] = False
         stray_known = outside & known
         if stray_known.any():
             raise lexed.error(int(np.argmax(stray_known)), "segment outside any ST..SE transaction set")
@@ -134,53 +135,52 @@ def analyse(lexed: Lexed, frames: Frames) -> Structure:
                 (i, f"unknown segment {lexed.segment_id(i)} outside a transaction set at segment {i + 1}")
             )
 
-    st = frames.split(ST)
+    st = frames.split(ST, (1,))
     not_835 = st.filter(pl.col("e1").fill_null("") != "835")
     if len(not_835):
         i = int(not_835["i"][0])
         shown = (not_835["e1"][0] or "")[:6]
         raise lexed.error(i, f"transaction set ST01={shown!r} is not an 835")
 
-    # Loop context: the scope of a segment is the kind of the last loop opener before it.
+    # Loop openers and their kinds; any segment's scope is the kind of the last opener before it.
     kind = np.full(n, -1, dtype=np.int8)
-    kind[is_env] = SCOPE_ENVELOPE
-    kind[is_st] = SCOPE_HEADER
-    kind[is_se] = SCOPE_TRAILER
-    kind[codes == LX] = SCOPE_LX
-    is_clp = codes == CLP
-    is_svc = codes == SVC
-    kind[is_clp] = SCOPE_CLAIM
-    kind[is_svc] = SCOPE_LINE
-    kind[codes == PLB] = SCOPE_PLB
-    n1 = frames.split(N1)
+    kind[env_idx] = SCOPE_ENVELOPE
+    kind[st_idx] = SCOPE_HEADER
+    kind[se_idx] = SCOPE_TRAILER
+    kind[frames.idx(LX)] = SCOPE_LX
+    clp_idx, svc_idx = frames.idx(CLP), frames.idx(SVC)
+    kind[clp_idx] = SCOPE_CLAIM
+    kind[svc_idx] = SCOPE_LINE
+    kind[frames.idx(PLB)] = SCOPE_PLB
+    n1 = frames.split(N1, (1,))
     if len(n1):
         entity = n1["e1"].fill_null("").to_numpy()
         kind[n1["i"].to_numpy()] = np.where(
             entity == "PR", SCOPE_PAYER, np.where(entity == "PE", SCOPE_PAYEE, SCOPE_OTHER_PARTY)
         ).astype(np.int8)
-    last_opener = _last_index(kind >= 0)
-    scope = kind[np.maximum(last_opener, 0)]
-    scope[last_opener < 0] = SCOPE_ENVELOPE
+    context = Context(kind, st_idx, se_idx)
+    frames.set_context(context)
 
-    last_st = _last_index(is_st)
-    rem_ord = np.where(inside, last_st + 1, 0)
-    last_clp = _last_index(is_clp)
-    in_claim = (scope == SCOPE_CLAIM) | (scope == SCOPE_LINE)
-    orphan_svc = is_svc & (last_clp < last_st)
+    last_clp_of_svc = context.last_before(clp_idx, svc_idx)
+    orphan_svc = last_clp_of_svc < context.last_before(st_idx, svc_idx)
     if orphan_svc.any():
-        raise lexed.error(int(np.argmax(orphan_svc)), "service line (SVC) outside a claim: no CLP before it")
-    clm_ord = np.where(in_claim, last_clp + 1, 0)
-    last_svc = _last_index(is_svc)
-    svc_ord = np.where(scope == SCOPE_LINE, last_svc + 1, 0)
-    orphan_cas = (codes == CAS) & ~in_claim
+        raise lexed.error(
+            int(svc_idx[np.argmax(orphan_svc)]), "service line (SVC) outside a claim: no CLP before it"
+        )
+    cas_idx = frames.idx(CAS)
+    cas_scope = context.scope(cas_idx)
+    orphan_cas = (cas_scope != SCOPE_CLAIM) & (cas_scope != SCOPE_LINE)
     if orphan_cas.any():
-        raise lexed.error(int(np.argmax(orphan_cas)), "adjustment (CAS) outside a claim or service line")
+        raise lexed.error(
+            int(cas_idx[np.argmax(orphan_cas)]), "adjustment (CAS) outside a claim or service line"
+        )
 
     warnings: list[tuple[int, str, str]] = []
     for code, loop in _CLAIM_ONLY.items():
-        allowed = (scope == SCOPE_LINE) if code == LQ else in_claim
-        misplaced = np.flatnonzero((codes == code) & ~allowed & inside)
-        for i in misplaced[:100].tolist():
+        idx = frames.idx(code)
+        sc = context.scope(idx)
+        allowed = (sc == SCOPE_LINE) if code == LQ else ((sc == SCOPE_CLAIM) | (sc == SCOPE_LINE))
+        for i in idx[~allowed][:100].tolist():
             warnings.append(
                 (
                     i,
@@ -189,17 +189,12 @@ def analyse(lexed: Lexed, frames: Frames) -> Structure:
                 )
             )
 
-    bpr_txn = np.unique(rem_ord[frames.idx(BPR)])
-    missing_bpr = np.setdiff1d(st_idx + 1, bpr_txn)
+    missing_bpr = np.setdiff1d(st_idx + 1, np.unique(context.rem_ordinal(frames.idx(BPR))))
     if len(missing_bpr):
         raise lexed.error(int(missing_bpr[0]) - 1, "transaction set has no BPR (payment) segment")
 
-    last_lx = _last_index(codes == LX)
-    clp_idx = frames.idx(CLP)
-    lx_of_claim = np.where(last_lx[clp_idx] > last_st[clp_idx], last_lx[clp_idx] + 1, 0)
-
-    frames.set_context(rem_ord, clm_ord, svc_ord, scope)
-    unknown_idx = np.flatnonzero(~known & inside)
+    last_lx = context.last_before(frames.idx(LX), clp_idx)
+    lx_of_claim = np.where(last_lx > context.last_before(st_idx, clp_idx), last_lx + 1, 0)
 
     structure = Structure(
         st_idx=st_idx,
@@ -210,16 +205,17 @@ def analyse(lexed: Lexed, frames: Frames) -> Structure:
         interchange_iea=np.zeros(0, np.int64),
         txn_group=np.full(len(st_idx), -1, np.int64),
         lx_of_claim=lx_of_claim,
-        unknown_idx=unknown_idx,
+        unknown_idx=np.flatnonzero(~known),
         anomalies=anomalies,
         warnings=warnings,
     )
-    _envelope(lexed, frames, structure, is_st)
+    structure.unknown_idx = structure.unknown_idx[_inside(st_idx, se_idx, structure.unknown_idx)]
+    _envelope(lexed, frames, structure)
     structure.anomalies.sort(key=lambda a: a[0])
     return structure
 
 
-def _envelope(lexed: Lexed, frames: Frames, s: Structure, is_st: np.ndarray) -> None:
+def _envelope(lexed: Lexed, frames: Frames, s: Structure) -> None:
     """Pair ISA/IEA and GS/GE, map transactions to groups, and check counts and control numbers."""
     isa_idx, iea_idx = frames.idx(ISA), frames.idx(IEA)
     gs_idx, ge_idx = frames.idx(GS), frames.idx(GE)
@@ -244,7 +240,7 @@ def _envelope(lexed: Lexed, frames: Frames, s: Structure, is_st: np.ndarray) -> 
         )
     else:
         _envelope_walk(lexed, s, isa_idx, iea_idx, gs_idx, ge_idx)
-    _envelope_counts(lexed, frames, s, is_st)
+    _envelope_counts(lexed, frames, s)
 
 
 def _envelope_walk(
@@ -327,15 +323,14 @@ def _envelope_walk(
     s.txn_group = txn_group
 
 
-def _envelope_counts(lexed: Lexed, frames: Frames, s: Structure, is_st: np.ndarray) -> None:
+def _envelope_counts(lexed: Lexed, frames: Frames, s: Structure) -> None:
     """GE01/GE02 and IEA01/IEA02 against what the file actually holds."""
-    st_cum = np.cumsum(is_st)
-    gs_cum = np.cumsum(lexed.codes == GS)
-    gs_frame, ge_frame = frames.split(GS), frames.split(GE)
+    st_idx, gs_idx = s.st_idx, frames.idx(GS)
+    gs_frame, ge_frame = frames.split(GS, (6,)), frames.split(GE, (1, 2))
     closed = np.flatnonzero(s.group_ge >= 0)
     if len(closed):
         gs_at, ge_at = s.group_gs[closed], s.group_ge[closed]
-        counted = st_cum[ge_at] - st_cum[gs_at]
+        counted = np.searchsorted(st_idx, ge_at) - np.searchsorted(st_idx, gs_at)
         gs_rows = np.searchsorted(gs_frame["i"].to_numpy(), gs_at)
         ge_rows = np.searchsorted(ge_frame["i"].to_numpy(), ge_at)
         ge01 = ge_frame["e1"].gather(ge_rows)
@@ -357,9 +352,9 @@ def _envelope_counts(lexed: Lexed, frames: Frames, s: Structure, is_st: np.ndarr
     isa_idx = frames.idx(ISA)
     closed = np.flatnonzero(s.interchange_iea >= 0)
     if len(closed):
-        isa_frame, iea_frame = frames.split(ISA), frames.split(IEA)
+        isa_frame, iea_frame = frames.split(ISA, (13,)), frames.split(IEA, (1, 2))
         isa_at, iea_at = isa_idx[closed], s.interchange_iea[closed]
-        counted = gs_cum[iea_at] - gs_cum[isa_at]
+        counted = np.searchsorted(gs_idx, iea_at) - np.searchsorted(gs_idx, isa_at)
         iea_rows = np.searchsorted(iea_frame["i"].to_numpy(), iea_at)
         iea01 = iea_frame["e1"].gather(iea_rows)
         iea02 = iea_frame["e2"].gather(iea_rows).fill_null("")

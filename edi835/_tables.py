@@ -1,8 +1,10 @@
-"""Flat tables built column-wise from the split segment frames (no per-segment Python).
+"""Flat tables built column-wise from the segment store (no per-segment Python, no joins).
 
-Children (DTM, REF, AMT, NM1, CAS ...) are attached to their parent row (remittance, claim,
-service line) by position arithmetic: parents are in file order, so ``searchsorted`` of a
-child's parent ordinal gives the parent's row and a gather builds the column. No hash joins.
+The loop context gives every child segment (DTM, REF, AMT, NM1, CAS ...) the row number of its
+parent (remittance, claim, service line); children and parents are both in file order, so "first
+child per parent" is a run-start scan and "sum per parent" is a difference of cumulative sums.
+Qualifiers are compared as packed integers and CCYYMMDD dates are decoded in numpy, so only
+values that end up in a table become strings.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from edi835._frames import (
     NM1,
     PLB,
     REF,
+    SCOPE_CLAIM,
     SCOPE_HEADER,
     SCOPE_PAYEE,
     SCOPE_PAYER,
@@ -39,7 +42,8 @@ from edi835._frames import (
     SVC,
     TRN,
     Frames,
-    col,
+    Segments,
+    packed,
 )
 from edi835._lexer import Lexed
 from edi835._structure import Structure
@@ -208,85 +212,106 @@ TABLE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     },
 }
 
-_ZERO = pl.lit(0).cast(MONEY)
-
-
-def _money(name: str) -> pl.Expr:
-    return pl.col(name).cast(MONEY, strict=False)
-
-
-def _float(name: str) -> pl.Expr:
-    return pl.col(name).cast(pl.Float64, strict=False)
-
-
-def _date(name: str) -> pl.Expr:
-    c = pl.col(name)
-    # to_date is lenient about short digit runs; CCYYMMDD must be exactly 8 characters.
-    return pl.when(c.str.len_bytes() == 8).then(c.str.to_date("%Y%m%d", strict=False))
-
 
 def _nullable(index: np.ndarray) -> pl.Series:
     s = pl.Series(index, dtype=pl.Int64)
     return pl.select(pl.when(s >= 0).then(s)).to_series()
 
 
-def _first_rows(parent_pos: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Map each parent row to the first child row whose key is that parent's ordinal (-1 if none).
+def _nonempty(series: pl.Series) -> pl.Series:
+    return pl.select(pl.when(series != "").then(series)).to_series().alias(series.name)
 
-    ``keys`` must be non-decreasing (children in file order) and only contain parent ordinals.
+
+def _ids(pos: np.ndarray, rows: np.ndarray, name: str) -> pl.Series:
+    """Segment ordinals of the parent rows (null where a row is -1)."""
+    values = np.where(rows >= 0, pos[np.maximum(rows, 0)], 0) if len(pos) else np.zeros(len(rows), np.int64)
+    s = pl.Series(name, values, dtype=pl.Int64)
+    return pl.select(pl.when(s > 0).then(s)).to_series().alias(name)
+
+
+def _first_per(n_parents: int, parent_rows: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """For each parent, the row of its first child (-1 if none).
+
+    Children are in file order, so their parent rows never decrease.
     """
-    out = np.full(len(parent_pos), -1, dtype=np.int64)
-    if len(keys) == 0:
-        return out
-    rows = np.searchsorted(parent_pos, keys)
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = rows[1:] != rows[:-1]
-    out[rows[first]] = np.flatnonzero(first)
+    ok = parent_rows >= 0 if mask is None else (parent_rows >= 0) & mask
+    rows = np.flatnonzero(ok)
+    out = np.full(n_parents, -1, dtype=np.int64)
+    if len(rows):
+        parents = parent_rows[rows]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = parents[1:] != parents[:-1]
+        out[parents[first]] = rows[first]
     return out
 
 
-def _attach(
-    parent_pos: np.ndarray, child: pl.DataFrame, key: str, exprs: dict[str, pl.Expr]
-) -> list[pl.Series]:
-    """Columns for the parents taken from each parent's first matching child row."""
-    child = child.filter(pl.col(key).is_not_null())
-    index = _nullable(_first_rows(parent_pos, child[key].to_numpy()))
-    values = child.select(**exprs)
-    return [values[name].gather(index).alias(name) for name in exprs]
+def _expand(values: pl.Series, index: np.ndarray) -> pl.Series:
+    """``values`` holds one entry per ``index >= 0`` (in order); spread it, null elsewhere."""
+    valid = index >= 0
+    if valid.all():
+        return values
+    return values.gather(_nullable(np.where(valid, np.cumsum(valid) - 1, -1)))
 
 
-def _attach_sum(
-    parent_pos: np.ndarray, child: pl.DataFrame, key: str, value: pl.Expr, name: str
-) -> pl.Series:
-    """Per-parent sum of ``value`` over the children (0 when a parent has none)."""
-    agg = child.filter(pl.col(key).is_not_null()).group_by(key).agg(value.sum().alias(name))
-    out = np.full(len(parent_pos), -1, dtype=np.int64)
-    if len(agg):
-        out[np.searchsorted(parent_pos, agg[key].to_numpy())] = np.arange(len(agg))
-    return agg[name].gather(_nullable(out)).fill_null(0).alias(name)
+def _pick(segs: Segments, k: int, index: np.ndarray, name: str) -> pl.Series:
+    """Element ``k`` of the child rows in ``index`` (-1 = null) as a String column."""
+    return _expand(segs.element(k, index[index >= 0]), index).alias(name)
 
 
-def _count_per(parent_pos: np.ndarray, keys: np.ndarray) -> pl.Series:
-    keys = keys[keys > 0]
-    if len(keys) == 0:
-        return pl.Series(np.zeros(len(parent_pos), dtype=np.int64))
-    rows = np.searchsorted(parent_pos, keys)
-    return pl.Series(np.bincount(rows, minlength=len(parent_pos)).astype(np.int64))
+def _pick_date(segs: Segments, k: int, index: np.ndarray, name: str) -> pl.Series:
+    return _expand(segs.date(k, index[index >= 0]), index).alias(name)
 
 
-def _qualified(frame: pl.DataFrame, qualifier: str, mask: pl.Expr | None = None) -> pl.DataFrame:
-    cond = pl.col("e1") == qualifier
-    return frame.filter(cond if mask is None else cond & mask)
+def _money(series: pl.Series) -> pl.Series:
+    return series.cast(MONEY, strict=False)
 
 
-def _conform(frame: pl.DataFrame, name: str) -> pl.DataFrame:
-    schema = TABLE_SCHEMAS[name]
-    return frame.select(
-        [
-            pl.col(c).cast(t, strict=False) if c in frame.columns else pl.lit(None, t).alias(c)
-            for c, t in schema.items()
-        ]
-    )
+def _float(series: pl.Series) -> pl.Series:
+    return series.cast(pl.Float64, strict=False)
+
+
+def _sum_per(n_parents: int, parent_rows: np.ndarray, values: pl.Series, name: str) -> pl.Series:
+    """Exact per-parent sum of a money column (0 for parents without children).
+
+    Children are in file order, so each parent's children form one run: the sum is a difference
+    of two cumulative sums. No hashing, no sorting.
+    """
+    ok = parent_rows >= 0
+    if not ok.all():
+        values = values.filter(pl.Series(ok))
+        parent_rows = parent_rows[ok]
+    if len(parent_rows) == 0:
+        return pl.Series(name, np.zeros(n_parents, dtype=np.int64)).cast(MONEY)
+    if len(parent_rows) > 1 and (np.diff(parent_rows) < 0).any():
+        order = np.argsort(parent_rows, kind="stable")
+        parent_rows, values = parent_rows[order], values.gather(order)
+    change = np.flatnonzero(parent_rows[1:] != parent_rows[:-1]) + 1
+    first = np.concatenate(([0], change))
+    last = np.concatenate((change - 1, [len(parent_rows) - 1]))
+    cum = values.fill_null(0).cum_sum()
+    before = pl.select(pl.when(pl.Series(first > 0)).then(cum.gather(np.maximum(first - 1, 0))).otherwise(0))
+    sums = cum.gather(last) - before.to_series()
+    index = np.full(n_parents, -1, dtype=np.int64)
+    index[parent_rows[first]] = np.arange(len(first))
+    return sums.gather(_nullable(index)).fill_null(0).cast(MONEY, strict=False).alias(name)
+
+
+def _count_per(n_parents: int, parent_rows: np.ndarray) -> np.ndarray:
+    rows = parent_rows[parent_rows >= 0]
+    return np.bincount(rows, minlength=n_parents).astype(np.int64)
+
+
+def _conform(columns: dict[str, pl.Series | np.ndarray], name: str, height: int) -> pl.DataFrame:
+    """The table with exactly the schema's columns, in order (missing ones all null)."""
+    out = []
+    for c, dtype in TABLE_SCHEMAS[name].items():
+        value = columns.get(c)
+        if value is None:
+            out.append(pl.Series(c, [None] * height, dtype=dtype))
+        else:
+            series = value if isinstance(value, pl.Series) else pl.Series(c, value)
+            out.append(series.alias(c).cast(dtype, strict=False))
+    return pl.DataFrame(out)
 
 
 @dataclass(slots=True)
@@ -295,439 +320,420 @@ class Built:
 
     tables: dict[str, pl.DataFrame]
     stats: pl.DataFrame  # one row per transaction: summary figures not in the public tables
-    non_numeric: pl.DataFrame  # rem, pos, label
+    non_numeric: pl.DataFrame  # rem (ST ordinal), pos, label
     imbalances: pl.DataFrame  # rem, pos, segment_id, code, message
+
+
+class _Checker:
+    """Collects money elements that are present but not numbers."""
+
+    def __init__(self, rem_pos: np.ndarray) -> None:
+        self.rem_pos = rem_pos
+        self.found: list[pl.DataFrame] = []
+
+    def money(self, raw: pl.Series, segs: Segments, rows: np.ndarray | None, label: str) -> pl.Series:
+        parsed = _money(raw)
+        if parsed.null_count() != raw.null_count():
+            bad = (raw.is_not_null() & parsed.is_null()).to_numpy()
+            sel = np.flatnonzero(bad) if rows is None else rows[bad]
+            self.found.append(
+                pl.DataFrame(
+                    {
+                        "rem": self.rem_pos[segs.rem[sel]],
+                        "pos": segs.pos[sel],
+                        "label": [label] * len(sel),
+                    },
+                    schema={"rem": pl.Int64, "pos": pl.Int64, "label": pl.String},
+                )
+            )
+        return parsed
+
+    def frame(self) -> pl.DataFrame:
+        if not self.found:
+            return pl.DataFrame(schema={"rem": pl.Int64, "pos": pl.Int64, "label": pl.String})
+        return pl.concat(self.found).sort("pos", maintain_order=True)
 
 
 def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
     """Build every flat table for one file."""
-    sfid = pl.lit(lexed.source_file_id)
-    non_numeric: list[pl.DataFrame] = []
-
-    def track(frame: pl.DataFrame, seg: str, elements: list[int]) -> None:
-        for k in elements:
-            c = col(k)
-            bad = frame.filter(pl.col(c).is_not_null() & pl.col(c).cast(MONEY, strict=False).is_null())
-            if len(bad):
-                non_numeric.append(bad.select("rem", "pos", label=pl.lit(f"{seg}{k:02d}")))
+    sfid = lexed.source_file_id
+    st, clp, svc = frames.of(ST), frames.of(CLP), frames.of(SVC)
+    rem_pos, claim_pos, svc_pos = st.pos, clp.pos, svc.pos
+    n_rem, n_clm, n_svc = len(st), len(clp), len(svc)
+    check = _Checker(rem_pos)
 
     # ---- claims -------------------------------------------------------------------------
-    clp = frames.ctx(CLP)
-    track(clp, "CLP", [3, 4, 5])
-    claim_pos = clp["pos"].to_numpy()
-    claims = clp.select(
-        claim_id="pos",
-        remittance_id="rem",
-        segment_position="pos",
-        patient_control_number="e1",
-        claim_status_code="e2",
-        claim_filing_indicator_code="e6",
-        payer_claim_control_number="e7",
-        facility_type_code="e8",
-        claim_frequency_code="e9",
-        patient_status_code="e10",
-        drg_code="e11",
-        charge_amount=_money("e3"),
-        paid_amount=_money("e4"),
-        patient_responsibility_amount=_money("e5"),
-        drg_weight=_float("e12"),
-        discharge_fraction=_float("e13"),
-    )
-    lx = frames.split(LX)
-    lx_rows = np.where(
-        structure.lx_of_claim > 0, np.searchsorted(lx["i"].to_numpy(), structure.lx_of_claim - 1), -1
-    )
-    extra: list[pl.Series] = [lx["e1"].gather(_nullable(lx_rows)).alias("header_number")]
+    claims: dict[str, pl.Series | np.ndarray] = {
+        "claim_id": claim_pos,
+        "remittance_id": rem_pos[clp.rem],
+        "segment_position": claim_pos,
+    }
+    for k, name in (
+        (1, "patient_control_number"),
+        (2, "claim_status_code"),
+        (6, "claim_filing_indicator_code"),
+        (7, "payer_claim_control_number"),
+        (8, "facility_type_code"),
+        (9, "claim_frequency_code"),
+        (10, "patient_status_code"),
+        (11, "drg_code"),
+    ):
+        claims[name] = clp.element(k)
+    for k, name in ((3, "charge_amount"), (4, "paid_amount"), (5, "patient_responsibility_amount")):
+        claims[name] = check.money(clp.element(k), clp, None, f"CLP{k:02d}")
+    claims["drg_weight"] = _float(clp.element(12))
+    claims["discharge_fraction"] = _float(clp.element(13))
+    lx = frames.of(LX)
+    lx_rows = np.where(structure.lx_of_claim > 0, np.searchsorted(lx.idx, structure.lx_of_claim - 1), -1)
+    claims["header_number"] = _pick(lx, 1, lx_rows, "header_number")
 
-    nm1 = frames.ctx(NM1)
-    extra += _attach(
-        claim_pos,
-        nm1.filter(pl.col("e1") == "82"),
-        "clm",
-        {
-            "rendering_provider_id_qualifier": pl.col("e8"),
-            "rendering_provider_id": pl.col("e9"),
-            "rendering_provider_npi": pl.when(pl.col("e8") == "XX").then(pl.col("e9")),
-        },
-    )
-    extra += _attach(
-        claim_pos, nm1.filter(pl.col("e1") == "TT"), "clm", {"crossover_carrier_name": pl.col("e3")}
-    )
-    extra += _attach(
-        claim_pos, nm1.filter(pl.col("e1") == "PR"), "clm", {"corrected_priority_payer_name": pl.col("e3")}
-    )
+    nm1 = frames.of(NM1)
+    in_claim = nm1.scope == SCOPE_CLAIM
+    entity = nm1.packed(1)
+    first = _first_per(n_clm, nm1.clm, in_claim & (entity == packed("82")))
+    claims["rendering_provider_id_qualifier"] = _pick(nm1, 8, first, "q")
+    claims["rendering_provider_id"] = _pick(nm1, 9, first, "id")
+    claims["rendering_provider_npi"] = pl.select(
+        pl.when(claims["rendering_provider_id_qualifier"] == "XX").then(claims["rendering_provider_id"])
+    ).to_series()
+    for code, name in (("TT", "crossover_carrier_name"), ("PR", "corrected_priority_payer_name")):
+        claims[name] = _pick(nm1, 3, _first_per(n_clm, nm1.clm, in_claim & (entity == packed(code))), name)
 
-    claim_scope = pl.col("svc").is_null()
-    ref = frames.ctx(REF)
-    claim_refs = ref.filter(pl.col("clm").is_not_null() & claim_scope)
-    extra += _attach(
-        claim_pos, _qualified(claim_refs, "F8"), "clm", {"original_reference_number": pl.col("e2")}
-    )
-    extra += _attach(
-        claim_pos, _qualified(claim_refs, "G1"), "clm", {"prior_authorization_number": pl.col("e2")}
-    )
+    ref = frames.of(REF)
+    ref_q = ref.packed(1)
+    ref_claim = ref.scope == SCOPE_CLAIM
+    for code, name in (("F8", "original_reference_number"), ("G1", "prior_authorization_number")):
+        claims[name] = _pick(ref, 2, _first_per(n_clm, ref.clm, ref_claim & (ref_q == packed(code))), name)
 
-    dtm = frames.ctx(DTM)
-    claim_dtm = dtm.filter(pl.col("clm").is_not_null() & claim_scope)
-    for qual, name in (
+    dtm = frames.of(DTM)
+    dtm_q = dtm.packed(1)
+    dtm_claim = dtm.scope == SCOPE_CLAIM
+    for code, name in (
         ("232", "statement_from_date"),
         ("233", "statement_to_date"),
         ("050", "claim_received_date"),
         ("036", "coverage_expiration_date"),
     ):
-        extra += _attach(claim_pos, _qualified(claim_dtm, qual), "clm", {name: _date("e2")})
+        claims[name] = _pick_date(
+            dtm, 2, _first_per(n_clm, dtm.clm, dtm_claim & (dtm_q == packed(code))), name
+        )
 
-    amt = frames.ctx(AMT)
-    claim_amt = amt.filter(pl.col("clm").is_not_null() & claim_scope)
-    for qual, name in (
+    amt = frames.of(AMT)
+    amt_q = amt.packed(1)
+    amt_claim = amt.scope == SCOPE_CLAIM
+    for code, name in (
         ("AU", "coverage_amount"),
         ("I", "interest_amount"),
         ("D8", "prompt_pay_discount_amount"),
     ):
-        extra += _attach(claim_pos, _qualified(claim_amt, qual), "clm", {name: _money("e2")})
+        claims[name] = _money(
+            _pick(amt, 2, _first_per(n_clm, amt.clm, amt_claim & (amt_q == packed(code))), name)
+        )
 
     # ---- adjustments (one row per CAS triplet) --------------------------------------------
-    cas = frames.ctx(CAS)
-    track(cas, "CAS", [3, 6, 9, 12, 15, 18])
-    triplets = []
+    cas = frames.of(CAS)
+    group = cas.element(1)
+    parts = []
     for k in range(6):
-        r, a, q = col(2 + 3 * k), col(3 + 3 * k), col(4 + 3 * k)
-        part = cas.filter(pl.col(r).is_not_null() | pl.col(a).is_not_null()) if k else cas
-        triplets.append(
-            part.select(
-                remittance_id="rem",
-                claim_id="clm",
-                service_line_id="svc",
-                segment_position="pos",
-                adjustment_sequence=pl.lit(k + 1, ID),
-                adjustment_level=pl.when(pl.col("svc").is_null())
-                .then(pl.lit("claim"))
-                .otherwise(pl.lit("service_line")),
-                group_code="e1",
-                carc_code=r,
-                adjustment_amount=_money(a),
-                adjustment_quantity=_float(q),
-            )
+        rows = None if k == 0 else np.flatnonzero(cas.count > 2 + 3 * k)
+        if rows is not None and len(rows) == 0:
+            break
+        sel = np.arange(len(cas)) if rows is None else rows
+        reason = cas.element(2 + 3 * k, rows)
+        amount = check.money(cas.element(3 + 3 * k, rows), cas, rows, f"CAS{3 + 3 * k:02d}")
+        frame = pl.DataFrame(
+            {
+                "_rem": cas.rem[sel],
+                "_clm": cas.clm[sel],
+                "_svc": cas.svc[sel],
+                "segment_position": cas.pos[sel],
+                "adjustment_sequence": np.full(len(sel), k + 1, dtype=np.int64),
+                "group_code": group if rows is None else group.gather(rows),
+                "carc_code": reason,
+                "adjustment_amount": amount,
+                "adjustment_quantity": _float(cas.element(4 + 3 * k, rows)),
+            }
         )
-    adjustments = pl.concat(triplets, how="vertical")
-    if len(triplets) > 1 and len(adjustments) > len(cas):
+        if k:
+            frame = frame.filter(
+                pl.col("carc_code").is_not_null() | pl.col("adjustment_amount").is_not_null()
+            )
+        parts.append(frame)
+    adjustments = pl.concat(parts)
+    if len(parts) > 1:
         adjustments = adjustments.sort(["segment_position", "adjustment_sequence"])
-    line_adj = adjustments.filter(pl.col("service_line_id").is_not_null())
-    claim_adj = adjustments.filter(pl.col("service_line_id").is_null())
-    extra.append(
-        _attach_sum(claim_pos, claim_adj, "claim_id", pl.col("adjustment_amount"), "claim_adjustment_amount")
-    )
-    extra.append(
-        _attach_sum(claim_pos, line_adj, "claim_id", pl.col("adjustment_amount"), "line_adjustment_amount")
-    )
+    adj_clm = adjustments["_clm"].to_numpy()
+    adj_svc = adjustments["_svc"].to_numpy()
+    adj_rem = adjustments["_rem"].to_numpy()
+    adj_amount = adjustments["adjustment_amount"]
+    line_level = adj_svc >= 0
+    claims["claim_adjustment_amount"] = _sum_per(n_clm, np.where(line_level, -1, adj_clm), adj_amount, "c")
+    claims["line_adjustment_amount"] = _sum_per(n_clm, np.where(line_level, adj_clm, -1), adj_amount, "l")
 
     # ---- service lines --------------------------------------------------------------------
-    svc = frames.ctx(SVC)
-    track(svc, "SVC", [2, 3])
-    svc_pos = svc["pos"].to_numpy()
-    comp = lexed.component
-    proc = svc.select(
-        pl.col("e1").str.split_exact(comp, 6).struct.unnest(),
+    lines: dict[str, pl.Series | np.ndarray] = {
+        "service_line_id": svc_pos,
+        "claim_id": _ids(claim_pos, svc.clm, "claim_id"),
+        "remittance_id": rem_pos[svc.rem],
+        "segment_position": svc_pos,
+        "revenue_code": svc.element(4),
+        "charge_amount": check.money(svc.element(2), svc, None, "SVC02"),
+        "paid_amount": check.money(svc.element(3), svc, None, "SVC03"),
+        "units_paid": _float(svc.element(5)),
+        "original_units": _float(svc.element(7)),
+    }
+    composite = svc.element(1).str.split(lexed.component)
+    modifiers = composite.list.slice(2, 4)
+    if modifiers.list.contains("").any():
+        modifiers = modifiers.list.eval(pl.element().filter(pl.element() != ""))
+    lines["product_qualifier"] = _nonempty(composite.list.get(0, null_on_oob=True))
+    lines["cpt_code"] = _nonempty(composite.list.get(1, null_on_oob=True))
+    lines["modifiers"] = modifiers.fill_null(pl.Series([[]], dtype=pl.List(pl.String)))
+    lines["procedure_description"] = _nonempty(composite.list.get(6, null_on_oob=True))
+    if svc.has(6):
+        original = svc.element(6).str.split(lexed.component)
+        lines["original_product_qualifier"] = _nonempty(original.list.get(0, null_on_oob=True))
+        lines["original_cpt_code"] = _nonempty(original.list.get(1, null_on_oob=True))
+    dtm_line = dtm.svc >= 0
+    dates = {
+        code: _pick_date(dtm, 2, _first_per(n_svc, dtm.svc, dtm_line & (dtm_q == packed(code))), code)
+        for code in ("472", "150", "151")
+    }
+    lines["service_date"] = pl.select(pl.coalesce(dates["472"], dates["150"])).to_series()
+    lines["service_start_date"] = pl.select(pl.coalesce(dates["150"], dates["472"])).to_series()
+    lines["service_end_date"] = pl.select(pl.coalesce(dates["151"], dates["472"])).to_series()
+    lines["line_item_control_number"] = _pick(
+        ref, 2, _first_per(n_svc, ref.svc, (ref.svc >= 0) & (ref_q == packed("6R"))), "lic"
     )
-    orig = svc.select(
-        pl.col("e6").str.split_exact(comp, 1).struct.rename_fields(["oq", "oc"]).struct.unnest()
+    lines["allowed_amount"] = _money(
+        _pick(amt, 2, _first_per(n_svc, amt.svc, (amt.svc >= 0) & (amt_q == packed("B6"))), "allowed")
     )
-    mods = [pl.when(pl.col(f"field_{k}") != "").then(pl.col(f"field_{k}")) for k in range(2, 6)]
-    lines = pl.concat(
-        [
-            svc.select(
-                service_line_id="pos",
-                claim_id="clm",
-                remittance_id="rem",
-                segment_position="pos",
-                revenue_code="e4",
-                charge_amount=_money("e2"),
-                paid_amount=_money("e3"),
-                units_paid=_float("e5"),
-                original_units=_float("e7"),
-            ),
-            proc.select(
-                product_qualifier=pl.when(pl.col("field_0") != "").then(pl.col("field_0")),
-                cpt_code=pl.when(pl.col("field_1") != "").then(pl.col("field_1")),
-                modifiers=pl.concat_list(mods).list.drop_nulls(),
-                procedure_description=pl.when(pl.col("field_6") != "").then(pl.col("field_6")),
-            ),
-            orig.select(
-                original_product_qualifier=pl.when(pl.col("oq") != "").then(pl.col("oq")),
-                original_cpt_code=pl.when(pl.col("oc") != "").then(pl.col("oc")),
-            ),
-        ],
-        how="horizontal",
-    )
-    line_extra: list[pl.Series] = []
-    line_dtm = dtm.filter(pl.col("svc").is_not_null())
-    d472, d150, d151 = (
-        _attach(svc_pos, _qualified(line_dtm, q), "svc", {q: _date("e2")})[0] for q in ("472", "150", "151")
-    )
-    line_extra += [
-        pl.select(pl.coalesce(d472, d150)).to_series().alias("service_date"),
-        pl.select(pl.coalesce(d150, d472)).to_series().alias("service_start_date"),
-        pl.select(pl.coalesce(d151, d472)).to_series().alias("service_end_date"),
+    lines["adjustment_amount"] = _sum_per(n_svc, adj_svc, adj_amount, "a")
+    is_pr = (adjustments["group_code"] == "PR").fill_null(False).to_numpy()
+    lines["patient_responsibility_amount"] = _sum_per(n_svc, np.where(is_pr, adj_svc, -1), adj_amount, "p")
+    balance = (lines["charge_amount"].fill_null(0) - lines["paid_amount"].fill_null(0)) == lines[
+        "adjustment_amount"
     ]
-    line_extra += _attach(
-        svc_pos,
-        _qualified(ref.filter(pl.col("svc").is_not_null()), "6R"),
-        "svc",
-        {"line_item_control_number": pl.col("e2")},
-    )
-    line_extra += _attach(
-        svc_pos,
-        _qualified(amt.filter(pl.col("svc").is_not_null()), "B6"),
-        "svc",
-        {"allowed_amount": _money("e2")},
-    )
-    line_extra.append(
-        _attach_sum(svc_pos, line_adj, "service_line_id", pl.col("adjustment_amount"), "adjustment_amount")
-    )
-    line_extra.append(
-        _attach_sum(
-            svc_pos,
-            line_adj.filter(pl.col("group_code") == "PR"),
-            "service_line_id",
-            pl.col("adjustment_amount"),
-            "patient_responsibility_amount",
-        )
-    )
-    lines = lines.with_columns(line_extra).with_columns(
-        is_balanced=(
-            pl.col("charge_amount").fill_null(0) - pl.col("paid_amount").fill_null(0)
-            == pl.col("adjustment_amount")
-        ),
-        source_file_id=sfid,
-    )
-    extra.append(_count_per(claim_pos, svc["clm"].fill_null(0).to_numpy()).alias("service_line_count"))
-    claims = claims.with_columns(extra).with_columns(
-        is_reversal=pl.col("claim_status_code") == "22",
-        is_denied=pl.col("claim_status_code") == "4",
-        is_balanced=(
-            pl.col("charge_amount").fill_null(0) - pl.col("paid_amount").fill_null(0)
-            == pl.col("claim_adjustment_amount") + pl.col("line_adjustment_amount")
-        ),
-        source_file_id=sfid,
-    )
+    lines["is_balanced"] = balance
+    lines["source_file_id"] = pl.Series([sfid]).gather(np.zeros(n_svc, dtype=np.int64))
+
+    claims["service_line_count"] = _count_per(n_clm, svc.clm)
+    status = claims["claim_status_code"]
+    assert isinstance(status, pl.Series)
+    claims["is_reversal"] = (status == "22").fill_null(False)
+    claims["is_denied"] = (status == "4").fill_null(False)
+    claim_cas = claims["claim_adjustment_amount"] + claims["line_adjustment_amount"]  # type: ignore[operator]
+    charge, paid = claims["charge_amount"], claims["paid_amount"]
+    assert isinstance(charge, pl.Series) and isinstance(paid, pl.Series)
+    claims["is_balanced"] = (charge.fill_null(0) - paid.fill_null(0)) == claim_cas
+    claims["source_file_id"] = pl.Series([sfid]).gather(np.zeros(n_clm, dtype=np.int64))
 
     # ---- remark codes -----------------------------------------------------------------------
     remarks = []
-    lq = frames.ctx(LQ).filter(pl.col("svc").is_not_null())
-    remarks.append(
-        lq.filter(pl.col("e2").is_not_null()).select(
-            remittance_id="rem",
-            claim_id="clm",
-            service_line_id="svc",
-            segment_position="pos",
-            remark_level=pl.lit("service_line"),
-            source_segment=pl.lit("LQ"),
-            source_element=pl.lit("LQ02"),
-            code_list_qualifier="e1",
-            rarc_code="e2",
-        )
-    )
-    for code, seg, elements in ((MOA, "MOA", (3, 4, 5, 6, 7)), (MIA, "MIA", (5, 20, 21, 22, 23))):
-        frame = frames.ctx(code).filter(pl.col("clm").is_not_null() & pl.col("svc").is_null())
-        for k in elements:
-            remarks.append(
-                frame.filter(pl.col(col(k)).is_not_null()).select(
-                    remittance_id="rem",
-                    claim_id="clm",
-                    service_line_id="svc",
-                    segment_position="pos",
-                    remark_level=pl.lit("claim"),
-                    source_segment=pl.lit(seg),
-                    source_element=pl.lit(f"{seg}{k:02d}"),
-                    code_list_qualifier=pl.lit("HE"),
-                    rarc_code=col(k),
-                )
+
+    def remark(
+        segs: Segments, rows: np.ndarray, k: int, seg: str, level: str, qualifier: pl.Series | str
+    ) -> None:
+        codes = segs.element(k, rows)
+        keep = codes.is_not_null().to_numpy()
+        rows = rows[keep]
+        remarks.append(
+            pl.DataFrame(
+                {
+                    "remittance_id": rem_pos[segs.rem[rows]],
+                    "claim_id": _ids(claim_pos, segs.clm[rows], "claim_id"),
+                    "service_line_id": _ids(svc_pos, segs.svc[rows], "service_line_id"),
+                    "segment_position": segs.pos[rows],
+                    "remark_level": [level] * len(rows),
+                    "source_segment": [seg] * len(rows),
+                    "source_element": [f"{seg}{k:02d}"] * len(rows),
+                    "code_list_qualifier": qualifier.filter(pl.Series(keep))
+                    if isinstance(qualifier, pl.Series)
+                    else [qualifier] * len(rows),
+                    "rarc_code": codes.filter(pl.Series(keep)),
+                },
+                schema_overrides={
+                    "remark_level": pl.String,
+                    "source_segment": pl.String,
+                    "source_element": pl.String,
+                },
             )
+        )
+
+    lq = frames.of(LQ)
+    lq_rows = np.flatnonzero(lq.svc >= 0)
+    remark(lq, lq_rows, 2, "LQ", "service_line", lq.element(1, lq_rows))
+    for code, seg, elements in ((MOA, "MOA", (3, 4, 5, 6, 7)), (MIA, "MIA", (5, 20, 21, 22, 23))):
+        segs = frames.of(code)
+        rows = np.flatnonzero(segs.scope == SCOPE_CLAIM)
+        for k in elements:
+            if segs.has(k):
+                remark(segs, rows, k, seg, "claim", "HE")
     remark_codes = pl.concat(remarks, how="vertical_relaxed").sort("segment_position", maintain_order=True)
 
     # ---- provider adjustments (one row per PLB reason/amount pair) ----------------------------
-    plb = frames.ctx(PLB)
-    track(plb, "PLB", [4, 6, 8, 10, 12, 14])
+    plb = frames.of(PLB)
     pairs = []
     for k in range(6):
-        reason, amount = col(3 + 2 * k), col(4 + 2 * k)
-        part = plb.filter(pl.col(reason).is_not_null() | pl.col(amount).is_not_null())
-        composite = part[reason].str.split_exact(comp, 1).struct.unnest()
+        reason, amount = plb.element(3 + 2 * k), plb.element(4 + 2 * k)
+        keep = (reason.is_not_null() | amount.is_not_null()).to_numpy()
+        rows = np.flatnonzero(keep)
+        if len(rows) == 0:
+            continue
+        composite = reason.filter(pl.Series(keep)).str.split(lexed.component)
         pairs.append(
-            pl.concat(
-                [
-                    part.select(
-                        remittance_id="rem",
-                        segment_position="pos",
-                        adjustment_sequence=pl.lit(k + 1, ID),
-                        provider_id="e1",
-                        adjustment_amount=_money(amount),
-                        fiscal_period_date=_date("e2"),
+            pl.DataFrame(
+                {
+                    "_rem": plb.rem[rows],
+                    "segment_position": plb.pos[rows],
+                    "adjustment_sequence": np.full(len(rows), k + 1, dtype=np.int64),
+                    "provider_id": plb.element(1, rows),
+                    "reason_code": _nonempty(composite.list.get(0, null_on_oob=True)),
+                    "reference_id": _nonempty(composite.list.get(1, null_on_oob=True)),
+                    "adjustment_amount": check.money(
+                        amount.filter(pl.Series(keep)), plb, rows, f"PLB{4 + 2 * k:02d}"
                     ),
-                    composite.select(
-                        reason_code=pl.when(pl.col("field_0") != "").then(pl.col("field_0")),
-                        reference_id=pl.when(pl.col("field_1") != "").then(pl.col("field_1")),
-                    ),
-                ],
-                how="horizontal",
+                    "fiscal_period_date": plb.date(2, rows),
+                }
             )
         )
-    provider_adjustments = pl.concat(pairs, how="vertical").sort(["segment_position", "adjustment_sequence"])
+    provider_adjustments = (
+        pl.concat(pairs).sort(["segment_position", "adjustment_sequence"])
+        if pairs
+        else pl.DataFrame(schema={"_rem": pl.Int64} | TABLE_SCHEMAS["provider_adjustments"])
+    )
 
     # ---- remittances ----------------------------------------------------------------------------
-    st = frames.ctx(ST)
-    rem_pos = st["pos"].to_numpy()
-    bpr = frames.ctx(BPR)
-    track(bpr, "BPR", [2])
-    gs = frames.split(GS)
-    isa = frames.split(ISA)
+    rem: dict[str, pl.Series | np.ndarray] = {
+        "remittance_id": rem_pos,
+        "segment_position": rem_pos,
+        "transaction_set_control_number": st.element(2),
+        "implementation_convention_reference": st.element(3),
+    }
     group = structure.txn_group
-    gs_row = _nullable(group)
-    isa_of_group = (
+    gs = frames.of(GS)
+    rem["group_control_number"] = _pick(gs, 6, group, "g6")
+    rem["version_code"] = _pick(gs, 8, group, "g8")
+    isa = frames.of(ISA)
+    isa_of_txn = (
         np.where(group >= 0, structure.group_isa[np.maximum(group, 0)], -1)
         if len(structure.group_isa)
         else group
     )
-    isa_row = _nullable(isa_of_group)
-    header = pl.col("scope") == SCOPE_HEADER
-    payer = pl.col("scope") == SCOPE_PAYER
-    payee = pl.col("scope") == SCOPE_PAYEE
-    n1, n3, n4 = frames.ctx(N1), frames.ctx(N3), frames.ctx(N4)
-    rem_cols: list[pl.Series] = [
-        isa["e13"].gather(isa_row).alias("interchange_control_number"),
-        isa["e6"].gather(isa_row).str.strip_chars_end().alias("interchange_sender_id"),
-        isa["e8"].gather(isa_row).str.strip_chars_end().alias("interchange_receiver_id"),
-        gs["e6"].gather(gs_row).alias("group_control_number"),
-        gs["e8"].gather(gs_row).alias("version_code"),
-    ]
-    rem_cols += _attach(
-        rem_pos,
-        bpr,
-        "rem",
-        {
-            "transaction_handling_code": pl.col("e1"),
-            "payment_amount": _money("e2"),
-            "credit_debit_flag": pl.col("e3"),
-            "payment_method_code": pl.col("e4"),
-            "payment_format_code": pl.col("e5"),
-            "payment_date": _date("e16"),
-        },
-    )
-    rem_cols += _attach(
-        rem_pos,
-        frames.ctx(TRN).filter(header),
-        "rem",
-        {
-            "trace_type_code": pl.col("e1"),
-            "trace_number": pl.col("e2"),
-            "payer_originating_company_id": pl.col("e3"),
-        },
-    )
-    rem_cols += _attach(rem_pos, frames.ctx(CUR).filter(header), "rem", {"currency_code": pl.col("e2")})
-    rem_cols += _attach(rem_pos, _qualified(ref, "EV", header), "rem", {"receiver_id": pl.col("e2")})
-    rem_cols += _attach(rem_pos, _qualified(dtm, "405", header), "rem", {"production_date": _date("e2")})
-    for who, scope, entity in (("payer", payer, "PR"), ("payee", payee, "PE")):
-        rem_cols += _attach(
-            rem_pos,
-            n1.filter(pl.col("e1") == entity),
-            "rem",
-            {f"{who}_name": pl.col("e2"), f"{who}_id_qualifier": pl.col("e3"), f"{who}_id": pl.col("e4")},
-        )
-        rem_cols += _attach(rem_pos, n3.filter(scope), "rem", {f"{who}_address_line": pl.col("e1")})
-        rem_cols += _attach(
-            rem_pos,
-            n4.filter(scope),
-            "rem",
-            {f"{who}_city": pl.col("e1"), f"{who}_state": pl.col("e2"), f"{who}_postal_code": pl.col("e3")},
-        )
-    rem_cols += _attach(rem_pos, _qualified(ref, "2U", payer), "rem", {"payer_reference_id": pl.col("e2")})
-    rem_cols += _attach(rem_pos, _qualified(ref, "TJ", payee), "rem", {"payee_tax_id": pl.col("e2")})
+    rem["interchange_control_number"] = _pick(isa, 13, isa_of_txn, "i13")
+    rem["interchange_sender_id"] = _pick(isa, 6, isa_of_txn, "i6").str.strip_chars_end()
+    rem["interchange_receiver_id"] = _pick(isa, 8, isa_of_txn, "i8").str.strip_chars_end()
 
-    rem_cols.append(_count_per(rem_pos, claims["remittance_id"].to_numpy()).alias("claim_count"))
-    rem_cols.append(_count_per(rem_pos, lines["remittance_id"].to_numpy()).alias("service_line_count"))
-    rem_cols.append(
-        _attach_sum(rem_pos, claims, "remittance_id", pl.col("charge_amount"), "total_charge_amount")
-    )
-    rem_cols.append(_attach_sum(rem_pos, claims, "remittance_id", pl.col("paid_amount"), "total_paid_amount"))
-    rem_cols.append(
-        _attach_sum(
-            rem_pos,
-            claims,
-            "remittance_id",
-            pl.col("patient_responsibility_amount"),
-            "total_patient_responsibility_amount",
+    bpr = frames.of(BPR)
+    first = _first_per(n_rem, bpr.rem)
+    for k, name in (
+        (1, "transaction_handling_code"),
+        (3, "credit_debit_flag"),
+        (4, "payment_method_code"),
+        (5, "payment_format_code"),
+    ):
+        rem[name] = _pick(bpr, k, first, name)
+    bpr_rows = first[first >= 0]
+    rem["payment_amount"] = _expand(check.money(bpr.element(2, bpr_rows), bpr, bpr_rows, "BPR02"), first)
+    rem["payment_date"] = _pick_date(bpr, 16, first, "payment_date")
+    trn = frames.of(TRN)
+    first = _first_per(n_rem, trn.rem, trn.scope == SCOPE_HEADER)
+    for k, name in ((1, "trace_type_code"), (2, "trace_number"), (3, "payer_originating_company_id")):
+        rem[name] = _pick(trn, k, first, name)
+    cur = frames.of(CUR)
+    rem["currency_code"] = _pick(cur, 2, _first_per(n_rem, cur.rem, cur.scope == SCOPE_HEADER), "cur")
+    ref_header = ref.scope == SCOPE_HEADER
+    rem["receiver_id"] = _pick(ref, 2, _first_per(n_rem, ref.rem, ref_header & (ref_q == packed("EV"))), "ev")
+    first = _first_per(n_rem, dtm.rem, (dtm.scope == SCOPE_HEADER) & (dtm_q == packed("405")))
+    rem["production_date"] = _pick_date(dtm, 2, first, "production_date")
+    n1, n3, n4 = frames.of(N1), frames.of(N3), frames.of(N4)
+    n1_entity = n1.packed(1)
+    for who, scope, entity in (("payer", SCOPE_PAYER, "PR"), ("payee", SCOPE_PAYEE, "PE")):
+        first = _first_per(n_rem, n1.rem, n1_entity == packed(entity))
+        for k, suffix in ((2, "name"), (3, "id_qualifier"), (4, "id")):
+            rem[f"{who}_{suffix}"] = _pick(n1, k, first, suffix)
+        rem[f"{who}_address_line"] = _pick(n3, 1, _first_per(n_rem, n3.rem, n3.scope == scope), "a")
+        first = _first_per(n_rem, n4.rem, n4.scope == scope)
+        for k, suffix in ((1, "city"), (2, "state"), (3, "postal_code")):
+            rem[f"{who}_{suffix}"] = _pick(n4, k, first, suffix)
+    for code, scope, name in (("2U", SCOPE_PAYER, "payer_reference_id"), ("TJ", SCOPE_PAYEE, "payee_tax_id")):
+        rem[name] = _pick(
+            ref, 2, _first_per(n_rem, ref.rem, (ref.scope == scope) & (ref_q == packed(code))), name
         )
+    payee_q = rem["payee_id_qualifier"]
+    assert isinstance(payee_q, pl.Series)
+    rem["payee_npi"] = pl.select(pl.when(payee_q == "XX").then(rem["payee_id"])).to_series()
+
+    rem["claim_count"] = _count_per(n_rem, clp.rem)
+    rem["service_line_count"] = _count_per(n_rem, svc.rem)
+    for source, name in (
+        ("charge_amount", "total_charge_amount"),
+        ("paid_amount", "total_paid_amount"),
+        ("patient_responsibility_amount", "total_patient_responsibility_amount"),
+    ):
+        values = claims[source]
+        assert isinstance(values, pl.Series)
+        rem[name] = _sum_per(n_rem, clp.rem, values, name)
+    plb_rem = provider_adjustments["_rem"].to_numpy()
+    rem["provider_adjustment_amount"] = _sum_per(
+        n_rem, plb_rem, provider_adjustments["adjustment_amount"], "provider_adjustment_amount"
     )
-    rem_cols.append(
-        _attach_sum(
-            rem_pos,
-            provider_adjustments,
-            "remittance_id",
-            pl.col("adjustment_amount"),
-            "provider_adjustment_amount",
-        )
-    )
-    remittances = (
-        st.select(
-            remittance_id="pos",
-            segment_position="pos",
-            transaction_set_control_number="e2",
-            implementation_convention_reference="e3",
-        )
-        .with_columns(rem_cols)
-        .with_columns(
-            payee_npi=pl.when(pl.col("payee_id_qualifier") == "XX").then(pl.col("payee_id")),
-            balance_difference_amount=(
-                pl.col("payment_amount").fill_null(0)
-                - pl.col("total_paid_amount")
-                + pl.col("provider_adjustment_amount")
-            ),
-            source_file_id=sfid,
-        )
-        .with_columns(is_balanced=pl.col("balance_difference_amount") == 0)
-    )
+    payment = rem["payment_amount"]
+    assert isinstance(payment, pl.Series)
+    difference = payment.fill_null(0) - rem["total_paid_amount"] + rem["provider_adjustment_amount"]  # type: ignore[operator]
+    rem["balance_difference_amount"] = difference
+    rem["is_balanced"] = difference == 0
+    rem["source_file_id"] = pl.Series([sfid]).gather(np.zeros(n_rem, dtype=np.int64))
 
     # ---- per-transaction figures for the summary ----------------------------------------------
-    cas_claim = _attach_sum(
-        rem_pos, claim_adj, "remittance_id", pl.col("adjustment_amount"), "cas_claim_level_sum"
-    )
-    cas_line = _attach_sum(
-        rem_pos, line_adj, "remittance_id", pl.col("adjustment_amount"), "cas_line_level_sum"
-    )
-    se = frames.split(SE)
+    se = frames.of(SE)
+    is_reversal = claims["is_reversal"]
+    assert isinstance(is_reversal, pl.Series)
     stats = pl.DataFrame(
-        [
-            pl.Series("rem", rem_pos, dtype=pl.Int64),
-            pl.Series("se_pos", structure.se_idx + 1, dtype=pl.Int64),
-            se["e1"].alias("se01"),
-            se["e2"].alias("se02"),
-            _count_per(rem_pos, claims.filter(pl.col("is_reversal"))["remittance_id"].to_numpy()).alias(
-                "reversals"
-            ),
-            _count_per(rem_pos, cas["rem"].to_numpy()).alias("cas_segments"),
-            _count_per(rem_pos, plb["rem"].to_numpy()).alias("plb_segments"),
-            cas_claim,
-            cas_line,
-        ]
+        {
+            "rem": rem_pos,
+            "se_pos": structure.se_idx.astype(np.int64) + 1,
+            "se01": se.element(1),
+            "se02": se.element(2),
+            "reversals": _count_per(n_rem, np.where(is_reversal.to_numpy(), clp.rem, -1)),
+            "cas_segments": _count_per(n_rem, cas.rem),
+            "plb_segments": _count_per(n_rem, plb.rem),
+            "cas_claim_level_sum": _sum_per(n_rem, np.where(line_level, -1, adj_rem), adj_amount, "c"),
+            "cas_line_level_sum": _sum_per(n_rem, np.where(line_level, adj_rem, -1), adj_amount, "l"),
+        }
     )
 
-    imbalances = _imbalances(remittances, claims, lines)
-    nn = (
-        pl.concat(non_numeric, how="vertical").sort("pos", maintain_order=True)
-        if non_numeric
-        else pl.DataFrame(schema={"rem": pl.Int64, "pos": pl.Int64, "label": pl.String})
+    adjustments = adjustments.with_columns(
+        remittance_id=pl.Series(rem_pos[adj_rem]),
+        claim_id=_ids(claim_pos, adj_clm, "claim_id"),
+        service_line_id=_ids(svc_pos, adj_svc, "service_line_id"),
+        adjustment_level=pl.when(pl.Series(line_level))
+        .then(pl.lit("service_line"))
+        .otherwise(pl.lit("claim")),
+        source_file_id=pl.lit(sfid),
     )
+    provider_adjustments = provider_adjustments.with_columns(
+        remittance_id=pl.Series(rem_pos[plb_rem], dtype=pl.Int64), source_file_id=pl.lit(sfid)
+    )
+    remittances = _conform(rem, "remittances", n_rem)
+    claims_table = _conform(claims, "claims", n_clm)
+    lines_table = _conform(lines, "service_lines", n_svc)
     tables = {
-        "remittances": _conform(remittances, "remittances"),
-        "claims": _conform(claims, "claims"),
-        "service_lines": _conform(lines, "service_lines"),
-        "adjustments": _conform(adjustments.with_columns(source_file_id=sfid), "adjustments"),
-        "remark_codes": _conform(remark_codes.with_columns(source_file_id=sfid), "remark_codes"),
+        "remittances": remittances,
+        "claims": claims_table,
+        "service_lines": lines_table,
+        "adjustments": _conform(dict(adjustments.to_dict()), "adjustments", adjustments.height),
+        "remark_codes": _conform(
+            dict(remark_codes.with_columns(source_file_id=pl.lit(sfid)).to_dict()),
+            "remark_codes",
+            remark_codes.height,
+        ),
         "provider_adjustments": _conform(
-            provider_adjustments.with_columns(source_file_id=sfid), "provider_adjustments"
+            dict(provider_adjustments.to_dict()), "provider_adjustments", provider_adjustments.height
         ),
     }
-    return Built(tables=tables, stats=stats, non_numeric=nn, imbalances=imbalances)
+    imbalances = _imbalances(remittances, claims_table, lines_table)
+    return Built(tables=tables, stats=stats, non_numeric=check.frame(), imbalances=imbalances)
 
 
 def _imbalances(remittances: pl.DataFrame, claims: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:

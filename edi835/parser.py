@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from edi835._frames import Frames
@@ -92,7 +93,7 @@ class ParseResult:
     @property
     def delimiters(self) -> list[Delimiters]:
         """Delimiters per interchange; a file without ISA gets one entry with the defaults used."""
-        out = [i.delimiters for i in self._lexed.interchanges]
+        out = list(self._lexed.isa_delimiters)
         if self._lexed.leading_default_delimiters is not None:
             d = self._lexed.leading_default_delimiters
             out.insert(0, Delimiters(d.element, d.segment, d.component, None))
@@ -101,7 +102,7 @@ class ParseResult:
     @property
     def isa_count(self) -> int:
         """Number of ISA interchanges."""
-        return len(self._lexed.interchanges)
+        return len(self._lexed.isa_idx)
 
     @property
     def gs_count(self) -> int:
@@ -184,11 +185,12 @@ def _issues(lexed: Lexed, frames: Frames, structure: Structure, built: Built) ->
             {"severity": "warning", "code": "encoding", "message": message, "segment_position": None,
              "segment_id": None, "element": None, "remittance_id": None}
         )  # fmt: skip
-    assert frames.rem_ord is not None
+    assert frames.context is not None
+    context = frames.context
     for index, code, message in structure.warnings:
         rows.append(
             {"severity": "warning", "code": code, "message": message, "segment_position": index + 1,
-             "segment_id": lexed.segment_id(index), "element": None, "remittance_id": int(frames.rem_ord[index]) or None}
+             "segment_id": lexed.segment_id(index), "element": None, "remittance_id": int(context.rem_ordinal(np.array([index]))[0]) or None}
         )  # fmt: skip
     parts = [_issue_frame(rows)]
 
@@ -200,7 +202,7 @@ def _issues(lexed: Lexed, frames: Frames, structure: Structure, built: Built) ->
                 {
                     "segment_position": unknown + 1,
                     "segment_id": ids,
-                    "remittance_id": frames.rem_ord[unknown],
+                    "remittance_id": context.rem_ordinal(unknown),
                 }
             ).select(
                 severity=pl.lit("warning"),
