@@ -145,6 +145,25 @@ class ClaimStatus(enum.StrEnum):
     PARTIALLY_PAID = "PARTIALLY_PAID"
 
 
+class EraReviewStatus(enum.StrEnum):
+    """Where one ERA claim payment stands: waiting for a person, posted, or set aside."""
+
+    PENDING = "PENDING"
+    AUTO_POSTED = "AUTO_POSTED"
+    RESOLVED = "RESOLVED"
+    UNMATCHABLE = "UNMATCHABLE"
+
+
+class MatchMethod(enum.StrEnum):
+    """The PRD's matching levels (5, manual review, ends in MANUAL when a person picks the charge)."""
+
+    CCN_EXACT = "CCN_EXACT"
+    CLIENT_DATE_AMOUNT = "CLIENT_DATE_AMOUNT"
+    CLIENT_CPT_AMOUNT = "CLIENT_CPT_AMOUNT"
+    FUZZY = "FUZZY"
+    MANUAL = "MANUAL"
+
+
 class AlertSeverity(enum.StrEnum):
     INFO = "INFO"
     WARNING = "WARNING"
@@ -536,7 +555,7 @@ class Payment(Base):
     payment_amount: Mapped[Decimal] = mapped_column(Money)
     payment_method: Mapped[str] = mapped_column(String(20))
     payment_date: Mapped[dt.date] = mapped_column(Date)
-    check_number: Mapped[str | None] = mapped_column(String(60))
+    check_number: Mapped[str | None] = mapped_column(String(60), index=True)
     transaction_id: Mapped[str | None] = mapped_column(String(60))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
@@ -585,6 +604,7 @@ class EraFile(Base):
     payment_method: Mapped[str | None] = mapped_column(String(10))
     payment_date: Mapped[dt.date | None] = mapped_column(Date)
     matching_status: Mapped[str] = mapped_column(String(20), default="PENDING")
+    claim_count: Mapped[int] = mapped_column(Integer, default=0)
     auto_matched_count: Mapped[int] = mapped_column(Integer, default=0)
     manual_review_count: Mapped[int] = mapped_column(Integer, default=0)
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -593,12 +613,25 @@ class EraFile(Base):
 
 
 class EraClaim(Base):
-    """One CLP claim payment of an ERA file, with how it was matched to our charges."""
+    """One CLP claim payment of an ERA file, with how it was matched to our charges.
+
+    `claim_control_number` is CLP01 as the payer wrote it; `matched_charge_id` is set when the CLP
+    covers one charge (line-level matches live on `era_service_lines`). `payment_id` is the
+    Payment of the CLP's check (one per ST). The patient name and member id as printed on the
+    835 are PHI: kept for the review queue, never exported. `claim_adjustments` holds the
+    claim-level CAS triplets [[group, carc, amount], ...] and remark codes, so a manual resolution
+    can post without the file.
+    """
 
     __tablename__ = "era_claims"
+    __table_args__ = (
+        _one_of("review_status", EraReviewStatus),
+        _one_of("match_method", MatchMethod),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     era_file_id: Mapped[int] = mapped_column(ForeignKey("era_files.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
     segment_position: Mapped[int] = mapped_column(Integer)
     payer_claim_control_number: Mapped[str | None] = mapped_column(String(60))
     claim_control_number: Mapped[str] = mapped_column(String(60))
@@ -606,12 +639,61 @@ class EraClaim(Base):
     charge_amount: Mapped[Decimal] = mapped_column(Money)
     paid_amount: Mapped[Decimal] = mapped_column(Money)
     patient_responsibility_amount: Mapped[Decimal] = mapped_column(Money)
-    matched_claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    patient_last_name: Mapped[str | None] = mapped_column(String(100))
+    patient_first_name: Mapped[str | None] = mapped_column(String(100))
+    patient_member_id: Mapped[str | None] = mapped_column(String(60))
+    service_from_date: Mapped[dt.date | None] = mapped_column(Date)
+    service_to_date: Mapped[dt.date | None] = mapped_column(Date)
+    claim_adjustments: Mapped[dict | None] = mapped_column(JSON)
+    matched_claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
     matched_charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"))
     match_method: Mapped[str | None] = mapped_column(String(30))
     match_confidence: Mapped[float | None] = mapped_column()
-    review_status: Mapped[str] = mapped_column(String(20), default="PENDING")
+    match_reasons: Mapped[str | None] = mapped_column(String(300))
+    review_status: Mapped[str] = mapped_column(String(20), default=EraReviewStatus.PENDING)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class EraServiceLine(Base):
+    """One SVC service line of an ERA claim payment, with the charge it was matched to.
+
+    `adjustments` holds the line's CAS triplets [[group, carc, amount], ...]; `rarc_codes` its LQ
+    remark codes, comma-separated.
+    """
+
+    __tablename__ = "era_service_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    era_claim_id: Mapped[int] = mapped_column(ForeignKey("era_claims.id"), index=True)
+    segment_position: Mapped[int] = mapped_column(Integer)
+    cpt_code: Mapped[str | None] = mapped_column(String(10))
+    modifiers: Mapped[str | None] = mapped_column(String(20))
+    units: Mapped[Decimal | None] = mapped_column(Numeric(9, 2))
+    service_date: Mapped[dt.date | None] = mapped_column(Date)
+    charge_amount: Mapped[Decimal] = mapped_column(Money)
+    paid_amount: Mapped[Decimal] = mapped_column(Money)
+    allowed_amount: Mapped[Decimal | None] = mapped_column(Money)
+    adjustments: Mapped[list | None] = mapped_column(JSON)
+    rarc_codes: Mapped[str | None] = mapped_column(String(100))
+    matched_charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"), index=True)
+
+
+class EraMatchCandidate(Base):
+    """A ranked candidate (claim, and charge when one line) for an ERA claim awaiting manual review;
+    `reasons` says why it scored as it did, in codes and day/amount offsets (never names)."""
+
+    __tablename__ = "era_match_candidates"
+    __table_args__ = (UniqueConstraint("era_claim_id", "rank"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    era_claim_id: Mapped[int] = mapped_column(ForeignKey("era_claims.id"), index=True)
+    rank: Mapped[int] = mapped_column(SmallInteger)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+    charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"))
+    score: Mapped[float] = mapped_column()
+    reasons: Mapped[str | None] = mapped_column(String(300))
 
 
 # --- Module 7: supervision, compliance, goals ------------------------------------------------
@@ -748,6 +830,7 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "guardians": ("full_name", "phone"),
     "insurance_policies": ("member_id", "group_number"),
+    "era_claims": ("patient_last_name", "patient_first_name", "patient_member_id"),
     "clinical_notes": ("content",),
     "note_amendments": ("content",),
     "users": ("password_hash",),
