@@ -161,6 +161,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from operational_api.db import get_engine
 
+    if args.as_of:
+        # The warehouse's "today" (point-in-time measures, alerts) follows the practice's as-of date.
+        os.environ["MENTALSPACE_AS_OF_DATE"] = args.as_of.isoformat()
+
     regenerate = args.fresh or not _store_has_data(get_engine())
     progress = Progress(6 if regenerate else 3)
     if regenerate:
