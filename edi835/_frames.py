@@ -41,13 +41,16 @@ def packed(value: str) -> int:
 
 def _days_from_digits(word: np.ndarray, length: np.ndarray) -> np.ndarray:
     """CCYYMMDD packed in a little-endian word -> days since 1970-01-01 (-1 when not a date)."""
-    digits = [((word >> np.uint64(8 * b)) & np.uint64(0xFF)).astype(np.int64) - 48 for b in range(8)]
-    ok = length == 8
-    for d in digits:
-        ok &= (d >= 0) & (d <= 9)
-    year = digits[0] * 1000 + digits[1] * 100 + digits[2] * 10 + digits[3]
-    month = digits[4] * 10 + digits[5]
-    day = digits[6] * 10 + digits[7]
+    w = word - np.uint64(0x3030303030303030)
+    # SWAR digit check: every byte must be 0..9 after subtracting "0" (no borrow, no overflow).
+    ok = ((w | (w + np.uint64(0x7676767676767676))) & np.uint64(0x8080808080808080)) == 0
+    ok &= length == 8
+    # SWAR decimal parse: pairs of digits, then groups of four.
+    pairs = ((w * np.uint64(10)) + (w >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+    quads = ((pairs * np.uint64(100)) + (pairs >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+    year = (quads & np.uint64(0xFFFF)).astype(np.int64)
+    month = ((pairs >> np.uint64(32)) & np.uint64(0xFF)).astype(np.int64)
+    day = ((pairs >> np.uint64(48)) & np.uint64(0xFF)).astype(np.int64)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_ok = (month >= 1) & (month <= 12)
     limit = _MONTH_DAYS[np.where(month_ok, month, 0)] - ((month == 2) & ~leap)
@@ -101,7 +104,8 @@ class Segments:
                 assert isinstance(found, pl.Series)
                 return found
         if not self.has(k):
-            series = pl.Series(col(k), [None] * (len(self) if rows is None else len(rows)), dtype=pl.String)
+            series = pl.repeat(None, len(self) if rows is None else len(rows), dtype=pl.String, eager=True)
+            series = series.alias(col(k))
         else:
             start, length = self._span(k, rows)
             series = self.lexed.strings(start, length, col(k))

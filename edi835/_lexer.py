@@ -83,21 +83,23 @@ def _words(data: bytes, at: np.ndarray, *, high: bool = True) -> tuple[np.ndarra
     Bytes past the end of ``data`` read as zero.
     """
     n = len(data)
-    lo = np.zeros(len(at), dtype=np.uint64)
-    hi = np.zeros(len(at), dtype=np.uint64) if high else None
-    if n >= 16:
+    if len(at) == 0:
+        empty = np.zeros(0, dtype=np.uint64)
+        return empty, (empty if high else None)
+    if n >= 16 and int(at.max()) <= n - 16:
         # An overlapping strided view reads 8 unaligned bytes per gather.
         u64 = np.ndarray(shape=(n - 7,), dtype="<u8", buffer=data, strides=(1,))
-        inside = at <= n - 16
-        if inside.all():
-            lo = u64[at]
-            if hi is not None:
-                hi = u64[at + 8] & np.uint64(0xFFFFFFFF)
-        else:
-            ok = np.flatnonzero(inside)
-            lo[ok] = u64[at[ok]]
-            if hi is not None:
-                hi[ok] = u64[at[ok] + 8] & np.uint64(0xFFFFFFFF)
+        lo = u64[at]
+        hi = (u64[at + 8] & np.uint64(0xFFFFFFFF)) if high else None
+        return lo, hi
+    lo = np.zeros(len(at), dtype=np.uint64)
+    hi = np.zeros(len(at), dtype=np.uint64) if high else None
+    ok = np.flatnonzero(at <= n - 16)
+    if n >= 16 and len(ok):
+        u64 = np.ndarray(shape=(n - 7,), dtype="<u8", buffer=data, strides=(1,))
+        lo[ok] = u64[at[ok]]
+        if hi is not None:
+            hi[ok] = u64[at[ok] + 8] & np.uint64(0xFFFFFFFF)
     for r in np.flatnonzero(at > n - 16).tolist():  # only values in the last 16 bytes of the file
         chunk = data[int(at[r]) : int(at[r]) + 12].ljust(12, b"\0")
         lo[r] = int.from_bytes(chunk[:8], "little")
@@ -107,21 +109,29 @@ def _words(data: bytes, at: np.ndarray, *, high: bool = True) -> tuple[np.ndarra
 
 
 def string_view_column(data: bytes, start: np.ndarray, length: np.ndarray, name: str) -> pl.Series:
-    """Polars String column of ``data[start:start+length]`` (null where length <= 0), no text copy."""
+    """Polars String column of ``data[start:start+length]`` (null where length is 0), no text copy.
+
+    Builds Arrow ``string_view`` descriptors (16 bytes: length, then either the value inline when
+    it has at most 12 bytes, or a 4-byte prefix and the offset into the data buffer).
+    """
     m = len(start)
     if m == 0:
         return pl.Series(name, [], dtype=pl.String)
-    long_values = bool((length > 8).any())
-    lo, hi = _words(data, start, high=long_values)
-    clipped = np.clip(length, 0, 12)
-    lo &= _LOW8[clipped]
+    longest = int(length.max())
+    lo, hi = _words(data, start, high=longest > 8)
     views = np.empty((m, 2), dtype=np.uint64)
-    views[:, 0] = np.maximum(length, 0).astype(np.uint64) | (lo << _U32)
-    if hi is None:
-        views[:, 1] = lo >> _U32
-    else:
+    if longest > 8:
+        clipped = np.minimum(length, 12)
+        lo &= _LOW8[clipped]
+        assert hi is not None
         inline = (lo >> _U32) | ((hi & _HIGH4[clipped]) << _U32)
-        views[:, 1] = np.where(length <= 12, inline, start.astype(np.uint64) << _U32)
+        views[:, 1] = (
+            np.where(length <= 12, inline, start.astype(np.uint64) << _U32) if longest > 12 else inline
+        )
+    else:
+        lo &= _LOW8[length]
+        views[:, 1] = lo >> _U32
+    views[:, 0] = length.astype(np.uint64) | (lo << _U32)
     valid = length > 0
     nulls = m - int(np.count_nonzero(valid))
     bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
@@ -180,6 +190,10 @@ class Lexed:
 
         Absent elements get length 0.
         """
+        if len(count) and int(count.min()) > k:  # the common case: every segment has element k
+            j = first + k
+            start = self.delims[j - 1] + 1
+            return start, self.delims[j] - start
         has = k < count
         j = first + np.where(has, k, 0)
         start = self.delims[j - 1] + 1
@@ -313,7 +327,7 @@ def lex(raw: bytes, file_name: str) -> Lexed:
         data = data[len(BOM) :]
     if data[:1].isspace():
         data = data.lstrip(WHITESPACE)
-    if not data.strip(WHITESPACE):
+    if not data:
         raise Edi835Error(file_name, 0, "", "empty file")
     if len(data) > MAX_FILE_BYTES:
         raise Edi835Error(file_name, 0, "", "file larger than 2 GB; split it into interchanges")

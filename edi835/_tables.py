@@ -307,7 +307,7 @@ def _conform(columns: dict[str, pl.Series | np.ndarray], name: str, height: int)
     for c, dtype in TABLE_SCHEMAS[name].items():
         value = columns.get(c)
         if value is None:
-            out.append(pl.Series(c, [None] * height, dtype=dtype))
+            out.append(pl.repeat(None, height, dtype=dtype, eager=True).alias(c))
         else:
             series = value if isinstance(value, pl.Series) else pl.Series(c, value)
             out.append(series.alias(c).cast(dtype, strict=False))
@@ -341,7 +341,7 @@ class _Checker:
                     {
                         "rem": self.rem_pos[segs.rem[sel]],
                         "pos": segs.pos[sel],
-                        "label": [label] * len(sel),
+                        "label": pl.repeat(label, len(sel), eager=True),
                     },
                     schema={"rem": pl.Int64, "pos": pl.Int64, "label": pl.String},
                 )
@@ -544,12 +544,12 @@ def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
                     "claim_id": _ids(claim_pos, segs.clm[rows], "claim_id"),
                     "service_line_id": _ids(svc_pos, segs.svc[rows], "service_line_id"),
                     "segment_position": segs.pos[rows],
-                    "remark_level": [level] * len(rows),
-                    "source_segment": [seg] * len(rows),
-                    "source_element": [f"{seg}{k:02d}"] * len(rows),
+                    "remark_level": pl.repeat(level, len(rows), eager=True),
+                    "source_segment": pl.repeat(seg, len(rows), eager=True),
+                    "source_element": pl.repeat(f"{seg}{k:02d}", len(rows), eager=True),
                     "code_list_qualifier": qualifier.filter(pl.Series(keep))
                     if isinstance(qualifier, pl.Series)
-                    else [qualifier] * len(rows),
+                    else pl.repeat(qualifier, len(rows), eager=True),
                     "rarc_code": codes.filter(pl.Series(keep)),
                 },
                 schema_overrides={

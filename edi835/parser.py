@@ -207,7 +207,11 @@ def _issues(lexed: Lexed, frames: Frames, structure: Structure, built: Built) ->
             ).select(
                 severity=pl.lit("warning"),
                 code=pl.lit("unknown_segment"),
-                message=pl.format("{} at segment {}", "segment_id", "segment_position"),
+                message=pl.format(
+                    "unknown segment {} at segment {} (kept in the records, not in the tables)",
+                    "segment_id",
+                    "segment_position",
+                ),
                 segment_position="segment_position",
                 segment_id="segment_id",
                 element=pl.lit(None, pl.String),
