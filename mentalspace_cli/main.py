@@ -179,6 +179,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     with progress("landing the operational store in the warehouse (raw_operational)"):
         materialize_group(defs, "operational")
+        materialize_group(defs, "era_setup")
     with progress("running dbt build (staging, marts, metrics and tests)"):
         materialize_group(defs, None)
     _print_kvr_summary()

@@ -4,6 +4,7 @@ import dagster as dg
 
 from orchestration.defs.alerts import assets as alerts_domain
 from orchestration.defs.dbt import assets as dbt_domain
+from orchestration.defs.era import definitions as era_domain
 from orchestration.defs.operational import assets as operational_domain
 from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
@@ -12,6 +13,7 @@ defs = dg.Definitions.merge(
     operational_domain.defs,
     dbt_domain.defs,
     alerts_domain.defs,
+    era_domain.defs,
     dg.Definitions(
         resources={
             "store": OperationalStoreResource(database_url=current_environment().database_url),

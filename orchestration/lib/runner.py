@@ -16,9 +16,23 @@ def load_definitions() -> dg.Definitions:
     return defs
 
 
+LANDING_GROUPS = ("operational", "era_setup")
+
+
+def unpartitioned(defs: dg.Definitions) -> dg.AssetSelection:
+    """Every asset without partitions: a plain build never needs a partition key (ERA files and
+    AdvancedMD days are materialized per partition by their own jobs and backfills)."""
+    graph = defs.resolve_asset_graph()
+    keys = [key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def is None]
+    return dg.AssetSelection.assets(*keys)
+
+
 def materialize_group(defs: dg.Definitions, group: str | None, instance: dg.DagsterInstance | None = None) -> None:
-    """Materialize one asset group (or, with None, everything not yet covered: the dbt project)."""
-    selection = dg.AssetSelection.groups(group) if group else dg.AssetSelection.all() - dg.AssetSelection.groups("operational")
+    """Materialize landing groups (by name) or, with None, everything downstream: dbt and alerts."""
+    if group:
+        selection = dg.AssetSelection.groups(group) & unpartitioned(defs)
+    else:
+        selection = unpartitioned(defs) - dg.AssetSelection.groups(*LANDING_GROUPS)
     job = dg.define_asset_job(f"cli_{group or 'warehouse'}", selection=selection)
     resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name)
     instance = instance or dg.DagsterInstance.get()

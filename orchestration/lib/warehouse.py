@@ -130,6 +130,20 @@ class Warehouse:
                 rows += frame.height
         return rows
 
+    def ensure_table(self, schema: str, table: str, empty: pl.DataFrame) -> int:
+        """Create `schema.table` with the frame's columns if it does not exist; 1 if it was created."""
+        sql = "select count(*) from information_schema.tables where table_schema = {0} and table_name = {0}"
+        if self.kind == "duckdb":
+            with self.duckdb() as con:
+                exists = con.execute(sql.format("?"), [schema, table]).fetchone()[0]
+        else:
+            with self.postgres() as con:
+                exists = con.execute(sql.format("%s"), [schema, table]).fetchone()[0]
+        if exists:
+            return 0
+        self.replace_partition(schema, table, empty.columns[0], None, [empty])
+        return 1
+
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
         """Run a read query and return a polars frame."""
         if self.kind == "duckdb":

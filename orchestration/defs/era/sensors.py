@@ -1,0 +1,30 @@
+"""Watch the ERA inbox: each new file becomes a partition and a run; a file seen before is skipped."""
+
+import dagster as dg
+
+from operational_api.era_inbox import drain_inbox
+from orchestration.defs.era.partitions import ERA_FILES
+
+ERA_FILE_JOB = dg.define_asset_job(
+    "era_file_job",
+    selection=dg.AssetSelection.groups("era"),
+    description="Parse one 835 file into raw_era, then match and post it.",
+)
+
+
+@dg.sensor(job=ERA_FILE_JOB, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def era_inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    """One run per new file in the inbox, keyed by the file's SHA-256 (so the same file posts once)."""
+    known = set(context.instance.get_dynamic_partitions(ERA_FILES.name))
+    new_keys, runs = [], []
+    for stored in drain_inbox():
+        if stored.file_hash in known or stored.file_hash in new_keys:
+            context.log.info(f"{stored.file_name}: already received as {stored.file_hash[:12]}, not processed again")
+            continue
+        new_keys.append(stored.file_hash)
+        runs.append(dg.RunRequest(partition_key=stored.file_hash, run_key=stored.file_hash,
+                                  tags={"era/file_name": stored.file_name}))
+    return dg.SensorResult(
+        run_requests=runs,
+        dynamic_partitions_requests=[ERA_FILES.build_add_request(new_keys)] if new_keys else [],
+    )
