@@ -21,6 +21,8 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    case,
+    null,
     Text,
     Time,
     func,
@@ -62,10 +64,19 @@ def _present(column) -> object:
     return (func.coalesce(func.length(func.trim(column)), 0) > 0).label(f"has_{column.name}")
 
 
+# Portal accounts are clients: their names and e-mails are PHI, a staff member's are not.
+CLIENT_USER_COLUMNS = ("first_name", "last_name", "email")
+
+
 def export_select(table: Table):
     """The SELECT that reads one table for the warehouse, without PHI."""
     dropped = set(PHI_COLUMNS.get(table.name, ()))
     columns = [c for c in table.columns if c.name not in dropped]
+    if table.name == "users":
+        columns = [
+            case((table.c.role == "CLIENT", null()), else_=c).label(c.name) if c.name in CLIENT_USER_COLUMNS else c
+            for c in columns
+        ]
     extra: list = []
     if table.name == "clients":
         c = table.c

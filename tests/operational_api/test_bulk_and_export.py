@@ -35,6 +35,10 @@ def _check_loaded(engine, practice) -> None:
         frame = next(read_table(engine, table))
         for phi in PHI_COLUMNS.get(table.name, ()):
             assert phi not in frame.columns, f"{table.name}.{phi} reached the warehouse export"
+    users = next(read_table(engine, User.__table__))
+    portal = users.filter(users["role"] == "CLIENT")
+    assert portal.height > 0 and portal["first_name"].is_null().all() and portal["email"].is_null().all()
+    assert users.filter(users["role"] == "CLINICIAN")["last_name"].is_not_null().all()
     clients = next(read_table(engine, Client.__table__))
     assert clients["display_name"].str.contains(r"^\S+ \S\.$").all()
     assert {"has_phone", "has_address", "has_emergency_contact", "adult_on_date"} <= set(clients.columns)
