@@ -317,7 +317,9 @@ def _icn(spec: ClaimSpec, rnd: _ClaimRandom, suffix: str = "") -> str:
     # Payer internal control numbers look nothing like ours: a payer prefix, julian date, a sequence.
     prefix = _ICN_PREFIX.get(spec.payer_code)
     if prefix is None:
-        prefix = _ICN_PREFIX[spec.payer_code] = "".join(c for c in spec.payer_code if c.isalnum())[-2:] or "PY"
+        prefix = _ICN_PREFIX[spec.payer_code] = (
+            "".join(c for c in spec.payer_code if c.isalnum())[-2:] or "PY"
+        )
     return f"E{prefix}{rnd.randint(26001, 26365)}{rnd.randint(10**7, 10**8 - 1)}{suffix}"
 
 
@@ -341,7 +343,9 @@ def _adjudicate(spec: ClaimSpec, opts: RemittanceOptions, force: str | None) -> 
     status = "19" if rnd.random() < opts.forwarded_rate else "1"
     lines = [[s, _cents(s.charge_amount), 0, 0, [], []] for s in spec.service_lines]
     denied = force == "denied" or (force is None and u < opts.denial_rate)
-    zero_pay = force == "zero_pay" or (force is None and not denied and u < opts.denial_rate + opts.zero_pay_rate)
+    zero_pay = force == "zero_pay" or (
+        force is None and not denied and u < opts.denial_rate + opts.zero_pay_rate
+    )
     if denied:
         carc = _weighted(rnd, _DENIAL_WEIGHTS)
         rarc = rnd.choice(DENIAL_REASONS[carc])
@@ -496,11 +500,12 @@ class _Ctx:
         self.recoverable: list[str] = []
 
 
-def _emit(ctx: _Ctx, spec: ClaimSpec, outcome: _Outcome, lines: list[list], clp01: str, qc: str,
-          drop_mods: bool, shift: int, provider: str, tags: list[str]) -> int:  # fmt: skip
+def _emit(ctx: _Ctx, spec: ClaimSpec, outcome: _Outcome, lines: list[list], clp01: str, names: tuple[str, str, str],
+          drop_mods: bool, shift: int, provider: str, received: int, tags: list[str]) -> int:  # fmt: skip
     """Write one CLP loop and its ground truth; returns the cents it pays."""
     seg = ctx.segments
     add = seg.append
+    qc, insured, group = names
     whole = len(lines) == len(outcome.lines)
     claim_cas = outcome.claim_cas if whole else []
     charge = paid = allowed = patient = 0
@@ -519,9 +524,14 @@ def _emit(ctx: _Ctx, spec: ClaimSpec, outcome: _Outcome, lines: list[list], clp0
     if claim_cas:
         seg.extend(_cas_segments(claim_cas))
     add(qc)
+    if insured:
+        add(insured)
     add(provider)
     if claim_cas and outcome.claim_rarcs:
         add("MOA***" + "*".join(outcome.claim_rarcs))
+    elif ctx.filing != "12":
+        add("MOA***MA01")  # government plans print the appeal-rights remark on every claim
+    add(group)
     if shift:
         dates = [line[_SPEC].service_date + dt.timedelta(days=shift) for line in lines]
     else:
@@ -529,6 +539,7 @@ def _emit(ctx: _Ctx, spec: ClaimSpec, outcome: _Outcome, lines: list[list], clp0
     first_day, last_day = min(dates), max(dates)
     add(f"DTM*232*{_d(first_day)}")
     add(f"DTM*233*{_d(last_day)}")
+    add(f"DTM*050*{_d(last_day + dt.timedelta(days=received))}")
     if allowed:
         add(f"AMT*AU*{_m(allowed)}")
     if not claim_cas:  # a claim-level adjudication comes without service lines
@@ -537,7 +548,9 @@ def _emit(ctx: _Ctx, spec: ClaimSpec, outcome: _Outcome, lines: list[list], clp0
             if drop_mods or not s.modifiers:
                 add(f"SVC*HC:{s.cpt_code}*{_m(line[_CHARGE])}*{_m(line[_PAID])}**{s.units}")
             else:
-                add(f"SVC*HC:{s.cpt_code}:{':'.join(s.modifiers)}*{_m(line[_CHARGE])}*{_m(line[_PAID])}**{s.units}")
+                add(
+                    f"SVC*HC:{s.cpt_code}:{':'.join(s.modifiers)}*{_m(line[_CHARGE])}*{_m(line[_PAID])}**{s.units}"
+                )
             add(f"DTM*472*{_d(day)}")
             cas = line[_CAS]
             if len(cas) == 1:
@@ -609,6 +622,15 @@ def _render_one(ctx: _Ctx, spec: ClaimSpec) -> int:
         member = None
         tags.append("missing_member_id")
     qc = f"NM1*QC*1*{last}*{first}****MI*{member}" if member else f"NM1*QC*1*{last}*{first}"
+    # A dependant's claims name the subscriber too (NM1*IL); the member id is the subscriber's.
+    insured = ""
+    if member and rng.random() < 0.2:
+        insured = (
+            f"NM1*IL*1*{last}*{_FIRST[zlib.crc32(member.encode()) % len(_FIRST)].upper()}****MI*{member}"
+        )
+    group = f"REF*1L*G{zlib.crc32((spec.payer_code + (spec.member_id or '')).encode()) % 100000:05d}"
+    names = (qc, insured, group)
+    received = 3 + int(rng.random() * 12)
     drop_mods = rng.random() < opts.dropped_modifier_rate and any(s.modifiers for s in spec.service_lines)
     if drop_mods:
         tags.append("dropped_modifiers")
@@ -621,24 +643,44 @@ def _render_one(ctx: _Ctx, spec: ClaimSpec) -> int:
     paid = 0
     if kind == "reversal":
         reversal = _negated(base)
-        paid += _emit(ctx, spec, reversal, reversal.lines, clp01, qc, drop_mods, shift, provider, [*tags, "reversal"])
+        paid += _emit(
+            ctx,
+            spec,
+            reversal,
+            reversal.lines,
+            clp01,
+            names,
+            drop_mods,
+            shift,
+            provider,
+            received,
+            [*tags, "reversal"],
+        )
     elif kind == "correction":
         reversal = _negated(base)
-        paid += _emit(ctx, spec, reversal, reversal.lines, clp01, qc, drop_mods, shift, provider,
+        paid += _emit(ctx, spec, reversal, reversal.lines, clp01, names, drop_mods, shift, provider, received,
                       [*tags, "correction:reversal"])  # fmt: skip
         corrected = _corrected(spec, opts, base)
-        paid += _emit(ctx, spec, corrected, corrected.lines, clp01, qc, drop_mods, shift, provider,
+        paid += _emit(ctx, spec, corrected, corrected.lines, clp01, names, drop_mods, shift, provider, received,
                       [*tags, "correction:new"])  # fmt: skip
-    elif n_lines > 1 and not base.claim_cas and (force == "split" or (force is None and rng.random() < opts.split_rate)):
+    elif (
+        n_lines > 1
+        and not base.claim_cas
+        and (force == "split" or (force is None and rng.random() < opts.split_rate))
+    ):
         cut = rng.randint(1, n_lines - 1)
         one = _Outcome(base.status, base.lines[:cut], base.icn)
         two = _Outcome(base.status, base.lines[cut:], base.icn[:-1] + "S")
-        paid += _emit(ctx, spec, one, one.lines, clp01, qc, drop_mods, shift, provider, [*tags, "split:1"])
-        paid += _emit(ctx, spec, two, two.lines, clp01, qc, drop_mods, shift, provider, [*tags, "split:2"])
+        paid += _emit(
+            ctx, spec, one, one.lines, clp01, names, drop_mods, shift, provider, received, [*tags, "split:1"]
+        )
+        paid += _emit(
+            ctx, spec, two, two.lines, clp01, names, drop_mods, shift, provider, received, [*tags, "split:2"]
+        )
     else:
         if base.denial_carc:
             tags.append(f"denied:CO-{base.denial_carc}")
-        paid += _emit(ctx, spec, base, base.lines, clp01, qc, drop_mods, shift, provider, tags)
+        paid += _emit(ctx, spec, base, base.lines, clp01, names, drop_mods, shift, provider, received, tags)
     if base.paid > 0:
         ctx.recoverable.append(base.icn)
     return paid
