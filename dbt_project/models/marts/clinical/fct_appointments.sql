@@ -13,16 +13,25 @@ final as (
         appointment_type,
         appointment_status,
         cancellation_reason,
+        -- Practice-local weekday (0 = Monday, as in clinician_availability) and minutes after midnight.
+        cast(extract(isodow from appointment_date) as integer) - 1 as weekday,
+        cast(extract(hour from start_local_at) * 60 + extract(minute from start_local_at) as integer) as start_minute,
+        {{ days_between('booked_date', 'appointment_date') }} as lead_time_days,
         -- Final = the visit's outcome is known. A RESCHEDULED original is not an outcome: its
         -- replacement appointment carries the outcome, so counting both would count one visit twice.
         appointment_status in ('COMPLETED', 'NO_SHOW', 'CANCELLED') as is_final_status,
         appointment_status = 'COMPLETED' as is_kept,
+        appointment_status = 'NO_SHOW' as is_no_show,
+        appointment_status = 'CANCELLED' as is_cancelled,
+        -- Holds its slot: everything except a cancellation or a rescheduled original (its slot was freed).
+        appointment_status not in ('CANCELLED', 'RESCHEDULED') as is_slot_booked,
         is_telehealth,
         is_booked_online,
         is_recurring,
         appointment_date,
         {{ week_start('appointment_date') }} as appointment_week_start,
         {{ month_start('appointment_date') }} as appointment_month_start,
+        booked_date,
         start_at,
         end_at,
         start_local_at,

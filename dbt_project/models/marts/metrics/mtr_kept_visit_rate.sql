@@ -5,4 +5,5 @@
     date_column='appointment_date',
     numerator='case when is_kept then 1 else 0 end',
     denominator='1',
+    grains=['day', 'week', 'month'],
 ) }}

@@ -1,0 +1,49 @@
+{#- Every movement of a charge's receivable balance on its practice-local date: the charge itself (+),
+    payments applied (-, a reversal is a negative application and so adds back) and adjustments other
+    than patient responsibility (-). PR adjustments only move the balance from payer to client. -#}
+with
+
+charges as (
+    select * from {{ ref('stg_operational__charges') }}
+    where charge_status <> 'VOID'
+),
+
+applications as (
+    select * from {{ ref('stg_operational__payment_applications') }}
+),
+
+adjustments as (
+    select * from {{ ref('stg_operational__charge_adjustments') }}
+),
+
+unioned as (
+    select
+        charge_id,
+        'CHARGE' as transaction_kind,
+        charge_amount as balance_change_amount,
+        entered_date as transaction_date
+    from charges
+    union all
+    select
+        applications.charge_id,
+        'PAYMENT' as transaction_kind,
+        -applications.applied_amount as balance_change_amount,
+        applications.applied_date as transaction_date
+    from applications
+    inner join charges on applications.charge_id = charges.charge_id
+    union all
+    select
+        adjustments.charge_id,
+        'ADJUSTMENT' as transaction_kind,
+        -adjustments.adjustment_amount as balance_change_amount,
+        adjustments.adjusted_date as transaction_date
+    from adjustments
+    inner join charges on adjustments.charge_id = charges.charge_id
+    where adjustments.group_code <> 'PR'
+),
+
+final as (
+    select * from unioned
+)
+
+select * from final

@@ -1,0 +1,49 @@
+{#- The population of the point-in-time measures: who was in care on each week's and month's as-of date.
+    Materialized: eight measures join it, and the period x spell range join is the costly part. -#}
+{{ config(materialized='table') }}
+
+with
+
+periods as (
+    select * from {{ ref('int_periods_enumerated') }}
+    where period_grain in ('week', 'month')
+),
+
+spells as (
+    select * from {{ ref('int_client_active_spells') }}
+),
+
+clients as (
+    select * from {{ ref('dim_clients') }}
+),
+
+active as (
+    select
+        periods.period_grain,
+        periods.period_start,
+        periods.as_of_date,
+        spells.client_id
+    from periods
+    inner join spells
+        on spells.active_from_date <= periods.as_of_date
+        and spells.active_until_date > periods.as_of_date
+),
+
+final as (
+    select
+        active.period_grain,
+        active.period_start,
+        active.client_id,
+        clients.clinician_id,
+        clients.needs_safety_plan,
+        clients.is_emancipated,
+        clients.is_self_pay,
+        clients.has_complete_demographics,
+        active.as_of_date,
+        clients.adult_on_date,
+        clients.portal_activated_date
+    from active
+    inner join clients on active.client_id = clients.client_id
+)
+
+select * from final

@@ -1,0 +1,108 @@
+{#- Amounts to date; `payer_id` is the claim's payer, else the client's primary policy (null = self-pay). -#}
+with
+
+charges as (
+    select * from {{ ref('stg_operational__charges') }}
+),
+
+claims as (
+    select * from {{ ref('stg_operational__claims') }}
+),
+
+clients as (
+    select * from {{ ref('stg_operational__clients') }}
+),
+
+policies as (
+    select * from {{ ref('stg_operational__insurance_policies') }}
+),
+
+transactions as (
+    select * from {{ ref('int_charge_transactions_unioned') }}
+),
+
+applications as (
+    select * from {{ ref('stg_operational__payment_applications') }}
+),
+
+adjustments as (
+    select * from {{ ref('stg_operational__charge_adjustments') }}
+),
+
+primary_policies as (
+    select
+        client_id,
+        min(payer_id) as payer_id
+    from policies
+    where policy_rank = 1
+    group by 1
+),
+
+paid as (
+    select
+        charge_id,
+        sum(applied_amount) as paid_amount,
+        min(applied_date) as first_paid_date
+    from applications
+    group by 1
+),
+
+adjusted as (
+    select
+        charge_id,
+        sum(case when group_code = 'CO' and carc_code = '45' then adjustment_amount else 0 end) as contractual_adjustment_amount,
+        sum(case when group_code <> 'PR' then adjustment_amount else 0 end) as write_off_amount,
+        sum(case when group_code = 'PR' then adjustment_amount else 0 end) as patient_responsibility_amount
+    from adjustments
+    group by 1
+),
+
+balances as (
+    select
+        charge_id,
+        sum(balance_change_amount) as balance_amount,
+        max(transaction_date) as last_transaction_date
+    from transactions
+    group by 1
+),
+
+final as (
+    select
+        charges.charge_id,
+        charges.client_id,
+        charges.clinician_id,
+        charges.appointment_id,
+        charges.note_id,
+        charges.claim_id,
+        case when claims.payer_id is not null then claims.payer_id when not clients.is_self_pay then primary_policies.payer_id end
+            as payer_id,
+        charges.cpt_code,
+        charges.modifiers,
+        charges.charge_status,
+        charges.units,
+        {{ days_between('charges.service_date', 'charges.entered_date') }} as entry_lag_days,
+        charges.charge_amount,
+        coalesce(paid.paid_amount, 0) as paid_amount,
+        coalesce(adjusted.contractual_adjustment_amount, 0) as contractual_adjustment_amount,
+        coalesce(adjusted.write_off_amount, 0) as write_off_amount,
+        coalesce(adjusted.patient_responsibility_amount, 0) as patient_responsibility_amount,
+        case when charges.charge_status = 'VOID' then 0 else coalesce(balances.balance_amount, 0) end as balance_amount,
+        charges.is_billing_hold,
+        charges.charge_status = 'VOID' as is_void,
+        charges.service_date,
+        charges.entered_date,
+        paid.first_paid_date,
+        -- Settled = nothing left to collect; the date of the movement that closed it.
+        case when charges.charge_status <> 'VOID' and balances.balance_amount <= 0.005 then balances.last_transaction_date end
+            as settled_date,
+        charges.entered_at
+    from charges
+    left join claims on charges.claim_id = claims.claim_id
+    left join clients on charges.client_id = clients.client_id
+    left join primary_policies on charges.client_id = primary_policies.client_id
+    left join paid on charges.charge_id = paid.charge_id
+    left join adjusted on charges.charge_id = adjusted.charge_id
+    left join balances on charges.charge_id = balances.charge_id
+)
+
+select * from final

@@ -1,0 +1,38 @@
+with
+
+payments as (
+    select * from {{ ref('stg_operational__payments') }}
+),
+
+applications as (
+    select * from {{ ref('stg_operational__payment_applications') }}
+),
+
+applied as (
+    select
+        payment_id,
+        sum(applied_amount) as applied_amount,
+        count(*) as application_count
+    from applications
+    group by 1
+),
+
+final as (
+    select
+        payments.payment_id,
+        payments.client_id,
+        payments.payer_id,
+        payments.era_file_id,
+        payments.payment_method,
+        case when payments.payer_id is not null then 'INSURANCE' else 'CLIENT' end as payment_source,
+        coalesce(applied.application_count, 0) as application_count,
+        payments.payment_amount,
+        coalesce(applied.applied_amount, 0) as applied_amount,
+        payments.payment_amount - coalesce(applied.applied_amount, 0) as unapplied_amount,
+        payments.payment_date,
+        payments.created_at
+    from payments
+    left join applied on payments.payment_id = applied.payment_id
+)
+
+select * from final

@@ -1,0 +1,20 @@
+{#- Complete Demographics Rate = active clients with every required field (name, date of birth, address with
+    city and ZIP, phone, emergency contact, and insurance with a member id unless self-pay) / active clients,
+    as of each period's end. Completeness is the store's current state (it keeps no history of edits). -#}
+with
+
+active_clients as (
+    select * from {{ ref('int_active_clients_by_period') }}
+),
+
+metric_parts as (
+    select
+        period_grain,
+        period_start,
+        clinician_id,
+        case when has_complete_demographics then 1 else 0 end as numerator_part,
+        1 as denominator_part
+    from active_clients
+),
+
+{{ metric_rollup('complete_demographics_rate', 'metric_parts') }}
