@@ -65,6 +65,14 @@ def _days_from_digits(word: np.ndarray, length: np.ndarray) -> np.ndarray:
     return np.where(ok, era * 146097 + doe - _EPOCH_SHIFT, -1)
 
 
+# Elements 1..N of each segment type are fetched together (see Lexed.block); higher elements,
+# or elements only some rows need, are fetched one at a time.
+BLOCK_WIDTH = {
+    CLP: 13, SVC: 7, CAS: 4, DTM: 2, REF: 2, AMT: 2, LQ: 2, NM1: 1, N1: 4, N3: 1, N4: 3,
+    TRN: 3, BPR: 5, ST: 3, SE: 2, GS: 8, GE: 2, IEA: 2, CUR: 2, LX: 1,
+}  # fmt: skip
+
+
 class Segments:
     """All segments of one type with their loop context, and lazy access to their elements.
 
@@ -74,23 +82,40 @@ class Segments:
     1-based segment ordinal in the file.
     """
 
-    def __init__(self, lexed: Lexed, idx: np.ndarray, context: Context | None) -> None:
+    def __init__(self, lexed: Lexed, code: int, idx: np.ndarray, context: Context | None) -> None:
         self.lexed = lexed
         self.idx = idx
         self.pos = idx.astype(np.int64) + 1
         self.first = lexed.first_tok[idx]
         self.count = lexed.ntok[idx]
         self._cache: dict[tuple, object] = {}
+        self._width = min(BLOCK_WIDTH.get(code, 0), int(self.count.max()) - 1 if len(idx) else 0)
+        self._block: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if context is not None:
             self.rem, self.clm, self.svc, self.scope = context.of(idx)
 
     def __len__(self) -> int:
         return len(self.idx)
 
-    def _span(self, k: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _span(self, k: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(start, length, first word or None) of element ``k`` for all rows or some rows."""
+        if 1 <= k <= self._width:
+            if self._block is None:
+                self._block = self.lexed.block(self.first, self.count, self._width)
+            start, length, word = (a[:, k - 1] for a in self._block)
+            if rows is None:
+                return start, length, word
+            return start[rows], length[rows], word[rows]
         first = self.first if rows is None else self.first[rows]
         count = self.count if rows is None else self.count[rows]
-        return self.lexed.span(first, count, k)
+        start, length = self.lexed.span(first, count, k)
+        return start, length, None
+
+    def _word(self, k: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        start, length, word = self._span(k, rows)
+        if word is None:
+            word = self.lexed.words(start)
+        return word & self.lexed.low_mask(length), length
 
     def has(self, k: int) -> bool:
         """Whether any of these segments has element ``k`` at all."""
@@ -107,8 +132,8 @@ class Segments:
             series = pl.repeat(None, len(self) if rows is None else len(rows), dtype=pl.String, eager=True)
             series = series.alias(col(k))
         else:
-            start, length = self._span(k, rows)
-            series = self.lexed.strings(start, length, col(k))
+            start, length, word = self._span(k, rows)
+            series = self.lexed.strings(start, length, col(k), word)
         if rows is None:
             self._cache[("s", k)] = series
         return series
@@ -119,9 +144,7 @@ class Segments:
         key = ("p", k)
         found = self._cache.get(key)
         if found is None:
-            start, length = self._span(k, None)
-            word = self.lexed.words(start)
-            word &= self.lexed.low_mask(length)
+            word, length = self._word(k, None)
             found = np.where(length > 8, np.uint64(0xFFFFFFFFFFFFFFFF), word)
             self._cache[key] = found
         assert isinstance(found, np.ndarray)
@@ -129,8 +152,8 @@ class Segments:
 
     def date(self, k: int, rows: np.ndarray) -> pl.Series:
         """Element ``k`` (CCYYMMDD) of the given rows as a Date column (null if not a valid date)."""
-        start, length = self._span(k, rows)
-        days = _days_from_digits(self.lexed.words(start), length)
+        word, length = self._word(k, rows)
+        days = _days_from_digits(word, length)
         series = pl.Series(days.astype(np.int32))
         return pl.select(pl.when(series >= 0).then(series).cast(pl.Date)).to_series()
 
@@ -211,7 +234,7 @@ class Frames:
         """The :class:`Segments` of one id (with loop context when it is known)."""
         found = self._segments.get(code)
         if found is None:
-            found = self._segments[code] = Segments(self.lexed, self.idx(code), self.context)
+            found = self._segments[code] = Segments(self.lexed, code, self.idx(code), self.context)
         return found
 
     def split(self, code: int, elements: tuple[int, ...]) -> pl.DataFrame:

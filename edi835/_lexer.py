@@ -108,30 +108,30 @@ def _words(data: bytes, at: np.ndarray, *, high: bool = True) -> tuple[np.ndarra
     return lo, hi
 
 
-def string_view_column(data: bytes, start: np.ndarray, length: np.ndarray, name: str) -> pl.Series:
+def string_view_column(
+    data: bytes, start: np.ndarray, length: np.ndarray, name: str, lo: np.ndarray | None = None
+) -> pl.Series:
     """Polars String column of ``data[start:start+length]`` (null where length is 0), no text copy.
 
     Builds Arrow ``string_view`` descriptors (16 bytes: length, then either the value inline when
-    it has at most 12 bytes, or a 4-byte prefix and the offset into the data buffer).
+    it has at most 12 bytes, or a 4-byte prefix and the offset into the data buffer). ``lo`` may
+    pass in the 8-byte words at ``start`` when the caller already has them.
     """
     m = len(start)
     if m == 0:
         return pl.Series(name, [], dtype=pl.String)
-    longest = int(length.max())
-    lo, hi = _words(data, start, high=longest > 8)
+    if lo is None:
+        lo = _words(data, start, high=False)[0]
+    lo = lo & _LOW8[np.minimum(length, 8)]
     views = np.empty((m, 2), dtype=np.uint64)
-    if longest > 8:
-        clipped = np.minimum(length, 12)
-        lo &= _LOW8[clipped]
-        assert hi is not None
-        inline = (lo >> _U32) | ((hi & _HIGH4[clipped]) << _U32)
-        views[:, 1] = (
-            np.where(length <= 12, inline, start.astype(np.uint64) << _U32) if longest > 12 else inline
-        )
-    else:
-        lo &= _LOW8[length]
-        views[:, 1] = lo >> _U32
     views[:, 0] = length.astype(np.uint64) | (lo << _U32)
+    views[:, 1] = lo >> _U32
+    longer = np.flatnonzero(length > 8)
+    if len(longer):
+        # Bytes 8..11 of values up to 12 long are inline too; longer ones point into the data.
+        st, ln = start[longer], length[longer]
+        hi = _words(data, st + 8, high=False)[0] & _LOW8[np.minimum(ln - 8, 4)]
+        views[longer, 1] = np.where(ln <= 12, views[longer, 1] | (hi << _U32), st.astype(np.uint64) << _U32)
     valid = length > 0
     nulls = m - int(np.count_nonzero(valid))
     bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
@@ -199,9 +199,30 @@ class Lexed:
         start = self.delims[j - 1] + 1
         return start, np.where(has, self.delims[j] - start, 0)
 
-    def strings(self, start: np.ndarray, length: np.ndarray, name: str) -> pl.Series:
+    def block(
+        self, first: np.ndarray, count: np.ndarray, width: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, length, word) of elements 1..``width`` of many segments, as (rows, width) arrays.
+
+        One 2-D gather per array: all elements of a segment sit in the same cache lines, so this
+        visits each segment once instead of once per element (the file is far larger than cache).
+        ``word`` holds the first 8 bytes of each value; absent elements have length 0.
+        """
+        offsets = np.arange(width + 1, dtype=first.dtype)
+        j = first[:, None] + offsets
+        np.minimum(j, len(self.delims) - 1, out=j)
+        ends = self.delims[j]
+        start = ends[:, :-1] + 1
+        length = ends[:, 1:] - start
+        length[offsets[1:] >= count[:, None]] = 0
+        word = _words(self.data, start.ravel(), high=False)[0].reshape(start.shape)
+        return start, length, word
+
+    def strings(
+        self, start: np.ndarray, length: np.ndarray, name: str, lo: np.ndarray | None = None
+    ) -> pl.Series:
         """String column of the byte spans (null where length is 0), without copying text."""
-        return string_view_column(self.data, start, length, name)
+        return string_view_column(self.data, start, length, name, lo)
 
     def words(self, start: np.ndarray) -> np.ndarray:
         """The 8 bytes at each offset as little-endian uint64 (zero past the end of the data)."""
