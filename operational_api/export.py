@@ -31,8 +31,8 @@ from sqlalchemy import (
 
 from operational_api.models import PHI_COLUMNS, Base
 
-# Tables the warehouse does not need at all (portal-login and audit details).
-NOT_EXPORTED = {"alembic_version"}
+# Tables the warehouse does not need at all (portal-login and audit details, ingest bookkeeping).
+NOT_EXPORTED = {"alembic_version", "ingest_watermarks"}
 
 _POLARS_TYPES = {
     Integer: pl.Int64,

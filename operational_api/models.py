@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -33,6 +34,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ingest.advancedmd.watermarks import ingest_watermarks as _ingest_watermarks
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -694,6 +697,42 @@ class EraMatchCandidate(Base):
     charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"))
     score: Mapped[float] = mapped_column()
     reasons: Mapped[str | None] = mapped_column(String(300))
+
+
+# --- Module 6: AdvancedMD integration -------------------------------------------------------
+
+
+class AdvancedMDSyncStatus(enum.StrEnum):
+    LINKED = "LINKED"  # the patient's chart number names one of our clients
+    UNMATCHED = "UNMATCHED"  # no client found for the chart number: someone has to link it
+    DELETED = "DELETED"  # deleted in AdvancedMD; the link is kept for history
+
+
+class AdvancedMDPatient(TimestampMixin, Base):
+    """The link between an AdvancedMD patient and our client (PRD Module 6: AdvancedMDPatient).
+
+    Written by the AdvancedMD sync (orchestration/defs/advancedmd), keyed by office key and the
+    patient id AdvancedMD gave; `client_id` stays empty while the patient is UNMATCHED."""
+
+    __tablename__ = "advancedmd_patients"
+    __table_args__ = (
+        UniqueConstraint("office_key", "advancedmd_patient_id"),
+        _one_of("sync_status", AdvancedMDSyncStatus),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    office_key: Mapped[str] = mapped_column(String(32))
+    advancedmd_patient_id: Mapped[int] = mapped_column(BigInteger)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    sync_status: Mapped[str] = mapped_column(String(20))
+    sync_error: Mapped[str | None] = mapped_column(String(200))
+    last_synced_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+# How far each incremental AdvancedMD sync has landed, per office key and entity. The table is
+# defined next to its only user (ingest.advancedmd.watermarks, SQLAlchemy Core); it is copied into
+# this metadata so the migrations and the models stay one schema.
+IngestWatermark = _ingest_watermarks.to_metadata(Base.metadata)
 
 
 # --- Module 7: supervision, compliance, goals ------------------------------------------------

@@ -22,6 +22,12 @@ from ingest.advancedmd.simulator.dataset import (
     SimulatorDataset,
     SimVisit,
 )
+from ingest.advancedmd.simulator.from_practice import (
+    APPT_STATUS_TO_AMD,
+    dataset_from_practice,
+    simulator_clock_start,
+    synthetic_practice_dataset,
+)
 from ingest.advancedmd.simulator.server import (
     FaultConfig,
     SimulatorConfig,
@@ -31,6 +37,7 @@ from ingest.advancedmd.simulator.server import (
 )
 
 __all__ = [
+    "APPT_STATUS_TO_AMD",
     "ChangeEvent",
     "ChargeSpec",
     "FaultConfig",
@@ -46,6 +53,9 @@ __all__ = [
     "SimulatorCounters",
     "SimulatorDataset",
     "SimulatorHandle",
+    "dataset_from_practice",
     "main",
+    "simulator_clock_start",
     "start_simulator",
+    "synthetic_practice_dataset",
 ]
