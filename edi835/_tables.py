@@ -2,7 +2,7 @@
 
 The loop context gives every child segment (DTM, REF, AMT, NM1, CAS ...) the row number of its
 parent (remittance, claim, service line); children and parents are both in file order, so "first
-child per parent" is a run-start scan and "sum per parent" is a difference of cumulative sums.
+child per parent" is a run-start scan and sums per parent are one ``bincount`` over int64 cents.
 Qualifiers are compared as packed integers and CCYYMMDD dates are decoded in numpy, so only
 values that end up in a table become strings.
 """
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from edi835._frames import (
     AMT,
@@ -213,9 +214,32 @@ TABLE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
 }
 
 
+def _masked(values: np.ndarray, valid: np.ndarray, dtype: pa.DataType) -> pl.Series:
+    """Polars Series of ``values`` with nulls where ``valid`` is False (built via Arrow buffers)."""
+    values = np.ascontiguousarray(values)
+    nulls = len(valid) - int(np.count_nonzero(valid))
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    return pl.Series(
+        pa.Array.from_buffers(dtype, len(values), [bitmap, pa.py_buffer(values)], null_count=nulls)
+    )
+
+
 def _nullable(index: np.ndarray) -> pl.Series:
-    s = pl.Series(index, dtype=pl.Int64)
-    return pl.select(pl.when(s >= 0).then(s)).to_series()
+    return _masked(index.astype(np.int64), index >= 0, pa.int64())
+
+
+def _cents(money: pl.Series) -> np.ndarray:
+    """A Decimal(12, 2) column as int64 cents (null counts as 0)."""
+    return money.to_physical().cast(pl.Int64).fill_null(0).to_numpy()
+
+
+def _decimal(cents: np.ndarray, name: str) -> pl.Series:
+    """int64 cents as a Decimal(12, 2) column (Arrow decimal128 buffers: no per-value work)."""
+    words = np.empty((len(cents), 2), dtype=np.int64)
+    words[:, 0] = cents
+    words[:, 1] = cents >> 63  # two's-complement sign extension to 128 bits
+    array = pa.Array.from_buffers(pa.decimal128(12, 2), len(cents), [None, pa.py_buffer(words)])
+    return pl.Series(name, array)
 
 
 def _nonempty(series: pl.Series) -> pl.Series:
@@ -270,30 +294,19 @@ def _float(series: pl.Series) -> pl.Series:
     return series.cast(pl.Float64, strict=False)
 
 
-def _sum_per(n_parents: int, parent_rows: np.ndarray, values: pl.Series, name: str) -> pl.Series:
-    """Exact per-parent sum of a money column (0 for parents without children).
-
-    Children are in file order, so each parent's children form one run: the sum is a difference
-    of two cumulative sums. No hashing, no sorting.
-    """
+def _sum_per(n_parents: int, parent_rows: np.ndarray, cents: np.ndarray) -> np.ndarray:
+    """Exact per-parent sum of int64 cents (0 for parents without children; rows < 0 ignored)."""
     ok = parent_rows >= 0
     if not ok.all():
-        values = values.filter(pl.Series(ok))
-        parent_rows = parent_rows[ok]
-    if len(parent_rows) == 0:
-        return pl.Series(name, np.zeros(n_parents, dtype=np.int64)).cast(MONEY)
-    if len(parent_rows) > 1 and (np.diff(parent_rows) < 0).any():
-        order = np.argsort(parent_rows, kind="stable")
-        parent_rows, values = parent_rows[order], values.gather(order)
-    change = np.flatnonzero(parent_rows[1:] != parent_rows[:-1]) + 1
-    first = np.concatenate(([0], change))
-    last = np.concatenate((change - 1, [len(parent_rows) - 1]))
-    cum = values.fill_null(0).cum_sum()
-    before = pl.select(pl.when(pl.Series(first > 0)).then(cum.gather(np.maximum(first - 1, 0))).otherwise(0))
-    sums = cum.gather(last) - before.to_series()
-    index = np.full(n_parents, -1, dtype=np.int64)
-    index[parent_rows[first]] = np.arange(len(first))
-    return sums.gather(_nullable(index)).fill_null(0).cast(MONEY, strict=False).alias(name)
+        parent_rows, cents = parent_rows[ok], cents[ok]
+    if len(cents) == 0:
+        return np.zeros(n_parents, dtype=np.int64)
+    if int(np.abs(cents).sum()) < 2**52:
+        # float64 accumulation is exact for integers below 2**53; bincount is one C pass.
+        return np.rint(np.bincount(parent_rows, weights=cents, minlength=n_parents)).astype(np.int64)
+    out = np.zeros(n_parents, dtype=np.int64)
+    np.add.at(out, parent_rows, cents)
+    return out
 
 
 def _count_per(n_parents: int, parent_rows: np.ndarray) -> np.ndarray:
@@ -465,10 +478,12 @@ def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
     adj_clm = adjustments["_clm"].to_numpy()
     adj_svc = adjustments["_svc"].to_numpy()
     adj_rem = adjustments["_rem"].to_numpy()
-    adj_amount = adjustments["adjustment_amount"]
+    adj_cents = _cents(adjustments["adjustment_amount"])
     line_level = adj_svc >= 0
-    claims["claim_adjustment_amount"] = _sum_per(n_clm, np.where(line_level, -1, adj_clm), adj_amount, "c")
-    claims["line_adjustment_amount"] = _sum_per(n_clm, np.where(line_level, adj_clm, -1), adj_amount, "l")
+    claim_adj = _sum_per(n_clm, np.where(line_level, -1, adj_clm), adj_cents)
+    line_adj = _sum_per(n_clm, np.where(line_level, adj_clm, -1), adj_cents)
+    claims["claim_adjustment_amount"] = _decimal(claim_adj, "claim_adjustment_amount")
+    claims["line_adjustment_amount"] = _decimal(line_adj, "line_adjustment_amount")
 
     # ---- service lines --------------------------------------------------------------------
     lines: dict[str, pl.Series | np.ndarray] = {
@@ -508,13 +523,15 @@ def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
     lines["allowed_amount"] = _money(
         _pick(amt, 2, _first_per(n_svc, amt.svc, (amt.svc >= 0) & (amt_q == packed("B6"))), "allowed")
     )
-    lines["adjustment_amount"] = _sum_per(n_svc, adj_svc, adj_amount, "a")
+    svc_adj = _sum_per(n_svc, adj_svc, adj_cents)
+    lines["adjustment_amount"] = _decimal(svc_adj, "adjustment_amount")
     is_pr = (adjustments["group_code"] == "PR").fill_null(False).to_numpy()
-    lines["patient_responsibility_amount"] = _sum_per(n_svc, np.where(is_pr, adj_svc, -1), adj_amount, "p")
-    balance = (lines["charge_amount"].fill_null(0) - lines["paid_amount"].fill_null(0)) == lines[
-        "adjustment_amount"
-    ]
-    lines["is_balanced"] = balance
+    lines["patient_responsibility_amount"] = _decimal(
+        _sum_per(n_svc, np.where(is_pr, adj_svc, -1), adj_cents), "patient_responsibility_amount"
+    )
+    svc_charge, svc_paid = lines["charge_amount"], lines["paid_amount"]
+    assert isinstance(svc_charge, pl.Series) and isinstance(svc_paid, pl.Series)
+    lines["is_balanced"] = _cents(svc_charge) - _cents(svc_paid) == svc_adj
     lines["source_file_id"] = pl.Series([sfid]).gather(np.zeros(n_svc, dtype=np.int64))
 
     claims["service_line_count"] = _count_per(n_clm, svc.clm)
@@ -522,10 +539,10 @@ def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
     assert isinstance(status, pl.Series)
     claims["is_reversal"] = (status == "22").fill_null(False)
     claims["is_denied"] = (status == "4").fill_null(False)
-    claim_cas = claims["claim_adjustment_amount"] + claims["line_adjustment_amount"]  # type: ignore[operator]
     charge, paid = claims["charge_amount"], claims["paid_amount"]
     assert isinstance(charge, pl.Series) and isinstance(paid, pl.Series)
-    claims["is_balanced"] = (charge.fill_null(0) - paid.fill_null(0)) == claim_cas
+    paid_cents = _cents(paid)
+    claims["is_balanced"] = _cents(charge) - paid_cents == claim_adj + line_adj
     claims["source_file_id"] = pl.Series([sfid]).gather(np.zeros(n_clm, dtype=np.int64))
 
     # ---- remark codes -----------------------------------------------------------------------
@@ -668,20 +685,20 @@ def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
     rem["service_line_count"] = _count_per(n_rem, svc.rem)
     for source, name in (
         ("charge_amount", "total_charge_amount"),
-        ("paid_amount", "total_paid_amount"),
         ("patient_responsibility_amount", "total_patient_responsibility_amount"),
     ):
         values = claims[source]
         assert isinstance(values, pl.Series)
-        rem[name] = _sum_per(n_rem, clp.rem, values, name)
+        rem[name] = _decimal(_sum_per(n_rem, clp.rem, _cents(values)), name)
+    total_paid = _sum_per(n_rem, clp.rem, paid_cents)
+    rem["total_paid_amount"] = _decimal(total_paid, "total_paid_amount")
     plb_rem = provider_adjustments["_rem"].to_numpy()
-    rem["provider_adjustment_amount"] = _sum_per(
-        n_rem, plb_rem, provider_adjustments["adjustment_amount"], "provider_adjustment_amount"
-    )
+    plb_total = _sum_per(n_rem, plb_rem, _cents(provider_adjustments["adjustment_amount"]))
+    rem["provider_adjustment_amount"] = _decimal(plb_total, "provider_adjustment_amount")
     payment = rem["payment_amount"]
     assert isinstance(payment, pl.Series)
-    difference = payment.fill_null(0) - rem["total_paid_amount"] + rem["provider_adjustment_amount"]  # type: ignore[operator]
-    rem["balance_difference_amount"] = difference
+    difference = _cents(payment) - total_paid + plb_total
+    rem["balance_difference_amount"] = _decimal(difference, "balance_difference_amount")
     rem["is_balanced"] = difference == 0
     rem["source_file_id"] = pl.Series([sfid]).gather(np.zeros(n_rem, dtype=np.int64))
 
@@ -698,8 +715,12 @@ def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
             "reversals": _count_per(n_rem, np.where(is_reversal.to_numpy(), clp.rem, -1)),
             "cas_segments": _count_per(n_rem, cas.rem),
             "plb_segments": _count_per(n_rem, plb.rem),
-            "cas_claim_level_sum": _sum_per(n_rem, np.where(line_level, -1, adj_rem), adj_amount, "c"),
-            "cas_line_level_sum": _sum_per(n_rem, np.where(line_level, adj_rem, -1), adj_amount, "l"),
+            "cas_claim_level_sum": _decimal(
+                _sum_per(n_rem, np.where(line_level, -1, adj_rem), adj_cents), "c"
+            ),
+            "cas_line_level_sum": _decimal(
+                _sum_per(n_rem, np.where(line_level, adj_rem, -1), adj_cents), "l"
+            ),
         }
     )
 
