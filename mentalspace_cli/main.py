@@ -6,6 +6,7 @@
     mentalspace serve                serve the Dagster UI and the Streamlit dashboards
     mentalspace demo                 build, then serve
     mentalspace era parse FILE       read an 835 remittance
+    mentalspace era generate|post|review   synthetic remittances, matching and posting, review queue
     mentalspace amd-sim              run the local AdvancedMD simulator
 
 Errors are one line on stderr and exit code 2; `--debug` shows the traceback as well.
@@ -250,9 +251,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_era(args: argparse.Namespace) -> int:
+    era_args = list(args.era_args)
+    if era_args and era_args[0] in ("generate", "post", "review"):
+        from operational_api.era.cli import main as store_era_main
+
+        return store_era_main(era_args, debug=args.debug)
     from edi835.cli import main as era_main
 
-    return era_main(args.era_args)
+    return era_main(era_args)
 
 
 def cmd_amd_sim(args: argparse.Namespace) -> int:
@@ -300,7 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_args(p)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("era", help="ERA / 835 tools: era parse FILE [--json]")
+    p = sub.add_parser(
+        "era", help="ERA / 835 tools: era parse FILE [--json] | generate --out DIR | post FILE | review"
+    )
     p.add_argument("era_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_era)
 
