@@ -138,6 +138,13 @@ class Segments:
             self._cache[("s", k)] = series
         return series
 
+    def elements_of_rows(self, rows: np.ndarray, ks: range) -> list[pl.Series]:
+        """Elements ``ks`` (consecutive) of some rows, fetched in one block."""
+        if not self.has(ks.start):
+            return [pl.repeat(None, len(rows), dtype=pl.String, eager=True).alias(col(k)) for k in ks]
+        start, length, word = self.lexed.block(self.first[rows], self.count[rows], len(ks), ks.start)
+        return [self.lexed.strings(start[:, i], length[:, i], col(k), word[:, i]) for i, k in enumerate(ks)]
+
     def packed(self, k: int) -> np.ndarray:
         """Element ``k`` packed little-endian into a uint64 (0 when absent; values over 8 bytes
         get all bits set). Compare with :func:`packed` constants: no strings are built."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -200,15 +201,16 @@ class Lexed:
         return start, np.where(has, self.delims[j] - start, 0)
 
     def block(
-        self, first: np.ndarray, count: np.ndarray, width: int
+        self, first: np.ndarray, count: np.ndarray, width: int, kfrom: int = 1
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(start, length, word) of elements 1..``width`` of many segments, as (rows, width) arrays.
+        """(start, length, word) of elements ``kfrom .. kfrom + width - 1`` of many segments, as
+        (rows, width) arrays.
 
         One 2-D gather per array: all elements of a segment sit in the same cache lines, so this
         visits each segment once instead of once per element (the file is far larger than cache).
         ``word`` holds the first 8 bytes of each value; absent elements have length 0.
         """
-        offsets = np.arange(width + 1, dtype=first.dtype)
+        offsets = np.arange(kfrom - 1, kfrom + width, dtype=first.dtype)
         j = first[:, None] + offsets
         np.minimum(j, len(self.delims) - 1, out=j)
         ends = self.delims[j]
@@ -339,7 +341,20 @@ def _decode_check(data: bytes, warnings: list[str]) -> bytes:
 
 def lex(raw: bytes, file_name: str) -> Lexed:
     """Split ``raw`` (a whole 835 file) into segments; raise :class:`Edi835Error` if it is not X12."""
-    source_file_id = hashlib.sha256(raw).hexdigest()
+    if len(raw) < 1 << 20:
+        lexed = _lex(raw, file_name)
+        lexed.source_file_id = hashlib.sha256(raw).hexdigest()
+        return lexed
+    # sha256 of a large file takes tens of milliseconds; hashlib releases the GIL, so it runs on
+    # a second core while numpy lexes.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(lambda: hashlib.sha256(raw).hexdigest())
+        lexed = _lex(raw, file_name)
+        lexed.source_file_id = digest.result()
+    return lexed
+
+
+def _lex(raw: bytes, file_name: str) -> Lexed:
     anomalies: list[tuple[int, str]] = []
     warnings: list[str] = []
     data = raw
@@ -398,7 +413,6 @@ def lex(raw: bytes, file_name: str) -> Lexed:
     lexed.isa_delimiters = isa_delimiters
     lexed.anomalies = anomalies
     lexed.warnings = warnings
-    lexed.source_file_id = source_file_id
     lexed.leading_default_delimiters = leading_default
     return lexed
 

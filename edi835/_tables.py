@@ -404,8 +404,9 @@ def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
     in_claim = nm1.scope == SCOPE_CLAIM
     entity = nm1.packed(1)
     first = _first_per(n_clm, nm1.clm, in_claim & (entity == packed("82")))
-    claims["rendering_provider_id_qualifier"] = _pick(nm1, 8, first, "q")
-    claims["rendering_provider_id"] = _pick(nm1, 9, first, "id")
+    qualifier, identifier = nm1.elements_of_rows(first[first >= 0], range(8, 10))
+    claims["rendering_provider_id_qualifier"] = _expand(qualifier, first)
+    claims["rendering_provider_id"] = _expand(identifier, first)
     claims["rendering_provider_npi"] = pl.select(
         pl.when(claims["rendering_provider_id_qualifier"] == "XX").then(claims["rendering_provider_id"])
     ).to_series()
