@@ -17,8 +17,8 @@ and claim's status recomputed. The rest waits in the review queue with ranked ca
 - A CLP that would pay a charge an earlier remittance already paid (and no reversal in between)
   goes to review instead of paying twice.
 
-Charge status from its totals (cents): nothing posted -> BILLED; paid 0, patient share 0 and
-adjustments > 0 -> DENIED; charge - paid - adjustments <= 0 -> PAID; otherwise PARTIALLY_PAID
+Charge status from its totals (cents): nothing posted (or all of it reversed) -> BILLED; paid 0,
+patient share 0 and adjustments > 0 -> DENIED; charge - paid - adjustments <= 0 -> PAID; otherwise PARTIALLY_PAID
 (the rest is the patient's share or still open). Claim status from its charges: all PAID -> PAID,
 any paid -> PARTIALLY_PAID, all DENIED -> DENIED, none adjudicated -> ACCEPTED.
 
@@ -768,10 +768,11 @@ def write_postings(rows: _Rows, apps: list[tuple], adjs: list[tuple], now: dt.da
 
 
 def charge_status(charge: int, paid: int, adjusted: int, patient: int) -> str:
-    """A charge's status from its totals in cents (see the module docstring)."""
-    if paid == 0 and adjusted == 0 and patient == 0:
+    """A charge's status from its totals in cents (see the module docstring). Totals at or below
+    zero mean nothing is adjudicated any more (a reversal took it back)."""
+    if paid <= 0 and adjusted <= 0 and patient <= 0:
         return ChargeStatus.BILLED.value
-    if paid == 0 and patient == 0 and adjusted > 0:
+    if paid <= 0 and patient <= 0:
         return ChargeStatus.DENIED.value
     if charge - paid - adjusted <= 0:
         return ChargeStatus.PAID.value
