@@ -97,6 +97,11 @@ class Segments:
     def __len__(self) -> int:
         return len(self.idx)
 
+    def release(self) -> None:
+        """Drop the fetched elements (the loop context stays): keeps peak memory down."""
+        self._block = None
+        self._cache.clear()
+
     def _span(self, k: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(start, length, first word or None) of element ``k`` for all rows or some rows."""
         if 1 <= k <= self._width:
@@ -235,6 +240,10 @@ class Frames:
     def set_context(self, context: Context) -> None:
         """Loop context computed by the structure pass."""
         self.context = context
+        self._segments.clear()
+
+    def release(self) -> None:
+        """Forget every fetched element column; the loop context is kept for the records."""
         self._segments.clear()
 
     def of(self, code: int) -> Segments:

@@ -444,6 +444,9 @@ def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
             _pick(amt, 2, _first_per(n_clm, amt.clm, amt_claim & (amt_q == packed(code))), name)
         )
 
+    clp.release()
+    nm1.release()
+
     # ---- adjustments (one row per CAS triplet) --------------------------------------------
     cas = frames.of(CAS)
     group = cas.element(1)
@@ -485,6 +488,8 @@ def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
     line_adj = _sum_per(n_clm, np.where(line_level, adj_clm, -1), adj_cents)
     claims["claim_adjustment_amount"] = _decimal(claim_adj, "claim_adjustment_amount")
     claims["line_adjustment_amount"] = _decimal(line_adj, "line_adjustment_amount")
+
+    cas.release()
 
     # ---- service lines --------------------------------------------------------------------
     lines: dict[str, pl.Series | np.ndarray] = {
@@ -545,6 +550,8 @@ def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
     paid_cents = _cents(paid)
     claims["is_balanced"] = _cents(charge) - paid_cents == claim_adj + line_adj
     claims["source_file_id"] = pl.Series([sfid]).gather(np.zeros(n_clm, dtype=np.int64))
+
+    svc.release()
 
     # ---- remark codes -----------------------------------------------------------------------
     remarks = []

@@ -295,6 +295,7 @@ def parse_bytes(data: bytes, file_name: str = "<bytes>") -> ParseResult:
         frames = Frames(lexed)
         structure = analyse(lexed, frames)
         built = build_tables(lexed, frames, structure)
+        frames.release()
         return ParseResult(lexed, frames, structure, built)
     except Edi835Error:
         raise
