@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
-from edi835._lexer import Lexed, seg_code
+from edi835._lexer import Lexed, masked_series, seg_code
 
 ISA, IEA, GS, GE, TA1 = (seg_code(s) for s in ("ISA", "IEA", "GS", "GE", "TA1"))
 ST, SE, BPR, TRN, CUR = (seg_code(s) for s in ("ST", "SE", "BPR", "TRN", "CUR"))
@@ -166,8 +167,7 @@ class Segments:
         """Element ``k`` (CCYYMMDD) of the given rows as a Date column (null if not a valid date)."""
         word, length = self._word(k, rows)
         days = _days_from_digits(word, length)
-        series = pl.Series(days.astype(np.int32))
-        return pl.select(pl.when(series >= 0).then(series).cast(pl.Date)).to_series()
+        return masked_series(days.astype(np.int32), days >= 0, pa.date32(), col(k))
 
 
 def _previous(sorted_idx: np.ndarray, idx: np.ndarray) -> np.ndarray:

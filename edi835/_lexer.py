@@ -109,6 +109,18 @@ def _words(data: bytes, at: np.ndarray, *, high: bool = True) -> tuple[np.ndarra
     return lo, hi
 
 
+def masked_series(values: np.ndarray, valid: np.ndarray, dtype: pa.DataType, name: str = "") -> pl.Series:
+    """Polars Series of fixed-width ``values`` with nulls where ``valid`` is False.
+
+    Built from Arrow buffers, which avoids a polars expression (and its per-call overhead).
+    """
+    values = np.ascontiguousarray(values)
+    nulls = len(valid) - int(np.count_nonzero(valid))
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    array = pa.Array.from_buffers(dtype, len(values), [bitmap, pa.py_buffer(values)], null_count=nulls)
+    return pl.Series(name, array)
+
+
 def string_view_column(
     data: bytes, start: np.ndarray, length: np.ndarray, name: str, lo: np.ndarray | None = None
 ) -> pl.Series:
@@ -513,10 +525,15 @@ def _tokens(data: bytes, n_content: int, element: int, term: int) -> tuple[np.nd
     return delims, first_tok, ntok, starts, ends
 
 
+# Trailing bytes ignored at the very end of a file: whitespace, NUL padding and the DOS
+# end-of-file marker (Ctrl-Z) that some older payer systems still append.
+_TRAILING_JUNK = WHITESPACE + b"\x00\x1a"
+
+
 def _content_length(data: bytes, term: int) -> int:
-    """Length of ``data`` without trailing whitespace (keeping a whitespace terminator)."""
+    """Length of ``data`` without trailing whitespace/padding (keeping a whitespace terminator)."""
     n = len(data)
-    while n and data[n - 1] in WHITESPACE and data[n - 1] != term:
+    while n and data[n - 1] in _TRAILING_JUNK and data[n - 1] != term:
         n -= 1
     return n
 

@@ -46,7 +46,7 @@ from edi835._frames import (
     Segments,
     packed,
 )
-from edi835._lexer import Lexed
+from edi835._lexer import Lexed, masked_series
 from edi835._structure import Structure
 
 __all__ = ["MONEY", "TABLE_SCHEMAS", "Built", "build_tables"]
@@ -214,18 +214,8 @@ TABLE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
 }
 
 
-def _masked(values: np.ndarray, valid: np.ndarray, dtype: pa.DataType) -> pl.Series:
-    """Polars Series of ``values`` with nulls where ``valid`` is False (built via Arrow buffers)."""
-    values = np.ascontiguousarray(values)
-    nulls = len(valid) - int(np.count_nonzero(valid))
-    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
-    return pl.Series(
-        pa.Array.from_buffers(dtype, len(values), [bitmap, pa.py_buffer(values)], null_count=nulls)
-    )
-
-
 def _nullable(index: np.ndarray) -> pl.Series:
-    return _masked(index.astype(np.int64), index >= 0, pa.int64())
+    return masked_series(index.astype(np.int64), index >= 0, pa.int64())
 
 
 def _cents(money: pl.Series) -> np.ndarray:
@@ -248,9 +238,8 @@ def _nonempty(series: pl.Series) -> pl.Series:
 
 def _ids(pos: np.ndarray, rows: np.ndarray, name: str) -> pl.Series:
     """Segment ordinals of the parent rows (null where a row is -1)."""
-    values = np.where(rows >= 0, pos[np.maximum(rows, 0)], 0) if len(pos) else np.zeros(len(rows), np.int64)
-    s = pl.Series(name, values, dtype=pl.Int64)
-    return pl.select(pl.when(s > 0).then(s)).to_series().alias(name)
+    values = pos[np.maximum(rows, 0)] if len(pos) else np.zeros(len(rows), np.int64)
+    return masked_series(values.astype(np.int64), rows >= 0, pa.int64(), name)
 
 
 def _first_per(n_parents: int, parent_rows: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

@@ -118,3 +118,9 @@ def test_interchange_records_carry_envelope_fields():
     assert interchanges[0].sender_id == "SYNPAYER"
     assert interchanges[1].groups[0].control_number == "102"
     assert interchanges[2].groups[0].transactions[0].transaction_set_control_number == "0003"
+
+
+def test_trailing_nul_padding_and_ctrl_z_after_the_last_segment_are_ignored():
+    data = fixture_path("denied_claim_co45.835").read_bytes() + b"\x00\x00\x1a"
+    result = edi835.parse_bytes(data, "padded.835")
+    assert result.claims.height == 1 and result.anomalies == []
