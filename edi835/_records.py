@@ -138,6 +138,7 @@ class _Builder:
                 unknown.append(RawSegment(pos, sid, tuple(el[1:])))
                 continue
             target = line if sc == SCOPE_LINE else claim if sc == SCOPE_CLAIM else None
+            in_party = party is not None and sc in (SCOPE_PAYER, SCOPE_PAYEE, SCOPE_OTHER_PARTY)
             if sid == "BPR" and not bpr:
                 bpr = el
             elif sid == "TRN" and sc == SCOPE_HEADER and not trn:
@@ -146,20 +147,18 @@ class _Builder:
                 currency = _get(el, 2)
             elif sid == "N1":
                 party = {
-                    "pos": pos, "el": el, "address": [], "n4": [], "refs": [], "contacts": [], "rdm": (),
+                    "pos": pos, "el": el, "names": [], "address": [], "n4": [], "refs": [], "contacts": [],
+                    "rdm": (),
                 }  # fmt: skip
                 if sc in (SCOPE_PAYER, SCOPE_PAYEE) and (_get(el, 1) or "") not in parties:
                     parties[_get(el, 1) or ""] = party
-            elif (
-                sid in ("N2", "N3")
-                and party is not None
-                and sc in (SCOPE_PAYER, SCOPE_PAYEE, SCOPE_OTHER_PARTY)
-            ):
-                if sid == "N3":
-                    party["address"].extend(v for v in el[1:3] if v)
-            elif sid == "N4" and party is not None and sc in (SCOPE_PAYER, SCOPE_PAYEE, SCOPE_OTHER_PARTY):
+            elif sid == "N2" and in_party:
+                party["names"].append(tuple(el[1:]))
+            elif sid == "N3" and in_party:
+                party["address"].extend(v for v in el[1:3] if v)
+            elif sid == "N4" and in_party:
                 party["n4"] = el
-            elif sid == "RDM" and party is not None:
+            elif sid == "RDM" and in_party:
                 party["rdm"] = tuple(el[1:])
             elif sid == "LX":
                 close_claim()
@@ -216,28 +215,20 @@ class _Builder:
             elif sid == "LQ" and line is not None and sc == SCOPE_LINE:
                 if _get(el, 2):
                     line["remarks"].append(RemarkCode(pos, "LQ", "LQ02", _get(el, 1), el[2]))
-            elif sid == "REF":
+            elif sid == "REF" and (target is not None or in_party or sc == SCOPE_HEADER):
                 ref = Reference(pos, _get(el, 1), _get(el, 2))
-                if target is not None:
-                    target["refs"].append(ref)
-                elif sc in (SCOPE_PAYER, SCOPE_PAYEE, SCOPE_OTHER_PARTY) and party is not None:
-                    party["refs"].append(ref)
-                else:
-                    refs.append(ref)
-            elif sid == "DTM":
+                (target["refs"] if target is not None else party["refs"] if in_party else refs).append(ref)
+            elif sid == "DTM" and (target is not None or sc == SCOPE_HEADER):
                 date = DateReference(pos, _get(el, 1), _date(_get(el, 2)))
                 (target["dates"] if target is not None else dates).append(date)
-            elif sid == "PER":
+            elif sid == "PER" and ((claim is not None and sc == SCOPE_CLAIM) or in_party):
                 contact = Contact(
                     pos,
                     _get(el, 1),
                     _get(el, 2),
                     tuple((el[k], el[k + 1]) for k in (3, 5, 7) if _get(el, k) and _get(el, k + 1)),
                 )
-                if claim is not None and sc in (SCOPE_CLAIM, SCOPE_LINE):
-                    claim["contacts"].append(contact)
-                elif party is not None:
-                    party["contacts"].append(contact)
+                (party["contacts"] if in_party else claim["contacts"]).append(contact)
             elif sid == "AMT" and target is not None:
                 target["amounts"].append(SupplementalAmount(pos, _get(el, 1), _dec(_get(el, 2))))
             elif sid == "QTY" and target is not None:
@@ -260,6 +251,10 @@ class _Builder:
                             _dec(amount),
                         )
                     )
+            else:
+                # Known segment in a place the guide does not allow (reported as a warning by the
+                # structure pass): kept verbatim rather than dropped.
+                unknown.append(RawSegment(pos, sid, tuple(el[1:])))
         close_claim()
 
         payment = Payment(
@@ -311,6 +306,7 @@ def _freeze_party(p: dict | None) -> Party | None:
         references=tuple(p["refs"]),
         contacts=tuple(p["contacts"]),
         remittance_delivery_method=p["rdm"],
+        additional_names=tuple(p["names"]),
     )
 
 

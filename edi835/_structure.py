@@ -14,9 +14,12 @@ import numpy as np
 import polars as pl
 
 from edi835._frames import (
+    AMT,
     BPR,
     CAS,
     CLP,
+    CUR,
+    DTM,
     ENVELOPE_CODES,
     GE,
     GS,
@@ -28,8 +31,15 @@ from edi835._frames import (
     MIA,
     MOA,
     N1,
+    N2,
+    N3,
+    N4,
     NM1,
+    PER,
     PLB,
+    QTY,
+    RDM,
+    REF,
     SCOPE_CLAIM,
     SCOPE_ENVELOPE,
     SCOPE_HEADER,
@@ -43,6 +53,9 @@ from edi835._frames import (
     SE,
     ST,
     SVC,
+    TRN,
+    TS2,
+    TS3,
     Context,
     Frames,
 )
@@ -51,8 +64,42 @@ from edi835.errors import Edi835Error
 
 __all__ = ["Structure", "analyse"]
 
-# Claim-loop segments that are only reported (not fatal) when they appear outside their loop.
-_CLAIM_ONLY = {MIA: "claim", MOA: "claim", NM1: "claim", LQ: "service line"}
+_ANY_PARTY = frozenset({SCOPE_PAYER, SCOPE_PAYEE, SCOPE_OTHER_PARTY})
+# Where each non-opening segment may appear. Elsewhere it is reported (warning) and kept in the
+# records as an unplaced segment; the tables ignore it.
+ALLOWED_SCOPES: dict[int, frozenset[int]] = {
+    BPR: frozenset({SCOPE_HEADER}),
+    TRN: frozenset({SCOPE_HEADER}),
+    CUR: frozenset({SCOPE_HEADER}),
+    REF: frozenset({SCOPE_HEADER, SCOPE_CLAIM, SCOPE_LINE}) | _ANY_PARTY,
+    DTM: frozenset({SCOPE_HEADER, SCOPE_CLAIM, SCOPE_LINE}),
+    N2: _ANY_PARTY,
+    N3: _ANY_PARTY,
+    N4: _ANY_PARTY,
+    RDM: _ANY_PARTY,
+    PER: _ANY_PARTY | {SCOPE_CLAIM},
+    TS3: frozenset({SCOPE_LX}),
+    TS2: frozenset({SCOPE_LX}),
+    NM1: frozenset({SCOPE_CLAIM}),
+    MIA: frozenset({SCOPE_CLAIM}),
+    MOA: frozenset({SCOPE_CLAIM}),
+    AMT: frozenset({SCOPE_CLAIM, SCOPE_LINE}),
+    QTY: frozenset({SCOPE_CLAIM, SCOPE_LINE}),
+    LQ: frozenset({SCOPE_LINE}),
+}
+LOOP_NAMES = {
+    SCOPE_ENVELOPE: "envelope",
+    SCOPE_HEADER: "header",
+    SCOPE_PAYER: "payer (1000A)",
+    SCOPE_PAYEE: "payee (1000B)",
+    SCOPE_OTHER_PARTY: "party (N1)",
+    SCOPE_LX: "header number (2000)",
+    SCOPE_CLAIM: "claim (2100)",
+    SCOPE_LINE: "service line (2110)",
+    SCOPE_PLB: "provider adjustment (PLB)",
+    SCOPE_TRAILER: "trailer",
+}
+MAX_WARNINGS_PER_KIND = 100
 
 
 @dataclass(slots=True)
@@ -176,17 +223,28 @@ def analyse(lexed: Lexed, frames: Frames) -> Structure:
         )
 
     warnings: list[tuple[int, str, str]] = []
-    for code, loop in _CLAIM_ONLY.items():
+    for code, allowed in ALLOWED_SCOPES.items():
         idx = frames.idx(code)
         sc = context.scope(idx)
-        allowed = (sc == SCOPE_LINE) if code == LQ else ((sc == SCOPE_CLAIM) | (sc == SCOPE_LINE))
-        for i in idx[~allowed][:100].tolist():
+        bad = idx[~np.isin(sc, list(allowed))]
+        for i, where in zip(
+            bad[:MAX_WARNINGS_PER_KIND].tolist(),
+            context.scope(bad[:MAX_WARNINGS_PER_KIND]).tolist(),
+            strict=True,
+        ):
             warnings.append(
                 (
                     i,
                     "misplaced_segment",
-                    f"{code_to_id(code)} at segment {i + 1} is outside a {loop} loop; ignored in tables",
+                    f"{code_to_id(code)} at segment {i + 1} is not expected in the {LOOP_NAMES[where]} loop;"
+                    " kept in the records only",
                 )
+            )
+        if len(bad) > MAX_WARNINGS_PER_KIND:
+            i = int(bad[MAX_WARNINGS_PER_KIND])
+            more = len(bad) - MAX_WARNINGS_PER_KIND
+            warnings.append(
+                (i, "misplaced_segment", f"... and {more} more misplaced {code_to_id(code)} segments")
             )
 
     missing_bpr = np.setdiff1d(st_idx + 1, np.unique(context.rem_ordinal(frames.idx(BPR))))

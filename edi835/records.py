@@ -125,6 +125,7 @@ class Party:
     references: tuple[Reference, ...] = ()
     contacts: tuple[Contact, ...] = ()
     remittance_delivery_method: tuple[str, ...] = ()
+    additional_names: tuple[tuple[str, ...], ...] = ()
 
     @property
     def npi(self) -> str | None:
@@ -338,6 +339,7 @@ class Remittance:
     provider_summaries: tuple[ProviderSummary, ...]
     claims: tuple[Claim, ...]
     provider_adjustments: tuple[ProviderAdjustment, ...]
+    # Segments the 835 guide does not define, or known ones where the guide does not allow them.
     unknown_segments: tuple[RawSegment, ...]
     segment_count: int
     declared_segment_count: str | None

@@ -80,3 +80,16 @@ def test_issue_frame_is_in_file_order_with_file_level_issues_first():
     ]
     positions = frame.filter(frame["code"] != "envelope_anomaly")["segment_position"].to_list()
     assert positions == sorted(positions)
+
+
+def test_known_segments_in_the_wrong_loop_are_warned_and_kept_in_the_records():
+    text = fixture_path("denied_claim_co45.835").read_text()
+    text = text.replace("LX*1~", "LX*1~\nN3*1 WRONG PLACE~").replace("LQ*HE*N130~", "LQ*HE*N130~\nTS3*X*11~")
+    result = edi835.parse_bytes(text.encode(), "misplaced.835")
+    warnings = result.validation.by_code("misplaced_segment")
+    assert [w.message for w in warnings] == [
+        "N3 at segment 10 is not expected in the header number (2000) loop; kept in the records only",
+        "TS3 at segment 19 is not expected in the service line (2110) loop; kept in the records only",
+    ]
+    assert [s.segment_id for s in result.transactions[0].unknown_segments] == ["N3", "TS3"]
+    assert result.claims.height == 1 and result.validation.is_valid
