@@ -49,6 +49,7 @@ LEVELS = (
     MatchMethod.FUZZY.value,
 )
 NO_DAYS = 999  # day distance when a date is missing
+MIN_CANDIDATE_SCORE = 0.3  # below this a "candidate" is noise, not help, for the person reviewing
 
 # Weights of the fuzzy score (they sum to 1).
 W_IDENTITY, W_DATE, W_AMOUNT, W_CPT, W_CCN = 0.35, 0.20, 0.20, 0.10, 0.15
@@ -447,21 +448,30 @@ class _Matcher:
         double_surname = pl.col("last_norm").str.contains(" ") & pl.col("last_norm").str.split(
             " "
         ).list.contains(pl.col("c_last"))
-        p = p.with_columns(
-            name_sim=pl.max_horizontal(
-                pl.col("_sort"),
-                pl.when(initial).then(0.92 * pl.col("_last")).otherwise(0.0),
-                pl.when(double_surname.fill_null(False)).then(0.95 * pl.col("_first")).otherwise(0.0),
-                pl.when(pl.col("name_exact")).then(1.0).otherwise(0.0),
-            ).fill_null(0.0),
-            ccn_sim=pl.when(
-                (pl.col("ccn_norm_era") == pl.col("ccn_norm")) | (pl.col("ccn_int_era") == pl.col("ccn_int"))
+        p = (
+            p.with_columns(
+                name_sim=pl.max_horizontal(
+                    pl.col("_sort"),
+                    pl.when(initial).then(0.92 * pl.col("_last")).otherwise(0.0),
+                    pl.when(double_surname.fill_null(False)).then(0.95 * pl.col("_first")).otherwise(0.0),
+                    pl.when(pl.col("name_exact")).then(1.0).otherwise(0.0),
+                ).fill_null(0.0),
+                ccn_exact=(pl.col("ccn_norm_era") == pl.col("ccn_norm")).fill_null(False),
+                # The same number once prefix and leading zeros are gone (meaningful with a few digits only).
+                ccn_digits_eq=(
+                    (pl.col("ccn_int_era") == pl.col("ccn_int"))
+                    & (pl.col("ccn_digits_era").str.len_chars() >= 4)
+                ).fill_null(False),
+                payer_ok=(pl.col("payer_code") == pl.col("payer_code_era")).fill_null(True),
             )
-            .then(1.0)
-            .otherwise(pl.col("ccn_sim"))
-            .fill_null(0.0),
-            payer_ok=(pl.col("payer_code") == pl.col("payer_code_era")).fill_null(True),
-        ).drop("_sort", "_last", "_first", "member_known")
+            .with_columns(
+                ccn_sim=pl.when(pl.col("ccn_exact") | pl.col("ccn_digits_eq"))
+                .then(1.0)
+                .otherwise(pl.col("ccn_sim"))
+                .fill_null(0.0),
+            )
+            .drop("_sort", "_last", "_first", "member_known")
+        )
         return p
 
     # -- levels -------------------------------------------------------------------------------
@@ -690,7 +700,7 @@ class _Matcher:
             scored.with_columns(reasons=_reasons())
             .sort(["era_key", "score", "claim_id"], descending=[False, True, False])
             .with_columns(rank=pl.col("claim_id").cum_count().over("era_key").cast(pl.Int64))
-            .filter(pl.col("rank") <= self.s.review_candidates)
+            .filter((pl.col("rank") <= self.s.review_candidates) & (pl.col("score") >= MIN_CANDIDATE_SCORE))
         )
         single = (
             self.store.charges.group_by("claim_id")
@@ -749,9 +759,11 @@ def _reasons() -> pl.Expr:
     """Why a pair scored as it did: codes and offsets, never names or ids of people."""
     return pl.concat_str(
         [
-            pl.when(pl.col("ccn_sim") >= 1.0).then(pl.lit("ccn=exact")).otherwise(
-                pl.format("ccn={}", (pl.col("ccn_sim") * 100).round(0).cast(pl.Int64))
-            ),
+            pl.when(pl.col("ccn_exact"))
+            .then(pl.lit("ccn=exact"))
+            .when(pl.col("ccn_digits_eq"))
+            .then(pl.lit("ccn=digits"))
+            .otherwise(pl.format("ccn={}", (pl.col("ccn_sim") * 100).round(0).cast(pl.Int64))),
             pl.when(pl.col("member_eq")).then(pl.lit("member=yes")).when(pl.col("member_conflict"))
             .then(pl.lit("member=other")).otherwise(pl.lit("member=none")),
             pl.when(pl.col("name_exact")).then(pl.lit("name=exact")).otherwise(

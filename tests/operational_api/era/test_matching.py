@@ -131,7 +131,7 @@ def test_level4_fuzzy_initial_without_member_id_and_dropped_prefix(sqlite_engine
     row = _only(rows)
     assert (row["method"], row["claim_id"]) == ("FUZZY", 10_001)
     assert row["confidence"] >= 0.9
-    assert "ccn=exact" in row["reasons"] and "member=none" in row["reasons"]
+    assert "ccn=digits" in row["reasons"] and "member=none" in row["reasons"]
 
 
 def test_level5_review_ranks_the_true_claim_first(sqlite_engine):
