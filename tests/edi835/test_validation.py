@@ -89,7 +89,7 @@ def test_known_segments_in_the_wrong_loop_are_warned_and_kept_in_the_records():
     warnings = result.validation.by_code("misplaced_segment")
     assert [w.message for w in warnings] == [
         "N3 at segment 10 is not expected in the header number (2000) loop; kept in the records only",
-        "TS3 at segment 19 is not expected in the service line (2110) loop; kept in the records only",
+        "TS3 at segment 20 is not expected in the service line (2110) loop; kept in the records only",
     ]
     assert [s.segment_id for s in result.transactions[0].unknown_segments] == ["N3", "TS3"]
     assert result.claims.height == 1 and result.validation.is_valid
