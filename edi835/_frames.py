@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from edi835._lexer import Lexed, masked_series, seg_code
+from edi835._lexer import KNOWN_SEGMENT_CODES, Lexed, masked_series, seg_code
 
 ISA, IEA, GS, GE, TA1 = (seg_code(s) for s in ("ISA", "IEA", "GS", "GE", "TA1"))
 ST, SE, BPR, TRN, CUR = (seg_code(s) for s in ("ST", "SE", "BPR", "TRN", "CUR"))
@@ -16,11 +16,7 @@ CLP, CAS, NM1, MIA, MOA = (seg_code(s) for s in ("CLP", "CAS", "NM1", "MIA", "MO
 AMT, QTY, SVC, LQ, PLB = (seg_code(s) for s in ("AMT", "QTY", "SVC", "LQ", "PLB"))
 
 ENVELOPE_CODES = (ISA, IEA, GS, GE, TA1)
-TRANSACTION_CODES = (
-    ST, SE, BPR, TRN, CUR, REF, DTM, N1, N2, N3, N4, PER, RDM, LX, TS3, TS2,
-    CLP, CAS, NM1, MIA, MOA, AMT, QTY, SVC, LQ, PLB,
-)  # fmt: skip
-KNOWN_CODES = np.array(sorted(ENVELOPE_CODES + TRANSACTION_CODES), dtype=np.int32)
+KNOWN_CODES = KNOWN_SEGMENT_CODES
 
 # Loop scope of a segment = kind of the last loop-opening segment at or before it.
 SCOPE_ENVELOPE, SCOPE_HEADER, SCOPE_PAYER, SCOPE_PAYEE, SCOPE_OTHER_PARTY = 0, 1, 2, 3, 4

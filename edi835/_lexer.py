@@ -71,6 +71,12 @@ def code_to_id(code: int) -> str:
 
 
 ISA = seg_code("ISA")
+# Segment ids of the 835 guide (plus envelope and TA1); anything else is kept and reported.
+KNOWN_SEGMENT_IDS = (
+    "ISA", "IEA", "GS", "GE", "TA1", "ST", "SE", "BPR", "TRN", "CUR", "REF", "DTM", "N1", "N2", "N3", "N4",
+    "PER", "RDM", "LX", "TS3", "TS2", "CLP", "CAS", "NM1", "MIA", "MOA", "AMT", "QTY", "SVC", "LQ", "PLB",
+)  # fmt: skip
+KNOWN_SEGMENT_CODES = np.array(sorted(seg_code(s) for s in KNOWN_SEGMENT_IDS), dtype=np.int32)
 
 
 def show_delimiter(ch: str) -> str:
@@ -176,6 +182,7 @@ class Lexed:
     delims: np.ndarray
     first_tok: np.ndarray
     ntok: np.ndarray
+    known: np.ndarray  # True where the segment id is one the 835 guide defines
     isa_idx: np.ndarray  # segment index of every ISA
     isa_delimiters: list[Delimiters]  # what each ISA declared (same order)
     anomalies: list[tuple[int, str]]  # (segment index or -1 for the whole file, message)
@@ -551,7 +558,9 @@ def _segment(data: bytes, delimiters: Delimiters, file_name: str) -> tuple[Lexed
     delims, first_tok, ntok, starts, ends = _tokens(data, _content_length(data, term), element, term)
     arr = np.frombuffer(data, dtype=np.uint8)
     last = len(arr) - 1
-    if (ws[arr[np.clip(ends - 1, 0, last)]] & (ends > starts)).any():
+    # ends - 1 is -1 only for an empty first segment, where the check below is moot.
+    before_term = ws[arr[ends - 1]]
+    if before_term.any() and (before_term & (ends > starts)).any():
         # Whitespace before terminators (rare: "SEG \r\n" with a newline terminator, trailing
         # blanks): remove it from the bytes so that no element value ends in whitespace.
         cls = b"[" + re.escape(bytes(b for b in WHITESPACE if b != term)) + b"]+"
@@ -560,10 +569,13 @@ def _segment(data: bytes, delimiters: Delimiters, file_name: str) -> tuple[Lexed
         arr = np.frombuffer(data, dtype=np.uint8)
         last = len(arr) - 1
     # Whitespace after terminators (CR/LF, indentation) is skipped by moving the segment start.
-    lead = np.flatnonzero(ws[arr[np.minimum(starts, last)]] & (starts < ends))
+    if len(starts) and int(starts[-1]) > last:
+        np.minimum(starts, last, out=starts)
+    lead = np.flatnonzero(ws[arr[starts]])
     while len(lead):
+        lead = lead[starts[lead] < ends[lead]]
         starts[lead] += 1
-        lead = lead[ws[arr[np.minimum(starts[lead], last)]] & (starts[lead] < ends[lead])]
+        lead = lead[ws[arr[np.minimum(starts[lead], last)]]]
 
     keep = ends > starts
     if not keep.all():
@@ -573,11 +585,17 @@ def _segment(data: bytes, delimiters: Delimiters, file_name: str) -> tuple[Lexed
 
     id_len = delims[first_tok] - starts
     word = _words(data, starts, high=False)[0]
-    b0 = (word & np.uint64(0xFF)).astype(np.uint8)
-    b1 = ((word >> np.uint64(8)) & np.uint64(0xFF)).astype(np.uint8)
-    b2 = ((word >> np.uint64(16)) & np.uint64(0xFF)).astype(np.uint8)
-    valid = ((id_len == 2) | (id_len == 3)) & _UPPER[b0] & _ALNUM[b1] & ((id_len == 2) | _ALNUM[b2])
     codes = (word & np.where(id_len == 2, np.uint64(0xFFFF), np.uint64(0xFFFFFF))).astype(np.int32)
+    # Every known id is a valid X12 id: check the characters only for the (rare) others.
+    known = np.isin(codes, KNOWN_SEGMENT_CODES) & ((id_len == 2) | (id_len == 3))
+    valid = known.copy()
+    other = np.flatnonzero(~valid)
+    if len(other):
+        w, n = word[other], id_len[other]
+        b0 = (w & np.uint64(0xFF)).astype(np.uint8)
+        b1 = ((w >> np.uint64(8)) & np.uint64(0xFF)).astype(np.uint8)
+        b2 = ((w >> np.uint64(16)) & np.uint64(0xFF)).astype(np.uint8)
+        valid[other] = ((n == 2) | (n == 3)) & _UPPER[b0] & _ALNUM[b1] & ((n == 2) | _ALNUM[b2])
     lexed = Lexed(
         file_name=file_name,
         source_file_id="",
@@ -591,6 +609,7 @@ def _segment(data: bytes, delimiters: Delimiters, file_name: str) -> tuple[Lexed
         delims=delims,
         first_tok=first_tok,
         ntok=ntok,
+        known=known,
         isa_idx=np.zeros(0, dtype=np.int64),
         isa_delimiters=[],
         anomalies=[],

@@ -25,7 +25,6 @@ from edi835._frames import (
     GS,
     IEA,
     ISA,
-    KNOWN_CODES,
     LQ,
     LX,
     MIA,
@@ -165,7 +164,7 @@ def analyse(lexed: Lexed, frames: Frames) -> Structure:
         raise lexed.error(
             int(env_idx[np.argmax(env_inside)]), "envelope segment inside a transaction set (SE missing)"
         )
-    known = np.isin(codes, KNOWN_CODES)
+    known = lexed.known
     anomalies: list[tuple[int, str]] = []
     if int((se_idx - st_idx + 1).sum()) != n - len(env_idx):
         # Some non-envelope segment lies outside every ST..SE: find which (rare, full pass).
