@@ -160,10 +160,17 @@ class Segments:
         return found
 
     def date(self, k: int, rows: np.ndarray) -> pl.Series:
-        """Element ``k`` (CCYYMMDD) of the given rows as a Date column (null if not a valid date)."""
-        word, length = self._word(k, rows)
-        days = _days_from_digits(word, length)
-        return masked_series(days.astype(np.int32), days >= 0, pa.date32(), col(k))
+        """Element ``k`` (CCYYMMDD) of the given rows as a Date column (null if not a valid date).
+
+        The whole column is decoded once (DTM dates are read for several qualifiers).
+        """
+        days = self._cache.get(("d", k))
+        if days is None:
+            word, length = self._word(k, None)
+            days = self._cache[("d", k)] = _days_from_digits(word, length).astype(np.int32)
+        assert isinstance(days, np.ndarray)
+        picked = days[rows]
+        return masked_series(picked, picked >= 0, pa.date32(), col(k))
 
 
 def _previous(sorted_idx: np.ndarray, idx: np.ndarray) -> np.ndarray:
