@@ -1,9 +1,15 @@
 """Envelope pairing, transaction boundaries and per-segment loop context (vectorised).
 
 Structural breaks that make the money data unreliable raise :class:`Edi835Error` (an ST without
-SE, a segment outside any transaction, an SVC or CAS outside a claim, a transaction without BPR,
-an ST that is not 835). Envelope problems that real payers produce every day (GE/IEA counts and
-control numbers, missing GE/IEA, ST outside a GS) only become anomalies: the money is intact.
+SE, a known segment outside any transaction, an SVC or CAS outside a claim, a transaction without
+BPR, an ST that is not 835). Envelope problems that real payers produce every day (GE/IEA counts
+and control numbers, missing GE/IEA, ST outside a GS, an unknown segment between interchanges)
+only become anomalies: the money is intact. Known segments in a loop where the guide does not
+allow them (:data:`ALLOWED_SCOPES`) are warnings; the tables ignore them and the records keep
+them verbatim.
+
+Loop context: each segment's scope is the kind of the last loop opener (ST, N1, LX, CLP, SVC,
+PLB, SE, envelope) at or before it, found with one cumulative count over the file.
 """
 
 from __future__ import annotations
