@@ -7,6 +7,8 @@
     mentalspace demo                 build, then serve
     mentalspace era parse FILE       read an 835 remittance
     mentalspace era generate|post|review   synthetic remittances, matching and posting, review queue
+    mentalspace amd sync             one incremental AdvancedMD sync through Dagster (the first is the initial load)
+    mentalspace amd backfill         replace AdvancedMD visits and charges of a date range, one Dagster run per day
     mentalspace amd-sim              run the local AdvancedMD simulator
 
 Errors are one line on stderr and exit code 2; `--debug` shows the traceback as well.
@@ -181,6 +183,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     with progress("landing the operational store in the warehouse (raw_operational)"):
         materialize_group(defs, "operational")
         materialize_group(defs, "era_setup")
+        materialize_group(defs, "advancedmd_setup")
     with progress("running dbt build (staging, marts, metrics and tests)"):
         materialize_group(defs, None)
     _print_kvr_summary()
@@ -267,6 +270,103 @@ def cmd_amd_sim(args: argparse.Namespace) -> int:
     return sim_main(args.sim_args)
 
 
+def _amd_definitions(args: argparse.Namespace):
+    """The AdvancedMD domain's definitions; simulator options replace the simulated practice."""
+    from operational_api.db import get_engine, migrate
+    from orchestration.defs.advancedmd.definitions import standalone_definitions
+    from orchestration.defs.advancedmd.resources import SimulatedAdvancedMDResource
+    from orchestration.lib.environment import current_environment
+
+    env = current_environment()
+    chosen = {k: getattr(args, k) for k in ("clinicians", "months", "seed", "as_of") if getattr(args, k) is not None}
+    resource = None
+    if chosen:
+        if env.advancedmd_source != "simulator":
+            raise PlatformError("--clinicians/--months/--seed/--as-of choose the simulated practice, "
+                                "but MENTALSPACE_ADVANCEDMD is 'live'")
+        if "as_of" in chosen:
+            chosen["as_of"] = chosen["as_of"].isoformat()
+        resource = SimulatedAdvancedMDResource(**{"as_of": env.as_of_date, **chosen})
+    # The sync keeps its watermarks and patient links in the store: make sure its schema is current.
+    migrate(get_engine())
+    return standalone_definitions(resource), env.advancedmd_source
+
+
+def _metadata(result, asset: str) -> dict[str, object]:
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        if materialization.asset_key.to_user_string() == asset:
+            return {k: v.value for k, v in materialization.metadata.items()}
+    return {}
+
+
+def cmd_amd_sync(args: argparse.Namespace) -> int:
+    from orchestration.lib.runner import run_job
+
+    defs, source = _amd_definitions(args)
+    from orchestration.defs.advancedmd.assets import advancedmd_visit_updates
+
+    config = {}
+    if args.initial_start or args.initial_end:
+        config = {"ops": {advancedmd_visit_updates.op.name: {"config": {
+            k: v.isoformat() for k, v in (("initial_start", args.initial_start), ("initial_end", args.initial_end)) if v
+        }}}}
+    with Progress(1)(f"syncing AdvancedMD ({source}): patients, patient links, visits and charges"):
+        result = run_job(defs, "advancedmd_sync_job", run_config=config)
+    patients, links = _metadata(result, "advancedmd/patients"), _metadata(result, "advancedmd/patient_links")
+    visits = _metadata(result, "advancedmd/visit_updates")
+    print(f"      patients ({patients.get('mode')}): {patients.get('patients_landed', 0)} landed, "
+          f"{patients.get('patients_deleted', 0)} deleted, {patients.get('patients_quarantined', 0)} quarantined; "
+          f"{patients.get('insurance_landed', 0)} coverages; {patients.get('http_requests', 0)} API requests")
+    print(f"      links: {links.get('linked', 0)} linked, {links.get('unmatched', 0)} unmatched, "
+          f"{links.get('deleted', 0)} deleted in AdvancedMD")
+    window = f" {visits['initial_start']}..{visits['initial_end']}" if "initial_start" in visits else ""
+    print(f"      visits ({visits.get('mode')}{window}): {visits.get('visits_landed', 0)} landed, "
+          f"{visits.get('visits_deleted', 0)} deleted, {visits.get('visits_quarantined', 0)} quarantined; "
+          f"charges {visits.get('charges_landed', 0)} landed, {visits.get('charges_deleted', 0)} deleted, "
+          f"{visits.get('charges_quarantined', 0)} quarantined; {visits.get('http_requests', 0)} API requests")
+    print(f"      Dagster run {result.run_id}")
+    return 0
+
+
+def cmd_amd_backfill(args: argparse.Namespace) -> int:
+    from orchestration.defs.advancedmd.partitions import ADVANCEDMD_DAYS
+    from orchestration.lib.runner import run_job
+
+    if args.end < args.start:
+        raise PlatformError(f"--end {args.end} is before --start {args.start}")
+    days = [args.start + dt.timedelta(days=i) for i in range((args.end - args.start).days + 1)]
+    known = set(ADVANCEDMD_DAYS.get_partition_keys())
+    outside = [d for d in days if d.isoformat() not in known]
+    if outside:
+        raise PlatformError(f"{outside[0]} is not an AdvancedMD partition (days from "
+                            f"{ADVANCEDMD_DAYS.start:%Y-%m-%d} to {ADVANCEDMD_DAYS.get_last_partition_key()})")
+    defs, source = _amd_definitions(args)
+    chunks = [days[i : i + args.days_per_run] for i in range(0, len(days), args.days_per_run)]
+    print(f"backfilling AdvancedMD ({source}) visits and charges for {len(days)} days, {days[0]}..{days[-1]}: "
+          f"advancedmd_visit_days_job, {len(chunks)} run(s) of up to {args.days_per_run} days", flush=True)
+    started = time.perf_counter()
+    totals = {"visits": 0, "charges": 0, "quarantined": 0}
+    done = 0
+    width = len(str(len(days)))
+    for chunk in chunks:
+        t0 = time.perf_counter()
+        result = run_job(defs, "advancedmd_visit_days_job",
+                         partition_range=(chunk[0].isoformat(), chunk[-1].isoformat()))
+        per_day = _metadata(result, "advancedmd/visits").get("per_day") or {}
+        for day in chunk:
+            counts = per_day.get(day.isoformat(), {})
+            done += 1
+            for key in totals:
+                totals[key] += int(counts.get(key, 0))
+            print(f"[{done:>{width}}/{len(days)}] {day}: {counts.get('visits', 0)} visits, "
+                  f"{counts.get('charges', 0)} charges, {counts.get('quarantined', 0)} quarantined", flush=True)
+        print(f"      run {result.run_id[:8]}: {len(chunk)} days in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"done: {len(days)} days, {totals['visits']} visits, {totals['charges']} charges, "
+          f"{totals['quarantined']} quarantined in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
 def _dagster_home():
     home = var_dir() / "dagster"
     home.mkdir(parents=True, exist_ok=True)
@@ -312,10 +412,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("era_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_era)
 
-    p = sub.add_parser("amd-sim", help="run the local AdvancedMD simulator")
+    p = sub.add_parser("amd", help="AdvancedMD sync through Dagster: amd sync | amd backfill --start D --end D")
+    amd = p.add_subparsers(dest="amd_command", required=True)
+    q = amd.add_parser("sync", help="one incremental sync (patients, links, visits); the first run is the initial load")
+    q.add_argument("--initial-start", type=_as_of, default=None,
+                   help="first day of the initial visit load (default 30 days back; ignored once synced)")
+    q.add_argument("--initial-end", type=_as_of, default=None,
+                   help="last day of the initial visit load (default 30 days ahead)")
+    _amd_simulator_args(q)
+    q.set_defaults(func=cmd_amd_sync)
+    q = amd.add_parser("backfill", help="replace the visits and charges of each day from --start to --end")
+    q.add_argument("--start", type=_as_of, required=True, help="first date of service, YYYY-MM-DD")
+    q.add_argument("--end", type=_as_of, required=True, help="last date of service, YYYY-MM-DD")
+    q.add_argument("--days-per-run", type=_positive, default=10,
+                   help="days replaced per Dagster run (default 10; each day is its own transaction)")
+    _amd_simulator_args(q)
+    q.set_defaults(func=cmd_amd_backfill)
+
+    # add_help=False: `amd-sim --help` is the simulator's own help (see PASSTHROUGH in main).
+    p = sub.add_parser("amd-sim", help="run the local AdvancedMD simulator (amd-sim --help)", add_help=False)
     p.add_argument("sim_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_amd_sim)
     return parser
+
+
+def _amd_simulator_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "simulator", "the practice the local simulator serves (default: the demo's, as `mentalspace generate`)"
+    )
+    group.add_argument("--clinicians", type=_positive, default=None)
+    group.add_argument("--months", type=_positive, default=None)
+    group.add_argument("--seed", type=int, default=None)
+    group.add_argument("--as-of", type=_as_of, default=None, help="last day of the practice's history")
 
 
 def _serve_args(parser: argparse.ArgumentParser) -> None:
@@ -324,9 +452,26 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--streamlit-port", type=int, default=8501)
 
 
+# Commands whose arguments (--help included) belong to another program's parser.
+PASSTHROUGH = {"amd-sim": "sim_args"}
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    for i, token in enumerate(tokens):
+        if token.startswith("-"):
+            continue
+        if token in PASSTHROUGH:
+            args = parser.parse_args(tokens[: i + 1])
+            setattr(args, PASSTHROUGH[token], tokens[i + 1 :])
+            return args
+        break
+    return parser.parse_args(tokens)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     _dagster_home()
     handler: Callable[[argparse.Namespace], int] = args.func
     try:

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.defs.advancedmd import definitions as advancedmd_domain
 from orchestration.defs.alerts import assets as alerts_domain
 from orchestration.defs.dbt import assets as dbt_domain
 from orchestration.defs.era import definitions as era_domain
@@ -14,6 +15,7 @@ defs = dg.Definitions.merge(
     dbt_domain.defs,
     alerts_domain.defs,
     era_domain.defs,
+    advancedmd_domain.defs,
     dg.Definitions(
         resources={
             "store": OperationalStoreResource(database_url=current_environment().database_url),

@@ -1,7 +1,9 @@
 """The one place that maps the environment to a deployment: local, ci or prod.
 
-It answers three questions, and assets never branch on the environment themselves:
-which dbt target to run, where the warehouse is, and where the operational store is.
+It answers four questions, and assets never branch on the environment themselves:
+which dbt target to run, where the warehouse is, where the operational store is, and whether
+AdvancedMD is the real service or the local simulator (``MENTALSPACE_ADVANCEDMD``: ``live`` in
+prod, ``simulator`` elsewhere unless set).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from operational_api.settings import REPO_ROOT, database_url, practice_timezone,
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DBT_TARGETS = {"dev": "duckdb", "ci": "duckdb", "prod": "postgres"}
+ADVANCEDMD_SOURCES = ("live", "simulator")
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,8 @@ class Environment:
     database_url: str
     warehouse_url: str
     practice_timezone: str
+    advancedmd_source: str = "simulator"
+    as_of_date: str = ""  # MENTALSPACE_AS_OF_DATE: the practice's pinned "today" (demo/tests), else empty
 
     @property
     def warehouse_kind(self) -> str:
@@ -80,4 +85,8 @@ def current_environment() -> Environment:
     elif not warehouse_url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         raise PlatformError("dbt target 'prod' needs MENTALSPACE_WAREHOUSE_URL=postgresql://user@host:port/db")
     name = {"dev": "local", "ci": "ci", "prod": "prod"}[target]
-    return Environment(name, target, database_url(), warehouse_url, practice_timezone())
+    advancedmd = os.environ.get("MENTALSPACE_ADVANCEDMD") or ("live" if name == "prod" else "simulator")
+    if advancedmd not in ADVANCEDMD_SOURCES:
+        raise PlatformError(f"unknown MENTALSPACE_ADVANCEDMD '{advancedmd}': choose live or simulator")
+    return Environment(name, target, database_url(), warehouse_url, practice_timezone(), advancedmd,
+                       os.environ.get("MENTALSPACE_AS_OF_DATE", ""))

@@ -8,6 +8,9 @@ import dagster as dg
 from operational_api.errors import PlatformError
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The run tags Dagster's own backfills use for a range of partitions in one run (no public constant).
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def load_definitions() -> dg.Definitions:
@@ -16,7 +19,9 @@ def load_definitions() -> dg.Definitions:
     return defs
 
 
-LANDING_GROUPS = ("operational", "era_setup")
+# Groups a plain build lands on its own (or never: AdvancedMD syncs run on their own schedules,
+# and the build only creates their empty tables through `advancedmd_setup`).
+LANDING_GROUPS = ("operational", "era_setup", "advancedmd_setup", "advancedmd")
 
 
 def unpartitioned(defs: dg.Definitions) -> dg.AssetSelection:
@@ -41,5 +46,51 @@ def materialize_group(defs: dg.Definitions, group: str | None, instance: dg.Dags
         failures = [e for e in result.all_events if e.is_step_failure]
         reason = "unknown failure"
         if failures and failures[0].step_failure_data.error:
-            reason = failures[0].step_failure_data.error.message.strip().splitlines()[0]
+            reason = _reason(failures[0].step_failure_data.error)
         raise PlatformError(f"Dagster run {result.run_id[:8]} failed in {failures[0].step_key if failures else '?'}: {reason}")
+
+
+def run_job(
+    defs: dg.Definitions,
+    job_name: str,
+    *,
+    partition_key: str | None = None,
+    partition_range: tuple[str, str] | None = None,
+    run_config: dict | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Execute one job of `defs` in-process against the instance: unpartitioned, one partition, or a
+    range of partitions in one run (for assets with a single-run backfill policy).
+
+    A failed run is a one-line PlatformError naming the run and the step, like `materialize_group`."""
+    job = defs.resolve_job_def(job_name)
+    config = {**QUIET_LOGS, **(run_config or {})}
+    tags = None
+    if partition_range is not None:
+        tags = {PARTITION_RANGE_START_TAG: partition_range[0], PARTITION_RANGE_END_TAG: partition_range[1]}
+    result = job.execute_in_process(
+        instance=instance or dg.DagsterInstance.get(), run_config=config, partition_key=partition_key,
+        tags=tags, raise_on_error=False,
+    )
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        reason = "unknown failure"
+        if failures and failures[0].step_failure_data.error:
+            reason = _reason(failures[0].step_failure_data.error)
+        where = failures[0].step_key if failures else "?"
+        raise PlatformError(f"Dagster run {result.run_id[:8]} failed in {where}: {reason}")
+    return result
+
+
+def _reason(error) -> str:
+    """The useful part of a step failure: for dbt, the failing node's lines rather than the command."""
+    text = "\n".join(filter(None, [error.message, *(getattr(c, "message", "") for c in _causes(error))]))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    detail = [line for line in lines if any(w in line for w in ("Error in", "Database Error", "Failure in", "FAIL ", "Compilation Error"))]
+    return "; ".join((detail or lines)[:3])[:600]
+
+
+def _causes(error):
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+        yield error

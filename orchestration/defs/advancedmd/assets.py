@@ -1,0 +1,341 @@
+"""AdvancedMD -> raw_advancedmd: incremental syncs driven by the watermark, daily partitions for backfills.
+
+The asset layer stays thin: the API work lives in ``ingest.advancedmd`` (client, ``sync_*``), the
+warehouse writes in ``landing.WarehouseSink``. Watermarks live in the operational store's
+``ingest_watermarks`` table (per office key and entity), the patient links in its
+``advancedmd_patients`` table. Metadata carries counts, never record contents.
+
+Two ways into the same raw visits/charges tables, on purpose:
+
+* ``advancedmd/visit_updates`` (every 15 minutes): getupdatedvisits from the watermark, upserting
+  what changed; on its first run it makes the vendor's initial load (getdatevisits per day);
+* ``advancedmd/visits`` + ``advancedmd/charges`` (daily partitions by date of service): one
+  getdatevisits per day, replacing that day; backfills and the nightly re-read of yesterday.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+
+import dagster as dg
+from sqlalchemy import bindparam, select, update
+
+from ingest.advancedmd.errors import AmdFaultError, EligibilityTimeoutError
+from ingest.advancedmd.linking import client_id_from_chart
+from ingest.advancedmd.sync import SyncResult, sync_patients, sync_visits
+from ingest.advancedmd.watermarks import SqlWatermarkStore
+from operational_api.models import AdvancedMDPatient, AdvancedMDSyncStatus, Client
+from orchestration.defs.advancedmd.checks import landing_check_results, landing_check_specs
+from orchestration.defs.advancedmd.keys import (
+    CHARGES,
+    ELIGIBILITY,
+    GROUP,
+    INSURANCE,
+    LANDING_TABLES,
+    PATIENT_LINKS,
+    PATIENTS,
+    POOL,
+    SETUP_GROUP,
+    VISIT_UPDATES,
+    VISITS,
+)
+from orchestration.defs.advancedmd.landing import RAW_SCHEMA, WarehouseSink
+from orchestration.defs.advancedmd.partitions import ADVANCEDMD_DAYS
+from orchestration.defs.advancedmd.resources import AdvancedMDResource
+from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
+from orchestration.lib.warehouse import Warehouse
+
+KINDS = {"advancedmd"}
+
+
+def watermark_store(store: OperationalStoreResource) -> SqlWatermarkStore:
+    """The store's ``ingest_watermarks`` table (created by migration 0004, never by the sync)."""
+    return SqlWatermarkStore(store.engine(), create=False)
+
+
+def _sync_metadata(result: SyncResult, sink: WarehouseSink, *entities: str) -> dict[str, object]:
+    return {
+        "mode": result.mode,
+        "records": result.records,
+        "http_requests": result.http_requests,
+        "watermark_advanced": result.watermark_after != result.watermark_before,
+        **sink.stats.metadata(*entities),
+    }
+
+
+def _placeholder(wh: Warehouse) -> str:
+    return "?" if wh.kind == "duckdb" else "%s"
+
+
+# ------------------------------------------------------------------------------------ setup
+
+
+@dg.asset(key=LANDING_TABLES, group_name=SETUP_GROUP, kinds=KINDS)
+def advancedmd_landing_tables(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Empty raw_advancedmd tables, so the warehouse builds before the first AdvancedMD sync."""
+    with WarehouseSink(warehouse.warehouse()) as sink:
+        created = sink.ensure_tables()
+    return dg.MaterializeResult(metadata={"tables_created": created, "schema": RAW_SCHEMA})
+
+
+# ------------------------------------------------------------------------------------ patients
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            PATIENTS, group_name=GROUP, kinds=KINDS,
+            description="One row per AdvancedMD patient: ids, chart number, codes and completeness flags "
+            "(no names, birth dates or contact details).",
+        ),
+        dg.AssetSpec(
+            INSURANCE, group_name=GROUP, kinds=KINDS,
+            description="One row per insurance coverage of an AdvancedMD patient (no member or group numbers).",
+        ),
+    ],
+    check_specs=[*landing_check_specs(PATIENTS, "patients"), *landing_check_specs(INSURANCE, "insurance")],
+    pool=POOL,
+)
+def advancedmd_patients(
+    context: dg.AssetExecutionContext,
+    advancedmd: AdvancedMDResource,
+    store: OperationalStoreResource,
+    warehouse: WarehouseResource,
+) -> Iterator[dg.MaterializeResult]:
+    """Patients and coverages changed since the watermark (getupdatedpatients); the first run is the
+    vendor's initial load (lookuppatient pages + getdemographic per patient)."""
+    with WarehouseSink(warehouse.warehouse(), run_id=context.run_id) as sink, advancedmd.connect() as amd:
+        result = sync_patients(amd.client, watermark_store(store), sink)
+        rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("patients", "insurance")}
+    context.log.info(f"advancedmd patients ({result.mode}): {result.records} records, {result.http_requests} requests")
+    metadata = _sync_metadata(result, sink, "patients", "insurance")
+    yield dg.MaterializeResult(asset_key=PATIENTS, metadata=metadata)
+    yield dg.MaterializeResult(asset_key=INSURANCE, metadata=sink.stats.metadata("insurance"))
+    yield from landing_check_results(PATIENTS, sink.stats, {"patients": rows["patients"]})
+    yield from landing_check_results(INSURANCE, sink.stats, {"insurance": rows["insurance"]})
+
+
+@dg.asset(key=PATIENT_LINKS, deps=[PATIENTS], group_name=GROUP, kinds={"sqlalchemy"})
+def advancedmd_patient_links(
+    advancedmd: AdvancedMDResource, store: OperationalStoreResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """One row per AdvancedMD patient in the store's advancedmd_patients, linked to our client by chart number."""
+    wh = warehouse.warehouse()
+    office_key = advancedmd.office_key
+    landed = wh.query(
+        f"select patient_id, chart, landed_at from {RAW_SCHEMA}.patients where office_key = {_placeholder(wh)}",
+        [office_key],
+    )
+    engine = store.engine()
+    table = AdvancedMDPatient.__table__
+    counts = {"linked": 0, "unmatched": 0, "deleted": 0, "inserted": 0, "updated": 0}
+    with engine.begin() as conn:
+        clients = set(conn.execute(select(Client.id)).scalars())
+        existing = {
+            row.advancedmd_patient_id: row
+            for row in conn.execute(select(table).where(table.c.office_key == office_key))
+        }
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        inserts: list[dict[str, object]] = []
+        updates: list[dict[str, object]] = []
+        for patient_id, chart, landed_at in landed.iter_rows():
+            before = existing.get(patient_id)
+            from_chart = client_id_from_chart(chart)
+            client_id = from_chart if from_chart in clients else None
+            error = None
+            if client_id is None and before is not None and before.client_id is not None:
+                client_id = before.client_id  # linked by a person in the store: keep it
+            elif client_id is None:
+                error = "chart number does not name a client" if from_chart is None else "client not in the store"
+            status = AdvancedMDSyncStatus.LINKED if client_id is not None else AdvancedMDSyncStatus.UNMATCHED
+            counts["linked" if client_id is not None else "unmatched"] += 1
+            values = {"client_id": client_id, "sync_status": str(status), "sync_error": error,
+                      "last_synced_at": landed_at}
+            if before is None:
+                inserts.append({"office_key": office_key, "advancedmd_patient_id": patient_id,
+                                "created_at": now, "updated_at": now, **values})
+            elif any(getattr(before, k) != v for k, v in values.items()):
+                updates.append({"link_id": before.id, "updated_at": now, **values})
+        for patient_id in set(existing) - set(landed["patient_id"].to_list()):
+            before = existing[patient_id]
+            counts["deleted"] += 1
+            if before.sync_status != AdvancedMDSyncStatus.DELETED:
+                updates.append({"link_id": before.id, "updated_at": now, "client_id": before.client_id,
+                                "sync_status": str(AdvancedMDSyncStatus.DELETED), "sync_error": None,
+                                "last_synced_at": before.last_synced_at})
+        if inserts:
+            conn.execute(table.insert(), inserts)
+        if updates:
+            conn.execute(
+                update(table).where(table.c.id == bindparam("link_id")).values(
+                    client_id=bindparam("client_id"), sync_status=bindparam("sync_status"),
+                    sync_error=bindparam("sync_error"), last_synced_at=bindparam("last_synced_at"),
+                    updated_at=bindparam("updated_at"),
+                ),
+                updates,
+            )
+        counts["inserted"], counts["updated"] = len(inserts), len(updates)
+    return dg.MaterializeResult(metadata=counts)
+
+
+# ------------------------------------------------------------------------------------ visits
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            VISITS, group_name=GROUP, kinds=KINDS,
+            description="One row per AdvancedMD visit (appointment), partitioned by its practice-local date of service.",
+        ),
+        dg.AssetSpec(
+            CHARGES, group_name=GROUP, kinds=KINDS,
+            description="One row per AdvancedMD charge line, partitioned by the date of service of its visit.",
+        ),
+    ],
+    partitions_def=ADVANCEDMD_DAYS,
+    # A backfill of any range is one run (one login, one warehouse connection) that replaces the
+    # days one by one, each in its own transaction: a failure keeps the days already landed.
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=[*landing_check_specs(VISITS, "visits"), *landing_check_specs(CHARGES, "charges")],
+    pool=POOL,
+)
+def advancedmd_visit_days(
+    context: dg.AssetExecutionContext, advancedmd: AdvancedMDResource, warehouse: WarehouseResource
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Replace each date of service in the run's partition range with AdvancedMD's visits and charges
+    of that day (one getdatevisits per day)."""
+    days = [dt.date.fromisoformat(key) for key in context.partition_keys]
+    per_day: dict[str, dict[str, int]] = {}
+    with WarehouseSink(warehouse.warehouse(), run_id=context.run_id) as sink, advancedmd.connect() as amd:
+        for day in days:
+            before = (sink.stats.landed.copy(), sink.stats.quarantined.copy())
+            answer = amd.client.get_date_visits(day)
+            sink.replace_visit_day(amd.office_key, day, answer.visits, answer.charges)
+            counts = {
+                "visits": sink.stats.landed["visits"] - before[0]["visits"],
+                "charges": sink.stats.landed["charges"] - before[0]["charges"],
+                "quarantined": sum(sink.stats.quarantined.values()) - sum(before[1].values()),
+            }
+            per_day[day.isoformat()] = counts
+            context.log.info(f"{day}: {counts['visits']} visits, {counts['charges']} charges, "
+                             f"{counts['quarantined']} quarantined")
+        rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
+    span = {"first_date_of_service": days[0].isoformat(), "last_date_of_service": days[-1].isoformat(),
+            "days": len(days), "per_day": dg.MetadataValue.json(per_day)}
+    yield dg.MaterializeResult(asset_key=VISITS, metadata={**span, **sink.stats.metadata("visits")})
+    yield dg.MaterializeResult(asset_key=CHARGES, metadata={**span, **sink.stats.metadata("charges")})
+    yield from landing_check_results(VISITS, sink.stats, {"visits": rows["visits"]})
+    yield from landing_check_results(CHARGES, sink.stats, {"charges": rows["charges"]})
+
+
+class VisitSyncConfig(dg.Config):
+    """The window of the initial visit load (used only while there is no visit watermark yet)."""
+
+    initial_days_back: int = 30
+    initial_days_ahead: int = 30
+    initial_start: str = ""  # YYYY-MM-DD; overrides initial_days_back
+    initial_end: str = ""  # YYYY-MM-DD; overrides initial_days_ahead
+
+
+@dg.asset(key=VISIT_UPDATES, group_name=GROUP, kinds=KINDS, pool=POOL,
+          check_specs=landing_check_specs(VISIT_UPDATES, "visits", "charges"))
+def advancedmd_visit_updates(
+    context: dg.AssetExecutionContext,
+    config: VisitSyncConfig,
+    advancedmd: AdvancedMDResource,
+    store: OperationalStoreResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """One row per incremental visit sync: visits and charges changed since the watermark
+    (getupdatedvisits) applied to raw_advancedmd.visits and charges; N/C upserted, D deleted with
+    their charges. The first run is the initial load of the configured window (getdatevisits per day)."""
+    with WarehouseSink(warehouse.warehouse(), run_id=context.run_id) as sink, advancedmd.connect() as amd:
+        today = amd.today()
+        start = (dt.date.fromisoformat(config.initial_start) if config.initial_start
+                 else today - dt.timedelta(days=config.initial_days_back))
+        end = (dt.date.fromisoformat(config.initial_end) if config.initial_end
+               else today + dt.timedelta(days=config.initial_days_ahead))
+        result = sync_visits(amd.client, watermark_store(store), sink, initial_start=start, initial_end=end)
+        rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
+    if result.mode == "initial":
+        # The initial load read whole days: those partitions are as good as a backfill of them.
+        keys = set(ADVANCEDMD_DAYS.get_partition_keys())
+        day = start
+        while day <= end:
+            if day.isoformat() in keys:
+                for key in (VISITS, CHARGES):
+                    context.log_event(dg.AssetMaterialization(
+                        asset_key=key, partition=day.isoformat(), metadata={"loaded_by": "initial visit load"}
+                    ))
+            day += dt.timedelta(days=1)
+    context.log.info(f"advancedmd visits ({result.mode}): {result.records} records, {result.http_requests} requests")
+    metadata = _sync_metadata(result, sink, "visits", "charges")
+    if result.mode == "initial":
+        metadata.update(initial_start=start.isoformat(), initial_end=end.isoformat())
+    return dg.MaterializeResult(metadata=metadata, check_results=landing_check_results(VISIT_UPDATES, sink.stats, rows))
+
+
+# ------------------------------------------------------------------------------------ eligibility
+
+
+class EligibilityConfig(dg.Config):
+    """Which coverages to verify: primary, active coverages of patients with visits coming up."""
+
+    days_ahead: int = 2
+    max_checks: int = 400
+
+
+@dg.asset(key=ELIGIBILITY, deps=[INSURANCE, VISITS], group_name=GROUP, kinds=KINDS, pool=POOL,
+          check_specs=landing_check_specs(ELIGIBILITY, "eligibility"))
+def advancedmd_eligibility(
+    context: dg.AssetExecutionContext,
+    config: EligibilityConfig,
+    advancedmd: AdvancedMDResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """One row per eligibility (270/271) check of a patient's primary coverage before an upcoming visit."""
+    wh = warehouse.warehouse()
+    ph = _placeholder(wh)
+    results = []
+    errors = 0
+    with advancedmd.connect() as amd:
+        today = amd.today()
+        pairs = wh.query(
+            f"""
+            select distinct visits.patient_id, insurance.insurance_id
+            from {RAW_SCHEMA}.visits as visits
+            inner join {RAW_SCHEMA}.insurance as insurance
+                on visits.office_key = insurance.office_key and visits.patient_id = insurance.patient_id
+            where visits.office_key = {ph} and visits.visit_date between {ph} and {ph}
+                and visits.appt_status = 0 and insurance.active and insurance.sequence = 1
+            order by 1, 2
+            limit {int(config.max_checks)}
+            """,
+            [amd.office_key, today, today + dt.timedelta(days=config.days_ahead)],
+        )
+        for patient_id, coverage_id in pairs.iter_rows():
+            try:
+                results.append(amd.client.check_eligibility(patient_id, coverage_id))
+            except (AmdFaultError, EligibilityTimeoutError) as exc:
+                errors += 1
+                context.log.warning(f"eligibility of patient {patient_id} coverage {coverage_id}: {type(exc).__name__}")
+    with WarehouseSink(wh, run_id=context.run_id) as sink:
+        sink.land_eligibility(amd.office_key, results)
+        rows = {"eligibility": sink.row_count("eligibility", amd.office_key)}
+    by_status: dict[str, int] = {}
+    for r in results:
+        by_status[r.status] = by_status.get(r.status, 0) + 1
+    return dg.MaterializeResult(metadata={
+        "coverages": pairs.height, "checked": len(results), "errors": errors,
+        **{f"status_{k.lower()}": v for k, v in sorted(by_status.items())},
+        **sink.stats.metadata("eligibility"),
+    }, check_results=landing_check_results(ELIGIBILITY, sink.stats, rows))
+
+
+ASSETS = [
+    advancedmd_landing_tables,
+    advancedmd_patients,
+    advancedmd_patient_links,
+    advancedmd_visit_days,
+    advancedmd_visit_updates,
+    advancedmd_eligibility,
+]

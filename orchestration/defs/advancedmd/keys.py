@@ -1,0 +1,23 @@
+"""Asset keys, groups and the API pool of the AdvancedMD domain (shared by assets, checks and schedules).
+
+Asset keys match the dbt source (`advancedmd`, schema raw_advancedmd), so dbt staging models hang
+under the landing assets without a custom translator.
+"""
+
+import dagster as dg
+
+GROUP = "advancedmd"
+SETUP_GROUP = "advancedmd_setup"
+# Every step that calls AdvancedMD runs in this Dagster pool; with a limit of 1
+# (`dagster instance concurrency set advancedmd_api 1`) the in-process rate limiter sees every call
+# of the office key, so runs launched side by side cannot add up to more than the tier allows.
+POOL = "advancedmd_api"
+
+PATIENTS = dg.AssetKey(["advancedmd", "patients"])
+INSURANCE = dg.AssetKey(["advancedmd", "insurance"])
+PATIENT_LINKS = dg.AssetKey(["advancedmd", "patient_links"])
+VISITS = dg.AssetKey(["advancedmd", "visits"])
+CHARGES = dg.AssetKey(["advancedmd", "charges"])
+VISIT_UPDATES = dg.AssetKey(["advancedmd", "visit_updates"])
+ELIGIBILITY = dg.AssetKey(["advancedmd", "eligibility"])
+LANDING_TABLES = dg.AssetKey(["advancedmd", "landing_tables"])

@@ -1,0 +1,180 @@
+"""The AdvancedMD API as a Dagster resource: one interface, a live and a simulator-backed implementation.
+
+* :class:`LiveAdvancedMDResource` talks to AdvancedMD. Credentials come from the environment through
+  ``dg.EnvVar`` (``AMD_USERNAME``, ``AMD_PASSWORD``, ``AMD_OFFICE_KEY``); they are resolved when a run
+  starts, so the definitions load without them, and the client never logs them.
+* :class:`SimulatedAdvancedMDResource` starts the loopback simulator (``ingest.advancedmd.simulator``)
+  on an ephemeral port with the platform's synthetic practice, so local runs and tests need neither
+  network nor credentials. Its clock is a ``FakeClock`` that starts off-peak at 02:00 MT the day after
+  the practice's as-of date: rate limits are enforced by the client and judged by the simulator on
+  that clock, and a wait only moves the fake time (no real sleeps). Tests can instead attach a
+  simulator they started themselves (:func:`attach_simulator`) to mutate its data between runs.
+
+Which one a deployment gets is decided by ``orchestration.lib.environment`` (``advancedmd_source``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+from pydantic import Field
+
+from ingest.advancedmd.client import AdvancedMDClient
+from ingest.advancedmd.clock import Clock, FakeClock, SystemClock
+from ingest.advancedmd.credentials import DEFAULT_LOGIN_URL, AmdCredentials
+from ingest.advancedmd.ratelimit import RateLimiter
+from ingest.advancedmd.simulator import (
+    SimulatorConfig,
+    SimulatorDataset,
+    SimulatorHandle,
+    simulator_clock_start,
+    start_simulator,
+    synthetic_practice_dataset,
+)
+from orchestration.lib.environment import current_environment
+
+DEFAULT_OFFICE_KEY = "991001"
+
+
+@dataclass(frozen=True)
+class AmdConnection:
+    """A logged-in-on-demand client for one office key, and the clock its waits run on."""
+
+    client: AdvancedMDClient
+    clock: Clock
+    practice_timezone: str
+
+    @property
+    def office_key(self) -> str:
+        return self.client.office_key
+
+    def today(self) -> dt.date:
+        """Today in the practice's time zone, on the connection's clock."""
+        return self.clock.now().astimezone(ZoneInfo(self.practice_timezone)).date()
+
+
+class AdvancedMDResource(dg.ConfigurableResource, ABC):
+    """The AdvancedMD practice-management API of one office key."""
+
+    office_key: str = Field(default=DEFAULT_OFFICE_KEY, description="office key, digits")
+
+    @abstractmethod
+    def connect(self) -> AbstractContextManager[AmdConnection]:
+        """A client for the length of one step; closed afterwards."""
+
+
+# One limiter per office key per process: every client of the same office key queues on it.
+_LIVE_LIMITERS: dict[str, RateLimiter] = {}
+_LIVE_CLOCK = SystemClock()
+_LOCK = threading.Lock()
+
+
+class LiveAdvancedMDResource(AdvancedMDResource):
+    """AdvancedMD itself (production). ``password`` is masked by Dagster when it comes from an EnvVar."""
+
+    username: str = Field(description="API user (AMD_USERNAME)")
+    password: str = Field(description="API password (AMD_PASSWORD)")
+    office_key: str = Field(description="office key, digits (AMD_OFFICE_KEY)")
+    app_name: str = Field(default="MENTALSPACE", description="registered app name (TEMP only in development)")
+    login_url: str = Field(default=DEFAULT_LOGIN_URL, description="partner login URL")
+
+    @contextmanager
+    def connect(self) -> Iterator[AmdConnection]:
+        credentials = AmdCredentials(
+            username=self.username, password=self.password, office_key=self.office_key,
+            app_name=self.app_name, login_url=self.login_url,
+        )
+        with _LOCK:
+            limiter = _LIVE_LIMITERS.setdefault(self.office_key, RateLimiter(_LIVE_CLOCK))
+        with AdvancedMDClient(credentials, clock=_LIVE_CLOCK, rate_limiter=limiter) as client:
+            yield AmdConnection(client, _LIVE_CLOCK, current_environment().practice_timezone)
+
+
+# Simulators started by callers (tests), by name: they keep their own clock and data.
+_ATTACHED: dict[str, SimulatorHandle] = {}
+
+
+def attach_simulator(name: str, handle: SimulatorHandle) -> None:
+    """Make a running simulator available to ``SimulatedAdvancedMDResource(simulator=name)`` in this process."""
+    with _LOCK:
+        _ATTACHED[name] = handle
+
+
+def detach_simulator(name: str) -> None:
+    with _LOCK:
+        _ATTACHED.pop(name, None)
+
+
+@lru_cache(maxsize=4)
+def _practice_dataset(clinicians: int, months: int, seed: int, as_of: dt.date, timezone: str,
+                      office_key: str) -> SimulatorDataset:
+    # Generating the practice takes ~0.1 s (2 clinicians) to ~4 s (12 clinicians, 12 months); a
+    # backfill runs one partition after another in the same process, so the dataset is reused.
+    return synthetic_practice_dataset(clinicians=clinicians, months=months, seed=seed, as_of=as_of,
+                                      timezone=timezone, office_key=office_key)
+
+
+class SimulatedAdvancedMDResource(AdvancedMDResource):
+    """The loopback simulator serving the synthetic practice (local runs and tests)."""
+
+    clinicians: int = Field(default=12, description="synthetic practice size (as `mentalspace generate`)")
+    months: int = Field(default=12, description="months of history")
+    seed: int = Field(default=42, description="same seed, size and as-of date = same practice")
+    as_of: str = Field(default="", description="last day of history, YYYY-MM-DD; empty = today")
+    simulator: str = Field(default="", description="name of a simulator attached by the caller (tests)")
+
+    def practice_as_of(self) -> dt.date:
+        # Same default as `mentalspace generate`, so the simulator serves the practice in the store.
+        return dt.date.fromisoformat(self.as_of) if self.as_of else dt.date.today()
+
+    @contextmanager
+    def connect(self) -> Iterator[AmdConnection]:
+        tz = current_environment().practice_timezone
+        if self.simulator:
+            handle = _ATTACHED.get(self.simulator)
+            if handle is None:
+                raise dg.Failure(f"no AdvancedMD simulator named '{self.simulator}' is attached in this process")
+            with AdvancedMDClient(handle.credentials(self.office_key), clock=handle.clock,
+                                  rate_limiter=RateLimiter(handle.clock), timeout=10.0) as client:
+                yield AmdConnection(client, handle.clock, tz)
+            return
+        as_of = self.practice_as_of()
+        dataset = _practice_dataset(self.clinicians, self.months, self.seed, as_of, tz, self.office_key)
+        clock = FakeClock(simulator_clock_start(as_of))
+        with (
+            start_simulator(dataset, SimulatorConfig(seed=self.seed), clock=clock) as handle,
+            AdvancedMDClient(handle.credentials(self.office_key), clock=clock, rate_limiter=RateLimiter(clock),
+                             timeout=10.0) as client,
+        ):
+            yield AmdConnection(client, clock, tz)
+
+
+def advancedmd_resource() -> AdvancedMDResource:
+    """The implementation this deployment uses (the environment helper decides)."""
+    env = current_environment()
+    if env.advancedmd_source == "live":
+        return LiveAdvancedMDResource(
+            username=dg.EnvVar("AMD_USERNAME"),
+            password=dg.EnvVar("AMD_PASSWORD"),
+            office_key=dg.EnvVar("AMD_OFFICE_KEY"),
+        )
+    return SimulatedAdvancedMDResource(as_of=env.as_of_date or "")
+
+
+__all__ = [
+    "AdvancedMDResource",
+    "AmdConnection",
+    "LiveAdvancedMDResource",
+    "SimulatedAdvancedMDResource",
+    "advancedmd_resource",
+    "attach_simulator",
+    "detach_simulator",
+]

@@ -1,0 +1,131 @@
+"""AdvancedMD jobs and schedules (PRD Module 6: patients hourly, visits every 15 minutes), within the tier budget.
+
+Rate limits are per office key and per tier, measured per minute; peak is 06:00-18:00 Mountain
+Time, Monday to Friday. Crons therefore run in America/Denver.
+
+Tier 1 (getupdatedpatients, getupdatedvisits): **1 call per minute at peak**, 60 off-peak.
+One incremental run costs 1 call, or, when more than 1,000 records changed in the window, the
+IDs-only answer plus one re-request per 500 ids: ``calls = 1 + ceil(changed / 500)``.
+
+==================================  =======================  ==========================================
+run                                  typical calls (tier 1)    worst case we budget (tier 1)
+==================================  =======================  ==========================================
+visits, every 15 min (:00/15/30/45)   1                         4,500 changed visits -> 1 + 9 = 10
+patients, hourly at :07               1                         1,500 changed patients -> 1 + 3 = 4
+one quarter hour, both                2                         14  <= 15 (15 min x 1/min)
+one hour                              4 + 1 = 5 (8% of 60)      4 x 10 + 4 = 44  <= 60 (60 min x 1/min)
+==================================  =======================  ==========================================
+
+The client's limiter queues calls (never exceeds), so a worst-case run takes up to ten minutes at
+peak and still ends before the next quarter hour; patients run at :07 so the two never start in
+the same minute. Every AdvancedMD step runs in the ``advancedmd_api`` pool (limit 1), so runs do
+not overlap and one process's limiter sees every call. A burst beyond the budget is queued into
+the next minutes, not sent: at worst a sync runs late, it never costs penalties.
+
+The initial load never uses tier 1 (vendor rule): lookuppatient (tier 3) + getdemographic and
+getdatevisits (tier 2, 12/min peak, 120/min off-peak), so run it off-peak (``mentalspace amd sync``
+at night, or let the first scheduled run do it at 02:00 MT). Tier-2 schedules run off-peak:
+
+* visits daily: yesterday's partition re-read (1 getdatevisits) at 01:30 MT;
+* eligibility daily at 04:00 MT: ``max_checks`` (400) coverages x 2-3 calls (submit + polls)
+  <= 1,200 calls = 10 minutes at the off-peak 120/min, done well before 06:00.
+"""
+
+import datetime as dt
+import math
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from ingest.advancedmd.client import MAX_ID_CHUNK
+from ingest.advancedmd.ratelimit import DEFAULT_LIMITS, Tier
+from orchestration.defs.advancedmd.keys import (
+    CHARGES,
+    ELIGIBILITY,
+    INSURANCE,
+    PATIENT_LINKS,
+    PATIENTS,
+    VISIT_UPDATES,
+    VISITS,
+)
+from orchestration.defs.advancedmd.partitions import ADVANCEDMD_DAYS
+
+MOUNTAIN = "America/Denver"
+VISITS_CRON = "*/15 * * * *"
+PATIENTS_CRON = "7 * * * *"
+VISIT_DAYS_CRON = "30 1 * * *"
+ELIGIBILITY_CRON = "0 4 * * *"
+VISITS_CADENCE = dt.timedelta(minutes=15)
+PATIENTS_CADENCE = dt.timedelta(hours=1)
+
+IDS_ONLY_THRESHOLD = 1_000  # getupdated* answers ids only above this many rows
+WORST_CASE_CHANGED_VISITS = 4_500
+WORST_CASE_CHANGED_PATIENTS = 1_500
+TIER1_PEAK_PER_MINUTE = DEFAULT_LIMITS[Tier.HIGH].peak
+
+
+def tier1_calls(changed: int) -> int:
+    """getupdated* calls one incremental run makes for ``changed`` records in its window."""
+    return 1 if changed <= IDS_ONLY_THRESHOLD else 1 + math.ceil(changed / MAX_ID_CHUNK)
+
+
+def tier1_budget() -> dict[str, int]:
+    """The worst-case tier-1 arithmetic of the table above, against the peak limit."""
+    visits, patients = tier1_calls(WORST_CASE_CHANGED_VISITS), tier1_calls(WORST_CASE_CHANGED_PATIENTS)
+    runs_per_hour = int(dt.timedelta(hours=1) / VISITS_CADENCE)
+    return {
+        "visits_run": visits,
+        "patients_run": patients,
+        "quarter_hour": visits + patients,
+        "quarter_hour_limit": TIER1_PEAK_PER_MINUTE * int(VISITS_CADENCE.total_seconds() // 60),
+        "hour": runs_per_hour * visits + patients,
+        "hour_limit": TIER1_PEAK_PER_MINUTE * 60,
+    }
+
+
+ADVANCEDMD_SYNC_JOB = dg.define_asset_job(
+    "advancedmd_sync_job",
+    selection=dg.AssetSelection.assets(PATIENTS, INSURANCE, PATIENT_LINKS, VISIT_UPDATES),
+    description="One incremental AdvancedMD sync: patients (+ links), then visits (`mentalspace amd sync`).",
+)
+PATIENTS_JOB = dg.define_asset_job(
+    "advancedmd_patients_job", selection=dg.AssetSelection.assets(PATIENTS, INSURANCE, PATIENT_LINKS)
+)
+VISITS_JOB = dg.define_asset_job("advancedmd_visits_job", selection=dg.AssetSelection.assets(VISIT_UPDATES))
+VISIT_DAYS_JOB = dg.define_asset_job(
+    "advancedmd_visit_days_job",
+    selection=dg.AssetSelection.assets(VISITS, CHARGES),
+    partitions_def=ADVANCEDMD_DAYS,
+    description="Replace one date of service (backfills: `mentalspace amd backfill` or the UI).",
+)
+ELIGIBILITY_JOB = dg.define_asset_job("advancedmd_eligibility_job", selection=dg.AssetSelection.assets(ELIGIBILITY))
+
+advancedmd_visits_15min_schedule = dg.ScheduleDefinition(
+    name="advancedmd_visits_15min_schedule", job=VISITS_JOB, cron_schedule=VISITS_CRON, execution_timezone=MOUNTAIN
+)
+advancedmd_patients_hourly_schedule = dg.ScheduleDefinition(
+    name="advancedmd_patients_hourly_schedule", job=PATIENTS_JOB, cron_schedule=PATIENTS_CRON,
+    execution_timezone=MOUNTAIN,
+)
+advancedmd_eligibility_daily_schedule = dg.ScheduleDefinition(
+    name="advancedmd_eligibility_daily_schedule", job=ELIGIBILITY_JOB, cron_schedule=ELIGIBILITY_CRON,
+    execution_timezone=MOUNTAIN,
+)
+
+
+@dg.schedule(job=VISIT_DAYS_JOB, cron_schedule=VISIT_DAYS_CRON, execution_timezone=MOUNTAIN,
+             name="advancedmd_visits_daily_schedule")
+def advancedmd_visits_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Re-read yesterday (practice-local) as a whole: the nightly safety net under the incremental sync."""
+    tz = ZoneInfo(ADVANCEDMD_DAYS.timezone)
+    yesterday = context.scheduled_execution_time.astimezone(tz).date() - dt.timedelta(days=1)
+    return dg.RunRequest(run_key=yesterday.isoformat(), partition_key=yesterday.isoformat())
+
+
+SCHEDULES = [
+    advancedmd_visits_15min_schedule,
+    advancedmd_patients_hourly_schedule,
+    advancedmd_visits_daily_schedule,
+    advancedmd_eligibility_daily_schedule,
+]
+JOBS = [ADVANCEDMD_SYNC_JOB, PATIENTS_JOB, VISITS_JOB, VISIT_DAYS_JOB, ELIGIBILITY_JOB]
