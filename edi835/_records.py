@@ -55,7 +55,10 @@ _KNOWN = set(KNOWN_CODES.tolist())
 
 
 def _get(el: list[str], k: int) -> str | None:
-    return el[k] if k < len(el) and el[k] != "" else None
+    try:
+        return el[k] or None
+    except IndexError:
+        return None
 
 
 def _dec(value: str | None) -> Decimal | None:
