@@ -22,8 +22,9 @@ KNOWN_CODES = KNOWN_SEGMENT_CODES
 SCOPE_ENVELOPE, SCOPE_HEADER, SCOPE_PAYER, SCOPE_PAYEE, SCOPE_OTHER_PARTY = 0, 1, 2, 3, 4
 SCOPE_LX, SCOPE_CLAIM, SCOPE_LINE, SCOPE_PLB, SCOPE_TRAILER = 5, 6, 7, 8, 9
 
+NO_DATE = np.int32(np.iinfo(np.int32).min)  # not a day any CCYYMMDD value can produce
 _EPOCH_SHIFT = 719468  # days from 0000-03-01 to 1970-01-01 in the proleptic Gregorian calendar
-_MONTH_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_MONTH_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
 
 
 def col(k: int) -> str:
@@ -37,7 +38,18 @@ def packed(value: str) -> int:
 
 
 def _days_from_digits(word: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """CCYYMMDD packed in a little-endian word -> days since 1970-01-01 (-1 when not a date)."""
+    """CCYYMMDD packed in a little-endian word -> int32 days since 1970-01-01 (NO_DATE if invalid).
+
+    Works in slices so the dozen temporaries stay small (this runs over every DTM of a file).
+    """
+    out = np.empty(len(word), dtype=np.int32)
+    step = 1 << 18
+    for lo in range(0, len(word), step):
+        out[lo : lo + step] = _days_slice(word[lo : lo + step], length[lo : lo + step])
+    return out
+
+
+def _days_slice(word: np.ndarray, length: np.ndarray) -> np.ndarray:
     w = word - np.uint64(0x3030303030303030)
     # SWAR digit check: every byte must be 0..9 after subtracting "0" (no borrow, no overflow).
     ok = ((w | (w + np.uint64(0x7676767676767676))) & np.uint64(0x8080808080808080)) == 0
@@ -45,9 +57,9 @@ def _days_from_digits(word: np.ndarray, length: np.ndarray) -> np.ndarray:
     # SWAR decimal parse: pairs of digits, then groups of four.
     pairs = ((w * np.uint64(10)) + (w >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
     quads = ((pairs * np.uint64(100)) + (pairs >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
-    year = (quads & np.uint64(0xFFFF)).astype(np.int64)
-    month = ((pairs >> np.uint64(32)) & np.uint64(0xFF)).astype(np.int64)
-    day = ((pairs >> np.uint64(48)) & np.uint64(0xFF)).astype(np.int64)
+    year = (quads & np.uint64(0xFFFF)).astype(np.int32)
+    month = ((pairs >> np.uint64(32)) & np.uint64(0xFF)).astype(np.int32)
+    day = ((pairs >> np.uint64(48)) & np.uint64(0xFF)).astype(np.int32)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_ok = (month >= 1) & (month <= 12)
     limit = _MONTH_DAYS[np.where(month_ok, month, 0)] - ((month == 2) & ~leap)
@@ -59,7 +71,7 @@ def _days_from_digits(word: np.ndarray, length: np.ndarray) -> np.ndarray:
     mp = (month + 9) % 12
     doy = (153 * mp + 2) // 5 + day - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return np.where(ok, era * 146097 + doe - _EPOCH_SHIFT, -1)
+    return np.where(ok, era * 146097 + doe - _EPOCH_SHIFT, NO_DATE)
 
 
 # Elements 1..N of each segment type are fetched together (see Lexed.block); higher elements,
@@ -167,10 +179,10 @@ class Segments:
         days = self._cache.get(("d", k))
         if days is None:
             word, length = self._word(k, None)
-            days = self._cache[("d", k)] = _days_from_digits(word, length).astype(np.int32)
+            days = self._cache[("d", k)] = _days_from_digits(word, length)
         assert isinstance(days, np.ndarray)
         picked = days[rows]
-        return masked_series(picked, picked >= 0, pa.date32(), col(k))
+        return masked_series(picked, picked != NO_DATE, pa.date32(), col(k))
 
 
 def _previous(sorted_idx: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -540,7 +540,20 @@ def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
     claims["is_balanced"] = _cents(charge) - paid_cents == claim_adj + line_adj
     claims["source_file_id"] = pl.Series([sfid]).gather(np.zeros(n_clm, dtype=np.int64))
 
-    svc.release()
+    # Header-level REF/DTM values for the remittances, taken now so the REF/DTM/AMT columns can be
+    # released before the remaining tables are built (keeps peak memory down).
+    header_refs: dict[str, pl.Series | np.ndarray] = {}
+    for code, scope, name in (
+        ("EV", SCOPE_HEADER, "receiver_id"),
+        ("2U", SCOPE_PAYER, "payer_reference_id"),
+        ("TJ", SCOPE_PAYEE, "payee_tax_id"),
+    ):
+        first = _first_per(n_rem, ref.rem, (ref.scope == scope) & (ref_q == packed(code)))
+        header_refs[name] = _pick(ref, 2, first, name)
+    first = _first_per(n_rem, dtm.rem, (dtm.scope == SCOPE_HEADER) & (dtm_q == packed("405")))
+    header_refs["production_date"] = _pick_date(dtm, 2, first, "production_date")
+    for segs in (svc, ref, dtm, amt):
+        segs.release()
 
     # ---- remark codes -----------------------------------------------------------------------
     remarks = []
@@ -656,10 +669,7 @@ def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
         rem[name] = _pick(trn, k, first, name)
     cur = frames.of(CUR)
     rem["currency_code"] = _pick(cur, 2, _first_per(n_rem, cur.rem, cur.scope == SCOPE_HEADER), "cur")
-    ref_header = ref.scope == SCOPE_HEADER
-    rem["receiver_id"] = _pick(ref, 2, _first_per(n_rem, ref.rem, ref_header & (ref_q == packed("EV"))), "ev")
-    first = _first_per(n_rem, dtm.rem, (dtm.scope == SCOPE_HEADER) & (dtm_q == packed("405")))
-    rem["production_date"] = _pick_date(dtm, 2, first, "production_date")
+    rem.update(header_refs)
     n1, n3, n4 = frames.of(N1), frames.of(N3), frames.of(N4)
     n1_entity = n1.packed(1)
     for who, scope, entity in (("payer", SCOPE_PAYER, "PR"), ("payee", SCOPE_PAYEE, "PE")):
@@ -670,10 +680,6 @@ def build_tables(lexed: Lexed, frames: Frames, structure: Structure) -> Built:
         first = _first_per(n_rem, n4.rem, n4.scope == scope)
         for k, suffix in ((1, "city"), (2, "state"), (3, "postal_code")):
             rem[f"{who}_{suffix}"] = _pick(n4, k, first, suffix)
-    for code, scope, name in (("2U", SCOPE_PAYER, "payer_reference_id"), ("TJ", SCOPE_PAYEE, "payee_tax_id")):
-        rem[name] = _pick(
-            ref, 2, _first_per(n_rem, ref.rem, (ref.scope == scope) & (ref_q == packed(code))), name
-        )
     payee_q = rem["payee_id_qualifier"]
     assert isinstance(payee_q, pl.Series)
     rem["payee_npi"] = pl.select(pl.when(payee_q == "XX").then(rem["payee_id"])).to_series()

@@ -296,6 +296,7 @@ def parse_bytes(data: bytes, file_name: str = "<bytes>") -> ParseResult:
         structure = analyse(lexed, frames)
         built = build_tables(lexed, frames, structure)
         frames.release()
+        lexed.drop_token_index()
         return ParseResult(lexed, frames, structure, built)
     except Edi835Error:
         raise

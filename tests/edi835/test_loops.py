@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from tests.edi835.conftest import parse_fixture
+import edi835
+from tests.edi835.conftest import fixture_path, parse_fixture
 
 
 # ---- header: BPR, TRN, CUR, REF, DTM ----------------------------------------------------------
@@ -292,3 +293,13 @@ def test_split_remittance_balances_each_transaction_with_plb():
         ("L6", "INT0001"),
         ("FB", "FWD0001"),
     ]
+
+
+def test_dates_before_1970_and_invalid_dates():
+    text = fixture_path("claim_loop_segments.835").read_text()
+    text = text.replace("DTM*232*20240101", "DTM*232*19650704").replace(
+        "DTM*233*20240131", "DTM*233*20230229"
+    )
+    claim = edi835.parse_bytes(text.encode(), "dates.835").claims.row(0, named=True)
+    assert claim["statement_from_date"] == dt.date(1965, 7, 4)
+    assert claim["statement_to_date"] is None  # 2023 is not a leap year
