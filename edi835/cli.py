@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+import polars as pl
+
 from edi835.errors import Edi835Error
 from edi835.parser import ParseResult, parse_file
 
@@ -54,6 +56,13 @@ def _print_human(result: ParseResult, summary: dict[str, Any], out: TextIO) -> N
         f"{summary['transaction_count']} transaction(s)  [sha256 {result.source_file_id[:12]}]",
         file=out,
     )
+    by_transaction: dict[int, list[str]] = {}
+    issues = result.validation.frame.filter(
+        pl.col("remittance_id").is_not_null() & (pl.col("code") != "transaction_unbalanced")
+    )
+    for rem_id, message in issues.select("remittance_id", "message").iter_rows():
+        by_transaction.setdefault(rem_id, []).append(message)
+    rem_ids = result.remittances["remittance_id"].to_list()
     for t, txn in enumerate(summary["transactions"]):
         payee_id = f" NPI {txn['payee_npi']}" if txn["payee_npi"] else ""
         if not payee_id and txn["payee_id"]:
@@ -77,12 +86,7 @@ def _print_human(result: ParseResult, summary: dict[str, Any], out: TextIO) -> N
             file=out,
         )
         print(f"    balanced: {balanced}", file=out)
-        rem_id = int(result.remittances["remittance_id"][t])
-        warnings = [
-            i.message
-            for i in result.validation.issues
-            if i.remittance_id == rem_id and i.code != "transaction_unbalanced"
-        ]
+        warnings = by_transaction.get(rem_ids[t], [])
         for message in warnings[:20]:
             print(f"    warning: {message}", file=out)
         if len(warnings) > 20:
