@@ -19,6 +19,7 @@ from pathlib import Path
 RESULTS_DIR = Path(__file__).with_name("results")
 SUITES = {
     "foundation": "bench.foundation",
+    "era": "bench.era",
 }
 
 

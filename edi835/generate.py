@@ -74,7 +74,7 @@ _DENIAL_WEIGHTS = (("16", 40), ("29", 15), ("97", 25), ("197", 20))
 
 _MANGLES = ("dropped_prefix", "transposed", "payer_icn", "leading_zeros", "case_space")
 _NAME_VARIANTS = ("case", "initial", "swapped", "hyphenated", "typo")
-_FILING = {"SYN05": "MC", "SYN04": "FI"}  # Medicaid, federal employees; everyone else a PPO ("12")
+_FILING = {"SYN05": "MC", "SYN04": "OF"}  # Medicaid, other federal program; everyone else a PPO ("12")
 
 # Synthetic names for standalone specs (no real person's data).
 _FIRST_NAMES = (

@@ -481,7 +481,8 @@ class _Matcher:
         pairs = (
             self.era.select("era_key", "ccn_norm").join(claims, on="ccn_norm").select("era_key", "claim_id")
         )
-        f, _ = self.features(pairs)
+        f, best = self.features(pairs)
+        self._l1_features = (f, best)  # reused for the accepted pairs' reasons and line placement
         identity_ok = pl.col("member_eq") | pl.col("name_exact") | (pl.col("name_sim") >= 0.85)
         identity_bad = pl.col("member_conflict") | ((pl.col("name_sim") < 0.5) & ~pl.col("member_eq"))
         # A transposed number can be somebody else's real claim, even one on the same day for the
@@ -676,8 +677,13 @@ class _Matcher:
             )
             chosen = pl.concat([chosen, l4], how="vertical_relaxed")
 
-        # Reasons and the line -> charge assignment of every chosen pair.
-        f, best = self.features(chosen)
+        # Reasons and the line -> charge assignment of every chosen pair (level 1's already known).
+        keys = ["era_key", "claim_id"]
+        from_l1 = l1.select(keys)
+        f_rest, best_rest = self.features(chosen.join(from_l1, on=keys, how="anti"))
+        f1, best1 = self._l1_features
+        f = pl.concat([f1.join(from_l1, on=keys, how="semi"), f_rest], how="vertical_relaxed")
+        best = pl.concat([best1.join(from_l1, on=keys, how="semi"), best_rest], how="vertical_relaxed")
         chosen = chosen.join(f, on=["era_key", "claim_id"], how="left").with_columns(
             reasons=_reasons(),
             # A CLP whose lines do not all land on charges cannot be posted automatically.

@@ -738,14 +738,14 @@ def _postings(posts: Iterable[_Clp], state: dict[int, list]) -> tuple[list[tuple
 
 
 def write_postings(rows: _Rows, apps: list[tuple], adjs: list[tuple], now: dt.datetime) -> None:
+    """Insert PaymentApplications (payment, charge, era claim, cents) and ChargeAdjustments
+    (charge, era claim, group, carc, rarcs, cents)."""
+    at = rows.ts(now)
     app_ids = rows.next_ids(PaymentApplication.__table__, len(apps))
     rows.insert(
         PaymentApplication.__table__,
         ("id", "payment_id", "charge_id", "era_claim_id", "applied_amount", "applied_at"),
-        [
-            (i, p, c, e, rows.money(cents), rows.ts(now))
-            for i, (p, c, e, cents) in zip(app_ids, apps, strict=True)
-        ],
+        [(i, p, c, e, rows.money(cents), at) for i, (p, c, e, cents) in zip(app_ids, apps, strict=True)],
     )
     adj_ids = rows.next_ids(ChargeAdjustment.__table__, len(adjs))
     rows.insert(
@@ -761,7 +761,7 @@ def write_postings(rows: _Rows, apps: list[tuple], adjs: list[tuple], now: dt.da
             "adjusted_at",
         ),
         [
-            (i, c, e, (g or "")[:2], (k or "")[:10], _clip(rarcs, 100), rows.money(cents), rows.ts(now))
+            (i, c, e, (g or "")[:2], (k or "")[:10], _clip(rarcs, 100), rows.money(cents), at)
             for i, (c, e, g, k, rarcs, cents) in zip(adj_ids, adjs, strict=True)
         ],
     )
@@ -793,6 +793,7 @@ def claim_status(statuses: Iterable[str]) -> str:
 
 def update_statuses(rows: _Rows, state, touched_claims: set[int], charges_of_claim, now: dt.datetime) -> None:
     """Write new totals and statuses of the touched charges, and their claims' statuses."""
+    at = rows.ts(now)
     touched_charges = [c for claim in touched_claims for c in charges_of_claim.get(claim, [])]
     rows.update(
         Charge.__table__,
@@ -804,7 +805,7 @@ def update_statuses(rows: _Rows, state, touched_claims: set[int], charges_of_cla
                 rows.money(state[c][3]),
                 rows.money(state[c][4]),
                 state[c][5],
-                rows.ts(now),
+                at,
             )
             for c in touched_charges
         ],
@@ -813,8 +814,8 @@ def update_statuses(rows: _Rows, state, touched_claims: set[int], charges_of_cla
     claim_rows = []
     for claim in touched_claims:
         status = claim_status(state[c][5] for c in charges_of_claim.get(claim, []))
-        adjudicated = rows.ts(now) if status != ClaimStatus.ACCEPTED else None
-        denied = rows.ts(now) if status == ClaimStatus.DENIED else None
+        adjudicated = at if status != ClaimStatus.ACCEPTED else None
+        denied = at if status == ClaimStatus.DENIED else None
         claim_rows.append((claim, status, adjudicated, denied))
     rows.update(
         Claim.__table__,
