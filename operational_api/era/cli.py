@@ -136,7 +136,7 @@ def cmd_post(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from operational_api.era.posting import mark_unmatchable, resolve_review, review_queue
+    from operational_api.era.posting import mark_unmatchable, resolve_review, review_count, review_queue
 
     if (args.charge is not None or args.claim is not None) and args.resolve is None:
         raise PlatformError("mentalspace era review: --charge and --claim go with --resolve ERA_CLAIM_ID")
@@ -154,7 +154,9 @@ def cmd_review(args: argparse.Namespace) -> int:
     if not items:
         print("the review queue is empty")
         return 0
-    print(f"{len(items)} ERA claim payments waiting for review (showing at most {args.limit}):")
+    total = review_count(engine, era_file_id=args.file)
+    shown = f" (the first {len(items)} below)" if total > len(items) else ""
+    print(f"{total} ERA claim payments waiting for review{shown}:")
     for item in items:
         confidence = "-" if item.match_confidence is None else f"{item.match_confidence:.2f}"
         print(

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, Table, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 import edi835
@@ -828,6 +828,15 @@ def update_statuses(rows: _Rows, state, touched_claims: set[int], charges_of_cla
 # ---- manual review ---------------------------------------------------------------------------
 
 
+def review_count(engine: Engine, era_file_id: int | None = None) -> int:
+    """How many CLPs wait for a person (in one file, or in all)."""
+    query = select(func.count()).where(EraClaim.review_status == EraReviewStatus.PENDING.value)
+    if era_file_id is not None:
+        query = query.where(EraClaim.era_file_id == era_file_id)
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one()
+
+
 def review_queue(engine: Engine, era_file_id: int | None = None, limit: int = 100) -> list[ReviewItem]:
     """CLPs waiting for a person, oldest file first, with their ranked candidates."""
     era = EraClaim.__table__
@@ -1091,5 +1100,6 @@ __all__ = [
     "post_bytes",
     "post_remittance",
     "resolve_review",
+    "review_count",
     "review_queue",
 ]
