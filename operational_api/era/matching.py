@@ -1,12 +1,16 @@
 """Matching ERA claim payments (CLPs) to our claims and charges: the PRD's five levels.
 
 1. **Claim control number** (CCN_EXACT): CLP01 trimmed and upper-cased equals our claim's
-   control number, *and* the claim agrees with the CLP on at least two of patient (member id or
-   name), service dates and line amounts. A payer that transposes two digits can land on a real
-   claim of somebody else; without the corroboration that would be a wrong post.
+   control number, *and* the patient agrees (member id, or a name at least 0.85 similar, and no
+   member id that belongs to somebody else) *and* the service dates agree (with the amounts or
+   the CPT codes), or the amounts agree within ``l3_max_days``. A payer that transposes two digits
+   can land on a real claim: somebody else's visit that day, or the patient's own visit of another
+   week; without the corroboration either would be a wrong post.
 2. **Client + service date + amount** (CLIENT_DATE_AMOUNT): the patient is identified (member id
-   from NM1*QC/IL against insurance_policies, or the exact name against clients) and exactly one of
-   that client's claims has a charge on every SVC line's date with the line's charge amount.
+   from NM1*QC/IL against insurance_policies; or, when the 835 has no member id the store knows,
+   the exact or swapped name of exactly one client) and exactly one of that client's claims has a
+   charge on every SVC line's date with the line's charge amount. A member-id match wins over
+   namesakes; a name shared by two clients identifies nobody.
 3. **Client + CPT + amount** (CLIENT_CPT_AMOUNT): as 2 with the CPT code instead of the date, the
    date allowed to be off by up to ``l3_max_days`` (payers that key the date wrong); exactly one
    claim within that window.
@@ -17,6 +21,12 @@
    modifier is tolerated) and control-number edit distance. Confidence is the score, cut when the
    runner-up is close.
 5. **Manual review**: whatever is below the posting threshold keeps its ranked candidates.
+
+Confidences: level 1 is 1.0 (dates and amounts agree) or 0.96; level 2 is 0.98 (member id and
+name), 0.97 (member id) or 0.93 (a unique name); level 3 is 0.96 / 0.95 / 0.91 less 0.01 per day
+off; level 4 is the score (weights W_* below), times 0.6..1.0 as the runner-up comes closer than
+``fuzzy_clear_margin``. Posting's default threshold (0.90) therefore auto-posts levels 1-3 and
+clear fuzzy matches, and sends namesakes, near ties and weak evidence to a person.
 
 Everything is polars joins over integer cents; Python only scores names and resolves the rare
 claim whose SVC lines compete for one charge. All amounts are compared in absolute value, so a
