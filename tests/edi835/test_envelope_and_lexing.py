@@ -124,3 +124,12 @@ def test_trailing_nul_padding_and_ctrl_z_after_the_last_segment_are_ignored():
     data = fixture_path("denied_claim_co45.835").read_bytes() + b"\x00\x00\x1a"
     result = edi835.parse_bytes(data, "padded.835")
     assert result.claims.height == 1 and result.anomalies == []
+
+
+def test_file_starting_with_gs_has_a_group_but_no_interchange():
+    text = fixture_path("denied_claim_co45.835").read_text()
+    body = text[text.index("GS*") : text.index("IEA*")]
+    result = edi835.parse_bytes(body.encode(), "gs-only.835")
+    assert (result.isa_count, result.gs_count) == (0, 1)
+    assert result.remittances["version_code"].to_list() == ["005010X221A1"]
+    assert result.anomalies == ["no ISA envelope; default delimiters * ~ : assumed"]

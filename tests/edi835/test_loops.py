@@ -303,3 +303,18 @@ def test_dates_before_1970_and_invalid_dates():
     claim = edi835.parse_bytes(text.encode(), "dates.835").claims.row(0, named=True)
     assert claim["statement_from_date"] == dt.date(1965, 7, 4)
     assert claim["statement_to_date"] is None  # 2023 is not a leap year
+
+
+def test_plb_with_six_adjustment_pairs():
+    text = (
+        fixture_path("split_remittance_plb.835")
+        .read_text()
+        .replace(
+            "PLB*1999999984*20241231*WO:ABC123*35*L6:INT0001*-2.5*FB:FWD0001*10",
+            "PLB*1999999984*20241231*WO:ABC123*35*L6:INT0001*-2.5*FB:FWD0001*10*CS:ADJ1*1*72*-1*50:LATE*0",
+        )
+    )
+    plb = edi835.parse_bytes(text.encode(), "plb6.835").provider_adjustments
+    assert plb["adjustment_sequence"].to_list() == [1, 2, 3, 4, 5, 6]
+    assert plb["reason_code"].to_list() == ["WO", "L6", "FB", "CS", "72", "50"]
+    assert plb["reference_id"].to_list() == ["ABC123", "INT0001", "FWD0001", "ADJ1", None, "LATE"]
