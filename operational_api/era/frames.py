@@ -1,7 +1,7 @@
 """One parsed 835 as the polars frames matching and posting work on (amounts in integer cents).
 
 The parser's flat tables leave out patient names and member ids on purpose (minimum necessary PHI
-for the warehouse). Matching runs inside the operational store, which holds that PHI anyway, so
+for the warehouse); an NM1 id that is a Social Security number (qualifier 34) is dropped here too. Matching runs inside the operational store, which holds that PHI anyway, so
 the NM1*QC / NM1*IL identity is read here straight from the file's bytes with one vectorised pass
 (the parser's typed records carry it too, but building them costs ~45 s for 200,000 claims). The
 k-th CLP of that pass is checked against the k-th CLP of the parser (same CLP01), so the two can
@@ -196,19 +196,25 @@ def _patients(result: ParseResult, data: bytes) -> pl.DataFrame:
             "ordinal",
             patient_last_name=pl.col("f").list.get(3, null_on_oob=True),
             patient_first_name=pl.col("f").list.get(4, null_on_oob=True),
-            patient_member_id=pl.col("f").list.get(9, null_on_oob=True),
+            patient_member_id=_member_id(),
         )
     )
     il = (
         frame.filter((pl.col("code") == "IL") & (pl.col("ordinal") > 0))
         .group_by("ordinal", maintain_order=True)
         .first()
-        .select("ordinal", insured_member_id=pl.col("f").list.get(9, null_on_oob=True))
+        .select("ordinal", insured_member_id=_member_id())
     )
     out = keys.join(qc, on="ordinal", how="left").join(il, on="ordinal", how="left").drop("ordinal")
     return out.with_columns(pl.col(c).replace("", None) for c in schema if c != "era_key").select(
         list(schema)
     )
+
+
+def _member_id() -> pl.Expr:
+    # NM1 08/09; qualifier 34 is a Social Security number: never kept, never matched on.
+    qualifier = pl.col("f").list.get(8, null_on_oob=True)
+    return pl.when(qualifier.fill_null("") != "34").then(pl.col("f").list.get(9, null_on_oob=True))
 
 
 def _patients_from_records(result: ParseResult, schema: dict) -> pl.DataFrame:
@@ -226,8 +232,8 @@ def _patients_from_records(result: ParseResult, schema: dict) -> pl.DataFrame:
                     claim.segment_position,
                     patient.last_or_organization_name if patient else None,
                     patient.first_name if patient else None,
-                    patient.identifier if patient else None,
-                    insured.identifier if insured else None,
+                    patient.identifier if patient and patient.id_qualifier != "34" else None,
+                    insured.identifier if insured and insured.id_qualifier != "34" else None,
                 )
             )
     return pl.DataFrame(rows, schema=schema, orient="row")
