@@ -668,6 +668,8 @@ def _cas_json(cas: Iterable[tuple[str, str, int]]) -> str:
 
 
 def _claim_json(cas: Sequence[tuple[str, str, int]], remarks: Sequence[str]) -> str:
+    if not cas and not remarks:
+        return '{"adjustments":[]}'
     text_ = '{"adjustments":' + _cas_json(cas)
     if remarks:
         text_ += ',"remarks":[' + ",".join(f'"{r}"' for r in remarks) + "]"
