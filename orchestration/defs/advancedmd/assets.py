@@ -103,7 +103,7 @@ def advancedmd_patients(
 ) -> Iterator[dg.MaterializeResult]:
     """Patients and coverages changed since the watermark (getupdatedpatients); the first run is the
     vendor's initial load (lookuppatient pages + getdemographic per patient)."""
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run_id) as sink, advancedmd.connect() as amd:
+    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
         result = sync_patients(amd.client, watermark_store(store), sink)
         rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("patients", "insurance")}
     context.log.info(f"advancedmd patients ({result.mode}): {result.records} records, {result.http_requests} requests")
@@ -205,7 +205,7 @@ def advancedmd_visit_days(
     of that day (one getdatevisits per day)."""
     days = [dt.date.fromisoformat(key) for key in context.partition_keys]
     per_day: dict[str, dict[str, int]] = {}
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run_id) as sink, advancedmd.connect() as amd:
+    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
         for day in days:
             before = (sink.stats.landed.copy(), sink.stats.quarantined.copy())
             answer = amd.client.get_date_visits(day)
@@ -248,7 +248,7 @@ def advancedmd_visit_updates(
     """One row per incremental visit sync: visits and charges changed since the watermark
     (getupdatedvisits) applied to raw_advancedmd.visits and charges; N/C upserted, D deleted with
     their charges. The first run is the initial load of the configured window (getdatevisits per day)."""
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run_id) as sink, advancedmd.connect() as amd:
+    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
         today = amd.today()
         start = (dt.date.fromisoformat(config.initial_start) if config.initial_start
                  else today - dt.timedelta(days=config.initial_days_back))
@@ -318,7 +318,7 @@ def advancedmd_eligibility(
             except (AmdFaultError, EligibilityTimeoutError) as exc:
                 errors += 1
                 context.log.warning(f"eligibility of patient {patient_id} coverage {coverage_id}: {type(exc).__name__}")
-    with WarehouseSink(wh, run_id=context.run_id) as sink:
+    with WarehouseSink(wh, run_id=context.run.run_id) as sink:
         sink.land_eligibility(amd.office_key, results)
         rows = {"eligibility": sink.row_count("eligibility", amd.office_key)}
     by_status: dict[str, int] = {}

@@ -95,7 +95,6 @@ VISITS_JOB = dg.define_asset_job("advancedmd_visits_job", selection=dg.AssetSele
 VISIT_DAYS_JOB = dg.define_asset_job(
     "advancedmd_visit_days_job",
     selection=dg.AssetSelection.assets(VISITS, CHARGES),
-    partitions_def=ADVANCEDMD_DAYS,
     description="Replace one date of service (backfills: `mentalspace amd backfill` or the UI).",
 )
 ELIGIBILITY_JOB = dg.define_asset_job("advancedmd_eligibility_job", selection=dg.AssetSelection.assets(ELIGIBILITY))

@@ -1,0 +1,231 @@
+"""An AdvancedMD simulator serving the synthetic practice, a store holding the same practice, a warehouse
+(DuckDB, or PostgreSQL when MENTALSPACE_TEST_PG_URL is set), and an oracle for what must land.
+
+The oracle is written from the simulator's own records and the landing's documented projection (no
+PHI, naive UTC instants, codes upper case), not from the landing code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from ingest.advancedmd.clock import FakeClock
+from ingest.advancedmd.simulator import (
+    SimulatorConfig,
+    SimulatorDataset,
+    SimulatorHandle,
+    dataset_from_practice,
+    simulator_clock_start,
+    start_simulator,
+)
+from ingest.advancedmd.simulator.dataset import CHARGE, PATIENT, VISIT
+from operational_api.synthetic import Practice, PracticeSpec, generate
+from tests.ingest.conftest import expected_charge, expected_patient, expected_visit
+
+AS_OF = dt.date(2025, 3, 7)  # a Friday
+SPEC = PracticeSpec(clinicians=2, months=1, seed=7, as_of=AS_OF)
+WINDOW = (AS_OF - dt.timedelta(days=29), AS_OF + dt.timedelta(days=14))  # the initial visit load
+DATEVISITS_STATUSES = {0, 1, 2, 3, 10, 12}
+CPT_RE = r"^(\d{5}|\d{4}[FTU])$"
+PHI_COLUMNS = {"last_name", "first_name", "middle_name", "dob", "address1", "address2", "city", "zip_code",
+               "home_phone", "office_phone", "email", "subscriber_id", "group_number", "name"}
+
+
+@pytest.fixture(scope="session")
+def practice() -> Practice:
+    return generate(SPEC)
+
+
+@dataclass
+class AmdWorld:
+    """Everything a test needs: the running simulator, its clock, the definitions to run, the instance."""
+
+    sim: SimulatorHandle
+    clock: FakeClock
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    backend: str
+
+    @property
+    def ds(self) -> SimulatorDataset:
+        return self.sim.dataset
+
+    def run(self, job: str, **kwargs: Any) -> dg.ExecuteInProcessResult:
+        from orchestration.lib.runner import run_job
+
+        return run_job(self.defs, job, instance=self.instance, **kwargs)
+
+    def sync(self) -> dg.ExecuteInProcessResult:
+        """One `advancedmd_sync_job` run; the first is the initial load of WINDOW."""
+        from orchestration.defs.advancedmd.assets import advancedmd_visit_updates
+
+        config = {"ops": {advancedmd_visit_updates.op.name: {"config": {
+            "initial_start": WINDOW[0].isoformat(), "initial_end": WINDOW[1].isoformat()}}}}
+        return self.run("advancedmd_sync_job", run_config=config)
+
+    def advance(self, minutes: float = 5) -> None:
+        self.clock.advance(minutes * 60)
+
+    def table(self, name: str, key: str) -> dict[int, dict[str, Any]]:
+        """A raw_advancedmd table by id, without the lineage columns."""
+        from orchestration.lib.environment import current_environment
+        from orchestration.lib.warehouse import Warehouse
+
+        rows = Warehouse(current_environment()).query(f"select * from raw_advancedmd.{name}").to_dicts()
+        out = {}
+        for row in rows:
+            assert row.pop("office_key") == self.ds.office_key
+            assert row.pop("batch_id") and row.pop("landed_at")
+            assert row[key] not in out, f"{name}: duplicate {key} {row[key]}"
+            out[row[key]] = row
+        return out
+
+    def quarantine(self) -> list[dict[str, Any]]:
+        from orchestration.lib.environment import current_environment
+        from orchestration.lib.warehouse import Warehouse
+
+        return Warehouse(current_environment()).query(
+            "select entity, record_id, reason, batch_id from raw_advancedmd.quarantine order by entity, record_id"
+        ).to_dicts()
+
+
+def _use_postgres(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("MENTALSPACE_WAREHOUSE_URL", url)
+    monkeypatch.setenv("DBT_TARGET", "prod")
+    monkeypatch.setenv("MENTALSPACE_ADVANCEDMD", "simulator")
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def amd(request: pytest.FixtureRequest, var_dir, practice: Practice, monkeypatch: pytest.MonkeyPatch) -> Iterator[AmdWorld]:
+    """The store loaded with the practice, the simulator serving it on loopback, off-peak on a fake clock."""
+    if request.param == "postgres":
+        _use_postgres(monkeypatch, request.getfixturevalue("pg_database"))
+    from operational_api.bulk import load_tables
+    from operational_api.db import get_engine, migrate
+    from orchestration.defs.advancedmd.definitions import standalone_definitions
+    from orchestration.defs.advancedmd.resources import (
+        SimulatedAdvancedMDResource,
+        attach_simulator,
+        detach_simulator,
+    )
+
+    engine = get_engine()
+    migrate(engine)
+    load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
+    engine.dispose()
+    clock = FakeClock(simulator_clock_start(AS_OF))
+    dataset = dataset_from_practice(practice)
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    with start_simulator(dataset, SimulatorConfig(seed=7, page_size=25), clock=clock) as sim:
+        attach_simulator(name, sim)
+        try:
+            defs = standalone_definitions(SimulatedAdvancedMDResource(simulator=name))
+            with dg.DagsterInstance.ephemeral() as instance:
+                yield AmdWorld(sim, clock, defs, instance, request.param)
+        finally:
+            detach_simulator(name)
+
+
+# ---------------------------------------------------------------------------------------- oracle
+
+
+def _naive(at: dt.datetime | None) -> dt.datetime | None:
+    return None if at is None else at.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _money(value: Decimal | None) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(Decimal("0.01"))
+
+
+def landed_patient(ds: SimulatorDataset, patient_id: int) -> dict[str, Any]:
+    p = expected_patient(ds.patients[patient_id], ds)
+    return {
+        "patient_id": p.patient_id, "chart": p.chart, "sex": p.sex, "state": p.state, "provider_id": p.provider_id,
+        "provider_code": p.provider_code, "fin_class_code": p.fin_class_code,
+        "has_date_of_birth": p.dob is not None, "has_address": p.address1 is not None,
+        "has_phone": p.home_phone is not None or p.office_phone is not None, "has_email": p.email is not None,
+        "created_at": _naive(p.created_at), "changed_at": _naive(p.changed_at),
+    }
+
+
+def landed_coverages(ds: SimulatorDataset, patient_id: int) -> dict[int, dict[str, Any]]:
+    p = expected_patient(ds.patients[patient_id], ds)
+    return {
+        i.insurance_id: {
+            "insurance_id": i.insurance_id, "patient_id": i.patient_id, "sequence": i.sequence,
+            "carrier_code": i.carrier_code, "carrier_name": i.carrier_name, "relationship": i.relationship,
+            "copay": _money(i.copay), "effective_start": i.effective_start, "effective_end": i.effective_end,
+            "active": i.active, "has_subscriber_id": i.subscriber_id is not None,
+            "has_group_number": i.group_number is not None,
+        }
+        for i in p.insurances
+    }
+
+
+def landed_visit(ds: SimulatorDataset, visit_id: int) -> dict[str, Any]:
+    v = expected_visit(ds.visits[visit_id], ds)
+    return {
+        "visit_id": v.visit_id, "patient_id": v.patient_id, "visit_date": v.visit_date, "start_local": v.start,
+        "duration_minutes": v.duration_minutes, "appt_status": v.appt_status, "appointment_type": v.appointment_type,
+        "column_heading": v.column_heading, "provider_code": v.provider_code, "facility_code": v.facility_code,
+        "charges_posted": v.charges_posted, "created_at": _naive(v.created_at), "modified_at": _naive(v.modified_at),
+    }
+
+
+def landed_charge(ds: SimulatorDataset, charge_id: int) -> dict[str, Any]:
+    c = expected_charge(ds.charges[charge_id])
+    return {
+        "charge_id": c.charge_id, "visit_id": c.visit_id, "patient_id": c.patient_id,
+        "visit_date": ds.visits[c.visit_id].visit_date, "cpt_code": c.cpt_code,
+        "modifiers": ",".join(c.modifiers) or None, "units": c.units, "fee": _money(c.fee),
+        "diagnosis_codes": ",".join(c.diagnosis_codes) or None, "begin_date_of_service": c.begin_date_of_service,
+        "end_date_of_service": c.end_date_of_service, "posting_date": c.posting_date,
+        "place_of_service": c.place_of_service, "created_at": _naive(c.created_at), "changed_at": _naive(c.changed_at),
+    }
+
+
+def is_cpt(code: str) -> bool:
+    import re
+
+    return re.match(CPT_RE, code) is not None
+
+
+def expected_state(ds: SimulatorDataset, window: tuple[dt.date, dt.date] = WINDOW) -> dict[str, dict[int, Any]]:
+    """What the warehouse must hold after an initial load of ``window`` plus incremental runs that only
+    touched visits inside it: live patients and coverages; live visits of the window in the statuses
+    getdatevisits answers; their live charges with a CPT code (the rest are quarantined)."""
+    patients = {p.patient_id: landed_patient(ds, p.patient_id) for p in ds.live_patients()}
+    coverages = {cid: c for pid in patients for cid, c in landed_coverages(ds, pid).items()}
+    visits = {
+        v.visit_id: landed_visit(ds, v.visit_id)
+        for v in ds.live_visits()
+        if window[0] <= v.visit_date <= window[1] and v.appt_status in DATEVISITS_STATUSES
+    }
+    charges = {
+        c.charge_id: landed_charge(ds, c.charge_id)
+        for c in ds.live_charges()
+        if c.visit_id in visits and is_cpt(c.cpt_code)
+    }
+    return {"patients": patients, "insurance": coverages, "visits": visits, "charges": charges}
+
+
+def assert_tables_equal(got: dict[int, dict[str, Any]], expected: dict[int, dict[str, Any]], what: str) -> None:
+    missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+    assert not missing and not extra, f"{what}: missing {missing[:10]}, unexpected {extra[:10]}"
+    for rid, exp in expected.items():
+        row = {k: (_money(v) if isinstance(v, Decimal) else v) for k, v in got[rid].items()}
+        assert set(row) == set(exp), f"{what}: columns {sorted(set(row) ^ set(exp))}"
+        diff = {k: (row[k], exp[k]) for k in exp if row[k] != exp[k]}
+        assert not diff, f"{what} {rid} differs: {diff}"
+
+
+__all__ = ["AS_OF", "CHARGE", "PATIENT", "PHI_COLUMNS", "SPEC", "VISIT", "WINDOW", "AmdWorld"]
