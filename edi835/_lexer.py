@@ -205,11 +205,6 @@ class Lexed:
         """An :class:`Edi835Error` located at segment ``index`` (0-based)."""
         return Edi835Error(self.file_name, index + 1, self.segment_id(index), reason)
 
-    def drop_token_index(self) -> None:
-        """Free the element-level index once the tables are built (records need only segments)."""
-        empty = np.zeros(0, dtype=np.int32)
-        self.delims, self.first_tok, self.ntok = empty, empty, empty
-
     def span(self, first: np.ndarray, count: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(start, length) of element ``k`` (>= 1) of segments given by ``first_tok``/``ntok``.
 

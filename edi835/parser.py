@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from edi835._frames import Frames
+from edi835._frames import CLP, NM1, SCOPE_CLAIM, Frames
 from edi835._lexer import Lexed, code_to_id, lex
 from edi835._records import build_records
 from edi835._structure import Structure, analyse
@@ -89,6 +89,32 @@ class ParseResult:
     def provider_adjustments(self) -> pl.DataFrame:
         """One row per PLB reason/amount pair."""
         return self._built.tables["provider_adjustments"]
+
+    def claim_parties(self) -> pl.DataFrame:
+        """One row per NM1 in a claim loop (QC patient, IL insured, 74 corrected name, 82 rendering
+        provider, TT crossover carrier, PR corrected payer, GB other subscriber), built vectorised.
+
+        **Contains PHI** (person names and member IDs), which is why it is not one of ``tables``:
+        use it where matching needs identity (the operational store), never for the warehouse.
+        Columns: source_file_id, claim_id, segment_position, entity_code, entity_type,
+        last_or_organization_name, first_name, middle_name, suffix, id_qualifier, identifier.
+        """
+        nm1 = self._frames.of(NM1)
+        rows = np.flatnonzero(nm1.scope == SCOPE_CLAIM)
+        values = nm1.elements_of_rows(rows, range(1, 10))
+        claim_pos = self._frames.idx(CLP).astype(np.int64) + 1
+        names = ["entity_code", "entity_type", "last_or_organization_name", "first_name", "middle_name", None,
+                 "suffix", "id_qualifier", "identifier"]  # fmt: skip
+        return pl.DataFrame(
+            [
+                pl.repeat(self.source_file_id, len(rows), dtype=pl.String, eager=True).alias(
+                    "source_file_id"
+                ),
+                pl.Series("claim_id", claim_pos[nm1.clm[rows]], dtype=pl.Int64),
+                pl.Series("segment_position", nm1.pos[rows], dtype=pl.Int64),
+                *(v.alias(name) for v, name in zip(values, names, strict=True) if name),
+            ]
+        )
 
     @property
     def delimiters(self) -> list[Delimiters]:
@@ -296,7 +322,6 @@ def parse_bytes(data: bytes, file_name: str = "<bytes>") -> ParseResult:
         structure = analyse(lexed, frames)
         built = build_tables(lexed, frames, structure)
         frames.release()
-        lexed.drop_token_index()
         return ParseResult(lexed, frames, structure, built)
     except Edi835Error:
         raise

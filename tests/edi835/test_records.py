@@ -63,3 +63,24 @@ def test_bare_transaction_has_records_but_no_interchange():
     result = parse_fixture("bare_transaction_no_envelope.835")
     assert result.interchanges == ()
     assert len(result.transactions) == 1 and result.transactions[0].version is None
+
+
+def test_claim_parties_frame_gives_names_and_ids_vectorised_and_agrees_with_records():
+    result = parse_fixture("claim_loop_segments.835")
+    parties = result.claim_parties()
+    assert parties.columns == [
+        "source_file_id", "claim_id", "segment_position", "entity_code", "entity_type",
+        "last_or_organization_name", "first_name", "middle_name", "suffix", "id_qualifier", "identifier",
+    ]  # fmt: skip
+    assert parties["entity_code"].to_list() == ["QC", "IL", "74", "82", "TT", "PR"]
+    patient = parties.row(0, named=True)
+    assert (patient["last_or_organization_name"], patient["first_name"], patient["identifier"]) == (
+        "SYNTHETICLAST",
+        "SYNTHETICFIRST",
+        "SYNMEMBER01",
+    )
+    records = result.transactions[0].claims[0].names
+    assert [(n.segment_position, n.identifier) for n in records] == list(
+        zip(parties["segment_position"], parties["identifier"], strict=True)
+    )
+    assert set(parties["claim_id"]) == {10}
