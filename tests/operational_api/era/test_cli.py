@@ -3,6 +3,7 @@ input as one clear line (exit 2, no traceback, no patient names)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 
 import pytest
@@ -26,10 +27,17 @@ def _names(db_path) -> set[str]:
     return {r[0] for r in rows if r[0] and len(r[0]) > 3}
 
 
-def test_generate_post_review_through_the_mentalspace_command(var_dir, tmp_path):
+def test_generate_post_review_through_the_mentalspace_command(var_dir, tmp_path, capsys):
+    from operational_api.bulk import load_tables
+    from operational_api.db import get_engine, migrate
+    from operational_api.synthetic import PracticeSpec, generate
+
+    engine = get_engine()
+    migrate(engine)
+    practice = generate(PracticeSpec(clinicians=2, months=2, seed=3, as_of=dt.date(2026, 11, 25)))
+    load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
+    engine.dispose()
     env = {"MENTALSPACE_VAR_DIR": str(var_dir)}
-    made = run_cli("generate", "--clinicians", "2", "--months", "2", "--as-of", "2026-11-25", env=env)
-    assert made.returncode == 0, made.stderr
     out_dir = tmp_path / "era"
     generated = run_cli("era", "generate", "--out", str(out_dir), "--claims", "150", "--seed", "4", env=env)
     assert generated.returncode == 0, generated.stderr
@@ -40,14 +48,12 @@ def test_generate_post_review_through_the_mentalspace_command(var_dir, tmp_path)
     posted = run_cli("era", "post", str(path), env=env)
     assert posted.returncode == 0, posted.stderr
     assert "auto-posted" in posted.stdout and "CCN_EXACT" in posted.stdout
-    again = run_cli("era", "post", str(path), env=env)
-    assert again.returncode == 0 and "already posted" in again.stdout
-
-    review = run_cli("era", "review", env=env)
-    assert review.returncode == 0, review.stderr
-    assert "waiting for review" in review.stdout or "review queue is empty" in review.stdout
+    assert era_main(["post", str(path)]) == 0 and "already posted" in capsys.readouterr().out
+    assert era_main(["review"]) == 0
+    review = capsys.readouterr().out
+    assert "waiting for review" in review or "review queue is empty" in review
     names = _names(var_dir / "operational.db")
-    for output in (generated.stdout, posted.stdout, review.stdout):
+    for output in (generated.stdout, posted.stdout, review):
         assert not any(name in output for name in names)
 
     parsed = run_cli("era", "parse", str(path), env=env)  # still the parser's own command
