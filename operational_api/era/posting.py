@@ -68,6 +68,7 @@ from operational_api.models import (
     Payment,
     PaymentApplication,
     PaymentMethod,
+    User,
 )
 
 ADVISORY_LOCK_KEY = 835_005_010  # PostgreSQL: one ERA posting at a time
@@ -366,6 +367,7 @@ class _FilePoster:
         existing = _existing_file(conn, frames)
         if existing is not None:
             return PostingResult(frames.file_name, frames.file_hash, existing, already_posted=True)
+        _check_user(conn, self.uploaded_by)
 
         checks = frames.checks
         payer_ids = dict(conn.execute(select(Payer.payer_code, Payer.id)).all())
@@ -911,6 +913,7 @@ def resolve_review(
         if rows.pg:
             conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
         era = _pending_era_claim(conn, era_claim_id)
+        _check_user(conn, user_id)
         if charge_id is not None:
             charge_claim = conn.execute(select(Charge.claim_id).where(Charge.id == charge_id)).first()
             if charge_claim is None:
@@ -1013,6 +1016,7 @@ def mark_unmatchable(engine: Engine, era_claim_id: int, *, user_id: int | None =
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with engine.begin() as conn:
         era = _pending_era_claim(conn, era_claim_id)
+        _check_user(conn, user_id)
         conn.execute(
             update(EraClaim)
             .where(EraClaim.id == era_claim_id)
@@ -1020,6 +1024,11 @@ def mark_unmatchable(engine: Engine, era_claim_id: int, *, user_id: int | None =
         )
         _refresh_file_status(conn, era.era_file_id)
     return ResolveResult(era_claim_id, EraReviewStatus.UNMATCHABLE.value)
+
+
+def _check_user(conn: Connection, user_id: int | None) -> None:
+    if user_id is not None and conn.execute(select(User.id).where(User.id == user_id)).first() is None:
+        raise PostingError(f"user {user_id} does not exist")
 
 
 def _pending_era_claim(conn: Connection, era_claim_id: int):

@@ -86,6 +86,8 @@ def store_env(var_dir, monkeypatch):
         (["review", "--resolve", "7", "--charge", "3"], ["ERA claim 7 does not exist"]),
         (["review", "--unmatchable", "8"], ["ERA claim 8 does not exist"]),
         (["review", "--charge", "3"], ["--charge and --claim go with --resolve"]),
+        (["post", "{garbage}", "--user", "77"], ["garbage.835"]),
+        (["review", "--unmatchable", "8", "--user", "77"], ["ERA claim 8 does not exist"]),
         (["frobnicate"], ["invalid choice"]),
         (["generate"], ["--out"]),
     ],

@@ -340,6 +340,8 @@ def test_bad_files_are_refused_with_one_clear_line_and_nothing_written(sqlite_en
         post_remittance(sqlite_engine, tmp_path / "missing.835")
     with pytest.raises(PostingError, match="between 0 and 1"):
         post_remittance(sqlite_engine, path, min_confidence=1.5)
+    with pytest.raises(PostingError, match="user 77 does not exist"):
+        post_remittance(sqlite_engine, path, uploaded_by=77)
     assert set(_counts(sqlite_engine).values()) == {0}
 
 
