@@ -53,6 +53,18 @@ LIMIT_SECONDS = 300
 SEED = 1
 
 
+def _peak_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the address space, so it starts afresh
+    at exec (ru_maxrss would carry the parent's peak over on Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _worker_parse(parser: str, path: str) -> dict:
     started = time.perf_counter()
     note = ""
@@ -100,7 +112,7 @@ def _worker_parse(parser: str, path: str) -> dict:
         "seconds": done - imported,
         "import_seconds": imported - started,
         "claims": claims,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": _peak_mb(),
         "note": note,
     }
 
@@ -122,7 +134,7 @@ def _worker_post(path: str, url: str, n: int) -> dict:
         "claims": result.claim_count,
         "auto": result.auto_posted,
         "levels": result.level_counts,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": _peak_mb(),
     }
 
 
@@ -173,7 +185,8 @@ def run(args) -> list[dict]:
             path = Path(tmp) / f"era_{n}.835"
             path.write_bytes(remittance.to_bytes())
             files[size] = (n, path, remittance.claim_count)
-            print(f"generated {path.name}: {path.stat().st_size / 1e6:.1f} MB, {remittance.claim_count} CLPs "
+            del remittance
+            print(f"generated {path.name}: {path.stat().st_size / 1e6:.1f} MB, {files[size][2]} CLPs "
                   f"in {time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
         for size in sizes:
             n, path, clps = files[size]
