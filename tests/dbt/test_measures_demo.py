@@ -1,0 +1,127 @@
+"""A small synthetic practice goes through the real CLI (store -> Dagster -> warehouse -> dbt build, unit tests
+included) and every metric-dictionary measure comes out with plausible, non-trivial values, on DuckDB and on
+PostgreSQL. The exact formulas are pinned by the dbt unit tests; this checks the whole pipeline on real-shaped data."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestration.lib.environment import current_environment
+from orchestration.lib.warehouse import Warehouse
+from tests.conftest import run_cli
+
+AS_OF = "2026-11-25"
+BUILD_ARGS = ("build", "--fresh", "--clinicians", "4", "--months", "4", "--as-of", AS_OF)
+# Whole months of the generated history (the first and the running month are partial).
+FULL_MONTHS = ("2026-08-01", "2026-09-01", "2026-10-01")
+
+
+def _frames(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, list[dict]]:
+    result = run_cli(*BUILD_ARGS, env=env)
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    warehouse = Warehouse(current_environment())
+
+    def rows(sql: str) -> list[dict]:
+        return list(warehouse.query(sql).iter_rows(named=True))
+
+    return {
+        "dictionary": rows("select metric_key, unit, direction from reference.metric_dictionary"),
+        "metrics": rows(
+            "select metric_key, scope, clinician_id, period_grain, cast(period_start as varchar) as period_start, "
+            "cast(numerator as float) as numerator, cast(denominator as float) as denominator, "
+            "cast(metric_value as float) as metric_value from marts.fct_practice_metrics"
+        ),
+        "aging": rows(
+            "select cast(month_start as varchar) as month_start, aging_bucket, "
+            "cast(outstanding_amount as float) as outstanding_amount from marts.fct_ar_aging"
+        ),
+        "revenue": rows("select cast(sum(revenue_amount) as float) as total from marts.fct_revenue"),
+        "summary": rows(
+            "select cast(sum(revenue_amount) as float) as total from marts.fct_billing_monthly_summary "
+            "where scope = 'practice'"
+        ),
+        "capacity": rows(
+            "select cast(sum(available_slots) as float) as available, cast(sum(booked_slots) as float) as booked "
+            "from marts.fct_clinician_capacity_weekly"
+        ),
+    }
+
+
+def _practice_month(metrics: list[dict], key: str, month: str) -> dict:
+    matches = [
+        r for r in metrics
+        if r["metric_key"] == key and r["scope"] == "practice" and r["period_grain"] == "month"
+        and r["period_start"] == month
+    ]
+    assert len(matches) == 1, (key, month, matches)
+    return matches[0]
+
+
+def _check_measures(frames: dict[str, list[dict]]) -> None:
+    dictionary = {r["metric_key"]: r for r in frames["dictionary"]}
+    metrics = frames["metrics"]
+    assert len(dictionary) == 35
+    assert {r["metric_key"] for r in metrics} == set(dictionary)
+
+    for key, entry in dictionary.items():
+        values = [r["metric_value"] for r in metrics if r["metric_key"] == key and r["metric_value"] is not None]
+        assert values, f"{key} has no value at all"
+        if entry["unit"] == "percent":
+            assert all(0 <= v <= 100 for v in values), (key, min(values), max(values))
+        else:
+            assert all(v >= 0 for v in values), (key, min(values))
+        practice_months = [r for r in metrics if r["metric_key"] == key and r["scope"] == "practice"
+                           and r["period_grain"] == "month"]
+        assert practice_months, f"{key} has no practice month"
+
+    # Non-trivial: the core measures differ between clinicians and months, and the measures differ from each other.
+    for key in ("kept_visit_rate", "no_show_rate", "same_day_documentation_rate", "rebook_rate", "charge_entry_lag",
+                "average_documentation_time", "sessions_per_day", "schedule_fill_rate"):
+        distinct = {r["metric_value"] for r in metrics if r["metric_key"] == key and r["period_grain"] == "month"}
+        assert len(distinct) > 2, (key, distinct)
+    october = {key: _practice_month(metrics, key, "2026-10-01")["metric_value"] for key in dictionary
+               if key != "breach_incident_response_time"}
+    assert len(set(october.values())) > 20, october
+
+    for month in FULL_MONTHS:
+        kvr = _practice_month(metrics, "kept_visit_rate", month)
+        no_show = _practice_month(metrics, "no_show_rate", month)
+        cancelled = _practice_month(metrics, "cancellation_rate", month)
+        assert 5 <= no_show["metric_value"] <= 25, no_show
+        assert 60 <= kvr["metric_value"] <= 95, kvr
+        # One denominator for the three outcome rates, so they add up.
+        assert kvr["denominator"] == no_show["denominator"] == cancelled["denominator"]
+        assert kvr["numerator"] + no_show["numerator"] + cancelled["numerator"] == kvr["denominator"]
+        assert 1 <= _practice_month(metrics, "sessions_per_day", month)["metric_value"] <= 8
+        assert 0 < _practice_month(metrics, "days_in_ar", month)["metric_value"] < 120
+        assert 0 < _practice_month(metrics, "average_reimbursement_per_session", month)["metric_value"] < 300
+        hours = _practice_month(metrics, "supervision_hours_logged", month)
+        assert hours["metric_value"] == hours["numerator"] and hours["denominator"] > 0
+
+    # The aging mart and Days in AR read the same receivables.
+    for month in FULL_MONTHS:
+        aged = sum(r["outstanding_amount"] for r in frames["aging"] if r["month_start"] == month)
+        receivable = _practice_month(metrics, "days_in_ar", month)["numerator"]
+        assert aged == pytest.approx(receivable, abs=0.05)
+    assert {r["aging_bucket"] for r in frames["aging"]} >= {"CURRENT", "31_60"}
+    assert frames["revenue"][0]["total"] > 0
+    assert frames["summary"][0]["total"] == pytest.approx(frames["revenue"][0]["total"], abs=0.05)
+    capacity = frames["capacity"][0]
+    assert 0 < capacity["booked"] < capacity["available"]
+
+
+def test_every_measure_on_duckdb(var_dir, monkeypatch):
+    _check_measures(_frames({"MENTALSPACE_VAR_DIR": str(var_dir)}, monkeypatch))
+
+
+@pytest.mark.postgres
+def test_every_measure_on_postgres(var_dir, pg_database, monkeypatch):
+    env = {
+        "MENTALSPACE_VAR_DIR": str(var_dir),
+        "DATABASE_URL": pg_database,
+        "DBT_TARGET": "prod",
+        "MENTALSPACE_WAREHOUSE_URL": pg_database,
+    }
+    _check_measures(_frames(env, monkeypatch))
