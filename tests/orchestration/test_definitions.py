@@ -33,6 +33,20 @@ def test_staging_reads_the_landed_operational_source(var_dir):
     assert AssetKey(["operational", "appointments"]) in parents
 
 
+def test_advancedmd_landing_feeds_its_staging_and_the_unioned_appointments(var_dir):
+    defs = importlib.import_module("orchestration.definitions").defs
+    graph = defs.resolve_asset_graph()
+    from dagster import AssetKey
+
+    for entity in ("patients", "insurance", "visits", "charges", "eligibility"):
+        parents = graph.get(AssetKey(["staging", f"stg_advancedmd__{entity}"])).parent_keys
+        assert AssetKey(["advancedmd", entity]) in parents
+    unioned = graph.get(AssetKey(["intermediate", "int_appointments_unioned"])).parent_keys
+    assert {AssetKey(["staging", "stg_advancedmd__visits"]), AssetKey(["staging", "stg_operational__appointments"]),
+            AssetKey(["staging", "stg_operational__advancedmd_patients"])} <= unioned
+    assert {s.name for s in defs.schedules} >= {"advancedmd_visits_15min_schedule", "advancedmd_patients_hourly_schedule"}
+
+
 def test_workspace_validates_as_the_dagster_ui_loads_it(var_dir):
     import subprocess
     import sys

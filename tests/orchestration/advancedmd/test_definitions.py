@@ -1,0 +1,82 @@
+"""The AdvancedMD domain loads, its graph and schedules are what the README says, and the tier budget holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from ingest.advancedmd.ratelimit import DEFAULT_LIMITS, Tier, is_peak
+from operational_api.errors import PlatformError
+
+KEY = dg.AssetKey
+
+
+def test_domain_definitions_load_and_every_job_resolves(var_dir):
+    from orchestration.defs.advancedmd.definitions import standalone_definitions
+
+    defs = standalone_definitions()
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {f"advancedmd/{n}" for n in ("patients", "insurance", "patient_links", "visits", "charges",
+                                               "visit_updates", "eligibility", "landing_tables")}
+    assert graph.get(KEY(["advancedmd", "patient_links"])).parent_keys == {KEY(["advancedmd", "patients"])}
+    assert graph.get(KEY(["advancedmd", "eligibility"])).parent_keys == {
+        KEY(["advancedmd", "insurance"]), KEY(["advancedmd", "visits"])}
+    days = graph.get(KEY(["advancedmd", "visits"])).partitions_def
+    assert isinstance(days, dg.DailyPartitionsDefinition) and days.timezone == "America/New_York"
+    assert graph.get(KEY(["advancedmd", "visit_updates"])).partitions_def is None
+    for job in defs.jobs:
+        defs.resolve_job_def(job.name)
+    checks = {k.name for k in graph.asset_check_keys}
+    assert {"watermark_fresh", "visits_non_empty", "visits_quarantine_ratio", "charges_quarantine_ratio"} <= checks
+
+
+def test_schedules_follow_the_prd_cadence_in_mountain_time(var_dir):
+    from orchestration.defs.advancedmd.definitions import defs
+
+    schedules = {s.name: s for s in defs.schedules}
+    assert schedules["advancedmd_visits_15min_schedule"].cron_schedule == "*/15 * * * *"
+    assert schedules["advancedmd_patients_hourly_schedule"].cron_schedule == "7 * * * *"
+    assert {s.execution_timezone for s in schedules.values()} == {"America/Denver"}
+    # Tier-2 work runs off-peak (peak = 06:00-18:00 MT on weekdays).
+    for name, hour in (("advancedmd_visits_daily_schedule", 1), ("advancedmd_eligibility_daily_schedule", 4)):
+        assert schedules[name].cron_schedule.split()[1] == str(hour)
+        assert not is_peak(dt.datetime(2025, 3, 10, hour, 30, tzinfo=dt.timezone(dt.timedelta(hours=-6))))
+
+
+def test_worst_case_tier1_calls_fit_the_peak_limit():
+    from orchestration.defs.advancedmd.schedules import tier1_budget, tier1_calls
+
+    assert DEFAULT_LIMITS[Tier.HIGH].peak == 1
+    assert tier1_calls(1_000) == 1 and tier1_calls(1_001) == 4 and tier1_calls(4_500) == 10
+    budget = tier1_budget()
+    assert budget["quarter_hour"] <= budget["quarter_hour_limit"] == 15
+    assert budget["hour"] <= budget["hour_limit"] == 60
+
+
+def test_nightly_schedule_rereads_yesterday(var_dir):
+    from orchestration.defs.advancedmd.schedules import advancedmd_visits_daily_schedule
+
+    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2025, 3, 11, 8, 30, tzinfo=dt.UTC))
+    request = advancedmd_visits_daily_schedule(context)
+    assert request.partition_key == "2025-03-10"
+
+
+def test_the_environment_chooses_live_or_simulator_and_secrets_stay_in_env_vars(var_dir, monkeypatch):
+    from orchestration.defs.advancedmd.resources import (
+        LiveAdvancedMDResource,
+        SimulatedAdvancedMDResource,
+        advancedmd_resource,
+    )
+
+    assert isinstance(advancedmd_resource(), SimulatedAdvancedMDResource)
+    monkeypatch.setenv("MENTALSPACE_ADVANCEDMD", "live")
+    monkeypatch.setenv("AMD_PASSWORD", "not-for-logs")
+    live = advancedmd_resource()
+    assert isinstance(live, LiveAdvancedMDResource)
+    assert "not-for-logs" not in repr(live)
+    monkeypatch.setenv("MENTALSPACE_ADVANCEDMD", "sandbox")
+    with pytest.raises(PlatformError, match="MENTALSPACE_ADVANCEDMD"):
+        advancedmd_resource()
