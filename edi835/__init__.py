@@ -61,10 +61,14 @@ segment terminator, segment ids become packed integers, and element values becom
 membership (transaction, claim, service line) comes from a cumulative count over loop openers;
 child segments attach to parents by row arithmetic, money sums are ``bincount`` over int64 cents,
 CCYYMMDD dates are decoded with SWAR arithmetic. See ``_lexer.py``, ``_structure.py``,
-``_frames.py`` and ``_tables.py``. On the 2-vCPU development VM a 67 MB file with 205,000
-claims (``edi835.generate``) parses into the tables in about 1.25-1.35 s (50-54 MB/s) when the
-machine is otherwise idle, with peak RSS about 820 MB for a 76 MB file; oxedi measures 14-15
-MB/s on the same VM.
+``_frames.py`` and ``_tables.py``.
+
+Measured on the shared 2-vCPU development VM with the benchmark harness's "large" file
+(``edi835.generate``, 66.7 MB, 204,776 claims): about 1.2 s of CPU per parse once the process is
+warm (55 MB/s; 1.24-1.29 s wall when the VM was otherwise idle), 1.6 s of CPU for the first parse
+in a fresh process (41 MB/s; the difference is first-touch page faults). oxedi's ``parse_file`` +
+``tables.to_polars()`` took 2.5 s of CPU on the same file and VM. Peak RSS is about 720 MB for
+that file and 820 MB for a 76.5 MB one.
 
 Departures from the style guide (STYLE.md): the claim table is ``claims`` (the guide's raw table
 is ``claim_payments``), as the parser's brief names it; loop keys are segment positions rather
