@@ -50,6 +50,10 @@ Public API
     including what the tables leave out (person names, addresses, PER, TS3/TS2, MIA/MOA, unknown
     and misplaced segments verbatim). PHI fields are hidden from ``repr``.
 
+``ParseResult.claim_parties()``
+    One row per NM1 of the claim loops (patient, insured, rendering provider ...) with names and
+    identifiers, built vectorised. Contains PHI, hence not in ``tables``.
+
 ``ParseResult.summary()`` and ``era parse FILE [--json]`` (:func:`edi835.cli.main`)
     The per-file summary in the shape of ``shared/edi835-samples/golden.json``.
 
@@ -73,7 +77,9 @@ that file and 820 MB for a 76.5 MB one.
 Departures from the style guide (STYLE.md): the claim table is ``claims`` (the guide's raw table
 is ``claim_payments``), as the parser's brief names it; loop keys are segment positions rather
 than surrogate ids, because they are stable per file and locate the source segment; patient
-names and member IDs stay out of the flat tables (minimum necessary PHI), records only.
+names and member IDs stay out of the flat tables (minimum necessary PHI); they are in the records
+and in ``ParseResult.claim_parties()``, a vectorised frame meant for matching in the operational
+store, never for the warehouse.
 """
 
 from edi835._tables import MONEY, TABLE_SCHEMAS
