@@ -80,3 +80,29 @@ def test_the_environment_chooses_live_or_simulator_and_secrets_stay_in_env_vars(
     monkeypatch.setenv("MENTALSPACE_ADVANCEDMD", "sandbox")
     with pytest.raises(PlatformError, match="MENTALSPACE_ADVANCEDMD"):
         advancedmd_resource()
+
+
+def test_live_resource_reads_credentials_from_env_vars_and_never_logs_them(var_dir, monkeypatch, caplog):
+    """The live implementation, pointed at the loopback simulator's partner login (no network)."""
+    import logging
+
+    from ingest.advancedmd.clock import FakeClock
+    from ingest.advancedmd.simulator import SimulatorConfig, SimulatorDataset, start_simulator
+    from orchestration.defs.advancedmd.resources import LiveAdvancedMDResource
+
+    clock = FakeClock(dt.datetime(2025, 3, 8, 2, 0, tzinfo=dt.UTC))
+    with start_simulator(SimulatorDataset.synthetic(seed=3, n_patients=5, n_days=2), SimulatorConfig(),
+                         clock=clock) as sim:
+        creds = sim.credentials()
+        monkeypatch.setenv("AMD_USERNAME", creds.username)
+        monkeypatch.setenv("AMD_PASSWORD", creds.password)
+        monkeypatch.setenv("AMD_OFFICE_KEY", creds.office_key)
+        resource = LiveAdvancedMDResource(
+            username=dg.EnvVar("AMD_USERNAME"), password=dg.EnvVar("AMD_PASSWORD"),
+            office_key=dg.EnvVar("AMD_OFFICE_KEY"), app_name="TEMP", login_url=sim.login_url,
+        )
+        caplog.set_level(logging.DEBUG)
+        with resource.process_config_and_initialize().connect() as amd:
+            page = amd.client.lookup_patients()
+    assert page.item_count == 5 and amd.office_key == creds.office_key
+    assert creds.password not in caplog.text and creds.password not in repr(resource)
