@@ -30,6 +30,12 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+# polars imports pyarrow.compute (~0.3 s, mostly docstring scraping) and numpy.ma (~0.1 s) lazily
+# the first time it converts an Arrow or numpy array; every parse does both, so pay for these
+# imports when the module is imported rather than inside the first parse.
+import numpy.ma  # noqa: F401  isort: skip
+import pyarrow.compute  # noqa: F401  isort: skip
+
 from edi835.errors import Edi835Error
 from edi835.records import Delimiters
 
