@@ -62,7 +62,7 @@ final as (
         {{ days_between('service_date', 'signed_date') }} as days_to_sign,
         case
             when signed_at is not null and session_end_at is not null
-                then round(cast({{ dbt.datediff('session_end_at', 'signed_at', 'minute') }} as numeric(18, 4)) / 60, 4)
+                then cast(round(cast({{ dbt.datediff('session_end_at', 'signed_at', 'minute') }} as numeric(18, 4)) / 60, 4) as numeric(18, 4))
         end as documentation_hours,
         service_date,
         cast(service_date + cast({{ rule_value('NOTE_SIGNATURE', 'supervisor_alert_day') }} as integer) as date)
