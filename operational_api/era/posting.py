@@ -38,15 +38,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 import edi835
 from operational_api.era.frames import EraFrames, build_frames
+from operational_api.era.ledger import Ledger, build_ledger, dollars
 from operational_api.era.matching import (
     DEFAULT_MIN_CONFIDENCE,
     LEVELS,
-    MatchResult,
     MatchSettings,
     load_snapshot,
     match,
@@ -397,9 +398,21 @@ class _FilePoster:
         matched = match(frames, store, self.settings)
 
         payment_ids = self._payments(era_file_id, payer_ids)
-        posted, reviewed, level_counts, applied, duplicates = self._claims(
-            era_file_id, payment_ids, store, matched
+        r = self.rows
+        ledger = build_ledger(
+            frames,
+            matched,
+            store,
+            era_ids=r.next_ids(EraClaim.__table__, frames.claims.height),
+            line_ids=r.next_ids(EraServiceLine.__table__, frames.lines.height),
+            payment_ids=payment_ids,
+            prior_posted=self._prior_era_postings(),
+            min_confidence=self.settings.min_confidence,
+            chunk_size=CHUNK_CLAIMS,
         )
+        self._write(era_file_id, ledger)
+        posted, reviewed = ledger.auto_posted, ledger.review_count
+        level_counts, applied, duplicates = ledger.level_counts, ledger.applied_cents, ledger.duplicates
         conn.execute(
             update(EraFile)
             .where(EraFile.id == era_file_id)
@@ -458,230 +471,152 @@ class _FilePoster:
         )  # fmt: skip
         return out
 
-    def _claims(
-        self, era_file_id: int, payment_ids: dict[int, int], store, matched: MatchResult
-    ) -> tuple[int, int, dict[str, int], int, int]:
-        r, frames, s = self.rows, self.frames, self.settings
-        claims = frames.claims.join(matched.claims, on="era_key", how="left").sort("era_key")
-        n = claims.height
-        era_ids = r.next_ids(EraClaim.__table__, n)
-        era_id_of = dict(zip(claims["era_key"].to_list(), era_ids, strict=True))
-
-        # Line and adjustment detail per CLP.
-        line_charge = dict(zip(matched.lines["service_line_id"].to_list(), matched.lines["charge_id"].to_list(),
-                               strict=True))  # fmt: skip
-        adjustments = frames.adjustments
-        line_cas: dict[int, list] = defaultdict(list)
-        claim_cas: dict[int, list] = defaultdict(list)
-        for era_key, line_id, group, carc, cents in adjustments.iter_rows():
-            if line_id is None:
-                claim_cas[era_key].append((group, carc, cents))
-            else:
-                line_cas[line_id].append((group, carc, cents))
-        line_rarcs: dict[int, list[str]] = defaultdict(list)
-        claim_rarcs: dict[int, list[str]] = defaultdict(list)
-        for era_key, line_id, rarc in frames.remarks.iter_rows():
-            (claim_rarcs[era_key] if line_id is None else line_rarcs[line_id]).append(rarc)
-        lines_of: dict[int, list[tuple]] = defaultdict(list)
-        for line in frames.lines.select(
-            "era_key", "service_line_id", "segment_position", "cpt_code", "modifiers", "units", "service_date",
-            "charge_cents", "paid_cents", "allowed_cents",
-        ).rows():  # fmt: skip
-            lines_of[line[0]].append(line)
-        line_ids = r.next_ids(EraServiceLine.__table__, frames.lines.height)
-        line_id_of = dict(zip(frames.lines["service_line_id"].to_list(), line_ids, strict=True))
-
-        charges = store.charges
-        state = {
-            row[0]: [row[1], row[2], row[3], row[4], row[5], row[6]]
-            for row in charges.select(
-                "charge_id", "claim_id", "charge_cents", "paid_cents", "adjustment_cents", "patient_cents", "status",
-            ).rows()
-        }  # fmt: skip  # charge -> [claim, charge, paid, adjusted, patient, status]
-        charges_of_claim: dict[int, list[int]] = defaultdict(list)
-        for charge_id, claim_id in charges.select("charge_id", "claim_id").rows():
-            charges_of_claim[claim_id].append(charge_id)
-        running = self._prior_era_postings()  # charge -> net ERA postings so far, this file's included
-
-        cand_of: dict[int, list[tuple]] = defaultdict(list)
-        for era_key, rank, claim_id, charge_id, score, reasons in matched.candidates.rows():
-            cand_of[era_key].append((rank, claim_id, charge_id, score, reasons))
-
-        posted = reviewed = duplicates = applied = 0
-        level_counts: dict[str, int] = defaultdict(int)
-        touched_claims: set[int] = set()
-        era_rows, line_rows, cand_rows = [], [], []
-        pending_posts: list[_Clp] = []
-        now = r.ts(self.now)
-        money, date = r.money, r.date
-        min_confidence = s.min_confidence
-        auto_posted, pending = EraReviewStatus.AUTO_POSTED.value, EraReviewStatus.PENDING.value
-        rows = claims.select(
-            "era_key", "remittance_id", "segment_position", "clp01", "status_code", "charge_cents", "paid_cents",
-            "patient_cents", "payer_claim_control_number", "from_date", "to_date", "patient_last_name",
-            "patient_first_name", "patient_member_id", "insured_member_id", "claim_id", "method", "confidence",
-            "reasons",
-        ).rows()  # fmt: skip
-        for done, row in enumerate(rows, start=1):
-            (era_key, remittance_id, position, clp01, status_code, charge_cents, paid_cents, patient_cents, icn,
-             from_date, to_date, last, first, member, insured, claim_id, method, confidence, reasons) = row  # fmt: skip
-            era_id = era_id_of[era_key]
-            my_lines = lines_of.get(era_key, ())
-            assigned = [line_charge.get(line[1]) for line in my_lines]
-            auto = (
-                claim_id is not None
-                and confidence is not None
-                and confidence >= min_confidence
-                and None not in assigned
-            )
-            is_reversal = status_code == "22"
-            if auto and not is_reversal:
-                targets = assigned or charges_of_claim.get(claim_id, [])
-                if any(running.get(c, 0) > 0 for c in targets):
-                    auto = False
-                    duplicates += 1
-                    reasons = f"{reasons or ''};already_paid_by_era".lstrip(";")
-                    if not cand_of.get(era_key):
-                        cand_of[era_key].append((1, claim_id, targets[0] if len(targets) == 1 else None,
-                                                 float(confidence), reasons))  # fmt: skip
-            payment_id = payment_ids.get(remittance_id)
-            my_claim_cas = claim_cas.get(era_key, ())
-            my_claim_rarcs = claim_rarcs.get(era_key, ())
-            if auto:
-                clp = _Clp(
-                    era_claim_id=era_id,
-                    payment_id=payment_id,
-                    claim_id=claim_id,
-                    status_code=status_code,
-                    paid_cents=paid_cents,
-                    lines=[
-                        (
-                            line_id_of[line[1]],
-                            charge,
-                            line[8],
-                            line_cas.get(line[1], ()),
-                            ",".join(line_rarcs.get(line[1], ())) or None,
-                        )
-                        for line, charge in zip(my_lines, assigned, strict=True)
-                    ],  # fmt: skip
-                    claim_cas=my_claim_cas,
-                    claim_rarcs=",".join(my_claim_rarcs) or None,
-                    claim_charges=charges_of_claim.get(claim_id, []),
-                )
-                pending_posts.append(clp)
-                step = -1 if is_reversal else 1
-                for charge in assigned or clp.claim_charges:
-                    running[charge] = running.get(charge, 0) + step
-                posted += 1
-                level_counts[method] += 1
-                touched_claims.add(claim_id)
-                single = assigned[0] if len(assigned) == 1 else None
-                if not my_lines and len(clp.claim_charges) == 1:
-                    single = clp.claim_charges[0]
-            else:
-                reviewed += 1
-                single = None
-                for rank, cand_claim, cand_charge, score, cand_reasons in cand_of.get(era_key, ()):
-                    cand_rows.append(
-                        (era_id, rank, cand_claim, cand_charge, float(score), _clip(cand_reasons, 300))
-                    )
-            era_rows.append(
-                (
-                    era_id, era_file_id, payment_id, position, _clip(icn, 60), (clp01 or "")[:60],
-                    (status_code or "")[:4], money(charge_cents), money(paid_cents), money(patient_cents),
-                    _clip(last, 100), _clip(first, 100), _clip(member or insured, 60), date(from_date), date(to_date),
-                    _claim_json(my_claim_cas, my_claim_rarcs), claim_id if auto else None, single, method,
-                    confidence, _clip(reasons, 300), auto_posted if auto else pending, now if auto else None,
-                )
-            )  # fmt: skip
-            for line, charge in zip(my_lines, assigned, strict=True):
-                line_key = line[1]
-                rarcs = line_rarcs.get(line_key)
-                line_rows.append(
-                    (
-                        line_id_of[line_key], era_id, line[2], _clip(line[3], 10), _clip(line[4] or None, 20),
-                        None if line[5] is None else money(round(line[5] * 100)), date(line[6]), money(line[7]),
-                        money(line[8]), None if line[9] is None else money(line[9]),
-                        _cas_json(line_cas.get(line_key, ())), _clip(",".join(rarcs), 100) if rarcs else None,
-                        charge if auto else None,
-                    )
-                )  # fmt: skip
-            if done % CHUNK_CLAIMS == 0 or done == n:
-                applied += self._flush(era_rows, line_rows, cand_rows, pending_posts, state)
-                era_rows, line_rows, cand_rows, pending_posts = [], [], [], []
-                if self.on_progress:
-                    self.on_progress("claims", done, n)
-        update_statuses(r, state, touched_claims, charges_of_claim, self.now)
-        return posted, reviewed, dict(level_counts), applied, duplicates
-
-    def _prior_era_postings(self) -> dict[int, int]:
-        """Charges with a non-zero net of earlier ERA applications or adjustments (cents)."""
+    def _prior_era_postings(self) -> set[int]:
+        """Charges with a non-zero net of earlier ERA applications or adjustments."""
         rows = self.conn.execute(
             text(
-                "select charge_id, cast(round(sum(applied_amount) * 100) as integer) from payment_applications "
+                "select charge_id, sum(applied_amount) from payment_applications "
                 "where era_claim_id is not null group by charge_id "
-                "union all select charge_id, cast(round(sum(adjustment_amount) * 100) as integer) "
+                "union all select charge_id, sum(adjustment_amount) "
                 "from charge_adjustments where era_claim_id is not null group by charge_id"
             )
         ).all()
-        out: dict[int, int] = {}
-        for charge_id, cents in rows:
-            if cents:
-                out[charge_id] = 1
-        return out
+        return {charge_id for charge_id, total in rows if total and abs(float(total)) >= 0.005}
 
-    def _flush(self, era_rows, line_rows, cand_rows, posts: list[_Clp], state) -> int:
-        """Write one chunk of CLPs and what they post; returns the cents applied."""
+    def _write(self, era_file_id: int, ledger: Ledger) -> None:
+        """Insert the ledger chunk by chunk (progress after each), then update charges and claims."""
         r = self.rows
-        r.insert(
-            EraClaim.__table__,
-            ("id", "era_file_id", "payment_id", "segment_position", "payer_claim_control_number",
-             "claim_control_number", "claim_status_code", "charge_amount", "paid_amount",
-             "patient_responsibility_amount", "patient_last_name", "patient_first_name", "patient_member_id",
-             "service_from_date", "service_to_date", "claim_adjustments", "matched_claim_id", "matched_charge_id",
-             "match_method", "match_confidence", "match_reasons", "review_status", "posted_at"),
-            era_rows,
-        )  # fmt: skip
-        r.insert(
-            EraServiceLine.__table__,
-            ("id", "era_claim_id", "segment_position", "cpt_code", "modifiers", "units", "service_date",
-             "charge_amount", "paid_amount", "allowed_amount", "adjustments", "rarc_codes", "matched_charge_id"),
-            line_rows,
-        )  # fmt: skip
-        if cand_rows:
-            ids = r.next_ids(EraMatchCandidate.__table__, len(cand_rows))
-            r.insert(
-                EraMatchCandidate.__table__,
-                ("id", "era_claim_id", "rank", "claim_id", "charge_id", "score", "reasons"),
-                [(i, *row) for i, row in zip(ids, cand_rows, strict=True)],
-            )
-        apps, adjs, spent = _postings(posts, state)
-        write_postings(r, apps, adjs, self.now)
-        return spent
+        money = dollars if r.pg else (lambda c: c / 100)
+
+        def date(column: str) -> pl.Expr:
+            return pl.col(column).dt.strftime("%Y-%m-%d")
+
+        def clip(column: str, n: int) -> pl.Expr:
+            return pl.col(column).str.slice(0, n)
+
+        now = pl.lit(r.ts(self.now))
+        era = ledger.era_claims.select(
+            "chunk",
+            id="era_claim_id",
+            era_file_id=pl.lit(era_file_id, pl.Int64),
+            payment_id="payment_id",
+            segment_position="segment_position",
+            payer_claim_control_number=clip("payer_claim_control_number", 60),
+            claim_control_number=pl.col("clp01").fill_null("").str.slice(0, 60),
+            claim_status_code=clip("status_code", 4),
+            charge_amount=money(pl.col("charge_cents")),
+            paid_amount=money(pl.col("paid_cents")),
+            patient_responsibility_amount=money(pl.col("patient_cents")),
+            patient_last_name=clip("patient_last_name", 100),
+            patient_first_name=clip("patient_first_name", 100),
+            patient_member_id=pl.coalesce("patient_member_id", "insured_member_id").str.slice(0, 60),
+            service_from_date=date("from_date"),
+            service_to_date=date("to_date"),
+            claim_adjustments="claim_adjustments",
+            matched_claim_id=pl.when(pl.col("auto")).then(pl.col("claim_id")),
+            matched_charge_id="matched_charge_id",
+            match_method="method",
+            match_confidence="confidence",
+            match_reasons=clip("reasons", 300),
+            review_status="review_status",
+            posted_at=pl.when(pl.col("auto")).then(now),
+        )
+        lines = ledger.service_lines.select(
+            "chunk",
+            id="era_line_id",
+            era_claim_id="era_claim_id",
+            segment_position="segment_position",
+            cpt_code=clip("cpt_code", 10),
+            modifiers=pl.when(pl.col("modifiers") != "").then(clip("modifiers", 20)),
+            units=money((pl.col("units") * 100).round(0).cast(pl.Int64)),
+            service_date=date("service_date"),
+            charge_amount=money(pl.col("charge_cents")),
+            paid_amount=money(pl.col("paid_cents")),
+            allowed_amount=money(pl.col("allowed_cents")),
+            adjustments="adjustments",
+            rarc_codes=clip("rarc_codes", 100),
+            matched_charge_id="matched_charge_id",
+        )
+        candidates = ledger.candidates.select(
+            "chunk",
+            id=pl.Series(r.next_ids(EraMatchCandidate.__table__, ledger.candidates.height), dtype=pl.Int64),
+            era_claim_id="era_claim_id",
+            rank="rank",
+            claim_id="claim_id",
+            charge_id="charge_id",
+            score="score",
+            reasons=clip("reasons", 300),
+        )
+        applications = ledger.applications.select(
+            "chunk",
+            id=pl.Series(
+                r.next_ids(PaymentApplication.__table__, ledger.applications.height), dtype=pl.Int64
+            ),
+            payment_id="payment_id",
+            charge_id="charge_id",
+            era_claim_id="era_claim_id",
+            applied_amount=money(pl.col("cents")),
+            applied_at=now,
+        )
+        adjustments = ledger.adjustments.select(
+            "chunk",
+            id=pl.Series(r.next_ids(ChargeAdjustment.__table__, ledger.adjustments.height), dtype=pl.Int64),
+            charge_id="charge_id",
+            era_claim_id="era_claim_id",
+            group_code=clip("group_code", 2),
+            carc_code=clip("carc_code", 10),
+            rarc_codes=clip("rarc_codes", 100),
+            adjustment_amount=money(pl.col("cents")),
+            adjusted_at=now,
+        )
+        order = (
+            (EraClaim.__table__, era),
+            (EraServiceLine.__table__, lines),
+            (EraMatchCandidate.__table__, candidates),
+            (PaymentApplication.__table__, applications),
+            (ChargeAdjustment.__table__, adjustments),
+        )
+        parts = [(table, frame.partition_by("chunk", as_dict=True)) for table, frame in order]
+        chunks = sorted({key for _, by_chunk in parts for key in by_chunk})
+        n = ledger.era_claims.height
+        for k in chunks:
+            for table, by_chunk in parts:
+                frame = by_chunk.get(k)
+                if frame is not None and frame.height:
+                    frame = frame.drop("chunk")
+                    r.insert(table, frame.columns, frame.rows())
+            if self.on_progress:
+                self.on_progress("claims", min(n, (k[0] + 1) * CHUNK_CLAIMS), n)
+        charges = ledger.charges.select(
+            "charge_id",
+            paid=money(pl.col("paid_cents")),
+            adjusted=money(pl.col("adjustment_cents")),
+            patient=money(pl.col("patient_cents")),
+            status="status",
+            at=now,
+        )
+        r.update(
+            Charge.__table__,
+            ("payment_amount", "adjustment_amount", "patient_responsibility_amount", "status", "updated_at"),
+            charges.rows(),
+            ("numeric(12,2)", "numeric(12,2)", "numeric(12,2)", "varchar(20)", "timestamp"),
+        )
+        claims = ledger.claims.select(
+            "claim_id",
+            "status",
+            adjudicated=pl.when(pl.col("status") != ClaimStatus.ACCEPTED.value).then(now),
+            denied=pl.when(pl.col("status") == ClaimStatus.DENIED.value).then(now),
+        )
+        r.update(
+            Claim.__table__,
+            ("status", "adjudicated_at", "denied_at"),
+            claims.rows(),
+            ("varchar(20)", "timestamp", "timestamp"),
+        )
 
 
 def _clip(value: str | None, n: int) -> str | None:
     return value[:n] if value else None
-
-
-def _cas_json(cas: Iterable[tuple[str, str, int]]) -> str:
-    """[[group, carc, "amount"], ...] as JSON text (codes are letters and digits: no escaping needed)."""
-    return "[" + ",".join(f'["{g}","{c}","{_dollars(a)}"]' for g, c, a in cas) + "]"
-
-
-def _claim_json(cas: Sequence[tuple[str, str, int]], remarks: Sequence[str]) -> str:
-    if not cas and not remarks:
-        return '{"adjustments":[]}'
-    text_ = '{"adjustments":' + _cas_json(cas)
-    if remarks:
-        text_ += ',"remarks":[' + ",".join(f'"{r}"' for r in remarks) + "]"
-    return text_ + "}"
-
-
-def _dollars(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    c = -cents if cents < 0 else cents
-    return f"{sign}{c // 100}.{c % 100:02d}"
 
 
 def _spread(total: int, weights: Sequence[int]) -> list[int]:
