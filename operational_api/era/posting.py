@@ -587,7 +587,8 @@ class _FilePoster:
                     r.insert(table, frame.columns, frame.rows())
             if self.on_progress:
                 self.on_progress("claims", min(n, (k[0] + 1) * CHUNK_CLAIMS), n)
-        charges = ledger.charges.select(
+        # Updates in key order: the B-tree pages are visited once, in sequence.
+        charges = ledger.charges.sort("charge_id").select(
             "charge_id",
             paid=money(pl.col("paid_cents")),
             adjusted=money(pl.col("adjustment_cents")),
@@ -601,7 +602,7 @@ class _FilePoster:
             charges.rows(),
             ("numeric(12,2)", "numeric(12,2)", "numeric(12,2)", "varchar(20)", "timestamp"),
         )
-        claims = ledger.claims.select(
+        claims = ledger.claims.sort("claim_id").select(
             "claim_id",
             "status",
             adjudicated=pl.when(pl.col("status") != ClaimStatus.ACCEPTED.value).then(now),
