@@ -210,7 +210,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     bin_dir = os.path.dirname(sys.executable)
     processes = [
         subprocess.Popen(
-            [os.path.join(bin_dir, "dagster-webserver"), "-w", str(REPO_ROOT / "workspace.yaml"),
+            # `dagster dev` = the web UI plus the daemon that runs schedules and sensors (ERA inbox).
+            [os.path.join(bin_dir, "dagster"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
              "-h", args.host, "-p", str(args.dagster_port)],
             cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
         ),

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import polars as pl
 from sqlalchemy import (
+    JSON,
     Boolean,
     Date,
     DateTime,
@@ -21,11 +22,12 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
-    case,
-    null,
     Text,
     Time,
+    case,
+    cast,
     func,
+    null,
     select,
 )
 
@@ -72,6 +74,8 @@ def export_select(table: Table):
     """The SELECT that reads one table for the warehouse, without PHI."""
     dropped = set(PHI_COLUMNS.get(table.name, ()))
     columns = [c for c in table.columns if c.name not in dropped]
+    # JSON travels as its text: the warehouse reads it with its own JSON functions if it needs to.
+    columns = [cast(c, String).label(c.name) if isinstance(c.type, JSON) else c for c in columns]
     if table.name == "users":
         columns = [
             case((table.c.role == "CLIENT", null()), else_=c).label(c.name) if c.name in CLIENT_USER_COLUMNS else c

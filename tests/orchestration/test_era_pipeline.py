@@ -60,3 +60,39 @@ def test_inbox_file_lands_once_and_balances(built):
     job.execute_in_process(instance=instance, partition_key=requests[0].partition_key)
     again = warehouse.query("select count(*) as n from raw_era.claim_payments").item()
     assert again == 5
+
+
+def test_generated_remittance_posts_once_through_the_sensor_and_the_page(built, tmp_path):
+    from sqlalchemy import func, select
+
+    from operational_api.db import get_engine
+    from operational_api.era.posting import post_bytes
+    from operational_api.era.remittances import claim_specs_from_store, write_remittance
+    from operational_api.models import EraFile, PaymentApplication
+
+    defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
+    instance = dg.DagsterInstance.ephemeral()
+    engine = get_engine()
+    specs = claim_specs_from_store(engine, limit=40)
+    written = write_remittance(specs, tmp_path)
+    data = written.path.read_bytes()
+
+    submit(data, written.path.name)
+    (request,) = _sensor_tick(defs, instance)
+    result = defs.resolve_job_def("era_file_job").execute_in_process(instance=instance, partition_key=request.partition_key)
+    assert result.success
+    posted = result.asset_materializations_for_node("era__posted_remittance")[0].metadata
+    assert posted["already_posted"].value is False
+    assert posted["auto_posted"].value > 0
+    with engine.connect() as conn:
+        applications = conn.execute(select(func.count(PaymentApplication.id))).scalar()
+        files = conn.execute(select(func.count(EraFile.id))).scalar()
+
+    # The billing page posts the same bytes: nothing is posted twice.
+    again = post_bytes(engine, data, "uploaded-again.835")
+    assert again.already_posted
+    submit(data, "dropped-again.835")
+    assert _sensor_tick(defs, instance) == []
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count(PaymentApplication.id))).scalar() == applications
+        assert conn.execute(select(func.count(EraFile.id))).scalar() == files == 1

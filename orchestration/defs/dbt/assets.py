@@ -3,7 +3,11 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from operational_api.settings import practice_timezone
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_project
+
+# Schedules follow the practice's day, not the server's.
+PRACTICE_TZ = practice_timezone()
 
 PROJECT = dbt_project()
 
@@ -14,7 +18,12 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     yield from dbt.cli(["build"], context=context).stream()
 
 
-WAREHOUSE_JOB = dg.define_asset_job("warehouse_refresh_job", selection=dg.AssetSelection.all())
+# Land the store, build every model, sync alerts. Partitioned ingest (ERA files, AdvancedMD days)
+# runs in its own jobs; this one never needs a partition key.
+WAREHOUSE_JOB = dg.define_asset_job(
+    "warehouse_refresh_job",
+    selection=dg.AssetSelection.groups("operational", "era_setup", "alerts") | dg.AssetSelection.assets(warehouse_models),
+)
 
 # Real-time measures (KVR, unsigned notes, today's schedule) every 15 minutes in the practice's day;
 # the nightly run also picks up everything that only changes daily.
@@ -22,18 +31,38 @@ warehouse_realtime_schedule = dg.ScheduleDefinition(
     name="warehouse_realtime_schedule",
     job=WAREHOUSE_JOB,
     cron_schedule="*/15 7-20 * * 1-6",
-    execution_timezone="America/New_York",
+    execution_timezone=PRACTICE_TZ,
 )
 warehouse_daily_schedule = dg.ScheduleDefinition(
     name="warehouse_daily_schedule",
     job=WAREHOUSE_JOB,
     cron_schedule="30 2 * * *",
-    execution_timezone="America/New_York",
+    execution_timezone=PRACTICE_TZ,
+)
+
+# Weekly and monthly aggregations close at their period boundaries (Monday, the 1st) in the practice's zone;
+# the 04:00 run re-cuts the period that just ended with its late documentation and postings included.
+warehouse_weekly_schedule = dg.ScheduleDefinition(
+    name="warehouse_weekly_schedule",
+    job=WAREHOUSE_JOB,
+    cron_schedule="0 4 * * 1",
+    execution_timezone=PRACTICE_TZ,
+)
+warehouse_monthly_schedule = dg.ScheduleDefinition(
+    name="warehouse_monthly_schedule",
+    job=WAREHOUSE_JOB,
+    cron_schedule="15 4 1 * *",
+    execution_timezone=PRACTICE_TZ,
 )
 
 defs = dg.Definitions(
     assets=[warehouse_models],
     jobs=[WAREHOUSE_JOB],
-    schedules=[warehouse_realtime_schedule, warehouse_daily_schedule],
+    schedules=[
+        warehouse_realtime_schedule,
+        warehouse_daily_schedule,
+        warehouse_weekly_schedule,
+        warehouse_monthly_schedule,
+    ],
     resources={"dbt": DbtCliResource(project_dir=PROJECT, dbt_executable=DBT_EXECUTABLE, target=PROJECT.target)},
 )

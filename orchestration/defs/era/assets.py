@@ -4,9 +4,10 @@ import dagster as dg
 import polars as pl
 
 import edi835
+from operational_api.era.posting import PostingError, post_remittance
 from operational_api.era_inbox import archived_path, original_name
 from orchestration.defs.era.partitions import ERA_FILES
-from orchestration.lib.resources import WarehouseResource
+from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
 
 RAW_SCHEMA = "raw_era"
 # Parser table -> raw table (STYLE: claim payments are the CLP loop).
@@ -81,3 +82,31 @@ def era_landing_tables(warehouse: WarehouseResource) -> dg.MaterializeResult:
         empty = _landable(pl.DataFrame(schema=edi835.TABLE_SCHEMAS[table]))
         created += wh.ensure_table(RAW_SCHEMA, raw, empty)
     return dg.MaterializeResult(metadata={"tables_created": created})
+
+
+@dg.asset(
+    key=["era", "posted_remittance"],
+    deps=[dg.AssetKey(["era", "claim_payments"])],
+    partitions_def=ERA_FILES,
+    group_name="era",
+    kinds={"sqlalchemy"},
+)
+def era_posted_remittance(context: dg.AssetExecutionContext, store: OperationalStoreResource) -> dg.MaterializeResult:
+    """One posted remittance per 835 file: claims matched to charges (5 levels), payments and adjustments
+    posted in one transaction; a file posted before (same hash or ISA13 + TRN02) posts nothing again."""
+    file_hash = context.partition_key
+    try:
+        result = post_remittance(store.engine(), archived_path(file_hash))
+    except PostingError as exc:
+        raise dg.Failure(str(exc)) from None
+    for line in result.summary_lines():
+        context.log.info(line)
+    return dg.MaterializeResult(metadata={
+        "file_name": original_name(file_hash),
+        "already_posted": result.already_posted,
+        "claim_payments": result.claim_count,
+        "auto_posted": result.auto_posted,
+        "manual_review": result.review_count,
+        "auto_match_rate": round(result.auto_match_rate, 4),
+        **{f"matched_by_{method}": count for method, count in result.level_counts.items()},
+    })

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from operational_api.era_inbox import drain_inbox
+from orchestration.defs.dbt.assets import WAREHOUSE_JOB
 from orchestration.defs.era.partitions import ERA_FILES
 
 ERA_FILE_JOB = dg.define_asset_job(
@@ -28,3 +29,14 @@ def era_inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         run_requests=runs,
         dynamic_partitions_requests=[ERA_FILES.build_add_request(new_keys)] if new_keys else [],
     )
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[ERA_FILE_JOB],
+    request_job=WAREHOUSE_JOB,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def warehouse_after_era_sensor(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+    """Rebuild the warehouse once a file is posted, so ERA marts and AR reflect it within minutes."""
+    return dg.RunRequest(run_key=f"after-{context.dagster_run.run_id}")

@@ -3,6 +3,7 @@ with
 georgia as (select * from {{ ref('int_compliance_alerts_georgia') }}),
 data_quality as (select * from {{ ref('int_compliance_alerts_data_quality') }}),
 escalations as (select * from {{ ref('int_compliance_alerts_escalations') }}),
+metric_thresholds as (select * from {{ ref('int_compliance_alerts_metric_thresholds') }}),
 users as (select * from {{ ref('stg_operational__users') }}),
 
 administrator as (
@@ -15,6 +16,8 @@ unioned as (
     select * from data_quality
     union all
     select * from escalations
+    union all
+    select * from metric_thresholds
 ),
 
 final as (
