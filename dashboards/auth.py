@@ -8,14 +8,20 @@ import streamlit as st
 
 from operational_api.auth import IDLE_TIMEOUT, SignedInUser, SignInError, authenticate
 from operational_api.db import get_engine
+from operational_api.settings import database_url
 
 USER_KEY = "auth_user"
 LAST_SEEN_KEY = "auth_last_seen"
 
 
-@st.cache_resource
-def _store_engine():
-    return get_engine()
+@st.cache_resource(show_spinner=False)
+def _engine(url: str):
+    return get_engine(url)
+
+
+def store_engine():
+    """The operational store's engine (sign-in and the alert lifecycle go through operational_api)."""
+    return _engine(database_url())
 
 
 def current_user() -> SignedInUser | None:
@@ -48,7 +54,7 @@ def sign_in_form() -> None:
         submitted = st.form_submit_button("Sign in")
     if submitted:
         try:
-            st.session_state[USER_KEY] = authenticate(_store_engine(), email, password)
+            st.session_state[USER_KEY] = authenticate(store_engine(), email, password)
         except SignInError as exc:
             st.error(str(exc))
             return

@@ -1,4 +1,4 @@
-"""Compliance alerts in the operational store: sync from the warehouse, acknowledge, resolve.
+"""Compliance alerts in the operational store: sync from the warehouse, acknowledge, resolve, read their lifecycle.
 
 The warehouse decides which conditions are open (`marts.fct_compliance_alerts`); this module keeps
 the store's `compliance_alerts` in step so staff can act on them:
@@ -23,6 +23,7 @@ from operational_api.db import session_scope
 from operational_api.models import AlertStatus, Charge, ComplianceAlert
 
 BILLING_HOLD_ALERT = "UNSIGNED_NOTE_BILLING_HOLD"
+ALERT_KEY_CHUNK = 900
 SYNCED_FIELDS = (
     "alert_type", "severity", "target_user_id", "supervisor_id", "admin_id", "entity_type", "entity_id",
     "message", "action_required",
@@ -31,6 +32,18 @@ SYNCED_FIELDS = (
 
 class AlertActionError(Exception):
     """An acknowledge/resolve request that cannot be carried out, with the reason."""
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """Where one store alert is in its lifecycle: who acknowledged or resolved it, and when."""
+
+    alert_id: int
+    status: str
+    acknowledged_by: int | None
+    acknowledged_at: dt.datetime | None
+    resolved_by: int | None
+    resolved_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,21 @@ def resolve(engine: Engine, alert_id: int, user_id: int, now: dt.datetime | None
         alert.status = AlertStatus.RESOLVED
         alert.resolved_by = user_id
         alert.resolved_at = now or _now()
+
+
+def alert_statuses(engine: Engine, alert_keys: Iterable[str]) -> dict[str, AlertState]:
+    """The lifecycle of the store alerts with these keys (keys the store does not hold yet are absent)."""
+    keys = sorted(set(alert_keys))
+    states: dict[str, AlertState] = {}
+    columns = (ComplianceAlert.alert_key, ComplianceAlert.id, ComplianceAlert.status, ComplianceAlert.acknowledged_by,
+               ComplianceAlert.acknowledged_at, ComplianceAlert.resolved_by, ComplianceAlert.resolved_at)
+    with session_scope(engine) as session:
+        # Chunks keep each statement under SQLite's bound-parameter limit on large practices.
+        for start in range(0, len(keys), ALERT_KEY_CHUNK):
+            chunk = keys[start:start + ALERT_KEY_CHUNK]
+            for key, *state in session.execute(select(*columns).where(ComplianceAlert.alert_key.in_(chunk))):
+                states[key] = AlertState(*state)
+    return states
 
 
 def _get(session, alert_id: int) -> ComplianceAlert:

@@ -1,65 +1,74 @@
-"""Loaders for metric marts: pure functions returning polars frames, testable without Streamlit."""
+"""Loaders for `marts.fct_practice_metrics` and the clinician dimension.
+
+Scope is an argument: `clinician_ids` is the set the signed-in user may see (None = everyone, an
+administrator). Practice-wide rows are returned only for everyone-scope callers, so a supervisor's
+page cannot show the practice aggregate by passing a flag.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
 
 import polars as pl
 
-from dashboards.data.warehouse import query
+from dashboards.data.cache import cached
+from dashboards.data.warehouse import id_filter, query
+
+METRIC_COLUMNS = ("numerator", "denominator", "metric_value", "previous_value", "change_from_previous")
 
 
-@dataclass(frozen=True)
-class MetricDefinition:
-    """A metric-dictionary entry as the dashboards show it."""
-
-    metric_key: str
-    label: str
-    definition: str
-    counting_convention: str
-    unit: str
-    direction: str
-    benchmark_value: float | None
-    alert_operator: str | None
-    alert_threshold: float | None
+def _as_floats(frame: pl.DataFrame, columns) -> pl.DataFrame:
+    present = [c for c in columns if c in frame.columns]
+    return frame.with_columns(pl.col(c).cast(pl.Float64) for c in present)
 
 
-def metric_definition(metric_key: str) -> MetricDefinition:
-    frame = query(
-        "select metric_key, label, definition, counting_convention, unit, direction, "
-        "cast(benchmark_value as double) as benchmark_value, alert_operator, "
-        "cast(alert_threshold as double) as alert_threshold "
-        "from reference.metric_dictionary where metric_key = ?",
-        [metric_key],
-    )
-    if frame.is_empty():
-        raise KeyError(f"metric '{metric_key}' is not in the metric dictionary")
-    return MetricDefinition(**frame.row(0, named=True))
-
-
-def clinicians() -> pl.DataFrame:
-    """Clinician ids and names for pickers."""
-    return query("select clinician_id, clinician_name from marts.dim_clinicians order by clinician_name")
-
-
-def metric_series(metric_key: str, period_grain: str, clinician_id: int | None) -> pl.DataFrame:
-    """One metric's periods for a clinician (or the practice when clinician_id is None), oldest first."""
-    if clinician_id is None:
-        where, params = "scope = 'practice'", [metric_key, period_grain]
-    else:
-        where, params = "scope = 'clinician' and clinician_id = ?", [metric_key, period_grain, clinician_id]
+@cached(max_entries=8)
+def clinicians(clinician_ids: tuple[int, ...] | None) -> pl.DataFrame:
+    """The clinicians in scope: id, name, supervisor, role, license, weekly session target, active flag."""
     return query(
-        "select period_start, cast(numerator as double) as numerator, cast(denominator as double) as denominator, "
-        "cast(metric_value as double) as metric_value, cast(change_from_previous as double) as change_from_previous "
+        "select clinician_id, clinician_name, supervisor_id, role, license_type, weekly_session_target, is_active "
+        f"from marts.dim_clinicians where {id_filter('clinician_id', clinician_ids)} order by clinician_name"
+    )
+
+
+@cached(max_entries=256)
+def metric_rows(metric_keys: tuple[str, ...], period_grain: str, clinician_ids: tuple[int, ...] | None,
+                period_from: dt.date, period_to: dt.date, include_practice: bool = False) -> pl.DataFrame:
+    """Rows of these measures for the clinicians in scope (and the practice, for everyone-scope callers)
+    whose period starts between `period_from` and `period_to`, oldest first."""
+    scopes = [f"(scope = 'clinician' and {id_filter('clinician_id', clinician_ids)})"]
+    if include_practice and clinician_ids is None:
+        scopes.append("scope = 'practice'")
+    keys = ", ".join("?" for _ in metric_keys) or "null"
+    frame = query(
+        "select metric_key, scope, clinician_id, period_start, numerator, denominator, metric_value, "
+        "previous_value, change_from_previous from marts.fct_practice_metrics "
+        f"where metric_key in ({keys}) and period_grain = ? and period_start between ? and ? "
+        f"and ({' or '.join(scopes)}) order by metric_key, scope, clinician_id, period_start",
+        [*metric_keys, period_grain, period_from, period_to],
+    )
+    return _as_floats(frame, METRIC_COLUMNS)
+
+
+@cached(max_entries=256)
+def metric_series(metric_key: str, period_grain: str, clinician_id: int | None,
+                  clinician_ids: tuple[int, ...] | None) -> pl.DataFrame:
+    """One measure's periods for one clinician (or the practice when clinician_id is None), oldest first.
+
+    `clinician_ids` is the caller's scope: a clinician outside it, or the practice for a caller who
+    cannot see everyone, gives an empty frame.
+    """
+    if clinician_id is None:
+        where = "scope = 'practice'" if clinician_ids is None else "false"
+        params = [metric_key, period_grain]
+    else:
+        allowed = clinician_ids is None or clinician_id in clinician_ids
+        where = "scope = 'clinician' and clinician_id = ?" if allowed else "false"
+        params = [metric_key, period_grain, clinician_id] if allowed else [metric_key, period_grain]
+    frame = query(
+        "select period_start, numerator, denominator, metric_value, previous_value, change_from_previous "
         f"from marts.fct_practice_metrics where metric_key = ? and period_grain = ? and {where} "
         "order by period_start",
         params,
     )
-
-
-def data_freshness() -> str | None:
-    """When the metrics mart was last built (DuckDB and PostgreSQL both keep no such stamp, so we read the
-    newest appointment change the mart knows of)."""
-    frame = query("select max(status_changed_at) as newest from marts.fct_appointments")
-    newest = frame.item(0, 0) if not frame.is_empty() else None
-    return None if newest is None else f"{newest:%Y-%m-%d %H:%M} UTC"
+    return _as_floats(frame, METRIC_COLUMNS)

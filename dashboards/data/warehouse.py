@@ -1,35 +1,154 @@
-"""The dashboards' only way into the warehouse: read-only queries against the marts."""
+"""The dashboards' only way into the warehouse: read-only queries against the marts.
+
+Opening the DuckDB file costs ~100 ms (it reads the catalog), more than most of our queries, so a
+`Reader` per warehouse (kept by `st.cache_resource`) lends one connection to the queries of a page
+run and closes it after `IDLE_CLOSE_SECONDS` without use. Keeping it open for good would be faster
+still, but DuckDB lets no process write the file while another holds it, and the Dagster builds and
+the ERA sensor write it while the dashboards are serving. PostgreSQL gets the same lease, so a page
+run pays for one connection, not one per query.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import threading
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import duckdb
 import polars as pl
+import psycopg
+import streamlit as st
 
 from orchestration.lib.environment import current_environment
 from orchestration.lib.warehouse import Warehouse
 
 NOT_BUILT = "The warehouse has not been built yet: run `make build` (or `mentalspace build`), then reload."
+BUSY = "The warehouse is being rebuilt; reload in a moment."
+IDLE_CLOSE_SECONDS = 2.0
+_PLACEHOLDER = re.compile(r"\?")
 
 
 class WarehouseNotReady(Exception):
     """The warehouse has not been built yet, or is being rebuilt right now."""
 
 
-def query(sql: str, params: list | None = None, attempts: int = 5) -> pl.DataFrame:
-    """Run a read query; waits briefly while a build holds the DuckDB file, then says so plainly."""
-    warehouse = Warehouse(current_environment())
-    if warehouse.kind == "duckdb" and not warehouse.env.duckdb_path.exists():
-        raise WarehouseNotReady(NOT_BUILT)
-    for attempt in range(attempts):
+class Reader:
+    """Read access to one warehouse, lending a shared connection and closing it when idle."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+        self._lock = threading.RLock()
+        self._con = None
+        self._users = 0
+        self._last_used = 0.0
+        self._closer: threading.Timer | None = None
+
+    @contextmanager
+    def connection(self) -> Iterator[object]:
+        with self._lock:
+            if self._con is None:
+                self._con = self._open()
+            self._users += 1
+            con = self._con
         try:
-            return warehouse.query(sql, params)
-        except duckdb.IOException as exc:
-            # DuckDB lets one process write; a build in progress holds the file for a few seconds.
-            if attempt == attempts - 1:
-                raise WarehouseNotReady("the warehouse is being rebuilt; try again in a moment") from exc
-            time.sleep(0.5 * (attempt + 1))
-        except duckdb.CatalogException as exc:
-            raise WarehouseNotReady(NOT_BUILT) from exc
-    raise AssertionError("unreachable")
+            yield con
+        finally:
+            with self._lock:
+                self._users -= 1
+                self._last_used = time.monotonic()
+                if self._closer is None:
+                    self._closer = threading.Timer(IDLE_CLOSE_SECONDS, self._close_if_idle)
+                    self._closer.daemon = True
+                    self._closer.start()
+
+    def _open(self):
+        if self.warehouse.kind == "duckdb":
+            if not self.warehouse.env.duckdb_path.exists():
+                raise WarehouseNotReady(NOT_BUILT)
+            for attempt in range(5):
+                try:
+                    return duckdb.connect(str(self.warehouse.env.duckdb_path), read_only=True)
+                except duckdb.IOException as exc:
+                    # A build holds the file for a few seconds; wait a little before saying so.
+                    if attempt == 4:
+                        raise WarehouseNotReady(BUSY) from exc
+                    time.sleep(0.5 * (attempt + 1))
+        url = self.warehouse.env.warehouse_url.replace("postgresql+psycopg://", "postgresql://")
+        try:
+            return psycopg.connect(url, connect_timeout=5, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise WarehouseNotReady("The warehouse cannot be reached right now; reload in a moment.") from exc
+
+    def _close_if_idle(self) -> None:
+        with self._lock:
+            self._closer = None
+            idle = time.monotonic() - self._last_used
+            if self._users == 0 and idle >= IDLE_CLOSE_SECONDS * 0.9:
+                self.close()
+            elif self._con is not None:
+                self._closer = threading.Timer(max(IDLE_CLOSE_SECONDS - idle, 0.1), self._close_if_idle)
+                self._closer.daemon = True
+                self._closer.start()
+
+    def built_at(self) -> dt.datetime | None:
+        """When the DuckDB file was last written (PostgreSQL keeps no such stamp)."""
+        if self.warehouse.kind != "duckdb" or not self.warehouse.env.duckdb_path.exists():
+            return None
+        return dt.datetime.fromtimestamp(self.warehouse.env.duckdb_path.stat().st_mtime, dt.UTC).replace(tzinfo=None)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
+        with self.connection() as con:
+            try:
+                if self.warehouse.kind == "duckdb":
+                    # A cursor per query: DuckDB connections are not shared across threads, cursors are.
+                    cursor = con.cursor()
+                    try:
+                        return pl.from_arrow(cursor.sql(sql, params=params or None).to_arrow_table())
+                    finally:
+                        cursor.close()
+                with con.cursor() as cur:
+                    cur.execute(_PLACEHOLDER.sub("%s", sql), params or None)
+                    names = [d.name for d in cur.description or []]
+                    return pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
+            except (duckdb.CatalogException, psycopg.errors.UndefinedTable) as exc:
+                raise WarehouseNotReady(NOT_BUILT) from exc
+            except psycopg.OperationalError:
+                self.close()
+                raise
+
+
+@st.cache_resource(show_spinner=False)
+def _reader(warehouse_url: str) -> Reader:
+    return Reader(Warehouse(current_environment()))
+
+
+def reader() -> Reader:
+    """The reader of the configured warehouse (one per warehouse URL, shared by every session)."""
+    return _reader(current_environment().warehouse_url)
+
+
+def query(sql: str, params: list | None = None) -> pl.DataFrame:
+    """Run a read query (`?` placeholders) against the marts and return a polars frame."""
+    return reader().query(sql, params)
+
+
+def id_filter(column: str, ids: Iterable[int] | None) -> str:
+    """A SQL condition keeping `column` to these ids; None means no restriction, empty means no rows.
+
+    Ids are rendered as integer literals (forced through int()), which both backends accept in one form.
+    """
+    if ids is None:
+        return "true"
+    values = sorted({int(i) for i in ids})
+    if not values:
+        return "false"
+    return f"{column} in ({', '.join(str(v) for v in values)})"

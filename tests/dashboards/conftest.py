@@ -1,16 +1,25 @@
-"""Dashboard fixtures: a built demo practice and signed-in AppTests."""
+"""Dashboard fixtures: one built demo practice shared by the whole run, and signed-in AppTests.
+
+The demo is built once per test run through the real CLI, even with pytest-xdist: the first worker
+builds it under a lock in the run's shared temporary folder, the others wait and reuse it. Tests that
+change it (alert lifecycle, lockouts) touch rows no other test reads.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, run_cli
 
 APP = str(REPO_ROOT / "dashboards" / "streamlit_app.py")
+# Nine clinicians give two supervisors, so a supervisor has clinicians outside their team.
+DEMO_ARGS = ("--clinicians", "9", "--months", "3", "--as-of", "2026-11-25")
 
 
 @pytest.fixture(autouse=True)
@@ -20,13 +29,40 @@ def _fresh_streamlit_cache():
     st.cache_resource.clear()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built_demo(tmp_path_factory) -> Path:
-    var = tmp_path_factory.mktemp("var")
-    result = run_cli("build", "--fresh", "--clinicians", "4", "--months", "3", "--as-of", "2026-11-25",
-                     env={"MENTALSPACE_VAR_DIR": str(var)})
-    assert result.returncode == 0, result.stderr[-2000:]
+    """The var/ folder of a demo practice built through `mentalspace build` (once per run).
+
+    MENTALSPACE_TEST_DASHBOARDS_DEMO names an already built var/ folder to reuse while iterating locally.
+    """
+    reuse = os.environ.get("MENTALSPACE_TEST_DASHBOARDS_DEMO")
+    if reuse:
+        return Path(reuse)
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    root = tmp_path_factory.getbasetemp()
+    shared = (root.parent / f"dashboards-demo-{run_id}") if run_id else (root / "dashboards-demo")
+    shared.mkdir(parents=True, exist_ok=True)
+    var = shared / "var"
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (shared / ".built").exists():
+                var.mkdir(exist_ok=True)
+                result = run_cli("build", "--fresh", *DEMO_ARGS, env={"MENTALSPACE_VAR_DIR": str(var)})
+                assert result.returncode == 0, result.stderr[-2000:]
+                (shared / ".built").touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return var
+
+
+@pytest.fixture
+def demo_env(built_demo, monkeypatch) -> Path:
+    """This process pointed at the demo practice (and nothing the developer's shell set)."""
+    for name in DEPLOYMENT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(built_demo))
+    return built_demo
 
 
 def demo_logins(var: Path) -> dict[str, tuple[str, str]]:
@@ -43,3 +79,13 @@ def signed_in_app(var: Path, role: str) -> AppTest:
     at.button[0].click().run()
     assert not at.exception, at.exception
     return at
+
+
+def table_with(at: AppTest, *columns: str, required: bool = True):
+    """The first table on the page with these columns (AppTest does not expose a dataframe's key)."""
+    for frame in at.dataframe:
+        if set(columns) <= set(frame.value.columns):
+            return frame.value
+    if required:
+        raise AssertionError(f"no table with columns {columns}")
+    return None

@@ -1,0 +1,108 @@
+"""My Team (PRD Module 7, supervisor dashboard): the team table with a status from the dictionary's
+thresholds, team metrics against their targets, coaching opportunities, supervision hours per
+supervisee, alerts, and the trend against last month.
+
+The team is the signed-in user's scope: a supervisor and their supervisees (every clinician for an
+administrator, who can narrow it to one supervisor's team).
+"""
+
+import polars as pl
+import streamlit as st
+
+from dashboards.components import ui
+from dashboards.components.charts import team_trend
+from dashboards.data import alerts, metrics, periods
+from dashboards.data.dictionary import definitions
+from dashboards.data.team import TEAM_KEYS, load_team
+
+PAGE = "my_team"
+SUPERVISOR_KEY = "team_supervisor"
+
+
+def settings(user, scope) -> tuple[tuple[int, ...] | None, int | None]:
+    """The team's clinician ids and the supervisor whose escalations count (None for everyone)."""
+    if not scope.sees_everyone:
+        return scope.clinician_ids, user.user_id if user.role == "SUPERVISOR" else None
+    people = metrics.clinicians(None)
+    supervisors = people.filter(pl.col("role") == "SUPERVISOR")
+    names = dict(zip(supervisors["clinician_id"].to_list(), supervisors["clinician_name"].to_list(), strict=True))
+    options = [None, *names]
+    chosen = st.selectbox("Team", options, key=SUPERVISOR_KEY,
+                          format_func=lambda sid: "Every clinician" if sid is None else f"{names[sid]}'s team")
+    if chosen is None:
+        return None, None
+    members = people.filter((pl.col("supervisor_id") == chosen) | (pl.col("clinician_id") == chosen))
+    return tuple(sorted(members["clinician_id"].to_list())), chosen
+
+
+def body(user, scope) -> None:
+    st.title("My Team")
+    team_ids, supervisor_id = settings(user, scope)
+    as_of = periods.as_of()
+    team = load_team(team_ids, as_of)
+    team_alerts = alerts.open_conditions(team_ids, supervisor_id)
+    render(team, team_alerts)
+
+
+def render(team, team_alerts) -> None:
+    defs = definitions()
+    st.caption(f"Month to date from {team.period:%d %b %Y} · as of {team.as_of:%a %d %b %Y}")
+    if team.table.is_empty():
+        st.info("No active clinicians in your team yet: supervisees appear once their supervisor is set in the store.")
+        return
+
+    st.subheader("Team overview")
+    shown = team.table.select(
+        pl.col("clinician").alias("Clinician"),
+        pl.col("status").alias("Status"),
+        pl.col("kept_visit_rate").round(1).alias("KVR %"),
+        pl.col("no_show_rate").round(1).alias("No-show rate %"),
+        pl.col("unsigned_notes").alias("Unsigned notes"),
+        pl.col("unsigned_note_backlog").cast(pl.Int64).alias("Notes > 7 days"),
+        pl.col("oldest_unsigned_days").alias("Oldest unsigned (days)"),
+        pl.col("same_day_documentation_rate").round(1).alias("Same-day doc %"),
+        pl.col("status_code"),
+        *[pl.col(f"{k}_status") for k in TEAM_KEYS],
+    )
+    ui.table(shown, key="team_table", empty="", file_name="team_overview.csv", colour_by={
+        "Status": "status_code", "KVR %": "kept_visit_rate_status", "No-show rate %": "no_show_rate_status",
+        "Notes > 7 days": "unsigned_note_backlog_status", "Same-day doc %": "same_day_documentation_rate_status",
+    })
+    ui.status_legend()
+
+    st.subheader("Team metrics this month")
+    cols = st.columns(len(TEAM_KEYS))
+    for col, key in zip(cols, TEAM_KEYS, strict=True):
+        f = team.team_figures[key]
+        ui.metric_card(col, f"team-{key}", defs[key].label, f.definition, f.value, status=f.status, change=f.change,
+                       help="Pooled over the team, month to date; change against last month.")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Coaching opportunities")
+        if not team.coaching:
+            st.info("No measures to discuss yet this month.")
+        for status, text in team.coaching:
+            ui.status_line(status, text)
+    with right:
+        st.subheader("Supervision hours this month")
+        ui.table(team.supervision, key="team_supervision", file_name="supervision_hours.csv",
+                 colour_by={"status": "status_code"},
+                 empty="No supervisee in this team has a licence that requires supervision hours.")
+
+    st.subheader("Alerts")
+    ui.table(team_alerts.select("severity", "person", "alert_type", "message", "due_date"), key="team_alerts", limit=1000,
+             empty="No open alerts for your team.", file_name="team_alerts.csv")
+
+    st.subheader("Trend against last months")
+    trend = team.trend
+    if trend.is_empty():
+        st.info("No monthly figures yet.")
+        return
+    key = st.radio("Measure", list(TEAM_KEYS), format_func=lambda k: defs[k].label, horizontal=True,
+                   key="team_trend_metric")
+    series = trend.filter(pl.col("metric_key") == key)
+    st.plotly_chart(team_trend(series, defs[key]), width="stretch", key="team_trend_chart")
+
+
+ui.run_page(PAGE, body)

@@ -1,0 +1,138 @@
+"""Practice Overview (PRD Module 7, administrator dashboard): scorecard with trends, clinician
+performance matrix, Georgia compliance panel, revenue-cycle health, capacity planning, and alerts and
+action items. Only administrators open it (everyone scope)."""
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from dashboards.components import ui
+from dashboards.components.charts import bars, team_trend
+from dashboards.data import periods
+from dashboards.data.dictionary import definitions
+from dashboards.data.overview import MATRIX_KEYS, load_overview
+from dashboards.data.status import Status
+
+PAGE = "practice_overview"
+
+
+def body(user, scope) -> None:
+    st.title("Practice Overview")
+    if not scope.sees_everyone:  # the navigation never offers it; refuse rather than show a partial practice
+        st.error("Practice Overview is for administrators.")
+        return
+    render(load_overview(periods.as_of()))
+
+
+def render(data) -> None:
+    defs = definitions()
+    st.caption(f"Month to date from {data.month:%d %b %Y} · as of {data.as_of:%a %d %b %Y}")
+
+    st.subheader("Practice scorecard")
+    c1, c2, c3, c4 = st.columns(4)
+    kvr = data.scorecard["kept_visit_rate"]
+    ui.metric_card(c1, "ov-kvr", "Overall KVR", kvr.definition, kvr.value, status=kvr.status, change=kvr.change,
+                   help="Change against last month.")
+    revenue = data.revenue
+    change = None if revenue["last_month"] is None else revenue["this_month"] - revenue["last_month"]
+    ui.metric_card(c2, "ov-revenue", "Revenue this month", None, None, value_text=f"${revenue['this_month']:,.0f}",
+                   note=None if change is None else f"{'+' if change >= 0 else '-'}${abs(change):,.0f} vs last month",
+                   help="Payments applied to charges this month (cash basis). The practice's monthly revenue target "
+                        "is not in the warehouse marts yet, so this month is compared with last month.")
+    days = data.scorecard["days_in_ar"]
+    ui.metric_card(c3, "ov-ar", "Outstanding AR", days.definition, days.value, status=days.status,
+                   value_text=f"${revenue['outstanding']:,.0f}", note=f"{days.text} in AR",
+                   help="Receivables today; the colour is days in AR against its benchmark.")
+    acceptance = data.scorecard["claim_acceptance_rate"]
+    ui.metric_card(c4, "ov-acceptance", "Claim acceptance rate", acceptance.definition, acceptance.value, status=acceptance.status,
+                   change=acceptance.change)
+    t1, t2 = st.columns(2)
+    if not data.kvr_trend.is_empty():
+        t1.plotly_chart(team_trend(data.kvr_trend, defs["kept_visit_rate"]), width="stretch", key="ov_kvr_trend")
+    if not data.revenue_trend.is_empty():
+        t2.plotly_chart(bars(data.revenue_trend, "month_start", "revenue_amount", title="Revenue by month"),
+                        width="stretch", key="ov_revenue_trend")
+
+    st.subheader("Clinician performance matrix")
+    matrix = data.matrix.select(
+        pl.col("clinician").alias("Clinician"),
+        pl.col("status").alias("Status"),
+        pl.col("kept_visit_rate").round(1).alias("KVR %"),
+        pl.col("sessions_per_day").round(1).alias("Sessions/day"),
+        pl.col("revenue").alias("Revenue this month ($)"),
+        pl.col("same_day_documentation_rate").round(1).alias("Same-day doc %"),
+        pl.col("treatment_plan_currency").round(1).alias("Treatment plans current %"),
+        pl.col("notes_signed_within_7_days_pct").alias("Notes signed ≤ 7 days %"),
+        pl.col("unsigned_note_backlog").cast(pl.Int64).alias("Notes > 7 days"),
+        pl.col("status_code"),
+        *[pl.col(f"{k}_status") for k in MATRIX_KEYS],
+    )
+    ui.table(matrix, key="ov_matrix", empty="No active clinicians yet.", file_name="clinician_matrix.csv",
+             column_config={"Revenue this month ($)": st.column_config.NumberColumn(format="dollar")},
+             colour_by={"Status": "status_code", "KVR %": "kept_visit_rate_status",
+                        "Sessions/day": "sessions_per_day_status",
+                        "Same-day doc %": "same_day_documentation_rate_status",
+                        "Treatment plans current %": "treatment_plan_currency_status",
+                        "Notes > 7 days": "unsigned_note_backlog_status"})
+    ui.status_legend()
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Georgia compliance")
+        for row in data.georgia.iter_rows(named=True):
+            status = Status[row["status"]]
+            if row["open_alerts"] == 0:
+                ui.status_line(status, f"{row['rule']}: all current")
+            else:
+                ui.status_line(status, f"{row['rule']}: {row['open_alerts']} open across {row['people']} "
+                                       f"clinician(s) ({row['most_affected']})")
+        missing = data.emergency_contacts_missing
+        ui.status_line(Status.REVIEW if missing else Status.GOOD,
+                       f"{missing} client(s) seen are missing emergency contact information" if missing
+                       else "Emergency contacts on file for every client seen")
+        ui.csv_button(data.georgia, "ov_georgia", "georgia_compliance.csv")
+    with right:
+        st.subheader("Revenue cycle health")
+        cols = st.columns(2)
+        for i, (key, fig) in enumerate(data.revenue_cycle.items()):
+            settled = fig.period is not None and fig.period < data.month
+            ui.metric_card(cols[i % 2], f"ov-rc-{key}", defs[key].label + (f" ({fig.period:%B})" if settled else ""),
+                           fig.definition, fig.value, status=fig.status, change=fig.change,
+                           help=(f"{fig.period:%B %Y}, the latest month whose claims have mostly settled"
+                                 if settled else "Month to date") + "; change against the month before.")
+
+    st.subheader("Capacity planning")
+    c1, c2, c3 = st.columns(3)
+    for col, key in zip((c1, c2), ("schedule_fill_rate", "prime_time_utilization"), strict=True):
+        fig = data.capacity_figures[key]
+        ui.metric_card(col, f"ov-cap-{key}", defs[key].label, fig.definition, fig.value, status=fig.status,
+                       change=fig.change, help="Month to date; change against last month.")
+    capacity = data.capacity
+    this_week = periods.week_start(data.as_of)
+    current = capacity.filter(pl.col("week_start") == this_week)
+    if not current.is_empty():
+        row = current.row(0, named=True)
+        ui.metric_card(c3, "ov-cap-week", "Booked this week", None, None,
+                       value_text=f"{row['booked_slots']} of {row['available_slots']} slots",
+                       note=f"{row['open_slots']} open",
+                       help=f"{row['clinicians']} clinicians with availability; their weekly session targets add up "
+                            f"to {row['weekly_session_target']}.")
+    st.info(data.recommendation, icon=":material/lightbulb:")
+    if not capacity.is_empty():
+        fig = go.Figure()
+        fig.add_bar(x=capacity["week_start"].to_list(), y=capacity["booked_slots"].to_list(), name="booked")
+        fig.add_bar(x=capacity["week_start"].to_list(), y=capacity["open_slots"].to_list(), name="open")
+        fig.update_layout(barmode="stack", height=320, margin=dict(t=30, b=30), title="Slots per week")
+        fig.add_vline(x=this_week, line_dash="dot")
+        st.plotly_chart(fig, width="stretch", key="ov_capacity_chart")
+    ui.table(capacity, key="ov_capacity", empty="No availability templates yet: add clinician availability to plan "
+                                                 "capacity.", file_name="capacity_by_week.csv")
+
+    st.subheader("Alerts and action items")
+    if not data.action_items:
+        st.success("Nothing escalated to the administrator.")
+    for status, text in data.action_items:
+        ui.status_line(status, text)
+
+
+ui.run_page(PAGE, body)

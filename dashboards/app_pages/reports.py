@@ -1,0 +1,107 @@
+"""Reports (PRD Module 10): revenue by clinician, CPT code, payer and payment method; AR aging
+(current / 31–60 / 61–90 / 91–120 / 120+); claim denials by CARC with their trend; payer mix.
+For billing staff and administrators (practice-wide)."""
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from dashboards.components import ui
+from dashboards.components.charts import bars
+from dashboards.data import periods, reports
+
+PAGE = "reports"
+RANGES = {"This month": 0, "Last 3 months": 2, "Last 6 months": 5, "Last 12 months": 11}
+
+
+def settings(as_of: dt.date) -> tuple[dt.date, dt.date]:
+    choice = st.segmented_control("Period", list(RANGES), default="Last 3 months", key="rp_range") or "Last 3 months"
+    return periods.months_back(as_of, RANGES[choice]), periods.month_start(as_of)
+
+
+def body(user, scope) -> None:
+    st.title("Reports")
+    if not scope.sees_everyone:
+        st.error("Reports cover the whole practice and are for billing staff and administrators.")
+        return
+    as_of = periods.as_of()
+    first, last = settings(as_of)
+    st.caption(f"{first:%b %Y} to {last:%b %Y} (month to date) · as of {as_of:%a %d %b %Y}")
+    revenue_tab, aging_tab, denial_tab, mix_tab = st.tabs(["Revenue", "AR aging", "Claim denials", "Payer mix"])
+    with revenue_tab:
+        revenue(first, last)
+    with aging_tab:
+        aging(last)
+    with denial_tab:
+        denials(first, last)
+    with mix_tab:
+        payer_mix(first, last)
+
+
+def revenue(first, last) -> None:
+    monthly = reports.revenue_by_month(first, last)
+    if monthly.is_empty():
+        st.info("No payments applied in this period yet: post payments or ERAs, then widen the period.")
+        return
+    total = monthly["revenue"].sum()
+    st.metric("Revenue (payments applied)", f"${total:,.2f}", border=True)
+    st.plotly_chart(bars(monthly, "month", "revenue", stacked_by="payment_source", title="Revenue by month"),
+                    width="stretch", key="rp_revenue_chart")
+    labels = {"clinician": "By clinician", "cpt_code": "By CPT code", "payer": "By payer",
+              "payment_method": "By payment method"}
+    for dimension, title in labels.items():
+        st.subheader(title)
+        ui.table(reports.revenue_by(dimension, first, last), key=f"rp_revenue_{dimension}",
+                 empty="No revenue in this period.", file_name=f"revenue_by_{dimension}.csv",
+                 column_config={"revenue": st.column_config.NumberColumn(format="dollar")})
+
+
+def aging(month) -> None:
+    aging_rows = reports.ar_aging(month)
+    if aging_rows.is_empty():
+        st.info("No receivables outstanding: every charge is paid, adjusted or not yet entered.")
+        return
+    buckets = reports.aging_buckets(aging_rows)
+    st.metric("Outstanding receivables", f"${buckets['outstanding'].sum():,.2f}", border=True)
+    st.plotly_chart(bars(buckets, "bucket", "outstanding", title="Receivables by age (days from service)"),
+                    width="stretch", key="rp_aging_chart")
+    ui.table(buckets, key="rp_aging_buckets", empty="", file_name="ar_aging.csv",
+             column_config={"outstanding": st.column_config.NumberColumn(format="dollar")})
+    st.subheader("By payer")
+    ui.table(reports.aging_by_payer(aging_rows), key="rp_aging_payer", empty="", file_name="ar_aging_by_payer.csv")
+
+
+def denials(first, last) -> None:
+    rate = reports.claims_adjudicated(first, last)
+    by_month = reports.denials_by_carc(first, last)
+    if by_month.is_empty():
+        st.info("No denied claims in this period.")
+    else:
+        denied, adjudicated = rate["claims_denied"].sum(), rate["claims_adjudicated"].sum()
+        st.metric("Claim denial rate", f"{denied / adjudicated * 100:.1f}%" if adjudicated else "—",
+                  help=f"{denied} denied of {adjudicated} claims adjudicated in the period", border=True)
+        trend = by_month.with_columns((pl.col("carc_code") + " " + pl.col("reason")).alias("CARC"))
+        st.plotly_chart(bars(trend, "month", "claims_denied", stacked_by="CARC", title="Denials by reason (CARC)"),
+                        width="stretch", key="rp_denial_chart")
+        st.subheader("Denials by reason")
+        ui.table(reports.denial_reasons(by_month), key="rp_denials", empty="", file_name="denials_by_carc.csv")
+        st.subheader("Denials by month and reason")
+        ui.table(by_month, key="rp_denials_month", empty="", file_name="denials_by_month_and_carc.csv")
+    st.subheader("Denial adjustments on posted ERAs")
+    ui.table(reports.era_denial_adjustments(first, last), key="rp_era_denials", file_name="era_denials_by_carc.csv",
+             empty="No 835 remittances posted in this period: upload ERAs on the ERA upload page.")
+
+
+def payer_mix(first, last) -> None:
+    mix = reports.payer_mix(first, last)
+    if mix.is_empty():
+        st.info("No charges in this period.")
+        return
+    st.plotly_chart(bars(mix, "payer", "billed", title="Charges billed by payer"), width="stretch",
+                    key="rp_mix_chart")
+    ui.table(mix, key="rp_mix", empty="", file_name="payer_mix.csv",
+             column_config={c: st.column_config.NumberColumn(format="dollar") for c in ("billed", "paid", "outstanding")})
+
+
+ui.run_page(PAGE, body)

@@ -1,0 +1,174 @@
+"""What every page shares: the access check, the not-built state, tables with CSV download, metric
+cards and table cells coloured green / amber / red against the dictionary, and the freshness footer."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+import polars as pl
+import streamlit as st
+
+from dashboards.access import Scope, pages_for, requested_clinician
+from dashboards.data.dictionary import MetricDefinition
+from dashboards.data.periods import freshness
+from dashboards.data.status import Status, delta_colour, format_change, format_value
+from dashboards.data.warehouse import WarehouseNotReady
+from operational_api.auth import SignedInUser
+
+USER_KEY = "auth_user"
+_STATUS_COLOURS = {s: s.colour for s in Status}
+# Cards are containers keyed `status-<name>-<slug>`; Streamlit gives each the class `st-key-<key>`.
+_CSS = "<style>" + "".join(
+    f'[class*="st-key-status-{s.name.lower()}-"] {{border-left: 6px solid {c}; border-radius: 0.5rem;}}'
+    for s, c in _STATUS_COLOURS.items()
+) + "</style>"
+
+
+def run_page(page_key: str, body: Callable[[SignedInUser, Scope], None]) -> None:
+    """Run a page for the signed-in user: refuse roles without the page, explain an unbuilt warehouse,
+    and end with the freshness of the figures."""
+    user: SignedInUser | None = st.session_state.get(USER_KEY)
+    if user is None or page_key not in pages_for(user.role):
+        st.error("This page is not part of your role's dashboards.")
+        st.stop()
+    st.html(_CSS)
+    try:
+        body(user, Scope.of(user))
+        freshness_footer()
+    except WarehouseNotReady as exc:
+        st.info(str(exc))
+
+
+def freshness_footer() -> None:
+    st.divider()
+    st.caption(freshness().caption)
+
+
+def _column_config(frame: pl.DataFrame, overrides: dict | None) -> dict:
+    config = {}
+    for name, dtype in frame.schema.items():
+        if dtype in (pl.Float64, pl.Float32):
+            config[name] = st.column_config.NumberColumn(format="%.1f")
+        elif dtype == pl.Date:
+            config[name] = st.column_config.DateColumn(format="YYYY-MM-DD")
+        elif isinstance(dtype, pl.Datetime):
+            config[name] = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
+    return config | (overrides or {})
+
+
+def _styled(frame: pl.DataFrame, colour_by: dict[str, str]):
+    """A pandas Styler colouring each column in `colour_by` by the Status name held in its partner column."""
+    data = frame.to_pandas()
+
+    def css(table):
+        out = table.copy().astype(object)
+        out.loc[:, :] = ""
+        for shown, status_column in colour_by.items():
+            for i, name in enumerate(table[status_column]):
+                colour = _STATUS_COLOURS.get(Status.__members__.get(str(name), Status.UNKNOWN))
+                if name and name != "UNKNOWN":
+                    out.iloc[i, table.columns.get_loc(shown)] = f"color: {colour}; background-color: {colour}1f;"
+        return out
+
+    return data.style.apply(css, axis=None)
+
+
+def table(frame: pl.DataFrame, key: str, empty: str, file_name: str | None = None,
+          column_config: dict | None = None, height: int | str = "auto",
+          colour_by: dict[str, str] | None = None, limit: int | None = None) -> None:
+    """A table with its CSV download, or the empty state saying what to do.
+
+    `colour_by` maps a shown column to a column holding Status names; those columns colour the cells
+    green / amber / red and are hidden on screen (the CSV keeps them, in words). `limit` caps the rows
+    on screen (the first ones, so sort by importance); the CSV always has every row.
+    """
+    if frame.is_empty():
+        st.info(empty)
+        return
+    shown = frame
+    if limit is not None and frame.height > limit:
+        st.caption(f"Showing the first {limit} of {frame.height} rows; the CSV has them all.")
+        shown = frame.head(limit)
+    config = _column_config(shown, column_config)
+    if colour_by:
+        hidden = set(colour_by.values())
+        st.dataframe(_styled(shown, colour_by), hide_index=True, width="stretch", column_config=config,
+                     height=height, key=key, column_order=[c for c in shown.columns if c not in hidden])
+    else:
+        st.dataframe(shown, hide_index=True, width="stretch", column_config=config, height=height, key=key)
+    csv_button(frame, key, file_name)
+
+
+def csv_button(frame: pl.DataFrame, key: str, file_name: str | None = None) -> None:
+    # The CSV is written only when clicked, and the click does not rerun the page.
+    st.download_button("Download CSV", lambda: frame.write_csv(), file_name=file_name or f"{key}.csv",
+                       mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:")
+
+
+def metric_card(container, key: str, label: str, definition: MetricDefinition | None, value, *,
+                status: Status | None = None, change=None, value_text: str | None = None,
+                help: str | None = None, note: str | None = None) -> None:
+    """A bordered st.metric with a left bar in its status colour (against the dictionary benchmark)."""
+    status = status or Status.UNKNOWN
+    notes = []
+    if help:
+        notes.append(help)
+    if definition is not None:
+        if definition.target_text != "—":
+            notes.append(f"Target {definition.target_text}.")
+        if status is not Status.UNKNOWN:
+            notes.append(f"Status: {status.team_label.lower()}.")
+    with container.container(key=f"status-{status.name.lower()}-{key}"):
+        st.metric(
+            label,
+            value_text if value_text is not None else format_value(definition, value),
+            note if note is not None else format_change(definition, change),
+            delta_color="off" if note is not None else delta_colour(definition),
+            delta_arrow="off" if note is not None else "auto",
+            help=" ".join(notes) or None,
+            border=True,
+        )
+
+
+def status_line(status: Status, text: str) -> None:
+    """One line of alerts / nudges / coaching with a dot in its status colour."""
+    colour = _STATUS_COLOURS[status]
+    st.markdown(f'<span style="color:{colour}; font-size:1.2em">●</span> {html.escape(text)}', unsafe_allow_html=True)
+
+
+def status_legend() -> None:
+    dots = {s: f'<span style="color:{_STATUS_COLOURS[s]}">●</span>' for s in (Status.GOOD, Status.REVIEW, Status.URGENT)}
+    st.caption(
+        f"{dots[Status.GOOD]} at or past the benchmark · {dots[Status.REVIEW]} between the benchmark and the alert "
+        f"threshold · {dots[Status.URGENT]} past the alert threshold — benchmarks and thresholds from the metric "
+        "dictionary", unsafe_allow_html=True,
+    )
+
+
+def clinician_picker(scope: Scope, names: dict[int, str], default: int | None, key: str,
+                     allow_practice: bool = False, label: str = "Clinician") -> tuple[int | None, bool]:
+    """Pick whose figures to show among the clinicians in scope (None = the whole practice).
+
+    The URL's `?clinician=` preselects; a value in the URL or planted in session state that the scope
+    does not allow is dropped and reported as refused. Loaders still get only ids from the scope.
+    """
+    options: list[int | None] = ([None] if allow_practice and scope.sees_everyone else []) + list(names)
+    raw = st.session_state.get(key, st.query_params.get("clinician"))
+    wanted, refused = requested_clinician(scope, raw, default)
+    if wanted not in options:
+        refused = refused or raw is not None
+        wanted = default if default in options else (options[0] if options else None)
+    if key in st.session_state and st.session_state[key] not in options:
+        del st.session_state[key]
+    if len(options) > 1:
+        wanted = st.selectbox(label, options, index=options.index(wanted), key=key,
+                              format_func=lambda cid: "Whole practice" if cid is None else names.get(cid, str(cid)))
+    if not scope.allows(wanted):  # belt and braces: never hand a loader an id outside the scope
+        return default, True
+    return wanted, refused
+
+
+def refused_notice(refused: bool) -> None:
+    if refused:
+        st.warning("You can only view figures of clinicians you are responsible for; showing what you may see.")

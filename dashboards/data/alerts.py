@@ -1,0 +1,123 @@
+"""Compliance alerts: open conditions from `marts.fct_compliance_alerts`, their lifecycle from the store.
+
+The warehouse says which conditions are open; the operational store's `compliance_alerts` says where
+each one is in its lifecycle (open, acknowledged, resolved; who and when). The store is read and
+written only through `operational_api.alerts`, joined by the stable `alert_key`.
+
+Who sees an alert: an administrator every alert; anyone else the alerts about the clinicians in their
+scope (`target_user_id`), plus, for a supervisor, those escalated to them (`supervisor_id`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from dashboards.data.cache import cached
+from dashboards.data.warehouse import id_filter, query
+from operational_api import alerts as store_alerts
+
+SEVERITIES = ("CRITICAL", "WARNING", "INFO")
+LIFECYCLE = ("OPEN", "ACKNOWLEDGED", "RESOLVED", "NOT SYNCED")
+# The store's status changes when anyone acknowledges; keep it fresh, and clear it after our own actions.
+LIFECYCLE_TTL_SECONDS = 20
+
+
+def _audience(clinician_ids: tuple[int, ...] | None, supervisor_id: int | None) -> tuple[str, list]:
+    if clinician_ids is None:
+        return "true", []
+    if supervisor_id is None:
+        return id_filter("a.target_user_id", clinician_ids), []
+    return f"({id_filter('a.target_user_id', clinician_ids)} or a.supervisor_id = ?)", [supervisor_id]
+
+
+@cached(max_entries=64)
+def open_conditions(clinician_ids: tuple[int, ...] | None, supervisor_id: int | None,
+                    alert_types: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """Open conditions the caller may see, most severe and most overdue first, with the person's name."""
+    where, params = _audience(clinician_ids, supervisor_id)
+    if alert_types is not None:
+        where += f" and a.alert_type in ({', '.join('?' for _ in alert_types) or 'null'})"
+        params += list(alert_types)
+    return query(
+        "select a.alert_key, a.alert_type, a.rule_source, a.severity, a.target_user_id, "
+        "coalesce(c.clinician_name, case when a.target_user_id is null then 'Practice' "
+        "else 'Staff #' || cast(a.target_user_id as varchar) end) as person, "
+        "a.supervisor_id, a.entity_type, a.entity_id, a.message, a.action_required, "
+        "a.is_supervisor_escalated, a.is_admin_escalated, a.due_date, a.as_of_date "
+        "from marts.fct_compliance_alerts as a "
+        "left join marts.dim_clinicians as c on a.target_user_id = c.clinician_id "
+        f"where {where} "
+        "order by case a.severity when 'CRITICAL' then 0 when 'WARNING' then 1 else 2 end, a.due_date, a.alert_key",
+        params,
+    )
+
+
+def lifecycle(alert_keys) -> pl.DataFrame:
+    """alert_key, alert_id, status and who/when acknowledged or resolved, for the keys the store holds."""
+    from dashboards.auth import store_engine
+
+    states = store_alerts.alert_statuses(store_engine(), alert_keys)
+    return pl.DataFrame(
+        [
+            {"alert_key": key, "alert_id": s.alert_id, "status": s.status, "acknowledged_by": s.acknowledged_by,
+             "acknowledged_at": s.acknowledged_at, "resolved_by": s.resolved_by, "resolved_at": s.resolved_at}
+            for key, s in states.items()
+        ],
+        schema={"alert_key": pl.String, "alert_id": pl.Int64, "status": pl.String, "acknowledged_by": pl.Int64,
+                "acknowledged_at": pl.Datetime, "resolved_by": pl.Int64, "resolved_at": pl.Datetime},
+    )
+
+
+@cached(max_entries=32, ttl=LIFECYCLE_TTL_SECONDS)
+def with_lifecycle(clinician_ids: tuple[int, ...] | None, supervisor_id: int | None) -> pl.DataFrame:
+    """The open conditions the caller may see, with their store status ('NOT SYNCED' until the alert sync
+    has opened them). Cached briefly: the store changes whenever anyone acknowledges."""
+    conditions = open_conditions(clinician_ids, supervisor_id)
+    states = lifecycle(conditions["alert_key"].to_list())
+    return conditions.join(states, on="alert_key", how="left").with_columns(
+        pl.col("status").fill_null("NOT SYNCED")
+    )
+
+
+def filter_alerts(frame: pl.DataFrame, types=(), severities=(), people=(), statuses=()) -> pl.DataFrame:
+    """The page's filters; an empty choice means no restriction."""
+    for column, chosen in (("alert_type", types), ("severity", severities), ("person", people),
+                           ("status", statuses)):
+        if chosen:
+            frame = frame.filter(pl.col(column).is_in(list(chosen)))
+    return frame
+
+
+class AlertNotVisible(PermissionError):
+    """The alert is not one the signed-in user may act on."""
+
+
+def act(action: str, alert_key: str, clinician_ids: tuple[int, ...] | None, supervisor_id: int | None,
+        user_id: int, now: dt.datetime | None = None) -> None:
+    """Acknowledge or resolve an alert the user can see (checked again here, not trusted from the page)."""
+    visible = open_conditions(clinician_ids, supervisor_id)
+    if alert_key not in set(visible["alert_key"].to_list()):
+        raise AlertNotVisible("this alert is not one of yours")
+    from dashboards.auth import store_engine
+
+    states = store_alerts.alert_statuses(store_engine(), [alert_key])
+    if alert_key not in states:
+        raise store_alerts.AlertActionError("this alert has not reached the alert list yet; try after the next sync")
+    operation = {"acknowledge": store_alerts.acknowledge, "resolve": store_alerts.resolve}[action]
+    operation(store_engine(), states[alert_key].alert_id, user_id, now)
+    with_lifecycle.clear()
+
+
+def alert_summary(frame: pl.DataFrame) -> pl.DataFrame:
+    """Counts by type and severity for panels: alert_type, severity, alerts, people affected."""
+    if frame.is_empty():
+        return pl.DataFrame(schema={"alert_type": pl.String, "severity": pl.String, "alerts": pl.UInt32,
+                                    "people": pl.UInt32})
+    return (
+        frame.group_by("alert_type", "severity")
+        .agg(pl.len().alias("alerts"), pl.col("target_user_id").n_unique().alias("people"))
+        .sort("alerts", descending=True)
+    )
+

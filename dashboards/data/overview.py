@@ -1,0 +1,227 @@
+"""The Practice Overview data step (administrators): scorecard, clinician matrix, Georgia compliance,
+revenue-cycle health, capacity planning and action items."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import polars as pl
+
+from dashboards.data import metrics
+from dashboards.data.alerts import open_conditions
+from dashboards.data.cache import cached
+from dashboards.data.dictionary import definitions
+from dashboards.data.periods import month_start, months_back, week_start
+from dashboards.data.practice import SETTLE_MONTHS, SETTLING_KEYS, Figure, billing_months, figure
+from dashboards.data.status import Status, metric_status, worst
+from dashboards.data.warehouse import query
+
+SCORECARD_KEYS = ("kept_visit_rate", "claim_acceptance_rate", "days_in_ar", "collection_rate")
+REVENUE_CYCLE_KEYS = ("charge_entry_lag", "billing_compliance_rate", "days_in_ar", "collection_rate")
+CAPACITY_KEYS = ("schedule_fill_rate", "prime_time_utilization")
+# The matrix's measures; its status is the worst of their dictionary statuses.
+MATRIX_KEYS = ("kept_visit_rate", "sessions_per_day", "same_day_documentation_rate", "treatment_plan_currency",
+               "unsigned_note_backlog")
+TREND_MONTHS = 12
+CAPACITY_WEEKS_BACK, CAPACITY_WEEKS_AHEAD = 8, 4
+
+# Georgia panel lines: what the administrator checks, and the alert types that break it.
+GEORGIA_PANEL = (
+    ("Notes unsigned past 7 days", ("UNSIGNED_NOTE_OVERDUE", "UNSIGNED_NOTE_BILLING_HOLD")),
+    ("Treatment plans current", ("TREATMENT_PLAN_MISSING", "TREATMENT_PLAN_OUT_OF_COMPLIANCE",
+                                 "TREATMENT_PLAN_REVIEW_DUE")),
+    ("Informed consents current", ("INFORMED_CONSENT_EXPIRED",)),
+    ("Minor (guardian) consents", ("MINOR_WITHOUT_GUARDIAN_CONSENT",)),
+    ("Telehealth consents", ("TELEHEALTH_WITHOUT_CONSENT",)),
+    ("Safety plans for high-risk clients", ("SAFETY_PLAN_MISSING",)),
+    ("HIPAA training current", ("HIPAA_TRAINING_EXPIRED",)),
+    ("Supervision hours", ("SUPERVISION_HOURS_BELOW_REQUIREMENT",)),
+)
+EMERGENCY_CONTACT_TYPE = "COMPLETED_WITH_INCOMPLETE_DEMOGRAPHICS"
+
+
+@cached(max_entries=16)
+def capacity_weeks(first_week: dt.date, last_week: dt.date) -> pl.DataFrame:
+    """Practice totals per week of fct_clinician_capacity_weekly: slots offered, booked, open, prime time,
+    and the clinicians' weekly session targets."""
+    frame = query(
+        "select week_start, count(distinct clinician_id) as clinicians, sum(available_slots) as available_slots, "
+        "sum(booked_slots) as booked_slots, sum(open_slots) as open_slots, "
+        "sum(available_prime_slots) as available_prime_slots, sum(booked_prime_slots) as booked_prime_slots, "
+        "sum(weekly_session_target) as weekly_session_target "
+        "from marts.fct_clinician_capacity_weekly where week_start between ? and ? group by week_start "
+        "order by week_start",
+        [first_week, last_week],
+    )
+    return frame.with_columns(pl.exclude("week_start").cast(pl.Int64))
+
+
+@cached(max_entries=16)
+def documentation_month(month: dt.date) -> pl.DataFrame:
+    """Per clinician: notes due and signed within the Georgia deadline in the month (service month)."""
+    frame = query(
+        "select clinician_id, notes_due, notes_signed_within_deadline, signed_within_deadline_pct "
+        "from marts.fct_documentation_monthly_summary where scope = 'clinician' and month_start = ?",
+        [month],
+    )
+    return frame.with_columns(pl.col("signed_within_deadline_pct").cast(pl.Float64))
+
+
+@dataclass(frozen=True)
+class Overview:
+    as_of: dt.date
+    month: dt.date
+    scorecard: dict[str, Figure]
+    revenue: dict  # this_month, last_month, same-day comparison not available: totals only
+    revenue_trend: pl.DataFrame
+    kvr_trend: pl.DataFrame
+    matrix: pl.DataFrame
+    georgia: pl.DataFrame
+    emergency_contacts_missing: int
+    revenue_cycle: dict[str, Figure]
+    capacity: pl.DataFrame
+    capacity_figures: dict[str, Figure]
+    recommendation: str
+    action_items: list[tuple[Status, str]]
+
+
+@cached(max_entries=64)
+def load_overview(as_of: dt.date) -> Overview:
+    """The data step of Practice Overview (everyone scope: only administrators open the page)."""
+    this_month, last_month = month_start(as_of), months_back(as_of, 1)
+    first = months_back(as_of, TREND_MONTHS - 1)
+    keys = tuple(dict.fromkeys(SCORECARD_KEYS + REVENUE_CYCLE_KEYS + CAPACITY_KEYS + MATRIX_KEYS))
+    rows = metrics.metric_rows(keys, "month", None, first, this_month, include_practice=True)
+    practice_rows = rows.filter(pl.col("scope") == "practice")
+    recent = practice_rows.filter(pl.col("period_start") >= last_month)
+    billing = billing_months(None, first, this_month)
+    by_month = billing.group_by("month_start").agg(pl.col("revenue_amount", "outstanding_amount").sum()).sort("month_start")
+    revenue_now = by_month.filter(pl.col("month_start") == this_month)
+    revenue_before = by_month.filter(pl.col("month_start") == last_month)
+    capacity = capacity_weeks(week_start(as_of) - dt.timedelta(weeks=CAPACITY_WEEKS_BACK),
+                              week_start(as_of) + dt.timedelta(weeks=CAPACITY_WEEKS_AHEAD))
+    capacity_figures = {k: figure(recent, k, this_month, True) for k in CAPACITY_KEYS}
+    alerts = open_conditions(None, None)
+    matrix = clinician_matrix(rows.filter(pl.col("scope") == "clinician"), billing, documentation_month(this_month),
+                              metrics.clinicians(None), this_month)
+    return Overview(
+        as_of=as_of,
+        month=this_month,
+        scorecard={k: figure(recent, k, this_month, True) for k in SCORECARD_KEYS},
+        revenue={
+            "this_month": float(revenue_now["revenue_amount"][0]) if not revenue_now.is_empty() else 0.0,
+            "last_month": float(revenue_before["revenue_amount"][0]) if not revenue_before.is_empty() else None,
+            "outstanding": float(revenue_now["outstanding_amount"][0]) if not revenue_now.is_empty() else 0.0,
+        },
+        revenue_trend=by_month,
+        kvr_trend=practice_rows.filter(pl.col("metric_key") == "kept_visit_rate"),
+        matrix=matrix,
+        georgia=georgia_panel(alerts),
+        emergency_contacts_missing=alerts.filter(
+            (pl.col("alert_type") == EMERGENCY_CONTACT_TYPE) & pl.col("message").str.contains("emergency contact")
+        ).height,
+        revenue_cycle={k: figure(practice_rows, k, months_back(as_of, SETTLE_MONTHS), False) if k in SETTLING_KEYS
+                       else figure(recent, k, this_month, True) for k in REVENUE_CYCLE_KEYS},
+        capacity=capacity,
+        capacity_figures=capacity_figures,
+        recommendation=capacity_recommendation(capacity, week_start(as_of)),
+        action_items=action_items(alerts, matrix),
+    )
+
+
+def clinician_matrix(rows: pl.DataFrame, billing: pl.DataFrame, documentation: pl.DataFrame,
+                     people: pl.DataFrame, month: dt.date) -> pl.DataFrame:
+    """One row per active clinician this month: KVR, sessions per day, revenue, documentation compliance,
+    treatment plans, unsigned backlog, and the overall status (worst against the dictionary)."""
+    defs = definitions()
+    current = rows.filter(pl.col("period_start") == month)
+    revenue = billing.filter(pl.col("month_start") == month).select("clinician_id", "revenue_amount")
+    records = []
+    for person in people.filter(pl.col("is_active")).iter_rows(named=True):
+        cid = person["clinician_id"]
+        mine = {r["metric_key"]: r for r in current.filter(pl.col("clinician_id") == cid).iter_rows(named=True)}
+        statuses = []
+        record = {"clinician_id": cid, "clinician": person["clinician_name"]}
+        for key in MATRIX_KEYS:
+            row = mine.get(key)
+            value = row["metric_value"] if row else None
+            status = metric_status(defs[key], value, row and row["numerator"], row and row["denominator"],
+                                   row and row["previous_value"], period_running=True)
+            statuses.append(status)
+            record[key] = value
+            record[f"{key}_status"] = status.name
+        money = revenue.filter(pl.col("clinician_id") == cid)
+        record["revenue"] = float(money["revenue_amount"][0]) if not money.is_empty() else 0.0
+        doc = documentation.filter(pl.col("clinician_id") == cid)
+        record["notes_signed_within_7_days_pct"] = doc["signed_within_deadline_pct"][0] if not doc.is_empty() else None
+        overall = worst(statuses)
+        record["reds"] = sum(1 for s in statuses if s is Status.URGENT)
+        record["status"] = overall.matrix_label
+        record["status_code"] = overall.name
+        record["_rank"] = int(overall)
+        records.append(record)
+    schema = {"clinician_id": pl.Int64, "clinician": pl.String}
+    for key in MATRIX_KEYS:
+        schema[key] = pl.Float64
+        schema[f"{key}_status"] = pl.String
+    schema |= {"revenue": pl.Float64, "notes_signed_within_7_days_pct": pl.Float64, "reds": pl.Int64,
+               "status": pl.String, "status_code": pl.String, "_rank": pl.Int64}
+    return pl.DataFrame(records, schema=schema).sort(["_rank", "clinician"], descending=[True, False])
+
+
+def georgia_panel(alerts: pl.DataFrame) -> pl.DataFrame:
+    """One line per Georgia rule: open alerts, people affected, and a status (red when any is critical)."""
+    records = []
+    for label, types in GEORGIA_PANEL:
+        hits = alerts.filter(pl.col("alert_type").is_in(list(types)))
+        if hits.is_empty():
+            status = Status.GOOD
+        else:
+            status = Status.URGENT if (hits["severity"] == "CRITICAL").any() else Status.REVIEW
+        by_person = (hits.group_by("person").len().sort("len", descending=True)
+                     .head(3).iter_rows() if not hits.is_empty() else [])
+        records.append({
+            "rule": label, "status": status.name, "open_alerts": hits.height,
+            "people": hits["target_user_id"].n_unique() if not hits.is_empty() else 0,
+            "most_affected": ", ".join(f"{name}: {count}" for name, count in by_person),
+        })
+    return pl.DataFrame(records, schema={"rule": pl.String, "status": pl.String, "open_alerts": pl.Int64,
+                                         "people": pl.Int64, "most_affected": pl.String})
+
+
+def capacity_recommendation(capacity: pl.DataFrame, this_week: dt.date) -> str:
+    """What to do about open slots, from the weeks ahead against the schedule-fill benchmark."""
+    definition = definitions()["schedule_fill_rate"]
+    ahead = capacity.filter(pl.col("week_start") >= this_week)
+    if ahead.is_empty() or not ahead["available_slots"].sum():
+        return "No availability templates cover the coming weeks: set up clinician availability to plan capacity."
+    weeks = ahead.height
+    available, booked = ahead["available_slots"].sum() / weeks, ahead["booked_slots"].sum() / weeks
+    fill = booked / available * 100
+    benchmark = definition.benchmark_value
+    if benchmark is None:
+        return f"{available - booked:.0f} open slots a week on average over the next {weeks} weeks."
+    if fill + 1e-9 >= benchmark:
+        return (f"Booked at {fill:.0f}% of offered slots over the next {weeks} weeks (benchmark {benchmark:g}%): "
+                f"{available - booked:.0f} open slots a week remain; consider adding clinician hours if demand keeps up.")
+    needed = math.ceil(benchmark / 100 * available - booked)
+    return (f"Booked at {fill:.0f}% of offered slots over the next {weeks} weeks (benchmark {benchmark:g}%): "
+            f"fill about {needed} more slots a week ({available - booked:.0f} open) — "
+            f"{definition.alert_action or 'review referrals and marketing'}.")
+
+
+def action_items(alerts: pl.DataFrame, matrix: pl.DataFrame) -> list[tuple[Status, str]]:
+    """Administrator escalations from the warehouse, plus performance-plan and recognition candidates."""
+    items: list[tuple[Status, str]] = []
+    escalated = alerts.filter(pl.col("is_admin_escalated") & pl.col("target_user_id").is_null())
+    for row in escalated.iter_rows(named=True):
+        status = Status.URGENT if row["severity"] == "CRITICAL" else Status.REVIEW
+        items.append((status, f"{row['message']} → {row['action_required']}"))
+    for row in matrix.filter(pl.col("reds") >= 2).iter_rows(named=True):
+        items.append((Status.URGENT, f"{row['clinician']}: {row['reds']} measures past their alert threshold → "
+                                     "performance plan recommended"))
+    for row in matrix.filter(pl.col("_rank") == int(Status.GOOD)).iter_rows(named=True):
+        items.append((Status.GOOD, f"{row['clinician']} is meeting every benchmark → recognition opportunity"))
+    return sorted(items, key=lambda item: -int(item[0]))

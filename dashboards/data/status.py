@@ -1,0 +1,144 @@
+"""Green / amber / red against the metric dictionary, and how values are written. Pure functions.
+
+The PRD's three colours: green at or past the benchmark, amber between the benchmark and the alert
+threshold, red past the alert threshold. Each dictionary operator reads its own columns:
+- `<` / `>`: benchmark_value and alert_threshold, by direction;
+- `outside` (ranges): benchmark_low..benchmark_high is green, outside alert_low..alert_high is red;
+- `deviation_pct` (average reimbursement): a fall of more than alert_threshold % against the previous
+  period is red (amber while the period is still running and settling), a rise that large is amber
+  (worth a look at the payer mix), anything else green;
+- `below_required` (supervision hours): logged (numerator) of required (denominator); short in a
+  finished period is red, short in the running period is amber (there is still time).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterable
+
+from dashboards.data.dictionary import MetricDefinition
+
+GREEN, AMBER, RED, GREY = "#2e7d32", "#f9a825", "#c62828", "#9e9e9e"
+_EPSILON = 1e-9
+_SHORT_UNITS = {"hours": " h", "minutes": " min", "days": " days", "sessions": ""}
+
+
+class Status(enum.IntEnum):
+    """Ordered so that max() is the worst."""
+
+    UNKNOWN = 0
+    GOOD = 1
+    REVIEW = 2
+    URGENT = 3
+
+    @property
+    def colour(self) -> str:
+        return {Status.GOOD: GREEN, Status.REVIEW: AMBER, Status.URGENT: RED}.get(self, GREY)
+
+    @property
+    def team_label(self) -> str:
+        """The My Team wording."""
+        return {Status.GOOD: "On track", Status.REVIEW: "Review", Status.URGENT: "Urgent"}.get(self, "No data")
+
+    @property
+    def matrix_label(self) -> str:
+        """The Practice Overview wording."""
+        return {Status.GOOD: "Excellent", Status.REVIEW: "Needs coaching",
+                Status.URGENT: "Performance plan"}.get(self, "No data")
+
+
+def _num(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def metric_status(definition: MetricDefinition, value, numerator=None, denominator=None, previous=None,
+                  period_running: bool = False) -> Status:
+    """The status of one value of a measure against its dictionary benchmark and alert bounds."""
+    value, previous = _num(value), _num(previous)
+    op = definition.alert_operator
+    if op == "below_required":
+        logged, required = _num(numerator), _num(denominator)
+        if logged is None or required is None or required <= 0:
+            return Status.UNKNOWN
+        if logged + _EPSILON >= required:
+            return Status.GOOD
+        return Status.REVIEW if period_running else Status.URGENT
+    if value is None:
+        return Status.UNKNOWN
+    if op == "deviation_pct":
+        if previous is None or previous == 0 or definition.alert_threshold is None:
+            return Status.UNKNOWN
+        change_pct = (value - previous) / abs(previous) * 100
+        if abs(change_pct) <= definition.alert_threshold + _EPSILON:
+            return Status.GOOD
+        falling_is_bad = definition.direction != "lower_is_better"
+        # A running period has not settled yet (claims pay over weeks): worth a look, not an alarm.
+        return Status.URGENT if (change_pct < 0) == falling_is_bad and not period_running else Status.REVIEW
+    if definition.direction == "range" or op == "outside":
+        low, high = definition.benchmark_low, definition.benchmark_high
+        if low is None or high is None:
+            return Status.UNKNOWN
+        if low - _EPSILON <= value <= high + _EPSILON:
+            return Status.GOOD
+        alert_low, alert_high = definition.alert_low, definition.alert_high
+        if (alert_low is not None and value < alert_low - _EPSILON) or (
+                alert_high is not None and value > alert_high + _EPSILON):
+            return Status.URGENT
+        return Status.REVIEW
+    benchmark, alert = definition.benchmark_value, definition.alert_threshold
+    if benchmark is None:
+        return Status.UNKNOWN
+    if definition.direction == "lower_is_better":
+        if value <= benchmark + _EPSILON:
+            return Status.GOOD
+        return Status.URGENT if alert is not None and value > alert + _EPSILON else Status.REVIEW
+    if value + _EPSILON >= benchmark:
+        return Status.GOOD
+    return Status.URGENT if alert is not None and value < alert - _EPSILON else Status.REVIEW
+
+
+def worst(statuses: Iterable[Status]) -> Status:
+    """The overall status of several measures: the worst one that is known."""
+    known = [s for s in statuses if s is not Status.UNKNOWN]
+    return max(known) if known else Status.UNKNOWN
+
+
+def format_value(definition: MetricDefinition | None, value, unit: str | None = None) -> str:
+    """A value in the measure's unit: 84.6%, 3 notes, 18.5 hours, $112, 4.2 sessions."""
+    value = _num(value)
+    if value is None:
+        return "—"
+    unit = unit or (definition.unit if definition else "")
+    if unit == "percent":
+        return f"{value:.1f}%"
+    if unit == "dollars":
+        return f"${value:,.0f}" if abs(value) >= 1000 else f"${value:,.2f}"
+    if unit == "count":
+        return f"{value:,.0f}"
+    return f"{value:,.1f}{_SHORT_UNITS.get(unit, ' ' + unit)}".rstrip()
+
+
+def format_change(definition: MetricDefinition | None, change) -> str | None:
+    """A period-on-period change for st.metric's delta: percentage points for rates."""
+    change = _num(change)
+    if change is None:
+        return None
+    unit = definition.unit if definition else ""
+    if unit == "percent":
+        return f"{change:+.1f} pts"
+    if unit == "dollars":
+        return f"{'+' if change >= 0 else '-'}${abs(change):,.2f}"
+    if unit == "count":
+        return f"{change:+,.0f}"
+    return f"{change:+,.1f}{_SHORT_UNITS.get(unit, ' ' + unit)}".rstrip()
+
+
+def delta_colour(definition: MetricDefinition | None) -> str:
+    """st.metric's delta_color: a rise is good for higher-is-better measures, bad for lower-is-better."""
+    if definition is None or definition.direction == "range":
+        return "off"
+    return "inverse" if definition.direction == "lower_is_better" else "normal"

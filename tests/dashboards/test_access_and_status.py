@@ -1,0 +1,135 @@
+"""Pure rules, no warehouse: who opens which page, how a requested clinician is checked against the
+user's scope, and green / amber / red against each kind of dictionary threshold."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from dashboards.access import PAGES_BY_ROLE, Scope, pages_for, requested_clinician
+from dashboards.data.dictionary import MetricDefinition
+from dashboards.data.practice import appointments_to_benchmark, pooled
+from dashboards.data.reports import aging_buckets, aging_by_payer
+from dashboards.data.status import Status, format_value, metric_status, worst
+from operational_api.auth import SignedInUser
+
+
+def _definition(**overrides) -> MetricDefinition:
+    base = dict(metric_key="m", label="M", definition="", counting_convention="", unit="percent",
+                direction="higher_is_better", benchmark_value=85.0, alert_operator="<", alert_threshold=80.0)
+    return MetricDefinition(**(base | overrides))
+
+
+def test_each_role_opens_only_its_pages():
+    assert pages_for("CLINICIAN") == {"my_practice", "metric_explorer", "compliance_alerts"}
+    assert pages_for("SUPERVISOR") == {"my_team", "my_practice", "metric_explorer", "compliance_alerts"}
+    assert pages_for("BILLING") == {"reports", "era_upload"}
+    assert pages_for("FRONT_DESK") == {"schedule", "front_desk_tasks"}
+    assert pages_for("ADMIN") >= pages_for("SUPERVISOR") | pages_for("BILLING") | pages_for("FRONT_DESK") | {
+        "practice_overview"}
+    assert pages_for("CLIENT") == set()
+    assert list(PAGES_BY_ROLE["BILLING"]) == ["Billing"], "the ERA upload page joins the Billing section"
+
+
+def test_a_clinician_scope_refuses_everyone_else_and_the_practice():
+    scope = Scope.of(SignedInUser(5, "CLINICIAN", "C", frozenset({5})))
+    assert scope.narrowed_to(5) == (5,)
+    with pytest.raises(PermissionError):
+        scope.narrowed_to(6)
+    assert requested_clinician(scope, "6", 5) == (5, True)
+    assert requested_clinician(scope, "practice", 5) == (5, True)
+    assert requested_clinician(scope, "5; drop table", 5) == (5, True)
+    assert requested_clinician(scope, None, 5) == (5, False)
+    assert not scope.allows(None)
+
+
+def test_a_supervisor_scope_is_the_team_and_an_administrator_sees_everyone():
+    supervisor = Scope.of(SignedInUser(4, "SUPERVISOR", "S", frozenset({4, 5, 6})))
+    assert supervisor.clinician_ids == (4, 5, 6)
+    assert requested_clinician(supervisor, 6, 4) == (6, False)
+    assert requested_clinician(supervisor, 9, 4) == (4, True)
+    admin = Scope.of(SignedInUser(1, "ADMIN", "A", None))
+    assert admin.sees_everyone and admin.narrowed_to(None) is None
+    assert requested_clinician(admin, "practice", None) == (None, False)
+    assert requested_clinician(admin, "9", None) == (9, False)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(90, Status.GOOD), (85, Status.GOOD), (82, Status.REVIEW),
+                                                 (80, Status.REVIEW), (79.9, Status.URGENT), (None, Status.UNKNOWN)])
+def test_higher_is_better_status(value, expected):
+    assert metric_status(_definition(), value) is expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [(8, Status.GOOD), (10, Status.GOOD), (12, Status.REVIEW),
+                                                 (15.5, Status.URGENT)])
+def test_lower_is_better_status(value, expected):
+    definition = _definition(direction="lower_is_better", benchmark_value=10.0, alert_operator=">",
+                             alert_threshold=15.0)
+    assert metric_status(definition, value) is expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [(6, Status.GOOD), (4.5, Status.REVIEW), (7.5, Status.REVIEW),
+                                                 (3.9, Status.URGENT), (8.2, Status.URGENT)])
+def test_range_status(value, expected):
+    definition = _definition(unit="sessions", direction="range", benchmark_value=None, alert_operator="outside",
+                             alert_threshold=None, benchmark_low=5.0, benchmark_high=7.0, alert_low=4.0, alert_high=8.0)
+    assert metric_status(definition, value) is expected
+
+
+def test_deviation_and_below_required_statuses():
+    reimbursement = _definition(unit="dollars", benchmark_value=None, alert_operator="deviation_pct",
+                                alert_threshold=10.0)
+    assert metric_status(reimbursement, 100, previous=105) is Status.GOOD
+    assert metric_status(reimbursement, 80, previous=105) is Status.URGENT
+    assert metric_status(reimbursement, 80, previous=105, period_running=True) is Status.REVIEW
+    assert metric_status(reimbursement, 130, previous=105) is Status.REVIEW
+    assert metric_status(reimbursement, 100) is Status.UNKNOWN
+    hours = _definition(unit="hours", benchmark_value=None, alert_operator="below_required", alert_threshold=None)
+    assert metric_status(hours, 2, numerator=2, denominator=2) is Status.GOOD
+    assert metric_status(hours, 1.5, numerator=1.5, denominator=2, period_running=True) is Status.REVIEW
+    assert metric_status(hours, 1.5, numerator=1.5, denominator=2) is Status.URGENT
+
+
+def test_worst_ignores_unknown_and_values_read_in_their_unit():
+    assert worst([Status.GOOD, Status.UNKNOWN, Status.REVIEW]) is Status.REVIEW
+    assert worst([Status.UNKNOWN]) is Status.UNKNOWN
+    assert format_value(_definition(), 84.56) == "84.6%"
+    assert format_value(_definition(unit="dollars"), 112.5) == "$112.50"
+    assert format_value(_definition(unit="dollars"), 15580.96) == "$15,581"
+    assert format_value(_definition(unit="hours"), 18) == "18.0 h"
+    assert format_value(_definition(unit="count"), 3.0) == "3"
+
+
+def test_team_values_pool_numerators_and_denominators():
+    assert pooled(_definition(), 30, 40) == 75.0
+    assert pooled(_definition(unit="hours"), 36, 2) == 18.0
+    assert pooled(_definition(unit="count", direction="lower_is_better"), 7, 12) == 7.0
+    assert pooled(_definition(), 0, 0) is None
+
+
+def test_visits_needed_to_reach_the_kvr_benchmark():
+    assert appointments_to_benchmark(18, 25, 85.0) == 22  # (18 + 22) / (25 + 22) = 85.1%
+    assert appointments_to_benchmark(17, 20, 85.0) == 0
+    assert appointments_to_benchmark(0, 0, 85.0) is None
+
+
+def test_ar_aging_keeps_bucket_order_and_shares():
+    aging = pl.DataFrame({"payer": ["A", "A", "B"], "aging_bucket": ["120_PLUS", "CURRENT", "31_60"],
+                          "outstanding": [50.0, 30.0, 20.0], "charges": [1, 2, 3]})
+    buckets = aging_buckets(aging)
+    assert buckets["bucket"].to_list() == ["Current (0–30)", "31–60", "61–90", "91–120", "120+"]
+    assert buckets["outstanding"].to_list() == [30.0, 20.0, 0.0, 0.0, 50.0]
+    assert buckets["share_pct"].to_list() == [30.0, 20.0, 0.0, 0.0, 50.0]
+    wide = aging_by_payer(aging)
+    assert wide.row(0, named=True)["payer"] == "A" and wide.row(0, named=True)["total"] == 80.0
+
+
+def test_period_helpers_cut_weeks_on_monday():
+    from dashboards.data.periods import months_back, period_start, previous_period_start
+
+    wednesday = dt.date(2026, 11, 25)
+    assert period_start(wednesday, "week") == dt.date(2026, 11, 23)
+    assert previous_period_start(wednesday, "month") == dt.date(2026, 10, 1)
+    assert months_back(wednesday, 13) == dt.date(2025, 10, 1)

@@ -1,0 +1,132 @@
+"""A real browser against the real server: headless Chromium drives `streamlit run` on a loopback port,
+signs in as each role, opens each of its pages, acknowledges an alert and downloads a CSV.
+
+Screenshots of every page land in tests/artifacts/screenshots/ (git-ignored). Skips when Debian's
+`chromium` is not installed (CI installs it in .ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from dashboards.access import PAGE_TITLES, PAGES_BY_ROLE
+from dashboards.auth import store_engine
+from operational_api.alerts import alert_statuses
+from operational_api.auth import authenticate
+from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT
+from tests.dashboards.browser import Chromium, chromium_path, free_port
+from tests.dashboards.conftest import demo_logins
+
+SCREENSHOTS = REPO_ROOT / "tests" / "artifacts" / "screenshots"
+TITLES = PAGE_TITLES | {"metric_explorer": "Kept Visit Rate (KVR)"}
+
+pytestmark = pytest.mark.skipif(chromium_path() is None,
+                                reason="Chromium is not installed (apt-get install -y chromium); .ci/run installs it")
+
+
+@pytest.fixture(scope="module")
+def server(built_demo):
+    """`streamlit run` of the dashboards on an ephemeral loopback port, pointed at the demo practice."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
+    env["MENTALSPACE_VAR_DIR"] = str(built_demo)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboards" / "streamlit_app.py"),
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("streamlit did not start")
+            time.sleep(0.3)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def sign_in(browser: Chromium, url: str, var: Path, role: str) -> None:
+    email, password = demo_logins(var)[role]
+    browser.navigate(url + "/")
+    browser.wait_for_text("Password", timeout=60)
+    browser.type_into("Email", email)
+    browser.type_into("Password", password)
+    browser.click_button("Sign in")
+    browser.wait_for_text("Signed in as", timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("role", list(PAGES_BY_ROLE))
+def test_each_role_opens_each_of_its_pages(server, built_demo, tmp_path, role):
+    browser = Chromium(tmp_path / "profile", tmp_path / "downloads")
+    try:
+        sign_in(browser, server, built_demo, role)
+        for key in (k for keys in PAGES_BY_ROLE[role].values() for k in keys):
+            browser.click_nav(PAGE_TITLES[key])
+            browser.wait_for_title(TITLES[key], timeout=60)
+            text = browser.text()
+            assert "Figures as of" in text, f"{role} {key}: no freshness line"
+            assert "Traceback" not in text and "This page is not part of" not in text
+            time.sleep(1.0)  # data grids and charts paint after the script finishes
+            browser.screenshot(SCREENSHOTS / f"{role.lower()}_{key}.png")
+        nav = browser.evaluate("[...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')]"
+                               ".map(a => a.innerText.trim())")
+        offered = {title for title in PAGE_TITLES.values() if any(item.endswith(title) for item in nav)}
+        expected = {PAGE_TITLES[k] for keys in PAGES_BY_ROLE[role].values() for k in keys}
+        assert offered - {"ERA upload"} == expected, f"{role} navigation offers {offered}"
+    finally:
+        browser.close()
+
+
+@pytest.mark.slow
+def test_clinician_acknowledges_an_alert_and_downloads_a_csv(server, built_demo, tmp_path, monkeypatch):
+    for name in DEPLOYMENT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(built_demo))
+    browser = Chromium(tmp_path / "profile", tmp_path / "downloads")
+    try:
+        sign_in(browser, server, built_demo, "CLINICIAN")
+        browser.wait_for_title("My Practice", timeout=60)
+        browser.click_button("Download CSV")
+        csv = browser.wait_for_download(".csv")
+        header = csv.read_text().splitlines()[0]
+        assert header.startswith("note_id,client,") or header.startswith("client,"), header
+
+        browser.click_nav("Compliance alerts")
+        browser.wait_for_title("Compliance alerts", timeout=60)
+        browser.click_button("Acknowledge")
+        browser.wait_for_text("Acknowledged: #", timeout=60)
+        notice = next(line for line in browser.text().splitlines() if line.startswith("Acknowledged: #"))
+        alert_id = int(notice.removeprefix("Acknowledged: #").split(" ", 1)[0])
+        browser.screenshot(SCREENSHOTS / "clinician_alert_acknowledged.png")
+    finally:
+        browser.close()
+    states = {s.alert_id: s for s in alert_statuses(store_engine(), _all_keys()).values()}
+    state = states[alert_id]
+    assert state.status == "ACKNOWLEDGED"
+    email, password = demo_logins(built_demo)["CLINICIAN"]
+    assert state.acknowledged_by == authenticate(store_engine(), email, password).user_id
+
+
+def _all_keys() -> list[str]:
+    from orchestration.lib.environment import current_environment
+    from orchestration.lib.warehouse import Warehouse
+
+    return Warehouse(current_environment()).query("select alert_key from marts.fct_compliance_alerts")["alert_key"].to_list()

@@ -1,0 +1,63 @@
+"""Sign-in (lockout, the not-built state) and the Kept Visit Rate as the metric explorer opens it."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from dashboards.auth import store_engine
+from operational_api.auth import set_password
+from orchestration.lib.environment import current_environment
+from orchestration.lib.warehouse import Warehouse
+from tests.dashboards.conftest import APP, demo_logins, signed_in_app
+
+
+def _latest(clinician_id: int | None, grain: str) -> float:
+    scope = "scope = 'practice'" if clinician_id is None else f"scope = 'clinician' and clinician_id = {clinician_id}"
+    return float(Warehouse(current_environment()).query(
+        "select metric_value from marts.fct_practice_metrics where metric_key = 'kept_visit_rate' "
+        f"and {scope} and period_grain = '{grain}' order by period_start desc limit 1"
+    ).item())
+
+
+def test_administrator_sees_the_practice_kvr(demo_env):
+    at = signed_in_app(demo_env, "ADMIN")
+    at.switch_page("app_pages/metric_explorer.py").run()
+    assert at.title[0].value == "Kept Visit Rate (KVR)"
+    assert at.metric[0].value == f"{_latest(None, 'week'):.1f}%"
+    assert len(at.get("plotly_chart")) == 1
+    assert "Whole practice" in at.selectbox(key="mx_clinician").options
+
+
+def test_clinician_sees_only_their_own_kvr(demo_env):
+    at = signed_in_app(demo_env, "CLINICIAN")
+    at.switch_page("app_pages/metric_explorer.py").run()
+    user = at.session_state["auth_user"]
+    assert not [s for s in at.selectbox if s.key == "mx_clinician"], "a clinician must not be offered anyone else"
+    at.radio(key="mx_grain").set_value("month").run()
+    assert at.metric[0].value == f"{_latest(user.user_id, 'month'):.1f}%"
+
+
+def test_wrong_password_is_refused_and_the_fifth_failure_locks(demo_env):
+    # A staff member without a demo sign-in, so no other test (or worker) signs in as them meanwhile.
+    logins = {email for email, _ in demo_logins(demo_env).values()}
+    user = int(Warehouse(current_environment()).query(
+        "select clinician_id from marts.dim_clinicians where role = 'CLINICIAN' order by clinician_id desc limit 1"
+    ).item())
+    email = f"clinician{user}@practice.example"
+    assert email not in logins
+    set_password(store_engine(), user, "a-good-password")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    for _ in range(5):
+        at.text_input(key="auth_email").input(email)
+        at.text_input(key="auth_password").input("not-the-password")
+        at.button[0].click().run()
+    assert "locked" not in at.error[0].value
+    at.text_input(key="auth_password").input("a-good-password")
+    at.button[0].click().run()
+    assert "locked" in at.error[0].value
+
+
+def test_page_says_what_to_do_before_the_first_build(var_dir):
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert at.title[0].value == "Sign in"
