@@ -20,6 +20,7 @@ RESULTS_DIR = Path(__file__).with_name("results")
 SUITES = {
     "foundation": "bench.foundation",
     "era": "bench.era",
+    "dashboards": "bench.dashboards",
 }
 
 
