@@ -1,6 +1,9 @@
 """dbt builds the AdvancedMD staging and int_appointments_unioned before any sync (empty landing tables, as
 `mentalspace build` creates them) and after one, with every AdvancedMD visit linked to its client and its
-status mapped to ours; on DuckDB, and on PostgreSQL when MENTALSPACE_TEST_PG_URL is set."""
+status mapped to ours.
+
+DuckDB only: the PostgreSQL build of the whole project (tests/dbt/test_kept_visit_rate_end_to_end.py) already
+compiles, builds and tests these models there, and the landing tests cover PostgreSQL with data."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import os
 import subprocess
 
 import dagster as dg
+import pytest
 
 from tests.orchestration.advancedmd.conftest import AmdWorld
 
@@ -44,6 +48,7 @@ def _query(sql: str) -> list[dict]:
     return Warehouse(current_environment()).query(sql).to_dicts()
 
 
+@pytest.mark.parametrize("amd", ["duckdb"], indirect=True)
 def test_staging_and_unioned_appointments_build_before_and_after_the_first_sync(amd: AmdWorld, practice):
     from orchestration.defs.advancedmd.assets import advancedmd_landing_tables
     from orchestration.lib.resources import WarehouseResource
