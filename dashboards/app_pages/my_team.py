@@ -17,6 +17,7 @@ from dashboards.data.team import TEAM_KEYS, load_team
 
 PAGE = "my_team"
 SUPERVISOR_KEY = "team_supervisor"
+COACHING_SHOWN = 10
 
 
 def settings(user, scope) -> tuple[tuple[int, ...] | None, int | None]:
@@ -82,8 +83,10 @@ def render(team, team_alerts) -> None:
         st.subheader("Coaching opportunities")
         if not team.coaching:
             st.info("No measures to discuss yet this month.")
-        for status, text in team.coaching:
+        for status, text in team.coaching[:COACHING_SHOWN]:
             ui.status_line(status, text)
+        if len(team.coaching) > COACHING_SHOWN:
+            st.caption(f"{len(team.coaching) - COACHING_SHOWN} more in the team table, most urgent first above.")
     with right:
         st.subheader("Supervision hours this month")
         ui.table(team.supervision, key="team_supervision", file_name="supervision_hours.csv",

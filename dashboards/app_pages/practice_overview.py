@@ -2,12 +2,11 @@
 performance matrix, Georgia compliance panel, revenue-cycle health, capacity planning, and alerts and
 action items. Only administrators open it (everyone scope)."""
 
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
 from dashboards.components import ui
-from dashboards.components.charts import bars, team_trend
+from dashboards.components.charts import bars, capacity_chart, team_trend
 from dashboards.data import periods
 from dashboards.data.dictionary import definitions
 from dashboards.data.overview import MATRIX_KEYS, load_overview
@@ -119,12 +118,7 @@ def render(data) -> None:
                             f"to {row['weekly_session_target']}.")
     st.info(data.recommendation, icon=":material/lightbulb:")
     if not capacity.is_empty():
-        fig = go.Figure()
-        fig.add_bar(x=capacity["week_start"].to_list(), y=capacity["booked_slots"].to_list(), name="booked")
-        fig.add_bar(x=capacity["week_start"].to_list(), y=capacity["open_slots"].to_list(), name="open")
-        fig.update_layout(barmode="stack", height=320, margin=dict(t=30, b=30), title="Slots per week")
-        fig.add_vline(x=this_week, line_dash="dot")
-        st.plotly_chart(fig, width="stretch", key="ov_capacity_chart")
+        st.plotly_chart(capacity_chart(capacity, this_week), width="stretch", key="ov_capacity_chart")
     ui.table(capacity, key="ov_capacity", empty="No availability templates yet: add clinician availability to plan "
                                                  "capacity.", file_name="capacity_by_week.csv")
 

@@ -57,21 +57,37 @@ def _column_config(frame: pl.DataFrame, overrides: dict | None) -> dict:
     return config | (overrides or {})
 
 
-def _styled(frame: pl.DataFrame, colour_by: dict[str, str]):
-    """A pandas Styler colouring each column in `colour_by` by the Status name held in its partner column."""
-    data = frame.to_pandas()
+def _coloured(frame: pl.DataFrame, colour_by: dict[str, str]) -> tuple[pl.DataFrame, dict]:
+    """The frame for the screen: each column in `colour_by` becomes a one-pill list cell in its status colour.
 
-    def css(table):
-        out = table.copy().astype(object)
-        out.loc[:, :] = ""
-        for shown, status_column in colour_by.items():
-            for i, name in enumerate(table[status_column]):
-                colour = _STATUS_COLOURS.get(Status.__members__.get(str(name), Status.UNKNOWN))
-                if name and name != "UNKNOWN":
-                    out.iloc[i, table.columns.get_loc(shown)] = f"color: {colour}; background-color: {colour}1f;"
-        return out
+    A MultiselectColumn colours each option, so every distinct shown value is an option with the colour
+    of its status. (A pandas Styler does the same at ~5 ms a row; this costs next to nothing.)
+    """
+    config: dict = {}
+    columns = []
+    for column in frame.columns:
+        if column in set(colour_by.values()):
+            continue
+        if column not in colour_by:
+            columns.append(pl.col(column))
+            continue
+        texts = [_cell_text(v) for v in frame[column].to_list()]
+        statuses = frame[colour_by[column]].to_list()
+        colour_of: dict[str, str] = {}
+        for text, status in zip(texts, statuses, strict=True):
+            if text:
+                colour_of.setdefault(text, Status.__members__.get(str(status), Status.UNKNOWN).colour)
+        columns.append(pl.Series(column, [[t] if t else [] for t in texts], dtype=pl.List(pl.String)))
+        config[column] = st.column_config.MultiselectColumn(options=list(colour_of), color=list(colour_of.values()))
+    return frame.select(columns), config
 
-    return data.style.apply(css, axis=None)
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return str(value)
 
 
 def table(frame: pl.DataFrame, key: str, empty: str, file_name: str | None = None,
@@ -79,8 +95,8 @@ def table(frame: pl.DataFrame, key: str, empty: str, file_name: str | None = Non
           colour_by: dict[str, str] | None = None, limit: int | None = None) -> None:
     """A table with its CSV download, or the empty state saying what to do.
 
-    `colour_by` maps a shown column to a column holding Status names; those columns colour the cells
-    green / amber / red and are hidden on screen (the CSV keeps them, in words). `limit` caps the rows
+    `colour_by` maps a shown column to a column holding Status names: its cells show as pills in the
+    status colour and the status column is left off the screen (the CSV keeps both, values and words). `limit` caps the rows
     on screen (the first ones, so sort by importance); the CSV always has every row.
     """
     if frame.is_empty():
@@ -92,11 +108,9 @@ def table(frame: pl.DataFrame, key: str, empty: str, file_name: str | None = Non
         shown = frame.head(limit)
     config = _column_config(shown, column_config)
     if colour_by:
-        hidden = set(colour_by.values())
-        st.dataframe(_styled(shown, colour_by), hide_index=True, width="stretch", column_config=config,
-                     height=height, key=key, column_order=[c for c in shown.columns if c not in hidden])
-    else:
-        st.dataframe(shown, hide_index=True, width="stretch", column_config=config, height=height, key=key)
+        shown, pills = _coloured(shown, colour_by)
+        config |= pills
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, height=height, key=key)
     csv_button(frame, key, file_name)
 
 

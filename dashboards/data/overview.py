@@ -212,16 +212,25 @@ def capacity_recommendation(capacity: pl.DataFrame, this_week: dt.date) -> str:
             f"{definition.alert_action or 'review referrals and marketing'}.")
 
 
-def action_items(alerts: pl.DataFrame, matrix: pl.DataFrame) -> list[tuple[Status, str]]:
-    """Administrator escalations from the warehouse, plus performance-plan and recognition candidates."""
+def action_items(alerts: pl.DataFrame, matrix: pl.DataFrame, names_shown: int = 5) -> list[tuple[Status, str]]:
+    """Administrator escalations from the warehouse, plus performance-plan and recognition candidates
+    (one line each, naming the first few; the matrix has them all)."""
     items: list[tuple[Status, str]] = []
     escalated = alerts.filter(pl.col("is_admin_escalated") & pl.col("target_user_id").is_null())
     for row in escalated.iter_rows(named=True):
         status = Status.URGENT if row["severity"] == "CRITICAL" else Status.REVIEW
         items.append((status, f"{row['message']} → {row['action_required']}"))
-    for row in matrix.filter(pl.col("reds") >= 2).iter_rows(named=True):
-        items.append((Status.URGENT, f"{row['clinician']}: {row['reds']} measures past their alert threshold → "
-                                     "performance plan recommended"))
-    for row in matrix.filter(pl.col("_rank") == int(Status.GOOD)).iter_rows(named=True):
-        items.append((Status.GOOD, f"{row['clinician']} is meeting every benchmark → recognition opportunity"))
+
+    def named(frame: pl.DataFrame) -> str:
+        names = frame["clinician"].head(names_shown).to_list()
+        more = frame.height - len(names)
+        return ", ".join(names) + (f" and {more} more" if more > 0 else "")
+
+    plans = matrix.filter(pl.col("reds") >= 2).sort("reds", descending=True)
+    if not plans.is_empty():
+        items.append((Status.URGENT, f"Performance plan recommended for {plans.height} clinician(s) with two or more "
+                                     f"measures past their alert threshold: {named(plans)}"))
+    stars = matrix.filter(pl.col("_rank") == int(Status.GOOD))
+    if not stars.is_empty():
+        items.append((Status.GOOD, f"Meeting every benchmark → recognition opportunity: {named(stars)}"))
     return sorted(items, key=lambda item: -int(item[0]))
