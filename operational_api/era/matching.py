@@ -254,18 +254,20 @@ class _Matcher:
         self.era_units = pl.concat([line_units, claim_units], how="vertical_relaxed")
         self.n_units = self.era_units.group_by("era_key").agg(n_units=pl.len())
         charges = store.charges
-        self.store_units = pl.concat(
-            [
-                charges.select(
-                    "claim_id",
-                    unit_key="charge_id",
-                    kind=pl.lit("L"),
-                    client_id="client_id",
-                    cpt_code="cpt_code",
-                    modifiers="modifiers",
-                    service_date="service_date",
-                    cents="charge_cents",
-                ),  # fmt: skip
+        units = [
+            charges.select(
+                "claim_id",
+                unit_key="charge_id",
+                kind=pl.lit("L"),
+                client_id="client_id",
+                cpt_code="cpt_code",
+                modifiers="modifiers",
+                service_date="service_date",
+                cents="charge_cents",
+            )
+        ]
+        if claim_units.height:  # whole-claim units only matter when a CLP came without SVC lines
+            units.append(
                 charges.group_by("claim_id").agg(
                     unit_key=-pl.col("claim_id").first(),
                     kind=pl.lit("C"),
@@ -274,35 +276,39 @@ class _Matcher:
                     modifiers=pl.lit(""),
                     service_date=pl.col("service_date").min(),
                     cents=pl.col("charge_cents").sum(),
-                ),
-            ],
-            how="vertical_relaxed",
-        )
+                )
+            )
+        self.store_units = pl.concat(units, how="vertical_relaxed")
         self.claim_client = store.claims.select(
             "claim_id", "client_id", "payer_code", "ccn_digits", "ccn_norm", "ccn_int"
         )
-        # Patients the 835 names, by member id and by exact (or swapped) name.
-        by_member = (
+        # Patients the 835 names, by member id (here) and by exact or swapped name (``identify``).
+        self.by_member = (
             self.era.filter(pl.col("has_member"))
             .join(store.policies.select("client_id", "member_norm").unique(), on="member_norm")
             .select("era_key", "client_id", via_member=pl.lit(True), via_name=pl.lit(False))
         )
-        names = store.clients.select("client_id", "name_key")
-        by_name = pl.concat(
-            [
-                self.era.join(names, on="name_key").select("era_key", "client_id"),
-                self.era.join(names, left_on="swapped_key", right_on="name_key").select(
-                    "era_key", "client_id"
-                ),
-            ]
-        ).select("era_key", "client_id", via_member=pl.lit(False), via_name=pl.lit(True))
         # Member ids known to the store: a member id that names somebody else is evidence against,
         # so a namesake of the member never stands in for them.
-        self.member_known = by_member.select("era_key").unique()
+        self.member_known = self.by_member.select("era_key").unique()
+        self.era_clients = self.identify(self.era.select("era_key").clear())
+
+    def identify(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """era_key, client_id, via_member, via_name, name_unique for the CLPs ``keys`` (names are
+        joined only for CLPs level 1 did not settle: namesakes make that join large)."""
+        era = self.era.join(keys, on="era_key", how="semi")
+        by_member = self.by_member.join(keys, on="era_key", how="semi")
+        names = self.store.clients.select("client_id", "name_key")
+        by_name = pl.concat(
+            [
+                era.join(names, on="name_key").select("era_key", "client_id"),
+                era.join(names, left_on="swapped_key", right_on="name_key").select("era_key", "client_id"),
+            ]
+        ).select("era_key", "client_id", via_member=pl.lit(False), via_name=pl.lit(True))
         # A name alone identifies the patient only when no other client has it (synthetic and real
         # caseloads both have namesakes; the member id is what tells them apart).
         namesakes = by_name.group_by("era_key").agg(name_unique=pl.col("client_id").n_unique() == 1)
-        self.era_clients = (
+        return (
             pl.concat([by_member, by_name])
             .group_by("era_key", "client_id")
             .agg(pl.col("via_member").any(), pl.col("via_name").any())
@@ -655,6 +661,8 @@ class _Matcher:
         l1, l1_pairs = self.level1()
         decided = [l1]
         rest = all_keys.join(l1, on="era_key", how="anti")
+        unsettled = pl.concat([rest, l1.filter(pl.col("confidence") < s.min_confidence).select("era_key")])
+        self.era_clients = self.identify(unsettled)
         l2, amb2 = self._client_level(rest, 2)
         decided.append(l2)
         rest = rest.join(l2, on="era_key", how="anti")
