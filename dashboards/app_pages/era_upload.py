@@ -1,0 +1,132 @@
+"""ERA upload (billing staff): upload an 835, check it, post it, then work the manual review queue.
+
+Posting goes through operational_api's posting service (one transaction per file, idempotent by
+file hash and ISA13 + TRN02), and the file is also handed to the ERA inbox so Dagster lands it in
+the warehouse; the sensor's own posting then finds it already posted. Same file twice = posted once.
+"""
+
+import polars as pl
+import streamlit as st
+
+import edi835
+from dashboards.auth import store_engine
+from operational_api.era.posting import (
+    PostingError,
+    mark_unmatchable,
+    post_bytes,
+    resolve_review,
+    review_queue,
+)
+from operational_api.era_inbox import submit
+from operational_api.errors import PlatformError
+
+PAGE = "era"
+BILLING_ROLES = ("BILLING", "ADMIN")
+
+
+def _validation_summary(data: bytes, file_name: str) -> tuple[pl.DataFrame, list[str], list[str]] | str:
+    """Per-transaction totals and the validator's messages, or the parse error as one line."""
+    try:
+        result = edi835.parse_bytes(data, file_name)
+    except edi835.Edi835Error as exc:
+        return str(exc)
+    remittances = result.tables["remittances"].select(
+        "payer_name", "trace_number", "payment_date", "payment_amount", "claim_count", "service_line_count",
+        "is_balanced",
+    )
+    errors = [f"{i.code}: {i.message}" for i in result.validation.errors]
+    warnings = [f"{i.code}: {i.message}" for i in result.validation.warnings]
+    return remittances, errors, warnings
+
+
+def _upload_section(user) -> None:
+    uploaded = st.file_uploader("835 remittance file", type=None, key=f"{PAGE}_file",
+                                help="The ERA file downloaded from AdvancedMD or the clearinghouse (X12 835).")
+    if uploaded is None:
+        st.info("Choose an 835 file to see its validation summary before anything is posted.")
+        return
+    data = uploaded.getvalue()
+    summary = _validation_summary(data, uploaded.name)
+    if isinstance(summary, str):
+        st.error(summary)
+        return
+    remittances, errors, warnings = summary
+    st.subheader("Validation summary")
+    st.dataframe(remittances.to_pandas(), hide_index=True, width="stretch")
+    for message in errors:
+        st.error(message)
+    if warnings:
+        with st.expander(f"{len(warnings)} warning(s) (the money data is intact)"):
+            for message in warnings[:200]:
+                st.write(message)
+    if errors:
+        st.warning("This file has errors and cannot be posted.")
+        return
+    if st.button("Post this remittance", type="primary", key=f"{PAGE}_post"):
+        with st.spinner("Matching claims and posting payments…"):
+            try:
+                result = post_bytes(store_engine(), data, uploaded.name, uploaded_by=user.user_id)
+            except PostingError as exc:
+                st.error(str(exc))
+                return
+            submit(data, uploaded.name)
+        st.session_state[f"{PAGE}_result"] = result
+        st.cache_data.clear()  # marts and loaders change once the warehouse refreshes
+    result = st.session_state.get(f"{PAGE}_result")
+    if result is not None:
+        (st.info if result.already_posted else st.success)("\n\n".join(result.summary_lines()))
+        if not result.already_posted and result.level_counts:
+            levels = pl.DataFrame({"match level": list(result.level_counts), "claims": list(result.level_counts.values())})
+            st.dataframe(levels.to_pandas(), hide_index=True)
+
+
+def _review_section(user) -> None:
+    st.subheader("Manual review queue")
+    items = review_queue(store_engine(), limit=50)
+    if not items:
+        st.info("Nothing waits for review: every claim payment was matched and posted.")
+        return
+    rows = pl.DataFrame([
+        {"era claim": i.era_claim_id, "file": i.file_name, "claim control number": i.claim_control_number,
+         "status": i.claim_status_code, "charged": float(i.charge_amount), "paid": float(i.paid_amount),
+         "best candidate": i.candidates[0].claim_control_number if i.candidates else "",
+         "score": round(i.candidates[0].score, 2) if i.candidates else None}
+        for i in items
+    ])
+    st.dataframe(rows.to_pandas(), hide_index=True, width="stretch")
+    st.download_button("Download CSV", rows.write_csv(), file_name="era_review_queue.csv", mime="text/csv",
+                       key=f"{PAGE}_review_csv")
+    chosen = st.selectbox("Work on ERA claim", [i.era_claim_id for i in items], key=f"{PAGE}_review_item")
+    item = next(i for i in items if i.era_claim_id == chosen)
+    options = {f"#{c.rank} claim {c.claim_control_number} (score {c.score:.2f}: {c.reasons})": c for c in item.candidates}
+    if options:
+        label = st.radio("Candidates", list(options), key=f"{PAGE}_candidate")
+        if st.button("Post to this claim", key=f"{PAGE}_resolve"):
+            candidate = options[label]
+            try:
+                outcome = resolve_review(store_engine(), item.era_claim_id, claim_id=candidate.claim_id,
+                                         charge_id=candidate.charge_id, user_id=user.user_id)
+            except PlatformError as exc:
+                st.error(str(exc))
+            else:
+                st.success(outcome.summary_line())
+    else:
+        st.write("No candidate scored high enough; find the claim in AdvancedMD or set this one aside.")
+    if st.button("Mark unmatchable", key=f"{PAGE}_unmatchable"):
+        try:
+            st.success(mark_unmatchable(store_engine(), item.era_claim_id, user_id=user.user_id).summary_line())
+        except PlatformError as exc:
+            st.error(str(exc))
+
+
+def render() -> None:
+    user = st.session_state["auth_user"]
+    st.title("ERA upload")
+    if user.role not in BILLING_ROLES:
+        st.error("ERA posting is for billing staff and administrators.")
+        return
+    _upload_section(user)
+    _review_section(user)
+
+
+render()

@@ -1,0 +1,36 @@
+"""The billing page: the ERA upload page is there for billing staff only, lists the review queue, and a
+remittance posted by the service is refused the second time (the page and the sensor share that rule)."""
+
+from __future__ import annotations
+
+import pytest
+
+from operational_api.db import get_engine
+from operational_api.era.posting import post_bytes
+from operational_api.era.remittances import claim_specs_from_store, write_remittance
+from tests.dashboards.conftest import signed_in_app
+
+
+def _open_era_page(at):
+    at.switch_page("app_pages/era_upload.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_billing_opens_the_era_page_with_its_review_queue(demo_env, tmp_path):
+    engine = get_engine()
+    written = write_remittance(claim_specs_from_store(engine, limit=15), tmp_path, stem="page_test")
+    data = written.path.read_bytes()
+    first = post_bytes(engine, data, written.path.name)
+    assert not first.already_posted and first.claim_count >= 15
+    at = _open_era_page(signed_in_app(demo_env, "BILLING"))
+    assert at.title[0].value == "ERA upload"
+    assert "Manual review queue" in [h.value for h in at.subheader]
+    again = post_bytes(engine, data, "same-bytes-new-name.835")
+    assert again.already_posted and again.era_file_id == first.era_file_id
+
+
+def test_clinicians_have_no_era_page(demo_env):
+    at = signed_in_app(demo_env, "CLINICIAN")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("app_pages/era_upload.py")
