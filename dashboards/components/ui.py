@@ -77,7 +77,9 @@ def _coloured(frame: pl.DataFrame, colour_by: dict[str, str]) -> tuple[pl.DataFr
         for text, status in zip(texts, statuses, strict=True):
             if text:
                 colour_of.setdefault(text, Status.__members__.get(str(status), Status.UNKNOWN).colour)
-        columns.append(pl.Series(column, [[t] if t else [] for t in texts], dtype=pl.List(pl.String)))
+        text = pl.Series(column, texts, dtype=pl.String)
+        # A one-element list per cell (a split on a character that never occurs); empty cells stay null.
+        columns.append(pl.when(pl.lit(text) == "").then(None).otherwise(pl.lit(text).str.split("\x00")).alias(column))
         config[column] = st.column_config.MultiselectColumn(options=list(colour_of), color=list(colour_of.values()))
     return frame.select(columns), config
 

@@ -16,6 +16,7 @@ from dashboards.data.dictionary import definitions
 from dashboards.data.periods import month_start, months_back, week_start
 from dashboards.data.practice import SETTLE_MONTHS, SETTLING_KEYS, Figure, billing_months, figure
 from dashboards.data.status import Status, metric_status, worst
+from dashboards.data.team import rows_by_clinician
 from dashboards.data.warehouse import query
 
 SCORECARD_KEYS = ("kept_visit_rate", "claim_acceptance_rate", "days_in_ar", "collection_rate")
@@ -136,12 +137,13 @@ def clinician_matrix(rows: pl.DataFrame, billing: pl.DataFrame, documentation: p
     """One row per active clinician this month: KVR, sessions per day, revenue, documentation compliance,
     treatment plans, unsigned backlog, and the overall status (worst against the dictionary)."""
     defs = definitions()
-    current = rows.filter(pl.col("period_start") == month)
-    revenue = billing.filter(pl.col("month_start") == month).select("clinician_id", "revenue_amount")
+    by_clinician = rows_by_clinician(rows.filter(pl.col("period_start") == month))
+    revenue = dict(billing.filter(pl.col("month_start") == month).select("clinician_id", "revenue_amount").iter_rows())
+    signed = dict(documentation.select("clinician_id", "signed_within_deadline_pct").iter_rows())
     records = []
     for person in people.filter(pl.col("is_active")).iter_rows(named=True):
         cid = person["clinician_id"]
-        mine = {r["metric_key"]: r for r in current.filter(pl.col("clinician_id") == cid).iter_rows(named=True)}
+        mine = by_clinician.get(cid, {})
         statuses = []
         record = {"clinician_id": cid, "clinician": person["clinician_name"]}
         for key in MATRIX_KEYS:
@@ -152,10 +154,8 @@ def clinician_matrix(rows: pl.DataFrame, billing: pl.DataFrame, documentation: p
             statuses.append(status)
             record[key] = value
             record[f"{key}_status"] = status.name
-        money = revenue.filter(pl.col("clinician_id") == cid)
-        record["revenue"] = float(money["revenue_amount"][0]) if not money.is_empty() else 0.0
-        doc = documentation.filter(pl.col("clinician_id") == cid)
-        record["notes_signed_within_7_days_pct"] = doc["signed_within_deadline_pct"][0] if not doc.is_empty() else None
+        record["revenue"] = float(revenue.get(cid) or 0.0)
+        record["notes_signed_within_7_days_pct"] = signed.get(cid)
         overall = worst(statuses)
         record["reds"] = sum(1 for s in statuses if s is Status.URGENT)
         record["status"] = overall.matrix_label

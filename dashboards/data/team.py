@@ -79,13 +79,14 @@ def team_table(rows: pl.DataFrame, people: pl.DataFrame, notes: pl.DataFrame, pe
     """One row per clinician: KVR, no-show rate, unsigned notes, same-day documentation, each with its
     dictionary status, and the overall status (the worst)."""
     defs = definitions()
-    current = rows.filter(pl.col("period_start") == period)
+    # One pass over each input (not a filter per clinician: 100 clinicians x 5 filters is ~50 ms).
+    by_clinician = rows_by_clinician(rows.filter(pl.col("period_start") == period))
+    notes_of = {r["clinician_id"]: r for r in notes.iter_rows(named=True)}
     records = []
     for person in people.iter_rows(named=True):
         cid = person["clinician_id"]
-        mine = current.filter(pl.col("clinician_id") == cid)
-        values = {r["metric_key"]: r for r in mine.iter_rows(named=True)}
-        note_row = notes.filter(pl.col("clinician_id") == cid)
+        values = by_clinician.get(cid, {})
+        note_row = notes_of.get(cid)
         record = {"clinician_id": cid, "clinician": person["clinician_name"]}
         statuses = {}
         for key in TEAM_KEYS:
@@ -96,8 +97,8 @@ def team_table(rows: pl.DataFrame, people: pl.DataFrame, notes: pl.DataFrame, pe
             statuses[key] = status
             record[key] = value
             record[f"{key}_status"] = status.name
-        record["unsigned_notes"] = int(note_row["unsigned_notes"][0]) if not note_row.is_empty() else 0
-        record["oldest_unsigned_days"] = int(note_row["oldest_days"][0]) if not note_row.is_empty() else None
+        record["unsigned_notes"] = note_row["unsigned_notes"] if note_row else 0
+        record["oldest_unsigned_days"] = note_row["oldest_days"] if note_row else None
         overall = worst(statuses.values())
         record["status"] = overall.team_label
         record["status_code"] = overall.name
@@ -110,6 +111,14 @@ def team_table(rows: pl.DataFrame, people: pl.DataFrame, notes: pl.DataFrame, pe
     schema |= {"unsigned_notes": pl.Int64, "oldest_unsigned_days": pl.Int64, "status": pl.String,
                "status_code": pl.String, "_rank": pl.Int64}
     return pl.DataFrame(records, schema=schema).sort(["_rank", "clinician"], descending=[True, False])
+
+
+def rows_by_clinician(rows: pl.DataFrame) -> dict[int, dict[str, dict]]:
+    """fct_practice_metrics rows of one period as {clinician_id: {metric_key: row}}."""
+    result: dict[int, dict[str, dict]] = {}
+    for row in rows.iter_rows(named=True):
+        result.setdefault(row["clinician_id"], {})[row["metric_key"]] = row
+    return result
 
 
 def coaching(table: pl.DataFrame) -> list[tuple[Status, str]]:
