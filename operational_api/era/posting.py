@@ -74,6 +74,8 @@ from operational_api.models import (
 
 ADVISORY_LOCK_KEY = 835_005_010  # PostgreSQL: one ERA posting at a time
 CHUNK_CLAIMS = 5_000
+SQLITE_BIG_FILE_CLAIMS = 20_000
+SQLITE_CACHE_KIB = 262_144  # 256 MB of page cache while a big file posts
 Progress = Callable[[str, int, int], None]
 
 
@@ -220,7 +222,15 @@ def post_bytes(
     try:
         with engine.begin() as conn:
             poster = _FilePoster(conn, frames, match_settings, uploaded_by, on_progress)
-            result = poster.run()
+            if conn.dialect.name == "sqlite" and frames.claims.height > SQLITE_BIG_FILE_CLAIMS:
+                # Index pages of a big store get revisited all over the posting; SQLite's default 2 MB
+                # page cache would reread them from the OS. Back to the default afterwards.
+                conn.exec_driver_sql(f"pragma cache_size = -{SQLITE_CACHE_KIB}")
+            try:
+                result = poster.run()
+            finally:
+                if conn.dialect.name == "sqlite" and frames.claims.height > SQLITE_BIG_FILE_CLAIMS:
+                    conn.exec_driver_sql("pragma cache_size = -2000")
     except IntegrityError:
         # Another posting of the same file won the race for the unique file hash.
         existing = _existing_file(engine, frames)
