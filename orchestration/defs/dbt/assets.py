@@ -19,10 +19,12 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 
 
 # Land the store, build every model, sync alerts. Partitioned ingest (ERA files, AdvancedMD days)
-# runs in its own jobs; this one never needs a partition key.
+# runs in its own jobs; this one never needs a partition key. AdvancedMD syncs are not part of it
+# (they keep to the API's tier budget on their own schedules); only their empty landing tables are.
 WAREHOUSE_JOB = dg.define_asset_job(
     "warehouse_refresh_job",
-    selection=dg.AssetSelection.groups("operational", "era_setup", "alerts") | dg.AssetSelection.assets(warehouse_models),
+    selection=dg.AssetSelection.groups("operational", "era_setup", "advancedmd_setup", "alerts")
+    | dg.AssetSelection.assets(warehouse_models),
 )
 
 # Real-time measures (KVR, unsigned notes, today's schedule) every 15 minutes in the practice's day;
