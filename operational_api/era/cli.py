@@ -56,6 +56,7 @@ def _positive(value: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `era generate | post | review` argument parser."""
     parser = _Parser(prog="mentalspace era", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -104,6 +105,7 @@ def _store():
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    """Write an 835 and its ground truth for the store's claims (or invented ones)."""
     from edi835.generate import RemittanceOptions
     from operational_api.era.remittances import claim_specs_from_store, standalone_specs, write_remittance
 
@@ -127,6 +129,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_post(args: argparse.Namespace) -> int:
+    """Match and post one remittance; print what it did."""
     from operational_api.era.posting import post_remittance
 
     kwargs = {} if args.min_confidence is None else {"min_confidence": args.min_confidence}
@@ -136,6 +139,7 @@ def cmd_post(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
+    """List the review queue, or resolve / set aside one ERA claim."""
     from operational_api.era.posting import mark_unmatchable, resolve_review, review_count, review_queue
 
     if (args.charge is not None or args.claim is not None) and args.resolve is None:

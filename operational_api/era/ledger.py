@@ -62,6 +62,7 @@ def dollars(cents: pl.Expr) -> pl.Expr:
 
 
 def charge_status_expr(charge: str, paid: str, adjusted: str, patient: str) -> pl.Expr:
+    """:func:`operational_api.era.posting.charge_status` as a polars expression over cent columns."""
     c, p, a, r = pl.col(charge), pl.col(paid), pl.col(adjusted), pl.col(patient)
     return (
         pl.when((p <= 0) & (a <= 0) & (r <= 0))
