@@ -33,7 +33,7 @@ def body(user, scope) -> None:
         st.info("There is no clinician in your scope yet: ask an administrator to link your supervisees.")
         return
     as_of = periods.as_of()
-    data = load_my_practice(clinician_id, as_of)
+    data = load_my_practice(clinician_id, scope.clinician_ids, as_of)
     mine = alerts.open_conditions((clinician_id,), None)
     render(data, mine)
 

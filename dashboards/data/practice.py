@@ -181,8 +181,10 @@ class MyPractice:
 
 
 @cached(max_entries=64)
-def load_my_practice(clinician_id: int, as_of: dt.date) -> MyPractice:
-    """The data step of My Practice; the caller has checked that `clinician_id` is in the user's scope."""
+def load_my_practice(clinician_id: int, clinician_ids: tuple[int, ...] | None, as_of: dt.date) -> MyPractice:
+    """The data step of My Practice for one clinician of the caller's scope (`clinician_ids`, None = all)."""
+    if clinician_ids is not None and clinician_id not in clinician_ids:
+        raise PermissionError("that clinician is outside what you may see")
     ids = (clinician_id,)
     this_week, this_month = week_start(as_of), month_start(as_of)
     last_week, settled = this_week - dt.timedelta(days=7), months_back(as_of, SETTLE_MONTHS)

@@ -106,7 +106,7 @@ class Chromium:
                 ".dataset.testScriptState === 'notRunning'"
             )
             if ready:
-                time.sleep(0.8)  # let the last deltas and the data grids paint
+                time.sleep(0.4)  # let the last deltas paint
                 return
             time.sleep(0.2)
         raise BrowserError(f"timed out waiting for {what or predicate_js}; page text: {self.text()[:1500]}")

@@ -84,7 +84,7 @@ def test_each_role_opens_each_of_its_pages(server, built_demo, tmp_path, role):
             text = browser.text()
             assert "Figures as of" in text, f"{role} {key}: no freshness line"
             assert "Traceback" not in text and "This page is not part of" not in text
-            time.sleep(1.0)  # data grids and charts paint after the script finishes
+            time.sleep(0.6)  # data grids and charts paint after the script finishes
             browser.screenshot(SCREENSHOTS / f"{role.lower()}_{key}.png")
         nav = browser.evaluate("[...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')]"
                                ".map(a => a.innerText.trim())")

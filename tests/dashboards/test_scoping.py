@@ -118,6 +118,8 @@ def test_loaders_return_nothing_outside_the_scope(demo_env):
     assert metrics.clinicians(()).is_empty()
     visible = alerts.open_conditions((me,), None)
     assert set(visible["target_user_id"]) <= {me}
+    with pytest.raises(PermissionError):
+        practice.load_my_practice(other, (me,), AS_OF)
 
 
 def test_an_alert_outside_the_scope_cannot_be_acknowledged(demo_env):
