@@ -101,7 +101,6 @@ def build_ledger(
     store: StoreSnapshot,
     *,
     era_ids: list[int],
-    line_ids: list[int],
     payment_ids: dict[int, int],
     prior_posted: set[int],
     min_confidence: float,
@@ -120,10 +119,8 @@ def build_ledger(
             is_reversal=pl.col("status_code") == "22",
         )
     )
-    lines = (
-        frames.lines.sort("service_line_id")
-        .with_columns(era_line_id=pl.Series(line_ids, dtype=pl.Int64))
-        .join(matched.lines.select("service_line_id", "charge_id"), on="service_line_id", how="left")
+    lines = frames.lines.sort("service_line_id").join(
+        matched.lines.select("service_line_id", "charge_id"), on="service_line_id", how="left"
     )
     claim_charges = store.charges.select("claim_id", "charge_id", "charge_cents")
     unplaced = lines.group_by("era_key").agg(n_unplaced=pl.col("charge_id").is_null().sum())

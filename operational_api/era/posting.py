@@ -414,7 +414,6 @@ class _FilePoster:
             matched,
             store,
             era_ids=r.next_ids(EraClaim.__table__, frames.claims.height),
-            line_ids=r.next_ids(EraServiceLine.__table__, frames.lines.height),
             payment_ids=payment_ids,
             prior_posted=self._prior_era_postings(),
             min_confidence=self.settings.min_confidence,
@@ -531,9 +530,9 @@ class _FilePoster:
             review_status="review_status",
             posted_at=pl.when(pl.col("auto")).then(now),
         )
+        # Rows nothing else refers to take their ids from the database (no id reservation needed).
         lines = ledger.service_lines.select(
             "chunk",
-            id="era_line_id",
             era_claim_id="era_claim_id",
             segment_position="segment_position",
             cpt_code=clip("cpt_code", 10),
@@ -549,7 +548,6 @@ class _FilePoster:
         )
         candidates = ledger.candidates.select(
             "chunk",
-            id=pl.Series(r.next_ids(EraMatchCandidate.__table__, ledger.candidates.height), dtype=pl.Int64),
             era_claim_id="era_claim_id",
             rank="rank",
             claim_id="claim_id",
@@ -559,9 +557,6 @@ class _FilePoster:
         )
         applications = ledger.applications.select(
             "chunk",
-            id=pl.Series(
-                r.next_ids(PaymentApplication.__table__, ledger.applications.height), dtype=pl.Int64
-            ),
             payment_id="payment_id",
             charge_id="charge_id",
             era_claim_id="era_claim_id",
@@ -570,7 +565,6 @@ class _FilePoster:
         )
         adjustments = ledger.adjustments.select(
             "chunk",
-            id=pl.Series(r.next_ids(ChargeAdjustment.__table__, ledger.adjustments.height), dtype=pl.Int64),
             charge_id="charge_id",
             era_claim_id="era_claim_id",
             group_code=clip("group_code", 2),
@@ -689,19 +683,16 @@ def _postings(posts: Iterable[_Clp], state: dict[int, list]) -> tuple[list[tuple
 
 def write_postings(rows: _Rows, apps: list[tuple], adjs: list[tuple], now: dt.datetime) -> None:
     """Insert PaymentApplications (payment, charge, era claim, cents) and ChargeAdjustments
-    (charge, era claim, group, carc, rarcs, cents)."""
+    (charge, era claim, group, carc, rarcs, cents); the database numbers them."""
     at = rows.ts(now)
-    app_ids = rows.next_ids(PaymentApplication.__table__, len(apps))
     rows.insert(
         PaymentApplication.__table__,
-        ("id", "payment_id", "charge_id", "era_claim_id", "applied_amount", "applied_at"),
-        [(i, p, c, e, rows.money(cents), at) for i, (p, c, e, cents) in zip(app_ids, apps, strict=True)],
+        ("payment_id", "charge_id", "era_claim_id", "applied_amount", "applied_at"),
+        [(p, c, e, rows.money(cents), at) for p, c, e, cents in apps],
     )
-    adj_ids = rows.next_ids(ChargeAdjustment.__table__, len(adjs))
     rows.insert(
         ChargeAdjustment.__table__,
         (
-            "id",
             "charge_id",
             "era_claim_id",
             "group_code",
@@ -711,8 +702,8 @@ def write_postings(rows: _Rows, apps: list[tuple], adjs: list[tuple], now: dt.da
             "adjusted_at",
         ),
         [
-            (i, c, e, (g or "")[:2], (k or "")[:10], _clip(rarcs, 100), rows.money(cents), at)
-            for i, (c, e, g, k, rarcs, cents) in zip(adj_ids, adjs, strict=True)
+            (c, e, (g or "")[:2], (k or "")[:10], _clip(rarcs, 100), rows.money(cents), at)
+            for c, e, g, k, rarcs, cents in adjs
         ],
     )
 
