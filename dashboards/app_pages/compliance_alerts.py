@@ -60,7 +60,10 @@ def render(shown: pl.DataFrame, everything: pl.DataFrame, scope, supervisor_id, 
         actionable = actionable.head(ACTION_LIMIT)
     labels = {r["alert_key"]: f"#{r['alert_id']} · {r['severity']} · {r['status'].lower()} · {r['message']}"
               for r in actionable.iter_rows(named=True)}
-    key = st.selectbox("Alert", list(labels), format_func=labels.get, key="ca_selected")
+    # Preselect the first alert nobody has acknowledged yet: that is usually the next one to act on.
+    statuses = actionable["status"].to_list()
+    first_open = statuses.index("OPEN") if "OPEN" in statuses else 0
+    key = st.selectbox("Alert", list(labels), index=first_open, format_func=labels.get, key="ca_selected")
     status = actionable.filter(pl.col("alert_key") == key)["status"][0]
     c1, c2, _ = st.columns([1, 1, 4])
     if c1.button("Acknowledge", key="ca_acknowledge", disabled=status != "OPEN", type="primary"):

@@ -67,6 +67,10 @@ def render(data, open_alerts) -> None:
                    note="none waiting" if oldest is None else f"oldest: {oldest} days",
                    help="Georgia rule: notes must be signed within 7 days.")
 
+    st.subheader("Today and tomorrow")
+    ui.table(data.schedule.drop("clinician"), key="mp_schedule", file_name="my_schedule.csv",
+             empty="Nothing booked today or tomorrow: open slots can go to clients waiting for a rebook (below).")
+
     m = data.month_figures
     st.subheader("Documentation status (month to date)")
     d1, d2, d3 = st.columns(3)

@@ -16,6 +16,7 @@ from dashboards.data import metrics
 from dashboards.data.cache import cached
 from dashboards.data.dictionary import MetricDefinition, definitions
 from dashboards.data.periods import month_start, months_back, week_start
+from dashboards.data.schedule import appointments as schedule_appointments
 from dashboards.data.status import Status, format_value, metric_status
 from dashboards.data.warehouse import id_filter, query
 
@@ -178,6 +179,7 @@ class MyPractice:
     unsigned: pl.DataFrame
     not_rebooked: pl.DataFrame
     supervision: Figure
+    schedule: pl.DataFrame  # today's and tomorrow's appointments (the morning huddle)
 
 
 @cached(max_entries=64)
@@ -212,6 +214,7 @@ def load_my_practice(clinician_id: int, clinician_ids: tuple[int, ...] | None, a
         unsigned=unsigned_notes(ids, as_of),
         not_rebooked=clients_not_rebooked(ids, as_of),
         supervision=figure(month_rows, "supervision_hours_logged", this_month, True),
+        schedule=schedule_appointments(ids, as_of, as_of + dt.timedelta(days=1)),
     )
 
 

@@ -54,7 +54,7 @@ class Chromium:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         self._ids = itertools.count(1)
-        self.ws = connect(self._page_websocket(port), max_size=64 * 1024 * 1024, open_timeout=20)
+        self.ws = connect(self._page_websocket(port), max_size=64 * 1024 * 1024, open_timeout=20, legacy=True)
         self.send("Page.enable")
         self.send("Runtime.enable")
         self.send("Emulation.setDeviceMetricsOverride", width=1440, height=2200, deviceScaleFactor=1, mobile=False)
@@ -119,14 +119,19 @@ class Chromium:
         self.wait_for(f"[...document.querySelectorAll('h1')].some(h => h.innerText.trim() === {json.dumps(title)})",
                       timeout, f"page {title!r}")
 
-    def _centre(self, js_element: str) -> tuple[float, float]:
-        rect = self.evaluate(
-            f"(() => {{ const e = {js_element}; if (!e) return null; e.scrollIntoView({{block: 'center'}}); "
-            "const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
-        )
-        if not rect:
-            raise BrowserError(f"no element for {js_element}; page text: {self.text()[:1500]}")
-        return rect[0], rect[1]
+    def _centre(self, js_element: str, timeout: float = 30) -> tuple[float, float]:
+        # Streamlit paints a page progressively: wait for the element rather than failing at once.
+        deadline = time.monotonic() + timeout
+        while True:
+            rect = self.evaluate(
+                f"(() => {{ const e = {js_element}; if (!e) return null; e.scrollIntoView({{block: 'center'}}); "
+                "const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+            )
+            if rect:
+                return rect[0], rect[1]
+            if time.monotonic() > deadline:
+                raise BrowserError(f"no element for {js_element}; page text: {self.text()[:1500]}")
+            time.sleep(0.2)
 
     def click(self, js_element: str) -> None:
         x, y = self._centre(js_element)

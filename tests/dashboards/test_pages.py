@@ -85,6 +85,11 @@ def test_clinician_lists_hold_only_their_own_clients(demo_env):
     unsigned = table_with(at, "note_id", "client", required=False)
     if unsigned is not None:
         assert set(unsigned["client"]) <= noted
+    booked = set(warehouse("select distinct c.display_name from marts.fct_appointments a join marts.dim_clients c "
+                           "on a.client_id = c.client_id where a.clinician_id = ?", [me])["display_name"])
+    schedule = table_with(at, "start_time", "client", required=False)
+    if schedule is not None:
+        assert set(schedule["client"]) <= booked
 
 
 def test_supervisor_team_table_is_their_team_with_warehouse_figures(demo_env):

@@ -26,7 +26,12 @@ def other_clinician(not_in: set[int]) -> int:
 
 
 def client_names(clinician_id: int) -> set[str]:
-    return set(warehouse("select display_name from marts.dim_clients where clinician_id = ?", [clinician_id])["display_name"])
+    """Display names of the clients a clinician may see: attributed to them, or seen or written up by them."""
+    return set(warehouse(
+        "select display_name from marts.dim_clients where clinician_id = ? or client_id in ("
+        "select client_id from marts.fct_appointments where clinician_id = ? union "
+        "select client_id from marts.fct_clinical_notes where clinician_id = ?)",
+        [clinician_id, clinician_id, clinician_id])["display_name"])
 
 
 def shown_clients(at) -> set[str]:
