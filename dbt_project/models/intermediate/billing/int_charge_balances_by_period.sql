@@ -1,7 +1,8 @@
-{#- Outstanding charges on each week's and month's as-of date with their balance then and their age.
-    Only charges open on that date are paired with it (entered by then, not yet settled), so each charge
-    meets a handful of periods rather than all of them. Materialized: Days in AR and the AR aging mart read it. -#}
-{{ config(materialized='table') }}
+{#- Receivables outstanding on each week's and month's as-of date, by clinician, payer and aging bucket.
+    Each charge's balance is a run of intervals (constant between two of its movements); an interval meets
+    only the as-of dates inside it, so a period x charge pair is never built for a settled charge and no
+    period re-sums a charge's history. Materialized: Days in AR and the AR aging mart read it. -#}
+{{ config(materialized='table', pre_hook=postgres_work_mem('256MB')) }}
 
 with
 
@@ -19,61 +20,78 @@ transactions as (
     select * from {{ ref('int_charge_transactions_unioned') }}
 ),
 
-open_pairs as (
+daily_changes as (
+    select
+        charge_id,
+        transaction_date,
+        sum(balance_change_amount) as balance_change_amount
+    from transactions
+    group by 1, 2
+),
+
+balance_intervals as (
+    select
+        charge_id,
+        sum(balance_change_amount) over (
+            partition by charge_id order by transaction_date rows between unbounded preceding and current row
+        ) as balance_amount,
+        transaction_date as balance_from_date,
+        -- Exclusive: the next movement's date.
+        lead(transaction_date) over (partition by charge_id order by transaction_date) as balance_until_date
+    from daily_changes
+),
+
+-- Charges of one clinician, payer and service date whose balances start and end on the same days behave as
+-- one: grouping them first keeps the period join small (most open balances are long-unpaid remainders).
+interval_groups as (
+    select
+        charges.clinician_id,
+        charges.payer_id,
+        charges.service_date,
+        balance_intervals.balance_from_date,
+        balance_intervals.balance_until_date,
+        count(*) as charge_count,
+        sum(balance_intervals.balance_amount) as balance_amount
+    from balance_intervals
+    inner join charges on balance_intervals.charge_id = charges.charge_id
+    where balance_intervals.balance_amount > 0.005
+    group by 1, 2, 3, 4, 5
+),
+
+aged as (
     select
         periods.period_grain,
         periods.period_start,
         periods.as_of_date,
-        charges.charge_id,
-        charges.client_id,
-        charges.clinician_id,
-        charges.payer_id,
-        charges.service_date
+        interval_groups.clinician_id,
+        interval_groups.payer_id,
+        case
+            when {{ days_between('interval_groups.service_date', 'periods.as_of_date') }} <= 30 then 'CURRENT'
+            when {{ days_between('interval_groups.service_date', 'periods.as_of_date') }} <= 60 then '31_60'
+            when {{ days_between('interval_groups.service_date', 'periods.as_of_date') }} <= 90 then '61_90'
+            when {{ days_between('interval_groups.service_date', 'periods.as_of_date') }} <= 120 then '91_120'
+            else '120_PLUS'
+        end as aging_bucket,
+        interval_groups.charge_count,
+        interval_groups.balance_amount
     from periods
-    inner join charges
-        on charges.entered_date <= periods.as_of_date
-        and (charges.settled_date is null or charges.settled_date > periods.as_of_date)
-),
-
-balanced as (
-    select
-        open_pairs.period_grain,
-        open_pairs.period_start,
-        open_pairs.as_of_date,
-        open_pairs.charge_id,
-        sum(transactions.balance_change_amount) as balance_amount
-    from open_pairs
-    inner join transactions
-        on open_pairs.charge_id = transactions.charge_id
-        and transactions.transaction_date <= open_pairs.as_of_date
-    group by 1, 2, 3, 4
+    inner join interval_groups
+        on interval_groups.balance_from_date <= periods.as_of_date
+        and (interval_groups.balance_until_date is null or interval_groups.balance_until_date > periods.as_of_date)
 ),
 
 final as (
     select
-        open_pairs.period_grain,
-        open_pairs.period_start,
-        open_pairs.charge_id,
-        open_pairs.client_id,
-        open_pairs.clinician_id,
-        open_pairs.payer_id,
-        {{ days_between('open_pairs.service_date', 'open_pairs.as_of_date') }} as age_days,
-        case
-            when {{ days_between('open_pairs.service_date', 'open_pairs.as_of_date') }} <= 30 then 'CURRENT'
-            when {{ days_between('open_pairs.service_date', 'open_pairs.as_of_date') }} <= 60 then '31_60'
-            when {{ days_between('open_pairs.service_date', 'open_pairs.as_of_date') }} <= 90 then '61_90'
-            when {{ days_between('open_pairs.service_date', 'open_pairs.as_of_date') }} <= 120 then '91_120'
-            else '120_PLUS'
-        end as aging_bucket,
-        balanced.balance_amount,
-        open_pairs.service_date,
-        open_pairs.as_of_date
-    from open_pairs
-    inner join balanced
-        on open_pairs.period_grain = balanced.period_grain
-        and open_pairs.period_start = balanced.period_start
-        and open_pairs.charge_id = balanced.charge_id
-    where balanced.balance_amount > 0.005
+        period_grain,
+        period_start,
+        clinician_id,
+        payer_id,
+        aging_bucket,
+        sum(charge_count) as charge_count,
+        sum(balance_amount) as balance_amount,
+        as_of_date
+    from aged
+    group by period_grain, period_start, clinician_id, payer_id, aging_bucket, as_of_date
 )
 
 select * from final

@@ -9,15 +9,14 @@ balances as (
 
 final as (
     select
-        period_start as month_start,
         clinician_id,
         payer_id,
         aging_bucket,
-        count(*) as charge_count,
-        sum(balance_amount) as outstanding_amount,
+        charge_count,
+        balance_amount as outstanding_amount,
+        period_start as month_start,
         as_of_date
     from balances
-    group by period_start, clinician_id, payer_id, aging_bucket, as_of_date
 )
 
 select * from final

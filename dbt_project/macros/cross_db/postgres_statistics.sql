@@ -1,0 +1,31 @@
+{#- PostgreSQL plans joins from table statistics, and freshly landed or rebuilt tables have none until
+    autovacuum gets round to them (on a busy server, not before the next model reads them). Without them the
+    planner guesses a few hundred rows for tables of millions and picks sort-merge plans that spill to disk.
+    DuckDB needs none of this, so both macros render nothing there. -#}
+
+{#- on-run-start: statistics for every landed raw_* table. -#}
+{% macro analyze_landed_tables() -%}
+    {%- if target.type == 'postgres' -%}
+        do $$
+        declare landed record;
+        begin
+            for landed in select schemaname, tablename from pg_tables where schemaname like 'raw\_%' loop
+                execute format('analyze %I.%I', landed.schemaname, landed.tablename);
+            end loop;
+        end $$
+    {%- endif -%}
+{%- endmacro %}
+
+{#- post-hook: statistics for a table model as soon as it is built, for the models that read it. -#}
+{% macro analyze_built_table() -%}
+    {%- if target.type == 'postgres' and config.get('materialized') == 'table' -%}
+        analyze {{ this }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- pre-hook: more sort/hash memory for one heavy model's transaction on PostgreSQL. -#}
+{% macro postgres_work_mem(size) -%}
+    {%- if target.type == 'postgres' -%}
+        set local work_mem = '{{ size }}'
+    {%- endif -%}
+{%- endmacro %}
