@@ -43,6 +43,7 @@ from sqlalchemy import Connection, Engine, Table, func, insert, select, text, up
 from sqlalchemy.exc import IntegrityError
 
 import edi835
+from operational_api.bulk import copy_frame, copy_rows
 from operational_api.era.frames import EraFrames, build_frames
 from operational_api.era.ledger import Ledger, build_ledger, dollars
 from operational_api.era.matching import (
@@ -324,34 +325,68 @@ class _Rows:
         if not rows:
             return
         if self.pg:
-            cursor = self.conn.connection.dbapi_connection.cursor()
-            with cursor.copy(f"copy {table.name} ({', '.join(columns)}) from stdin") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            copy_rows(self._cursor(), table.name, columns, rows)
             return
         marks = ", ".join("?" for _ in columns)
         self.conn.exec_driver_sql(f"insert into {table.name} ({', '.join(columns)}) values ({marks})", rows)
+
+    def insert_frame(self, table: Table, frame: pl.DataFrame) -> None:
+        """Rows of a frame whose columns are named after the table's."""
+        if not frame.height:
+            return
+        if self.pg:
+            copy_frame(self._cursor(), table.name, frame)
+            return
+        self.insert(table, frame.columns, frame.rows())
 
     def update(self, table: Table, columns: Sequence[str], rows: list[tuple], types: Sequence[str]) -> None:
         """Rows are (id, *values) in ``columns`` order."""
         if not rows:
             return
         if self.pg:
-            temp = f"_upd_{table.name}"
-            cols = ", ".join(f"{c} {t}" for c, t in zip(("id", *columns), ("integer", *types), strict=True))
-            self.conn.exec_driver_sql(f"create temp table {temp} ({cols}) on commit drop")
-            cursor = self.conn.connection.dbapi_connection.cursor()
-            with cursor.copy(f"copy {temp} (id, {', '.join(columns)}) from stdin") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            sets = ", ".join(f"{c} = u.{c}" for c in columns)
-            self.conn.exec_driver_sql(f"update {table.name} t set {sets} from {temp} u where t.id = u.id")
-            self.conn.exec_driver_sql(f"drop table {temp}")
+
+            def fill(temp: str) -> None:
+                copy_rows(self._cursor(), temp, ("id", *columns), rows)
+
+            self._update_via_temp(table, columns, types, fill)
             return
         sets = ", ".join(f"{c} = ?" for c in columns)
         self.conn.exec_driver_sql(
             f"update {table.name} set {sets} where id = ?", [(*row[1:], row[0]) for row in rows]
         )
+
+    def update_frame(self, table: Table, frame: pl.DataFrame, types: Sequence[str]) -> None:
+        """:meth:`update` for a frame: its first column is the id, the others are named after the
+        table's columns."""
+        if not frame.height:
+            return
+        key, *columns = frame.columns
+        if self.pg:
+            renamed = frame.rename({key: "id"})
+
+            def fill(temp: str) -> None:
+                copy_frame(self._cursor(), temp, renamed)
+
+            self._update_via_temp(table, columns, types, fill)
+            return
+        self.update(table, columns, frame.rows(), types)
+
+    def _update_via_temp(
+        self, table: Table, columns: Sequence[str], types: Sequence[str], fill: Callable[[str], None]
+    ) -> None:
+        # One COPY and one joined UPDATE instead of a statement per row; analysed so the planner
+        # sizes the join from the real row count.
+        temp = f"_upd_{table.name}"
+        cols = ", ".join(f"{c} {t}" for c, t in zip(("id", *columns), ("integer", *types), strict=True))
+        self.conn.exec_driver_sql(f"create temp table {temp} ({cols}) on commit drop")
+        fill(temp)
+        self.conn.exec_driver_sql(f"analyze {temp}")
+        sets = ", ".join(f"{c} = u.{c}" for c in columns)
+        self.conn.exec_driver_sql(f"update {table.name} t set {sets} from {temp} u where t.id = u.id")
+        self.conn.exec_driver_sql(f"drop table {temp}")
+
+    def _cursor(self):
+        return self.conn.connection.dbapi_connection.cursor()
 
 
 class _FilePoster:
@@ -587,37 +622,30 @@ class _FilePoster:
             for table, by_chunk in parts:
                 frame = by_chunk.get(k)
                 if frame is not None and frame.height:
-                    frame = frame.drop("chunk")
-                    r.insert(table, frame.columns, frame.rows())
+                    r.insert_frame(table, frame.drop("chunk"))
             if self.on_progress:
                 self.on_progress("claims", min(n, (k[0] + 1) * CHUNK_CLAIMS), n)
         # Updates in key order: the B-tree pages are visited once, in sequence.
         charges = ledger.charges.sort("charge_id").select(
             "charge_id",
-            paid=money(pl.col("paid_cents")),
-            adjusted=money(pl.col("adjustment_cents")),
-            patient=money(pl.col("patient_cents")),
+            payment_amount=money(pl.col("paid_cents")),
+            adjustment_amount=money(pl.col("adjustment_cents")),
+            patient_responsibility_amount=money(pl.col("patient_cents")),
             status="status",
-            at=now,
+            updated_at=now,
         )
-        r.update(
+        r.update_frame(
             Charge.__table__,
-            ("payment_amount", "adjustment_amount", "patient_responsibility_amount", "status", "updated_at"),
-            charges.rows(),
+            charges,
             ("numeric(12,2)", "numeric(12,2)", "numeric(12,2)", "varchar(20)", "timestamp"),
         )
         claims = ledger.claims.sort("claim_id").select(
             "claim_id",
             "status",
-            adjudicated=pl.when(pl.col("status") != ClaimStatus.ACCEPTED.value).then(now),
-            denied=pl.when(pl.col("status") == ClaimStatus.DENIED.value).then(now),
+            adjudicated_at=pl.when(pl.col("status") != ClaimStatus.ACCEPTED.value).then(now),
+            denied_at=pl.when(pl.col("status") == ClaimStatus.DENIED.value).then(now),
         )
-        r.update(
-            Claim.__table__,
-            ("status", "adjudicated_at", "denied_at"),
-            claims.rows(),
-            ("varchar(20)", "timestamp", "timestamp"),
-        )
+        r.update_frame(Claim.__table__, claims, ("varchar(20)", "timestamp", "timestamp"))
 
 
 def _clip(value: str | None, n: int) -> str | None:
