@@ -10,6 +10,7 @@ import streamlit as st
 
 import edi835
 from dashboards.auth import store_engine
+from dashboards.data.cache import clear_all
 from operational_api.era.posting import (
     PostingError,
     mark_unmatchable,
@@ -71,7 +72,9 @@ def _upload_section(user) -> None:
                 return
             submit(data, uploaded.name)
         st.session_state[f"{PAGE}_result"] = result
-        st.cache_data.clear()  # marts and loaders change once the warehouse refreshes
+        if not result.already_posted:
+            # New payments: no page may keep serving loader results cached before them.
+            clear_all()
     result = st.session_state.get(f"{PAGE}_result")
     if result is not None:
         (st.info if result.already_posted else st.success)("\n\n".join(result.summary_lines()))
@@ -109,6 +112,7 @@ def _review_section(user) -> None:
             except PlatformError as exc:
                 st.error(str(exc))
             else:
+                clear_all()  # the chosen claim's payment is posted now
                 st.success(outcome.summary_line())
     else:
         st.write("No candidate scored high enough; find the claim in AdvancedMD or set this one aside.")
