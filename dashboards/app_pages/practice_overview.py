@@ -10,7 +10,7 @@ from dashboards.components.charts import bars, capacity_chart, team_trend
 from dashboards.data import periods
 from dashboards.data.dictionary import definitions
 from dashboards.data.overview import MATRIX_KEYS, load_overview
-from dashboards.data.status import Status
+from dashboards.data.status import REVENUE_TARGET_ALERT_PCT, Status
 
 PAGE = "practice_overview"
 
@@ -33,14 +33,11 @@ def render(data) -> None:
     ui.metric_card(c1, "ov-kvr", "Overall KVR", kvr.definition, kvr.value, status=kvr.status, change=kvr.change,
                    help="Change against last month.")
     revenue = data.revenue
-    change = None if revenue["last_month"] is None else revenue["this_month"] - revenue["last_month"]
-    ui.metric_card(c2, "ov-revenue", "Revenue this month", None, None, value_text=f"${revenue['this_month']:,.0f}",
-                   note=None if change is None else f"{'+' if change >= 0 else '-'}${abs(change):,.0f} vs last month",
-                   help="Payments applied to charges this month (cash basis). The practice's monthly revenue target "
-                        "is not in the warehouse marts yet, so this month is compared with last month.")
+    ui.metric_card(c2, "ov-revenue", "Revenue this month", None, None, status=revenue.status,
+                   value_text=f"${revenue.this_month:,.0f}", note=_revenue_note(revenue), help=_revenue_help(revenue))
     days = data.scorecard["days_in_ar"]
     ui.metric_card(c3, "ov-ar", "Outstanding AR", days.definition, days.value, status=days.status,
-                   value_text=f"${revenue['outstanding']:,.0f}", note=f"{days.text} in AR",
+                   value_text=f"${revenue.outstanding:,.0f}", note=f"{days.text} in AR",
                    help="Receivables today; the colour is days in AR against its benchmark.")
     acceptance = data.scorecard["claim_acceptance_rate"]
     ui.metric_card(c4, "ov-acceptance", "Claim acceptance rate", acceptance.definition, acceptance.value, status=acceptance.status,
@@ -49,7 +46,8 @@ def render(data) -> None:
     if not data.kvr_trend.is_empty():
         t1.plotly_chart(team_trend(data.kvr_trend, defs["kept_visit_rate"]), width="stretch", key="ov_kvr_trend")
     if not data.revenue_trend.is_empty():
-        t2.plotly_chart(bars(data.revenue_trend, "month_start", "revenue_amount", title="Revenue by month"),
+        t2.plotly_chart(bars(data.revenue_trend, "month_start", "revenue_amount", title="Revenue by month",
+                             target=revenue.target, alert_pct=REVENUE_TARGET_ALERT_PCT),
                         width="stretch", key="ov_revenue_trend")
 
     st.subheader("Clinician performance matrix")
@@ -127,6 +125,30 @@ def render(data) -> None:
         st.success("Nothing escalated to the administrator.")
     for status, text in data.action_items:
         ui.status_line(status, text)
+
+
+def _revenue_note(revenue) -> str:
+    if revenue.target is None:
+        if revenue.last_month is None:
+            return "no monthly target set"
+        change = revenue.this_month - revenue.last_month
+        return f"{'+' if change >= 0 else '-'}${abs(change):,.0f} vs last month (no target set)"
+    return f"{revenue.target_pct or 0:.1f}% of ${revenue.target:,.0f} target"
+
+
+def _revenue_help(revenue) -> str:
+    text = "Payments applied to charges this month, month to date (cash basis). "
+    if revenue.target is None:
+        return text + "Set the practice's monthly revenue target to compare with it."
+    text += (f"Colour: green on pace for the monthly target ({revenue.share_of_month_gone:.0%} of the month gone), "
+             f"amber from {REVENUE_TARGET_ALERT_PCT:g}% of that pace, red below; revenue under "
+             f"{REVENUE_TARGET_ALERT_PCT:g}% of target two finished months running escalates to the administrator.")
+    if revenue.last_month is not None:
+        text += f" Last month: ${revenue.last_month:,.0f}"
+        if revenue.last_month_target_pct is not None:
+            text += f" ({revenue.last_month_target_pct:.1f}% of target)"
+        text += "."
+    return text
 
 
 ui.run_page(PAGE, body)

@@ -103,8 +103,9 @@ def team_trend(series: pl.DataFrame, definition: MetricDefinition) -> go.Figure:
 
 @st.cache_resource(**_FIGURES)
 def bars(frame: pl.DataFrame, x: str, y: str, colour: str | None = None, title: str = "",
-         stacked_by: str | None = None) -> go.Figure:
-    """A plain bar chart (reports); stacked by a category column when given."""
+         stacked_by: str | None = None, target: float | None = None, alert_pct: float | None = None) -> go.Figure:
+    """A plain bar chart (reports); stacked by a category column when given; with a target line (and the
+    alert bound at `alert_pct` % of it) when given."""
     fig = go.Figure()
     if stacked_by:
         for name in frame[stacked_by].unique(maintain_order=True).to_list():
@@ -113,6 +114,16 @@ def bars(frame: pl.DataFrame, x: str, y: str, colour: str | None = None, title: 
         fig.update_layout(barmode="stack")
     else:
         fig.add_trace(go.Bar(x=frame[x].to_list(), y=frame[y].to_list(), marker_color=colour or "#1565c0"))
+    if target is not None:
+        shapes, notes = [], []
+        lines = [(target, GREEN, "dash", f"target {target:,.0f}")]
+        if alert_pct is not None:
+            lines.append((target * alert_pct / 100, RED, "dot", f"alert < {alert_pct:g}% of target"))
+        for value, line_colour, dash, text in lines:
+            shape, note = _line(value, line_colour, dash, text)
+            shapes.append(shape)
+            notes.append(note)
+        fig.update_layout(shapes=shapes, annotations=notes)
     fig.update_layout(title=title, **_LAYOUT)
     return fig
 

@@ -3,6 +3,7 @@ revenue-cycle health, capacity planning and action items."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from dashboards.data.cache import cached
 from dashboards.data.dictionary import definitions
 from dashboards.data.periods import month_start, months_back, week_start
 from dashboards.data.practice import SETTLE_MONTHS, SETTLING_KEYS, Figure, billing_months, figure
-from dashboards.data.status import Status, metric_status, worst
+from dashboards.data.status import Status, metric_status, revenue_target_status, worst
 from dashboards.data.team import rows_by_clinician
 from dashboards.data.warehouse import query
 
@@ -60,6 +61,56 @@ def capacity_weeks(first_week: dt.date, last_week: dt.date) -> pl.DataFrame:
 
 
 @cached(max_entries=16)
+def practice_billing_months(month_from: dt.date, month_to: dt.date) -> pl.DataFrame:
+    """The practice rows of fct_billing_monthly_summary: revenue, the monthly revenue target and the share of it
+    reached, and receivables outstanding at month end, oldest month first."""
+    frame = query(
+        "select month_start, revenue_amount, monthly_revenue_target, revenue_target_pct, outstanding_amount "
+        "from marts.fct_billing_monthly_summary where scope = 'practice' and month_start between ? and ? "
+        "order by month_start",
+        [month_from, month_to],
+    )
+    return frame.with_columns(
+        pl.col("revenue_amount", "monthly_revenue_target", "revenue_target_pct", "outstanding_amount").cast(pl.Float64)
+    )
+
+
+@dataclass(frozen=True)
+class RevenueAgainstTarget:
+    """This month's revenue (month to date) against the practice's monthly target, and last month's."""
+
+    this_month: float
+    last_month: float | None
+    outstanding: float
+    target: float | None  # None: the practice has not set a target
+    target_pct: float | None  # the mart's revenue_target_pct of this month
+    last_month_target_pct: float | None
+    share_of_month_gone: float
+    status: Status
+
+
+def revenue_against_target(months: pl.DataFrame, this_month: dt.date, as_of: dt.date) -> RevenueAgainstTarget:
+    """The scorecard's revenue figure from the practice rows of fct_billing_monthly_summary."""
+    by_month = {row["month_start"]: row for row in months.iter_rows(named=True)}
+    now, before = by_month.get(this_month, {}), by_month.get(months_back(this_month, 1))
+    # A month without a row has had no revenue yet; the target is the practice's, the same on every row.
+    target = next((row["monthly_revenue_target"] for row in reversed(by_month.values())
+                   if row["monthly_revenue_target"] is not None), None)
+    revenue = now.get("revenue_amount") or 0.0
+    share = as_of.day / calendar.monthrange(as_of.year, as_of.month)[1] if month_start(as_of) == this_month else 1.0
+    return RevenueAgainstTarget(
+        this_month=revenue,
+        last_month=None if before is None else before["revenue_amount"],
+        outstanding=now.get("outstanding_amount") or 0.0,
+        target=target,
+        target_pct=now.get("revenue_target_pct") if now else (0.0 if target else None),
+        last_month_target_pct=None if before is None else before["revenue_target_pct"],
+        share_of_month_gone=share,
+        status=revenue_target_status(revenue, target, share),
+    )
+
+
+@cached(max_entries=16)
 def documentation_month(month: dt.date) -> pl.DataFrame:
     """Per clinician: notes due and signed within the Georgia deadline in the month (service month)."""
     frame = query(
@@ -75,8 +126,8 @@ class Overview:
     as_of: dt.date
     month: dt.date
     scorecard: dict[str, Figure]
-    revenue: dict  # this_month, last_month, same-day comparison not available: totals only
-    revenue_trend: pl.DataFrame
+    revenue: RevenueAgainstTarget
+    revenue_trend: pl.DataFrame  # practice rows of fct_billing_monthly_summary
     kvr_trend: pl.DataFrame
     matrix: pl.DataFrame
     georgia: pl.DataFrame
@@ -97,10 +148,8 @@ def load_overview(as_of: dt.date) -> Overview:
     rows = metrics.metric_rows(keys, "month", None, first, this_month, include_practice=True)
     practice_rows = rows.filter(pl.col("scope") == "practice")
     recent = practice_rows.filter(pl.col("period_start") >= last_month)
-    billing = billing_months(None, first, this_month)
-    by_month = billing.group_by("month_start").agg(pl.col("revenue_amount", "outstanding_amount").sum()).sort("month_start")
-    revenue_now = by_month.filter(pl.col("month_start") == this_month)
-    revenue_before = by_month.filter(pl.col("month_start") == last_month)
+    billing = billing_months(None, this_month, this_month)
+    practice_billing = practice_billing_months(first, this_month)
     capacity = capacity_weeks(week_start(as_of) - dt.timedelta(weeks=CAPACITY_WEEKS_BACK),
                               week_start(as_of) + dt.timedelta(weeks=CAPACITY_WEEKS_AHEAD))
     capacity_figures = {k: figure(recent, k, this_month, True) for k in CAPACITY_KEYS}
@@ -111,12 +160,8 @@ def load_overview(as_of: dt.date) -> Overview:
         as_of=as_of,
         month=this_month,
         scorecard={k: figure(recent, k, this_month, True) for k in SCORECARD_KEYS},
-        revenue={
-            "this_month": float(revenue_now["revenue_amount"][0]) if not revenue_now.is_empty() else 0.0,
-            "last_month": float(revenue_before["revenue_amount"][0]) if not revenue_before.is_empty() else None,
-            "outstanding": float(revenue_now["outstanding_amount"][0]) if not revenue_now.is_empty() else 0.0,
-        },
-        revenue_trend=by_month,
+        revenue=revenue_against_target(practice_billing, this_month, as_of),
+        revenue_trend=practice_billing,
         kvr_trend=practice_rows.filter(pl.col("metric_key") == "kept_visit_rate"),
         matrix=matrix,
         georgia=georgia_panel(alerts),

@@ -101,6 +101,27 @@ def metric_status(definition: MetricDefinition, value, numerator=None, denominat
     return Status.URGENT if alert is not None and value < alert - _EPSILON else Status.REVIEW
 
 
+# Revenue against the practice's monthly target is not a dictionary measure: the PRD gives it as an
+# administrator escalation ("revenue < 90% of target two months running"). The bound is dbt's var
+# revenue_target_alert_pct, which the escalation uses; a test keeps the two equal.
+REVENUE_TARGET_ALERT_PCT = 90.0
+
+
+def revenue_target_status(revenue, target, share_of_month_gone: float = 1.0) -> Status:
+    """Green at or past the target, amber from the alert bound up to it, red below the alert bound.
+
+    A running month's revenue is month to date, so it is held to the target pro rata to the share of the
+    month gone: otherwise every month would start red and turn green only on its last days.
+    """
+    revenue, target = _num(revenue), _num(target)
+    if revenue is None or target is None or target <= 0 or share_of_month_gone <= 0:
+        return Status.UNKNOWN
+    pace_pct = revenue / (target * min(share_of_month_gone, 1.0)) * 100
+    if pace_pct + _EPSILON >= 100:
+        return Status.GOOD
+    return Status.REVIEW if pace_pct + _EPSILON >= REVENUE_TARGET_ALERT_PCT else Status.URGENT
+
+
 def worst(statuses: Iterable[Status]) -> Status:
     """The overall status of several measures: the worst one that is known."""
     known = [s for s in statuses if s is not Status.UNKNOWN]

@@ -7,13 +7,23 @@ import datetime as dt
 
 import polars as pl
 import pytest
+import yaml
 
 from dashboards.access import PAGES_BY_ROLE, Scope, pages_for, requested_clinician
 from dashboards.data.dictionary import MetricDefinition
+from dashboards.data.overview import revenue_against_target
 from dashboards.data.practice import appointments_to_benchmark, pooled
 from dashboards.data.reports import aging_buckets, aging_by_payer
-from dashboards.data.status import Status, format_value, metric_status, worst
+from dashboards.data.status import (
+    REVENUE_TARGET_ALERT_PCT,
+    Status,
+    format_value,
+    metric_status,
+    revenue_target_status,
+    worst,
+)
 from operational_api.auth import SignedInUser
+from tests.conftest import REPO_ROOT
 
 
 def _definition(**overrides) -> MetricDefinition:
@@ -133,3 +143,30 @@ def test_period_helpers_cut_weeks_on_monday():
     assert period_start(wednesday, "week") == dt.date(2026, 11, 23)
     assert previous_period_start(wednesday, "month") == dt.date(2026, 10, 1)
     assert months_back(wednesday, 13) == dt.date(2025, 10, 1)
+
+
+@pytest.mark.parametrize(("revenue", "target", "share", "expected"), [
+    (10_000, 10_000, 1.0, Status.GOOD), (9_000, 10_000, 1.0, Status.REVIEW), (8_999, 10_000, 1.0, Status.URGENT),
+    (5_000, 10_000, 0.5, Status.GOOD), (4_600, 10_000, 0.5, Status.REVIEW), (4_400, 10_000, 0.5, Status.URGENT),
+    (5_000, None, 1.0, Status.UNKNOWN), (5_000, 0, 1.0, Status.UNKNOWN),
+])
+def test_revenue_status_against_the_target_pro_rata_in_the_running_month(revenue, target, share, expected):
+    assert revenue_target_status(revenue, target, share) is expected
+
+
+def test_revenue_alert_bound_is_the_escalations():
+    project = yaml.safe_load((REPO_ROOT / "dbt_project" / "dbt_project.yml").read_text())
+    assert project["vars"]["revenue_target_alert_pct"] == REVENUE_TARGET_ALERT_PCT
+
+
+def test_revenue_against_target_reads_the_practice_rows():
+    months = pl.DataFrame({
+        "month_start": [dt.date(2026, 10, 1), dt.date(2026, 11, 1)], "revenue_amount": [9_500.0, 6_000.0],
+        "monthly_revenue_target": [10_000.0, 10_000.0], "revenue_target_pct": [95.0, 60.0],
+        "outstanding_amount": [1_000.0, 2_000.0],
+    })
+    figure = revenue_against_target(months, dt.date(2026, 11, 1), dt.date(2026, 11, 15))
+    assert (figure.this_month, figure.last_month, figure.target, figure.target_pct) == (6_000.0, 9_500.0, 10_000.0, 60.0)
+    assert figure.share_of_month_gone == 0.5 and figure.status is Status.GOOD  # 6,000 by mid-month: on pace
+    empty = revenue_against_target(months.head(1), dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    assert (empty.this_month, empty.target_pct, empty.status) == (0.0, 0.0, Status.URGENT)

@@ -111,8 +111,16 @@ def test_administrator_overview_scorecard_matches_the_warehouse(demo_env):
     cards = metrics_by_label(at)
     assert cards["Overall KVR"] == f"{metric_value('kept_visit_rate', 'month', MONTH, None):.1f}%"
     assert cards["Claim acceptance rate"] == f"{metric_value('claim_acceptance_rate', 'month', MONTH, None):.1f}%"
-    revenue = warehouse("select sum(revenue_amount) from marts.fct_revenue where revenue_month_start = ?", [MONTH]).item()
+    revenue, target, pct = warehouse(
+        "select revenue_amount, monthly_revenue_target, revenue_target_pct from marts.fct_billing_monthly_summary "
+        "where scope = 'practice' and month_start = ?", [MONTH]).row(0)
     assert cards["Revenue this month"] == f"${float(revenue):,.0f}"
+    assert float(target) > 0, "the demo practice has a monthly revenue target"
+    card = next(m for m in at.metric if m.label == "Revenue this month")
+    assert card.delta == f"{float(pct):.1f}% of ${float(target):,.0f} target"
+    # One home for the revenue: the monthly summary's practice row is what fct_revenue paid that month.
+    paid = warehouse("select sum(revenue_amount) from marts.fct_revenue where revenue_month_start = ?", [MONTH]).item()
+    assert float(revenue) == pytest.approx(float(paid))
     matrix = table_with(at, "Clinician", "Sessions/day")
     active = warehouse("select count(*) from marts.dim_clinicians where is_active").item()
     assert len(matrix) == active

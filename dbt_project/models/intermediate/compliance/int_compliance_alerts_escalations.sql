@@ -6,8 +6,7 @@ with
 metrics as (select * from {{ ref('fct_practice_metrics') }}),
 unsigned_notes as (select * from {{ ref('int_unsigned_notes_aged') }}),
 georgia as (select * from {{ ref('int_compliance_alerts_georgia') }}),
-payments as (select * from {{ ref('stg_operational__payments') }}),
-settings as (select * from {{ ref('stg_operational__practice_settings') }}),
+billing_summary as (select * from {{ ref('fct_billing_monthly_summary') }}),
 
 params as (
     select
@@ -121,16 +120,17 @@ practice_kvr_drop as (
     where m.metric_key = 'kept_visit_rate' and m.period_start = p.last_month and m.change_from_previous < -5
 ),
 
-revenue_target as (
-    select cast(max(setting_value) as numeric(14, 2)) as monthly_target
-    from settings
-    where setting_key = 'monthly_revenue_target'
+-- Revenue and target as the Practice Overview shows them (fct_billing_monthly_summary), so the page's
+-- red and this escalation cannot disagree. A month missing from the mart had no revenue at all.
+monthly_revenue as (
+    select month_start, revenue_amount as revenue, monthly_revenue_target
+    from billing_summary
+    where scope = 'practice'
 ),
 
-monthly_revenue as (
-    select {{ month_start('payment_date') }} as month_start, sum(payment_amount) as revenue
-    from payments
-    group by 1
+revenue_target as (
+    select max(monthly_revenue_target) as monthly_target
+    from monthly_revenue
 ),
 
 revenue_alerts as (
@@ -143,7 +143,8 @@ revenue_alerts as (
         true as is_admin_escalated,
         'practice' as entity_type,
         cast(0 as bigint) as entity_id,
-        'Revenue was under 90% of the monthly target (' || cast(t.monthly_target as varchar) || ') two months running' as message,
+        'Revenue was under {{ var("revenue_target_alert_pct") }}% of the monthly target (' || cast(t.monthly_target as varchar)
+            || ') two months running' as message,
         'Administrator: review payer mix, collections and capacity' as action_required,
         p.last_month as due_date
     from params as p
@@ -151,8 +152,8 @@ revenue_alerts as (
     left join monthly_revenue as last_m on last_m.month_start = p.last_month
     left join monthly_revenue as before_m on before_m.month_start = p.month_before
     where t.monthly_target > 0
-        and coalesce(last_m.revenue, 0) < 0.9 * t.monthly_target
-        and coalesce(before_m.revenue, 0) < 0.9 * t.monthly_target
+        and coalesce(last_m.revenue, 0) < {{ var('revenue_target_alert_pct') }} / 100.0 * t.monthly_target
+        and coalesce(before_m.revenue, 0) < {{ var('revenue_target_alert_pct') }} / 100.0 * t.monthly_target
 ),
 
 days_in_ar_alerts as (

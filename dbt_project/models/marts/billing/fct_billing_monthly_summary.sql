@@ -1,6 +1,8 @@
 {#- The dashboard's revenue-cycle figures per month, per clinician and for the practice (clinician_id null):
     sessions billed of sessions completed (by session month), claims denied of claims adjudicated (by
-    adjudication month), revenue (payments applied, by payment month) and charges outstanding at month end. -#}
+    adjudication month), revenue (payments applied, by payment month) and charges outstanding at month end.
+    Practice rows also carry the monthly revenue target, so the dashboards and the administrator escalation
+    (int_compliance_alerts_escalations) compare the same revenue with the same target. -#}
 with
 
 appointments as (
@@ -21,6 +23,21 @@ revenue as (
 
 aging as (
     select * from {{ ref('fct_ar_aging') }}
+),
+
+settings as (
+    select * from {{ ref('stg_operational__practice_settings') }}
+),
+
+revenue_target as (
+    -- The store keeps one current target, not a history of them, so every month is held to today's.
+    -- A missing or zero target means the practice has not set one: no target, rather than 0.
+    select case when target > 0 then target end as monthly_revenue_target
+    from (
+        select cast(max(setting_value) as numeric(14, 2)) as target
+        from settings
+        where setting_key = 'monthly_revenue_target'
+    ) as configured
 ),
 
 billed_appointments as (
@@ -116,9 +133,12 @@ per_practice as (
 ),
 
 combined as (
-    select 'clinician' as scope, * from per_clinician
+    -- The target is the practice's: clinicians have none of their own.
+    select 'clinician' as scope, *, cast(null as numeric(14, 2)) as monthly_revenue_target from per_clinician
     union all
-    select 'practice' as scope, * from per_practice
+    select 'practice' as scope, per_practice.*, revenue_target.monthly_revenue_target
+    from per_practice
+    cross join revenue_target
 ),
 
 final as (
@@ -132,6 +152,8 @@ final as (
         claims_denied,
         {{ safe_pct('claims_denied', 'claims_adjudicated') }} as claim_denial_rate_pct,
         revenue_amount,
+        monthly_revenue_target,
+        {{ safe_pct('revenue_amount', 'monthly_revenue_target') }} as revenue_target_pct,
         outstanding_amount,
         month_start
     from combined
