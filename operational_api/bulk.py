@@ -104,6 +104,24 @@ def copy_frame(cursor, table_name: str, frame: pl.DataFrame) -> None:
             copy.write(part.write_csv(include_header=False))
 
 
+def copy_query(cursor, sql: str, columns: Sequence[str]) -> pl.DataFrame:
+    """PostgreSQL: the rows of a query as a frame of text columns (null stays null), through
+    COPY's CSV and polars' reader instead of a Python tuple per row. Dates come out ISO whatever
+    the server's DateStyle; the caller casts the columns it needs."""
+    datestyle = cursor.execute("show datestyle").fetchone()[0]
+    if not datestyle.upper().startswith("ISO"):
+        cursor.execute("set local datestyle to iso")
+    buffer = bytearray()
+    with cursor.copy(f"copy ({sql}) to stdout with (format csv)") as copy:
+        for block in copy:
+            buffer += block
+    if not datestyle.upper().startswith("ISO"):
+        cursor.execute("select set_config('datestyle', %s, true)", (datestyle,))
+    if not buffer:
+        return pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+    return pl.read_csv(bytes(buffer), has_header=False, new_columns=list(columns), infer_schema=False)
+
+
 def _reset_sequences(engine: Engine, tables: Iterable[Table]) -> None:
     """Move each id sequence past the explicit ids we loaded, so later inserts don't collide."""
     with engine.begin() as conn:

@@ -42,6 +42,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 from sqlalchemy import Connection
 
+from operational_api.bulk import copy_query
 from operational_api.era.frames import (
     EraFrames,
     ccn_digits,
@@ -137,9 +138,12 @@ from insurance_policies ip left join payers p on p.id = ip.payer_id
 
 def _fetch(conn: Connection, sql: str, columns: list[str]) -> pl.DataFrame:
     """Rows straight from the driver's cursor (no SQLAlchemy row objects: 460,000 rows for a
-    200,000-claim store), inside the caller's transaction."""
+    200,000-claim store), inside the caller's transaction. PostgreSQL hands them over as COPY
+    text (columns come back as strings; ``load_snapshot`` casts them)."""
     cursor = conn.connection.dbapi_connection.cursor()
     try:
+        if conn.dialect.name == "postgresql":
+            return copy_query(cursor, sql, columns)
         cursor.execute(sql)
         rows = cursor.fetchall()
     finally:
@@ -165,7 +169,7 @@ def load_snapshot(conn: Connection) -> StoreSnapshot:
     charges = _fetch(conn, _CHARGES_SQL, ["charge_id", "claim_id", "client_id", "service_date", "cpt_code",
                                           "modifiers", "charge_cents", "paid_cents", "adjustment_cents",
                                           "patient_cents", "status"])  # fmt: skip
-    if charges.schema["service_date"] in (pl.String, pl.Null):  # SQLite hands dates back as text
+    if charges.schema["service_date"] in (pl.String, pl.Null):  # SQLite and PostgreSQL's COPY give dates as text
         charges = charges.with_columns(
             pl.col("service_date").cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
         )
