@@ -21,10 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.foundation import SIZES
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Dashboards: first render and cached re-render per page (AppTest, DuckDB)"
 COLUMNS = ["size", "role", "page", "first p50 ms", "first p95 ms", "cached p50 ms", "cached p95 ms", "runs"]
-SIZES = {"small": (5, 6), "medium": (25, 12), "large": (100, 24)}
 AS_OF = "2026-11-25"
 MIN_RUNS = 5
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -99,7 +100,7 @@ def _store_has_data(engine) -> bool:
 
 def generate_practice(args: argparse.Namespace, progress: Progress, replace: bool) -> None:
     from operational_api.bulk import load_tables
-    from operational_api.db import downgrade, get_engine, migrate
+    from operational_api.db import get_engine, migrate, wipe
     from operational_api.settings import practice_timezone
     from operational_api.synthetic import PracticeSpec, generate
 
@@ -107,7 +108,7 @@ def generate_practice(args: argparse.Namespace, progress: Progress, replace: boo
     if _store_has_data(engine):
         if not replace:
             raise PlatformError("the operational store already holds data: pass --replace to start over")
-        downgrade(engine)
+        wipe(engine)
     migrate(engine)
     spec = PracticeSpec(
         clinicians=args.clinicians,
@@ -178,14 +179,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         from orchestration.lib.runner import load_definitions
 
         defs = load_definitions()
-    from orchestration.lib.runner import materialize_group
+    from orchestration.lib.runner import materialize_groups
 
     with progress("landing the operational store in the warehouse (raw_operational)"):
-        materialize_group(defs, "operational")
-        materialize_group(defs, "era_setup")
-        materialize_group(defs, "advancedmd_setup")
+        materialize_groups(defs, "operational", "era_setup", "advancedmd_setup")
     with progress("running dbt build (staging, marts, metrics and tests)"):
-        materialize_group(defs, None)
+        materialize_groups(defs)
     _print_kvr_summary()
     return 0
 
@@ -368,11 +367,26 @@ def cmd_amd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+DAGSTER_YAML = """\
+event_log_storage:
+  module: orchestration.lib.event_log_storage
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {runs_dir}
+telemetry:
+  enabled: false
+"""
+
+
 def _dagster_home():
     home = var_dir() / "dagster"
     home.mkdir(parents=True, exist_ok=True)
-    # An empty dagster.yaml means "keep everything under this folder" (and silences the warning).
-    (home / "dagster.yaml").touch()
+    # Everything under this folder (Dagster's defaults), with the event log keeping its SQLite
+    # connections open between events (orchestration/lib/event_log_storage.py says why).
+    config = home / "dagster.yaml"
+    wanted = DAGSTER_YAML.format(runs_dir=json.dumps(str(home / "history" / "runs")))
+    if not config.exists() or config.read_text() != wanted:
+        config.write_text(wanted)
     os.environ.setdefault("DAGSTER_HOME", str(home))
     return home
 

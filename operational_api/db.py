@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, MetaData, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -86,6 +86,23 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
     command.downgrade(alembic_config(engine), revision)
+
+
+def wipe(engine: Engine) -> None:
+    """Drop every table of the store (data and schema) in one transaction, ready for `migrate`.
+
+    Much faster than downgrading through every migration: with foreign keys on, SQLite turns each
+    DROP TABLE into a row-by-row DELETE with reference checks (23 s on the demo practice)."""
+    metadata = MetaData()
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            # Only honoured outside a transaction, hence before the first statement of this one.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        metadata.reflect(conn)
+        metadata.drop_all(conn)
+        conn.commit()
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")  # the connection goes back to the pool
 
 
 def is_migrated(engine: Engine) -> bool:

@@ -32,13 +32,13 @@ def unpartitioned(defs: dg.Definitions) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*keys)
 
 
-def materialize_group(defs: dg.Definitions, group: str | None, instance: dg.DagsterInstance | None = None) -> None:
-    """Materialize landing groups (by name) or, with None, everything downstream: dbt and alerts."""
-    if group:
-        selection = dg.AssetSelection.groups(group) & unpartitioned(defs)
+def materialize_groups(defs: dg.Definitions, *groups: str, instance: dg.DagsterInstance | None = None) -> None:
+    """Materialize landing groups (by name) in one run or, with none named, everything downstream: dbt and alerts."""
+    if groups:
+        selection = dg.AssetSelection.groups(*groups) & unpartitioned(defs)
     else:
         selection = unpartitioned(defs) - dg.AssetSelection.groups(*LANDING_GROUPS)
-    job = dg.define_asset_job(f"cli_{group or 'warehouse'}", selection=selection)
+    job = dg.define_asset_job("cli_landing" if groups else "cli_warehouse", selection=selection)
     resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name)
     instance = instance or dg.DagsterInstance.get()
     result = resolved.execute_in_process(instance=instance, run_config=QUIET_LOGS, raise_on_error=False)
@@ -62,7 +62,7 @@ def run_job(
     """Execute one job of `defs` in-process against the instance: unpartitioned, one partition, or a
     range of partitions in one run (for assets with a single-run backfill policy).
 
-    A failed run is a one-line PlatformError naming the run and the step, like `materialize_group`."""
+    A failed run is a one-line PlatformError naming the run and the step, like `materialize_groups`."""
     job = defs.resolve_job_def(job_name)
     config = {**QUIET_LOGS, **(run_config or {})}
     tags = None

@@ -49,9 +49,27 @@ class Warehouse:
     def __init__(self, env: Environment) -> None:
         self.env = env
         self.kind = env.warehouse_kind
+        self._held: duckdb.DuckDBPyConnection | None = None
+
+    @contextmanager
+    def held_open(self) -> Iterator[None]:
+        """Keep one DuckDB connection open for several writes: opening the file costs ~40 ms, so landing
+        thirty tables through one connection saves over a second per build."""
+        if self.kind != "duckdb" or self._held is not None:
+            yield
+            return
+        with self.duckdb() as con:
+            self._held = con
+            try:
+                yield
+            finally:
+                self._held = None
 
     @contextmanager
     def duckdb(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._held is not None and not read_only:
+            yield self._held
+            return
         self.env.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(self.env.duckdb_path), read_only=read_only)
         try:

@@ -1,10 +1,10 @@
 """dbt models, seeds and tests as Dagster assets and checks (one `dbt build`, events streamed)."""
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import dbt_assets
 
 from operational_api.settings import practice_timezone
-from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_project
+from orchestration.defs.dbt.project import DBT_EXECUTABLE, DbtCli, dbt_project
 
 # Schedules follow the practice's day, not the server's.
 PRACTICE_TZ = practice_timezone()
@@ -13,7 +13,7 @@ PROJECT = dbt_project()
 
 
 @dbt_assets(manifest=PROJECT.manifest_path, project=PROJECT)
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCli):
     """Every staging, intermediate and mart model and seed; dbt tests arrive as asset checks."""
     # Unit tests check formulas against fixed fixtures, not data: they run in the test suite
     # (tests/dbt/test_measures_demo.py, both warehouses), not on every refresh of the warehouse.
@@ -68,5 +68,5 @@ defs = dg.Definitions(
         warehouse_weekly_schedule,
         warehouse_monthly_schedule,
     ],
-    resources={"dbt": DbtCliResource(project_dir=PROJECT, dbt_executable=DBT_EXECUTABLE, target=PROJECT.target)},
+    resources={"dbt": DbtCli(project_dir=PROJECT, dbt_executable=DBT_EXECUTABLE, target=PROJECT.target)},
 )

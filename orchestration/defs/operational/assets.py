@@ -28,11 +28,11 @@ def operational_tables(
     engine = store.engine()
     wh = warehouse.warehouse()
     tables = {t.name: t for t in exported_tables()}
-    for key in context.selected_asset_keys:
-        name = key.path[-1]
-        rows = wh.replace_table(RAW_SCHEMA, name, read_table(engine, tables[name]))
-        context.log.info(f"landed {RAW_SCHEMA}.{name}: {rows} rows")
-        yield dg.MaterializeResult(asset_key=key, metadata={"rows": rows, "table": f"{RAW_SCHEMA}.{name}"})
+    with wh.held_open():
+        for key in context.selected_asset_keys:
+            name = key.path[-1]
+            rows = wh.replace_table(RAW_SCHEMA, name, read_table(engine, tables[name]))
+            yield dg.MaterializeResult(asset_key=key, metadata={"rows": rows, "table": f"{RAW_SCHEMA}.{name}"})
 
 
 defs = dg.Definitions(assets=[operational_tables])
