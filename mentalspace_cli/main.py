@@ -169,7 +169,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         # The warehouse's "today" (point-in-time measures, alerts) follows the practice's as-of date.
         os.environ["MENTALSPACE_AS_OF_DATE"] = args.as_of.isoformat()
 
+    from orchestration.defs.dbt.project import parse_in_background
+
     regenerate = args.fresh or not _store_has_data(get_engine())
+    wait_for_parse = parse_in_background()
     progress = Progress(6 if regenerate else 3)
     if regenerate:
         generate_practice(args, progress, replace=True)
@@ -178,6 +181,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     with progress("loading the Dagster definitions (parses the dbt project when it changed)"):
         from orchestration.lib.runner import load_definitions
 
+        wait_for_parse()
         defs = load_definitions()
     from orchestration.lib.runner import materialize_groups
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
 )
 
+from operational_api.errors import PlatformError
 from operational_api.models import PHI_COLUMNS, Base
 
 # Tables the warehouse does not need at all (portal-login and audit details, ingest bookkeeping).
@@ -114,15 +115,71 @@ def read_table(engine: Engine, table: Table, batch_rows: int = 200_000) -> Itera
             schema[col.name] = pl.Date
         else:
             schema[col.name] = _polars_type(table.c[col.name])
+    on_disk_sqlite = engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+    batches = _read_sqlite(engine, stmt, schema, table.name, batch_rows) if on_disk_sqlite \
+        else _read_rows(engine, stmt, schema, batch_rows)
+    emitted = False
+    for frame in batches:
+        emitted = True
+        yield _finish(table.name, frame)
+    if not emitted:
+        yield _finish(table.name, pl.DataFrame(schema=schema))
+
+
+def _read_rows(engine: Engine, stmt, schema: dict[str, pl.DataType], batch_rows: int) -> Iterator[pl.DataFrame]:
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(stmt)
-        emitted = False
         for chunk in result.partitions(batch_rows):
-            frame = pl.DataFrame([tuple(r) for r in chunk], schema=list(schema.items()), orient="row", strict=False)
-            emitted = True
-            yield _finish(table.name, frame)
-        if not emitted:
-            yield _finish(table.name, pl.DataFrame(schema=schema))
+            yield pl.DataFrame([tuple(r) for r in chunk], schema=list(schema.items()), orient="row", strict=False)
+
+
+# How SQLite holds each type as SQLAlchemy writes it: times as ISO text, booleans as 0/1.
+_SQLITE_TEXT_FORMATS = {pl.Datetime: "%Y-%m-%d %H:%M:%S%.f", pl.Date: "%Y-%m-%d", pl.Time: "%H:%M:%S%.f"}
+# ADBC's SQLite driver types each column from its first batch, so a batch must be large enough that a
+# column NULL in its first rows still meets its values; larger tables continue in batches of this size.
+_ADBC_BATCH_ROWS = 1_000_000
+
+
+def _read_sqlite(
+    engine: Engine, stmt, schema: dict[str, pl.DataType], table_name: str, batch_rows: int
+) -> Iterator[pl.DataFrame]:
+    """SQLite rows as Arrow batches through ADBC, converted column by column in polars.
+
+    Row-at-a-time reading (the driver's tuples, then SQLAlchemy parsing every timestamp in Python)
+    was most of the landing time on a large practice; ADBC reads 5x faster and polars parses the
+    timestamp text vectorised. Strict throughout: a value that does not fit its column's type stops
+    the landing instead of becoming NULL. Should ADBC meet a column whose storage class changes
+    after its first batch, the table is read row by row instead."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    conversions = [
+        pl.col(name).cast(pl.Utf8).str.strptime(dtype, _SQLITE_TEXT_FORMATS[dtype.base_type()], strict=True)
+        if dtype.base_type() in _SQLITE_TEXT_FORMATS
+        else pl.col(name).cast(dtype, strict=True)
+        for name, dtype in schema.items()
+    ]
+    sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    batches = []
+    try:
+        with adbc.connect(engine.url.database) as con, con.cursor() as cursor:
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_ADBC_BATCH_ROWS)})
+            cursor.execute(sql)
+            batches = list(cursor.fetch_record_batch())
+    except (adbc.Error, OSError) as exc:  # the driver raises a mid-stream mismatch as OSError
+        if "Type mismatch" not in str(exc):
+            # Driver errors (locked or missing database, bad SQL) carry no row values.
+            raise PlatformError(f"cannot export table {table_name}: {str(exc).strip().splitlines()[0][:200]}") from None
+        yield from _read_rows(engine, stmt, schema, batch_rows)
+        return
+    for batch in batches:
+        try:
+            yield pl.from_arrow(batch).with_columns(conversions)
+        except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
+            # Polars quotes the offending value, which may be PHI: name the table and the error type only.
+            raise PlatformError(
+                f"cannot export table {table_name}: a stored value does not match its column type "
+                f"({type(exc).__name__})"
+            ) from None
 
 
 def _finish(table_name: str, frame: pl.DataFrame) -> pl.DataFrame:

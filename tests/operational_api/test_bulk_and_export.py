@@ -66,3 +66,34 @@ def test_a_failing_bulk_load_leaves_nothing_behind(tmp_path):
         load_tables(engine, tables)
     with session_scope(engine) as s:
         assert s.scalar(select(func.count(User.id))) == 0
+
+
+def test_sqlite_export_through_adbc_equals_the_row_by_row_read(tmp_path, monkeypatch):
+    import polars as pl
+
+    from operational_api import export
+
+    engine, _ = _load(f"sqlite:///{tmp_path / 'store.db'}")
+    # The same SELECT through SQLAlchemy's row-by-row path (what PostgreSQL and in-memory stores use).
+    row_by_row = {}
+    with monkeypatch.context() as m:
+        m.setattr(export, "_read_sqlite", lambda eng, stmt, schema, _name, n: export._read_rows(eng, stmt, schema, n))
+        for table in exported_tables():
+            row_by_row[table.name] = pl.concat(list(read_table(engine, table)))
+    for batch_rows in (export._ADBC_BATCH_ROWS, 1):  # 1: columns NULL in the first row make ADBC fall back
+        monkeypatch.setattr(export, "_ADBC_BATCH_ROWS", batch_rows)
+        for table in exported_tables():
+            arrow = pl.concat(list(read_table(engine, table)))
+            assert arrow.schema == row_by_row[table.name].schema, table.name
+            assert arrow.equals(row_by_row[table.name]), table.name
+
+
+def test_a_stored_value_of_the_wrong_type_stops_the_export_without_quoting_it(tmp_path):
+    from operational_api.errors import PlatformError
+
+    engine, _ = _load(f"sqlite:///{tmp_path / 'store.db'}")
+    with engine.begin() as conn:  # SQLite stores whatever it is given: simulate a corrupted row
+        conn.exec_driver_sql("update appointments set start_at = 'Jane Doe' where id = 1")
+    with pytest.raises(PlatformError, match="cannot export table appointments") as failure:
+        list(read_table(engine, Appointment.__table__))
+    assert "Jane" not in str(failure.value)

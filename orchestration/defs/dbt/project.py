@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -27,7 +28,7 @@ class DbtCli(DbtCliResource):
     - It loads a dbt adapter in-process only to fetch row counts and column metadata on request
       (`fetch_row_counts()`, `fetch_column_metadata()`), which our assets do not ask for.
     Both are private hooks of dagster-dbt 0.29 (pinned in requirements.lock);
-    tests/orchestration/test_dbt_cli_resource.py fails if either stops applying.
+    tests/orchestration/test_dagster_instance.py fails if either stops applying.
     """
 
     @cached_property
@@ -53,21 +54,44 @@ def dbt_project() -> DbtProject:
 
 
 def ensure_manifest(manifest: Path, target: str) -> None:
+    if not _manifest_is_current(manifest):
+        _finish_parse(_start_parse(manifest, target))
+
+
+def parse_in_background() -> Callable[[], None]:
+    """Start `dbt parse` now if the manifest is stale and return a function that waits for it.
+
+    A first build parses the whole project (tens of seconds on two cores); in its own process it
+    overlaps with generating and loading the practice instead of following it."""
+    env = current_environment()
+    os.environ.update(env.dbt_env())
+    manifest = env.dbt_target_path / "manifest.json"
+    process = None if _manifest_is_current(manifest) else _start_parse(manifest, env.dbt_target)
+    return lambda: _finish_parse(process) if process else None
+
+
+def _manifest_is_current(manifest: Path) -> bool:
     sources = [
         p
         for folder in ("models", "macros", "seeds", "tests")
         for p in (DBT_PROJECT_DIR / folder).rglob("*")
         if p.is_file()
     ] + [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
-    if manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
-        return
-    result = subprocess.run(
+    return manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources)
+
+
+def _start_parse(manifest: Path, target: str) -> subprocess.Popen:
+    return subprocess.Popen(
         [DBT_EXECUTABLE, "parse", "--quiet", "--target", target, "--target-path", str(manifest.parent)],
         cwd=DBT_PROJECT_DIR,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        check=False,
     )
-    if result.returncode != 0:
-        detail = (result.stdout + result.stderr).strip().splitlines()
+
+
+def _finish_parse(process: subprocess.Popen) -> None:
+    output, _ = process.communicate()
+    if process.returncode != 0:
+        detail = output.strip().splitlines()
         raise PlatformError("dbt parse failed: " + (detail[-1] if detail else "no output"))
