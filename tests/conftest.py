@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,9 +47,12 @@ def _pg_url(database: str) -> str:
     return f"{base}/{database}"
 
 
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A brand-new PostgreSQL database for this test (dropped afterwards); skips without a server."""
+@contextmanager
+def new_pg_database() -> Iterator[str]:
+    """A brand-new PostgreSQL database (dropped on exit); skips the caller without a server.
+
+    For fixtures of any scope: a module that builds one practice for all its tests holds one database.
+    """
     if not PG_ADMIN_URL:
         pytest.skip("MENTALSPACE_TEST_PG_URL is not set")
     import psycopg
@@ -61,6 +65,13 @@ def pg_database() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
             con.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A brand-new PostgreSQL database for this test (dropped afterwards); skips without a server."""
+    with new_pg_database() as url:
+        yield url
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess[str]:

@@ -51,10 +51,10 @@ class MetricDefinition:
 
 _COLUMNS = (
     "metric_key, label, definition, counting_convention, unit, direction, "
-    "cast(benchmark_value as double) as benchmark_value, alert_operator, "
-    "cast(alert_threshold as double) as alert_threshold, category, "
-    "cast(benchmark_low as double) as benchmark_low, cast(benchmark_high as double) as benchmark_high, "
-    "cast(alert_low as double) as alert_low, cast(alert_high as double) as alert_high, "
+    "cast(benchmark_value as double precision) as benchmark_value, alert_operator, "
+    "cast(alert_threshold as double precision) as alert_threshold, category, "
+    "cast(benchmark_low as double precision) as benchmark_low, cast(benchmark_high as double precision) as benchmark_high, "
+    "cast(alert_low as double precision) as alert_low, cast(alert_high as double precision) as alert_high, "
     "alert_action, georgia_rule, period_grains"
 )
 

@@ -29,6 +29,17 @@ NOT_BUILT = "The warehouse has not been built yet: run `make build` (or `mentals
 BUSY = "The warehouse is being rebuilt; reload in a moment."
 IDLE_CLOSE_SECONDS = 2.0
 _PLACEHOLDER = re.compile(r"\?")
+# PostgreSQL result columns by type OID. Typing from the description, not from the values, gives an empty
+# result or an all-null column its real type, as DuckDB's Arrow results have (a frame of nulls cannot be
+# filtered by date or searched as text). numeric arrives as Decimal; the loaders read money and rates as
+# floats, so it becomes Float64 here rather than a Decimal of whatever scale the first values had.
+_PG_DTYPES: dict[int, pl.DataType] = {
+    16: pl.Boolean(),
+    20: pl.Int64(), 21: pl.Int64(), 23: pl.Int64(),
+    700: pl.Float64(), 701: pl.Float64(), 1700: pl.Float64(),
+    19: pl.String(), 25: pl.String(), 1042: pl.String(), 1043: pl.String(),
+    1082: pl.Date(), 1083: pl.Time(), 1114: pl.Datetime("us"), 1184: pl.Datetime("us", "UTC"),
+}
 
 
 class WarehouseNotReady(Exception):
@@ -117,13 +128,21 @@ class Reader:
                         cursor.close()
                 with con.cursor() as cur:
                     cur.execute(_PLACEHOLDER.sub("%s", sql), params or None)
-                    names = [d.name for d in cur.description or []]
-                    return pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
+                    return _postgres_frame(cur.description or [], cur.fetchall())
             except (duckdb.CatalogException, psycopg.errors.UndefinedTable) as exc:
                 raise WarehouseNotReady(NOT_BUILT) from exc
             except psycopg.OperationalError:
                 self.close()
                 raise
+
+
+def _postgres_frame(description, rows: list[tuple]) -> pl.DataFrame:
+    """A psycopg result as a polars frame typed by its columns' PostgreSQL types."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(description)
+    return pl.DataFrame([
+        pl.Series(column.name, values, dtype=_PG_DTYPES.get(column.type_code), strict=False)
+        for column, values in zip(description, columns, strict=True)
+    ])
 
 
 @st.cache_resource(show_spinner=False)
