@@ -5,7 +5,6 @@ A clinician sees alerts about themself, a supervisor those about their team or e
 administrator all. Acknowledge/resolve go through `operational_api.alerts`, which records who and when.
 """
 
-import polars as pl
 import streamlit as st
 
 from dashboards.components import ui
@@ -17,14 +16,14 @@ ACTION_LIMIT = 500
 TABLE_LIMIT = 1000
 
 
-def settings(frame: pl.DataFrame) -> dict:
+def settings(choices: alerts.AlertChoices) -> dict:
     c1, c2, c3, c4 = st.columns(4)
     return {
-        "types": c1.multiselect("Type", sorted(frame["alert_type"].unique().to_list()), key="ca_types"),
-        "severities": c2.multiselect("Severity", list(alerts.SEVERITIES), key="ca_severities"),
-        "people": c3.multiselect("Person", sorted(frame["person"].unique().to_list()), key="ca_people"),
-        "statuses": c4.multiselect("Status", list(alerts.LIFECYCLE), default=["OPEN", "ACKNOWLEDGED", "NOT SYNCED"],
-                                   key="ca_statuses"),
+        "types": tuple(c1.multiselect("Type", choices.alert_types, key="ca_types")),
+        "severities": tuple(c2.multiselect("Severity", list(alerts.SEVERITIES), key="ca_severities")),
+        "people": tuple(c3.multiselect("Person", choices.people, key="ca_people")),
+        "statuses": tuple(c4.multiselect("Status", list(alerts.LIFECYCLE),
+                                         default=["OPEN", "ACKNOWLEDGED", "NOT SYNCED"], key="ca_statuses")),
     }
 
 
@@ -34,37 +33,30 @@ def body(user, scope) -> None:
     done = st.session_state.pop("ca_notice", None)
     if done:
         st.success(done)
-    frame = alerts.with_lifecycle(scope.clinician_ids, supervisor_id)
-    if frame.is_empty():
+    choices = alerts.alert_choices(scope.clinician_ids, supervisor_id)
+    if choices.total == 0:
         st.info("No open compliance conditions for you: nothing to acknowledge.")
         return
-    chosen = settings(frame)
-    shown = alerts.filter_alerts(frame, **chosen)
-    render(shown, frame, scope, supervisor_id, user)
+    chosen = settings(choices)
+    view = alerts.alert_view(scope.clinician_ids, supervisor_id, **chosen, action_limit=ACTION_LIMIT)
+    render(view, choices, scope, supervisor_id, user)
 
 
-def render(shown: pl.DataFrame, everything: pl.DataFrame, scope, supervisor_id, user) -> None:
-    counts = {s: everything.filter(pl.col("severity") == s).height for s in alerts.SEVERITIES}
-    st.caption(f"{everything.height} open conditions: {counts['CRITICAL']} critical, {counts['WARNING']} warnings, "
-               f"{counts['INFO']} for information · showing {shown.height} after filters")
-    table = shown.select("alert_id", "severity", "status", "person", "alert_type", "message", "action_required",
-                         "due_date", "acknowledged_at", "resolved_at", "alert_key")
-    ui.table(table, key="ca_table", file_name="compliance_alerts.csv", limit=TABLE_LIMIT,
+def render(view: alerts.AlertView, choices: alerts.AlertChoices, scope, supervisor_id, user) -> None:
+    counts = choices.severity_counts
+    st.caption(f"{choices.total} open conditions: {counts['CRITICAL']} critical, {counts['WARNING']} warnings, "
+               f"{counts['INFO']} for information · showing {view.table.height} after filters")
+    ui.table(view.table, key="ca_table", file_name="compliance_alerts.csv", limit=TABLE_LIMIT,
              empty="No alerts match these filters: clear a filter to see more.")
-    actionable = shown.filter(pl.col("status").is_in(["OPEN", "ACKNOWLEDGED"]))
-    if actionable.is_empty():
+    if not view.actions:
         return
     st.subheader("Act on an alert")
-    if actionable.height > ACTION_LIMIT:
+    if view.actionable_count > ACTION_LIMIT:
         st.caption(f"Showing the first {ACTION_LIMIT} alerts of this view: narrow the filters to reach the others.")
-        actionable = actionable.head(ACTION_LIMIT)
-    labels = {r["alert_key"]: f"#{r['alert_id']} · {r['severity']} · {r['status'].lower()} · {r['message']}"
-              for r in actionable.iter_rows(named=True)}
+    labels = {key: label for key, (label, _) in view.actions.items()}
     # Preselect the first alert nobody has acknowledged yet: that is usually the next one to act on.
-    statuses = actionable["status"].to_list()
-    first_open = statuses.index("OPEN") if "OPEN" in statuses else 0
-    key = st.selectbox("Alert", list(labels), index=first_open, format_func=labels.get, key="ca_selected")
-    status = actionable.filter(pl.col("alert_key") == key)["status"][0]
+    key = st.selectbox("Alert", list(labels), index=view.first_open, format_func=labels.get, key="ca_selected")
+    status = view.actions[key][1]
     c1, c2, _ = st.columns([1, 1, 4])
     if c1.button("Acknowledge", key="ca_acknowledge", disabled=status != "OPEN", type="primary"):
         _act("acknowledge", key, labels[key], scope, supervisor_id, user)

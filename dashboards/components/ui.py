@@ -7,6 +7,7 @@ import html
 from collections.abc import Callable
 
 import polars as pl
+import pyarrow as pa
 import streamlit as st
 
 from dashboards.access import Scope, pages_for, requested_clinician
@@ -84,6 +85,30 @@ def _coloured(frame: pl.DataFrame, colour_by: dict[str, str]) -> tuple[pl.DataFr
     return frame.select(columns), config
 
 
+def _standard_type(dtype: pa.DataType) -> pa.DataType:
+    if pa.types.is_large_list(dtype) or pa.types.is_list(dtype):
+        item = dtype.value_type
+        return pa.list_(pa.string() if pa.types.is_large_string(item) or pa.types.is_string_view(item)
+                        else _standard_type(item))
+    if pa.types.is_string_view(dtype):
+        return pa.large_string()
+    if pa.types.is_time64(dtype):
+        return pa.time64("us")
+    return dtype
+
+
+def _arrow(frame: pl.DataFrame) -> pa.Table:
+    """The frame as the Arrow table st.dataframe sends as is.
+
+    Handed a polars frame, st.dataframe goes through pandas and back to Arrow: ~30 ms for a 1,000-row table,
+    on every re-render. Lists and times are cast to the types the pandas route produced (list, microsecond
+    times); dates stay dates and integer columns with nulls stay integers.
+    """
+    table = frame.to_arrow()
+    schema = pa.schema([pa.field(f.name, _standard_type(f.type)) for f in table.schema])
+    return table if schema.equals(table.schema) else table.cast(schema)
+
+
 def _cell_text(value) -> str:
     if value is None:
         return ""
@@ -112,7 +137,7 @@ def table(frame: pl.DataFrame, key: str, empty: str, file_name: str | None = Non
     if colour_by:
         shown, pills = _coloured(shown, colour_by)
         config |= pills
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, height=height, key=key)
+    st.dataframe(_arrow(shown), hide_index=True, width="stretch", column_config=config, height=height, key=key)
     csv_button(frame, key, file_name)
 
 

@@ -11,6 +11,7 @@ scope (`target_user_id`), plus, for a supervisor, those escalated to them (`supe
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -22,6 +23,9 @@ SEVERITIES = ("CRITICAL", "WARNING", "INFO")
 LIFECYCLE = ("OPEN", "ACKNOWLEDGED", "RESOLVED", "NOT SYNCED")
 # The store's status changes when anyone acknowledges; keep it fresh, and clear it after our own actions.
 LIFECYCLE_TTL_SECONDS = 20
+# The Compliance alerts table's columns, most telling first.
+TABLE_COLUMNS = ("alert_id", "severity", "status", "person", "alert_type", "message", "action_required", "due_date",
+                 "acknowledged_at", "resolved_at", "alert_key")
 
 
 def _audience(clinician_ids: tuple[int, ...] | None, supervisor_id: int | None) -> tuple[str, list]:
@@ -87,6 +91,69 @@ def with_lifecycle(clinician_ids: tuple[int, ...] | None, supervisor_id: int | N
     )
 
 
+@dataclass(frozen=True)
+class AlertChoices:
+    """What the Compliance alerts filters offer a user, and the counts above the table."""
+
+    total: int
+    severity_counts: dict[str, int]
+    alert_types: list[str]
+    people: list[str]
+
+
+@cached(max_entries=32, ttl=LIFECYCLE_TTL_SECONDS)
+def alert_choices(clinician_ids: tuple[int, ...] | None, supervisor_id: int | None) -> AlertChoices:
+    """The filter options and severity counts of the alerts the caller may see (kept with the lifecycle: an
+    administrator's list holds thousands of alerts, too many to go through on every re-render)."""
+    frame = with_lifecycle(clinician_ids, supervisor_id)
+    counts = dict(frame.group_by("severity").len().iter_rows())
+    return AlertChoices(
+        total=frame.height,
+        severity_counts={s: counts.get(s, 0) for s in SEVERITIES},
+        alert_types=sorted(frame["alert_type"].unique().to_list()),
+        people=sorted(frame["person"].unique().to_list()),
+    )
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """The Compliance alerts table for one user and one choice of filters, and the alerts they can act on."""
+
+    table: pl.DataFrame  # every alert the filters keep, in the page's columns (the CSV has them all)
+    actionable_count: int
+    actions: dict[str, tuple[str, str]]  # alert_key -> (label, status), the first `action_limit` actionable
+    first_open: int  # index in `actions` of the first alert nobody has acknowledged yet
+
+
+@cached(max_entries=64, ttl=LIFECYCLE_TTL_SECONDS)
+def alert_view(clinician_ids: tuple[int, ...] | None, supervisor_id: int | None, types: tuple[str, ...] = (),
+               severities: tuple[str, ...] = (), people: tuple[str, ...] = (), statuses: tuple[str, ...] = (),
+               action_limit: int = 500) -> AlertView:
+    """The filtered alerts and the action list, worked out once per filter choice rather than on every render."""
+    shown = filter_alerts(with_lifecycle(clinician_ids, supervisor_id), types, severities, people, statuses)
+    actionable = shown.filter(pl.col("status").is_in(["OPEN", "ACKNOWLEDGED"]))
+    first = actionable.head(action_limit)
+    actions = {
+        key: (f"#{alert_id} · {severity} · {status.lower()} · {message}", status)
+        for key, alert_id, severity, status, message in first.select(
+            "alert_key", "alert_id", "severity", "status", "message").iter_rows()
+    }
+    statuses_in_order = first["status"].to_list()
+    return AlertView(
+        table=shown.select(*TABLE_COLUMNS),
+        actionable_count=actionable.height,
+        actions=actions,
+        first_open=statuses_in_order.index("OPEN") if "OPEN" in statuses_in_order else 0,
+    )
+
+
+def clear_lifecycle() -> None:
+    """Forget the cached lifecycle and what is derived from it (after an acknowledge or a resolve)."""
+    with_lifecycle.clear()
+    alert_choices.clear()
+    alert_view.clear()
+
+
 def filter_alerts(frame: pl.DataFrame, types=(), severities=(), people=(), statuses=()) -> pl.DataFrame:
     """The page's filters; an empty choice means no restriction."""
     for column, chosen in (("alert_type", types), ("severity", severities), ("person", people),
@@ -113,7 +180,7 @@ def act(action: str, alert_key: str, clinician_ids: tuple[int, ...] | None, supe
         raise store_alerts.AlertActionError("this alert has not reached the alert list yet; try after the next sync")
     operation = {"acknowledge": store_alerts.acknowledge, "resolve": store_alerts.resolve}[action]
     operation(store_engine(), states[alert_key].alert_id, user_id, now)
-    with_lifecycle.clear()
+    clear_lifecycle()
 
 
 def alert_summary(frame: pl.DataFrame) -> pl.DataFrame:
