@@ -313,11 +313,13 @@ class _Rows:
         if n <= 0:
             return []
         if self.pg:
-            rows = self.conn.execute(
-                text("select nextval(pg_get_serial_sequence(:t, 'id')) from generate_series(1, :n)"),
-                {"t": table.name, "n": n},
-            ).all()
-            return [r[0] for r in rows]
+            # The sequence is looked up once: pg_get_serial_sequence per row is a catalog lookup per id.
+            sequence = self.conn.execute(
+                text("select pg_get_serial_sequence(:t, 'id')"), {"t": table.name}
+            ).scalar_one()
+            cursor = self._cursor()
+            cursor.execute("select nextval(%s::regclass) from generate_series(1, %s)", (sequence, n))
+            return [row[0] for row in cursor.fetchall()]
         start = self.conn.execute(text(f"select coalesce(max(id), 0) from {table.name}")).scalar_one() + 1
         return list(range(start, start + n))
 
