@@ -4,7 +4,6 @@ For billing staff and administrators (practice-wide)."""
 
 import datetime as dt
 
-import polars as pl
 import streamlit as st
 
 from dashboards.components import ui
@@ -58,36 +57,33 @@ def revenue(first, last) -> None:
 
 
 def aging(month) -> None:
-    aging_rows = reports.ar_aging(month)
-    if aging_rows.is_empty():
+    report = reports.aging_report(month)
+    if report is None:
         st.info("No receivables outstanding: every charge is paid, adjusted or not yet entered.")
         return
-    buckets = reports.aging_buckets(aging_rows)
-    st.metric("Outstanding receivables", f"${buckets['outstanding'].sum():,.2f}", border=True)
-    st.plotly_chart(bars(buckets, "bucket", "outstanding", title="Receivables by age (days from service)"),
+    st.metric("Outstanding receivables", f"${report.outstanding:,.2f}", border=True)
+    st.plotly_chart(bars(report.buckets, "bucket", "outstanding", title="Receivables by age (days from service)"),
                     width="stretch", key="rp_aging_chart")
-    ui.table(buckets, key="rp_aging_buckets", empty="", file_name="ar_aging.csv",
+    ui.table(report.buckets, key="rp_aging_buckets", empty="", file_name="ar_aging.csv",
              column_config={"outstanding": st.column_config.NumberColumn(format="dollar")})
     st.subheader("By payer")
-    ui.table(reports.aging_by_payer(aging_rows), key="rp_aging_payer", empty="", file_name="ar_aging_by_payer.csv")
+    ui.table(report.by_payer, key="rp_aging_payer", empty="", file_name="ar_aging_by_payer.csv")
 
 
 def denials(first, last) -> None:
-    rate = reports.claims_adjudicated(first, last)
-    by_month = reports.denials_by_carc(first, last)
-    if by_month.is_empty():
+    report = reports.denial_report(first, last)
+    if report.by_month.is_empty():
         st.info("No denied claims in this period.")
     else:
-        denied, adjudicated = rate["claims_denied"].sum(), rate["claims_adjudicated"].sum()
+        denied, adjudicated = report.claims_denied, report.claims_adjudicated
         st.metric("Claim denial rate", f"{denied / adjudicated * 100:.1f}%" if adjudicated else "—",
                   help=f"{denied} denied of {adjudicated} claims adjudicated in the period", border=True)
-        trend = by_month.with_columns((pl.col("carc_code") + " " + pl.col("reason")).alias("CARC"))
-        st.plotly_chart(bars(trend, "month", "claims_denied", stacked_by="CARC", title="Denials by reason (CARC)"),
-                        width="stretch", key="rp_denial_chart")
+        st.plotly_chart(bars(report.trend, "month", "claims_denied", stacked_by="CARC",
+                             title="Denials by reason (CARC)"), width="stretch", key="rp_denial_chart")
         st.subheader("Denials by reason")
-        ui.table(reports.denial_reasons(by_month), key="rp_denials", empty="", file_name="denials_by_carc.csv")
+        ui.table(report.reasons, key="rp_denials", empty="", file_name="denials_by_carc.csv")
         st.subheader("Denials by month and reason")
-        ui.table(by_month, key="rp_denials_month", empty="", file_name="denials_by_month_and_carc.csv")
+        ui.table(report.by_month, key="rp_denials_month", empty="", file_name="denials_by_month_and_carc.csv")
     st.subheader("Denial adjustments on posted ERAs")
     ui.table(reports.era_denial_adjustments(first, last), key="rp_era_denials", file_name="era_denials_by_carc.csv",
              empty="No 835 remittances posted in this period: upload ERAs on the ERA upload page.")

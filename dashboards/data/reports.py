@@ -4,6 +4,7 @@ method; AR aging; claim denials by CARC with their trend; payer mix."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -169,3 +170,47 @@ def payer_mix(month_from: dt.date, month_to: dt.date) -> pl.DataFrame:
 def _month_end(month: dt.date) -> dt.date:
     following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     return following - dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class AgingReport:
+    """The AR aging tab: totals per bucket and per payer, and the receivables outstanding."""
+
+    buckets: pl.DataFrame
+    by_payer: pl.DataFrame
+    outstanding: float
+
+
+@cached(max_entries=32)
+def aging_report(month: dt.date) -> AgingReport | None:
+    """The aging tab worked out once per month rather than on every render (None: nothing outstanding)."""
+    rows = ar_aging(month)
+    if rows.is_empty():
+        return None
+    buckets = aging_buckets(rows)
+    return AgingReport(buckets=buckets, by_payer=aging_by_payer(rows), outstanding=float(buckets["outstanding"].sum()))
+
+
+@dataclass(frozen=True)
+class DenialReport:
+    """The claim denials tab: the denial rate over the range, denials by month and reason, and by reason."""
+
+    claims_denied: int
+    claims_adjudicated: int
+    by_month: pl.DataFrame  # month, carc_code, reason, claims_denied, amount_denied
+    trend: pl.DataFrame  # by_month with a CARC label for the chart
+    reasons: pl.DataFrame
+
+
+@cached(max_entries=32)
+def denial_report(month_from: dt.date, month_to: dt.date) -> DenialReport:
+    """The denials tab worked out once per range rather than on every render."""
+    rate = claims_adjudicated(month_from, month_to)
+    by_month = denials_by_carc(month_from, month_to)
+    return DenialReport(
+        claims_denied=int(rate["claims_denied"].sum()),
+        claims_adjudicated=int(rate["claims_adjudicated"].sum()),
+        by_month=by_month,
+        trend=by_month.with_columns((pl.col("carc_code") + " " + pl.col("reason")).alias("CARC")),
+        reasons=denial_reasons(by_month),
+    )
