@@ -42,12 +42,7 @@ def materialize_groups(defs: dg.Definitions, *groups: str, instance: dg.DagsterI
     resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name)
     instance = instance or dg.DagsterInstance.get()
     result = resolved.execute_in_process(instance=instance, run_config=QUIET_LOGS, raise_on_error=False)
-    if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        reason = "unknown failure"
-        if failures and failures[0].step_failure_data.error:
-            reason = _reason(failures[0].step_failure_data.error)
-        raise PlatformError(f"Dagster run {result.run_id[:8]} failed in {failures[0].step_key if failures else '?'}: {reason}")
+    _raise_if_failed(result)
 
 
 def run_job(
@@ -72,14 +67,20 @@ def run_job(
         instance=instance or dg.DagsterInstance.get(), run_config=config, partition_key=partition_key,
         tags=tags, raise_on_error=False,
     )
-    if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        reason = "unknown failure"
-        if failures and failures[0].step_failure_data.error:
-            reason = _reason(failures[0].step_failure_data.error)
-        where = failures[0].step_key if failures else "?"
-        raise PlatformError(f"Dagster run {result.run_id[:8]} failed in {where}: {reason}")
+    _raise_if_failed(result)
     return result
+
+
+def _raise_if_failed(result: dg.ExecuteInProcessResult) -> None:
+    """A failed run as one line naming the run, the failing step and the useful part of its error."""
+    if result.success:
+        return
+    failures = [e for e in result.all_events if e.is_step_failure]
+    reason = "unknown failure"
+    if failures and failures[0].step_failure_data.error:
+        reason = _reason(failures[0].step_failure_data.error)
+    where = failures[0].step_key if failures else "?"
+    raise PlatformError(f"Dagster run {result.run_id[:8]} failed in {where}: {reason}")
 
 
 def _reason(error) -> str:
