@@ -67,12 +67,11 @@ child segments attach to parents by row arithmetic, money sums are ``bincount`` 
 CCYYMMDD dates are decoded with SWAR arithmetic. See ``_lexer.py``, ``_structure.py``,
 ``_frames.py`` and ``_tables.py``.
 
-Measured on the shared 2-vCPU development VM with the benchmark harness's "large" file
-(``edi835.generate``, 66.7 MB, 204,776 claims): about 1.2 s of CPU per parse once the process is
-warm (55 MB/s; 1.24-1.29 s wall when the VM was otherwise idle), 1.6 s of CPU for the first parse
-in a fresh process (41 MB/s; the difference is first-touch page faults). oxedi's ``parse_file`` +
-``tables.to_polars()`` took 2.5 s of CPU on the same file and VM. Peak RSS is about 720 MB for
-that file and 820 MB for a 76.5 MB one.
+Speed and memory are measured by ``bench/era.py`` against oxedi, edi-835-parser and pyx12 on the
+same generated files (figures in ``bench/results/RESULTS.md``): on the 66.7 MB, 204,776-claim file
+about 1 s and 750 MB peak RSS, 2.5x faster than oxedi on the 2-core development box. Splitting the
+table building over two threads was tried and measured 6% slower (the gathers compete for memory
+bandwidth and the GIL), so the parser runs on one thread but for hashing the file.
 
 Departures from the style guide (STYLE.md): the claim table is ``claims`` (the guide's raw table
 is ``claim_payments``), as the parser's brief names it; loop keys are segment positions rather
