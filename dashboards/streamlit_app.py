@@ -15,7 +15,7 @@ import streamlit as st  # noqa: E402
 
 from dashboards.access import ERA_UPLOAD_PAGE, ERA_UPLOAD_ROLES, PAGE_TITLES, PAGES_BY_ROLE  # noqa: E402
 from dashboards.auth import current_user, sign_in_form, sign_out  # noqa: E402
-from dashboards.data.cache import clear_all  # noqa: E402
+from dashboards.data.cache import clear_all, clear_if_warehouse_changed  # noqa: E402
 
 APP_DIR = Path(__file__).resolve().parent
 st.set_page_config(page_title="MentalSpace practice dashboards", layout="wide")
@@ -57,4 +57,5 @@ else:
             st.rerun()
         if right.button("Refresh data", key="shared_refresh", help="Re-read the warehouse now"):
             clear_all()
+    clear_if_warehouse_changed()
     st.navigation(navigation_for(user.role)).run()

@@ -26,7 +26,7 @@ class Freshness:
     @property
     def caption(self) -> str:
         built = f", warehouse built {self.built_at:%Y-%m-%d %H:%M} UTC" if self.built_at else ""
-        return f"Figures as of {self.as_of:%a %d %b %Y}{built}; pages re-read the warehouse at most every 5 minutes."
+        return f"Figures as of {self.as_of:%a %d %b %Y}{built}; pages re-read the warehouse within seconds of a rebuild."
 
 
 @cached(max_entries=4)

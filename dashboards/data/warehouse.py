@@ -110,6 +110,18 @@ class Reader:
             return None
         return dt.datetime.fromtimestamp(self.warehouse.env.duckdb_path.stat().st_mtime, dt.UTC).replace(tzinfo=None)
 
+    def version(self) -> object:
+        """A value that changes whenever the warehouse is rebuilt (None before the first build).
+
+        DuckDB: the file's modification time (a stat, no connection). PostgreSQL: the latest build dbt
+        recorded in `reference.warehouse_builds` (macros/record_build.sql); raises WarehouseNotReady before
+        the first build or while the server cannot be reached.
+        """
+        if self.warehouse.kind == "duckdb":
+            path = self.warehouse.env.duckdb_path
+            return path.stat().st_mtime_ns if path.exists() else None
+        return self.query("select max(built_at) as built_at from reference.warehouse_builds").item()
+
     def close(self) -> None:
         with self._lock:
             if self._con is not None:

@@ -118,3 +118,16 @@ def test_administrator_scorecard_and_reports_match_the_postgres_warehouse(pg_env
     paid = warehouse_value("select sum(revenue_amount) from marts.fct_revenue "
                            f"where revenue_month_start between date '2026-09-01' and date '{MONTH}'")
     assert table_with(at, "clinician", "revenue")["revenue"].sum() == pytest.approx(float(paid))
+
+
+def test_dbt_records_every_build_and_a_new_build_clears_the_cache(pg_env, monkeypatch):
+    from dashboards.data import cache
+
+    assert warehouse_value("select count(*) from reference.warehouse_builds where command = 'build'") >= 1
+    monkeypatch.setattr(cache, "VERSION_CHECK_SECONDS", 0)
+    cache.clear_if_warehouse_changed()  # this process's first look
+    assert not cache.clear_if_warehouse_changed()
+    with Warehouse(current_environment()).postgres() as con:
+        con.execute("insert into reference.warehouse_builds values (now() + interval '1 minute', 'test', 'build')")
+        con.commit()
+    assert cache.clear_if_warehouse_changed()
