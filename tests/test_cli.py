@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.conftest import run_cli
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT, SHARED_DIR, run_cli
 
 
 def _assert_one_line_error(result, *fragments: str) -> None:
@@ -38,3 +43,18 @@ def test_generate_refuses_to_overwrite_without_replace(var_dir):
     assert "[2/3] loading the operational store" in first.stdout
     second = run_cli("generate", "--clinicians", "1", "--months", "1", env=env)
     _assert_one_line_error(second, "--replace")
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    # 156 interchanges give ~140 KB of JSON, more than a pipe holds, so the command is still writing when
+    # the reader goes away (as with `mentalspace era parse FILE --json | head`).
+    sample = SHARED_DIR / "edi835-samples" / "tastypackets-835-profee-156-interchanges.edi"
+    if not sample.exists():
+        pytest.skip(f"shared 835 samples not found at {sample.parent}")
+    command = [sys.executable, "-m", "mentalspace_cli.main", "era", "parse", str(sample), "--json"]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.read(100).startswith(b"{")
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert stderr == ""
