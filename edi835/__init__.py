@@ -69,9 +69,10 @@ CCYYMMDD dates are decoded with SWAR arithmetic. See ``_lexer.py``, ``_structure
 
 Speed and memory are measured by ``bench/era.py`` against oxedi, edi-835-parser and pyx12 on the
 same generated files (figures in ``bench/results/RESULTS.md``): on the 66.7 MB, 204,776-claim file
-about 1 s and 750 MB peak RSS, 2.5x faster than oxedi on the 2-core development box. Splitting the
-table building over two threads was tried and measured 6% slower (the gathers compete for memory
-bandwidth and the GIL), so the parser runs on one thread but for hashing the file.
+about 1 s and 750 MB peak RSS, 2.5x faster than oxedi on the 2-core development box. Two threads were
+tried and measured no faster (paired runs): building claims and service lines side by side was 6%
+slower, fetching the element blocks on a second thread within 2% either way (the gathers compete
+for memory bandwidth and the GIL). So the parser runs on one thread but for hashing the file.
 
 Departures from the style guide (STYLE.md): the claim table is ``claims`` (the guide's raw table
 is ``claim_payments``), as the parser's brief names it; loop keys are segment positions rather
