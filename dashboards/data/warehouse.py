@@ -113,13 +113,12 @@ class Reader:
     def version(self) -> object:
         """A value that changes whenever the warehouse is rebuilt (None before the first build).
 
-        DuckDB: the file's modification time (a stat, no connection). PostgreSQL: the latest build dbt
-        recorded in `reference.warehouse_builds` (macros/record_build.sql); raises WarehouseNotReady before
-        the first build or while the server cannot be reached.
+        DuckDB: when the file was last written (`built_at`, a stat, no connection). PostgreSQL: the latest
+        build dbt recorded in `reference.warehouse_builds` (macros/record_build.sql); raises
+        WarehouseNotReady before the first build or while the server cannot be reached.
         """
         if self.warehouse.kind == "duckdb":
-            path = self.warehouse.env.duckdb_path
-            return path.stat().st_mtime_ns if path.exists() else None
+            return self.built_at()
         return self.query("select max(built_at) as built_at from reference.warehouse_builds").item()
 
     def close(self) -> None:
