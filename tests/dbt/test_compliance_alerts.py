@@ -173,13 +173,62 @@ def build_scenario(url: str) -> dict[str, int]:
             p.appointment(2, 4, f"{day} 09:00")
         p.appointment(2, 4, "2026-10-06 09:00")
         p.appointment(2, 4, "2026-10-07 09:00", status="NO_SHOW")
+        add_one_definition_cases(s, p)
     engine.dispose()
     return {"held_note": held_note, "stale": stale, "unverified": unverified}
 
 
+def add_one_definition_cases(s, p: Practice) -> None:
+    """Cases where the alerts used to disagree with the measures: each alert below is raised (or not) exactly as
+    the measure counts the client or staff member on the as-of date."""
+    adult = D("1990-01-01")
+    for cid, dob, high_risk in ((9, adult, False), (10, adult, False), (11, D("2012-05-01"), False), (12, adult, False),
+                                (13, adult, True), (14, adult, False)):
+        s.add(Client(id=cid, first_name=f"C{cid}", last_name="Synthetic", status="ACTIVE", date_of_birth=dob,
+                     phone="4045550100", address="1 Synthetic Way", emergency_contact_name="E C",
+                     is_high_risk=high_risk, primary_clinician_id=3, is_self_pay=True))
+    s.flush()
+    for cid in (9, 10, 11, 13):
+        p.appointment(3, cid, "2026-11-04 09:00")
+    p.appointment(3, 12, "2026-11-04 10:00", telehealth=True)
+    p.appointment(3, 14, "2026-06-01 09:00")  # client 14: status ACTIVE, but no visit in the last 90 days
+    s.add_all([
+        # Signed over a year ago: lapsed on 2026-10-01 although the stored expiry is later.
+        Consent(id=20, client_id=9, consent_type="INFORMED", signed_date=D("2025-10-01"), expiry_date=D("2027-10-01")),
+        # No stored expiry: lapsed a year after signature.
+        Consent(id=21, client_id=10, consent_type="INFORMED", signed_date=D("2025-06-01")),
+        Consent(id=22, client_id=11, consent_type="INFORMED", signed_date=D("2026-06-01"), expiry_date=D("2027-06-01")),
+        Consent(id=23, client_id=11, consent_type="GUARDIAN", signed_date=D("2025-01-01")),
+        Consent(id=24, client_id=12, consent_type="INFORMED", signed_date=D("2026-06-01"), expiry_date=D("2027-06-01")),
+        # Never revoked, but expired before the session.
+        Consent(id=25, client_id=12, consent_type="TELEHEALTH", signed_date=D("2026-01-01"), expiry_date=D("2026-10-01")),
+        Consent(id=26, client_id=13, consent_type="INFORMED", signed_date=D("2026-06-01"), expiry_date=D("2027-06-01")),
+        # Safety plan: the stored review date is in 2027, but 90 days from taking effect ended on 2026-09-29.
+        SafetyPlan(id=2, client_id=13, clinician_id=3, effective_date=D("2026-07-01"), review_due_date=D("2027-01-01")),
+        User(id=7, email="bill2@x.example", first_name="Bo", last_name="Oks", role="BILLING"),
+    ])
+    s.flush()
+    # Stored expiry a year and a half after completion: lapsed on 2026-06-01, so expired, not "expiring".
+    s.add(HipaaTraining(id=7, user_id=7, completed_date=D("2025-06-01"), expires_date=D("2026-12-31")))
+    s.flush()
+
+
+ONE_DEFINITION_EXPECTED = {
+    "informed_consent_expired:client:9", "informed_consent_expired:client:10",
+    "minor_without_guardian_consent:client:11", "telehealth_without_consent:client:12",
+    "safety_plan_missing:client:13", "hipaa_training_expired:user:7",
+    # The supervisor (LPC, 2 h a month) has no supervisor of their own; the measure counts them, so does the alert.
+    "supervision_hours_below_requirement:user_month:2:2026-10-01",
+}
+ONE_DEFINITION_NOT_EXPECTED = {
+    "hipaa_training_expiring:user:7",
+    "treatment_plan_missing:client:14", "informed_consent_expired:client:14",  # not an active client
+}
+
+
 EXPECTED = {
     "unsigned_note_reminder:clinical_note:2", "unsigned_note_reminder:clinical_note:6",
-    "unsigned_note_overdue:clinical_note:3", "unsigned_note_overdue:clinical_note:4",
+    "unsigned_note_reminder:clinical_note:3", "unsigned_note_overdue:clinical_note:4",
     "unsigned_note_billing_hold:clinical_note:5",
     "unsigned_note_backlog:user:3",
     "treatment_plan_review_reminder:client:1", "treatment_plan_review_due:client:2",
@@ -201,7 +250,7 @@ EXPECTED = {
     "practice_kvr_down_month_over_month:practice:0:2026-10-01",
     "revenue_below_target_two_months:practice:0:2026-10-01",
     "compliance_violations_multiple_clinicians:practice:0",
-}
+} | ONE_DEFINITION_EXPECTED
 NOT_EXPECTED = {
     "unsigned_note_reminder:clinical_note:1",  # day 4
     "treatment_plan_review_reminder:client:5",  # day 79
@@ -214,7 +263,8 @@ NOT_EXPECTED = {
     "hipaa_training_expired:user:2",
     "supervision_hours_below_requirement:user_month:4:2026-10-01",
     "appointment_status_not_updated:appointment:{stale_plus_one}",
-}
+    "unsigned_note_overdue:clinical_note:3",  # day 7 is the deadline day: signing today is on time
+} | ONE_DEFINITION_NOT_EXPECTED
 
 
 def _store_alerts(url: str) -> dict[str, ComplianceAlert]:
@@ -237,8 +287,11 @@ def _run_scenario(url: str, env: dict[str, str], check_release: bool) -> None:
     assert not_expected & open_keys == set(), "alerts past their boundary"
     hold = alerts["unsigned_note_billing_hold:clinical_note:5"]
     assert (hold.severity, hold.target_user_id, hold.supervisor_id, hold.admin_id) == ("CRITICAL", 3, 2, 1)
-    overdue = alerts["unsigned_note_overdue:clinical_note:3"]
-    assert (overdue.severity, overdue.supervisor_id, overdue.admin_id) == ("WARNING", 2, None)
+    # PRD critical alerts: a note approaching the deadline is critical and reaches the supervisor on day 7.
+    for key, supervisor in (("unsigned_note_reminder:clinical_note:2", None), ("unsigned_note_reminder:clinical_note:3", 2),
+                            ("unsigned_note_overdue:clinical_note:4", 2)):
+        assert (alerts[key].severity, alerts[key].supervisor_id, alerts[key].admin_id) == ("CRITICAL", supervisor, None)
+    assert alerts["hipaa_training_expiring:user:1"].severity == "CRITICAL"
     for alert in alerts.values():
         assert "Synthetic" not in alert.message and "C1 " not in alert.message  # ids, never names
     engine = get_engine(url)

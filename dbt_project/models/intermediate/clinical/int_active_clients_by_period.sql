@@ -22,6 +22,7 @@ active as (
         periods.period_grain,
         periods.period_start,
         periods.as_of_date,
+        periods.is_current_period,
         spells.client_id
     from periods
     inner join spells
@@ -40,6 +41,7 @@ final as (
         clients.is_self_pay,
         clients.has_complete_demographics,
         active.as_of_date,
+        active.is_current_period,
         clients.adult_on_date,
         clients.portal_activated_date
     from active

@@ -1,26 +1,11 @@
-{#- How long each unsigned note has waited, counted in practice-local days from the session
-    (or from the note's creation when it has no appointment). -#}
+{#- One row per note unsigned at the end of the as-of date: its service date and signature deadline (one home:
+    int_notes_joined_to_appointments), the practice-local days since the service date, and whether the deadline
+    has passed (the note is more than NOTE_SIGNATURE.supervisor_alert_day days old; signing on the deadline day is
+    on time). The Unsigned Note Backlog measure and the note alerts cut day 7 the same way. -#}
 with
 
 notes as (
-    select * from {{ ref('stg_operational__clinical_notes') }}
-),
-
-appointments as (
-    select * from {{ ref('stg_operational__appointments') }}
-),
-
-unsigned as (
-    select
-        notes.note_id,
-        notes.client_id,
-        notes.clinician_id,
-        notes.appointment_id,
-        notes.note_type,
-        coalesce(cast({{ to_local('appointments.end_at') }} as date), notes.created_date) as session_date
-    from notes
-    left join appointments on notes.appointment_id = appointments.appointment_id
-    where notes.signed_at is null
+    select * from {{ ref('int_notes_joined_to_appointments') }}
 ),
 
 final as (
@@ -30,10 +15,13 @@ final as (
         clinician_id,
         appointment_id,
         note_type,
-        session_date,
-        {{ days_between('session_date', as_of_date()) }} as days_unsigned
-    from unsigned
-    where session_date <= {{ as_of_date() }}
+        service_date,
+        signature_due_date,
+        {{ days_between('service_date', as_of_date()) }} as days_unsigned,
+        signature_due_date < {{ as_of_date() }} as is_past_deadline
+    from notes
+    where (signed_date is null or signed_date > {{ as_of_date() }})
+        and service_date <= {{ as_of_date() }}
 )
 
 select * from final
