@@ -13,7 +13,7 @@ from dashboards.components import ui
 from dashboards.components.charts import metric_trend
 from dashboards.data import metrics, periods
 from dashboards.data.dictionary import definitions
-from dashboards.data.status import metric_status
+from dashboards.data.status import warehouse_status
 
 PAGE = "metric_explorer"
 GRAINS = ("week", "month")
@@ -62,21 +62,14 @@ def render(definition, series: pl.DataFrame, chosen: dict, running_period) -> No
         _definition(definition)
         return
     latest = series.row(-1, named=True)
-    status = metric_status(definition, latest["metric_value"], latest["numerator"], latest["denominator"],
-                           latest["previous_value"], period_running=latest["period_start"] >= running_period)
+    status = warehouse_status(latest)
     ui.metric_card(st, "mx-latest", f"Latest {chosen['grain']} ({latest['period_start']:%Y-%m-%d})", definition,
                    latest["metric_value"], status=status, change=latest["change_from_previous"],
                    help=f"numerator {latest['numerator']:,.2f} / denominator {latest['denominator'] or 0:,.2f}")
     st.plotly_chart(metric_trend(series, definition, running_period), width="stretch", key="mx_chart")
     ui.status_legend()
     _definition(definition)
-    table = series.with_columns(
-        pl.struct("metric_value", "numerator", "denominator", "previous_value", "period_start").map_elements(
-            lambda r: metric_status(definition, r["metric_value"], r["numerator"], r["denominator"],
-                                    r["previous_value"], r["period_start"] >= running_period).name,
-            return_dtype=pl.String,
-        ).alias("status")
-    ).sort("period_start", descending=True)
+    table = series.rename({"rag_status": "status"}).sort("period_start", descending=True)
     ui.table(table, key="mx_table", empty="", file_name=f"{chosen['metric_key']}_{chosen['grain']}.csv",
              colour_by={"metric_value": "status"})
 

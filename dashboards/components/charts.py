@@ -14,7 +14,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards.data.dictionary import MetricDefinition
-from dashboards.data.status import AMBER, GREEN, RED, metric_status
+from dashboards.data.status import AMBER, GREEN, RED, metric_status, warehouse_status
 
 __all__ = ["AMBER", "GREEN", "RED", "bars", "capacity_chart", "metric_trend", "team_trend"]
 _FIGURES = dict(ttl=300, max_entries=128, show_spinner=False)
@@ -72,8 +72,9 @@ def metric_trend(series: pl.DataFrame, definition: MetricDefinition, as_of_perio
     """
     rows = series.to_dicts()
     colours = [
-        metric_status(definition, r["metric_value"], r["numerator"], r["denominator"], r.get("previous_value"),
-                      period_running=as_of_period is not None and r["period_start"] >= as_of_period).colour
+        (warehouse_status(r) if "rag_status" in r else metric_status(
+            definition, r["metric_value"], r["numerator"], r["denominator"], r.get("previous_value"),
+            period_running=as_of_period is not None and r["period_start"] >= as_of_period)).colour
         for r in rows
     ]
     fig = go.Figure(go.Bar(

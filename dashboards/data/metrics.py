@@ -42,7 +42,7 @@ def metric_rows(metric_keys: tuple[str, ...], period_grain: str, clinician_ids: 
     keys = ", ".join("?" for _ in metric_keys) or "null"
     frame = query(
         "select metric_key, scope, clinician_id, period_start, numerator, denominator, metric_value, "
-        "previous_value, change_from_previous from marts.fct_practice_metrics "
+        "previous_value, change_from_previous, rag_status from marts.fct_practice_metrics "
         f"where metric_key in ({keys}) and period_grain = ? and period_start between ? and ? "
         f"and ({' or '.join(scopes)}) order by metric_key, scope, clinician_id, period_start",
         [*metric_keys, period_grain, period_from, period_to],
@@ -66,7 +66,7 @@ def metric_series(metric_key: str, period_grain: str, clinician_id: int | None,
         where = "scope = 'clinician' and clinician_id = ?" if allowed else "false"
         params = [metric_key, period_grain, clinician_id] if allowed else [metric_key, period_grain]
     frame = query(
-        "select period_start, numerator, denominator, metric_value, previous_value, change_from_previous "
+        "select period_start, numerator, denominator, metric_value, previous_value, change_from_previous, rag_status "
         f"from marts.fct_practice_metrics where metric_key = ? and period_grain = ? and {where} "
         "order by period_start",
         params,

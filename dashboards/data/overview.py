@@ -16,7 +16,7 @@ from dashboards.data.cache import cached
 from dashboards.data.dictionary import definitions
 from dashboards.data.periods import month_start, months_back, week_start
 from dashboards.data.practice import SETTLE_MONTHS, SETTLING_KEYS, Figure, billing_months, figure
-from dashboards.data.status import Status, metric_status, revenue_target_status, worst
+from dashboards.data.status import Status, revenue_target_status, warehouse_status, worst
 from dashboards.data.team import rows_by_clinician
 from dashboards.data.warehouse import query
 
@@ -181,7 +181,6 @@ def clinician_matrix(rows: pl.DataFrame, billing: pl.DataFrame, documentation: p
                      people: pl.DataFrame, month: dt.date) -> pl.DataFrame:
     """One row per active clinician this month: KVR, sessions per day, revenue, documentation compliance,
     treatment plans, unsigned backlog, and the overall status (worst against the dictionary)."""
-    defs = definitions()
     by_clinician = rows_by_clinician(rows.filter(pl.col("period_start") == month))
     revenue = dict(billing.filter(pl.col("month_start") == month).select("clinician_id", "revenue_amount").iter_rows())
     signed = dict(documentation.select("clinician_id", "signed_within_deadline_pct").iter_rows())
@@ -194,8 +193,7 @@ def clinician_matrix(rows: pl.DataFrame, billing: pl.DataFrame, documentation: p
         for key in MATRIX_KEYS:
             row = mine.get(key)
             value = row["metric_value"] if row else None
-            status = metric_status(defs[key], value, row and row["numerator"], row and row["denominator"],
-                                   row and row["previous_value"], period_running=True)
+            status = warehouse_status(row)
             statuses.append(status)
             record[key] = value
             record[f"{key}_status"] = status.name

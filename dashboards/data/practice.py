@@ -17,7 +17,7 @@ from dashboards.data.cache import cached
 from dashboards.data.dictionary import MetricDefinition, definitions
 from dashboards.data.periods import month_start, months_back, week_start
 from dashboards.data.schedule import appointments as schedule_appointments
-from dashboards.data.status import Status, format_value, metric_status
+from dashboards.data.status import Status, format_value, metric_status, warehouse_status
 from dashboards.data.warehouse import id_filter, query
 
 # Clients whose last completed visit is at least this old with nothing on the books: the PRD's
@@ -139,7 +139,8 @@ def figure(rows: pl.DataFrame, metric_key: str, period: dt.date, period_running:
     if this.height == 1:
         row = this.row(0, named=True)
         value, numerator, denominator = row["metric_value"], row["numerator"], row["denominator"]
-        previous, change = row["previous_value"], row["change_from_previous"]
+        return Figure(definition, value, numerator, denominator, row["change_from_previous"],
+                      warehouse_status(row), period)
     else:
         numerator, denominator = this["numerator"].sum(), this["denominator"].sum()
         value = pooled(definition, numerator, denominator)
@@ -149,6 +150,7 @@ def figure(rows: pl.DataFrame, metric_key: str, period: dt.date, period_running:
             last = prior.filter(pl.col("period_start") == prior["period_start"].max())
             previous = pooled(definition, last["numerator"].sum(), last["denominator"].sum())
         change = None if previous is None or value is None else value - previous
+    # A team's pooled figure has no warehouse row: the same rule, applied to the pooled value.
     status = metric_status(definition, value, numerator, denominator, previous, period_running)
     return Figure(definition, value, numerator, denominator, change, status, period)
 

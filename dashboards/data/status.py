@@ -1,6 +1,9 @@
 """Green / amber / red against the metric dictionary, and how values are written. Pure functions.
 
-The PRD's three colours: green at or past the benchmark, amber between the benchmark and the alert
+The warehouse computes every measure row's status once (`fct_practice_metrics.rag_status`,
+dbt_project/macros/metric_status.sql) and the pages read it through `warehouse_status`. `metric_status` is the
+same rule in Python for the one figure the warehouse has no row for: a supervisor's team pooled; a test over
+the demo warehouse keeps it equal to the warehouse's column on every row. The PRD's three colours: green at or past the benchmark, amber between the benchmark and the alert
 threshold, red past the alert threshold. Each dictionary operator reads its own columns:
 - `<` / `>`: benchmark_value and alert_threshold, by direction;
 - `outside` (ranges): benchmark_low..benchmark_high is green, outside alert_low..alert_high is red;
@@ -99,6 +102,15 @@ def metric_status(definition: MetricDefinition, value, numerator=None, denominat
     if value + _EPSILON >= benchmark:
         return Status.GOOD
     return Status.URGENT if alert is not None and value < alert - _EPSILON else Status.REVIEW
+
+
+def warehouse_status(row: dict | None) -> Status:
+    """The status the warehouse computed for one row of fct_practice_metrics (its `rag_status`), UNKNOWN
+    without a row. Every single clinician's or the practice's figure reads this; `metric_status` above is the
+    same rule for a team's pooled figure, which has no warehouse row (tests keep the two equal)."""
+    if not row or not row.get("rag_status"):
+        return Status.UNKNOWN
+    return Status[row["rag_status"]]
 
 
 # Revenue against the practice's monthly target is not a dictionary measure: the PRD gives it as an

@@ -17,7 +17,7 @@ from dashboards.data.cache import cached
 from dashboards.data.dictionary import definitions
 from dashboards.data.periods import month_start, months_back
 from dashboards.data.practice import Figure, figure, pooled
-from dashboards.data.status import Status, format_value, metric_status, worst
+from dashboards.data.status import Status, format_value, warehouse_status, worst
 from dashboards.data.warehouse import id_filter, query
 
 # The PRD's team table columns; the status is the worst of their dictionary statuses.
@@ -78,7 +78,6 @@ def load_team(clinician_ids: tuple[int, ...] | None, as_of: dt.date) -> Team:
 def team_table(rows: pl.DataFrame, people: pl.DataFrame, notes: pl.DataFrame, period: dt.date) -> pl.DataFrame:
     """One row per clinician: KVR, no-show rate, unsigned notes, same-day documentation, each with its
     dictionary status, and the overall status (the worst)."""
-    defs = definitions()
     # One pass over each input (not a filter per clinician: 100 clinicians x 5 filters is ~50 ms).
     by_clinician = rows_by_clinician(rows.filter(pl.col("period_start") == period))
     notes_of = {r["clinician_id"]: r for r in notes.iter_rows(named=True)}
@@ -92,8 +91,7 @@ def team_table(rows: pl.DataFrame, people: pl.DataFrame, notes: pl.DataFrame, pe
         for key in TEAM_KEYS:
             row = values.get(key)
             value = row["metric_value"] if row else None
-            status = metric_status(defs[key], value, row and row["numerator"], row and row["denominator"],
-                                   row and row["previous_value"], period_running=True)
+            status = warehouse_status(row)
             statuses[key] = status
             record[key] = value
             record[f"{key}_status"] = status.name
@@ -150,13 +148,11 @@ def coaching(table: pl.DataFrame) -> list[tuple[Status, str]]:
 
 def supervision_table(rows: pl.DataFrame, people: pl.DataFrame, period: dt.date) -> pl.DataFrame:
     """Supervisees' supervision hours this month against their licence requirement."""
-    definition = definitions()["supervision_hours_logged"]
     current = rows.filter((pl.col("metric_key") == "supervision_hours_logged") & (pl.col("period_start") == period))
     joined = current.join(people.select("clinician_id", "clinician_name", "license_type"), on="clinician_id")
     records = []
     for row in joined.iter_rows(named=True):
-        status = metric_status(definition, row["metric_value"], row["numerator"], row["denominator"],
-                               period_running=True)
+        status = warehouse_status(row)
         short = max((row["denominator"] or 0) - (row["numerator"] or 0), 0)
         records.append({
             "clinician": row["clinician_name"], "license": row["license_type"],
