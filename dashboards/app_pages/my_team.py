@@ -40,7 +40,9 @@ def body(user, scope) -> None:
     st.title("My Team")
     team_ids, supervisor_id = settings(user, scope)
     as_of = periods.as_of()
-    team = load_team(team_ids, as_of)
+    # The supervisor is in their own scope (their own clients, their escalations) but is not their own supervisee.
+    supervisees = team_ids if supervisor_id is None else tuple(c for c in team_ids if c != supervisor_id)
+    team = load_team(supervisees, as_of)
     team_alerts = alerts.open_conditions(team_ids, supervisor_id)
     render(team, team_alerts)
 

@@ -95,10 +95,14 @@ def test_clinician_lists_hold_only_their_own_clients(demo_env):
 def test_supervisor_team_table_is_their_team_with_warehouse_figures(demo_env):
     at = open_page(demo_env, "SUPERVISOR", "my_team")
     me = at.session_state["auth_user"].user_id
+    # The supervisees: the supervisor is not listed as their own supervisee (team table or supervision hours).
     team = warehouse("select clinician_id, clinician_name from marts.dim_clinicians where is_active "
-                     "and (clinician_id = ? or supervisor_id = ?)", [me, me])
+                     "and supervisor_id = ? and clinician_id <> ?", [me, me])
     table = table_with(at, "Clinician", "KVR %")
     assert sorted(table["Clinician"]) == sorted(team["clinician_name"])
+    hours = table_with(at, "clinician", "hours_logged", required=False)
+    if hours is not None:
+        assert set(hours["clinician"]) <= set(team["clinician_name"])
     for row in team.iter_rows(named=True):
         # Coloured cells are one-pill lists: ["75.4"].
         shown = list(table[table["Clinician"] == row["clinician_name"]]["KVR %"].iloc[0])

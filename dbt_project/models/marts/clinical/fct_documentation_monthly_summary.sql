@@ -1,6 +1,7 @@
 {#- Notes by service month, per clinician and for the practice (clinician_id null): how many were signed the
-    same day and within the Georgia deadline, and how many are still unsigned. The within-deadline share
-    counts only notes whose deadline has passed or that are already signed. -#}
+    same day and within the Georgia deadline, and how many are still unsigned. The within-deadline share counts
+    only notes whose deadline has passed (the deadline day included as on time: the same cut as the Unsigned
+    Note Backlog and the note alerts), so a note not yet due, signed or not, counts neither way. -#}
 with
 
 notes as (
@@ -12,8 +13,9 @@ per_clinician as (
         {{ month_start('service_date') }} as month_start,
         clinician_id,
         count(*) as notes_written,
-        sum(case when is_signed or signature_due_date < {{ as_of_date() }} then 1 else 0 end) as notes_due,
-        sum(case when is_signed_within_deadline then 1 else 0 end) as notes_signed_within_deadline,
+        sum(case when signature_due_date < {{ as_of_date() }} then 1 else 0 end) as notes_due,
+        sum(case when signature_due_date < {{ as_of_date() }} and is_signed_within_deadline then 1 else 0 end)
+            as notes_signed_within_deadline,
         sum(case when is_signed_same_day then 1 else 0 end) as notes_signed_same_day,
         sum(case when not is_signed then 1 else 0 end) as notes_unsigned
     from notes
