@@ -21,7 +21,9 @@ from dashboards.data.team import rows_by_clinician
 from dashboards.data.warehouse import query
 
 SCORECARD_KEYS = ("kept_visit_rate", "claim_acceptance_rate", "days_in_ar", "collection_rate")
-REVENUE_CYCLE_KEYS = ("charge_entry_lag", "billing_compliance_rate", "days_in_ar", "collection_rate")
+# The PRD's collection rate, with its documented net variant beside it (see the metric dictionary).
+REVENUE_CYCLE_KEYS = ("charge_entry_lag", "billing_compliance_rate", "days_in_ar", "collection_rate",
+                      "net_collection_rate")
 CAPACITY_KEYS = ("schedule_fill_rate", "prime_time_utilization")
 # The matrix's measures; its status is the worst of their dictionary statuses.
 MATRIX_KEYS = ("kept_visit_rate", "sessions_per_day", "same_day_documentation_rate", "treatment_plan_currency",

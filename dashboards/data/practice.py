@@ -26,7 +26,7 @@ REBOOK_WINDOW_DAYS = 30
 OPEN_STATUSES = ("SCHEDULED", "CONFIRMED", "CHECKED_IN")
 # Measures the dictionary says keep growing as claims settle (payments arrive 2-6 weeks after the
 # visit): the running month is far from final, so cards show the month SETTLE_MONTHS back instead.
-SETTLING_KEYS = ("average_reimbursement_per_session", "collection_rate")
+SETTLING_KEYS = ("average_reimbursement_per_session", "collection_rate", "net_collection_rate")
 SETTLE_MONTHS = 2
 WEEK_KEYS = ("kept_visit_rate", "no_show_rate", "cancellation_rate", "treatment_plan_currency")
 MONTH_KEYS = (

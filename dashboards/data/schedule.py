@@ -62,10 +62,11 @@ def appointment_work_list(clinician_ids: tuple[int, ...] | None, alert_type: str
 
 @cached(max_entries=4)
 def incomplete_demographics(clinician_ids: tuple[int, ...] | None) -> pl.DataFrame:
-    """Clients seen for a completed session whose demographics miss required fields, with what is missing."""
-    frame = query(
+    """Clients seen for a completed session whose demographics miss required fields, with what is missing
+    (dim_clients.missing_demographic_fields, the definition the alert and the demographics measures read)."""
+    return query(
         "select cl.client_id, cl.display_name as client, c.clinician_name as clinician, cl.last_visit_date, "
-        "al.message, al.action_required as to_do "
+        "cl.missing_demographic_fields as missing, al.action_required as to_do "
         "from marts.fct_compliance_alerts as al "
         "inner join marts.dim_clients as cl on al.entity_id = cl.client_id "
         "left join marts.dim_clinicians as c on cl.clinician_id = c.clinician_id "
@@ -73,7 +74,3 @@ def incomplete_demographics(clinician_ids: tuple[int, ...] | None) -> pl.DataFra
         f"and {id_filter('cl.clinician_id', clinician_ids)} order by cl.last_visit_date desc",
         [INCOMPLETE_DEMOGRAPHICS],
     )
-    # The message names the fields after "missing: " and carries ids only, never PHI.
-    return frame.with_columns(
-        pl.col("message").str.split("missing: ").list.last().str.strip_chars().alias("missing")
-    ).drop("message")

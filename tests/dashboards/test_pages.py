@@ -128,6 +128,13 @@ def test_administrator_overview_scorecard_matches_the_warehouse(demo_env):
     matrix = table_with(at, "Clinician", "Sessions/day")
     active = warehouse("select count(*) from marts.dim_clinicians where is_active").item()
     assert len(matrix) == active
+    # Revenue cycle: the PRD's Collection Rate (gross) and its documented net variant beside it, both for the
+    # latest settled month (see the metric dictionary).
+    settled = dt.date(2026, 9, 1)
+    for key, label in (("collection_rate", "Collection Rate"), ("net_collection_rate", "Net Collection Rate")):
+        assert cards[f"{label} (September)"] == f"{metric_value(key, 'month', settled, None):.1f}%", key
+    assert metric_value("collection_rate", "month", settled, None) < metric_value(
+        "net_collection_rate", "month", settled, None)
 
 
 def test_administrator_explores_any_measure_with_its_numerator_and_denominator(demo_env):
@@ -170,3 +177,11 @@ def test_front_desk_sees_todays_schedule_and_work_lists(demo_env):
     cards = metrics_by_label(at)
     assert cards["Appointments not closed out"] == str(counts.get("APPOINTMENT_STATUS_NOT_UPDATED", 0))
     assert cards["Insurance not verified (next 7 days)"] == str(counts.get("APPOINTMENT_INSURANCE_NOT_VERIFIED", 0))
+    # Incomplete demographics: the alert's clients, with what is missing from dim_clients (one definition).
+    assert cards["Clients with incomplete demographics"] == str(counts.get("COMPLETED_WITH_INCOMPLETE_DEMOGRAPHICS", 0))
+    listed = table_with(at, "client_id", "missing")
+    missing = dict(warehouse("select client_id, missing_demographic_fields from marts.dim_clients "
+                             "where not has_complete_demographics").iter_rows())
+    assert len(listed) > 0
+    assert {int(c): m for c, m in zip(listed["client_id"], listed["missing"], strict=True)} == {
+        int(c): missing[int(c)] for c in listed["client_id"]}

@@ -78,7 +78,7 @@ def _practice_month(metrics: list[dict], key: str, month: str) -> dict:
 def _check_measures(frames: dict[str, list[dict]]) -> None:
     dictionary = {r["metric_key"]: r for r in frames["dictionary"]}
     metrics = frames["metrics"]
-    assert len(dictionary) == 35
+    assert len(dictionary) == 38  # the PRD's 35 and 3 documented variants
     assert {r["metric_key"] for r in metrics} == set(dictionary)
 
     for key, entry in dictionary.items():
@@ -115,6 +115,18 @@ def _check_measures(frames: dict[str, list[dict]]) -> None:
         assert 0 < _practice_month(metrics, "average_reimbursement_per_session", month)["metric_value"] < 300
         hours = _practice_month(metrics, "supervision_hours_logged", month)
         assert hours["metric_value"] == hours["numerator"] and hours["denominator"] > 0
+
+    # Each PRD measure against its variant: the PRD's denominators are the wider ones.
+    for month in FULL_MONTHS:
+        gross, net = (_practice_month(metrics, k, month) for k in ("collection_rate", "net_collection_rate"))
+        assert gross["numerator"] == net["numerator"] and gross["denominator"] > net["denominator"]
+        assert gross["metric_value"] < net["metric_value"]
+        verification = _practice_month(metrics, "insurance_verification_rate", month)
+        assert verification["denominator"] == _practice_month(metrics, "kept_visit_rate", month)["denominator"]
+        assert verification["denominator"] > _practice_month(
+            metrics, "insured_session_verification_rate", month)["denominator"]
+        assert _practice_month(metrics, "complete_demographics_rate", month)["denominator"] > _practice_month(
+            metrics, "active_client_demographics_rate", month)["denominator"]
 
     # The aging mart and Days in AR read the same receivables.
     for month in FULL_MONTHS:

@@ -5,8 +5,8 @@ appointments as (select * from {{ ref('stg_operational__appointments') }}),
 notes as (select * from {{ ref('stg_operational__clinical_notes') }}),
 charges as (select * from {{ ref('stg_operational__charges') }}),
 clients as (select * from {{ ref('stg_operational__clients') }}),
-policies as (select * from {{ ref('stg_operational__insurance_policies') }}),
 verifications as (select * from {{ ref('stg_operational__insurance_verifications') }}),
+client_demographics as (select * from {{ ref('dim_clients') }}),
 
 params as (
     select
@@ -113,44 +113,26 @@ unverified_upcoming as (
         )
 ),
 
-incomplete_clients as (
-    select
-        c.client_id,
-        c.primary_clinician_id,
-        c.has_date_of_birth,
-        c.has_phone,
-        c.has_address,
-        c.has_emergency_contact,
-        c.is_self_pay or exists (select 1 from policies as pol where pol.client_id = c.client_id) as has_insurance_or_self_pay
-    from clients as c
-),
-
 completed_with_gaps as (
+    -- The client's missing fields come from dim_clients, the same definition the complete-demographics
+    -- measures count (PRD data-quality rule 4: required fields complete before a session is completed).
     select
         'COMPLETED_WITH_INCOMPLETE_DEMOGRAPHICS' as alert_type,
         'WARNING' as severity,
-        ic.primary_clinician_id as target_user_id,
+        dc.primary_clinician_id as target_user_id,
         'FRONT_DESK' as target_role,
         false as is_supervisor_escalated,
         false as is_admin_escalated,
         'client' as entity_type,
-        ic.client_id as entity_id,
-        'Client #' || cast(ic.client_id as varchar) || ' had a completed session but is missing: '
-            || trim(
-                case when not ic.has_date_of_birth then 'date of birth ' else '' end
-                || case when not ic.has_phone then 'phone ' else '' end
-                || case when not ic.has_address then 'address ' else '' end
-                || case when not ic.has_emergency_contact then 'emergency contact ' else '' end
-                || case when not ic.has_insurance_or_self_pay then 'insurance ' else '' end
-            ) as message,
+        dc.client_id as entity_id,
+        'Client #' || cast(dc.client_id as varchar) || ' had a completed session but is missing: '
+            || dc.missing_demographic_fields as message,
         'Complete the demographics at the next check-in' as action_required,
         max(a.appointment_date) as due_date
-    from incomplete_clients as ic
-    inner join appointments as a on ic.client_id = a.client_id and a.appointment_status = 'COMPLETED'
-    where not (ic.has_date_of_birth and ic.has_phone and ic.has_address and ic.has_emergency_contact
-        and ic.has_insurance_or_self_pay)
-    group by ic.client_id, ic.primary_clinician_id, ic.has_date_of_birth, ic.has_phone, ic.has_address,
-        ic.has_emergency_contact, ic.has_insurance_or_self_pay
+    from client_demographics as dc
+    inner join appointments as a on dc.client_id = a.client_id and a.appointment_status = 'COMPLETED'
+    where not dc.has_complete_demographics
+    group by dc.client_id, dc.primary_clinician_id, dc.missing_demographic_fields
 ),
 
 unioned as (

@@ -26,16 +26,19 @@
     'mtr_online_booking_rate',
     'mtr_front_desk_check_in_time',
     'mtr_insurance_verification_rate',
+    'mtr_insured_session_verification_rate',
     'mtr_interdisciplinary_collaboration_rate',
     'mtr_informed_consent_currency',
     'mtr_minor_consent_compliance',
     'mtr_telehealth_consent_compliance',
     'mtr_complete_demographics_rate',
+    'mtr_active_client_demographics_rate',
     'mtr_insurance_information_accuracy',
     'mtr_hipaa_training_current',
     'mtr_breach_incident_response_time',
     'mtr_days_in_ar',
     'mtr_collection_rate',
+    'mtr_net_collection_rate',
 ] -%}
 with
 

@@ -1,5 +1,7 @@
 {#- The client's clinician for measures is the primary clinician, else whoever saw the client last, so a
-    client seen by several clinicians counts once for the practice. -#}
+    client seen by several clinicians counts once for the practice.
+    missing_demographic_fields is the one definition of complete demographics: the complete-demographics
+    measures and the COMPLETED_WITH_INCOMPLETE_DEMOGRAPHICS alert all read it. -#}
 with
 
 clients as (
@@ -42,6 +44,30 @@ policy_summary as (
     group by 1
 ),
 
+demographic_gaps as (
+    -- PRD required fields (Data Quality): name, DOB, address, phone, emergency contact, insurance. An address
+    -- is billable only with its city and ZIP, and insurance only with a member id; a self-pay client needs none.
+    select
+        clients.client_id,
+        nullif(rtrim(
+            case when nullif(trim(clients.display_name), '') is null then 'name, ' else '' end
+            || case when not coalesce(clients.has_date_of_birth, false) then 'date of birth, ' else '' end
+            || case when not coalesce(clients.has_address, false) then 'street address, ' else '' end
+            || case when not coalesce(clients.has_city, false) then 'city, ' else '' end
+            || case when not coalesce(clients.has_zip_code, false) then 'ZIP code, ' else '' end
+            || case when not coalesce(clients.has_phone, false) then 'phone, ' else '' end
+            || case when not coalesce(clients.has_emergency_contact, false) then 'emergency contact, ' else '' end
+            || case
+                when coalesce(clients.is_self_pay, false) then ''
+                when policy_summary.client_id is null then 'insurance, '
+                when not policy_summary.has_member_id then 'insurance member id, '
+                else ''
+            end,
+            ', '), '') as missing_demographic_fields
+    from clients
+    left join policy_summary on clients.client_id = policy_summary.client_id
+),
+
 final as (
     select
         clients.client_id,
@@ -56,17 +82,11 @@ final as (
         clients.is_self_pay,
         clients.has_portal_access,
         policy_summary.client_id is not null as has_insurance_policy,
-        -- PRD required fields: name, DOB, address, phone, emergency contact, insurance (or self-pay).
-        clients.display_name is not null
-            and clients.has_date_of_birth
-            and clients.has_address
-            and clients.has_city
-            and clients.has_zip_code
-            and clients.has_phone
-            and clients.has_emergency_contact
-            and (clients.is_self_pay or coalesce(policy_summary.has_member_id, false))
-            as has_complete_demographics,
+        demographic_gaps.missing_demographic_fields is null as has_complete_demographics,
+        demographic_gaps.missing_demographic_fields,
         clients.intake_date,
+        -- On the practice's books from intake, or from the record's creation when intake is not recorded.
+        coalesce(clients.intake_date, cast({{ to_local('clients.created_at') }} as date)) as registered_date,
         visit_summary.first_visit_date,
         visit_summary.last_visit_date,
         clients.discharged_date,
@@ -75,6 +95,7 @@ final as (
     from clients
     left join visit_summary on clients.client_id = visit_summary.client_id
     left join policy_summary on clients.client_id = policy_summary.client_id
+    left join demographic_gaps on clients.client_id = demographic_gaps.client_id
 )
 
 select * from final
