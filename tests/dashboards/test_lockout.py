@@ -20,16 +20,24 @@ from operational_api.auth import (
 )
 from operational_api.db import get_engine, migrate, session_scope
 from operational_api.models import User
-from tests.conftest import run_cli
+from tests.conftest import new_pg_database, run_cli
 
 EMAIL = "pat.doe@practice.example"
 PASSWORD = "a-good-password"
 T0 = dt.datetime(2026, 12, 4, 9, 0)
 
 
-@pytest.fixture
-def store(var_dir):
-    engine = get_engine(f"sqlite:///{var_dir / 'store.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, var_dir):
+    """The store with one clinician; on PostgreSQL too when MENTALSPACE_TEST_PG_URL is set (else skipped)."""
+    if request.param == "postgresql":
+        with new_pg_database() as url:
+            yield _with_clinician(get_engine(url))
+    else:
+        yield _with_clinician(get_engine(f"sqlite:///{var_dir / 'store.db'}"))
+
+
+def _with_clinician(engine):
     migrate(engine)
     with session_scope(engine) as session:
         user = User(email=EMAIL, first_name="Pat", last_name="Doe", role="CLINICIAN")
@@ -38,6 +46,11 @@ def store(var_dir):
         user_id = user.id
     set_password(engine, user_id, PASSWORD)
     return engine
+
+
+@pytest.fixture
+def sqlite_store(var_dir):
+    return _with_clinician(get_engine(f"sqlite:///{var_dir / 'store.db'}"))
 
 
 def refusal(engine, email: str, password: str, now: dt.datetime) -> str:
@@ -93,7 +106,8 @@ def test_an_administrator_unlocks(store, var_dir):
         unlock(store, "nobody@practice.example")
 
 
-def test_the_cli_unlocks_a_user(store, var_dir):
+def test_the_cli_unlocks_a_user(sqlite_store, var_dir):
+    store = sqlite_store
     fail(store, 5)
     result = run_cli("users", "unlock", EMAIL, env={"MENTALSPACE_VAR_DIR": str(var_dir),
                                                     "DATABASE_URL": f"sqlite:///{var_dir / 'store.db'}"})
@@ -116,7 +130,8 @@ class FakeTime:
         self.now += seconds
 
 
-def test_a_source_that_keeps_failing_waits_longer_each_time(store):
+def test_a_source_that_keeps_failing_waits_longer_each_time(sqlite_store):
+    store = sqlite_store
     clock = FakeTime()
     throttle = SignInThrottle(clock=lambda: clock.now, sleep=clock.sleep)
     # Guessing across many addresses (no account is locked by this) is what the throttle is for.
