@@ -145,7 +145,10 @@ def _all_keys() -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_bookmarked_page_opens_after_sign_in(server, built_demo, tmp_path):
+def test_a_bookmarked_page_opens_after_sign_in(server, built_demo, tmp_path, monkeypatch):
+    for name in DEPLOYMENT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(built_demo))
     browser = Chromium(tmp_path / "profile", tmp_path / "downloads")
     try:
         # Signed out, a page's address shows the sign-in (no "Page not found"), then that page.
@@ -165,6 +168,29 @@ def test_a_bookmarked_page_opens_after_sign_in(server, built_demo, tmp_path):
         assert "Page not found" not in text and "Practice scorecard" not in text
     finally:
         browser.close()
+    # A supervisor's bookmark to a supervisee's page keeps its ?clinician= through the sign-in.
+    email, password = demo_logins(built_demo)["SUPERVISOR"]
+    supervisor = authenticate(store_engine(), email, password)
+    supervisee = min(c for c in supervisor.visible_clinician_ids if c != supervisor.user_id)
+    name = _clinician_name(supervisee)
+    browser = Chromium(tmp_path / "profile3", tmp_path / "downloads3")
+    try:
+        sign_in(browser, server, built_demo, "SUPERVISOR", path=f"/my-practice?clinician={supervisee}")
+        browser.wait_for_title("My Practice", timeout=60)
+        assert browser.evaluate("location.search") == f"?clinician={supervisee}"
+        shown = browser.evaluate("[...document.querySelectorAll('[data-testid=\"stSelectbox\"]')]"
+                                 ".map(s => s.innerText + ' ' + [...s.querySelectorAll('input')].map(i => i.value).join(' ')).join(' | ')")
+        assert name in shown, shown
+    finally:
+        browser.close()
+
+
+def _clinician_name(clinician_id: int) -> str:
+    from orchestration.lib.environment import current_environment
+    from orchestration.lib.warehouse import Warehouse
+
+    return Warehouse(current_environment()).query(
+        f"select clinician_name from marts.dim_clinicians where clinician_id = {int(clinician_id)}").item()
 
 
 @pytest.mark.slow
