@@ -14,6 +14,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
+from dashboards.components import ui
 from tests.dashboards.conftest import HOSTILE_NAMES, signed_in_app
 
 MARKDOWN = MarkdownIt("commonmark")
@@ -68,3 +69,14 @@ def test_the_clinician_page_shows_every_hostile_name_as_typed(hostile_demo, monk
     nudge = next(line for line in shown.splitlines() if "haven't rebooked" in line)
     assert any(name in nudge for name in HOSTILE_NAMES), "the nudge names clients as typed"
     assert f"Signed in as {HOSTILE_NAMES[2]}" in shown, "the staff name in the sidebar shows as typed"
+
+
+@pytest.mark.parametrize("text", [
+    *HOSTILE_NAMES, "[click](javascript:alert(1))", "<script>alert(1)</script>", "# heading", "- item",
+    "1. first", "> quote", "`code`", "a_b_c", "~~gone~~", "$x^2$", ":red[red]", "O'Brien-Smith, Jr.", "a\\b", "&amp;",
+    "line one\nline two", "| a | b |",
+])
+def test_plain_round_trips_through_markdown(text):
+    rendered = MARKDOWN.render(ui.plain(text))
+    assert "<img" not in rendered and "<a " not in rendered and "<script" not in rendered
+    assert html.unescape(re.sub(r"<[^>]*>", "", rendered)).strip() == text
