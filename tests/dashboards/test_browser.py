@@ -7,6 +7,7 @@ Screenshots of every page land in tests/artifacts/screenshots/ (git-ignored). Sk
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -178,9 +179,10 @@ def test_a_bookmarked_page_opens_after_sign_in(server, built_demo, tmp_path, mon
         sign_in(browser, server, built_demo, "SUPERVISOR", path=f"/my-practice?clinician={supervisee}")
         browser.wait_for_title("My Practice", timeout=60)
         assert browser.evaluate("location.search") == f"?clinician={supervisee}"
-        shown = browser.evaluate("[...document.querySelectorAll('[data-testid=\"stSelectbox\"]')]"
-                                 ".map(s => s.innerText + ' ' + [...s.querySelectorAll('input')].map(i => i.value).join(' ')).join(' | ')")
-        assert name in shown, shown
+        # The picker paints after the title: wait for it to show the supervisee.
+        browser.wait_for("[...document.querySelectorAll('[data-testid=\"stSelectbox\"]')].some(s => (s.innerText + ' ' + "
+                         "[...s.querySelectorAll('input')].map(i => i.value).join(' '))"
+                         f".includes({json.dumps(name)}))", timeout=30, what=f"picker on {name!r}")
     finally:
         browser.close()
 
