@@ -14,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 
 from dashboards.access import ERA_UPLOAD_PAGE, ERA_UPLOAD_ROLES, PAGE_TITLES, PAGES_BY_ROLE  # noqa: E402
-from dashboards.auth import current_user, sign_in_form, sign_out  # noqa: E402
+from dashboards.auth import current_user, idle_watch, sign_in_form, sign_out  # noqa: E402
+from dashboards.components.ui import NAV_NOTICE_KEY, plain  # noqa: E402
 from dashboards.data.cache import clear_all, clear_if_warehouse_changed  # noqa: E402
 
 APP_DIR = Path(__file__).resolve().parent
@@ -33,8 +34,31 @@ PAGE_ICONS = {
 }
 
 
+SIGN_IN_PATH = "sign-in"
+
+
+def _url_path(key: str) -> str:
+    return key.replace("_", "-")
+
+
 def _page(key: str) -> st.Page:
-    return st.Page(f"app_pages/{key}.py", title=PAGE_TITLES[key], icon=PAGE_ICONS[key], url_path=key.replace("_", "-"))
+    return st.Page(f"app_pages/{key}.py", title=PAGE_TITLES[key], icon=PAGE_ICONS[key], url_path=_url_path(key))
+
+
+def _existing_pages() -> list[str]:
+    return [key for key in PAGE_TITLES if (APP_DIR / "app_pages" / f"{key}.py").exists()]
+
+
+def signed_out_navigation() -> list[st.Page]:
+    """The sign-in, at its own address and (hidden) at every page's address.
+
+    A bookmark keeps its address through the sign-in: the rerun after it resolves the same address
+    against the role's pages (Streamlit knows a page by its url_path alone).
+    """
+    return [st.Page(sign_in_form, title="Sign in", url_path=SIGN_IN_PATH, default=True)] + [
+        st.Page(sign_in_form, title="Sign in", url_path=_url_path(key), visibility="hidden")
+        for key in _existing_pages()
+    ]
 
 
 def navigation_for(role: str) -> dict[str, list[st.Page]]:
@@ -45,17 +69,45 @@ def navigation_for(role: str) -> dict[str, list[st.Page]]:
     return sections
 
 
+def _redirect(default: st.Page, notice: str | None):
+    def open_default() -> None:
+        if notice:
+            st.session_state[NAV_NOTICE_KEY] = notice
+        st.switch_page(default)
+    return open_default
+
+
+def signed_in_navigation(role: str) -> dict[str, list[st.Page]]:
+    """The role's pages, plus hidden stand-ins at the addresses of the others (and of the sign-in).
+
+    A bookmark to a page outside the role (or a stale sign-in address) opens the role's first page
+    with a word of explanation instead of Streamlit's "Page not found".
+    """
+    sections = navigation_for(role)
+    default = next(iter(sections.values()))[0]
+    shown = {page.url_path for pages in sections.values() for page in pages}
+    elsewhere = [(SIGN_IN_PATH, None)] + [
+        (_url_path(key), "That page is not part of your role's dashboards; here is your first page.")
+        for key in _existing_pages() if _url_path(key) not in shown
+    ]
+    hidden = [st.Page(_redirect(default, notice), title="Redirect", url_path=path, visibility="hidden")
+              for path, notice in elsewhere]
+    first = next(iter(sections))
+    return sections | {first: sections[first] + hidden}
+
+
 user = current_user()
 if user is None:
-    st.navigation([st.Page(sign_in_form, title="Sign in", url_path="sign-in")]).run()
+    st.navigation(signed_out_navigation(), position="hidden").run()
 else:
     with st.sidebar:
-        st.write(f"Signed in as **{user.display_name}** ({user.role.replace('_', ' ').lower()})")
+        st.write(f"Signed in as **{plain(user.display_name)}** ({user.role.replace('_', ' ').lower()})")
         left, right = st.columns(2)
         if left.button("Sign out", key="auth_sign_out"):
             sign_out()
             st.rerun()
         if right.button("Refresh data", key="shared_refresh", help="Re-read the warehouse now"):
             clear_all()
+    idle_watch()
     clear_if_warehouse_changed()
-    st.navigation(navigation_for(user.role)).run()
+    st.navigation(signed_in_navigation(user.role)).run()

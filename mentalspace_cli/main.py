@@ -10,6 +10,7 @@
     mentalspace amd sync             one incremental AdvancedMD sync through Dagster (the first is the initial load)
     mentalspace amd backfill         replace AdvancedMD visits and charges of a date range, one Dagster run per day
     mentalspace amd-sim              run the local AdvancedMD simulator
+    mentalspace users unlock EMAIL   lift a sign-in lockout before its 30 minutes run out
 
 Errors are one line on stderr and exit code 2; `--debug` shows the traceback as well.
 """
@@ -268,6 +269,18 @@ def cmd_era(args: argparse.Namespace) -> int:
     return era_main(era_args)
 
 
+def cmd_users_unlock(args: argparse.Namespace) -> int:
+    from operational_api.auth import unlock
+    from operational_api.db import get_engine
+
+    try:
+        was_locked = unlock(get_engine(), args.email)
+    except LookupError as exc:
+        raise PlatformError(str(exc)) from None
+    print(f"{args.email.strip().lower()}: {'unlocked' if was_locked else 'was not locked; failure count cleared'}")
+    return 0
+
+
 def cmd_amd_sim(args: argparse.Namespace) -> int:
     from ingest.advancedmd.simulator import main as sim_main
 
@@ -447,6 +460,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="days replaced per Dagster run (default 10; each day is its own transaction)")
     _amd_simulator_args(q)
     q.set_defaults(func=cmd_amd_backfill)
+
+    p = sub.add_parser("users", help="staff sign-in: users unlock EMAIL")
+    users = p.add_subparsers(dest="users_command", required=True)
+    q = users.add_parser("unlock", help="lift a sign-in lockout (and clear the failure count) now")
+    q.add_argument("email")
+    q.set_defaults(func=cmd_users_unlock)
 
     # add_help=False: `amd-sim --help` is the simulator's own help (see PASSTHROUGH in main).
     p = sub.add_parser("amd-sim", help="run the local AdvancedMD simulator (amd-sim --help)", add_help=False)

@@ -32,7 +32,7 @@ def body(user, scope) -> None:
     supervisor_id = user.user_id if user.role == "SUPERVISOR" else None
     done = st.session_state.pop("ca_notice", None)
     if done:
-        st.success(done)
+        st.success(ui.plain(done))
     choices = alerts.alert_choices(scope.clinician_ids, supervisor_id)
     if choices.total == 0:
         st.info("No open compliance conditions for you: nothing to acknowledge.")
@@ -69,7 +69,7 @@ def _act(action: str, key: str, label: str, scope, supervisor_id, user) -> None:
     try:
         alerts.act(action, key, scope.clinician_ids, supervisor_id, user.user_id)
     except (AlertActionError, alerts.AlertNotVisible) as exc:
-        st.error(str(exc))
+        st.error(ui.plain(exc))
         return
     st.session_state["ca_notice"] = f"{'Acknowledged' if action == 'acknowledge' else 'Resolved'}: {label}"
     st.rerun()

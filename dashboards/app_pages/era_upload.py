@@ -10,6 +10,7 @@ import streamlit as st
 
 import edi835
 from dashboards.auth import store_engine
+from dashboards.components import ui
 from dashboards.data.cache import clear_all
 from operational_api.era.posting import (
     PostingError,
@@ -49,17 +50,17 @@ def _upload_section(user) -> None:
     data = uploaded.getvalue()
     summary = _validation_summary(data, uploaded.name)
     if isinstance(summary, str):
-        st.error(summary)
+        st.error(ui.plain(summary))
         return
     remittances, errors, warnings = summary
     st.subheader("Validation summary")
     st.dataframe(remittances.to_pandas(), hide_index=True, width="stretch")
     for message in errors:
-        st.error(message)
+        st.error(ui.plain(message))
     if warnings:
         with st.expander(f"{len(warnings)} warning(s) (the money data is intact)"):
             for message in warnings[:200]:
-                st.write(message)
+                st.text(message)
     if errors:
         st.warning("This file has errors and cannot be posted.")
         return
@@ -68,7 +69,7 @@ def _upload_section(user) -> None:
             try:
                 result = post_bytes(store_engine(), data, uploaded.name, uploaded_by=user.user_id)
             except PostingError as exc:
-                st.error(str(exc))
+                st.error(ui.plain(exc))
                 return
             submit(data, uploaded.name)
         st.session_state[f"{PAGE}_result"] = result
@@ -77,7 +78,8 @@ def _upload_section(user) -> None:
             clear_all()
     result = st.session_state.get(f"{PAGE}_result")
     if result is not None:
-        (st.info if result.already_posted else st.success)("\n\n".join(result.summary_lines()))
+        summary = "\n\n".join(ui.plain(line) for line in result.summary_lines())
+        (st.info if result.already_posted else st.success)(summary)
         if not result.already_posted and result.level_counts:
             levels = pl.DataFrame({"match level": list(result.level_counts), "claims": list(result.level_counts.values())})
             st.dataframe(levels.to_pandas(), hide_index=True)
@@ -103,24 +105,25 @@ def _review_section(user) -> None:
     item = next(i for i in items if i.era_claim_id == chosen)
     options = {f"#{c.rank} claim {c.claim_control_number} (score {c.score:.2f}: {c.reasons})": c for c in item.candidates}
     if options:
-        label = st.radio("Candidates", list(options), key=f"{PAGE}_candidate")
+        label = st.radio("Candidates", list(options), format_func=ui.plain, key=f"{PAGE}_candidate")
         if st.button("Post to this claim", key=f"{PAGE}_resolve"):
             candidate = options[label]
             try:
                 outcome = resolve_review(store_engine(), item.era_claim_id, claim_id=candidate.claim_id,
                                          charge_id=candidate.charge_id, user_id=user.user_id)
             except PlatformError as exc:
-                st.error(str(exc))
+                st.error(ui.plain(exc))
             else:
                 clear_all()  # the chosen claim's payment is posted now
-                st.success(outcome.summary_line())
+                st.success(ui.plain(outcome.summary_line()))
     else:
         st.write("No candidate scored high enough; find the claim in AdvancedMD or set this one aside.")
     if st.button("Mark unmatchable", key=f"{PAGE}_unmatchable"):
         try:
-            st.success(mark_unmatchable(store_engine(), item.era_claim_id, user_id=user.user_id).summary_line())
+            outcome = mark_unmatchable(store_engine(), item.era_claim_id, user_id=user.user_id)
+            st.success(ui.plain(outcome.summary_line()))
         except PlatformError as exc:
-            st.error(str(exc))
+            st.error(ui.plain(exc))
 
 
 def render() -> None:

@@ -54,7 +54,7 @@ def body(user, scope) -> None:
 
 
 def render(definition, series: pl.DataFrame, chosen: dict, running_period) -> None:
-    st.caption(f"{chosen['name']} · by {chosen['grain']} · target {definition.target_text}"
+    st.caption(f"{ui.plain(chosen['name'])} · by {chosen['grain']} · target {definition.target_text}"
                + (f" · alert action: {definition.alert_action}" if definition.alert_action else ""))
     if series.is_empty():
         st.info(f"No {definition.label} figures for this selection yet: pick another period or clinician, or check "

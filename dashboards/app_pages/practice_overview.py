@@ -114,7 +114,7 @@ def render(data) -> None:
                        note=f"{row['open_slots']} open",
                        help=f"{row['clinicians']} clinicians with availability; their weekly session targets add up "
                             f"to {row['weekly_session_target']}.")
-    st.info(data.recommendation, icon=":material/lightbulb:")
+    st.info(ui.plain(data.recommendation), icon=":material/lightbulb:")
     if not capacity.is_empty():
         st.plotly_chart(capacity_chart(capacity, this_week), width="stretch", key="ov_capacity_chart")
     ui.table(capacity, key="ov_capacity", empty="No availability templates yet: add clinician availability to plan "

@@ -1,15 +1,21 @@
 """What every page shares: the access check, the not-built state, tables with CSV download, metric
-cards and table cells coloured green / amber / red against the dictionary, and the freshness footer."""
+cards and table cells coloured green / amber / red against the dictionary, and the freshness footer.
+
+Text typed by people (client and staff names, alert messages, file contents) is shown as plain text:
+in tables, or through `plain()` wherever Streamlit would read a string as Markdown. A client called
+`![x](https://...)` must not make a clinician's browser fetch that address.
+"""
 
 from __future__ import annotations
 
-import html
+import re
 from collections.abc import Callable
 
 import polars as pl
 import pyarrow as pa
 import streamlit as st
 
+from dashboards import auth
 from dashboards.access import Scope, pages_for, requested_clinician
 from dashboards.data.dictionary import MetricDefinition
 from dashboards.data.periods import freshness
@@ -17,7 +23,10 @@ from dashboards.data.status import Status, delta_colour, format_change, format_v
 from dashboards.data.warehouse import WarehouseNotReady
 from operational_api.auth import SignedInUser
 
-USER_KEY = "auth_user"
+NAV_NOTICE_KEY = "nav_notice"
+# CommonMark lets any ASCII punctuation be backslash-escaped; escaped, none of it starts Markdown, HTML,
+# Streamlit's :colour[...] / :material/...: directives or $LaTeX$.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _STATUS_COLOURS = {s: s.colour for s in Status}
 # Cards are containers keyed `status-<name>-<slug>`; Streamlit gives each the class `st-key-<key>`.
 _CSS = "<style>" + "".join(
@@ -29,11 +38,14 @@ _CSS = "<style>" + "".join(
 def run_page(page_key: str, body: Callable[[SignedInUser, Scope], None]) -> None:
     """Run a page for the signed-in user: refuse roles without the page, explain an unbuilt warehouse,
     and end with the freshness of the figures."""
-    user: SignedInUser | None = st.session_state.get(USER_KEY)
+    user: SignedInUser | None = st.session_state.get(auth.USER_KEY)
     if user is None or page_key not in pages_for(user.role):
         st.error("This page is not part of your role's dashboards.")
         st.stop()
     st.html(_CSS)
+    notice = st.session_state.pop(NAV_NOTICE_KEY, None)
+    if notice:
+        st.info(notice)
     try:
         body(user, Scope.of(user))
         freshness_footer()
@@ -141,9 +153,24 @@ def table(frame: pl.DataFrame, key: str, empty: str, file_name: str | None = Non
     csv_button(frame, key, file_name)
 
 
+def plain(text: object) -> str:
+    """`text` for a Streamlit element that reads Markdown, escaped so it shows literally."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+
+
+def csv_source(frame: pl.DataFrame, activity: auth.Activity | None) -> Callable[[], str]:
+    """What the CSV button calls when clicked: the CSV, unless the session was signed out or went idle
+    meanwhile (the button may still be on a screen nobody cleared yet)."""
+    def write() -> str:
+        if not auth.download_allowed(activity):
+            raise PermissionError("download refused: the session was signed out or idle for 15 minutes")
+        return frame.write_csv()
+    return write
+
+
 def csv_button(frame: pl.DataFrame, key: str, file_name: str | None = None) -> None:
     # The CSV is written only when clicked, and the click does not rerun the page.
-    st.download_button("Download CSV", lambda: frame.write_csv(), file_name=file_name or f"{key}.csv",
+    st.download_button("Download CSV", csv_source(frame, auth.current_activity()), file_name=file_name or f"{key}.csv",
                        mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:")
 
 
@@ -173,9 +200,9 @@ def metric_card(container, key: str, label: str, definition: MetricDefinition | 
 
 
 def status_line(status: Status, text: str) -> None:
-    """One line of alerts / nudges / coaching with a dot in its status colour."""
+    """One line of alerts / nudges / coaching with a dot in its status colour (the text may hold client names)."""
     colour = _STATUS_COLOURS[status]
-    st.markdown(f'<span style="color:{colour}; font-size:1.2em">●</span> {html.escape(text)}', unsafe_allow_html=True)
+    st.markdown(f'<span style="color:{colour}; font-size:1.2em">●</span> {plain(text)}', unsafe_allow_html=True)
 
 
 def status_legend() -> None:

@@ -54,9 +54,11 @@ class Chromium:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         self._ids = itertools.count(1)
+        self.requested_urls: list[str] = []  # every request the page made (Network domain events)
         self.ws = connect(self._page_websocket(port), max_size=64 * 1024 * 1024, open_timeout=20, legacy=True)
         self.send("Page.enable")
         self.send("Runtime.enable")
+        self.send("Network.enable")
         self.send("Emulation.setDeviceMetricsOverride", width=1440, height=2200, deviceScaleFactor=1, mobile=False)
         self.send("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads_dir), eventsEnabled=True)
 
@@ -80,6 +82,8 @@ class Chromium:
         self.ws.send(json.dumps({"id": message_id, "method": method, "params": params}))
         while True:
             message = json.loads(self.ws.recv(timeout=60))
+            if message.get("method") == "Network.requestWillBeSent":
+                self.requested_urls.append(message["params"]["request"]["url"])
             if message.get("id") == message_id:
                 if "error" in message:
                     raise BrowserError(f"{method}: {message['error']}")

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
+import sqlite3
 from pathlib import Path
 
+import duckdb
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -89,3 +92,23 @@ def table_with(at: AppTest, *columns: str, required: bool = True):
     if required:
         raise AssertionError(f"no table with columns {columns}")
     return None
+
+
+# Names a person could type into the practice's records; each must show literally, never as Markdown or HTML.
+HOSTILE_NAMES = ("![x](http://127.0.0.1:9/leak.png)", "<img src=x onerror=alert(1)>", "**bold**")
+LEAK_ADDRESS = "127.0.0.1:9"
+
+
+@pytest.fixture(scope="session")
+def hostile_demo(built_demo, tmp_path_factory) -> Path:
+    """A copy of the demo whose clients are all named after `HOSTILE_NAMES` (in the warehouse the pages
+    read) and whose demo clinician's first name is `**bold**` (in the store the sign-in reads)."""
+    var = tmp_path_factory.mktemp("hostile") / "var"
+    shutil.copytree(built_demo, var, ignore=shutil.ignore_patterns("dagster", "*.lock", "*.wal"))
+    with duckdb.connect(str(var / "warehouse.duckdb")) as con:
+        names = ", ".join(f"'{n.replace(chr(39), chr(39) * 2)} T.'" for n in HOSTILE_NAMES)
+        con.execute(f"update marts.dim_clients set display_name = list_value({names})[client_id % 3 + 1]")
+    email = demo_logins(var)["CLINICIAN"][0]
+    with sqlite3.connect(var / "operational.db") as con:
+        con.execute("update users set first_name = ? where email = ?", (HOSTILE_NAMES[2], email))
+    return var

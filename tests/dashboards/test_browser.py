@@ -7,6 +7,7 @@ Screenshots of every page land in tests/artifacts/screenshots/ (git-ignored). Sk
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from operational_api.alerts import alert_statuses
 from operational_api.auth import authenticate
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT
 from tests.dashboards.browser import Chromium, chromium_path, free_port
-from tests.dashboards.conftest import demo_logins
+from tests.dashboards.conftest import HOSTILE_NAMES, LEAK_ADDRESS, demo_logins
 
 SCREENSHOTS = REPO_ROOT / "tests" / "artifacts" / "screenshots"
 TITLES = PAGE_TITLES | {"metric_explorer": "Kept Visit Rate (KVR)"}
@@ -31,12 +32,12 @@ pytestmark = pytest.mark.skipif(chromium_path() is None,
                                 reason="Chromium is not installed (apt-get install -y chromium); .ci/run installs it")
 
 
-@pytest.fixture(scope="module")
-def server(built_demo):
-    """`streamlit run` of the dashboards on an ephemeral loopback port, pointed at the demo practice."""
+def start_server(var: Path, **extra_env: str):
+    """`streamlit run` of the dashboards on an ephemeral loopback port, pointed at `var`; (url, process)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
-    env["MENTALSPACE_VAR_DIR"] = str(built_demo)
+    env["MENTALSPACE_VAR_DIR"] = str(var)
+    env.update(extra_env)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboards" / "streamlit_app.py"),
          "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
@@ -54,7 +55,10 @@ def server(built_demo):
                 process.kill()
                 pytest.fail("streamlit did not start")
             time.sleep(0.3)
-    yield url
+    return url, process
+
+
+def stop_server(process: subprocess.Popen) -> None:
     process.terminate()
     try:
         process.wait(timeout=15)
@@ -62,9 +66,17 @@ def server(built_demo):
         process.kill()
 
 
-def sign_in(browser: Chromium, url: str, var: Path, role: str) -> None:
+@pytest.fixture(scope="module")
+def server(built_demo):
+    """The dashboards on the demo practice."""
+    url, process = start_server(built_demo)
+    yield url
+    stop_server(process)
+
+
+def sign_in(browser: Chromium, url: str, var: Path, role: str, path: str = "/") -> None:
     email, password = demo_logins(var)[role]
-    browser.navigate(url + "/")
+    browser.navigate(url + path)
     browser.wait_for_text("Password", timeout=60)
     browser.type_into("Email", email)
     browser.type_into("Password", password)
@@ -131,3 +143,96 @@ def _all_keys() -> list[str]:
     from orchestration.lib.warehouse import Warehouse
 
     return Warehouse(current_environment()).query("select alert_key from marts.fct_compliance_alerts")["alert_key"].to_list()
+
+
+@pytest.mark.slow
+def test_a_bookmarked_page_opens_after_sign_in(server, built_demo, tmp_path, monkeypatch):
+    for name in DEPLOYMENT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(built_demo))
+    browser = Chromium(tmp_path / "profile", tmp_path / "downloads")
+    try:
+        # Signed out, a page's address shows the sign-in (no "Page not found"), then that page.
+        sign_in(browser, server, built_demo, "CLINICIAN", path="/metric-explorer")
+        browser.wait_for_title(TITLES["metric_explorer"], timeout=60)
+        assert "Page not found" not in browser.text()
+        assert browser.evaluate("location.pathname") == "/metric-explorer"
+    finally:
+        browser.close()
+    browser = Chromium(tmp_path / "profile2", tmp_path / "downloads2")
+    try:
+        # A page outside the role: the role's first page, with a word why, never the other page.
+        sign_in(browser, server, built_demo, "CLINICIAN", path="/practice-overview")
+        browser.wait_for_text("not part of your role's dashboards", timeout=60)
+        browser.wait_for_title("My Practice", timeout=60)
+        text = browser.text()
+        assert "Page not found" not in text and "Practice scorecard" not in text
+    finally:
+        browser.close()
+    # A supervisor's bookmark to a supervisee's page keeps its ?clinician= through the sign-in.
+    email, password = demo_logins(built_demo)["SUPERVISOR"]
+    supervisor = authenticate(store_engine(), email, password)
+    supervisee = min(c for c in supervisor.visible_clinician_ids if c != supervisor.user_id)
+    name = _clinician_name(supervisee)
+    browser = Chromium(tmp_path / "profile3", tmp_path / "downloads3")
+    try:
+        sign_in(browser, server, built_demo, "SUPERVISOR", path=f"/my-practice?clinician={supervisee}")
+        browser.wait_for_title("My Practice", timeout=60)
+        assert browser.evaluate("location.search") == f"?clinician={supervisee}"
+        # The picker paints after the title: wait for it to show the supervisee.
+        browser.wait_for("[...document.querySelectorAll('[data-testid=\"stSelectbox\"]')].some(s => (s.innerText + ' ' + "
+                         "[...s.querySelectorAll('input')].map(i => i.value).join(' '))"
+                         f".includes({json.dumps(name)}))", timeout=30, what=f"picker on {name!r}")
+    finally:
+        browser.close()
+
+
+def _clinician_name(clinician_id: int) -> str:
+    from orchestration.lib.environment import current_environment
+    from orchestration.lib.warehouse import Warehouse
+
+    return Warehouse(current_environment()).query(
+        f"select clinician_name from marts.dim_clinicians where clinician_id = {int(clinician_id)}").item()
+
+
+@pytest.mark.slow
+def test_an_idle_page_clears_its_client_lists_without_a_click(built_demo, tmp_path):
+    # The timeout shortened to 8 s for the test (the variable can only shorten it); nothing is touched after sign-in.
+    url, process = start_server(built_demo, MENTALSPACE_DASHBOARD_IDLE_SECONDS="8")
+    browser = Chromium(tmp_path / "profile", tmp_path / "downloads")
+    try:
+        sign_in(browser, url, built_demo, "CLINICIAN")
+        browser.wait_for_title("My Practice", timeout=60)
+        assert "Notes pending signature" in browser.text()
+        started = time.monotonic()
+        browser.wait_for_text("signed out after 15 minutes without activity", timeout=60)
+        waited = time.monotonic() - started
+        text = browser.text()
+        assert "Notes pending signature" not in text and "Signed in as" not in text
+        assert browser.evaluate("document.querySelectorAll('[data-testid=\"stDataFrame\"]').length") == 0
+        assert browser.evaluate("document.querySelectorAll('[data-testid=\"stDownloadButton\"]').length") == 0
+        browser.screenshot(SCREENSHOTS / "idle_signed_out.png")
+        assert waited < 30, f"cleared {waited:.0f} s after the page showed"
+    finally:
+        browser.close()
+        stop_server(process)
+
+
+@pytest.mark.slow
+def test_hostile_client_names_show_as_typed_and_fetch_nothing(hostile_demo, tmp_path):
+    url, process = start_server(hostile_demo)
+    browser = Chromium(tmp_path / "profile", tmp_path / "downloads")
+    try:
+        sign_in(browser, url, hostile_demo, "CLINICIAN")
+        browser.wait_for_title("My Practice", timeout=60)
+        browser.wait_for_text("haven't rebooked", timeout=60)
+        time.sleep(1.5)  # images would load after the text paints
+        text = browser.text()
+        assert HOSTILE_NAMES[0] in text, "the Markdown image shows as its text"
+        assert f"Signed in as {HOSTILE_NAMES[2]}" in text, "the staff name shows as typed, not bold"
+        assert not [u for u in browser.requested_urls if LEAK_ADDRESS in u], "the page fetched the client's address"
+        assert browser.evaluate(f"[...document.images].filter(i => i.src.includes('{LEAK_ADDRESS}')).length") == 0
+        browser.screenshot(SCREENSHOTS / "hostile_names_my_practice.png")
+    finally:
+        browser.close()
+        stop_server(process)

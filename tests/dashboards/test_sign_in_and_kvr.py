@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from dashboards import auth
 from dashboards.auth import store_engine
-from operational_api.auth import set_password
+from operational_api.auth import REFUSED, SignInThrottle, set_password, unlock
 from orchestration.lib.environment import current_environment
 from orchestration.lib.warehouse import Warehouse
 from tests.dashboards.conftest import APP, demo_logins, signed_in_app
@@ -37,7 +38,9 @@ def test_clinician_sees_only_their_own_kvr(demo_env):
     assert at.metric[0].value == f"{_latest(user.user_id, 'month'):.1f}%"
 
 
-def test_wrong_password_is_refused_and_the_fifth_failure_locks(demo_env):
+def test_wrong_password_is_refused_and_the_fifth_failure_locks(demo_env, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(auth, "THROTTLE", SignInThrottle(sleep=waits.append))
     # A staff member without a demo sign-in, so no other test (or worker) signs in as them meanwhile.
     logins = {email for email, _ in demo_logins(demo_env).values()}
     user = int(Warehouse(current_environment()).query(
@@ -51,10 +54,14 @@ def test_wrong_password_is_refused_and_the_fifth_failure_locks(demo_env):
         at.text_input(key="auth_email").input(email)
         at.text_input(key="auth_password").input("not-the-password")
         at.button[0].click().run()
-    assert "locked" not in at.error[0].value
+    refused = at.error[0].value
+    assert refused == REFUSED
     at.text_input(key="auth_password").input("a-good-password")
     at.button[0].click().run()
-    assert "locked" in at.error[0].value
+    assert at.error[0].value == refused, "a locked account reads exactly like a wrong password"
+    assert "auth_user" not in at.session_state
+    assert waits == [1.0, 2.0, 4.0], "this browser session is slowed down after three failures"
+    assert unlock(store_engine(), email)
 
 
 def test_page_says_what_to_do_before_the_first_build(var_dir):
