@@ -1,8 +1,9 @@
 """`mentalspace era generate | post | review`: remittances against the operational store.
 
-    mentalspace era generate --out DIR [--claims N] [--seed S] [--standalone]
-        an 835 for the store's submitted claims (or, with --standalone or an empty store, for
-        invented ones) plus its ground-truth JSON
+    mentalspace era generate --out DIR [--claims N] [--seed S] [--standalone] [--include-paid]
+        an 835 for the store's submitted claims the payer has not answered yet (all of them with
+        --include-paid: duplicates or a secondary payer's remittance), or with --standalone or an
+        empty store for invented ones, plus its ground-truth JSON
     mentalspace era post FILE [--min-confidence X] [--user ID]
         match and post one remittance (idempotent: a re-upload posts nothing)
     mentalspace era review [--file ID] [--limit N]
@@ -70,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=1, help="same seed + claims = same file")
     p.add_argument("--standalone", action="store_true", help="invent the claims instead of reading the store")
+    p.add_argument(
+        "--include-paid",
+        action="store_true",
+        help="also claims that already carry an insurance payment or adjustment (their payments post as "
+        "duplicates for review)",
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("post", help="match and post one 835 remittance")
@@ -112,7 +119,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     specs = []
     source = "invented"
     if not args.standalone:
-        specs = claim_specs_from_store(_store(), limit=args.claims, seed=args.seed)
+        specs = claim_specs_from_store(
+            _store(), limit=args.claims, seed=args.seed, include_paid=args.include_paid
+        )
         source = "the store's"
         if not specs:
             print("the store has no submitted claims: inventing them (--standalone)")
@@ -167,6 +176,7 @@ def cmd_review(args: argparse.Namespace) -> int:
             f"ERA claim {item.era_claim_id} (file {item.era_file_id}): CLP01 {item.claim_control_number.strip()} "
             f"status {item.claim_status_code} charge ${item.charge_amount:,.2f} paid ${item.paid_amount:,.2f} "
             f"best {item.match_method or '-'} {confidence}"
+            + (f"  held: {item.hold_reason}" if item.hold_reason else "")
         )
         for cand in item.candidates:
             charge = f" charge {cand.charge_id}" if cand.charge_id else ""
