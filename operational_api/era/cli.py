@@ -19,6 +19,7 @@ Nothing printed here names a patient: claim control numbers, ids, amounts and co
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,7 +129,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not specs:
         specs = standalone_specs(args.claims or 1000, seed=args.seed)
         source = "invented"
-    written = write_remittance(specs, args.out, RemittanceOptions(seed=args.seed))
+    options = RemittanceOptions(seed=args.seed)
+    if source == "the store's" and not args.include_paid:
+        # The payer has paid none of these claims yet: it has nothing to reverse or correct.
+        options = dataclasses.replace(options, reversal_rate=0.0, correction_rate=0.0)
+    written = write_remittance(specs, args.out, options)
     print(
         f"wrote {written.path} ({written.size_bytes / 1e6:.2f} MB): {written.claim_count} of {source} claims "
         f"in {written.clp_count} claim payments"

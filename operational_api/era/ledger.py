@@ -22,6 +22,9 @@ the single-claim manual resolution uses):
 - a CLP that would leave a charge overpaid (insurance paid + adjustments + the larger of patient
   responsibility and what the patient paid, above the charge amount) waits for review
   (``would_overpay``): billing staff decide refunds, nothing becomes a credit balance silently;
+  likewise a reversal that would take a charge's insurance paid, adjustments or patient
+  responsibility below zero (``reversal_exceeds_payment``: it reverses a payment never posted, or
+  other amounts than were posted);
 - line amounts go to the line's charge; claim-level amounts (and the payment of a CLP without SVC
   lines) are spread over the claim's charges pro rata to their charge amounts, the last charge
   taking the rounding;
@@ -41,7 +44,13 @@ from operational_api.models import ChargeStatus, ClaimStatus, EraReviewStatus
 DUPLICATE_REASON = "duplicate_payment_same_payer"
 OTHER_PAYER_REASON = "paid_by_other_payer"
 OVERPAY_REASON = "would_overpay"
-HOLD_REASONS = (DUPLICATE_REASON, OTHER_PAYER_REASON, OVERPAY_REASON)  # stable codes, in match_reasons
+UNDERPAY_REASON = "reversal_exceeds_payment"
+HOLD_REASONS = (
+    DUPLICATE_REASON,
+    OTHER_PAYER_REASON,
+    OVERPAY_REASON,
+    UNDERPAY_REASON,
+)  # stable, in match_reasons
 SECONDARY_ROUTE = "route=secondary"
 SECONDARY_STATUSES = ("2", "3", "20", "21")  # CLP02: processed as secondary / tertiary
 
@@ -83,7 +92,7 @@ class Ledger:
     level_counts: dict[str, int]
     applied_cents: int
     duplicates: int  # CLPs held for review because the charge already carries insurance money
-    overpayments: int  # CLPs held for review because posting would overpay a charge
+    overpayments: int  # CLPs held for review: posting would overpay a charge (or reverse more than it has)
     secondary: int  # CLPs posted as a secondary payer's payment
 
 
@@ -194,13 +203,17 @@ def build_ledger(
     )
     post = _Postings(frames, lines, claim_charges, claim_rarcs, line_rarcs)
     applications, adjustments, effects = post.compute(claims.filter(pl.col("auto")), targets)
-    overpaying = _overpaying(effects, claims, store, prior)
-    if overpaying:
-        claims = claims.with_columns(
-            hold=pl.when(pl.col("era_key").is_in(list(overpaying)))
-            .then(pl.lit(OVERPAY_REASON))
-            .otherwise(pl.col("hold"))
-        ).with_columns(auto=pl.col("auto") & pl.col("hold").is_null())
+    out_of_bounds = _out_of_bounds(effects, claims, store, prior)
+    if out_of_bounds:
+        bounds = pl.DataFrame(
+            list(out_of_bounds.items()), schema={"era_key": pl.Int64, "bound": pl.String}, orient="row"
+        )
+        claims = (
+            claims.join(bounds, on="era_key", how="left")
+            .with_columns(hold=pl.coalesce("hold", "bound"))
+            .drop("bound")
+            .with_columns(auto=pl.col("auto") & pl.col("hold").is_null())
+        )
         kept = claims.filter(pl.col("auto")).select("era_key")
         applications, adjustments, effects = (
             f.join(kept, on="era_key", how="semi") for f in (applications, adjustments, effects)
@@ -363,7 +376,7 @@ def build_ledger(
         level_counts=level_counts,
         applied_cents=int(applications["cents"].sum()) if applications.height else 0,
         duplicates=int(claims["hold"].is_in([DUPLICATE_REASON, OTHER_PAYER_REASON]).sum()),
-        overpayments=int((claims["hold"] == OVERPAY_REASON).sum()),
+        overpayments=int(claims["hold"].is_in([OVERPAY_REASON, UNDERPAY_REASON]).sum()),
         secondary=int(claims["secondary"].sum()),
     )
 
@@ -498,13 +511,15 @@ def _routes(
     return pl.DataFrame(out, schema=schema, orient="row")
 
 
-def _overpaying(
+def _out_of_bounds(
     effects: pl.DataFrame, claims: pl.DataFrame, store: StoreSnapshot, prior: PriorInsurance
-) -> set[int]:
-    """CLPs that would leave a charge overpaid: insurance paid + adjustments + the larger of the
-    patient's responsibility and what the patient already paid, above the charge amount. Holding
-    a CLP back can only lower the others' totals, so a few rounds settle it; reversals never
-    overpay and always post."""
+) -> dict[int, str]:
+    """CLPs that would leave a charge out of bounds, with the reason: a payment that overpays it
+    (insurance paid + adjustments + the larger of the patient's responsibility and what the
+    patient already paid, above the charge amount) or a reversal that takes back more than the
+    charge has (insurance paid, adjustments or patient responsibility below zero: a reversal of a
+    payment never posted, or of different amounts). Holding a CLP back moves the totals of the
+    others, so this runs in rounds until nothing more is held."""
     insurance = prior.payments.group_by("charge_id").agg(insurance=pl.col("cents").sum())
     base = (
         store.charges.join(effects.select("charge_id").unique(), on="charge_id", how="semi")
@@ -514,23 +529,41 @@ def _overpaying(
         .select("charge_id", "charge_cents", "insurance", "adjustment_cents", "patient_cents", "client")
     )
     live = effects.join(claims.select("era_key", "is_reversal"), on="era_key")
-    held: set[int] = set()
+    held: dict[int, str] = {}
     while live.height:
         totals = (
             live.group_by("charge_id")
             .agg(pl.col("paid", "adjusted", "patient").sum())
             .join(base, on="charge_id")
+            .with_columns(
+                insurance=pl.col("insurance") + pl.col("paid"),
+                adjusted=pl.col("adjustment_cents") + pl.col("adjusted"),
+                patient=pl.col("patient_cents") + pl.col("patient"),
+            )
         )
         over = totals.filter(
-            pl.col("insurance") + pl.col("paid") + pl.col("adjustment_cents") + pl.col("adjusted")
-            + pl.max_horizontal(pl.col("patient_cents") + pl.col("patient"), pl.col("client"))
+            pl.col("insurance") + pl.col("adjusted") + pl.max_horizontal("patient", "client")
             > pl.col("charge_cents")
-        ).select("charge_id")  # fmt: skip
-        offenders = set(
-            live.filter(~pl.col("is_reversal")).join(over, on="charge_id", how="semi")["era_key"].to_list()
-        )
-        if not offenders:
+        ).select("charge_id")
+        under = totals.filter(
+            (pl.col("insurance") < 0) | (pl.col("adjusted") < 0) | (pl.col("patient") < 0)
+        ).select("charge_id")
+        found = {
+            **dict.fromkeys(
+                live.filter(~pl.col("is_reversal"))
+                .join(over, on="charge_id", how="semi")["era_key"]
+                .to_list(),
+                OVERPAY_REASON,
+            ),
+            **dict.fromkeys(
+                live.filter(pl.col("is_reversal"))
+                .join(under, on="charge_id", how="semi")["era_key"]
+                .to_list(),
+                UNDERPAY_REASON,
+            ),
+        }
+        if not found:
             break
-        held |= offenders
-        live = live.filter(~pl.col("era_key").is_in(list(offenders)))
+        held |= found
+        live = live.filter(~pl.col("era_key").is_in(list(found)))
     return held

@@ -17,7 +17,8 @@ and claim's status recomputed. The rest waits in the review queue with ranked ca
 - A CLP for charges that already carry insurance money (an earlier 835, or a payment posted any
   other way) is routed by :mod:`.ledger`: the same payer again waits for review
   (``duplicate_payment_same_payer``), a secondary payer posts as secondary, a reversal posts; and
-  no posting may overpay a charge (``would_overpay`` waits for review).
+  no posting may overpay a charge (``would_overpay``) or reverse more than it carries
+  (``reversal_exceeds_payment``): both wait for review.
 
 Charge status from its totals (cents): nothing posted (or all of it reversed) -> BILLED; paid 0,
 patient share 0 and adjustments > 0 -> DENIED; charge - paid - adjustments <= 0 -> PAID; otherwise PARTIALLY_PAID
@@ -103,7 +104,7 @@ class PostingResult:
     payment_amount: Decimal = Decimal("0")
     applied_amount: Decimal = Decimal("0")
     duplicate_payments: int = 0  # CLPs held back: the charge already carries an insurance payment
-    overpayments: int = 0  # CLPs held back: posting would overpay a charge
+    overpayments: int = 0  # CLPs held back: posting would overpay a charge (or reverse more than it has)
     secondary_payments: int = 0  # CLPs posted as a secondary payer's payment
     seconds: float = 0.0
 
@@ -131,7 +132,9 @@ class PostingResult:
                 f"  {self.duplicate_payments} held for review: the charge already carries an insurance payment"
             )
         if self.overpayments:
-            lines.append(f"  {self.overpayments} held for review: posting would overpay the charge")
+            lines.append(
+                f"  {self.overpayments} held for review: posting would overpay the charge, or reverse more than it carries"
+            )
         return lines
 
 

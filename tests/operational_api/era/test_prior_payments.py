@@ -215,6 +215,16 @@ def test_an_overpayment_never_posts_silently(engine, tmp_path):
     assert [i.hold_reason for i in review_queue(engine)] == ["would_overpay", "would_overpay"]
 
 
+def test_a_reversal_of_a_payment_never_posted_waits_instead_of_going_negative(engine, tmp_path):
+    load_specs_into_store(engine, STORE)
+    path, (truth,) = _file(tmp_path, [as_printed(PAID, scenario="reversal")], "reversal.835")
+    assert truth["status_code"] == "22"
+    result = post_remittance(engine, path)
+    assert _charge(engine) == (Decimal("0.00"), Decimal("0.00"), Decimal("0.00"), "BILLED")
+    assert (result.auto_posted, result.review_count) == (0, 1)
+    assert review_queue(engine)[0].hold_reason == "reversal_exceeds_payment"
+
+
 def test_generator_remits_only_unanswered_claims_unless_asked(store_env, tmp_path, capsys):
     from operational_api.db import get_engine
 
