@@ -67,13 +67,6 @@ class PriorInsurance:
     payments: pl.DataFrame
     secondary: pl.DataFrame
 
-    @staticmethod
-    def empty() -> PriorInsurance:
-        return PriorInsurance(
-            pl.DataFrame(schema={"charge_id": pl.Int64, "payer_code": pl.String, "cents": pl.Int64}),
-            pl.DataFrame(schema={"client_id": pl.Int64, "payer_code": pl.String}),
-        )
-
 
 @dataclass(frozen=True)
 class Ledger:
