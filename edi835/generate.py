@@ -60,7 +60,9 @@ __all__ = [
 TRUTH_FORMAT = "mentalspace-era-truth/1"
 
 # Scenarios a caller may force on a claim (ClaimSpec.scenario); None lets the options' rates decide.
-SCENARIOS = ("paid", "denied", "zero_pay", "reversal", "correction", "split")
+# "secondary" is the next payer's remittance of a claim the primary paid (CLP02 = 2): it pays the
+# patient responsibility the primary left; give the spec the secondary payer's code.
+SCENARIOS = ("paid", "denied", "zero_pay", "reversal", "correction", "split", "secondary")
 
 # Denial CARC -> the RARCs a payer sends with it (one is picked). CO-97 on a single line of a
 # multi-line claim is the usual "add-on bundled into the E/M" partial denial.
@@ -421,6 +423,18 @@ def _corrected(spec: ClaimSpec, opts: RemittanceOptions, original: _Outcome) -> 
     return _Outcome("1", lines, _icn(spec, rnd, "C"))
 
 
+def _as_secondary(primary: _Outcome) -> _Outcome:
+    """The secondary payer's adjudication after ``primary``: it pays what the primary left to the
+    patient, and reports the primary's part as OA-23 (impact of prior payer adjudication)."""
+    lines = []
+    for line in primary.lines:
+        charge = line[_CHARGE]
+        left = sum(a for g, _, a in line[_CAS] if g == "PR")
+        cas = [("OA", "23", charge - left)] if charge > left else []
+        lines.append([line[_SPEC], charge, left, 0, cas, []])
+    return _Outcome("2", lines, primary.icn[:-1] + "2")
+
+
 # ---- payer noise -----------------------------------------------------------------------------
 
 
@@ -591,7 +605,7 @@ def _render_one(ctx: _Ctx, spec: ClaimSpec) -> int:
     if n_lines == 0:
         raise ValueError(f"claim {spec.claim_control_number}: no service lines")
     r = rng.random()
-    if force in ("reversal", "correction"):
+    if force in ("reversal", "correction", "secondary"):
         kind = force
     elif force is None and r < opts.reversal_rate:
         kind = "reversal"
@@ -656,6 +670,11 @@ def _render_one(ctx: _Ctx, spec: ClaimSpec) -> int:
             received,
             [*tags, "reversal"],
         )
+    elif kind == "secondary":
+        secondary = _as_secondary(_adjudicate(spec, opts, "paid"))
+        paid += _emit(ctx, spec, secondary, secondary.lines, clp01, names, drop_mods, shift, provider, received,
+                      [*tags, "secondary"])  # fmt: skip
+        return paid
     elif kind == "correction":
         reversal = _negated(base)
         paid += _emit(ctx, spec, reversal, reversal.lines, clp01, names, drop_mods, shift, provider, received,

@@ -94,6 +94,7 @@ def _review_section(user) -> None:
     rows = pl.DataFrame([
         {"era claim": i.era_claim_id, "file": i.file_name, "claim control number": i.claim_control_number,
          "status": i.claim_status_code, "charged": float(i.charge_amount), "paid": float(i.paid_amount),
+         "held because": i.hold_reason or "",
          "best candidate": i.candidates[0].claim_control_number if i.candidates else "",
          "score": round(i.candidates[0].score, 2) if i.candidates else None}
         for i in items

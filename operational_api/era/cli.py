@@ -1,8 +1,9 @@
 """`mentalspace era generate | post | review`: remittances against the operational store.
 
-    mentalspace era generate --out DIR [--claims N] [--seed S] [--standalone]
-        an 835 for the store's submitted claims (or, with --standalone or an empty store, for
-        invented ones) plus its ground-truth JSON
+    mentalspace era generate --out DIR [--claims N] [--seed S] [--standalone] [--include-paid]
+        an 835 for the store's submitted claims the payer has not answered yet (all of them with
+        --include-paid: duplicates or a secondary payer's remittance), or with --standalone or an
+        empty store for invented ones, plus its ground-truth JSON
     mentalspace era post FILE [--min-confidence X] [--user ID]
         match and post one remittance (idempotent: a re-upload posts nothing)
     mentalspace era review [--file ID] [--limit N]
@@ -18,6 +19,7 @@ Nothing printed here names a patient: claim control numbers, ids, amounts and co
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=1, help="same seed + claims = same file")
     p.add_argument("--standalone", action="store_true", help="invent the claims instead of reading the store")
+    p.add_argument(
+        "--include-paid",
+        action="store_true",
+        help="also claims that already carry an insurance payment or adjustment (their payments post as "
+        "duplicates for review)",
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("post", help="match and post one 835 remittance")
@@ -112,14 +120,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
     specs = []
     source = "invented"
     if not args.standalone:
-        specs = claim_specs_from_store(_store(), limit=args.claims, seed=args.seed)
+        specs = claim_specs_from_store(
+            _store(), limit=args.claims, seed=args.seed, include_paid=args.include_paid
+        )
         source = "the store's"
         if not specs:
             print("the store has no submitted claims: inventing them (--standalone)")
     if not specs:
         specs = standalone_specs(args.claims or 1000, seed=args.seed)
         source = "invented"
-    written = write_remittance(specs, args.out, RemittanceOptions(seed=args.seed))
+    options = RemittanceOptions(seed=args.seed)
+    if source == "the store's" and not args.include_paid:
+        # The payer has paid none of these claims yet: it has nothing to reverse or correct.
+        options = dataclasses.replace(options, reversal_rate=0.0, correction_rate=0.0)
+    written = write_remittance(specs, args.out, options)
     print(
         f"wrote {written.path} ({written.size_bytes / 1e6:.2f} MB): {written.claim_count} of {source} claims "
         f"in {written.clp_count} claim payments"
@@ -167,6 +181,7 @@ def cmd_review(args: argparse.Namespace) -> int:
             f"ERA claim {item.era_claim_id} (file {item.era_file_id}): CLP01 {item.claim_control_number.strip()} "
             f"status {item.claim_status_code} charge ${item.charge_amount:,.2f} paid ${item.paid_amount:,.2f} "
             f"best {item.match_method or '-'} {confidence}"
+            + (f"  held: {item.hold_reason}" if item.hold_reason else "")
         )
         for cand in item.candidates:
             charge = f" charge {cand.charge_id}" if cand.charge_id else ""

@@ -14,8 +14,11 @@ and claim's status recomputed. The rest waits in the review queue with ranked ca
   lock serialises postings; SQLite takes its write lock with the first insert.
 - Reversals (CLP02 = 22) post their negative amounts: the applications and adjustments they
   carry undo the payment they reverse, and the statuses are recomputed from the totals.
-- A CLP that would pay a charge an earlier remittance already paid (and no reversal in between)
-  goes to review instead of paying twice.
+- A CLP for charges that already carry insurance money (an earlier 835, or a payment posted any
+  other way) is routed by :mod:`.ledger`: the same payer again waits for review
+  (``duplicate_payment_same_payer``), a secondary payer posts as secondary, a reversal posts; and
+  no posting may overpay a charge (``would_overpay``) or reverse more than it carries
+  (``reversal_exceeds_payment``): both wait for review.
 
 Charge status from its totals (cents): nothing posted (or all of it reversed) -> BILLED; paid 0,
 patient share 0 and adjustments > 0 -> DENIED; charge - paid - adjustments <= 0 -> PAID; otherwise PARTIALLY_PAID
@@ -45,11 +48,12 @@ from sqlalchemy.exc import IntegrityError
 import edi835
 from operational_api.bulk import copy_frame, copy_rows
 from operational_api.era.frames import EraFrames, build_frames
-from operational_api.era.ledger import Ledger, build_ledger, dollars
+from operational_api.era.ledger import HOLD_REASONS, Ledger, PriorInsurance, build_ledger, dollars
 from operational_api.era.matching import (
     DEFAULT_MIN_CONFIDENCE,
     LEVELS,
     MatchSettings,
+    _fetch,
     load_snapshot,
     match,
 )
@@ -99,7 +103,9 @@ class PostingResult:
     payment_count: int = 0
     payment_amount: Decimal = Decimal("0")
     applied_amount: Decimal = Decimal("0")
-    duplicate_payments: int = 0  # CLPs held back because the charge was already paid by an ERA
+    duplicate_payments: int = 0  # CLPs held back: the charge already carries an insurance payment
+    overpayments: int = 0  # CLPs held back: posting would overpay a charge (or reverse more than it has)
+    secondary_payments: int = 0  # CLPs posted as a secondary payer's payment
     seconds: float = 0.0
 
     @property
@@ -119,9 +125,15 @@ class PostingResult:
         for method in LEVELS:
             if self.level_counts.get(method):
                 lines.append(f"    {method:<20} {self.level_counts[method]}")
+        if self.secondary_payments:
+            lines.append(f"  {self.secondary_payments} posted as a secondary payer's payment")
         if self.duplicate_payments:
             lines.append(
-                f"  {self.duplicate_payments} held for review: charge already paid by an earlier remittance"
+                f"  {self.duplicate_payments} held for review: the charge already carries an insurance payment"
+            )
+        if self.overpayments:
+            lines.append(
+                f"  {self.overpayments} held for review: posting would overpay the charge, or reverse more than it carries"
             )
         return lines
 
@@ -151,6 +163,7 @@ class ReviewItem:
     match_method: str | None
     match_confidence: float | None
     candidates: tuple[ReviewCandidate, ...]
+    hold_reason: str | None = None  # why a matched CLP was not posted (ledger.HOLD_REASONS)
 
 
 @dataclass(frozen=True)
@@ -452,13 +465,13 @@ class _FilePoster:
             store,
             era_ids=r.next_ids(EraClaim.__table__, frames.claims.height),
             payment_ids=payment_ids,
-            prior_posted=self._prior_era_postings(),
+            prior=self._prior_insurance(),
             min_confidence=self.settings.min_confidence,
             chunk_size=CHUNK_CLAIMS,
         )
         self._write(era_file_id, ledger)
         posted, reviewed = ledger.auto_posted, ledger.review_count
-        level_counts, applied, duplicates = ledger.level_counts, ledger.applied_cents, ledger.duplicates
+        level_counts, applied = ledger.level_counts, ledger.applied_cents
         conn.execute(
             update(EraFile)
             .where(EraFile.id == era_file_id)
@@ -481,7 +494,9 @@ class _FilePoster:
             payment_count=checks.height,
             payment_amount=Decimal(total_paid).scaleb(-2),
             applied_amount=Decimal(applied).scaleb(-2),
-            duplicate_payments=duplicates,
+            duplicate_payments=ledger.duplicates,
+            overpayments=ledger.overpayments,
+            secondary_payments=ledger.secondary,
         )
 
     def _payments(self, era_file_id: int, payer_ids: dict[str, int]) -> dict[int, int]:
@@ -517,17 +532,24 @@ class _FilePoster:
         )  # fmt: skip
         return out
 
-    def _prior_era_postings(self) -> set[int]:
-        """Charges with a non-zero net of earlier ERA applications or adjustments."""
-        rows = self.conn.execute(
-            text(
-                "select charge_id, sum(applied_amount) from payment_applications "
-                "where era_claim_id is not null group by charge_id "
-                "union all select charge_id, sum(adjustment_amount) "
-                "from charge_adjustments where era_claim_id is not null group by charge_id"
-            )
-        ).all()
-        return {charge_id for charge_id, total in rows if total and abs(float(total)) >= 0.005}
+    def _prior_insurance(self) -> PriorInsurance:
+        """Net insurance money per charge and payer (835 or not), and the non-primary policies."""
+        payments = _fetch(
+            self.conn,
+            "select pa.charge_id, py.payer_code, cast(round(sum(pa.applied_amount) * 100) as integer) "
+            "from payment_applications pa join payments p on p.id = pa.payment_id "
+            "left join payers py on py.id = p.payer_id "
+            "where p.payment_method = 'INSURANCE' group by pa.charge_id, py.payer_code",
+            ["charge_id", "payer_code", "cents"],
+        ).select(pl.col("charge_id").cast(pl.Int64), pl.col("payer_code").cast(pl.String),
+                 pl.col("cents").cast(pl.Int64))  # fmt: skip
+        secondary = _fetch(
+            self.conn,
+            "select distinct ip.client_id, py.payer_code from insurance_policies ip "
+            "join payers py on py.id = ip.payer_id where ip.rank > 1",
+            ["client_id", "payer_code"],
+        ).select(pl.col("client_id").cast(pl.Int64), pl.col("payer_code").cast(pl.String))
+        return PriorInsurance(payments, secondary)
 
     def _write(self, era_file_id: int, ledger: Ledger) -> None:
         """Insert the ledger chunk by chunk (progress after each), then update charges and claims."""
@@ -855,6 +877,7 @@ def review_queue(engine: Engine, era_file_id: int | None = None, limit: int = 10
             match_method=row["match_method"],
             match_confidence=row["match_confidence"],
             candidates=tuple(candidates.get(row["id"], [])),
+            hold_reason=_hold_reason(row["match_reasons"]),
         )
         for row in found
     ]
@@ -1028,6 +1051,11 @@ def _refresh_file_status(conn: Connection, era_file_id: int) -> None:
         .where(EraFile.id == era_file_id)
         .values(matching_status="NEEDS_REVIEW" if waiting else "POSTED")
     )
+
+
+def _hold_reason(match_reasons: str | None) -> str | None:
+    codes = (match_reasons or "").split(";")
+    return next((code for code in codes if code in HOLD_REASONS), None)
 
 
 def _cents(amount) -> int:

@@ -1,8 +1,10 @@
 """Remittances for our own claims: the store side of :mod:`edi835.generate`.
 
 `claim_specs_from_store` reads claims and charges of the operational store (PHI stays in this
-process: the names go into the 835 the way a payer would print them, nothing is logged) and
-`write_remittance` writes the 835 plus its ground-truth JSON. `standalone_specs` invents claims
+process: the names go into the 835 the way a payer would print them, nothing is logged): by
+default only claims the payer has not answered yet, since a remittance for a claim already paid is
+a duplicate (or a secondary payer's) that a scenario has to ask for. `write_remittance` writes the
+835 plus its ground-truth JSON. `standalone_specs` invents claims
 without a store (the benchmark files), and `load_specs_into_store` loads such invented claims into
 an empty store so they can be matched and posted end to end.
 """
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from edi835.generate import (
     ClaimSpec,
@@ -32,6 +34,23 @@ from operational_api.models import Charge, Claim, ClaimStatus, Client, Insurance
 
 # A payer only remits claims it accepted: rejected claims never reach adjudication.
 REMITTABLE_STATUSES = tuple(s.value for s in ClaimStatus if s != ClaimStatus.REJECTED)
+
+# Claims the payer already answered: a charge with insurance money (reversals netted) or with an
+# adjustment (a denial is an answer too).
+_ANSWERED_SQL = """
+select ch.claim_id from payment_applications pa
+join payments p on p.id = pa.payment_id join charges ch on ch.id = pa.charge_id
+where p.payment_method = 'INSURANCE' and ch.claim_id is not null
+group by ch.claim_id, pa.charge_id having abs(sum(pa.applied_amount)) >= 0.005
+union
+select ch.claim_id from charge_adjustments a join charges ch on ch.id = a.charge_id
+where ch.claim_id is not null
+group by ch.claim_id, a.charge_id having abs(sum(a.adjustment_amount)) >= 0.005
+"""
+
+
+class NothingToRemit(PlatformError):
+    """The store has submitted claims, but the payer has answered every one of them."""
 
 
 @dataclass(frozen=True)
@@ -50,11 +69,16 @@ def claim_specs_from_store(
     limit: int | None = None,
     seed: int = 1,
     claim_ids: Sequence[int] | None = None,
+    *,
+    include_paid: bool = False,
 ) -> list[ClaimSpec]:
     """Our submitted (not rejected) claims as specs, in claim id order.
 
-    ``limit`` takes a seeded sample when the store holds more; ``claim_ids`` picks exact claims.
-    The member id is the client's policy with the claim's payer.
+    Only claims with no insurance payment and no adjustment on their charges yet, unless
+    ``include_paid`` (a duplicate or secondary-payer scenario); :class:`NothingToRemit` when the
+    store has claims but every one is already answered. ``limit`` takes a seeded sample when the
+    store holds more; ``claim_ids`` picks exact claims. The member id is the client's policy with
+    the claim's payer.
     """
     with engine.connect() as conn:
         query = (
@@ -75,6 +99,16 @@ def claim_specs_from_store(
         if claim_ids is not None:
             query = query.where(Claim.id.in_(list(claim_ids)))
         claims = conn.execute(query).all()
+        if not include_paid and claims:
+            answered = {row[0] for row in conn.execute(text(_ANSWERED_SQL))}
+            remittable = [row for row in claims if row[0] not in answered]
+            if not remittable:
+                raise NothingToRemit(
+                    f"no claims to remit: all {len(claims)} submitted claims already carry an insurance "
+                    "payment or adjustment (--include-paid remits them again, as duplicates or for a "
+                    "secondary payer)"
+                )
+            claims = remittable
         if limit is not None and len(claims) > limit:
             claims = sorted(random.Random(seed).sample(claims, limit), key=lambda r: r[0])
         wanted = {r[0] for r in claims}

@@ -25,7 +25,29 @@ def _practice_store(url: str, clinicians: int):
     migrate(engine)
     practice = generate(PracticeSpec(clinicians=clinicians, months=6, seed=7, as_of=AS_OF))
     load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
+    _before_the_payers_answered(engine)
     return engine
+
+
+def _before_the_payers_answered(engine) -> None:
+    """The practice as it was before any payer answered its claims: this measures matching over
+    every claim, and posting refuses to pay a claim a second time."""
+    with engine.begin() as conn:
+        billed = "select id from charges where claim_id is not null"
+        conn.execute(text(f"delete from payment_applications where charge_id in ({billed})"))
+        conn.execute(text(f"delete from charge_adjustments where charge_id in ({billed})"))
+        conn.execute(
+            text(
+                "update charges set payment_amount = 0, adjustment_amount = 0, patient_responsibility_amount = 0, "
+                "status = 'BILLED' where claim_id is not null and status <> 'VOID'"
+            )
+        )
+        conn.execute(
+            text(
+                "update claims set status = 'ACCEPTED', adjudicated_at = null, denied_at = null "
+                "where status <> 'REJECTED'"
+            )
+        )
 
 
 def _check_against_truth(engine, written, expected_claims: int) -> dict:

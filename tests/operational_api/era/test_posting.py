@@ -255,7 +255,8 @@ def test_a_second_payment_of_a_paid_charge_waits_for_review(sqlite_engine, tmp_p
     assert (result.auto_posted, result.review_count, result.duplicate_payments) == (0, 1, 1)
     assert _charges(sqlite_engine)[10] == paid_once
     (item,) = review_queue(sqlite_engine)
-    assert "already_paid_by_era" in item.candidates[0].reasons and item.candidates[0].claim_id == 1
+    assert item.hold_reason == "duplicate_payment_same_payer"
+    assert "duplicate_payment_same_payer" in item.candidates[0].reasons and item.candidates[0].claim_id == 1
 
 
 def test_manual_review_resolve_posts_and_unmatchable_sets_aside(engine, tmp_path):
