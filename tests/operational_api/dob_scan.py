@@ -17,7 +17,7 @@ ALLOWED_NAMES = {"has_date_of_birth"}
 
 
 def _client_key(table: str, frame: pl.DataFrame) -> str | None:
-    if table in ("clients", "dim_clients", "stg_operational__clients") and "client_id" not in frame.columns:
+    if table.rsplit(".", 1)[-1] == "clients" and "client_id" not in frame.columns:
         return "id"
     return "client_id" if "client_id" in frame.columns else None
 

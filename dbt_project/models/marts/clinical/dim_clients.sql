@@ -55,6 +55,8 @@ final as (
         clients.is_emancipated,
         clients.is_self_pay,
         clients.has_portal_access,
+        clients.has_date_of_birth,
+        clients.age_band,
         policy_summary.client_id is not null as has_insurance_policy,
         -- PRD required fields: name, DOB, address, phone, emergency contact, insurance (or self-pay).
         clients.display_name is not null
@@ -70,7 +72,6 @@ final as (
         visit_summary.first_visit_date,
         visit_summary.last_visit_date,
         clients.discharged_date,
-        clients.adult_on_date,
         clients.portal_activated_date
     from clients
     left join visit_summary on clients.client_id = visit_summary.client_id
