@@ -1,14 +1,18 @@
 """What the warehouse may see of the operational store: each table minus its PHI, as polars frames.
 
-Minimum necessary: names, contact details, addresses, member ids and note text stay in the
-store. Instead the warehouse gets what the metrics need: completeness flags, the date a client
-turns 18 (minor-consent rules are judged at a period's end), and a display name of first name
-plus last initial for the clinician's own "clients who haven't rebooked" list.
+Minimum necessary: names, dates of birth, contact details, addresses, member ids and note text stay
+in the store. Instead the warehouse gets what the metrics need: completeness flags, a display name of
+first name plus last initial for the clinician's own "clients who haven't rebooked" list, and, in
+place of the date of birth, facts computed from it here so that no date derived from it leaves:
+whether the client was a minor (under MINOR_CONSENT.adult_age_years) on each appointment's
+practice-local date, and an age band as of the export date.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from sqlalchemy import (
@@ -32,7 +36,8 @@ from sqlalchemy import (
 )
 
 from operational_api.errors import PlatformError
-from operational_api.models import PHI_COLUMNS, Base
+from operational_api.models import PHI_COLUMNS, Base, ComplianceRule
+from operational_api.settings import practice_timezone
 
 # Tables the warehouse does not need at all (portal-login and audit details, ingest bookkeeping).
 NOT_EXPORTED = {"alembic_version", "ingest_watermarks"}
@@ -96,14 +101,36 @@ def export_select(table: Table):
             (func.coalesce(func.length(func.trim(c.emergency_contact_name)), 0) > 0).label("has_emergency_contact"),
             c.date_of_birth.label("_dob"),
         ]
+    elif table.name == "appointments":
+        clients = Base.metadata.tables["clients"]
+        extra = [
+            select(clients.c.date_of_birth).where(clients.c.id == table.c.client_id).scalar_subquery().label("_dob")
+        ]
     elif table.name == "insurance_policies":
         extra = [(func.coalesce(func.length(func.trim(table.c.member_id)), 0) > 0).label("has_member_id")]
     return select(*columns, *extra)
 
 
-def read_table(engine: Engine, table: Table, batch_rows: int = 200_000) -> Iterator[pl.DataFrame]:
+def read_table(
+    engine: Engine,
+    table: Table,
+    batch_rows: int = 200_000,
+    *,
+    timezone: str | None = None,
+    today: dt.date | None = None,
+) -> Iterator[pl.DataFrame]:
     """Yield the exported rows of `table` in batches with a schema fixed by the model, so an empty
-    or all-NULL column still has the right type in the warehouse."""
+    or all-NULL column still has the right type in the warehouse.
+
+    `timezone` (default: the practice's) cuts appointment dates; `today` (default: today there) is the
+    date client age bands are taken on."""
+    tz = timezone or practice_timezone()
+    finish = _Finisher(
+        table.name,
+        tz,
+        today or dt.datetime.now(ZoneInfo(tz)).date(),
+        _adult_age_years(engine) if table.name == "appointments" else None,
+    )
     stmt = export_select(table)
     schema: dict[str, pl.DataType] = {}
     for col in stmt.selected_columns:
@@ -121,9 +148,9 @@ def read_table(engine: Engine, table: Table, batch_rows: int = 200_000) -> Itera
     emitted = False
     for frame in batches:
         emitted = True
-        yield _finish(table.name, frame)
+        yield finish(frame)
     if not emitted:
-        yield _finish(table.name, pl.DataFrame(schema=schema))
+        yield finish(pl.DataFrame(schema=schema))
 
 
 def _read_rows(engine: Engine, stmt, schema: dict[str, pl.DataType], batch_rows: int) -> Iterator[pl.DataFrame]:
@@ -182,14 +209,65 @@ def _read_sqlite(
             ) from None
 
 
-def _finish(table_name: str, frame: pl.DataFrame) -> pl.DataFrame:
-    if table_name != "clients":
-        return frame
-    # The 18th birthday is all the minor-consent rules need from the date of birth.
-    dob = pl.col("_dob")
-    adult_on = pl.date(dob.dt.year() + 18, dob.dt.month(), pl.when((dob.dt.month() == 2) & (dob.dt.day() == 29))
-                       .then(28).otherwise(dob.dt.day()))
-    display_name = pl.concat_str(pl.col("_first_name"), pl.lit(" "), pl.col("_last_initial"), pl.lit("."))
-    return frame.with_columns(adult_on_date=adult_on, display_name=display_name).drop(
-        "_dob", "_first_name", "_last_initial"
+def _adult_age_years(engine: Engine) -> int:
+    """MINOR_CONSENT.adult_age_years from the store's rules (read as the warehouse's rule_value reads it)."""
+    rules = ComplianceRule.__table__
+    with engine.connect() as conn:
+        value = conn.scalar(
+            select(func.max(rules.c.value)).where(
+                rules.c.rule_type == "MINOR_CONSENT", rules.c.parameter == "adult_age_years", rules.c.is_active
+            )
+        )
+    if value is None:
+        raise PlatformError(
+            "cannot export table appointments: compliance rule MINOR_CONSENT.adult_age_years is not set (no active row)"
+        )
+    return int(value)
+
+
+def _age_on(dob: pl.Expr, on: pl.Expr) -> pl.Expr:
+    """Whole years from `dob` to `on`: the birthday counts from its own day, so someone born on
+    29 February has their birthday on 1 March in other years (as Client.is_minor_on in the store)."""
+    before_birthday = (on.dt.month() < dob.dt.month()) | (
+        (on.dt.month() == dob.dt.month()) & (on.dt.day() < dob.dt.day())
     )
+    return on.dt.year().cast(pl.Int32) - dob.dt.year().cast(pl.Int32) - before_birthday.cast(pl.Int32)
+
+
+# Upper bound (exclusive) of each age band's years; a band the warehouse may group by without learning a date.
+AGE_BANDS = ((13, "0-12"), (18, "13-17"), (26, "18-25"), (65, "26-64"))
+
+
+def _age_band(age: pl.Expr) -> pl.Expr:
+    band = pl.when(age.is_null()).then(pl.lit("unknown"))
+    for upper, label in AGE_BANDS:
+        band = band.when(age < upper).then(pl.lit(label))
+    return band.otherwise(pl.lit("65+"))
+
+
+class _Finisher:
+    """Replaces the hidden date of birth (`_dob`) of one table's batches with what the warehouse may see."""
+
+    def __init__(self, table_name: str, timezone: str, today: dt.date, adult_age_years: int | None) -> None:
+        self.table_name = table_name
+        self.timezone = timezone
+        self.today = today
+        self.adult_age_years = adult_age_years
+
+    def __call__(self, frame: pl.DataFrame) -> pl.DataFrame:
+        dob = pl.col("_dob")
+        if self.table_name == "appointments":
+            # The appointment's practice-local date, as the warehouse cuts appointment_date.
+            local_date = (
+                pl.col("start_at").dt.replace_time_zone("UTC").dt.convert_time_zone(self.timezone).dt.date()
+            )
+            # Null when the date of birth is unknown: the warehouse decides what that counts as.
+            return frame.with_columns(
+                is_minor_on_date=_age_on(dob, local_date) < self.adult_age_years
+            ).drop("_dob")
+        if self.table_name != "clients":
+            return frame
+        display_name = pl.concat_str(pl.col("_first_name"), pl.lit(" "), pl.col("_last_initial"), pl.lit("."))
+        return frame.with_columns(
+            age_band=_age_band(_age_on(dob, pl.lit(self.today, dtype=pl.Date))), display_name=display_name
+        ).drop("_dob", "_first_name", "_last_initial")

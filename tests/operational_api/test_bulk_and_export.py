@@ -41,7 +41,11 @@ def _check_loaded(engine, practice) -> None:
     assert users.filter(users["role"] == "CLINICIAN")["last_name"].is_not_null().all()
     clients = next(read_table(engine, Client.__table__))
     assert clients["display_name"].str.contains(r"^\S+ \S\.$").all()
-    assert {"has_phone", "has_address", "has_emergency_contact", "adult_on_date"} <= set(clients.columns)
+    assert {"has_phone", "has_address", "has_emergency_contact", "has_date_of_birth", "age_band"} <= set(clients.columns)
+    assert "adult_on_date" not in clients.columns
+    appointments = next(read_table(engine, Appointment.__table__))
+    # One home for the date of birth: the store. The hidden column the minor flag is computed from stays there.
+    assert "_dob" not in appointments.columns and appointments["is_minor_on_date"].any()
 
 
 def test_bulk_load_and_export_on_sqlite(tmp_path):

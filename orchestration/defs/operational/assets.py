@@ -1,8 +1,11 @@
 """Land the operational store in the warehouse's `raw_operational` schema, without PHI."""
 
+import datetime as dt
+
 import dagster as dg
 
 from operational_api.export import exported_tables, read_table
+from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
 
 RAW_SCHEMA = "raw_operational"
@@ -28,10 +31,16 @@ def operational_tables(
     engine = store.engine()
     wh = warehouse.warehouse()
     tables = {t.name: t for t in exported_tables()}
+    env = current_environment()
+    # Appointment dates in the practice's time zone, age bands as of the practice's (possibly pinned) today,
+    # as the warehouse cuts its periods.
+    today = dt.date.fromisoformat(env.as_of_date) if env.as_of_date else None
     with wh.held_open():
         for key in context.selected_asset_keys:
             name = key.path[-1]
-            rows = wh.replace_table(RAW_SCHEMA, name, read_table(engine, tables[name]))
+            rows = wh.replace_table(
+                RAW_SCHEMA, name, read_table(engine, tables[name], timezone=env.practice_timezone, today=today)
+            )
             yield dg.MaterializeResult(asset_key=key, metadata={"rows": rows, "table": f"{RAW_SCHEMA}.{name}"})
 
 

@@ -42,7 +42,6 @@ final as (
         clients.has_complete_demographics,
         active.as_of_date,
         active.is_current_period,
-        clients.adult_on_date,
         clients.portal_activated_date
     from active
     inner join clients on active.client_id = clients.client_id

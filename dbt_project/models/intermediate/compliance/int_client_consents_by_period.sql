@@ -1,7 +1,11 @@
 {#- One row per week or month, client who needs a consent on its as-of date, and consent type: INFORMED for every
-    active client, GUARDIAN for active minors (under MINOR_CONSENT.adult_age_years, emancipated minors excepted),
-    TELEHEALTH for active clients with a completed telehealth session by then. `has_current_consent` is the
-    single definition the consent measures count and the consent alerts raise on (rows of the running period). -#}
+    active client, GUARDIAN for active minors (emancipated minors excepted), TELEHEALTH for active clients with a
+    completed telehealth session by then. `has_current_consent` is the single definition the consent measures count
+    and the consent alerts raise on (rows of the running period).
+    Minor on the as-of date = a minor (under MINOR_CONSENT.adult_age_years, computed in the store, which keeps the
+    date of birth) on the latest completed visit on or before it; an active client always has one. The Georgia rule
+    is about seeing a minor, so a client who turns 18 after their last visit counts as a minor until the next one.
+    An unknown date of birth counts as adult (and fails complete demographics). -#}
 {{ config(materialized='table') }}
 
 with
@@ -16,6 +20,39 @@ consents as (
 
 appointments as (
     select * from {{ ref('fct_appointments') }}
+),
+
+-- One flag per visit day: every visit of a day has the same one (the store computes it from the local date).
+visit_days as (
+    select
+        client_id,
+        appointment_date,
+        max(case when is_minor_on_date then 1 else 0 end) as is_minor
+    from appointments
+    where is_kept
+    group by 1, 2
+),
+
+visit_days_until_next as (
+    select
+        client_id,
+        appointment_date,
+        is_minor,
+        lead(appointment_date) over (partition by client_id order by appointment_date) as next_visit_date
+    from visit_days
+),
+
+minors as (
+    select
+        active_clients.period_grain,
+        active_clients.period_start,
+        active_clients.client_id
+    from active_clients
+    inner join visit_days_until_next as latest_visit
+        on active_clients.client_id = latest_visit.client_id
+        and latest_visit.appointment_date <= active_clients.as_of_date
+        and (latest_visit.next_visit_date is null or latest_visit.next_visit_date > active_clients.as_of_date)
+    where latest_visit.is_minor = 1
 ),
 
 first_telehealth as (
@@ -35,12 +72,11 @@ required as (
 
     select active_clients.*, 'GUARDIAN' as consent_type
     from active_clients
+    inner join minors
+        on active_clients.period_grain = minors.period_grain
+        and active_clients.period_start = minors.period_start
+        and active_clients.client_id = minors.client_id
     where not active_clients.is_emancipated
-        and cast({{ dbt.dateadd(
-            'year',
-            'cast(' ~ rule_value('MINOR_CONSENT', 'adult_age_years') ~ ' as integer) - 18',
-            'active_clients.adult_on_date'
-        ) }} as date) > active_clients.as_of_date
 
     union all
 

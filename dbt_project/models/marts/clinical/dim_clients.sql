@@ -81,6 +81,8 @@ final as (
         clients.is_emancipated,
         clients.is_self_pay,
         clients.has_portal_access,
+        clients.has_date_of_birth,
+        clients.age_band,
         policy_summary.client_id is not null as has_insurance_policy,
         demographic_gaps.missing_demographic_fields is null as has_complete_demographics,
         demographic_gaps.missing_demographic_fields,
@@ -90,7 +92,6 @@ final as (
         visit_summary.first_visit_date,
         visit_summary.last_visit_date,
         clients.discharged_date,
-        clients.adult_on_date,
         clients.portal_activated_date
     from clients
     left join visit_summary on clients.client_id = visit_summary.client_id

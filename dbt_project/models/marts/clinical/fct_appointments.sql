@@ -28,6 +28,7 @@ final as (
         is_telehealth,
         is_booked_online,
         is_recurring,
+        is_minor_on_date,
         appointment_date,
         {{ week_start('appointment_date') }} as appointment_week_start,
         {{ month_start('appointment_date') }} as appointment_month_start,

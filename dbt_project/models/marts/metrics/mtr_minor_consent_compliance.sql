@@ -1,6 +1,6 @@
 {#- Minor Consent Compliance = active minors with a current GUARDIAN consent / active minors, as of each
-    period's end. Minor = under MINOR_CONSENT.adult_age_years on that date, emancipated minors excepted; an unknown
-    date of birth counts as adult (and fails demographics). Population and currency: int_client_consents_by_period. -#}
+    period's end, emancipated minors excepted. Who is a minor on that date (at their latest completed visit), the
+    population and currency: int_client_consents_by_period. -#}
 with
 
 consent_status as (

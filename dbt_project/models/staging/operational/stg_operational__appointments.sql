@@ -17,6 +17,8 @@ renamed as (
         is_telehealth,
         is_booked_online,
         is_recurring,
+        -- Computed in the store from the date of birth, which stays there; null when it is unknown.
+        is_minor_on_date,
         cast({{ to_local('start_at') }} as date) as appointment_date,
         cast({{ to_local('booked_at') }} as date) as booked_date,
         start_at,

@@ -23,9 +23,10 @@ renamed as (
         has_city,
         has_zip_code,
         has_emergency_contact,
+        -- As of the export date; the store keeps the date of birth (see operational_api/export.py).
+        age_band,
         intake_date,
         discharged_date,
-        adult_on_date,
         cast({{ to_local('portal_activated_at') }} as date) as portal_activated_date,
         portal_activated_at,
         created_at,
