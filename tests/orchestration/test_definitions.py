@@ -59,3 +59,27 @@ def test_workspace_validates_as_the_dagster_ui_loads_it(var_dir):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "All code locations passed validation" in result.stderr + result.stdout
+
+
+def test_warehouse_refresh_schedules_run_from_the_first_start(var_dir):
+    """A fresh deployment refreshes its "real-time" measures without anyone switching a schedule on."""
+    import dagster as dg
+
+    defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
+    status = {s.name: s.default_status for s in defs.schedules}
+    for name in ("warehouse_realtime_schedule", "warehouse_daily_schedule", "warehouse_weekly_schedule",
+                 "warehouse_monthly_schedule"):
+        assert status[name] == dg.DefaultScheduleStatus.RUNNING, name
+    # The embedded demo's AdvancedMD is the simulator: its syncs stay stopped (no measure reads them).
+    assert status["advancedmd_visits_15min_schedule"] == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_advancedmd_schedules_run_by_default_against_live_advancedmd(var_dir, monkeypatch):
+    import dagster as dg
+
+    from orchestration.defs.advancedmd.schedules import default_schedule_status
+
+    monkeypatch.setenv("MENTALSPACE_ADVANCEDMD", "live")
+    assert default_schedule_status() == dg.DefaultScheduleStatus.RUNNING
+    monkeypatch.setenv("MENTALSPACE_ADVANCEDMD", "simulator")
+    assert default_schedule_status() == dg.DefaultScheduleStatus.STOPPED

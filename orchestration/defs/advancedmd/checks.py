@@ -22,7 +22,12 @@ from ingest.advancedmd.watermarks import SqlWatermarkStore
 from orchestration.defs.advancedmd.keys import PATIENTS, VISIT_UPDATES
 from orchestration.defs.advancedmd.landing import LandingStats
 from orchestration.defs.advancedmd.resources import AdvancedMDResource
-from orchestration.defs.advancedmd.schedules import MOUNTAIN, PATIENTS_CADENCE, VISITS_CADENCE
+from orchestration.defs.advancedmd.schedules import (
+    MOUNTAIN,
+    PATIENTS_CADENCE,
+    SCHEDULE_STATUS,
+    VISITS_CADENCE,
+)
 from orchestration.lib.resources import OperationalStoreResource
 
 QUARANTINE_WARN_RATIO = 0.05
@@ -102,5 +107,5 @@ FRESHNESS_JOB = dg.define_asset_job(
 # A schedule next to the checks it drives; 15 minutes = the visits' cadence.
 advancedmd_freshness_15min_schedule = dg.ScheduleDefinition(
     name="advancedmd_freshness_15min_schedule", job=FRESHNESS_JOB, cron_schedule="*/15 * * * *",
-    execution_timezone=MOUNTAIN,
+    execution_timezone=MOUNTAIN, default_status=SCHEDULE_STATUS,
 )

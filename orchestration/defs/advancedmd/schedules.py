@@ -29,6 +29,13 @@ at night, or let the first scheduled run do it at 02:00 MT). Tier-2 schedules ru
 * visits daily: yesterday's partition re-read (1 getdatevisits) at 01:30 MT;
 * eligibility daily at 04:00 MT: ``max_checks`` (400) coverages x 2-3 calls (submit + polls)
   <= 1,200 calls = 10 minutes at the off-peak 120/min, done well before 06:00.
+
+Default status: every AdvancedMD schedule (and the freshness checks' schedule) runs from the start
+where AdvancedMD is the live source (production), so visits arrive every 15 minutes without anyone
+switching them on. On the simulator (the embedded demo) they start stopped: no measure reads the
+simulated visits (``fct_appointments`` is the store's), every simulated run regenerates the whole
+synthetic practice, and the freshness check would warn every 15 minutes about syncs nobody asked
+for. They can be switched on in the UI; ``mentalspace amd sync`` runs one sync on demand.
 """
 
 import datetime as dt
@@ -49,6 +56,7 @@ from orchestration.defs.advancedmd.keys import (
     VISITS,
 )
 from orchestration.defs.advancedmd.partitions import ADVANCEDMD_DAYS
+from orchestration.lib.environment import current_environment
 
 MOUNTAIN = "America/Denver"
 VISITS_CRON = "*/15 * * * *"
@@ -62,6 +70,16 @@ IDS_ONLY_THRESHOLD = 1_000  # getupdated* answers ids only above this many rows
 WORST_CASE_CHANGED_VISITS = 4_500
 WORST_CASE_CHANGED_PATIENTS = 1_500
 TIER1_PEAK_PER_MINUTE = DEFAULT_LIMITS[Tier.HIGH].peak
+
+
+def default_schedule_status() -> dg.DefaultScheduleStatus:
+    """RUNNING against live AdvancedMD, STOPPED against the simulator (module docstring says why)."""
+    if current_environment().advancedmd_source == "live":
+        return dg.DefaultScheduleStatus.RUNNING
+    return dg.DefaultScheduleStatus.STOPPED
+
+
+SCHEDULE_STATUS = default_schedule_status()
 
 
 def tier1_calls(changed: int) -> int:
@@ -100,20 +118,21 @@ VISIT_DAYS_JOB = dg.define_asset_job(
 ELIGIBILITY_JOB = dg.define_asset_job("advancedmd_eligibility_job", selection=dg.AssetSelection.assets(ELIGIBILITY))
 
 advancedmd_visits_15min_schedule = dg.ScheduleDefinition(
-    name="advancedmd_visits_15min_schedule", job=VISITS_JOB, cron_schedule=VISITS_CRON, execution_timezone=MOUNTAIN
+    name="advancedmd_visits_15min_schedule", job=VISITS_JOB, cron_schedule=VISITS_CRON, execution_timezone=MOUNTAIN,
+    default_status=SCHEDULE_STATUS,
 )
 advancedmd_patients_hourly_schedule = dg.ScheduleDefinition(
     name="advancedmd_patients_hourly_schedule", job=PATIENTS_JOB, cron_schedule=PATIENTS_CRON,
-    execution_timezone=MOUNTAIN,
+    execution_timezone=MOUNTAIN, default_status=SCHEDULE_STATUS,
 )
 advancedmd_eligibility_daily_schedule = dg.ScheduleDefinition(
     name="advancedmd_eligibility_daily_schedule", job=ELIGIBILITY_JOB, cron_schedule=ELIGIBILITY_CRON,
-    execution_timezone=MOUNTAIN,
+    execution_timezone=MOUNTAIN, default_status=SCHEDULE_STATUS,
 )
 
 
 @dg.schedule(job=VISIT_DAYS_JOB, cron_schedule=VISIT_DAYS_CRON, execution_timezone=MOUNTAIN,
-             name="advancedmd_visits_daily_schedule")
+             name="advancedmd_visits_daily_schedule", default_status=SCHEDULE_STATUS)
 def advancedmd_visits_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """Re-read yesterday (practice-local) as a whole: the nightly safety net under the incremental sync."""
     tz = ZoneInfo(ADVANCEDMD_DAYS.timezone)

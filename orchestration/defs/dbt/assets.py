@@ -30,18 +30,23 @@ WAREHOUSE_JOB = dg.define_asset_job(
 )
 
 # Real-time measures (KVR, unsigned notes, today's schedule) every 15 minutes in the practice's day;
-# the nightly run also picks up everything that only changes daily.
+# the nightly run also picks up everything that only changes daily. Every warehouse schedule runs
+# from the first start of a deployment (demo or production): a stopped one leaves "real-time" measures
+# and alerts as old as the last manual build, and nobody is told.
+REFRESH_STATUS = dg.DefaultScheduleStatus.RUNNING
 warehouse_realtime_schedule = dg.ScheduleDefinition(
     name="warehouse_realtime_schedule",
     job=WAREHOUSE_JOB,
     cron_schedule="*/15 7-20 * * 1-6",
     execution_timezone=PRACTICE_TZ,
+    default_status=REFRESH_STATUS,
 )
 warehouse_daily_schedule = dg.ScheduleDefinition(
     name="warehouse_daily_schedule",
     job=WAREHOUSE_JOB,
     cron_schedule="30 2 * * *",
     execution_timezone=PRACTICE_TZ,
+    default_status=REFRESH_STATUS,
 )
 
 # Weekly and monthly aggregations close at their period boundaries (Monday, the 1st) in the practice's zone;
@@ -51,12 +56,14 @@ warehouse_weekly_schedule = dg.ScheduleDefinition(
     job=WAREHOUSE_JOB,
     cron_schedule="0 4 * * 1",
     execution_timezone=PRACTICE_TZ,
+    default_status=REFRESH_STATUS,
 )
 warehouse_monthly_schedule = dg.ScheduleDefinition(
     name="warehouse_monthly_schedule",
     job=WAREHOUSE_JOB,
     cron_schedule="15 4 1 * *",
     execution_timezone=PRACTICE_TZ,
+    default_status=REFRESH_STATUS,
 )
 
 defs = dg.Definitions(

@@ -1,21 +1,62 @@
-{#- One row per metric that crossed its alert threshold (metric dictionary) in the last complete
-    month, per clinician and for the practice. Thresholds come from the seed, never from SQL. -#}
+{#- One row per metric that crossed its alert threshold (metric dictionary), per clinician and for the
+    practice, judged on the period the dictionary's alert_grain names (the last complete week for a weekly
+    review, else the last complete month), or, when alert_lag_days says recent periods are still filling in,
+    on the latest such period that ended at least that many days ago. Thresholds come from the seed. -#}
 with
 
 metrics as (select * from {{ ref('fct_practice_metrics') }}),
 dictionary as (select * from {{ ref('metric_dictionary') }}),
-users as (select * from {{ ref('stg_operational__users') }}),
 
-params as (
-    select cast({{ month_start(as_of_date()) }} - interval '1 month' as date) as last_month
+judged_periods as (
+    select
+        d.metric_key,
+        d.alert_grain,
+        case
+            when d.alert_grain = 'week'
+                then cast({{ week_start(as_of_date() ~ ' - cast(d.alert_lag_days as integer)') }} - interval '7 day' as date)
+            else cast({{ month_start(as_of_date() ~ ' - cast(d.alert_lag_days as integer)') }} - interval '1 month' as date)
+        end as judged_start
+    from dictionary as d
 ),
 
-last_month_values as (
-    select m.*
+judged_values as (
+    select m.*, jp.alert_grain
     from metrics as m
-    cross join params as p
-    where m.period_grain = 'month' and m.period_start = p.last_month and m.denominator > 0
-        and m.metric_value is not null
+    inner join judged_periods as jp
+        on m.metric_key = jp.metric_key
+        and m.period_grain = jp.alert_grain
+        and m.period_start = jp.judged_start
+    where m.denominator > 0 and m.metric_value is not null
+),
+
+-- deviation_pct measures (average reimbursement) have no fixed benchmark: each scope is compared with its
+-- own six months before the judged period (metric dictionary, counting_convention).
+own_benchmarks as (
+    select
+        m.metric_key,
+        m.scope,
+        m.clinician_id,
+        sum(m.numerator) / sum(m.denominator) as benchmark
+    from metrics as m
+    inner join judged_periods as jp on m.metric_key = jp.metric_key and m.period_grain = jp.alert_grain
+    inner join dictionary as d on m.metric_key = d.metric_key
+    where d.alert_operator = 'deviation_pct'
+        and m.period_start >= cast(jp.judged_start - interval '6 month' as date)
+        and m.period_start < jp.judged_start
+    group by m.metric_key, m.scope, m.clinician_id
+    having sum(m.denominator) > 0 and sum(m.numerator) > 0
+),
+
+judged as (
+    select
+        v.*,
+        100.0 * (v.metric_value - b.benchmark) / b.benchmark as deviation_pct,
+        b.benchmark
+    from judged_values as v
+    left join own_benchmarks as b
+        on v.metric_key = b.metric_key
+        and v.scope = b.scope
+        and coalesce(v.clinician_id, -1) = coalesce(b.clinician_id, -1)
 ),
 
 crossed as (
@@ -25,16 +66,22 @@ crossed as (
         v.clinician_id,
         v.metric_value,
         v.period_start,
+        v.alert_grain,
         d.label,
         d.unit,
         d.alert_action,
         case
             when d.alert_operator = '<' and v.metric_value < d.alert_threshold then 'below ' || cast(d.alert_threshold as varchar)
             when d.alert_operator = '>' and v.metric_value > d.alert_threshold then 'above ' || cast(d.alert_threshold as varchar)
+            when d.alert_operator = 'deviation_pct' and abs(v.deviation_pct) > d.alert_threshold
+                then cast(round(abs(v.deviation_pct), 1) as varchar) || '% '
+                    || case when v.deviation_pct < 0 then 'below' else 'above' end
+                    || ' the benchmark of ' || cast(round(v.benchmark, 2) as varchar) || ', more than '
+                    || cast(d.alert_threshold as varchar) || '%'
             when d.alert_low is not null and v.metric_value < d.alert_low then 'below ' || cast(d.alert_low as varchar)
             when d.alert_high is not null and v.metric_value > d.alert_high then 'above ' || cast(d.alert_high as varchar)
         end as crossing
-    from last_month_values as v
+    from judged as v
     inner join dictionary as d on v.metric_key = d.metric_key
 ),
 
@@ -47,18 +94,19 @@ final as (
         'WARNING' as severity,
         c.clinician_id as target_user_id,
         case when c.scope = 'practice' then 'ADMIN' end as target_role,
-        c.scope = 'clinician' and u.supervisor_id is not null as is_supervisor_escalated,
+        -- fct_compliance_alerts sends it to the administrator when the clinician has no supervisor.
+        c.scope = 'clinician' as is_supervisor_escalated,
         c.scope = 'practice' as is_admin_escalated,
         case when c.scope = 'practice' then 'practice' else 'user' end as entity_type,
         coalesce(c.clinician_id, 0) as entity_id,
-        c.label || ' was ' || cast(round(c.metric_value, 1) as varchar) || ' ' || c.unit || ' in '
+        c.label || ' was ' || cast(round(c.metric_value, 1) as varchar) || ' ' || c.unit
+            || case when c.alert_grain = 'week' then ' in the week of ' else ' in ' end
             || cast(c.period_start as varchar) || ' (' || c.crossing || ')'
             || case when c.scope = 'clinician' then ' for clinician #' || cast(c.clinician_id as varchar) else ' for the practice' end
             as message,
         coalesce(c.alert_action, 'Review') as action_required,
         c.period_start as due_date
     from crossed as c
-    left join users as u on c.clinician_id = u.user_id
     where c.crossing is not null
 )
 

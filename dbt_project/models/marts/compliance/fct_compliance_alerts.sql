@@ -4,6 +4,7 @@ georgia as (select * from {{ ref('int_compliance_alerts_georgia') }}),
 data_quality as (select * from {{ ref('int_compliance_alerts_data_quality') }}),
 escalations as (select * from {{ ref('int_compliance_alerts_escalations') }}),
 metric_thresholds as (select * from {{ ref('int_compliance_alerts_metric_thresholds') }}),
+supervision_notes as (select * from {{ ref('int_compliance_alerts_supervision_notes') }}),
 users as (select * from {{ ref('stg_operational__users') }}),
 
 administrator as (
@@ -18,14 +19,19 @@ unioned as (
     select * from escalations
     union all
     select * from metric_thresholds
+    union all
+    select * from supervision_notes
 ),
 
 final as (
     select
         unioned.alert_key,
         unioned.target_user_id,
-        case when unioned.is_supervisor_escalated then target.supervisor_id end as supervisor_id,
-        case when unioned.is_admin_escalated then administrator.admin_id end as admin_id,
+        case when unioned.is_supervisor_escalated then supervisor.user_id end as supervisor_id,
+        -- An escalation for someone without an active supervisor goes to the administrator instead
+        -- of stopping at the person it is about.
+        case when unioned.is_admin_escalated or (unioned.is_supervisor_escalated and supervisor.user_id is null)
+            then administrator.admin_id end as admin_id,
         unioned.entity_id,
         unioned.alert_type,
         unioned.rule_source,
@@ -35,12 +41,14 @@ final as (
         unioned.message,
         unioned.action_required,
         unioned.is_supervisor_escalated,
-        unioned.is_admin_escalated,
+        unioned.is_admin_escalated or (unioned.is_supervisor_escalated and supervisor.user_id is null)
+            as is_admin_escalated,
         unioned.due_date,
         {{ as_of_date() }} as as_of_date
     from unioned
     cross join administrator
     left join users as target on unioned.target_user_id = target.user_id
+    left join users as supervisor on target.supervisor_id = supervisor.user_id and supervisor.is_active
 )
 
 select * from final
