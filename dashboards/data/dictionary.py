@@ -42,7 +42,7 @@ class MetricDefinition:
         if self.alert_operator == "below_required":
             return "the required hours"
         if self.alert_operator == "deviation_pct":
-            return f"within {self.alert_threshold:g}% of the previous period"
+            return f"within {self.alert_threshold:g}% of its own six-month average"
         if self.benchmark_value is None:
             return "—"
         sign = "≥" if self.direction == "higher_is_better" else "≤"

@@ -7,9 +7,8 @@ the demo warehouse keeps it equal to the warehouse's column on every row. The PR
 threshold, red past the alert threshold. Each dictionary operator reads its own columns:
 - `<` / `>`: benchmark_value and alert_threshold, by direction;
 - `outside` (ranges): benchmark_low..benchmark_high is green, outside alert_low..alert_high is red;
-- `deviation_pct` (average reimbursement): a fall of more than alert_threshold % against the previous
-  period is red (amber while the period is still running and settling), a rise that large is amber
-  (worth a look at the payer mix), anything else green;
+- `deviation_pct` (average reimbursement): more than alert_threshold % above or below the scope's own six-month
+  benchmark (`deviation_benchmark`) is red once the period has settled, amber before; anything else green;
 - `below_required` (supervision hours): logged (numerator) of required (denominator); short in a
   finished period is red, short in the running period is amber (there is still time).
 """
@@ -59,9 +58,11 @@ def _num(value) -> float | None:
 
 
 def metric_status(definition: MetricDefinition, value, numerator=None, denominator=None, previous=None,
-                  period_running: bool = False) -> Status:
+                  period_running: bool = False, benchmark=None, period_settled: bool | None = None) -> Status:
     """The status of one value of a measure against its dictionary benchmark and alert bounds."""
-    value, previous = _num(value), _num(previous)
+    value, previous, benchmark = _num(value), _num(previous), _num(benchmark)
+    if period_settled is None:
+        period_settled = not period_running
     op = definition.alert_operator
     if op == "below_required":
         logged, required = _num(numerator), _num(denominator)
@@ -73,14 +74,12 @@ def metric_status(definition: MetricDefinition, value, numerator=None, denominat
     if value is None:
         return Status.UNKNOWN
     if op == "deviation_pct":
-        if previous is None or previous == 0 or definition.alert_threshold is None:
+        if benchmark is None or benchmark == 0 or definition.alert_threshold is None:
             return Status.UNKNOWN
-        change_pct = (value - previous) / abs(previous) * 100
-        if abs(change_pct) <= definition.alert_threshold + _EPSILON:
+        if abs(value - benchmark) * 100 <= definition.alert_threshold * abs(benchmark) + _EPSILON:
             return Status.GOOD
-        falling_is_bad = definition.direction != "lower_is_better"
-        # A running period has not settled yet (claims pay over weeks): worth a look, not an alarm.
-        return Status.URGENT if (change_pct < 0) == falling_is_bad and not period_running else Status.REVIEW
+        # An unsettled period is still filling in (claims pay over weeks): worth a look, not an alarm.
+        return Status.URGENT if period_settled else Status.REVIEW
     if definition.direction == "range" or op == "outside":
         low, high = definition.benchmark_low, definition.benchmark_high
         if low is None or high is None:

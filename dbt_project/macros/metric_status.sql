@@ -4,13 +4,15 @@
     there is no value or no bound. Computed once here; the dashboards and reports read the column.
     - '<' / '>': benchmark_value and alert_threshold, by direction;
     - 'outside' (ranges): benchmark_low..benchmark_high is GOOD, outside alert_low..alert_high is URGENT;
-    - 'deviation_pct' (average reimbursement): a move of more than alert_threshold % against the previous period in
-      the bad direction is URGENT (REVIEW while the period is still running and settling), in the good direction REVIEW;
+    - 'deviation_pct' (average reimbursement): more than alert_threshold % above or below the scope's own six-month
+      benchmark (deviation_benchmark) is URGENT once the period has settled (alert_lag_days after its end, when the
+      alert judges it too), REVIEW before;
     - 'below_required' (supervision hours): logged (numerator) under required (denominator) is URGENT in a finished
       period and REVIEW in the running one (there is still time).
-    `m` is the metric row, `d` its dictionary row, `is_running` whether the period is still running.
+    `m` is the metric row, `d` its dictionary row, `is_running` whether the period is still running, `is_settled`
+    whether it ended at least the dictionary's alert_lag_days ago.
 -#}
-{% macro metric_rag_status(m='m', d='d', is_running='is_running') -%}
+{% macro metric_rag_status(m='m', d='d', is_running='is_running', is_settled='is_settled') -%}
     case
         when {{ d }}.alert_operator = 'below_required' then
             case
@@ -22,11 +24,11 @@
         when {{ m }}.metric_value is null then 'UNKNOWN'
         when {{ d }}.alert_operator = 'deviation_pct' then
             case
-                when {{ m }}.previous_value is null or {{ m }}.previous_value = 0 or {{ d }}.alert_threshold is null then 'UNKNOWN'
-                when abs({{ m }}.metric_value - {{ m }}.previous_value) * 100
-                    <= {{ d }}.alert_threshold * abs({{ m }}.previous_value) then 'GOOD'
-                when ({{ m }}.metric_value < {{ m }}.previous_value) = ({{ d }}.direction <> 'lower_is_better')
-                    and not {{ is_running }} then 'URGENT'
+                when {{ m }}.deviation_benchmark is null or {{ m }}.deviation_benchmark = 0
+                    or {{ d }}.alert_threshold is null then 'UNKNOWN'
+                when abs({{ m }}.metric_value - {{ m }}.deviation_benchmark) * 100
+                    <= {{ d }}.alert_threshold * abs({{ m }}.deviation_benchmark) then 'GOOD'
+                when {{ is_settled }} then 'URGENT'
                 else 'REVIEW'
             end
         when {{ d }}.direction = 'range' or {{ d }}.alert_operator = 'outside' then

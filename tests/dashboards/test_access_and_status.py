@@ -91,11 +91,12 @@ def test_range_status(value, expected):
 def test_deviation_and_below_required_statuses():
     reimbursement = _definition(unit="dollars", benchmark_value=None, alert_operator="deviation_pct",
                                 alert_threshold=10.0)
-    assert metric_status(reimbursement, 100, previous=105) is Status.GOOD
-    assert metric_status(reimbursement, 80, previous=105) is Status.URGENT
-    assert metric_status(reimbursement, 80, previous=105, period_running=True) is Status.REVIEW
-    assert metric_status(reimbursement, 130, previous=105) is Status.REVIEW
-    assert metric_status(reimbursement, 100) is Status.UNKNOWN
+    # Held to its own six-month benchmark, both ways; an unsettled month is amber at most.
+    assert metric_status(reimbursement, 100, benchmark=105) is Status.GOOD
+    assert metric_status(reimbursement, 80, benchmark=105) is Status.URGENT
+    assert metric_status(reimbursement, 80, benchmark=105, period_settled=False) is Status.REVIEW
+    assert metric_status(reimbursement, 130, benchmark=105) is Status.URGENT
+    assert metric_status(reimbursement, 100, previous=105) is Status.UNKNOWN
     hours = _definition(unit="hours", benchmark_value=None, alert_operator="below_required", alert_threshold=None)
     assert metric_status(hours, 2, numerator=2, denominator=2) is Status.GOOD
     assert metric_status(hours, 1.5, numerator=1.5, denominator=2, period_running=True) is Status.REVIEW

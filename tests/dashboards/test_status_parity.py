@@ -11,14 +11,16 @@ from dashboards.data.warehouse import query
 def test_python_status_rule_equals_the_warehouse_column_on_every_row(demo_env):
     defs = definitions()
     rows = query(
-        "select metric_key, metric_value, numerator, denominator, previous_value, is_running_period, rag_status "
+        "select metric_key, metric_value, numerator, denominator, previous_value, is_running_period, "
+        "is_settled_period, deviation_benchmark, rag_status "
         "from marts.fct_practice_metrics"
     )
     assert rows.height > 1000
     differ = [
         r for r in rows.iter_rows(named=True)
         if status.metric_status(defs[r["metric_key"]], r["metric_value"], r["numerator"], r["denominator"],
-                                r["previous_value"], r["is_running_period"]).name != r["rag_status"]
+                                r["previous_value"], r["is_running_period"], r["deviation_benchmark"],
+                                r["is_settled_period"]).name != r["rag_status"]
     ]
     assert differ == []
     seen = set(rows["rag_status"].unique())

@@ -29,34 +29,14 @@ judged_values as (
     where m.denominator > 0 and m.metric_value is not null
 ),
 
--- deviation_pct measures (average reimbursement) have no fixed benchmark: each scope is compared with its
--- own six months before the judged period (metric dictionary, counting_convention).
-own_benchmarks as (
-    select
-        m.metric_key,
-        m.scope,
-        m.clinician_id,
-        sum(m.numerator) / sum(m.denominator) as benchmark
-    from metrics as m
-    inner join judged_periods as jp on m.metric_key = jp.metric_key and m.period_grain = jp.alert_grain
-    inner join dictionary as d on m.metric_key = d.metric_key
-    where d.alert_operator = 'deviation_pct'
-        and m.period_start >= cast(jp.judged_start - interval '6 month' as date)
-        and m.period_start < jp.judged_start
-    group by m.metric_key, m.scope, m.clinician_id
-    having sum(m.denominator) > 0 and sum(m.numerator) > 0
-),
-
+-- deviation_pct measures (average reimbursement) have no fixed benchmark: each scope is held to its own six months
+-- before the judged period (fct_practice_metrics.deviation_benchmark, the same figure the dashboards colour against).
 judged as (
     select
         v.*,
-        100.0 * (v.metric_value - b.benchmark) / b.benchmark as deviation_pct,
-        b.benchmark
+        100.0 * (v.metric_value - v.deviation_benchmark) / nullif(v.deviation_benchmark, 0) as deviation_pct,
+        v.deviation_benchmark as benchmark
     from judged_values as v
-    left join own_benchmarks as b
-        on v.metric_key = b.metric_key
-        and v.scope = b.scope
-        and coalesce(v.clinician_id, -1) = coalesce(b.clinician_id, -1)
 ),
 
 crossed as (

@@ -14,14 +14,77 @@ periods as (
     select * from {{ ref('int_periods_enumerated') }}
 ),
 
-final as (
+-- Measures without a fixed benchmark (alert_operator deviation_pct: average reimbursement, whose level depends on
+-- the payer mix) are held to the same scope's own value over the six months before the period, pooled.
+deviation_benchmarks as (
+    select
+        m.metric_key,
+        m.scope,
+        m.clinician_id,
+        m.period_grain,
+        m.period_start,
+        case
+            when sum(prior.denominator) > 0 and sum(prior.numerator) > 0
+                then cast(sum(prior.numerator) / sum(prior.denominator) as numeric(18, 4))
+        end as deviation_benchmark
+    from unioned as m
+    inner join dictionary as d on m.metric_key = d.metric_key and d.alert_operator = 'deviation_pct'
+    inner join unioned as prior
+        on m.metric_key = prior.metric_key
+        and m.scope = prior.scope
+        and coalesce(m.clinician_id, -1) = coalesce(prior.clinician_id, -1)
+        and m.period_grain = prior.period_grain
+        and prior.period_start >= cast(m.period_start - interval '6 month' as date)
+        and prior.period_start < m.period_start
+    group by 1, 2, 3, 4, 5
+),
+
+flagged as (
     select
         m.*,
+        b.deviation_benchmark,
         coalesce(periods.is_current_period, false) as is_running_period,
-        {{ metric_rag_status('m', 'd', 'coalesce(periods.is_current_period, false)') }} as rag_status
+        -- Over for at least the dictionary's alert_lag_days (claims settle for weeks after a month ends).
+        coalesce(
+            cast(periods.period_end + cast(coalesce(d.alert_lag_days, 0) as integer) as date) < {{ as_of_date() }},
+            false
+        ) as is_settled_period,
+        d.alert_operator,
+        d.direction,
+        d.benchmark_value,
+        d.benchmark_low,
+        d.benchmark_high,
+        d.alert_threshold,
+        d.alert_low,
+        d.alert_high
     from unioned as m
     left join dictionary as d on m.metric_key = d.metric_key
     left join periods on m.period_grain = periods.period_grain and m.period_start = periods.period_start
+    left join deviation_benchmarks as b
+        on m.metric_key = b.metric_key
+        and m.scope = b.scope
+        and coalesce(m.clinician_id, -1) = coalesce(b.clinician_id, -1)
+        and m.period_grain = b.period_grain
+        and m.period_start = b.period_start
+),
+
+final as (
+    select
+        metric_key,
+        scope,
+        period_grain,
+        period_start,
+        clinician_id,
+        numerator,
+        denominator,
+        metric_value,
+        previous_value,
+        change_from_previous,
+        is_running_period,
+        is_settled_period,
+        deviation_benchmark,
+        {{ metric_rag_status('flagged', 'flagged', 'is_running_period', 'is_settled_period') }} as rag_status
+    from flagged
 )
 
 select * from final
