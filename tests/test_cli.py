@@ -12,7 +12,7 @@ from sqlalchemy import MetaData, func, insert, select
 
 from operational_api.db import get_engine
 from operational_api.models import Client, Payer
-from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, SHARED_DIR, run_cli
+from tests.conftest import DEPLOYMENT_VARS, EDI835_SAMPLES, REPO_ROOT, needs_shared_samples, run_cli
 
 SMALL = ("--clinicians", "1", "--months", "1", "--as-of", "2026-11-25")
 
@@ -52,12 +52,11 @@ def test_generate_refuses_to_overwrite_without_replace(var_dir):
     _assert_one_line_error(second, "--replace")
 
 
+@needs_shared_samples
 def test_a_reader_that_stops_early_ends_the_command_quietly():
     # 156 interchanges give ~140 KB of JSON, more than a pipe holds, so the command is still writing when
     # the reader goes away (as with `mentalspace era parse FILE --json | head`).
-    sample = SHARED_DIR / "edi835-samples" / "tastypackets-835-profee-156-interchanges.edi"
-    if not sample.exists():
-        pytest.skip(f"shared 835 samples not found at {sample.parent}")
+    sample = EDI835_SAMPLES / "tastypackets-835-profee-156-interchanges.edi"
     command = [sys.executable, "-m", "mentalspace_cli.main", "era", "parse", str(sample), "--json"]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout.read(100).startswith(b"{")
