@@ -190,12 +190,17 @@ def cmd_build(args: argparse.Namespace) -> int:
 
         wait_for_parse()
         defs = load_definitions()
+    from orchestration.lib.environment import current_environment
     from orchestration.lib.runner import materialize_groups
+    from orchestration.lib.warehouse import staged_build
 
-    with progress("landing the operational store in the warehouse (raw_operational)"):
-        materialize_groups(defs, "operational", "era_setup", "advancedmd_setup")
-    with progress("running dbt build (staging, marts, metrics and tests)"):
-        materialize_groups(defs)
+    # Into a copy of the warehouse, swapped in whole at the end: the dashboards keep reading the previous one
+    # meanwhile (and never hold up the build), and a failed build leaves it as it was.
+    with staged_build(current_environment()):
+        with progress("landing the operational store in the warehouse (raw_operational)"):
+            materialize_groups(defs, "operational", "era_setup", "advancedmd_setup")
+        with progress("running dbt build (staging, marts, metrics and tests)"):
+            materialize_groups(defs)
     _print_kvr_summary()
     return 0
 
