@@ -133,11 +133,13 @@ def staged_build(env: Environment) -> Iterator[Environment]:
         for stale in live.parent.glob(f".{live.name}.building-*"):
             stale.unlink(missing_ok=True)
         if live.exists():
-            # Nobody writes the live file while we hold the lock; a WAL beside it (a writer that died) is
-            # copied too and replayed into the copy when the build first opens it.
-            _copy(live, staging)
-            if Path(f"{live}.wal").exists():
-                _copy(Path(f"{live}.wal"), Path(f"{staging}.wal"))
+            # A read-only connection held during the copy keeps out any writer that does not take our lock
+            # (dbt in a scheduled Dagster refresh), so the copy is never torn. A WAL beside the file (a writer
+            # that died) is copied too and replayed into the copy when the build first opens it.
+            with _no_writer(live):
+                _copy(live, staging)
+                if Path(f"{live}.wal").exists():
+                    _copy(Path(f"{live}.wal"), Path(f"{staging}.wal"))
         saved = {name: os.environ.get(name) for name in ("MENTALSPACE_WAREHOUSE_URL", "MENTALSPACE_DUCKDB_PATH")}
         os.environ["MENTALSPACE_WAREHOUSE_URL"] = f"duckdb:///{staging}"
         os.environ["MENTALSPACE_DUCKDB_PATH"] = str(staging)
@@ -162,6 +164,24 @@ def staged_build(env: Environment) -> Iterator[Environment]:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+@contextmanager
+def _no_writer(path: Path, wait_seconds: float = WRITER_WAIT_SECONDS) -> Iterator[None]:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+            break
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise PlatformError(f"another process has been writing {path.name} for over "
+                                    f"{wait_seconds / 60:.0f} minutes; try again when it has finished") from None
+            time.sleep(0.5)
+    try:
+        yield
+    finally:
+        con.close()
 
 
 def _copy(source: Path, target: Path) -> None:

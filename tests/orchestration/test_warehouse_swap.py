@@ -134,3 +134,27 @@ def test_a_failed_build_leaves_the_previous_warehouse_as_it_was(var_dir):
     assert current_environment().duckdb_path == env.duckdb_path
     assert sorted(p.name for p in var_dir.iterdir() if "warehouse" in p.name) == [
         "warehouse.duckdb", "warehouse.duckdb.lock"]
+
+
+OUTSIDE_WRITER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute("create table raw_era.written_outside as select 1 as n")
+print("writing", flush=True)
+time.sleep(3)
+con.close()
+"""
+
+
+def test_a_build_copies_the_warehouse_only_once_an_outside_writer_has_closed_it(var_dir):
+    # dbt in a scheduled Dagster refresh writes the file in place without our lock: a copy taken meanwhile
+    # could be torn, so the build waits for DuckDB's own lock instead.
+    env = current_environment()
+    Warehouse(env).replace_table("raw_era", "before", [pl.DataFrame({"n": [1]})])
+    writer = subprocess.Popen([sys.executable, "-c", OUTSIDE_WRITER, str(env.duckdb_path)],
+                              stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "writing"
+    with staged_build(env):
+        assert writer.poll() == 0  # entered only once the writer was gone
+        assert "written_outside" in _tables(current_environment().duckdb_path)
+    assert "written_outside" in _tables(env.duckdb_path)
