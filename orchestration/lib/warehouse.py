@@ -12,6 +12,7 @@ other's rows.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import io
 import os
@@ -145,7 +146,7 @@ def staged_build(env: Environment) -> Iterator[Environment]:
         os.environ["MENTALSPACE_DUCKDB_PATH"] = str(staging)
         _STAGED[live] = staging
         try:
-            yield Environment(**{**env.__dict__, "warehouse_url": f"duckdb:///{staging}"})
+            yield dataclasses.replace(env, warehouse_url=f"duckdb:///{staging}")
             # Fold any WAL into the file, so the swapped-in file is complete on its own.
             con = duckdb.connect(str(staging))
             con.execute("checkpoint")
@@ -186,7 +187,9 @@ def _no_writer(path: Path, wait_seconds: float = WRITER_WAIT_SECONDS) -> Iterato
 
 def _copy(source: Path, target: Path) -> None:
     with open(source, "rb") as src, open(target, "wb") as dst:
-        os.sendfile(dst.fileno(), src.fileno(), 0, os.fstat(src.fileno()).st_size)
+        size, offset = os.fstat(src.fileno()).st_size, 0
+        while offset < size:  # one sendfile moves at most ~2 GB
+            offset += os.sendfile(dst.fileno(), src.fileno(), offset, size - offset)
 
 
 class Warehouse:
