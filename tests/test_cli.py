@@ -88,11 +88,12 @@ def _add(url: str, table, **values) -> None:
 
 
 def _run_make_build(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`make build` exactly as a developer types it, without re-installing the virtual environment
-    (`-o` takes the lock's install stamp as up to date)."""
+    """`make build` as a developer types it, with this interpreter's environment instead of re-installing one
+    (`-o` takes the lock's install stamp as up to date, BIN is where `mentalspace` is)."""
     stamp = f".venv/.installed-{hashlib.sha1((REPO_ROOT / 'requirements.lock').read_bytes()).hexdigest()[:12]}"
     clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
-    return subprocess.run(["make", "--no-print-directory", "-o", stamp, "build"], cwd=REPO_ROOT,
+    return subprocess.run(["make", "--no-print-directory", "-o", stamp, "build", f"BIN={os.path.dirname(sys.executable)}"],
+                          cwd=REPO_ROOT,
                           env={**clean, **env}, capture_output=True, text=True, timeout=600, check=False)
 
 
@@ -114,6 +115,8 @@ def test_make_build_refuses_a_store_holding_a_practices_own_client(store):
     before = _row_counts(url)
     if url.startswith("sqlite"):
         result = _run_make_build(env)
+        # make exits 2 for any failed recipe; its own line says the command's exit code.
+        assert "Error 2" in result.stderr, result.stderr
     else:
         result = run_cli("build", "--fresh", *SMALL, env=env)
     assert result.returncode == 2, result.stdout + result.stderr
