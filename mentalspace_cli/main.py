@@ -178,25 +178,26 @@ def cmd_build(args: argparse.Namespace) -> int:
     regenerate = args.fresh or not origin.rows
 
     from orchestration.defs.dbt.project import parse_in_background
-
-    wait_for_parse = parse_in_background()
-    progress = Progress(6 if regenerate else 3)
-    if regenerate:
-        generate_practice(args, progress, fresh=True, replace=args.replace)
-    else:
-        print("operational store already holds a practice: building from it (use --fresh to regenerate)")
-    with progress("loading the Dagster definitions (parses the dbt project when it changed)"):
-        from orchestration.lib.runner import load_definitions
-
-        wait_for_parse()
-        defs = load_definitions()
     from orchestration.lib.environment import current_environment
-    from orchestration.lib.runner import materialize_groups
     from orchestration.lib.warehouse import staged_build
 
     # Into a copy of the warehouse, swapped in whole at the end: the dashboards keep reading the previous one
-    # meanwhile (and never hold up the build), and a failed build leaves it as it was.
+    # meanwhile (and never hold up the build), and a failed build leaves it as it was. Entered before the
+    # dbt parse starts, so the parse and the build see the same profile (dbt re-parses when it changes).
     with staged_build(current_environment()):
+        wait_for_parse = parse_in_background()
+        progress = Progress(6 if regenerate else 3)
+        if regenerate:
+            generate_practice(args, progress, fresh=True, replace=args.replace)
+        else:
+            print("operational store already holds a practice: building from it (use --fresh to regenerate)")
+        with progress("loading the Dagster definitions (parses the dbt project when it changed)"):
+            from orchestration.lib.runner import load_definitions
+
+            wait_for_parse()
+            defs = load_definitions()
+        from orchestration.lib.runner import materialize_groups
+
         with progress("landing the operational store in the warehouse (raw_operational)"):
             materialize_groups(defs, "operational", "era_setup", "advancedmd_setup")
         with progress("running dbt build (staging, marts, metrics and tests)"):

@@ -106,8 +106,9 @@ _STAGED: dict[Path, Path] = {}
 
 
 def _staging_path(live: Path) -> Path:
-    # Same folder, so the swap is a rename within one file system.
-    return live.with_name(f".{live.name}.building-{os.getpid()}")
+    # Same folder, so the swap is a rename within one file system. One name for every build (the lock allows
+    # one at a time): dbt re-parses the whole project whenever its profile's path changes.
+    return live.with_name(f".{live.name}.building")
 
 
 def _remove_database(path: Path) -> None:
@@ -130,9 +131,7 @@ def staged_build(env: Environment) -> Iterator[Environment]:
     live = env.duckdb_path
     staging = _staging_path(live)
     with writer_lock(live):
-        # Every build holds the lock, so any copy left here is from a build that died.
-        for stale in live.parent.glob(f".{live.name}.building-*"):
-            stale.unlink(missing_ok=True)
+        _remove_database(staging)  # every build holds the lock: a copy left here is from one that died
         if live.exists():
             # A read-only connection held during the copy keeps out any writer that does not take our lock
             # (dbt in a scheduled Dagster refresh), so the copy is never torn. A WAL beside the file (a writer

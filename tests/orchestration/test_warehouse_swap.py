@@ -87,7 +87,7 @@ def test_readers_see_the_old_or_the_new_warehouse_never_a_half_built_one(var_dir
     # Once the new warehouse is in place, the reader's later queries read it (no stale connection kept).
     assert [s["state"] for s in samples if s["at"] > built_at + 1] and all(
         s["state"] == after for s in samples if s["at"] > built_at + 1)
-    assert not list(var_dir.glob(".warehouse.duckdb.building-*"))
+    assert not list(var_dir.glob(".warehouse.duckdb.building*"))
 
 
 # ---- the swap itself, without a whole build ------------------------------------------------------------
