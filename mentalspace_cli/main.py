@@ -87,28 +87,31 @@ def cmd_init(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _store_has_data(engine) -> bool:
-    from sqlalchemy import select
+def _refuse_to_lose_records(engine, *, fresh: bool, replace: bool):
+    """The store's origin, or a one-line refusal if a new synthetic practice would replace records it must keep.
 
-    from operational_api.db import is_migrated
-    from operational_api.models import User
+    An empty store is always fine; one holding only a synthetic practice is replaced when a fresh one was
+    asked for (`build --fresh`, `make build`); anything else (a practice's own records, or rows added to a
+    synthetic one since) only with an explicit --replace. Called before anything is written."""
+    from operational_api.db import store_origin
 
-    if not is_migrated(engine):
-        return False
-    with engine.connect() as conn:
-        return conn.execute(select(User.id).limit(1)).first() is not None
+    origin = store_origin(engine)
+    if origin.rows and not replace and not (fresh and origin.generated):
+        reason = origin.reason or "it already holds a synthetic practice"
+        raise PlatformError(f"refusing to replace the operational store at "
+                            f"{engine.url.render_as_string(hide_password=True)}: {reason}; "
+                            f"pass --replace to wipe it and load a new synthetic practice")
+    return origin
 
 
-def generate_practice(args: argparse.Namespace, progress: Progress, replace: bool) -> None:
+def generate_practice(args: argparse.Namespace, progress: Progress, *, fresh: bool, replace: bool) -> None:
     from operational_api.bulk import load_tables
-    from operational_api.db import get_engine, migrate, wipe
+    from operational_api.db import get_engine, mark_generated, migrate, wipe
     from operational_api.settings import practice_timezone
     from operational_api.synthetic import PracticeSpec, generate
 
     engine = get_engine()
-    if _store_has_data(engine):
-        if not replace:
-            raise PlatformError("the operational store already holds data: pass --replace to start over")
+    if _refuse_to_lose_records(engine, fresh=fresh, replace=replace).rows:
         wipe(engine)
     migrate(engine)
     spec = PracticeSpec(
@@ -125,6 +128,7 @@ def generate_practice(args: argparse.Namespace, progress: Progress, replace: boo
         load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
     with progress("setting one demo sign-in per staff role"):
         _set_demo_logins(engine, spec.as_of)
+    mark_generated(engine, seed=spec.seed, clinicians=spec.clinicians, months=spec.months, as_of=spec.as_of)
 
 
 def _set_demo_logins(engine, as_of: dt.date) -> None:
@@ -159,7 +163,7 @@ def _set_demo_logins(engine, as_of: dt.date) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    generate_practice(args, Progress(3), replace=args.replace)
+    generate_practice(args, Progress(3), fresh=False, replace=args.replace)
     return 0
 
 
@@ -169,27 +173,36 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.as_of:
         # The warehouse's "today" (point-in-time measures, alerts) follows the practice's as-of date.
         os.environ["MENTALSPACE_AS_OF_DATE"] = args.as_of.isoformat()
+    # Checked before the slow start (Dagster, the dbt parse) so a refusal is immediate. Without --fresh
+    # an empty store gets the synthetic practice and any other is built from as it is.
+    origin = _refuse_to_lose_records(get_engine(), fresh=args.fresh, replace=args.replace or not args.fresh)
+    regenerate = args.fresh or not origin.rows
 
     from orchestration.defs.dbt.project import parse_in_background
+    from orchestration.lib.environment import current_environment
+    from orchestration.lib.warehouse import staged_build
 
-    regenerate = args.fresh or not _store_has_data(get_engine())
-    wait_for_parse = parse_in_background()
-    progress = Progress(6 if regenerate else 3)
-    if regenerate:
-        generate_practice(args, progress, replace=True)
-    else:
-        print("operational store already holds a practice: building from it (use --fresh to regenerate)")
-    with progress("loading the Dagster definitions (parses the dbt project when it changed)"):
-        from orchestration.lib.runner import load_definitions
+    # Into a copy of the warehouse, swapped in whole at the end: the dashboards keep reading the previous one
+    # meanwhile (and never hold up the build), and a failed build leaves it as it was. Entered before the
+    # dbt parse starts, so the parse and the build see the same profile (dbt re-parses when it changes).
+    with staged_build(current_environment()):
+        wait_for_parse = parse_in_background()
+        progress = Progress(6 if regenerate else 3)
+        if regenerate:
+            generate_practice(args, progress, fresh=True, replace=args.replace)
+        else:
+            print("operational store already holds a practice: building from it (use --fresh to regenerate)")
+        with progress("loading the Dagster definitions (parses the dbt project when it changed)"):
+            from orchestration.lib.runner import load_definitions
 
-        wait_for_parse()
-        defs = load_definitions()
-    from orchestration.lib.runner import materialize_groups
+            wait_for_parse()
+            defs = load_definitions()
+        from orchestration.lib.runner import materialize_groups
 
-    with progress("landing the operational store in the warehouse (raw_operational)"):
-        materialize_groups(defs, "operational", "era_setup", "advancedmd_setup")
-    with progress("running dbt build (staging, marts, metrics and tests)"):
-        materialize_groups(defs)
+        with progress("landing the operational store in the warehouse (raw_operational)"):
+            materialize_groups(defs, "operational", "era_setup", "advancedmd_setup")
+        with progress("running dbt build (staging, marts, metrics and tests)"):
+            materialize_groups(defs)
     _print_kvr_summary()
     return 0
 
@@ -420,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="load a synthetic practice into the operational store")
     _practice_args(p, DEMO_CLINICIANS, DEMO_MONTHS)
-    p.add_argument("--replace", action="store_true", help="wipe the store first if it holds data")
+    p.add_argument("--replace", action="store_true",
+                   help="wipe the store first if it holds data, whoever made it")
     p.set_defaults(func=cmd_generate)
 
     for name, func, helptext in (
@@ -429,7 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=helptext)
         _practice_args(p, DEMO_CLINICIANS, DEMO_MONTHS)
-        p.add_argument("--fresh", action="store_true", help="regenerate the synthetic practice first")
+        p.add_argument("--fresh", action="store_true",
+                       help="regenerate the synthetic practice first (refused if the store holds other records)")
+        p.add_argument("--replace", action="store_true",
+                       help="with --fresh: wipe the store even if it holds records the generator did not make")
         if name == "demo":
             _serve_args(p)
         p.set_defaults(func=func)

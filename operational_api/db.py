@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, Integer, MetaData, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -103,6 +106,92 @@ def wipe(engine: Engine) -> None:
         conn.commit()
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA foreign_keys=ON")  # the connection goes back to the pool
+
+
+# The generator's signature in the store: one practice_settings row (written last by `mentalspace generate`)
+# holding the practice's seed and size and a fingerprint of every non-empty table: its row count and highest
+# integer id. A row added afterwards (by hand, an API write, an ERA posting, an AdvancedMD sync) raises a count
+# or an id, so the fingerprint no longer matches and the store counts as holding a practice's own records.
+# Cheap (a count and a max per table, no row is read) at the price of two blind spots, both harmless for a
+# synthetic practice: edits of generated rows, and on SQLite deleting the newest row of a table and adding one.
+GENERATED_MARKER_KEY = "synthetic_practice"
+# Rows the platform derives from the others on every build (the alert sync), so they say nothing about origin.
+DERIVED_TABLES = frozenset({"compliance_alerts"})
+# Rows the migrations themselves write into an empty store (0002's Georgia compliance rules).
+MIGRATION_SEEDED_TABLES = frozenset({"alembic_version", "compliance_rules"})
+
+
+@dataclass(frozen=True)
+class StoreOrigin:
+    """What the store holds, as far as replacing it is concerned."""
+
+    rows: int  # rows beyond what the migrations seed: 0 means there is nothing to lose
+    generated: bool  # every one of them was made by the generator (true for an empty store)
+    reason: str = ""  # why not, in counts only (never record content)
+
+
+def _table_shapes(conn: Connection) -> dict[str, list[int]]:
+    """Row count and highest integer id of every non-empty table (a new empty table changes nothing)."""
+    metadata = MetaData()
+    metadata.reflect(conn)
+    shapes: dict[str, list[int]] = {}
+    for name, table in sorted(metadata.tables.items()):
+        key = list(table.primary_key.columns)
+        columns = [func.count()]
+        if len(key) == 1 and isinstance(key[0].type, Integer):
+            columns.append(func.max(key[0]))
+        count, *highest = conn.execute(select(*columns).select_from(table)).one()
+        if count:
+            shapes[name] = [int(count), *(int(h) for h in highest if h is not None)]
+    return shapes
+
+
+def _fingerprint(shapes: dict[str, list[int]]) -> str:
+    kept = {name: shape for name, shape in shapes.items() if name not in DERIVED_TABLES}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def mark_generated(engine: Engine, **practice: object) -> None:
+    """Record that the store now holds exactly what the generator made (call it last, after every write)."""
+    from operational_api.models import PracticeSetting
+
+    settings = PracticeSetting.__table__
+    with engine.begin() as conn:
+        conn.execute(settings.delete().where(settings.c.key == GENERATED_MARKER_KEY))
+        # The marker row is part of what it fingerprints: insert it first, fill in its value after.
+        conn.execute(settings.insert().values(key=GENERATED_MARKER_KEY, value="{}"))
+        shapes = _table_shapes(conn)
+        rows = sum(s[0] for name, s in shapes.items() if name not in DERIVED_TABLES | MIGRATION_SEEDED_TABLES)
+        value = json.dumps({**practice, "rows": rows, "fingerprint": _fingerprint(shapes)}, default=str,
+                           separators=(",", ":"))
+        conn.execute(settings.update().where(settings.c.key == GENERATED_MARKER_KEY).values(value=value))
+
+
+def store_origin(engine: Engine) -> StoreOrigin:
+    """Whether the store is empty, holds only the generator's synthetic practice, or holds other records."""
+    with engine.connect() as conn:
+        shapes = _table_shapes(conn)
+        rows = sum(s[0] for name, s in shapes.items() if name not in DERIVED_TABLES | MIGRATION_SEEDED_TABLES)
+        if not rows:
+            return StoreOrigin(0, True)
+        marker = None
+        if "practice_settings" in shapes:
+            from operational_api.models import PracticeSetting
+
+            settings = PracticeSetting.__table__
+            marker = conn.execute(select(settings.c.value).where(settings.c.key == GENERATED_MARKER_KEY)).scalar()
+    try:
+        made = json.loads(marker) if marker else None
+    except ValueError:
+        made = None
+    if not isinstance(made, dict) or "fingerprint" not in made:
+        tables = sorted(n for n in shapes if n not in DERIVED_TABLES | MIGRATION_SEEDED_TABLES)
+        return StoreOrigin(rows, False, f"it holds {rows:,} rows ({', '.join(tables[:3])}"
+                                        f"{', ...' if len(tables) > 3 else ''}) not made by the generator")
+    if made["fingerprint"] == _fingerprint(shapes):
+        return StoreOrigin(rows, True)
+    return StoreOrigin(rows, False, f"it holds records not made by the generator ({rows:,} rows now, "
+                                    f"{int(made.get('rows', 0)):,} generated; rows were added or removed since)")
 
 
 def is_migrated(engine: Engine) -> bool:

@@ -6,11 +6,16 @@ run and closes it after `IDLE_CLOSE_SECONDS` without use. Keeping it open for go
 still, but DuckDB lets no process write the file while another holds it, and the Dagster builds and
 the ERA sensor write it while the dashboards are serving. PostgreSQL gets the same lease, so a page
 run pays for one connection, not one per query.
+
+A DuckDB build swaps a new file in under the same name (orchestration/lib/warehouse.py, `staged_build`): a
+connection opened before keeps reading the previous file, complete and consistent, so queries already running
+finish on it, and the next lease opens the new one (the file's inode says whether it was swapped).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import threading
 import time
@@ -46,34 +51,62 @@ class WarehouseNotReady(Exception):
     """The warehouse has not been built yet, or is being rebuilt right now."""
 
 
+class _Lease:
+    """One open connection and the queries using it; `file_id` names the DuckDB file it was opened on."""
+
+    def __init__(self, con, file_id: object) -> None:
+        self.con = con
+        self.file_id = file_id
+        self.users = 0
+
+
 class Reader:
     """Read access to one warehouse, lending a shared connection and closing it when idle."""
 
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
         self._lock = threading.RLock()
-        self._con = None
-        self._users = 0
+        self._lease: _Lease | None = None
         self._last_used = 0.0
         self._closer: threading.Timer | None = None
+
+    def _file_id(self) -> object:
+        if self.warehouse.kind != "duckdb":
+            return None
+        try:
+            stat = os.stat(self.warehouse.env.duckdb_path)
+        except FileNotFoundError:
+            return None
+        return (stat.st_dev, stat.st_ino)
 
     @contextmanager
     def connection(self) -> Iterator[object]:
         with self._lock:
-            if self._con is None:
-                self._con = self._open()
-            self._users += 1
-            con = self._con
+            current = self._file_id()
+            if self._lease is not None and self._lease.file_id != current:
+                # Rebuilt and swapped in: new queries go to the new file; the old connection closes as soon
+                # as the queries still running on it are done.
+                if self._lease.users == 0:
+                    self._lease.con.close()
+                self._lease = None
+            if self._lease is None:
+                self._lease = _Lease(self._open(), current)
+            lease = self._lease
+            lease.users += 1
         try:
-            yield con
+            yield lease.con
         finally:
             with self._lock:
-                self._users -= 1
-                self._last_used = time.monotonic()
-                if self._closer is None:
-                    self._closer = threading.Timer(IDLE_CLOSE_SECONDS, self._close_if_idle)
-                    self._closer.daemon = True
-                    self._closer.start()
+                lease.users -= 1
+                if lease is not self._lease:
+                    if lease.users == 0:
+                        lease.con.close()
+                else:
+                    self._last_used = time.monotonic()
+                    if self._closer is None:
+                        self._closer = threading.Timer(IDLE_CLOSE_SECONDS, self._close_if_idle)
+                        self._closer.daemon = True
+                        self._closer.start()
 
     def _open(self):
         if self.warehouse.kind == "duckdb":
@@ -97,9 +130,9 @@ class Reader:
         with self._lock:
             self._closer = None
             idle = time.monotonic() - self._last_used
-            if self._users == 0 and idle >= IDLE_CLOSE_SECONDS * 0.9:
+            if self._lease is not None and self._lease.users == 0 and idle >= IDLE_CLOSE_SECONDS * 0.9:
                 self.close()
-            elif self._con is not None:
+            elif self._lease is not None:
                 self._closer = threading.Timer(max(IDLE_CLOSE_SECONDS - idle, 0.1), self._close_if_idle)
                 self._closer.daemon = True
                 self._closer.start()
@@ -123,9 +156,9 @@ class Reader:
 
     def close(self) -> None:
         with self._lock:
-            if self._con is not None:
-                self._con.close()
-                self._con = None
+            if self._lease is not None:
+                self._lease.con.close()
+                self._lease = None
 
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
         with self.connection() as con:

@@ -2,13 +2,25 @@
 
 Landing is replace-by-table or replace-by-partition, always inside one transaction, so a re-run
 lands the same rows and a failed run leaves the previous ones in place.
+
+A DuckDB build (`staged_build`) writes a copy of the file and swaps it in whole when it succeeded: DuckDB lets
+no process write a file another one has open, so building in place failed whenever a dashboard was reading,
+and readers saw every model half-replaced. Writes to the live file itself (an ERA file or an AdvancedMD day
+landing outside a build) hold `<file>.lock`, as a build does from its copy to its swap, so neither loses the
+other's rows.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import io
+import os
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -43,6 +55,142 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# How long a writer waits for another one (a whole build takes about a minute on the demo practice).
+WRITER_WAIT_SECONDS = 15 * 60
+
+
+# Lock files this process holds -> [descriptor, depth]. The lock is per process: DuckDB shares one database
+# instance between the connections of a process, so nested writers in it (a landing sink that also creates a
+# table) take it again instead of waiting for themselves.
+_HELD: dict[str, list[int]] = {}
+_HELD_GUARD = threading.Lock()
+
+
+@contextmanager
+def writer_lock(path: Path, wait_seconds: float = WRITER_WAIT_SECONDS) -> Iterator[None]:
+    """The one-writing-process-at-a-time lock of the DuckDB file `path` (an flock: released if the process dies)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    name = f"{path.resolve()}.lock"
+    with _HELD_GUARD:
+        held = _HELD.get(name)
+        if held:
+            held[1] += 1
+    if not held:
+        fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise PlatformError(f"another build or landing has been writing {path.name} for over "
+                                        f"{wait_seconds / 60:.0f} minutes; try again when it has finished") from None
+                time.sleep(0.2)
+        with _HELD_GUARD:
+            _HELD[name] = [fd, 1]
+    try:
+        yield
+    finally:
+        with _HELD_GUARD:
+            entry = _HELD[name]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _HELD[name]
+                os.close(entry[0])  # closing the descriptor releases the lock
+
+
+# Live file -> the copy this process is building it in (see staged_build).
+_STAGED: dict[Path, Path] = {}
+
+
+def _staging_path(live: Path) -> Path:
+    # Same folder, so the swap is a rename within one file system. One name for every build (the lock allows
+    # one at a time): dbt re-parses the whole project whenever its profile's path changes.
+    return live.with_name(f".{live.name}.building")
+
+
+def _remove_database(path: Path) -> None:
+    for leftover in (path, Path(f"{path}.wal")):
+        leftover.unlink(missing_ok=True)
+
+
+@contextmanager
+def staged_build(env: Environment) -> Iterator[Environment]:
+    """Build a DuckDB warehouse into a copy of its file and swap the copy in atomically on success.
+
+    Inside the block this process (landing, dbt, the alert sync: everything that calls
+    `current_environment()` or reads MENTALSPACE_DUCKDB_PATH) sees the copy; readers keep the previous
+    complete warehouse until `os.replace` hands them the new one, and a failed build leaves the previous
+    one untouched. PostgreSQL builds in place (its transactions already keep readers consistent).
+    """
+    if env.warehouse_kind != "duckdb":
+        yield env
+        return
+    live = env.duckdb_path
+    staging = _staging_path(live)
+    with writer_lock(live):
+        _remove_database(staging)  # every build holds the lock: a copy left here is from one that died
+        if live.exists():
+            # A read-only connection held during the copy keeps out any writer that does not take our lock
+            # (dbt in a scheduled Dagster refresh), so the copy is never torn. A WAL beside the file (a writer
+            # that died) is copied too and replayed into the copy when the build first opens it.
+            with _no_writer(live):
+                _copy(live, staging)
+                if Path(f"{live}.wal").exists():
+                    _copy(Path(f"{live}.wal"), Path(f"{staging}.wal"))
+        saved = {name: os.environ.get(name) for name in ("MENTALSPACE_WAREHOUSE_URL", "MENTALSPACE_DUCKDB_PATH")}
+        os.environ["MENTALSPACE_WAREHOUSE_URL"] = f"duckdb:///{staging}"
+        os.environ["MENTALSPACE_DUCKDB_PATH"] = str(staging)
+        _STAGED[live] = staging
+        try:
+            yield dataclasses.replace(env, warehouse_url=f"duckdb:///{staging}")
+            # Fold any WAL into the file, so the swapped-in file is complete on its own.
+            con = duckdb.connect(str(staging))
+            con.execute("checkpoint")
+            con.close()
+            with open(staging, "rb+") as handle:
+                os.fsync(handle.fileno())
+            Path(f"{live}.wal").unlink(missing_ok=True)  # belongs to the previous file, never to the new one
+            os.replace(staging, live)
+        except BaseException:
+            _remove_database(staging)
+            raise
+        finally:
+            _STAGED.pop(live, None)
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@contextmanager
+def _no_writer(path: Path, wait_seconds: float = WRITER_WAIT_SECONDS) -> Iterator[None]:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+            break
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise PlatformError(f"another process has been writing {path.name} for over "
+                                    f"{wait_seconds / 60:.0f} minutes; try again when it has finished") from None
+            time.sleep(0.5)
+    try:
+        yield
+    finally:
+        con.close()
+
+
+def _copy(source: Path, target: Path) -> None:
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        size, offset = os.fstat(src.fileno()).st_size, 0
+        while offset < size:  # one sendfile moves at most ~2 GB
+            offset += os.sendfile(dst.fileno(), src.fileno(), offset, size - offset)
+
+
 class Warehouse:
     """A handle on the warehouse of one environment."""
 
@@ -70,12 +218,24 @@ class Warehouse:
         if self._held is not None and not read_only:
             yield self._held
             return
-        self.env.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.env.duckdb_path), read_only=read_only)
-        try:
-            yield con
-        finally:
-            con.close()
+        path = self.env.duckdb_path
+        # During a staged build this process reads and writes its copy, even through a Warehouse made before.
+        path = _STAGED.get(path, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if read_only or path in _STAGED.values():
+            # Readers never wait; a staged build's copy is this process's alone.
+            con = duckdb.connect(str(path), read_only=read_only)
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        with writer_lock(path):
+            con = duckdb.connect(str(path))
+            try:
+                yield con
+            finally:
+                con.close()
 
     @contextmanager
     def postgres(self) -> Iterator[psycopg.Connection]:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 import edi835
+from tests.conftest import EDI835_SAMPLES, NO_SHARED_SAMPLES
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def shared_samples_dir() -> Path:
     """``shared/edi835-samples`` next to the repository, or under ``$MENTALSPACE_SHARED_DIR``."""
-    env = os.environ.get("MENTALSPACE_SHARED_DIR")
-    if env:
-        return Path(env) / "edi835-samples"
-    return Path(__file__).resolve().parents[2].parent / "shared" / "edi835-samples"
+    return EDI835_SAMPLES
 
 
 def fixture_path(name: str) -> Path:
@@ -32,5 +29,5 @@ def parse_fixture(name: str) -> edi835.ParseResult:
 def samples_dir() -> Path:
     path = shared_samples_dir()
     if not (path / "golden.json").exists():
-        pytest.skip(f"shared 835 samples not found at {path}")
+        pytest.skip(NO_SHARED_SAMPLES)
     return path

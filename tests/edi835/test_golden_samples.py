@@ -9,7 +9,11 @@ import pytest
 
 import edi835
 from edi835.cli import main
+from tests.conftest import NO_SHARED_SAMPLES, needs_shared_samples
 from tests.edi835.conftest import shared_samples_dir
+
+# One skip with one reason for the whole module, rather than an "empty parameter set" per test.
+pytestmark = needs_shared_samples
 
 
 def _sample_names() -> list[str]:
@@ -23,7 +27,7 @@ def _sample_names() -> list[str]:
 def golden() -> dict:
     path = shared_samples_dir() / "golden.json"
     if not path.exists():
-        pytest.skip(f"shared 835 samples not found at {path}")
+        pytest.skip(NO_SHARED_SAMPLES)
     return json.loads(path.read_text())
 
 

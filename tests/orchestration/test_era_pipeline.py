@@ -11,10 +11,10 @@ import pytest
 from operational_api.era_inbox import inbox_dir, submit
 from orchestration.lib.environment import current_environment
 from orchestration.lib.warehouse import Warehouse
-from tests.conftest import SHARED_DIR, run_cli
+from tests.conftest import EDI835_SAMPLES, needs_shared_samples, run_cli
 
-SAMPLE = SHARED_DIR / "edi835-samples" / "linuxforhealth-835-managed-care.edi"
-SAMPLE_2 = SHARED_DIR / "edi835-samples" / "edi835parser-emedny-5010.edi"
+SAMPLE = EDI835_SAMPLES / "linuxforhealth-835-managed-care.edi"
+SAMPLE_2 = EDI835_SAMPLES / "edi835parser-emedny-5010.edi"
 
 
 @pytest.fixture
@@ -33,6 +33,7 @@ def _sensor_tick(defs, instance):
     return result.run_requests or []
 
 
+@needs_shared_samples  # skipped before the build fixture runs, not failed after it
 def test_inbox_file_lands_once_and_balances(built):
     defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
     instance = dg.DagsterInstance.ephemeral()
@@ -65,7 +66,7 @@ def test_inbox_file_lands_once_and_balances(built):
 def test_generated_remittance_posts_once_through_the_sensor_and_the_page(built, tmp_path):
     from sqlalchemy import func, select
 
-    from operational_api.db import get_engine
+    from operational_api.db import get_engine, store_origin
     from operational_api.era.posting import post_bytes
     from operational_api.era.remittances import claim_specs_from_store, write_remittance
     from operational_api.models import EraFile, PaymentApplication
@@ -73,6 +74,9 @@ def test_generated_remittance_posts_once_through_the_sensor_and_the_page(built, 
     defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
     instance = dg.DagsterInstance.ephemeral()
     engine = get_engine()
+    # A built synthetic practice is still the generator's (the build's alert sync adds only derived rows),
+    # so `make build` may replace it.
+    assert store_origin(engine).generated
     specs = claim_specs_from_store(engine, limit=40)
     written = write_remittance(specs, tmp_path)
     data = written.path.read_bytes()
@@ -96,3 +100,11 @@ def test_generated_remittance_posts_once_through_the_sensor_and_the_page(built, 
     with engine.connect() as conn:
         assert conn.execute(select(func.count(PaymentApplication.id))).scalar() == applications
         assert conn.execute(select(func.count(EraFile.id))).scalar() == files == 1
+
+    # Posted payments are the practice's own records now: a fresh build refuses to replace them.
+    assert not store_origin(engine).generated
+    refused = run_cli("build", "--fresh", "--clinicians", "2", "--months", "1", "--as-of", "2026-11-25",
+                      env={"MENTALSPACE_VAR_DIR": str(built)})
+    assert refused.returncode == 2 and "not made by the generator" in refused.stderr, refused.stderr
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count(PaymentApplication.id))).scalar() == applications
