@@ -9,7 +9,7 @@ from dashboards.components import ui
 from dashboards.components.charts import bars, capacity_chart, team_trend
 from dashboards.data import periods
 from dashboards.data.dictionary import definitions
-from dashboards.data.overview import MATRIX_KEYS, load_overview
+from dashboards.data.overview import MATRIX_KEYS, PLAN_REDS, load_overview
 from dashboards.data.status import REVENUE_TARGET_ALERT_PCT, Status
 
 PAGE = "practice_overview"
@@ -35,10 +35,10 @@ def render(data) -> None:
     revenue = data.revenue
     ui.metric_card(c2, "ov-revenue", "Revenue this month", None, None, status=revenue.status,
                    value_text=f"${revenue.this_month:,.0f}", note=_revenue_note(revenue), help=_revenue_help(revenue))
-    days = data.scorecard["days_in_ar"]
-    ui.metric_card(c3, "ov-ar", "Outstanding AR", days.definition, days.value, status=days.status,
-                   value_text=f"${revenue.outstanding:,.0f}", note=f"{days.text} in AR",
-                   help="Receivables today; the colour is days in AR against its benchmark.")
+    # Days in AR has its own card under Revenue cycle health: the amount here, the days there.
+    ui.metric_card(c3, "ov-ar", "Outstanding AR", None, None, value_text=f"${revenue.outstanding:,.0f}",
+                   help="Receivables today (charges less payments and adjustments); days in AR is under Revenue "
+                        "cycle health.")
     acceptance = data.scorecard["claim_acceptance_rate"]
     ui.metric_card(c4, "ov-acceptance", "Claim acceptance rate", acceptance.definition, acceptance.value, status=acceptance.status,
                    change=acceptance.change)
@@ -50,10 +50,14 @@ def render(data) -> None:
                              target=revenue.target, alert_pct=REVENUE_TARGET_ALERT_PCT),
                         width="stretch", key="ov_revenue_trend")
 
-    st.subheader("Clinician performance matrix")
+    st.subheader(f"Clinician performance matrix ({data.month_label})")
+    st.caption(f"Status from the warehouse's green / amber / red of the five measures for {data.month_label}: "
+               f"performance plan when {PLAN_REDS} or more are past their alert threshold, needs coaching when any "
+               "other is off benchmark, excellent when all are at benchmark. \"Why\" names the measures.")
     matrix = data.matrix.select(
         pl.col("clinician").alias("Clinician"),
         pl.col("status").alias("Status"),
+        pl.col("why").alias("Why"),
         pl.col("kept_visit_rate").round(1).alias("KVR %"),
         pl.col("sessions_per_day").round(1).alias("Sessions/day"),
         pl.col("revenue").alias("Revenue this month ($)"),
@@ -65,7 +69,8 @@ def render(data) -> None:
         *[pl.col(f"{k}_status") for k in MATRIX_KEYS],
     )
     ui.table(matrix, key="ov_matrix", empty="No active clinicians yet.", file_name="clinician_matrix.csv",
-             column_config={"Revenue this month ($)": st.column_config.NumberColumn(format="dollar")},
+             column_config={"Revenue this month ($)": st.column_config.NumberColumn(format="dollar"),
+                            "Why": st.column_config.TextColumn(width="large")},
              colour_by={"Status": "status_code", "KVR %": "kept_visit_rate_status",
                         "Sessions/day": "sessions_per_day_status",
                         "Same-day doc %": "same_day_documentation_rate_status",
@@ -93,7 +98,7 @@ def render(data) -> None:
         cols = st.columns(2)
         for i, (key, fig) in enumerate(data.revenue_cycle.items()):
             settled = fig.period is not None and fig.period < data.month
-            ui.metric_card(cols[i % 2], f"ov-rc-{key}", defs[key].label + (f" ({fig.period:%B})" if settled else ""),
+            ui.metric_card(cols[i % 2], f"ov-rc-{key}", f"{defs[key].label} ({data.label(fig)})",
                            fig.definition, fig.value, status=fig.status, change=fig.change,
                            help=(f"{fig.period:%B %Y}, the latest month whose claims have mostly settled"
                                  if settled else "Month to date") + "; change against the month before.")
@@ -102,7 +107,7 @@ def render(data) -> None:
     c1, c2, c3 = st.columns(3)
     for col, key in zip((c1, c2), ("schedule_fill_rate", "prime_time_utilization"), strict=True):
         fig = data.capacity_figures[key]
-        ui.metric_card(col, f"ov-cap-{key}", defs[key].label, fig.definition, fig.value, status=fig.status,
+        ui.metric_card(col, f"ov-cap-{key}", f"{defs[key].label} ({data.label(fig)})", fig.definition, fig.value, status=fig.status,
                        change=fig.change, help="Month to date; change against last month.")
     capacity = data.capacity
     this_week = periods.week_start(data.as_of)
