@@ -1,0 +1,131 @@
+"""Pages a practice manager can trust: one status rule per page, one figure per concept, labelled periods.
+
+Hand-built frames check the Practice Overview rules (matrix status, action items) case by case; AppTests on the
+demo practice check what the pages show.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import polars as pl
+
+from dashboards.data.overview import GEORGIA_PANEL, MATRIX_KEYS, action_items, clinician_matrix, georgia_panel
+from tests.dashboards.test_pages import MONTH, metrics_by_label, open_page, table_with
+
+NOVEMBER = dt.date(2026, 11, 1)
+ALERT_COLUMNS = {"alert_key": pl.String, "alert_type": pl.String, "severity": pl.String, "target_user_id": pl.Int64,
+                 "person": pl.String, "message": pl.String, "action_required": pl.String,
+                 "is_admin_escalated": pl.Boolean, "due_date": pl.Date}
+
+
+def _alerts(*rows: dict) -> pl.DataFrame:
+    return pl.DataFrame([{c: row.get(c) for c in ALERT_COLUMNS} for row in rows], schema=ALERT_COLUMNS)
+
+
+def _metric_rows(statuses: dict[int, dict[str, str]], month: dt.date = NOVEMBER) -> pl.DataFrame:
+    """fct_practice_metrics-like rows: one per clinician and matrix measure with the given rag_status."""
+    return pl.DataFrame(
+        [{"metric_key": key, "scope": "clinician", "clinician_id": cid, "period_start": month, "numerator": 1.0,
+          "denominator": 1.0, "metric_value": 50.0, "previous_value": None, "change_from_previous": None,
+          "rag_status": by_key.get(key, "GOOD")}
+         for cid, by_key in statuses.items() for key in MATRIX_KEYS],
+        schema_overrides={"previous_value": pl.Float64, "change_from_previous": pl.Float64},
+    )
+
+
+def _matrix(statuses: dict[int, dict[str, str]]) -> pl.DataFrame:
+    people = pl.DataFrame({"clinician_id": list(statuses), "clinician_name": [f"Clinician {c}" for c in statuses],
+                           "is_active": [True] * len(statuses)})
+    billing = pl.DataFrame(schema={"month_start": pl.Date, "clinician_id": pl.Int64, "revenue_amount": pl.Float64})
+    documentation = pl.DataFrame(schema={"clinician_id": pl.Int64, "signed_within_deadline_pct": pl.Float64})
+    return clinician_matrix(_metric_rows(statuses), billing, documentation, people, NOVEMBER)
+
+
+def _names_in(items, prefix: str) -> set[str]:
+    line = next((text for _, text in items if text.startswith(prefix)), None)
+    return set() if line is None else set(line.split(": ", 1)[1].split(", "))
+
+
+# --- Practice Overview: the matrix status and the action items follow one rule ---------------------------------
+
+def test_one_red_measure_is_coaching_not_a_performance_plan(demo_env):
+    # Treatment plans red for everybody used to put every clinician on a performance plan, while the action
+    # items (two reds) named only some of them.
+    matrix = _matrix({
+        1: {"treatment_plan_currency": "URGENT"},
+        2: {"treatment_plan_currency": "URGENT", "kept_visit_rate": "URGENT"},
+        3: {},
+        4: {"sessions_per_day": "REVIEW"},
+    })
+    by_id = {r["clinician_id"]: r for r in matrix.iter_rows(named=True)}
+    assert by_id[1]["status"] == "Needs coaching"
+    assert by_id[2]["status"] == "Performance plan"
+    assert by_id[3]["status"] == "Excellent"
+    assert by_id[4]["status"] == "Needs coaching"
+    assert by_id[2]["why"] == "past alert: KVR, Treatment plans"
+    assert by_id[4]["why"] == "off benchmark: Sessions/day"
+    items = action_items(_alerts(), matrix, {}, "November 2026, month to date")
+    assert _names_in(items, "Performance plan") == {"Clinician 2"}
+    assert _names_in(items, "Coaching") == {"Clinician 1", "Clinician 4"}
+    assert _names_in(items, "Meeting every benchmark") == {"Clinician 3"}
+
+
+def test_overview_action_items_name_exactly_the_matrix_statuses(demo_env):
+    at = open_page(demo_env, "ADMIN", "practice_overview")
+    matrix = table_with(at, "Clinician", "Status", "Why")
+    status_of = {row["Clinician"]: list(row["Status"])[0] for _, row in matrix.iterrows()}
+    lines = [m.value for m in at.markdown]
+    for label, prefix in (("Performance plan", "Performance plan recommended"), ("Needs coaching", "Coaching for"),
+                          ("Excellent", "Meeting every benchmark")):
+        expected = {name for name, status in status_of.items() if status == label}
+        line = next((text for text in lines if prefix in text), None)
+        named = set() if line is None else set(re.sub(r"<[^>]+>", "", line).split(": ", 1)[1].split(", "))
+        assert named == expected, label
+        assert all(why for why in matrix["Why"]), "every status says which measures set it"
+
+
+# --- Practice Overview: one figure per concept, same period as the card ---------------------------------------
+
+def test_hipaa_action_item_does_not_contradict_todays_panel(demo_env):
+    # Last month's threshold alert (93.3%) beside today's "HIPAA training current: all current".
+    stale = _alerts({
+        "alert_key": "metric_threshold:hipaa_training_current:practice:practice:2026-10-01",
+        "alert_type": "METRIC_THRESHOLD_HIPAA_TRAINING_CURRENT", "severity": "WARNING",
+        "message": "HIPAA Training Current was 93.3 percent in 2026-10-01 (below 100.00) for the practice",
+        "action_required": "Immediate training", "is_admin_escalated": True, "due_date": dt.date(2026, 10, 1),
+    })
+    panel = georgia_panel(stale)
+    assert panel.filter(pl.col("rule") == "HIPAA training current")["open_alerts"].item() == 0
+    items = action_items(stale, _matrix({1: {}}), {}, "November 2026, month to date")
+    assert not [text for _, text in items if "HIPAA" in text]
+    assert [rule for rule, _ in GEORGIA_PANEL if "HIPAA" in rule], "the panel is where HIPAA training is shown"
+
+
+def test_collection_rate_action_item_is_the_cards_figure_and_period(demo_env):
+    at = open_page(demo_env, "ADMIN", "practice_overview")
+    card = next(m for m in at.metric if m.label.startswith("Collection Rate"))
+    period = re.search(r"\((.+)\)", card.label).group(1)
+    assert "settled" in period, "the settled month is labelled as such"
+    mentions = [re.sub(r"<[^>]+>", "", m.value) for m in at.markdown if "Collection Rate" in m.value]
+    assert mentions, "the demo's collection rate is past its alert threshold"
+    for text in mentions:
+        assert card.value in text and period in text, text
+
+
+def test_days_in_ar_is_shown_once_on_the_overview(demo_env):
+    at = open_page(demo_env, "ADMIN", "practice_overview")
+    days = [m for m in at.metric if "days in ar" in f"{m.label} {m.value} {m.delta}".lower()
+            or "days in accounts receivable" in m.label.lower()]
+    assert len(days) == 1, [(m.label, m.value, m.delta) for m in days]
+    labels = [m.label for m in at.metric]
+    assert len(labels) == len(set(labels)), "one card per concept"
+
+
+def test_overview_cards_name_their_period(demo_env):
+    at = open_page(demo_env, "ADMIN", "practice_overview")
+    cards = metrics_by_label(at)
+    assert "Days in Accounts Receivable (month to date)" in cards
+    assert any(re.fullmatch(r"Collection Rate \(\w+ \d{4}, settled\)", label) for label in cards)
+    assert any(s.value == f"Clinician performance matrix ({MONTH:%B %Y}, month to date)" for s in at.subheader)
