@@ -46,7 +46,7 @@ def render(data, open_alerts) -> None:
     week, figs = data.week, data.week_figures
     kvr = figs["kept_visit_rate"]
     c1, c2, c3, c4, c5 = st.columns(5)
-    ui.metric_card(c1, "mp-kvr", "Kept Visit Rate", kvr.definition, kvr.value, status=kvr.status, change=kvr.change,
+    ui.metric_card(c1, "mp-kvr", "Kept Visit Rate (this week)", kvr.definition, kvr.value, status=kvr.status, change=kvr.change,
                    help=f"{int(kvr.numerator or 0)} completed of {int(kvr.denominator or 0)} appointments with a "
                         "final status this week; change against last week.")
     ui.metric_card(c2, "mp-completed", "Sessions completed", None, None, status=kvr.status,

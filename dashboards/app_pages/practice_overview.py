@@ -30,7 +30,7 @@ def render(data) -> None:
     st.subheader("Practice scorecard")
     c1, c2, c3, c4 = st.columns(4)
     kvr = data.scorecard["kept_visit_rate"]
-    ui.metric_card(c1, "ov-kvr", "Overall KVR", kvr.definition, kvr.value, status=kvr.status, change=kvr.change,
+    ui.metric_card(c1, "ov-kvr", "Overall KVR (month to date)", kvr.definition, kvr.value, status=kvr.status, change=kvr.change,
                    help="Change against last month.")
     revenue = data.revenue
     ui.metric_card(c2, "ov-revenue", "Revenue this month", None, None, status=revenue.status,

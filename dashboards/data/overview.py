@@ -304,8 +304,8 @@ def capacity_recommendation(capacity: pl.DataFrame, this_week: dt.date) -> str:
             f"{definition.alert_action or 'review referrals and marketing'}.")
 
 
-def action_items(alerts: pl.DataFrame, matrix: pl.DataFrame, shown: dict[str, tuple[Figure, str]],
-                 month_label: str) -> list[tuple[Status, str]]:
+def action_items(alerts: pl.DataFrame, matrix: pl.DataFrame, shown: dict[str, tuple[Figure, str]] | None = None,
+                 month_label: str = "the month shown") -> list[tuple[Status, str]]:
     """Administrator escalations from the warehouse, the page's own practice figures past their alert
     threshold, and the matrix's performance-plan, coaching and recognition lists.
 
@@ -314,6 +314,7 @@ def action_items(alerts: pl.DataFrame, matrix: pl.DataFrame, shown: dict[str, tu
     threshold alert of the same measure; a measure the Georgia panel shows for today is left to the panel. The
     clinician lists are exactly the matrix's statuses (same month, same measures, same rule).
     """
+    shown = shown or {}
     items: list[tuple[Status, str]] = []
     escalated = alerts.filter(pl.col("is_admin_escalated") & pl.col("target_user_id").is_null())
     for row in escalated.iter_rows(named=True):

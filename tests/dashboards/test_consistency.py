@@ -11,8 +11,11 @@ import re
 
 import polars as pl
 
+from dashboards.data.alerts import open_conditions
 from dashboards.data.overview import GEORGIA_PANEL, MATRIX_KEYS, action_items, clinician_matrix, georgia_panel
-from tests.dashboards.test_pages import MONTH, metrics_by_label, open_page, table_with
+from dashboards.data.practice import load_my_practice, nudges
+from dashboards.data.status import Status
+from tests.dashboards.test_pages import AS_OF, MONTH, WEEK, metrics_by_label, open_page, table_with, warehouse
 
 NOVEMBER = dt.date(2026, 11, 1)
 ALERT_COLUMNS = {"alert_key": pl.String, "alert_type": pl.String, "severity": pl.String, "target_user_id": pl.Int64,
@@ -98,7 +101,7 @@ def test_hipaa_action_item_does_not_contradict_todays_panel(demo_env):
     })
     panel = georgia_panel(stale)
     assert panel.filter(pl.col("rule") == "HIPAA training current")["open_alerts"].item() == 0
-    items = action_items(stale, _matrix({1: {}}), {}, "November 2026, month to date")
+    items = action_items(stale, _matrix({1: {}}))
     assert not [text for _, text in items if "HIPAA" in text]
     assert [rule for rule, _ in GEORGIA_PANEL if "HIPAA" in rule], "the panel is where HIPAA training is shown"
 
@@ -129,3 +132,46 @@ def test_overview_cards_name_their_period(demo_env):
     assert "Days in Accounts Receivable (month to date)" in cards
     assert any(re.fullmatch(r"Collection Rate \(\w+ \d{4}, settled\)", label) for label in cards)
     assert any(s.value == f"Clinician performance matrix ({MONTH:%B %Y}, month to date)" for s in at.subheader)
+
+
+# --- My Practice: the KVR nudge asks only for what the week can still hold --------------------------------------
+
+def _behind_on_kvr() -> int:
+    """A demo clinician whose KVR for the week of 23 Nov is off benchmark."""
+    return int(warehouse(
+        "select min(clinician_id) from marts.fct_practice_metrics where metric_key = 'kept_visit_rate' "
+        "and period_grain = 'week' and period_start = ? and scope = 'clinician' and rag_status <> 'GOOD'",
+        [WEEK]).item())
+
+
+def test_kvr_nudge_asks_for_nothing_when_the_week_has_no_slots_left(demo_env):
+    clinician = _behind_on_kvr()
+    sunday = WEEK + dt.timedelta(days=6)  # the week's last day: nothing left to book
+    data = load_my_practice(clinician, None, sunday)
+    assert data.week_figures["kept_visit_rate"].status is not Status.GOOD
+    texts = [text for _, text in nudges(data, open_conditions((clinician,), None))]
+    kvr = next(text for text in texts if text.startswith("Your KVR"))
+    assert "more appointment" not in kvr, kvr
+    assert "next week" in kvr
+
+
+def test_kvr_nudge_never_asks_for_more_than_the_slots_left(demo_env):
+    clinician = _behind_on_kvr()
+    data = load_my_practice(clinician, None, AS_OF)
+    left = int(warehouse(
+        "select coalesce(sum(available_slots), 0) from intermediate.int_clinician_days_available "
+        "where clinician_id = ? and calendar_date between ? and ?",
+        [clinician, AS_OF + dt.timedelta(days=1), WEEK + dt.timedelta(days=6)]).item())
+    assert data.slots_left_this_week == left
+    kvr = next(text for _, text in nudges(data, open_conditions((clinician,), None)) if text.startswith("Your KVR"))
+    asked = re.search(r"Keeping (\d+) more", kvr)
+    assert asked is None or int(asked.group(1)) <= left, kvr
+
+
+# --- KVR: the weekly and the month-to-date figure say which is which --------------------------------------------
+
+def test_kvr_cards_name_their_period(demo_env):
+    mine = metrics_by_label(open_page(demo_env, "CLINICIAN", "my_practice"))
+    assert "Kept Visit Rate (this week)" in mine
+    practice = metrics_by_label(open_page(demo_env, "ADMIN", "practice_overview"))
+    assert "Overall KVR (month to date)" in practice
