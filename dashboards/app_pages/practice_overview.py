@@ -46,7 +46,8 @@ def render(data) -> None:
     if not data.kvr_trend.is_empty():
         t1.plotly_chart(team_trend(data.kvr_trend, defs["kept_visit_rate"]), width="stretch", key="ov_kvr_trend")
     if not data.revenue_trend.is_empty():
-        t2.plotly_chart(bars(data.revenue_trend, "month_start", "revenue_amount", title="Revenue by month",
+        t2.plotly_chart(bars(data.revenue_trend, "month_start", "revenue_amount", x_title="Month",
+                             y_title="Revenue ($)", title="Revenue by month",
                              target=revenue.target, alert_pct=REVENUE_TARGET_ALERT_PCT),
                         width="stretch", key="ov_revenue_trend")
 
