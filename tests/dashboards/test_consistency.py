@@ -175,3 +175,123 @@ def test_kvr_cards_name_their_period(demo_env):
     assert "Kept Visit Rate (this week)" in mine
     practice = metrics_by_label(open_page(demo_env, "ADMIN", "practice_overview"))
     assert "Overall KVR (month to date)" in practice
+
+
+# --- Across pages: the same concept for the same clinician and period is the same number everywhere ----------
+
+def _cell(value) -> float | None:
+    """A table cell as a number: coloured cells are one-pill lists of text ("75.4", "1,234.5")."""
+    if value is None:
+        return None
+    if not isinstance(value, (int, float, str)):
+        value = list(value)[0] if len(value) else None
+        if value is None:
+            return None
+    if isinstance(value, str):
+        value = value.replace(",", "")
+    number = float(value)
+    return None if number != number else number  # NaN: an empty cell
+
+
+def _matrix_figures(at) -> dict:
+    table = table_with(at, "Clinician", "Notes > 7 days", "Revenue this month ($)")
+    shown = {}
+    for _, row in table.iterrows():
+        name = row["Clinician"]
+        shown[("KVR, month to date", name)] = _cell(row["KVR %"])
+        shown[("notes unsigned past the deadline, today", name)] = _cell(row["Notes > 7 days"])
+        shown[("same-day documentation, month to date", name)] = _cell(row["Same-day doc %"])
+        shown[("revenue, month to date", name)] = round(_cell(row["Revenue this month ($)"]), 2)
+    panel = next(re.sub(r"<[^>]+>", "", m.value) for m in at.markdown if "Notes unsigned past 7 days" in m.value)
+    for name, count in re.findall(r"([A-Z][\w' -]+?): (\d+)", panel.split("(", 1)[-1]):
+        shown[("notes unsigned past the deadline, today", name)] = float(count)
+    return shown
+
+
+def _team_figures(at) -> dict:
+    table = table_with(at, "Clinician", "KVR %", "Notes > 7 days")
+    shown = {}
+    for _, row in table.iterrows():
+        name = row["Clinician"]
+        shown[("KVR, month to date", name)] = _cell(row["KVR %"])
+        shown[("notes unsigned past the deadline, today", name)] = _cell(row["Notes > 7 days"])
+        shown[("same-day documentation, month to date", name)] = _cell(row["Same-day doc %"])
+    return shown
+
+
+def _my_practice_figures(at, name: str) -> dict:
+    cards = metrics_by_label(at)
+    shown = {("notes unsigned past the deadline, today", name): float(cards["Notes unsigned past 7 days"]),
+             ("same-day documentation, month to date", name): _cell(cards["Same-day documentation"].rstrip("%"))}
+    nudge = next((re.sub(r"<[^>]+>", "", m.value) for m in at.markdown if "pending signature" in m.value), "")
+    past = re.search(r"; (\d+) past the Georgia 7-day deadline", nudge)
+    if "pending signature" in nudge:
+        # The nudge and the card count the same notes; no "past the deadline" part means none.
+        shown[("notes unsigned past the deadline (nudge), today", name)] = float(past.group(1)) if past else 0.0
+    return shown
+
+
+def _alert_figures(at) -> dict:
+    table = table_with(at, "person", "alert_type")
+    overdue = table[table["alert_type"].isin(["UNSIGNED_NOTE_OVERDUE", "UNSIGNED_NOTE_BILLING_HOLD"])]
+    return {("notes unsigned past the deadline, today", name): float(count)
+            for name, count in overdue.groupby("person").size().items()}
+
+
+def _report_figures(at) -> dict:
+    at.segmented_control(key="rp_range").set_value("This month").run()
+    table = table_with(at, "clinician", "revenue", "charges_paid")
+    return {("revenue, month to date", row["clinician"]): round(float(row["revenue"]), 2)
+            for _, row in table.iterrows()}
+
+
+def _names() -> dict[int, str]:
+    return dict(warehouse("select clinician_id, clinician_name from marts.dim_clinicians").iter_rows())
+
+
+def _my_practice_for(var, role: str, clinician_id: int | None) -> tuple:
+    at = open_page(var, role, "my_practice")
+    if clinician_id is not None:
+        at.selectbox(key="mp_clinician").set_value(clinician_id).run()
+    me = clinician_id if clinician_id is not None else at.session_state["auth_user"].user_id
+    return at, _names()[me]
+
+
+def test_the_same_concept_shows_the_same_number_on_every_page(demo_env):
+    seen: dict[tuple, dict[str, float | None]] = {}
+
+    def record(where: str, figures: dict) -> None:
+        for (concept, name), value in figures.items():
+            concept = concept.replace(" (nudge)", "")
+            seen.setdefault((concept, name), {})[where] = value
+
+    # Administrator: every page, and two clinicians' My Practice.
+    record("ADMIN practice_overview", _matrix_figures(open_page(demo_env, "ADMIN", "practice_overview")))
+    record("ADMIN my_team", _team_figures(open_page(demo_env, "ADMIN", "my_team")))
+    record("ADMIN reports", _report_figures(open_page(demo_env, "ADMIN", "reports")))
+    record("ADMIN compliance_alerts", _alert_figures(open_page(demo_env, "ADMIN", "compliance_alerts")))
+    backlog = warehouse("select clinician_id from marts.fct_clinical_notes where not is_signed and "
+                        "signature_due_date < ? group by 1 order by count(*) desc, 1 limit 2", [AS_OF])
+    for cid in backlog["clinician_id"]:
+        at, name = _my_practice_for(demo_env, "ADMIN", int(cid))
+        record(f"ADMIN my_practice {name}", _my_practice_figures(at, name))
+    # Supervisor: their team, their own page, a supervisee's page, their alerts.
+    record("SUPERVISOR my_team", _team_figures(open_page(demo_env, "SUPERVISOR", "my_team")))
+    record("SUPERVISOR compliance_alerts", _alert_figures(open_page(demo_env, "SUPERVISOR", "compliance_alerts")))
+    at, name = _my_practice_for(demo_env, "SUPERVISOR", None)
+    record("SUPERVISOR my_practice", _my_practice_figures(at, name))
+    me = at.session_state["auth_user"].user_id
+    supervisee = int(warehouse("select min(clinician_id) from marts.dim_clinicians where supervisor_id = ? "
+                               "and clinician_id <> ? and is_active", [me, me]).item())
+    at, name = _my_practice_for(demo_env, "SUPERVISOR", supervisee)
+    record("SUPERVISOR my_practice supervisee", _my_practice_figures(at, name))
+    # Clinician: their own page and alerts.
+    at, name = _my_practice_for(demo_env, "CLINICIAN", None)
+    record("CLINICIAN my_practice", _my_practice_figures(at, name))
+    record("CLINICIAN compliance_alerts", _alert_figures(open_page(demo_env, "CLINICIAN", "compliance_alerts")))
+
+    overlapping = {key: by_page for key, by_page in seen.items() if len(by_page) > 1}
+    assert len({concept for concept, _ in overlapping}) >= 4, "the pages overlap on several concepts"
+    differ = {key: by_page for key, by_page in overlapping.items()
+              if len({None if v is None else round(v, 1) for v in by_page.values()}) > 1}
+    assert differ == {}
