@@ -99,7 +99,7 @@ def render(data, open_alerts) -> None:
     ui.metric_card(r1, "mp-billed", "Sessions billed", billed.definition, billed.value, status=billed.status,
                    value_text=f"{billing['sessions_billed']} of {billing['sessions_completed']}", note=billed.text)
     reimbursement = m["average_reimbursement_per_session"]
-    ui.metric_card(r2, "mp-reimbursement", f"Average reimbursement ({reimbursement.period:%B})",
+    ui.metric_card(r2, "mp-reimbursement", f"Average reimbursement ({periods.period_label(reimbursement.period, data.as_of, settled=True)})",
                    reimbursement.definition, reimbursement.value, status=reimbursement.status,
                    change=reimbursement.change,
                    help=f"Sessions of {reimbursement.period:%B %Y}: recent months keep rising as claims settle "

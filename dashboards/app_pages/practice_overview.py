@@ -27,7 +27,7 @@ def render(data) -> None:
     defs = definitions()
     st.caption(f"Month to date from {data.month:%d %b %Y} · as of {data.as_of:%a %d %b %Y}")
 
-    st.subheader("Practice scorecard")
+    st.subheader(f"Practice scorecard ({data.month_label})")
     c1, c2, c3, c4 = st.columns(4)
     kvr = data.scorecard["kept_visit_rate"]
     ui.metric_card(c1, "ov-kvr", "Overall KVR (month to date)", kvr.definition, kvr.value, status=kvr.status, change=kvr.change,

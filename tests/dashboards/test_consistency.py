@@ -132,6 +132,7 @@ def test_overview_cards_name_their_period(demo_env):
     assert "Days in Accounts Receivable (month to date)" in cards
     assert any(re.fullmatch(r"Collection Rate \(\w+ \d{4}, settled\)", label) for label in cards)
     assert any(s.value == f"Clinician performance matrix ({MONTH:%B %Y}, month to date)" for s in at.subheader)
+    assert any(s.value == f"Practice scorecard ({MONTH:%B %Y}, month to date)" for s in at.subheader)
 
 
 # --- My Practice: the KVR nudge asks only for what the week can still hold --------------------------------------
@@ -173,6 +174,7 @@ def test_kvr_nudge_never_asks_for_more_than_the_slots_left(demo_env):
 def test_kvr_cards_name_their_period(demo_env):
     mine = metrics_by_label(open_page(demo_env, "CLINICIAN", "my_practice"))
     assert "Kept Visit Rate (this week)" in mine
+    assert any(re.fullmatch(r"Average reimbursement \(\w+ \d{4}, settled\)", label) for label in mine)
     practice = metrics_by_label(open_page(demo_env, "ADMIN", "practice_overview"))
     assert "Overall KVR (month to date)" in practice
 
