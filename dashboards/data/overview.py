@@ -57,6 +57,9 @@ GEORGIA_MEASURES = ("unsigned_note_backlog", "treatment_plan_currency", "informe
                     "minor_consent_compliance", "telehealth_consent_compliance", "safety_plan_compliance",
                     "hipaa_training_current", "supervision_hours_logged")
 METRIC_THRESHOLD_PREFIX = "METRIC_THRESHOLD_"
+# PRD administrator escalations that are about one measure: with the escalation listed, the measure's card is
+# not restated as a second action item.
+ESCALATION_MEASURES = {"DAYS_IN_AR_OVER_45": "days_in_ar"}
 
 
 @cached(max_entries=16)
@@ -317,6 +320,7 @@ def action_items(alerts: pl.DataFrame, matrix: pl.DataFrame, shown: dict[str, tu
     shown = shown or {}
     items: list[tuple[Status, str]] = []
     escalated = alerts.filter(pl.col("is_admin_escalated") & pl.col("target_user_id").is_null())
+    stated = {ESCALATION_MEASURES[t] for t in escalated["alert_type"] if t in ESCALATION_MEASURES}
     for row in escalated.iter_rows(named=True):
         alert_type = row["alert_type"]
         if alert_type.startswith(METRIC_THRESHOLD_PREFIX):
@@ -325,12 +329,14 @@ def action_items(alerts: pl.DataFrame, matrix: pl.DataFrame, shown: dict[str, tu
                 continue
         status = Status.URGENT if row["severity"] == "CRITICAL" else Status.REVIEW
         message = row["message"]
-        if alert_type.startswith(METRIC_THRESHOLD_PREFIX) and row["due_date"] is not None:
-            # The warehouse writes the period as an ISO date; the page names months.
+        if row["due_date"] is not None:
+            # The warehouse writes the period as an ISO date or "last month"; the page names the month.
             message = message.replace(f" in {row['due_date']:%Y-%m-%d}", f" in {row['due_date']:%B %Y}")
+            if row["due_date"].day == 1:  # the escalations "... last month" are due on that month's first day
+                message = message.replace(" last month", f" in {row['due_date']:%B %Y}")
         items.append((status, f"{message} → {row['action_required']}"))
-    for fig, period in shown.values():
-        if fig.status is Status.URGENT:
+    for key, (fig, period) in shown.items():
+        if fig.status is Status.URGENT and key not in stated:
             definition = fig.definition
             bound = (f" ({definition.alert_operator} {definition.alert_threshold:g})"
                      if definition.alert_operator in ("<", ">") and definition.alert_threshold is not None else "")

@@ -13,7 +13,7 @@ import polars as pl
 
 from dashboards.data.alerts import open_conditions
 from dashboards.data.overview import GEORGIA_PANEL, MATRIX_KEYS, action_items, clinician_matrix, georgia_panel
-from dashboards.data.practice import load_my_practice, nudges
+from dashboards.data.practice import figure, load_my_practice, nudges
 from dashboards.data.status import Status
 from tests.dashboards.test_pages import AS_OF, MONTH, WEEK, metrics_by_label, open_page, table_with, warehouse
 
@@ -297,3 +297,27 @@ def test_the_same_concept_shows_the_same_number_on_every_page(demo_env):
     differ = {key: by_page for key, by_page in overlapping.items()
               if len({None if v is None else round(v, 1) for v in by_page.values()}) > 1}
     assert differ == {}
+
+
+def test_days_in_ar_is_one_action_item_with_its_month_named(demo_env):
+    # The PRD escalation and last month's threshold alert both said "days in AR"; the card said it a third time.
+    alerts = _alerts(
+        {"alert_key": "days_in_ar_over_45:practice:0:2026-10-01", "alert_type": "DAYS_IN_AR_OVER_45",
+         "severity": "WARNING", "message": "Days in accounts receivable reached 47.2 last month",
+         "action_required": "Administrator: review collections and the AR aging report", "is_admin_escalated": True,
+         "due_date": dt.date(2026, 10, 1)},
+        {"alert_key": "metric_threshold:days_in_ar:practice:practice:2026-10-01",
+         "alert_type": "METRIC_THRESHOLD_DAYS_IN_AR", "severity": "WARNING",
+         "message": "Days in Accounts Receivable was 47.2 days in 2026-10-01 (above 45.00) for the practice",
+         "action_required": "Collections review", "is_admin_escalated": True, "due_date": dt.date(2026, 10, 1)},
+    )
+    rows = pl.DataFrame([{"metric_key": "days_in_ar", "scope": "practice", "clinician_id": None,
+                          "period_start": NOVEMBER, "numerator": None, "denominator": None, "metric_value": 48.0,
+                          "previous_value": 47.2, "change_from_previous": 0.8, "rag_status": "URGENT"}],
+                        schema_overrides={"clinician_id": pl.Int64, "numerator": pl.Float64,
+                                          "denominator": pl.Float64})
+    card = figure(rows, "days_in_ar", NOVEMBER, True)
+    items = action_items(alerts, _matrix({1: {}}), {"days_in_ar": (card, "month to date")})
+    about = [text for _, text in items if "days in a" in text.lower()]
+    assert about == ["Days in accounts receivable reached 47.2 in October 2026 → Administrator: review collections "
+                     "and the AR aging report"]
