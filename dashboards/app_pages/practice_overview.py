@@ -57,54 +57,69 @@ def render(data) -> None:
                "other is off benchmark, excellent when all are at benchmark. \"Why\" names the measures.")
     # Unrounded: ui.table writes every value to one decimal the way the cards do (a polars round gave
     # 95.4 here for the 95.35 that My Practice shows as 95.3).
+    # Short headers (the coloured columns size to them) and fixed widths, about 950 px in all: the whole matrix
+    # fits a laptop-wide page without scrolling sideways; each header's help spells it out.
     matrix = data.matrix.select(
         pl.col("clinician").alias("Clinician"),
         pl.col("status").alias("Status"),
-        pl.col("why").alias("Why"),
         pl.col("kept_visit_rate").alias("KVR %"),
         pl.col("sessions_per_day").alias("Sessions/day"),
-        pl.col("revenue").alias("Revenue this month ($)"),
-        pl.col("same_day_documentation_rate").alias("Same-day doc %"),
-        pl.col("treatment_plan_currency").alias("Treatment plans current %"),
-        pl.col("notes_signed_within_7_days_pct").alias("Notes signed ≤ 7 days %"),
-        pl.col("unsigned_note_backlog").cast(pl.Int64).alias("Notes > 7 days"),
+        pl.col("revenue").alias("Revenue ($)"),
+        pl.col("same_day_documentation_rate").alias("Same-day %"),
+        pl.col("treatment_plan_currency").alias("Plans %"),
+        pl.col("notes_signed_within_7_days_pct").alias("On time %"),
+        pl.col("unsigned_note_backlog").cast(pl.Int64).alias("Late notes"),
+        pl.col("why").alias("Why"),
         pl.col("status_code"),
         *[pl.col(f"{k}_status") for k in MATRIX_KEYS],
     )
+    column = st.column_config.Column
+    config = {
+        "Clinician": column(width=145),
+        "Why": st.column_config.TextColumn(width=160, help="The measures that set the status (hover a cell to read "
+                                                           "it all)"),
+        "KVR %": column(width=64, help=defs["kept_visit_rate"].label),
+        "Sessions/day": column(width=64, help=defs["sessions_per_day"].label),
+        "Revenue ($)": st.column_config.NumberColumn(format="dollar", width=80, help="Payments applied this month"),
+        "Same-day %": column(width=64, help=defs["same_day_documentation_rate"].label),
+        "Plans %": column(width=64, help=defs["treatment_plan_currency"].label),
+        "On time %": st.column_config.NumberColumn(
+            format="%.1f", width=64, help="Notes signed within the Georgia 7-day deadline, of those whose deadline "
+                                          "has passed"),
+        "Late notes": column(width=64, help="Notes unsigned past their 7-day deadline, today"),
+    }
     ui.table(matrix, key="ov_matrix", empty="No active clinicians yet.", file_name="clinician_matrix.csv",
-             column_config={"Revenue this month ($)": st.column_config.NumberColumn(format="dollar"),
-                            "Why": st.column_config.TextColumn(width="large")},
+             column_config=config,
              colour_by={"Status": "status_code", "KVR %": "kept_visit_rate_status",
                         "Sessions/day": "sessions_per_day_status",
-                        "Same-day doc %": "same_day_documentation_rate_status",
-                        "Treatment plans current %": "treatment_plan_currency_status",
-                        "Notes > 7 days": "unsigned_note_backlog_status"})
+                        "Same-day %": "same_day_documentation_rate_status",
+                        "Plans %": "treatment_plan_currency_status",
+                        "Late notes": "unsigned_note_backlog_status"})
     ui.status_legend()
 
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Georgia compliance")
-        for row in data.georgia.iter_rows(named=True):
-            status = Status[row["status"]]
-            if row["open_alerts"] == 0:
-                ui.status_line(status, f"{row['rule']}: all current")
-            else:
-                ui.status_line(status, f"{row['rule']}: {row['open_alerts']} open across {row['people']} "
-                                       f"clinician(s) ({row['most_affected']})")
-        missing = data.emergency_contacts_missing
-        ui.status_line(Status.REVIEW if missing else Status.GOOD,
-                       f"{missing} client(s) seen are missing emergency contact information" if missing
-                       else "Emergency contacts on file for every client seen")
-        ui.csv_button(data.georgia, "ov_georgia", "georgia_compliance.csv")
-    with right:
-        st.subheader("Revenue cycle health")
-        cols = st.columns(2)
-        for i, (key, fig) in enumerate(data.revenue_cycle.items()):
-            settled = fig.period is not None and fig.period < data.month
-            ui.metric_card(cols[i % 2], f"ov-rc-{key}", f"{defs[key].label} ({data.label(fig)})",
-                           fig.definition, fig.value, status=fig.status, change=fig.change,
-                           help=(f"{fig.period:%B %Y}, the latest month whose claims have mostly settled"
-                                 if settled else "Month to date") + "; change against the month before.")
+    st.subheader("Georgia compliance (today)")
+    for row in data.georgia.iter_rows(named=True):
+        status = Status[row["status"]]
+        if row["open_alerts"] == 0:
+            ui.status_line(status, f"{row['rule']}: all current")
+        else:
+            ui.status_line(status, f"{row['rule']}: {row['open_alerts']} open across {row['people']} "
+                                   f"clinician(s) ({row['most_affected']})")
+    missing = data.emergency_contacts_missing
+    ui.status_line(Status.REVIEW if missing else Status.GOOD,
+                   f"{missing} client(s) seen are missing emergency contact information" if missing
+                   else "Emergency contacts on file for every client seen")
+    ui.csv_button(data.georgia, "ov_georgia", "georgia_compliance.csv")
+
+    # Two cards a row: each label has room for its period.
+    st.subheader("Revenue cycle health")
+    cols = [c for _ in range(0, len(data.revenue_cycle), 2) for c in st.columns(2)]
+    for col, (key, fig) in zip(cols, data.revenue_cycle.items(), strict=False):
+        settled = fig.period is not None and fig.period < data.month
+        ui.metric_card(col, f"ov-rc-{key}", f"{defs[key].label} ({data.label(fig)})",
+                       fig.definition, fig.value, status=fig.status, change=fig.change,
+                       help=(f"{fig.period:%B %Y}, the latest month whose claims have mostly settled"
+                             if settled else "Month to date") + "; change against the month before.")
 
     st.subheader("Capacity planning")
     c1, c2, c3 = st.columns(3)

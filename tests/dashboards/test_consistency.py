@@ -173,8 +173,8 @@ def test_kvr_nudge_never_asks_for_more_than_the_slots_left(demo_env):
 
 def test_kvr_cards_name_their_period(demo_env):
     mine = metrics_by_label(open_page(demo_env, "CLINICIAN", "my_practice"))
-    assert "Kept Visit Rate (this week)" in mine
-    assert any(re.fullmatch(r"Average reimbursement \(\w+ \d{4}, settled\)", label) for label in mine)
+    assert "KVR (this week)" in mine
+    assert any(re.fullmatch(r"Reimbursement \(\w+ \d{4}, settled\)", label) for label in mine)
     practice = metrics_by_label(open_page(demo_env, "ADMIN", "practice_overview"))
     assert "Overall KVR (month to date)" in practice
 
@@ -196,14 +196,14 @@ def _cell(value) -> float | None:
 
 
 def _matrix_figures(at) -> dict:
-    table = table_with(at, "Clinician", "Notes > 7 days", "Revenue this month ($)")
+    table = table_with(at, "Clinician", "Late notes", "Revenue ($)")
     shown = {}
     for _, row in table.iterrows():
         name = row["Clinician"]
         shown[("KVR, month to date", name)] = _cell(row["KVR %"])
-        shown[("notes unsigned past the deadline, today", name)] = _cell(row["Notes > 7 days"])
-        shown[("same-day documentation, month to date", name)] = _cell(row["Same-day doc %"])
-        shown[("revenue, month to date", name)] = round(_cell(row["Revenue this month ($)"]), 2)
+        shown[("notes unsigned past the deadline, today", name)] = _cell(row["Late notes"])
+        shown[("same-day documentation, month to date", name)] = _cell(row["Same-day %"])
+        shown[("revenue, month to date", name)] = round(_cell(row["Revenue ($)"]), 2)
     panel = next(re.sub(r"<[^>]+>", "", m.value) for m in at.markdown if "Notes unsigned past 7 days" in m.value)
     for name, count in re.findall(r"([A-Z][\w' -]+?): (\d+)", panel.split("(", 1)[-1]):
         shown[("notes unsigned past the deadline, today", name)] = float(count)

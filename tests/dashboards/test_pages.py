@@ -61,7 +61,7 @@ def test_clinician_my_practice_shows_their_own_week(demo_env):
     at = open_page(demo_env, "CLINICIAN", "my_practice")
     me = at.session_state["auth_user"].user_id
     cards = metrics_by_label(at)
-    assert cards["Kept Visit Rate (this week)"] == f"{metric_value('kept_visit_rate', 'week', WEEK, me):.1f}%"
+    assert cards["KVR (this week)"] == f"{metric_value('kept_visit_rate', 'week', WEEK, me):.1f}%"
     counts = warehouse(
         "select sum(case when appointment_status <> 'RESCHEDULED' then 1 else 0 end) as booked, "
         "sum(case when appointment_status = 'COMPLETED' then 1 else 0 end) as completed "
