@@ -25,7 +25,7 @@ from dashboards.data.warehouse import query
 SCORECARD_KEYS = ("kept_visit_rate", "claim_acceptance_rate")
 REVENUE_CYCLE_KEYS = ("charge_entry_lag", "billing_compliance_rate", "days_in_ar", "collection_rate")
 CAPACITY_KEYS = ("schedule_fill_rate", "prime_time_utilization")
-# The matrix's measures, with the short names its columns and "why" text use. Its status combines their
+# The matrix's measures, with the short names its "why" text uses. Its status combines their
 # warehouse statuses (rag_status) for the month the matrix shows; see matrix_status.
 MATRIX_KEYS = ("kept_visit_rate", "sessions_per_day", "same_day_documentation_rate", "treatment_plan_currency",
                "unsigned_note_backlog")
@@ -157,12 +157,17 @@ class Overview:
     action_items: list[tuple[Status, str]]
 
     def label(self, fig: Figure) -> str:
-        """The period of one of the page's figures: "month to date", or "September 2026, settled"."""
+        """The period of one of the page's figures: "month to date", or "Sep 2026, settled"."""
         return period_label(fig.period, self.as_of, "month", settled=fig.definition.metric_key in SETTLING_KEYS)
 
     @property
     def month_label(self) -> str:
-        return f"{self.month:%B %Y}, month to date"
+        return month_to_date(self.month)
+
+
+def month_to_date(month: dt.date) -> str:
+    """The running month as the matrix and its action items name it: "November 2026, month to date"."""
+    return f"{month:%B %Y}, month to date"
 
 
 @cached(max_entries=64)
@@ -203,7 +208,7 @@ def load_overview(as_of: dt.date) -> Overview:
         capacity=capacity,
         capacity_figures=capacity_figures,
         recommendation=capacity_recommendation(capacity, week_start(as_of)),
-        action_items=action_items(alerts, matrix, shown, f"{this_month:%B %Y}, month to date"),
+        action_items=action_items(alerts, matrix, shown, month_to_date(this_month)),
     )
 
 
@@ -219,7 +224,7 @@ def matrix_status(statuses: dict[str, Status]) -> Status:
 
 
 def matrix_reason(statuses: dict[str, Status]) -> str:
-    """Which measures set a clinician's matrix status, in the matrix's column names."""
+    """Which measures set a clinician's matrix status (red, then amber), by their short names."""
     red = [MATRIX_LABELS[k] for k, s in statuses.items() if s is Status.URGENT]
     amber = [MATRIX_LABELS[k] for k, s in statuses.items() if s is Status.REVIEW]
     parts = ([f"past alert: {', '.join(red)}"] if red else []) + ([f"off benchmark: {', '.join(amber)}"]
