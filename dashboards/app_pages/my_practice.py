@@ -76,10 +76,12 @@ def render(data, open_alerts) -> None:
     d1, d2, d3 = st.columns(3)
     for col, key, label in ((d1, "same_day_documentation_rate", "Same-day documentation"),
                             (d2, "average_documentation_time", "Average documentation time"),
-                            (d3, "unsigned_note_backlog", "Notes unsigned past 7 days")):
+                            (d3, "unsigned_note_backlog", "Notes unsigned past 7 days (today)")):
         f = m[key]
+        # The backlog is counted on the period's last day: for the running month, today.
         ui.metric_card(col, f"mp-{key}", label, f.definition, f.value, status=f.status, change=f.change,
-                       help="Change against last month.")
+                       help="Change against last month" + (" (its last day)." if key == "unsigned_note_backlog"
+                                                           else "."))
 
     st.subheader("Client engagement")
     e1, e2, e3 = st.columns(3)

@@ -223,7 +223,7 @@ def _team_figures(at) -> dict:
 
 def _my_practice_figures(at, name: str) -> dict:
     cards = metrics_by_label(at)
-    shown = {("notes unsigned past the deadline, today", name): float(cards["Notes unsigned past 7 days"]),
+    shown = {("notes unsigned past the deadline, today", name): float(cards["Notes unsigned past 7 days (today)"]),
              ("same-day documentation, month to date", name): _cell(cards["Same-day documentation"].rstrip("%"))}
     nudge = next((re.sub(r"<[^>]+>", "", m.value) for m in at.markdown if "pending signature" in m.value), "")
     past = re.search(r"; (\d+) past the Georgia 7-day deadline", nudge)
