@@ -54,7 +54,8 @@ def render(data) -> None:
     st.subheader(f"Clinician performance matrix ({data.month_label})")
     st.caption(f"Status from the warehouse's green / amber / red of the five measures for {data.month_label}: "
                f"performance plan when {PLAN_REDS} or more are past their alert threshold, needs coaching when any "
-               "other is off benchmark, excellent when all are at benchmark. \"Why\" names the measures.")
+               "other is off benchmark, excellent when all are at benchmark. \"Why\" names the measures. Plans % and "
+               "late notes are counted today.")
     # Unrounded: ui.table writes every value to one decimal the way the cards do (a polars round gave
     # 95.4 here for the 95.35 that My Practice shows as 95.3).
     # Short headers (the coloured columns size to them) and fixed widths, about 950 px in all: the whole matrix
@@ -115,11 +116,13 @@ def render(data) -> None:
     st.subheader("Revenue cycle health")
     cols = [c for _ in range(0, len(data.revenue_cycle), 2) for c in st.columns(2)]
     for col, (key, fig) in zip(cols, data.revenue_cycle.items(), strict=False):
-        settled = fig.period is not None and fig.period < data.month
-        ui.metric_card(col, f"ov-rc-{key}", f"{defs[key].label} ({data.label(fig)})",
+        period = data.label(fig)
+        ui.metric_card(col, f"ov-rc-{key}", f"{defs[key].label} ({period})",
                        fig.definition, fig.value, status=fig.status, change=fig.change,
-                       help=(f"{fig.period:%B %Y}, the latest month whose claims have mostly settled"
-                             if settled else "Month to date") + "; change against the month before.")
+                       help={"today": "As of today",
+                             "month to date": "Month to date"}.get(
+                           period, f"{fig.period:%B %Y}, the latest month whose claims have mostly settled")
+                       + "; change against the month before.")
 
     st.subheader("Capacity planning")
     c1, c2, c3 = st.columns(3)

@@ -25,6 +25,9 @@ from dashboards.data.warehouse import query
 SCORECARD_KEYS = ("kept_visit_rate", "claim_acceptance_rate")
 REVENUE_CYCLE_KEYS = ("charge_entry_lag", "billing_compliance_rate", "days_in_ar", "collection_rate")
 CAPACITY_KEYS = ("schedule_fill_rate", "prime_time_utilization")
+# Measures counted on the period's last day (dictionary: "today for the running period"), not summed over it:
+# the running month's figure is today's, and the page says so.
+AS_OF_TODAY_KEYS = ("days_in_ar", "treatment_plan_currency", "unsigned_note_backlog")
 # The matrix's measures, with the short names its "why" text uses. Its status combines their
 # warehouse statuses (rag_status) for the month the matrix shows; see matrix_status.
 MATRIX_KEYS = ("kept_visit_rate", "sessions_per_day", "same_day_documentation_rate", "treatment_plan_currency",
@@ -157,12 +160,20 @@ class Overview:
     action_items: list[tuple[Status, str]]
 
     def label(self, fig: Figure) -> str:
-        """The period of one of the page's figures: "month to date", or "Sep 2026, settled"."""
-        return period_label(fig.period, self.as_of, "month", settled=fig.definition.metric_key in SETTLING_KEYS)
+        """The period of one of the page's figures: "month to date", "today" or "Sep 2026, settled"."""
+        return figure_period(fig, self.as_of)
 
     @property
     def month_label(self) -> str:
         return month_to_date(self.month)
+
+
+def figure_period(fig: Figure, as_of: dt.date) -> str:
+    """How the page names a practice figure's period (its card label and its action item say the same)."""
+    key = fig.definition.metric_key
+    if key in AS_OF_TODAY_KEYS and fig.period == month_start(as_of):
+        return "today"
+    return period_label(fig.period, as_of, "month", settled=key in SETTLING_KEYS)
 
 
 def month_to_date(month: dt.date) -> str:
@@ -190,8 +201,7 @@ def load_overview(as_of: dt.date) -> Overview:
     alerts = open_conditions(None, None)
     matrix = clinician_matrix(rows.filter(pl.col("scope") == "clinician"), billing, documentation_month(this_month),
                               metrics.clinicians(None), this_month)
-    shown = {k: (fig, period_label(fig.period, as_of, "month", settled=k in SETTLING_KEYS))
-             for k, fig in (scorecard | revenue_cycle | capacity_figures).items()}
+    shown = {k: (fig, figure_period(fig, as_of)) for k, fig in (scorecard | revenue_cycle | capacity_figures).items()}
     return Overview(
         as_of=as_of,
         month=this_month,

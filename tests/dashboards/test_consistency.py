@@ -129,7 +129,7 @@ def test_days_in_ar_is_shown_once_on_the_overview(demo_env):
 def test_overview_cards_name_their_period(demo_env):
     at = open_page(demo_env, "ADMIN", "practice_overview")
     cards = metrics_by_label(at)
-    assert "Days in Accounts Receivable (month to date)" in cards
+    assert "Days in Accounts Receivable (today)" in cards
     assert any(re.fullmatch(r"Collection Rate \(\w+ \d{4}, settled\)", label) for label in cards)
     assert any(s.value == f"Clinician performance matrix ({MONTH:%B %Y}, month to date)" for s in at.subheader)
     assert any(s.value == f"Practice scorecard ({MONTH:%B %Y}, month to date)" for s in at.subheader)
