@@ -46,7 +46,7 @@ def render(data, open_alerts) -> None:
     week, figs = data.week, data.week_figures
     kvr = figs["kept_visit_rate"]
     c1, c2, c3, c4, c5 = st.columns(5)
-    ui.metric_card(c1, "mp-kvr", "Kept Visit Rate", kvr.definition, kvr.value, status=kvr.status, change=kvr.change,
+    ui.metric_card(c1, "mp-kvr", "KVR (this week)", kvr.definition, kvr.value, status=kvr.status, change=kvr.change,
                    help=f"{int(kvr.numerator or 0)} completed of {int(kvr.denominator or 0)} appointments with a "
                         "final status this week; change against last week.")
     ui.metric_card(c2, "mp-completed", "Sessions completed", None, None, status=kvr.status,
@@ -76,10 +76,12 @@ def render(data, open_alerts) -> None:
     d1, d2, d3 = st.columns(3)
     for col, key, label in ((d1, "same_day_documentation_rate", "Same-day documentation"),
                             (d2, "average_documentation_time", "Average documentation time"),
-                            (d3, "unsigned_note_backlog", "Notes unsigned past 7 days")):
+                            (d3, "unsigned_note_backlog", "Notes unsigned past 7 days (today)")):
         f = m[key]
+        # The backlog is counted on the period's last day: for the running month, today.
         ui.metric_card(col, f"mp-{key}", label, f.definition, f.value, status=f.status, change=f.change,
-                       help="Change against last month.")
+                       help="Change against last month" + (" (its last day)." if key == "unsigned_note_backlog"
+                                                           else "."))
 
     st.subheader("Client engagement")
     e1, e2, e3 = st.columns(3)
@@ -99,7 +101,7 @@ def render(data, open_alerts) -> None:
     ui.metric_card(r1, "mp-billed", "Sessions billed", billed.definition, billed.value, status=billed.status,
                    value_text=f"{billing['sessions_billed']} of {billing['sessions_completed']}", note=billed.text)
     reimbursement = m["average_reimbursement_per_session"]
-    ui.metric_card(r2, "mp-reimbursement", f"Average reimbursement ({reimbursement.period:%B})",
+    ui.metric_card(r2, "mp-reimbursement", f"Reimbursement ({periods.period_label(reimbursement.period, data.as_of, settled=True)})",
                    reimbursement.definition, reimbursement.value, status=reimbursement.status,
                    change=reimbursement.change,
                    help=f"Sessions of {reimbursement.period:%B %Y}: recent months keep rising as claims settle "
@@ -133,7 +135,13 @@ def render(data, open_alerts) -> None:
              file_name="clients_to_rebook.csv")
     st.subheader("Open alerts")
     ui.table(open_alerts.select("severity", "alert_type", "message", "action_required", "due_date"),
-             key="mp_alerts", limit=1000, empty="No open alerts: nothing needs your attention.", file_name="my_alerts.csv")
+             key="mp_alerts", limit=1000, empty="No open alerts: nothing needs your attention.", file_name="my_alerts.csv",
+             # Fixed widths (about 950 px) keep the long texts from pushing the due date off the page.
+             column_config={"severity": st.column_config.Column(width=80),
+                            "alert_type": st.column_config.Column(width=210),
+                            "message": st.column_config.TextColumn(width=340),
+                            "action_required": st.column_config.TextColumn(width=220),
+                            "due_date": st.column_config.DateColumn(format="YYYY-MM-DD", width=100)})
 
 
 ui.run_page(PAGE, body)

@@ -9,7 +9,7 @@ from dashboards.components import ui
 from dashboards.components.charts import bars, capacity_chart, team_trend
 from dashboards.data import periods
 from dashboards.data.dictionary import definitions
-from dashboards.data.overview import MATRIX_KEYS, load_overview
+from dashboards.data.overview import MATRIX_KEYS, PLAN_REDS, load_overview
 from dashboards.data.status import REVENUE_TARGET_ALERT_PCT, Status
 
 PAGE = "practice_overview"
@@ -27,18 +27,18 @@ def render(data) -> None:
     defs = definitions()
     st.caption(f"Month to date from {data.month:%d %b %Y} · as of {data.as_of:%a %d %b %Y}")
 
-    st.subheader("Practice scorecard")
+    st.subheader(f"Practice scorecard ({data.month_label})")
     c1, c2, c3, c4 = st.columns(4)
     kvr = data.scorecard["kept_visit_rate"]
-    ui.metric_card(c1, "ov-kvr", "Overall KVR", kvr.definition, kvr.value, status=kvr.status, change=kvr.change,
+    ui.metric_card(c1, "ov-kvr", "Overall KVR (month to date)", kvr.definition, kvr.value, status=kvr.status, change=kvr.change,
                    help="Change against last month.")
     revenue = data.revenue
     ui.metric_card(c2, "ov-revenue", "Revenue this month", None, None, status=revenue.status,
                    value_text=f"${revenue.this_month:,.0f}", note=_revenue_note(revenue), help=_revenue_help(revenue))
-    days = data.scorecard["days_in_ar"]
-    ui.metric_card(c3, "ov-ar", "Outstanding AR", days.definition, days.value, status=days.status,
-                   value_text=f"${revenue.outstanding:,.0f}", note=f"{days.text} in AR",
-                   help="Receivables today; the colour is days in AR against its benchmark.")
+    # Days in AR has its own card under Revenue cycle health: the amount here, the days there.
+    ui.metric_card(c3, "ov-ar", "Outstanding AR", None, None, value_text=f"${revenue.outstanding:,.0f}",
+                   help="Receivables today (charges less payments and adjustments); days in AR is under Revenue "
+                        "cycle health.")
     acceptance = data.scorecard["claim_acceptance_rate"]
     ui.metric_card(c4, "ov-acceptance", "Claim acceptance rate", acceptance.definition, acceptance.value, status=acceptance.status,
                    change=acceptance.change)
@@ -46,63 +46,89 @@ def render(data) -> None:
     if not data.kvr_trend.is_empty():
         t1.plotly_chart(team_trend(data.kvr_trend, defs["kept_visit_rate"]), width="stretch", key="ov_kvr_trend")
     if not data.revenue_trend.is_empty():
-        t2.plotly_chart(bars(data.revenue_trend, "month_start", "revenue_amount", title="Revenue by month",
+        t2.plotly_chart(bars(data.revenue_trend, "month_start", "revenue_amount", x_title="Month",
+                             y_title="Revenue ($)", title="Revenue by month",
                              target=revenue.target, alert_pct=REVENUE_TARGET_ALERT_PCT),
                         width="stretch", key="ov_revenue_trend")
 
-    st.subheader("Clinician performance matrix")
+    st.subheader(f"Clinician performance matrix ({data.month_label})")
+    st.caption(f"Status from the warehouse's green / amber / red of the five measures for {data.month_label}: "
+               f"performance plan when {PLAN_REDS} or more are past their alert threshold, needs coaching when any "
+               "other is off benchmark, excellent when all are at benchmark. \"Why\" names the measures. Plans % and "
+               "late notes are counted today.")
+    # Unrounded: ui.table writes every value to one decimal the way the cards do (a polars round gave
+    # 95.4 here for the 95.35 that My Practice shows as 95.3).
+    # Short headers (the coloured columns size to them) and fixed widths, about 950 px in all: the whole matrix
+    # fits a laptop-wide page without scrolling sideways; each header's help spells it out.
     matrix = data.matrix.select(
         pl.col("clinician").alias("Clinician"),
         pl.col("status").alias("Status"),
-        pl.col("kept_visit_rate").round(1).alias("KVR %"),
-        pl.col("sessions_per_day").round(1).alias("Sessions/day"),
-        pl.col("revenue").alias("Revenue this month ($)"),
-        pl.col("same_day_documentation_rate").round(1).alias("Same-day doc %"),
-        pl.col("treatment_plan_currency").round(1).alias("Treatment plans current %"),
-        pl.col("notes_signed_within_7_days_pct").alias("Notes signed ≤ 7 days %"),
-        pl.col("unsigned_note_backlog").cast(pl.Int64).alias("Notes > 7 days"),
+        pl.col("kept_visit_rate").alias("KVR %"),
+        pl.col("sessions_per_day").alias("Sessions/day"),
+        pl.col("revenue").alias("Revenue ($)"),
+        pl.col("same_day_documentation_rate").alias("Same-day %"),
+        pl.col("treatment_plan_currency").alias("Plans %"),
+        pl.col("notes_signed_within_7_days_pct").alias("On time %"),
+        pl.col("unsigned_note_backlog").cast(pl.Int64).alias("Late notes"),
+        pl.col("why").alias("Why"),
         pl.col("status_code"),
         *[pl.col(f"{k}_status") for k in MATRIX_KEYS],
     )
+    column = st.column_config.Column
+    config = {
+        "Clinician": column(width=145),
+        "Why": st.column_config.TextColumn(width=160, help="The measures that set the status (hover a cell to read "
+                                                           "it all)"),
+        "KVR %": column(width=64, help=defs["kept_visit_rate"].label),
+        "Sessions/day": column(width=64, help=defs["sessions_per_day"].label),
+        "Revenue ($)": st.column_config.NumberColumn(format="dollar", width=80, help="Payments applied this month"),
+        "Same-day %": column(width=64, help=defs["same_day_documentation_rate"].label),
+        "Plans %": column(width=64, help=defs["treatment_plan_currency"].label),
+        "On time %": st.column_config.NumberColumn(
+            format="%.1f", width=64, help="Notes signed within the Georgia 7-day deadline, of those whose deadline "
+                                          "has passed"),
+        "Late notes": column(width=64, help="Notes unsigned past their 7-day deadline, today"),
+    }
     ui.table(matrix, key="ov_matrix", empty="No active clinicians yet.", file_name="clinician_matrix.csv",
-             column_config={"Revenue this month ($)": st.column_config.NumberColumn(format="dollar")},
+             column_config=config,
              colour_by={"Status": "status_code", "KVR %": "kept_visit_rate_status",
                         "Sessions/day": "sessions_per_day_status",
-                        "Same-day doc %": "same_day_documentation_rate_status",
-                        "Treatment plans current %": "treatment_plan_currency_status",
-                        "Notes > 7 days": "unsigned_note_backlog_status"})
+                        "Same-day %": "same_day_documentation_rate_status",
+                        "Plans %": "treatment_plan_currency_status",
+                        "Late notes": "unsigned_note_backlog_status"})
     ui.status_legend()
 
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Georgia compliance")
-        for row in data.georgia.iter_rows(named=True):
-            status = Status[row["status"]]
-            if row["open_alerts"] == 0:
-                ui.status_line(status, f"{row['rule']}: all current")
-            else:
-                ui.status_line(status, f"{row['rule']}: {row['open_alerts']} open across {row['people']} "
-                                       f"clinician(s) ({row['most_affected']})")
-        missing = data.emergency_contacts_missing
-        ui.status_line(Status.REVIEW if missing else Status.GOOD,
-                       f"{missing} client(s) seen are missing emergency contact information" if missing
-                       else "Emergency contacts on file for every client seen")
-        ui.csv_button(data.georgia, "ov_georgia", "georgia_compliance.csv")
-    with right:
-        st.subheader("Revenue cycle health")
-        cols = st.columns(2)
-        for i, (key, fig) in enumerate(data.revenue_cycle.items()):
-            settled = fig.period is not None and fig.period < data.month
-            ui.metric_card(cols[i % 2], f"ov-rc-{key}", defs[key].label + (f" ({fig.period:%B})" if settled else ""),
-                           fig.definition, fig.value, status=fig.status, change=fig.change,
-                           help=(f"{fig.period:%B %Y}, the latest month whose claims have mostly settled"
-                                 if settled else "Month to date") + "; change against the month before.")
+    st.subheader("Georgia compliance (today)")
+    for row in data.georgia.iter_rows(named=True):
+        status = Status[row["status"]]
+        if row["open_alerts"] == 0:
+            ui.status_line(status, f"{row['rule']}: all current")
+        else:
+            ui.status_line(status, f"{row['rule']}: {row['open_alerts']} open across {row['people']} "
+                                   f"clinician(s) ({row['most_affected']})")
+    missing = data.emergency_contacts_missing
+    ui.status_line(Status.REVIEW if missing else Status.GOOD,
+                   f"{missing} client(s) seen are missing emergency contact information" if missing
+                   else "Emergency contacts on file for every client seen")
+    ui.csv_button(data.georgia, "ov_georgia", "georgia_compliance.csv")
+
+    # Two cards a row: each label has room for its period.
+    st.subheader("Revenue cycle health")
+    cols = [c for _ in range(0, len(data.revenue_cycle), 2) for c in st.columns(2)]
+    for col, (key, fig) in zip(cols, data.revenue_cycle.items(), strict=False):
+        period = data.label(fig)
+        ui.metric_card(col, f"ov-rc-{key}", f"{defs[key].label} ({period})",
+                       fig.definition, fig.value, status=fig.status, change=fig.change,
+                       help={"today": "As of today",
+                             "month to date": "Month to date"}.get(
+                           period, f"{fig.period:%B %Y}, the latest month whose claims have mostly settled")
+                       + "; change against the month before.")
 
     st.subheader("Capacity planning")
     c1, c2, c3 = st.columns(3)
     for col, key in zip((c1, c2), ("schedule_fill_rate", "prime_time_utilization"), strict=True):
         fig = data.capacity_figures[key]
-        ui.metric_card(col, f"ov-cap-{key}", defs[key].label, fig.definition, fig.value, status=fig.status,
+        ui.metric_card(col, f"ov-cap-{key}", f"{defs[key].label} ({data.label(fig)})", fig.definition, fig.value, status=fig.status,
                        change=fig.change, help="Month to date; change against last month.")
     capacity = data.capacity
     this_week = periods.week_start(data.as_of)

@@ -45,7 +45,8 @@ def revenue(first, last) -> None:
         return
     total = monthly["revenue"].sum()
     st.metric("Revenue (payments applied)", f"${total:,.2f}", border=True)
-    st.plotly_chart(bars(monthly, "month", "revenue", stacked_by="payment_source", title="Revenue by month"),
+    st.plotly_chart(bars(monthly, "month", "revenue", x_title="Month", y_title="Revenue ($)",
+                         stacked_by="payment_source", title="Revenue by month"),
                     width="stretch", key="rp_revenue_chart")
     labels = {"clinician": "By clinician", "cpt_code": "By CPT code", "payer": "By payer",
               "payment_method": "By payment method"}
@@ -62,7 +63,8 @@ def aging(month) -> None:
         st.info("No receivables outstanding: every charge is paid, adjusted or not yet entered.")
         return
     st.metric("Outstanding receivables", f"${report.outstanding:,.2f}", border=True)
-    st.plotly_chart(bars(report.buckets, "bucket", "outstanding", title="Receivables by age (days from service)"),
+    st.plotly_chart(bars(report.buckets, "bucket", "outstanding", x_title="Days from service",
+                         y_title="Outstanding ($)", title="Receivables by age (days from service)"),
                     width="stretch", key="rp_aging_chart")
     ui.table(report.buckets, key="rp_aging_buckets", empty="", file_name="ar_aging.csv",
              column_config={"outstanding": st.column_config.NumberColumn(format="dollar")})
@@ -78,8 +80,8 @@ def denials(first, last) -> None:
         denied, adjudicated = report.claims_denied, report.claims_adjudicated
         st.metric("Claim denial rate", f"{denied / adjudicated * 100:.1f}%" if adjudicated else "—",
                   help=f"{denied} denied of {adjudicated} claims adjudicated in the period", border=True)
-        st.plotly_chart(bars(report.trend, "month", "claims_denied", stacked_by="CARC",
-                             title="Denials by reason (CARC)"), width="stretch", key="rp_denial_chart")
+        st.plotly_chart(bars(report.trend, "month", "claims_denied", x_title="Month adjudicated",
+                             y_title="Claims denied", stacked_by="CARC", title="Denials by reason (CARC)"), width="stretch", key="rp_denial_chart")
         st.subheader("Denials by reason")
         ui.table(report.reasons, key="rp_denials", empty="", file_name="denials_by_carc.csv")
         st.subheader("Denials by month and reason")
@@ -94,7 +96,8 @@ def payer_mix(first, last) -> None:
     if mix.is_empty():
         st.info("No charges in this period.")
         return
-    st.plotly_chart(bars(mix, "payer", "billed", title="Charges billed by payer"), width="stretch",
+    st.plotly_chart(bars(mix, "payer", "billed", x_title="Payer", y_title="Charges billed ($)",
+                         title="Charges billed by payer"), width="stretch",
                     key="rp_mix_chart")
     ui.table(mix, key="rp_mix", empty="", file_name="payer_mix.csv",
              column_config={c: st.column_config.NumberColumn(format="dollar") for c in ("billed", "paid", "outstanding")})

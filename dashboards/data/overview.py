@@ -14,20 +14,32 @@ from dashboards.data import metrics
 from dashboards.data.alerts import open_conditions
 from dashboards.data.cache import cached
 from dashboards.data.dictionary import definitions
-from dashboards.data.periods import month_start, months_back, week_start
+from dashboards.data.periods import month_start, months_back, period_label, week_start
 from dashboards.data.practice import SETTLE_MONTHS, SETTLING_KEYS, Figure, billing_months, figure
-from dashboards.data.status import Status, revenue_target_status, warehouse_status, worst
+from dashboards.data.status import Status, revenue_target_status, warehouse_status
 from dashboards.data.team import rows_by_clinician
 from dashboards.data.warehouse import query
 
-SCORECARD_KEYS = ("kept_visit_rate", "claim_acceptance_rate", "days_in_ar", "collection_rate")
-# The PRD's collection rate, with its documented net variant beside it (see the metric dictionary).
+# Each measure has one card on the page: days in AR and the collection rate are revenue-cycle cards, so the
+# scorecard's Outstanding AR is the receivables amount alone. The PRD's collection rate has its documented net
+# variant beside it (see the metric dictionary).
+SCORECARD_KEYS = ("kept_visit_rate", "claim_acceptance_rate")
 REVENUE_CYCLE_KEYS = ("charge_entry_lag", "billing_compliance_rate", "days_in_ar", "collection_rate",
                       "net_collection_rate")
 CAPACITY_KEYS = ("schedule_fill_rate", "prime_time_utilization")
-# The matrix's measures; its status is the worst of their dictionary statuses.
+# Measures counted on the period's last day (dictionary: "today for the running period"), not summed over it:
+# the running month's figure is today's, and the page says so.
+AS_OF_TODAY_KEYS = ("days_in_ar", "treatment_plan_currency", "unsigned_note_backlog")
+# The matrix's measures, with the short names its "why" text uses. Its status combines their
+# warehouse statuses (rag_status) for the month the matrix shows; see matrix_status.
 MATRIX_KEYS = ("kept_visit_rate", "sessions_per_day", "same_day_documentation_rate", "treatment_plan_currency",
                "unsigned_note_backlog")
+MATRIX_LABELS = {"kept_visit_rate": "KVR", "sessions_per_day": "Sessions/day",
+                 "same_day_documentation_rate": "Same-day doc", "treatment_plan_currency": "Treatment plans",
+                 "unsigned_note_backlog": "Notes > 7 days"}
+# Red on this many matrix measures recommends a performance plan (PRD: "multiple metrics below benchmark"); one
+# red or any amber is coaching. Otherwise a measure red for everybody would put every clinician on a plan.
+PLAN_REDS = 2
 TREND_MONTHS = 12
 CAPACITY_WEEKS_BACK, CAPACITY_WEEKS_AHEAD = 8, 4
 
@@ -44,6 +56,15 @@ GEORGIA_PANEL = (
     ("Supervision hours", ("SUPERVISION_HOURS_BELOW_REQUIREMENT",)),
 )
 EMERGENCY_CONTACT_TYPE = "COMPLETED_WITH_INCOMPLETE_DEMOGRAPHICS"
+# Practice measures whose state today the Georgia panel shows from the open alerts: the warehouse's
+# last-month threshold alert on them would sit beside the panel with an older figure, so it is not repeated.
+GEORGIA_MEASURES = ("unsigned_note_backlog", "treatment_plan_currency", "informed_consent_currency",
+                    "minor_consent_compliance", "telehealth_consent_compliance", "safety_plan_compliance",
+                    "hipaa_training_current", "supervision_hours_logged")
+METRIC_THRESHOLD_PREFIX = "METRIC_THRESHOLD_"
+# PRD administrator escalations that are about one measure: with the escalation listed, the measure's card is
+# not restated as a second action item.
+ESCALATION_MEASURES = {"DAYS_IN_AR_OVER_45": "days_in_ar"}
 
 
 @cached(max_entries=16)
@@ -140,6 +161,27 @@ class Overview:
     recommendation: str
     action_items: list[tuple[Status, str]]
 
+    def label(self, fig: Figure) -> str:
+        """The period of one of the page's figures: "month to date", "today" or "Sep 2026, settled"."""
+        return figure_period(fig, self.as_of)
+
+    @property
+    def month_label(self) -> str:
+        return month_to_date(self.month)
+
+
+def figure_period(fig: Figure, as_of: dt.date) -> str:
+    """How the page names a practice figure's period (its card label and its action item say the same)."""
+    key = fig.definition.metric_key
+    if key in AS_OF_TODAY_KEYS and fig.period == month_start(as_of):
+        return "today"
+    return period_label(fig.period, as_of, "month", settled=key in SETTLING_KEYS)
+
+
+def month_to_date(month: dt.date) -> str:
+    """The running month as the matrix and its action items name it: "November 2026, month to date"."""
+    return f"{month:%B %Y}, month to date"
+
 
 @cached(max_entries=64)
 def load_overview(as_of: dt.date) -> Overview:
@@ -155,13 +197,17 @@ def load_overview(as_of: dt.date) -> Overview:
     capacity = capacity_weeks(week_start(as_of) - dt.timedelta(weeks=CAPACITY_WEEKS_BACK),
                               week_start(as_of) + dt.timedelta(weeks=CAPACITY_WEEKS_AHEAD))
     capacity_figures = {k: figure(recent, k, this_month, True) for k in CAPACITY_KEYS}
+    scorecard = {k: figure(recent, k, this_month, True) for k in SCORECARD_KEYS}
+    revenue_cycle = {k: figure(practice_rows, k, months_back(as_of, SETTLE_MONTHS), False) if k in SETTLING_KEYS
+                     else figure(recent, k, this_month, True) for k in REVENUE_CYCLE_KEYS}
     alerts = open_conditions(None, None)
     matrix = clinician_matrix(rows.filter(pl.col("scope") == "clinician"), billing, documentation_month(this_month),
                               metrics.clinicians(None), this_month)
+    shown = {k: (fig, figure_period(fig, as_of)) for k, fig in (scorecard | revenue_cycle | capacity_figures).items()}
     return Overview(
         as_of=as_of,
         month=this_month,
-        scorecard={k: figure(recent, k, this_month, True) for k in SCORECARD_KEYS},
+        scorecard=scorecard,
         revenue=revenue_against_target(practice_billing, this_month, as_of),
         revenue_trend=practice_billing,
         kvr_trend=practice_rows.filter(pl.col("metric_key") == "kept_visit_rate"),
@@ -170,19 +216,41 @@ def load_overview(as_of: dt.date) -> Overview:
         emergency_contacts_missing=alerts.filter(
             (pl.col("alert_type") == EMERGENCY_CONTACT_TYPE) & pl.col("message").str.contains("emergency contact")
         ).height,
-        revenue_cycle={k: figure(practice_rows, k, months_back(as_of, SETTLE_MONTHS), False) if k in SETTLING_KEYS
-                       else figure(recent, k, this_month, True) for k in REVENUE_CYCLE_KEYS},
+        revenue_cycle=revenue_cycle,
         capacity=capacity,
         capacity_figures=capacity_figures,
         recommendation=capacity_recommendation(capacity, week_start(as_of)),
-        action_items=action_items(alerts, matrix),
+        action_items=action_items(alerts, matrix, shown, month_to_date(this_month)),
     )
+
+
+def matrix_status(statuses: dict[str, Status]) -> Status:
+    """The matrix's one status rule over the warehouse statuses of a clinician's matrix measures: red on
+    PLAN_REDS or more is a performance plan, any other red or amber is coaching, all green is excellent."""
+    known = [s for s in statuses.values() if s is not Status.UNKNOWN]
+    if not known:
+        return Status.UNKNOWN
+    if sum(1 for s in known if s is Status.URGENT) >= PLAN_REDS:
+        return Status.URGENT
+    return Status.GOOD if all(s is Status.GOOD for s in known) else Status.REVIEW
+
+
+def matrix_reason(statuses: dict[str, Status]) -> str:
+    """Which measures set a clinician's matrix status (red, then amber), by their short names."""
+    red = [MATRIX_LABELS[k] for k, s in statuses.items() if s is Status.URGENT]
+    amber = [MATRIX_LABELS[k] for k, s in statuses.items() if s is Status.REVIEW]
+    parts = ([f"past alert: {', '.join(red)}"] if red else []) + ([f"off benchmark: {', '.join(amber)}"]
+                                                                  if amber else [])
+    if parts:
+        return "; ".join(parts)
+    return "every measure at benchmark" if any(s is Status.GOOD for s in statuses.values()) else "no data"
 
 
 def clinician_matrix(rows: pl.DataFrame, billing: pl.DataFrame, documentation: pl.DataFrame,
                      people: pl.DataFrame, month: dt.date) -> pl.DataFrame:
-    """One row per active clinician this month: KVR, sessions per day, revenue, documentation compliance,
-    treatment plans, unsigned backlog, and the overall status (worst against the dictionary)."""
+    """One row per active clinician for `month`: KVR, sessions per day, revenue, documentation compliance,
+    treatment plans, unsigned backlog, the overall status (matrix_status over the warehouse's rag_status of
+    each measure for that month) and the measures that set it."""
     by_clinician = rows_by_clinician(rows.filter(pl.col("period_start") == month))
     revenue = dict(billing.filter(pl.col("month_start") == month).select("clinician_id", "revenue_amount").iter_rows())
     signed = dict(documentation.select("clinician_id", "signed_within_deadline_pct").iter_rows())
@@ -190,21 +258,20 @@ def clinician_matrix(rows: pl.DataFrame, billing: pl.DataFrame, documentation: p
     for person in people.filter(pl.col("is_active")).iter_rows(named=True):
         cid = person["clinician_id"]
         mine = by_clinician.get(cid, {})
-        statuses = []
+        statuses = {}
         record = {"clinician_id": cid, "clinician": person["clinician_name"]}
         for key in MATRIX_KEYS:
             row = mine.get(key)
-            value = row["metric_value"] if row else None
-            status = warehouse_status(row)
-            statuses.append(status)
-            record[key] = value
-            record[f"{key}_status"] = status.name
+            statuses[key] = warehouse_status(row)
+            record[key] = row["metric_value"] if row else None
+            record[f"{key}_status"] = statuses[key].name
         record["revenue"] = float(revenue.get(cid) or 0.0)
         record["notes_signed_within_7_days_pct"] = signed.get(cid)
-        overall = worst(statuses)
-        record["reds"] = sum(1 for s in statuses if s is Status.URGENT)
+        overall = matrix_status(statuses)
+        record["reds"] = sum(1 for s in statuses.values() if s is Status.URGENT)
         record["status"] = overall.matrix_label
         record["status_code"] = overall.name
+        record["why"] = matrix_reason(statuses)
         record["_rank"] = int(overall)
         records.append(record)
     schema = {"clinician_id": pl.Int64, "clinician": pl.String}
@@ -212,8 +279,8 @@ def clinician_matrix(rows: pl.DataFrame, billing: pl.DataFrame, documentation: p
         schema[key] = pl.Float64
         schema[f"{key}_status"] = pl.String
     schema |= {"revenue": pl.Float64, "notes_signed_within_7_days_pct": pl.Float64, "reds": pl.Int64,
-               "status": pl.String, "status_code": pl.String, "_rank": pl.Int64}
-    return pl.DataFrame(records, schema=schema).sort(["_rank", "clinician"], descending=[True, False])
+               "status": pl.String, "status_code": pl.String, "why": pl.String, "_rank": pl.Int64}
+    return pl.DataFrame(records, schema=schema).sort(["_rank", "reds", "clinician"], descending=[True, True, False])
 
 
 def georgia_panel(alerts: pl.DataFrame) -> pl.DataFrame:
@@ -257,25 +324,56 @@ def capacity_recommendation(capacity: pl.DataFrame, this_week: dt.date) -> str:
             f"{definition.alert_action or 'review referrals and marketing'}.")
 
 
-def action_items(alerts: pl.DataFrame, matrix: pl.DataFrame, names_shown: int = 5) -> list[tuple[Status, str]]:
-    """Administrator escalations from the warehouse, plus performance-plan and recognition candidates
-    (one line each, naming the first few; the matrix has them all)."""
+def action_items(alerts: pl.DataFrame, matrix: pl.DataFrame, shown: dict[str, tuple[Figure, str]] | None = None,
+                 month_label: str = "the month shown") -> list[tuple[Status, str]]:
+    """Administrator escalations from the warehouse, the page's own practice figures past their alert
+    threshold, and the matrix's performance-plan, coaching and recognition lists.
+
+    One figure per concept: a measure the page shows on a card (`shown`: metric key -> the card's figure and its
+    period label) is stated here with the card's figure and period, never with the warehouse's last-month
+    threshold alert of the same measure; a measure the Georgia panel shows for today is left to the panel. The
+    clinician lists are exactly the matrix's statuses (same month, same measures, same rule).
+    """
+    shown = shown or {}
     items: list[tuple[Status, str]] = []
     escalated = alerts.filter(pl.col("is_admin_escalated") & pl.col("target_user_id").is_null())
+    stated = {ESCALATION_MEASURES[t] for t in escalated["alert_type"] if t in ESCALATION_MEASURES}
     for row in escalated.iter_rows(named=True):
+        alert_type = row["alert_type"]
+        if alert_type.startswith(METRIC_THRESHOLD_PREFIX):
+            key = alert_type.removeprefix(METRIC_THRESHOLD_PREFIX).lower()
+            if key in shown or key in GEORGIA_MEASURES:
+                continue
         status = Status.URGENT if row["severity"] == "CRITICAL" else Status.REVIEW
-        items.append((status, f"{row['message']} → {row['action_required']}"))
+        message = row["message"]
+        if row["due_date"] is not None:
+            # The warehouse writes the period as an ISO date or "last month"; the page names the month.
+            message = message.replace(f" in {row['due_date']:%Y-%m-%d}", f" in {row['due_date']:%B %Y}")
+            if row["due_date"].day == 1:  # the escalations "... last month" are due on that month's first day
+                message = message.replace(" last month", f" in {row['due_date']:%B %Y}")
+        items.append((status, f"{message} → {row['action_required']}"))
+    for key, (fig, period) in shown.items():
+        if fig.status is Status.URGENT and key not in stated:
+            definition = fig.definition
+            bound = (f" ({definition.alert_operator} {definition.alert_threshold:g})"
+                     if definition.alert_operator in ("<", ">") and definition.alert_threshold is not None else "")
+            items.append((Status.URGENT, f"{definition.label} {fig.text} ({period}) is past its alert threshold"
+                                         f"{bound} → {definition.alert_action or 'Review'}"))
 
     def named(frame: pl.DataFrame) -> str:
-        names = frame["clinician"].head(names_shown).to_list()
-        more = frame.height - len(names)
-        return ", ".join(names) + (f" and {more} more" if more > 0 else "")
+        return ", ".join(frame["clinician"].to_list())
 
-    plans = matrix.filter(pl.col("reds") >= 2).sort("reds", descending=True)
+    plans = matrix.filter(pl.col("status_code") == Status.URGENT.name)
     if not plans.is_empty():
-        items.append((Status.URGENT, f"Performance plan recommended for {plans.height} clinician(s) with two or more "
-                                     f"measures past their alert threshold: {named(plans)}"))
-    stars = matrix.filter(pl.col("_rank") == int(Status.GOOD))
+        items.append((Status.URGENT, f"Performance plan recommended for {plans.height} clinician(s) with "
+                                     f"{PLAN_REDS} or more matrix measures past their alert threshold "
+                                     f"({month_label}): {named(plans)}"))
+    coaching = matrix.filter(pl.col("status_code") == Status.REVIEW.name)
+    if not coaching.is_empty():
+        items.append((Status.REVIEW, f"Coaching for {coaching.height} clinician(s) with a matrix measure off "
+                                     f"benchmark ({month_label}): {named(coaching)}"))
+    stars = matrix.filter(pl.col("status_code") == Status.GOOD.name)
     if not stars.is_empty():
-        items.append((Status.GOOD, f"Meeting every benchmark → recognition opportunity: {named(stars)}"))
+        items.append((Status.GOOD, f"Meeting every benchmark ({month_label}) → recognition opportunity: "
+                                   f"{named(stars)}"))
     return sorted(items, key=lambda item: -int(item[0]))

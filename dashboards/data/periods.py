@@ -77,3 +77,17 @@ def months_back(day: dt.date, count: int) -> dt.date:
     for _ in range(count):
         start = previous_month_start(start)
     return start
+
+
+def period_label(start: dt.date, as_of: dt.date, grain: str = "month", settled: bool = False) -> str:
+    """How a page names the period a figure belongs to: "this week", "month to date", "Oct 2026, settled",
+    "last week", "Oct 2026" (months short: card labels must fit their card). Every figure that could be read
+    for another period says which one it is."""
+    if grain == "week":
+        this_week = week_start(as_of)
+        if start == this_week:
+            return "this week"
+        return "last week" if start == this_week - dt.timedelta(days=7) else f"week of {start:%d %b %Y}"
+    if start == month_start(as_of):
+        return "month to date"
+    return f"{start:%b %Y}" + (", settled" if settled else "")

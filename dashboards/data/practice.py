@@ -58,6 +58,23 @@ def week_appointments(clinician_ids: tuple[int, ...] | None, first_day: dt.date,
 
 
 @cached(max_entries=128)
+def slots_offered(clinician_ids: tuple[int, ...] | None, first_day: dt.date, last_day: dt.date) -> int:
+    """Appointment slots the availability templates offer these clinicians on days in [first_day, last_day].
+
+    The per-day grain lives only in the intermediate model behind marts.fct_clinician_capacity_weekly (the mart
+    sums whole weeks, past days included), so this one loader reads it.
+    """
+    if last_day < first_day:
+        return 0
+    frame = query(
+        "select coalesce(sum(available_slots), 0) as slots from intermediate.int_clinician_days_available "
+        f"where calendar_date between ? and ? and {id_filter('clinician_id', clinician_ids)}",
+        [first_day, last_day],
+    )
+    return int(frame["slots"][0] or 0)
+
+
+@cached(max_entries=128)
 def unsigned_notes(clinician_ids: tuple[int, ...] | None, as_of: dt.date) -> pl.DataFrame:
     """Notes not signed yet (service date up to as_of), oldest first, with the client's display name."""
     frame = query(
@@ -174,6 +191,7 @@ class MyPractice:
     week_start: dt.date
     month_start: dt.date
     week: dict  # scheduled, completed, no_shows, cancelled, final_status, still_open
+    slots_left_this_week: int  # slots offered from tomorrow to Sunday: the most kept visits the week can still add
     week_figures: dict[str, Figure]
     month_figures: dict[str, Figure]
     active_clients: int | None
@@ -208,6 +226,7 @@ def load_my_practice(clinician_id: int, clinician_ids: tuple[int, ...] | None, a
         week_start=this_week,
         month_start=this_month,
         week=week,
+        slots_left_this_week=slots_offered(ids, as_of + dt.timedelta(days=1), this_week + dt.timedelta(days=6)),
         week_figures={k: figure(week_rows, k, this_week, True) for k in WEEK_KEYS},
         month_figures={k: figure(month_rows, k, settled, False) if k in SETTLING_KEYS
                        else figure(month_rows, k, this_month, True) for k in MONTH_KEYS},
@@ -257,10 +276,18 @@ def nudges(data: MyPractice, open_alerts: pl.DataFrame) -> list[tuple[Status, st
                                      f"{REBOOK_WINDOW_DAYS}+ days (suggestions: {names})."))
     kvr = data.week_figures["kept_visit_rate"]
     if kvr.value is not None and kvr.status is not Status.GOOD:
-        more = appointments_to_benchmark(int(kvr.numerator or 0), int(kvr.denominator or 0),
-                                         kvr.definition.benchmark_value)
-        items.append((kvr.status, f"Your KVR is {kvr.text} this week. Keeping {more} more appointment(s) "
-                                  f"would reach the {kvr.definition.benchmark_value:g}% benchmark."))
+        benchmark = kvr.definition.benchmark_value
+        more = appointments_to_benchmark(int(kvr.numerator or 0), int(kvr.denominator or 0), benchmark)
+        left = data.slots_left_this_week
+        text = f"Your KVR is {kvr.text} this week."
+        # Only what the rest of the week can still hold: each slot left can add one kept visit at most.
+        if more and more <= left:
+            text += (f" Keeping {more} more appointment(s) this week would reach the {benchmark:g}% benchmark "
+                     f"({left} slot(s) left this week).")
+        elif more:
+            text += (f" The {benchmark:g}% benchmark is out of reach this week ({left} slot(s) left): "
+                     "aim for it next week.")
+        items.append((kvr.status, text))
     supervision = data.supervision
     if supervision.status in (Status.REVIEW, Status.URGENT):
         short = float(supervision.denominator or 0) - float(supervision.numerator or 0)

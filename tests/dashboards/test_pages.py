@@ -61,7 +61,7 @@ def test_clinician_my_practice_shows_their_own_week(demo_env):
     at = open_page(demo_env, "CLINICIAN", "my_practice")
     me = at.session_state["auth_user"].user_id
     cards = metrics_by_label(at)
-    assert cards["Kept Visit Rate"] == f"{metric_value('kept_visit_rate', 'week', WEEK, me):.1f}%"
+    assert cards["KVR (this week)"] == f"{metric_value('kept_visit_rate', 'week', WEEK, me):.1f}%"
     counts = warehouse(
         "select sum(case when appointment_status <> 'RESCHEDULED' then 1 else 0 end) as booked, "
         "sum(case when appointment_status = 'COMPLETED' then 1 else 0 end) as completed "
@@ -113,7 +113,7 @@ def test_supervisor_team_table_is_their_team_with_warehouse_figures(demo_env):
 def test_administrator_overview_scorecard_matches_the_warehouse(demo_env):
     at = open_page(demo_env, "ADMIN", "practice_overview")
     cards = metrics_by_label(at)
-    assert cards["Overall KVR"] == f"{metric_value('kept_visit_rate', 'month', MONTH, None):.1f}%"
+    assert cards["Overall KVR (month to date)"] == f"{metric_value('kept_visit_rate', 'month', MONTH, None):.1f}%"
     assert cards["Claim acceptance rate"] == f"{metric_value('claim_acceptance_rate', 'month', MONTH, None):.1f}%"
     revenue, target, pct = warehouse(
         "select revenue_amount, monthly_revenue_target, revenue_target_pct from marts.fct_billing_monthly_summary "

@@ -84,7 +84,7 @@ def test_clinician_sees_their_own_kvr_from_the_postgres_warehouse(pg_env):
     kvr = warehouse_value(
         "select metric_value from marts.fct_practice_metrics where metric_key = 'kept_visit_rate' "
         f"and period_grain = 'week' and period_start = date '{WEEK}' and scope = 'clinician' and clinician_id = {me}")
-    assert card(at, "Kept Visit Rate").value == f"{float(kvr):.1f}%"
+    assert card(at, "KVR (this week)").value == f"{float(kvr):.1f}%"
     unsigned = warehouse_value("select count(*) from marts.fct_clinical_notes where not is_signed "
                                f"and service_date <= date '2026-11-25' and clinician_id = {me}")
     assert card(at, "Unsigned notes").value == str(unsigned)
@@ -93,7 +93,7 @@ def test_clinician_sees_their_own_kvr_from_the_postgres_warehouse(pg_env):
     at.query_params["clinician"] = str(other)
     at.run()
     assert any("only view figures of clinicians you are responsible for" in w.value for w in at.warning)
-    assert card(at, "Kept Visit Rate").value == f"{float(kvr):.1f}%"
+    assert card(at, "KVR (this week)").value == f"{float(kvr):.1f}%"
 
 
 def test_administrator_scorecard_and_reports_match_the_postgres_warehouse(pg_env):
@@ -101,7 +101,7 @@ def test_administrator_scorecard_and_reports_match_the_postgres_warehouse(pg_env
     kvr = warehouse_value(
         "select metric_value from marts.fct_practice_metrics where metric_key = 'kept_visit_rate' "
         f"and period_grain = 'month' and period_start = date '{MONTH}' and scope = 'practice'")
-    assert card(at, "Overall KVR").value == f"{float(kvr):.1f}%"
+    assert card(at, "Overall KVR (month to date)").value == f"{float(kvr):.1f}%"
     revenue = warehouse_value("select revenue_amount from marts.fct_billing_monthly_summary "
                               f"where scope = 'practice' and month_start = date '{MONTH}'")
     target = warehouse_value("select max(monthly_revenue_target) from marts.fct_billing_monthly_summary")

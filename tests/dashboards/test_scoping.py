@@ -50,7 +50,7 @@ def test_clinician_url_parameter_for_another_clinician_is_refused(demo_env):
     week_kvr = float(warehouse("select metric_value from marts.fct_practice_metrics where metric_key = 'kept_visit_rate' "
                                "and period_grain = 'week' and period_start = ? and scope = 'clinician' and clinician_id = ?",
                                [dt.date(2026, 11, 23), me]).item())
-    assert {m.label: m.value for m in at.metric}["Kept Visit Rate"] == f"{week_kvr:.1f}%"
+    assert {m.label: m.value for m in at.metric}["KVR (this week)"] == f"{week_kvr:.1f}%"
     assert shown_clients(at) - client_names(me) <= {None}, "only the clinician's own clients are listed"
     assert not (shown_clients(at) & (client_names(other) - client_names(me)))
 
