@@ -65,7 +65,7 @@ from edi835._frames import (
     Frames,
 )
 from edi835._lexer import Lexed, code_to_id
-from edi835.errors import Edi835Error
+from edi835.errors import Edi835Error, shown_control
 
 __all__ = ["Structure", "analyse"]
 
@@ -407,11 +407,11 @@ def _envelope_counts(lexed: Lexed, frames: Frames, s: Structure) -> None:
                 s.anomalies.append(
                     (
                         at,
-                        f"GE01={ge01[k] or ''} but counted {int(counted[k])} transaction sets (GE at segment {at + 1})",
+                        f"GE01={shown_control(ge01[k])} but counted {int(counted[k])} transaction sets (GE at segment {at + 1})",
                     )
                 )
             if bad_ctrl[k]:
-                s.anomalies.append((at, f"GE02={ge02[k]} but GS06={gs06[k]} (GE at segment {at + 1})"))
+                s.anomalies.append((at, f"GE02={shown_control(ge02[k])} but GS06={shown_control(gs06[k])} (GE at segment {at + 1})"))
     isa_idx = frames.idx(ISA)
     closed = np.flatnonzero(s.interchange_iea >= 0)
     if len(closed):
@@ -430,8 +430,8 @@ def _envelope_counts(lexed: Lexed, frames: Frames, s: Structure) -> None:
                 s.anomalies.append(
                     (
                         at,
-                        f"IEA01={iea01[k] or ''} but counted {int(counted[k])} functional groups (IEA at segment {at + 1})",
+                        f"IEA01={shown_control(iea01[k])} but counted {int(counted[k])} functional groups (IEA at segment {at + 1})",
                     )
                 )
             if bad_ctrl[k]:
-                s.anomalies.append((at, f"IEA02={iea02[k]} but ISA13={isa13[k]} (IEA at segment {at + 1})"))
+                s.anomalies.append((at, f"IEA02={shown_control(iea02[k])} but ISA13={shown_control(isa13[k])} (IEA at segment {at + 1})"))

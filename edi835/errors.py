@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-__all__ = ["Edi835Error"]
+import re
+
+__all__ = ["CONTROL_VALUE_PATTERN", "Edi835Error", "shown_control"]
+
+# Envelope counts and control numbers (SE01/SE02, GE01/GE02, IEA01/IEA02, ST02, GS06, ISA13) are digits. When a
+# segment terminator is lost, the next segments (patient names included) run into the element, so a message echoes
+# the value only when it looks like one.
+CONTROL_VALUE_PATTERN = r"^\d{0,9}$"
+_CONTROL_VALUE = re.compile(CONTROL_VALUE_PATTERN)
+
+
+def shown_control(value: object) -> str:
+    """An envelope count or control number as a message may show it: the digits, or '(not a number)'."""
+    text = "" if value is None else str(value)
+    return text if _CONTROL_VALUE.match(text) else "(not a number)"
 
 
 class Edi835Error(ValueError):

@@ -13,7 +13,7 @@ from edi835._lexer import Lexed, code_to_id, lex
 from edi835._records import build_records
 from edi835._structure import Structure, analyse
 from edi835._tables import Built, build_tables
-from edi835.errors import Edi835Error
+from edi835.errors import CONTROL_VALUE_PATTERN, Edi835Error
 from edi835.records import Delimiters, Interchange, Remittance
 from edi835.validation import ERROR_CODES, ISSUE_SCHEMA, ValidationReport
 
@@ -257,6 +257,10 @@ def _issues(lexed: Lexed, frames: Frames, structure: Structure, built: Built) ->
             "counted": counted,
         }
     )
+    shown = {
+        c: pl.when(pl.col(c).str.contains(CONTROL_VALUE_PATTERN)).then(pl.col(c)).otherwise(pl.lit("(not a number)"))
+        for c in ("se01", "se02", "st02")
+    }
     count_bad = se.filter((pl.col("se01").cast(pl.Int64, strict=False) != pl.col("counted")).fill_null(True))
     ctrl_bad = se.filter(pl.col("se02") != pl.col("st02"))
     for frame, code, fmt, args in (
@@ -268,7 +272,7 @@ def _issues(lexed: Lexed, frames: Frames, structure: Structure, built: Built) ->
                 frame.select(
                     severity=pl.lit("warning"),
                     code=pl.lit(code),
-                    message=pl.format(fmt, *args),
+                    message=pl.format(fmt, *(shown.get(a, pl.col(a)) for a in args)),
                     segment_position="se_pos",
                     segment_id=pl.lit("SE"),
                     element=pl.lit(None, pl.String),

@@ -132,7 +132,7 @@ def test_administrator_overview_scorecard_matches_the_warehouse(demo_env):
     # latest settled month (see the metric dictionary).
     settled = dt.date(2026, 9, 1)
     for key, label in (("collection_rate", "Collection Rate"), ("net_collection_rate", "Net Collection Rate")):
-        assert cards[f"{label} (September)"] == f"{metric_value(key, 'month', settled, None):.1f}%", key
+        assert cards[f"{label} (Sep 2026, settled)"] == f"{metric_value(key, 'month', settled, None):.1f}%", key
     assert metric_value("collection_rate", "month", settled, None) < metric_value(
         "net_collection_rate", "month", settled, None)
 

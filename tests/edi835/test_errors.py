@@ -92,3 +92,23 @@ def test_parse_accepts_bytes_or_a_path():
     from_bytes = edi835.parse(path.read_bytes(), "claim_loop_segments.835")
     assert from_path.summary() == from_bytes.summary()
     assert from_path.file_name == "claim_loop_segments.835"
+
+
+def test_envelope_messages_never_echo_a_control_value_that_holds_other_segments():
+    """Found by the fuzz test: a lost segment terminator ran the next transaction (patient name included) into
+    SE01, and the count warning echoed it. Counts and control numbers are shown only when they are digits."""
+    import edi835
+
+    broken = (
+        "ISA*00*          *00*          *ZZ*SYNPAYER       *ZZ*SYNPRACTICE    *240120*1200*^*00501*000000101*0*T*:~"
+        "GS*HP*SYNPAYER*SYNPRACTICE*20240120*1200*101*X*005010X221A1~ST*835*0001~"
+        "BPR*I*100*C*ACH*CCP*01*999999999*DA*123456*1999999999**01*999988880*DA*98765*20240120~"
+        "TRN*1*TRACE0001*1999999999~N1*PR*SYNTHETIC HEALTH PLAN~N1*PE*SYNTHETIC THERAPY GROUP*XX*1999999984~LX*1~"
+        "CLP*PCN0001*1*140*100*0*12*ICN0001*11*1~NM1*QC*1*SYNTHETICLAST*SYNTHETICFIRST****MI*SYNMEMBER01~"
+        "SVC*HC:90834*140*100**1~SE*SYNTHETICLAST SYNMEMBER01*SYNTHETICFIRST~GE*SYNTHETICLAST*101~"
+        "IEA*SYNMEMBER01*000000101~"
+    )
+    result = edi835.parse_bytes(broken.encode(), "broken_envelope.835")
+    messages = " ".join([i.message for i in result.validation.issues] + result.summary()["anomalies"])
+    assert "but counted" in messages
+    assert "SYNTHETIC" not in messages and "SYNMEMBER" not in messages
