@@ -125,8 +125,8 @@ def staged_build(env: Environment) -> Iterator[Environment]:
     complete warehouse until `os.replace` hands them the new one, and a failed build leaves the previous
     one untouched. PostgreSQL builds in place (its transactions already keep readers consistent).
     """
-    if env.warehouse_kind != "duckdb":
-        yield env
+    if env.warehouse_kind != "duckdb" or env.duckdb_path in _STAGED.values():
+        yield env  # PostgreSQL, or already inside this process's build (a staged Dagster run under the CLI's)
         return
     live = env.duckdb_path
     staging = _staging_path(live)
@@ -134,7 +134,8 @@ def staged_build(env: Environment) -> Iterator[Environment]:
         _remove_database(staging)  # every build holds the lock: a copy left here is from one that died
         if live.exists():
             # A read-only connection held during the copy keeps out any writer that does not take our lock
-            # (dbt in a scheduled Dagster refresh), so the copy is never torn. A WAL beside the file (a writer
+            # (dbt in a Dagster run outside the staged jobs, e.g. one started from the UI), so the copy is
+            # never torn. A WAL beside the file (a writer
             # that died) is copied too and replayed into the copy when the build first opens it.
             with _no_writer(live):
                 _copy(live, staging)
