@@ -42,12 +42,13 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
-        run = context.run
-        if run is None or run.tags.get(STAGED_RUN_TAG) != STAGED_RUN_TAGS[STAGED_RUN_TAG]:
+        run, env = context.run, current_environment()
+        staged = run is not None and run.tags.get(STAGED_RUN_TAG) == STAGED_RUN_TAGS[STAGED_RUN_TAG]
+        if not staged or env.warehouse_kind != "duckdb":  # PostgreSQL's transactions keep its readers consistent
             yield self
             return
         try:
-            with staged_build(current_environment()):
+            with staged_build(env):
                 yield self
                 if not _every_started_step_succeeded(context.instance, run.run_id):
                     raise _RunFailed

@@ -101,6 +101,11 @@ def _remittance_request(defs, instance, tmp_path):
 
     written = write_remittance(claim_specs_from_store(get_engine(), limit=10), tmp_path)
     submit(written.path.read_bytes(), written.path.name)
+    return _sensor_request(defs, instance)
+
+
+def _sensor_request(defs, instance):
+    # Called directly: the daemon adds the requested partitions before it validates the run.
     result = defs.resolve_sensor_def("era_inbox_sensor")(dg.build_sensor_context(instance=instance))
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
@@ -195,3 +200,24 @@ def test_a_failed_refresh_leaves_the_previous_warehouse_and_no_copy(practice):
     assert not list(var.glob(".warehouse.duckdb.building*"))
     with writer_lock(var / "warehouse.duckdb", wait_seconds=0):  # released: the next run is not held up
         pass
+
+
+def test_an_unbalanced_file_still_lands_flagged_but_is_not_posted(practice):
+    # Its blocking balance check fails the landing step after every row has landed: the run swaps them in,
+    # as landing in place did, and only the posting is stopped.
+    from operational_api.era_inbox import submit
+    from tests.edi835.conftest import fixture_path
+
+    var, defs = practice
+    before = _state(var)
+    instance = dg.DagsterInstance.ephemeral()
+    submit(fixture_path("unbalanced_payment.835").read_bytes(), "unbalanced_payment.835")
+    request = _sensor_request(defs, instance)
+    run = defs.resolve_job_def("era_file_job").execute_in_process(
+        instance=instance, partition_key=request.partition_key, raise_on_error=False)
+    assert not run.success and not run.asset_materializations_for_node("era__posted_remittance")
+    with duckdb.connect(str(var / "warehouse.duckdb"), read_only=True) as con:
+        landed = con.execute("select count(*), bool_and(not is_balanced) from raw_era.remittances "
+                             "where source_file_id = ?", [request.partition_key]).fetchone()
+    assert landed == (1, True) and _state(var)[3] > before[3]
+    assert not list(var.glob(".warehouse.duckdb.building*"))
