@@ -221,3 +221,21 @@ def test_an_unbalanced_file_still_lands_flagged_but_is_not_posted(practice):
                              "where source_file_id = ?", [request.partition_key]).fetchone()
     assert landed == (1, True) and _state(var)[3] > before[3]
     assert not list(var.glob(".warehouse.duckdb.building*"))
+
+
+def test_on_postgresql_the_era_run_lands_in_place_with_no_file_made(var_dir, pg_database, monkeypatch):
+    from operational_api.era_inbox import submit
+    from orchestration.lib.warehouse import Warehouse
+    from tests.edi835.conftest import fixture_path
+
+    monkeypatch.setenv("DBT_TARGET", "prod")
+    monkeypatch.setenv("MENTALSPACE_WAREHOUSE_URL", pg_database)
+    defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
+    instance = dg.DagsterInstance.ephemeral()
+    submit(fixture_path("unbalanced_payment.835").read_bytes(), "unbalanced_payment.835")
+    request = _sensor_request(defs, instance)
+    defs.resolve_job_def("era_file_job").execute_in_process(
+        instance=instance, partition_key=request.partition_key, raise_on_error=False)
+    landed = Warehouse(current_environment()).query("select count(*) as n from raw_era.remittances").item()
+    assert landed == 1
+    assert not [p.name for p in var_dir.iterdir() if "warehouse" in p.name]
