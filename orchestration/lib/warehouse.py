@@ -5,9 +5,10 @@ lands the same rows and a failed run leaves the previous ones in place.
 
 A DuckDB build (`staged_build`) writes a copy of the file and swaps it in whole when it succeeded: DuckDB lets
 no process write a file another one has open, so building in place failed whenever a dashboard was reading,
-and readers saw every model half-replaced. Writes to the live file itself (an ERA file or an AdvancedMD day
-landing outside a build) hold `<file>.lock`, as a build does from its copy to its swap, so neither loses the
-other's rows.
+and readers saw every model half-replaced. `mentalspace build` and Dagster's refresh and ERA runs build this way
+(orchestration/lib/resources.py, WarehouseResource). Writes to the live file itself (an AdvancedMD day landing,
+a run started outside those jobs) hold `<file>.lock`, as a build does from its copy to its swap, so neither
+loses the other's rows.
 """
 
 from __future__ import annotations
