@@ -5,9 +5,10 @@ lands the same rows and a failed run leaves the previous ones in place.
 
 A DuckDB build (`staged_build`) writes a copy of the file and swaps it in whole when it succeeded: DuckDB lets
 no process write a file another one has open, so building in place failed whenever a dashboard was reading,
-and readers saw every model half-replaced. Writes to the live file itself (an ERA file or an AdvancedMD day
-landing outside a build) hold `<file>.lock`, as a build does from its copy to its swap, so neither loses the
-other's rows.
+and readers saw every model half-replaced. `mentalspace build` and Dagster's refresh and ERA runs build this way
+(orchestration/lib/resources.py, WarehouseResource). Writes to the live file itself (an AdvancedMD day landing,
+a run started outside those jobs) hold `<file>.lock`, as a build does from its copy to its swap, so neither
+loses the other's rows.
 """
 
 from __future__ import annotations
@@ -125,8 +126,8 @@ def staged_build(env: Environment) -> Iterator[Environment]:
     complete warehouse until `os.replace` hands them the new one, and a failed build leaves the previous
     one untouched. PostgreSQL builds in place (its transactions already keep readers consistent).
     """
-    if env.warehouse_kind != "duckdb":
-        yield env
+    if env.warehouse_kind != "duckdb" or env.duckdb_path in _STAGED.values():
+        yield env  # PostgreSQL, or already inside this process's build (a staged Dagster run under the CLI's)
         return
     live = env.duckdb_path
     staging = _staging_path(live)
@@ -134,7 +135,8 @@ def staged_build(env: Environment) -> Iterator[Environment]:
         _remove_database(staging)  # every build holds the lock: a copy left here is from one that died
         if live.exists():
             # A read-only connection held during the copy keeps out any writer that does not take our lock
-            # (dbt in a scheduled Dagster refresh), so the copy is never torn. A WAL beside the file (a writer
+            # (dbt in a Dagster run outside the staged jobs, e.g. one started from the UI), so the copy is
+            # never torn. A WAL beside the file (a writer
             # that died) is copied too and replayed into the copy when the build first opens it.
             with _no_writer(live):
                 _copy(live, staging)

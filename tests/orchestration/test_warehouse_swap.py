@@ -158,3 +158,16 @@ def test_a_build_copies_the_warehouse_only_once_an_outside_writer_has_closed_it(
         assert writer.poll() == 0  # entered only once the writer was gone
         assert "written_outside" in _tables(current_environment().duckdb_path)
     assert "written_outside" in _tables(env.duckdb_path)
+
+
+def test_a_staged_run_inside_a_build_writes_the_builds_copy_and_leaves_the_swap_to_it(var_dir):
+    # A staged Dagster job run by `mentalspace build` (in its own copy) must not copy the copy and swap it.
+    env = current_environment()
+    Warehouse(env).replace_table("raw_era", "before", [pl.DataFrame({"n": [1]})])
+    with staged_build(env) as outer:
+        with staged_build(current_environment()) as inner:
+            assert inner.duckdb_path == outer.duckdb_path
+            Warehouse(current_environment()).replace_table("marts", "built", [pl.DataFrame({"n": [1]})])
+        assert _tables(env.duckdb_path) == {"before"}
+    assert _tables(env.duckdb_path) == {"before", "built"}
+    assert not list(var_dir.glob(".*building*"))

@@ -5,6 +5,7 @@ from dagster_dbt import dbt_assets
 
 from operational_api.settings import practice_timezone
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DbtCli, dbt_project
+from orchestration.lib.resources import STAGED_RUN_TAGS, WarehouseResource
 
 # Schedules follow the practice's day, not the server's.
 PRACTICE_TZ = practice_timezone()
@@ -13,8 +14,11 @@ PROJECT = dbt_project()
 
 
 @dbt_assets(manifest=PROJECT.manifest_path, project=PROJECT)
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCli):
+def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource):
     """Every staging, intermediate and mart model and seed; dbt tests arrive as asset checks."""
+    # `warehouse` is unused here but required: it is what points dbt at a staged run's copy of the file
+    # (a run re-executing only this step would otherwise build the live file in place).
+    del warehouse
     # Unit tests check formulas against fixed fixtures, not data: they run in the test suite
     # (tests/dbt/test_measures_demo.py, both warehouses), not on every refresh of the warehouse.
     yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
@@ -23,10 +27,14 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCli):
 # Land the store, build every model, sync alerts. Partitioned ingest (ERA files, AdvancedMD days)
 # runs in its own jobs; this one never needs a partition key. AdvancedMD syncs are not part of it
 # (they keep to the API's tier budget on their own schedules); only their empty landing tables are.
+# One process and one staged copy of the embedded warehouse per run (WarehouseResource), swapped in when
+# every step succeeded, as `mentalspace build` does.
 WAREHOUSE_JOB = dg.define_asset_job(
     "warehouse_refresh_job",
     selection=dg.AssetSelection.groups("operational", "era_setup", "advancedmd_setup", "alerts")
     | dg.AssetSelection.assets(warehouse_models),
+    executor_def=dg.in_process_executor,
+    tags=STAGED_RUN_TAGS,
 )
 
 # Real-time measures (KVR, unsigned notes, today's schedule) every 15 minutes in the practice's day;

@@ -1,0 +1,241 @@
+"""Dagster's own warehouse runs (the refresh schedules' job, the ERA sensor's job) build a staged copy of the
+embedded warehouse and swap it in, as `mentalspace build` does: dashboards reading all the while never fail
+nor see a half-built warehouse, an ERA file arriving during a refresh lands after it instead of failing or
+being lost, and a failed run leaves the previous warehouse as it was.
+
+One small practice for the module (a build is the slow part); each test states the warehouse it starts from.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.lib.environment import current_environment
+from orchestration.lib.warehouse import writer_lock
+from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, run_cli
+
+AS_OF = "2026-11-25"
+# The dashboards' own reader in its own process (as the Streamlit server), every 50 ms. One sample reads, in
+# one query, a figure from each layer a run writes: the dbt builds recorded, no-shows landed from the store,
+# no-shows in the marts and ERA claim payments landed.
+READER = """
+import json, os, sys, time
+from dashboards.data.warehouse import Reader
+from orchestration.lib.environment import current_environment
+from orchestration.lib.warehouse import Warehouse
+
+reader = Reader(Warehouse(current_environment()))
+sql = ("select (select count(*) from reference.warehouse_builds) as builds, "
+       "(select count(*) from raw_operational.appointments where status = 'NO_SHOW') as landed, "
+       "(select count(*) from marts.fct_appointments where is_no_show) as modelled, "
+       "(select count(*) from raw_era.claim_payments) as era")
+stop = sys.argv[1]
+while True:
+    stopping = os.path.exists(stop)
+    try:
+        print(json.dumps({"at": time.time(), "state": list(reader.query(sql).row(0))}), flush=True)
+    except Exception as exc:
+        print(json.dumps({"at": time.time(), "error": f"{type(exc).__name__}: {exc}"}), flush=True)
+    if stopping:
+        break
+    time.sleep(0.05)
+"""
+STATE_SQL = ("select (select count(*) from reference.warehouse_builds), "
+             "(select count(*) from raw_operational.appointments where status = 'NO_SHOW'), "
+             "(select count(*) from marts.fct_appointments where is_no_show), "
+             "(select count(*) from raw_era.claim_payments)")
+
+
+@pytest.fixture(scope="module")
+def practice(tmp_path_factory):
+    var = tmp_path_factory.mktemp("dagster_swap") / "var"
+    var.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        for name in DEPLOYMENT_VARS:
+            mp.delenv(name, raising=False)
+        mp.setenv("MENTALSPACE_VAR_DIR", str(var))
+        result = run_cli("build", "--fresh", "--clinicians", "1", "--months", "1", "--as-of", AS_OF,
+                         env={"MENTALSPACE_VAR_DIR": str(var)})
+        assert result.returncode == 0, result.stderr[-2000:]
+        # The runs here keep the build's "today", so old and new warehouses differ only by what a test changes.
+        mp.setenv("MENTALSPACE_AS_OF_DATE", AS_OF)
+        for name, value in current_environment().dbt_env().items():
+            mp.setenv(name, value)
+        defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
+        yield var, defs
+
+
+def _state(var: Path) -> list[int]:
+    with duckdb.connect(str(var / "warehouse.duckdb"), read_only=True) as con:
+        return list(con.execute(STATE_SQL).fetchone())
+
+
+def _store(var: Path, sql: str) -> None:
+    with sqlite3.connect(var / "operational.db") as con:
+        con.execute(sql)
+
+
+def _start_reader(var: Path, stop: Path) -> subprocess.Popen:
+    clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
+    return subprocess.Popen([sys.executable, "-c", READER, str(stop)], cwd=REPO_ROOT,
+                            env={**clean, "MENTALSPACE_VAR_DIR": str(var)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _remittance_request(defs, instance, tmp_path):
+    """A generated 835 for claims of the store, dropped in the inbox and picked up by the sensor."""
+    from operational_api.db import get_engine
+    from operational_api.era.remittances import claim_specs_from_store, write_remittance
+    from operational_api.era_inbox import submit
+
+    written = write_remittance(claim_specs_from_store(get_engine(), limit=10), tmp_path)
+    submit(written.path.read_bytes(), written.path.name)
+    return _sensor_request(defs, instance)
+
+
+def _sensor_request(defs, instance):
+    # Called directly: the daemon adds the requested partitions before it validates the run.
+    result = defs.resolve_sensor_def("era_inbox_sensor")(dg.build_sensor_context(instance=instance))
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    (request,) = result.run_requests
+    return request
+
+
+def test_the_jobs_that_write_the_warehouse_run_in_one_process_on_a_staged_copy(practice):
+    from orchestration.lib.resources import STAGED_RUN_TAGS
+
+    _, defs = practice
+    for name in ("warehouse_refresh_job", "era_file_job"):
+        job = defs.resolve_job_def(name)
+        assert job.executor_def.name == "in_process", name
+        assert STAGED_RUN_TAGS.items() <= job.run_tags.items(), name
+
+
+def test_an_era_file_during_a_refresh_lands_after_it_while_dashboards_read_old_or_new(practice, tmp_path):
+    var, defs = practice
+    _store(var, "update appointments set status = 'NO_SHOW' where id in "
+                "(select id from appointments where status = 'COMPLETED' order by id limit 7)")
+    before = _state(var)
+    instance = dg.DagsterInstance.ephemeral()
+    request = _remittance_request(defs, instance, tmp_path)
+
+    stop = tmp_path / "stop"
+    reader = _start_reader(var, stop)
+    clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
+    try:
+        time.sleep(3)  # the reader holds the warehouse open before the refresh starts
+        # The refresh as the daemon runs it: its own process, the job's own executor.
+        refresh = subprocess.Popen(
+            [str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m", "orchestration.definitions",
+             "-j", "warehouse_refresh_job"],
+            cwd=REPO_ROOT, env={**clean, "MENTALSPACE_VAR_DIR": str(var), "MENTALSPACE_AS_OF_DATE": AS_OF,
+                                "DAGSTER_HOME": str(var / "dagster")},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # The ERA sensor's run starts while the refresh is writing.
+        deadline = time.monotonic() + 120
+        while not (var / ".warehouse.duckdb.building").exists() and refresh.poll() is None:
+            assert time.monotonic() < deadline, "the refresh never started building"
+            time.sleep(0.05)
+        era = defs.resolve_job_def("era_file_job").execute_in_process(
+            instance=instance, partition_key=request.partition_key, raise_on_error=False)
+        refresh_out, _ = refresh.communicate(timeout=600)
+        done_at = time.time()
+        time.sleep(3)  # the reader moves to the final warehouse while it keeps querying
+        stop.touch()
+        out, err = reader.communicate(timeout=60)
+    finally:
+        for process in (reader, locals().get("refresh")):
+            if process is not None and process.poll() is None:
+                process.kill()
+    assert refresh.returncode == 0, refresh_out[-3000:]
+    assert era.success, [e.message for e in era.all_events if e.is_step_failure]
+    posted = era.asset_materializations_for_node("era__posted_remittance")[0].metadata
+    assert posted["claim_payments"].value > 0
+
+    after = _state(var)
+    refreshed = [before[0] + 1, after[1], after[2], before[3]]
+    assert after[0] == before[0] + 1 and after[1] == before[1] + 7 and after[2] == before[2] + 7, (before, after)
+    assert after[3] == before[3] + posted["claim_payments"].value  # the ERA landing was not lost under the swap
+
+    samples = [json.loads(line) for line in out.splitlines()]
+    assert not [s["error"] for s in samples if "error" in s], [s["error"] for s in samples if "error" in s][:3]
+    states = [tuple(s["state"]) for s in samples]
+    assert len(states) > 20, err
+    assert set(states) <= {tuple(before), tuple(refreshed), tuple(after)}, set(states)
+    assert states[0] == tuple(before) and tuple(after) in states
+    assert all(tuple(s["state"]) == tuple(after) for s in samples if s["at"] > done_at + 1)
+    assert not list(var.glob(".warehouse.duckdb.building*"))
+
+
+def test_a_failed_refresh_leaves_the_previous_warehouse_and_no_copy(practice):
+    var, defs = practice
+    before = _state(var)
+    with sqlite3.connect(var / "operational.db") as con:
+        appointment, clinician = con.execute("select id, clinician_id from appointments order by id").fetchone()
+    # An appointment of a clinician the store does not have: it lands, and dbt's relationships test fails.
+    _store(var, f"update appointments set clinician_id = 999999 where id = {appointment}")
+    try:
+        result = defs.resolve_job_def("warehouse_refresh_job").execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    finally:
+        _store(var, f"update appointments set clinician_id = {clinician} where id = {appointment}")
+    assert not result.success
+    assert [e.step_key for e in result.all_events if e.is_step_failure] == ["warehouse_models"]
+    assert _state(var) == before
+    with duckdb.connect(str(var / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from raw_operational.appointments "
+                           "where clinician_id = 999999").fetchone() == (0,)
+    assert not list(var.glob(".warehouse.duckdb.building*"))
+    with writer_lock(var / "warehouse.duckdb", wait_seconds=0):  # released: the next run is not held up
+        pass
+
+
+def test_an_unbalanced_file_still_lands_flagged_but_is_not_posted(practice):
+    # Its blocking balance check fails the landing step after every row has landed: the run swaps them in,
+    # as landing in place did, and only the posting is stopped.
+    from operational_api.era_inbox import submit
+    from tests.edi835.conftest import fixture_path
+
+    var, defs = practice
+    before = _state(var)
+    instance = dg.DagsterInstance.ephemeral()
+    submit(fixture_path("unbalanced_payment.835").read_bytes(), "unbalanced_payment.835")
+    request = _sensor_request(defs, instance)
+    run = defs.resolve_job_def("era_file_job").execute_in_process(
+        instance=instance, partition_key=request.partition_key, raise_on_error=False)
+    assert not run.success and not run.asset_materializations_for_node("era__posted_remittance")
+    with duckdb.connect(str(var / "warehouse.duckdb"), read_only=True) as con:
+        landed = con.execute("select count(*), bool_and(not is_balanced) from raw_era.remittances "
+                             "where source_file_id = ?", [request.partition_key]).fetchone()
+    assert landed == (1, True) and _state(var)[3] > before[3]
+    assert not list(var.glob(".warehouse.duckdb.building*"))
+
+
+def test_on_postgresql_the_era_run_lands_in_place_with_no_file_made(var_dir, pg_database, monkeypatch):
+    from operational_api.era_inbox import submit
+    from orchestration.lib.warehouse import Warehouse
+    from tests.edi835.conftest import fixture_path
+
+    monkeypatch.setenv("DBT_TARGET", "prod")
+    monkeypatch.setenv("MENTALSPACE_WAREHOUSE_URL", pg_database)
+    defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
+    instance = dg.DagsterInstance.ephemeral()
+    submit(fixture_path("unbalanced_payment.835").read_bytes(), "unbalanced_payment.835")
+    request = _sensor_request(defs, instance)
+    defs.resolve_job_def("era_file_job").execute_in_process(
+        instance=instance, partition_key=request.partition_key, raise_on_error=False)
+    landed = Warehouse(current_environment()).query("select count(*) as n from raw_era.remittances").item()
+    assert landed == 1
+    assert not [p.name for p in var_dir.iterdir() if "warehouse" in p.name]
