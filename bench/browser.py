@@ -1,0 +1,219 @@
+"""Dashboards in a real browser: sign-in to the first page, page-to-page navigation and a revisit, per role,
+in headless Chromium against a cold `streamlit run` server on the large practice.
+
+For every run and every role a new server is started (so each role's first page is a cold server's first
+page: nothing imported by a page yet, no loader cached, no warehouse connection open) and a new Chromium
+with an empty profile (nothing cached in the browser). The role then:
+- opens the address and waits for the sign-in form ("sign-in form": from navigation start, no target);
+- types its demo e-mail and password and clicks "Sign in" ("sign-in -> first page", target 1.5 s);
+- clicks each of its other pages in the sidebar in navigation order ("navigate", target 700 ms each);
+- clicks its first page again ("revisit", target 700 ms).
+
+A page counts as painted when, at an animation frame, all of these hold, and the figure is taken at the
+following frame (so the frame that showed it has been painted):
+- an h1 with the page's title is in the DOM;
+- the page's first data element is in the DOM with a non-zero height and is not stale (left over from
+  the previous page): a metric card, a table (data grid), or a chart; on the ERA upload page, which
+  shows data only after an upload, its file uploader;
+- Streamlit is not running the script (`stApp` reports `notRunning`, so the "running" indicator is
+  hidden and every element of the page has arrived).
+Each figure is measured inside the page, from the `mousedown` of the click (or the navigation start) to
+that frame, so the driver's polling adds nothing. "title" is when the h1 first appeared (part of the
+same wait), to tell the page's first delta from its last. Median and max are over --runs (at least 3).
+
+The 1-minute load average (`os.getloadavg()`) is taken before each server starts and after it stops;
+RESULTS.md lists it per run and role under the table. The practice is built once per size into a
+temporary folder; set MENTALSPACE_BENCH_BROWSER_VAR (or MENTALSPACE_BENCH_DASHBOARDS_VAR) to a var/
+folder already built with the same size to skip the build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.dashboards import _build
+from bench.foundation import SIZES
+from dashboards.access import ERA_UPLOAD_PAGE, ERA_UPLOAD_ROLES, PAGE_TITLES, PAGES_BY_ROLE
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TITLE = "Dashboards in a real browser: sign-in to first page, page to page, revisit (headless Chromium, cold server)"
+COLUMNS = ["size", "role", "step", "page", "median ms", "max ms", "title median ms", "target ms", "max within target",
+           "runs"]
+DEFAULT_SIZES = "large"
+MIN_RUNS = 3
+FIRST_PAGE_TARGET_MS = 1500
+NAVIGATION_TARGET_MS = 700
+WAIT_MS = 45_000  # under the driver's 60 s wait for one DevTools answer
+# The h1 of each page (the metric explorer opens on KVR, its title is the measure's label).
+H1 = PAGE_TITLES | {"metric_explorer": "Kept Visit Rate (KVR)"}
+DATA_ELEMENTS = ('[data-testid="stMetric"], [data-testid="stDataFrame"], [data-testid="stTable"], '
+                 '[data-testid="stPlotlyChart"]')
+FIRST_ELEMENT = {ERA_UPLOAD_PAGE: '[data-testid="stFileUploader"]'}
+
+_MARK_CLICK = ("window.__benchClick = undefined; window.addEventListener('mousedown', "
+               "() => { window.__benchClick = performance.now(); }, {capture: true, once: true}); true")
+
+
+def role_pages(role: str) -> list[str]:
+    """The role's pages in sidebar order (the ERA upload page closes the Billing section, as the frame adds it)."""
+    pages = [key for keys in PAGES_BY_ROLE[role].values() for key in keys]
+    if role in ERA_UPLOAD_ROLES and (REPO_ROOT / "dashboards" / "app_pages" / f"{ERA_UPLOAD_PAGE}.py").exists():
+        billing = PAGES_BY_ROLE[role]["Billing"]
+        pages.insert(pages.index(billing[-1]) + 1, ERA_UPLOAD_PAGE)
+    return pages
+
+
+def _painted_js(page: str, since_click: bool) -> str:
+    """A promise of {painted, title} in ms since the click (or navigation start), or {timeout, text}."""
+    return f"""new Promise(resolve => {{
+  const start = {"window.__benchClick" if since_click else "0"};
+  const deadline = performance.now() + {WAIT_MS};
+  let title;
+  const check = () => {{
+    const app = document.querySelector('[data-testid="stApp"]');
+    const hasTitle = [...document.querySelectorAll('h1')].some(h => h.innerText.trim() === {json.dumps(H1[page])});
+    if (hasTitle && title === undefined) title = performance.now();
+    const data = [...document.querySelectorAll({json.dumps(FIRST_ELEMENT.get(page, DATA_ELEMENTS))})].some(
+      e => !e.closest('[data-stale="true"]') && e.getBoundingClientRect().height > 0);
+    if (hasTitle && data && app && app.dataset.testScriptState === 'notRunning' && start !== undefined) {{
+      requestAnimationFrame(() => resolve({{painted: performance.now() - start, title: title - start}}));
+    }} else if (performance.now() > deadline) {{
+      resolve({{timeout: true, text: document.body ? document.body.innerText.slice(0, 800) : ''}});
+    }} else {{
+      requestAnimationFrame(check);
+    }}
+  }};
+  check();
+}})"""
+
+
+def _sign_in_form_js() -> str:
+    return f"""new Promise(resolve => {{
+  const check = () => {{
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (document.querySelector('input[aria-label="Password"]') && app && app.dataset.testScriptState === 'notRunning') {{
+      requestAnimationFrame(() => resolve({{painted: performance.now()}}));
+    }} else if (performance.now() > {WAIT_MS}) {{
+      resolve({{timeout: true, text: document.body ? document.body.innerText.slice(0, 800) : ''}});
+    }} else {{
+      requestAnimationFrame(check);
+    }}
+  }};
+  check();
+}})"""
+
+
+def _await(browser, expression: str, what: str) -> dict:
+    result = browser.evaluate(expression)
+    if result.get("timeout"):
+        raise RuntimeError(f"{what}: not painted within {WAIT_MS / 1000:.0f} s; page text: {result['text']!r}")
+    return result
+
+
+def _walk(browser, url: str, login: tuple[str, str], role: str) -> list[tuple[str, str, dict]]:
+    """One role's visit: [(step, page, {painted, title})] in the order taken."""
+    from tests.dashboards.browser import BrowserError
+
+    pages = role_pages(role)
+    steps = []
+    browser.navigate(url + "/")
+    # The document may still be about:blank when the first check runs; wait for the app's own document.
+    deadline = time.monotonic() + 30
+    while browser.evaluate("location.href") == "about:blank":
+        if time.monotonic() > deadline:
+            raise BrowserError("the dashboards' address did not load")
+        time.sleep(0.05)
+    steps.append(("sign-in form", "sign_in", _await(browser, _sign_in_form_js(), f"{role} sign-in form")))
+    browser.type_into("Email", login[0])
+    browser.type_into("Password", login[1])
+    browser.evaluate(_MARK_CLICK)
+    browser.click_button("Sign in")
+    steps.append(("sign-in -> first page", pages[0], _await(browser, _painted_js(pages[0], True), f"{role} {pages[0]}")))
+    for page in [*pages[1:], pages[0]] if len(pages) > 1 else []:
+        browser.evaluate(_MARK_CLICK)
+        browser.click_nav(PAGE_TITLES[page])
+        step = "revisit" if page == pages[0] else "navigate"
+        steps.append((step, page, _await(browser, _painted_js(page, True), f"{role} {page}")))
+    return steps
+
+
+def _measure(var: Path, size: str, runs: int) -> list[dict]:
+    from tests.dashboards.browser import Chromium
+    from tests.dashboards.test_browser import start_server, stop_server
+
+    logins = {role: (email, password) for role, email, password in
+              (line.split("\t") for line in (var / "demo_logins.txt").read_text().splitlines())}
+    samples: dict[tuple[str, str, str], list[dict]] = {}
+    loads: dict[str, list[str]] = {}
+    for run in range(1, max(runs, MIN_RUNS) + 1):
+        for role in PAGES_BY_ROLE:
+            load_start = os.getloadavg()[0]
+            with tempfile.TemporaryDirectory() as folder:
+                url, process = start_server(var)
+                browser = Chromium(Path(folder) / "profile", Path(folder) / "downloads")
+                try:
+                    steps = _walk(browser, url, logins[role], role)
+                finally:
+                    browser.close()
+                    stop_server(process)
+            load_end = os.getloadavg()[0]
+            loads.setdefault(role, []).append(f"{load_start:.2f} -> {load_end:.2f}")
+            print(f"  run {run} {role} (load {load_start:.2f} -> {load_end:.2f}): "
+                  + ", ".join(f"{page} {t['painted']:.0f}" for _, page, t in steps), flush=True)
+            for step, page, timing in steps:
+                samples.setdefault((role, step, page), []).append(timing)
+    rows = []
+    for (role, step, page), timings in samples.items():
+        painted = [t["painted"] for t in timings]
+        target = {"sign-in form": None, "sign-in -> first page": FIRST_PAGE_TARGET_MS}.get(step, NAVIGATION_TARGET_MS)
+        rows.append({
+            "size": size, "role": role, "step": step, "page": page,
+            "median ms": f"{statistics.median(painted):.0f}", "max ms": f"{max(painted):.0f}",
+            "title median ms": f"{statistics.median(t['title'] for t in timings):.0f}" if "title" in timings[0] else "",
+            "target ms": target or "", "max within target": "" if target is None else
+            ("yes" if max(painted) < target else "NO"),
+            "runs": len(painted), "samples ms": [round(p) for p in painted],
+            # Kept on the role's sign-in row: one entry per run, in run order.
+            "load avg per run": loads[role] if step == "sign-in form" else [],
+        })
+    return rows
+
+
+def notes(rows: list[dict]) -> str:
+    """What a figure means and the machine's load during each run (RESULTS.md, under the table)."""
+    lines = "".join(f"- {r['size']} {r['role']}: {', '.join(r['load avg per run'])}\n"
+                    for r in rows if r.get("load avg per run"))
+    return ("Each figure: the click (or, for the sign-in form, the navigation start) to the page painted — its "
+            "title, its first metric card, table or chart, and Streamlit done running — measured in the page "
+            "(definition: `bench/browser.py`); a new server and an empty browser profile per run and role. "
+            f"Machine: {os.cpu_count()} CPUs. 1-minute load average before -> after each run:\n\n{lines}")
+
+
+def run(args) -> list[dict]:
+    if "duckdb" not in args.backends.split(","):
+        print("  browser suite measures the embedded (DuckDB) warehouse only; skipped", flush=True)
+        return []
+    from tests.dashboards.browser import chromium_path
+
+    if chromium_path() is None:
+        print("  Chromium is not installed (apt-get install -y chromium); browser suite skipped", flush=True)
+        return []
+    rows = []
+    for size in args.sizes.split(","):
+        clinicians, months = SIZES[size]
+        prebuilt = os.environ.get("MENTALSPACE_BENCH_BROWSER_VAR") or os.environ.get("MENTALSPACE_BENCH_DASHBOARDS_VAR")
+        if prebuilt:
+            rows += _measure(Path(prebuilt), size, args.runs)
+            continue
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                var = Path(folder) / "var"
+                var.mkdir()
+                _build(var, clinicians, months)
+                rows += _measure(var, size, args.runs)
+    return rows
