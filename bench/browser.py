@@ -18,9 +18,8 @@ following frame (so the frame that showed it has been painted):
 - Streamlit is not running the script (`stApp` reports `notRunning`, so the "running" indicator is
   hidden and every element of the page has arrived).
 Each figure is measured inside the page, from the `mousedown` of the click (or the navigation start) to
-that frame, so the driver's polling adds nothing. Median and max are over --runs (at least 3). Two medians
-split the figure: "title ms", when the h1 first appeared, and "server done ms", when the last websocket
-message before the paint arrived (the server's "script finished": what follows it is the browser's work).
+that frame, so the driver's polling adds nothing. Median and max are over --runs (at least 3). "title ms"
+(median) is when the h1 first appeared: the page's first delta, against its last in the figure.
 
 The 1-minute load average (`os.getloadavg()`) is taken before each server starts and after it stops;
 RESULTS.md lists it per run and role under the table. The practice is built once per size into a
@@ -43,7 +42,7 @@ from dashboards.access import ERA_UPLOAD_PAGE, ERA_UPLOAD_ROLES, PAGE_TITLES, PA
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Dashboards in a real browser: sign-in to first page, page to page, revisit (headless Chromium, cold server)"
-COLUMNS = ["size", "role", "step", "page", "median ms", "max ms", "title ms", "server done ms", "target ms",
+COLUMNS = ["size", "role", "step", "page", "median ms", "max ms", "title ms", "target ms",
            "max within target", "runs"]
 DEFAULT_SIZES = "large"
 MIN_RUNS = 3
@@ -56,18 +55,6 @@ DATA_ELEMENTS = ('[data-testid="stMetric"], [data-testid="stDataFrame"], [data-t
                  '[data-testid="stPlotlyChart"]')
 FIRST_ELEMENT = {ERA_UPLOAD_PAGE: '[data-testid="stFileUploader"]'}
 
-# Installed before the app's own scripts: when the last websocket message (the server's deltas, then its
-# "script finished") arrived, to split a figure into the server's part and the browser's.
-_WATCH_SOCKET = """(() => {
-  const Native = window.WebSocket;
-  window.WebSocket = function (...args) {
-    const socket = new Native(...args);
-    socket.addEventListener('message', () => { window.__benchLastMessage = performance.now(); });
-    return socket;
-  };
-  window.WebSocket.prototype = Native.prototype;
-  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
-})();"""
 _MARK_CLICK = ("window.__benchClick = undefined; window.addEventListener('mousedown', "
                "() => { window.__benchClick = performance.now(); }, {capture: true, once: true}); true")
 
@@ -94,8 +81,7 @@ def _painted_js(page: str, since_click: bool) -> str:
     const data = [...document.querySelectorAll({json.dumps(FIRST_ELEMENT.get(page, DATA_ELEMENTS))})].some(
       e => !e.closest('[data-stale="true"]') && e.getBoundingClientRect().height > 0);
     if (hasTitle && data && app && app.dataset.testScriptState === 'notRunning' && start !== undefined) {{
-      requestAnimationFrame(() => resolve({{painted: performance.now() - start, title: title - start,
-                                            server: window.__benchLastMessage - start}}));
+      requestAnimationFrame(() => resolve({{painted: performance.now() - start, title: title - start}}));
     }} else if (performance.now() > deadline) {{
       resolve({{timeout: true, text: document.body ? document.body.innerText.slice(0, 800) : ''}});
     }} else {{
@@ -135,7 +121,6 @@ def _walk(browser, url: str, login: tuple[str, str], role: str) -> list[tuple[st
 
     pages = role_pages(role)
     steps = []
-    browser.send("Page.addScriptToEvaluateOnNewDocument", source=_WATCH_SOCKET)
     browser.navigate(url + "/")
     # The document may still be about:blank when the first check runs; wait for the app's own document.
     deadline = time.monotonic() + 30
@@ -189,7 +174,7 @@ def _measure(var: Path, size: str, runs: int) -> list[dict]:
         rows.append({
             "size": size, "role": role, "step": step, "page": page,
             "median ms": f"{statistics.median(painted):.0f}", "max ms": f"{max(painted):.0f}",
-            "title ms": _median(timings, "title"), "server done ms": _median(timings, "server"),
+            "title ms": _median(timings, "title"),
             "target ms": target or "", "max within target": "" if target is None else
             ("yes" if max(painted) < target else "NO"),
             "runs": len(painted), "samples ms": [round(p) for p in painted],
