@@ -5,7 +5,8 @@ For every run, browser cache and role a new server is started (so each role's fi
 first page: nothing imported by a page yet, no loader cached, no warehouse connection open) and a new
 Chromium, on an empty profile (a first visit: nothing cached in the browser) or on a copy of a profile that
 has opened every page once before (a returning user: Streamlit's scripts cached). The role then:
-- opens the address and waits for the sign-in form ("sign-in form": from navigation start, no target);
+- opens the address and waits for the sign-in form and the server to finish its run ("sign-in form": from
+  navigation start, no target; its "title ms" is when the form showed);
 - types its demo e-mail and password and clicks "Sign in" ("sign-in -> first page", target 1.5 s);
 - clicks each of its other pages in the sidebar in navigation order ("navigate", target 700 ms each);
 - clicks its first page again ("revisit", target 700 ms).
@@ -99,10 +100,13 @@ def _painted_js(page: str, since_click: bool) -> str:
 
 def _sign_in_form_js() -> str:
     return f"""new Promise(resolve => {{
+  let shown;
   const check = () => {{
     const app = document.querySelector('[data-testid="stApp"]');
-    if (document.querySelector('input[aria-label="Password"]') && app && app.dataset.testScriptState === 'notRunning') {{
-      requestAnimationFrame(() => resolve({{painted: performance.now()}}));
+    const form = document.querySelector('input[aria-label="Password"]');
+    if (form && shown === undefined) shown = performance.now();
+    if (form && app && app.dataset.testScriptState === 'notRunning') {{
+      requestAnimationFrame(() => resolve({{painted: performance.now(), title: shown}}));
     }} else if (performance.now() > {WAIT_MS}) {{
       resolve({{timeout: true, text: document.body ? document.body.innerText.slice(0, 800) : ''}});
     }} else {{
