@@ -21,7 +21,10 @@ following frame (so the frame that showed it has been painted):
   hidden and every element of the page has arrived).
 Each figure is measured inside the page, from the `mousedown` of the click (or the navigation start) to
 that frame, so the driver's polling adds nothing. Median and max are over --runs (at least 3). "title ms"
-(median) is when the h1 first appeared: the page's first delta, against its last in the figure.
+(median) is when the h1 first appeared: the page's first delta, against its last in the figure. "browser
+busy ms" is how long the page's main thread worked over the same span (Chromium's Performance metrics:
+TaskDuration, with its JavaScript and its layout + style recalculation): what the figure spent in the
+browser; the rest is the server's run and waiting (on a loaded machine, for a CPU).
 
 The 1-minute load average (`os.getloadavg()`) is taken before each server starts and after it stops;
 RESULTS.md lists it per run and role under the table. The practice is built once per size into a
@@ -45,7 +48,8 @@ from dashboards.access import ERA_UPLOAD_PAGE, ERA_UPLOAD_ROLES, PAGE_TITLES, PA
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Dashboards in a real browser: sign-in to first page, page to page, revisit (headless Chromium, cold server)"
-COLUMNS = ["size", "browser cache", "role", "step", "page", "median ms", "max ms", "title ms", "target ms",
+COLUMNS = ["size", "browser cache", "role", "step", "page", "median ms", "max ms", "title ms", "browser busy ms",
+           "of which JS ms", "layout + style ms", "target ms",
            "max within target", "runs"]
 DEFAULT_SIZES = "large"
 MIN_RUNS = 3
@@ -81,12 +85,14 @@ def _painted_js(page: str, since_click: bool) -> str:
   const deadline = performance.now() + {WAIT_MS};
   let title;
   const check = () => {{
+    // Cheapest tests first: this runs every frame on the main thread it measures.
     const app = document.querySelector('[data-testid="stApp"]');
-    const hasTitle = [...document.querySelectorAll('h1')].some(h => h.innerText.trim() === {json.dumps(H1[page])});
+    const hasTitle = [...document.querySelectorAll('h1')].some(h => h.textContent.trim() === {json.dumps(H1[page])});
     if (hasTitle && title === undefined) title = performance.now();
-    const data = [...document.querySelectorAll({json.dumps(FIRST_ELEMENT.get(page, DATA_ELEMENTS))})].some(
-      e => !e.closest('[data-stale="true"]') && e.getBoundingClientRect().height > 0);
-    if (hasTitle && data && app && app.dataset.testScriptState === 'notRunning' && start !== undefined) {{
+    const done = hasTitle && app && app.dataset.testScriptState === 'notRunning' && start !== undefined &&
+      [...document.querySelectorAll({json.dumps(FIRST_ELEMENT.get(page, DATA_ELEMENTS))})].some(
+        e => !e.closest('[data-stale="true"]') && e.getBoundingClientRect().height > 0);
+    if (done) {{
       requestAnimationFrame(() => resolve({{painted: performance.now() - start, title: title - start}}));
     }} else if (performance.now() > deadline) {{
       resolve({{timeout: true, text: document.body ? document.body.innerText.slice(0, 800) : ''}});
@@ -117,10 +123,20 @@ def _sign_in_form_js() -> str:
 }})"""
 
 
-def _await(browser, expression: str, what: str) -> dict:
+def _busy(browser) -> dict[str, float]:
+    """The page's main thread so far, in s: all its tasks, and the JavaScript, layout and style among them."""
+    metrics = {m["name"]: m["value"] for m in browser.send("Performance.getMetrics")["metrics"]}
+    return {key: metrics.get(name, 0.0) for key, name in
+            (("busy", "TaskDuration"), ("script", "ScriptDuration"), ("layout", "LayoutDuration"),
+             ("style", "RecalcStyleDuration"))}
+
+
+def _await(browser, expression: str, what: str, before: dict[str, float]) -> dict:
     result = browser.evaluate(expression)
     if result.get("timeout"):
         raise RuntimeError(f"{what}: not painted within {WAIT_MS / 1000:.0f} s; page text: {result['text']!r}")
+    after = _busy(browser)
+    result.update({key: (after[key] - before[key]) * 1000 for key in after})
     return result
 
 
@@ -130,6 +146,7 @@ def _walk(browser, url: str, login: tuple[str, str], role: str) -> list[tuple[st
 
     pages = role_pages(role)
     steps = []
+    browser.send("Performance.enable")
     browser.navigate(url + "/")
     # The document may still be about:blank when the first check runs; wait for the app's own document.
     deadline = time.monotonic() + 30
@@ -137,17 +154,21 @@ def _walk(browser, url: str, login: tuple[str, str], role: str) -> list[tuple[st
         if time.monotonic() > deadline:
             raise BrowserError("the dashboards' address did not load")
         time.sleep(0.05)
-    steps.append(("sign-in form", "sign_in", _await(browser, _sign_in_form_js(), f"{role} sign-in form")))
+    steps.append(("sign-in form", "sign_in", _await(browser, _sign_in_form_js(), f"{role} sign-in form",
+                                                     dict.fromkeys(("busy", "script", "layout", "style"), 0.0))))
     browser.type_into("Email", login[0])
     browser.type_into("Password", login[1])
     browser.evaluate(_MARK_CLICK)
+    before = _busy(browser)
     browser.click_button("Sign in")
-    steps.append(("sign-in -> first page", pages[0], _await(browser, _painted_js(pages[0], True), f"{role} {pages[0]}")))
+    steps.append(("sign-in -> first page", pages[0],
+                  _await(browser, _painted_js(pages[0], True), f"{role} {pages[0]}", before)))
     for page in [*pages[1:], pages[0]] if len(pages) > 1 else []:
         browser.evaluate(_MARK_CLICK)
+        before = _busy(browser)
         browser.click_nav(PAGE_TITLES[page])
         step = "revisit" if page == pages[0] else "navigate"
-        steps.append((step, page, _await(browser, _painted_js(page, True), f"{role} {page}")))
+        steps.append((step, page, _await(browser, _painted_js(page, True), f"{role} {page}", before)))
     return steps
 
 
@@ -197,7 +218,9 @@ def _measure(var: Path, size: str, runs: int) -> list[dict]:
         rows.append({
             "size": size, "browser cache": cache, "role": role, "step": step, "page": page,
             "median ms": f"{statistics.median(painted):.0f}", "max ms": f"{max(painted):.0f}",
-            "title ms": _median(timings, "title"),
+            "title ms": _median(timings, "title"), "browser busy ms": _median(timings, "busy"),
+            "of which JS ms": _median(timings, "script"),
+            "layout + style ms": _median(timings, "layout", "style"),
             "target ms": target or "", "max within target": "" if target is None else
             ("yes" if max(painted) < target else "NO"),
             "runs": len(painted), "samples ms": [round(p) for p in painted],
@@ -207,8 +230,8 @@ def _measure(var: Path, size: str, runs: int) -> list[dict]:
     return rows
 
 
-def _median(timings: list[dict], key: str) -> str:
-    return f"{statistics.median(t[key] for t in timings):.0f}" if key in timings[0] else ""
+def _median(timings: list[dict], *keys: str) -> str:
+    return f"{statistics.median(sum(t[k] for k in keys) for t in timings):.0f}" if keys[0] in timings[0] else ""
 
 
 def notes(rows: list[dict]) -> str:
