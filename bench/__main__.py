@@ -2,9 +2,11 @@
 
     python -m bench                         every suite
     python -m bench foundation --sizes small,medium --backends duckdb
+    python -m bench browser --runs 3        the browser suite (large practice unless --sizes says otherwise)
 
 Figures are wall-clock seconds of whole commands (median of --runs), with peak memory where a suite
-measures it. Each suite module exposes `run(args) -> list[dict]` and `COLUMNS`.
+measures it. Each suite module exposes `run(args) -> list[dict]`, `TITLE` and `COLUMNS`, and may expose
+`DEFAULT_SIZES` (when --sizes is not given) and `notes(rows) -> str` (Markdown under its table).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ SUITES = {
     "foundation": "bench.foundation",
     "era": "bench.era",
     "dashboards": "bench.dashboards",
+    "browser": "bench.browser",
 }
+ALL_SIZES = "demo,small,medium,large"
 
 
 def _table(columns: list[str], rows: list[dict]) -> str:
@@ -32,7 +36,7 @@ def _table(columns: list[str], rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("suites", nargs="*", default=[], help=f"suites to run (default all): {', '.join(SUITES)}")
-    parser.add_argument("--sizes", default="demo,small,medium,large")
+    parser.add_argument("--sizes", default=None, help=f"default {ALL_SIZES} (a suite may have its own)")
     parser.add_argument("--backends", default="duckdb,postgres")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args(argv)
@@ -44,9 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.suites or list(SUITES):
         module = importlib.import_module(SUITES[name])
         print(f"== {name}", flush=True)
-        rows = module.run(args)
+        sizes = args.sizes or getattr(module, "DEFAULT_SIZES", ALL_SIZES)
+        rows = module.run(argparse.Namespace(**{**vars(args), "sizes": sizes}))
+        if not rows:
+            print(f"  no figures from {name}; RESULTS.md keeps its previous ones", flush=True)
+            continue
         (RESULTS_DIR / f"{name}.json").write_text(json.dumps(rows, indent=2, default=str))
-        _write_section(name, module.TITLE, _table(module.COLUMNS, rows))
+        notes = module.notes(rows) if hasattr(module, "notes") else ""
+        _write_section(name, module.TITLE, _table(module.COLUMNS, rows) + (f"\n{notes}" if notes else ""))
     print(f"results: {RESULTS_DIR / 'RESULTS.md'}")
     return 0
 

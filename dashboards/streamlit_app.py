@@ -5,6 +5,7 @@ user's clinician ids to the loaders, so changing a filter or a URL cannot reveal
 figures or clients.
 """
 
+import ast
 import sys
 from pathlib import Path
 
@@ -35,6 +36,8 @@ PAGE_ICONS = {
 
 
 SIGN_IN_PATH = "sign-in"
+# What Streamlit imports itself on a page's first table (st.dataframe converts through these).
+STREAMLIT_LAZY_IMPORTS = ("pandas", "pyarrow.compute")
 
 
 def _url_path(key: str) -> str:
@@ -96,9 +99,36 @@ def signed_in_navigation(role: str) -> dict[str, list[st.Page]]:
     return sections | {first: sections[first] + hidden}
 
 
+def page_imports() -> list[tuple[str, tuple[str, ...]]]:
+    """(module, names) of every top-level import of the pages, read from their source (they run on import)."""
+    found = {(name, ()) for name in STREAMLIT_LAZY_IMPORTS}
+    for key in _existing_pages():
+        for node in ast.parse((APP_DIR / "app_pages" / f"{key}.py").read_text()).body:
+            if isinstance(node, ast.Import):
+                found.update((alias.name, ()) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module != "__future__":
+                found.add((node.module, tuple(alias.name for alias in node.names)))
+    return sorted(found)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_imports() -> int:
+    """Import what the pages need, once per server process, after the sign-in form has been sent.
+
+    On a cold server the first page after sign-in otherwise spent most of its run importing pandas, the
+    charts, the loaders and the ERA parser; here that happens while the first visitor types. It runs in
+    the script itself, not a thread: imports racing the first page's own imports across threads can
+    deadlock on circular ones, and a click on "Sign in" meanwhile only waits for the rest of it.
+    """
+    for module, names in page_imports():
+        __import__(module, fromlist=names)  # the fromlist imports the submodules it names
+    return len(sys.modules)
+
+
 user = current_user()
 if user is None:
     st.navigation(signed_out_navigation(), position="hidden").run()
+    warm_imports()
 else:
     with st.sidebar:
         st.write(f"Signed in as **{plain(user.display_name)}** ({user.role.replace('_', ' ').lower()})")
