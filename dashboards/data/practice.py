@@ -59,15 +59,11 @@ def week_appointments(clinician_ids: tuple[int, ...] | None, first_day: dt.date,
 
 @cached(max_entries=128)
 def slots_offered(clinician_ids: tuple[int, ...] | None, first_day: dt.date, last_day: dt.date) -> int:
-    """Appointment slots the availability templates offer these clinicians on days in [first_day, last_day].
-
-    The per-day grain lives only in the intermediate model behind marts.fct_clinician_capacity_weekly (the mart
-    sums whole weeks, past days included), so this one loader reads it.
-    """
+    """Appointment slots the availability templates offer these clinicians on days in [first_day, last_day]."""
     if last_day < first_day:
         return 0
     frame = query(
-        "select coalesce(sum(available_slots), 0) as slots from intermediate.int_clinician_days_available "
+        "select coalesce(sum(available_slots), 0) as slots from marts.fct_clinician_capacity_daily "
         f"where calendar_date between ? and ? and {id_filter('clinician_id', clinician_ids)}",
         [first_day, last_day],
     )
