@@ -26,8 +26,10 @@ build: $(STAMP)
 test: $(STAMP)
 	@$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
+## make lint: ruff's lint rules and its formatting (ruff format --check)
 lint: $(STAMP)
 	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
 
 ## make bench: run the benchmarks and write bench/results/RESULTS.md
 bench: $(STAMP)

@@ -35,7 +35,9 @@ def _table(columns: list[str], rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("suites", nargs="*", default=[], help=f"suites to run (default all): {', '.join(SUITES)}")
+    parser.add_argument(
+        "suites", nargs="*", default=[], help=f"suites to run (default all): {', '.join(SUITES)}"
+    )
     parser.add_argument("--sizes", default=None, help=f"default {ALL_SIZES} (a suite may have its own)")
     parser.add_argument("--backends", default="duckdb,postgres")
     parser.add_argument("--runs", type=int, default=1)

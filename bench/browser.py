@@ -50,9 +50,24 @@ from dashboards.access import ERA_UPLOAD_PAGE, ERA_UPLOAD_ROLES, PAGE_TITLES, PA
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Dashboards in a real browser: sign-in to first page, page to page, revisit (headless Chromium, cold server)"
-COLUMNS = ["size", "browser cache", "role", "step", "page", "median ms", "max ms", "title ms", "complete median ms",
-           "complete max ms", "browser busy ms", "of which JS ms", "layout + style ms", "target ms",
-           "max within target", "runs"]
+COLUMNS = [
+    "size",
+    "browser cache",
+    "role",
+    "step",
+    "page",
+    "median ms",
+    "max ms",
+    "title ms",
+    "complete median ms",
+    "complete max ms",
+    "browser busy ms",
+    "of which JS ms",
+    "layout + style ms",
+    "target ms",
+    "max within target",
+    "runs",
+]
 DEFAULT_SIZES = "large"
 MIN_RUNS = 3
 # "empty": a new Chromium profile (a first visit: Streamlit's scripts, plotly's 4.7 MB among them, fetched and
@@ -63,20 +78,27 @@ NAVIGATION_TARGET_MS = 700
 WAIT_MS = 45_000  # under the driver's 60 s wait for one DevTools answer
 # The h1 of each page (the metric explorer opens on KVR, its title is the measure's label).
 H1 = PAGE_TITLES | {"metric_explorer": "Kept Visit Rate (KVR)"}
-DATA_ELEMENTS = ('[data-testid="stMetric"], [data-testid="stDataFrame"], [data-testid="stTable"], '
-                 '[data-testid="stPlotlyChart"]')
+DATA_ELEMENTS = (
+    '[data-testid="stMetric"], [data-testid="stDataFrame"], [data-testid="stTable"], '
+    '[data-testid="stPlotlyChart"]'
+)
 # Drawn when plotly's SVG or the data grid's canvas is in them.
 DRAWN = '[data-testid="stPlotlyChart"], [data-testid="stDataFrame"]'
 FIRST_ELEMENT = {ERA_UPLOAD_PAGE: '[data-testid="stFileUploader"]'}
 
-_MARK_CLICK = ("window.__benchClick = undefined; window.addEventListener('mousedown', "
-               "() => { window.__benchClick = performance.now(); }, {capture: true, once: true}); true")
+_MARK_CLICK = (
+    "window.__benchClick = undefined; window.addEventListener('mousedown', "
+    "() => { window.__benchClick = performance.now(); }, {capture: true, once: true}); true"
+)
 
 
 def role_pages(role: str) -> list[str]:
     """The role's pages in sidebar order (the ERA upload page closes the Billing section, as the frame adds it)."""
     pages = [key for keys in PAGES_BY_ROLE[role].values() for key in keys]
-    if role in ERA_UPLOAD_ROLES and (REPO_ROOT / "dashboards" / "app_pages" / f"{ERA_UPLOAD_PAGE}.py").exists():
+    if (
+        role in ERA_UPLOAD_ROLES
+        and (REPO_ROOT / "dashboards" / "app_pages" / f"{ERA_UPLOAD_PAGE}.py").exists()
+    ):
         billing = PAGES_BY_ROLE[role]["Billing"]
         pages.insert(pages.index(billing[-1]) + 1, ERA_UPLOAD_PAGE)
     return pages
@@ -142,15 +164,23 @@ def _sign_in_form_js() -> str:
 def _busy(browser) -> dict[str, float]:
     """The page's main thread so far, in s: all its tasks, and the JavaScript, layout and style among them."""
     metrics = {m["name"]: m["value"] for m in browser.send("Performance.getMetrics")["metrics"]}
-    return {key: metrics.get(name, 0.0) for key, name in
-            (("busy", "TaskDuration"), ("script", "ScriptDuration"), ("layout", "LayoutDuration"),
-             ("style", "RecalcStyleDuration"))}
+    return {
+        key: metrics.get(name, 0.0)
+        for key, name in (
+            ("busy", "TaskDuration"),
+            ("script", "ScriptDuration"),
+            ("layout", "LayoutDuration"),
+            ("style", "RecalcStyleDuration"),
+        )
+    }
 
 
 def _await(browser, expression: str, what: str, before: dict[str, float]) -> dict:
     result = browser.evaluate(expression)
     if result.get("timeout"):
-        raise RuntimeError(f"{what}: not painted within {WAIT_MS / 1000:.0f} s; page text: {result['text']!r}")
+        raise RuntimeError(
+            f"{what}: not painted within {WAIT_MS / 1000:.0f} s; page text: {result['text']!r}"
+        )
     after = _busy(browser)
     result.update({key: (after[key] - before[key]) * 1000 for key in after})
     return result
@@ -170,15 +200,30 @@ def _walk(browser, url: str, login: tuple[str, str], role: str) -> list[tuple[st
         if time.monotonic() > deadline:
             raise BrowserError("the dashboards' address did not load")
         time.sleep(0.05)
-    steps.append(("sign-in form", "sign_in", _await(browser, _sign_in_form_js(), f"{role} sign-in form",
-                                                     dict.fromkeys(("busy", "script", "layout", "style"), 0.0))))
+    steps.append(
+        (
+            "sign-in form",
+            "sign_in",
+            _await(
+                browser,
+                _sign_in_form_js(),
+                f"{role} sign-in form",
+                dict.fromkeys(("busy", "script", "layout", "style"), 0.0),
+            ),
+        )
+    )
     browser.type_into("Email", login[0])
     browser.type_into("Password", login[1])
     browser.evaluate(_MARK_CLICK)
     before = _busy(browser)
     browser.click_button("Sign in")
-    steps.append(("sign-in -> first page", pages[0],
-                  _await(browser, _painted_js(pages[0], True), f"{role} {pages[0]}", before)))
+    steps.append(
+        (
+            "sign-in -> first page",
+            pages[0],
+            _await(browser, _painted_js(pages[0], True), f"{role} {pages[0]}", before),
+        )
+    )
     for page in [*pages[1:], pages[0]] if len(pages) > 1 else []:
         browser.evaluate(_MARK_CLICK)
         before = _busy(browser)
@@ -203,8 +248,12 @@ def _session(var: Path, profile: Path, login: tuple[str, str], role: str) -> lis
 
 
 def _measure(var: Path, size: str, runs: int) -> list[dict]:
-    logins = {role: (email, password) for role, email, password in
-              (line.split("\t") for line in (var / "demo_logins.txt").read_text().splitlines())}
+    logins = {
+        role: (email, password)
+        for role, email, password in (
+            line.split("\t") for line in (var / "demo_logins.txt").read_text().splitlines()
+        )
+    }
     samples: dict[tuple[str, str, str, str], list[dict]] = {}
     loads: dict[tuple[str, str], list[str]] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -217,33 +266,50 @@ def _measure(var: Path, size: str, runs: int) -> list[dict]:
                 for role in PAGES_BY_ROLE:
                     profile = Path(folder) / f"{run}-{cache}-{role}" / "profile"
                     if cache == "warm":
-                        shutil.copytree(warm, profile, symlinks=True, ignore=shutil.ignore_patterns("Singleton*"))
+                        shutil.copytree(
+                            warm, profile, symlinks=True, ignore=shutil.ignore_patterns("Singleton*")
+                        )
                     load_start = os.getloadavg()[0]
                     steps = _session(var, profile, logins[role], role)
                     load_end = os.getloadavg()[0]
                     shutil.rmtree(profile.parent, ignore_errors=True)
                     loads.setdefault((cache, role), []).append(f"{load_start:.2f} -> {load_end:.2f}")
-                    print(f"  run {run} {cache} {role} (load {load_start:.2f} -> {load_end:.2f}): "
-                          + ", ".join(f"{page} {t['painted']:.0f}" for _, page, t in steps), flush=True)
+                    print(
+                        f"  run {run} {cache} {role} (load {load_start:.2f} -> {load_end:.2f}): "
+                        + ", ".join(f"{page} {t['painted']:.0f}" for _, page, t in steps),
+                        flush=True,
+                    )
                     for step, page, timing in steps:
                         samples.setdefault((cache, role, step, page), []).append(timing)
     rows = []
     for (cache, role, step, page), timings in samples.items():
         painted = [t["painted"] for t in timings]
-        target = {"sign-in form": None, "sign-in -> first page": FIRST_PAGE_TARGET_MS}.get(step, NAVIGATION_TARGET_MS)
-        rows.append({
-            "size": size, "browser cache": cache, "role": role, "step": step, "page": page,
-            "median ms": f"{statistics.median(painted):.0f}", "max ms": f"{max(painted):.0f}",
-            "title ms": _median(timings, "title"), "complete median ms": _median(timings, "complete"),
-            "complete max ms": _max(timings, "complete"), "browser busy ms": _median(timings, "busy"),
-            "of which JS ms": _median(timings, "script"),
-            "layout + style ms": _median(timings, "layout", "style"),
-            "target ms": target or "", "max within target": "" if target is None else
-            ("yes" if max(painted) < target else "NO"),
-            "runs": len(painted), "samples ms": [round(p) for p in painted],
-            # Kept on the role's sign-in row: one entry per run, in run order.
-            "load avg per run": loads[(cache, role)] if step == "sign-in form" else [],
-        })
+        target = {"sign-in form": None, "sign-in -> first page": FIRST_PAGE_TARGET_MS}.get(
+            step, NAVIGATION_TARGET_MS
+        )
+        rows.append(
+            {
+                "size": size,
+                "browser cache": cache,
+                "role": role,
+                "step": step,
+                "page": page,
+                "median ms": f"{statistics.median(painted):.0f}",
+                "max ms": f"{max(painted):.0f}",
+                "title ms": _median(timings, "title"),
+                "complete median ms": _median(timings, "complete"),
+                "complete max ms": _max(timings, "complete"),
+                "browser busy ms": _median(timings, "busy"),
+                "of which JS ms": _median(timings, "script"),
+                "layout + style ms": _median(timings, "layout", "style"),
+                "target ms": target or "",
+                "max within target": "" if target is None else ("yes" if max(painted) < target else "NO"),
+                "runs": len(painted),
+                "samples ms": [round(p) for p in painted],
+                # Kept on the role's sign-in row: one entry per run, in run order.
+                "load avg per run": loads[(cache, role)] if step == "sign-in form" else [],
+            }
+        )
     return rows
 
 
@@ -260,13 +326,18 @@ def _median(timings: list[dict], *keys: str) -> str:
 
 def notes(rows: list[dict]) -> str:
     """What a figure means and the machine's load during each run (RESULTS.md, under the table)."""
-    lines = "".join(f"- {r['size']} {r['browser cache']} {r['role']}: {', '.join(r['load avg per run'])}\n"
-                    for r in rows if r.get("load avg per run"))
-    return ("Each figure: the click (or, for the sign-in form, the navigation start) to the page painted — its "
-            "title, its first metric card, table or chart, and Streamlit done running — measured in the page "
-            "(definition: `bench/browser.py`); a new server per run, browser cache and role; the browser's cache "
-            "empty (first visit) or warm (a copy of a profile that has opened every page). "
-            f"Machine: {os.cpu_count()} CPUs. 1-minute load average before -> after each run:\n\n{lines}")
+    lines = "".join(
+        f"- {r['size']} {r['browser cache']} {r['role']}: {', '.join(r['load avg per run'])}\n"
+        for r in rows
+        if r.get("load avg per run")
+    )
+    return (
+        "Each figure: the click (or, for the sign-in form, the navigation start) to the page painted — its "
+        "title, its first metric card, table or chart, and Streamlit done running — measured in the page "
+        "(definition: `bench/browser.py`); a new server per run, browser cache and role; the browser's cache "
+        "empty (first visit) or warm (a copy of a profile that has opened every page). "
+        f"Machine: {os.cpu_count()} CPUs. 1-minute load average before -> after each run:\n\n{lines}"
+    )
 
 
 def run(args) -> list[dict]:
@@ -281,7 +352,9 @@ def run(args) -> list[dict]:
     rows = []
     for size in args.sizes.split(","):
         clinicians, months = SIZES[size]
-        prebuilt = os.environ.get("MENTALSPACE_BENCH_BROWSER_VAR") or os.environ.get("MENTALSPACE_BENCH_DASHBOARDS_VAR")
+        prebuilt = os.environ.get("MENTALSPACE_BENCH_BROWSER_VAR") or os.environ.get(
+            "MENTALSPACE_BENCH_DASHBOARDS_VAR"
+        )
         if prebuilt:
             rows += _measure(Path(prebuilt), size, args.runs)
             continue

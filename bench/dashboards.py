@@ -40,13 +40,27 @@ def _build(var: Path, clinicians: int, months: int) -> None:
     env = {**os.environ, "MENTALSPACE_VAR_DIR": str(var)}
     for name in ("DATABASE_URL", "MENTALSPACE_WAREHOUSE_URL", "DBT_TARGET", "MENTALSPACE_AS_OF_DATE"):
         env.pop(name, None)
-    cmd = [sys.executable, "-m", "mentalspace_cli.main", "build", "--fresh", "--clinicians", str(clinicians),
-           "--months", str(months), "--as-of", AS_OF]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mentalspace_cli.main",
+        "build",
+        "--fresh",
+        "--clinicians",
+        str(clinicians),
+        "--months",
+        str(months),
+        "--as-of",
+        AS_OF,
+    ]
     started = time.perf_counter()
     result = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"build failed: {result.stderr.strip()[-500:]}")
-    print(f"  built {clinicians} clinicians x {months} months in {time.perf_counter() - started:.0f} s", flush=True)
+    print(
+        f"  built {clinicians} clinicians x {months} months in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
 
 
 def _measure(var: Path, size: str, runs: int) -> list[dict]:
@@ -59,8 +73,12 @@ def _measure(var: Path, size: str, runs: int) -> list[dict]:
     for name in ("DATABASE_URL", "MENTALSPACE_WAREHOUSE_URL", "DBT_TARGET"):
         os.environ.pop(name, None)
     logging.getLogger("streamlit").setLevel(logging.ERROR)
-    logins = {role: (email, password) for role, email, password in
-              (line.split("\t") for line in (var / "demo_logins.txt").read_text().splitlines())}
+    logins = {
+        role: (email, password)
+        for role, email, password in (
+            line.split("\t") for line in (var / "demo_logins.txt").read_text().splitlines()
+        )
+    }
     app = str(REPO_ROOT / "dashboards" / "streamlit_app.py")
     rows = []
     for role, sections in PAGES_BY_ROLE.items():
@@ -82,9 +100,13 @@ def _measure(var: Path, size: str, runs: int) -> list[dict]:
                 if at.exception:
                     raise RuntimeError(f"{role} {page}: {at.exception[0].value}")
             row = {
-                "size": size, "role": role, "page": page,
-                "first p50 ms": f"{statistics.median(first):.0f}", "first p95 ms": f"{_percentile(first, 95):.0f}",
-                "cached p50 ms": f"{statistics.median(cached):.0f}", "cached p95 ms": f"{_percentile(cached, 95):.0f}",
+                "size": size,
+                "role": role,
+                "page": page,
+                "first p50 ms": f"{statistics.median(first):.0f}",
+                "first p95 ms": f"{_percentile(first, 95):.0f}",
+                "cached p50 ms": f"{statistics.median(cached):.0f}",
+                "cached p95 ms": f"{_percentile(cached, 95):.0f}",
                 "runs": len(first),
             }
             print(row, flush=True)

@@ -101,7 +101,10 @@ def _worker_parse(parser: str, path: str) -> dict:
                 try:
                     sets.to_dataframe()
                 except AssertionError:
-                    return sets.count_claims(), "to_dataframe() asserts one payer per file: parse + count only"
+                    return (
+                        sets.count_claims(),
+                        "to_dataframe() asserts one payer per file: parse + count only",
+                    )
                 return sets.count_claims(), ""
     elif parser == "pyx12":
         import pyx12.error_handler
@@ -112,7 +115,9 @@ def _worker_parse(parser: str, path: str) -> dict:
             with pyx12.x12context.X12ContextReader(
                 pyx12.params.params(), pyx12.error_handler.errh_null(), path
             ) as reader:
-                return sum(1 for node in reader.iter_segments("2100") if getattr(node, "id", None) == "2100"), ""
+                return sum(
+                    1 for node in reader.iter_segments("2100") if getattr(node, "id", None) == "2100"
+                ), ""
     else:
         raise SystemExit(f"unknown parser {parser}")
     imported = time.perf_counter()
@@ -251,7 +256,9 @@ def run(args) -> list[dict]:
                         "claims found": f"{found:,}" + (" ok" if found == clps else " WRONG"),
                         "ours vs peer": ratio,
                         "note": "; ".join(
-                            n for n in (runs[0].get("note", ""), "one run" if len(runs) < args.runs else "") if n
+                            n
+                            for n in (runs[0].get("note", ""), "one run" if len(runs) < args.runs else "")
+                            if n
                         ),
                     }
                 )

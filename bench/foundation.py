@@ -21,8 +21,16 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Foundation: synthetic practice generation and end-to-end build"
-COLUMNS = ["size", "clinicians x months", "backend", "end to end s", "generate + load s", "rebuild s", "rows",
-           "peak MB"]
+COLUMNS = [
+    "size",
+    "clinicians x months",
+    "backend",
+    "end to end s",
+    "generate + load s",
+    "rebuild s",
+    "rows",
+    "peak MB",
+]
 # `demo` is what `make build` / `mentalspace build --fresh` makes by default.
 SIZES = {"demo": (12, 12), "small": (5, 6), "medium": (25, 12), "large": (100, 24)}
 AS_OF = "2026-11-25"
@@ -59,13 +67,16 @@ def _step_seconds(output: str, title_start: str) -> float:
     lines = output.splitlines()
     for i, line in enumerate(lines):
         if line.lstrip("[0123456789/] ").startswith(title_start):
-            return float(next(x for x in lines[i + 1:] if "done in" in x).split("done in")[1].split()[0])
+            return float(next(x for x in lines[i + 1 :] if "done in" in x).split("done in")[1].split()[0])
     raise RuntimeError(f"no '{title_start}' step in the build output")
 
 
 def run(args) -> list[dict]:
-    pg_admin = os.environ.get("MENTALSPACE_BENCH_PG_URL") or os.environ.get("MENTALSPACE_TEST_PG_URL") \
+    pg_admin = (
+        os.environ.get("MENTALSPACE_BENCH_PG_URL")
+        or os.environ.get("MENTALSPACE_TEST_PG_URL")
         or "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
     rows = []
     for size in args.sizes.split(","):
         clinicians, months = SIZES[size]
@@ -80,11 +91,22 @@ def run(args) -> list[dict]:
                         env.update(DATABASE_URL=url, DBT_TARGET="prod", MENTALSPACE_WAREHOUSE_URL=url)
                     try:
                         base = [sys.executable, "-m", "mentalspace_cli.main"]
-                        practice = ["--clinicians", str(clinicians), "--months", str(months), "--as-of", AS_OF]
+                        practice = [
+                            "--clinicians",
+                            str(clinicians),
+                            "--months",
+                            str(months),
+                            "--as-of",
+                            AS_OF,
+                        ]
                         seconds, out, peak = _timed([*base, "build", "--fresh", *practice], env)
                         first.append(seconds)
-                        gen_load.append(_step_seconds(out, "generating") + _step_seconds(out, "loading the operational"))
-                        row_count = next((line.split()[0] for line in out.splitlines() if "rows in" in line), "")
+                        gen_load.append(
+                            _step_seconds(out, "generating") + _step_seconds(out, "loading the operational")
+                        )
+                        row_count = next(
+                            (line.split()[0] for line in out.splitlines() if "rows in" in line), ""
+                        )
                         seconds, _, peak = _timed([*base, "build"], env)
                         rebuild.append(seconds)
                         peaks.append(peak)

@@ -45,7 +45,9 @@ def _url_path(key: str) -> str:
 
 
 def _page(key: str) -> st.Page:
-    return st.Page(f"app_pages/{key}.py", title=PAGE_TITLES[key], icon=PAGE_ICONS[key], url_path=_url_path(key))
+    return st.Page(
+        f"app_pages/{key}.py", title=PAGE_TITLES[key], icon=PAGE_ICONS[key], url_path=_url_path(key)
+    )
 
 
 def _existing_pages() -> list[str]:
@@ -77,6 +79,7 @@ def _redirect(default: st.Page, notice: str | None):
         if notice:
             st.session_state[NAV_NOTICE_KEY] = notice
         st.switch_page(default)
+
     return open_default
 
 
@@ -91,10 +94,13 @@ def signed_in_navigation(role: str) -> dict[str, list[st.Page]]:
     shown = {page.url_path for pages in sections.values() for page in pages}
     elsewhere = [(SIGN_IN_PATH, None)] + [
         (_url_path(key), "That page is not part of your role's dashboards; here is your first page.")
-        for key in _existing_pages() if _url_path(key) not in shown
+        for key in _existing_pages()
+        if _url_path(key) not in shown
     ]
-    hidden = [st.Page(_redirect(default, notice), title="Redirect", url_path=path, visibility="hidden")
-              for path, notice in elsewhere]
+    hidden = [
+        st.Page(_redirect(default, notice), title="Redirect", url_path=path, visibility="hidden")
+        for path, notice in elsewhere
+    ]
     first = next(iter(sections))
     return sections | {first: sections[first] + hidden}
 

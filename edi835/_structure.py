@@ -411,7 +411,12 @@ def _envelope_counts(lexed: Lexed, frames: Frames, s: Structure) -> None:
                     )
                 )
             if bad_ctrl[k]:
-                s.anomalies.append((at, f"GE02={shown_control(ge02[k])} but GS06={shown_control(gs06[k])} (GE at segment {at + 1})"))
+                s.anomalies.append(
+                    (
+                        at,
+                        f"GE02={shown_control(ge02[k])} but GS06={shown_control(gs06[k])} (GE at segment {at + 1})",
+                    )
+                )
     isa_idx = frames.idx(ISA)
     closed = np.flatnonzero(s.interchange_iea >= 0)
     if len(closed):
@@ -434,4 +439,9 @@ def _envelope_counts(lexed: Lexed, frames: Frames, s: Structure) -> None:
                     )
                 )
             if bad_ctrl[k]:
-                s.anomalies.append((at, f"IEA02={shown_control(iea02[k])} but ISA13={shown_control(isa13[k])} (IEA at segment {at + 1})"))
+                s.anomalies.append(
+                    (
+                        at,
+                        f"IEA02={shown_control(iea02[k])} but ISA13={shown_control(isa13[k])} (IEA at segment {at + 1})",
+                    )
+                )

@@ -258,7 +258,9 @@ def _issues(lexed: Lexed, frames: Frames, structure: Structure, built: Built) ->
         }
     )
     shown = {
-        c: pl.when(pl.col(c).str.contains(CONTROL_VALUE_PATTERN)).then(pl.col(c)).otherwise(pl.lit("(not a number)"))
+        c: pl.when(pl.col(c).str.contains(CONTROL_VALUE_PATTERN))
+        .then(pl.col(c))
+        .otherwise(pl.lit("(not a number)"))
         for c in ("se01", "se02", "st02")
     }
     count_bad = se.filter((pl.col("se01").cast(pl.Int64, strict=False) != pl.col("counted")).fill_null(True))

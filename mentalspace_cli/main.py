@@ -70,7 +70,9 @@ def _positive(value: str) -> int:
 
 def _practice_args(parser: argparse.ArgumentParser, clinicians: int, months: int) -> None:
     parser.add_argument("--clinicians", type=_positive, default=clinicians, help=f"default {clinicians}")
-    parser.add_argument("--months", type=_positive, default=months, help=f"months of history, default {months}")
+    parser.add_argument(
+        "--months", type=_positive, default=months, help=f"months of history, default {months}"
+    )
     parser.add_argument("--seed", type=int, default=42, help="same seed + size + as-of date = same data")
     parser.add_argument("--as-of", type=_as_of, default=None, help="last day of history (default: today)")
 
@@ -98,9 +100,11 @@ def _refuse_to_lose_records(engine, *, fresh: bool, replace: bool):
     origin = store_origin(engine)
     if origin.rows and not replace and not (fresh and origin.generated):
         reason = origin.reason or "it already holds a synthetic practice"
-        raise PlatformError(f"refusing to replace the operational store at "
-                            f"{engine.url.render_as_string(hide_password=True)}: {reason}; "
-                            f"pass --replace to wipe it and load a new synthetic practice")
+        raise PlatformError(
+            f"refusing to replace the operational store at "
+            f"{engine.url.render_as_string(hide_password=True)}: {reason}; "
+            f"pass --replace to wipe it and load a new synthetic practice"
+        )
     return origin
 
 
@@ -121,7 +125,9 @@ def generate_practice(args: argparse.Namespace, progress: Progress, *, fresh: bo
         as_of=args.as_of or dt.date.today(),
         timezone=practice_timezone(),
     )
-    with progress(f"generating a {spec.clinicians}-clinician practice, {spec.months} months to {spec.as_of} (seed {spec.seed})"):
+    with progress(
+        f"generating a {spec.clinicians}-clinician practice, {spec.months} months to {spec.as_of} (seed {spec.seed})"
+    ):
         practice = generate(spec)
         print(f"      {sum(practice.row_counts().values()):,} rows in {len(practice.tables)} tables")
     with progress("loading the operational store"):
@@ -142,16 +148,21 @@ def _set_demo_logins(engine, as_of: dt.date) -> None:
     from operational_api.db import session_scope
     from operational_api.models import HipaaTraining, User
 
-    latest = (select(HipaaTraining.user_id, func.max(HipaaTraining.expires_date).label("expires"))
-              .group_by(HipaaTraining.user_id).subquery())
+    latest = (
+        select(HipaaTraining.user_id, func.max(HipaaTraining.expires_date).label("expires"))
+        .group_by(HipaaTraining.user_id)
+        .subquery()
+    )
     lines = []
     with session_scope(engine) as session:
         for role in STAFF_ROLES:
             # Prefer someone whose training is current: a lapsed one is suspended at sign-in.
             found = session.execute(
-                select(User.id, User.email).outerjoin(latest, latest.c.user_id == User.id)
+                select(User.id, User.email)
+                .outerjoin(latest, latest.c.user_id == User.id)
                 .where(User.role == role)
-                .order_by((func.coalesce(latest.c.expires, as_of) < as_of), User.id).limit(1)
+                .order_by((func.coalesce(latest.c.expires, as_of) < as_of), User.id)
+                .limit(1)
             ).first()
             if found:
                 lines.append((role, found.email, found.id))
@@ -218,8 +229,10 @@ def _print_kvr_summary() -> None:
     )
     print("practice Kept Visit Rate, latest months (completed / final-status appointments):")
     for row in frame.iter_rows(named=True):
-        print(f"  {row['period_start']:%Y-%m}: {float(row['metric_value']):.1f}% "
-              f"({int(row['numerator'])} of {int(row['denominator'])})")
+        print(
+            f"  {row['period_start']:%Y-%m}: {float(row['metric_value']):.1f}% "
+            f"({int(row['numerator'])} of {int(row['denominator'])})"
+        )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -228,15 +241,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
     processes = [
         subprocess.Popen(
             # `dagster dev` = the web UI plus the daemon that runs schedules and sensors (ERA inbox).
-            [os.path.join(bin_dir, "dagster"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-             "-h", args.host, "-p", str(args.dagster_port)],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            [
+                os.path.join(bin_dir, "dagster"),
+                "dev",
+                "-w",
+                str(REPO_ROOT / "workspace.yaml"),
+                "-h",
+                args.host,
+                "-p",
+                str(args.dagster_port),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         ),
         subprocess.Popen(
-            [os.path.join(bin_dir, "streamlit"), "run", str(REPO_ROOT / "dashboards" / "streamlit_app.py"),
-             "--server.address", args.host, "--server.port", str(args.streamlit_port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            [
+                os.path.join(bin_dir, "streamlit"),
+                "run",
+                str(REPO_ROOT / "dashboards" / "streamlit_app.py"),
+                "--server.address",
+                args.host,
+                "--server.port",
+                str(args.streamlit_port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         ),
     ]
     print(f"Dagster UI:            http://{args.host}:{args.dagster_port}")
@@ -290,7 +327,9 @@ def cmd_users_unlock(args: argparse.Namespace) -> int:
         was_locked = unlock(get_engine(), args.email)
     except LookupError as exc:
         raise PlatformError(str(exc)) from None
-    print(f"{args.email.strip().lower()}: {'unlocked' if was_locked else 'was not locked; failure count cleared'}")
+    print(
+        f"{args.email.strip().lower()}: {'unlocked' if was_locked else 'was not locked; failure count cleared'}"
+    )
     return 0
 
 
@@ -308,12 +347,16 @@ def _amd_definitions(args: argparse.Namespace):
     from orchestration.lib.environment import current_environment
 
     env = current_environment()
-    chosen = {k: getattr(args, k) for k in ("clinicians", "months", "seed", "as_of") if getattr(args, k) is not None}
+    chosen = {
+        k: getattr(args, k) for k in ("clinicians", "months", "seed", "as_of") if getattr(args, k) is not None
+    }
     resource = None
     if chosen:
         if env.advancedmd_source != "simulator":
-            raise PlatformError("--clinicians/--months/--seed/--as-of choose the simulated practice, "
-                                "but MENTALSPACE_ADVANCEDMD is 'live'")
+            raise PlatformError(
+                "--clinicians/--months/--seed/--as-of choose the simulated practice, "
+                "but MENTALSPACE_ADVANCEDMD is 'live'"
+            )
         if "as_of" in chosen:
             chosen["as_of"] = chosen["as_of"].isoformat()
         resource = SimulatedAdvancedMDResource(**{"as_of": env.as_of_date, **chosen})
@@ -338,23 +381,37 @@ def cmd_amd_sync(args: argparse.Namespace) -> int:
 
     config = {}
     if args.initial_start or args.initial_end:
-        config = {"ops": {advancedmd_visit_updates.op.name: {"config": {
-            k: v.isoformat() for k, v in (("initial_start", args.initial_start), ("initial_end", args.initial_end)) if v
-        }}}}
+        config = {
+            "ops": {
+                advancedmd_visit_updates.op.name: {
+                    "config": {
+                        k: v.isoformat()
+                        for k, v in (("initial_start", args.initial_start), ("initial_end", args.initial_end))
+                        if v
+                    }
+                }
+            }
+        }
     with Progress(1)(f"syncing AdvancedMD ({source}): patients, patient links, visits and charges"):
         result = run_job(defs, "advancedmd_sync_job", run_config=config)
     patients, links = _metadata(result, "advancedmd/patients"), _metadata(result, "advancedmd/patient_links")
     visits = _metadata(result, "advancedmd/visit_updates")
-    print(f"      patients ({patients.get('mode')}): {patients.get('patients_landed', 0)} landed, "
-          f"{patients.get('patients_deleted', 0)} deleted, {patients.get('patients_quarantined', 0)} quarantined; "
-          f"{patients.get('insurance_landed', 0)} coverages; {patients.get('http_requests', 0)} API requests")
-    print(f"      links: {links.get('linked', 0)} linked, {links.get('unmatched', 0)} unmatched, "
-          f"{links.get('deleted', 0)} deleted in AdvancedMD")
+    print(
+        f"      patients ({patients.get('mode')}): {patients.get('patients_landed', 0)} landed, "
+        f"{patients.get('patients_deleted', 0)} deleted, {patients.get('patients_quarantined', 0)} quarantined; "
+        f"{patients.get('insurance_landed', 0)} coverages; {patients.get('http_requests', 0)} API requests"
+    )
+    print(
+        f"      links: {links.get('linked', 0)} linked, {links.get('unmatched', 0)} unmatched, "
+        f"{links.get('deleted', 0)} deleted in AdvancedMD"
+    )
     window = f" {visits['initial_start']}..{visits['initial_end']}" if "initial_start" in visits else ""
-    print(f"      visits ({visits.get('mode')}{window}): {visits.get('visits_landed', 0)} landed, "
-          f"{visits.get('visits_deleted', 0)} deleted, {visits.get('visits_quarantined', 0)} quarantined; "
-          f"charges {visits.get('charges_landed', 0)} landed, {visits.get('charges_deleted', 0)} deleted, "
-          f"{visits.get('charges_quarantined', 0)} quarantined; {visits.get('http_requests', 0)} API requests")
+    print(
+        f"      visits ({visits.get('mode')}{window}): {visits.get('visits_landed', 0)} landed, "
+        f"{visits.get('visits_deleted', 0)} deleted, {visits.get('visits_quarantined', 0)} quarantined; "
+        f"charges {visits.get('charges_landed', 0)} landed, {visits.get('charges_deleted', 0)} deleted, "
+        f"{visits.get('charges_quarantined', 0)} quarantined; {visits.get('http_requests', 0)} API requests"
+    )
     print(f"      Dagster run {result.run_id}")
     return 0
 
@@ -369,31 +426,45 @@ def cmd_amd_backfill(args: argparse.Namespace) -> int:
     known = set(ADVANCEDMD_DAYS.get_partition_keys())
     outside = [d for d in days if d.isoformat() not in known]
     if outside:
-        raise PlatformError(f"{outside[0]} is not an AdvancedMD partition (days from "
-                            f"{ADVANCEDMD_DAYS.start:%Y-%m-%d} to {ADVANCEDMD_DAYS.get_last_partition_key()})")
+        raise PlatformError(
+            f"{outside[0]} is not an AdvancedMD partition (days from "
+            f"{ADVANCEDMD_DAYS.start:%Y-%m-%d} to {ADVANCEDMD_DAYS.get_last_partition_key()})"
+        )
     defs, source = _amd_definitions(args)
     chunks = [days[i : i + args.days_per_run] for i in range(0, len(days), args.days_per_run)]
-    print(f"backfilling AdvancedMD ({source}) visits and charges for {len(days)} days, {days[0]}..{days[-1]}: "
-          f"advancedmd_visit_days_job, {len(chunks)} run(s) of up to {args.days_per_run} days", flush=True)
+    print(
+        f"backfilling AdvancedMD ({source}) visits and charges for {len(days)} days, {days[0]}..{days[-1]}: "
+        f"advancedmd_visit_days_job, {len(chunks)} run(s) of up to {args.days_per_run} days",
+        flush=True,
+    )
     started = time.perf_counter()
     totals = {"visits": 0, "charges": 0, "quarantined": 0}
     done = 0
     width = len(str(len(days)))
     for chunk in chunks:
         t0 = time.perf_counter()
-        result = run_job(defs, "advancedmd_visit_days_job",
-                         partition_range=(chunk[0].isoformat(), chunk[-1].isoformat()))
+        result = run_job(
+            defs, "advancedmd_visit_days_job", partition_range=(chunk[0].isoformat(), chunk[-1].isoformat())
+        )
         per_day = _metadata(result, "advancedmd/visits").get("per_day") or {}
         for day in chunk:
             counts = per_day.get(day.isoformat(), {})
             done += 1
             for key in totals:
                 totals[key] += int(counts.get(key, 0))
-            print(f"[{done:>{width}}/{len(days)}] {day}: {counts.get('visits', 0)} visits, "
-                  f"{counts.get('charges', 0)} charges, {counts.get('quarantined', 0)} quarantined", flush=True)
-        print(f"      run {result.run_id[:8]}: {len(chunk)} days in {time.perf_counter() - t0:.1f} s", flush=True)
-    print(f"done: {len(days)} days, {totals['visits']} visits, {totals['charges']} charges, "
-          f"{totals['quarantined']} quarantined in {time.perf_counter() - started:.1f} s")
+            print(
+                f"[{done:>{width}}/{len(days)}] {day}: {counts.get('visits', 0)} visits, "
+                f"{counts.get('charges', 0)} charges, {counts.get('quarantined', 0)} quarantined",
+                flush=True,
+            )
+        print(
+            f"      run {result.run_id[:8]}: {len(chunk)} days in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
+    print(
+        f"done: {len(days)} days, {totals['visits']} visits, {totals['charges']} charges, "
+        f"{totals['quarantined']} quarantined in {time.perf_counter() - started:.1f} s"
+    )
     return 0
 
 
@@ -429,12 +500,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("init", help="create or upgrade the operational store's schema").set_defaults(func=cmd_init)
+    sub.add_parser("init", help="create or upgrade the operational store's schema").set_defaults(
+        func=cmd_init
+    )
 
     p = sub.add_parser("generate", help="load a synthetic practice into the operational store")
     _practice_args(p, DEMO_CLINICIANS, DEMO_MONTHS)
-    p.add_argument("--replace", action="store_true",
-                   help="wipe the store first if it holds data, whoever made it")
+    p.add_argument(
+        "--replace", action="store_true", help="wipe the store first if it holds data, whoever made it"
+    )
     p.set_defaults(func=cmd_generate)
 
     for name, func, helptext in (
@@ -443,10 +517,16 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=helptext)
         _practice_args(p, DEMO_CLINICIANS, DEMO_MONTHS)
-        p.add_argument("--fresh", action="store_true",
-                       help="regenerate the synthetic practice first (refused if the store holds other records)")
-        p.add_argument("--replace", action="store_true",
-                       help="with --fresh: wipe the store even if it holds records the generator did not make")
+        p.add_argument(
+            "--fresh",
+            action="store_true",
+            help="regenerate the synthetic practice first (refused if the store holds other records)",
+        )
+        p.add_argument(
+            "--replace",
+            action="store_true",
+            help="with --fresh: wipe the store even if it holds records the generator did not make",
+        )
         if name == "demo":
             _serve_args(p)
         p.set_defaults(func=func)
@@ -461,20 +541,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("era_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_era)
 
-    p = sub.add_parser("amd", help="AdvancedMD sync through Dagster: amd sync | amd backfill --start D --end D")
+    p = sub.add_parser(
+        "amd", help="AdvancedMD sync through Dagster: amd sync | amd backfill --start D --end D"
+    )
     amd = p.add_subparsers(dest="amd_command", required=True)
-    q = amd.add_parser("sync", help="one incremental sync (patients, links, visits); the first run is the initial load")
-    q.add_argument("--initial-start", type=_as_of, default=None,
-                   help="first day of the initial visit load (default 30 days back; ignored once synced)")
-    q.add_argument("--initial-end", type=_as_of, default=None,
-                   help="last day of the initial visit load (default 30 days ahead)")
+    q = amd.add_parser(
+        "sync", help="one incremental sync (patients, links, visits); the first run is the initial load"
+    )
+    q.add_argument(
+        "--initial-start",
+        type=_as_of,
+        default=None,
+        help="first day of the initial visit load (default 30 days back; ignored once synced)",
+    )
+    q.add_argument(
+        "--initial-end",
+        type=_as_of,
+        default=None,
+        help="last day of the initial visit load (default 30 days ahead)",
+    )
     _amd_simulator_args(q)
     q.set_defaults(func=cmd_amd_sync)
     q = amd.add_parser("backfill", help="replace the visits and charges of each day from --start to --end")
     q.add_argument("--start", type=_as_of, required=True, help="first date of service, YYYY-MM-DD")
     q.add_argument("--end", type=_as_of, required=True, help="last date of service, YYYY-MM-DD")
-    q.add_argument("--days-per-run", type=_positive, default=10,
-                   help="days replaced per Dagster run (default 10; each day is its own transaction)")
+    q.add_argument(
+        "--days-per-run",
+        type=_positive,
+        default=10,
+        help="days replaced per Dagster run (default 10; each day is its own transaction)",
+    )
     _amd_simulator_args(q)
     q.set_defaults(func=cmd_amd_backfill)
 
@@ -493,7 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _amd_simulator_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
-        "simulator", "the practice the local simulator serves (default: the demo's, as `mentalspace generate`)"
+        "simulator",
+        "the practice the local simulator serves (default: the demo's, as `mentalspace generate`)",
     )
     group.add_argument("--clinicians", type=_positive, default=None)
     group.add_argument("--months", type=_positive, default=None)

@@ -25,8 +25,15 @@ from operational_api.models import AlertStatus, Charge, ComplianceAlert
 BILLING_HOLD_ALERT = "UNSIGNED_NOTE_BILLING_HOLD"
 ALERT_KEY_CHUNK = 900
 SYNCED_FIELDS = (
-    "alert_type", "severity", "target_user_id", "supervisor_id", "admin_id", "entity_type", "entity_id",
-    "message", "action_required",
+    "alert_type",
+    "severity",
+    "target_user_id",
+    "supervisor_id",
+    "admin_id",
+    "entity_type",
+    "entity_id",
+    "message",
+    "action_required",
 )
 
 
@@ -61,7 +68,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def sync_alerts(engine: Engine, open_conditions: Iterable[Mapping[str, Any]], now: dt.datetime | None = None) -> SyncSummary:
+def sync_alerts(
+    engine: Engine, open_conditions: Iterable[Mapping[str, Any]], now: dt.datetime | None = None
+) -> SyncSummary:
     """Make the store's alerts match the warehouse's open conditions, in one transaction."""
     now = now or _now()
     conditions = {c["alert_key"]: c for c in open_conditions}
@@ -72,12 +81,22 @@ def sync_alerts(engine: Engine, open_conditions: Iterable[Mapping[str, Any]], no
             alert = existing.get(key)
             due = condition.get("due_date")
             due_at = dt.datetime.combine(due, dt.time()) if isinstance(due, dt.date) else None
-            metadata = {"rule_source": condition.get("rule_source"), "target_role": condition.get("target_role")}
+            metadata = {
+                "rule_source": condition.get("rule_source"),
+                "target_role": condition.get("target_role"),
+            }
             if alert is None:
-                session.add(ComplianceAlert(
-                    alert_key=key, status=AlertStatus.OPEN, due_at=due_at, alert_metadata=metadata,
-                    created_at=now, updated_at=now, **{f: condition.get(f) for f in SYNCED_FIELDS},
-                ))
+                session.add(
+                    ComplianceAlert(
+                        alert_key=key,
+                        status=AlertStatus.OPEN,
+                        due_at=due_at,
+                        alert_metadata=metadata,
+                        created_at=now,
+                        updated_at=now,
+                        **{f: condition.get(f) for f in SYNCED_FIELDS},
+                    )
+                )
                 opened += 1
                 continue
             changed = any(getattr(alert, f) != condition.get(f) for f in SYNCED_FIELDS)
@@ -107,13 +126,17 @@ def sync_alerts(engine: Engine, open_conditions: Iterable[Mapping[str, Any]], no
 
 def _apply_billing_holds(session, conditions: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
     held_notes = {c["entity_id"] for c in conditions if c["alert_type"] == BILLING_HOLD_ALERT}
-    currently_held = set(session.scalars(select(Charge.note_id).where(Charge.is_billing_hold, Charge.note_id.isnot(None))))
+    currently_held = set(
+        session.scalars(select(Charge.note_id).where(Charge.is_billing_hold, Charge.note_id.isnot(None)))
+    )
     to_hold = held_notes - currently_held
     to_release = currently_held - held_notes
     held = released = 0
     if to_hold:
         held = session.execute(
-            update(Charge).where(Charge.note_id.in_(to_hold), Charge.status == "UNBILLED").values(is_billing_hold=True)
+            update(Charge)
+            .where(Charge.note_id.in_(to_hold), Charge.status == "UNBILLED")
+            .values(is_billing_hold=True)
         ).rowcount
     if to_release:
         released = session.execute(
@@ -127,7 +150,9 @@ def acknowledge(engine: Engine, alert_id: int, user_id: int, now: dt.datetime | 
     with session_scope(engine) as session:
         alert = _get(session, alert_id)
         if alert.status != AlertStatus.OPEN:
-            raise AlertActionError(f"alert {alert_id} is {alert.status.lower()}, only an open alert can be acknowledged")
+            raise AlertActionError(
+                f"alert {alert_id} is {alert.status.lower()}, only an open alert can be acknowledged"
+            )
         alert.status = AlertStatus.ACKNOWLEDGED
         alert.acknowledged_by = user_id
         alert.acknowledged_at = now or _now()
@@ -148,12 +173,19 @@ def alert_statuses(engine: Engine, alert_keys: Iterable[str]) -> dict[str, Alert
     """The lifecycle of the store alerts with these keys (keys the store does not hold yet are absent)."""
     keys = sorted(set(alert_keys))
     states: dict[str, AlertState] = {}
-    columns = (ComplianceAlert.alert_key, ComplianceAlert.id, ComplianceAlert.status, ComplianceAlert.acknowledged_by,
-               ComplianceAlert.acknowledged_at, ComplianceAlert.resolved_by, ComplianceAlert.resolved_at)
+    columns = (
+        ComplianceAlert.alert_key,
+        ComplianceAlert.id,
+        ComplianceAlert.status,
+        ComplianceAlert.acknowledged_by,
+        ComplianceAlert.acknowledged_at,
+        ComplianceAlert.resolved_by,
+        ComplianceAlert.resolved_at,
+    )
     with session_scope(engine) as session:
         # Chunks keep each statement under SQLite's bound-parameter limit on large practices.
         for start in range(0, len(keys), ALERT_KEY_CHUNK):
-            chunk = keys[start:start + ALERT_KEY_CHUNK]
+            chunk = keys[start : start + ALERT_KEY_CHUNK]
             for key, *state in session.execute(select(*columns).where(ComplianceAlert.alert_key.in_(chunk))):
                 states[key] = AlertState(*state)
     return states

@@ -120,8 +120,12 @@ def authenticate(engine: Engine, email: str, password: str, now: dt.datetime | N
 def _hipaa_training_expired(session, user_id: int, today: dt.date) -> bool:
     # Georgia rule: system access suspended when the annual training lapses. Users with no record
     # at all (e.g. a brand-new administrator) are not locked out by this rule; the alert covers them.
-    latest = session.scalar(select(HipaaTraining.expires_date).where(HipaaTraining.user_id == user_id)
-                            .order_by(HipaaTraining.expires_date.desc()).limit(1))
+    latest = session.scalar(
+        select(HipaaTraining.expires_date)
+        .where(HipaaTraining.user_id == user_id)
+        .order_by(HipaaTraining.expires_date.desc())
+        .limit(1)
+    )
     return latest is not None and latest < today
 
 
@@ -156,7 +160,7 @@ class SignInThrottle:
         with self._lock:
             recent = self._recent(source)
         extra = len(recent) - self.free_failures
-        return 0.0 if extra < 0 else min(float(2 ** extra), self.max_delay)
+        return 0.0 if extra < 0 else min(float(2**extra), self.max_delay)
 
     def failed(self, source: str) -> None:
         with self._lock:
@@ -170,8 +174,9 @@ class SignInThrottle:
             self._failures[source] = recent
         return recent
 
-    def authenticate(self, engine: Engine, source: str, email: str, password: str,
-                     now: dt.datetime | None = None) -> SignedInUser:
+    def authenticate(
+        self, engine: Engine, source: str, email: str, password: str, now: dt.datetime | None = None
+    ) -> SignedInUser:
         """`authenticate`, after this source's wait; a refusal counts against the source."""
         wait = self.delay(source)
         if wait:

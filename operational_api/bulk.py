@@ -62,10 +62,14 @@ def load_tables(
     return counts
 
 
-def _bound(engine: Engine, table: Table, columns: Sequence[str], rows: list[Sequence[Any]]) -> Iterable[tuple]:
+def _bound(
+    engine: Engine, table: Table, columns: Sequence[str], rows: list[Sequence[Any]]
+) -> Iterable[tuple]:
     """Rows converted the way SQLAlchemy stores them on this dialect (SQLite keeps dates, times and
     decimals as text), so the ORM reads bulk-loaded rows exactly like rows it wrote itself."""
-    processors = [table.c[name].type.dialect_impl(engine.dialect).bind_processor(engine.dialect) for name in columns]
+    processors = [
+        table.c[name].type.dialect_impl(engine.dialect).bind_processor(engine.dialect) for name in columns
+    ]
     if not any(processors):
         return rows
     active = [(i, proc) for i, proc in enumerate(processors) if proc is not None]

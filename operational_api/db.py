@@ -162,8 +162,11 @@ def mark_generated(engine: Engine, **practice: object) -> None:
         conn.execute(settings.insert().values(key=GENERATED_MARKER_KEY, value="{}"))
         shapes = _table_shapes(conn)
         rows = sum(s[0] for name, s in shapes.items() if name not in DERIVED_TABLES | MIGRATION_SEEDED_TABLES)
-        value = json.dumps({**practice, "rows": rows, "fingerprint": _fingerprint(shapes)}, default=str,
-                           separators=(",", ":"))
+        value = json.dumps(
+            {**practice, "rows": rows, "fingerprint": _fingerprint(shapes)},
+            default=str,
+            separators=(",", ":"),
+        )
         conn.execute(settings.update().where(settings.c.key == GENERATED_MARKER_KEY).values(value=value))
 
 
@@ -179,19 +182,29 @@ def store_origin(engine: Engine) -> StoreOrigin:
             from operational_api.models import PracticeSetting
 
             settings = PracticeSetting.__table__
-            marker = conn.execute(select(settings.c.value).where(settings.c.key == GENERATED_MARKER_KEY)).scalar()
+            marker = conn.execute(
+                select(settings.c.value).where(settings.c.key == GENERATED_MARKER_KEY)
+            ).scalar()
     try:
         made = json.loads(marker) if marker else None
     except ValueError:
         made = None
     if not isinstance(made, dict) or "fingerprint" not in made:
         tables = sorted(n for n in shapes if n not in DERIVED_TABLES | MIGRATION_SEEDED_TABLES)
-        return StoreOrigin(rows, False, f"it holds {rows:,} rows ({', '.join(tables[:3])}"
-                                        f"{', ...' if len(tables) > 3 else ''}) not made by the generator")
+        return StoreOrigin(
+            rows,
+            False,
+            f"it holds {rows:,} rows ({', '.join(tables[:3])}"
+            f"{', ...' if len(tables) > 3 else ''}) not made by the generator",
+        )
     if made["fingerprint"] == _fingerprint(shapes):
         return StoreOrigin(rows, True)
-    return StoreOrigin(rows, False, f"it holds records not made by the generator ({rows:,} rows now, "
-                                    f"{int(made.get('rows', 0)):,} generated; rows were added or removed since)")
+    return StoreOrigin(
+        rows,
+        False,
+        f"it holds records not made by the generator ({rows:,} rows now, "
+        f"{int(made.get('rows', 0)):,} generated; rows were added or removed since)",
+    )
 
 
 def is_migrated(engine: Engine) -> bool:

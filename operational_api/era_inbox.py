@@ -55,7 +55,9 @@ def original_name(digest: str) -> str:
 def archive(data: bytes, file_name: str) -> StoredFile:
     """Keep the bytes under their hash (once) with the name they were uploaded as."""
     if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"{file_name}: {len(data) / 1e6:.0f} MB is larger than the {MAX_FILE_BYTES // 2**20} MB limit")
+        raise ValueError(
+            f"{file_name}: {len(data) / 1e6:.0f} MB is larger than the {MAX_FILE_BYTES // 2**20} MB limit"
+        )
     digest = file_hash(data)
     path = archived_path(digest)
     is_new = not path.exists()
@@ -63,11 +65,15 @@ def archive(data: bytes, file_name: str) -> StoredFile:
         temporary = path.with_suffix(".part")
         temporary.write_bytes(data)
         temporary.replace(path)  # atomic: a half-written file is never seen under its hash
-        (archive_dir() / f"{digest}.json").write_text(json.dumps({
-            "file_name": Path(file_name).name,
-            "archived_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "size_bytes": len(data),
-        }))
+        (archive_dir() / f"{digest}.json").write_text(
+            json.dumps(
+                {
+                    "file_name": Path(file_name).name,
+                    "archived_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "size_bytes": len(data),
+                }
+            )
+        )
     return StoredFile(digest, path, Path(file_name).name, is_new)
 
 

@@ -84,7 +84,9 @@ def export_select(table: Table):
     columns = [cast(c, String).label(c.name) if isinstance(c.type, JSON) else c for c in columns]
     if table.name == "users":
         columns = [
-            case((table.c.role == "CLIENT", null()), else_=c).label(c.name) if c.name in CLIENT_USER_COLUMNS else c
+            case((table.c.role == "CLIENT", null()), else_=c).label(c.name)
+            if c.name in CLIENT_USER_COLUMNS
+            else c
             for c in columns
         ]
     extra: list = []
@@ -98,13 +100,18 @@ def export_select(table: Table):
             _present(c.address),
             _present(c.city),
             _present(c.zip_code),
-            (func.coalesce(func.length(func.trim(c.emergency_contact_name)), 0) > 0).label("has_emergency_contact"),
+            (func.coalesce(func.length(func.trim(c.emergency_contact_name)), 0) > 0).label(
+                "has_emergency_contact"
+            ),
             c.date_of_birth.label("_dob"),
         ]
     elif table.name == "appointments":
         clients = Base.metadata.tables["clients"]
         extra = [
-            select(clients.c.date_of_birth).where(clients.c.id == table.c.client_id).scalar_subquery().label("_dob")
+            select(clients.c.date_of_birth)
+            .where(clients.c.id == table.c.client_id)
+            .scalar_subquery()
+            .label("_dob")
         ]
     elif table.name == "insurance_policies":
         extra = [(func.coalesce(func.length(func.trim(table.c.member_id)), 0) > 0).label("has_member_id")]
@@ -143,8 +150,11 @@ def read_table(
         else:
             schema[col.name] = _polars_type(table.c[col.name])
     on_disk_sqlite = engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
-    batches = _read_sqlite(engine, stmt, schema, table.name, batch_rows) if on_disk_sqlite \
+    batches = (
+        _read_sqlite(engine, stmt, schema, table.name, batch_rows)
+        if on_disk_sqlite
         else _read_rows(engine, stmt, schema, batch_rows)
+    )
     emitted = False
     for frame in batches:
         emitted = True
@@ -153,11 +163,15 @@ def read_table(
         yield finish(pl.DataFrame(schema=schema))
 
 
-def _read_rows(engine: Engine, stmt, schema: dict[str, pl.DataType], batch_rows: int) -> Iterator[pl.DataFrame]:
+def _read_rows(
+    engine: Engine, stmt, schema: dict[str, pl.DataType], batch_rows: int
+) -> Iterator[pl.DataFrame]:
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(stmt)
         for chunk in result.partitions(batch_rows):
-            yield pl.DataFrame([tuple(r) for r in chunk], schema=list(schema.items()), orient="row", strict=False)
+            yield pl.DataFrame(
+                [tuple(r) for r in chunk], schema=list(schema.items()), orient="row", strict=False
+            )
 
 
 # How SQLite holds each type as SQLAlchemy writes it: times as ISO text, booleans as 0/1.
@@ -195,7 +209,9 @@ def _read_sqlite(
     except (adbc.Error, OSError) as exc:  # the driver raises a mid-stream mismatch as OSError
         if "Type mismatch" not in str(exc):
             # Driver errors (locked or missing database, bad SQL) carry no row values.
-            raise PlatformError(f"cannot export table {table_name}: {str(exc).strip().splitlines()[0][:200]}") from None
+            raise PlatformError(
+                f"cannot export table {table_name}: {str(exc).strip().splitlines()[0][:200]}"
+            ) from None
         yield from _read_rows(engine, stmt, schema, batch_rows)
         return
     for batch in batches:
@@ -215,7 +231,9 @@ def _adult_age_years(engine: Engine) -> int:
     with engine.connect() as conn:
         value = conn.scalar(
             select(func.max(rules.c.value)).where(
-                rules.c.rule_type == "MINOR_CONSENT", rules.c.parameter == "adult_age_years", rules.c.is_active
+                rules.c.rule_type == "MINOR_CONSENT",
+                rules.c.parameter == "adult_age_years",
+                rules.c.is_active,
             )
         )
     if value is None:
@@ -262,9 +280,9 @@ class _Finisher:
                 pl.col("start_at").dt.replace_time_zone("UTC").dt.convert_time_zone(self.timezone).dt.date()
             )
             # Null when the date of birth is unknown: the warehouse decides what that counts as.
-            return frame.with_columns(
-                is_minor_on_date=_age_on(dob, local_date) < self.adult_age_years
-            ).drop("_dob")
+            return frame.with_columns(is_minor_on_date=_age_on(dob, local_date) < self.adult_age_years).drop(
+                "_dob"
+            )
         if self.table_name != "clients":
             return frame
         display_name = pl.concat_str(pl.col("_first_name"), pl.lit(" "), pl.col("_last_initial"), pl.lit("."))

@@ -337,9 +337,7 @@ class InsuranceVerification(Base):
     """One eligibility / benefits verification of a policy."""
 
     __tablename__ = "insurance_verifications"
-    __table_args__ = (
-        CheckConstraint("status in ('VERIFIED','FAILED','PENDING')", name="status_allowed"),
-    )
+    __table_args__ = (CheckConstraint("status in ('VERIFIED','FAILED','PENDING')", name="status_allowed"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     policy_id: Mapped[int] = mapped_column(ForeignKey("insurance_policies.id"), index=True)

@@ -23,8 +23,88 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-FIRST_NAMES = ["Avery", "Blake", "Casey", "Dakota", "Emerson", "Finley", "Gray", "Harper", "Indigo", "Jordan", "Kendall", "Logan", "Morgan", "Noel", "Oakley", "Parker", "Quinn", "Reese", "Sage", "Tatum", "Umber", "Vale", "Wren", "Xen", "Yael", "Zion", "Arden", "Briar", "Cove", "Dell", "Ember", "Fable", "Gale", "Hollis", "Ivy", "Jules", "Kit", "Lark", "Marlo", "Nova", "Onyx", "Pax", "Rowan", "Sky", "Teal", "Vesper", "Winter", "Zephyr"]
-LAST_NAMES = ["Ashdown", "Brightwater", "Calloway", "Dunmore", "Eastbrook", "Fairhaven", "Glenwood", "Hartwell", "Ironside", "Juniper", "Kestrel", "Larkspur", "Marlowe", "Northcott", "Oakhurst", "Pemberton", "Quillfeather", "Ravensworth", "Stonebridge", "Thistlewood", "Underhill", "Valemont", "Whitlock", "Yarrow", "Zellwood", "Amberly", "Birchwood", "Copperfield", "Driftwood", "Elderberry"]
+FIRST_NAMES = [
+    "Avery",
+    "Blake",
+    "Casey",
+    "Dakota",
+    "Emerson",
+    "Finley",
+    "Gray",
+    "Harper",
+    "Indigo",
+    "Jordan",
+    "Kendall",
+    "Logan",
+    "Morgan",
+    "Noel",
+    "Oakley",
+    "Parker",
+    "Quinn",
+    "Reese",
+    "Sage",
+    "Tatum",
+    "Umber",
+    "Vale",
+    "Wren",
+    "Xen",
+    "Yael",
+    "Zion",
+    "Arden",
+    "Briar",
+    "Cove",
+    "Dell",
+    "Ember",
+    "Fable",
+    "Gale",
+    "Hollis",
+    "Ivy",
+    "Jules",
+    "Kit",
+    "Lark",
+    "Marlo",
+    "Nova",
+    "Onyx",
+    "Pax",
+    "Rowan",
+    "Sky",
+    "Teal",
+    "Vesper",
+    "Winter",
+    "Zephyr",
+]
+LAST_NAMES = [
+    "Ashdown",
+    "Brightwater",
+    "Calloway",
+    "Dunmore",
+    "Eastbrook",
+    "Fairhaven",
+    "Glenwood",
+    "Hartwell",
+    "Ironside",
+    "Juniper",
+    "Kestrel",
+    "Larkspur",
+    "Marlowe",
+    "Northcott",
+    "Oakhurst",
+    "Pemberton",
+    "Quillfeather",
+    "Ravensworth",
+    "Stonebridge",
+    "Thistlewood",
+    "Underhill",
+    "Valemont",
+    "Whitlock",
+    "Yarrow",
+    "Zellwood",
+    "Amberly",
+    "Birchwood",
+    "Copperfield",
+    "Driftwood",
+    "Elderberry",
+]
 PAYERS = (
     ("Peachstate Health Plan", "SYN01"),
     ("Blue Ridge Mutual", "SYN02"),
@@ -226,14 +306,23 @@ class _Generator:
             ("monthly_revenue_target", str(revenue_target)),
             ("state", "GA"),
         ):
-            self.t["practice_settings"].add(id=len(self.t["practice_settings"].rows) + 1, key=key, value=value)
+            self.t["practice_settings"].add(
+                id=len(self.t["practice_settings"].rows) + 1, key=key, value=value
+            )
 
     def payers(self) -> None:
         for i, (name, code) in enumerate(PAYERS, start=1):
             self.t["payers"].add(id=i, name=name, payer_code=code)
 
-    def add_user(self, role: str, license_type: str | None = None, supervisor_id: int | None = None,
-                 first: str | None = None, last: str | None = None, target: int | None = None) -> int:
+    def add_user(
+        self,
+        role: str,
+        license_type: str | None = None,
+        supervisor_id: int | None = None,
+        first: str | None = None,
+        last: str | None = None,
+        target: int | None = None,
+    ) -> int:
         users = self.t["users"]
         uid = len(users.rows) + 1
         if first is None:
@@ -241,9 +330,19 @@ class _Generator:
         hired = self.start - dt.timedelta(days=self.rng.randint(30, 2000))
         created = self.utc(hired, 9)
         users.add(
-            id=uid, email=f"{role.lower()}{uid}@practice.example", first_name=first, last_name=last, role=role,
-            license_type=license_type, supervisor_id=supervisor_id, is_active=True, password_hash=None,
-            failed_login_count=0, hired_date=hired, weekly_session_target=target, created_at=created,
+            id=uid,
+            email=f"{role.lower()}{uid}@practice.example",
+            first_name=first,
+            last_name=last,
+            role=role,
+            license_type=license_type,
+            supervisor_id=supervisor_id,
+            is_active=True,
+            password_hash=None,
+            failed_login_count=0,
+            hired_date=hired,
+            weekly_session_target=target,
+            created_at=created,
             updated_at=created,
         )
         return uid
@@ -267,8 +366,9 @@ class _Generator:
                 )[0]
                 supervisor_id = supervisors[i % len(supervisors)]
             target = rng.randint(20, 30)
-            uid = self.add_user("SUPERVISOR" if is_supervisor else "CLINICIAN", license_type, supervisor_id,
-                                target=target)
+            uid = self.add_user(
+                "SUPERVISOR" if is_supervisor else "CLINICIAN", license_type, supervisor_id, target=target
+            )
             if is_supervisor:
                 supervisors.append(uid)
             # Working pattern: 4-5 days, 8 hourly slots a day, some with evening hours.
@@ -279,20 +379,30 @@ class _Generator:
             slots = [(d, h) for d in days for h in range(first_hour, first_hour + 8) if h != first_hour + 4]
             for d in days:
                 self.t["clinician_availability"].add(
-                    id=len(self.t["clinician_availability"].rows) + 1, clinician_id=uid, weekday=d,
-                    start_time=dt.time(first_hour), end_time=dt.time(first_hour + 8), slot_minutes=60,
-                    effective_from=self.start - dt.timedelta(days=365), effective_to=None,
+                    id=len(self.t["clinician_availability"].rows) + 1,
+                    clinician_id=uid,
+                    weekday=d,
+                    start_time=dt.time(first_hour),
+                    end_time=dt.time(first_hour + 8),
+                    slot_minutes=60,
+                    effective_from=self.start - dt.timedelta(days=365),
+                    effective_to=None,
                 )
-            self.clinicians.append(_Clinician(
-                user_id=uid, license_type=license_type, supervisor_id=supervisor_id,
-                no_show_p=rng.uniform(0.07, 0.18), cancel_p=rng.uniform(0.03, 0.08),
-                same_day_sign_p=rng.choice((0.95, 0.9, 0.85, 0.75, 0.6, 0.45)),
-                late_sign_scale=rng.choice((1.5, 2.5, 4.0, 7.0)),
-                charge_lag_scale=rng.choice((0.3, 0.6, 1.2, 3.0)),
-                online_booking_p=rng.uniform(0.2, 0.55),
-                new_clients_per_month=len(slots) / rng.uniform(4.0, 6.0),
-                slots=slots,
-            ))
+            self.clinicians.append(
+                _Clinician(
+                    user_id=uid,
+                    license_type=license_type,
+                    supervisor_id=supervisor_id,
+                    no_show_p=rng.uniform(0.07, 0.18),
+                    cancel_p=rng.uniform(0.03, 0.08),
+                    same_day_sign_p=rng.choice((0.95, 0.9, 0.85, 0.75, 0.6, 0.45)),
+                    late_sign_scale=rng.choice((1.5, 2.5, 4.0, 7.0)),
+                    charge_lag_scale=rng.choice((0.3, 0.6, 1.2, 3.0)),
+                    online_booking_p=rng.uniform(0.2, 0.55),
+                    new_clients_per_month=len(slots) / rng.uniform(4.0, 6.0),
+                    slots=slots,
+                )
+            )
 
     # ---- clients, appointments, notes, billing ----------------------------------------------
 
@@ -325,7 +435,9 @@ class _Generator:
         telehealth_client = rng.random() < 0.35
         self_pay = rng.random() < 0.15
         # Incomplete demographics: a few fields left blank at intake, as happens at a busy front desk.
-        missing = set(rng.sample(("phone", "address", "emergency", "dob"), k=1)) if rng.random() < 0.09 else set()
+        missing = (
+            set(rng.sample(("phone", "address", "emergency", "dob"), k=1)) if rng.random() < 0.09 else set()
+        )
         portal = rng.random() < 0.58
         portal_user_id = None
         if portal:
@@ -336,26 +448,47 @@ class _Generator:
         cadence = rng.choices((7, 14, 28), weights=(60, 32, 8))[0]
         status = "ACTIVE"
         t["clients"].add(
-            id=cid, first_name=first, last_name=last, date_of_birth=None if "dob" in missing else dob,
-            gender=rng.choice(("F", "M", "X", "F", "M")), email=f"client{cid}@mail.example",
+            id=cid,
+            first_name=first,
+            last_name=last,
+            date_of_birth=None if "dob" in missing else dob,
+            gender=rng.choice(("F", "M", "X", "F", "M")),
+            email=f"client{cid}@mail.example",
             phone=None if "phone" in missing else f"404555{cid % 10000:04d}",
             address=None if "address" in missing else f"{rng.randint(10, 9999)} Synthetic Way",
-            city="Atlanta", state="GA", zip_code=f"30{rng.randint(300, 399)}",
+            city="Atlanta",
+            state="GA",
+            zip_code=f"30{rng.randint(300, 399)}",
             emergency_contact_name=None if "emergency" in missing else " ".join(self.name()),
             emergency_contact_phone=None if "emergency" in missing else f"678555{cid % 10000:04d}",
-            referring_provider=rng.choice((None, "Dr. Synthetic Referrer", "Self-referred")), status=status,
-            primary_clinician_id=clin.user_id, is_high_risk=high_risk, has_suicidal_ideation=high_risk and rng.random() < 0.7,
-            is_emancipated=is_minor and rng.random() < 0.03, is_self_pay=self_pay, portal_user_id=portal_user_id,
+            referring_provider=rng.choice((None, "Dr. Synthetic Referrer", "Self-referred")),
+            status=status,
+            primary_clinician_id=clin.user_id,
+            is_high_risk=high_risk,
+            has_suicidal_ideation=high_risk and rng.random() < 0.7,
+            is_emancipated=is_minor and rng.random() < 0.03,
+            is_self_pay=self_pay,
+            portal_user_id=portal_user_id,
             portal_activated_at=created + dt.timedelta(days=rng.randint(0, 30)) if portal else None,
-            intake_date=intake, discharged_date=None, created_at=created, updated_at=created,
+            intake_date=intake,
+            discharged_date=None,
+            created_at=created,
+            updated_at=created,
         )
         guardian_id = None
         if is_minor and rng.random() < 0.96:
             guardian_id = len(t["guardians"].rows) + 1
-            t["guardians"].add(id=guardian_id, client_id=cid, full_name=" ".join(self.name()),
-                               relationship=rng.choice(("MOTHER", "FATHER", "GUARDIAN")), phone="7705550000")
+            t["guardians"].add(
+                id=guardian_id,
+                client_id=cid,
+                full_name=" ".join(self.name()),
+                relationship=rng.choice(("MOTHER", "FATHER", "GUARDIAN")),
+                phone="7705550000",
+            )
         policies = self.insurance(cid, intake, self_pay)
-        last_day = self.appointments(cid, clin, intake, planned_sessions, cadence, telehealth_client, policies)
+        last_day = self.appointments(
+            cid, clin, intake, planned_sessions, cadence, telehealth_client, policies
+        )
         # Discharge clients whose care ended a while ago.
         if last_day is not None and last_day < self.end - dt.timedelta(days=60):
             idx = cid - 1
@@ -372,9 +505,12 @@ class _Generator:
         if rng.random() < 0.22:
             for _ in range(rng.randint(1, 3)):
                 t["case_inputs"].add(
-                    id=len(t["case_inputs"].rows) + 1, client_id=cid,
+                    id=len(t["case_inputs"].rows) + 1,
+                    client_id=cid,
                     contributor_id=rng.choice(self.clinicians).user_id,
-                    discipline=rng.choice(("PSYCHIATRY", "CASE_CONFERENCE", "PRIMARY_CARE", "CARE_COORDINATION")),
+                    discipline=rng.choice(
+                        ("PSYCHIATRY", "CASE_CONFERENCE", "PRIMARY_CARE", "CARE_COORDINATION")
+                    ),
                     input_date=min(self.end, intake + dt.timedelta(days=rng.randint(0, 120))),
                 )
 
@@ -389,8 +525,13 @@ class _Generator:
             pid = len(t["insurance_policies"].rows) + 1
             payer_id = rng.randint(1, len(PAYERS))
             t["insurance_policies"].add(
-                id=pid, client_id=cid, payer_id=payer_id, rank=rank, member_id=f"SYN{rng.randint(10**8, 10**9 - 1)}",
-                group_number=f"G{rng.randint(1000, 9999)}", effective_date=intake - dt.timedelta(days=rng.randint(30, 900)),
+                id=pid,
+                client_id=cid,
+                payer_id=payer_id,
+                rank=rank,
+                member_id=f"SYN{rng.randint(10**8, 10**9 - 1)}",
+                group_number=f"G{rng.randint(1000, 9999)}",
+                effective_date=intake - dt.timedelta(days=rng.randint(30, 900)),
                 termination_date=None,
             )
             policies.append((pid, payer_id))
@@ -402,15 +543,22 @@ class _Generator:
                     at = self.utc(day, 11)
                     ok = rng.random() < 0.97
                     t["insurance_verifications"].add(
-                        id=len(t["insurance_verifications"].rows) + 1, policy_id=pid, client_id=cid,
-                        status="VERIFIED" if ok else "FAILED", is_eligible=ok,
-                        source=rng.choice(("MANUAL", "ADVANCEDMD")), verified_by=rng.choice(self.front_desk_ids),
-                        verified_at=at, expires_at=at + dt.timedelta(days=90),
+                        id=len(t["insurance_verifications"].rows) + 1,
+                        policy_id=pid,
+                        client_id=cid,
+                        status="VERIFIED" if ok else "FAILED",
+                        is_eligible=ok,
+                        source=rng.choice(("MANUAL", "ADVANCEDMD")),
+                        verified_by=rng.choice(self.front_desk_ids),
+                        verified_at=at,
+                        expires_at=at + dt.timedelta(days=90),
                     )
                 day += dt.timedelta(days=rng.randint(80, 120))
         return policies
 
-    def free_slot(self, clin: _Clinician, day: dt.date, preferred: tuple[int, int] | None) -> tuple[dt.date, int] | None:
+    def free_slot(
+        self, clin: _Clinician, day: dt.date, preferred: tuple[int, int] | None
+    ) -> tuple[dt.date, int] | None:
         """A free (day, hour) for the clinician in the week of `day`, preferring the client's usual slot."""
         week_index = (day - self.week0).days // 7
         monday = self.week0 + dt.timedelta(days=week_index * 7)
@@ -427,8 +575,16 @@ class _Generator:
                 return monday + dt.timedelta(days=weekday), hour
         return None
 
-    def appointments(self, cid: int, clin: _Clinician, intake: dt.date, planned: int, cadence: int,
-                     telehealth_client: bool, policies: list[tuple[int, int]]) -> dt.date | None:
+    def appointments(
+        self,
+        cid: int,
+        clin: _Clinician,
+        intake: dt.date,
+        planned: int,
+        cadence: int,
+        telehealth_client: bool,
+        policies: list[tuple[int, int]],
+    ) -> dt.date | None:
         rng = self.rng
         day = intake
         preferred: tuple[int, int] | None = None
@@ -450,7 +606,9 @@ class _Generator:
                 preferred = (slot_day.weekday(), hour)
             if booked_at is None or first:
                 lead = rng.randint(2, 21)
-                booked_at = self.utc(slot_day - dt.timedelta(days=lead), rng.randint(8, 17), rng.choice((0, 15, 30, 45)))
+                booked_at = self.utc(
+                    slot_day - dt.timedelta(days=lead), rng.randint(8, 17), rng.choice((0, 15, 30, 45))
+                )
             appt_type = self.appointment_type(clin, first)
             is_tele = telehealth_client and rng.random() < 0.8
             outcome = self.book(cid, clin, slot_day, hour, appt_type, is_tele, booked_at, cadence, policies)
@@ -479,9 +637,19 @@ class _Generator:
             ("THERAPY_SESSION", "FOLLOW_UP", "FAMILY_THERAPY", "GROUP_THERAPY"), weights=(80, 8, 8, 4)
         )[0]
 
-    def book(self, cid: int, clin: _Clinician, day: dt.date, hour: int, appt_type: str, is_tele: bool,
-             booked_at: dt.datetime, cadence: int, policies: list[tuple[int, int]],
-             rescheduled_from: int | None = None) -> str:
+    def book(
+        self,
+        cid: int,
+        clin: _Clinician,
+        day: dt.date,
+        hour: int,
+        appt_type: str,
+        is_tele: bool,
+        booked_at: dt.datetime,
+        cadence: int,
+        policies: list[tuple[int, int]],
+        rescheduled_from: int | None = None,
+    ) -> str:
         rng = self.rng
         t = self.t
         aid = len(t["appointments"].rows) + 1
@@ -492,7 +660,11 @@ class _Generator:
         arrived = ready = None
         reason = None
         if start > self.as_of_at:
-            status = "CONFIRMED" if start < self.as_of_at + dt.timedelta(days=3) and rng.random() < 0.7 else "SCHEDULED"
+            status = (
+                "CONFIRMED"
+                if start < self.as_of_at + dt.timedelta(days=3) and rng.random() < 0.7
+                else "SCHEDULED"
+            )
             if status == "CONFIRMED":
                 history.append(("CONFIRMED", start - dt.timedelta(days=2)))
         else:
@@ -510,7 +682,11 @@ class _Generator:
             if rng.random() < 0.6 and status != "RESCHEDULED":
                 history.append(("CONFIRMED", start - dt.timedelta(days=2)))
             # The front desk sometimes forgets to close out recent appointments.
-            stale = status != "RESCHEDULED" and start > self.as_of_at - dt.timedelta(days=6) and rng.random() < 0.06
+            stale = (
+                status != "RESCHEDULED"
+                and start > self.as_of_at - dt.timedelta(days=6)
+                and rng.random() < 0.06
+            )
             if status == "COMPLETED":
                 arrived = start - dt.timedelta(minutes=rng.randint(0, 15))
                 ready = arrived + dt.timedelta(minutes=max(0.5, self.lognormal_hours(4.0, 0.6)))
@@ -526,23 +702,50 @@ class _Generator:
                 status, history, arrived, ready = "SCHEDULED", history[:1], None, None
         changed_at = max(h[1] for h in history)
         t["appointments"].add(
-            id=aid, client_id=cid, clinician_id=clin.user_id, appointment_type=appt_type, status=status,
-            start_at=start, end_at=end, is_telehealth=is_tele, is_booked_online=rng.random() < clin.online_booking_p,
+            id=aid,
+            client_id=cid,
+            clinician_id=clin.user_id,
+            appointment_type=appt_type,
+            status=status,
+            start_at=start,
+            end_at=end,
+            is_telehealth=is_tele,
+            is_booked_online=rng.random() < clin.online_booking_p,
             is_recurring=cadence in (7, 14) and appt_type != "INITIAL_EVALUATION",
             recurrence_rule=f"FREQ=WEEKLY;INTERVAL={cadence // 7}" if cadence in (7, 14) else None,
-            rescheduled_from_id=rescheduled_from, cancellation_reason=reason, booked_at=booked_at,
-            arrived_at=arrived, clinician_ready_at=ready, status_changed_at=changed_at, created_at=booked_at,
+            rescheduled_from_id=rescheduled_from,
+            cancellation_reason=reason,
+            booked_at=booked_at,
+            arrived_at=arrived,
+            clinician_ready_at=ready,
+            status_changed_at=changed_at,
+            created_at=booked_at,
             updated_at=changed_at,
         )
         history_rows = t["appointment_status_history"]
         for hstatus, at in history:
-            history_rows.add(id=len(history_rows.rows) + 1, appointment_id=aid, status=hstatus,
-                             changed_by=rng.choice(self.front_desk_ids), changed_at=at)
+            history_rows.add(
+                id=len(history_rows.rows) + 1,
+                appointment_id=aid,
+                status=hstatus,
+                changed_by=rng.choice(self.front_desk_ids),
+                changed_at=at,
+            )
         if status == "RESCHEDULED":
             new_slot = self.free_slot(clin, day + dt.timedelta(days=rng.randint(1, 8)), None)
             if new_slot is not None:
-                return self.book(cid, clin, new_slot[0], new_slot[1], appt_type, is_tele,
-                                 history[-1][1], cadence, policies, rescheduled_from=aid)
+                return self.book(
+                    cid,
+                    clin,
+                    new_slot[0],
+                    new_slot[1],
+                    appt_type,
+                    is_tele,
+                    history[-1][1],
+                    cadence,
+                    policies,
+                    rescheduled_from=aid,
+                )
             return status
         if status == "COMPLETED":
             self.document_and_bill(aid, cid, clin, day, end, appt_type, is_tele, policies)
@@ -551,11 +754,22 @@ class _Generator:
             self.charge(cid, clin, aid, None, None, day, "NOSHOW", Decimal("50.00"), start)
         return status
 
-    def document_and_bill(self, aid: int, cid: int, clin: _Clinician, day: dt.date, end: dt.datetime,
-                          appt_type: str, is_tele: bool, policies: list[tuple[int, int]]) -> None:
+    def document_and_bill(
+        self,
+        aid: int,
+        cid: int,
+        clin: _Clinician,
+        day: dt.date,
+        end: dt.datetime,
+        appt_type: str,
+        is_tele: bool,
+        policies: list[tuple[int, int]],
+    ) -> None:
         rng = self.rng
         note_type = {
-            "INITIAL_EVALUATION": "PSYCHIATRIC_EVALUATION" if clin.license_type == "PSYCHIATRIST" else "INTAKE_ASSESSMENT",
+            "INITIAL_EVALUATION": "PSYCHIATRIC_EVALUATION"
+            if clin.license_type == "PSYCHIATRIST"
+            else "INTAKE_ASSESSMENT",
         }.get(appt_type, rng.choice(("PROGRESS_NOTE", "SOAP_NOTE")))
         note_id, signed_at = self.note(cid, clin, aid if rng.random() > 0.004 else None, note_type, end)
         if rng.random() < 0.025:
@@ -572,14 +786,26 @@ class _Generator:
         entered = end + dt.timedelta(days=lag_days, hours=rng.uniform(0.2, 5))
         hold = signed_at is None or signed_at > end + dt.timedelta(days=14)
         charge_ids = [
-            self.charge(cid, clin, aid, note_id, None, day, cpt, FEES[cpt], entered, hold=hold,
-                        modifiers="95" if is_tele else None)
+            self.charge(
+                cid,
+                clin,
+                aid,
+                note_id,
+                None,
+                day,
+                cpt,
+                FEES[cpt],
+                entered,
+                hold=hold,
+                modifiers="95" if is_tele else None,
+            )
             for cpt in cpts
         ]
         self.claim_and_pay(cid, clin, charge_ids, entered, policies, hold, signed_at)
 
-    def note(self, cid: int, clin: _Clinician, aid: int | None, note_type: str,
-             end: dt.datetime) -> tuple[int, dt.datetime | None]:
+    def note(
+        self, cid: int, clin: _Clinician, aid: int | None, note_type: str, end: dt.datetime
+    ) -> tuple[int, dt.datetime | None]:
         rng = self.rng
         t = self.t
         nid = len(t["clinical_notes"].rows) + 1
@@ -592,21 +818,37 @@ class _Generator:
         if signed_at is not None and signed_at > self.as_of_at:
             signed_at = None
         requires_cosign = clin.license_type == "LPC_ASSOCIATE"
-        cosigned_at = signed_at + dt.timedelta(days=rng.uniform(0.2, 4)) if signed_at and requires_cosign else None
+        cosigned_at = (
+            signed_at + dt.timedelta(days=rng.uniform(0.2, 4)) if signed_at and requires_cosign else None
+        )
         if cosigned_at is not None and cosigned_at > self.as_of_at:
             cosigned_at = None
         status = "SIGNED" if signed_at else rng.choice(("DRAFT", "DRAFT", "IN_REVIEW"))
         t["clinical_notes"].add(
-            id=nid, client_id=cid, clinician_id=clin.user_id, appointment_id=aid, note_type=note_type,
-            status=status, content="Synthetic note text.", icd10_codes=rng.choice(("F41.1", "F32.1", "F43.10", "F90.0")),
-            requires_cosign=requires_cosign, signed_by=clin.user_id if signed_at else None, signed_at=signed_at,
-            cosigned_by=clin.supervisor_id if cosigned_at else None, cosigned_at=cosigned_at,
-            created_at=end + dt.timedelta(minutes=5), updated_at=signed_at or end + dt.timedelta(minutes=5),
+            id=nid,
+            client_id=cid,
+            clinician_id=clin.user_id,
+            appointment_id=aid,
+            note_type=note_type,
+            status=status,
+            content="Synthetic note text.",
+            icd10_codes=rng.choice(("F41.1", "F32.1", "F43.10", "F90.0")),
+            requires_cosign=requires_cosign,
+            signed_by=clin.user_id if signed_at else None,
+            signed_at=signed_at,
+            cosigned_by=clin.supervisor_id if cosigned_at else None,
+            cosigned_at=cosigned_at,
+            created_at=end + dt.timedelta(minutes=5),
+            updated_at=signed_at or end + dt.timedelta(minutes=5),
         )
         if signed_at and rng.random() < 0.02:
             t["note_amendments"].add(
-                id=len(t["note_amendments"].rows) + 1, note_id=nid, kind=rng.choice(("AMENDMENT", "ADDENDUM")),
-                content="Synthetic addendum.", created_by=clin.user_id, created_at=signed_at + dt.timedelta(days=2),
+                id=len(t["note_amendments"].rows) + 1,
+                note_id=nid,
+                kind=rng.choice(("AMENDMENT", "ADDENDUM")),
+                content="Synthetic addendum.",
+                created_by=clin.user_id,
+                created_at=signed_at + dt.timedelta(days=2),
                 signed_at=signed_at + dt.timedelta(days=2),
             )
             rows = t["clinical_notes"].rows
@@ -615,22 +857,56 @@ class _Generator:
             rows[nid - 1] = tuple(row)
         return nid, signed_at
 
-    def charge(self, cid: int, clin: _Clinician, aid: int | None, note_id: int | None, claim_id: int | None,
-               day: dt.date, cpt: str, amount: Decimal, entered: dt.datetime, hold: bool = False,
-               modifiers: str | None = None) -> int:
+    def charge(
+        self,
+        cid: int,
+        clin: _Clinician,
+        aid: int | None,
+        note_id: int | None,
+        claim_id: int | None,
+        day: dt.date,
+        cpt: str,
+        amount: Decimal,
+        entered: dt.datetime,
+        hold: bool = False,
+        modifiers: str | None = None,
+    ) -> int:
         t = self.t
         chid = len(t["charges"].rows) + 1
         t["charges"].add(
-            id=chid, client_id=cid, clinician_id=clin.user_id, appointment_id=aid, note_id=note_id, claim_id=claim_id,
-            service_date=day, cpt_code=cpt, modifiers=modifiers, units=1, diagnosis_codes="F41.1",
-            charge_amount=amount, payment_amount=Decimal("0.00"), adjustment_amount=Decimal("0.00"),
-            patient_responsibility_amount=Decimal("0.00"), status="UNBILLED", is_billing_hold=hold,
-            created_by=rng_choice(self.rng, self.billing_ids), created_at=entered, updated_at=entered,
+            id=chid,
+            client_id=cid,
+            clinician_id=clin.user_id,
+            appointment_id=aid,
+            note_id=note_id,
+            claim_id=claim_id,
+            service_date=day,
+            cpt_code=cpt,
+            modifiers=modifiers,
+            units=1,
+            diagnosis_codes="F41.1",
+            charge_amount=amount,
+            payment_amount=Decimal("0.00"),
+            adjustment_amount=Decimal("0.00"),
+            patient_responsibility_amount=Decimal("0.00"),
+            status="UNBILLED",
+            is_billing_hold=hold,
+            created_by=rng_choice(self.rng, self.billing_ids),
+            created_at=entered,
+            updated_at=entered,
         )
         return chid
 
-    def claim_and_pay(self, cid: int, clin: _Clinician, charge_ids: list[int], entered: dt.datetime,
-                      policies: list[tuple[int, int]], hold: bool, signed_at: dt.datetime | None) -> None:
+    def claim_and_pay(
+        self,
+        cid: int,
+        clin: _Clinician,
+        charge_ids: list[int],
+        entered: dt.datetime,
+        policies: list[tuple[int, int]],
+        hold: bool,
+        signed_at: dt.datetime | None,
+    ) -> None:
         """Submit the visit's charges on one claim, adjudicate it, and post what was paid."""
         rng = self.rng
         t = self.t
@@ -665,24 +941,39 @@ class _Generator:
         elif denied:
             status = "DENIED"
         t["claims"].add(
-            id=claim_id, client_id=cid, payer_id=payer_id, claim_control_number=ccn, status=status,
-            total_charge_amount=total, denial_carc_code=rng.choice(DENIAL_CARCS) if denied else None,
-            rejection_reason=rng.choice(("Invalid member id", "Missing diagnosis pointer", "Invalid NPI")) if not accepted else None,
-            submitted_at=submitted, accepted_at=submitted + dt.timedelta(hours=rng.randint(2, 30)) if accepted else None,
+            id=claim_id,
+            client_id=cid,
+            payer_id=payer_id,
+            claim_control_number=ccn,
+            status=status,
+            total_charge_amount=total,
+            denial_carc_code=rng.choice(DENIAL_CARCS) if denied else None,
+            rejection_reason=rng.choice(("Invalid member id", "Missing diagnosis pointer", "Invalid NPI"))
+            if not accepted
+            else None,
+            submitted_at=submitted,
+            accepted_at=submitted + dt.timedelta(hours=rng.randint(2, 30)) if accepted else None,
             rejected_at=submitted + dt.timedelta(hours=rng.randint(2, 30)) if not accepted else None,
-            denied_at=adjudicated if denied else None, adjudicated_at=adjudicated,
+            denied_at=adjudicated if denied else None,
+            adjudicated_at=adjudicated,
         )
         for chid in charge_ids:
             row = list(charges.rows[chid - 1])
             row[cols.index("claim_id")] = claim_id
-            row[cols.index("status")] = "BILLED" if status in ("SUBMITTED", "ACCEPTED", "REJECTED") else row[cols.index("status")]
+            row[cols.index("status")] = (
+                "BILLED" if status in ("SUBMITTED", "ACCEPTED", "REJECTED") else row[cols.index("status")]
+            )
             charges.rows[chid - 1] = tuple(row)
         if adjudicated is None:
             return
         paid_on = adjudicated.date()
         payment_id = self.insurance_payment(payer_id, paid_on)
         coinsurance_share = rng.choice((Decimal("0"), Decimal("0.1"), Decimal("0.2")))
-        copay = rng.choice((Decimal("0"), Decimal("20"), Decimal("30"))) if coinsurance_share == 0 else Decimal("0")
+        copay = (
+            rng.choice((Decimal("0"), Decimal("20"), Decimal("30")))
+            if coinsurance_share == 0
+            else Decimal("0")
+        )
         for i, chid in enumerate(charge_ids):
             row = list(charges.rows[chid - 1])
             amount = row[cols.index("charge_amount")]
@@ -712,17 +1003,30 @@ class _Generator:
                         row[cols.index("payment_amount")] = patient
                         row[cols.index("status")] = "PAID"
             row[cols.index("payment_amount")] = row[cols.index("payment_amount")] + paid
-            row[cols.index("adjustment_amount")] = sum((a[2] for a in adjustments if a[0] == "CO"), Decimal("0"))
+            row[cols.index("adjustment_amount")] = sum(
+                (a[2] for a in adjustments if a[0] == "CO"), Decimal("0")
+            )
             charges.rows[chid - 1] = tuple(row)
             applied_at = self.utc(paid_on, 14)
             if paid:
-                t["payment_applications"].add(id=len(t["payment_applications"].rows) + 1, payment_id=payment_id,
-                                              charge_id=chid, era_claim_id=None, applied_amount=paid, applied_at=applied_at)
+                t["payment_applications"].add(
+                    id=len(t["payment_applications"].rows) + 1,
+                    payment_id=payment_id,
+                    charge_id=chid,
+                    era_claim_id=None,
+                    applied_amount=paid,
+                    applied_at=applied_at,
+                )
             for group, carc, adj in adjustments:
                 t["charge_adjustments"].add(
-                    id=len(t["charge_adjustments"].rows) + 1, charge_id=chid, era_claim_id=None, group_code=group,
-                    carc_code=carc, rarc_codes="N130" if group == "CO" and carc != "45" else None,
-                    adjustment_amount=adj, adjusted_at=applied_at,
+                    id=len(t["charge_adjustments"].rows) + 1,
+                    charge_id=chid,
+                    era_claim_id=None,
+                    group_code=group,
+                    carc_code=carc,
+                    rarc_codes="N130" if group == "CO" and carc != "45" else None,
+                    adjustment_amount=adj,
+                    adjusted_at=applied_at,
                 )
             self._payment_totals[payment_id] += paid
 
@@ -735,25 +1039,40 @@ class _Generator:
         t = self.t
         pid = len(t["payments"].rows) + 1
         t["payments"].add(
-            id=pid, client_id=None, payer_id=payer_id, era_file_id=None, payment_amount=Decimal("0"),
-            payment_method="INSURANCE", payment_date=week + dt.timedelta(days=3),
-            check_number=f"EFT{payer_id:02d}{week:%Y%m%d}", transaction_id=None,
-            created_by=self.billing_ids[0], created_at=self.utc(week + dt.timedelta(days=3), 15),
+            id=pid,
+            client_id=None,
+            payer_id=payer_id,
+            era_file_id=None,
+            payment_amount=Decimal("0"),
+            payment_method="INSURANCE",
+            payment_date=week + dt.timedelta(days=3),
+            check_number=f"EFT{payer_id:02d}{week:%Y%m%d}",
+            transaction_id=None,
+            created_by=self.billing_ids[0],
+            created_at=self.utc(week + dt.timedelta(days=3), 15),
         )
         self._weekly_payments[key] = pid
         self._payment_totals[pid] = Decimal("0")
         return pid
 
-    def post_client_payment(self, cid: int, charge_ids: list[int], amount: Decimal, paid_on: dt.date,
-                            update: bool = True) -> None:
+    def post_client_payment(
+        self, cid: int, charge_ids: list[int], amount: Decimal, paid_on: dt.date, update: bool = True
+    ) -> None:
         rng = self.rng
         t = self.t
         pid = len(t["payments"].rows) + 1
         t["payments"].add(
-            id=pid, client_id=cid, payer_id=None, era_file_id=None, payment_amount=amount,
+            id=pid,
+            client_id=cid,
+            payer_id=None,
+            era_file_id=None,
+            payment_amount=amount,
             payment_method=rng.choice(("CREDIT_CARD", "CREDIT_CARD", "DEBIT_CARD", "CASH", "CHECK")),
-            payment_date=paid_on, check_number=None, transaction_id=f"TX{pid:09d}",
-            created_by=rng.choice(self.front_desk_ids), created_at=self.utc(paid_on, 12),
+            payment_date=paid_on,
+            check_number=None,
+            transaction_id=f"TX{pid:09d}",
+            created_by=rng.choice(self.front_desk_ids),
+            created_at=self.utc(paid_on, 12),
         )
         charges = t["charges"]
         cols = charges.columns
@@ -764,15 +1083,32 @@ class _Generator:
             if applied <= 0:
                 continue
             remaining -= applied
-            t["payment_applications"].add(id=len(t["payment_applications"].rows) + 1, payment_id=pid, charge_id=chid,
-                                          era_claim_id=None, applied_amount=applied, applied_at=self.utc(paid_on, 12))
+            t["payment_applications"].add(
+                id=len(t["payment_applications"].rows) + 1,
+                payment_id=pid,
+                charge_id=chid,
+                era_claim_id=None,
+                applied_amount=applied,
+                applied_at=self.utc(paid_on, 12),
+            )
             if update:
                 row[cols.index("payment_amount")] += applied
-                row[cols.index("status")] = "PAID" if row[cols.index("payment_amount")] >= row[cols.index("charge_amount")] else "PARTIALLY_PAID"
+                row[cols.index("status")] = (
+                    "PAID"
+                    if row[cols.index("payment_amount")] >= row[cols.index("charge_amount")]
+                    else "PARTIALLY_PAID"
+                )
                 charges.rows[chid - 1] = tuple(row)
 
-    def consents(self, cid: int, intake: dt.date, is_minor: bool, guardian_id: int | None, telehealth: bool,
-                 last_day: dt.date | None) -> None:
+    def consents(
+        self,
+        cid: int,
+        intake: dt.date,
+        is_minor: bool,
+        guardian_id: int | None,
+        telehealth: bool,
+        last_day: dt.date | None,
+    ) -> None:
         rng = self.rng
         t = self.t
         active_until = last_day or intake
@@ -780,9 +1116,15 @@ class _Generator:
         def sign(kind: str, first_day: dt.date, renew: bool, guardian: int | None = None) -> None:
             day = first_day
             while day <= self.end:
-                t["consents"].add(id=len(t["consents"].rows) + 1, client_id=cid, consent_type=kind, guardian_id=guardian,
-                                  signed_date=day, expiry_date=day + dt.timedelta(days=365) if renew else None,
-                                  revoked_date=None)
+                t["consents"].add(
+                    id=len(t["consents"].rows) + 1,
+                    client_id=cid,
+                    consent_type=kind,
+                    guardian_id=guardian,
+                    signed_date=day,
+                    expiry_date=day + dt.timedelta(days=365) if renew else None,
+                    revoked_date=None,
+                )
                 next_day = day + dt.timedelta(days=365 - rng.randint(0, 30))
                 # Some renewals slip: a lapse or a consent that expires before anyone notices.
                 if not renew or next_day > active_until + dt.timedelta(days=30) or rng.random() < 0.12:
@@ -796,7 +1138,9 @@ class _Generator:
         if telehealth and rng.random() < 0.9:
             sign("TELEHEALTH", intake - dt.timedelta(days=rng.randint(0, 3)), False)
 
-    def plans(self, cid: int, clin: _Clinician, intake: dt.date, high_risk: bool, last_day: dt.date | None) -> None:
+    def plans(
+        self, cid: int, clin: _Clinician, intake: dt.date, high_risk: bool, last_day: dt.date | None
+    ) -> None:
         rng = self.rng
         t = self.t
         if last_day is None:
@@ -808,8 +1152,16 @@ class _Generator:
             review_due = day + dt.timedelta(days=90)
             next_review = day + dt.timedelta(days=rng.choice((75, 84, 88, 90, 95, 105, 130)))
             reviewed = next_review if next_review <= self.end and rng.random() < 0.93 else None
-            rows.add(id=tp_id, client_id=cid, clinician_id=clin.user_id, note_id=None, effective_date=day,
-                     review_due_date=review_due, reviewed_date=reviewed, superseded_date=reviewed)
+            rows.add(
+                id=tp_id,
+                client_id=cid,
+                clinician_id=clin.user_id,
+                note_id=None,
+                effective_date=day,
+                review_due_date=review_due,
+                reviewed_date=reviewed,
+                superseded_date=reviewed,
+            )
             if reviewed is None:
                 break
             day = reviewed
@@ -820,8 +1172,15 @@ class _Generator:
                 review_due = day + dt.timedelta(days=90)
                 renewed = day + dt.timedelta(days=rng.choice((80, 90, 100, 150)))
                 superseded = renewed if renewed <= self.end and rng.random() < 0.85 else None
-                t["safety_plans"].add(id=sp_id, client_id=cid, clinician_id=clin.user_id, note_id=None,
-                                      effective_date=day, review_due_date=review_due, superseded_date=superseded)
+                t["safety_plans"].add(
+                    id=sp_id,
+                    client_id=cid,
+                    clinician_id=clin.user_id,
+                    note_id=None,
+                    effective_date=day,
+                    review_due_date=review_due,
+                    superseded_date=superseded,
+                )
                 if superseded is None:
                     break
                 day = superseded
@@ -847,10 +1206,16 @@ class _Generator:
                     duration = min(rng.choice((1.0, 1.0, 1.5, 2.0)), max(0.5, target - hours))
                     signed_at = self.utc(day, 17) + dt.timedelta(days=self.lognormal_hours(1.5, 1.1))
                     is_signed = signed_at <= self.as_of_at
-                    rows.add(id=len(rows.rows) + 1, supervisee_id=clin.user_id, supervisor_id=clin.supervisor_id,
-                             session_date=day, duration_hours=Decimal(str(duration)),
-                             session_type=rng.choice(("INDIVIDUAL", "INDIVIDUAL", "GROUP")),
-                             is_note_signed=is_signed, signed_at=signed_at if is_signed else None)
+                    rows.add(
+                        id=len(rows.rows) + 1,
+                        supervisee_id=clin.user_id,
+                        supervisor_id=clin.supervisor_id,
+                        session_date=day,
+                        duration_hours=Decimal(str(duration)),
+                        session_type=rng.choice(("INDIVIDUAL", "INDIVIDUAL", "GROUP")),
+                        is_note_signed=is_signed,
+                        signed_at=signed_at if is_signed else None,
+                    )
                     hours += duration
                 month = _add_months(month, 1)
 
@@ -862,8 +1227,12 @@ class _Generator:
             uid = row[0]
             day = self.start - dt.timedelta(days=rng.randint(0, 360))
             while day <= self.end:
-                t["hipaa_trainings"].add(id=len(t["hipaa_trainings"].rows) + 1, user_id=uid, completed_date=day,
-                                         expires_date=day + dt.timedelta(days=365))
+                t["hipaa_trainings"].add(
+                    id=len(t["hipaa_trainings"].rows) + 1,
+                    user_id=uid,
+                    completed_date=day,
+                    expires_date=day + dt.timedelta(days=365),
+                )
                 next_day = day + dt.timedelta(days=365 + rng.choice((-20, -5, 0, 10, 40)))
                 if rng.random() < 0.08:
                     break
@@ -874,21 +1243,38 @@ class _Generator:
             detected = self.utc(day, rng.randint(8, 17), rng.randint(0, 59))
             responded = detected + dt.timedelta(hours=self.lognormal_hours(0.7, 0.9))
             t["breach_incidents"].add(
-                id=len(t["breach_incidents"].rows) + 1, reported_by=rng.choice(staff)[0],
+                id=len(t["breach_incidents"].rows) + 1,
+                reported_by=rng.choice(staff)[0],
                 severity=rng.choice(("LOW", "LOW", "MEDIUM", "HIGH")),
-                category=rng.choice(("MISDIRECTED_EMAIL", "LOST_DEVICE", "UNAUTHORIZED_ACCESS", "MISFILED_RECORD")),
-                detected_at=detected, responded_at=responded if responded <= self.as_of_at else None,
-                resolved_at=responded + dt.timedelta(days=rng.randint(1, 10)) if responded + dt.timedelta(days=10) <= self.as_of_at else None,
+                category=rng.choice(
+                    ("MISDIRECTED_EMAIL", "LOST_DEVICE", "UNAUTHORIZED_ACCESS", "MISFILED_RECORD")
+                ),
+                detected_at=detected,
+                responded_at=responded if responded <= self.as_of_at else None,
+                resolved_at=responded + dt.timedelta(days=rng.randint(1, 10))
+                if responded + dt.timedelta(days=10) <= self.as_of_at
+                else None,
             )
 
     def goals(self) -> None:
         rows = self.t["performance_goals"]
         created = self.utc(self.start, 9)
         for clin in self.clinicians:
-            for metric, target in (("kept_visit_rate", Decimal("85")), ("same_day_documentation_rate", Decimal("90"))):
-                rows.add(id=len(rows.rows) + 1, user_id=clin.user_id, metric_key=metric, target_value=target,
-                         start_date=self.start, end_date=self.end, status="ACTIVE", created_at=created,
-                         updated_at=created)
+            for metric, target in (
+                ("kept_visit_rate", Decimal("85")),
+                ("same_day_documentation_rate", Decimal("90")),
+            ):
+                rows.add(
+                    id=len(rows.rows) + 1,
+                    user_id=clin.user_id,
+                    metric_key=metric,
+                    target_value=target,
+                    start_date=self.start,
+                    end_date=self.end,
+                    status="ACTIVE",
+                    created_at=created,
+                    updated_at=created,
+                )
 
 
 def rng_choice(rng: random.Random, seq: Sequence[Any]) -> Any:

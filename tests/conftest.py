@@ -17,9 +17,13 @@ SHARED_DIR = Path(os.environ.get("MENTALSPACE_SHARED_DIR") or REPO_ROOT.parent /
 # Real-world 835 files from public repositories (README, "Shared samples"), kept outside the repository:
 # the tests that read them skip, with this reason, where they are absent.
 EDI835_SAMPLES = SHARED_DIR / "edi835-samples"
-NO_SHARED_SAMPLES = (f"shared 835 samples not found at {EDI835_SAMPLES} "
-                     "(set MENTALSPACE_SHARED_DIR to the folder holding edi835-samples/; see README)")
-needs_shared_samples = pytest.mark.skipif(not (EDI835_SAMPLES / "golden.json").exists(), reason=NO_SHARED_SAMPLES)
+NO_SHARED_SAMPLES = (
+    f"shared 835 samples not found at {EDI835_SAMPLES} "
+    "(set MENTALSPACE_SHARED_DIR to the folder holding edi835-samples/; see README)"
+)
+needs_shared_samples = pytest.mark.skipif(
+    not (EDI835_SAMPLES / "golden.json").exists(), reason=NO_SHARED_SAMPLES
+)
 PG_ADMIN_URL = os.environ.get("MENTALSPACE_TEST_PG_URL")
 
 # Variables that pick deployments; tests set their own and never inherit the developer's.

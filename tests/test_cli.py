@@ -27,8 +27,13 @@ def _assert_one_line_error(result, *fragments: str) -> None:
 
 
 def test_unreachable_database_url(var_dir):
-    result = run_cli("init", env={"MENTALSPACE_VAR_DIR": str(var_dir),
-                                  "DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/nowhere"})
+    result = run_cli(
+        "init",
+        env={
+            "MENTALSPACE_VAR_DIR": str(var_dir),
+            "DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/nowhere",
+        },
+    )
     _assert_one_line_error(result, "cannot reach the operational store", "127.0.0.1:1")
     assert "secret" not in result.stderr
 
@@ -74,8 +79,10 @@ def _row_counts(url: str) -> dict[str, int]:
     metadata = MetaData()
     with engine.connect() as conn:
         metadata.reflect(conn)
-        counts = {name: conn.execute(select(func.count()).select_from(t)).scalar()
-                  for name, t in metadata.tables.items()}
+        counts = {
+            name: conn.execute(select(func.count()).select_from(t)).scalar()
+            for name, t in metadata.tables.items()
+        }
     engine.dispose()
     return counts
 
@@ -90,11 +97,19 @@ def _add(url: str, table, **values) -> None:
 def _run_make_build(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`make build` as a developer types it, with this interpreter's environment instead of re-installing one
     (`-o` takes the lock's install stamp as up to date, BIN is where `mentalspace` is)."""
-    stamp = f".venv/.installed-{hashlib.sha1((REPO_ROOT / 'requirements.lock').read_bytes()).hexdigest()[:12]}"
+    stamp = (
+        f".venv/.installed-{hashlib.sha1((REPO_ROOT / 'requirements.lock').read_bytes()).hexdigest()[:12]}"
+    )
     clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
-    return subprocess.run(["make", "--no-print-directory", "-o", stamp, "build", f"BIN={os.path.dirname(sys.executable)}"],
-                          cwd=REPO_ROOT,
-                          env={**clean, **env}, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        ["make", "--no-print-directory", "-o", stamp, "build", f"BIN={os.path.dirname(sys.executable)}"],
+        cwd=REPO_ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -135,8 +150,9 @@ def test_rows_added_to_a_generated_practice_make_it_a_practices_own(store):
     before = _row_counts(url)
 
     result = run_cli("build", "--fresh", *SMALL, env=env)
-    _assert_one_line_error(result, "refusing to replace the operational store", "not made by the generator",
-                           "--replace")
+    _assert_one_line_error(
+        result, "refusing to replace the operational store", "not made by the generator", "--replace"
+    )
     assert _row_counts(url) == before
 
     replaced = run_cli("generate", "--replace", *SMALL, env=env)
@@ -147,4 +163,3 @@ def test_rows_added_to_a_generated_practice_make_it_a_practices_own(store):
     with engine.connect() as conn:
         assert conn.execute(select(Payer.id).where(Payer.name == "Hand-added payer")).first() is None
     engine.dispose()
-

@@ -22,8 +22,14 @@ def settings(choices: alerts.AlertChoices) -> dict:
         "types": tuple(c1.multiselect("Type", choices.alert_types, key="ca_types")),
         "severities": tuple(c2.multiselect("Severity", list(alerts.SEVERITIES), key="ca_severities")),
         "people": tuple(c3.multiselect("Person", choices.people, key="ca_people")),
-        "statuses": tuple(c4.multiselect("Status", list(alerts.LIFECYCLE),
-                                         default=["OPEN", "ACKNOWLEDGED", "NOT SYNCED"], key="ca_statuses")),
+        "statuses": tuple(
+            c4.multiselect(
+                "Status",
+                list(alerts.LIFECYCLE),
+                default=["OPEN", "ACKNOWLEDGED", "NOT SYNCED"],
+                key="ca_statuses",
+            )
+        ),
     }
 
 
@@ -44,25 +50,38 @@ def body(user, scope) -> None:
 
 def render(view: alerts.AlertView, choices: alerts.AlertChoices, scope, supervisor_id, user) -> None:
     counts = choices.severity_counts
-    st.caption(f"{choices.total} open conditions: {counts['CRITICAL']} critical, {counts['WARNING']} warnings, "
-               f"{counts['INFO']} for information · showing {view.table.height} after filters")
-    ui.table(view.table, key="ca_table", file_name="compliance_alerts.csv", limit=TABLE_LIMIT,
-             empty="No alerts match these filters: clear a filter to see more.")
+    st.caption(
+        f"{choices.total} open conditions: {counts['CRITICAL']} critical, {counts['WARNING']} warnings, "
+        f"{counts['INFO']} for information · showing {view.table.height} after filters"
+    )
+    ui.table(
+        view.table,
+        key="ca_table",
+        file_name="compliance_alerts.csv",
+        limit=TABLE_LIMIT,
+        empty="No alerts match these filters: clear a filter to see more.",
+    )
     if not view.actions:
         return
     st.subheader("Act on an alert")
     if view.actionable_count > ACTION_LIMIT:
-        st.caption(f"Showing the first {ACTION_LIMIT} alerts of this view: narrow the filters to reach the others.")
+        st.caption(
+            f"Showing the first {ACTION_LIMIT} alerts of this view: narrow the filters to reach the others."
+        )
     labels = {key: label for key, (label, _) in view.actions.items()}
     # Preselect the first alert nobody has acknowledged yet: that is usually the next one to act on.
-    key = st.selectbox("Alert", list(labels), index=view.first_open, format_func=labels.get, key="ca_selected")
+    key = st.selectbox(
+        "Alert", list(labels), index=view.first_open, format_func=labels.get, key="ca_selected"
+    )
     status = view.actions[key][1]
     c1, c2, _ = st.columns([1, 1, 4])
     if c1.button("Acknowledge", key="ca_acknowledge", disabled=status != "OPEN", type="primary"):
         _act("acknowledge", key, labels[key], scope, supervisor_id, user)
     if c2.button("Resolve", key="ca_resolve"):
         _act("resolve", key, labels[key], scope, supervisor_id, user)
-    st.caption("Resolving records who closed it; if the condition is still there at the next sync, the alert reopens.")
+    st.caption(
+        "Resolving records who closed it; if the condition is still there at the next sync, the alert reopens."
+    )
 
 
 def _act(action: str, key: str, label: str, scope, supervisor_id, user) -> None:

@@ -33,7 +33,12 @@ def _validation_summary(data: bytes, file_name: str) -> tuple[pl.DataFrame, list
     except edi835.Edi835Error as exc:
         return str(exc)
     remittances = result.tables["remittances"].select(
-        "payer_name", "trace_number", "payment_date", "payment_amount", "claim_count", "service_line_count",
+        "payer_name",
+        "trace_number",
+        "payment_date",
+        "payment_amount",
+        "claim_count",
+        "service_line_count",
         "is_balanced",
     )
     errors = [f"{i.code}: {i.message}" for i in result.validation.errors]
@@ -42,8 +47,12 @@ def _validation_summary(data: bytes, file_name: str) -> tuple[pl.DataFrame, list
 
 
 def _upload_section(user) -> None:
-    uploaded = st.file_uploader("835 remittance file", type=None, key=f"{PAGE}_file",
-                                help="The ERA file downloaded from AdvancedMD or the clearinghouse (X12 835).")
+    uploaded = st.file_uploader(
+        "835 remittance file",
+        type=None,
+        key=f"{PAGE}_file",
+        help="The ERA file downloaded from AdvancedMD or the clearinghouse (X12 835).",
+    )
     if uploaded is None:
         st.info("Choose an 835 file to see its validation summary before anything is posted.")
         return
@@ -81,7 +90,9 @@ def _upload_section(user) -> None:
         summary = "\n\n".join(ui.plain(line) for line in result.summary_lines())
         (st.info if result.already_posted else st.success)(summary)
         if not result.already_posted and result.level_counts:
-            levels = pl.DataFrame({"match level": list(result.level_counts), "claims": list(result.level_counts.values())})
+            levels = pl.DataFrame(
+                {"match level": list(result.level_counts), "claims": list(result.level_counts.values())}
+            )
             st.dataframe(levels.to_pandas(), hide_index=True)
 
 
@@ -91,27 +102,48 @@ def _review_section(user) -> None:
     if not items:
         st.info("Nothing waits for review: every claim payment was matched and posted.")
         return
-    rows = pl.DataFrame([
-        {"era claim": i.era_claim_id, "file": i.file_name, "claim control number": i.claim_control_number,
-         "status": i.claim_status_code, "charged": float(i.charge_amount), "paid": float(i.paid_amount),
-         "held because": i.hold_reason or "",
-         "best candidate": i.candidates[0].claim_control_number if i.candidates else "",
-         "score": round(i.candidates[0].score, 2) if i.candidates else None}
-        for i in items
-    ])
+    rows = pl.DataFrame(
+        [
+            {
+                "era claim": i.era_claim_id,
+                "file": i.file_name,
+                "claim control number": i.claim_control_number,
+                "status": i.claim_status_code,
+                "charged": float(i.charge_amount),
+                "paid": float(i.paid_amount),
+                "held because": i.hold_reason or "",
+                "best candidate": i.candidates[0].claim_control_number if i.candidates else "",
+                "score": round(i.candidates[0].score, 2) if i.candidates else None,
+            }
+            for i in items
+        ]
+    )
     st.dataframe(rows.to_pandas(), hide_index=True, width="stretch")
-    st.download_button("Download CSV", rows.write_csv(), file_name="era_review_queue.csv", mime="text/csv",
-                       key=f"{PAGE}_review_csv")
+    st.download_button(
+        "Download CSV",
+        rows.write_csv(),
+        file_name="era_review_queue.csv",
+        mime="text/csv",
+        key=f"{PAGE}_review_csv",
+    )
     chosen = st.selectbox("Work on ERA claim", [i.era_claim_id for i in items], key=f"{PAGE}_review_item")
     item = next(i for i in items if i.era_claim_id == chosen)
-    options = {f"#{c.rank} claim {c.claim_control_number} (score {c.score:.2f}: {c.reasons})": c for c in item.candidates}
+    options = {
+        f"#{c.rank} claim {c.claim_control_number} (score {c.score:.2f}: {c.reasons})": c
+        for c in item.candidates
+    }
     if options:
         label = st.radio("Candidates", list(options), format_func=ui.plain, key=f"{PAGE}_candidate")
         if st.button("Post to this claim", key=f"{PAGE}_resolve"):
             candidate = options[label]
             try:
-                outcome = resolve_review(store_engine(), item.era_claim_id, claim_id=candidate.claim_id,
-                                         charge_id=candidate.charge_id, user_id=user.user_id)
+                outcome = resolve_review(
+                    store_engine(),
+                    item.era_claim_id,
+                    claim_id=candidate.claim_id,
+                    charge_id=candidate.charge_id,
+                    user_id=user.user_id,
+                )
             except PlatformError as exc:
                 st.error(ui.plain(exc))
             else:

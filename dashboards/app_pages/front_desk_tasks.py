@@ -23,14 +23,29 @@ def render(stale, unverified, incomplete) -> None:
     c2.metric("Insurance not verified (next 7 days)", unverified.height, border=True)
     c3.metric("Clients with incomplete demographics", incomplete.height, border=True)
     st.subheader("Appointments not closed out")
-    ui.table(stale, key="fd_stale", limit=1000, file_name="appointments_not_closed_out.csv",
-             empty="Every past appointment is marked Completed, No-Show or Cancelled.")
+    ui.table(
+        stale,
+        key="fd_stale",
+        limit=1000,
+        file_name="appointments_not_closed_out.csv",
+        empty="Every past appointment is marked Completed, No-Show or Cancelled.",
+    )
     st.subheader("Insurance not verified before the visit")
-    ui.table(unverified, key="fd_unverified", limit=1000, file_name="insurance_not_verified.csv",
-             empty="Insurance is verified for every insured client booked in the next 7 days.")
+    ui.table(
+        unverified,
+        key="fd_unverified",
+        limit=1000,
+        file_name="insurance_not_verified.csv",
+        empty="Insurance is verified for every insured client booked in the next 7 days.",
+    )
     st.subheader("Incomplete demographics")
-    ui.table(incomplete, key="fd_demographics", limit=1000, file_name="incomplete_demographics.csv",
-             empty="Every client seen has complete demographics on file.")
+    ui.table(
+        incomplete,
+        key="fd_demographics",
+        limit=1000,
+        file_name="incomplete_demographics.csv",
+        empty="Every client seen has complete demographics on file.",
+    )
 
 
 ui.run_page(PAGE, body)

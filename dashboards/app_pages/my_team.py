@@ -26,10 +26,16 @@ def settings(user, scope) -> tuple[tuple[int, ...] | None, int | None]:
         return scope.clinician_ids, user.user_id if user.role == "SUPERVISOR" else None
     people = metrics.clinicians(None)
     supervisors = people.filter(pl.col("role") == "SUPERVISOR")
-    names = dict(zip(supervisors["clinician_id"].to_list(), supervisors["clinician_name"].to_list(), strict=True))
+    names = dict(
+        zip(supervisors["clinician_id"].to_list(), supervisors["clinician_name"].to_list(), strict=True)
+    )
     options = [None, *names]
-    chosen = st.selectbox("Team", options, key=SUPERVISOR_KEY,
-                          format_func=lambda sid: "Every clinician" if sid is None else f"{names[sid]}'s team")
+    chosen = st.selectbox(
+        "Team",
+        options,
+        key=SUPERVISOR_KEY,
+        format_func=lambda sid: "Every clinician" if sid is None else f"{names[sid]}'s team",
+    )
     if chosen is None:
         return None, None
     members = people.filter((pl.col("supervisor_id") == chosen) | (pl.col("clinician_id") == chosen))
@@ -51,7 +57,9 @@ def render(team, team_alerts) -> None:
     defs = definitions()
     st.caption(f"Month to date from {team.period:%d %b %Y} · as of {team.as_of:%a %d %b %Y}")
     if team.table.is_empty():
-        st.info("No active clinicians in your team yet: supervisees appear once their supervisor is set in the store.")
+        st.info(
+            "No active clinicians in your team yet: supervisees appear once their supervisor is set in the store."
+        )
         return
 
     st.subheader("Team overview")
@@ -69,18 +77,35 @@ def render(team, team_alerts) -> None:
         pl.col("status_code"),
         *[pl.col(f"{k}_status") for k in TEAM_KEYS],
     )
-    ui.table(shown, key="team_table", empty="", file_name="team_overview.csv", colour_by={
-        "Status": "status_code", "KVR %": "kept_visit_rate_status", "No-show rate %": "no_show_rate_status",
-        "Notes > 7 days": "unsigned_note_backlog_status", "Same-day doc %": "same_day_documentation_rate_status",
-    })
+    ui.table(
+        shown,
+        key="team_table",
+        empty="",
+        file_name="team_overview.csv",
+        colour_by={
+            "Status": "status_code",
+            "KVR %": "kept_visit_rate_status",
+            "No-show rate %": "no_show_rate_status",
+            "Notes > 7 days": "unsigned_note_backlog_status",
+            "Same-day doc %": "same_day_documentation_rate_status",
+        },
+    )
     ui.status_legend()
 
     st.subheader("Team metrics this month")
     cols = st.columns(len(TEAM_KEYS))
     for col, key in zip(cols, TEAM_KEYS, strict=True):
         f = team.team_figures[key]
-        ui.metric_card(col, f"team-{key}", defs[key].label, f.definition, f.value, status=f.status, change=f.change,
-                       help="Pooled over the team, month to date; change against last month.")
+        ui.metric_card(
+            col,
+            f"team-{key}",
+            defs[key].label,
+            f.definition,
+            f.value,
+            status=f.status,
+            change=f.change,
+            help="Pooled over the team, month to date; change against last month.",
+        )
 
     left, right = st.columns(2)
     with left:
@@ -90,24 +115,40 @@ def render(team, team_alerts) -> None:
         for status, text in team.coaching[:COACHING_SHOWN]:
             ui.status_line(status, text)
         if len(team.coaching) > COACHING_SHOWN:
-            st.caption(f"{len(team.coaching) - COACHING_SHOWN} more in the team table, most urgent first above.")
+            st.caption(
+                f"{len(team.coaching) - COACHING_SHOWN} more in the team table, most urgent first above."
+            )
     with right:
         st.subheader("Supervision hours this month")
-        ui.table(team.supervision, key="team_supervision", file_name="supervision_hours.csv",
-                 colour_by={"status": "status_code"},
-                 empty="No supervisee in this team has a licence that requires supervision hours.")
+        ui.table(
+            team.supervision,
+            key="team_supervision",
+            file_name="supervision_hours.csv",
+            colour_by={"status": "status_code"},
+            empty="No supervisee in this team has a licence that requires supervision hours.",
+        )
 
     st.subheader("Alerts")
-    ui.table(team_alerts.select("severity", "person", "alert_type", "message", "due_date"), key="team_alerts", limit=1000,
-             empty="No open alerts for your team.", file_name="team_alerts.csv")
+    ui.table(
+        team_alerts.select("severity", "person", "alert_type", "message", "due_date"),
+        key="team_alerts",
+        limit=1000,
+        empty="No open alerts for your team.",
+        file_name="team_alerts.csv",
+    )
 
     st.subheader("Trend against last months")
     trend = team.trend
     if trend.is_empty():
         st.info("No monthly figures yet.")
         return
-    key = st.radio("Measure", list(TEAM_KEYS), format_func=lambda k: defs[k].label, horizontal=True,
-                   key="team_trend_metric")
+    key = st.radio(
+        "Measure",
+        list(TEAM_KEYS),
+        format_func=lambda k: defs[k].label,
+        horizontal=True,
+        key="team_trend_metric",
+    )
     series = trend.filter(pl.col("metric_key") == key)
     st.plotly_chart(team_trend(series, defs[key]), width="stretch", key="team_trend_chart")
 

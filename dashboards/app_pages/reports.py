@@ -15,7 +15,10 @@ RANGES = {"This month": 0, "Last 3 months": 2, "Last 6 months": 5, "Last 12 mont
 
 
 def settings(as_of: dt.date) -> tuple[dt.date, dt.date]:
-    choice = st.segmented_control("Period", list(RANGES), default="Last 3 months", key="rp_range") or "Last 3 months"
+    choice = (
+        st.segmented_control("Period", list(RANGES), default="Last 3 months", key="rp_range")
+        or "Last 3 months"
+    )
     return periods.months_back(as_of, RANGES[choice]), periods.month_start(as_of)
 
 
@@ -27,7 +30,9 @@ def body(user, scope) -> None:
     as_of = periods.as_of()
     first, last = settings(as_of)
     st.caption(f"{first:%b %Y} to {last:%b %Y} (month to date) · as of {as_of:%a %d %b %Y}")
-    revenue_tab, aging_tab, denial_tab, mix_tab = st.tabs(["Revenue", "AR aging", "Claim denials", "Payer mix"])
+    revenue_tab, aging_tab, denial_tab, mix_tab = st.tabs(
+        ["Revenue", "AR aging", "Claim denials", "Payer mix"]
+    )
     with revenue_tab:
         revenue(first, last)
     with aging_tab:
@@ -45,16 +50,34 @@ def revenue(first, last) -> None:
         return
     total = monthly["revenue"].sum()
     st.metric("Revenue (payments applied)", f"${total:,.2f}", border=True)
-    st.plotly_chart(bars(monthly, "month", "revenue", x_title="Month", y_title="Revenue ($)",
-                         stacked_by="payment_source", title="Revenue by month"),
-                    width="stretch", key="rp_revenue_chart")
-    labels = {"clinician": "By clinician", "cpt_code": "By CPT code", "payer": "By payer",
-              "payment_method": "By payment method"}
+    st.plotly_chart(
+        bars(
+            monthly,
+            "month",
+            "revenue",
+            x_title="Month",
+            y_title="Revenue ($)",
+            stacked_by="payment_source",
+            title="Revenue by month",
+        ),
+        width="stretch",
+        key="rp_revenue_chart",
+    )
+    labels = {
+        "clinician": "By clinician",
+        "cpt_code": "By CPT code",
+        "payer": "By payer",
+        "payment_method": "By payment method",
+    }
     for dimension, title in labels.items():
         st.subheader(title)
-        ui.table(reports.revenue_by(dimension, first, last), key=f"rp_revenue_{dimension}",
-                 empty="No revenue in this period.", file_name=f"revenue_by_{dimension}.csv",
-                 column_config={"revenue": st.column_config.NumberColumn(format="dollar")})
+        ui.table(
+            reports.revenue_by(dimension, first, last),
+            key=f"rp_revenue_{dimension}",
+            empty="No revenue in this period.",
+            file_name=f"revenue_by_{dimension}.csv",
+            column_config={"revenue": st.column_config.NumberColumn(format="dollar")},
+        )
 
 
 def aging(month) -> None:
@@ -63,11 +86,25 @@ def aging(month) -> None:
         st.info("No receivables outstanding: every charge is paid, adjusted or not yet entered.")
         return
     st.metric("Outstanding receivables", f"${report.outstanding:,.2f}", border=True)
-    st.plotly_chart(bars(report.buckets, "bucket", "outstanding", x_title="Days from service",
-                         y_title="Outstanding ($)", title="Receivables by age (days from service)"),
-                    width="stretch", key="rp_aging_chart")
-    ui.table(report.buckets, key="rp_aging_buckets", empty="", file_name="ar_aging.csv",
-             column_config={"outstanding": st.column_config.NumberColumn(format="dollar")})
+    st.plotly_chart(
+        bars(
+            report.buckets,
+            "bucket",
+            "outstanding",
+            x_title="Days from service",
+            y_title="Outstanding ($)",
+            title="Receivables by age (days from service)",
+        ),
+        width="stretch",
+        key="rp_aging_chart",
+    )
+    ui.table(
+        report.buckets,
+        key="rp_aging_buckets",
+        empty="",
+        file_name="ar_aging.csv",
+        column_config={"outstanding": st.column_config.NumberColumn(format="dollar")},
+    )
     st.subheader("By payer")
     ui.table(report.by_payer, key="rp_aging_payer", empty="", file_name="ar_aging_by_payer.csv")
 
@@ -78,17 +115,36 @@ def denials(first, last) -> None:
         st.info("No denied claims in this period.")
     else:
         denied, adjudicated = report.claims_denied, report.claims_adjudicated
-        st.metric("Claim denial rate", f"{denied / adjudicated * 100:.1f}%" if adjudicated else "—",
-                  help=f"{denied} denied of {adjudicated} claims adjudicated in the period", border=True)
-        st.plotly_chart(bars(report.trend, "month", "claims_denied", x_title="Month adjudicated",
-                             y_title="Claims denied", stacked_by="CARC", title="Denials by reason (CARC)"), width="stretch", key="rp_denial_chart")
+        st.metric(
+            "Claim denial rate",
+            f"{denied / adjudicated * 100:.1f}%" if adjudicated else "—",
+            help=f"{denied} denied of {adjudicated} claims adjudicated in the period",
+            border=True,
+        )
+        st.plotly_chart(
+            bars(
+                report.trend,
+                "month",
+                "claims_denied",
+                x_title="Month adjudicated",
+                y_title="Claims denied",
+                stacked_by="CARC",
+                title="Denials by reason (CARC)",
+            ),
+            width="stretch",
+            key="rp_denial_chart",
+        )
         st.subheader("Denials by reason")
         ui.table(report.reasons, key="rp_denials", empty="", file_name="denials_by_carc.csv")
         st.subheader("Denials by month and reason")
         ui.table(report.by_month, key="rp_denials_month", empty="", file_name="denials_by_month_and_carc.csv")
     st.subheader("Denial adjustments on posted ERAs")
-    ui.table(reports.era_denial_adjustments(first, last), key="rp_era_denials", file_name="era_denials_by_carc.csv",
-             empty="No 835 remittances posted in this period: upload ERAs on the ERA upload page.")
+    ui.table(
+        reports.era_denial_adjustments(first, last),
+        key="rp_era_denials",
+        file_name="era_denials_by_carc.csv",
+        empty="No 835 remittances posted in this period: upload ERAs on the ERA upload page.",
+    )
 
 
 def payer_mix(first, last) -> None:
@@ -96,11 +152,27 @@ def payer_mix(first, last) -> None:
     if mix.is_empty():
         st.info("No charges in this period.")
         return
-    st.plotly_chart(bars(mix, "payer", "billed", x_title="Payer", y_title="Charges billed ($)",
-                         title="Charges billed by payer"), width="stretch",
-                    key="rp_mix_chart")
-    ui.table(mix, key="rp_mix", empty="", file_name="payer_mix.csv",
-             column_config={c: st.column_config.NumberColumn(format="dollar") for c in ("billed", "paid", "outstanding")})
+    st.plotly_chart(
+        bars(
+            mix,
+            "payer",
+            "billed",
+            x_title="Payer",
+            y_title="Charges billed ($)",
+            title="Charges billed by payer",
+        ),
+        width="stretch",
+        key="rp_mix_chart",
+    )
+    ui.table(
+        mix,
+        key="rp_mix",
+        empty="",
+        file_name="payer_mix.csv",
+        column_config={
+            c: st.column_config.NumberColumn(format="dollar") for c in ("billed", "paid", "outstanding")
+        },
+    )
 
 
 ui.run_page(PAGE, body)

@@ -30,11 +30,25 @@ def render(view, first, last, frame) -> None:
     st.caption(f"{first:%a %d %b %Y}" + ("" if first == last else f" to {last:%a %d %b %Y}"))
     counts = schedule.status_counts(frame)
     cols = st.columns(5)
-    for col, (label, status) in zip(cols, (("Booked", None), ("Confirmed", "CONFIRMED"), ("Checked in", "CHECKED_IN"),
-                                           ("Completed", "COMPLETED"), ("No-shows", "NO_SHOW")), strict=True):
+    for col, (label, status) in zip(
+        cols,
+        (
+            ("Booked", None),
+            ("Confirmed", "CONFIRMED"),
+            ("Checked in", "CHECKED_IN"),
+            ("Completed", "COMPLETED"),
+            ("No-shows", "NO_SHOW"),
+        ),
+        strict=True,
+    ):
         col.metric(label, frame.height if status is None else counts.get(status, 0), border=True)
-    ui.table(frame, key="sc_table", limit=1000, file_name=f"schedule_{first:%Y%m%d}_{last:%Y%m%d}.csv",
-             empty=f"No appointments {'today' if view == 'Today' else 'this week'}: book from the scheduling screen.")
+    ui.table(
+        frame,
+        key="sc_table",
+        limit=1000,
+        file_name=f"schedule_{first:%Y%m%d}_{last:%Y%m%d}.csv",
+        empty=f"No appointments {'today' if view == 'Today' else 'this week'}: book from the scheduling screen.",
+    )
 
 
 ui.run_page(PAGE, body)

@@ -24,15 +24,26 @@ _LAYOUT = dict(margin=dict(t=40, b=40, l=10, r=130), height=380, legend=dict(ori
 
 
 def _line(y: float, colour: str, dash: str, text: str | None) -> tuple[dict, dict | None]:
-    shape = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=y, y1=y, line=dict(color=colour, dash=dash))
+    shape = dict(
+        type="line", xref="paper", x0=0, x1=1, yref="y", y0=y, y1=y, line=dict(color=colour, dash=dash)
+    )
     note = None if text is None else _label(y, text, colour)
     return shape, note
 
 
 def _label(y: float, text: str, colour: str | None = None) -> dict:
     """A guide line's label, in the right margin level with its line (never over the bars)."""
-    return dict(xref="paper", x=1.01, y=y, yref="y", text=text, showarrow=False, xanchor="left", yanchor="middle",
-                font=dict(size=11, color=colour) if colour else dict(size=11))
+    return dict(
+        xref="paper",
+        x=1.01,
+        y=y,
+        yref="y",
+        text=text,
+        showarrow=False,
+        xanchor="left",
+        yanchor="middle",
+        font=dict(size=11, color=colour) if colour else dict(size=11),
+    )
 
 
 def _periods(dates: list) -> tuple[list[str], str]:
@@ -59,17 +70,39 @@ def _guides(fig: go.Figure, definition: MetricDefinition) -> None:
     """
     shapes, notes = [], []
     if definition.direction == "range" and definition.benchmark_low is not None:
-        shapes.append(dict(type="rect", xref="paper", x0=0, x1=1, yref="y", y0=definition.benchmark_low,
-                           y1=definition.benchmark_high, fillcolor=GREEN, opacity=0.1, line=dict(width=0)))
+        shapes.append(
+            dict(
+                type="rect",
+                xref="paper",
+                x0=0,
+                x1=1,
+                yref="y",
+                y0=definition.benchmark_low,
+                y1=definition.benchmark_high,
+                fillcolor=GREEN,
+                opacity=0.1,
+                line=dict(width=0),
+            )
+        )
         notes.append(_label(definition.benchmark_high, f"benchmark {definition.target_text}"))
-        lines = [(bound, RED, "dot", None) for bound in (definition.alert_low, definition.alert_high) if bound is not None]
+        lines = [
+            (bound, RED, "dot", None)
+            for bound in (definition.alert_low, definition.alert_high)
+            if bound is not None
+        ]
     else:
         lines = []
         if definition.benchmark_value is not None:
             lines.append((definition.benchmark_value, GREEN, "dash", f"benchmark {definition.target_text}"))
         if definition.alert_threshold is not None and definition.alert_operator in ("<", ">"):
-            lines.append((definition.alert_threshold, RED, "dot",
-                          f"alert {definition.alert_operator} {definition.alert_threshold:g}"))
+            lines.append(
+                (
+                    definition.alert_threshold,
+                    RED,
+                    "dot",
+                    f"alert {definition.alert_operator} {definition.alert_threshold:g}",
+                )
+            )
     for y, colour, dash, text in lines:
         shape, note = _line(y, colour, dash, text)
         shapes.append(shape)
@@ -94,22 +127,42 @@ def metric_trend(series: pl.DataFrame, definition: MetricDefinition, as_of_perio
     """
     rows = series.to_dicts()
     colours = [
-        (warehouse_status(r) if "rag_status" in r else metric_status(
-            definition, r["metric_value"], r["numerator"], r["denominator"], r.get("previous_value"),
-            period_running=as_of_period is not None and r["period_start"] >= as_of_period)).colour
+        (
+            warehouse_status(r)
+            if "rag_status" in r
+            else metric_status(
+                definition,
+                r["metric_value"],
+                r["numerator"],
+                r["denominator"],
+                r.get("previous_value"),
+                period_running=as_of_period is not None and r["period_start"] >= as_of_period,
+            )
+        ).colour
         for r in rows
     ]
     labels, x_title = _periods([r["period_start"] for r in rows])
-    fig = go.Figure(go.Bar(
-        x=labels, y=[r["metric_value"] for r in rows], marker_color=colours,
-        customdata=[[r["numerator"], r["denominator"]] for r in rows],
-        hovertemplate="%{x}: %{y:,.1f} (numerator %{customdata[0]:,.1f}, denominator "
-                      "%{customdata[1]:,.1f})<extra></extra>",
-        name=definition.label,
-    ))
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=[r["metric_value"] for r in rows],
+            marker_color=colours,
+            customdata=[[r["numerator"], r["denominator"]] for r in rows],
+            hovertemplate="%{x}: %{y:,.1f} (numerator %{customdata[0]:,.1f}, denominator "
+            "%{customdata[1]:,.1f})<extra></extra>",
+            name=definition.label,
+        )
+    )
     if definition.alert_operator == "below_required":
-        fig.add_trace(go.Scatter(x=labels, y=[r["denominator"] for r in rows],
-                                 mode="lines+markers", line=dict(color=GREEN, dash="dash"), name="required"))
+        fig.add_trace(
+            go.Scatter(
+                x=labels,
+                y=[r["denominator"] for r in rows],
+                mode="lines+markers",
+                line=dict(color=GREEN, dash="dash"),
+                name="required",
+            )
+        )
     _guides(fig, definition)
     _axis(fig, definition, x_title)
     return fig
@@ -119,20 +172,38 @@ def metric_trend(series: pl.DataFrame, definition: MetricDefinition, as_of_perio
 def team_trend(series: pl.DataFrame, definition: MetricDefinition) -> go.Figure:
     """A team's pooled monthly value as a line, against the dictionary's benchmark and alert lines."""
     labels, x_title = _periods(series["period_start"].to_list())
-    fig = go.Figure(go.Scatter(x=labels, y=series["metric_value"].to_list(),
-                               mode="lines+markers", name="team", line=dict(color="#1565c0")))
+    fig = go.Figure(
+        go.Scatter(
+            x=labels,
+            y=series["metric_value"].to_list(),
+            mode="lines+markers",
+            name="team",
+            line=dict(color="#1565c0"),
+        )
+    )
     _guides(fig, definition)
     _axis(fig, definition, x_title)
     return fig
 
 
 @st.cache_resource(**_FIGURES)
-def bars(frame: pl.DataFrame, x: str, y: str, *, x_title: str, y_title: str, colour: str | None = None,
-         title: str = "", stacked_by: str | None = None, target: float | None = None,
-         alert_pct: float | None = None) -> go.Figure:
+def bars(
+    frame: pl.DataFrame,
+    x: str,
+    y: str,
+    *,
+    x_title: str,
+    y_title: str,
+    colour: str | None = None,
+    title: str = "",
+    stacked_by: str | None = None,
+    target: float | None = None,
+    alert_pct: float | None = None,
+) -> go.Figure:
     """A plain bar chart (reports) with both axes titled; stacked by a category column when given; with a
     target line (and the alert bound at `alert_pct` % of it) when given. A date column on x is a month each
     (labelled "Sep 2026", one category per month, so every label sits under its own bar)."""
+
     def x_values(part: pl.DataFrame) -> list:
         values = part[x].to_list()
         return [f"{v:%b %Y}" for v in values] if part.schema[x] == pl.Date else values
@@ -166,13 +237,42 @@ def bars(frame: pl.DataFrame, x: str, y: str, *, x_title: str, y_title: str, col
 @st.cache_resource(**_FIGURES)
 def capacity_chart(capacity: pl.DataFrame, this_week: dt.date) -> go.Figure:
     """Booked and open slots per week, stacked, with a marker at this week."""
-    fig = go.Figure([
-        go.Bar(x=capacity["week_start"].to_list(), y=capacity["booked_slots"].to_list(), name="booked"),
-        go.Bar(x=capacity["week_start"].to_list(), y=capacity["open_slots"].to_list(), name="open"),
-    ])
-    fig.update_layout(barmode="stack", title="Slots per week", xaxis_title="Week starting (Monday)",
-                      yaxis_title="Appointment slots", shapes=[dict(
-        type="line", xref="x", x0=this_week, x1=this_week, yref="paper", y0=0, y1=1, line=dict(dash="dot"))],
-        annotations=[dict(xref="x", x=this_week, yref="paper", y=1, text="this week", showarrow=False,
-                          xanchor="left", yanchor="bottom", font=dict(size=11))], **_LAYOUT)
+    fig = go.Figure(
+        [
+            go.Bar(x=capacity["week_start"].to_list(), y=capacity["booked_slots"].to_list(), name="booked"),
+            go.Bar(x=capacity["week_start"].to_list(), y=capacity["open_slots"].to_list(), name="open"),
+        ]
+    )
+    fig.update_layout(
+        barmode="stack",
+        title="Slots per week",
+        xaxis_title="Week starting (Monday)",
+        yaxis_title="Appointment slots",
+        shapes=[
+            dict(
+                type="line",
+                xref="x",
+                x0=this_week,
+                x1=this_week,
+                yref="paper",
+                y0=0,
+                y1=1,
+                line=dict(dash="dot"),
+            )
+        ],
+        annotations=[
+            dict(
+                xref="x",
+                x=this_week,
+                yref="paper",
+                y=1,
+                text="this week",
+                showarrow=False,
+                xanchor="left",
+                yanchor="bottom",
+                font=dict(size=11),
+            )
+        ],
+        **_LAYOUT,
+    )
     return fig

@@ -29,10 +29,14 @@ NAV_NOTICE_KEY = "nav_notice"
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _STATUS_COLOURS = {s: s.colour for s in Status}
 # Cards are containers keyed `status-<name>-<slug>`; Streamlit gives each the class `st-key-<key>`.
-_CSS = "<style>" + "".join(
-    f'[class*="st-key-status-{s.name.lower()}-"] {{border-left: 6px solid {c}; border-radius: 0.5rem;}}'
-    for s, c in _STATUS_COLOURS.items()
-) + "</style>"
+_CSS = (
+    "<style>"
+    + "".join(
+        f'[class*="st-key-status-{s.name.lower()}-"] {{border-left: 6px solid {c}; border-radius: 0.5rem;}}'
+        for s, c in _STATUS_COLOURS.items()
+    )
+    + "</style>"
+)
 
 
 def run_page(page_key: str, body: Callable[[SignedInUser, Scope], None]) -> None:
@@ -92,16 +96,23 @@ def _coloured(frame: pl.DataFrame, colour_by: dict[str, str]) -> tuple[pl.DataFr
                 colour_of.setdefault(text, Status.__members__.get(str(status), Status.UNKNOWN).colour)
         text = pl.Series(column, texts, dtype=pl.String)
         # A one-element list per cell (a split on a character that never occurs); empty cells stay null.
-        columns.append(pl.when(pl.lit(text) == "").then(None).otherwise(pl.lit(text).str.split("\x00")).alias(column))
-        config[column] = st.column_config.MultiselectColumn(options=list(colour_of), color=list(colour_of.values()))
+        columns.append(
+            pl.when(pl.lit(text) == "").then(None).otherwise(pl.lit(text).str.split("\x00")).alias(column)
+        )
+        config[column] = st.column_config.MultiselectColumn(
+            options=list(colour_of), color=list(colour_of.values())
+        )
     return frame.select(columns), config
 
 
 def _standard_type(dtype: pa.DataType) -> pa.DataType:
     if pa.types.is_large_list(dtype) or pa.types.is_list(dtype):
         item = dtype.value_type
-        return pa.list_(pa.string() if pa.types.is_large_string(item) or pa.types.is_string_view(item)
-                        else _standard_type(item))
+        return pa.list_(
+            pa.string()
+            if pa.types.is_large_string(item) or pa.types.is_string_view(item)
+            else _standard_type(item)
+        )
     if pa.types.is_string_view(dtype):
         return pa.large_string()
     if pa.types.is_time64(dtype):
@@ -129,9 +140,16 @@ def _cell_text(value) -> str:
     return str(value)
 
 
-def table(frame: pl.DataFrame, key: str, empty: str, file_name: str | None = None,
-          column_config: dict | None = None, height: int | str = "auto",
-          colour_by: dict[str, str] | None = None, limit: int | None = None) -> None:
+def table(
+    frame: pl.DataFrame,
+    key: str,
+    empty: str,
+    file_name: str | None = None,
+    column_config: dict | None = None,
+    height: int | str = "auto",
+    colour_by: dict[str, str] | None = None,
+    limit: int | None = None,
+) -> None:
     """A table with its CSV download, or the empty state saying what to do.
 
     `colour_by` maps a shown column to a column holding Status names: its cells show as pills in the
@@ -149,7 +167,9 @@ def table(frame: pl.DataFrame, key: str, empty: str, file_name: str | None = Non
     if colour_by:
         shown, pills = _coloured(shown, colour_by)
         config |= pills
-    st.dataframe(_arrow(shown), hide_index=True, width="stretch", column_config=config, height=height, key=key)
+    st.dataframe(
+        _arrow(shown), hide_index=True, width="stretch", column_config=config, height=height, key=key
+    )
     csv_button(frame, key, file_name)
 
 
@@ -161,22 +181,41 @@ def plain(text: object) -> str:
 def csv_source(frame: pl.DataFrame, activity: auth.Activity | None) -> Callable[[], str]:
     """What the CSV button calls when clicked: the CSV, unless the session was signed out or went idle
     meanwhile (the button may still be on a screen nobody cleared yet)."""
+
     def write() -> str:
         if not auth.download_allowed(activity):
             raise PermissionError("download refused: the session was signed out or idle for 15 minutes")
         return frame.write_csv()
+
     return write
 
 
 def csv_button(frame: pl.DataFrame, key: str, file_name: str | None = None) -> None:
     # The CSV is written only when clicked, and the click does not rerun the page.
-    st.download_button("Download CSV", csv_source(frame, auth.current_activity()), file_name=file_name or f"{key}.csv",
-                       mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:")
+    st.download_button(
+        "Download CSV",
+        csv_source(frame, auth.current_activity()),
+        file_name=file_name or f"{key}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
 
 
-def metric_card(container, key: str, label: str, definition: MetricDefinition | None, value, *,
-                status: Status | None = None, change=None, value_text: str | None = None,
-                help: str | None = None, note: str | None = None) -> None:
+def metric_card(
+    container,
+    key: str,
+    label: str,
+    definition: MetricDefinition | None,
+    value,
+    *,
+    status: Status | None = None,
+    change=None,
+    value_text: str | None = None,
+    help: str | None = None,
+    note: str | None = None,
+) -> None:
     """A bordered st.metric with a left bar in its status colour (against the dictionary benchmark)."""
     status = status or Status.UNKNOWN
     notes = []
@@ -202,20 +241,32 @@ def metric_card(container, key: str, label: str, definition: MetricDefinition | 
 def status_line(status: Status, text: str) -> None:
     """One line of alerts / nudges / coaching with a dot in its status colour (the text may hold client names)."""
     colour = _STATUS_COLOURS[status]
-    st.markdown(f'<span style="color:{colour}; font-size:1.2em">●</span> {plain(text)}', unsafe_allow_html=True)
-
-
-def status_legend() -> None:
-    dots = {s: f'<span style="color:{_STATUS_COLOURS[s]}">●</span>' for s in (Status.GOOD, Status.REVIEW, Status.URGENT)}
-    st.caption(
-        f"{dots[Status.GOOD]} at or past the benchmark · {dots[Status.REVIEW]} between the benchmark and the alert "
-        f"threshold · {dots[Status.URGENT]} past the alert threshold — benchmarks and thresholds from the metric "
-        "dictionary", unsafe_allow_html=True,
+    st.markdown(
+        f'<span style="color:{colour}; font-size:1.2em">●</span> {plain(text)}', unsafe_allow_html=True
     )
 
 
-def clinician_picker(scope: Scope, names: dict[int, str], default: int | None, key: str,
-                     allow_practice: bool = False, label: str = "Clinician") -> tuple[int | None, bool]:
+def status_legend() -> None:
+    dots = {
+        s: f'<span style="color:{_STATUS_COLOURS[s]}">●</span>'
+        for s in (Status.GOOD, Status.REVIEW, Status.URGENT)
+    }
+    st.caption(
+        f"{dots[Status.GOOD]} at or past the benchmark · {dots[Status.REVIEW]} between the benchmark and the alert "
+        f"threshold · {dots[Status.URGENT]} past the alert threshold — benchmarks and thresholds from the metric "
+        "dictionary",
+        unsafe_allow_html=True,
+    )
+
+
+def clinician_picker(
+    scope: Scope,
+    names: dict[int, str],
+    default: int | None,
+    key: str,
+    allow_practice: bool = False,
+    label: str = "Clinician",
+) -> tuple[int | None, bool]:
     """Pick whose figures to show among the clinicians in scope (None = the whole practice).
 
     The URL's `?clinician=` preselects; a value in the URL or planted in session state that the scope
@@ -230,8 +281,13 @@ def clinician_picker(scope: Scope, names: dict[int, str], default: int | None, k
     if key in st.session_state and st.session_state[key] not in options:
         del st.session_state[key]
     if len(options) > 1:
-        wanted = st.selectbox(label, options, index=options.index(wanted), key=key,
-                              format_func=lambda cid: "Whole practice" if cid is None else names.get(cid, str(cid)))
+        wanted = st.selectbox(
+            label,
+            options,
+            index=options.index(wanted),
+            key=key,
+            format_func=lambda cid: "Whole practice" if cid is None else names.get(cid, str(cid)),
+        )
     if not scope.allows(wanted):  # belt and braces: never hand a loader an id outside the scope
         return default, True
     return wanted, refused
@@ -239,4 +295,6 @@ def clinician_picker(scope: Scope, names: dict[int, str], default: int | None, k
 
 def refused_notice(refused: bool) -> None:
     if refused:
-        st.warning("You can only view figures of clinicians you are responsible for; showing what you may see.")
+        st.warning(
+            "You can only view figures of clinicians you are responsible for; showing what you may see."
+        )

@@ -24,8 +24,19 @@ LIFECYCLE = ("OPEN", "ACKNOWLEDGED", "RESOLVED", "NOT SYNCED")
 # The store's status changes when anyone acknowledges; keep it fresh, and clear it after our own actions.
 LIFECYCLE_TTL_SECONDS = 20
 # The Compliance alerts table's columns, most telling first.
-TABLE_COLUMNS = ("alert_id", "severity", "status", "person", "alert_type", "message", "action_required", "due_date",
-                 "acknowledged_at", "resolved_at", "alert_key")
+TABLE_COLUMNS = (
+    "alert_id",
+    "severity",
+    "status",
+    "person",
+    "alert_type",
+    "message",
+    "action_required",
+    "due_date",
+    "acknowledged_at",
+    "resolved_at",
+    "alert_key",
+)
 
 
 def _audience(clinician_ids: tuple[int, ...] | None, supervisor_id: int | None) -> tuple[str, list]:
@@ -37,8 +48,11 @@ def _audience(clinician_ids: tuple[int, ...] | None, supervisor_id: int | None) 
 
 
 @cached(max_entries=64)
-def open_conditions(clinician_ids: tuple[int, ...] | None, supervisor_id: int | None,
-                    alert_types: tuple[str, ...] | None = None) -> pl.DataFrame:
+def open_conditions(
+    clinician_ids: tuple[int, ...] | None,
+    supervisor_id: int | None,
+    alert_types: tuple[str, ...] | None = None,
+) -> pl.DataFrame:
     """Open conditions the caller may see, most severe and most overdue first, with the person's name."""
     where, params = _audience(clinician_ids, supervisor_id)
     if alert_types is not None:
@@ -75,8 +89,15 @@ def lifecycle(alert_keys) -> pl.DataFrame:
             "resolved_by": [s.resolved_by for s in values],
             "resolved_at": [s.resolved_at for s in values],
         },
-        schema={"alert_key": pl.String, "alert_id": pl.Int64, "status": pl.String, "acknowledged_by": pl.Int64,
-                "acknowledged_at": pl.Datetime, "resolved_by": pl.Int64, "resolved_at": pl.Datetime},
+        schema={
+            "alert_key": pl.String,
+            "alert_id": pl.Int64,
+            "status": pl.String,
+            "acknowledged_by": pl.Int64,
+            "acknowledged_at": pl.Datetime,
+            "resolved_by": pl.Int64,
+            "resolved_at": pl.Datetime,
+        },
     )
 
 
@@ -126,9 +147,15 @@ class AlertView:
 
 
 @cached(max_entries=64, ttl=LIFECYCLE_TTL_SECONDS)
-def alert_view(clinician_ids: tuple[int, ...] | None, supervisor_id: int | None, types: tuple[str, ...] = (),
-               severities: tuple[str, ...] = (), people: tuple[str, ...] = (), statuses: tuple[str, ...] = (),
-               action_limit: int = 500) -> AlertView:
+def alert_view(
+    clinician_ids: tuple[int, ...] | None,
+    supervisor_id: int | None,
+    types: tuple[str, ...] = (),
+    severities: tuple[str, ...] = (),
+    people: tuple[str, ...] = (),
+    statuses: tuple[str, ...] = (),
+    action_limit: int = 500,
+) -> AlertView:
     """The filtered alerts and the action list, worked out once per filter choice rather than on every render."""
     shown = filter_alerts(with_lifecycle(clinician_ids, supervisor_id), types, severities, people, statuses)
     actionable = shown.filter(pl.col("status").is_in(["OPEN", "ACKNOWLEDGED"]))
@@ -136,7 +163,8 @@ def alert_view(clinician_ids: tuple[int, ...] | None, supervisor_id: int | None,
     actions = {
         key: (f"#{alert_id} · {severity} · {status.lower()} · {message}", status)
         for key, alert_id, severity, status, message in first.select(
-            "alert_key", "alert_id", "severity", "status", "message").iter_rows()
+            "alert_key", "alert_id", "severity", "status", "message"
+        ).iter_rows()
     }
     statuses_in_order = first["status"].to_list()
     return AlertView(
@@ -156,8 +184,12 @@ def clear_lifecycle() -> None:
 
 def filter_alerts(frame: pl.DataFrame, types=(), severities=(), people=(), statuses=()) -> pl.DataFrame:
     """The page's filters; an empty choice means no restriction."""
-    for column, chosen in (("alert_type", types), ("severity", severities), ("person", people),
-                           ("status", statuses)):
+    for column, chosen in (
+        ("alert_type", types),
+        ("severity", severities),
+        ("person", people),
+        ("status", statuses),
+    ):
         if chosen:
             frame = frame.filter(pl.col(column).is_in(list(chosen)))
     return frame
@@ -167,8 +199,14 @@ class AlertNotVisible(PermissionError):
     """The alert is not one the signed-in user may act on."""
 
 
-def act(action: str, alert_key: str, clinician_ids: tuple[int, ...] | None, supervisor_id: int | None,
-        user_id: int, now: dt.datetime | None = None) -> None:
+def act(
+    action: str,
+    alert_key: str,
+    clinician_ids: tuple[int, ...] | None,
+    supervisor_id: int | None,
+    user_id: int,
+    now: dt.datetime | None = None,
+) -> None:
     """Acknowledge or resolve an alert the user can see (checked again here, not trusted from the page)."""
     visible = open_conditions(clinician_ids, supervisor_id)
     if alert_key not in set(visible["alert_key"].to_list()):
@@ -177,7 +215,9 @@ def act(action: str, alert_key: str, clinician_ids: tuple[int, ...] | None, supe
 
     states = store_alerts.alert_statuses(store_engine(), [alert_key])
     if alert_key not in states:
-        raise store_alerts.AlertActionError("this alert has not reached the alert list yet; try after the next sync")
+        raise store_alerts.AlertActionError(
+            "this alert has not reached the alert list yet; try after the next sync"
+        )
     operation = {"acknowledge": store_alerts.acknowledge, "resolve": store_alerts.resolve}[action]
     operation(store_engine(), states[alert_key].alert_id, user_id, now)
     clear_lifecycle()
@@ -186,11 +226,11 @@ def act(action: str, alert_key: str, clinician_ids: tuple[int, ...] | None, supe
 def alert_summary(frame: pl.DataFrame) -> pl.DataFrame:
     """Counts by type and severity for panels: alert_type, severity, alerts, people affected."""
     if frame.is_empty():
-        return pl.DataFrame(schema={"alert_type": pl.String, "severity": pl.String, "alerts": pl.UInt32,
-                                    "people": pl.UInt32})
+        return pl.DataFrame(
+            schema={"alert_type": pl.String, "severity": pl.String, "alerts": pl.UInt32, "people": pl.UInt32}
+        )
     return (
         frame.group_by("alert_type", "severity")
         .agg(pl.len().alias("alerts"), pl.col("target_user_id").n_unique().alias("people"))
         .sort("alerts", descending=True)
     )
-

@@ -32,8 +32,14 @@ def clinicians(clinician_ids: tuple[int, ...] | None) -> pl.DataFrame:
 
 
 @cached(max_entries=256)
-def metric_rows(metric_keys: tuple[str, ...], period_grain: str, clinician_ids: tuple[int, ...] | None,
-                period_from: dt.date, period_to: dt.date, include_practice: bool = False) -> pl.DataFrame:
+def metric_rows(
+    metric_keys: tuple[str, ...],
+    period_grain: str,
+    clinician_ids: tuple[int, ...] | None,
+    period_from: dt.date,
+    period_to: dt.date,
+    include_practice: bool = False,
+) -> pl.DataFrame:
     """Rows of these measures for the clinicians in scope (and the practice, for everyone-scope callers)
     whose period starts between `period_from` and `period_to`, oldest first."""
     scopes = [f"(scope = 'clinician' and {id_filter('clinician_id', clinician_ids)})"]
@@ -51,8 +57,9 @@ def metric_rows(metric_keys: tuple[str, ...], period_grain: str, clinician_ids: 
 
 
 @cached(max_entries=256)
-def metric_series(metric_key: str, period_grain: str, clinician_id: int | None,
-                  clinician_ids: tuple[int, ...] | None) -> pl.DataFrame:
+def metric_series(
+    metric_key: str, period_grain: str, clinician_id: int | None, clinician_ids: tuple[int, ...] | None
+) -> pl.DataFrame:
     """One measure's periods for one clinician (or the practice when clinician_id is None), oldest first.
 
     `clinician_ids` is the caller's scope: a clinician outside it, or the practice for a caller who

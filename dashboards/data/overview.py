@@ -24,19 +24,33 @@ from dashboards.data.warehouse import query
 # scorecard's Outstanding AR is the receivables amount alone. The PRD's collection rate has its documented net
 # variant beside it (see the metric dictionary).
 SCORECARD_KEYS = ("kept_visit_rate", "claim_acceptance_rate")
-REVENUE_CYCLE_KEYS = ("charge_entry_lag", "billing_compliance_rate", "days_in_ar", "collection_rate",
-                      "net_collection_rate")
+REVENUE_CYCLE_KEYS = (
+    "charge_entry_lag",
+    "billing_compliance_rate",
+    "days_in_ar",
+    "collection_rate",
+    "net_collection_rate",
+)
 CAPACITY_KEYS = ("schedule_fill_rate", "prime_time_utilization")
 # Measures counted on the period's last day (dictionary: "today for the running period"), not summed over it:
 # the running month's figure is today's, and the page says so.
 AS_OF_TODAY_KEYS = ("days_in_ar", "treatment_plan_currency", "unsigned_note_backlog")
 # The matrix's measures, with the short names its "why" text uses. Its status combines their
 # warehouse statuses (rag_status) for the month the matrix shows; see matrix_status.
-MATRIX_KEYS = ("kept_visit_rate", "sessions_per_day", "same_day_documentation_rate", "treatment_plan_currency",
-               "unsigned_note_backlog")
-MATRIX_LABELS = {"kept_visit_rate": "KVR", "sessions_per_day": "Sessions/day",
-                 "same_day_documentation_rate": "Same-day doc", "treatment_plan_currency": "Treatment plans",
-                 "unsigned_note_backlog": "Notes > 7 days"}
+MATRIX_KEYS = (
+    "kept_visit_rate",
+    "sessions_per_day",
+    "same_day_documentation_rate",
+    "treatment_plan_currency",
+    "unsigned_note_backlog",
+)
+MATRIX_LABELS = {
+    "kept_visit_rate": "KVR",
+    "sessions_per_day": "Sessions/day",
+    "same_day_documentation_rate": "Same-day doc",
+    "treatment_plan_currency": "Treatment plans",
+    "unsigned_note_backlog": "Notes > 7 days",
+}
 # Red on this many matrix measures recommends a performance plan (PRD: "multiple metrics below benchmark"); one
 # red or any amber is coaching. Otherwise a measure red for everybody would put every clinician on a plan.
 PLAN_REDS = 2
@@ -46,8 +60,10 @@ CAPACITY_WEEKS_BACK, CAPACITY_WEEKS_AHEAD = 8, 4
 # Georgia panel lines: what the administrator checks, and the alert types that break it.
 GEORGIA_PANEL = (
     ("Notes unsigned past 7 days", ("UNSIGNED_NOTE_OVERDUE", "UNSIGNED_NOTE_BILLING_HOLD")),
-    ("Treatment plans current", ("TREATMENT_PLAN_MISSING", "TREATMENT_PLAN_OUT_OF_COMPLIANCE",
-                                 "TREATMENT_PLAN_REVIEW_DUE")),
+    (
+        "Treatment plans current",
+        ("TREATMENT_PLAN_MISSING", "TREATMENT_PLAN_OUT_OF_COMPLIANCE", "TREATMENT_PLAN_REVIEW_DUE"),
+    ),
     ("Informed consents current", ("INFORMED_CONSENT_EXPIRED",)),
     ("Minor (guardian) consents", ("MINOR_WITHOUT_GUARDIAN_CONSENT",)),
     ("Telehealth consents", ("TELEHEALTH_WITHOUT_CONSENT",)),
@@ -58,9 +74,16 @@ GEORGIA_PANEL = (
 EMERGENCY_CONTACT_TYPE = "COMPLETED_WITH_INCOMPLETE_DEMOGRAPHICS"
 # Practice measures whose state today the Georgia panel shows from the open alerts: the warehouse's
 # last-month threshold alert on them would sit beside the panel with an older figure, so it is not repeated.
-GEORGIA_MEASURES = ("unsigned_note_backlog", "treatment_plan_currency", "informed_consent_currency",
-                    "minor_consent_compliance", "telehealth_consent_compliance", "safety_plan_compliance",
-                    "hipaa_training_current", "supervision_hours_logged")
+GEORGIA_MEASURES = (
+    "unsigned_note_backlog",
+    "treatment_plan_currency",
+    "informed_consent_currency",
+    "minor_consent_compliance",
+    "telehealth_consent_compliance",
+    "safety_plan_compliance",
+    "hipaa_training_current",
+    "supervision_hours_logged",
+)
 METRIC_THRESHOLD_PREFIX = "METRIC_THRESHOLD_"
 # PRD administrator escalations that are about one measure: with the escalation listed, the measure's card is
 # not restated as a second action item.
@@ -94,7 +117,9 @@ def practice_billing_months(month_from: dt.date, month_to: dt.date) -> pl.DataFr
         [month_from, month_to],
     )
     return frame.with_columns(
-        pl.col("revenue_amount", "monthly_revenue_target", "revenue_target_pct", "outstanding_amount").cast(pl.Float64)
+        pl.col("revenue_amount", "monthly_revenue_target", "revenue_target_pct", "outstanding_amount").cast(
+            pl.Float64
+        )
     )
 
 
@@ -117,10 +142,20 @@ def revenue_against_target(months: pl.DataFrame, this_month: dt.date, as_of: dt.
     by_month = {row["month_start"]: row for row in months.iter_rows(named=True)}
     now, before = by_month.get(this_month, {}), by_month.get(months_back(this_month, 1))
     # A month without a row has had no revenue yet; the target is the practice's, the same on every row.
-    target = next((row["monthly_revenue_target"] for row in reversed(by_month.values())
-                   if row["monthly_revenue_target"] is not None), None)
+    target = next(
+        (
+            row["monthly_revenue_target"]
+            for row in reversed(by_month.values())
+            if row["monthly_revenue_target"] is not None
+        ),
+        None,
+    )
     revenue = now.get("revenue_amount") or 0.0
-    share = as_of.day / calendar.monthrange(as_of.year, as_of.month)[1] if month_start(as_of) == this_month else 1.0
+    share = (
+        as_of.day / calendar.monthrange(as_of.year, as_of.month)[1]
+        if month_start(as_of) == this_month
+        else 1.0
+    )
     return RevenueAgainstTarget(
         this_month=revenue,
         last_month=None if before is None else before["revenue_amount"],
@@ -194,16 +229,30 @@ def load_overview(as_of: dt.date) -> Overview:
     recent = practice_rows.filter(pl.col("period_start") >= last_month)
     billing = billing_months(None, this_month, this_month)
     practice_billing = practice_billing_months(first, this_month)
-    capacity = capacity_weeks(week_start(as_of) - dt.timedelta(weeks=CAPACITY_WEEKS_BACK),
-                              week_start(as_of) + dt.timedelta(weeks=CAPACITY_WEEKS_AHEAD))
+    capacity = capacity_weeks(
+        week_start(as_of) - dt.timedelta(weeks=CAPACITY_WEEKS_BACK),
+        week_start(as_of) + dt.timedelta(weeks=CAPACITY_WEEKS_AHEAD),
+    )
     capacity_figures = {k: figure(recent, k, this_month, True) for k in CAPACITY_KEYS}
     scorecard = {k: figure(recent, k, this_month, True) for k in SCORECARD_KEYS}
-    revenue_cycle = {k: figure(practice_rows, k, months_back(as_of, SETTLE_MONTHS), False) if k in SETTLING_KEYS
-                     else figure(recent, k, this_month, True) for k in REVENUE_CYCLE_KEYS}
+    revenue_cycle = {
+        k: figure(practice_rows, k, months_back(as_of, SETTLE_MONTHS), False)
+        if k in SETTLING_KEYS
+        else figure(recent, k, this_month, True)
+        for k in REVENUE_CYCLE_KEYS
+    }
     alerts = open_conditions(None, None)
-    matrix = clinician_matrix(rows.filter(pl.col("scope") == "clinician"), billing, documentation_month(this_month),
-                              metrics.clinicians(None), this_month)
-    shown = {k: (fig, figure_period(fig, as_of)) for k, fig in (scorecard | revenue_cycle | capacity_figures).items()}
+    matrix = clinician_matrix(
+        rows.filter(pl.col("scope") == "clinician"),
+        billing,
+        documentation_month(this_month),
+        metrics.clinicians(None),
+        this_month,
+    )
+    shown = {
+        k: (fig, figure_period(fig, as_of))
+        for k, fig in (scorecard | revenue_cycle | capacity_figures).items()
+    }
     return Overview(
         as_of=as_of,
         month=this_month,
@@ -214,7 +263,8 @@ def load_overview(as_of: dt.date) -> Overview:
         matrix=matrix,
         georgia=georgia_panel(alerts),
         emergency_contacts_missing=alerts.filter(
-            (pl.col("alert_type") == EMERGENCY_CONTACT_TYPE) & pl.col("message").str.contains("emergency contact")
+            (pl.col("alert_type") == EMERGENCY_CONTACT_TYPE)
+            & pl.col("message").str.contains("emergency contact")
         ).height,
         revenue_cycle=revenue_cycle,
         capacity=capacity,
@@ -239,20 +289,28 @@ def matrix_reason(statuses: dict[str, Status]) -> str:
     """Which measures set a clinician's matrix status (red, then amber), by their short names."""
     red = [MATRIX_LABELS[k] for k, s in statuses.items() if s is Status.URGENT]
     amber = [MATRIX_LABELS[k] for k, s in statuses.items() if s is Status.REVIEW]
-    parts = ([f"past alert: {', '.join(red)}"] if red else []) + ([f"off benchmark: {', '.join(amber)}"]
-                                                                  if amber else [])
+    parts = ([f"past alert: {', '.join(red)}"] if red else []) + (
+        [f"off benchmark: {', '.join(amber)}"] if amber else []
+    )
     if parts:
         return "; ".join(parts)
     return "every measure at benchmark" if any(s is Status.GOOD for s in statuses.values()) else "no data"
 
 
-def clinician_matrix(rows: pl.DataFrame, billing: pl.DataFrame, documentation: pl.DataFrame,
-                     people: pl.DataFrame, month: dt.date) -> pl.DataFrame:
+def clinician_matrix(
+    rows: pl.DataFrame,
+    billing: pl.DataFrame,
+    documentation: pl.DataFrame,
+    people: pl.DataFrame,
+    month: dt.date,
+) -> pl.DataFrame:
     """One row per active clinician for `month`: KVR, sessions per day, revenue, documentation compliance,
     treatment plans, unsigned backlog, the overall status (matrix_status over the warehouse's rag_status of
     each measure for that month) and the measures that set it."""
     by_clinician = rows_by_clinician(rows.filter(pl.col("period_start") == month))
-    revenue = dict(billing.filter(pl.col("month_start") == month).select("clinician_id", "revenue_amount").iter_rows())
+    revenue = dict(
+        billing.filter(pl.col("month_start") == month).select("clinician_id", "revenue_amount").iter_rows()
+    )
     signed = dict(documentation.select("clinician_id", "signed_within_deadline_pct").iter_rows())
     records = []
     for person in people.filter(pl.col("is_active")).iter_rows(named=True):
@@ -278,9 +336,18 @@ def clinician_matrix(rows: pl.DataFrame, billing: pl.DataFrame, documentation: p
     for key in MATRIX_KEYS:
         schema[key] = pl.Float64
         schema[f"{key}_status"] = pl.String
-    schema |= {"revenue": pl.Float64, "notes_signed_within_7_days_pct": pl.Float64, "reds": pl.Int64,
-               "status": pl.String, "status_code": pl.String, "why": pl.String, "_rank": pl.Int64}
-    return pl.DataFrame(records, schema=schema).sort(["_rank", "reds", "clinician"], descending=[True, True, False])
+    schema |= {
+        "revenue": pl.Float64,
+        "notes_signed_within_7_days_pct": pl.Float64,
+        "reds": pl.Int64,
+        "status": pl.String,
+        "status_code": pl.String,
+        "why": pl.String,
+        "_rank": pl.Int64,
+    }
+    return pl.DataFrame(records, schema=schema).sort(
+        ["_rank", "reds", "clinician"], descending=[True, True, False]
+    )
 
 
 def georgia_panel(alerts: pl.DataFrame) -> pl.DataFrame:
@@ -292,15 +359,30 @@ def georgia_panel(alerts: pl.DataFrame) -> pl.DataFrame:
             status = Status.GOOD
         else:
             status = Status.URGENT if (hits["severity"] == "CRITICAL").any() else Status.REVIEW
-        by_person = (hits.group_by("person").len().sort("len", descending=True)
-                     .head(3).iter_rows() if not hits.is_empty() else [])
-        records.append({
-            "rule": label, "status": status.name, "open_alerts": hits.height,
-            "people": hits["target_user_id"].n_unique() if not hits.is_empty() else 0,
-            "most_affected": ", ".join(f"{name}: {count}" for name, count in by_person),
-        })
-    return pl.DataFrame(records, schema={"rule": pl.String, "status": pl.String, "open_alerts": pl.Int64,
-                                         "people": pl.Int64, "most_affected": pl.String})
+        by_person = (
+            hits.group_by("person").len().sort("len", descending=True).head(3).iter_rows()
+            if not hits.is_empty()
+            else []
+        )
+        records.append(
+            {
+                "rule": label,
+                "status": status.name,
+                "open_alerts": hits.height,
+                "people": hits["target_user_id"].n_unique() if not hits.is_empty() else 0,
+                "most_affected": ", ".join(f"{name}: {count}" for name, count in by_person),
+            }
+        )
+    return pl.DataFrame(
+        records,
+        schema={
+            "rule": pl.String,
+            "status": pl.String,
+            "open_alerts": pl.Int64,
+            "people": pl.Int64,
+            "most_affected": pl.String,
+        },
+    )
 
 
 def capacity_recommendation(capacity: pl.DataFrame, this_week: dt.date) -> str:
@@ -316,16 +398,24 @@ def capacity_recommendation(capacity: pl.DataFrame, this_week: dt.date) -> str:
     if benchmark is None:
         return f"{available - booked:.0f} open slots a week on average over the next {weeks} weeks."
     if fill + 1e-9 >= benchmark:
-        return (f"Booked at {fill:.0f}% of offered slots over the next {weeks} weeks (benchmark {benchmark:g}%): "
-                f"{available - booked:.0f} open slots a week remain; consider adding clinician hours if demand keeps up.")
+        return (
+            f"Booked at {fill:.0f}% of offered slots over the next {weeks} weeks (benchmark {benchmark:g}%): "
+            f"{available - booked:.0f} open slots a week remain; consider adding clinician hours if demand keeps up."
+        )
     needed = math.ceil(benchmark / 100 * available - booked)
-    return (f"Booked at {fill:.0f}% of offered slots over the next {weeks} weeks (benchmark {benchmark:g}%): "
-            f"fill about {needed} more slots a week ({available - booked:.0f} open) — "
-            f"{definition.alert_action or 'review referrals and marketing'}.")
+    return (
+        f"Booked at {fill:.0f}% of offered slots over the next {weeks} weeks (benchmark {benchmark:g}%): "
+        f"fill about {needed} more slots a week ({available - booked:.0f} open) — "
+        f"{definition.alert_action or 'review referrals and marketing'}."
+    )
 
 
-def action_items(alerts: pl.DataFrame, matrix: pl.DataFrame, shown: dict[str, tuple[Figure, str]] | None = None,
-                 month_label: str = "the month shown") -> list[tuple[Status, str]]:
+def action_items(
+    alerts: pl.DataFrame,
+    matrix: pl.DataFrame,
+    shown: dict[str, tuple[Figure, str]] | None = None,
+    month_label: str = "the month shown",
+) -> list[tuple[Status, str]]:
     """Administrator escalations from the warehouse, the page's own practice figures past their alert
     threshold, and the matrix's performance-plan, coaching and recognition lists.
 
@@ -355,25 +445,47 @@ def action_items(alerts: pl.DataFrame, matrix: pl.DataFrame, shown: dict[str, tu
     for key, (fig, period) in shown.items():
         if fig.status is Status.URGENT and key not in stated:
             definition = fig.definition
-            bound = (f" ({definition.alert_operator} {definition.alert_threshold:g})"
-                     if definition.alert_operator in ("<", ">") and definition.alert_threshold is not None else "")
-            items.append((Status.URGENT, f"{definition.label} {fig.text} ({period}) is past its alert threshold"
-                                         f"{bound} → {definition.alert_action or 'Review'}"))
+            bound = (
+                f" ({definition.alert_operator} {definition.alert_threshold:g})"
+                if definition.alert_operator in ("<", ">") and definition.alert_threshold is not None
+                else ""
+            )
+            items.append(
+                (
+                    Status.URGENT,
+                    f"{definition.label} {fig.text} ({period}) is past its alert threshold"
+                    f"{bound} → {definition.alert_action or 'Review'}",
+                )
+            )
 
     def named(frame: pl.DataFrame) -> str:
         return ", ".join(frame["clinician"].to_list())
 
     plans = matrix.filter(pl.col("status_code") == Status.URGENT.name)
     if not plans.is_empty():
-        items.append((Status.URGENT, f"Performance plan recommended for {plans.height} clinician(s) with "
-                                     f"{PLAN_REDS} or more matrix measures past their alert threshold "
-                                     f"({month_label}): {named(plans)}"))
+        items.append(
+            (
+                Status.URGENT,
+                f"Performance plan recommended for {plans.height} clinician(s) with "
+                f"{PLAN_REDS} or more matrix measures past their alert threshold "
+                f"({month_label}): {named(plans)}",
+            )
+        )
     coaching = matrix.filter(pl.col("status_code") == Status.REVIEW.name)
     if not coaching.is_empty():
-        items.append((Status.REVIEW, f"Coaching for {coaching.height} clinician(s) with a matrix measure off "
-                                     f"benchmark ({month_label}): {named(coaching)}"))
+        items.append(
+            (
+                Status.REVIEW,
+                f"Coaching for {coaching.height} clinician(s) with a matrix measure off "
+                f"benchmark ({month_label}): {named(coaching)}",
+            )
+        )
     stars = matrix.filter(pl.col("status_code") == Status.GOOD.name)
     if not stars.is_empty():
-        items.append((Status.GOOD, f"Meeting every benchmark ({month_label}) → recognition opportunity: "
-                                   f"{named(stars)}"))
+        items.append(
+            (
+                Status.GOOD,
+                f"Meeting every benchmark ({month_label}) → recognition opportunity: {named(stars)}",
+            )
+        )
     return sorted(items, key=lambda item: -int(item[0]))

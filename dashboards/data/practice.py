@@ -30,14 +30,22 @@ SETTLING_KEYS = ("average_reimbursement_per_session", "collection_rate", "net_co
 SETTLE_MONTHS = 2
 WEEK_KEYS = ("kept_visit_rate", "no_show_rate", "cancellation_rate", "treatment_plan_currency")
 MONTH_KEYS = (
-    "same_day_documentation_rate", "average_documentation_time", "unsigned_note_backlog", "rebook_rate",
-    "client_retention_90_day", "average_reimbursement_per_session", "billing_compliance_rate",
-    "supervision_hours_logged", "kept_visit_rate",
+    "same_day_documentation_rate",
+    "average_documentation_time",
+    "unsigned_note_backlog",
+    "rebook_rate",
+    "client_retention_90_day",
+    "average_reimbursement_per_session",
+    "billing_compliance_rate",
+    "supervision_hours_logged",
+    "kept_visit_rate",
 )
 
 
 @cached(max_entries=128)
-def week_appointments(clinician_ids: tuple[int, ...] | None, first_day: dt.date, last_day: dt.date) -> pl.DataFrame:
+def week_appointments(
+    clinician_ids: tuple[int, ...] | None, first_day: dt.date, last_day: dt.date
+) -> pl.DataFrame:
     """Per clinician, appointments dated in [first_day, last_day]: booked (every status but a rescheduled
     original), completed, no-shows, cancelled, still open, and how many reached a final status."""
     frame = query(
@@ -88,8 +96,9 @@ def unsigned_notes(clinician_ids: tuple[int, ...] | None, as_of: dt.date) -> pl.
 
 
 @cached(max_entries=128)
-def clients_not_rebooked(clinician_ids: tuple[int, ...] | None, as_of: dt.date,
-                         window_days: int = REBOOK_WINDOW_DAYS) -> pl.DataFrame:
+def clients_not_rebooked(
+    clinician_ids: tuple[int, ...] | None, as_of: dt.date, window_days: int = REBOOK_WINDOW_DAYS
+) -> pl.DataFrame:
     """Active clients of these clinicians last seen `window_days` or more ago with no open appointment ahead."""
     cutoff = as_of - dt.timedelta(days=window_days)
     return query(
@@ -107,7 +116,9 @@ def clients_not_rebooked(clinician_ids: tuple[int, ...] | None, as_of: dt.date,
 
 
 @cached(max_entries=128)
-def billing_months(clinician_ids: tuple[int, ...] | None, month_from: dt.date, month_to: dt.date) -> pl.DataFrame:
+def billing_months(
+    clinician_ids: tuple[int, ...] | None, month_from: dt.date, month_to: dt.date
+) -> pl.DataFrame:
     """fct_billing_monthly_summary rows of these clinicians (sessions billed, denials, revenue, outstanding)."""
     frame = query(
         "select month_start, clinician_id, sessions_completed, sessions_billed, claims_adjudicated, claims_denied, "
@@ -152,8 +163,15 @@ def figure(rows: pl.DataFrame, metric_key: str, period: dt.date, period_running:
     if this.height == 1:
         row = this.row(0, named=True)
         value, numerator, denominator = row["metric_value"], row["numerator"], row["denominator"]
-        return Figure(definition, value, numerator, denominator, row["change_from_previous"],
-                      warehouse_status(row), period)
+        return Figure(
+            definition,
+            value,
+            numerator,
+            denominator,
+            row["change_from_previous"],
+            warehouse_status(row),
+            period,
+        )
     else:
         numerator, denominator = this["numerator"].sum(), this["denominator"].sum()
         value = pooled(definition, numerator, denominator)
@@ -187,7 +205,9 @@ class MyPractice:
     week_start: dt.date
     month_start: dt.date
     week: dict  # scheduled, completed, no_shows, cancelled, final_status, still_open
-    slots_left_this_week: int  # slots offered from tomorrow to Sunday: the most kept visits the week can still add
+    slots_left_this_week: (
+        int  # slots offered from tomorrow to Sunday: the most kept visits the week can still add
+    )
     week_figures: dict[str, Figure]
     month_figures: dict[str, Figure]
     active_clients: int | None
@@ -207,25 +227,38 @@ def load_my_practice(clinician_id: int, clinician_ids: tuple[int, ...] | None, a
     this_week, this_month = week_start(as_of), month_start(as_of)
     last_week, settled = this_week - dt.timedelta(days=7), months_back(as_of, SETTLE_MONTHS)
     week_rows = metrics.metric_rows(WEEK_KEYS, "week", ids, last_week, this_week)
-    month_rows = metrics.metric_rows(MONTH_KEYS, "month", ids, months_back(as_of, SETTLE_MONTHS + 1), this_month)
+    month_rows = metrics.metric_rows(
+        MONTH_KEYS, "month", ids, months_back(as_of, SETTLE_MONTHS + 1), this_month
+    )
     appointments = week_appointments(ids, this_week, this_week + dt.timedelta(days=6))
-    week = {k: int(appointments[k].sum()) if not appointments.is_empty() else 0
-            for k in ("scheduled", "completed", "no_shows", "cancelled", "final_status", "still_open")}
-    active = week_rows.filter((pl.col("metric_key") == "treatment_plan_currency")
-                              & (pl.col("period_start") == this_week))
+    week = {
+        k: int(appointments[k].sum()) if not appointments.is_empty() else 0
+        for k in ("scheduled", "completed", "no_shows", "cancelled", "final_status", "still_open")
+    }
+    active = week_rows.filter(
+        (pl.col("metric_key") == "treatment_plan_currency") & (pl.col("period_start") == this_week)
+    )
     billing = billing_months(ids, this_month, this_month)
-    billing_totals = {k: (billing[k].sum() if not billing.is_empty() else 0)
-                      for k in ("sessions_completed", "sessions_billed", "revenue_amount", "outstanding_amount")}
+    billing_totals = {
+        k: (billing[k].sum() if not billing.is_empty() else 0)
+        for k in ("sessions_completed", "sessions_billed", "revenue_amount", "outstanding_amount")
+    }
     return MyPractice(
         clinician_id=clinician_id,
         as_of=as_of,
         week_start=this_week,
         month_start=this_month,
         week=week,
-        slots_left_this_week=slots_offered(ids, as_of + dt.timedelta(days=1), this_week + dt.timedelta(days=6)),
+        slots_left_this_week=slots_offered(
+            ids, as_of + dt.timedelta(days=1), this_week + dt.timedelta(days=6)
+        ),
         week_figures={k: figure(week_rows, k, this_week, True) for k in WEEK_KEYS},
-        month_figures={k: figure(month_rows, k, settled, False) if k in SETTLING_KEYS
-                       else figure(month_rows, k, this_month, True) for k in MONTH_KEYS},
+        month_figures={
+            k: figure(month_rows, k, settled, False)
+            if k in SETTLING_KEYS
+            else figure(month_rows, k, this_month, True)
+            for k in MONTH_KEYS
+        },
         active_clients=None if active.is_empty() else int(active["denominator"][0]),
         billing=billing_totals,
         unsigned=unsigned_notes(ids, as_of),
@@ -259,17 +292,29 @@ def nudges(data: MyPractice, open_alerts: pl.DataFrame) -> list[tuple[Status, st
         if overdue:
             text += f"; {overdue} past the Georgia 7-day deadline"
         items.append((status, text + "."))
-    plan_alerts = open_alerts.filter(pl.col("alert_type").str.starts_with("TREATMENT_PLAN")) \
-        if not open_alerts.is_empty() else open_alerts
+    plan_alerts = (
+        open_alerts.filter(pl.col("alert_type").str.starts_with("TREATMENT_PLAN"))
+        if not open_alerts.is_empty()
+        else open_alerts
+    )
     if plan_alerts.is_empty():
         items.append((Status.GOOD, "Treatment plans all current."))
     else:
-        items.append((Status.URGENT if (plan_alerts["severity"] == "CRITICAL").any() else Status.REVIEW,
-                      f"{plan_alerts.height} treatment plan(s) need attention."))
+        items.append(
+            (
+                Status.URGENT if (plan_alerts["severity"] == "CRITICAL").any() else Status.REVIEW,
+                f"{plan_alerts.height} treatment plan(s) need attention.",
+            )
+        )
     if not data.not_rebooked.is_empty():
         names = ", ".join(data.not_rebooked["client"].head(3).to_list())
-        items.append((Status.REVIEW, f"{data.not_rebooked.height} client(s) haven't rebooked in "
-                                     f"{REBOOK_WINDOW_DAYS}+ days (suggestions: {names})."))
+        items.append(
+            (
+                Status.REVIEW,
+                f"{data.not_rebooked.height} client(s) haven't rebooked in "
+                f"{REBOOK_WINDOW_DAYS}+ days (suggestions: {names}).",
+            )
+        )
     kvr = data.week_figures["kept_visit_rate"]
     if kvr.value is not None and kvr.status is not Status.GOOD:
         benchmark = kvr.definition.benchmark_value
@@ -278,15 +323,24 @@ def nudges(data: MyPractice, open_alerts: pl.DataFrame) -> list[tuple[Status, st
         text = f"Your KVR is {kvr.text} this week."
         # Only what the rest of the week can still hold: each slot left can add one kept visit at most.
         if more and more <= left:
-            text += (f" Keeping {more} more appointment(s) this week would reach the {benchmark:g}% benchmark "
-                     f"({left} slot(s) left this week).")
+            text += (
+                f" Keeping {more} more appointment(s) this week would reach the {benchmark:g}% benchmark "
+                f"({left} slot(s) left this week)."
+            )
         elif more:
-            text += (f" The {benchmark:g}% benchmark is out of reach this week ({left} slot(s) left): "
-                     "aim for it next week.")
+            text += (
+                f" The {benchmark:g}% benchmark is out of reach this week ({left} slot(s) left): "
+                "aim for it next week."
+            )
         items.append((kvr.status, text))
     supervision = data.supervision
     if supervision.status in (Status.REVIEW, Status.URGENT):
         short = float(supervision.denominator or 0) - float(supervision.numerator or 0)
-        items.append((supervision.status, f"Supervision: {supervision.numerator:g} of {supervision.denominator:g} "
-                                          f"hours logged this month; {short:g} more needed by month end."))
+        items.append(
+            (
+                supervision.status,
+                f"Supervision: {supervision.numerator:g} of {supervision.denominator:g} "
+                f"hours logged this month; {short:g} more needed by month end.",
+            )
+        )
     return sorted(items, key=lambda item: -int(item[0]))

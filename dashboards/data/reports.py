@@ -18,8 +18,13 @@ REVENUE_DIMENSIONS = {
     "payment_method": "r.payment_method",
 }
 AGING_BUCKETS = ("CURRENT", "31_60", "61_90", "91_120", "120_PLUS")
-AGING_LABELS = {"CURRENT": "Current (0–30)", "31_60": "31–60", "61_90": "61–90", "91_120": "91–120",
-                "120_PLUS": "120+"}
+AGING_LABELS = {
+    "CURRENT": "Current (0–30)",
+    "31_60": "31–60",
+    "61_90": "61–90",
+    "91_120": "91–120",
+    "120_PLUS": "120+",
+}
 
 
 @cached(max_entries=64)
@@ -36,8 +41,9 @@ def revenue_by(dimension: str, month_from: dt.date, month_to: dt.date) -> pl.Dat
     )
     frame = frame.with_columns(pl.col("revenue").cast(pl.Float64), pl.col("charges_paid").cast(pl.Int64))
     total = frame["revenue"].sum() if not frame.is_empty() else 0
-    return frame.with_columns((pl.col("revenue") / total * 100 if total else pl.lit(None, pl.Float64))
-                              .round(1).alias("share_pct"))
+    return frame.with_columns(
+        (pl.col("revenue") / total * 100 if total else pl.lit(None, pl.Float64)).round(1).alias("share_pct")
+    )
 
 
 @cached(max_entries=64)
@@ -72,19 +78,26 @@ def aging_buckets(aging: pl.DataFrame) -> pl.DataFrame:
         totals[row["aging_bucket"]] = totals.get(row["aging_bucket"], 0.0) + (row["outstanding"] or 0)
         counts[row["aging_bucket"]] = counts.get(row["aging_bucket"], 0) + (row["charges"] or 0)
     grand = sum(totals.values())
-    return pl.DataFrame({
-        "bucket": [AGING_LABELS[b] for b in AGING_BUCKETS],
-        "outstanding": [totals[b] for b in AGING_BUCKETS],
-        "charges": [counts[b] for b in AGING_BUCKETS],
-        "share_pct": [round(totals[b] / grand * 100, 1) if grand else None for b in AGING_BUCKETS],
-    })
+    return pl.DataFrame(
+        {
+            "bucket": [AGING_LABELS[b] for b in AGING_BUCKETS],
+            "outstanding": [totals[b] for b in AGING_BUCKETS],
+            "charges": [counts[b] for b in AGING_BUCKETS],
+            "share_pct": [round(totals[b] / grand * 100, 1) if grand else None for b in AGING_BUCKETS],
+        }
+    )
 
 
 def aging_by_payer(aging: pl.DataFrame) -> pl.DataFrame:
     """Payers as rows, buckets as columns, largest balance first."""
     if aging.is_empty():
-        return pl.DataFrame(schema={"payer": pl.String, **{AGING_LABELS[b]: pl.Float64 for b in AGING_BUCKETS},
-                                    "total": pl.Float64})
+        return pl.DataFrame(
+            schema={
+                "payer": pl.String,
+                **{AGING_LABELS[b]: pl.Float64 for b in AGING_BUCKETS},
+                "total": pl.Float64,
+            }
+        )
     wide = aging.pivot(on="aging_bucket", index="payer", values="outstanding", aggregate_function="sum")
     for bucket in AGING_BUCKETS:
         if bucket not in wide.columns:
@@ -107,7 +120,9 @@ def denials_by_carc(month_from: dt.date, month_to: dt.date) -> pl.DataFrame:
         "where cl.is_denied and cl.adjudicated_date between ? and ? group by 1, 2, 3 order by 1, 4 desc",
         [month_from, _month_end(month_to)],
     )
-    return frame.with_columns(pl.col("amount_denied").cast(pl.Float64), pl.col("claims_denied").cast(pl.Int64))
+    return frame.with_columns(
+        pl.col("amount_denied").cast(pl.Float64), pl.col("claims_denied").cast(pl.Int64)
+    )
 
 
 @cached(max_entries=32)
@@ -119,8 +134,10 @@ def claims_adjudicated(month_from: dt.date, month_to: dt.date) -> pl.DataFrame:
         "order by month_start",
         [month_from, month_to],
     )
-    return frame.with_columns(pl.col("claim_denial_rate_pct").cast(pl.Float64),
-                              pl.col("claims_adjudicated", "claims_denied").cast(pl.Int64))
+    return frame.with_columns(
+        pl.col("claim_denial_rate_pct").cast(pl.Float64),
+        pl.col("claims_adjudicated", "claims_denied").cast(pl.Int64),
+    )
 
 
 @cached(max_entries=32)
@@ -139,11 +156,20 @@ def era_denial_adjustments(month_from: dt.date, month_to: dt.date) -> pl.DataFra
 def denial_reasons(denials: pl.DataFrame) -> pl.DataFrame:
     """Denials over the whole range grouped by CARC, most frequent first, with each reason's share."""
     if denials.is_empty():
-        return pl.DataFrame(schema={"carc_code": pl.String, "reason": pl.String, "claims_denied": pl.Int64,
-                                    "amount_denied": pl.Float64, "share_pct": pl.Float64})
-    grouped = (denials.group_by("carc_code", "reason")
-               .agg(pl.col("claims_denied").sum(), pl.col("amount_denied").sum())
-               .sort(["claims_denied", "carc_code"], descending=[True, False]))
+        return pl.DataFrame(
+            schema={
+                "carc_code": pl.String,
+                "reason": pl.String,
+                "claims_denied": pl.Int64,
+                "amount_denied": pl.Float64,
+                "share_pct": pl.Float64,
+            }
+        )
+    grouped = (
+        denials.group_by("carc_code", "reason")
+        .agg(pl.col("claims_denied").sum(), pl.col("amount_denied").sum())
+        .sort(["claims_denied", "carc_code"], descending=[True, False])
+    )
     total = grouped["claims_denied"].sum()
     return grouped.with_columns((pl.col("claims_denied") / total * 100).round(1).alias("share_pct"))
 
@@ -158,11 +184,14 @@ def payer_mix(month_from: dt.date, month_to: dt.date) -> pl.DataFrame:
         "where not ch.is_void and ch.service_date between ? and ? group by 1 order by billed desc",
         [month_from, _month_end(month_to)],
     )
-    frame = frame.with_columns(pl.col("billed", "paid", "outstanding").cast(pl.Float64),
-                               pl.col("charge_lines").cast(pl.Int64))
+    frame = frame.with_columns(
+        pl.col("billed", "paid", "outstanding").cast(pl.Float64), pl.col("charge_lines").cast(pl.Int64)
+    )
     total = frame["billed"].sum() if not frame.is_empty() else 0
     return frame.with_columns(
-        (pl.col("billed") / total * 100 if total else pl.lit(None, pl.Float64)).round(1).alias("share_of_billed_pct"),
+        (pl.col("billed") / total * 100 if total else pl.lit(None, pl.Float64))
+        .round(1)
+        .alias("share_of_billed_pct"),
         (pl.col("paid") / pl.col("billed") * 100).round(1).alias("paid_pct"),
     )
 
@@ -188,7 +217,9 @@ def aging_report(month: dt.date) -> AgingReport | None:
     if rows.is_empty():
         return None
     buckets = aging_buckets(rows)
-    return AgingReport(buckets=buckets, by_payer=aging_by_payer(rows), outstanding=float(buckets["outstanding"].sum()))
+    return AgingReport(
+        buckets=buckets, by_payer=aging_by_payer(rows), outstanding=float(buckets["outstanding"].sum())
+    )
 
 
 @dataclass(frozen=True)

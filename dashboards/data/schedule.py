@@ -20,7 +20,9 @@ INCOMPLETE_DEMOGRAPHICS = "COMPLETED_WITH_INCOMPLETE_DEMOGRAPHICS"
 
 
 @cached(max_entries=64)
-def appointments(clinician_ids: tuple[int, ...] | None, first_day: dt.date, last_day: dt.date) -> pl.DataFrame:
+def appointments(
+    clinician_ids: tuple[int, ...] | None, first_day: dt.date, last_day: dt.date
+) -> pl.DataFrame:
     """Appointments dated in [first_day, last_day] (rescheduled originals left out), in time order."""
     return query(
         "select a.appointment_id, a.appointment_date as date, "

@@ -41,13 +41,18 @@ class Status(enum.IntEnum):
     @property
     def team_label(self) -> str:
         """The My Team wording."""
-        return {Status.GOOD: "On track", Status.REVIEW: "Review", Status.URGENT: "Urgent"}.get(self, "No data")
+        return {Status.GOOD: "On track", Status.REVIEW: "Review", Status.URGENT: "Urgent"}.get(
+            self, "No data"
+        )
 
     @property
     def matrix_label(self) -> str:
         """The Practice Overview wording."""
-        return {Status.GOOD: "Excellent", Status.REVIEW: "Needs coaching",
-                Status.URGENT: "Performance plan"}.get(self, "No data")
+        return {
+            Status.GOOD: "Excellent",
+            Status.REVIEW: "Needs coaching",
+            Status.URGENT: "Performance plan",
+        }.get(self, "No data")
 
 
 def _num(value) -> float | None:
@@ -57,8 +62,16 @@ def _num(value) -> float | None:
     return None if math.isnan(value) else value
 
 
-def metric_status(definition: MetricDefinition, value, numerator=None, denominator=None, previous=None,
-                  period_running: bool = False, benchmark=None, period_settled: bool | None = None) -> Status:
+def metric_status(
+    definition: MetricDefinition,
+    value,
+    numerator=None,
+    denominator=None,
+    previous=None,
+    period_running: bool = False,
+    benchmark=None,
+    period_settled: bool | None = None,
+) -> Status:
     """The status of one value of a measure against its dictionary benchmark and alert bounds."""
     value, previous, benchmark = _num(value), _num(previous), _num(benchmark)
     if period_settled is None:
@@ -88,7 +101,8 @@ def metric_status(definition: MetricDefinition, value, numerator=None, denominat
             return Status.GOOD
         alert_low, alert_high = definition.alert_low, definition.alert_high
         if (alert_low is not None and value < alert_low - _EPSILON) or (
-                alert_high is not None and value > alert_high + _EPSILON):
+            alert_high is not None and value > alert_high + _EPSILON
+        ):
             return Status.URGENT
         return Status.REVIEW
     benchmark, alert = definition.benchmark_value, definition.alert_threshold

@@ -58,7 +58,9 @@ def load_team(clinician_ids: tuple[int, ...] | None, as_of: dt.date) -> Team:
     """The data step of My Team for the clinicians in scope, this month (to as_of) against last month."""
     this_month = month_start(as_of)
     first = months_back(as_of, TREND_MONTHS - 1)
-    rows = metrics.metric_rows(TEAM_KEYS + ("supervision_hours_logged",), "month", clinician_ids, first, this_month)
+    rows = metrics.metric_rows(
+        TEAM_KEYS + ("supervision_hours_logged",), "month", clinician_ids, first, this_month
+    )
     people = metrics.clinicians(clinician_ids).filter(pl.col("is_active"))
     notes = notes_by_clinician(clinician_ids, as_of)
     table = team_table(rows, people, notes, this_month)
@@ -75,7 +77,9 @@ def load_team(clinician_ids: tuple[int, ...] | None, as_of: dt.date) -> Team:
     )
 
 
-def team_table(rows: pl.DataFrame, people: pl.DataFrame, notes: pl.DataFrame, period: dt.date) -> pl.DataFrame:
+def team_table(
+    rows: pl.DataFrame, people: pl.DataFrame, notes: pl.DataFrame, period: dt.date
+) -> pl.DataFrame:
     """One row per clinician: KVR, no-show rate, unsigned notes, same-day documentation, each with its
     dictionary status, and the overall status (the worst)."""
     # One pass over each input (not a filter per clinician: 100 clinicians x 5 filters is ~50 ms).
@@ -106,8 +110,13 @@ def team_table(rows: pl.DataFrame, people: pl.DataFrame, notes: pl.DataFrame, pe
     for key in TEAM_KEYS:
         schema[key] = pl.Float64
         schema[f"{key}_status"] = pl.String
-    schema |= {"unsigned_notes": pl.Int64, "oldest_unsigned_days": pl.Int64, "status": pl.String,
-               "status_code": pl.String, "_rank": pl.Int64}
+    schema |= {
+        "unsigned_notes": pl.Int64,
+        "oldest_unsigned_days": pl.Int64,
+        "status": pl.String,
+        "status_code": pl.String,
+        "_rank": pl.Int64,
+    }
     return pl.DataFrame(records, schema=schema).sort(["_rank", "clinician"], descending=[True, False])
 
 
@@ -131,13 +140,17 @@ def coaching(table: pl.DataFrame) -> list[tuple[Status, str]]:
                 flagged.append((status, key))
         if not flagged:
             if row["_rank"] == int(Status.GOOD):
-                items.append((Status.GOOD, f"{row['clinician']}: meeting every benchmark → recognition opportunity"))
+                items.append(
+                    (Status.GOOD, f"{row['clinician']}: meeting every benchmark → recognition opportunity")
+                )
             continue
         flagged.sort(key=lambda f: -int(f[0]))
         status, key = flagged[0]
         definition = defs[key]
-        text = f"{row['clinician']}: {definition.label} {format_value(definition, row[key])} " \
-               f"(target {definition.target_text}) → {definition.alert_action or 'review'}"
+        text = (
+            f"{row['clinician']}: {definition.label} {format_value(definition, row[key])} "
+            f"(target {definition.target_text}) → {definition.alert_action or 'review'}"
+        )
         if key == "unsigned_note_backlog" and row["oldest_unsigned_days"]:
             text += f"; {row['unsigned_notes']} unsigned, oldest {row['oldest_unsigned_days']} days → Georgia compliance risk"
         if len(flagged) > 1:
@@ -148,21 +161,34 @@ def coaching(table: pl.DataFrame) -> list[tuple[Status, str]]:
 
 def supervision_table(rows: pl.DataFrame, people: pl.DataFrame, period: dt.date) -> pl.DataFrame:
     """Supervisees' supervision hours this month against their licence requirement."""
-    current = rows.filter((pl.col("metric_key") == "supervision_hours_logged") & (pl.col("period_start") == period))
+    current = rows.filter(
+        (pl.col("metric_key") == "supervision_hours_logged") & (pl.col("period_start") == period)
+    )
     joined = current.join(people.select("clinician_id", "clinician_name", "license_type"), on="clinician_id")
     records = []
     for row in joined.iter_rows(named=True):
         status = warehouse_status(row)
         short = max((row["denominator"] or 0) - (row["numerator"] or 0), 0)
-        records.append({
-            "clinician": row["clinician_name"], "license": row["license_type"],
-            "hours_logged": row["numerator"], "hours_required": row["denominator"],
-            "still_needed": short,
-            "status": {Status.GOOD: "Met", Status.REVIEW: "Behind (month running)"}.get(status, "Short"),
-            "status_code": status.name,
-        })
-    schema = {"clinician": pl.String, "license": pl.String, "hours_logged": pl.Float64,
-              "hours_required": pl.Float64, "still_needed": pl.Float64, "status": pl.String, "status_code": pl.String}
+        records.append(
+            {
+                "clinician": row["clinician_name"],
+                "license": row["license_type"],
+                "hours_logged": row["numerator"],
+                "hours_required": row["denominator"],
+                "still_needed": short,
+                "status": {Status.GOOD: "Met", Status.REVIEW: "Behind (month running)"}.get(status, "Short"),
+                "status_code": status.name,
+            }
+        )
+    schema = {
+        "clinician": pl.String,
+        "license": pl.String,
+        "hours_logged": pl.Float64,
+        "hours_required": pl.Float64,
+        "still_needed": pl.Float64,
+        "status": pl.String,
+        "status_code": pl.String,
+    }
     return pl.DataFrame(records, schema=schema).sort("clinician")
 
 
@@ -170,14 +196,25 @@ def pooled_trend(rows: pl.DataFrame) -> pl.DataFrame:
     """The team's pooled value per month for each team measure."""
     defs = definitions()
     if rows.is_empty():
-        return pl.DataFrame(schema={"metric_key": pl.String, "period_start": pl.Date, "metric_value": pl.Float64,
-                                    "numerator": pl.Float64, "denominator": pl.Float64})
-    sums = (rows.filter(pl.col("metric_key").is_in(TEAM_KEYS))
-            .group_by("metric_key", "period_start")
-            .agg(pl.col("numerator").sum(), pl.col("denominator").sum())
-            .sort("metric_key", "period_start"))
+        return pl.DataFrame(
+            schema={
+                "metric_key": pl.String,
+                "period_start": pl.Date,
+                "metric_value": pl.Float64,
+                "numerator": pl.Float64,
+                "denominator": pl.Float64,
+            }
+        )
+    sums = (
+        rows.filter(pl.col("metric_key").is_in(TEAM_KEYS))
+        .group_by("metric_key", "period_start")
+        .agg(pl.col("numerator").sum(), pl.col("denominator").sum())
+        .sort("metric_key", "period_start")
+    )
     return sums.with_columns(
-        pl.struct("metric_key", "numerator", "denominator").map_elements(
+        pl.struct("metric_key", "numerator", "denominator")
+        .map_elements(
             lambda r: pooled(defs[r["metric_key"]], r["numerator"], r["denominator"]), return_dtype=pl.Float64
-        ).alias("metric_value")
+        )
+        .alias("metric_value")
     )

@@ -40,10 +40,20 @@ _PLACEHOLDER = re.compile(r"\?")
 # floats, so it becomes Float64 here rather than a Decimal of whatever scale the first values had.
 _PG_DTYPES: dict[int, pl.DataType] = {
     16: pl.Boolean(),
-    20: pl.Int64(), 21: pl.Int64(), 23: pl.Int64(),
-    700: pl.Float64(), 701: pl.Float64(), 1700: pl.Float64(),
-    19: pl.String(), 25: pl.String(), 1042: pl.String(), 1043: pl.String(),
-    1082: pl.Date(), 1083: pl.Time(), 1114: pl.Datetime("us"), 1184: pl.Datetime("us", "UTC"),
+    20: pl.Int64(),
+    21: pl.Int64(),
+    23: pl.Int64(),
+    700: pl.Float64(),
+    701: pl.Float64(),
+    1700: pl.Float64(),
+    19: pl.String(),
+    25: pl.String(),
+    1042: pl.String(),
+    1043: pl.String(),
+    1082: pl.Date(),
+    1083: pl.Time(),
+    1114: pl.Datetime("us"),
+    1184: pl.Datetime("us", "UTC"),
 }
 
 
@@ -141,7 +151,9 @@ class Reader:
         """When the DuckDB file was last written (PostgreSQL keeps no such stamp)."""
         if self.warehouse.kind != "duckdb" or not self.warehouse.env.duckdb_path.exists():
             return None
-        return dt.datetime.fromtimestamp(self.warehouse.env.duckdb_path.stat().st_mtime, dt.UTC).replace(tzinfo=None)
+        return dt.datetime.fromtimestamp(self.warehouse.env.duckdb_path.stat().st_mtime, dt.UTC).replace(
+            tzinfo=None
+        )
 
     def version(self) -> object:
         """A value that changes whenever the warehouse is rebuilt (None before the first build).
@@ -183,10 +195,12 @@ class Reader:
 def _postgres_frame(description, rows: list[tuple]) -> pl.DataFrame:
     """A psycopg result as a polars frame typed by its columns' PostgreSQL types."""
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(description)
-    return pl.DataFrame([
-        pl.Series(column.name, values, dtype=_PG_DTYPES.get(column.type_code), strict=False)
-        for column, values in zip(description, columns, strict=True)
-    ])
+    return pl.DataFrame(
+        [
+            pl.Series(column.name, values, dtype=_PG_DTYPES.get(column.type_code), strict=False)
+            for column, values in zip(description, columns, strict=True)
+        ]
+    )
 
 
 @st.cache_resource(show_spinner=False)

@@ -71,8 +71,13 @@ class FreshnessStats:
             return cls(0, 0.0, 0.0, 0.0, 0.0)
         ordered = sorted(minutes)
         p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-        return cls(len(ordered), round(statistics.fmean(ordered), 2), round(statistics.median(ordered), 2),
-                   round(p95, 2), round(ordered[-1], 2))
+        return cls(
+            len(ordered),
+            round(statistics.fmean(ordered), 2),
+            round(statistics.median(ordered), 2),
+            round(p95, 2),
+            round(ordered[-1], 2),
+        )
 
 
 @dataclass(frozen=True)
@@ -123,8 +128,9 @@ class BusinessDayReport:
         )
 
 
-def _schedule_changes(clock: FakeClock, ds: SimulatorDataset, cfg: BusinessDayConfig, start: datetime,
-                      end: datetime) -> None:
+def _schedule_changes(
+    clock: FakeClock, ds: SimulatorDataset, cfg: BusinessDayConfig, start: datetime, end: datetime
+) -> None:
     rng = random.Random(cfg.seed + 17)
     change_rng = random.Random(cfg.seed + 23)
     t = start
@@ -135,20 +141,28 @@ def _schedule_changes(clock: FakeClock, ds: SimulatorDataset, cfg: BusinessDayCo
             clock.call_at(t, lambda: ds.apply_random_change(change_rng))
 
 
-def visible_id_mismatches(ds: SimulatorDataset, sink: MemorySink, visits_since: datetime,
-                          omitted_statuses: frozenset[int] = frozenset({5, 11})) -> dict[str, int]:
+def visible_id_mismatches(
+    ds: SimulatorDataset,
+    sink: MemorySink,
+    visits_since: datetime,
+    omitted_statuses: frozenset[int] = frozenset({5, 11}),
+) -> dict[str, int]:
     """Compare ids in the sink with what the API can reveal (getdatevisits omits 5/11 visits
     that never changed after the initial load). Returns counts of missing/extra ids per entity."""
     expected_p = {p.patient_id for p in ds.live_patients()}
     expected_v = {
         v.visit_id
         for v in ds.live_visits()
-        if v.appt_status not in omitted_statuses or (ds.last_event_at(VISIT, v.visit_id) or visits_since) >= visits_since
+        if v.appt_status not in omitted_statuses
+        or (ds.last_event_at(VISIT, v.visit_id) or visits_since) >= visits_since
     }
     expected_c = {c.charge_id for c in ds.live_charges() if c.visit_id in expected_v}
     out = {}
-    for name, expected, got in (("patients", expected_p, set(sink.patients)), ("visits", expected_v, set(sink.visits)),
-                                ("charges", expected_c, set(sink.charges))):
+    for name, expected, got in (
+        ("patients", expected_p, set(sink.patients)),
+        ("visits", expected_v, set(sink.visits)),
+        ("charges", expected_c, set(sink.charges)),
+    ):
         out[f"{name}_missing"] = len(expected - got)
         out[f"{name}_extra"] = len(got - expected)
     return out
@@ -159,19 +173,31 @@ def run_business_day(config: BusinessDayConfig | None = None) -> BusinessDayRepo
     cfg = config or BusinessDayConfig()
     anchor = datetime.combine(cfg.day, dtime(0), tzinfo=PRACTICE_TZ)
     clock = FakeClock(datetime.combine(cfg.day, cfg.start_time, tzinfo=PRACTICE_TZ))
-    ds = SimulatorDataset.synthetic(cfg.seed, cfg.n_patients, cfg.history_days, anchor=anchor,
-                                    future_days=cfg.future_days)
+    ds = SimulatorDataset.synthetic(
+        cfg.seed, cfg.n_patients, cfg.history_days, anchor=anchor, future_days=cfg.future_days
+    )
     sim_cfg = SimulatorConfig(seed=cfg.seed, faults=cfg.faults or FaultConfig())
     with start_simulator(ds, sim_cfg, clock=clock) as sim:
-        client = AdvancedMDClient(sim.credentials(), clock=clock, rate_limiter=RateLimiter(clock),
-                                  timeout=cfg.timeout, retry=RetryPolicy(), rng=random.Random(cfg.seed))
+        client = AdvancedMDClient(
+            sim.credentials(),
+            clock=clock,
+            rate_limiter=RateLimiter(clock),
+            timeout=cfg.timeout,
+            retry=RetryPolicy(),
+            rng=random.Random(cfg.seed),
+        )
         store = InMemoryWatermarkStore()
         sink = MemorySink(clock)
         try:
             before = client.stats.http_requests
             r1 = sync_patients(client, store, sink)
-            r2 = initial_load_visits(client, store, sink, start=cfg.day - timedelta(days=cfg.history_days),
-                                     end=cfg.day + timedelta(days=cfg.future_days))
+            r2 = initial_load_visits(
+                client,
+                store,
+                sink,
+                start=cfg.day - timedelta(days=cfg.history_days),
+                end=cfg.day + timedelta(days=cfg.future_days),
+            )
             initial_requests = client.stats.http_requests - before
             initial_records = r1.records + r2.records
             visit_wm = parse_amd_naive(r2.watermark_after)
@@ -238,7 +264,10 @@ def run_business_day(config: BusinessDayConfig | None = None) -> BusinessDayRepo
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ingest.advancedmd.benchmark [--json]``: PRD schedule and a 1-minute schedule."""
     args = list(sys.argv[1:] if argv is None else argv)
-    reports = [run_business_day(), run_business_day(BusinessDayConfig(patient_sync_minutes=2, visit_sync_minutes=1))]
+    reports = [
+        run_business_day(),
+        run_business_day(BusinessDayConfig(patient_sync_minutes=2, visit_sync_minutes=1)),
+    ]
     if "--json" in args:
         print(json.dumps([r.as_dict() for r in reports], indent=2, default=str))
     else:

@@ -122,7 +122,9 @@ def collect_charge_errors(sub: ChargeSubmission, *, today: date | None = None) -
         p = f"lines[{i}]"
         if not isinstance(line.cpt_code, str) or not CPT_RE.match(line.cpt_code.strip().upper()):
             errors.append(
-                FieldError(f"{p}.cpt_code", "not a valid CPT/HCPCS procedure code (5 digits, or 4 digits + F/T/U)")
+                FieldError(
+                    f"{p}.cpt_code", "not a valid CPT/HCPCS procedure code (5 digits, or 4 digits + F/T/U)"
+                )
             )
         if not _is_int(line.units) or not 1 <= line.units <= MAX_UNITS:
             errors.append(FieldError(f"{p}.units", f"must be a whole number from 1 to {MAX_UNITS}"))

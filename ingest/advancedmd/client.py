@@ -367,7 +367,9 @@ class AdvancedMDClient:
                 last_error = AmdFaultError(action, fault)
                 ambiguous = True
                 delay = self._retry.delay(attempt, self._rng)
-                logger.warning("%s attempt %d: server fault %s; retrying in %.1fs", action, attempt, fault.code, delay)
+                logger.warning(
+                    "%s attempt %d: server fault %s; retrying in %.1fs", action, attempt, fault.code, delay
+                )
                 self._clock.sleep(delay)
                 continue
             return resp
@@ -417,7 +419,9 @@ class AdvancedMDClient:
         if resp.results_attr("success") != "1" or not token or not webserver:
             raise ProtocolError("login answered without a token")
         if not token.startswith(creds.office_key):
-            logger.warning("login token for office key %s does not start with the office key", creds.office_key)
+            logger.warning(
+                "login token for office key %s does not start with the office key", creds.office_key
+            )
         issued = self._clock.now()
         expires = min(issued + self._token_lifetime, next_midnight(issued, self._token_tz))
         refresh = min(issued + self._max_token_age, expires - self._token_margin)
@@ -425,7 +429,9 @@ class AdvancedMDClient:
             refresh = expires
         self._session = Session(token, webserver, issued, expires, refresh)
         self.stats.logins += 1
-        logger.info("AdvancedMD login ok for office key %s (host %s)", creds.office_key, webserver.split("/")[-2])
+        logger.info(
+            "AdvancedMD login ok for office key %s (host %s)", creds.office_key, webserver.split("/")[-2]
+        )
         return self._session
 
     def _ensure_session(self) -> Session:
@@ -451,7 +457,12 @@ class AdvancedMDClient:
             def build(ambiguous: bool, session: Session = session) -> ET.Element:
                 kids = children(ambiguous) if callable(children) else children
                 return build_request(
-                    action, cls, msgtime=self._msgtime(), attrs=attrs, children=kids, usercontext=session.token
+                    action,
+                    cls,
+                    msgtime=self._msgtime(),
+                    attrs=attrs,
+                    children=kids,
+                    usercontext=session.token,
                 )
 
             resp = self._exchange(session.urls.xmlrpc, build, tier, action, allow_faults)
@@ -479,7 +490,9 @@ class AdvancedMDClient:
         if patient_ids:
             if len(patient_ids) > MAX_ID_CHUNK:
                 raise ValueError(f"at most {MAX_ID_CHUNK} ids per re-request")
-            children.append(element("patientlist", None, *(element("patient", {"id": i}) for i in patient_ids)))
+            children.append(
+                element("patientlist", None, *(element("patient", {"id": i}) for i in patient_ids))
+            )
         resp = self.call(
             "getupdatedpatients",
             "api",
@@ -516,7 +529,9 @@ class AdvancedMDClient:
         )
         return PatientUpdates(servertime, tuple(upserts), tuple(deleted), statuses)
 
-    def iter_updated_patients(self, datechanged: str, *, chunk_size: int = MAX_ID_CHUNK) -> Iterator[PatientUpdates]:
+    def iter_updated_patients(
+        self, datechanged: str, *, chunk_size: int = MAX_ID_CHUNK
+    ) -> Iterator[PatientUpdates]:
         """Changes since ``datechanged``; over 1000 rows the ids are re-requested in chunks.
 
         Every yielded part carries the *first* answer's servertime: that is the next watermark,
@@ -527,7 +542,9 @@ class AdvancedMDClient:
         if not first.ids_only:
             yield first
             return
-        logger.info("getupdatedpatients: IDs-only answer with %d ids; re-requesting in chunks", len(first.pending_ids))
+        logger.info(
+            "getupdatedpatients: IDs-only answer with %d ids; re-requesting in chunks", len(first.pending_ids)
+        )
         for chunk in _chunks(first.pending_ids, chunk_size):
             part = self.get_updated_patients(datechanged, patient_ids=chunk)
             if part.ids_only:
@@ -620,7 +637,9 @@ class AdvancedMDClient:
         if not first.ids_only:
             yield first
             return
-        logger.info("getupdatedvisits: IDs-only answer with %d ids; re-requesting in chunks", len(first.pending_ids))
+        logger.info(
+            "getupdatedvisits: IDs-only answer with %d ids; re-requesting in chunks", len(first.pending_ids)
+        )
         for chunk in _chunks(first.pending_ids, chunk_size):
             part = self.get_updated_visits(datechanged, visit_ids=chunk, include_charges=include_charges)
             if part.ids_only:
@@ -684,7 +703,9 @@ class AdvancedMDClient:
             for c in children_of(e, "chargelist", "charge"):
                 if (c.get("updatestatus") or "").upper() != "D":
                     charges.append(charge_from_element(c, visit.visit_id, visit.patient_id, self.server_tz))
-        return DateVisits(visit_date, resp.results_attr("servertime"), resp.lst, tuple(visits), tuple(charges))
+        return DateVisits(
+            visit_date, resp.results_attr("servertime"), resp.lst, tuple(visits), tuple(charges)
+        )
 
     # ------------------------------------------------------------------ lookups used by writes
 
@@ -732,7 +753,9 @@ class AdvancedMDClient:
         for i, line in enumerate(submission.lines):
             pid = self.lookup_proc_code(line.cpt_code)
             if pid is None:
-                errors.append(FieldError(f"lines[{i}].cpt_code", "not in the practice's procedure code master"))
+                errors.append(
+                    FieldError(f"lines[{i}].cpt_code", "not in the practice's procedure code master")
+                )
             else:
                 proc_ids.append(pid)
         if errors:
@@ -775,7 +798,9 @@ class AdvancedMDClient:
 
         resp = self.call("savecharges", "api", {"patientid": submission.patient_id}, build_children)
         ids = tuple(
-            cid for cid in (parse_id(c.get("id")) for c in children_of(resp.results, "chargelist", "charge")) if cid
+            cid
+            for cid in (parse_id(c.get("id")) for c in children_of(resp.results, "chargelist", "charge"))
+            if cid
         )
         logger.info("savecharges visit %s: %d charges saved", submission.visit_id, len(ids))
         return SaveChargesResult(submission.visit_id, ids)
@@ -819,17 +844,27 @@ class AdvancedMDClient:
             status = parse_int(el.get("eligibilitystatusid")) if el is not None else None
             if el is None or status == 1:
                 if self._clock.now() >= deadline:
-                    raise EligibilityTimeoutError(f"eligibility {eligibility_id} still pending after {max_wait}s")
+                    raise EligibilityTimeoutError(
+                        f"eligibility {eligibility_id} still pending after {max_wait}s"
+                    )
                 delay = min(delay * 2, 8.0)
                 continue
-            result = self._parse_eligibility(el, patient_id, coverage_id, service_type, eligibility_id, status)
+            result = self._parse_eligibility(
+                el, patient_id, coverage_id, service_type, eligibility_id, status
+            )
             if result.status != "ERROR":
                 self._elig_cache[key] = result
             logger.info("eligibility %s for patient %s: %s", eligibility_id, patient_id, result.status)
             return result
 
     def _parse_eligibility(
-        self, el: ET.Element, patient_id: int, coverage_id: int, stc: str, eligibility_id: int, status: int | None
+        self,
+        el: ET.Element,
+        patient_id: int,
+        coverage_id: int,
+        stc: str,
+        eligibility_id: int,
+        status: int | None,
     ) -> EligibilityResult:
         checked_at = parse_amd_datetime(el.get("responsedate"), self.server_tz) or self._clock.now()
         x12 = el.find("x12_271")

@@ -157,7 +157,7 @@ def json_to_element(obj: Mapping[str, Any]) -> ET.Element:
     """Inverse of :func:`element_to_json` for a one-key document; accepts objects *or* arrays."""
     if not isinstance(obj, Mapping) or len(obj) != 1:
         raise ProtocolError("JSON document must be an object with exactly one root key")
-    (tag, value), = obj.items()
+    ((tag, value),) = obj.items()
     return _json_value_to_element(tag, value)
 
 

@@ -153,7 +153,9 @@ class RateLimiter:
                 # Earliest of: enough earlier reservations leave the window, or the limit rises
                 # at the next peak/off-peak boundary (plus margin). Then re-check at that instant.
                 expiry = in_window[max(0, len(in_window) - limit)] + window + 1e-3
-                boundary = next_peak_boundary(datetime.fromtimestamp(slot, UTC)).timestamp() + self._margin + 1e-3
+                boundary = (
+                    next_peak_boundary(datetime.fromtimestamp(slot, UTC)).timestamp() + self._margin + 1e-3
+                )
                 slot = min(expiry, boundary) if boundary > slot else expiry
             queue.append(slot)
             self.acquired += 1

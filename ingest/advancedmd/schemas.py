@@ -105,7 +105,8 @@ class ChargeSchema(_Base):
     units: int = pa.Field(ge=1, le=99)
     fee: MONEY = pa.Field(nullable=True, ge=0)  # type: ignore[valid-type]
     diagnosis_codes: str = pa.Field(
-        nullable=True, str_matches=r"^[A-TV-Z]\d[0-9A-Z](\.[0-9A-Z]{1,4})?(,[A-TV-Z]\d[0-9A-Z](\.[0-9A-Z]{1,4})?)*$"
+        nullable=True,
+        str_matches=r"^[A-TV-Z]\d[0-9A-Z](\.[0-9A-Z]{1,4})?(,[A-TV-Z]\d[0-9A-Z](\.[0-9A-Z]{1,4})?)*$",
     )
     begin_date_of_service: pl.Date = pa.Field(nullable=True)
     end_date_of_service: pl.Date = pa.Field(nullable=True)
@@ -147,8 +148,13 @@ _SPECS: dict[type, tuple[type[_Base], str]] = {
     AmdCharge: (ChargeSchema, "charge_id"),
     EligibilityResult: (EligibilitySchema, "eligibility_id"),
 }
-_ENTITY_TYPES = {"patients": AmdPatient, "insurance": AmdInsurance, "visits": AmdVisit, "charges": AmdCharge,
-                 "eligibility": EligibilityResult}
+_ENTITY_TYPES = {
+    "patients": AmdPatient,
+    "insurance": AmdInsurance,
+    "visits": AmdVisit,
+    "charges": AmdCharge,
+    "eligibility": EligibilityResult,
+}
 
 
 def _cell(value: Any) -> Any:
@@ -188,9 +194,7 @@ def records_to_frame(records: Sequence[Any], record_type: type) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
-def validate_batch(
-    records: Sequence[Any], *, entity: str | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def validate_batch(records: Sequence[Any], *, entity: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Validate one batch of records of a single type.
 
     Returns ``(valid_df, quarantine_df)``; ``quarantine_df`` has the same columns plus

@@ -124,9 +124,18 @@ def initial_load_patients(
             # by the first incremental run, so nothing can fall between load and sync.
             watermark = page.lst
         patients = tuple(client.get_demographic(stub.patient_id) for stub in page.items)
-        _land(sink, SyncBatch(client.office_key, PATIENTS, "initial", None, watermark, patients=patients), result)
-        logger.info("initial patients office %s: page %d/%d landed (%d)", client.office_key, page.page,
-                    page.page_count, len(patients))
+        _land(
+            sink,
+            SyncBatch(client.office_key, PATIENTS, "initial", None, watermark, patients=patients),
+            result,
+        )
+        logger.info(
+            "initial patients office %s: page %d/%d landed (%d)",
+            client.office_key,
+            page.page,
+            page.page_count,
+            len(patients),
+        )
     if watermark is None:
         raise RuntimeError("lookuppatient gave no server time")
     store.set(client.office_key, PATIENTS, watermark)
@@ -197,7 +206,9 @@ def initial_load_visits(
     store.set(client.office_key, VISITS, watermark)
     result.watermark_after = watermark
     result.http_requests = client.stats.http_requests - before
-    logger.info("initial visits office %s: %d records over %s..%s", client.office_key, result.records, start, end)
+    logger.info(
+        "initial visits office %s: %d records over %s..%s", client.office_key, result.records, start, end
+    )
     return result
 
 
@@ -214,7 +225,9 @@ def sync_visits(
     watermark = store.get(client.office_key, VISITS)
     if watermark is None:
         if initial_start is None or initial_end is None:
-            raise NoWatermarkError("no visit watermark yet: pass initial_start/initial_end for the initial load")
+            raise NoWatermarkError(
+                "no visit watermark yet: pass initial_start/initial_end for the initial load"
+            )
         return initial_load_visits(client, store, sink, start=initial_start, end=initial_end)
     before = client.stats.http_requests
     result = SyncResult(client.office_key, VISITS, "incremental", watermark, watermark)

@@ -169,7 +169,10 @@ def load_snapshot(conn: Connection) -> StoreSnapshot:
     charges = _fetch(conn, _CHARGES_SQL, ["charge_id", "claim_id", "client_id", "service_date", "cpt_code",
                                           "modifiers", "charge_cents", "paid_cents", "adjustment_cents",
                                           "patient_cents", "status"])  # fmt: skip
-    if charges.schema["service_date"] in (pl.String, pl.Null):  # SQLite and PostgreSQL's COPY give dates as text
+    if charges.schema["service_date"] in (
+        pl.String,
+        pl.Null,
+    ):  # SQLite and PostgreSQL's COPY give dates as text
         charges = charges.with_columns(
             pl.col("service_date").cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
         )

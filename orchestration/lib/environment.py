@@ -74,7 +74,9 @@ def current_environment() -> Environment:
     """Read the environment; an unknown dbt target or warehouse URL is a one-line PlatformError."""
     target = os.environ.get("DBT_TARGET", "dev")
     if target not in DBT_TARGETS:
-        raise PlatformError(f"unknown dbt target '{target}' (DBT_TARGET): choose one of {', '.join(DBT_TARGETS)}")
+        raise PlatformError(
+            f"unknown dbt target '{target}' (DBT_TARGET): choose one of {', '.join(DBT_TARGETS)}"
+        )
     warehouse_url = os.environ.get("MENTALSPACE_WAREHOUSE_URL", "")
     if DBT_TARGETS[target] == "duckdb":
         if warehouse_url and not warehouse_url.startswith("duckdb:///"):
@@ -83,10 +85,19 @@ def current_environment() -> Environment:
             )
         warehouse_url = warehouse_url or f"duckdb:///{var_dir() / 'warehouse.duckdb'}"
     elif not warehouse_url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-        raise PlatformError("dbt target 'prod' needs MENTALSPACE_WAREHOUSE_URL=postgresql://user@host:port/db")
+        raise PlatformError(
+            "dbt target 'prod' needs MENTALSPACE_WAREHOUSE_URL=postgresql://user@host:port/db"
+        )
     name = {"dev": "local", "ci": "ci", "prod": "prod"}[target]
     advancedmd = os.environ.get("MENTALSPACE_ADVANCEDMD") or ("live" if name == "prod" else "simulator")
     if advancedmd not in ADVANCEDMD_SOURCES:
         raise PlatformError(f"unknown MENTALSPACE_ADVANCEDMD '{advancedmd}': choose live or simulator")
-    return Environment(name, target, database_url(), warehouse_url, practice_timezone(), advancedmd,
-                       os.environ.get("MENTALSPACE_AS_OF_DATE", ""))
+    return Environment(
+        name,
+        target,
+        database_url(),
+        warehouse_url,
+        practice_timezone(),
+        advancedmd,
+        os.environ.get("MENTALSPACE_AS_OF_DATE", ""),
+    )

@@ -44,7 +44,9 @@ class WarehouseResource(dg.ConfigurableResource):
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
         run, env = context.run, current_environment()
         staged = run is not None and run.tags.get(STAGED_RUN_TAG) == STAGED_RUN_TAGS[STAGED_RUN_TAG]
-        if not staged or env.warehouse_kind != "duckdb":  # PostgreSQL's transactions keep its readers consistent
+        if (
+            not staged or env.warehouse_kind != "duckdb"
+        ):  # PostgreSQL's transactions keep its readers consistent
             yield self
             return
         try:
@@ -65,13 +67,18 @@ class _RunFailed(Exception):
 
 def _every_started_step_succeeded(instance: dg.DagsterInstance, run_id: str) -> bool:
     started, succeeded = set(), set()
-    kinds = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
+    kinds = {
+        dg.DagsterEventType.STEP_START,
+        dg.DagsterEventType.STEP_SUCCESS,
+        dg.DagsterEventType.STEP_FAILURE,
+    }
     for entry in instance.all_logs(run_id, of_type=kinds):
         event = entry.dagster_event
         if event.event_type == dg.DagsterEventType.STEP_START:
             started.add(event.step_key)
         elif event.event_type == dg.DagsterEventType.STEP_SUCCESS or (
-            event.step_failure_data.error is not None and event.step_failure_data.error.cls_name == _CHECK_FAILED
+            event.step_failure_data.error is not None
+            and event.step_failure_data.error.cls_name == _CHECK_FAILED
         ):
             succeeded.add(event.step_key)
     return started <= succeeded

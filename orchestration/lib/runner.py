@@ -32,7 +32,9 @@ def unpartitioned(defs: dg.Definitions) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*keys)
 
 
-def materialize_groups(defs: dg.Definitions, *groups: str, instance: dg.DagsterInstance | None = None) -> None:
+def materialize_groups(
+    defs: dg.Definitions, *groups: str, instance: dg.DagsterInstance | None = None
+) -> None:
     """Materialize landing groups (by name) in one run or, with none named, everything downstream: dbt and alerts."""
     if groups:
         selection = dg.AssetSelection.groups(*groups) & unpartitioned(defs)
@@ -64,8 +66,11 @@ def run_job(
     if partition_range is not None:
         tags = {PARTITION_RANGE_START_TAG: partition_range[0], PARTITION_RANGE_END_TAG: partition_range[1]}
     result = job.execute_in_process(
-        instance=instance or dg.DagsterInstance.get(), run_config=config, partition_key=partition_key,
-        tags=tags, raise_on_error=False,
+        instance=instance or dg.DagsterInstance.get(),
+        run_config=config,
+        partition_key=partition_key,
+        tags=tags,
+        raise_on_error=False,
     )
     _raise_if_failed(result)
     return result
@@ -87,7 +92,11 @@ def _reason(error) -> str:
     """The useful part of a step failure: for dbt, the failing node's lines rather than the command."""
     text = "\n".join(filter(None, [error.message, *(getattr(c, "message", "") for c in _causes(error))]))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    detail = [line for line in lines if any(w in line for w in ("Error in", "Database Error", "Failure in", "FAIL ", "Compilation Error"))]
+    detail = [
+        line
+        for line in lines
+        if any(w in line for w in ("Error in", "Database Error", "Failure in", "FAIL ", "Compilation Error"))
+    ]
     return "; ".join((detail or lines)[:3])[:600]
 
 

@@ -86,8 +86,10 @@ def writer_lock(path: Path, wait_seconds: float = WRITER_WAIT_SECONDS) -> Iterat
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     os.close(fd)
-                    raise PlatformError(f"another build or landing has been writing {path.name} for over "
-                                        f"{wait_seconds / 60:.0f} minutes; try again when it has finished") from None
+                    raise PlatformError(
+                        f"another build or landing has been writing {path.name} for over "
+                        f"{wait_seconds / 60:.0f} minutes; try again when it has finished"
+                    ) from None
                 time.sleep(0.2)
         with _HELD_GUARD:
             _HELD[name] = [fd, 1]
@@ -142,7 +144,9 @@ def staged_build(env: Environment) -> Iterator[Environment]:
                 _copy(live, staging)
                 if Path(f"{live}.wal").exists():
                     _copy(Path(f"{live}.wal"), Path(f"{staging}.wal"))
-        saved = {name: os.environ.get(name) for name in ("MENTALSPACE_WAREHOUSE_URL", "MENTALSPACE_DUCKDB_PATH")}
+        saved = {
+            name: os.environ.get(name) for name in ("MENTALSPACE_WAREHOUSE_URL", "MENTALSPACE_DUCKDB_PATH")
+        }
         os.environ["MENTALSPACE_WAREHOUSE_URL"] = f"duckdb:///{staging}"
         os.environ["MENTALSPACE_DUCKDB_PATH"] = str(staging)
         _STAGED[live] = staging
@@ -177,8 +181,10 @@ def _no_writer(path: Path, wait_seconds: float = WRITER_WAIT_SECONDS) -> Iterato
             break
         except duckdb.IOException:
             if time.monotonic() > deadline:
-                raise PlatformError(f"another process has been writing {path.name} for over "
-                                    f"{wait_seconds / 60:.0f} minutes; try again when it has finished") from None
+                raise PlatformError(
+                    f"another process has been writing {path.name} for over "
+                    f"{wait_seconds / 60:.0f} minutes; try again when it has finished"
+                ) from None
             time.sleep(0.5)
     try:
         yield
@@ -277,8 +283,12 @@ class Warehouse:
                             con.execute(f"create or replace table {target} as select * from arrow")
                         else:
                             if first:
-                                con.execute(f"create table if not exists {target} as select * from arrow limit 0")
-                                con.execute(f"delete from {target} where {_quote(partition[0])} = ?", [partition[1]])
+                                con.execute(
+                                    f"create table if not exists {target} as select * from arrow limit 0"
+                                )
+                                con.execute(
+                                    f"delete from {target} where {_quote(partition[0])} = ?", [partition[1]]
+                                )
                             con.execute(f"insert into {target} by name select * from arrow")
                         first = False
                         rows += frame.height
@@ -303,9 +313,13 @@ class Warehouse:
                     first = False
                 if frame.height:
                     buffer = io.BytesIO()
-                    frame.write_csv(buffer, include_header=False, null_value="\\N", datetime_format="%Y-%m-%d %H:%M:%S%.f")
+                    frame.write_csv(
+                        buffer, include_header=False, null_value="\\N", datetime_format="%Y-%m-%d %H:%M:%S%.f"
+                    )
                     names = ", ".join(_quote(n) for n in frame.columns)
-                    with cur.copy(f"copy {target} ({names}) from stdin with (format csv, null '\\N')") as copy:
+                    with cur.copy(
+                        f"copy {target} ({names}) from stdin with (format csv, null '\\N')"
+                    ) as copy:
                         copy.write(buffer.getvalue())
                 rows += frame.height
         return rows

@@ -20,9 +20,16 @@ from pathlib import Path
 from websockets.sync.client import connect
 
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1440,2200",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1440,2200",
 )
 
 
@@ -49,9 +56,16 @@ class Chromium:
         self.downloads_dir = downloads_dir
         port = free_port()
         self.process = subprocess.Popen(
-            [chromium_path(), *CHROMIUM_FLAGS, f"--remote-debugging-port={port}", "--remote-debugging-address=127.0.0.1",
-             f"--user-data-dir={profile_dir}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                chromium_path(),
+                *CHROMIUM_FLAGS,
+                f"--remote-debugging-port={port}",
+                "--remote-debugging-address=127.0.0.1",
+                f"--user-data-dir={profile_dir}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self._ids = itertools.count(1)
         self.requested_urls: list[str] = []  # every request the page made (Network domain events)
@@ -59,8 +73,15 @@ class Chromium:
         self.send("Page.enable")
         self.send("Runtime.enable")
         self.send("Network.enable")
-        self.send("Emulation.setDeviceMetricsOverride", width=1440, height=2200, deviceScaleFactor=1, mobile=False)
-        self.send("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads_dir), eventsEnabled=True)
+        self.send(
+            "Emulation.setDeviceMetricsOverride", width=1440, height=2200, deviceScaleFactor=1, mobile=False
+        )
+        self.send(
+            "Browser.setDownloadBehavior",
+            behavior="allow",
+            downloadPath=str(downloads_dir),
+            eventsEnabled=True,
+        )
 
     def _page_websocket(self, port: int) -> str:
         deadline = time.monotonic() + 30
@@ -116,12 +137,17 @@ class Chromium:
         raise BrowserError(f"timed out waiting for {what or predicate_js}; page text: {self.text()[:1500]}")
 
     def wait_for_text(self, text: str, timeout: float = 30) -> None:
-        self.wait_for(f"document.body && document.body.innerText.includes({json.dumps(text)})", timeout, repr(text))
+        self.wait_for(
+            f"document.body && document.body.innerText.includes({json.dumps(text)})", timeout, repr(text)
+        )
 
     def wait_for_title(self, title: str, timeout: float = 30) -> None:
         """Wait for a page whose h1 is `title` to finish rendering."""
-        self.wait_for(f"[...document.querySelectorAll('h1')].some(h => h.innerText.trim() === {json.dumps(title)})",
-                      timeout, f"page {title!r}")
+        self.wait_for(
+            f"[...document.querySelectorAll('h1')].some(h => h.innerText.trim() === {json.dumps(title)})",
+            timeout,
+            f"page {title!r}",
+        )
 
     def _centre(self, js_element: str, timeout: float = 30) -> tuple[float, float]:
         # Streamlit paints a page progressively: wait for the element rather than failing at once.

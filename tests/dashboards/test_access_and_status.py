@@ -27,8 +27,17 @@ from tests.conftest import REPO_ROOT
 
 
 def _definition(**overrides) -> MetricDefinition:
-    base = dict(metric_key="m", label="M", definition="", counting_convention="", unit="percent",
-                direction="higher_is_better", benchmark_value=85.0, alert_operator="<", alert_threshold=80.0)
+    base = dict(
+        metric_key="m",
+        label="M",
+        definition="",
+        counting_convention="",
+        unit="percent",
+        direction="higher_is_better",
+        benchmark_value=85.0,
+        alert_operator="<",
+        alert_threshold=80.0,
+    )
     return MetricDefinition(**(base | overrides))
 
 
@@ -38,7 +47,8 @@ def test_each_role_opens_only_its_pages():
     assert pages_for("BILLING") == {"reports", "era_upload"}
     assert pages_for("FRONT_DESK") == {"schedule", "front_desk_tasks"}
     assert pages_for("ADMIN") >= pages_for("SUPERVISOR") | pages_for("BILLING") | pages_for("FRONT_DESK") | {
-        "practice_overview"}
+        "practice_overview"
+    }
     assert pages_for("CLIENT") == set()
     assert list(PAGES_BY_ROLE["BILLING"]) == ["Billing"], "the ERA upload page joins the Billing section"
 
@@ -66,38 +76,69 @@ def test_a_supervisor_scope_is_the_team_and_an_administrator_sees_everyone():
     assert requested_clinician(admin, "9", None) == (9, False)
 
 
-@pytest.mark.parametrize(("value", "expected"), [(90, Status.GOOD), (85, Status.GOOD), (82, Status.REVIEW),
-                                                 (80, Status.REVIEW), (79.9, Status.URGENT), (None, Status.UNKNOWN)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (90, Status.GOOD),
+        (85, Status.GOOD),
+        (82, Status.REVIEW),
+        (80, Status.REVIEW),
+        (79.9, Status.URGENT),
+        (None, Status.UNKNOWN),
+    ],
+)
 def test_higher_is_better_status(value, expected):
     assert metric_status(_definition(), value) is expected
 
 
-@pytest.mark.parametrize(("value", "expected"), [(8, Status.GOOD), (10, Status.GOOD), (12, Status.REVIEW),
-                                                 (15.5, Status.URGENT)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [(8, Status.GOOD), (10, Status.GOOD), (12, Status.REVIEW), (15.5, Status.URGENT)]
+)
 def test_lower_is_better_status(value, expected):
-    definition = _definition(direction="lower_is_better", benchmark_value=10.0, alert_operator=">",
-                             alert_threshold=15.0)
+    definition = _definition(
+        direction="lower_is_better", benchmark_value=10.0, alert_operator=">", alert_threshold=15.0
+    )
     assert metric_status(definition, value) is expected
 
 
-@pytest.mark.parametrize(("value", "expected"), [(6, Status.GOOD), (4.5, Status.REVIEW), (7.5, Status.REVIEW),
-                                                 (3.9, Status.URGENT), (8.2, Status.URGENT)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (6, Status.GOOD),
+        (4.5, Status.REVIEW),
+        (7.5, Status.REVIEW),
+        (3.9, Status.URGENT),
+        (8.2, Status.URGENT),
+    ],
+)
 def test_range_status(value, expected):
-    definition = _definition(unit="sessions", direction="range", benchmark_value=None, alert_operator="outside",
-                             alert_threshold=None, benchmark_low=5.0, benchmark_high=7.0, alert_low=4.0, alert_high=8.0)
+    definition = _definition(
+        unit="sessions",
+        direction="range",
+        benchmark_value=None,
+        alert_operator="outside",
+        alert_threshold=None,
+        benchmark_low=5.0,
+        benchmark_high=7.0,
+        alert_low=4.0,
+        alert_high=8.0,
+    )
     assert metric_status(definition, value) is expected
 
 
 def test_deviation_and_below_required_statuses():
-    reimbursement = _definition(unit="dollars", benchmark_value=None, alert_operator="deviation_pct",
-                                alert_threshold=10.0)
+    reimbursement = _definition(
+        unit="dollars", benchmark_value=None, alert_operator="deviation_pct", alert_threshold=10.0
+    )
     # Held to its own six-month benchmark, both ways; an unsettled month is amber at most.
     assert metric_status(reimbursement, 100, benchmark=105) is Status.GOOD
     assert metric_status(reimbursement, 80, benchmark=105) is Status.URGENT
     assert metric_status(reimbursement, 80, benchmark=105, period_settled=False) is Status.REVIEW
     assert metric_status(reimbursement, 130, benchmark=105) is Status.URGENT
     assert metric_status(reimbursement, 100, previous=105) is Status.UNKNOWN
-    hours = _definition(unit="hours", benchmark_value=None, alert_operator="below_required", alert_threshold=None)
+    hours = _definition(
+        unit="hours", benchmark_value=None, alert_operator="below_required", alert_threshold=None
+    )
     assert metric_status(hours, 2, numerator=2, denominator=2) is Status.GOOD
     assert metric_status(hours, 1.5, numerator=1.5, denominator=2, period_running=True) is Status.REVIEW
     assert metric_status(hours, 1.5, numerator=1.5, denominator=2) is Status.URGENT
@@ -127,8 +168,14 @@ def test_visits_needed_to_reach_the_kvr_benchmark():
 
 
 def test_ar_aging_keeps_bucket_order_and_shares():
-    aging = pl.DataFrame({"payer": ["A", "A", "B"], "aging_bucket": ["120_PLUS", "CURRENT", "31_60"],
-                          "outstanding": [50.0, 30.0, 20.0], "charges": [1, 2, 3]})
+    aging = pl.DataFrame(
+        {
+            "payer": ["A", "A", "B"],
+            "aging_bucket": ["120_PLUS", "CURRENT", "31_60"],
+            "outstanding": [50.0, 30.0, 20.0],
+            "charges": [1, 2, 3],
+        }
+    )
     buckets = aging_buckets(aging)
     assert buckets["bucket"].to_list() == ["Current (0–30)", "31–60", "61–90", "91–120", "120+"]
     assert buckets["outstanding"].to_list() == [30.0, 20.0, 0.0, 0.0, 50.0]
@@ -146,11 +193,19 @@ def test_period_helpers_cut_weeks_on_monday():
     assert months_back(wednesday, 13) == dt.date(2025, 10, 1)
 
 
-@pytest.mark.parametrize(("revenue", "target", "share", "expected"), [
-    (10_000, 10_000, 1.0, Status.GOOD), (9_000, 10_000, 1.0, Status.REVIEW), (8_999, 10_000, 1.0, Status.URGENT),
-    (5_000, 10_000, 0.5, Status.GOOD), (4_600, 10_000, 0.5, Status.REVIEW), (4_400, 10_000, 0.5, Status.URGENT),
-    (5_000, None, 1.0, Status.UNKNOWN), (5_000, 0, 1.0, Status.UNKNOWN),
-])
+@pytest.mark.parametrize(
+    ("revenue", "target", "share", "expected"),
+    [
+        (10_000, 10_000, 1.0, Status.GOOD),
+        (9_000, 10_000, 1.0, Status.REVIEW),
+        (8_999, 10_000, 1.0, Status.URGENT),
+        (5_000, 10_000, 0.5, Status.GOOD),
+        (4_600, 10_000, 0.5, Status.REVIEW),
+        (4_400, 10_000, 0.5, Status.URGENT),
+        (5_000, None, 1.0, Status.UNKNOWN),
+        (5_000, 0, 1.0, Status.UNKNOWN),
+    ],
+)
 def test_revenue_status_against_the_target_pro_rata_in_the_running_month(revenue, target, share, expected):
     assert revenue_target_status(revenue, target, share) is expected
 
@@ -161,13 +216,22 @@ def test_revenue_alert_bound_is_the_escalations():
 
 
 def test_revenue_against_target_reads_the_practice_rows():
-    months = pl.DataFrame({
-        "month_start": [dt.date(2026, 10, 1), dt.date(2026, 11, 1)], "revenue_amount": [9_500.0, 6_000.0],
-        "monthly_revenue_target": [10_000.0, 10_000.0], "revenue_target_pct": [95.0, 60.0],
-        "outstanding_amount": [1_000.0, 2_000.0],
-    })
+    months = pl.DataFrame(
+        {
+            "month_start": [dt.date(2026, 10, 1), dt.date(2026, 11, 1)],
+            "revenue_amount": [9_500.0, 6_000.0],
+            "monthly_revenue_target": [10_000.0, 10_000.0],
+            "revenue_target_pct": [95.0, 60.0],
+            "outstanding_amount": [1_000.0, 2_000.0],
+        }
+    )
     figure = revenue_against_target(months, dt.date(2026, 11, 1), dt.date(2026, 11, 15))
-    assert (figure.this_month, figure.last_month, figure.target, figure.target_pct) == (6_000.0, 9_500.0, 10_000.0, 60.0)
+    assert (figure.this_month, figure.last_month, figure.target, figure.target_pct) == (
+        6_000.0,
+        9_500.0,
+        10_000.0,
+        60.0,
+    )
     assert figure.share_of_month_gone == 0.5 and figure.status is Status.GOOD  # 6,000 by mid-month: on pace
     empty = revenue_against_target(months.head(1), dt.date(2026, 11, 1), dt.date(2026, 11, 30))
     assert (empty.this_month, empty.target_pct, empty.status) == (0.0, 0.0, Status.URGENT)

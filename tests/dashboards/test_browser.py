@@ -28,8 +28,10 @@ from tests.dashboards.conftest import HOSTILE_NAMES, LEAK_ADDRESS, demo_logins
 SCREENSHOTS = REPO_ROOT / "tests" / "artifacts" / "screenshots"
 TITLES = PAGE_TITLES | {"metric_explorer": "Kept Visit Rate (KVR)"}
 
-pytestmark = pytest.mark.skipif(chromium_path() is None,
-                                reason="Chromium is not installed (apt-get install -y chromium); .ci/run installs it")
+pytestmark = pytest.mark.skipif(
+    chromium_path() is None,
+    reason="Chromium is not installed (apt-get install -y chromium); .ci/run installs it",
+)
 
 
 def start_server(var: Path, **extra_env: str):
@@ -39,10 +41,27 @@ def start_server(var: Path, **extra_env: str):
     env["MENTALSPACE_VAR_DIR"] = str(var)
     env.update(extra_env)
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboards" / "streamlit_app.py"),
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO_ROOT / "dashboards" / "streamlit_app.py"),
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -98,8 +117,9 @@ def test_each_role_opens_each_of_its_pages(server, built_demo, tmp_path, role):
             assert "Traceback" not in text and "This page is not part of" not in text
             time.sleep(0.6)  # data grids and charts paint after the script finishes
             browser.screenshot(SCREENSHOTS / f"{role.lower()}_{key}.png")
-        nav = browser.evaluate("[...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')]"
-                               ".map(a => a.innerText.trim())")
+        nav = browser.evaluate(
+            "[...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')].map(a => a.innerText.trim())"
+        )
         offered = {title for title in PAGE_TITLES.values() if any(item.endswith(title) for item in nav)}
         expected = {PAGE_TITLES[k] for keys in PAGES_BY_ROLE[role].values() for k in keys}
         assert offered - {"ERA upload"} == expected, f"{role} navigation offers {offered}"
@@ -119,7 +139,9 @@ def test_clinician_acknowledges_an_alert_and_downloads_a_csv(server, built_demo,
         browser.click_button("Download CSV")
         csv = browser.wait_for_download(".csv")
         lines = csv.read_text().splitlines()
-        assert csv.name in {"my_schedule.csv", "notes_pending_signature.csv", "clients_to_rebook.csv"}, csv.name
+        assert csv.name in {"my_schedule.csv", "notes_pending_signature.csv", "clients_to_rebook.csv"}, (
+            csv.name
+        )
         assert "client" in lines[0].split(",") and len(lines) >= 2, lines[:2]
 
         browser.click_nav("Compliance alerts")
@@ -142,7 +164,11 @@ def _all_keys() -> list[str]:
     from orchestration.lib.environment import current_environment
     from orchestration.lib.warehouse import Warehouse
 
-    return Warehouse(current_environment()).query("select alert_key from marts.fct_compliance_alerts")["alert_key"].to_list()
+    return (
+        Warehouse(current_environment())
+        .query("select alert_key from marts.fct_compliance_alerts")["alert_key"]
+        .to_list()
+    )
 
 
 @pytest.mark.slow
@@ -180,9 +206,13 @@ def test_a_bookmarked_page_opens_after_sign_in(server, built_demo, tmp_path, mon
         browser.wait_for_title("My Practice", timeout=60)
         assert browser.evaluate("location.search") == f"?clinician={supervisee}"
         # The picker paints after the title: wait for it to show the supervisee.
-        browser.wait_for("[...document.querySelectorAll('[data-testid=\"stSelectbox\"]')].some(s => (s.innerText + ' ' + "
-                         "[...s.querySelectorAll('input')].map(i => i.value).join(' '))"
-                         f".includes({json.dumps(name)}))", timeout=30, what=f"picker on {name!r}")
+        browser.wait_for(
+            "[...document.querySelectorAll('[data-testid=\"stSelectbox\"]')].some(s => (s.innerText + ' ' + "
+            "[...s.querySelectorAll('input')].map(i => i.value).join(' '))"
+            f".includes({json.dumps(name)}))",
+            timeout=30,
+            what=f"picker on {name!r}",
+        )
     finally:
         browser.close()
 
@@ -191,8 +221,11 @@ def _clinician_name(clinician_id: int) -> str:
     from orchestration.lib.environment import current_environment
     from orchestration.lib.warehouse import Warehouse
 
-    return Warehouse(current_environment()).query(
-        f"select clinician_name from marts.dim_clinicians where clinician_id = {int(clinician_id)}").item()
+    return (
+        Warehouse(current_environment())
+        .query(f"select clinician_name from marts.dim_clinicians where clinician_id = {int(clinician_id)}")
+        .item()
+    )
 
 
 @pytest.mark.slow
@@ -230,8 +263,13 @@ def test_hostile_client_names_show_as_typed_and_fetch_nothing(hostile_demo, tmp_
         text = browser.text()
         assert HOSTILE_NAMES[0] in text, "the Markdown image shows as its text"
         assert f"Signed in as {HOSTILE_NAMES[2]}" in text, "the staff name shows as typed, not bold"
-        assert not [u for u in browser.requested_urls if LEAK_ADDRESS in u], "the page fetched the client's address"
-        assert browser.evaluate(f"[...document.images].filter(i => i.src.includes('{LEAK_ADDRESS}')).length") == 0
+        assert not [u for u in browser.requested_urls if LEAK_ADDRESS in u], (
+            "the page fetched the client's address"
+        )
+        assert (
+            browser.evaluate(f"[...document.images].filter(i => i.src.includes('{LEAK_ADDRESS}')).length")
+            == 0
+        )
         browser.screenshot(SCREENSHOTS / "hostile_names_my_practice.png")
     finally:
         browser.close()

@@ -12,8 +12,10 @@ from dashboards.access import PAGE_TITLES
 from tests.dashboards.browser import Chromium, chromium_path
 from tests.dashboards.test_browser import server, sign_in  # noqa: F401  (server is a fixture)
 
-pytestmark = pytest.mark.skipif(chromium_path() is None,
-                                reason="Chromium is not installed (apt-get install -y chromium); .ci/run installs it")
+pytestmark = pytest.mark.skipif(
+    chromium_path() is None,
+    reason="Chromium is not installed (apt-get install -y chromium); .ci/run installs it",
+)
 
 # Tables: [frame width, content width] of every data grid on screen (hidden tabs measure 0).
 OVERFLOWING_TABLES = """[...document.querySelectorAll('[data-testid="stDataFrame"]')].map(frame => {
@@ -25,8 +27,10 @@ CLIPPED_LABELS = """[...document.querySelectorAll('[data-testid="stMetricLabel"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("role", "pages"), [("ADMIN", ("practice_overview", "reports", "my_practice")),
-                                             ("CLINICIAN", ("my_practice",))])
+@pytest.mark.parametrize(
+    ("role", "pages"),
+    [("ADMIN", ("practice_overview", "reports", "my_practice")), ("CLINICIAN", ("my_practice",))],
+)
 def test_tables_and_card_labels_fit_the_page(server, built_demo, tmp_path, role, pages):  # noqa: F811
     browser = Chromium(tmp_path / "profile", tmp_path / "downloads")
     try:

@@ -25,7 +25,12 @@ def test_a_rebuilt_warehouse_replaces_cached_figures_on_the_next_page_run(demo_e
     monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(var))
     warehouse_file = var / "warehouse.duckdb"
     with duckdb.connect(str(warehouse_file), read_only=True) as con:
-        assert con.execute("select count(*) from reference.warehouse_builds where command = 'build'").fetchone()[0] >= 1
+        assert (
+            con.execute("select count(*) from reference.warehouse_builds where command = 'build'").fetchone()[
+                0
+            ]
+            >= 1
+        )
 
     monkeypatch.setattr(cache, "VERSION_CHECK_SECONDS", 3600)
     at = signed_in_app(var, "ADMIN")

@@ -15,8 +15,15 @@ def _specs(at) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
-@pytest.mark.parametrize(("role", "page"), [("ADMIN", "practice_overview"), ("ADMIN", "reports"),
-                                            ("ADMIN", "metric_explorer"), ("SUPERVISOR", "my_team")])
+@pytest.mark.parametrize(
+    ("role", "page"),
+    [
+        ("ADMIN", "practice_overview"),
+        ("ADMIN", "reports"),
+        ("ADMIN", "metric_explorer"),
+        ("SUPERVISOR", "my_team"),
+    ],
+)
 def test_every_chart_titles_both_axes_and_labels_lines_outside_the_bars(demo_env, role, page):
     specs = _specs(open_page(demo_env, role, page))
     assert specs, "the demo practice draws charts on this page"
@@ -30,17 +37,24 @@ def test_every_chart_titles_both_axes_and_labels_lines_outside_the_bars(demo_env
 
 
 def test_reports_month_labels_sit_under_their_own_bars(demo_env):
-    spec = next(s for s in _specs(open_page(demo_env, "ADMIN", "reports"))
-                if s["layout"].get("title", {}).get("text") == "Revenue by month")
+    spec = next(
+        s
+        for s in _specs(open_page(demo_env, "ADMIN", "reports"))
+        if s["layout"].get("title", {}).get("text") == "Revenue by month"
+    )
     expected = {
         (f"{month:%b %Y}", source): float(revenue)
         for month, source, revenue in warehouse(
             "select revenue_month_start, payment_source, sum(revenue_amount) from marts.fct_revenue "
             "where revenue_month_start between ? and ? group by 1, 2",
-            [dt.date(2026, 9, 1), MONTH]).iter_rows()
+            [dt.date(2026, 9, 1), MONTH],
+        ).iter_rows()
     }
-    shown = {(label, trace["name"]): value for trace in spec["data"]
-             for label, value in zip(trace["x"], trace["y"], strict=True)}
+    shown = {
+        (label, trace["name"]): value
+        for trace in spec["data"]
+        for label, value in zip(trace["x"], trace["y"], strict=True)
+    }
     assert shown.keys() == expected.keys()
     assert shown == pytest.approx(expected)
     assert spec["layout"]["xaxis"]["type"] == "category"

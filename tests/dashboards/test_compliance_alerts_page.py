@@ -17,7 +17,9 @@ def warehouse(sql: str, params: list | None = None) -> pl.DataFrame:
 
 
 def test_alert_statuses_reads_the_lifecycle_by_key(demo_env):
-    keys = warehouse("select alert_key from marts.fct_compliance_alerts order by alert_key")["alert_key"].to_list()
+    keys = warehouse("select alert_key from marts.fct_compliance_alerts order by alert_key")[
+        "alert_key"
+    ].to_list()
     states = alert_statuses(store_engine(), [*keys, "no-such-key"])
     assert set(states) == set(keys), "the alert sync opened every open condition; unknown keys are absent"
     assert {s.status for s in states.values()} <= {"OPEN", "ACKNOWLEDGED", "RESOLVED"}
@@ -29,7 +31,9 @@ def test_clinician_sees_only_alerts_about_themself(demo_env):
     at.switch_page("app_pages/compliance_alerts.py").run()
     assert not at.exception
     table = table_with(at, "alert_id", "alert_key")
-    expected = warehouse("select count(*) from marts.fct_compliance_alerts where target_user_id = ?", [me]).item()
+    expected = warehouse(
+        "select count(*) from marts.fct_compliance_alerts where target_user_id = ?", [me]
+    ).item()
     assert len(table) == expected
     names = warehouse("select clinician_name from marts.dim_clinicians where clinician_id = ?", [me]).item()
     assert set(table["person"]) == {names}
@@ -42,7 +46,8 @@ def test_administrator_filters_acknowledges_and_resolves_an_alert(demo_env):
     person = warehouse(
         "select c.clinician_name from marts.dim_clinicians c join marts.fct_compliance_alerts a "
         "on a.target_user_id = c.clinician_id where c.role = 'SUPERVISOR' group by 1 order by min(c.clinician_id) desc "
-        "limit 1").item()
+        "limit 1"
+    ).item()
     at.switch_page("app_pages/compliance_alerts.py").run()
     at.multiselect(key="ca_people").set_value([person]).run()
     at.multiselect(key="ca_severities").set_value(["CRITICAL"]).run()

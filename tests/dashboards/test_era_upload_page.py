@@ -26,8 +26,12 @@ def test_billing_opens_the_era_page_with_its_review_queue(demo_env, tmp_path):
     engine = get_engine()
     # A sample of its own: the demo practice is shared with other tests and may be reused between runs.
     seed = uuid.uuid4().int % 10**9
-    written = write_remittance(claim_specs_from_store(engine, limit=15, seed=seed), tmp_path,
-                               RemittanceOptions(seed=seed), stem="page_test")
+    written = write_remittance(
+        claim_specs_from_store(engine, limit=15, seed=seed),
+        tmp_path,
+        RemittanceOptions(seed=seed),
+        stem="page_test",
+    )
     data = written.path.read_bytes()
     first = post_bytes(engine, data, written.path.name)
     assert not first.already_posted and first.claim_count >= 15
@@ -41,8 +45,12 @@ def test_billing_opens_the_era_page_with_its_review_queue(demo_env, tmp_path):
 def test_posting_an_upload_clears_the_loaders_caches(demo_env, tmp_path):
     engine = get_engine()
     seed = uuid.uuid4().int % 10**9
-    written = write_remittance(claim_specs_from_store(engine, limit=5, seed=seed), tmp_path,
-                               RemittanceOptions(seed=seed), stem="upload_test")
+    written = write_remittance(
+        claim_specs_from_store(engine, limit=5, seed=seed),
+        tmp_path,
+        RemittanceOptions(seed=seed),
+        stem="upload_test",
+    )
     computed: list[int] = []
 
     @cached()
@@ -52,7 +60,9 @@ def test_posting_an_upload_clears_the_loaders_caches(demo_env, tmp_path):
 
     assert loader() == 1 and loader() == 1
     at = _open_era_page(signed_in_app(demo_env, "BILLING"))
-    at.file_uploader(key="era_file").set_value((written.path.name, written.path.read_bytes(), "text/plain")).run()
+    at.file_uploader(key="era_file").set_value(
+        (written.path.name, written.path.read_bytes(), "text/plain")
+    ).run()
     assert "Validation summary" in [h.value for h in at.subheader]
     at.button(key="era_post").click().run()
     assert not at.exception, at.exception

@@ -109,13 +109,21 @@ def test_an_administrator_unlocks(store, var_dir):
 def test_the_cli_unlocks_a_user(sqlite_store, var_dir):
     store = sqlite_store
     fail(store, 5)
-    result = run_cli("users", "unlock", EMAIL, env={"MENTALSPACE_VAR_DIR": str(var_dir),
-                                                    "DATABASE_URL": f"sqlite:///{var_dir / 'store.db'}"})
+    result = run_cli(
+        "users",
+        "unlock",
+        EMAIL,
+        env={"MENTALSPACE_VAR_DIR": str(var_dir), "DATABASE_URL": f"sqlite:///{var_dir / 'store.db'}"},
+    )
     assert result.returncode == 0, result.stderr
     assert "unlocked" in result.stdout
     assert locked_at(store) is None
-    unknown = run_cli("users", "unlock", "nobody@practice.example",
-                      env={"MENTALSPACE_VAR_DIR": str(var_dir), "DATABASE_URL": f"sqlite:///{var_dir / 'store.db'}"})
+    unknown = run_cli(
+        "users",
+        "unlock",
+        "nobody@practice.example",
+        env={"MENTALSPACE_VAR_DIR": str(var_dir), "DATABASE_URL": f"sqlite:///{var_dir / 'store.db'}"},
+    )
     assert unknown.returncode != 0 and "Traceback" not in unknown.stderr, unknown.stderr
     assert "no user" in unknown.stderr
 

@@ -13,7 +13,9 @@ from tests.dashboards.conftest import signed_in_app, table_with
 
 AS_OF = dt.date(2026, 11, 25)
 WEEK, MONTH = dt.date(2026, 11, 23), dt.date(2026, 11, 1)
-ROLE_PAGES = [(role, key) for role, sections in PAGES_BY_ROLE.items() for keys in sections.values() for key in keys]
+ROLE_PAGES = [
+    (role, key) for role, sections in PAGES_BY_ROLE.items() for keys in sections.values() for key in keys
+]
 # The explorer's title is the measure it shows (KVR by default).
 TITLES = PAGE_TITLES | {"metric_explorer": "Kept Visit Rate (KVR)"}
 
@@ -23,10 +25,18 @@ def warehouse(sql: str, params: list | None = None):
 
 
 def metric_value(metric_key: str, grain: str, period: dt.date, clinician_id: int | None) -> float:
-    scope = "scope = 'practice'" if clinician_id is None else f"scope = 'clinician' and clinician_id = {int(clinician_id)}"
-    return float(warehouse(
-        f"select metric_value from marts.fct_practice_metrics where metric_key = ? and period_grain = ? "
-        f"and period_start = ? and {scope}", [metric_key, grain, period]).item())
+    scope = (
+        "scope = 'practice'"
+        if clinician_id is None
+        else f"scope = 'clinician' and clinician_id = {int(clinician_id)}"
+    )
+    return float(
+        warehouse(
+            f"select metric_value from marts.fct_practice_metrics where metric_key = ? and period_grain = ? "
+            f"and period_start = ? and {scope}",
+            [metric_key, grain, period],
+        ).item()
+    )
 
 
 def metrics_by_label(at) -> dict[str, str]:
@@ -45,7 +55,9 @@ def test_every_page_renders_for_its_roles_with_the_data_date(demo_env, role, pag
     at = open_page(demo_env, role, page)
     assert not at.error, [e.value for e in at.error]
     assert at.title[0].value == TITLES[page]
-    assert any("Figures as of Wed 25 Nov 2026" in c.value for c in at.caption), "every page says how fresh it is"
+    assert any("Figures as of Wed 25 Nov 2026" in c.value for c in at.caption), (
+        "every page says how fresh it is"
+    )
 
 
 @pytest.mark.parametrize("role", list(PAGES_BY_ROLE))
@@ -65,10 +77,15 @@ def test_clinician_my_practice_shows_their_own_week(demo_env):
     counts = warehouse(
         "select sum(case when appointment_status <> 'RESCHEDULED' then 1 else 0 end) as booked, "
         "sum(case when appointment_status = 'COMPLETED' then 1 else 0 end) as completed "
-        "from marts.fct_appointments where clinician_id = ? and appointment_week_start = ?", [me, WEEK]).row(0)
+        "from marts.fct_appointments where clinician_id = ? and appointment_week_start = ?",
+        [me, WEEK],
+    ).row(0)
     assert cards["Sessions completed"] == f"{counts[1]} of {counts[0]}"
-    unsigned = warehouse("select count(*) from marts.fct_clinical_notes where clinician_id = ? and not is_signed "
-                         "and service_date <= ?", [me, AS_OF]).item()
+    unsigned = warehouse(
+        "select count(*) from marts.fct_clinical_notes where clinician_id = ? and not is_signed "
+        "and service_date <= ?",
+        [me, AS_OF],
+    ).item()
     assert cards["Unsigned notes"] == str(unsigned)
     assert cards["Rebook rate"] == f"{metric_value('rebook_rate', 'month', MONTH, me):.1f}%"
 
@@ -76,17 +93,29 @@ def test_clinician_my_practice_shows_their_own_week(demo_env):
 def test_clinician_lists_hold_only_their_own_clients(demo_env):
     at = open_page(demo_env, "CLINICIAN", "my_practice")
     me = at.session_state["auth_user"].user_id
-    own_names = set(warehouse("select display_name from marts.dim_clients where clinician_id = ?", [me])["display_name"])
+    own_names = set(
+        warehouse("select display_name from marts.dim_clients where clinician_id = ?", [me])["display_name"]
+    )
     rebook = table_with(at, "client", "days_since_last_visit", required=False)
     if rebook is not None:
         assert set(rebook["client"]) <= own_names
-    noted = set(warehouse("select distinct c.display_name from marts.fct_clinical_notes n join marts.dim_clients c "
-                          "on n.client_id = c.client_id where n.clinician_id = ?", [me])["display_name"])
+    noted = set(
+        warehouse(
+            "select distinct c.display_name from marts.fct_clinical_notes n join marts.dim_clients c "
+            "on n.client_id = c.client_id where n.clinician_id = ?",
+            [me],
+        )["display_name"]
+    )
     unsigned = table_with(at, "note_id", "client", required=False)
     if unsigned is not None:
         assert set(unsigned["client"]) <= noted
-    booked = set(warehouse("select distinct c.display_name from marts.fct_appointments a join marts.dim_clients c "
-                           "on a.client_id = c.client_id where a.clinician_id = ?", [me])["display_name"])
+    booked = set(
+        warehouse(
+            "select distinct c.display_name from marts.fct_appointments a join marts.dim_clients c "
+            "on a.client_id = c.client_id where a.clinician_id = ?",
+            [me],
+        )["display_name"]
+    )
     schedule = table_with(at, "start_time", "client", required=False)
     if schedule is not None:
         assert set(schedule["client"]) <= booked
@@ -96,8 +125,11 @@ def test_supervisor_team_table_is_their_team_with_warehouse_figures(demo_env):
     at = open_page(demo_env, "SUPERVISOR", "my_team")
     me = at.session_state["auth_user"].user_id
     # The supervisees: the supervisor is not listed as their own supervisee (team table or supervision hours).
-    team = warehouse("select clinician_id, clinician_name from marts.dim_clinicians where is_active "
-                     "and supervisor_id = ? and clinician_id <> ?", [me, me])
+    team = warehouse(
+        "select clinician_id, clinician_name from marts.dim_clinicians where is_active "
+        "and supervisor_id = ? and clinician_id <> ?",
+        [me, me],
+    )
     table = table_with(at, "Clinician", "KVR %")
     assert sorted(table["Clinician"]) == sorted(team["clinician_name"])
     hours = table_with(at, "clinician", "hours_logged", required=False)
@@ -113,17 +145,27 @@ def test_supervisor_team_table_is_their_team_with_warehouse_figures(demo_env):
 def test_administrator_overview_scorecard_matches_the_warehouse(demo_env):
     at = open_page(demo_env, "ADMIN", "practice_overview")
     cards = metrics_by_label(at)
-    assert cards["Overall KVR (month to date)"] == f"{metric_value('kept_visit_rate', 'month', MONTH, None):.1f}%"
-    assert cards["Claim acceptance rate"] == f"{metric_value('claim_acceptance_rate', 'month', MONTH, None):.1f}%"
+    assert (
+        cards["Overall KVR (month to date)"]
+        == f"{metric_value('kept_visit_rate', 'month', MONTH, None):.1f}%"
+    )
+    assert (
+        cards["Claim acceptance rate"]
+        == f"{metric_value('claim_acceptance_rate', 'month', MONTH, None):.1f}%"
+    )
     revenue, target, pct = warehouse(
         "select revenue_amount, monthly_revenue_target, revenue_target_pct from marts.fct_billing_monthly_summary "
-        "where scope = 'practice' and month_start = ?", [MONTH]).row(0)
+        "where scope = 'practice' and month_start = ?",
+        [MONTH],
+    ).row(0)
     assert cards["Revenue this month"] == f"${float(revenue):,.0f}"
     assert float(target) > 0, "the demo practice has a monthly revenue target"
     card = next(m for m in at.metric if m.label == "Revenue this month")
     assert card.delta == f"{float(pct):.1f}% of ${float(target):,.0f} target"
     # One home for the revenue: the monthly summary's practice row is what fct_revenue paid that month.
-    paid = warehouse("select sum(revenue_amount) from marts.fct_revenue where revenue_month_start = ?", [MONTH]).item()
+    paid = warehouse(
+        "select sum(revenue_amount) from marts.fct_revenue where revenue_month_start = ?", [MONTH]
+    ).item()
     assert float(revenue) == pytest.approx(float(paid))
     matrix = table_with(at, "Clinician", "Sessions/day")
     active = warehouse("select count(*) from marts.dim_clinicians where is_active").item()
@@ -131,23 +173,33 @@ def test_administrator_overview_scorecard_matches_the_warehouse(demo_env):
     # Revenue cycle: the PRD's Collection Rate (gross) and its documented net variant beside it, both for the
     # latest settled month (see the metric dictionary).
     settled = dt.date(2026, 9, 1)
-    for key, label in (("collection_rate", "Collection Rate"), ("net_collection_rate", "Net Collection Rate")):
-        assert cards[f"{label} (Sep 2026, settled)"] == f"{metric_value(key, 'month', settled, None):.1f}%", key
+    for key, label in (
+        ("collection_rate", "Collection Rate"),
+        ("net_collection_rate", "Net Collection Rate"),
+    ):
+        assert cards[f"{label} (Sep 2026, settled)"] == f"{metric_value(key, 'month', settled, None):.1f}%", (
+            key
+        )
     assert metric_value("collection_rate", "month", settled, None) < metric_value(
-        "net_collection_rate", "month", settled, None)
+        "net_collection_rate", "month", settled, None
+    )
 
 
 def test_administrator_explores_any_measure_with_its_numerator_and_denominator(demo_env):
     at = signed_in_app(demo_env, "ADMIN")
     at.switch_page("app_pages/metric_explorer.py")
-    clinician = int(warehouse("select min(clinician_id) from marts.dim_clinicians where role = 'CLINICIAN'").item())
+    clinician = int(
+        warehouse("select min(clinician_id) from marts.dim_clinicians where role = 'CLINICIAN'").item()
+    )
     at.query_params.update({"metric": "no_show_rate", "clinician": str(clinician), "grain": "month"})
     at.run()
     assert at.title[0].value == "No-Show Rate"
     table = table_with(at, "period_start", "numerator")
     expected = warehouse(
         "select period_start, numerator, denominator from marts.fct_practice_metrics where metric_key = 'no_show_rate' "
-        "and period_grain = 'month' and scope = 'clinician' and clinician_id = ? order by period_start desc", [clinician])
+        "and period_grain = 'month' and scope = 'clinician' and clinician_id = ? order by period_start desc",
+        [clinician],
+    )
     assert list(table["numerator"]) == pytest.approx([float(v) for v in expected["numerator"]])
     assert list(table["denominator"]) == pytest.approx([float(v) for v in expected["denominator"]])
     assert any("counting convention" in e.label.lower() for e in at.expander)
@@ -156,32 +208,50 @@ def test_administrator_explores_any_measure_with_its_numerator_and_denominator(d
 def test_reports_revenue_matches_the_revenue_mart(demo_env):
     at = open_page(demo_env, "BILLING", "reports")
     by_clinician = table_with(at, "clinician", "revenue")
-    total = warehouse("select sum(revenue_amount) from marts.fct_revenue where revenue_month_start between ? and ?",
-                      [dt.date(2026, 9, 1), MONTH]).item()
+    total = warehouse(
+        "select sum(revenue_amount) from marts.fct_revenue where revenue_month_start between ? and ?",
+        [dt.date(2026, 9, 1), MONTH],
+    ).item()
     assert by_clinician["revenue"].sum() == pytest.approx(float(total))
     buckets = table_with(at, "bucket", "outstanding")
     assert list(buckets["bucket"]) == ["Current (0–30)", "31–60", "61–90", "91–120", "120+"]
-    denials = warehouse("select count(*) from marts.fct_claims where is_denied and adjudicated_date between ? and ?",
-                        [dt.date(2026, 9, 1), dt.date(2026, 11, 30)]).item()
+    denials = warehouse(
+        "select count(*) from marts.fct_claims where is_denied and adjudicated_date between ? and ?",
+        [dt.date(2026, 9, 1), dt.date(2026, 11, 30)],
+    ).item()
     by_reason = table_with(at, "carc_code", "share_pct", required=False)
     assert (0 if by_reason is None else int(by_reason["claims_denied"].sum())) == denials
 
 
 def test_front_desk_sees_todays_schedule_and_work_lists(demo_env):
     at = open_page(demo_env, "FRONT_DESK", "schedule")
-    today = warehouse("select count(*) from marts.fct_appointments where appointment_date = ? "
-                      "and appointment_status <> 'RESCHEDULED'", [AS_OF]).item()
+    today = warehouse(
+        "select count(*) from marts.fct_appointments where appointment_date = ? "
+        "and appointment_status <> 'RESCHEDULED'",
+        [AS_OF],
+    ).item()
     assert metrics_by_label(at)["Booked"] == str(today)
     at.switch_page("app_pages/front_desk_tasks.py").run()
-    counts = dict(warehouse("select alert_type, count(*) from marts.fct_compliance_alerts group by 1").iter_rows())
+    counts = dict(
+        warehouse("select alert_type, count(*) from marts.fct_compliance_alerts group by 1").iter_rows()
+    )
     cards = metrics_by_label(at)
     assert cards["Appointments not closed out"] == str(counts.get("APPOINTMENT_STATUS_NOT_UPDATED", 0))
-    assert cards["Insurance not verified (next 7 days)"] == str(counts.get("APPOINTMENT_INSURANCE_NOT_VERIFIED", 0))
+    assert cards["Insurance not verified (next 7 days)"] == str(
+        counts.get("APPOINTMENT_INSURANCE_NOT_VERIFIED", 0)
+    )
     # Incomplete demographics: the alert's clients, with what is missing from dim_clients (one definition).
-    assert cards["Clients with incomplete demographics"] == str(counts.get("COMPLETED_WITH_INCOMPLETE_DEMOGRAPHICS", 0))
+    assert cards["Clients with incomplete demographics"] == str(
+        counts.get("COMPLETED_WITH_INCOMPLETE_DEMOGRAPHICS", 0)
+    )
     listed = table_with(at, "client_id", "missing")
-    missing = dict(warehouse("select client_id, missing_demographic_fields from marts.dim_clients "
-                             "where not has_complete_demographics").iter_rows())
+    missing = dict(
+        warehouse(
+            "select client_id, missing_demographic_fields from marts.dim_clients "
+            "where not has_complete_demographics"
+        ).iter_rows()
+    )
     assert len(listed) > 0
     assert {int(c): m for c, m in zip(listed["client_id"], listed["missing"], strict=True)} == {
-        int(c): missing[int(c)] for c in listed["client_id"]}
+        int(c): missing[int(c)] for c in listed["client_id"]
+    }

@@ -19,16 +19,32 @@ from tests.dashboards.conftest import HOSTILE_NAMES, signed_in_app
 
 MARKDOWN = MarkdownIt("commonmark")
 PAGES = [
-    ("CLINICIAN", "my_practice"), ("CLINICIAN", "compliance_alerts"), ("CLINICIAN", "metric_explorer"),
-    ("SUPERVISOR", "my_team"), ("ADMIN", "practice_overview"), ("ADMIN", "schedule"),
-    ("ADMIN", "front_desk_tasks"), ("ADMIN", "compliance_alerts"), ("FRONT_DESK", "schedule"),
+    ("CLINICIAN", "my_practice"),
+    ("CLINICIAN", "compliance_alerts"),
+    ("CLINICIAN", "metric_explorer"),
+    ("SUPERVISOR", "my_team"),
+    ("ADMIN", "practice_overview"),
+    ("ADMIN", "schedule"),
+    ("ADMIN", "front_desk_tasks"),
+    ("ADMIN", "compliance_alerts"),
+    ("FRONT_DESK", "schedule"),
 ]
 
 
 def markdown_sources(at) -> list[str]:
     """The source of every element on the page (sidebar included) that Streamlit reads as Markdown."""
     sources = []
-    for kind in ("markdown", "caption", "title", "header", "subheader", "success", "info", "warning", "error"):
+    for kind in (
+        "markdown",
+        "caption",
+        "title",
+        "header",
+        "subheader",
+        "success",
+        "info",
+        "warning",
+        "error",
+    ):
         sources += [element.value for element in getattr(at, kind)]
     sources += [metric.label for metric in at.metric]
     return sources
@@ -71,11 +87,28 @@ def test_the_clinician_page_shows_every_hostile_name_as_typed(hostile_demo, monk
     assert f"Signed in as {HOSTILE_NAMES[2]}" in shown, "the staff name in the sidebar shows as typed"
 
 
-@pytest.mark.parametrize("text", [
-    *HOSTILE_NAMES, "[click](javascript:alert(1))", "<script>alert(1)</script>", "# heading", "- item",
-    "1. first", "> quote", "`code`", "a_b_c", "~~gone~~", "$x^2$", ":red[red]", "O'Brien-Smith, Jr.", "a\\b", "&amp;",
-    "line one\nline two", "| a | b |",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        *HOSTILE_NAMES,
+        "[click](javascript:alert(1))",
+        "<script>alert(1)</script>",
+        "# heading",
+        "- item",
+        "1. first",
+        "> quote",
+        "`code`",
+        "a_b_c",
+        "~~gone~~",
+        "$x^2$",
+        ":red[red]",
+        "O'Brien-Smith, Jr.",
+        "a\\b",
+        "&amp;",
+        "line one\nline two",
+        "| a | b |",
+    ],
+)
 def test_plain_round_trips_through_markdown(text):
     rendered = MARKDOWN.render(ui.plain(text))
     assert "<img" not in rendered and "<a " not in rendered and "<script" not in rendered

@@ -35,8 +35,12 @@ def pg_practice(tmp_path_factory) -> Iterator[dict[str, str]]:
     with new_pg_database() as url:
         var = tmp_path_factory.mktemp("dashboards-postgres") / "var"
         var.mkdir()
-        env = {"MENTALSPACE_VAR_DIR": str(var), "DATABASE_URL": url, "DBT_TARGET": "prod",
-               "MENTALSPACE_WAREHOUSE_URL": url}
+        env = {
+            "MENTALSPACE_VAR_DIR": str(var),
+            "DATABASE_URL": url,
+            "DBT_TARGET": "prod",
+            "MENTALSPACE_WAREHOUSE_URL": url,
+        }
         result = run_cli("build", "--fresh", *BUILD_ARGS, env=env)
         assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-2000:]
         yield env
@@ -75,7 +79,9 @@ def test_every_page_renders_on_postgres(pg_env, role, page):
     at = open_page(pg_env, role, page)
     assert not at.error, [e.value for e in at.error]
     assert at.title[0].value == TITLES[page]
-    assert any("Figures as of Wed 25 Nov 2026" in c.value for c in at.caption), "every page says how fresh it is"
+    assert any("Figures as of Wed 25 Nov 2026" in c.value for c in at.caption), (
+        "every page says how fresh it is"
+    )
 
 
 def test_clinician_sees_their_own_kvr_from_the_postgres_warehouse(pg_env):
@@ -83,13 +89,18 @@ def test_clinician_sees_their_own_kvr_from_the_postgres_warehouse(pg_env):
     me = int(at.session_state["auth_user"].user_id)
     kvr = warehouse_value(
         "select metric_value from marts.fct_practice_metrics where metric_key = 'kept_visit_rate' "
-        f"and period_grain = 'week' and period_start = date '{WEEK}' and scope = 'clinician' and clinician_id = {me}")
+        f"and period_grain = 'week' and period_start = date '{WEEK}' and scope = 'clinician' and clinician_id = {me}"
+    )
     assert card(at, "KVR (this week)").value == f"{float(kvr):.1f}%"
-    unsigned = warehouse_value("select count(*) from marts.fct_clinical_notes where not is_signed "
-                               f"and service_date <= date '2026-11-25' and clinician_id = {me}")
+    unsigned = warehouse_value(
+        "select count(*) from marts.fct_clinical_notes where not is_signed "
+        f"and service_date <= date '2026-11-25' and clinician_id = {me}"
+    )
     assert card(at, "Unsigned notes").value == str(unsigned)
     # Another clinician's page by URL is refused, not shown.
-    other = int(warehouse_value(f"select min(clinician_id) from marts.dim_clinicians where clinician_id <> {me}"))
+    other = int(
+        warehouse_value(f"select min(clinician_id) from marts.dim_clinicians where clinician_id <> {me}")
+    )
     at.query_params["clinician"] = str(other)
     at.run()
     assert any("only view figures of clinicians you are responsible for" in w.value for w in at.warning)
@@ -100,13 +111,18 @@ def test_administrator_scorecard_and_reports_match_the_postgres_warehouse(pg_env
     at = open_page(pg_env, "ADMIN", "practice_overview")
     kvr = warehouse_value(
         "select metric_value from marts.fct_practice_metrics where metric_key = 'kept_visit_rate' "
-        f"and period_grain = 'month' and period_start = date '{MONTH}' and scope = 'practice'")
+        f"and period_grain = 'month' and period_start = date '{MONTH}' and scope = 'practice'"
+    )
     assert card(at, "Overall KVR (month to date)").value == f"{float(kvr):.1f}%"
-    revenue = warehouse_value("select revenue_amount from marts.fct_billing_monthly_summary "
-                              f"where scope = 'practice' and month_start = date '{MONTH}'")
+    revenue = warehouse_value(
+        "select revenue_amount from marts.fct_billing_monthly_summary "
+        f"where scope = 'practice' and month_start = date '{MONTH}'"
+    )
     target = warehouse_value("select max(monthly_revenue_target) from marts.fct_billing_monthly_summary")
-    pct = warehouse_value("select revenue_target_pct from marts.fct_billing_monthly_summary "
-                          f"where scope = 'practice' and month_start = date '{MONTH}'")
+    pct = warehouse_value(
+        "select revenue_target_pct from marts.fct_billing_monthly_summary "
+        f"where scope = 'practice' and month_start = date '{MONTH}'"
+    )
     revenue_card = card(at, "Revenue this month")
     assert revenue_card.value == f"${float(revenue):,.0f}"
     assert revenue_card.delta == f"{float(pct):.1f}% of ${float(target):,.0f} target"
@@ -115,8 +131,10 @@ def test_administrator_scorecard_and_reports_match_the_postgres_warehouse(pg_env
 
     at.switch_page("app_pages/reports.py").run()
     assert not at.exception, at.exception
-    paid = warehouse_value("select sum(revenue_amount) from marts.fct_revenue "
-                           f"where revenue_month_start between date '2026-09-01' and date '{MONTH}'")
+    paid = warehouse_value(
+        "select sum(revenue_amount) from marts.fct_revenue "
+        f"where revenue_month_start between date '2026-09-01' and date '{MONTH}'"
+    )
     assert table_with(at, "clinician", "revenue")["revenue"].sum() == pytest.approx(float(paid))
 
 
@@ -128,6 +146,8 @@ def test_dbt_records_every_build_and_a_new_build_clears_the_cache(pg_env, monkey
     cache.clear_if_warehouse_changed()  # this process's first look
     assert not cache.clear_if_warehouse_changed()
     with Warehouse(current_environment()).postgres() as con:
-        con.execute("insert into reference.warehouse_builds values (now() + interval '1 minute', 'test', 'build')")
+        con.execute(
+            "insert into reference.warehouse_builds values (now() + interval '1 minute', 'test', 'build')"
+        )
         con.commit()
     assert cache.clear_if_warehouse_changed()

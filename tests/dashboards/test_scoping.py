@@ -21,17 +21,22 @@ def warehouse(sql: str, params: list | None = None):
 
 
 def other_clinician(not_in: set[int]) -> int:
-    ids = warehouse("select clinician_id from marts.dim_clinicians where is_active order by clinician_id")["clinician_id"]
+    ids = warehouse("select clinician_id from marts.dim_clinicians where is_active order by clinician_id")[
+        "clinician_id"
+    ]
     return next(int(i) for i in ids if int(i) not in not_in)
 
 
 def client_names(clinician_id: int) -> set[str]:
     """Display names of the clients a clinician may see: attributed to them, or seen or written up by them."""
-    return set(warehouse(
-        "select display_name from marts.dim_clients where clinician_id = ? or client_id in ("
-        "select client_id from marts.fct_appointments where clinician_id = ? union "
-        "select client_id from marts.fct_clinical_notes where clinician_id = ?)",
-        [clinician_id, clinician_id, clinician_id])["display_name"])
+    return set(
+        warehouse(
+            "select display_name from marts.dim_clients where clinician_id = ? or client_id in ("
+            "select client_id from marts.fct_appointments where clinician_id = ? union "
+            "select client_id from marts.fct_clinical_notes where clinician_id = ?)",
+            [clinician_id, clinician_id, clinician_id],
+        )["display_name"]
+    )
 
 
 def shown_clients(at) -> set[str]:
@@ -47,9 +52,13 @@ def test_clinician_url_parameter_for_another_clinician_is_refused(demo_env):
     at.run()
     assert not at.exception
     assert any(REFUSED in w.value for w in at.warning)
-    week_kvr = float(warehouse("select metric_value from marts.fct_practice_metrics where metric_key = 'kept_visit_rate' "
-                               "and period_grain = 'week' and period_start = ? and scope = 'clinician' and clinician_id = ?",
-                               [dt.date(2026, 11, 23), me]).item())
+    week_kvr = float(
+        warehouse(
+            "select metric_value from marts.fct_practice_metrics where metric_key = 'kept_visit_rate' "
+            "and period_grain = 'week' and period_start = ? and scope = 'clinician' and clinician_id = ?",
+            [dt.date(2026, 11, 23), me],
+        ).item()
+    )
     assert {m.label: m.value for m in at.metric}["KVR (this week)"] == f"{week_kvr:.1f}%"
     assert shown_clients(at) - client_names(me) <= {None}, "only the clinician's own clients are listed"
     assert not (shown_clients(at) & (client_names(other) - client_names(me)))
@@ -72,9 +81,12 @@ def test_clinician_session_state_tampering_is_refused(demo_env):
         at.run()
         assert not at.exception
         table = table_with(at, "period_start", "numerator")
-        mine = warehouse("select numerator from marts.fct_practice_metrics where metric_key = 'kept_visit_rate' "
-                         "and period_grain = 'week' and scope = 'clinician' and clinician_id = ? "
-                         "order by period_start desc", [me])
+        mine = warehouse(
+            "select numerator from marts.fct_practice_metrics where metric_key = 'kept_visit_rate' "
+            "and period_grain = 'week' and scope = 'clinician' and clinician_id = ? "
+            "order by period_start desc",
+            [me],
+        )
         assert list(table["numerator"]) == pytest.approx([float(v) for v in mine["numerator"]])
 
 
@@ -95,11 +107,17 @@ def test_supervisor_cannot_open_a_clinician_outside_their_team(demo_env):
     at.query_params["clinician"] = str(outsider)
     at.run()
     assert any(REFUSED in w.value for w in at.warning)
-    team_names = set(warehouse("select clinician_name from marts.dim_clinicians where clinician_id in "
-                               f"({', '.join(str(i) for i in user.visible_clinician_ids)})")["clinician_name"])
+    team_names = set(
+        warehouse(
+            "select clinician_name from marts.dim_clinicians where clinician_id in "
+            f"({', '.join(str(i) for i in user.visible_clinician_ids)})"
+        )["clinician_name"]
+    )
     assert set(at.selectbox(key="mp_clinician").options) == team_names, "the picker offers the team only"
-    assert not (shown_clients(at) & (client_names(outsider) - set().union(
-        *(client_names(c) for c in user.visible_clinician_ids))))
+    assert not (
+        shown_clients(at)
+        & (client_names(outsider) - set().union(*(client_names(c) for c in user.visible_clinician_ids)))
+    )
     # A supervisee is allowed: the URL opens their page.
     supervisee = next(c for c in user.visible_clinician_ids if c != user.user_id)
     at.query_params["clinician"] = str(supervisee)
@@ -110,13 +128,16 @@ def test_supervisor_cannot_open_a_clinician_outside_their_team(demo_env):
 
 
 def test_loaders_return_nothing_outside_the_scope(demo_env):
-    clinicians = warehouse("select clinician_id from marts.dim_clinicians order by clinician_id")["clinician_id"]
+    clinicians = warehouse("select clinician_id from marts.dim_clinicians order by clinician_id")[
+        "clinician_id"
+    ]
     me, other = int(clinicians[0]), int(clinicians[1])
     assert metrics.metric_series("kept_visit_rate", "week", other, (me,)).is_empty()
     assert metrics.metric_series("kept_visit_rate", "week", None, (me,)).is_empty()
     assert not metrics.metric_series("kept_visit_rate", "week", me, (me,)).is_empty()
-    rows = metrics.metric_rows(("kept_visit_rate",), "month", (me,), dt.date(2026, 8, 1), dt.date(2026, 11, 1),
-                               include_practice=True)
+    rows = metrics.metric_rows(
+        ("kept_visit_rate",), "month", (me,), dt.date(2026, 8, 1), dt.date(2026, 11, 1), include_practice=True
+    )
     assert set(rows["scope"]) == {"clinician"} and set(rows["clinician_id"]) == {me}
     assert set(practice.clients_not_rebooked((me,), AS_OF)["clinician_id"]) <= {me}
     assert set(practice.unsigned_notes((me,), AS_OF)["clinician_id"]) <= {me}
@@ -130,7 +151,10 @@ def test_loaders_return_nothing_outside_the_scope(demo_env):
 def test_an_alert_outside_the_scope_cannot_be_acknowledged(demo_env):
     at = signed_in_app(demo_env, "CLINICIAN")
     me = at.session_state["auth_user"].user_id
-    foreign = warehouse("select alert_key from marts.fct_compliance_alerts where target_user_id <> ? "
-                        "or target_user_id is null limit 1", [me]).item()
+    foreign = warehouse(
+        "select alert_key from marts.fct_compliance_alerts where target_user_id <> ? "
+        "or target_user_id is null limit 1",
+        [me],
+    ).item()
     with pytest.raises(alerts.AlertNotVisible):
         alerts.act("acknowledge", foreign, (me,), None, me)

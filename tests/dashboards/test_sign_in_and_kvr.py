@@ -13,11 +13,19 @@ from tests.dashboards.conftest import APP, demo_logins, signed_in_app
 
 
 def _latest(clinician_id: int | None, grain: str) -> float:
-    scope = "scope = 'practice'" if clinician_id is None else f"scope = 'clinician' and clinician_id = {clinician_id}"
-    return float(Warehouse(current_environment()).query(
-        "select metric_value from marts.fct_practice_metrics where metric_key = 'kept_visit_rate' "
-        f"and {scope} and period_grain = '{grain}' order by period_start desc limit 1"
-    ).item())
+    scope = (
+        "scope = 'practice'"
+        if clinician_id is None
+        else f"scope = 'clinician' and clinician_id = {clinician_id}"
+    )
+    return float(
+        Warehouse(current_environment())
+        .query(
+            "select metric_value from marts.fct_practice_metrics where metric_key = 'kept_visit_rate' "
+            f"and {scope} and period_grain = '{grain}' order by period_start desc limit 1"
+        )
+        .item()
+    )
 
 
 def test_administrator_sees_the_practice_kvr(demo_env):
@@ -33,7 +41,9 @@ def test_clinician_sees_only_their_own_kvr(demo_env):
     at = signed_in_app(demo_env, "CLINICIAN")
     at.switch_page("app_pages/metric_explorer.py").run()
     user = at.session_state["auth_user"]
-    assert not [s for s in at.selectbox if s.key == "mx_clinician"], "a clinician must not be offered anyone else"
+    assert not [s for s in at.selectbox if s.key == "mx_clinician"], (
+        "a clinician must not be offered anyone else"
+    )
     at.radio(key="mx_grain").set_value("month").run()
     assert at.metric[0].value == f"{_latest(user.user_id, 'month'):.1f}%"
 
@@ -43,9 +53,13 @@ def test_wrong_password_is_refused_and_the_fifth_failure_locks(demo_env, monkeyp
     monkeypatch.setattr(auth, "THROTTLE", SignInThrottle(sleep=waits.append))
     # A staff member without a demo sign-in, so no other test (or worker) signs in as them meanwhile.
     logins = {email for email, _ in demo_logins(demo_env).values()}
-    user = int(Warehouse(current_environment()).query(
-        "select clinician_id from marts.dim_clinicians where role = 'CLINICIAN' order by clinician_id desc limit 1"
-    ).item())
+    user = int(
+        Warehouse(current_environment())
+        .query(
+            "select clinician_id from marts.dim_clinicians where role = 'CLINICIAN' order by clinician_id desc limit 1"
+        )
+        .item()
+    )
     email = f"clinician{user}@practice.example"
     assert email not in logins
     set_password(store_engine(), user, "a-good-password")

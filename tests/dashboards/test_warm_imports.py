@@ -11,8 +11,15 @@ import sys
 from tests.dashboards.conftest import APP
 
 # Imported by pages (pandas by Streamlit on a page's first table), never by the frame or the sign-in form.
-PAGE_ONLY = ("dashboards.data.overview", "dashboards.components.charts", "dashboards.data.team", "edi835",
-             "operational_api.era.posting", "pandas", "pyarrow.compute")
+PAGE_ONLY = (
+    "dashboards.data.overview",
+    "dashboards.components.charts",
+    "dashboards.data.team",
+    "edi835",
+    "operational_api.era.posting",
+    "pandas",
+    "pyarrow.compute",
+)
 
 # A fresh interpreter: this test process has long imported everything.
 SCRIPT = """
@@ -26,8 +33,14 @@ print(json.dumps({"titles": [t.value for t in at.title], "exceptions": [str(e.va
 
 
 def test_the_sign_in_form_leaves_the_pages_imports_done(var_dir):
-    result = subprocess.run([sys.executable, "-c", SCRIPT, APP], env=dict(os.environ), capture_output=True,
-                            text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, APP],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     run = json.loads(result.stdout.strip().splitlines()[-1])
     assert run["titles"] == ["Sign in"] and not run["exceptions"], run["exceptions"]

@@ -17,27 +17,39 @@ from orchestration.lib.warehouse import Warehouse
 RATE_MEASURES = {
     "informed_consent_currency": (
         ("INFORMED_CONSENT_EXPIRED",),
-        "int_client_consents_by_period", "consent_type = 'INFORMED' and not has_current_consent", "client_id",
+        "int_client_consents_by_period",
+        "consent_type = 'INFORMED' and not has_current_consent",
+        "client_id",
     ),
     "minor_consent_compliance": (
         ("MINOR_WITHOUT_GUARDIAN_CONSENT",),
-        "int_client_consents_by_period", "consent_type = 'GUARDIAN' and not has_current_consent", "client_id",
+        "int_client_consents_by_period",
+        "consent_type = 'GUARDIAN' and not has_current_consent",
+        "client_id",
     ),
     "telehealth_consent_compliance": (
         ("TELEHEALTH_WITHOUT_CONSENT",),
-        "int_client_consents_by_period", "consent_type = 'TELEHEALTH' and not has_current_consent", "client_id",
+        "int_client_consents_by_period",
+        "consent_type = 'TELEHEALTH' and not has_current_consent",
+        "client_id",
     ),
     "treatment_plan_currency": (
         ("TREATMENT_PLAN_MISSING", "TREATMENT_PLAN_OUT_OF_COMPLIANCE"),
-        "int_client_treatment_plans_by_period", "not has_current_plan", "client_id",
+        "int_client_treatment_plans_by_period",
+        "not has_current_plan",
+        "client_id",
     ),
     "safety_plan_compliance": (
         ("SAFETY_PLAN_MISSING",),
-        "int_client_safety_plans_by_period", "not has_current_plan", "client_id",
+        "int_client_safety_plans_by_period",
+        "not has_current_plan",
+        "client_id",
     ),
     "hipaa_training_current": (
         ("HIPAA_TRAINING_EXPIRED",),
-        "int_staff_hipaa_training_by_period", "not has_current_training", "user_id",
+        "int_staff_hipaa_training_by_period",
+        "not has_current_training",
+        "user_id",
     ),
 }
 
@@ -64,7 +76,10 @@ def _today(warehouse: Warehouse):
 
 def _alerts(warehouse: Warehouse, types: tuple[str, ...]) -> list[dict]:
     listed = ", ".join(f"'{t}'" for t in types)
-    return _rows(warehouse, f"select entity_id, target_user_id from marts.fct_compliance_alerts where alert_type in ({listed})")
+    return _rows(
+        warehouse,
+        f"select entity_id, target_user_id from marts.fct_compliance_alerts where alert_type in ({listed})",
+    )
 
 
 def _measure_rows(warehouse: Warehouse, key: str, month_start) -> list[dict]:
@@ -92,7 +107,11 @@ def test_rate_alert_names_exactly_the_measures_non_compliant(warehouse, key):
     practice = next(r for r in measure if r["scope"] == "practice")
     assert len(alerts) == int(practice["denominator"] - practice["numerator"])
     # Per clinician: the alert goes to the clinician the measure attributes the client to.
-    per_clinician = {r["clinician_id"]: int(r["denominator"] - r["numerator"]) for r in measure if r["scope"] == "clinician"}
+    per_clinician = {
+        r["clinician_id"]: int(r["denominator"] - r["numerator"])
+        for r in measure
+        if r["scope"] == "clinician"
+    }
     if per_clinician:
         alerted = Counter(a["target_user_id"] for a in alerts)
         assert {c: n for c, n in per_clinician.items() if n} == dict(alerted)

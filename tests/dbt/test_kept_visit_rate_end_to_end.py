@@ -28,15 +28,33 @@ def build_hand_practice(database_url: str) -> None:
     engine = get_engine(database_url)
     migrate(engine)
     with session_scope(engine) as s:
-        s.add_all([
-            User(id=1, email="a@x.example", first_name="Ada", last_name="Alpha", role="CLINICIAN", license_type="LPC"),
-            User(id=2, email="b@x.example", first_name="Bo", last_name="Beta", role="CLINICIAN", license_type="LMSW"),
-        ])
+        s.add_all(
+            [
+                User(
+                    id=1,
+                    email="a@x.example",
+                    first_name="Ada",
+                    last_name="Alpha",
+                    role="CLINICIAN",
+                    license_type="LPC",
+                ),
+                User(
+                    id=2,
+                    email="b@x.example",
+                    first_name="Bo",
+                    last_name="Beta",
+                    role="CLINICIAN",
+                    license_type="LMSW",
+                ),
+            ]
+        )
         s.flush()
-        s.add_all([
-            Client(id=1, first_name="Cy", last_name="One", status="ACTIVE"),
-            Client(id=2, first_name="Di", last_name="Two", status="ACTIVE"),
-        ])
+        s.add_all(
+            [
+                Client(id=1, first_name="Cy", last_name="One", status="ACTIVE"),
+                Client(id=2, first_name="Di", last_name="Two", status="ACTIVE"),
+            ]
+        )
         s.flush()
         appointments = [
             # id, clinician, client, local start, status, rescheduled_from
@@ -51,15 +69,30 @@ def build_hand_practice(database_url: str) -> None:
             (9, 2, 2, "2026-03-09 11:00", "COMPLETED", None),  # after the DST change
             (10, 2, 2, "2026-03-10 11:00", "NO_SHOW", None),
             (11, 1, 1, "2026-12-01 10:00", "SCHEDULED", None),  # future
-            (12, 2, 1, "2026-03-08 23:30", "COMPLETED", None),  # Sunday night local = Monday UTC: week of Mar 2
+            (
+                12,
+                2,
+                1,
+                "2026-03-08 23:30",
+                "COMPLETED",
+                None,
+            ),  # Sunday night local = Monday UTC: week of Mar 2
         ]
         for aid, clinician, client, local, status, original in appointments:
             start = _utc(local)
-            s.add(Appointment(
-                id=aid, client_id=client, clinician_id=clinician, appointment_type="THERAPY_SESSION",
-                status=status, start_at=start, end_at=start + dt.timedelta(minutes=50),
-                booked_at=start - dt.timedelta(days=7), rescheduled_from_id=original,
-            ))
+            s.add(
+                Appointment(
+                    id=aid,
+                    client_id=client,
+                    clinician_id=clinician,
+                    appointment_type="THERAPY_SESSION",
+                    status=status,
+                    start_at=start,
+                    end_at=start + dt.timedelta(minutes=50),
+                    booked_at=start - dt.timedelta(days=7),
+                    rescheduled_from_id=original,
+                )
+            )
     engine.dispose()
 
 
@@ -91,12 +124,17 @@ def _check_kvr(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
         "where metric_key = 'kept_visit_rate' and period_grain in ('week', 'month')"
     )
     got = {
-        (r["scope"], r["clinician_id"], r["period_grain"], r["period_start"]):
-            (int(r["numerator"]), int(r["denominator"]), f"{Decimal(str(r['metric_value'])):.2f}")
+        (r["scope"], r["clinician_id"], r["period_grain"], r["period_start"]): (
+            int(r["numerator"]),
+            int(r["denominator"]),
+            f"{Decimal(str(r['metric_value'])):.2f}",
+        )
         for r in frame.iter_rows(named=True)
     }
     assert got == EXPECTED
-    march = frame.filter((frame["scope"] == "practice") & (frame["period_grain"] == "month")).sort("period_start")
+    march = frame.filter((frame["scope"] == "practice") & (frame["period_grain"] == "month")).sort(
+        "period_start"
+    )
     assert f"{Decimal(str(march['change_from_previous'][-1])):.2f}" == "-37.50"
 
 

@@ -67,8 +67,11 @@ def _frames(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, l
 
 def _practice_month(metrics: list[dict], key: str, month: str) -> dict:
     matches = [
-        r for r in metrics
-        if r["metric_key"] == key and r["scope"] == "practice" and r["period_grain"] == "month"
+        r
+        for r in metrics
+        if r["metric_key"] == key
+        and r["scope"] == "practice"
+        and r["period_grain"] == "month"
         and r["period_start"] == month
     ]
     assert len(matches) == 1, (key, month, matches)
@@ -82,23 +85,41 @@ def _check_measures(frames: dict[str, list[dict]]) -> None:
     assert {r["metric_key"] for r in metrics} == set(dictionary)
 
     for key, entry in dictionary.items():
-        values = [r["metric_value"] for r in metrics if r["metric_key"] == key and r["metric_value"] is not None]
+        values = [
+            r["metric_value"] for r in metrics if r["metric_key"] == key and r["metric_value"] is not None
+        ]
         assert values, f"{key} has no value at all"
         if entry["unit"] == "percent":
             assert all(0 <= v <= 100 for v in values), (key, min(values), max(values))
         else:
             assert all(v >= 0 for v in values), (key, min(values))
-        practice_months = [r for r in metrics if r["metric_key"] == key and r["scope"] == "practice"
-                           and r["period_grain"] == "month"]
+        practice_months = [
+            r
+            for r in metrics
+            if r["metric_key"] == key and r["scope"] == "practice" and r["period_grain"] == "month"
+        ]
         assert practice_months, f"{key} has no practice month"
 
     # Non-trivial: the core measures differ between clinicians and months, and the measures differ from each other.
-    for key in ("kept_visit_rate", "no_show_rate", "same_day_documentation_rate", "rebook_rate", "charge_entry_lag",
-                "average_documentation_time", "sessions_per_day", "schedule_fill_rate"):
-        distinct = {r["metric_value"] for r in metrics if r["metric_key"] == key and r["period_grain"] == "month"}
+    for key in (
+        "kept_visit_rate",
+        "no_show_rate",
+        "same_day_documentation_rate",
+        "rebook_rate",
+        "charge_entry_lag",
+        "average_documentation_time",
+        "sessions_per_day",
+        "schedule_fill_rate",
+    ):
+        distinct = {
+            r["metric_value"] for r in metrics if r["metric_key"] == key and r["period_grain"] == "month"
+        }
         assert len(distinct) > 2, (key, distinct)
-    october = {key: _practice_month(metrics, key, "2026-10-01")["metric_value"] for key in dictionary
-               if key != "breach_incident_response_time"}
+    october = {
+        key: _practice_month(metrics, key, "2026-10-01")["metric_value"]
+        for key in dictionary
+        if key != "breach_incident_response_time"
+    }
     assert len(set(october.values())) > 20, october
 
     for month in FULL_MONTHS:
@@ -122,11 +143,17 @@ def _check_measures(frames: dict[str, list[dict]]) -> None:
         assert gross["numerator"] == net["numerator"] and gross["denominator"] > net["denominator"]
         assert gross["metric_value"] < net["metric_value"]
         verification = _practice_month(metrics, "insurance_verification_rate", month)
-        assert verification["denominator"] == _practice_month(metrics, "kept_visit_rate", month)["denominator"]
-        assert verification["denominator"] > _practice_month(
-            metrics, "insured_session_verification_rate", month)["denominator"]
-        assert _practice_month(metrics, "complete_demographics_rate", month)["denominator"] > _practice_month(
-            metrics, "active_client_demographics_rate", month)["denominator"]
+        assert (
+            verification["denominator"] == _practice_month(metrics, "kept_visit_rate", month)["denominator"]
+        )
+        assert (
+            verification["denominator"]
+            > _practice_month(metrics, "insured_session_verification_rate", month)["denominator"]
+        )
+        assert (
+            _practice_month(metrics, "complete_demographics_rate", month)["denominator"]
+            > _practice_month(metrics, "active_client_demographics_rate", month)["denominator"]
+        )
 
     # The aging mart and Days in AR read the same receivables.
     for month in FULL_MONTHS:

@@ -75,43 +75,85 @@ def _instant(at: datetime | None) -> datetime | None:
 
 def expected_insurance(i: SimInsurance, patient_id: int) -> AmdInsurance:
     return AmdInsurance(
-        insurance_id=i.insurance_id, patient_id=patient_id, sequence=i.sequence, carrier_code=_up(i.carrier_code),
-        carrier_name=_up(i.carrier_name), subscriber_id=_up(i.subscriber_id), relationship=_up(i.relationship),
-        group_number=_up(i.group_number), group_name=_up(i.group_name), copay=i.copay,
-        effective_start=i.effective_start, effective_end=i.effective_end, active=i.active,
+        insurance_id=i.insurance_id,
+        patient_id=patient_id,
+        sequence=i.sequence,
+        carrier_code=_up(i.carrier_code),
+        carrier_name=_up(i.carrier_name),
+        subscriber_id=_up(i.subscriber_id),
+        relationship=_up(i.relationship),
+        group_number=_up(i.group_number),
+        group_name=_up(i.group_name),
+        copay=i.copay,
+        effective_start=i.effective_start,
+        effective_end=i.effective_end,
+        active=i.active,
     )
 
 
 def expected_patient(p: SimPatient, ds: SimulatorDataset) -> AmdPatient:
     prov = ds.providers.get(p.provider_id or -1)
     return AmdPatient(
-        patient_id=p.patient_id, chart=_up(p.chart), last_name=_up(p.last_name), first_name=_up(p.first_name),
-        middle_name=_up(p.middle_name), dob=p.dob, sex=_up(p.sex), address1=_up(p.address1),
-        address2=_up(p.address2), city=_up(p.city), state=_up(p.state), zip_code=p.zip_code,
-        home_phone=_digits(p.home_phone), office_phone=_digits(p.office_phone),
-        email=None if p.email is None else p.email.lower(), provider_id=p.provider_id,
-        provider_code=None if prov is None else prov.code.upper(), fin_class_code=_up(p.fin_class_code),
-        created_at=_instant(p.created_at), changed_at=_instant(p.changed_at),
-        insurances=tuple(expected_insurance(i, p.patient_id) for i in sorted(p.insurances, key=lambda i: i.sequence)),
+        patient_id=p.patient_id,
+        chart=_up(p.chart),
+        last_name=_up(p.last_name),
+        first_name=_up(p.first_name),
+        middle_name=_up(p.middle_name),
+        dob=p.dob,
+        sex=_up(p.sex),
+        address1=_up(p.address1),
+        address2=_up(p.address2),
+        city=_up(p.city),
+        state=_up(p.state),
+        zip_code=p.zip_code,
+        home_phone=_digits(p.home_phone),
+        office_phone=_digits(p.office_phone),
+        email=None if p.email is None else p.email.lower(),
+        provider_id=p.provider_id,
+        provider_code=None if prov is None else prov.code.upper(),
+        fin_class_code=_up(p.fin_class_code),
+        created_at=_instant(p.created_at),
+        changed_at=_instant(p.changed_at),
+        insurances=tuple(
+            expected_insurance(i, p.patient_id) for i in sorted(p.insurances, key=lambda i: i.sequence)
+        ),
     )
 
 
 def expected_visit(v: SimVisit, ds: SimulatorDataset) -> AmdVisit:
     return AmdVisit(
-        visit_id=v.visit_id, patient_id=v.patient_id, visit_date=v.visit_date, start=v.start,
-        duration_minutes=v.duration_minutes, appt_status=v.appt_status, appointment_type=_up(v.appointment_type),
-        column_heading=_up(v.column_heading), provider_code=ds.providers[v.provider_id].code.upper(),
-        facility_code=_up(v.facility_code), charges_posted=v.charges_posted, created_at=_instant(v.created_at),
+        visit_id=v.visit_id,
+        patient_id=v.patient_id,
+        visit_date=v.visit_date,
+        start=v.start,
+        duration_minutes=v.duration_minutes,
+        appt_status=v.appt_status,
+        appointment_type=_up(v.appointment_type),
+        column_heading=_up(v.column_heading),
+        provider_code=ds.providers[v.provider_id].code.upper(),
+        facility_code=_up(v.facility_code),
+        charges_posted=v.charges_posted,
+        created_at=_instant(v.created_at),
         modified_at=_instant(v.modified_at),
     )
 
 
 def expected_charge(c: SimCharge) -> AmdCharge:
     return AmdCharge(
-        charge_id=c.charge_id, visit_id=c.visit_id, patient_id=c.patient_id, cpt_code=c.cpt_code,
-        modifiers=c.modifiers, units=c.units, fee=c.fee, diagnosis_codes=c.diagnosis_codes,
-        begin_date_of_service=c.begin_dos, end_date_of_service=c.end_dos, posting_date=c.posting_date,
-        place_of_service=c.pos, created_at=_instant(c.created_at), changed_at=_instant(c.changed_at),
+        charge_id=c.charge_id,
+        visit_id=c.visit_id,
+        patient_id=c.patient_id,
+        cpt_code=c.cpt_code,
+        modifiers=c.modifiers,
+        units=c.units,
+        fee=c.fee,
+        diagnosis_codes=c.diagnosis_codes,
+        begin_date_of_service=c.begin_dos,
+        end_date_of_service=c.end_dos,
+        posting_date=c.posting_date,
+        place_of_service=c.pos,
+        created_at=_instant(c.created_at),
+        changed_at=_instant(c.changed_at),
     )
 
 

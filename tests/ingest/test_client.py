@@ -83,7 +83,9 @@ def test_session_timeout_triggers_one_relogin_and_retry(sim: SimulatorHandle, cl
     assert sim.counters.session_timeouts == 1
 
 
-def test_session_timing_out_again_after_relogin_raises(small_dataset: SimulatorDataset, clock: FakeClock) -> None:
+def test_session_timing_out_again_after_relogin_raises(
+    small_dataset: SimulatorDataset, clock: FakeClock
+) -> None:
     config = SimulatorConfig(seed=1, faults=FaultConfig(session_expiry_at_calls=(2, 3)))
     with start_simulator(small_dataset, config, clock=clock) as sim:
         client = make_client(sim, clock)
@@ -171,8 +173,15 @@ def test_save_charges_replaces_a_visits_charges(sim: SimulatorHandle, clock: Fak
     provider_id = client.lookup_provider(ds.providers[visit.provider_id].code)
     assert provider_id == visit.provider_id
     sub = ChargeSubmission(
-        visit.patient_id, visit.visit_id, provider_id, visit.visit_date, ("F41.1", "Z63.0"),
-        (ChargeLine("90837", 1, Decimal("160.00"), ("95",), (1,), "10"), ChargeLine("96127", 2, None, (), (1, 2))),
+        visit.patient_id,
+        visit.visit_id,
+        provider_id,
+        visit.visit_date,
+        ("F41.1", "Z63.0"),
+        (
+            ChargeLine("90837", 1, Decimal("160.00"), ("95",), (1,), "10"),
+            ChargeLine("96127", 2, None, (), (1, 2)),
+        ),
     )
     first = client.save_charges(sub)
     live = [c.charge_id for c in ds.live_charges() if c.visit_id == visit.visit_id]
@@ -246,7 +255,9 @@ def test_more_than_1000_changes_come_back_ids_only_and_are_rerequested(clock: Fa
 
 
 def test_transient_failures_are_retried(small_dataset: SimulatorDataset, clock: FakeClock) -> None:
-    config = SimulatorConfig(seed=4, faults=FaultConfig(http_503_rate=0.3, drop_rate=0.2, fault_rate=0.2, seed=4))
+    config = SimulatorConfig(
+        seed=4, faults=FaultConfig(http_503_rate=0.3, drop_rate=0.2, fault_rate=0.2, seed=4)
+    )
     with start_simulator(small_dataset, config, clock=clock) as sim:
         client = make_client(sim, clock)
         for p in small_dataset.live_patients()[:15]:
@@ -269,8 +280,9 @@ def test_unshared_limiters_get_rate_limited_and_back_off(small_dataset: Simulato
         assert b.stats.rate_limited == 1  # and the client waited and retried instead of failing
 
 
-def test_logs_contain_ids_and_counts_but_no_phi(sim: SimulatorHandle, clock: FakeClock,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_logs_contain_ids_and_counts_but_no_phi(
+    sim: SimulatorHandle, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     ds = sim.dataset
     client = make_client(sim, clock)
@@ -301,10 +313,34 @@ def test_visit_window_semantics(sim: SimulatorHandle, clock: FakeClock) -> None:
     ds.update_visit(old.visit_id, appt_status=12)
     from ingest.advancedmd.simulator import SimVisit
 
-    v = ds.add_visit(SimVisit(0, old.patient_id, old.provider_id, "MAIN", "THERAPY 45", "X", date(2025, 3, 20),
-                              datetime(2025, 3, 20, 9, 0), 45, 0))
-    gone = ds.add_visit(SimVisit(0, old.patient_id, old.provider_id, "MAIN", "THERAPY 45", "X", date(2025, 3, 21),
-                                 datetime(2025, 3, 21, 9, 0), 45, 0))
+    v = ds.add_visit(
+        SimVisit(
+            0,
+            old.patient_id,
+            old.provider_id,
+            "MAIN",
+            "THERAPY 45",
+            "X",
+            date(2025, 3, 20),
+            datetime(2025, 3, 20, 9, 0),
+            45,
+            0,
+        )
+    )
+    gone = ds.add_visit(
+        SimVisit(
+            0,
+            old.patient_id,
+            old.provider_id,
+            "MAIN",
+            "THERAPY 45",
+            "X",
+            date(2025, 3, 21),
+            datetime(2025, 3, 21, 9, 0),
+            45,
+            0,
+        )
+    )
     ds.delete_visit(gone.visit_id)  # created and deleted inside the window: not reported
     victim = ds.live_visits()[1]
     ds.delete_visit(victim.visit_id)

@@ -37,9 +37,7 @@ def utc(*args: int) -> datetime:
 def per_minute_ok(times: list[datetime], tier: Tier) -> bool:
     """Judge like AdvancedMD: fixed one-minute intervals, limit of the minute."""
     counts = Counter(int(t.timestamp() // 60) for t in times)
-    return all(
-        n <= limit_for(tier, datetime.fromtimestamp(minute * 60, UTC)) for minute, n in counts.items()
-    )
+    return all(n <= limit_for(tier, datetime.fromtimestamp(minute * 60, UTC)) for minute, n in counts.items())
 
 
 def drive(limiter: RateLimiter, clock: FakeClock, tier: Tier, n: int) -> list[datetime]:
@@ -90,8 +88,15 @@ def test_next_peak_boundary_skips_weekends() -> None:
 def test_tiers_follow_the_reference() -> None:
     assert tier_for("GETUPDATEDVISITS") == Tier.HIGH
     assert tier_for("getupdatedpatients", "api") == Tier.HIGH
-    for action in ("savecharges", "getdemographic", "getdatevisits", "updvisitwithnewcharges", "gettxhistory",
-                   "getappts", "getpaymentdetaildata"):
+    for action in (
+        "savecharges",
+        "getdemographic",
+        "getdatevisits",
+        "updvisitwithnewcharges",
+        "gettxhistory",
+        "getappts",
+        "getpaymentdetaildata",
+    ):
         assert tier_for(action) == Tier.MEDIUM
     assert tier_for("lookuppatient", "lookup") == Tier.LOW
     assert tier_for("lookupproccode") == Tier.LOW
@@ -182,7 +187,9 @@ def test_dst_weeks_never_exceed_minute_limits(start: datetime) -> None:
     gaps=st.lists(st.floats(min_value=0, max_value=90), min_size=1, max_size=80),
     tier=st.sampled_from(list(Tier)),
 )
-def test_property_no_fixed_minute_ever_exceeds_its_limit(offset_minutes: int, gaps: list[float], tier: Tier) -> None:
+def test_property_no_fixed_minute_ever_exceeds_its_limit(
+    offset_minutes: int, gaps: list[float], tier: Tier
+) -> None:
     clock = FakeClock(mt(2025, 3, 3, 0, 0) + timedelta(minutes=offset_minutes))
     limiter = RateLimiter(clock)
     sent = []

@@ -27,8 +27,13 @@ def fetched(sim: SimulatorHandle, clock: FakeClock) -> dict[str, list]:  # type:
         charges += dv.charges
     pid, cov = next(iter(ds.eligibility))
     elig = [client.check_eligibility(pid, cov)]
-    return {"patients": patients, "insurance": [i for p in patients for i in p.insurances], "visits": visits,
-            "charges": charges, "eligibility": elig}
+    return {
+        "patients": patients,
+        "insurance": [i for p in patients for i in p.insurances],
+        "visits": visits,
+        "charges": charges,
+        "eligibility": elig,
+    }
 
 
 def test_clean_batches_pass_entirely(fetched: dict[str, list]) -> None:  # type: ignore[type-arg]
@@ -49,13 +54,17 @@ def test_bad_rows_are_quarantined_with_reasons_but_no_values(fetched: dict[str, 
     assert valid.height == len(patients) - 2 and quarantine.height == 2
     reasons = quarantine["quarantine_reason"].to_list()
     assert reasons[0] == "state: str_matches; zip_code: str_matches; email: str_matches" or {
-        "state: str_matches", "zip_code: str_matches", "email: str_matches"} == set(reasons[0].split("; "))
+        "state: str_matches",
+        "zip_code: str_matches",
+        "email: str_matches",
+    } == set(reasons[0].split("; "))
     assert reasons[1] == "duplicate patient_id in batch"
     assert "GEORGIA" not in " ".join(reasons) and "3030" not in " ".join(reasons)
 
     charges = list(fetched["charges"])
-    charges[0] = replace(charges[0], cpt_code="9083", units=0, fee=Decimal("-1.00"),
-                         end_date_of_service=date(2000, 1, 1))
+    charges[0] = replace(
+        charges[0], cpt_code="9083", units=0, fee=Decimal("-1.00"), end_date_of_service=date(2000, 1, 1)
+    )
     valid, quarantine = validate_batch(charges)
     assert quarantine.height == 1
     reason = quarantine["quarantine_reason"][0]

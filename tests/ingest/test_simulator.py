@@ -26,8 +26,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def login_xml(office_key: str = "991001", password: str = "sim-password") -> str:
-    return (f'<ppmdmsg action="login" class="login" msgtime="3/10/2025 2:00:00 AM" username="APIUSER" '
-            f'psw="{password}" officecode="{office_key}" appname="TEMP"/>')
+    return (
+        f'<ppmdmsg action="login" class="login" msgtime="3/10/2025 2:00:00 AM" username="APIUSER" '
+        f'psw="{password}" officecode="{office_key}" appname="TEMP"/>'
+    )
 
 
 def raw_login(sim: SimulatorHandle) -> tuple[str, str]:
@@ -40,8 +42,9 @@ def raw_login(sim: SimulatorHandle) -> tuple[str, str]:
     assert root.tag == "PPMDResults" and root.get("s") and root.get("lst")
     assert root.find("Results").get("success") == "0"
     webserver = root.find("Results/usercontext").get("webserver")
-    step2 = httpx.post(f"{webserver}/xmlrpc/processrequest.aspx", content=login_xml(),
-                       headers={"Content-Type": "text/xml"})
+    step2 = httpx.post(
+        f"{webserver}/xmlrpc/processrequest.aspx", content=login_xml(), headers={"Content-Type": "text/xml"}
+    )
     uc = ET.fromstring(step2.content).find("Results/usercontext")
     return uc.text, f"{webserver}/xmlrpc/processrequest.aspx"
 
@@ -66,8 +69,16 @@ def test_json_broker_quirks(sim: SimulatorHandle) -> None:
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
 
     def demographic(pid: int) -> dict:
-        msg = {"ppmdmsg": {"@action": "getdemographic", "@class": "demographics", "@msgtime": "x",
-                           "@nocookie": 1, "usercontext": token, "@patientid": pid}}
+        msg = {
+            "ppmdmsg": {
+                "@action": "getdemographic",
+                "@class": "demographics",
+                "@msgtime": "x",
+                "@nocookie": 1,
+                "usercontext": token,
+                "@patientid": pid,
+            }
+        }
         return httpx.post(url, json=msg, headers=headers).json()
 
     ds = sim.dataset
@@ -85,8 +96,10 @@ def test_json_broker_quirks(sim: SimulatorHandle) -> None:
 
 def test_getupdated_ids_are_unprefixed_and_dates_mixed(sim: SimulatorHandle) -> None:
     token, url = raw_login(sim)
-    body = (f'<ppmdmsg action="getupdatedpatients" class="api" msgtime="x" nocookie="1" datechanged="01/01/2000">'
-            f'<usercontext>{token}</usercontext><patient changedat="ChangedAt" dob="DOB"/></ppmdmsg>')
+    body = (
+        f'<ppmdmsg action="getupdatedpatients" class="api" msgtime="x" nocookie="1" datechanged="01/01/2000">'
+        f'<usercontext>{token}</usercontext><patient changedat="ChangedAt" dob="DOB"/></ppmdmsg>'
+    )
     r = httpx.post(url, content=body, headers={"Content-Type": "text/xml"})
     import xml.etree.ElementTree as ET
 
@@ -103,9 +116,13 @@ def test_excess_calls_are_answered_with_a_fault_and_counted(small_dataset: Simul
     clock = FakeClock(datetime(2025, 3, 12, 10, 0, tzinfo=ZoneInfo("America/Denver")))  # peak
     with start_simulator(small_dataset, SimulatorConfig(seed=2), clock=clock) as sim:
         token, url = raw_login(sim)
-        body = (f'<ppmdmsg action="getupdatedvisits" class="api" msgtime="x" nocookie="1" '
-                f'datechanged="2025-03-12T09:00:00.000"><usercontext>{token}</usercontext></ppmdmsg>')
-        answers = [httpx.post(url, content=body, headers={"Content-Type": "text/xml"}).content for _ in range(3)]
+        body = (
+            f'<ppmdmsg action="getupdatedvisits" class="api" msgtime="x" nocookie="1" '
+            f'datechanged="2025-03-12T09:00:00.000"><usercontext>{token}</usercontext></ppmdmsg>'
+        )
+        answers = [
+            httpx.post(url, content=body, headers={"Content-Type": "text/xml"}).content for _ in range(3)
+        ]
         assert b"<Fault>" not in answers[0]
         assert all(b"Too many requests" in a for a in answers[1:])
         assert sim.counters.rate_limit_violations == 2 and sim.counters.violations_by_tier == {1: 2}
@@ -118,8 +135,12 @@ def test_fault_injection_is_deterministic(small_dataset: SimulatorDataset) -> No
         clock = FakeClock(datetime(2025, 3, 10, 2, 0, tzinfo=ZoneInfo("America/Denver")))
         config = SimulatorConfig(seed=3, faults=FaultConfig(http_503_rate=0.3, http_429_rate=0.2, seed=8))
         with start_simulator(small_dataset, config, clock=clock) as sim:
-            return [httpx.post(sim.login_url, content=login_xml(), headers={"Content-Type": "text/xml"}).status_code
-                    for _ in range(30)]
+            return [
+                httpx.post(
+                    sim.login_url, content=login_xml(), headers={"Content-Type": "text/xml"}
+                ).status_code
+                for _ in range(30)
+            ]
 
     first, second = run(), run()
     assert first == second and {200, 429, 503} <= set(first)
@@ -134,15 +155,32 @@ def test_counters_endpoint(sim: SimulatorHandle) -> None:
 def test_cli_serves_until_terminated() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ingest.advancedmd.simulator", "--port", "0", "--seed", "4", "--patients", "12",
-         "--days", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env,
+        [
+            sys.executable,
+            "-m",
+            "ingest.advancedmd.simulator",
+            "--port",
+            "0",
+            "--seed",
+            "4",
+            "--patients",
+            "12",
+            "--days",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
     )
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
         assert info["patients"] == 12 and info["office_key"] == "991001"
-        r = httpx.post(info["login_url"], content=login_xml(), headers={"Content-Type": "text/xml"}, timeout=5)
+        r = httpx.post(
+            info["login_url"], content=login_xml(), headers={"Content-Type": "text/xml"}, timeout=5
+        )
         assert f"<code>{FaultCode.LOGIN_REDIRECT}</code>".encode() in r.content
     finally:
         proc.terminate()

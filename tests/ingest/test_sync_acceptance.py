@@ -52,16 +52,20 @@ def assert_synced(ds: SimulatorDataset, sink: MemorySink, since: datetime) -> No
     """Field-level equality with what the API can reveal: every live patient; every live visit
     except moved/deleted-status ones that getdatevisits never lists and that did not change
     after the initial load; every live charge of those visits."""
-    assert_records_equal(sink.patients, {p.patient_id: expected_patient(p, ds) for p in ds.live_patients()},
-                         "patient")
+    assert_records_equal(
+        sink.patients, {p.patient_id: expected_patient(p, ds) for p in ds.live_patients()}, "patient"
+    )
     visible = {
         v.visit_id: expected_visit(v, ds)
         for v in ds.live_visits()
         if v.appt_status not in (5, 11) or (ds.last_event_at(VISIT, v.visit_id) or since) >= since
     }
     assert_records_equal(sink.visits, visible, "visit")
-    assert_records_equal(sink.charges, {c.charge_id: expected_charge(c) for c in ds.live_charges()
-                                        if c.visit_id in visible}, "charge")
+    assert_records_equal(
+        sink.charges,
+        {c.charge_id: expected_charge(c) for c in ds.live_charges() if c.visit_id in visible},
+        "charge",
+    )
 
 
 def assert_no_duplicates_within_windows(batches: list[SyncBatch]) -> None:
@@ -80,15 +84,25 @@ def assert_no_duplicates_within_windows(batches: list[SyncBatch]) -> None:
     assert not any(dupes.values()), dupes
 
 
-def initial_load(client: AdvancedMDClient, store: WatermarkStore, sink: MemorySink,
-                 ds: SimulatorDataset) -> None:
+def initial_load(
+    client: AdvancedMDClient, store: WatermarkStore, sink: MemorySink, ds: SimulatorDataset
+) -> None:
     days = [v.visit_date for v in ds.visits.values()]
     sync_patients(client, store, sink)
     sync_visits(client, store, sink, initial_start=min(days), initial_end=max(days))
 
 
-def run_rounds(ds: SimulatorDataset, clock: FakeClock, client: AdvancedMDClient, store: WatermarkStore,
-               sink: MemorySink, rounds: int, changes: int, seed: int, chunk_size: int) -> Counter[str]:
+def run_rounds(
+    ds: SimulatorDataset,
+    clock: FakeClock,
+    client: AdvancedMDClient,
+    store: WatermarkStore,
+    sink: MemorySink,
+    rounds: int,
+    changes: int,
+    seed: int,
+    chunk_size: int,
+) -> Counter[str]:
     rng = random.Random(seed)
     statuses: Counter[str] = Counter()
     since = visits_since(store, ds.office_key)
@@ -97,8 +111,27 @@ def run_rounds(ds: SimulatorDataset, clock: FakeClock, client: AdvancedMDClient,
             ds.apply_random_change(rng)
             clock.sleep(rng.uniform(1, 40))
         if r == 0:  # make sure every kind of change happens at least once
-            ds.add_patient(SimPatient(0, "T1", "Testcase", "Nadia", None, datetime(1990, 1, 2).date(), "F",
-                                      "1 Elm St", None, "Athens", "GA", "30601", None, None, None, None, "SELF"))
+            ds.add_patient(
+                SimPatient(
+                    0,
+                    "T1",
+                    "Testcase",
+                    "Nadia",
+                    None,
+                    datetime(1990, 1, 2).date(),
+                    "F",
+                    "1 Elm St",
+                    None,
+                    "Athens",
+                    "GA",
+                    "30601",
+                    None,
+                    None,
+                    None,
+                    None,
+                    "SELF",
+                )
+            )
         if r == 1:
             newest = max(p.patient_id for p in ds.live_patients())
             ds.update_patient(newest, city="Rome")
@@ -110,7 +143,9 @@ def run_rounds(ds: SimulatorDataset, clock: FakeClock, client: AdvancedMDClient,
         vr = sync_visits(client, store, sink, chunk_size=chunk_size)
         assert store.get(ds.office_key, "patients") == pr.watermark_after
         assert store.get(ds.office_key, VISITS) == vr.watermark_after
-        statuses.update(["patient_del"] * pr.deleted + ["visit_del"] * vr.deleted + ["charge_del"] * vr.charges_deleted)
+        statuses.update(
+            ["patient_del"] * pr.deleted + ["visit_del"] * vr.deleted + ["charge_del"] * vr.charges_deleted
+        )
         assert_synced(ds, sink, since)
     return statuses
 
@@ -128,7 +163,9 @@ def test_initial_load_then_incremental_syncs_reproduce_the_data_exactly(clock: F
         assert statuses["patient_del"] >= 1 and statuses["visit_del"] >= 1 and statuses["charge_del"] >= 1
         assert_no_duplicates_within_windows(sink.batches)
         calls = client.stats.requests_by_action
-        assert calls["getupdatedvisits"] > 5 and calls["getupdatedpatients"] > 5  # chunked re-requests happened
+        assert (
+            calls["getupdatedvisits"] > 5 and calls["getupdatedpatients"] > 5
+        )  # chunked re-requests happened
         assert sim.counters.rate_limit_violations == 0
 
 
@@ -155,8 +192,13 @@ def test_faults_timeouts_and_session_expiry_lose_and_duplicate_nothing(clock: Fa
         assert_no_duplicates_within_windows(sink.batches)
         c = sim.counters
         assert c.rate_limit_violations == 0
-        assert min(c.injected_faults, c.injected_503, c.dropped_connections, c.slow_responses, c.injected_429) > 0
-        injected = c.injected_faults + c.injected_503 + c.dropped_connections + c.slow_responses + c.injected_429
+        assert (
+            min(c.injected_faults, c.injected_503, c.dropped_connections, c.slow_responses, c.injected_429)
+            > 0
+        )
+        injected = (
+            c.injected_faults + c.injected_503 + c.dropped_connections + c.slow_responses + c.injected_429
+        )
         assert injected / c.requests > 0.12, (injected, c.requests)
         assert client.stats.session_relogins >= 2 and c.sessions_expired_by_injection == 1
         assert client.stats.transient_errors > 0
@@ -210,11 +252,21 @@ def test_sync_with_sqlite_store(sim: SimulatorHandle, clock: FakeClock, tmp_path
     assert store.get(sim.dataset.office_key, VISITS) is not None
 
 
-def test_business_day_at_peak_has_zero_violations_and_reports_figures(capsys: pytest.CaptureFixture[str]) -> None:
+def test_business_day_at_peak_has_zero_violations_and_reports_figures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     prd = run_business_day(BusinessDayConfig(n_patients=150, history_days=10))
     # 04:00-08:00 MT: two off-peak hours, then two peak hours, polling as fast as tier 1 allows.
-    fast = run_business_day(BusinessDayConfig(n_patients=150, history_days=10, patient_sync_minutes=2,
-                                              visit_sync_minutes=1, start_time=time(6, 0), hours=4))
+    fast = run_business_day(
+        BusinessDayConfig(
+            n_patients=150,
+            history_days=10,
+            patient_sync_minutes=2,
+            visit_sync_minutes=1,
+            start_time=time(6, 0),
+            hours=4,
+        )
+    )
     for report in (prd, fast):
         assert report.rate_limit_violations == 0
         assert report.consistent, report.mismatches

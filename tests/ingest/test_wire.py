@@ -53,8 +53,18 @@ MT = ZoneInfo("America/Denver")
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("pat123", 123), ("vst9", 9), ("charge77", 77), ("payplan5", 5), ("pcode12", 12), ("FCLASS3", 3),
-     ("123", 123), (" ins44 ", 44), ("", None), (None, None)],
+    [
+        ("pat123", 123),
+        ("vst9", 9),
+        ("charge77", 77),
+        ("payplan5", 5),
+        ("pcode12", 12),
+        ("FCLASS3", 3),
+        ("123", 123),
+        (" ins44 ", 44),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_id_prefixes_are_stripped(raw: str | None, expected: int | None) -> None:
     assert parse_id(raw) == expected
@@ -77,7 +87,10 @@ def test_unknown_id_shape_is_rejected_without_echoing_the_value() -> None:
         ("03/24/2015 12:05:00 PM", datetime(2015, 3, 24, 12, 5)),
         ("3/24/2015 11:59:59 pm", datetime(2015, 3, 24, 23, 59, 59)),
         ("2015-03-24T08:25:28.730", datetime(2015, 3, 24, 8, 25, 28, 730000)),
-        ("2015-03-24T8:25:28.730", datetime(2015, 3, 24, 8, 25, 28, 730000)),  # the vendor's own sloppy sample
+        (
+            "2015-03-24T8:25:28.730",
+            datetime(2015, 3, 24, 8, 25, 28, 730000),
+        ),  # the vendor's own sloppy sample
         ("2015-03-24T08:25:28", datetime(2015, 3, 24, 8, 25, 28)),
         ("2015-03-24", datetime(2015, 3, 24)),
         ("", None),
@@ -112,8 +125,14 @@ def test_text_normalisation() -> None:
 
 
 def test_request_envelope_puts_usercontext_first() -> None:
-    msg = build_request("getdemographic", "api", msgtime="3/10/2025 8:00:00 AM", attrs={"patientid": 5},
-                        children=[element("patient", {"name": "Name"})], usercontext="991001abc")
+    msg = build_request(
+        "getdemographic",
+        "api",
+        msgtime="3/10/2025 8:00:00 AM",
+        attrs={"patientid": 5},
+        children=[element("patient", {"name": "Name"})],
+        usercontext="991001abc",
+    )
     assert msg.get("nocookie") == "1"
     assert [c.tag for c in msg] == ["usercontext", "patient"]
     body = encode_xml(msg)
@@ -130,8 +149,11 @@ def test_latin1_round_trip() -> None:
 
 def test_json_broker_single_item_is_an_object_many_is_an_array() -> None:
     one = element("Results", None, element("patientlist", None, element("patient", {"id": "1"})))
-    two = element("Results", None, element("patientlist", None, element("patient", {"id": "1"}),
-                                            element("patient", {"id": "2"})))
+    two = element(
+        "Results",
+        None,
+        element("patientlist", None, element("patient", {"id": "1"}), element("patient", {"id": "2"})),
+    )
     j1, j2 = element_to_json(one), element_to_json(two)
     assert isinstance(j1["Results"]["patientlist"]["patient"], dict)
     assert isinstance(j2["Results"]["patientlist"]["patient"], list)
@@ -145,14 +167,17 @@ def test_json_conversion_rules() -> None:
     el.text = "TOKEN"
     assert element_to_json(el) == {"usercontext": {"@webserver": "https://x", "#text": "TOKEN"}}
     assert element_to_json(element("Error")) == {"Error": None}
-    parsed = decode_json(json.dumps({"ppmdmsg": {"@action": "login", "@nocookie": 1, "usercontext": "T"}}).encode())
+    parsed = decode_json(
+        json.dumps({"ppmdmsg": {"@action": "login", "@nocookie": 1, "usercontext": "T"}}).encode()
+    )
     assert parsed.get("nocookie") == "1" and parsed.find("usercontext").text == "T"
     assert decode_json(encode_json(el)).text == "TOKEN"
 
 
 def test_fault_parsing_and_classification() -> None:
-    root = build_response(None, server="S", lst="x", fault=Fault(FaultCode.SESSION_TIMEOUT, "Client",
-                                                                   "Session has timed out"))
+    root = build_response(
+        None, server="S", lst="x", fault=Fault(FaultCode.SESSION_TIMEOUT, "Client", "Session has timed out")
+    )
     resp = parse_response(decode_xml(encode_xml(root)))
     assert resp.fault is not None and resp.fault.code == -2147220479 and resp.results is None
     assert not resp.fault.is_retryable
@@ -165,8 +190,12 @@ def test_fault_parsing_and_classification() -> None:
 
 
 def test_credentials_from_env_mask_password() -> None:
-    env = {"AMD_USERNAME": "apiuser", "AMD_PASSWORD": "hunter2-secret", "AMD_OFFICE_KEY": "991234",
-           "AMD_APP_NAME": "MENTALSPACE"}
+    env = {
+        "AMD_USERNAME": "apiuser",
+        "AMD_PASSWORD": "hunter2-secret",
+        "AMD_OFFICE_KEY": "991234",
+        "AMD_APP_NAME": "MENTALSPACE",
+    }
     creds = AmdCredentials.from_env(env)
     assert creds.office_key == "991234" and creds.app_name == "MENTALSPACE"
     assert "hunter2" not in repr(creds) and "hunter2" not in str(creds) and "***" in repr(creds)
@@ -194,9 +223,14 @@ def test_missing_credentials_name_the_variable_not_the_value() -> None:
 
 
 def _submission(**overrides: object) -> ChargeSubmission:
-    base = dict(patient_id=10001, visit_id=500001, provider_id=200, service_date=date(2025, 3, 7),
-                diagnoses=("F41.1", "F32.1"),
-                lines=(ChargeLine("90837", 1, Decimal("160.00"), ("95",), (1, 2), "10"),))
+    base = dict(
+        patient_id=10001,
+        visit_id=500001,
+        provider_id=200,
+        service_date=date(2025, 3, 7),
+        diagnoses=("F41.1", "F32.1"),
+        lines=(ChargeLine("90837", 1, Decimal("160.00"), ("95",), (1, 2), "10"),),
+    )
     base.update(overrides)
     return ChargeSubmission(**base)  # type: ignore[arg-type]
 
@@ -222,10 +256,22 @@ def test_every_invalid_field_is_named() -> None:
         validate_charge_submission(bad, today=date(2025, 3, 10))
     fields = set(exc.value.fields)
     assert {
-        "patient_id", "visit_id", "provider_id", "service_date", "diagnoses[1]", "diagnoses[2]",
-        "lines[0].cpt_code", "lines[0].units", "lines[0].fee", "lines[0].modifiers", "lines[0].modifiers[0]",
-        "lines[0].diagnosis_pointers[0]", "lines[0].diagnosis_pointers[1]", "lines[0].place_of_service",
-        "lines[1].fee", "lines[1].diagnosis_pointers",
+        "patient_id",
+        "visit_id",
+        "provider_id",
+        "service_date",
+        "diagnoses[1]",
+        "diagnoses[2]",
+        "lines[0].cpt_code",
+        "lines[0].units",
+        "lines[0].fee",
+        "lines[0].modifiers",
+        "lines[0].modifiers[0]",
+        "lines[0].diagnosis_pointers[0]",
+        "lines[0].diagnosis_pointers[1]",
+        "lines[0].place_of_service",
+        "lines[1].fee",
+        "lines[1].diagnosis_pointers",
     } <= fields
     assert "41.1" not in str(exc.value)  # rules, not values
 

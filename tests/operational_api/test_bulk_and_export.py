@@ -41,7 +41,9 @@ def _check_loaded(engine, practice) -> None:
     assert users.filter(users["role"] == "CLINICIAN")["last_name"].is_not_null().all()
     clients = next(read_table(engine, Client.__table__))
     assert clients["display_name"].str.contains(r"^\S+ \S\.$").all()
-    assert {"has_phone", "has_address", "has_emergency_contact", "has_date_of_birth", "age_band"} <= set(clients.columns)
+    assert {"has_phone", "has_address", "has_emergency_contact", "has_date_of_birth", "age_band"} <= set(
+        clients.columns
+    )
     assert "adult_on_date" not in clients.columns
     appointments = next(read_table(engine, Appointment.__table__))
     # One home for the date of birth: the store. The hidden column the minor flag is computed from stays there.
@@ -81,7 +83,11 @@ def test_sqlite_export_through_adbc_equals_the_row_by_row_read(tmp_path, monkeyp
     # The same SELECT through SQLAlchemy's row-by-row path (what PostgreSQL and in-memory stores use).
     row_by_row = {}
     with monkeypatch.context() as m:
-        m.setattr(export, "_read_sqlite", lambda eng, stmt, schema, _name, n: export._read_rows(eng, stmt, schema, n))
+        m.setattr(
+            export,
+            "_read_sqlite",
+            lambda eng, stmt, schema, _name, n: export._read_rows(eng, stmt, schema, n),
+        )
         for table in exported_tables():
             row_by_row[table.name] = pl.concat(list(read_table(engine, table)))
     for batch_rows in (export._ADBC_BATCH_ROWS, 1):  # 1: columns NULL in the first row make ADBC fall back

@@ -46,11 +46,16 @@ def test_the_scan_finds_a_date_derived_from_the_birth_date():
     # The detector itself: the date a client turns 18 (what the export used to carry) is caught.
     dobs = {i: D("2000-01-01") + dt.timedelta(days=397 * i) for i in range(1, 9)}
     dobs[8] = D("2004-02-29")
-    eighteenth = [d.replace(year=d.year + 18, day=28 if (d.month, d.day) == (2, 29) else d.day) for d in dobs.values()]
+    eighteenth = [
+        d.replace(year=d.year + 18, day=28 if (d.month, d.day) == (2, 29) else d.day) for d in dobs.values()
+    ]
     clients = pl.DataFrame({"id": list(dobs), "adult_on": eighteenth, "intake_date": [D("2026-01-01")] * 8})
-    visits = pl.DataFrame({"client_id": list(dobs), "start_at": [dt.datetime(2026, 1, i) for i in range(1, 9)]})
-    assert dob_derived_columns({"clients": clients.rename({"adult_on": "turns_grown"}), "appointments": visits},
-                               dobs) == ["clients.turns_grown"]
+    visits = pl.DataFrame(
+        {"client_id": list(dobs), "start_at": [dt.datetime(2026, 1, i) for i in range(1, 9)]}
+    )
+    assert dob_derived_columns(
+        {"clients": clients.rename({"adult_on": "turns_grown"}), "appointments": visits}, dobs
+    ) == ["clients.turns_grown"]
 
 
 def _store_with_minors(tmp_path):
@@ -59,11 +64,33 @@ def _store_with_minors(tmp_path):
     migrate(engine)
     tz = ZoneInfo(TZ)
     with session_scope(engine) as s:
-        s.add(User(id=1, email="c@x.example", first_name="Cl", last_name="In", role="CLINICIAN", license_type="LPC"))
+        s.add(
+            User(
+                id=1,
+                email="c@x.example",
+                first_name="Cl",
+                last_name="In",
+                role="CLINICIAN",
+                license_type="LPC",
+            )
+        )
         s.flush()
-        for cid, dob in ((1, D("2008-11-25")), (2, D("2008-02-29")), (3, None), (4, D("1950-06-01")),
-                         (5, D("2015-01-01"))):
-            s.add(Client(id=cid, first_name=f"C{cid}", last_name="Synthetic", date_of_birth=dob, primary_clinician_id=1))
+        for cid, dob in (
+            (1, D("2008-11-25")),
+            (2, D("2008-02-29")),
+            (3, None),
+            (4, D("1950-06-01")),
+            (5, D("2015-01-01")),
+        ):
+            s.add(
+                Client(
+                    id=cid,
+                    first_name=f"C{cid}",
+                    last_name="Synthetic",
+                    date_of_birth=dob,
+                    primary_clinician_id=1,
+                )
+            )
         s.flush()
         visits = [
             (1, "2026-11-24 09:00"),  # the day before the 18th birthday: a minor
@@ -76,10 +103,21 @@ def _store_with_minors(tmp_path):
             (5, "2026-11-24 09:00"),
         ]
         for aid, (cid, local) in enumerate(visits, start=1):
-            start = dt.datetime.fromisoformat(local).replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
-            s.add(Appointment(id=aid, client_id=cid, clinician_id=1, appointment_type="THERAPY_SESSION",
-                              status="COMPLETED", start_at=start, end_at=start + dt.timedelta(minutes=50),
-                              booked_at=start - dt.timedelta(days=7)))
+            start = (
+                dt.datetime.fromisoformat(local).replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
+            )
+            s.add(
+                Appointment(
+                    id=aid,
+                    client_id=cid,
+                    clinician_id=1,
+                    appointment_type="THERAPY_SESSION",
+                    status="COMPLETED",
+                    start_at=start,
+                    end_at=start + dt.timedelta(minutes=50),
+                    booked_at=start - dt.timedelta(days=7),
+                )
+            )
     return engine
 
 
@@ -87,12 +125,32 @@ def test_minor_on_the_appointment_date_counts_the_birthday_in_practice_time(tmp_
     engine = _store_with_minors(tmp_path)
     appointments = pl.concat(list(read_table(engine, Appointment.__table__, timezone=TZ)))
     assert "_dob" not in appointments.columns
-    assert appointments.sort("id")["is_minor_on_date"].to_list() == [True, False, True, True, False, None, False, True]
+    assert appointments.sort("id")["is_minor_on_date"].to_list() == [
+        True,
+        False,
+        True,
+        True,
+        False,
+        None,
+        False,
+        True,
+    ]
     clients = pl.concat(list(read_table(engine, Client.__table__, today=D("2026-11-25"))))
     assert dict(clients.select("id", "age_band").iter_rows()) == {
-        1: "18-25", 2: "18-25", 3: "unknown", 4: "65+", 5: "0-12"}
-    assert dict(pl.concat(list(read_table(engine, Client.__table__, today=D("2026-11-24")))).select(
-        "id", "age_band").iter_rows())[1] == "13-17"
+        1: "18-25",
+        2: "18-25",
+        3: "unknown",
+        4: "65+",
+        5: "0-12",
+    }
+    assert (
+        dict(
+            pl.concat(list(read_table(engine, Client.__table__, today=D("2026-11-24"))))
+            .select("id", "age_band")
+            .iter_rows()
+        )[1]
+        == "13-17"
+    )
 
 
 def test_the_adult_age_is_the_stores_rule(tmp_path):
@@ -102,7 +160,16 @@ def test_the_adult_age_is_the_stores_rule(tmp_path):
     with engine.begin() as conn:
         conn.execute(update(rule).where(is_adult_age).values(value=21))
     appointments = pl.concat(list(read_table(engine, Appointment.__table__, timezone=TZ)))
-    assert appointments.sort("id")["is_minor_on_date"].to_list() == [True, True, True, True, True, None, False, True]
+    assert appointments.sort("id")["is_minor_on_date"].to_list() == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        None,
+        False,
+        True,
+    ]
     with engine.begin() as conn:
         conn.execute(update(rule).where(is_adult_age).values(is_active=False))
     with pytest.raises(PlatformError, match="MINOR_CONSENT.adult_age_years is not set"):

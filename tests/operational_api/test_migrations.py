@@ -16,7 +16,9 @@ def _check_round_trip(url: str) -> None:
     migrate(engine)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        rules = conn.execute(select(ComplianceRule.rule_type, ComplianceRule.parameter, ComplianceRule.value)).all()
+        rules = conn.execute(
+            select(ComplianceRule.rule_type, ComplianceRule.parameter, ComplianceRule.value)
+        ).all()
     assert diff == [], f"models and migrations disagree: {diff}"
     assert ("NOTE_SIGNATURE", "billing_hold_day", 14) in [(r, p, int(v)) for r, p, v in rules]
     downgrade(engine)

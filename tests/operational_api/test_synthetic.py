@@ -46,8 +46,11 @@ def test_no_show_rates_vary_by_clinician_within_realistic_bounds(practice):
 
 
 def test_no_clinician_is_double_booked(practice):
-    starts = Counter((a["clinician_id"], a["start_at"]) for a in _rows(practice, "appointments")
-                     if a["status"] != "RESCHEDULED")
+    starts = Counter(
+        (a["clinician_id"], a["start_at"])
+        for a in _rows(practice, "appointments")
+        if a["status"] != "RESCHEDULED"
+    )
     assert max(starts.values()) == 1
 
 
@@ -81,15 +84,22 @@ def test_every_compliance_scenario_is_present(practice):
     telehealth_clients = {a["client_id"] for a in _rows(practice, "appointments") if a["is_telehealth"]}
     tele_consented = {c["client_id"] for c in consents if c["consent_type"] == "TELEHEALTH"}
     assert telehealth_clients - tele_consented, "some telehealth clients lack consent"
-    expiring = [c for c in consents if c["expiry_date"] and as_of <= c["expiry_date"] <= as_of + dt.timedelta(days=30)]
+    expiring = [
+        c for c in consents if c["expiry_date"] and as_of <= c["expiry_date"] <= as_of + dt.timedelta(days=30)
+    ]
     assert expiring, "some consents expire within 30 days"
     high_risk = {c["id"] for c in clients if c["is_high_risk"]}
     with_plan = {s["client_id"] for s in _rows(practice, "safety_plans")}
     assert high_risk - with_plan, "some high-risk clients have no safety plan"
-    assert any(c["phone"] is None or c["address"] is None or c["emergency_contact_name"] is None for c in clients)
+    assert any(
+        c["phone"] is None or c["address"] is None or c["emergency_contact_name"] is None for c in clients
+    )
     claims = _rows(practice, "claims")
     assert {"DENIED", "REJECTED", "ACCEPTED"} <= {c["status"] for c in claims}
-    assert any(a["status"] == "SCHEDULED" and a["start_at"] < dt.datetime(2026, 11, 24) for a in _rows(practice, "appointments"))
+    assert any(
+        a["status"] == "SCHEDULED" and a["start_at"] < dt.datetime(2026, 11, 24)
+        for a in _rows(practice, "appointments")
+    )
     charges = _rows(practice, "charges")
     assert any(ch["is_billing_hold"] for ch in charges)
     lags = [(ch["created_at"].date() - ch["service_date"]).days for ch in charges if ch["appointment_id"]]

@@ -26,7 +26,9 @@ def counted_has_rows() -> dg.AssetCheckResult:
 def test_event_log_keeps_every_event_across_many_runs(var_dir, monkeypatch):
     home = _dagster_home()
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    job = dg.Definitions(assets=[counted], asset_checks=[counted_has_rows]).resolve_implicit_global_asset_job_def()
+    job = dg.Definitions(
+        assets=[counted], asset_checks=[counted_has_rows]
+    ).resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.get() as instance:
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
         run_ids = [job.execute_in_process(instance=instance).run_id for _ in range(OPEN_SHARDS + 3)]
@@ -38,7 +40,10 @@ def test_event_log_keeps_every_event_across_many_runs(var_dir, monkeypatch):
         for run_id in run_ids:
             assert reader.get_run_by_id(run_id).is_success
             kinds = {e.dagster_event_type for e in reader.all_logs(run_id) if e.dagster_event}
-            assert {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION} <= kinds
+            assert {
+                dg.DagsterEventType.ASSET_MATERIALIZATION,
+                dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+            } <= kinds
         reader.wipe()  # closes the pooled connections before Dagster unlinks the run files
         assert reader.get_latest_materialization_event(counted.key) is None
 

@@ -51,10 +51,12 @@ while True:
         break
     time.sleep(0.05)
 """
-STATE_SQL = ("select (select count(*) from reference.warehouse_builds), "
-             "(select count(*) from raw_operational.appointments where status = 'NO_SHOW'), "
-             "(select count(*) from marts.fct_appointments where is_no_show), "
-             "(select count(*) from raw_era.claim_payments)")
+STATE_SQL = (
+    "select (select count(*) from reference.warehouse_builds), "
+    "(select count(*) from raw_operational.appointments where status = 'NO_SHOW'), "
+    "(select count(*) from marts.fct_appointments where is_no_show), "
+    "(select count(*) from raw_era.claim_payments)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +67,17 @@ def practice(tmp_path_factory):
         for name in DEPLOYMENT_VARS:
             mp.delenv(name, raising=False)
         mp.setenv("MENTALSPACE_VAR_DIR", str(var))
-        result = run_cli("build", "--fresh", "--clinicians", "1", "--months", "1", "--as-of", AS_OF,
-                         env={"MENTALSPACE_VAR_DIR": str(var)})
+        result = run_cli(
+            "build",
+            "--fresh",
+            "--clinicians",
+            "1",
+            "--months",
+            "1",
+            "--as-of",
+            AS_OF,
+            env={"MENTALSPACE_VAR_DIR": str(var)},
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         # The runs here keep the build's "today", so old and new warehouses differ only by what a test changes.
         mp.setenv("MENTALSPACE_AS_OF_DATE", AS_OF)
@@ -88,9 +99,14 @@ def _store(var: Path, sql: str) -> None:
 
 def _start_reader(var: Path, stop: Path) -> subprocess.Popen:
     clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
-    return subprocess.Popen([sys.executable, "-c", READER, str(stop)], cwd=REPO_ROOT,
-                            env={**clean, "MENTALSPACE_VAR_DIR": str(var)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", READER, str(stop)],
+        cwd=REPO_ROOT,
+        env={**clean, "MENTALSPACE_VAR_DIR": str(var)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _remittance_request(defs, instance, tmp_path):
@@ -125,8 +141,11 @@ def test_the_jobs_that_write_the_warehouse_run_in_one_process_on_a_staged_copy(p
 
 def test_an_era_file_during_a_refresh_lands_after_it_while_dashboards_read_old_or_new(practice, tmp_path):
     var, defs = practice
-    _store(var, "update appointments set status = 'NO_SHOW' where id in "
-                "(select id from appointments where status = 'COMPLETED' order by id limit 7)")
+    _store(
+        var,
+        "update appointments set status = 'NO_SHOW' where id in "
+        "(select id from appointments where status = 'COMPLETED' order by id limit 7)",
+    )
     before = _state(var)
     instance = dg.DagsterInstance.ephemeral()
     request = _remittance_request(defs, instance, tmp_path)
@@ -138,18 +157,34 @@ def test_an_era_file_during_a_refresh_lands_after_it_while_dashboards_read_old_o
         time.sleep(3)  # the reader holds the warehouse open before the refresh starts
         # The refresh as the daemon runs it: its own process, the job's own executor.
         refresh = subprocess.Popen(
-            [str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m", "orchestration.definitions",
-             "-j", "warehouse_refresh_job"],
-            cwd=REPO_ROOT, env={**clean, "MENTALSPACE_VAR_DIR": str(var), "MENTALSPACE_AS_OF_DATE": AS_OF,
-                                "DAGSTER_HOME": str(var / "dagster")},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                str(Path(sys.executable).with_name("dagster")),
+                "job",
+                "execute",
+                "-m",
+                "orchestration.definitions",
+                "-j",
+                "warehouse_refresh_job",
+            ],
+            cwd=REPO_ROOT,
+            env={
+                **clean,
+                "MENTALSPACE_VAR_DIR": str(var),
+                "MENTALSPACE_AS_OF_DATE": AS_OF,
+                "DAGSTER_HOME": str(var / "dagster"),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         # The ERA sensor's run starts while the refresh is writing.
         deadline = time.monotonic() + 120
         while not (var / ".warehouse.duckdb.building").exists() and refresh.poll() is None:
             assert time.monotonic() < deadline, "the refresh never started building"
             time.sleep(0.05)
         era = defs.resolve_job_def("era_file_job").execute_in_process(
-            instance=instance, partition_key=request.partition_key, raise_on_error=False)
+            instance=instance, partition_key=request.partition_key, raise_on_error=False
+        )
         refresh_out, _ = refresh.communicate(timeout=600)
         done_at = time.time()
         time.sleep(3)  # the reader moves to the final warehouse while it keeps querying
@@ -166,11 +201,18 @@ def test_an_era_file_during_a_refresh_lands_after_it_while_dashboards_read_old_o
 
     after = _state(var)
     refreshed = [before[0] + 1, after[1], after[2], before[3]]
-    assert after[0] == before[0] + 1 and after[1] == before[1] + 7 and after[2] == before[2] + 7, (before, after)
-    assert after[3] == before[3] + posted["claim_payments"].value  # the ERA landing was not lost under the swap
+    assert after[0] == before[0] + 1 and after[1] == before[1] + 7 and after[2] == before[2] + 7, (
+        before,
+        after,
+    )
+    assert (
+        after[3] == before[3] + posted["claim_payments"].value
+    )  # the ERA landing was not lost under the swap
 
     samples = [json.loads(line) for line in out.splitlines()]
-    assert not [s["error"] for s in samples if "error" in s], [s["error"] for s in samples if "error" in s][:3]
+    assert not [s["error"] for s in samples if "error" in s], [s["error"] for s in samples if "error" in s][
+        :3
+    ]
     states = [tuple(s["state"]) for s in samples]
     assert len(states) > 20, err
     assert set(states) <= {tuple(before), tuple(refreshed), tuple(after)}, set(states)
@@ -183,20 +225,24 @@ def test_a_failed_refresh_leaves_the_previous_warehouse_and_no_copy(practice):
     var, defs = practice
     before = _state(var)
     with sqlite3.connect(var / "operational.db") as con:
-        appointment, clinician = con.execute("select id, clinician_id from appointments order by id").fetchone()
+        appointment, clinician = con.execute(
+            "select id, clinician_id from appointments order by id"
+        ).fetchone()
     # An appointment of a clinician the store does not have: it lands, and dbt's relationships test fails.
     _store(var, f"update appointments set clinician_id = 999999 where id = {appointment}")
     try:
         result = defs.resolve_job_def("warehouse_refresh_job").execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        )
     finally:
         _store(var, f"update appointments set clinician_id = {clinician} where id = {appointment}")
     assert not result.success
     assert [e.step_key for e in result.all_events if e.is_step_failure] == ["warehouse_models"]
     assert _state(var) == before
     with duckdb.connect(str(var / "warehouse.duckdb"), read_only=True) as con:
-        assert con.execute("select count(*) from raw_operational.appointments "
-                           "where clinician_id = 999999").fetchone() == (0,)
+        assert con.execute(
+            "select count(*) from raw_operational.appointments where clinician_id = 999999"
+        ).fetchone() == (0,)
     assert not list(var.glob(".warehouse.duckdb.building*"))
     with writer_lock(var / "warehouse.duckdb", wait_seconds=0):  # released: the next run is not held up
         pass
@@ -214,11 +260,14 @@ def test_an_unbalanced_file_still_lands_flagged_but_is_not_posted(practice):
     submit(fixture_path("unbalanced_payment.835").read_bytes(), "unbalanced_payment.835")
     request = _sensor_request(defs, instance)
     run = defs.resolve_job_def("era_file_job").execute_in_process(
-        instance=instance, partition_key=request.partition_key, raise_on_error=False)
+        instance=instance, partition_key=request.partition_key, raise_on_error=False
+    )
     assert not run.success and not run.asset_materializations_for_node("era__posted_remittance")
     with duckdb.connect(str(var / "warehouse.duckdb"), read_only=True) as con:
-        landed = con.execute("select count(*), bool_and(not is_balanced) from raw_era.remittances "
-                             "where source_file_id = ?", [request.partition_key]).fetchone()
+        landed = con.execute(
+            "select count(*), bool_and(not is_balanced) from raw_era.remittances where source_file_id = ?",
+            [request.partition_key],
+        ).fetchone()
     assert landed == (1, True) and _state(var)[3] > before[3]
     assert not list(var.glob(".warehouse.duckdb.building*"))
 
@@ -235,7 +284,8 @@ def test_on_postgresql_the_era_run_lands_in_place_with_no_file_made(var_dir, pg_
     submit(fixture_path("unbalanced_payment.835").read_bytes(), "unbalanced_payment.835")
     request = _sensor_request(defs, instance)
     defs.resolve_job_def("era_file_job").execute_in_process(
-        instance=instance, partition_key=request.partition_key, raise_on_error=False)
+        instance=instance, partition_key=request.partition_key, raise_on_error=False
+    )
     landed = Warehouse(current_environment()).query("select count(*) as n from raw_era.remittances").item()
     assert landed == 1
     assert not [p.name for p in var_dir.iterdir() if "warehouse" in p.name]

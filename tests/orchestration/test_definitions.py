@@ -42,9 +42,15 @@ def test_advancedmd_landing_feeds_its_staging_and_the_unioned_appointments(var_d
         parents = graph.get(AssetKey(["staging", f"stg_advancedmd__{entity}"])).parent_keys
         assert AssetKey(["advancedmd", entity]) in parents
     unioned = graph.get(AssetKey(["intermediate", "int_appointments_unioned"])).parent_keys
-    assert {AssetKey(["staging", "stg_advancedmd__visits"]), AssetKey(["staging", "stg_operational__appointments"]),
-            AssetKey(["staging", "stg_operational__advancedmd_patients"])} <= unioned
-    assert {s.name for s in defs.schedules} >= {"advancedmd_visits_15min_schedule", "advancedmd_patients_hourly_schedule"}
+    assert {
+        AssetKey(["staging", "stg_advancedmd__visits"]),
+        AssetKey(["staging", "stg_operational__appointments"]),
+        AssetKey(["staging", "stg_operational__advancedmd_patients"]),
+    } <= unioned
+    assert {s.name for s in defs.schedules} >= {
+        "advancedmd_visits_15min_schedule",
+        "advancedmd_patients_hourly_schedule",
+    }
 
 
 def test_workspace_validates_as_the_dagster_ui_loads_it(var_dir):
@@ -55,7 +61,11 @@ def test_workspace_validates_as_the_dagster_ui_loads_it(var_dir):
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=root, capture_output=True, text=True, timeout=300, check=False,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "All code locations passed validation" in result.stderr + result.stdout
@@ -67,8 +77,12 @@ def test_warehouse_refresh_schedules_run_from_the_first_start(var_dir):
 
     defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
     status = {s.name: s.default_status for s in defs.schedules}
-    for name in ("warehouse_realtime_schedule", "warehouse_daily_schedule", "warehouse_weekly_schedule",
-                 "warehouse_monthly_schedule"):
+    for name in (
+        "warehouse_realtime_schedule",
+        "warehouse_daily_schedule",
+        "warehouse_weekly_schedule",
+        "warehouse_monthly_schedule",
+    ):
         assert status[name] == dg.DefaultScheduleStatus.RUNNING, name
     # The embedded demo's AdvancedMD is the simulator: its syncs stay stopped (no measure reads them).
     assert status["advancedmd_visits_15min_schedule"] == dg.DefaultScheduleStatus.STOPPED

@@ -18,7 +18,9 @@ def test_defaults_to_local_duckdb_under_var(var_dir):
 
 def test_prod_target_reads_postgres_credentials_from_the_url(var_dir, monkeypatch):
     monkeypatch.setenv("DBT_TARGET", "prod")
-    monkeypatch.setenv("MENTALSPACE_WAREHOUSE_URL", "postgresql://analyst:s%40cret@db.internal:6543/warehouse")
+    monkeypatch.setenv(
+        "MENTALSPACE_WAREHOUSE_URL", "postgresql://analyst:s%40cret@db.internal:6543/warehouse"
+    )
     dbt_env = current_environment().dbt_env()
     assert dbt_env["MENTALSPACE_PG_HOST"] == "db.internal"
     assert dbt_env["MENTALSPACE_PG_PORT"] == "6543"

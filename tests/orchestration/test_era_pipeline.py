@@ -19,8 +19,17 @@ SAMPLE_2 = EDI835_SAMPLES / "edi835parser-emedny-5010.edi"
 
 @pytest.fixture
 def built(var_dir):
-    result = run_cli("build", "--fresh", "--clinicians", "2", "--months", "1", "--as-of", "2026-11-25",
-                     env={"MENTALSPACE_VAR_DIR": str(var_dir)})
+    result = run_cli(
+        "build",
+        "--fresh",
+        "--clinicians",
+        "2",
+        "--months",
+        "1",
+        "--as-of",
+        "2026-11-25",
+        env={"MENTALSPACE_VAR_DIR": str(var_dir)},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return var_dir
 
@@ -83,7 +92,9 @@ def test_generated_remittance_posts_once_through_the_sensor_and_the_page(built, 
 
     submit(data, written.path.name)
     (request,) = _sensor_tick(defs, instance)
-    result = defs.resolve_job_def("era_file_job").execute_in_process(instance=instance, partition_key=request.partition_key)
+    result = defs.resolve_job_def("era_file_job").execute_in_process(
+        instance=instance, partition_key=request.partition_key
+    )
     assert result.success
     posted = result.asset_materializations_for_node("era__posted_remittance")[0].metadata
     assert posted["already_posted"].value is False
@@ -103,8 +114,17 @@ def test_generated_remittance_posts_once_through_the_sensor_and_the_page(built, 
 
     # Posted payments are the practice's own records now: a fresh build refuses to replace them.
     assert not store_origin(engine).generated
-    refused = run_cli("build", "--fresh", "--clinicians", "2", "--months", "1", "--as-of", "2026-11-25",
-                      env={"MENTALSPACE_VAR_DIR": str(built)})
+    refused = run_cli(
+        "build",
+        "--fresh",
+        "--clinicians",
+        "2",
+        "--months",
+        "1",
+        "--as-of",
+        "2026-11-25",
+        env={"MENTALSPACE_VAR_DIR": str(built)},
+    )
     assert refused.returncode == 2 and "not made by the generator" in refused.stderr, refused.stderr
     with engine.connect() as conn:
         assert conn.execute(select(func.count(PaymentApplication.id))).scalar() == applications

@@ -47,9 +47,13 @@ while True:
 
 def _state(var_dir) -> list[int]:
     with duckdb.connect(str(var_dir / "warehouse.duckdb"), read_only=True) as con:
-        return list(con.execute("select (select count(*) from reference.warehouse_builds), "
-                            "(select count(*) from raw_operational.appointments), "
-                            "(select count(*) from marts.fct_appointments)").fetchone())
+        return list(
+            con.execute(
+                "select (select count(*) from reference.warehouse_builds), "
+                "(select count(*) from raw_operational.appointments), "
+                "(select count(*) from marts.fct_appointments)"
+            ).fetchone()
+        )
 
 
 def test_readers_see_the_old_or_the_new_warehouse_never_a_half_built_one(var_dir, tmp_path):
@@ -60,8 +64,14 @@ def test_readers_see_the_old_or_the_new_warehouse_never_a_half_built_one(var_dir
 
     stop = tmp_path / "stop"
     clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(stop)], cwd=REPO_ROOT, env={**clean, **env},
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(stop)],
+        cwd=REPO_ROOT,
+        env={**clean, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(3)  # the reader is querying before the build starts
         # Two months this time: more appointments, so old and new warehouses differ in every figure.
@@ -86,7 +96,8 @@ def test_readers_see_the_old_or_the_new_warehouse_never_a_half_built_one(var_dir
     assert states[0] == before
     # Once the new warehouse is in place, the reader's later queries read it (no stale connection kept).
     assert [s["state"] for s in samples if s["at"] > built_at + 1] and all(
-        s["state"] == after for s in samples if s["at"] > built_at + 1)
+        s["state"] == after for s in samples if s["at"] > built_at + 1
+    )
     assert not list(var_dir.glob(".warehouse.duckdb.building*"))
 
 
@@ -114,9 +125,14 @@ def test_a_landing_during_a_build_waits_for_the_swap_instead_of_being_lost(var_d
     with staged_build(env):
         Warehouse(current_environment()).replace_table("marts", "built", [pl.DataFrame({"n": [1]})])
         assert _tables(env.duckdb_path) == {"before"}  # readers see the previous warehouse meanwhile
-        landing = subprocess.Popen([sys.executable, "-c", LANDING], cwd=REPO_ROOT,
-                                   env={**clean, "MENTALSPACE_VAR_DIR": str(var_dir)},
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        landing = subprocess.Popen(
+            [sys.executable, "-c", LANDING],
+            cwd=REPO_ROOT,
+            env={**clean, "MENTALSPACE_VAR_DIR": str(var_dir)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(3)
         assert landing.poll() is None, landing.communicate()  # waiting for the build's lock, not writing
     out, err = landing.communicate(timeout=60)
@@ -133,7 +149,9 @@ def test_a_failed_build_leaves_the_previous_warehouse_as_it_was(var_dir):
     assert _tables(env.duckdb_path) == {"before"}
     assert current_environment().duckdb_path == env.duckdb_path
     assert sorted(p.name for p in var_dir.iterdir() if "warehouse" in p.name) == [
-        "warehouse.duckdb", "warehouse.duckdb.lock"]
+        "warehouse.duckdb",
+        "warehouse.duckdb.lock",
+    ]
 
 
 OUTSIDE_WRITER = """
@@ -151,8 +169,9 @@ def test_a_build_copies_the_warehouse_only_once_an_outside_writer_has_closed_it(
     # could be torn, so the build waits for DuckDB's own lock instead.
     env = current_environment()
     Warehouse(env).replace_table("raw_era", "before", [pl.DataFrame({"n": [1]})])
-    writer = subprocess.Popen([sys.executable, "-c", OUTSIDE_WRITER, str(env.duckdb_path)],
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", OUTSIDE_WRITER, str(env.duckdb_path)], stdout=subprocess.PIPE, text=True
+    )
     assert writer.stdout.readline().strip() == "writing"
     with staged_build(env):
         assert writer.poll() == 0  # entered only once the writer was gone

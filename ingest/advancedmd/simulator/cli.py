@@ -22,7 +22,9 @@ from ingest.advancedmd.simulator.server import FaultConfig, SimulatorConfig, sta
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="amd-sim", description="Serve a synthetic AdvancedMD practice on loopback.")
+    p = argparse.ArgumentParser(
+        prog="amd-sim", description="Serve a synthetic AdvancedMD practice on loopback."
+    )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (0 = any free port)")
     p.add_argument("--seed", type=int, default=0, help="seed for data, tokens and fault injection")
@@ -30,12 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patients", type=int, default=200, help="synthetic patients")
     p.add_argument("--days", type=int, default=30, help="days of visit history")
     practice = p.add_argument_group(
-        "synthetic practice", "serve the platform's synthetic practice instead (any of these options selects it)"
+        "synthetic practice",
+        "serve the platform's synthetic practice instead (any of these options selects it)",
     )
-    practice.add_argument("--clinicians", type=_positive, default=None, help="clinicians (default 12 with --months)")
+    practice.add_argument(
+        "--clinicians", type=_positive, default=None, help="clinicians (default 12 with --months)"
+    )
     practice.add_argument("--months", type=_positive, default=None, help="months of history (default 12)")
-    practice.add_argument("--as-of", type=_as_of, default=None, help="last day of history, YYYY-MM-DD (default today)")
-    p.add_argument("--fault-rate", type=float, default=0.0, help="share of requests answered with injected faults")
+    practice.add_argument(
+        "--as-of", type=_as_of, default=None, help="last day of history, YYYY-MM-DD (default today)"
+    )
+    p.add_argument(
+        "--fault-rate", type=float, default=0.0, help="share of requests answered with injected faults"
+    )
     p.add_argument("--slow-seconds", type=float, default=2.0, help="delay of injected slow responses")
     p.add_argument("--no-rate-limits", action="store_true", help="do not enforce the tiered rate limits")
     return p
@@ -60,8 +69,9 @@ def build_dataset(args: argparse.Namespace, now: datetime) -> SimulatorDataset:
     (a wall-clock simulator must not see changes "from the future" arrive in later windows)."""
     if args.clinicians is None and args.months is None and args.as_of is None:
         anchor = now.astimezone(PRACTICE_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
-        return SimulatorDataset.synthetic(args.seed, args.patients, args.days, office_key=args.office_key,
-                                          anchor=anchor)
+        return SimulatorDataset.synthetic(
+            args.seed, args.patients, args.days, office_key=args.office_key, anchor=anchor
+        )
     as_of = args.as_of or now.astimezone(PRACTICE_TZ).date()
     return synthetic_practice_dataset(
         clinicians=args.clinicians or 12,
@@ -97,26 +107,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        print(json.dumps({
-            "base_url": sim.base_url,
-            "login_url": sim.login_url,
-            "office_key": dataset.office_key,
-            "api_host": sim.api_host(),
-            "username": config.username,
-            "password": config.password,  # simulator-only credentials, not a secret
-            "app_name": "TEMP",
-            "patients": len(dataset.live_patients()),
-            "visits": len(dataset.live_visits()),
-            "charges": len(dataset.live_charges()),
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "base_url": sim.base_url,
+                    "login_url": sim.login_url,
+                    "office_key": dataset.office_key,
+                    "api_host": sim.api_host(),
+                    "username": config.username,
+                    "password": config.password,  # simulator-only credentials, not a secret
+                    "app_name": "TEMP",
+                    "patients": len(dataset.live_patients()),
+                    "visits": len(dataset.live_visits()),
+                    "charges": len(dataset.live_charges()),
+                }
+            ),
+            flush=True,
+        )
         while not stop.wait(0.2):
             pass
     finally:
         sim.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        print(json.dumps({"stopped": True, "counters": {
-            "requests": sim.counters.requests,
-            "rate_limit_violations": sim.counters.rate_limit_violations,
-        }}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "stopped": True,
+                    "counters": {
+                        "requests": sim.counters.requests,
+                        "rate_limit_violations": sim.counters.rate_limit_violations,
+                    },
+                }
+            ),
+            flush=True,
+        )
     return 0

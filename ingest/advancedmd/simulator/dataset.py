@@ -194,36 +194,99 @@ LAST_NAMES = [
     "Lewis", "Robinson", "O'Brien", "Smith-Jones", "Muñoz", "Nguyen", "Patel", "Okafor", "Washington",
     "McDonald", "De La Cruz", "Kowalski",
 ]  # fmt: skip
-STREETS = ["Peachtree St", "Ponce de Leon Ave", "Main St", "Oak Ave", "Magnolia Dr", "Pine St",
-           "Maple Ave", "Cedar Ln", "Dogwood Way", "River Rd"]
-CITIES = [("Atlanta", "30303"), ("Decatur", "30030"), ("Marietta", "30060"), ("Savannah", "31401"),
-          ("Augusta", "30901"), ("Macon", "31201"), ("Athens", "30601"), ("Columbus", "31901"),
-          ("Roswell", "30075"), ("Alpharetta", "30009")]
-CARRIERS = [("BCBSGA", "Blue Cross Blue Shield of Georgia"), ("AETNA", "Aetna"),
-            ("CIGNA", "Cigna Behavioral Health"), ("UHC", "UnitedHealthcare"), ("GAMCD", "Georgia Medicaid"),
-            ("MCARE", "Medicare Part B"), ("AMBTR", "Ambetter from Peach State"), ("TRICR", "Tricare East")]
-PROVIDERS = [("ARIVERA", "Alex Rivera, LCSW"), ("BCHEN", "Blair Chen, PhD"), ("CMORGAN", "Casey Morgan, LPC"),
-             ("DPATEL", "Devon Patel, MD"), ("EBROOKS", "Emerson Brooks, LMFT"),
-             ("FNGUYEN", "Finley Nguyen, PsyD"), ("GHAYES", "Gray Hayes, LPC"), ("HKIM", "Harper Kim, LCSW")]
-PROC_CODES = [("90791", "Psychiatric diagnostic evaluation", "180.00"),
-              ("90792", "Psychiatric diagnostic evaluation with medical services", "200.00"),
-              ("90832", "Psychotherapy, 30 minutes", "80.00"), ("90834", "Psychotherapy, 45 minutes", "120.00"),
-              ("90837", "Psychotherapy, 60 minutes", "160.00"),
-              ("90846", "Family psychotherapy without patient", "110.00"),
-              ("90847", "Family psychotherapy with patient", "120.00"), ("90853", "Group psychotherapy", "45.00"),
-              ("90839", "Psychotherapy for crisis, first 60 minutes", "170.00"),
-              ("90840", "Psychotherapy for crisis, each additional 30 minutes", "80.00"),
-              ("99213", "Office visit, established, low complexity", "110.00"),
-              ("99214", "Office visit, established, moderate complexity", "160.00"),
-              ("96127", "Brief emotional/behavioral assessment", "10.00"),
-              ("90785", "Interactive complexity add-on", "20.00")]
-DIAGNOSES = ["F41.1", "F32.1", "F33.1", "F43.10", "F43.23", "F90.0", "F41.0", "F42.2", "F31.81", "F40.10", "Z63.0"]
-APPT_TYPES = [("THERAPY 45", "90834", 45), ("THERAPY 60", "90837", 60), ("THERAPY 30", "90832", 30),
-              ("INTAKE", "90791", 60), ("FAMILY", "90847", 50), ("MED MGMT", "99214", 30)]
+STREETS = [
+    "Peachtree St",
+    "Ponce de Leon Ave",
+    "Main St",
+    "Oak Ave",
+    "Magnolia Dr",
+    "Pine St",
+    "Maple Ave",
+    "Cedar Ln",
+    "Dogwood Way",
+    "River Rd",
+]
+CITIES = [
+    ("Atlanta", "30303"),
+    ("Decatur", "30030"),
+    ("Marietta", "30060"),
+    ("Savannah", "31401"),
+    ("Augusta", "30901"),
+    ("Macon", "31201"),
+    ("Athens", "30601"),
+    ("Columbus", "31901"),
+    ("Roswell", "30075"),
+    ("Alpharetta", "30009"),
+]
+CARRIERS = [
+    ("BCBSGA", "Blue Cross Blue Shield of Georgia"),
+    ("AETNA", "Aetna"),
+    ("CIGNA", "Cigna Behavioral Health"),
+    ("UHC", "UnitedHealthcare"),
+    ("GAMCD", "Georgia Medicaid"),
+    ("MCARE", "Medicare Part B"),
+    ("AMBTR", "Ambetter from Peach State"),
+    ("TRICR", "Tricare East"),
+]
+PROVIDERS = [
+    ("ARIVERA", "Alex Rivera, LCSW"),
+    ("BCHEN", "Blair Chen, PhD"),
+    ("CMORGAN", "Casey Morgan, LPC"),
+    ("DPATEL", "Devon Patel, MD"),
+    ("EBROOKS", "Emerson Brooks, LMFT"),
+    ("FNGUYEN", "Finley Nguyen, PsyD"),
+    ("GHAYES", "Gray Hayes, LPC"),
+    ("HKIM", "Harper Kim, LCSW"),
+]
+PROC_CODES = [
+    ("90791", "Psychiatric diagnostic evaluation", "180.00"),
+    ("90792", "Psychiatric diagnostic evaluation with medical services", "200.00"),
+    ("90832", "Psychotherapy, 30 minutes", "80.00"),
+    ("90834", "Psychotherapy, 45 minutes", "120.00"),
+    ("90837", "Psychotherapy, 60 minutes", "160.00"),
+    ("90846", "Family psychotherapy without patient", "110.00"),
+    ("90847", "Family psychotherapy with patient", "120.00"),
+    ("90853", "Group psychotherapy", "45.00"),
+    ("90839", "Psychotherapy for crisis, first 60 minutes", "170.00"),
+    ("90840", "Psychotherapy for crisis, each additional 30 minutes", "80.00"),
+    ("99213", "Office visit, established, low complexity", "110.00"),
+    ("99214", "Office visit, established, moderate complexity", "160.00"),
+    ("96127", "Brief emotional/behavioral assessment", "10.00"),
+    ("90785", "Interactive complexity add-on", "20.00"),
+]
+DIAGNOSES = [
+    "F41.1",
+    "F32.1",
+    "F33.1",
+    "F43.10",
+    "F43.23",
+    "F90.0",
+    "F41.0",
+    "F42.2",
+    "F31.81",
+    "F40.10",
+    "Z63.0",
+]
+APPT_TYPES = [
+    ("THERAPY 45", "90834", 45),
+    ("THERAPY 60", "90837", 60),
+    ("THERAPY 30", "90832", 30),
+    ("INTAKE", "90791", 60),
+    ("FAMILY", "90847", 50),
+    ("MED MGMT", "99214", 30),
+]
 PAST_STATUSES = [(3, 70), (12, 8), (10, 10), (5, 3), (11, 2), (1, 2), (2, 2), (0, 3)]
 FUTURE_STATUSES = [(0, 88), (10, 7), (5, 3), (11, 2)]
-CLAIM_OUTCOMES = [("F1", "1", True), ("F1", "1", True), ("F1", "1", True), ("F2", "65", False),
-                  ("P1", "20", False), ("A2", "20", False), ("A7", "21", False), ("F4", "3", False)]
+CLAIM_OUTCOMES = [
+    ("F1", "1", True),
+    ("F1", "1", True),
+    ("F1", "1", True),
+    ("F2", "65", False),
+    ("P1", "20", False),
+    ("A2", "20", False),
+    ("A7", "21", False),
+    ("F4", "3", False),
+]
 
 
 def _weighted(rng: random.Random, choices: Sequence[tuple[int, int]]) -> int:
@@ -232,7 +295,13 @@ def _weighted(rng: random.Random, choices: Sequence[tuple[int, int]]) -> int:
 
 
 def _ascii(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().replace("'", "").replace(" ", "")
+    return (
+        unicodedata.normalize("NFKD", text)
+        .encode("ascii", "ignore")
+        .decode()
+        .replace("'", "")
+        .replace(" ", "")
+    )
 
 
 def whole_seconds(at: datetime) -> datetime:
@@ -264,8 +333,15 @@ class SimulatorDataset:
         self._created: dict[str, dict[int, datetime]] = {PATIENT: {}, VISIT: {}, CHARGE: {}}
         self._deleted: dict[str, dict[int, datetime]] = {PATIENT: {}, VISIT: {}, CHARGE: {}}
         self._visit_charges: dict[int, list[int]] = {}
-        base = {"patient": 10_000, "visit": 500_000, "charge": 2_000_000, "insurance": 30_000,
-                "carrier": 100, "eligibility": 70_000, "claim": 900_000}
+        base = {
+            "patient": 10_000,
+            "visit": 500_000,
+            "charge": 2_000_000,
+            "insurance": 30_000,
+            "carrier": 100,
+            "eligibility": 70_000,
+            "claim": 900_000,
+        }
         self._ids = {kind: itertools.count(start) for kind, start in base.items()}
         self.lock = threading.RLock()
         self.clock: Clock | None = None
@@ -341,7 +417,9 @@ class SimulatorDataset:
         """Delete a patient without live visits (AdvancedMD refuses otherwise); logs D."""
         with self.lock:
             self._require_live(PATIENT, patient_id)
-            if any(v.patient_id == patient_id and self.is_live(VISIT, v.visit_id) for v in self.visits.values()):
+            if any(
+                v.patient_id == patient_id and self.is_live(VISIT, v.visit_id) for v in self.visits.values()
+            ):
                 raise ValueError(f"patient {patient_id} has visits")
             self._log(PATIENT, patient_id, "D", self._stamp(at))
 
@@ -523,8 +601,12 @@ class SimulatorDataset:
         anchor = anchor or datetime(2025, 3, 10, 0, 0, tzinfo=PRACTICE_TZ)
         anchor_utc = anchor.astimezone(UTC)
         today = anchor.astimezone(PRACTICE_TZ).date()
-        providers = [SimProvider(200 + i, code, name) for i, (code, name) in enumerate(PROVIDERS[:n_providers])]
-        procs = [SimProcCode(700 + i, cpt, desc, Decimal(fee)) for i, (cpt, desc, fee) in enumerate(PROC_CODES)]
+        providers = [
+            SimProvider(200 + i, code, name) for i, (code, name) in enumerate(PROVIDERS[:n_providers])
+        ]
+        procs = [
+            SimProcCode(700 + i, cpt, desc, Decimal(fee)) for i, (cpt, desc, fee) in enumerate(PROC_CODES)
+        ]
         ds = cls(office_key, providers=providers, proc_codes=procs)
         carrier_ids = {code: ds.new_id("carrier") for code, _ in CARRIERS}
 
@@ -554,7 +636,9 @@ class SimulatorDataset:
                         subscriber_id=f"{code[:3]}{rng.randint(10**8, 10**9 - 1)}",
                         relationship=rng.choices(["SELF", "SPOUSE", "CHILD"], weights=[80, 10, 10])[0],
                         group_number=None if code in ("GAMCD", "MCARE") else f"G{rng.randint(1000, 99999)}",
-                        group_name=None if code in ("GAMCD", "MCARE") else rng.choice(
+                        group_name=None
+                        if code in ("GAMCD", "MCARE")
+                        else rng.choice(
                             ["Acme Logistics", "Peach State Schools", "Northside Health", "City of Macon"]
                         ),
                         copay=Decimal(rng.choice(["0.00", "20.00", "25.00", "30.00", "40.00"])),
@@ -578,7 +662,9 @@ class SimulatorDataset:
                 zip_code=zip_code if rng.random() < 0.8 else f"{zip_code}-{rng.randint(1000, 9999)}",
                 home_phone=f"(404) 555-01{rng.randint(0, 99):02d}",
                 office_phone=None if rng.random() < 0.7 else f"(678) 555-01{rng.randint(0, 99):02d}",
-                email=f"{_ascii(first).lower()}.{_ascii(last).lower()}{i}@example.com" if rng.random() < 0.85 else None,
+                email=f"{_ascii(first).lower()}.{_ascii(last).lower()}{i}@example.com"
+                if rng.random() < 0.85
+                else None,
                 provider_id=rng.choice(providers).provider_id,
                 fin_class_code=rng.choice(["COM", "COM", "MCD", "MCR", "SELF"]),
                 insurances=insurances,
@@ -588,7 +674,9 @@ class SimulatorDataset:
             if rng.random() < 0.4:
                 changed = past(1, max(2, n_days))
                 if changed > created:
-                    ds.update_patient(patient.patient_id, at=changed, home_phone=f"(470) 555-01{rng.randint(0, 99):02d}")
+                    ds.update_patient(
+                        patient.patient_id, at=changed, home_phone=f"(470) 555-01{rng.randint(0, 99):02d}"
+                    )
             patients.append(patient)
             for ins in insurances:
                 reject = "72" if rng.random() < 0.03 else None
@@ -631,7 +719,9 @@ class SimulatorDataset:
                     carrier_code=ins.carrier_code,
                     category_code=category,
                     status_code=status,
-                    payment_amount=(total * Decimal("0.7")).quantize(Decimal("0.01")) if paid else Decimal("0.00"),
+                    payment_amount=(total * Decimal("0.7")).quantize(Decimal("0.01"))
+                    if paid
+                    else Decimal("0.00"),
                     icn=f"ICN{rng.randint(10**9, 10**10 - 1)}" if category.startswith("F") else None,
                 )
             )
@@ -650,7 +740,10 @@ class SimulatorDataset:
         appt_type, cpt, minutes = rng.choice(APPT_TYPES)
         start = datetime.combine(day, dtime(8 + slot, rng.choice([0, 0, 30])))
         day_start_utc = datetime.combine(day, dtime(6), tzinfo=PRACTICE_TZ).astimezone(UTC)
-        booked = whole_seconds(min(day_start_utc, anchor_utc) - timedelta(days=rng.randint(1, 30), seconds=rng.randint(0, 80_000)))
+        booked = whole_seconds(
+            min(day_start_utc, anchor_utc)
+            - timedelta(days=rng.randint(1, 30), seconds=rng.randint(0, 80_000))
+        )
         status = _weighted(rng, PAST_STATUSES if day < today else FUTURE_STATUSES)
         visit = SimVisit(
             visit_id=0,
@@ -668,20 +761,42 @@ class SimulatorDataset:
             booked = whole_seconds(self.created_at(PATIENT, patient.patient_id) + timedelta(minutes=5))  # type: ignore[operator]
         self.add_visit(visit, at=booked)
         if status != 0:
-            when = min(anchor_utc - timedelta(minutes=1), max(booked + timedelta(minutes=1), day_start_utc + timedelta(hours=slot + 3)))
+            when = min(
+                anchor_utc - timedelta(minutes=1),
+                max(booked + timedelta(minutes=1), day_start_utc + timedelta(hours=slot + 3)),
+            )
             self.update_visit(visit.visit_id, at=whole_seconds(when), appt_status=status)
         if status == 3 and day < today - timedelta(days=1):
-            posted = whole_seconds(min(anchor_utc - timedelta(minutes=1), day_start_utc + timedelta(days=1, hours=rng.randint(1, 30))))
+            posted = whole_seconds(
+                min(
+                    anchor_utc - timedelta(minutes=1),
+                    day_start_utc + timedelta(days=1, hours=rng.randint(1, 30)),
+                )
+            )
             tele = visit.facility_code == "TELE"
-            specs = [ChargeSpec(cpt, 1, None, ("95",) if tele else (), tuple(rng.sample(DIAGNOSES, rng.randint(1, 2))),
-                                "10" if tele else "11")]
+            specs = [
+                ChargeSpec(
+                    cpt,
+                    1,
+                    None,
+                    ("95",) if tele else (),
+                    tuple(rng.sample(DIAGNOSES, rng.randint(1, 2))),
+                    "10" if tele else "11",
+                )
+            ]
             if rng.random() < 0.15:
-                specs.append(ChargeSpec("96127", rng.randint(1, 2), None, (), specs[0].diagnosis_codes[:1], specs[0].pos))
+                specs.append(
+                    ChargeSpec(
+                        "96127", rng.randint(1, 2), None, (), specs[0].diagnosis_codes[:1], specs[0].pos
+                    )
+                )
             self.post_charges(visit.visit_id, specs, at=posted)
 
     # ------------------------------------------------------------------ random activity
 
-    def apply_random_change(self, rng: random.Random, *, at: datetime | None = None) -> tuple[str, str, int] | None:
+    def apply_random_change(
+        self, rng: random.Random, *, at: datetime | None = None
+    ) -> tuple[str, str, int] | None:
         """Make one plausible change (front-desk, clinician or biller activity) at ``at``.
 
         Returns (what, entity, id), or None if the chosen change had no candidate.
@@ -690,29 +805,54 @@ class SimulatorDataset:
             stamp = at or self.now()
             today = stamp.astimezone(PRACTICE_TZ).date()
             kind = rng.choices(
-                ["patient_update", "patient_new", "patient_delete", "visit_progress", "visit_new",
-                 "visit_delete", "post_charges", "repost_charges"],
+                [
+                    "patient_update",
+                    "patient_new",
+                    "patient_delete",
+                    "visit_progress",
+                    "visit_new",
+                    "visit_delete",
+                    "post_charges",
+                    "repost_charges",
+                ],
                 weights=[25, 5, 1, 35, 15, 2, 15, 2],
             )[0]
             live_visits = [v for v in self.live_visits()]
             if kind == "patient_update":
                 p = rng.choice(self.live_patients())
-                field_name, value = rng.choice([
-                    ("home_phone", f"(404) 555-01{rng.randint(0, 99):02d}"),
-                    ("address1", f"{rng.randint(10, 9999)} {rng.choice(STREETS)}"),
-                    ("email", f"updated{rng.randint(1, 9999)}@example.com"),
-                    ("fin_class_code", rng.choice(["COM", "MCD", "SELF"])),
-                ])
+                field_name, value = rng.choice(
+                    [
+                        ("home_phone", f"(404) 555-01{rng.randint(0, 99):02d}"),
+                        ("address1", f"{rng.randint(10, 9999)} {rng.choice(STREETS)}"),
+                        ("email", f"updated{rng.randint(1, 9999)}@example.com"),
+                        ("fin_class_code", rng.choice(["COM", "MCD", "SELF"])),
+                    ]
+                )
                 self.update_patient(p.patient_id, at=stamp, **{field_name: value})
                 return kind, PATIENT, p.patient_id
             if kind == "patient_new":
                 city, zip_code = rng.choice(CITIES)
                 first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-                p = SimPatient(0, f"N{rng.randint(100000, 999999)}", last, first, None,
-                               date(1960, 1, 1) + timedelta(days=rng.randint(0, 20000)), rng.choice(["F", "M"]),
-                               f"{rng.randint(10, 9999)} {rng.choice(STREETS)}", None, city, "GA", zip_code,
-                               f"(404) 555-01{rng.randint(0, 99):02d}", None, None,
-                               rng.choice(list(self.providers)), "SELF", [])
+                p = SimPatient(
+                    0,
+                    f"N{rng.randint(100000, 999999)}",
+                    last,
+                    first,
+                    None,
+                    date(1960, 1, 1) + timedelta(days=rng.randint(0, 20000)),
+                    rng.choice(["F", "M"]),
+                    f"{rng.randint(10, 9999)} {rng.choice(STREETS)}",
+                    None,
+                    city,
+                    "GA",
+                    zip_code,
+                    f"(404) 555-01{rng.randint(0, 99):02d}",
+                    None,
+                    None,
+                    rng.choice(list(self.providers)),
+                    "SELF",
+                    [],
+                )
                 self.add_patient(p, at=stamp)
                 return kind, PATIENT, p.patient_id
             if kind == "patient_delete":
@@ -743,8 +883,18 @@ class SimulatorDataset:
                 prov = self.providers.get(patient.provider_id or 0) or next(iter(self.providers.values()))
                 appt_type, _cpt, minutes = rng.choice(APPT_TYPES)
                 day = today + timedelta(days=rng.randint(1, 21))
-                v = SimVisit(0, patient.patient_id, prov.provider_id, "MAIN", appt_type, prov.name, day,
-                             datetime.combine(day, dtime(rng.randint(8, 17), 0)), minutes, 0)
+                v = SimVisit(
+                    0,
+                    patient.patient_id,
+                    prov.provider_id,
+                    "MAIN",
+                    appt_type,
+                    prov.name,
+                    day,
+                    datetime.combine(day, dtime(rng.randint(8, 17), 0)),
+                    minutes,
+                    0,
+                )
                 self.add_visit(v, at=stamp)
                 return kind, VISIT, v.visit_id
             if kind == "visit_delete":
@@ -756,11 +906,15 @@ class SimulatorDataset:
                 return kind, VISIT, v.visit_id
             if kind in ("post_charges", "repost_charges"):
                 want_posted = kind == "repost_charges"
-                candidates = [v for v in live_visits if v.appt_status == 3 and v.charges_posted == want_posted]
+                candidates = [
+                    v for v in live_visits if v.appt_status == 3 and v.charges_posted == want_posted
+                ]
                 if not candidates:
                     return None
                 v = rng.choice(candidates)
                 appt = next((a for a in APPT_TYPES if a[0] == v.appointment_type), APPT_TYPES[0])
-                self.post_charges(v.visit_id, [ChargeSpec(appt[1], 1, None, (), (rng.choice(DIAGNOSES),))], at=stamp)
+                self.post_charges(
+                    v.visit_id, [ChargeSpec(appt[1], 1, None, (), (rng.choice(DIAGNOSES),))], at=stamp
+                )
                 return kind, VISIT, v.visit_id
             return None

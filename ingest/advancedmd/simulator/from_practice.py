@@ -205,11 +205,20 @@ def dataset_from_practice(
     visit_ids: dict[int, int] = {}
     for ev in events:
         if ev.kind == "patient":
-            patient = _patient(clients[ev.ref], policies.get(ev.ref, []), payers, carrier_ids, provider_by_user,
-                               ev.ref in guarded, spec.as_of)
+            patient = _patient(
+                clients[ev.ref],
+                policies.get(ev.ref, []),
+                payers,
+                carrier_ids,
+                provider_by_user,
+                ev.ref in guarded,
+                spec.as_of,
+            )
             ds.add_patient(patient, at=ev.at)
             patient_ids[ev.ref] = patient.patient_id
-            for ins, policy in zip(patient.insurances, sorted(policies.get(ev.ref, []), key=_rank), strict=True):
+            for ins, policy in zip(
+                patient.insurances, sorted(policies.get(ev.ref, []), key=_rank), strict=True
+            ):
                 check = latest_check.get(policy["id"])
                 ds.eligibility[(patient.patient_id, ins.insurance_id)] = SimEligibility(
                     patient_id=patient.patient_id,

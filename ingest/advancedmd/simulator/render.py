@@ -150,21 +150,75 @@ def charge_fields(c: SimCharge, fmt: WireFormatter) -> dict[str, str | None]:
 
 
 PATIENT_CATALOGUE = frozenset(
-    ["lastname", "firstname", "middlename", "name", "chart", "dob", "sex", "address1", "address2", "city",
-     "state", "zip", "homephone", "officephone", "email", "provprofile", "provprofilecode", "finclasscode",
-     "createdat", "changedat"]
+    [
+        "lastname",
+        "firstname",
+        "middlename",
+        "name",
+        "chart",
+        "dob",
+        "sex",
+        "address1",
+        "address2",
+        "city",
+        "state",
+        "zip",
+        "homephone",
+        "officephone",
+        "email",
+        "provprofile",
+        "provprofilecode",
+        "finclasscode",
+        "createdat",
+        "changedat",
+    ]
 )
 INSURANCE_CATALOGUE = frozenset(
-    ["active", "sequencenumber", "effectivestartdate", "effectiveenddate", "carcode", "carname", "carrier",
-     "subidnumber", "subrelationship", "groupname", "groupnumber", "copaydollaramount"]
+    [
+        "active",
+        "sequencenumber",
+        "effectivestartdate",
+        "effectiveenddate",
+        "carcode",
+        "carname",
+        "carrier",
+        "subidnumber",
+        "subrelationship",
+        "groupname",
+        "groupnumber",
+        "copaydollaramount",
+    ]
 )
 VISIT_CATALOGUE = frozenset(
-    ["patientid", "visitdate", "visitstartdatetime", "duration", "apptstatus", "appointmenttype",
-     "columnheading", "profilecode", "facilitycode", "chargesposted", "createdat", "modifiedat"]
+    [
+        "patientid",
+        "visitdate",
+        "visitstartdatetime",
+        "duration",
+        "apptstatus",
+        "appointmenttype",
+        "columnheading",
+        "profilecode",
+        "facilitycode",
+        "chargesposted",
+        "createdat",
+        "modifiedat",
+    ]
 )
 CHARGE_CATALOGUE = frozenset(
-    ["chargecode", "fee", "units", "modifiers", "diagnosiscodesicd10", "begindateofservice",
-     "enddateofservice", "postingdate", "posvalue", "createdat", "changedat"]
+    [
+        "chargecode",
+        "fee",
+        "units",
+        "modifiers",
+        "diagnosiscodesicd10",
+        "begindateofservice",
+        "enddateofservice",
+        "postingdate",
+        "posvalue",
+        "createdat",
+        "changedat",
+    ]
 )
 
 

@@ -275,8 +275,9 @@ class SimulatorCore:
 
     def snapshot(self) -> SimulatorCounters:
         with self._lock:
-            return SimulatorCounters(**{k: (dict(v) if isinstance(v, dict) else v)
-                                        for k, v in asdict(self.counters).items()})
+            return SimulatorCounters(
+                **{k: (dict(v) if isinstance(v, dict) else v) for k, v in asdict(self.counters).items()}
+            )
 
     def expire_sessions(self) -> None:
         """Invalidate every token (simulates the server dropping sessions mid-sync)."""
@@ -290,15 +291,30 @@ class SimulatorCore:
     def _lst(self, at: datetime) -> str:
         return format_vb(to_server_naive(at, self.server_tz).replace(microsecond=0))
 
-    def _reply(self, results: ET.Element | None, fault: Fault | None, *, as_json: bool, status: int = 200,
-               at: datetime | None = None) -> Reply:
+    def _reply(
+        self,
+        results: ET.Element | None,
+        fault: Fault | None,
+        *,
+        as_json: bool,
+        status: int = 200,
+        at: datetime | None = None,
+    ) -> Reply:
         root = build_response(results, server=SERVER_NAME, lst=self._lst(at or self.clock.now()), fault=fault)
         if as_json:
             return Reply(status, encode_json(root), "application/json; charset=utf-8")
         return Reply(status, encode_xml(root), "text/xml; charset=ISO-8859-1")
 
-    def _fault(self, code: int, message: str, *, as_json: bool, faultcode: str = "Client",
-               status: int = 200, results: ET.Element | None = None) -> Reply:
+    def _fault(
+        self,
+        code: int,
+        message: str,
+        *,
+        as_json: bool,
+        faultcode: str = "Client",
+        status: int = 200,
+        results: ET.Element | None = None,
+    ) -> Reply:
         return self._reply(results, Fault(code, faultcode, message, message), as_json=as_json, status=status)
 
     def _admit(self, office_key: str, tier: Tier, now: datetime) -> bool:
@@ -316,7 +332,9 @@ class SimulatorCore:
                     del self._windows[k]
             if count > limit:
                 self.counters.rate_limit_violations += 1
-                self.counters.violations_by_tier[int(tier)] = self.counters.violations_by_tier.get(int(tier), 0) + 1
+                self.counters.violations_by_tier[int(tier)] = (
+                    self.counters.violations_by_tier.get(int(tier), 0) + 1
+                )
                 return False
             return True
 
@@ -327,8 +345,13 @@ class SimulatorCore:
         with self._lock:
             r = self._fault_rng.random()
         edge = 0.0
-        for kind, rate in (("fault", f.fault_rate), ("http429", f.http_429_rate), ("http503", f.http_503_rate),
-                           ("drop", f.drop_rate), ("slow", f.slow_rate)):
+        for kind, rate in (
+            ("fault", f.fault_rate),
+            ("http429", f.http_429_rate),
+            ("http503", f.http_503_rate),
+            ("drop", f.drop_rate),
+            ("slow", f.slow_rate),
+        ):
             edge += rate
             if r < edge:
                 return kind
@@ -337,11 +360,14 @@ class SimulatorCore:
     def _injected(self, kind: str, *, as_json: bool) -> Reply | None:
         if kind == "fault":
             self._bump("injected_faults")
-            return self._fault(FaultCode.OPERATION_TIMED_OUT, "Operation timed out", as_json=as_json,
-                               faultcode="Server")
+            return self._fault(
+                FaultCode.OPERATION_TIMED_OUT, "Operation timed out", as_json=as_json, faultcode="Server"
+            )
         if kind == "http429":
             self._bump("injected_429")
-            return self._fault(FaultCode.MAX_QUANTITY_EXCEEDED, RATE_LIMIT_MESSAGE, as_json=as_json, status=429)
+            return self._fault(
+                FaultCode.MAX_QUANTITY_EXCEEDED, RATE_LIMIT_MESSAGE, as_json=as_json, status=429
+            )
         if kind == "http503":
             self._bump("injected_503")
             return Reply(503, b"Service Unavailable", "text/plain")
@@ -387,8 +413,9 @@ class SimulatorCore:
             reply.delay = delay
             return reply
         if partner:
-            return self._fault(FaultCode.INVALID_ELEMENT, "Only login is served by the partner login host",
-                               as_json=as_json)
+            return self._fault(
+                FaultCode.INVALID_ELEMENT, "Only login is served by the partner login host", as_json=as_json
+            )
 
         token = self._token(msg, lowered)
         with self._lock:
@@ -399,16 +426,19 @@ class SimulatorCore:
         assert broker is not None
         if broker.group(1).lower() != self.hosts[session.office_key]:
             self._bump("wrong_host")
-            return self._fault(FaultCode.PERMISSION_DENIED,
-                               f"Office key {session.office_key} is not served by {broker.group(1)}",
-                               as_json=as_json)
+            return self._fault(
+                FaultCode.PERMISSION_DENIED,
+                f"Office key {session.office_key} is not served by {broker.group(1)}",
+                as_json=as_json,
+            )
 
         now = self.clock.now()
         tier = tier_for(action, cls)
         if self.config.enforce_rate_limits and not self._admit(session.office_key, tier, now):
             status = 429 if self.config.rate_limit_response == "http429" else 200
-            return self._fault(FaultCode.MAX_QUANTITY_EXCEEDED, RATE_LIMIT_MESSAGE, as_json=as_json,
-                               status=status)
+            return self._fault(
+                FaultCode.MAX_QUANTITY_EXCEEDED, RATE_LIMIT_MESSAGE, as_json=as_json, status=status
+            )
         with self._lock:
             self.counters.api_calls += 1
             call_no = self.counters.api_calls
@@ -429,8 +459,11 @@ class SimulatorCore:
 
         handler = self._actions.get(action)
         if handler is None:
-            return self._fault(FaultCode.INVALID_ATTRIBUTE, f"Action '{action}' is not supported by the simulator",
-                               as_json=as_json)
+            return self._fault(
+                FaultCode.INVALID_ATTRIBUTE,
+                f"Action '{action}' is not supported by the simulator",
+                as_json=as_json,
+            )
         ctx = _Ctx(msg, action, cls, self.datasets[session.office_key], now, floor_millis(now))
         try:
             with ctx.ds.lock:
@@ -463,11 +496,14 @@ class SimulatorCore:
             or msg.get("psw") != self.config.password
         ):
             self._bump("login_failures")
-            return self._fault(FaultCode.INVALID_CREDENTIALS, "Invalid username, password or office key",
-                               as_json=as_json)
+            return self._fault(
+                FaultCode.INVALID_CREDENTIALS, "Invalid username, password or office key", as_json=as_json
+            )
         if app not in {a.upper() for a in self.config.app_names}:
             self._bump("login_failures")
-            return self._fault(FaultCode.PERMISSION_DENIED, "Application name is not registered", as_json=as_json)
+            return self._fault(
+                FaultCode.PERMISSION_DENIED, "Application name is not registered", as_json=as_json
+            )
         host = self.hosts[office_key]
         webserver = f"{self.base_url}/processrequest/{host}/{app}"
         uc_attrs = {
@@ -480,9 +516,12 @@ class SimulatorCore:
             self._bump("login_redirects")
             results = ET.Element("Results", {"success": "0"})
             ET.SubElement(results, "usercontext", uc_attrs)
-            return self._fault(FaultCode.LOGIN_REDIRECT,
-                               f"The Office Key {office_key} must be redirected to {webserver}",
-                               as_json=as_json, results=results)
+            return self._fault(
+                FaultCode.LOGIN_REDIRECT,
+                f"The Office Key {office_key} must be redirected to {webserver}",
+                as_json=as_json,
+                results=results,
+            )
         now = self.clock.now()
         expires = now + self.config.token_lifetime
         if self.config.token_midnight_tz:
@@ -491,7 +530,9 @@ class SimulatorCore:
             midnight = datetime.combine(local.date() + timedelta(days=1), dtime(0), tzinfo=tz)
             expires = min(expires, midnight)
         with self._lock:
-            token = office_key + "".join(self._token_rng.choices(string.ascii_lowercase + string.digits, k=24))
+            token = office_key + "".join(
+                self._token_rng.choices(string.ascii_lowercase + string.digits, k=24)
+            )
             self._sessions[token] = _Session(token, office_key, now, expires)
             self.counters.logins += 1
         results = ET.Element("Results", {"success": "1"})
@@ -519,19 +560,26 @@ class SimulatorCore:
         if ctx.msg.get("patientid"):
             ids = [parse_id(ctx.msg.get("patientid")) or 0]
         if ids is not None and len(ids) > self.config.max_id_chunk:
-            raise SimFault(FaultCode.MAX_QUANTITY_EXCEEDED, f"At most {self.config.max_id_chunk} ids per request")
+            raise SimFault(
+                FaultCode.MAX_QUANTITY_EXCEEDED, f"At most {self.config.max_id_chunk} ids per request"
+            )
         p_tpl = _template(ctx.msg, "patient", PATIENT_CATALOGUE)
         i_tpl = _template(ctx.msg, "insurance", INSURANCE_CATALOGUE)
         changes = ctx.ds.window_changes(PATIENT, start, ctx.servertime, ids)
-        results = ET.Element("Results", {"servertime": self._servertime_text(ctx.servertime),
-                                         "patientcount": str(len(changes))})
+        results = ET.Element(
+            "Results",
+            {"servertime": self._servertime_text(ctx.servertime), "patientcount": str(len(changes))},
+        )
         plist = ET.SubElement(results, "patientlist")
         if ids is None and len(changes) > self.config.ids_only_threshold:
             for rid, _ in changes:
                 ET.SubElement(plist, "patient", {"id": ctx.ids("pat", rid)})
-            return results, Fault(FaultCode.TOO_MANY_ROWS_IDS_ONLY, "Client",
-                                  "More than 1000 records matched; only IDs are returned",
-                                  "Re-request the records in chunks of 500 ids or fewer")
+            return results, Fault(
+                FaultCode.TOO_MANY_ROWS_IDS_ONLY,
+                "Client",
+                "More than 1000 records matched; only IDs are returned",
+                "Re-request the records in chunks of 500 ids or fewer",
+            )
         for rid, status in changes:
             attrs = {"id": ctx.ids("pat", rid), "updatestatus": "D" if status.startswith("D") else status}
             if status == "D":
@@ -544,13 +592,26 @@ class SimulatorCore:
             if i_tpl is not None and p.insurances:
                 ilist = ET.SubElement(el, "insurancelist")
                 for ins in p.insurances:
-                    ET.SubElement(ilist, "insurance", {"id": ctx.ids("ins", ins.insurance_id),
-                                                       **apply_template(insurance_fields(ins, self.fmt, ctx.ids), i_tpl)})
+                    ET.SubElement(
+                        ilist,
+                        "insurance",
+                        {
+                            "id": ctx.ids("ins", ins.insurance_id),
+                            **apply_template(insurance_fields(ins, self.fmt, ctx.ids), i_tpl),
+                        },
+                    )
         return results, None
 
-    def _render_visit(self, ctx: _Ctx, parent: ET.Element, vid: int, status: str | None,
-                      v_tpl: list[tuple[str, str]] | None, c_tpl: list[tuple[str, str]] | None,
-                      window: tuple[datetime, datetime] | None) -> None:
+    def _render_visit(
+        self,
+        ctx: _Ctx,
+        parent: ET.Element,
+        vid: int,
+        status: str | None,
+        v_tpl: list[tuple[str, str]] | None,
+        c_tpl: list[tuple[str, str]] | None,
+        window: tuple[datetime, datetime] | None,
+    ) -> None:
         attrs = {"id": ctx.ids("vst", vid)}
         if status is not None:
             attrs["updatestatus"] = "D" if status.startswith("D") else status
@@ -584,19 +645,25 @@ class SimulatorCore:
         if ctx.msg.get("visitid"):
             ids = [parse_id(ctx.msg.get("visitid")) or 0]
         if ids is not None and len(ids) > self.config.max_id_chunk:
-            raise SimFault(FaultCode.MAX_QUANTITY_EXCEEDED, f"At most {self.config.max_id_chunk} ids per request")
+            raise SimFault(
+                FaultCode.MAX_QUANTITY_EXCEEDED, f"At most {self.config.max_id_chunk} ids per request"
+            )
         v_tpl = _template(ctx.msg, "visit", VISIT_CATALOGUE)
         c_tpl = _template(ctx.msg, "charge", CHARGE_CATALOGUE)
         changes = ctx.ds.window_changes(VISIT, start, ctx.servertime, ids)
-        results = ET.Element("Results", {"servertime": self._servertime_text(ctx.servertime),
-                                         "visitcount": str(len(changes))})
+        results = ET.Element(
+            "Results", {"servertime": self._servertime_text(ctx.servertime), "visitcount": str(len(changes))}
+        )
         vlist = ET.SubElement(results, "visitlist")
         if ids is None and len(changes) > self.config.ids_only_threshold:
             for rid, _ in changes:
                 ET.SubElement(vlist, "visit", {"id": ctx.ids("vst", rid)})
-            return results, Fault(FaultCode.TOO_MANY_ROWS_IDS_ONLY, "Client",
-                                  "More than 1000 records matched; only IDs are returned",
-                                  "Re-request the records in chunks of 500 ids or fewer")
+            return results, Fault(
+                FaultCode.TOO_MANY_ROWS_IDS_ONLY,
+                "Client",
+                "More than 1000 records matched; only IDs are returned",
+                "Re-request the records in chunks of 500 ids or fewer",
+            )
         for rid, status in changes:
             self._render_visit(ctx, vlist, rid, status, v_tpl, c_tpl, (start, ctx.servertime))
         return results, None
@@ -613,10 +680,14 @@ class SimulatorCore:
         v_tpl = _template(ctx.msg, "visit", VISIT_CATALOGUE)
         c_tpl = _template(ctx.msg, "charge", CHARGE_CATALOGUE)
         allowed = self.config.datevisits_statuses
-        visits = [v for v in ctx.ds.live_visits()
-                  if v.visit_date == day.date() and (allowed is None or v.appt_status in allowed)]
-        results = ET.Element("Results", {"servertime": self._servertime_text(ctx.servertime),
-                                         "visitcount": str(len(visits))})
+        visits = [
+            v
+            for v in ctx.ds.live_visits()
+            if v.visit_date == day.date() and (allowed is None or v.appt_status in allowed)
+        ]
+        results = ET.Element(
+            "Results", {"servertime": self._servertime_text(ctx.servertime), "visitcount": str(len(visits))}
+        )
         vlist = ET.SubElement(results, "visitlist")
         for v in visits:
             self._render_visit(ctx, vlist, v.visit_id, None, v_tpl, c_tpl, None)
@@ -648,14 +719,28 @@ class SimulatorCore:
             hits.append(p)
         page, pagecount, lo, hi = self._page(ctx, len(hits))
         results = ET.Element("Results")
-        plist = ET.SubElement(results, "patientlist", {"itemcount": str(len(hits)), "page": str(page),
-                                                       "pagecount": str(pagecount), "itemsfrom": str(lo + 1),
-                                                       "itemsto": str(hi)})
+        plist = ET.SubElement(
+            results,
+            "patientlist",
+            {
+                "itemcount": str(len(hits)),
+                "page": str(page),
+                "pagecount": str(pagecount),
+                "itemsfrom": str(lo + 1),
+                "itemsto": str(hi),
+            },
+        )
         for p in hits[lo:hi]:
-            ET.SubElement(plist, "patient", {"id": ctx.ids("pat", p.patient_id),
-                                             "name": f"{p.last_name},{p.first_name}".upper(),
-                                             "chart": p.chart.upper(),
-                                             "dob": self.fmt.day(f"pat{p.patient_id}", "dob", p.dob) or ""})
+            ET.SubElement(
+                plist,
+                "patient",
+                {
+                    "id": ctx.ids("pat", p.patient_id),
+                    "name": f"{p.last_name},{p.first_name}".upper(),
+                    "chart": p.chart.upper(),
+                    "dob": self.fmt.day(f"pat{p.patient_id}", "dob", p.dob) or "",
+                },
+            )
         return results, None
 
     def _getdemographic(self, ctx: _Ctx) -> tuple[ET.Element, Fault | None]:
@@ -676,27 +761,44 @@ class SimulatorCore:
         for ins in p.insurances:
             ivalues = {k: v for k, v in insurance_fields(ins, self.fmt, ctx.ids).items() if v}
             ET.SubElement(ilist, "insplan", {"id": ctx.ids("ins", ins.insurance_id), **ivalues})
-        ET.SubElement(el, "respparty", {"id": ctx.ids("resp", pid), "name": f"{p.last_name},{p.first_name}".upper()})
+        ET.SubElement(
+            el, "respparty", {"id": ctx.ids("resp", pid), "name": f"{p.last_name},{p.first_name}".upper()}
+        )
         return results, None
 
     def _lookupproccode(self, ctx: _Ctx) -> tuple[ET.Element, Fault | None]:
         code = (ctx.msg.get("code") or "").upper()
         hits = [p for p in ctx.ds.proc_codes.values() if not code or p.cpt == code]
         results = ET.Element("Results")
-        plist = ET.SubElement(results, "proccodelist", {"itemcount": str(len(hits)), "page": "1", "pagecount": "1"})
+        plist = ET.SubElement(
+            results, "proccodelist", {"itemcount": str(len(hits)), "page": "1", "pagecount": "1"}
+        )
         for p in hits:
-            ET.SubElement(plist, "proccode", {"id": ctx.ids("pcode", p.proccode_id), "code": p.cpt,
-                                              "description": p.description.upper(), "fee": f"{p.fee:.2f}"})
+            ET.SubElement(
+                plist,
+                "proccode",
+                {
+                    "id": ctx.ids("pcode", p.proccode_id),
+                    "code": p.cpt,
+                    "description": p.description.upper(),
+                    "fee": f"{p.fee:.2f}",
+                },
+            )
         return results, None
 
     def _lookupprofile(self, ctx: _Ctx) -> tuple[ET.Element, Fault | None]:
         code = (ctx.msg.get("code") or "").upper()
         hits = [p for p in ctx.ds.providers.values() if not code or p.code.upper() == code]
         results = ET.Element("Results")
-        plist = ET.SubElement(results, "profilelist", {"itemcount": str(len(hits)), "page": "1", "pagecount": "1"})
+        plist = ET.SubElement(
+            results, "profilelist", {"itemcount": str(len(hits)), "page": "1", "pagecount": "1"}
+        )
         for p in hits:
-            ET.SubElement(plist, "profile", {"id": ctx.ids("prof", p.provider_id), "code": p.code.upper(),
-                                             "name": p.name.upper()})
+            ET.SubElement(
+                plist,
+                "profile",
+                {"id": ctx.ids("prof", p.provider_id), "code": p.code.upper(), "name": p.name.upper()},
+            )
         return results, None
 
     # ------------------------------------------------------------------ savecharges
@@ -746,8 +848,10 @@ class SimulatorCore:
             raise SimFault(FaultCode.MISSING_ELEMENT, "Missing element chargelist/charge")
         has_live = any(ds.is_live(CHARGE, c) for c in ds.charge_ids_of_visit(vid))
         if has_live and visit_el.get("force") != "1":
-            raise SimFault(FaultCode.DUPLICATE_CHARGES,
-                           "Visit already has charges; resubmit with force=\"1\" to replace them")
+            raise SimFault(
+                FaultCode.DUPLICATE_CHARGES,
+                'Visit already has charges; resubmit with force="1" to replace them',
+            )
         created = ds.post_charges(vid, specs, at=ctx.now)
         results = ET.Element("Results", {"success": "1", "chargeid": ctx.ids("charge", created[0].charge_id)})
         if visit_el.get("includenewchargeids") == "1":
@@ -770,7 +874,13 @@ class SimulatorCore:
             raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Coverage not found for this patient")
         with self._lock:
             eid = next(self._elig_ids)
-            self._eligibility[eid] = (ctx.ds.office_key, pid, cov, ctx.msg.get("eligibilitystc") or "30", ctx.now)
+            self._eligibility[eid] = (
+                ctx.ds.office_key,
+                pid,
+                cov,
+                ctx.msg.get("eligibilitystc") or "30",
+                ctx.now,
+            )
         return ET.Element("Results", {"success": "1", "eligibilityid": str(eid)}), None
 
     def _checkeligibilityresponse(self, ctx: _Ctx) -> tuple[ET.Element, Fault | None]:
@@ -786,31 +896,62 @@ class SimulatorCore:
         results = ET.Element("Results")
         requested = self._lst(submitted)
         if (ctx.now - submitted).total_seconds() < self.config.eligibility_delay_seconds:
-            ET.SubElement(results, "eligibility", {"eligibilityid": str(eid), "eligibilitystatusid": "1",
-                                                   "requestdate": requested})
+            ET.SubElement(
+                results,
+                "eligibility",
+                {"eligibilityid": str(eid), "eligibilitystatusid": "1", "requestdate": requested},
+            )
             return results, None
         e = ctx.ds.eligibility[(pid, cov)]
-        el = ET.SubElement(results, "eligibility", {
-            "eligibilityid": str(eid), "eligibilitystatusid": "2", "requestdate": requested,
-            "responsedate": self._lst(submitted + timedelta(seconds=self.config.eligibility_delay_seconds)),
-            "patientid": ctx.ids("pat", pid), "insurancecoverageid": ctx.ids("ins", cov)})
+        el = ET.SubElement(
+            results,
+            "eligibility",
+            {
+                "eligibilityid": str(eid),
+                "eligibilitystatusid": "2",
+                "requestdate": requested,
+                "responsedate": self._lst(
+                    submitted + timedelta(seconds=self.config.eligibility_delay_seconds)
+                ),
+                "patientid": ctx.ids("pat", pid),
+                "insurancecoverageid": ctx.ids("ins", cov),
+            },
+        )
         x12 = ET.SubElement(el, "x12_271")
         ET.SubElement(x12, "ST", {"st01": "271", "st02": f"{eid % 10000:04d}"})
         ET.SubElement(x12, "BHT", {"bht01": "0022", "bht02": "11"})
         if e.reject_code:
             ET.SubElement(x12, "AAA", {"aaa01": "N", "aaa03": e.reject_code, "aaa04": "C"})
         elif e.active:
-            ET.SubElement(x12, "EB", {"eb01": "1", "eb02": "IND", "eb03": stc, "eb04": "HM",
-                                      "eb05": e.plan_name.upper()})
+            ET.SubElement(
+                x12,
+                "EB",
+                {"eb01": "1", "eb02": "IND", "eb03": stc, "eb04": "HM", "eb05": e.plan_name.upper()},
+            )
             if e.copay is not None:
-                ET.SubElement(x12, "EB", {"eb01": "B", "eb02": "IND", "eb03": stc, "eb06": "27",
-                                          "eb07": f"{e.copay:.2f}"})
+                ET.SubElement(
+                    x12,
+                    "EB",
+                    {"eb01": "B", "eb02": "IND", "eb03": stc, "eb06": "27", "eb07": f"{e.copay:.2f}"},
+                )
             if e.deductible is not None:
-                ET.SubElement(x12, "EB", {"eb01": "C", "eb02": "IND", "eb03": stc, "eb06": "23",
-                                          "eb07": f"{e.deductible:.2f}"})
+                ET.SubElement(
+                    x12,
+                    "EB",
+                    {"eb01": "C", "eb02": "IND", "eb03": stc, "eb06": "23", "eb07": f"{e.deductible:.2f}"},
+                )
             if e.deductible_remaining is not None:
-                ET.SubElement(x12, "EB", {"eb01": "C", "eb02": "IND", "eb03": stc, "eb06": "29",
-                                          "eb07": f"{e.deductible_remaining:.2f}"})
+                ET.SubElement(
+                    x12,
+                    "EB",
+                    {
+                        "eb01": "C",
+                        "eb02": "IND",
+                        "eb03": stc,
+                        "eb06": "29",
+                        "eb07": f"{e.deductible_remaining:.2f}",
+                    },
+                )
         else:
             ET.SubElement(x12, "EB", {"eb01": "6", "eb02": "IND", "eb03": stc})
         ET.SubElement(x12, "SE", {"se01": str(len(x12) + 1)})
@@ -834,12 +975,16 @@ class SimulatorCore:
         slist = ET.SubElement(results, "claimstatuslist")
         statuses = [s for s in ctx.ds.claim_statuses.get(vid, []) if s.carrier_code.upper() == carrier]
         if not statuses:
-            cs = ET.SubElement(slist, "claimstatus", {"requeststatusid": "2",
-                                                      "verifiedat": self._lst(ctx.now)})
+            cs = ET.SubElement(
+                slist, "claimstatus", {"requeststatusid": "2", "verifiedat": self._lst(ctx.now)}
+            )
             ET.SubElement(cs, "claimstatusdetail", {"categorycode": "A4", "statuscode": "35"})
         for s in statuses:
-            cs = ET.SubElement(slist, "claimstatus", {"claimid": str(s.claim_id), "requeststatusid": "2",
-                                                      "verifiedat": self._lst(ctx.now)})
+            cs = ET.SubElement(
+                slist,
+                "claimstatus",
+                {"claimid": str(s.claim_id), "requeststatusid": "2", "verifiedat": self._lst(ctx.now)},
+            )
             detail = {"categorycode": s.category_code, "statuscode": s.status_code}
             if s.payment_amount is not None:
                 detail["paymentamount"] = f"{s.payment_amount:.2f}"
@@ -1002,7 +1147,8 @@ def start_simulator(
     server.core = core
     host, port = server.server_address[:2]
     core.base_url = f"http://{host}:{port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="amd-simulator", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="amd-simulator", daemon=True
+    )
     thread.start()
     return SimulatorHandle(server, thread, core, core.base_url)

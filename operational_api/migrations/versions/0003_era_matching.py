@@ -45,8 +45,12 @@ def upgrade() -> None:
         batch_op.create_foreign_key(
             batch_op.f("fk_era_claims_payment_id_payments"), "payments", ["payment_id"], ["id"]
         )
-        batch_op.create_foreign_key(batch_op.f("fk_era_claims_resolved_by_users"), "users", ["resolved_by"], ["id"])
-        batch_op.create_index(batch_op.f("ix_era_claims_matched_claim_id"), ["matched_claim_id"], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f("fk_era_claims_resolved_by_users"), "users", ["resolved_by"], ["id"]
+        )
+        batch_op.create_index(
+            batch_op.f("ix_era_claims_matched_claim_id"), ["matched_claim_id"], unique=False
+        )
         batch_op.create_check_constraint(
             batch_op.f("ck_era_claims_review_status_allowed"), f"review_status in ({REVIEW_STATUSES})"
         )
@@ -92,8 +96,12 @@ def upgrade() -> None:
         sa.Column("charge_id", sa.Integer(), nullable=True),
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("reasons", sa.String(length=300), nullable=True),
-        sa.ForeignKeyConstraint(["charge_id"], ["charges.id"], name=op.f("fk_era_match_candidates_charge_id_charges")),
-        sa.ForeignKeyConstraint(["claim_id"], ["claims.id"], name=op.f("fk_era_match_candidates_claim_id_claims")),
+        sa.ForeignKeyConstraint(
+            ["charge_id"], ["charges.id"], name=op.f("fk_era_match_candidates_charge_id_charges")
+        ),
+        sa.ForeignKeyConstraint(
+            ["claim_id"], ["claims.id"], name=op.f("fk_era_match_candidates_claim_id_claims")
+        ),
         sa.ForeignKeyConstraint(
             ["era_claim_id"], ["era_claims.id"], name=op.f("fk_era_match_candidates_era_claim_id_era_claims")
         ),
@@ -101,7 +109,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("era_claim_id", "rank", name=op.f("uq_era_match_candidates_era_claim_id_rank")),
     )
     with op.batch_alter_table("era_match_candidates", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_era_match_candidates_era_claim_id"), ["era_claim_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_era_match_candidates_era_claim_id"), ["era_claim_id"], unique=False
+        )
 
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_payments_check_number"), ["check_number"], unique=False)

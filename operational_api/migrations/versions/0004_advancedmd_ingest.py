@@ -43,10 +43,14 @@ def upgrade() -> None:
             "sync_status in ('LINKED', 'UNMATCHED', 'DELETED')",
             name=op.f("ck_advancedmd_patients_sync_status_allowed"),
         ),
-        sa.ForeignKeyConstraint(["client_id"], ["clients.id"], name=op.f("fk_advancedmd_patients_client_id_clients")),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_advancedmd_patients_client_id_clients")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_advancedmd_patients")),
         sa.UniqueConstraint(
-            "office_key", "advancedmd_patient_id", name=op.f("uq_advancedmd_patients_office_key_advancedmd_patient_id")
+            "office_key",
+            "advancedmd_patient_id",
+            name=op.f("uq_advancedmd_patients_office_key_advancedmd_patient_id"),
         ),
     )
     with op.batch_alter_table("advancedmd_patients", schema=None) as batch_op:

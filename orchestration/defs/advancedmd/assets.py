@@ -83,12 +83,16 @@ def advancedmd_landing_tables(warehouse: WarehouseResource) -> dg.MaterializeRes
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            PATIENTS, group_name=GROUP, kinds=KINDS,
+            PATIENTS,
+            group_name=GROUP,
+            kinds=KINDS,
             description="One row per AdvancedMD patient: ids, chart number, codes and completeness flags "
             "(no names, birth dates or contact details).",
         ),
         dg.AssetSpec(
-            INSURANCE, group_name=GROUP, kinds=KINDS,
+            INSURANCE,
+            group_name=GROUP,
+            kinds=KINDS,
             description="One row per insurance coverage of an AdvancedMD patient (no member or group numbers).",
         ),
     ],
@@ -106,7 +110,9 @@ def advancedmd_patients(
     with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
         result = sync_patients(amd.client, watermark_store(store), sink)
         rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("patients", "insurance")}
-    context.log.info(f"advancedmd patients ({result.mode}): {result.records} records, {result.http_requests} requests")
+    context.log.info(
+        f"advancedmd patients ({result.mode}): {result.records} records, {result.http_requests} requests"
+    )
     metadata = _sync_metadata(result, sink, "patients", "insurance")
     yield dg.MaterializeResult(asset_key=PATIENTS, metadata=metadata)
     yield dg.MaterializeResult(asset_key=INSURANCE, metadata=sink.stats.metadata("insurance"))
@@ -145,30 +151,54 @@ def advancedmd_patient_links(
             if client_id is None and before is not None and before.client_id is not None:
                 client_id = before.client_id  # linked by a person in the store: keep it
             elif client_id is None:
-                error = "chart number does not name a client" if from_chart is None else "client not in the store"
+                error = (
+                    "chart number does not name a client" if from_chart is None else "client not in the store"
+                )
             status = AdvancedMDSyncStatus.LINKED if client_id is not None else AdvancedMDSyncStatus.UNMATCHED
             counts["linked" if client_id is not None else "unmatched"] += 1
-            values = {"client_id": client_id, "sync_status": str(status), "sync_error": error,
-                      "last_synced_at": landed_at}
+            values = {
+                "client_id": client_id,
+                "sync_status": str(status),
+                "sync_error": error,
+                "last_synced_at": landed_at,
+            }
             if before is None:
-                inserts.append({"office_key": office_key, "advancedmd_patient_id": patient_id,
-                                "created_at": now, "updated_at": now, **values})
+                inserts.append(
+                    {
+                        "office_key": office_key,
+                        "advancedmd_patient_id": patient_id,
+                        "created_at": now,
+                        "updated_at": now,
+                        **values,
+                    }
+                )
             elif any(getattr(before, k) != v for k, v in values.items()):
                 updates.append({"link_id": before.id, "updated_at": now, **values})
         for patient_id in set(existing) - set(landed["patient_id"].to_list()):
             before = existing[patient_id]
             counts["deleted"] += 1
             if before.sync_status != AdvancedMDSyncStatus.DELETED:
-                updates.append({"link_id": before.id, "updated_at": now, "client_id": before.client_id,
-                                "sync_status": str(AdvancedMDSyncStatus.DELETED), "sync_error": None,
-                                "last_synced_at": before.last_synced_at})
+                updates.append(
+                    {
+                        "link_id": before.id,
+                        "updated_at": now,
+                        "client_id": before.client_id,
+                        "sync_status": str(AdvancedMDSyncStatus.DELETED),
+                        "sync_error": None,
+                        "last_synced_at": before.last_synced_at,
+                    }
+                )
         if inserts:
             conn.execute(table.insert(), inserts)
         if updates:
             conn.execute(
-                update(table).where(table.c.id == bindparam("link_id")).values(
-                    client_id=bindparam("client_id"), sync_status=bindparam("sync_status"),
-                    sync_error=bindparam("sync_error"), last_synced_at=bindparam("last_synced_at"),
+                update(table)
+                .where(table.c.id == bindparam("link_id"))
+                .values(
+                    client_id=bindparam("client_id"),
+                    sync_status=bindparam("sync_status"),
+                    sync_error=bindparam("sync_error"),
+                    last_synced_at=bindparam("last_synced_at"),
                     updated_at=bindparam("updated_at"),
                 ),
                 updates,
@@ -183,11 +213,15 @@ def advancedmd_patient_links(
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            VISITS, group_name=GROUP, kinds=KINDS,
+            VISITS,
+            group_name=GROUP,
+            kinds=KINDS,
             description="One row per AdvancedMD visit (appointment), partitioned by its practice-local date of service.",
         ),
         dg.AssetSpec(
-            CHARGES, group_name=GROUP, kinds=KINDS,
+            CHARGES,
+            group_name=GROUP,
+            kinds=KINDS,
             description="One row per AdvancedMD charge line, partitioned by the date of service of its visit.",
         ),
     ],
@@ -216,11 +250,17 @@ def advancedmd_visit_days(
                 "quarantined": sum(sink.stats.quarantined.values()) - sum(before[1].values()),
             }
             per_day[day.isoformat()] = counts
-            context.log.info(f"{day}: {counts['visits']} visits, {counts['charges']} charges, "
-                             f"{counts['quarantined']} quarantined")
+            context.log.info(
+                f"{day}: {counts['visits']} visits, {counts['charges']} charges, "
+                f"{counts['quarantined']} quarantined"
+            )
         rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
-    span = {"first_date_of_service": days[0].isoformat(), "last_date_of_service": days[-1].isoformat(),
-            "days": len(days), "per_day": dg.MetadataValue.json(per_day)}
+    span = {
+        "first_date_of_service": days[0].isoformat(),
+        "last_date_of_service": days[-1].isoformat(),
+        "days": len(days),
+        "per_day": dg.MetadataValue.json(per_day),
+    }
     yield dg.MaterializeResult(asset_key=VISITS, metadata={**span, **sink.stats.metadata("visits")})
     yield dg.MaterializeResult(asset_key=CHARGES, metadata={**span, **sink.stats.metadata("charges")})
     yield from landing_check_results(VISITS, sink.stats, {"visits": rows["visits"]})
@@ -236,8 +276,13 @@ class VisitSyncConfig(dg.Config):
     initial_end: str = ""  # YYYY-MM-DD; overrides initial_days_ahead
 
 
-@dg.asset(key=VISIT_UPDATES, group_name=GROUP, kinds=KINDS, pool=POOL,
-          check_specs=landing_check_specs(VISIT_UPDATES, "visits", "charges"))
+@dg.asset(
+    key=VISIT_UPDATES,
+    group_name=GROUP,
+    kinds=KINDS,
+    pool=POOL,
+    check_specs=landing_check_specs(VISIT_UPDATES, "visits", "charges"),
+)
 def advancedmd_visit_updates(
     context: dg.AssetExecutionContext,
     config: VisitSyncConfig,
@@ -250,10 +295,16 @@ def advancedmd_visit_updates(
     their charges. The first run is the initial load of the configured window (getdatevisits per day)."""
     with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
         today = amd.today()
-        start = (dt.date.fromisoformat(config.initial_start) if config.initial_start
-                 else today - dt.timedelta(days=config.initial_days_back))
-        end = (dt.date.fromisoformat(config.initial_end) if config.initial_end
-               else today + dt.timedelta(days=config.initial_days_ahead))
+        start = (
+            dt.date.fromisoformat(config.initial_start)
+            if config.initial_start
+            else today - dt.timedelta(days=config.initial_days_back)
+        )
+        end = (
+            dt.date.fromisoformat(config.initial_end)
+            if config.initial_end
+            else today + dt.timedelta(days=config.initial_days_ahead)
+        )
         result = sync_visits(amd.client, watermark_store(store), sink, initial_start=start, initial_end=end)
         rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
     if result.mode == "initial":
@@ -263,15 +314,23 @@ def advancedmd_visit_updates(
         while day <= end:
             if day.isoformat() in keys:
                 for key in (VISITS, CHARGES):
-                    context.log_event(dg.AssetMaterialization(
-                        asset_key=key, partition=day.isoformat(), metadata={"loaded_by": "initial visit load"}
-                    ))
+                    context.log_event(
+                        dg.AssetMaterialization(
+                            asset_key=key,
+                            partition=day.isoformat(),
+                            metadata={"loaded_by": "initial visit load"},
+                        )
+                    )
             day += dt.timedelta(days=1)
-    context.log.info(f"advancedmd visits ({result.mode}): {result.records} records, {result.http_requests} requests")
+    context.log.info(
+        f"advancedmd visits ({result.mode}): {result.records} records, {result.http_requests} requests"
+    )
     metadata = _sync_metadata(result, sink, "visits", "charges")
     if result.mode == "initial":
         metadata.update(initial_start=start.isoformat(), initial_end=end.isoformat())
-    return dg.MaterializeResult(metadata=metadata, check_results=landing_check_results(VISIT_UPDATES, sink.stats, rows))
+    return dg.MaterializeResult(
+        metadata=metadata, check_results=landing_check_results(VISIT_UPDATES, sink.stats, rows)
+    )
 
 
 # ------------------------------------------------------------------------------------ eligibility
@@ -284,8 +343,14 @@ class EligibilityConfig(dg.Config):
     max_checks: int = 400
 
 
-@dg.asset(key=ELIGIBILITY, deps=[INSURANCE, VISITS], group_name=GROUP, kinds=KINDS, pool=POOL,
-          check_specs=landing_check_specs(ELIGIBILITY, "eligibility"))
+@dg.asset(
+    key=ELIGIBILITY,
+    deps=[INSURANCE, VISITS],
+    group_name=GROUP,
+    kinds=KINDS,
+    pool=POOL,
+    check_specs=landing_check_specs(ELIGIBILITY, "eligibility"),
+)
 def advancedmd_eligibility(
     context: dg.AssetExecutionContext,
     config: EligibilityConfig,
@@ -317,18 +382,25 @@ def advancedmd_eligibility(
                 results.append(amd.client.check_eligibility(patient_id, coverage_id))
             except (AmdFaultError, EligibilityTimeoutError) as exc:
                 errors += 1
-                context.log.warning(f"eligibility of patient {patient_id} coverage {coverage_id}: {type(exc).__name__}")
+                context.log.warning(
+                    f"eligibility of patient {patient_id} coverage {coverage_id}: {type(exc).__name__}"
+                )
     with WarehouseSink(wh, run_id=context.run.run_id) as sink:
         sink.land_eligibility(amd.office_key, results)
         rows = {"eligibility": sink.row_count("eligibility", amd.office_key)}
     by_status: dict[str, int] = {}
     for r in results:
         by_status[r.status] = by_status.get(r.status, 0) + 1
-    return dg.MaterializeResult(metadata={
-        "coverages": pairs.height, "checked": len(results), "errors": errors,
-        **{f"status_{k.lower()}": v for k, v in sorted(by_status.items())},
-        **sink.stats.metadata("eligibility"),
-    }, check_results=landing_check_results(ELIGIBILITY, sink.stats, rows))
+    return dg.MaterializeResult(
+        metadata={
+            "coverages": pairs.height,
+            "checked": len(results),
+            "errors": errors,
+            **{f"status_{k.lower()}": v for k, v in sorted(by_status.items())},
+            **sink.stats.metadata("eligibility"),
+        },
+        check_results=landing_check_results(ELIGIBILITY, sink.stats, rows),
+    )
 
 
 ASSETS = [

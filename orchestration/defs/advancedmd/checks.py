@@ -39,15 +39,21 @@ def landing_check_specs(asset_key: dg.AssetKey, *entities: str) -> list[dg.Asset
     """The non-empty and quarantine-ratio checks a landing step reports for ``entities``."""
     specs = []
     for entity in entities:
-        specs.append(dg.AssetCheckSpec(
-            f"{entity}_non_empty", asset=asset_key,
-            description=f"raw_advancedmd.{entity} holds rows for the office key (WARN when empty).",
-        ))
-        specs.append(dg.AssetCheckSpec(
-            f"{entity}_quarantine_ratio", asset=asset_key,
-            description=f"Share of {entity} records pandera rejected in the run: WARN above "
-            f"{QUARANTINE_WARN_RATIO:.0%}, ERROR above {QUARANTINE_ERROR_RATIO:.0%}.",
-        ))
+        specs.append(
+            dg.AssetCheckSpec(
+                f"{entity}_non_empty",
+                asset=asset_key,
+                description=f"raw_advancedmd.{entity} holds rows for the office key (WARN when empty).",
+            )
+        )
+        specs.append(
+            dg.AssetCheckSpec(
+                f"{entity}_quarantine_ratio",
+                asset=asset_key,
+                description=f"Share of {entity} records pandera rejected in the run: WARN above "
+                f"{QUARANTINE_WARN_RATIO:.0%}, ERROR above {QUARANTINE_ERROR_RATIO:.0%}.",
+            )
+        )
     return specs
 
 
@@ -57,17 +63,28 @@ def landing_check_results(
     """Results of :func:`landing_check_specs` from a run's landing counts and the tables' row counts."""
     results = []
     for entity, total in rows.items():
-        results.append(dg.AssetCheckResult(
-            asset_key=asset_key, check_name=f"{entity}_non_empty", passed=total > 0,
-            severity=dg.AssetCheckSeverity.WARN, metadata={"rows": total},
-        ))
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=asset_key,
+                check_name=f"{entity}_non_empty",
+                passed=total > 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"rows": total},
+            )
+        )
         landed, quarantined = stats.landed[entity], stats.quarantined[entity]
         ratio = quarantined / (landed + quarantined) if landed + quarantined else 0.0
-        results.append(dg.AssetCheckResult(
-            asset_key=asset_key, check_name=f"{entity}_quarantine_ratio", passed=ratio <= QUARANTINE_WARN_RATIO,
-            severity=dg.AssetCheckSeverity.ERROR if ratio > QUARANTINE_ERROR_RATIO else dg.AssetCheckSeverity.WARN,
-            metadata={"landed": landed, "quarantined": quarantined, "ratio": round(ratio, 4)},
-        ))
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=asset_key,
+                check_name=f"{entity}_quarantine_ratio",
+                passed=ratio <= QUARANTINE_WARN_RATIO,
+                severity=dg.AssetCheckSeverity.ERROR
+                if ratio > QUARANTINE_ERROR_RATIO
+                else dg.AssetCheckSeverity.WARN,
+                metadata={"landed": landed, "quarantined": quarantined, "ratio": round(ratio, 4)},
+            )
+        )
     return results
 
 
@@ -75,22 +92,30 @@ def _freshness_check(asset_key: dg.AssetKey, entity: str, cadence: dt.timedelta)
     window = 2 * cadence + FRESHNESS_MARGIN
 
     @dg.asset_check(
-        asset=asset_key, name="watermark_fresh", blocking=False,
+        asset=asset_key,
+        name="watermark_fresh",
+        blocking=False,
         description=f"The {entity} watermark moved within the last {int(window.total_seconds() // 60)} minutes "
         "(twice the schedule's cadence plus a margin); WARN otherwise.",
     )
-    def watermark_fresh(advancedmd: AdvancedMDResource, store: OperationalStoreResource) -> dg.AssetCheckResult:
+    def watermark_fresh(
+        advancedmd: AdvancedMDResource, store: OperationalStoreResource
+    ) -> dg.AssetCheckResult:
         updated = SqlWatermarkStore(store.engine(), create=False).updated_at(advancedmd.office_key, entity)
         if updated is None:
-            return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
-                                       metadata={"synced": False})
+            return dg.AssetCheckResult(
+                passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"synced": False}
+            )
         if updated.tzinfo is None:  # SQLite hands back naive UTC
             updated = updated.replace(tzinfo=dt.UTC)
         age = dt.datetime.now(dt.UTC) - updated
         return dg.AssetCheckResult(
-            passed=age <= window, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"age_minutes": round(age.total_seconds() / 60, 1),
-                      "limit_minutes": int(window.total_seconds() // 60)},
+            passed=age <= window,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "age_minutes": round(age.total_seconds() / 60, 1),
+                "limit_minutes": int(window.total_seconds() // 60),
+            },
         )
 
     return watermark_fresh
@@ -101,11 +126,15 @@ FRESHNESS_CHECKS = [
     _freshness_check(VISIT_UPDATES, VISITS_ENTITY, VISITS_CADENCE),
 ]
 FRESHNESS_JOB = dg.define_asset_job(
-    "advancedmd_freshness_job", selection=dg.AssetSelection.checks(*FRESHNESS_CHECKS),
+    "advancedmd_freshness_job",
+    selection=dg.AssetSelection.checks(*FRESHNESS_CHECKS),
     description="The AdvancedMD freshness checks alone (no API calls).",
 )
 # A schedule next to the checks it drives; 15 minutes = the visits' cadence.
 advancedmd_freshness_15min_schedule = dg.ScheduleDefinition(
-    name="advancedmd_freshness_15min_schedule", job=FRESHNESS_JOB, cron_schedule="*/15 * * * *",
-    execution_timezone=MOUNTAIN, default_status=SCHEDULE_STATUS,
+    name="advancedmd_freshness_15min_schedule",
+    job=FRESHNESS_JOB,
+    cron_schedule="*/15 * * * *",
+    execution_timezone=MOUNTAIN,
+    default_status=SCHEDULE_STATUS,
 )

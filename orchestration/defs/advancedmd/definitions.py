@@ -34,8 +34,10 @@ def standalone_definitions(advancedmd: AdvancedMDResource | None = None) -> dg.D
     (or depend on) parsing the dbt project; the runs land in the same Dagster instance and show up in
     the UI under the same asset keys and partitions."""
     env = current_environment()
-    return _definitions({
-        "advancedmd": advancedmd or advancedmd_resource(),
-        "store": OperationalStoreResource(database_url=env.database_url),
-        "warehouse": WarehouseResource(),
-    })
+    return _definitions(
+        {
+            "advancedmd": advancedmd or advancedmd_resource(),
+            "store": OperationalStoreResource(database_url=env.database_url),
+            "warehouse": WarehouseResource(),
+        }
+    )

@@ -267,7 +267,9 @@ class _PostgresBackend(_Backend):
                     copy.write_row(row)
 
     def create_index(self, table: str, column: str) -> None:
-        self.cur.execute(f'create index if not exists "ix_{table}_{column}" on {_q(table)} (office_key, {column})')
+        self.cur.execute(
+            f'create index if not exists "ix_{table}_{column}" on {_q(table)} (office_key, {column})'
+        )
 
 
 # ------------------------------------------------------------------------------------ the sink
@@ -338,7 +340,9 @@ class WarehouseSink:
         db.execute(f'create schema if not exists "{RAW_SCHEMA}"')
         existing = {
             row[0]
-            for row in db.fetch("select table_name from information_schema.tables where table_schema = %s", [RAW_SCHEMA])
+            for row in db.fetch(
+                "select table_name from information_schema.tables where table_schema = %s", [RAW_SCHEMA]
+            )
         }
         created = 0
         for table, columns in TABLES.items():
@@ -363,7 +367,9 @@ class WarehouseSink:
     def row_count(self, entity: str, office_key: str) -> int:
         """Rows of one raw table for the office key (the non-empty check)."""
         with self._transaction() as db:
-            return int(db.fetch(f"select count(*) from {_q(entity)} where office_key = %s", [office_key])[0][0])
+            return int(
+                db.fetch(f"select count(*) from {_q(entity)} where office_key = %s", [office_key])[0][0]
+            )
 
     def _batch(self) -> tuple[str, datetime]:
         self.stats.batches += 1
@@ -372,23 +378,35 @@ class WarehouseSink:
     # -------------------------------------------------------------- frames
 
     @staticmethod
-    def _finish(table: str, frame: pl.DataFrame, office_key: str, batch_id: str, landed_at: datetime) -> pl.DataFrame:
+    def _finish(
+        table: str, frame: pl.DataFrame, office_key: str, batch_id: str, landed_at: datetime
+    ) -> pl.DataFrame:
         frame = frame.with_columns(
-            pl.lit(office_key).alias("office_key"), pl.lit(batch_id).alias("batch_id"),
+            pl.lit(office_key).alias("office_key"),
+            pl.lit(batch_id).alias("batch_id"),
             pl.lit(landed_at).alias("landed_at"),
         )
         schema = table_schema(table)
         return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
 
-    def _validated(self, entity: str, records: Sequence[Any], office_key: str, batch_id: str,
-                   landed_at: datetime, db: _Backend) -> pl.DataFrame:
+    def _validated(
+        self,
+        entity: str,
+        records: Sequence[Any],
+        office_key: str,
+        batch_id: str,
+        landed_at: datetime,
+        db: _Backend,
+    ) -> pl.DataFrame:
         valid, rejected = validate_batch(list(records), entity=entity)
         if rejected.height:
-            quarantine = pl.DataFrame({
-                "entity": [entity] * rejected.height,
-                "record_id": rejected[ID_COLUMNS[entity]].cast(pl.Int64),
-                "reason": rejected["quarantine_reason"],
-            })
+            quarantine = pl.DataFrame(
+                {
+                    "entity": [entity] * rejected.height,
+                    "record_id": rejected[ID_COLUMNS[entity]].cast(pl.Int64),
+                    "reason": rejected["quarantine_reason"],
+                }
+            )
             db.insert("quarantine", self._finish("quarantine", quarantine, office_key, batch_id, landed_at))
             self.stats.quarantined[entity] += rejected.height
         return valid
@@ -413,7 +431,9 @@ class WarehouseSink:
 
     @staticmethod
     def _visits_frame(valid: pl.DataFrame) -> pl.DataFrame:
-        return valid.rename({"start": "start_local"}).with_columns(_naive_utc("created_at"), _naive_utc("modified_at"))
+        return valid.rename({"start": "start_local"}).with_columns(
+            _naive_utc("created_at"), _naive_utc("modified_at")
+        )
 
     @staticmethod
     def _charges_frame(valid: pl.DataFrame, visit_dates: dict[int, date]) -> pl.DataFrame:
@@ -423,13 +443,10 @@ class WarehouseSink:
             {"visit_id": list(visit_dates), "visit_date": list(visit_dates.values())},
             schema={"visit_id": pl.Int64, "visit_date": pl.Date},
         )
-        return (
-            valid.join(dates, on="visit_id", how="left")
-            .with_columns(
-                pl.coalesce("visit_date", "begin_date_of_service").alias("visit_date"),
-                _naive_utc("created_at"),
-                _naive_utc("changed_at"),
-            )
+        return valid.join(dates, on="visit_id", how="left").with_columns(
+            pl.coalesce("visit_date", "begin_date_of_service").alias("visit_date"),
+            _naive_utc("created_at"),
+            _naive_utc("changed_at"),
         )
 
     # -------------------------------------------------------------- sync batches
@@ -444,8 +461,15 @@ class WarehouseSink:
             if batch.visits or batch.deleted_visit_ids or batch.charges or batch.deleted_charge_ids:
                 self._land_visits(db, key, batch, batch_id, landed_at)
 
-    def _land_patients(self, db: _Backend, key: str, patients: Sequence[AmdPatient], deleted: Sequence[int],
-                       batch_id: str, landed_at: datetime) -> None:
+    def _land_patients(
+        self,
+        db: _Backend,
+        key: str,
+        patients: Sequence[AmdPatient],
+        deleted: Sequence[int],
+        batch_id: str,
+        landed_at: datetime,
+    ) -> None:
         gone = [int(p) for p in deleted]
         db.delete_in("insurance", "patient_id", key, gone)
         db.delete_in("patients", "patient_id", key, gone)
@@ -461,10 +485,14 @@ class WarehouseSink:
         db.delete_in("insurance", "patient_id", key, ids)
         valid_cov = self._validated("insurance", coverages, key, batch_id, landed_at, db)
         db.delete_in("insurance", "insurance_id", key, valid_cov["insurance_id"].to_list())
-        db.insert("insurance", self._finish("insurance", self._insurance_frame(valid_cov), key, batch_id, landed_at))
+        db.insert(
+            "insurance", self._finish("insurance", self._insurance_frame(valid_cov), key, batch_id, landed_at)
+        )
         self.stats.landed["insurance"] += valid_cov.height
 
-    def _land_visits(self, db: _Backend, key: str, batch: SyncBatch, batch_id: str, landed_at: datetime) -> None:
+    def _land_visits(
+        self, db: _Backend, key: str, batch: SyncBatch, batch_id: str, landed_at: datetime
+    ) -> None:
         gone = [int(v) for v in batch.deleted_visit_ids]
         db.delete_in("charges", "visit_id", key, gone)
         db.delete_in("visits", "visit_id", key, gone)
@@ -473,8 +501,15 @@ class WarehouseSink:
         db.delete_in("charges", "charge_id", key, [int(c) for c in batch.deleted_charge_ids])
         self.stats.deleted["charges"] += len(batch.deleted_charge_ids)
 
-    def _upsert_visits(self, db: _Backend, key: str, visits: Sequence[AmdVisit], charges: Sequence[AmdCharge],
-                       batch_id: str, landed_at: datetime) -> None:
+    def _upsert_visits(
+        self,
+        db: _Backend,
+        key: str,
+        visits: Sequence[AmdVisit],
+        charges: Sequence[AmdCharge],
+        batch_id: str,
+        landed_at: datetime,
+    ) -> None:
         valid = self._validated("visits", visits, key, batch_id, landed_at, db)
         db.delete_in("visits", "visit_id", key, valid["visit_id"].to_list())
         db.insert("visits", self._finish("visits", self._visits_frame(valid), key, batch_id, landed_at))
@@ -482,13 +517,17 @@ class WarehouseSink:
         valid_charges = self._validated("charges", charges, key, batch_id, landed_at, db)
         dates = {v.visit_id: v.visit_date for v in visits if v.visit_date is not None}
         db.delete_in("charges", "charge_id", key, valid_charges["charge_id"].to_list())
-        db.insert("charges", self._finish("charges", self._charges_frame(valid_charges, dates), key, batch_id, landed_at))
+        db.insert(
+            "charges",
+            self._finish("charges", self._charges_frame(valid_charges, dates), key, batch_id, landed_at),
+        )
         self.stats.landed["charges"] += valid_charges.height
 
     # -------------------------------------------------------------- daily partitions
 
-    def replace_visit_day(self, office_key: str, day: date, visits: Sequence[AmdVisit],
-                          charges: Sequence[AmdCharge]) -> None:
+    def replace_visit_day(
+        self, office_key: str, day: date, visits: Sequence[AmdVisit], charges: Sequence[AmdCharge]
+    ) -> None:
         """Replace one date of service: the day's visits (in the statuses getdatevisits answers) and
         their charges are deleted, then the day's answer is inserted, in one transaction."""
         batch_id, landed_at = self._batch()

@@ -89,8 +89,11 @@ class LiveAdvancedMDResource(AdvancedMDResource):
     @contextmanager
     def connect(self) -> Iterator[AmdConnection]:
         credentials = AmdCredentials(
-            username=self.username, password=self.password, office_key=self.office_key,
-            app_name=self.app_name, login_url=self.login_url,
+            username=self.username,
+            password=self.password,
+            office_key=self.office_key,
+            app_name=self.app_name,
+            login_url=self.login_url,
         )
         with _LOCK:
             limiter = _LIVE_LIMITERS.setdefault(self.office_key, RateLimiter(_LIVE_CLOCK))
@@ -114,12 +117,14 @@ def detach_simulator(name: str) -> None:
 
 
 @lru_cache(maxsize=4)
-def _practice_dataset(clinicians: int, months: int, seed: int, as_of: dt.date, timezone: str,
-                      office_key: str) -> SimulatorDataset:
+def _practice_dataset(
+    clinicians: int, months: int, seed: int, as_of: dt.date, timezone: str, office_key: str
+) -> SimulatorDataset:
     # Generating the practice takes ~0.1 s (2 clinicians) to ~4 s (12 clinicians, 12 months); a
     # backfill runs one partition after another in the same process, so the dataset is reused.
-    return synthetic_practice_dataset(clinicians=clinicians, months=months, seed=seed, as_of=as_of,
-                                      timezone=timezone, office_key=office_key)
+    return synthetic_practice_dataset(
+        clinicians=clinicians, months=months, seed=seed, as_of=as_of, timezone=timezone, office_key=office_key
+    )
 
 
 class SimulatedAdvancedMDResource(AdvancedMDResource):
@@ -141,9 +146,15 @@ class SimulatedAdvancedMDResource(AdvancedMDResource):
         if self.simulator:
             handle = _ATTACHED.get(self.simulator)
             if handle is None:
-                raise dg.Failure(f"no AdvancedMD simulator named '{self.simulator}' is attached in this process")
-            with AdvancedMDClient(handle.credentials(self.office_key), clock=handle.clock,
-                                  rate_limiter=RateLimiter(handle.clock), timeout=10.0) as client:
+                raise dg.Failure(
+                    f"no AdvancedMD simulator named '{self.simulator}' is attached in this process"
+                )
+            with AdvancedMDClient(
+                handle.credentials(self.office_key),
+                clock=handle.clock,
+                rate_limiter=RateLimiter(handle.clock),
+                timeout=10.0,
+            ) as client:
                 yield AmdConnection(client, handle.clock, tz)
             return
         as_of = self.practice_as_of()
@@ -151,8 +162,12 @@ class SimulatedAdvancedMDResource(AdvancedMDResource):
         clock = FakeClock(simulator_clock_start(as_of))
         with (
             start_simulator(dataset, SimulatorConfig(seed=self.seed), clock=clock) as handle,
-            AdvancedMDClient(handle.credentials(self.office_key), clock=clock, rate_limiter=RateLimiter(clock),
-                             timeout=10.0) as client,
+            AdvancedMDClient(
+                handle.credentials(self.office_key),
+                clock=clock,
+                rate_limiter=RateLimiter(clock),
+                timeout=10.0,
+            ) as client,
         ):
             yield AmdConnection(client, clock, tz)
 

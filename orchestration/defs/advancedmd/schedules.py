@@ -115,24 +115,40 @@ VISIT_DAYS_JOB = dg.define_asset_job(
     selection=dg.AssetSelection.assets(VISITS, CHARGES),
     description="Replace one date of service (backfills: `mentalspace amd backfill` or the UI).",
 )
-ELIGIBILITY_JOB = dg.define_asset_job("advancedmd_eligibility_job", selection=dg.AssetSelection.assets(ELIGIBILITY))
+ELIGIBILITY_JOB = dg.define_asset_job(
+    "advancedmd_eligibility_job", selection=dg.AssetSelection.assets(ELIGIBILITY)
+)
 
 advancedmd_visits_15min_schedule = dg.ScheduleDefinition(
-    name="advancedmd_visits_15min_schedule", job=VISITS_JOB, cron_schedule=VISITS_CRON, execution_timezone=MOUNTAIN,
+    name="advancedmd_visits_15min_schedule",
+    job=VISITS_JOB,
+    cron_schedule=VISITS_CRON,
+    execution_timezone=MOUNTAIN,
     default_status=SCHEDULE_STATUS,
 )
 advancedmd_patients_hourly_schedule = dg.ScheduleDefinition(
-    name="advancedmd_patients_hourly_schedule", job=PATIENTS_JOB, cron_schedule=PATIENTS_CRON,
-    execution_timezone=MOUNTAIN, default_status=SCHEDULE_STATUS,
+    name="advancedmd_patients_hourly_schedule",
+    job=PATIENTS_JOB,
+    cron_schedule=PATIENTS_CRON,
+    execution_timezone=MOUNTAIN,
+    default_status=SCHEDULE_STATUS,
 )
 advancedmd_eligibility_daily_schedule = dg.ScheduleDefinition(
-    name="advancedmd_eligibility_daily_schedule", job=ELIGIBILITY_JOB, cron_schedule=ELIGIBILITY_CRON,
-    execution_timezone=MOUNTAIN, default_status=SCHEDULE_STATUS,
+    name="advancedmd_eligibility_daily_schedule",
+    job=ELIGIBILITY_JOB,
+    cron_schedule=ELIGIBILITY_CRON,
+    execution_timezone=MOUNTAIN,
+    default_status=SCHEDULE_STATUS,
 )
 
 
-@dg.schedule(job=VISIT_DAYS_JOB, cron_schedule=VISIT_DAYS_CRON, execution_timezone=MOUNTAIN,
-             name="advancedmd_visits_daily_schedule", default_status=SCHEDULE_STATUS)
+@dg.schedule(
+    job=VISIT_DAYS_JOB,
+    cron_schedule=VISIT_DAYS_CRON,
+    execution_timezone=MOUNTAIN,
+    name="advancedmd_visits_daily_schedule",
+    default_status=SCHEDULE_STATUS,
+)
 def advancedmd_visits_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """Re-read yesterday (practice-local) as a whole: the nightly safety net under the incremental sync."""
     tz = ZoneInfo(ADVANCEDMD_DAYS.timezone)

@@ -8,7 +8,9 @@ from orchestration.lib.resources import OperationalStoreResource, WarehouseResou
 ALERTS_MART = dg.AssetKey(["marts", "fct_compliance_alerts"])
 
 
-@dg.asset(key=["alerts", "store_compliance_alerts"], deps=[ALERTS_MART], group_name="alerts", kinds={"sqlalchemy"})
+@dg.asset(
+    key=["alerts", "store_compliance_alerts"], deps=[ALERTS_MART], group_name="alerts", kinds={"sqlalchemy"}
+)
 def store_compliance_alerts(
     context: dg.AssetExecutionContext, store: OperationalStoreResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:

@@ -30,7 +30,11 @@ def _landable(frame: pl.DataFrame) -> pl.DataFrame:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(key=["era", raw], group_name="era", description=f"One row per {raw} record of each landed 835 file.")
+        dg.AssetSpec(
+            key=["era", raw],
+            group_name="era",
+            description=f"One row per {raw} record of each landed 835 file.",
+        )
         for raw in RAW_TABLES.values()
     ],
     check_specs=[
@@ -68,8 +72,12 @@ def era_raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         check_name="transactions_balance",
         passed=unbalanced == 0,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"transactions": remittances.height, "unbalanced": unbalanced,
-                  "errors": len(result.validation.errors), "warnings": len(result.validation.warnings)},
+        metadata={
+            "transactions": remittances.height,
+            "unbalanced": unbalanced,
+            "errors": len(result.validation.errors),
+            "warnings": len(result.validation.warnings),
+        },
     )
 
 
@@ -91,7 +99,9 @@ def era_landing_tables(warehouse: WarehouseResource) -> dg.MaterializeResult:
     group_name="era",
     kinds={"sqlalchemy"},
 )
-def era_posted_remittance(context: dg.AssetExecutionContext, store: OperationalStoreResource) -> dg.MaterializeResult:
+def era_posted_remittance(
+    context: dg.AssetExecutionContext, store: OperationalStoreResource
+) -> dg.MaterializeResult:
     """One posted remittance per 835 file: claims matched to charges (5 levels), payments and adjustments
     posted in one transaction; a file posted before (same hash or ISA13 + TRN02) posts nothing again."""
     file_hash = context.partition_key
@@ -101,12 +111,14 @@ def era_posted_remittance(context: dg.AssetExecutionContext, store: OperationalS
         raise dg.Failure(str(exc)) from None
     for line in result.summary_lines():
         context.log.info(line)
-    return dg.MaterializeResult(metadata={
-        "file_name": original_name(file_hash),
-        "already_posted": result.already_posted,
-        "claim_payments": result.claim_count,
-        "auto_posted": result.auto_posted,
-        "manual_review": result.review_count,
-        "auto_match_rate": round(result.auto_match_rate, 4),
-        **{f"matched_by_{method}": count for method, count in result.level_counts.items()},
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "file_name": original_name(file_hash),
+            "already_posted": result.already_posted,
+            "claim_payments": result.claim_count,
+            "auto_posted": result.auto_posted,
+            "manual_review": result.review_count,
+            "auto_match_rate": round(result.auto_match_rate, 4),
+            **{f"matched_by_{method}": count for method, count in result.level_counts.items()},
+        }
+    )

@@ -25,11 +25,18 @@ def era_inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     new_keys, runs = [], []
     for stored in drain_inbox():
         if stored.file_hash in known or stored.file_hash in new_keys:
-            context.log.info(f"{stored.file_name}: already received as {stored.file_hash[:12]}, not processed again")
+            context.log.info(
+                f"{stored.file_name}: already received as {stored.file_hash[:12]}, not processed again"
+            )
             continue
         new_keys.append(stored.file_hash)
-        runs.append(dg.RunRequest(partition_key=stored.file_hash, run_key=stored.file_hash,
-                                  tags={"era/file_name": stored.file_name}))
+        runs.append(
+            dg.RunRequest(
+                partition_key=stored.file_hash,
+                run_key=stored.file_hash,
+                tags={"era/file_name": stored.file_name},
+            )
+        )
     return dg.SensorResult(
         run_requests=runs,
         dynamic_partitions_requests=[ERA_FILES.build_add_request(new_keys)] if new_keys else [],

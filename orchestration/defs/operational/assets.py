@@ -39,9 +39,13 @@ def operational_tables(
         for key in context.selected_asset_keys:
             name = key.path[-1]
             rows = wh.replace_table(
-                RAW_SCHEMA, name, read_table(engine, tables[name], timezone=env.practice_timezone, today=today)
+                RAW_SCHEMA,
+                name,
+                read_table(engine, tables[name], timezone=env.practice_timezone, today=today),
             )
-            yield dg.MaterializeResult(asset_key=key, metadata={"rows": rows, "table": f"{RAW_SCHEMA}.{name}"})
+            yield dg.MaterializeResult(
+                asset_key=key, metadata={"rows": rows, "table": f"{RAW_SCHEMA}.{name}"}
+            )
 
 
 defs = dg.Definitions(assets=[operational_tables])

@@ -101,7 +101,9 @@ def _charge(engine, charge_id=10) -> tuple:
 def _era_applications(engine) -> int:
     with engine.connect() as conn:
         return conn.execute(
-            select(func.count()).select_from(PaymentApplication).where(PaymentApplication.era_claim_id.is_not(None))
+            select(func.count())
+            .select_from(PaymentApplication)
+            .where(PaymentApplication.era_claim_id.is_not(None))
         ).scalar_one()
 
 
@@ -157,7 +159,9 @@ def test_another_payer_is_secondary_only_when_clp02_or_the_clients_policies_say_
         payer_id = conn.execute(select(Payer.id).where(Payer.payer_code == "SYN02")).scalar_one()
         conn.execute(insert(InsurancePolicy).values(client_id=1, payer_id=payer_id, rank=2, member_id="BR1",
                                                     effective_date=dt.date(2026, 1, 1)))  # fmt: skip
-    again, _ = _file(tmp_path, [as_printed(PAID, scenario="secondary", **BLUE_RIDGE)], "again.835", icn=777001)
+    again, _ = _file(
+        tmp_path, [as_printed(PAID, scenario="secondary", **BLUE_RIDGE)], "again.835", icn=777001
+    )
     relabelled = tmp_path / "again-status-1.835"
     relabelled.write_bytes(again.read_bytes().replace(b"CLP*MS00000001*2*", b"CLP*MS00000001*1*"))
     posted = post_remittance(engine, relabelled)
@@ -169,7 +173,9 @@ def test_reversal_and_correction_of_a_payment_posted_outside_an_835_net_to_the_c
     load_specs_into_store(engine, STORE)
     first = _primary_outside_an_835(engine, tmp_path)
     path, (reversal, corrected) = _file(tmp_path, [as_printed(PAID, scenario="correction")], "correction.835")
-    assert reversal["status_code"] == "22" and Decimal(reversal["paid_amount"]) == -Decimal(first["paid_amount"])
+    assert reversal["status_code"] == "22" and Decimal(reversal["paid_amount"]) == -Decimal(
+        first["paid_amount"]
+    )
 
     result = post_remittance(engine, path)
     assert (result.auto_posted, result.review_count) == (2, 0)

@@ -35,8 +35,22 @@ SPEC = PracticeSpec(clinicians=2, months=1, seed=7, as_of=AS_OF)
 WINDOW = (AS_OF - dt.timedelta(days=29), AS_OF + dt.timedelta(days=14))  # the initial visit load
 DATEVISITS_STATUSES = {0, 1, 2, 3, 10, 12}
 CPT_RE = r"^(\d{5}|\d{4}[FTU])$"
-PHI_COLUMNS = {"last_name", "first_name", "middle_name", "dob", "address1", "address2", "city", "zip_code",
-               "home_phone", "office_phone", "email", "subscriber_id", "group_number", "name"}
+PHI_COLUMNS = {
+    "last_name",
+    "first_name",
+    "middle_name",
+    "dob",
+    "address1",
+    "address2",
+    "city",
+    "zip_code",
+    "home_phone",
+    "office_phone",
+    "email",
+    "subscriber_id",
+    "group_number",
+    "name",
+}
 
 
 @pytest.fixture(scope="session")
@@ -67,8 +81,13 @@ class AmdWorld:
         """One `advancedmd_sync_job` run; the first is the initial load of WINDOW."""
         from orchestration.defs.advancedmd.assets import advancedmd_visit_updates
 
-        config = {"ops": {advancedmd_visit_updates.op.name: {"config": {
-            "initial_start": WINDOW[0].isoformat(), "initial_end": WINDOW[1].isoformat()}}}}
+        config = {
+            "ops": {
+                advancedmd_visit_updates.op.name: {
+                    "config": {"initial_start": WINDOW[0].isoformat(), "initial_end": WINDOW[1].isoformat()}
+                }
+            }
+        }
         return self.run("advancedmd_sync_job", run_config=config)
 
     def advance(self, minutes: float = 5) -> None:
@@ -92,9 +111,13 @@ class AmdWorld:
         from orchestration.lib.environment import current_environment
         from orchestration.lib.warehouse import Warehouse
 
-        return Warehouse(current_environment()).query(
-            "select entity, record_id, reason, batch_id from raw_advancedmd.quarantine order by entity, record_id"
-        ).to_dicts()
+        return (
+            Warehouse(current_environment())
+            .query(
+                "select entity, record_id, reason, batch_id from raw_advancedmd.quarantine order by entity, record_id"
+            )
+            .to_dicts()
+        )
 
 
 def _use_postgres(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
@@ -105,7 +128,9 @@ def _use_postgres(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def amd(request: pytest.FixtureRequest, var_dir, practice: Practice, monkeypatch: pytest.MonkeyPatch) -> Iterator[AmdWorld]:
+def amd(
+    request: pytest.FixtureRequest, var_dir, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[AmdWorld]:
     """The store loaded with the practice, the simulator serving it on loopback, off-peak on a fake clock."""
     if request.param == "postgres":
         _use_postgres(monkeypatch, request.getfixturevalue("pg_database"))
@@ -149,11 +174,19 @@ def _money(value: Decimal | None) -> Decimal | None:
 def landed_patient(ds: SimulatorDataset, patient_id: int) -> dict[str, Any]:
     p = expected_patient(ds.patients[patient_id], ds)
     return {
-        "patient_id": p.patient_id, "chart": p.chart, "sex": p.sex, "state": p.state, "provider_id": p.provider_id,
-        "provider_code": p.provider_code, "fin_class_code": p.fin_class_code,
-        "has_date_of_birth": p.dob is not None, "has_address": p.address1 is not None,
-        "has_phone": p.home_phone is not None or p.office_phone is not None, "has_email": p.email is not None,
-        "created_at": _naive(p.created_at), "changed_at": _naive(p.changed_at),
+        "patient_id": p.patient_id,
+        "chart": p.chart,
+        "sex": p.sex,
+        "state": p.state,
+        "provider_id": p.provider_id,
+        "provider_code": p.provider_code,
+        "fin_class_code": p.fin_class_code,
+        "has_date_of_birth": p.dob is not None,
+        "has_address": p.address1 is not None,
+        "has_phone": p.home_phone is not None or p.office_phone is not None,
+        "has_email": p.email is not None,
+        "created_at": _naive(p.created_at),
+        "changed_at": _naive(p.changed_at),
     }
 
 
@@ -161,10 +194,17 @@ def landed_coverages(ds: SimulatorDataset, patient_id: int) -> dict[int, dict[st
     p = expected_patient(ds.patients[patient_id], ds)
     return {
         i.insurance_id: {
-            "insurance_id": i.insurance_id, "patient_id": i.patient_id, "sequence": i.sequence,
-            "carrier_code": i.carrier_code, "carrier_name": i.carrier_name, "relationship": i.relationship,
-            "copay": _money(i.copay), "effective_start": i.effective_start, "effective_end": i.effective_end,
-            "active": i.active, "has_subscriber_id": i.subscriber_id is not None,
+            "insurance_id": i.insurance_id,
+            "patient_id": i.patient_id,
+            "sequence": i.sequence,
+            "carrier_code": i.carrier_code,
+            "carrier_name": i.carrier_name,
+            "relationship": i.relationship,
+            "copay": _money(i.copay),
+            "effective_start": i.effective_start,
+            "effective_end": i.effective_end,
+            "active": i.active,
+            "has_subscriber_id": i.subscriber_id is not None,
             "has_group_number": i.group_number is not None,
         }
         for i in p.insurances
@@ -174,22 +214,40 @@ def landed_coverages(ds: SimulatorDataset, patient_id: int) -> dict[int, dict[st
 def landed_visit(ds: SimulatorDataset, visit_id: int) -> dict[str, Any]:
     v = expected_visit(ds.visits[visit_id], ds)
     return {
-        "visit_id": v.visit_id, "patient_id": v.patient_id, "visit_date": v.visit_date, "start_local": v.start,
-        "duration_minutes": v.duration_minutes, "appt_status": v.appt_status, "appointment_type": v.appointment_type,
-        "column_heading": v.column_heading, "provider_code": v.provider_code, "facility_code": v.facility_code,
-        "charges_posted": v.charges_posted, "created_at": _naive(v.created_at), "modified_at": _naive(v.modified_at),
+        "visit_id": v.visit_id,
+        "patient_id": v.patient_id,
+        "visit_date": v.visit_date,
+        "start_local": v.start,
+        "duration_minutes": v.duration_minutes,
+        "appt_status": v.appt_status,
+        "appointment_type": v.appointment_type,
+        "column_heading": v.column_heading,
+        "provider_code": v.provider_code,
+        "facility_code": v.facility_code,
+        "charges_posted": v.charges_posted,
+        "created_at": _naive(v.created_at),
+        "modified_at": _naive(v.modified_at),
     }
 
 
 def landed_charge(ds: SimulatorDataset, charge_id: int) -> dict[str, Any]:
     c = expected_charge(ds.charges[charge_id])
     return {
-        "charge_id": c.charge_id, "visit_id": c.visit_id, "patient_id": c.patient_id,
-        "visit_date": ds.visits[c.visit_id].visit_date, "cpt_code": c.cpt_code,
-        "modifiers": ",".join(c.modifiers) or None, "units": c.units, "fee": _money(c.fee),
-        "diagnosis_codes": ",".join(c.diagnosis_codes) or None, "begin_date_of_service": c.begin_date_of_service,
-        "end_date_of_service": c.end_date_of_service, "posting_date": c.posting_date,
-        "place_of_service": c.place_of_service, "created_at": _naive(c.created_at), "changed_at": _naive(c.changed_at),
+        "charge_id": c.charge_id,
+        "visit_id": c.visit_id,
+        "patient_id": c.patient_id,
+        "visit_date": ds.visits[c.visit_id].visit_date,
+        "cpt_code": c.cpt_code,
+        "modifiers": ",".join(c.modifiers) or None,
+        "units": c.units,
+        "fee": _money(c.fee),
+        "diagnosis_codes": ",".join(c.diagnosis_codes) or None,
+        "begin_date_of_service": c.begin_date_of_service,
+        "end_date_of_service": c.end_date_of_service,
+        "posting_date": c.posting_date,
+        "place_of_service": c.place_of_service,
+        "created_at": _naive(c.created_at),
+        "changed_at": _naive(c.changed_at),
     }
 
 
@@ -199,7 +257,9 @@ def is_cpt(code: str) -> bool:
     return re.match(CPT_RE, code) is not None
 
 
-def expected_state(ds: SimulatorDataset, window: tuple[dt.date, dt.date] = WINDOW) -> dict[str, dict[int, Any]]:
+def expected_state(
+    ds: SimulatorDataset, window: tuple[dt.date, dt.date] = WINDOW
+) -> dict[str, dict[int, Any]]:
     """What the warehouse must hold after an initial load of ``window`` plus incremental runs that only
     touched visits inside it: live patients and coverages; live visits of the window in the statuses
     getdatevisits answers; their live charges with a CPT code (the rest are quarantined)."""
@@ -218,7 +278,9 @@ def expected_state(ds: SimulatorDataset, window: tuple[dt.date, dt.date] = WINDO
     return {"patients": patients, "insurance": coverages, "visits": visits, "charges": charges}
 
 
-def assert_tables_equal(got: dict[int, dict[str, Any]], expected: dict[int, dict[str, Any]], what: str) -> None:
+def assert_tables_equal(
+    got: dict[int, dict[str, Any]], expected: dict[int, dict[str, Any]], what: str
+) -> None:
     missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
     assert not missing and not extra, f"{what}: missing {missing[:10]}, unexpected {extra[:10]}"
     for rid, exp in expected.items():

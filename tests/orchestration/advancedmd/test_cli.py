@@ -14,28 +14,54 @@ import duckdb
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, run_cli
 from tests.orchestration.advancedmd.conftest import AS_OF, SPEC
 
-PRACTICE_ARGS = ["--clinicians", str(SPEC.clinicians), "--months", str(SPEC.months), "--seed", str(SPEC.seed),
-                 "--as-of", AS_OF.isoformat()]
+PRACTICE_ARGS = [
+    "--clinicians",
+    str(SPEC.clinicians),
+    "--months",
+    str(SPEC.months),
+    "--seed",
+    str(SPEC.seed),
+    "--as-of",
+    AS_OF.isoformat(),
+]
 LINEAGE = ("batch_id", "landed_at")
 
 
 def _rows(path, table: str, key: str) -> list[tuple]:
     with duckdb.connect(str(path), read_only=True) as con:
-        columns = [c[0] for c in con.execute(f"describe raw_advancedmd.{table}").fetchall() if c[0] not in LINEAGE]
-        return con.execute(f"select {', '.join(columns)} from raw_advancedmd.{table} order by {key}").fetchall()
+        columns = [
+            c[0] for c in con.execute(f"describe raw_advancedmd.{table}").fetchall() if c[0] not in LINEAGE
+        ]
+        return con.execute(
+            f"select {', '.join(columns)} from raw_advancedmd.{table} order by {key}"
+        ).fetchall()
 
 
-def test_backfill_of_30_daily_partitions_from_the_cli_lands_the_same_rows_as_one_initial_load(var_dir, tmp_path):
+def test_backfill_of_30_daily_partitions_from_the_cli_lands_the_same_rows_as_one_initial_load(
+    var_dir, tmp_path
+):
     start, end = AS_OF - dt.timedelta(days=29), AS_OF
     backfill_var = tmp_path / "backfill"
     backfill_var.mkdir()
 
-    result = run_cli("amd", "backfill", "--start", start.isoformat(), "--end", end.isoformat(), *PRACTICE_ARGS,
-                     env={"MENTALSPACE_VAR_DIR": str(backfill_var)})
+    result = run_cli(
+        "amd",
+        "backfill",
+        "--start",
+        start.isoformat(),
+        "--end",
+        end.isoformat(),
+        *PRACTICE_ARGS,
+        env={"MENTALSPACE_VAR_DIR": str(backfill_var)},
+    )
 
     assert result.returncode == 0, result.stderr[-2000:]
     progress = [line for line in result.stdout.splitlines() if line.startswith("[")]
-    assert len(progress) == 30 and progress[0].startswith(f"[ 1/30] {start}") and progress[-1].startswith(f"[30/30] {end}")
+    assert (
+        len(progress) == 30
+        and progress[0].startswith(f"[ 1/30] {start}")
+        and progress[-1].startswith(f"[30/30] {end}")
+    )
     assert "done: 30 days" in result.stdout
 
     # One initial load of the same window through the incremental asset (its first run), in this process.
@@ -46,13 +72,20 @@ def test_backfill_of_30_daily_partitions_from_the_cli_lands_the_same_rows_as_one
     from orchestration.lib.runner import run_job
 
     migrate(get_engine())
-    resource = SimulatedAdvancedMDResource(clinicians=SPEC.clinicians, months=SPEC.months, seed=SPEC.seed,
-                                           as_of=AS_OF.isoformat())
-    config = {"ops": {advancedmd_visit_updates.op.name: {"config": {
-        "initial_start": start.isoformat(), "initial_end": end.isoformat()}}}}
+    resource = SimulatedAdvancedMDResource(
+        clinicians=SPEC.clinicians, months=SPEC.months, seed=SPEC.seed, as_of=AS_OF.isoformat()
+    )
+    config = {
+        "ops": {
+            advancedmd_visit_updates.op.name: {
+                "config": {"initial_start": start.isoformat(), "initial_end": end.isoformat()}
+            }
+        }
+    }
     with dg.DagsterInstance.ephemeral() as instance:
-        initial = run_job(standalone_definitions(resource), "advancedmd_visits_job", run_config=config,
-                          instance=instance)
+        initial = run_job(
+            standalone_definitions(resource), "advancedmd_visits_job", run_config=config, instance=instance
+        )
     assert initial.success
 
     for table, key in (("visits", "visit_id"), ("charges", "charge_id"), ("quarantine", "record_id")):
@@ -69,8 +102,15 @@ def test_backfill_of_30_daily_partitions_from_the_cli_lands_the_same_rows_as_one
 
 
 def test_backfill_outside_the_partitions_is_one_line_error(var_dir):
-    result = run_cli("amd", "backfill", "--start", "2001-01-01", "--end", "2001-01-02",
-                     env={"MENTALSPACE_VAR_DIR": str(var_dir)})
+    result = run_cli(
+        "amd",
+        "backfill",
+        "--start",
+        "2001-01-01",
+        "--end",
+        "2001-01-02",
+        env={"MENTALSPACE_VAR_DIR": str(var_dir)},
+    )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: 2001-01-01 is not an AdvancedMD partition")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -85,7 +125,11 @@ def test_amd_sim_help_and_synthetic_practice_through_the_platform_cli(var_dir, p
     env["MENTALSPACE_VAR_DIR"] = str(var_dir)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mentalspace_cli.main", "amd-sim", "--port", "0", *PRACTICE_ARGS],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None

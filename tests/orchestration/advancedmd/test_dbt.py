@@ -23,8 +23,10 @@ def _land_operational(amd: AmdWorld) -> None:
     from orchestration.lib.environment import current_environment
     from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
 
-    resources = {"store": OperationalStoreResource(database_url=current_environment().database_url),
-                 "warehouse": WarehouseResource()}
+    resources = {
+        "store": OperationalStoreResource(database_url=current_environment().database_url),
+        "warehouse": WarehouseResource(),
+    }
     assert dg.materialize([operational_tables], resources=resources, instance=amd.instance).success
 
 
@@ -35,10 +37,16 @@ def _dbt_build() -> None:
     env = {**os.environ, **current_environment().dbt_env()}
     result = subprocess.run(
         [DBT_EXECUTABLE, "build", "--select", *SELECT, "--target", env["DBT_TARGET"]],
-        cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900, check=False,
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
-    assert result.returncode == 0, "\n".join(line for line in result.stdout.splitlines()
-                                             if "ERROR" in line or "FAIL" in line)[-3000:]
+    assert result.returncode == 0, "\n".join(
+        line for line in result.stdout.splitlines() if "ERROR" in line or "FAIL" in line
+    )[-3000:]
 
 
 def _query(sql: str) -> list[dict]:
@@ -53,11 +61,14 @@ def test_staging_and_unioned_appointments_build_before_and_after_the_first_sync(
     from orchestration.defs.advancedmd.assets import advancedmd_landing_tables
     from orchestration.lib.resources import WarehouseResource
 
-    assert dg.materialize([advancedmd_landing_tables], resources={"warehouse": WarehouseResource()},
-                          instance=amd.instance).success
+    assert dg.materialize(
+        [advancedmd_landing_tables], resources={"warehouse": WarehouseResource()}, instance=amd.instance
+    ).success
     _land_operational(amd)
     _dbt_build()
-    counts = _query("select source_system, count(*) as n from intermediate.int_appointments_unioned group by 1")
+    counts = _query(
+        "select source_system, count(*) as n from intermediate.int_appointments_unioned group by 1"
+    )
     assert counts == [{"source_system": "operational", "n": len(practice.tables["appointments"].rows)}]
 
     amd.sync()

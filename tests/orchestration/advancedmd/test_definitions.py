@@ -19,18 +19,36 @@ def test_domain_definitions_load_and_every_job_resolves(var_dir):
     defs = standalone_definitions()
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {f"advancedmd/{n}" for n in ("patients", "insurance", "patient_links", "visits", "charges",
-                                               "visit_updates", "eligibility", "landing_tables")}
+    assert keys == {
+        f"advancedmd/{n}"
+        for n in (
+            "patients",
+            "insurance",
+            "patient_links",
+            "visits",
+            "charges",
+            "visit_updates",
+            "eligibility",
+            "landing_tables",
+        )
+    }
     assert graph.get(KEY(["advancedmd", "patient_links"])).parent_keys == {KEY(["advancedmd", "patients"])}
     assert graph.get(KEY(["advancedmd", "eligibility"])).parent_keys == {
-        KEY(["advancedmd", "insurance"]), KEY(["advancedmd", "visits"])}
+        KEY(["advancedmd", "insurance"]),
+        KEY(["advancedmd", "visits"]),
+    }
     days = graph.get(KEY(["advancedmd", "visits"])).partitions_def
     assert isinstance(days, dg.DailyPartitionsDefinition) and days.timezone == "America/New_York"
     assert graph.get(KEY(["advancedmd", "visit_updates"])).partitions_def is None
     for job in defs.jobs:
         defs.resolve_job_def(job.name)
     checks = {k.name for k in graph.asset_check_keys}
-    assert {"watermark_fresh", "visits_non_empty", "visits_quarantine_ratio", "charges_quarantine_ratio"} <= checks
+    assert {
+        "watermark_fresh",
+        "visits_non_empty",
+        "visits_quarantine_ratio",
+        "charges_quarantine_ratio",
+    } <= checks
 
 
 def test_schedules_follow_the_prd_cadence_in_mountain_time(var_dir):
@@ -59,7 +77,9 @@ def test_worst_case_tier1_calls_fit_the_peak_limit():
 def test_nightly_schedule_rereads_yesterday(var_dir):
     from orchestration.defs.advancedmd.schedules import advancedmd_visits_daily_schedule
 
-    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2025, 3, 11, 8, 30, tzinfo=dt.UTC))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2025, 3, 11, 8, 30, tzinfo=dt.UTC)
+    )
     request = advancedmd_visits_daily_schedule(context)
     assert request.partition_key == "2025-03-10"
 
@@ -91,15 +111,19 @@ def test_live_resource_reads_credentials_from_env_vars_and_never_logs_them(var_d
     from orchestration.defs.advancedmd.resources import LiveAdvancedMDResource
 
     clock = FakeClock(dt.datetime(2025, 3, 8, 2, 0, tzinfo=dt.UTC))
-    with start_simulator(SimulatorDataset.synthetic(seed=3, n_patients=5, n_days=2), SimulatorConfig(),
-                         clock=clock) as sim:
+    with start_simulator(
+        SimulatorDataset.synthetic(seed=3, n_patients=5, n_days=2), SimulatorConfig(), clock=clock
+    ) as sim:
         creds = sim.credentials()
         monkeypatch.setenv("AMD_USERNAME", creds.username)
         monkeypatch.setenv("AMD_PASSWORD", creds.password)
         monkeypatch.setenv("AMD_OFFICE_KEY", creds.office_key)
         resource = LiveAdvancedMDResource(
-            username=dg.EnvVar("AMD_USERNAME"), password=dg.EnvVar("AMD_PASSWORD"),
-            office_key=dg.EnvVar("AMD_OFFICE_KEY"), app_name="TEMP", login_url=sim.login_url,
+            username=dg.EnvVar("AMD_USERNAME"),
+            password=dg.EnvVar("AMD_PASSWORD"),
+            office_key=dg.EnvVar("AMD_OFFICE_KEY"),
+            app_name="TEMP",
+            login_url=sim.login_url,
         )
         caplog.set_level(logging.DEBUG)
         with resource.process_config_and_initialize().connect() as amd:

@@ -27,7 +27,12 @@ from tests.orchestration.advancedmd.conftest import (
 
 def _assert_warehouse_matches(amd: AmdWorld) -> dict[str, dict]:
     expected = expected_state(amd.ds)
-    keys = {"patients": "patient_id", "insurance": "insurance_id", "visits": "visit_id", "charges": "charge_id"}
+    keys = {
+        "patients": "patient_id",
+        "insurance": "insurance_id",
+        "visits": "visit_id",
+        "charges": "charge_id",
+    }
     for table, key in keys.items():
         assert_tables_equal(amd.table(table, key), expected[table], table)
     return expected
@@ -36,17 +41,22 @@ def _assert_warehouse_matches(amd: AmdWorld) -> dict[str, dict]:
 def _links() -> dict[int, tuple[int | None, str]]:
     engine = get_engine()
     with engine.connect() as conn:
-        rows = conn.execute(select(AdvancedMDPatient.advancedmd_patient_id, AdvancedMDPatient.client_id,
-                                   AdvancedMDPatient.sync_status)).all()
+        rows = conn.execute(
+            select(
+                AdvancedMDPatient.advancedmd_patient_id,
+                AdvancedMDPatient.client_id,
+                AdvancedMDPatient.sync_status,
+            )
+        ).all()
     engine.dispose()
     return {pid: (cid, status) for pid, cid, status in rows}
 
 
 def _checks(result) -> dict[str, bool]:
     return {
-        f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}":
-            e.asset_check_evaluation_data.passed
-        for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}": e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
 
 
@@ -59,7 +69,9 @@ def test_initial_sync_lands_exactly_the_simulator_data_and_links_every_patient(a
     # Every visit status the practice produces reached the warehouse with its AdvancedMD code.
     assert {v["appt_status"] for v in expected["visits"].values()} >= {0, 3, 10, 12}
     # Non-CPT codes (the practice's NOSHOW fee) are quarantined with the failing check, never dropped.
-    rejected = [c for c in amd.ds.live_charges() if not is_cpt(c.cpt_code) and c.visit_id in expected["visits"]]
+    rejected = [
+        c for c in amd.ds.live_charges() if not is_cpt(c.cpt_code) and c.visit_id in expected["visits"]
+    ]
     assert rejected
     quarantine = amd.quarantine()
     assert {(q["entity"], q["record_id"], q["reason"]) for q in quarantine} == {
@@ -80,10 +92,16 @@ def test_initial_sync_lands_exactly_the_simulator_data_and_links_every_patient(a
     engine.dispose()
     assert marks == {(amd.ds.office_key, "patients"), (amd.ds.office_key, "visits")}
     checks = _checks(result)
-    assert checks["advancedmd/patients:patients_non_empty"] and checks["advancedmd/visit_updates:visits_non_empty"]
+    assert (
+        checks["advancedmd/patients:patients_non_empty"]
+        and checks["advancedmd/visit_updates:visits_non_empty"]
+    )
     assert checks["advancedmd/patients:patients_quarantine_ratio"]
-    metadata = {e.event_specific_data.materialization.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
-                for e in result.get_asset_materialization_events() if e.event_specific_data.materialization.partition is None}
+    metadata = {
+        e.event_specific_data.materialization.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.event_specific_data.materialization.partition is None
+    }
     assert metadata["advancedmd/visit_updates"]["mode"].value == "initial"
     assert metadata["advancedmd/visit_updates"]["charges_quarantined"].value == len(rejected)
 
@@ -100,27 +118,83 @@ def test_raw_tables_carry_no_phi_columns(amd: AmdWorld):
 def test_incremental_run_lands_new_changed_and_deleted_records(amd: AmdWorld):
     ds = amd.ds
     # A walk-in patient registered by hand in AdvancedMD (no visits): deleted later, so D is exercised.
-    walk_in = ds.add_patient(SimPatient(0, "WALKIN1", "DOE", "JAN", None, dt.date(1990, 1, 1), "F", "1 MAIN ST", None,
-                                        "ATLANTA", "GA", "30303", "4045550100", None, None, None, "SELF", []),
-                             at=amd.clock.now() - dt.timedelta(hours=1))
+    walk_in = ds.add_patient(
+        SimPatient(
+            0,
+            "WALKIN1",
+            "DOE",
+            "JAN",
+            None,
+            dt.date(1990, 1, 1),
+            "F",
+            "1 MAIN ST",
+            None,
+            "ATLANTA",
+            "GA",
+            "30303",
+            "4045550100",
+            None,
+            None,
+            None,
+            "SELF",
+            [],
+        ),
+        at=amd.clock.now() - dt.timedelta(hours=1),
+    )
     amd.sync()
     before = expected_state(ds)
     amd.advance(5)
 
     # N: a new patient with a chart we do not know, and a visit for them next week.
-    new = ds.add_patient(SimPatient(0, "WALKIN2", "ROE", "SAM", None, dt.date(1985, 5, 5), "M", "2 MAIN ST", None,
-                                    "ATLANTA", "GA", "30303", "4045550101", None, None, None, "SELF", []))
+    new = ds.add_patient(
+        SimPatient(
+            0,
+            "WALKIN2",
+            "ROE",
+            "SAM",
+            None,
+            dt.date(1985, 5, 5),
+            "M",
+            "2 MAIN ST",
+            None,
+            "ATLANTA",
+            "GA",
+            "30303",
+            "4045550101",
+            None,
+            None,
+            None,
+            "SELF",
+            [],
+        )
+    )
     template = ds.visits[next(iter(before["visits"]))]
-    new_visit = ds.add_visit(type(template)(0, new.patient_id, template.provider_id, "MAIN", "THERAPY",
-                                            template.column_heading, AS_OF + dt.timedelta(days=4),
-                                            dt.datetime.combine(AS_OF + dt.timedelta(days=4), dt.time(9)), 50, 0))
+    new_visit = ds.add_visit(
+        type(template)(
+            0,
+            new.patient_id,
+            template.provider_id,
+            "MAIN",
+            "THERAPY",
+            template.column_heading,
+            AS_OF + dt.timedelta(days=4),
+            dt.datetime.combine(AS_OF + dt.timedelta(days=4), dt.time(9)),
+            50,
+            0,
+        )
+    )
     # C: a booked visit is cancelled; D: another booked visit is deleted.
     booked = sorted(vid for vid, v in before["visits"].items() if v["appt_status"] == 0)
     ds.update_visit(booked[0], appt_status=10)
     ds.delete_visit(booked[1])
     # Charges re-posted on a seen visit: the old lines are D, the new ones N.
-    seen = next(vid for vid, v in before["visits"].items() if v["appt_status"] == 3 and v["charges_posted"]
-                and any(c["visit_id"] == vid for c in before["charges"].values()))
+    seen = next(
+        vid
+        for vid, v in before["visits"].items()
+        if v["appt_status"] == 3
+        and v["charges_posted"]
+        and any(c["visit_id"] == vid for c in before["charges"].values())
+    )
     old_charges = {cid for cid, c in before["charges"].items() if c["visit_id"] == seen}
     new_charges = {c.charge_id for c in ds.post_charges(seen, [ChargeSpec("90837", 1, Decimal("175.00"))])}
     # C on a patient, D on the walk-in.
@@ -143,8 +217,10 @@ def test_incremental_run_lands_new_changed_and_deleted_records(amd: AmdWorld):
     assert links[new.patient_id] == (None, "UNMATCHED")
     assert links[walk_in.patient_id][1] == "DELETED"
     assert links[changed_patient.patient_id] == (int(changed_patient.external_client_id), "LINKED")
-    metadata = {e.event_specific_data.materialization.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
-                for e in result.get_asset_materialization_events()}
+    metadata = {
+        e.event_specific_data.materialization.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
     visits_md = metadata["advancedmd/visit_updates"]
     assert visits_md["mode"].value == "incremental"
     assert visits_md["visits_deleted"].value == 1
@@ -199,8 +275,10 @@ def test_rerunning_a_partition_replaces_the_day_idempotently(amd: AmdWorld):
 def test_eligibility_is_checked_for_upcoming_visits_primary_coverage(amd: AmdWorld):
     amd.sync()
 
-    result = amd.run("advancedmd_eligibility_job", run_config={
-        "ops": {advancedmd_eligibility.op.name: {"config": {"days_ahead": 7}}}})
+    result = amd.run(
+        "advancedmd_eligibility_job",
+        run_config={"ops": {advancedmd_eligibility.op.name: {"config": {"days_ahead": 7}}}},
+    )
 
     rows = amd.table("eligibility", "eligibility_id")
     assert rows
@@ -209,7 +287,10 @@ def test_eligibility_is_checked_for_upcoming_visits_primary_coverage(amd: AmdWor
         sim = amd.ds.eligibility[(row["patient_id"], row["coverage_id"])]
         assert row["status"] == ("ACTIVE" if sim.active else "INACTIVE")
         assert row["is_eligible"] is sim.active
-    upcoming = {v.patient_id for v in amd.ds.live_visits()
-                if today - dt.timedelta(days=1) <= v.visit_date <= today + dt.timedelta(days=7) and v.appt_status == 0}
+    upcoming = {
+        v.patient_id
+        for v in amd.ds.live_visits()
+        if today - dt.timedelta(days=1) <= v.visit_date <= today + dt.timedelta(days=7) and v.appt_status == 0
+    }
     assert {r["patient_id"] for r in rows.values()} <= upcoming
     assert _checks(result)["advancedmd/eligibility:eligibility_quarantine_ratio"]
