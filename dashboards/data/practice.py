@@ -80,17 +80,16 @@ def slots_offered(clinician_ids: tuple[int, ...] | None, first_day: dt.date, las
 
 @cached(max_entries=128)
 def unsigned_notes(clinician_ids: tuple[int, ...] | None, as_of: dt.date) -> pl.DataFrame:
-    """Notes not signed yet (service date up to as_of), oldest first, with the client's display name."""
+    """Notes not signed yet, oldest first, with the client's display name; age and deadline as the warehouse
+    counts them (marts.fct_unsigned_notes, as of its build: `as_of` keys the cache)."""
     frame = query(
         "select n.note_id, n.clinician_id, c.clinician_name, cl.display_name as client, n.note_type, "
-        "n.service_date, n.signature_due_date, cast(? - n.service_date as integer) as days_unsigned, "
-        "n.signature_due_date < ? as past_deadline "
-        "from marts.fct_clinical_notes as n "
+        "n.service_date, n.signature_due_date, n.days_unsigned, n.is_past_deadline as past_deadline "
+        "from marts.fct_unsigned_notes as n "
         "left join marts.dim_clients as cl on n.client_id = cl.client_id "
         "left join marts.dim_clinicians as c on n.clinician_id = c.clinician_id "
-        f"where not n.is_signed and n.service_date <= ? and {id_filter('n.clinician_id', clinician_ids)} "
+        f"where {id_filter('n.clinician_id', clinician_ids)} "
         "order by n.service_date, n.note_id",
-        [as_of, as_of, as_of],
     )
     return frame
 

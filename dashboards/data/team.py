@@ -30,12 +30,10 @@ def notes_by_clinician(clinician_ids: tuple[int, ...] | None, as_of: dt.date) ->
     """Per clinician: notes unsigned now, those past the Georgia deadline, and the oldest one's age in days."""
     frame = query(
         "select clinician_id, count(*) as unsigned_notes, "
-        "sum(case when signature_due_date < ? then 1 else 0 end) as past_deadline, "
-        "max(cast(? - service_date as integer)) as oldest_days "
-        "from marts.fct_clinical_notes "
-        f"where not is_signed and service_date <= ? and {id_filter('clinician_id', clinician_ids)} "
+        "sum(case when is_past_deadline then 1 else 0 end) as past_deadline, "
+        "max(days_unsigned) as oldest_days "
+        f"from marts.fct_unsigned_notes where {id_filter('clinician_id', clinician_ids)} "
         "group by clinician_id",
-        [as_of, as_of, as_of],
     )
     return frame.with_columns(pl.exclude("clinician_id").cast(pl.Int64))
 
