@@ -872,3 +872,6 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
     "note_amendments": ("content",),
     "users": ("password_hash",),
 }
+
+# Models declared in their own modules register on Base's metadata when imported here (keep at the end).
+from operational_api import audit as _audit  # noqa: E402,F401
