@@ -417,6 +417,9 @@ class ClinicalNote(TimestampMixin, Base):
     signed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     cosigned_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cosigned_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Optimistic concurrency (services/README.md): an update names the version it read; 0008 adds it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
 
 class NoteAmendment(Base):
@@ -447,6 +450,9 @@ class TreatmentPlan(Base):
     review_due_date: Mapped[dt.date] = mapped_column(Date)
     reviewed_date: Mapped[dt.date | None] = mapped_column(Date)
     superseded_date: Mapped[dt.date | None] = mapped_column(Date)
+    # Optimistic concurrency (services/README.md): an update names the version it read; 0008 adds it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
 
 class SafetyPlan(Base):
@@ -513,6 +519,9 @@ class Claim(Base):
     rejected_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     denied_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     adjudicated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Optimistic concurrency (services/README.md): an update names the version it read; 0008 adds it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Charge(Base):
@@ -541,6 +550,9 @@ class Charge(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow, onupdate=_utcnow)
+    # Optimistic concurrency (services/README.md): an update names the version it read; 0008 adds it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Payment(Base):
@@ -875,3 +887,4 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
 
 # Models declared in their own modules register on Base's metadata when imported here (keep at the end).
 from operational_api import audit as _audit  # noqa: E402,F401
+from operational_api import models_billing as _models_billing  # noqa: E402,F401

@@ -23,6 +23,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from operational_api.services.notes import COSIGN_LICENSE_TYPES
+
 FIRST_NAMES = [
     "Avery",
     "Blake",
@@ -817,7 +819,7 @@ class _Generator:
             signed_at = end + dt.timedelta(days=self.lognormal_hours(clin.late_sign_scale, 0.9))
         if signed_at is not None and signed_at > self.as_of_at:
             signed_at = None
-        requires_cosign = clin.license_type == "LPC_ASSOCIATE"
+        requires_cosign = clin.license_type in COSIGN_LICENSE_TYPES
         cosigned_at = (
             signed_at + dt.timedelta(days=rng.uniform(0.2, 4)) if signed_at and requires_cosign else None
         )
