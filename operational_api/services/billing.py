@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from operational_api import audit
 from operational_api.auth import SignedInUser
@@ -362,7 +363,10 @@ def submit_claim(
     )
     session.add(claim)
     session.flush()
-    claim.claim_control_number = f"MS{claim.id:08d}"
+    # Not an ORM change: the claim is new in this transaction, so it keeps version 1.
+    ccn = f"MS{claim.id:08d}"
+    session.execute(update(Claim).where(Claim.id == claim.id).values(claim_control_number=ccn))
+    set_committed_value(claim, "claim_control_number", ccn)
     for charge in charges:
         charge.claim_id = claim.id
         charge.status = ChargeStatus.BILLED.value
