@@ -286,6 +286,10 @@ class Client(TimestampMixin, Base):
     portal_activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     intake_date: Mapped[dt.date | None] = mapped_column(Date)
     discharged_date: Mapped[dt.date | None] = mapped_column(Date)
+    # Optimistic concurrency (API ETag / If-Match): bumped by every ORM update.
+    version: Mapped[int] = mapped_column(Integer, server_default="1", default=1)
+
+    __mapper_args__ = {"version_id_col": version}
 
     def is_minor_on(self, on: dt.date) -> bool:
         """Whether the client is under 18 on a date; unknown DOB counts as adult (flagged elsewhere)."""
@@ -381,6 +385,17 @@ class Appointment(TimestampMixin, Base):
     arrived_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     clinician_ready_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     status_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # A group or family session is one slot shared by its clients: each client's appointment points at the
+    # session's first appointment, and the no-double-booking constraints let appointments of one slot overlap.
+    shared_slot_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    # A recurring series: every occurrence points at the series' first appointment.
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    # Booked outside the clinician's availability by an authorised user (audited; see services/appointments.py).
+    availability_override_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    availability_override_reason: Mapped[str | None] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, server_default="1", default=1)
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class AppointmentStatusChange(Base):
@@ -482,6 +497,9 @@ class Consent(Base):
     signed_date: Mapped[dt.date] = mapped_column(Date)
     expiry_date: Mapped[dt.date | None] = mapped_column(Date)
     revoked_date: Mapped[dt.date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, server_default="1", default=1)
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class CaseInput(Base):
@@ -883,8 +901,10 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
     "clinical_notes": ("content",),
     "note_amendments": ("content",),
     "users": ("password_hash",),
+    "appointments": ("availability_override_reason",),
 }
 
 # Models declared in their own modules register on Base's metadata when imported here (keep at the end).
 from operational_api import audit as _audit  # noqa: E402,F401
+from operational_api import models_api as _models_api  # noqa: E402,F401
 from operational_api import models_billing as _models_billing  # noqa: E402,F401

@@ -1,0 +1,109 @@
+"""The FastAPI application: problem+json for every error, bearer-token auth, the route table mounted.
+
+`create_app(engine, clock=...)` builds an app over a migrated store; `mentalspace serve` runs it under uvicorn
+(`operational_api.api.server`). OpenAPI is served at /docs (and /openapi.json).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import Engine, create_engine, event
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from operational_api.api import tokens
+from operational_api.api.context import ApiState
+from operational_api.api.problems import ApiProblem, problem_response
+from operational_api.api.routes import ROUTE_TABLE
+from operational_api.db import _sqlite_pragmas
+from operational_api.services.errors import ServiceError
+
+log = logging.getLogger("operational_api.api")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _immediate_engine(engine: Engine) -> Engine:
+    """SQLite: an engine whose transactions begin IMMEDIATE, so concurrent writers (and the audit chain's
+    read-then-append) queue on the busy timeout instead of failing when a read lock cannot be upgraded."""
+    immediate = create_engine(engine.url, connect_args={"timeout": 30, "check_same_thread": False})
+    event.listen(immediate, "connect", _sqlite_pragmas)
+
+    @event.listens_for(immediate, "connect")
+    def _autocommit_driver(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+
+    @event.listens_for(immediate, "begin")
+    def _begin_immediate(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return immediate
+
+
+def _validation_field(loc: tuple) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+def create_app(engine: Engine, *, clock: Callable[[], dt.datetime] | None = None) -> FastAPI:
+    """The API over a migrated store. `clock` returns naive UTC (tests move it)."""
+    clock = clock or _utcnow
+    if engine.dialect.name == "sqlite":
+        engine = _immediate_engine(engine)
+    app = FastAPI(
+        title="MentalSpace operational API",
+        version="1",
+        description=(
+            "The write path for a practice's records, with the PRD's workflow rules enforced. Sign in with "
+            "POST /auth/token, then send `Authorization: Bearer <access_token>`. Errors are RFC 9457 "
+            "problem+json; `rule` is stable. POSTs accept `Idempotency-Key`; updates need `If-Match`."
+        ),
+    )
+    app.state.api = ApiState(engine=engine, signing_key=tokens.signing_key(engine, clock()), clock=clock)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request: Request, exc: ServiceError):
+        return problem_response(exc.status, exc.rule, exc.message, exc.field)
+
+    @app.exception_handler(ApiProblem)
+    async def _api_problem(_request: Request, exc: ApiProblem):
+        return problem_response(exc.status, exc.rule, exc.detail, exc.field, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        field = _validation_field(tuple(first.get("loc", ())))
+        # pydantic's message names the rule broken; the value sent is never echoed (it may be PHI).
+        detail = "; ".join(
+            f"{_validation_field(tuple(e.get('loc', ()))) or 'body'}: {e.get('msg', 'invalid')}"
+            for e in errors[:5]
+        )
+        return problem_response(422, "request.invalid", detail or "the request is invalid", field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException):
+        rules = {404: "http.not_found", 405: "http.method_not_allowed"}
+        rule = rules.get(exc.status_code, f"http.{exc.status_code}")
+        detail = {404: "no such resource", 405: "method not allowed on this resource"}.get(
+            exc.status_code, str(exc.detail)
+        )
+        return problem_response(exc.status_code, rule, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _crash(_request: Request, exc: Exception):
+        reference = uuid.uuid4().hex[:12]
+        # Only the exception's type: messages of driver errors quote row values, which may be PHI.
+        log.error("API error %s: %s", reference, type(exc).__name__)
+        return problem_response(500, "server.error", f"internal error (reference {reference})")
+
+    for router in ROUTE_TABLE:
+        app.include_router(router)
+    return app

@@ -1,0 +1,389 @@
+"""What every route gets: the signed-in actor, a transaction, the clock, idempotent writes, ETags, read audit.
+
+A route declares itself with `api_route(router, METHOD, path, roles=..., scope=...)` and takes `ctx: Ctx`:
+
+    @api_route(router, "GET", "/clients/{client_id}", roles=STAFF, scope="client")
+    def get_client(client_id: int, ctx: Ctx) -> ClientOut:
+        with ctx.session() as session:
+            client = clients.get_client(session, ctx.actor, client_id)
+            ctx.record_read(session, "client", client.id, client_ids=[client.id])
+            return ctx.respond(ClientOut.of(client))
+
+The role check runs before the body is validated, so a role that never does this gets 403 whatever it sends;
+a record outside the actor's scope is the service's NotFound (404). See api/README.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy import Engine, MetaData, Table, inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from operational_api import audit
+from operational_api.api import tokens
+from operational_api.api.problems import PROBLEM_SCHEMA, ApiProblem
+from operational_api.auth import STAFF_ROLES, SignedInUser, _visible_clinicians
+from operational_api.models import User
+from operational_api.models_api import ApiSession, IdempotencyRecord
+from operational_api.services.constraints import translate_integrity_error
+from operational_api.services.errors import ServiceError, VersionConflict
+from operational_api.services.rules import local_today, training_current_on
+
+log = logging.getLogger("operational_api.api")
+
+STAFF = frozenset(STAFF_ROLES)
+ADMIN = frozenset({"ADMIN"})
+SCHEDULING = frozenset({"ADMIN", "FRONT_DESK", "CLINICIAN", "SUPERVISOR"})
+CLINICAL = frozenset({"ADMIN", "CLINICIAN", "SUPERVISOR"})
+BILLING = frozenset({"ADMIN", "BILLING"})
+
+# h4a's administrator exception to the HIPAA training rule (rule 7); read defensively until it is merged.
+TRAINING_EXCEPTION_TABLE = "hipaa_training_exceptions"
+
+
+@dataclass
+class ApiState:
+    """One per app: the engine routes write through, the token key, the clock."""
+
+    engine: Engine
+    signing_key: bytes
+    clock: Callable[[], dt.datetime]
+    sessions: sessionmaker = field(init=False)
+    training_exceptions: Table | None = None
+
+    def __post_init__(self) -> None:
+        self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        if inspect(self.engine).has_table(TRAINING_EXCEPTION_TABLE):
+            self.training_exceptions = Table(TRAINING_EXCEPTION_TABLE, MetaData(), autoload_with=self.engine)
+
+    def now(self) -> dt.datetime:
+        return self.clock().replace(tzinfo=None)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def _unauthorized(detail: str, rule: str = "auth.token_invalid") -> ApiProblem:
+    return ApiProblem(401, rule, detail, headers={"WWW-Authenticate": 'Bearer realm="mentalspace"'})
+
+
+def _training_exception_active(state: ApiState, session: Session, user_id: int, now: dt.datetime) -> bool:
+    table = state.training_exceptions
+    if table is None or "user_id" not in table.c:
+        return False
+    ends = next(
+        (table.c[n] for n in ("expires_at", "ends_at", "valid_until", "until_at") if n in table.c), None
+    )
+    if ends is None:
+        return False
+    query = select(table.c.user_id).where(table.c.user_id == user_id, ends > now)
+    for name in ("starts_at", "valid_from", "created_at"):
+        if name in table.c:
+            query = query.where(table.c[name] <= now)
+            break
+    if "revoked_at" in table.c:
+        query = query.where(table.c.revoked_at.is_(None))
+    return session.execute(query.limit(1)).first() is not None
+
+
+def current_actor(request: Request) -> SignedInUser:
+    """The signed-in staff member behind the bearer token (401 without a valid one, 403 without current HIPAA
+    training and no active exception: Georgia rule 7)."""
+    state: ApiState = request.app.state.api
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("sign in first: send 'Authorization: Bearer <access token>' (POST /auth/token)")
+    now = state.now()
+    try:
+        claims = tokens.decode(token.strip(), state.signing_key, kind="access", now=now)
+    except tokens.TokenError as exc:
+        rule = "auth.token_expired" if "expired" in str(exc) else "auth.token_invalid"
+        raise _unauthorized(str(exc), rule) from None
+    with state.session() as session:
+        api_session = session.get(ApiSession, claims.get("sid"))
+        if (
+            api_session is None
+            or api_session.user_id != claims.get("sub")
+            or api_session.revoked_at is not None
+        ):
+            raise _unauthorized(
+                "this sign-in was ended (signed out or revoked); sign in again", "auth.session_revoked"
+            )
+        user = session.get(User, api_session.user_id)
+        if user is None or not user.is_active or user.role not in STAFF_ROLES:
+            raise _unauthorized("this account can no longer use the API", "auth.account_inactive")
+        if not training_current_on(session, user.id, local_today(now)) and not _training_exception_active(
+            state, session, user.id, now
+        ):
+            raise ApiProblem(
+                403,
+                "staff.hipaa_training_required",
+                f"user {user.id} has no current HIPAA training: API access is suspended until it is renewed "
+                "(Georgia rule 7) or an administrator records an exception",
+            )
+        actor = SignedInUser(
+            user_id=user.id,
+            role=user.role,
+            display_name=f"{user.first_name} {user.last_name}",
+            visible_clinician_ids=_visible_clinicians(session, user),
+        )
+    request.state.actor = actor
+    return actor
+
+
+def require_roles(roles: frozenset[str]) -> Callable[..., SignedInUser]:
+    def guard(actor: Annotated[SignedInUser, Depends(current_actor)]) -> SignedInUser:
+        if actor.role not in roles:
+            raise ApiProblem(
+                403, "auth.role_forbidden", f"the {actor.role} role may not use this operation", field=None
+            )
+        return actor
+
+    return guard
+
+
+def _fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")) if body else ""
+    except ValueError:
+        canonical = body.decode(errors="replace")
+    return hashlib.sha256(f"{method}\n{path}\n{query}\n{canonical}".encode()).hexdigest()
+
+
+class ApiContext:
+    """The per-request handle a route works through (see the module docstring)."""
+
+    def __init__(self, request: Request, actor: SignedInUser, fingerprint: str | None) -> None:
+        self.request = request
+        self.state: ApiState = request.app.state.api
+        self.actor = actor
+        self.now = self.state.now()
+        self.idempotency_key = request.headers.get("idempotency-key") if request.method == "POST" else None
+        self.fingerprint = fingerprint
+        if self.idempotency_key is not None and not 1 <= len(self.idempotency_key) <= 200:
+            raise ApiProblem(422, "idempotency.key_invalid", "Idempotency-Key must be 1 to 200 characters")
+
+    # --- transactions --------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction (committed on success); integrity and version errors become ServiceErrors."""
+        try:
+            with self.state.session() as session:
+                yield session
+        except IntegrityError as exc:
+            raise translate_integrity_error(exc) from None
+        except StaleDataError:
+            raise VersionConflict(
+                "request.version_conflict", "the record changed while this request was applied; read it again"
+            ) from None
+
+    def expected_version(self, *, required: bool = True) -> int | None:
+        """The version the caller read, from `If-Match` (428 when an update is sent without one)."""
+        raw = self.request.headers.get("if-match")
+        if raw is None:
+            if required:
+                raise ApiProblem(
+                    428,
+                    "request.if_match_required",
+                    "send If-Match with the ETag you read (lost-update guard)",
+                )
+            return None
+        value = raw.strip().removeprefix("W/").strip('"')
+        try:
+            return int(value)
+        except ValueError:
+            raise ApiProblem(
+                422, "request.if_match_invalid", "If-Match must be an ETag this API returned"
+            ) from None
+
+    def write(self, fn: Callable[[Session], Any], *, status: int = 200) -> JSONResponse:
+        """Run a service call in one transaction and answer with its result. A POST with an `Idempotency-Key`
+        stores its (successful) answer in the same transaction: a retry gets the stored answer and changes
+        nothing; the same key with a different request is refused (422). A refusal is audited on its own."""
+        key = self.idempotency_key
+        try:
+            for attempt in (1, 2):
+                try:
+                    with self.session() as session:
+                        if key is not None:
+                            replay = self._replay(session, key)
+                            if replay is not None:
+                                return replay
+                        body = jsonable_encoder(fn(session))
+                        if key is not None:
+                            session.add(
+                                IdempotencyRecord(
+                                    user_id=self.actor.user_id,
+                                    idempotency_key=key,
+                                    request_hash=self.fingerprint or "",
+                                    status_code=status,
+                                    response_body=json.dumps(body),
+                                    created_at=self.now,
+                                )
+                            )
+                            session.flush()
+                    return self._json(body, status)
+                except ServiceError:
+                    # A concurrent request with the same key may have won (its record now exists): replay it.
+                    if key is None or attempt == 2:
+                        raise
+                    with self.state.session() as session:
+                        replay = self._replay(session, key)
+                    if replay is not None:
+                        return replay
+                    raise
+            raise AssertionError("unreachable")
+        except ServiceError as exc:
+            self._audit_refusal(exc)
+            raise
+
+    def _replay(self, session: Session, key: str) -> JSONResponse | None:
+        stored = session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == self.actor.user_id, IdempotencyRecord.idempotency_key == key
+            )
+        )
+        if stored is None:
+            return None
+        if stored.request_hash != (self.fingerprint or ""):
+            raise ApiProblem(
+                422,
+                "idempotency.key_reused",
+                "this Idempotency-Key was used for a different request; use a new key for a new request",
+                field="Idempotency-Key",
+            )
+        response = self._json(json.loads(stored.response_body), stored.status_code)
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+
+    def _audit_refusal(self, exc: ServiceError) -> None:
+        route = self.request.scope.get("route")
+        try:
+            with self.state.session() as session:
+                audit.record(
+                    session,
+                    action="api.write",
+                    source=audit.API,
+                    actor_user_id=self.actor.user_id,
+                    actor_role=self.actor.role,
+                    outcome="refused",
+                    detail={
+                        "rule": exc.rule,
+                        "route": f"{self.request.method} {getattr(route, 'path', '?')}",
+                    },
+                    now=self.now,
+                )
+        except Exception:  # the refusal itself must still reach the caller
+            log.exception("could not audit a refused API write (rule %s)", exc.rule)
+
+    # --- responses and read audit ----------------------------------------------------------------------------------
+
+    def _json(self, body: Any, status: int) -> JSONResponse:
+        response = JSONResponse(body, status_code=status)
+        if isinstance(body, dict) and isinstance(body.get("version"), int):
+            response.headers["ETag"] = f'"{body["version"]}"'
+        return response
+
+    def respond(self, model: BaseModel | dict | list, status: int = 200) -> JSONResponse:
+        """A read's answer (with an ETag when the body carries the entity's `version`)."""
+        return self._json(jsonable_encoder(model), status)
+
+    def record_read(
+        self, session: Session, entity: str, entity_id: object | None, *, client_ids: list[int] | set[int]
+    ) -> None:
+        """Audit a read that showed PHI of these clients (HIPAA: every access to PHI)."""
+        audit.record(
+            session,
+            action="api.read",
+            source=audit.API,
+            actor_user_id=self.actor.user_id,
+            actor_role=self.actor.role,
+            entity=entity,
+            entity_id=entity_id,
+            client_ids=client_ids,
+            detail={"route": self.request.url.path},
+            now=self.now,
+        )
+
+
+async def _request_fingerprint(request: Request) -> str | None:
+    if request.method != "POST" or "idempotency-key" not in request.headers:
+        return None
+    return _fingerprint(request.method, request.url.path, request.url.query, await request.body())
+
+
+def api_context(
+    request: Request,
+    actor: Annotated[SignedInUser, Depends(current_actor)],
+    fingerprint: Annotated[str | None, Depends(_request_fingerprint)],
+) -> ApiContext:
+    return ApiContext(request, actor, fingerprint)
+
+
+Ctx = Annotated[ApiContext, Depends(api_context)]
+
+# Every route documents the problem answers it can give.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: PROBLEM_SCHEMA for code in (401, 403, 404, 409, 412, 422, 428)
+}
+
+
+def api_route(
+    router: APIRouter,
+    method: str,
+    path: str,
+    *,
+    roles: frozenset[str],
+    scope: str | None = None,
+    status_code: int = 200,
+    response_model: Any = None,
+    summary: str | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a route with the roles that may call it and the record kind its path id scopes (`x-roles`,
+    `x-scope` in the OpenAPI document: the authorization matrix test reads them from the route table)."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        router.add_api_route(
+            path,
+            fn,
+            methods=[method],
+            status_code=status_code,
+            response_model=response_model,
+            dependencies=[Depends(require_roles(roles))],
+            responses=PROBLEM_RESPONSES,
+            openapi_extra={"x-roles": sorted(roles), "x-scope": scope},
+            summary=summary,
+            response_class=JSONResponse,
+        )
+        return fn
+
+    return decorate
+
+
+def no_content() -> Response:
+    return Response(status_code=204)

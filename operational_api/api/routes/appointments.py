@@ -1,0 +1,7 @@
+"""Appointments."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["appointments"])

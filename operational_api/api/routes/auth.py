@@ -1,0 +1,146 @@
+"""Sign-in, refresh (rotating) and sign-out."""
+
+from __future__ import annotations
+
+import inspect as pyinspect
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from operational_api import audit
+from operational_api.api import tokens
+from operational_api.api.context import PROBLEM_RESPONSES, ApiState, Ctx, no_content
+from operational_api.api.problems import ApiProblem
+from operational_api.auth import SignInError, SignInThrottle, authenticate
+from operational_api.models_api import ApiSession
+
+router = APIRouter(tags=["auth"])
+
+# Per process, like the dashboards' throttle: a source that keeps failing waits 1, 2, 4 ... 30 s.
+_THROTTLE = SignInThrottle()
+# h4a adds TOTP to `authenticate`; pass the code once it takes one.
+_TAKES_TOTP = "totp_code" in pyinspect.signature(authenticate).parameters
+
+
+class SignIn(BaseModel):
+    email: str = Field(min_length=3, max_length=200)
+    password: str = Field(min_length=1, max_length=200)
+    totp_code: str | None = Field(default=None, max_length=12)
+
+
+class Refresh(BaseModel):
+    refresh_token: str = Field(min_length=10, max_length=2000)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    refresh_expires_in: int
+
+
+def _refused(detail: str, rule: str = "auth.sign_in_refused") -> ApiProblem:
+    return ApiProblem(401, rule, detail, headers={"WWW-Authenticate": 'Bearer realm="mentalspace"'})
+
+
+@router.post("/auth/token", response_model=TokenPair, responses=PROBLEM_RESPONSES, summary="Sign in")
+def sign_in(payload: SignIn, request: Request) -> TokenPair:
+    state: ApiState = request.app.state.api
+    source = f"api:{request.client.host if request.client else '?'}"
+    wait = _THROTTLE.delay(source)
+    if wait:
+        _THROTTLE.sleep(wait)
+    now = state.now()
+    kwargs = {"totp_code": payload.totp_code} if _TAKES_TOTP else {}
+    try:
+        user = authenticate(state.engine, payload.email, payload.password, now, **kwargs)
+    except SignInError as exc:
+        _THROTTLE.failed(source)
+        raise _refused(str(exc)) from None
+    jti = tokens.new_jti()
+    with state.session() as session:
+        api_session = ApiSession(
+            user_id=user.user_id, refresh_jti=jti, created_at=now, expires_at=now + tokens.REFRESH_TTL
+        )
+        session.add(api_session)
+        session.flush()
+        audit.record(
+            session,
+            action="auth.api_token",
+            source=audit.API,
+            actor_user_id=user.user_id,
+            actor_role=user.role,
+            entity="api_session",
+            entity_id=api_session.id,
+            now=now,
+        )
+        pair = tokens.issue_pair(
+            state.signing_key,
+            user_id=user.user_id,
+            session_id=api_session.id,
+            refresh_jti=jti,
+            now=now,
+            refresh_expires=api_session.expires_at,
+        )
+    return TokenPair(**pair)
+
+
+@router.post("/auth/refresh", response_model=TokenPair, responses=PROBLEM_RESPONSES, summary="Rotate tokens")
+def refresh(payload: Refresh, request: Request) -> TokenPair:
+    """A new access token and a new refresh token; the old refresh token stops working. Presenting an old one
+    again revokes the whole sign-in (it was copied)."""
+    state: ApiState = request.app.state.api
+    now = state.now()
+    try:
+        claims = tokens.decode(payload.refresh_token, state.signing_key, kind="refresh", now=now)
+    except tokens.TokenError as exc:
+        raise _refused(
+            str(exc), "auth.token_expired" if "expired" in str(exc) else "auth.token_invalid"
+        ) from None
+    with state.session() as session:
+        api_session = session.get(ApiSession, claims.get("sid"))
+        if api_session is None or api_session.revoked_at is not None or api_session.expires_at <= now:
+            raise _refused("this sign-in was ended; sign in again", "auth.session_revoked")
+        if api_session.refresh_jti != claims.get("jti"):
+            api_session.revoked_at = now
+            api_session.revoked_reason = "refresh_token_reused"
+            session.commit()
+            raise _refused(
+                "this refresh token was already used; the sign-in is revoked", "auth.refresh_reused"
+            )
+        api_session.refresh_jti = tokens.new_jti()
+        api_session.refreshed_at = now
+        pair = tokens.issue_pair(
+            state.signing_key,
+            user_id=api_session.user_id,
+            session_id=api_session.id,
+            refresh_jti=api_session.refresh_jti,
+            now=now,
+            refresh_expires=api_session.expires_at,
+        )
+    return TokenPair(**pair)
+
+
+@router.post("/auth/sign-out", status_code=204, responses=PROBLEM_RESPONSES, summary="Sign out")
+def sign_out(ctx: Ctx):
+    """Revokes this sign-in: its access and refresh tokens stop working at once."""
+    header = ctx.request.headers.get("authorization", "")
+    claims = tokens.decode(
+        header.partition(" ")[2].strip(), ctx.state.signing_key, kind="access", now=ctx.now
+    )
+    with ctx.session() as session:
+        api_session = session.get(ApiSession, claims["sid"])
+        api_session.revoked_at = ctx.now
+        api_session.revoked_reason = "signed_out"
+        audit.record(
+            session,
+            action="auth.sign_out",
+            source=audit.API,
+            actor_user_id=ctx.actor.user_id,
+            actor_role=ctx.actor.role,
+            entity="api_session",
+            entity_id=api_session.id,
+            now=ctx.now,
+        )
+    return no_content()

@@ -1,0 +1,7 @@
+"""Consents."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["consents"])
