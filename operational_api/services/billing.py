@@ -67,6 +67,7 @@ from operational_api.services.clinical_common import (
     versioned,
 )
 from operational_api.services.errors import InvalidInput, NotFound, RuleViolation
+from operational_api.services.listing import Page, page, touch
 from operational_api.synthetic import FEES
 
 BILLING_ROLES = frozenset({BILLING, ADMIN})
@@ -245,7 +246,7 @@ def void_charge(
             f"charge {charge_id} is {charge.status}: only an unbilled, unpaid charge is voided",
         )
     charge.status = ChargeStatus.VOID.value
-    charge.updated_at = now
+    touch(charge, now)
     with versioned("charge", charge_id):
         session.flush()
     record_write(
@@ -269,17 +270,18 @@ def list_charges(
     status: str | None = None,
     updated_since: dt.datetime | None = None,
     limit: int = 100,
-    offset: int = 0,
-) -> list[Charge]:
+    cursor: str | None = None,
+) -> Page:
     require_role(actor, BILLING_ROLES, "read charges")
-    query = select(Charge).order_by(Charge.id)
+    query = select(Charge)
     if client_id is not None:
         query = query.where(Charge.client_id == client_id)
     if status is not None:
         query = query.where(Charge.status == status)
-    if updated_since is not None:
-        query = query.where(Charge.updated_at >= updated_since)
-    return list(session.scalars(query.limit(min(limit, 500)).offset(offset)))
+    return page(
+        session, query, Charge.id, limit=limit, cursor=cursor, updated_column=Charge.updated_at,
+        updated_since=updated_since,
+    )  # fmt: skip
 
 
 # ---- claims -------------------------------------------------------------------------------------------------
@@ -371,7 +373,7 @@ def submit_claim(
         charge.claim_id = claim.id
         charge.status = ChargeStatus.BILLED.value
         charge.is_billing_hold = False
-        charge.updated_at = now
+        touch(charge, now)
     with versioned("charge", charges[0].id):
         session.flush()
     record_write(
@@ -432,7 +434,7 @@ def set_claim_status(
         for charge in session.scalars(select(Charge).where(Charge.claim_id == claim.id)):
             charge.claim_id = None
             charge.status = ChargeStatus.UNBILLED.value
-            charge.updated_at = now
+            touch(charge, now)
     with versioned("claim", claim_id):
         session.flush()
     record_write(
@@ -449,15 +451,15 @@ def list_claims(
     client_id: int | None = None,
     status: str | None = None,
     limit: int = 100,
-    offset: int = 0,
-) -> list[Claim]:
+    cursor: str | None = None,
+) -> Page:
     require_role(actor, BILLING_ROLES, "read claims")
-    query = select(Claim).order_by(Claim.id)
+    query = select(Claim)
     if client_id is not None:
         query = query.where(Claim.client_id == client_id)
     if status is not None:
         query = query.where(Claim.status == status)
-    return list(session.scalars(query.limit(min(limit, 500)).offset(offset)))
+    return page(session, query, Claim.id, limit=limit, cursor=cursor)
 
 
 # ---- payments -----------------------------------------------------------------------------------------------
@@ -628,7 +630,7 @@ def apply_payment(
         charge.payment_amount = _money(paid)
         charge.patient_responsibility_amount = _money(patient)
         charge.status = charge_status(charge_cents, paid, adjusted, patient)
-        charge.updated_at = now
+        touch(charge, now)
     if to_credit:
         credit = CreditBalance(
             payment_id=payment.id,

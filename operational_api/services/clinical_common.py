@@ -10,18 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from operational_api import audit
 from operational_api.auth import SignedInUser
-from operational_api.models import Appointment, Client, ComplianceRule
-from operational_api.services.errors import Forbidden, NotFound, ServiceError, VersionConflict
-from operational_api.settings import practice_timezone
+from operational_api.models import Client
+from operational_api.services import rules
+from operational_api.services.errors import Forbidden, NotFound, VersionConflict
+from operational_api.services.scope import visible_client
 
 ADMIN, CLINICIAN, SUPERVISOR, BILLING, FRONT_DESK = (
     "ADMIN",
@@ -63,50 +62,18 @@ def require_clinician_visible(actor: SignedInUser, clinician_id: int, label: str
 
 
 def client_in_scope(session: Session, actor: SignedInUser, client_id: int) -> Client:
-    """The client, when the actor may work on them: everyone for the practice-wide roles; a clinician's
-    own clients (primary clinician, or an appointment with them); a supervisor's also their supervisees'."""
-    client = session.get(Client, client_id)
-    if client is None:
-        raise NotFound("client.not_found", f"client {client_id} not found")
-    visible = actor.visible_clinician_ids
-    if visible is None:
-        return client
-    if client.primary_clinician_id in visible:
-        return client
-    seen = session.scalar(
-        select(
-            exists().where(Appointment.client_id == client_id, Appointment.clinician_id.in_(sorted(visible)))
-        )
-    )
-    if not seen:
-        raise NotFound("client.not_found", f"client {client_id} not found")
-    return client
+    """The client, when the actor may work on them (services/scope.py: the dashboards' rule), else NotFound."""
+    return visible_client(session, actor, client_id)
 
 
-def rule_value(session: Session, rule_type: str, parameter: str, license_type: str | None = None) -> Decimal:
-    """A compliance rule parameter (compliance_rules is its one home; practices edit it there)."""
-    rows = session.execute(
-        select(ComplianceRule.license_type, ComplianceRule.value).where(
-            ComplianceRule.rule_type == rule_type,
-            ComplianceRule.parameter == parameter,
-            ComplianceRule.is_active.is_(True),
-        )
-    ).all()
-    by_licence = {lic: value for lic, value in rows}
-    if license_type in by_licence:
-        return Decimal(by_licence[license_type])
-    if None in by_licence:
-        return Decimal(by_licence[None])
-    raise ServiceError(
-        "config.compliance_rule_missing",
-        f"compliance rule {rule_type}/{parameter} is missing or inactive in compliance_rules",
-        status=500,
-    )
+def rule_value(session: Session, rule_type: str, parameter: str) -> int:
+    """A compliance rule parameter (compliance_rules is its one home; services/rules.py reads it as dbt does)."""
+    return rules.rule_value(session, rule_type, parameter)
 
 
 def local_date(now: dt.datetime) -> dt.date:
     """The practice-local calendar day of a naive UTC instant (service dates are local days)."""
-    return now.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(practice_timezone())).date()
+    return rules.local_date(now)
 
 
 def check_version(record, expected: int | None, label: str) -> None:

@@ -52,6 +52,7 @@ from operational_api.services.clinical_common import (
     versioned,
 )
 from operational_api.services.errors import Forbidden, InvalidInput, NotFound, RuleViolation, ServiceError
+from operational_api.services.listing import Page, page, touch
 
 # Licences whose notes a supervisor co-signs (pre-licensed associates practise under supervision).
 COSIGN_LICENSE_TYPES = frozenset({"LPC_ASSOCIATE"})
@@ -163,9 +164,10 @@ def list_notes(
     status: str | None = None,
     updated_since: dt.datetime | None = None,
     limit: int = 100,
-    offset: int = 0,
-) -> list[ClinicalNote]:
-    query = select(ClinicalNote).order_by(ClinicalNote.id)
+    cursor: str | None = None,
+) -> Page:
+    """Notes in the actor's scope, in id order (keyset pages, services/listing.py)."""
+    query = select(ClinicalNote)
     if actor.visible_clinician_ids is not None:
         query = query.where(ClinicalNote.clinician_id.in_(sorted(actor.visible_clinician_ids)))
     if client_id is not None:
@@ -174,9 +176,10 @@ def list_notes(
         query = query.where(ClinicalNote.clinician_id == clinician_id)
     if status is not None:
         query = query.where(ClinicalNote.status == status)
-    if updated_since is not None:
-        query = query.where(ClinicalNote.updated_at >= updated_since)
-    return list(session.scalars(query.limit(min(limit, 500)).offset(offset)))
+    return page(
+        session, query, ClinicalNote.id, limit=limit, cursor=cursor,
+        updated_column=ClinicalNote.updated_at, updated_since=updated_since,
+    )  # fmt: skip
 
 
 def cosign_queue(session: Session, actor: SignedInUser) -> list[ClinicalNote]:
@@ -281,7 +284,7 @@ def update_note_draft(
         note.content = changes["content"]
     if "icd10_codes" in changes:
         note.icd10_codes = changes["icd10_codes"]
-    note.updated_at = now
+    touch(note, now)
     with versioned("clinical_note", note_id):
         session.flush()
     record_write(
@@ -304,7 +307,7 @@ def submit_note(
     note = _own_note(session, actor, note_id, "submit")
     check_version(note, expected_version, "clinical_note")
     note.status = transition(note, "submit")
-    note.updated_at = now
+    touch(note, now)
     with versioned("clinical_note", note_id):
         session.flush()
     record_write(
@@ -337,7 +340,7 @@ def _apply_signature(
     note.status = after
     note.signed_by = actor.user_id
     note.signed_at = now
-    note.updated_at = now
+    touch(note, now)
     # The billing hold (unsigned note from day 14) lifts with the signature: the charges of this note, or of its
     # session when they name no note, may be submitted now (services/billing.py checks the note itself).
     owned = Charge.note_id == note.id
@@ -447,7 +450,7 @@ def cosign_note(
     note.status = after
     note.cosigned_by = actor.user_id
     note.cosigned_at = now
-    note.updated_at = now
+    touch(note, now)
     with versioned("clinical_note", note_id):
         session.flush()
     record_write(
@@ -479,7 +482,7 @@ def add_amendment(
     check_version(note, expected_version, "clinical_note")
     action = "amend" if payload.kind == "AMENDMENT" else "addendum"
     note.status = transition(note, action)
-    note.updated_at = now
+    touch(note, now)
     amendment = NoteAmendment(
         note_id=note.id,
         kind=payload.kind,

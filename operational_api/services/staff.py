@@ -32,6 +32,7 @@ from operational_api.services.clinical_common import (
     rule_value,
 )
 from operational_api.services.errors import Forbidden, InvalidInput, NotFound, RuleViolation
+from operational_api.services.listing import touch
 
 BREACH_SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 # The step -> the column it fills and the step that must come before it.
@@ -223,7 +224,8 @@ def set_goal_status(
         raise RuleViolation(
             "goal.transition", f"performance goal {goal_id} is {row.status}: it cannot become {status}"
         )
-    before, row.status, row.updated_at = row.status, status, now
+    before, row.status = row.status, status
+    touch(row, now)
     session.flush()
     record_write(
         session, actor, "goal.status", "performance_goal", row.id, source=source, now=now,

@@ -27,6 +27,7 @@ from operational_api.services.clinical_common import (
     require_role,
 )
 from operational_api.services.errors import Forbidden, InvalidInput, NotFound, RuleViolation
+from operational_api.services.listing import Page, page
 
 SUPERVISION_ROLES = CLINICAL_ROLES | {ADMIN}
 
@@ -115,11 +116,11 @@ def list_supervision_sessions(
     *,
     supervisee_id: int | None = None,
     limit: int = 100,
-    offset: int = 0,
-) -> list[SupervisionSession]:
+    cursor: str | None = None,
+) -> Page:
     """Sessions the actor took part in (administrators: all)."""
     require_role(actor, SUPERVISION_ROLES, "read supervision sessions")
-    query = select(SupervisionSession).order_by(SupervisionSession.session_date, SupervisionSession.id)
+    query = select(SupervisionSession)
     if actor.role != ADMIN:
         query = query.where(
             (SupervisionSession.supervisor_id == actor.user_id)
@@ -127,4 +128,4 @@ def list_supervision_sessions(
         )
     if supervisee_id is not None:
         query = query.where(SupervisionSession.supervisee_id == supervisee_id)
-    return list(session.scalars(query.limit(min(limit, 500)).offset(offset)))
+    return page(session, query, SupervisionSession.id, limit=limit, cursor=cursor)
