@@ -656,3 +656,24 @@ def apply_payment(
         detail={"charge_id": charge.id, "applied_cents": to_charge, "credit_cents": to_credit},
     )  # fmt: skip
     return ApplicationResult(application, credit)
+
+
+# ---- reads --------------------------------------------------------------------------------------------------
+
+
+def get_charge(session: Session, actor: SignedInUser, charge_id: int) -> Charge:
+    require_role(actor, BILLING_ROLES, "read charges")
+    return get_or_404(session, Charge, charge_id, "charge")
+
+
+def get_claim(session: Session, actor: SignedInUser, claim_id: int) -> Claim:
+    require_role(actor, BILLING_ROLES, "read claims")
+    return get_or_404(session, Claim, claim_id, "claim")
+
+
+def get_payment(session: Session, actor: SignedInUser, payment_id: int) -> Payment:
+    require_role(actor, CLIENT_PAYMENT_ROLES, "read payments")
+    payment = get_or_404(session, Payment, payment_id, "payment")
+    if actor.role == FRONT_DESK and payment.payment_method == PaymentMethod.INSURANCE:
+        raise NotFound("payment.not_found", f"payment {payment_id} not found")
+    return payment

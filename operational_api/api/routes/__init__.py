@@ -5,7 +5,7 @@ Add an area by writing `routes/<area>.py` with a module-level `router` and listi
 
 from __future__ import annotations
 
-from operational_api.api.routes import appointments, auth, clients, consents, users
+from operational_api.api.routes import appointments, auth, billing, clients, consents, notes, staff, users
 
 ROUTE_TABLE = [
     auth.router,
@@ -13,4 +13,7 @@ ROUTE_TABLE = [
     clients.router,
     consents.router,
     appointments.router,
+    notes.router,
+    billing.router,
+    staff.router,
 ]

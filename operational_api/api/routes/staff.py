@@ -1,0 +1,179 @@
+"""Supervision sessions, HIPAA trainings, breach incidents, interdisciplinary case input and performance goals."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from operational_api.api.context import ADMIN, CLINICAL, STAFF, Ctx, api_route
+from operational_api.services import staff, supervision
+
+router = APIRouter(tags=["supervision and staff"])
+SESSION_SIGNERS = frozenset({"CLINICIAN", "SUPERVISOR"})
+GOAL_SETTERS = frozenset({"ADMIN", "SUPERVISOR"})
+
+
+class SupervisionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    supervisee_id: int
+    supervisor_id: int
+    session_date: dt.date
+    duration_hours: Decimal
+    session_type: str
+    is_note_signed: bool
+    signed_at: dt.datetime | None
+
+
+class SupervisionList(BaseModel):
+    items: list[SupervisionOut]
+    next_cursor: str | None
+
+
+class TrainingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    completed_date: dt.date
+    expires_date: dt.date
+
+
+class BreachOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    reported_by: int | None
+    severity: str
+    category: str
+    detected_at: dt.datetime
+    responded_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+
+
+class CaseInputOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    client_id: int
+    contributor_id: int
+    discipline: str
+    input_date: dt.date
+
+
+class GoalOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    metric_key: str
+    target_value: Decimal
+    start_date: dt.date
+    end_date: dt.date
+    status: str
+
+
+class GoalStatusInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ACHIEVED", "MISSED"]
+
+
+@api_route(
+    router, "POST", "/supervision-sessions", roles=CLINICAL, status_code=201, response_model=SupervisionOut
+)
+def log_session(payload: supervision.SupervisionSessionInput, ctx: Ctx):
+    return ctx.write(
+        lambda s: SupervisionOut.model_validate(
+            supervision.log_supervision_session(s, ctx.actor, payload, now=ctx.now)
+        ),
+        status=201,
+    )
+
+
+@api_route(router, "GET", "/supervision-sessions", roles=CLINICAL, response_model=SupervisionList)
+def list_sessions(
+    ctx: Ctx,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+    supervisee_id: int | None = None,
+):
+    with ctx.session() as session:
+        result = supervision.list_supervision_sessions(
+            session, ctx.actor, supervisee_id=supervisee_id, limit=limit, cursor=cursor
+        )
+        return ctx.respond(
+            SupervisionList(
+                items=[SupervisionOut.model_validate(r) for r in result.items], next_cursor=result.next_cursor
+            )
+        )
+
+
+@api_route(
+    router, "POST", "/supervision-sessions/{session_id}/sign", roles=SESSION_SIGNERS, scope="supervision_session",
+    response_model=SupervisionOut,
+)  # fmt: skip
+def sign_session(session_id: int, ctx: Ctx):
+    return ctx.write(
+        lambda s: SupervisionOut.model_validate(
+            supervision.sign_supervision_note(s, ctx.actor, session_id, now=ctx.now)
+        )
+    )
+
+
+@api_route(router, "POST", "/hipaa-trainings", roles=STAFF, status_code=201, response_model=TrainingOut)
+def record_training(payload: staff.TrainingInput, ctx: Ctx):
+    return ctx.write(
+        lambda s: TrainingOut.model_validate(staff.record_hipaa_training(s, ctx.actor, payload, now=ctx.now)),
+        status=201,
+    )
+
+
+@api_route(router, "POST", "/breach-incidents", roles=STAFF, status_code=201, response_model=BreachOut)
+def report_breach(payload: staff.BreachInput, ctx: Ctx):
+    return ctx.write(
+        lambda s: BreachOut.model_validate(staff.report_breach(s, ctx.actor, payload, now=ctx.now)),
+        status=201,
+    )
+
+
+@api_route(
+    router, "POST", "/breach-incidents/{incident_id}/{step}", roles=ADMIN, scope="breach_incident",
+    response_model=BreachOut,
+)  # fmt: skip
+def advance_breach(incident_id: int, step: Literal["respond", "resolve"], ctx: Ctx):
+    return ctx.write(
+        lambda s: BreachOut.model_validate(staff.advance_breach(s, ctx.actor, incident_id, step, now=ctx.now))
+    )
+
+
+@api_route(router, "POST", "/case-inputs", roles=CLINICAL, status_code=201, response_model=CaseInputOut)
+def add_case_input(payload: staff.CaseInputInput, ctx: Ctx):
+    return ctx.write(
+        lambda s: CaseInputOut.model_validate(staff.add_case_input(s, ctx.actor, payload, now=ctx.now)),
+        status=201,
+    )
+
+
+@api_route(router, "POST", "/performance-goals", roles=GOAL_SETTERS, status_code=201, response_model=GoalOut)
+def create_goal(payload: staff.GoalInput, ctx: Ctx):
+    return ctx.write(
+        lambda s: GoalOut.model_validate(staff.create_goal(s, ctx.actor, payload, now=ctx.now)), status=201
+    )
+
+
+@api_route(
+    router, "POST", "/performance-goals/{goal_id}/status", roles=GOAL_SETTERS, scope="performance_goal",
+    response_model=GoalOut,
+)  # fmt: skip
+def set_goal_status(goal_id: int, payload: GoalStatusInput, ctx: Ctx):
+    return ctx.write(
+        lambda s: GoalOut.model_validate(
+            staff.set_goal_status(s, ctx.actor, goal_id, payload.status, now=ctx.now)
+        )
+    )
