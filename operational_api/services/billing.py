@@ -210,10 +210,11 @@ def create_charge(
         created_at=now,
         updated_at=now,
     )
-    session.add(charge)
-    session.flush()
+    # Decided before the insert, so a new charge is written once (version 1).
     block = submission_block(session, charge, local_date(now))
     charge.is_billing_hold = block is not None and block[0] == "charge.billing_hold"
+    session.add(charge)
+    session.flush()
     record_write(
         session,
         actor,

@@ -140,8 +140,10 @@ def review_treatment_plan(
         raise InvalidInput(
             "treatment_plan.review_before_start", "a review cannot precede the plan", field="reviewed_date"
         )
+    # The rule is read before the change: a query in between would autoflush half of it (two versions).
+    interval = _interval(session, "TREATMENT_PLAN_REVIEW")
     plan.reviewed_date = payload.reviewed_date
-    plan.review_due_date = payload.reviewed_date + _interval(session, "TREATMENT_PLAN_REVIEW")
+    plan.review_due_date = payload.reviewed_date + interval
     with versioned("treatment_plan", plan_id):
         session.flush()
     record_write(

@@ -57,11 +57,12 @@ def _claim(practice, *charges):
 def test_charge_from_a_completed_session_then_a_claim(practice):
     appointment, note = _session_with_note(practice)
     charge = _charge(practice, appointment)
-    assert (charge.charge_amount, charge.note_id, charge.status, charge.is_billing_hold) == (
+    assert (charge.charge_amount, charge.note_id, charge.status, charge.is_billing_hold, charge.version) == (
         Decimal("175.00"),
         note.id,
         "UNBILLED",
         False,
+        1,
     )
     assert charge.service_date == dt.date(2026, 11, 30)  # the session's New York day
     claim = _claim(practice, charge)
