@@ -900,6 +900,8 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
     "era_claims": ("patient_last_name", "patient_first_name", "patient_member_id"),
     "clinical_notes": ("content",),
     "note_amendments": ("content",),
+    # Free text typed by billing staff: it may name the client, so it stays in the store.
+    "credit_balances": ("reason",),
     "users": ("password_hash",),
     "appointments": ("availability_override_reason",),
 }
