@@ -8,10 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from operational_api.api.context import SCHEDULING, STAFF, Ctx, api_route
+from operational_api.api.context import SCHEDULING, STAFF, Ctx, api_route, register_scope
 from operational_api.services import appointments as svc
 
 router = APIRouter(tags=["appointments"])
+register_scope("appointment", svc.visible_appointment)
+register_scope("waitlist", svc.get_waitlist_entry)
 
 
 class AppointmentOut(BaseModel):

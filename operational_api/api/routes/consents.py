@@ -7,12 +7,13 @@ import datetime as dt
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from operational_api.api.context import SCHEDULING, Ctx, api_route
+from operational_api.api.context import SCHEDULING, Ctx, api_route, register_scope
 from operational_api.models import Consent
 from operational_api.services import consents as svc
 from operational_api.services.rules import consent_current_until, local_today
 
 router = APIRouter(tags=["consents"])
+register_scope("consent", svc.get_consent)
 
 
 class ConsentOut(BaseModel):

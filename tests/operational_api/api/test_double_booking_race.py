@@ -23,7 +23,9 @@ def _race(api: Api, bodies: list[dict]) -> list[httpx.Response]:
     token = api.as_role("FRONT_DESK").headers["Authorization"]
     barrier = threading.Barrier(len(bodies))
     limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=len(bodies))
-    with httpx.Client(base_url=api.url, headers={"Authorization": token}, timeout=120, limits=limits) as client:
+    with httpx.Client(
+        base_url=api.url, headers={"Authorization": token}, timeout=120, limits=limits
+    ) as client:
 
         def post(body: dict) -> httpx.Response:
             barrier.wait()
@@ -42,7 +44,10 @@ def _check_one_winner(api: Api, responses: list[httpx.Response], where) -> None:
 
 def test_fifty_clients_racing_for_one_clinician_slot(api: Api):
     with session_scope(api.engine) as session:
-        clients = [add_complete_client(session, api.world.clinician_a, api.world.payer_id).id for _ in range(CONCURRENT)]
+        clients = [
+            add_complete_client(session, api.world.clinician_a, api.world.payer_id).id
+            for _ in range(CONCURRENT)
+        ]
     start, end = next_slot()
     bodies = [
         {
@@ -95,7 +100,13 @@ def test_the_database_itself_refuses_an_overlap(api: Api, who: str):
         "is_telehealth, is_booked_online, is_recurring, booked_at, created_at, updated_at, version) values "
         "(:client, :clinician, 'THERAPY_SESSION', :status, :start, :end, false, false, false, :start, :start, :start, 1)"
     )
-    row = {"client": first, "clinician": api.world.clinician_a, "status": "SCHEDULED", "start": start, "end": end}
+    row = {
+        "client": first,
+        "clinician": api.world.clinician_a,
+        "status": "SCHEDULED",
+        "start": start,
+        "end": end,
+    }
     with api.engine.begin() as conn:
         conn.execute(insert, row)
     clash = (
