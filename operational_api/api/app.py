@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from operational_api.api import tokens
-from operational_api.api.context import ApiState
+from operational_api.api.context import SCOPE_RESOLVERS, ApiState
 from operational_api.api.problems import ApiProblem, problem_response
 from operational_api.api.routes import ROUTE_TABLE
 from operational_api.db import _sqlite_pragmas
@@ -105,5 +105,9 @@ def create_app(engine: Engine, *, clock: Callable[[], dt.datetime] | None = None
         return problem_response(500, "server.error", f"internal error (reference {reference})")
 
     for router in ROUTE_TABLE:
+        for route in router.routes:
+            scope = (getattr(route, "openapi_extra", None) or {}).get("x-scope")
+            if scope is not None and scope not in SCOPE_RESOLVERS:
+                raise ValueError(f"route {route.path}: no scope resolver registered for {scope!r}")
         app.include_router(router)
     return app

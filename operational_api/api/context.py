@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -162,6 +163,28 @@ def require_roles(roles: frozenset[str]) -> Callable[..., SignedInUser]:
                 403, "auth.role_forbidden", f"the {actor.role} role may not use this operation", field=None
             )
         return actor
+
+    return guard
+
+
+# How to find a record of each scope kind for the actor (raising the service's NotFound outside their scope).
+# Routes declared with `scope="<kind>"` are checked against it before their body is read, so a record outside
+# the actor's scope is 404 whatever the request carries. Areas register their kinds with `register_scope`.
+SCOPE_RESOLVERS: dict[str, Callable[[Session, SignedInUser, int], object]] = {}
+
+
+def register_scope(kind: str, resolver: Callable[[Session, SignedInUser, int], object]) -> None:
+    SCOPE_RESOLVERS[kind] = resolver
+
+
+def require_scope(kind: str, param: str) -> Callable[..., None]:
+    def guard(request: Request, actor: Annotated[SignedInUser, Depends(current_actor)]) -> None:
+        raw = request.path_params.get(param, "")
+        if not str(raw).isdigit():
+            return  # path validation answers 422
+        state: ApiState = request.app.state.api
+        with state.session() as session:
+            SCOPE_RESOLVERS[kind](session, actor, int(raw))
 
     return guard
 
@@ -367,6 +390,15 @@ def api_route(
     """Register a route with the roles that may call it and the record kind its path id scopes (`x-roles`,
     `x-scope` in the OpenAPI document: the authorization matrix test reads them from the route table)."""
 
+    dependencies = [Depends(require_roles(roles))]
+    if scope is not None:
+        param = re.search(r"{(\w+)}", path)
+        if param is None or scope not in SCOPE_RESOLVERS:
+            raise ValueError(
+                f"route {method} {path}: scope {scope!r} needs a path id and a registered resolver"
+            )
+        dependencies.append(Depends(require_scope(scope, param.group(1))))
+
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         router.add_api_route(
             path,
@@ -374,7 +406,7 @@ def api_route(
             methods=[method],
             status_code=status_code,
             response_model=response_model,
-            dependencies=[Depends(require_roles(roles))],
+            dependencies=dependencies,
             responses=PROBLEM_RESPONSES,
             openapi_extra={"x-roles": sorted(roles), "x-scope": scope},
             summary=summary,

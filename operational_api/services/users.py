@@ -51,7 +51,7 @@ def list_users(
     )
 
 
-def _clinician(session: Session, actor: SignedInUser, clinician_id: int) -> User:
+def get_clinician(session: Session, actor: SignedInUser, clinician_id: int) -> User:
     user = session.get(User, clinician_id)
     if (
         user is None
@@ -65,7 +65,7 @@ def _clinician(session: Session, actor: SignedInUser, clinician_id: int) -> User
 def list_availability(
     session: Session, actor: SignedInUser, clinician_id: int, *, on: dt.date | None = None
 ) -> list[ClinicianAvailability]:
-    _clinician(session, actor, clinician_id)
+    get_clinician(session, actor, clinician_id)
     stmt = select(ClinicianAvailability).where(ClinicianAvailability.clinician_id == clinician_id)
     if on is not None:
         return availability.availability_on(session, clinician_id, on)
@@ -77,7 +77,7 @@ def list_availability(
 def free_slots(
     session: Session, actor: SignedInUser, clinician_id: int, date_from: dt.date, date_to: dt.date
 ) -> list[tuple[dt.datetime, dt.datetime]]:
-    _clinician(session, actor, clinician_id)
+    get_clinician(session, actor, clinician_id)
     if date_to < date_from or (date_to - date_from).days > 62:
         raise InvalidInput(
             "request.date_range_invalid",

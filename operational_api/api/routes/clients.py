@@ -8,12 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from operational_api.api.context import SCHEDULING, STAFF, Ctx, api_route
+from operational_api.api.context import SCHEDULING, STAFF, Ctx, api_route, register_scope
 from operational_api.models import Client
 from operational_api.services import clients as svc
 from operational_api.services.rules import client_missing_demographics
+from operational_api.services.scope import visible_client
 
 router = APIRouter(tags=["clients"])
+register_scope("client", visible_client)
 INSURANCE = frozenset({"ADMIN", "FRONT_DESK", "BILLING", "CLINICIAN", "SUPERVISOR"})
 
 

@@ -8,10 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from operational_api.api.context import ADMIN, SCHEDULING, STAFF, Ctx, api_route
+from operational_api.api.context import ADMIN, SCHEDULING, STAFF, Ctx, api_route, register_scope
 from operational_api.services import users as users_service
 
 router = APIRouter(tags=["users"])
+register_scope("user", users_service.get_user)
+register_scope("clinician", users_service.get_clinician)
 
 
 class UserOut(BaseModel):
@@ -77,7 +79,7 @@ def list_users(
         )
 
 
-@api_route(router, "GET", "/users/{user_id}", roles=STAFF, scope="clinician", response_model=UserOut)
+@api_route(router, "GET", "/users/{user_id}", roles=STAFF, scope="user", response_model=UserOut)
 def get_user(user_id: int, ctx: Ctx):
     with ctx.session() as session:
         return ctx.respond(UserOut.model_validate(users_service.get_user(session, ctx.actor, user_id)))

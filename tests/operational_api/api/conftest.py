@@ -177,7 +177,7 @@ class Api:
     world: World
     backend: str
     _emails: dict[int, str] = field(default_factory=dict)
-    _clients: dict[int, httpx.Client] = field(default_factory=dict)
+    _clients: dict[int, tuple[httpx.Client, dt.datetime]] = field(default_factory=dict)
 
     def email(self, user_id: int) -> str:
         if user_id not in self._emails:
@@ -189,15 +189,17 @@ class Api:
         return httpx.post(f"{self.url}/auth/token", json={"email": self.email(user_id), "password": PASSWORD})
 
     def as_user(self, user_id: int) -> httpx.Client:
-        """An httpx client signed in as that user (one sign-in per user per session)."""
-        if user_id not in self._clients:
+        """An httpx client signed in as that user (signs in again when the test clock passed its token's expiry)."""
+        client, expires = self._clients.get(user_id, (None, dt.datetime.min))
+        if client is None or not (expires - dt.timedelta(minutes=15) <= self.clock.now < expires):
             response = self.sign_in(user_id)
             assert response.status_code == 200, response.text
             token = response.json()["access_token"]
-            self._clients[user_id] = httpx.Client(
-                base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-            )
-        return self._clients[user_id]
+            if client is None:
+                client = httpx.Client(base_url=self.url, timeout=60)
+            client.headers["Authorization"] = f"Bearer {token}"
+            self._clients[user_id] = (client, self.clock.now + dt.timedelta(minutes=15))
+        return client
 
     def as_role(self, role: str) -> httpx.Client:
         return self.as_user(self.world.users[role])
@@ -217,7 +219,7 @@ def _serve(url: str, backend: str) -> Iterator[Api]:
         try:
             yield api
         finally:
-            for client in api._clients.values():
+            for client, _ in api._clients.values():
                 client.close()
     engine.dispose()
 
@@ -239,3 +241,81 @@ def api(request) -> Api:
     served: Api = request.getfixturevalue(f"{request.param}_api")
     served.clock.now = START
     return served
+
+
+_slot_counter = iter(range(10**6))
+
+
+def next_slot(minutes: int = 50) -> tuple[dt.datetime, dt.datetime]:
+    """A fresh weekday slot inside every seeded clinician's availability (09:00-17:00 New York), UTC; tests share
+    one server, so each booking takes its own hour and none collides with another test's."""
+    n = next(_slot_counter)
+    day = dt.date(2026, 6, 2)
+    weekdays_ahead, hour_index = divmod(n, 6)  # 09:00-14:00 starts: room to shift a slot or run 90 min
+    while weekdays_ahead:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:
+            weekdays_ahead -= 1
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    # June-November: New York is UTC-4 (EDT) until 1 November; the allocator stays well inside October.
+    start = dt.datetime.combine(day, dt.time(9 + hour_index)) + dt.timedelta(hours=4)
+    return start, start + dt.timedelta(minutes=minutes)
+
+
+def iso(value: dt.datetime) -> str:
+    return value.isoformat()
+
+
+def new_client(
+    api: Api,
+    *,
+    clinician_id: int | None = None,
+    dob: dt.date = dt.date(1990, 5, 5),
+    consents: tuple[str, ...] = ("INFORMED",),
+    complete: bool = True,
+    emancipated: bool = False,
+) -> int:
+    """A client made through the API (as an administrator), with the consents asked for (a guardian too when a
+    GUARDIAN consent is asked for)."""
+    admin = api.as_role("ADMIN")
+    body = {
+        "first_name": "Test",
+        "last_name": "Client",
+        "date_of_birth": dob.isoformat(),
+        "primary_clinician_id": clinician_id or api.world.clinician_a,
+        "is_emancipated": emancipated,
+    }
+    if complete:
+        body.update(
+            phone="555-0100",
+            address="1 Main St",
+            city="Atlanta",
+            zip_code="30301",
+            emergency_contact_name="Em Contact",
+            is_self_pay=True,
+        )
+    response = admin.post("/clients", json=body)
+    assert response.status_code == 201, response.text
+    client_id = response.json()["id"]
+    for kind in consents:
+        consent = {"consent_type": kind, "signed_date": "2026-05-01"}
+        if kind == "GUARDIAN":
+            guardian = admin.post(
+                f"/clients/{client_id}/guardians",
+                json={"full_name": "Parent Person", "relationship": "PARENT"},
+            )
+            consent["guardian_id"] = guardian.json()["id"]
+        assert admin.post(f"/clients/{client_id}/consents", json=consent).status_code == 201
+    return client_id
+
+
+def booking(api: Api, client_id: int, slot=None, **extra) -> dict:
+    start, end = slot or next_slot()
+    return {
+        "client_id": client_id,
+        "clinician_id": api.world.clinician_a,
+        "start_at": iso(start),
+        "end_at": iso(end),
+        **extra,
+    }
