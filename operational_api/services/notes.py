@@ -40,7 +40,6 @@ from operational_api.models import (
     User,
 )
 from operational_api.services.clinical_common import (
-    ADMIN,
     CLINICAL_ROLES,
     can_read_note_text,
     check_version,
@@ -51,7 +50,7 @@ from operational_api.services.clinical_common import (
     require_role,
     versioned,
 )
-from operational_api.services.errors import Forbidden, InvalidInput, NotFound, RuleViolation, ServiceError
+from operational_api.services.errors import InvalidInput, NotFound, RuleViolation, ServiceError
 from operational_api.services.listing import Page, page, touch
 
 # Licences whose notes a supervisor co-signs (pre-licensed associates practise under supervision).
@@ -206,7 +205,7 @@ def _own_note(session: Session, actor: SignedInUser, note_id: int, action: str) 
     require_role(actor, CLINICAL_ROLES, f"{action} clinical notes")
     note = get_note(session, actor, note_id)
     if note.clinician_id != actor.user_id:
-        raise Forbidden(
+        raise RuleViolation(
             "note.not_author",
             f"clinical note {note_id} is another clinician's: only its author can {action} it",
         )
@@ -429,13 +428,11 @@ def cosign_note(
     source: str = audit.API,
 ) -> ClinicalNote:
     """The supervisor of record co-signs a signed note that requires it (once)."""
-    if actor.role == ADMIN:
-        raise Forbidden("note.cosign_not_supervisor", "only the author's supervisor co-signs a note")
     require_role(actor, CLINICAL_ROLES, "co-sign clinical notes")
     note = get_note(session, actor, note_id)
     author = session.get(User, note.clinician_id)
     if author is None or author.supervisor_id != actor.user_id:
-        raise Forbidden(
+        raise RuleViolation(
             "note.cosign_not_supervisor",
             f"clinical note {note_id}: only the author's supervisor of record co-signs it",
         )

@@ -117,6 +117,12 @@ def create_treatment_plan(
     return plan
 
 
+def get_treatment_plan(session: Session, actor: SignedInUser, plan_id: int) -> TreatmentPlan:
+    plan = get_or_404(session, TreatmentPlan, plan_id, "treatment_plan")
+    require_clinician_visible(actor, plan.clinician_id, "treatment_plan", plan_id)
+    return plan
+
+
 def review_treatment_plan(
     session: Session,
     actor: SignedInUser,
@@ -129,8 +135,7 @@ def review_treatment_plan(
 ) -> TreatmentPlan:
     """Record a review: the next one is due an interval after it."""
     require_role(actor, PLAN_ROLES, "review treatment plans")
-    plan = get_or_404(session, TreatmentPlan, plan_id, "treatment_plan")
-    require_clinician_visible(actor, plan.clinician_id, "treatment_plan", plan_id)
+    plan = get_treatment_plan(session, actor, plan_id)
     check_version(plan, expected_version, "treatment_plan")
     if plan.superseded_date is not None:
         raise RuleViolation(

@@ -105,6 +105,11 @@ def report_breach(
     return row
 
 
+def get_breach(session: Session, actor: SignedInUser, incident_id: int) -> BreachIncident:
+    require_role(actor, {ADMIN}, "read breach incidents")
+    return get_or_404(session, BreachIncident, incident_id, "breach_incident")
+
+
 def advance_breach(
     session: Session,
     actor: SignedInUser,
@@ -118,7 +123,7 @@ def advance_breach(
     require_role(actor, {ADMIN}, "manage breach incidents")
     if step not in BREACH_STEPS:
         raise InvalidInput("breach.step_unknown", f"step is one of {', '.join(BREACH_STEPS)}", field="step")
-    row = get_or_404(session, BreachIncident, incident_id, "breach_incident")
+    row = get_breach(session, actor, incident_id)
     column, before = BREACH_STEPS[step]
     if getattr(row, column) is not None or (before is not None and getattr(row, before) is None):
         raise RuleViolation("breach.transition", f"breach incident {incident_id}: cannot {step} it now")
@@ -208,6 +213,13 @@ def create_goal(
     return row
 
 
+def get_goal(session: Session, actor: SignedInUser, goal_id: int) -> PerformanceGoal:
+    """A goal of the actor's supervisee (administrators: anyone's); NotFound outside their scope."""
+    row = get_or_404(session, PerformanceGoal, goal_id, "performance_goal")
+    _goal_owner_in_reach(session, actor, row.user_id)
+    return row
+
+
 def set_goal_status(
     session: Session,
     actor: SignedInUser,
@@ -218,8 +230,7 @@ def set_goal_status(
     source: str = audit.API,
 ) -> PerformanceGoal:
     require_role(actor, {ADMIN, SUPERVISOR}, "close performance goals")
-    row = get_or_404(session, PerformanceGoal, goal_id, "performance_goal")
-    _goal_owner_in_reach(session, actor, row.user_id)
+    row = get_goal(session, actor, goal_id)
     if status not in GOAL_TRANSITIONS.get(row.status, frozenset()):
         raise RuleViolation(
             "goal.transition", f"performance goal {goal_id} is {row.status}: it cannot become {status}"

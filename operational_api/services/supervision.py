@@ -26,7 +26,7 @@ from operational_api.services.clinical_common import (
     record_write,
     require_role,
 )
-from operational_api.services.errors import Forbidden, InvalidInput, NotFound, RuleViolation
+from operational_api.services.errors import InvalidInput, NotFound, RuleViolation
 from operational_api.services.listing import Page, page
 
 SUPERVISION_ROLES = CLINICAL_ROLES | {ADMIN}
@@ -40,6 +40,14 @@ class SupervisionSessionInput(BaseModel):
     duration_hours: Decimal = Field(gt=0, le=8, max_digits=4, decimal_places=2)
     session_type: str = Field(default="INDIVIDUAL", pattern="^(INDIVIDUAL|GROUP)$")
     supervisor_id: int | None = None  # administrators name it; a supervisor logs their own sessions
+
+
+def get_supervision_session(session: Session, actor: SignedInUser, session_id: int) -> SupervisionSession:
+    """A session the actor took part in (administrators: any); NotFound otherwise."""
+    row = get_or_404(session, SupervisionSession, session_id, "supervision_session")
+    if actor.role != ADMIN and actor.user_id not in (row.supervisor_id, row.supervisee_id):
+        raise NotFound("supervision_session.not_found", f"supervision session {session_id} not found")
+    return row
 
 
 def log_supervision_session(
@@ -88,11 +96,9 @@ def sign_supervision_note(
 ) -> SupervisionSession:
     """The supervisor signs the session's note, once (a conditional update, so two signers cannot both win)."""
     require_role(actor, CLINICAL_ROLES, "sign supervision notes")
-    row = get_or_404(session, SupervisionSession, session_id, "supervision_session")
-    if actor.user_id not in (row.supervisor_id, row.supervisee_id):
-        raise NotFound("supervision_session.not_found", f"supervision session {session_id} not found")
+    row = get_supervision_session(session, actor, session_id)
     if row.supervisor_id != actor.user_id:
-        raise Forbidden(
+        raise RuleViolation(
             "supervision.not_supervisor", f"supervision session {session_id} is signed by its supervisor"
         )
     done = session.execute(

@@ -9,11 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from operational_api.api.context import BILLING, Ctx, api_route
+from operational_api.api.context import BILLING, Ctx, api_route, register_scope
 from operational_api.services import billing
 
 router = APIRouter(tags=["billing"])
 PAYMENTS = frozenset({"ADMIN", "BILLING", "FRONT_DESK"})
+register_scope("charge", billing.get_charge)
+register_scope("claim", billing.get_claim)
+register_scope("payment", billing.get_payment)
 
 
 class ChargeOut(BaseModel):

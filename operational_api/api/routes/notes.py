@@ -12,12 +12,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from operational_api.api.context import CLINICAL, STAFF, Ctx, api_route
+from operational_api.api.context import CLINICAL, STAFF, Ctx, api_route, register_scope
 from operational_api.services import notes, plans
 from operational_api.services.clinical_common import can_read_note_text
 
 router = APIRouter(tags=["clinical notes and plans"])
 AUTHORS = frozenset({"CLINICIAN", "SUPERVISOR"})
+register_scope("note", notes.get_note)
+register_scope("treatment_plan", plans.get_treatment_plan)
 
 
 class NoteOut(BaseModel):

@@ -9,10 +9,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from operational_api.api.context import ADMIN, CLINICAL, STAFF, Ctx, api_route
+from operational_api.api.context import ADMIN, CLINICAL, STAFF, Ctx, api_route, register_scope
 from operational_api.services import staff, supervision
 
 router = APIRouter(tags=["supervision and staff"])
+register_scope("supervision_session", supervision.get_supervision_session)
+register_scope("breach_incident", staff.get_breach)
+register_scope("performance_goal", staff.get_goal)
 SESSION_SIGNERS = frozenset({"CLINICIAN", "SUPERVISOR"})
 GOAL_SETTERS = frozenset({"ADMIN", "SUPERVISOR"})
 
@@ -143,12 +146,26 @@ def report_breach(payload: staff.BreachInput, ctx: Ctx):
 
 
 @api_route(
-    router, "POST", "/breach-incidents/{incident_id}/{step}", roles=ADMIN, scope="breach_incident",
+    router, "POST", "/breach-incidents/{incident_id}/respond", roles=ADMIN, scope="breach_incident",
     response_model=BreachOut,
 )  # fmt: skip
-def advance_breach(incident_id: int, step: Literal["respond", "resolve"], ctx: Ctx):
+def respond_to_breach(incident_id: int, ctx: Ctx):
     return ctx.write(
-        lambda s: BreachOut.model_validate(staff.advance_breach(s, ctx.actor, incident_id, step, now=ctx.now))
+        lambda s: BreachOut.model_validate(
+            staff.advance_breach(s, ctx.actor, incident_id, "respond", now=ctx.now)
+        )
+    )
+
+
+@api_route(
+    router, "POST", "/breach-incidents/{incident_id}/resolve", roles=ADMIN, scope="breach_incident",
+    response_model=BreachOut,
+)  # fmt: skip
+def resolve_breach(incident_id: int, ctx: Ctx):
+    return ctx.write(
+        lambda s: BreachOut.model_validate(
+            staff.advance_breach(s, ctx.actor, incident_id, "resolve", now=ctx.now)
+        )
     )
 
 

@@ -23,6 +23,7 @@ from operational_api.api.routes import ROUTE_TABLE
 from operational_api.db import session_scope
 from operational_api.models import Appointment, Consent, InsurancePolicy
 from operational_api.models_api import WaitlistEntry
+from tests.operational_api.api.clinical_records import clinical_records
 from tests.operational_api.api.conftest import ROLES, Api, add_complete_client, next_slot
 
 SCOPED_ROLES = ("CLINICIAN", "SUPERVISOR")
@@ -98,6 +99,7 @@ def matrix_records(api: Api) -> dict[str, tuple[int, int]]:
                 ("user", clinician),
             ):
                 records.setdefault(kind, []).append(value)
+        records.update(clinical_records(session, world, api.clock.now, records["client"]))
     api._matrix_records = {kind: (ids[0], ids[1]) for kind, ids in records.items()}
     return api._matrix_records
 

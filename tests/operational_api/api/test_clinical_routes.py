@@ -228,7 +228,7 @@ def test_supervision_session_over_http(api: Api):
     assert made.status_code == 201, made.text
     sid = made.json()["id"]
     _problem(
-        api.as_role("CLINICIAN").post(f"/supervision-sessions/{sid}/sign"), 403, "supervision.not_supervisor"
+        api.as_role("CLINICIAN").post(f"/supervision-sessions/{sid}/sign"), 409, "supervision.not_supervisor"
     )
     assert supervisor.post(f"/supervision-sessions/{sid}/sign").json()["is_note_signed"] is True
     _problem(supervisor.post(f"/supervision-sessions/{sid}/sign"), 409, "supervision.already_signed")

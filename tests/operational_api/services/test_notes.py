@@ -164,13 +164,18 @@ def test_associate_notes_need_the_supervisor_of_record_to_cosign(practice, refus
     # Not the supervisor of record: an administrator or another clinician cannot co-sign.
     refused(
         lambda s: notes.cosign_note(s, practice.actor("admin"), note.id, now=NOW),
-        "note.cosign_not_supervisor",
+        "role.forbidden",
         403,
     )
     refused(
         lambda s: notes.cosign_note(s, practice.actor("clinician"), note.id, now=NOW),
         "clinical_note.not_found",
         404,
+    )
+    refused(
+        lambda s: notes.cosign_note(s, practice.actor("associate"), note.id, now=NOW),
+        "note.cosign_not_supervisor",
+        409,
     )
     done = run(practice.engine, lambda s: notes.cosign_note(s, sup, note.id, now=NOW))
     assert (done.cosigned_by, done.cosigned_at) == (practice.users["supervisor"].id, NOW)
@@ -219,7 +224,7 @@ def test_amendment_keeps_the_signed_text_and_marks_the_note_amended(practice):
 def test_only_the_author_signs_and_other_roles_do_not_write_notes(practice, refused):
     note = _draft(practice, author="associate", client="a")
     refused(
-        lambda s: notes.sign_note(s, practice.actor("supervisor"), note.id, now=NOW), "note.not_author", 403
+        lambda s: notes.sign_note(s, practice.actor("supervisor"), note.id, now=NOW), "note.not_author", 409
     )
     refused(
         lambda s: notes.sign_note(s, practice.actor("clinician"), note.id, now=NOW),

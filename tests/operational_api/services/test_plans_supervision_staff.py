@@ -170,7 +170,7 @@ def test_supervision_session_rules(practice, refused):
     refused(
         lambda s: supervision.sign_supervision_note(s, practice.actor("associate"), row.id, now=NOW),
         "supervision.not_supervisor",
-        403,
+        409,
     )
     signed = run(practice.engine, lambda s: supervision.sign_supervision_note(s, sup, row.id, now=NOW))
     assert (signed.is_note_signed, signed.signed_at) == (True, NOW)
