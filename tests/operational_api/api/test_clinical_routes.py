@@ -4,7 +4,9 @@ refusals are problem+json with the rule id and write nothing; front desk and bil
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from sqlalchemy import func, select
@@ -245,3 +247,64 @@ def test_supervision_session_over_http(api: Api):
         "user.not_found",
     )
     assert api.count(SupervisionSession, SupervisionSession.supervisee_id == api.world.clinician_b) == 0
+
+
+RACERS = 10
+
+
+def _race(api: Api, role: str, requests: list[tuple[str, str, dict | None]]) -> list[httpx.Response]:
+    """Send the requests at once (a barrier releases them together), each on its own connection."""
+    token = api.as_role(role).headers["Authorization"]
+    barrier = threading.Barrier(len(requests))
+    limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=len(requests))
+    with httpx.Client(
+        base_url=api.url, headers={"Authorization": token}, timeout=120, limits=limits
+    ) as client:
+
+        def send(request: tuple[str, str, dict | None]) -> httpx.Response:
+            method, url, body = request
+            barrier.wait()
+            return client.request(method, url, json=body)
+
+        with ThreadPoolExecutor(len(requests)) as pool:
+            return list(pool.map(send, requests))
+
+
+def test_concurrent_signatures_sign_a_note_once(api: Api):
+    note = _note(api, _completed_session(api, days_ago=4), sign=False)
+    responses = _race(api, "CLINICIAN", [("POST", f"/notes/{note['id']}/sign", None)] * RACERS)
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) == 1, statuses
+    assert {r.json()["rule"] for r in responses if r.status_code != 200} <= {
+        "note.already_signed",
+        "clinical_note.version_conflict",
+        "request.version_conflict",
+    }
+    with session_scope(api.engine) as session:
+        signs = session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "note.sign", AuditEvent.entity_id == str(note["id"]))
+        )
+    assert signs == 1
+
+
+def test_concurrent_applications_never_overpay_a_charge(api: Api):
+    appointment = _completed_session(api, days_ago=5)
+    _note(api, appointment, sign=True)
+    billing = api.as_role("BILLING")
+    charge = billing.post(
+        "/charges", json={"appointment_id": appointment, "cpt_code": "90834"}
+    ).json()  # 130.00
+    payment = billing.post(
+        "/payments",
+        json={"payment_method": "CHECK", "payment_amount": "500.00", "payment_date": "2026-06-01",
+              "client_id": api.world.client_in},
+    ).json()  # fmt: skip
+    body = {"charge_id": charge["id"], "amount": "50.00"}
+    responses = _race(api, "BILLING", [("POST", f"/payments/{payment['id']}/applications", body)] * RACERS)
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201, 201] + [409] * (RACERS - 2), statuses
+    assert {r.json()["rule"] for r in responses if r.status_code == 409} == {"payment.exceeds_balance"}
+    final = billing.get(f"/charges/{charge['id']}").json()
+    assert (final["payment_amount"], final["status"]) == ("100.00", "PARTIALLY_PAID")
