@@ -419,6 +419,10 @@ def set_claim_status(
         raise InvalidInput(
             "claim.rejection_reason_missing", "a rejection names its reason", field="rejection_reason"
         )
+    # Read before the claim changes: a query after it would autoflush the claim outside the version guard.
+    released = (
+        session.scalars(select(Charge).where(Charge.claim_id == claim.id)).all() if target == REJECTED else []
+    )
     before = claim.status
     claim.status = target
     if target == ACCEPTED:
@@ -432,7 +436,7 @@ def set_claim_status(
     elif target == REJECTED:
         claim.rejected_at = now
         claim.rejection_reason = payload.rejection_reason
-        for charge in session.scalars(select(Charge).where(Charge.claim_id == claim.id)):
+        for charge in released:
             charge.claim_id = None
             charge.status = ChargeStatus.UNBILLED.value
             touch(charge, now)

@@ -333,15 +333,17 @@ def _sign_checked(note: ClinicalNote) -> str:
     return after
 
 
-def _apply_signature(
-    session: Session, note: ClinicalNote, actor: SignedInUser, after: str, now: dt.datetime
-) -> int:
+def _apply_signature(note: ClinicalNote, actor: SignedInUser, after: str, now: dt.datetime) -> None:
     note.status = after
     note.signed_by = actor.user_id
     note.signed_at = now
     touch(note, now)
-    # The billing hold (unsigned note from day 14) lifts with the signature: the charges of this note, or of its
-    # session when they name no note, may be submitted now (services/billing.py checks the note itself).
+
+
+def _lift_billing_holds(session: Session, note: ClinicalNote, now: dt.datetime) -> int:
+    """The billing hold (unsigned note from day 14) lifts with the signature: the charges of this note, or of its
+    session when they name no note, may be submitted now (services/billing.py checks the note itself). Runs after
+    the note's own flush, so a lost race on the note is a VersionConflict before anything else is written."""
     owned = Charge.note_id == note.id
     if note.appointment_id is not None:
         owned = owned | (Charge.note_id.is_(None) & (Charge.appointment_id == note.appointment_id))
@@ -367,9 +369,10 @@ def sign_note(
     note = _own_note(session, actor, note_id, "sign")
     check_version(note, expected_version, "clinical_note")
     after = _sign_checked(note)
-    lifted = _apply_signature(session, note, actor, after, now)
+    _apply_signature(note, actor, after, now)
     with versioned("clinical_note", note_id):
         session.flush()
+    lifted = _lift_billing_holds(session, note, now)
     record_write(
         session, actor, "note.sign", "clinical_note", note.id, client_ids=[note.client_id], source=source, now=now,
         detail={"billing_holds_lifted": lifted} if lifted else None,
@@ -407,9 +410,10 @@ def bulk_sign_notes(
                 }
             )
             continue
-        lifted = _apply_signature(session, note, actor, after, now)
+        _apply_signature(note, actor, after, now)
         with versioned("clinical_note", note_id):
             session.flush()
+        lifted = _lift_billing_holds(session, note, now)
         record_write(
             session, actor, "note.sign", "clinical_note", note.id, client_ids=[note.client_id], source=source, now=now,
             detail={"bulk": True, **({"billing_holds_lifted": lifted} if lifted else {})},

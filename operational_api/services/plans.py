@@ -97,6 +97,7 @@ def create_treatment_plan(
     require_role(actor, PLAN_ROLES, "write treatment plans")
     client_in_scope(session, actor, payload.client_id)
     _check_note(session, payload.note_id, payload.client_id, NoteType.TREATMENT_PLAN)
+    interval = _interval(session, "TREATMENT_PLAN_REVIEW")  # read first: a later query would autoflush
     superseded = _supersede(
         session, TreatmentPlan, payload.client_id, payload.effective_date, "treatment_plan"
     )
@@ -105,7 +106,7 @@ def create_treatment_plan(
         clinician_id=_clinician(actor, payload),
         note_id=payload.note_id,
         effective_date=payload.effective_date,
-        review_due_date=payload.effective_date + _interval(session, "TREATMENT_PLAN_REVIEW"),
+        review_due_date=payload.effective_date + interval,
     )
     session.add(plan)
     with versioned("treatment_plan", 0):
@@ -171,13 +172,14 @@ def create_safety_plan(
     require_role(actor, PLAN_ROLES, "write safety plans")
     client_in_scope(session, actor, payload.client_id)
     _check_note(session, payload.note_id, payload.client_id, NoteType.SAFETY_PLAN)
+    interval = _interval(session, "SAFETY_PLAN")
     superseded = _supersede(session, SafetyPlan, payload.client_id, payload.effective_date, "safety_plan")
     plan = SafetyPlan(
         client_id=payload.client_id,
         clinician_id=_clinician(actor, payload),
         note_id=payload.note_id,
         effective_date=payload.effective_date,
-        review_due_date=payload.effective_date + _interval(session, "SAFETY_PLAN"),
+        review_due_date=payload.effective_date + interval,
     )
     session.add(plan)
     session.flush()
