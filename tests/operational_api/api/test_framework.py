@@ -188,3 +188,19 @@ def test_phi_reads_are_audited_with_client_ids(api: Api):
         ).one()
     assert event.actor_user_id == api.world.users["CLINICIAN"] and json.loads(event.client_ids) == [cid]
     assert event.source == "api" and event.entity == "client"
+
+
+def test_a_crash_is_a_problem_without_traceback_or_values(api: Api, caplog):
+    from operational_api.api.server import BackgroundServer
+
+    with BackgroundServer(api.engine) as server:
+
+        def boom():
+            raise ValueError("Zebulon Quartermaine born 1990-05-05")
+
+        server.app.add_api_route("/boom", boom)
+        with caplog.at_level("DEBUG"):
+            response = httpx.get(f"{server.url}/boom")
+    body = _is_problem(response, 500, "server.error")
+    assert "Zebulon" not in response.text and "reference" in body["detail"]
+    assert "Zebulon" not in caplog.text and "Traceback" not in caplog.text
