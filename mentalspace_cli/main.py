@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from operational_api.errors import PlatformError
-from operational_api.settings import REPO_ROOT, var_dir
+from operational_api.settings import REPO_ROOT, api_port, var_dir
 
 DEMO_CLINICIANS = 12
 DEMO_MONTHS = 12
@@ -236,6 +236,11 @@ def _print_kvr_summary() -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.api_port is None:
+        try:
+            args.api_port = api_port()
+        except ValueError as exc:
+            raise PlatformError(str(exc)) from None
     env = {**os.environ, "DAGSTER_HOME": str(_dagster_home())}
     bin_dir = os.path.dirname(sys.executable)
     processes = [
@@ -275,9 +280,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         ),
+        # The operational API (operational_api/api): uvicorn on loopback; its errors go to this terminal.
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "operational_api.api.server",
+                "--host",
+                args.host,
+                "--port",
+                str(args.api_port),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        ),
     ]
     print(f"Dagster UI:            http://{args.host}:{args.dagster_port}")
     print(f"Streamlit dashboards:  http://{args.host}:{args.streamlit_port}")
+    print(f"Operational API:       http://{args.host}:{args.api_port}  (OpenAPI at /docs)")
     logins = var_dir() / "demo_logins.txt"
     if logins.exists():
         print("Demo sign-ins (role, email, password):")
@@ -286,7 +307,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
-        failed = [p.args[0] for p in processes if p.poll() not in (None, 0)]
+        failed = [
+            "the operational API" if p.args[0] == sys.executable else p.args[0]
+            for p in processes
+            if p.poll() not in (None, 0)
+        ]
         if failed:
             raise PlatformError(f"{os.path.basename(failed[0])} stopped unexpectedly (port already in use?)")
     except KeyboardInterrupt:
@@ -602,6 +627,7 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--dagster-port", type=int, default=3000)
     parser.add_argument("--streamlit-port", type=int, default=8501)
+    parser.add_argument("--api-port", type=int, default=None, help="default: MENTALSPACE_API_PORT or 8000")
 
 
 # Commands whose arguments (--help included) belong to another program's parser.

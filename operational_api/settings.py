@@ -28,3 +28,11 @@ def database_url() -> str:
 def practice_timezone() -> str:
     """The practice's time zone; periods (days, weeks, months) are cut in it."""
     return os.environ.get("MENTALSPACE_PRACTICE_TZ", "America/New_York")
+
+
+def api_port() -> int:
+    """The operational API's port on loopback (`mentalspace serve`): `MENTALSPACE_API_PORT`, default 8000."""
+    raw = os.environ.get("MENTALSPACE_API_PORT", "8000")
+    if not raw.isdigit() or not 0 < int(raw) <= 65535:
+        raise ValueError(f"MENTALSPACE_API_PORT must be a port number (1-65535), not {raw!r}")
+    return int(raw)

@@ -97,12 +97,16 @@ def create_app(engine: Engine, *, clock: Callable[[], dt.datetime] | None = None
         )
         return problem_response(exc.status_code, rule, detail, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _crash(_request: Request, exc: Exception):
-        reference = uuid.uuid4().hex[:12]
-        # Only the exception's type: messages of driver errors quote row values, which may be PHI.
-        log.error("API error %s: %s", reference, type(exc).__name__)
-        return problem_response(500, "server.error", f"internal error (reference {reference})")
+    @app.middleware("http")
+    async def _crash(request: Request, call_next):
+        # A middleware rather than an exception handler: Starlette re-raises what a handler for Exception saw,
+        # and uvicorn would log its traceback (driver errors quote row values, which may be PHI).
+        try:
+            return await call_next(request)
+        except Exception as exc:
+            reference = uuid.uuid4().hex[:12]
+            log.error("API error %s: %s", reference, type(exc).__name__)
+            return problem_response(500, "server.error", f"internal error (reference {reference})")
 
     for router in ROUTE_TABLE:
         for route in router.routes:

@@ -250,38 +250,33 @@ class ApiContext:
         nothing; the same key with a different request is refused (422). A refusal is audited on its own."""
         key = self.idempotency_key
         try:
-            for attempt in (1, 2):
-                try:
-                    with self.session() as session:
-                        if key is not None:
-                            replay = self._replay(session, key)
-                            if replay is not None:
-                                return replay
-                        body = jsonable_encoder(fn(session))
-                        if key is not None:
-                            session.add(
-                                IdempotencyRecord(
-                                    user_id=self.actor.user_id,
-                                    idempotency_key=key,
-                                    request_hash=self.fingerprint or "",
-                                    status_code=status,
-                                    response_body=json.dumps(body),
-                                    created_at=self.now,
-                                )
-                            )
-                            session.flush()
-                    return self._json(body, status)
-                except ServiceError:
-                    # A concurrent request with the same key may have won (its record now exists): replay it.
-                    if key is None or attempt == 2:
-                        raise
-                    with self.state.session() as session:
-                        replay = self._replay(session, key)
+            with self.session() as session:
+                if key is not None:
+                    replay = self._replay(session, key)
                     if replay is not None:
                         return replay
-                    raise
-            raise AssertionError("unreachable")
+                body = jsonable_encoder(fn(session))
+                if key is not None:
+                    session.add(
+                        IdempotencyRecord(
+                            user_id=self.actor.user_id,
+                            idempotency_key=key,
+                            request_hash=self.fingerprint or "",
+                            status_code=status,
+                            response_body=json.dumps(body),
+                            created_at=self.now,
+                        )
+                    )
+                    session.flush()
+            return self._json(body, status)
         except ServiceError as exc:
+            if key is not None:
+                # A concurrent request with the same key may have committed first (its record now exists, and
+                # ours lost on the unique key or on the rule it already satisfied): answer as it did.
+                with self.state.session() as session:
+                    replay = self._replay(session, key)
+                if replay is not None:
+                    return replay
             self._audit_refusal(exc)
             raise
 

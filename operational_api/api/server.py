@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
-import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -12,16 +13,6 @@ import uvicorn
 from sqlalchemy import Engine
 
 from operational_api.api.app import create_app
-
-DEFAULT_PORT = 8000
-PORT_ENV = "MENTALSPACE_API_PORT"
-
-
-def api_port() -> int:
-    raw = os.environ.get(PORT_ENV, str(DEFAULT_PORT))
-    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
-        raise ValueError(f"{PORT_ENV} must be a port number (0-65535), not {raw!r}")
-    return int(raw)
 
 
 class BackgroundServer:
@@ -63,3 +54,31 @@ class BackgroundServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m operational_api.api.server --host H --port P`: the API over DATABASE_URL's store, in the
+    foreground (`mentalspace serve` starts it next to Dagster and the dashboards)."""
+    from operational_api.db import get_engine, is_migrated
+    from operational_api.errors import PlatformError
+    from operational_api.settings import api_port
+
+    parser = argparse.ArgumentParser(prog="operational_api.api.server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    try:
+        port = args.port if args.port is not None else api_port()
+        engine = get_engine()
+        if not is_migrated(engine):
+            raise PlatformError("the operational store has no schema yet: run `mentalspace init` first")
+    except (PlatformError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # No access log: request lines carry query strings, and a query may one day carry PHI.
+    uvicorn.run(create_app(engine), host=args.host, port=port, log_level="warning", access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

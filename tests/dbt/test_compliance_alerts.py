@@ -219,8 +219,9 @@ def build_scenario(url: str) -> dict[str, int]:
                 signed_at=_utc("2026-11-03 13:00"),
             )
         )
+        # One client an hour: a clinician cannot be double-booked (migration 0007).
         for cid in (3, 4, 5, 6, 7, 8):
-            p.appointment(3 if cid < 6 else 4, cid, "2026-11-02 09:00")
+            p.appointment(3 if cid < 6 else 4, cid, f"2026-11-02 {9 + cid % 3:02d}:00")
         # Treatment plans: day 80 reminder, day 90 alert, day 91 out of compliance, day 79 nothing.
         s.add_all(
             [
@@ -396,8 +397,8 @@ def add_one_definition_cases(s, p: Practice) -> None:
             )
         )
     s.flush()
-    for cid in (9, 10, 11, 13):
-        p.appointment(3, cid, "2026-11-04 09:00")
+    for hour, cid in enumerate((9, 10, 11, 13), start=13):
+        p.appointment(3, cid, f"2026-11-04 {hour}:00")
     p.appointment(3, 12, "2026-11-04 10:00", telehealth=True)
     p.appointment(3, 14, "2026-06-01 09:00")  # client 14: status ACTIVE, but no visit in the last 90 days
     s.add_all(

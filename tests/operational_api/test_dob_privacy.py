@@ -98,9 +98,9 @@ def _store_with_minors(tmp_path):
             (1, "2026-11-24 22:30"),  # 03:30 UTC on the birthday, still the 24th in New York: a minor
             (2, "2026-02-28 09:00"),  # born 29 February: still a minor on the 28th
             (2, "2026-03-01 09:00"),  # an adult on 1 March
-            (3, "2026-11-24 09:00"),  # unknown date of birth: unknown
-            (4, "2026-11-24 09:00"),
-            (5, "2026-11-24 09:00"),
+            (3, "2026-11-24 10:00"),  # unknown date of birth: unknown (one clinician: one client an hour)
+            (4, "2026-11-24 11:00"),
+            (5, "2026-11-24 12:00"),
         ]
         for aid, (cid, local) in enumerate(visits, start=1):
             start = (

@@ -54,6 +54,20 @@ def test_no_clinician_is_double_booked(practice):
     assert max(starts.values()) == 1
 
 
+def test_no_overlapping_appointments_for_a_clinician_or_a_client(practice):
+    """The store refuses overlaps (migration 0007: exclusion constraints / triggers); the generator never makes
+    one, so the bulk loader loads on both databases. Shared group slots would be the only exception."""
+    for key in ("clinician_id", "client_id"):
+        spans = defaultdict(list)
+        for a in _rows(practice, "appointments"):
+            if a["status"] not in ("CANCELLED", "RESCHEDULED") and a.get("shared_slot_id") is None:
+                spans[a[key]].append((a["start_at"], a["end_at"]))
+        for who, times in spans.items():
+            times.sort()
+            for (_, end), (start, _) in zip(times, times[1:], strict=False):
+                assert start >= end, f"{key} {who} has overlapping appointments at {start}"
+
+
 def test_note_signing_has_a_long_tail_past_7_and_14_days(practice):
     appointments = {a["id"]: a for a in _rows(practice, "appointments")}
     lags = []

@@ -188,3 +188,43 @@ def test_phi_reads_are_audited_with_client_ids(api: Api):
         ).one()
     assert event.actor_user_id == api.world.users["CLINICIAN"] and json.loads(event.client_ids) == [cid]
     assert event.source == "api" and event.entity == "client"
+
+
+def test_a_crash_is_a_problem_without_traceback_or_values(api: Api, caplog):
+    from operational_api.api.server import BackgroundServer
+
+    with BackgroundServer(api.engine) as server:
+
+        def boom():
+            raise ValueError("Zebulon Quartermaine born 1990-05-05")
+
+        server.app.add_api_route("/boom", boom)
+        with caplog.at_level("DEBUG"):
+            response = httpx.get(f"{server.url}/boom")
+    body = _is_problem(response, 500, "server.error")
+    assert "Zebulon" not in response.text and "reference" in body["detail"]
+    assert "Zebulon" not in caplog.text and "Traceback" not in caplog.text
+
+
+def test_concurrent_retries_with_one_idempotency_key_create_once(api: Api):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = api.as_role("FRONT_DESK").headers["Authorization"]
+    key = uuid.uuid4().hex
+    body = {"first_name": "Race", "last_name": "Retry", "primary_clinician_id": api.world.clinician_a}
+    before = api.count(Client)
+    barrier = threading.Barrier(20)
+    with httpx.Client(
+        base_url=api.url, headers={"Authorization": token, "Idempotency-Key": key}, timeout=60
+    ) as c:
+
+        def post(_):
+            barrier.wait()
+            return c.post("/clients", json=body)
+
+        with ThreadPoolExecutor(20) as pool:
+            responses = list(pool.map(post, range(20)))
+    assert {r.status_code for r in responses} == {201}, [r.text for r in responses if r.status_code != 201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert api.count(Client) == before + 1

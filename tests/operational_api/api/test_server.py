@@ -1,0 +1,73 @@
+"""`python -m operational_api.api.server` (what `mentalspace serve` starts): serves /docs on the given port, and
+refuses an unmigrated store with one line and exit code 2."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from operational_api.db import get_engine, migrate
+from tests.conftest import REPO_ROOT, run_cli
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serves_the_api_on_the_configured_port(tmp_path, var_dir):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = get_engine(url)
+    migrate(engine)
+    engine.dispose()
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "operational_api.api.server"],
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": url, "MENTALSPACE_API_PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/docs")
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stderr.read()
+                assert time.monotonic() < deadline, "the API did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        unauthenticated = httpx.get(f"http://127.0.0.1:{port}/clients")
+        assert unauthenticated.status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_refuses_an_unmigrated_store(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "operational_api.api.server", "--port", str(_free_port())],
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: the operational store has no schema yet: run `mentalspace init` first"
+    ]
+
+
+def test_serve_rejects_a_bad_api_port(var_dir):
+    result = run_cli("serve", env={"MENTALSPACE_VAR_DIR": str(var_dir), "MENTALSPACE_API_PORT": "http"})
+    assert result.returncode == 2
+    assert "MENTALSPACE_API_PORT" in result.stderr and "Traceback" not in result.stderr
