@@ -306,3 +306,35 @@ def test_note_for_a_session_must_be_the_authors_session_with_that_client(practic
         practice.engine, lambda s: notes.create_note_draft(s, practice.actor("associate"), payload, now=NOW)
     )
     assert made.appointment_id == appointment.id
+
+
+def test_a_lost_race_to_sign_never_signs_twice(practice):
+    """Two sessions read the same unsigned note; the second signature is refused: a moved version when its read
+    predates the first commit (PostgreSQL's snapshot), or the signed status when it sees the commit (SQLite)."""
+    from sqlalchemy.orm import Session
+
+    from operational_api.services.errors import ServiceError
+
+    note = _draft(practice)
+    actor = practice.actor("clinician")
+    first, second = Session(practice.engine), Session(practice.engine)
+    try:
+        notes.get_note(first, actor, note.id)
+        notes.get_note(second, actor, note.id)
+        notes.sign_note(first, actor, note.id, now=NOW)
+        first.commit()
+        with pytest.raises(ServiceError) as lost:
+            notes.sign_note(second, actor, note.id, now=NOW + dt.timedelta(minutes=1))
+        second.rollback()
+    finally:
+        first.close()
+        second.close()
+    assert (lost.value.rule, lost.value.status) in {
+        ("clinical_note.version_conflict", 412),
+        ("note.already_signed", 409),
+    }
+    with practice.engine.connect() as conn:
+        signed_at = conn.execute(
+            select(ClinicalNote.signed_at).where(ClinicalNote.id == note.id)
+        ).scalar_one()
+    assert signed_at == NOW
