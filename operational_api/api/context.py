@@ -364,6 +364,8 @@ def api_context(
 
 
 Ctx = Annotated[ApiContext, Depends(api_context)]
+# The signed-in staff member alone, for a route that needs nothing else of the context.
+Actor = Annotated[SignedInUser, Depends(current_actor)]
 
 # Every route documents the problem answers it can give.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
