@@ -101,7 +101,7 @@ def _training_exception_active(state: ApiState, session: Session, user_id: int, 
     if ends is None:
         return False
     query = select(table.c.user_id).where(table.c.user_id == user_id, ends > now)
-    for name in ("starts_at", "valid_from", "created_at"):
+    for name in ("granted_at", "starts_at", "valid_from"):
         if name in table.c:
             query = query.where(table.c[name] <= now)
             break
