@@ -101,7 +101,7 @@ def _training_exception_active(state: ApiState, session: Session, user_id: int, 
     if ends is None:
         return False
     query = select(table.c.user_id).where(table.c.user_id == user_id, ends > now)
-    for name in ("starts_at", "valid_from", "created_at"):
+    for name in ("granted_at", "starts_at", "valid_from"):
         if name in table.c:
             query = query.where(table.c[name] <= now)
             break
@@ -364,6 +364,8 @@ def api_context(
 
 
 Ctx = Annotated[ApiContext, Depends(api_context)]
+# The signed-in staff member alone, for a route that needs nothing else of the context.
+Actor = Annotated[SignedInUser, Depends(current_actor)]
 
 # Every route documents the problem answers it can give.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

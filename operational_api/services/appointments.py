@@ -689,6 +689,13 @@ def _offer_freed_slot(session: Session, freed: Appointment, now: dt.datetime) ->
     """A slot in the future came free: offer it to the longest-waiting entry whose window holds it."""
     if freed.start_at <= now or freed.shared_slot_id is not None:
         return None
+    still_held = session.scalar(
+        select(Appointment.id).where(
+            Appointment.shared_slot_id == freed.id, Appointment.status.not_in(FREE_STATUSES)
+        )
+    )
+    if still_held is not None:  # a group session goes on without this client
+        return None
     entry = session.scalar(
         select(WaitlistEntry)
         .where(

@@ -18,8 +18,8 @@ router = APIRouter(tags=["auth"])
 
 # Per process, like the dashboards' throttle: a source that keeps failing waits 1, 2, 4 ... 30 s.
 _THROTTLE = SignInThrottle()
-# h4a adds TOTP to `authenticate`; pass the code once it takes one.
-_TAKES_TOTP = "totp_code" in pyinspect.signature(authenticate).parameters
+# h4a adds TOTP (and the source, for its throttle and audit) to `authenticate`: pass them once it takes them.
+_AUTH_PARAMS = pyinspect.signature(authenticate).parameters
 
 
 class SignIn(BaseModel):
@@ -52,9 +52,13 @@ def sign_in(payload: SignIn, request: Request) -> TokenPair:
     if wait:
         _THROTTLE.sleep(wait)
     now = state.now()
-    kwargs = {"totp_code": payload.totp_code} if _TAKES_TOTP else {}
+    kwargs: dict[str, object] = {"now": now}
+    if "totp_code" in _AUTH_PARAMS:
+        kwargs["totp_code"] = payload.totp_code
+    if "source" in _AUTH_PARAMS:
+        kwargs["source"] = source
     try:
-        user = authenticate(state.engine, payload.email, payload.password, now, **kwargs)
+        user = authenticate(state.engine, payload.email, payload.password, **kwargs)
     except SignInError as exc:
         _THROTTLE.failed(source)
         raise _refused(str(exc)) from None

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from operational_api.audit import AuditEvent
 from operational_api.db import session_scope
 from operational_api.models import Client
-from tests.operational_api.api.conftest import Api
+from tests.operational_api.api.conftest import PASSWORD, Api
 
 
 def _is_problem(response: httpx.Response, status: int, rule: str) -> dict:
@@ -228,3 +228,47 @@ def test_concurrent_retries_with_one_idempotency_key_create_once(api: Api):
     assert {r.status_code for r in responses} == {201}, [r.text for r in responses if r.status_code != 201]
     assert len({r.json()["id"] for r in responses}) == 1
     assert api.count(Client) == before + 1
+
+
+def test_an_administrators_training_exception_lets_staff_in_while_it_lasts(tmp_path):
+    """h4a's `hipaa_training_exceptions` (created here in its shape when that branch is not merged yet)."""
+    from sqlalchemy import text
+
+    from operational_api.api.server import BackgroundServer
+    from operational_api.db import get_engine, migrate
+    from tests.operational_api.api.conftest import START, Clock, seed_world
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    migrate(engine)
+    world = seed_world(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "create table if not exists hipaa_training_exceptions (id integer primary key, user_id integer "
+                "not null, granted_by integer, reason varchar(500) not null, granted_at datetime not null, "
+                "expires_at datetime not null)"
+            )
+        )
+        conn.execute(
+            text(
+                "insert into hipaa_training_exceptions (user_id, reason, granted_at, expires_at) "
+                "values (:user, 'renewal booked', :granted, :expires)"
+            ),
+            {"user": world.untrained, "granted": START, "expires": START + dt.timedelta(days=1)},
+        )
+    clock = Clock()
+    with BackgroundServer(engine, clock=clock) as server:
+        with session_scope(engine) as session:
+            from operational_api.models import User
+
+            email = session.get(User, world.untrained).email
+        token = httpx.post(f"{server.url}/auth/token", json={"email": email, "password": PASSWORD}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        assert httpx.get(f"{server.url}/users/me", headers=headers).status_code == 200
+        clock.now = START + dt.timedelta(days=1)
+        token = httpx.post(f"{server.url}/auth/token", json={"email": email, "password": PASSWORD}).json()
+        lapsed = httpx.get(
+            f"{server.url}/users/me", headers={"Authorization": f"Bearer {token['access_token']}"}
+        )
+        _is_problem(lapsed, 403, "staff.hipaa_training_required")
+    engine.dispose()
