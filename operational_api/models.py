@@ -875,3 +875,4 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
 
 # Models declared in their own modules register on Base's metadata when imported here (keep at the end).
 from operational_api import audit as _audit  # noqa: E402,F401
+from operational_api import models_audit as _models_audit  # noqa: E402,F401
