@@ -188,3 +188,53 @@ def purge(
             )
         )
     return PurgeResult(deleted, through)
+
+
+# ---- reading the log (the administrators' Audit log page) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What an administrator narrows the log to; every field optional. Times are naive UTC, [since, until)."""
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    actor_user_id: int | None = None
+    actions: tuple[str, ...] = ()
+    client_id: int | None = None
+    outcome: str | None = None
+
+
+def search(engine: Engine, chosen: AuditFilter, *, limit: int = 5_000) -> list[AuditEvent]:
+    """The newest events matching `chosen`, newest first, at most `limit`."""
+    from sqlalchemy import or_
+
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if chosen.since is not None:
+        query = query.where(AuditEvent.occurred_at >= chosen.since)
+    if chosen.until is not None:
+        query = query.where(AuditEvent.occurred_at < chosen.until)
+    if chosen.actor_user_id is not None:
+        query = query.where(AuditEvent.actor_user_id == chosen.actor_user_id)
+    if chosen.actions:
+        query = query.where(AuditEvent.action.in_(chosen.actions))
+    if chosen.outcome:
+        query = query.where(AuditEvent.outcome == chosen.outcome)
+    if chosen.client_id is not None:
+        # client_ids is the JSON text of a sorted list ("[3, 17]"): the id alone, first, last or in between.
+        n = int(chosen.client_id)
+        query = query.where(
+            or_(
+                AuditEvent.client_ids == f"[{n}]",
+                AuditEvent.client_ids.like(f"[{n}, %"),
+                AuditEvent.client_ids.like(f"%, {n}]"),
+                AuditEvent.client_ids.like(f"%, {n}, %"),
+            )
+        )
+    with session_scope(engine) as session:
+        return list(session.scalars(query).all())
+
+
+def known_actions(engine: Engine) -> list[str]:
+    with session_scope(engine) as session:
+        return sorted(session.scalars(select(AuditEvent.action).distinct()).all())
