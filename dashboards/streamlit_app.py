@@ -33,6 +33,7 @@ PAGE_ICONS = {
     "front_desk_tasks": ":material/checklist:",
     ERA_UPLOAD_PAGE: ":material/upload_file:",
     "audit_log": ":material/policy:",
+    "backfills": ":material/history:",
 }
 
 

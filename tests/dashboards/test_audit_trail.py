@@ -30,7 +30,7 @@ ROLE_PAGES = [
 ]
 # Pages whose tables name clients (client lists, schedules, alerts about clients' records).
 CLIENT_PAGES = {"my_practice", "my_team", "compliance_alerts", "schedule", "front_desk_tasks"}
-NO_CLIENT_PAGES = {"practice_overview", "metric_explorer", "reports", "audit_log"}
+NO_CLIENT_PAGES = {"practice_overview", "metric_explorer", "reports", "audit_log", "backfills"}
 
 
 def _engine():

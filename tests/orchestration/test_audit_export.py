@@ -70,7 +70,7 @@ def test_a_day_is_exported_once_read_only_and_verified_on_rerun(store, var_dir):
     again = _materialize(url, DAY)
     assert again.success
     metadata = again.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
-    assert metadata["written"].value is False and metadata["rows"].value == 3
+    assert metadata["files_written"].value == 0 and metadata["rows"].value == 3
     assert path.read_bytes() == before
 
 

@@ -12,31 +12,40 @@ from operational_api.audit_export import export_day
 from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource
 
-# The audit log arrived with migration 0005; earlier days would only be empty files.
-START_DATE = "2026-12-01"
+# The audit log arrived in December 2026 (migration 0005); days before it export as empty files.
+START_DATE = "2026-11-01"
 
 AUDIT_DAYS = dg.DailyPartitionsDefinition(
     start_date=START_DATE, timezone=current_environment().practice_timezone
 )
 
 
-@dg.asset(key=["audit", "daily_export"], partitions_def=AUDIT_DAYS, group_name="audit", kinds={"sqlalchemy"})
+@dg.asset(
+    key=["audit", "daily_export"],
+    partitions_def=AUDIT_DAYS,
+    # A backfill of a missed month is one run writing its days in order, not thirty processes.
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="audit",
+    kinds={"sqlalchemy"},
+)
 def audit_daily_export(
     context: dg.AssetExecutionContext, store: OperationalStoreResource
 ) -> dg.MaterializeResult:
-    """One append-only JSON-lines file of the day's audit rows; its SHA-256 and the chain hash in audit_exports."""
-    done = export_day(
-        store.engine(),
-        dt.date.fromisoformat(context.partition_key),
-        timezone=current_environment().practice_timezone,
-    )
+    """One append-only JSON-lines file per day of audit rows; its SHA-256 and the chain hash in audit_exports."""
+    engine = store.engine()
+    timezone = current_environment().practice_timezone
+    done = [
+        export_day(engine, dt.date.fromisoformat(key), timezone=timezone) for key in context.partition_keys
+    ]
+    last = done[-1]
     return dg.MaterializeResult(
         metadata={
-            "rows": done.rows,
-            "file": str(done.path),
-            "file_sha256": done.file_sha256,
-            "chain_hash": done.chain_hash,
-            "written": done.written,
+            "days": len(done),
+            "rows": sum(d.rows for d in done),
+            "files_written": sum(d.written for d in done),
+            "last_file": str(last.path),
+            "last_file_sha256": last.file_sha256,
+            "chain_hash": last.chain_hash,
         }
     )
 
