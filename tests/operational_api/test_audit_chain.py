@@ -8,6 +8,7 @@ rights would, and `mentalspace audit verify` must name the exact row they touche
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from contextlib import contextmanager
 
@@ -247,3 +248,38 @@ def test_the_application_role_cannot_update_or_delete_audit_rows(pg_database):
             conn.exec_driver_sql(f'DROP OWNED BY "{role}"')
             conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
         owner.dispose()
+
+
+def test_concurrent_writers_append_one_linear_chain(empty_store):
+    engine, _ = empty_store
+    failures: list[str] = []
+
+    def write(worker: int) -> None:
+        for i in range(25):
+            try:
+                with session_scope(engine) as session:
+                    audit.record(session, action="page.view", source=audit.DASHBOARDS, client_ids=[worker, i])
+            except Exception as exc:  # noqa: BLE001 - any failure is what the test reports
+                failures.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert verify(engine).rows == 100
+
+
+def test_audit_rows_do_not_make_a_synthetic_store_look_like_a_practices_own(tmp_path):
+    from operational_api.db import mark_generated, store_origin
+    from operational_api.models import PracticeSetting
+
+    engine = get_engine(f"sqlite:///{tmp_path / 's.db'}")
+    migrate(engine)
+    with session_scope(engine) as session:
+        session.add(PracticeSetting(key="made_by_the_generator", value="1"))
+    mark_generated(engine, seed=1)
+    _record(engine, [T0])  # someone used the demo's dashboards
+    assert store_origin(engine).generated, "`make build` may still replace the demo"
+    engine.dispose()
