@@ -15,6 +15,7 @@ from dashboards import audit_trail
 from dashboards.auth import store_engine
 from dashboards.components import ui
 from dashboards.data.cache import clear_all
+from operational_api import audit
 from operational_api.era.posting import (
     PostingError,
     mark_unmatchable,
@@ -80,7 +81,13 @@ def _upload_section(user) -> None:
         with st.spinner("Matching claims and posting payments…"):
             digest = hashlib.sha256(data).hexdigest()
             try:
-                result = post_bytes(store_engine(), data, uploaded.name, uploaded_by=user.user_id)
+                result = post_bytes(
+                    store_engine(),
+                    data,
+                    uploaded.name,
+                    uploaded_by=user.user_id,
+                    audit_source=audit.DASHBOARDS,
+                )
             except PostingError as exc:
                 audit_trail.record(
                     user,
@@ -93,13 +100,6 @@ def _upload_section(user) -> None:
                 st.error(ui.plain(exc))
                 return
             submit(data, uploaded.name)
-            audit_trail.record(
-                user,
-                "era.post",
-                entity="era_file",
-                entity_id=digest,
-                detail={"bytes": len(data), "already_posted": bool(result.already_posted)},
-            )
         st.session_state[f"{PAGE}_result"] = result
         if not result.already_posted:
             # New payments: no page may keep serving loader results cached before them.
@@ -156,6 +156,7 @@ def _review_section(user) -> None:
                     claim_id=candidate.claim_id,
                     charge_id=candidate.charge_id,
                     user_id=user.user_id,
+                    audit_source=audit.DASHBOARDS,
                 )
             except PlatformError as exc:
                 audit_trail.record(
@@ -168,21 +169,15 @@ def _review_section(user) -> None:
                 )
                 st.error(ui.plain(exc))
             else:
-                audit_trail.record(
-                    user,
-                    "era.resolve",
-                    entity="era_claim",
-                    entity_id=item.era_claim_id,
-                    detail={"charge_id": candidate.charge_id},
-                )
                 clear_all()  # the chosen claim's payment is posted now
                 st.success(ui.plain(outcome.summary_line()))
     else:
         st.write("No candidate scored high enough; find the claim in AdvancedMD or set this one aside.")
     if st.button("Mark unmatchable", key=f"{PAGE}_unmatchable"):
         try:
-            outcome = mark_unmatchable(store_engine(), item.era_claim_id, user_id=user.user_id)
-            audit_trail.record(user, "era.unmatchable", entity="era_claim", entity_id=item.era_claim_id)
+            outcome = mark_unmatchable(
+                store_engine(), item.era_claim_id, user_id=user.user_id, audit_source=audit.DASHBOARDS
+            )
             st.success(ui.plain(outcome.summary_line()))
         except PlatformError as exc:
             audit_trail.record(
