@@ -8,9 +8,10 @@ rights would, and `mentalspace audit verify` must name the exact row they touche
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import threading
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -22,7 +23,7 @@ from operational_api.audit_export import export_day
 from operational_api.db import _normalise_url, get_engine, migrate, session_scope
 from operational_api.errors import PlatformError
 from operational_api.pg_roles import grant_app_role
-from tests.conftest import run_cli
+from tests.conftest import PG_ADMIN_URL, new_pg_database, run_cli
 
 ROWS = 8
 T0 = dt.datetime(2026, 11, 30, 15, 0)
@@ -30,18 +31,53 @@ NOW = dt.datetime(2026, 12, 4, 12, 0)
 TZ = "America/New_York"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_store(request, tmp_path):
-    """A migrated, empty store (SQLite file or a new PostgreSQL database), and its URL."""
-    url = (
-        request.getfixturevalue("pg_database")
-        if request.param == "postgres"
-        else f"sqlite:///{tmp_path}/s.db"
-    )
-    engine = get_engine(url)
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory):
+    """Migrated empty stores to copy from: a SQLite file, and a PostgreSQL template database once asked for."""
+    path = tmp_path_factory.mktemp("template") / "store.db"
+    engine = get_engine(f"sqlite:///{path}")
     migrate(engine)
-    yield engine, url
     engine.dispose()
+    found = {"sqlite": path}
+    with ExitStack() as stack:
+
+        def postgres() -> str:
+            if "postgres" not in found:
+                url = stack.enter_context(new_pg_database())
+                pg = get_engine(url)
+                migrate(pg)
+                pg.dispose()
+                found["postgres"] = url
+            return found["postgres"]
+
+        found["postgres_factory"] = postgres
+        yield found
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_store(request, tmp_path, templates):
+    """A migrated, empty store (a copy of the module's template: SQLite file or PostgreSQL database), and its URL."""
+    if request.param == "sqlite":
+        shutil.copy(templates["sqlite"], tmp_path / "s.db")
+        url = f"sqlite:///{tmp_path}/s.db"
+        engine = get_engine(url)
+        yield engine, url
+        engine.dispose()
+        return
+    template = templates["postgres_factory"]().rpartition("/")[2]
+    import psycopg
+
+    name = f"ms_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
+        con.execute(f'create database "{name}" template "{template}"')
+    url = f"{PG_ADMIN_URL.rpartition('/')[0]}/{name}"
+    engine = get_engine(url)
+    try:
+        yield engine, url
+    finally:
+        engine.dispose()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
+            con.execute(f'drop database if exists "{name}" with (force)')
 
 
 def _record(engine, times) -> None:
