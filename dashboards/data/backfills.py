@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from dashboards import audit_trail
+from dashboards.data.cache import cached
 from operational_api.auth import SignedInUser
 from operational_api.errors import PlatformError
 
@@ -83,8 +84,8 @@ def _require_admin(user: SignedInUser | None, action: str, **detail) -> None:
         raise BackfillRefused("backfills are for administrators")
 
 
-def _graphql(query: str, variables: dict | None = None) -> dict:
-    url = f"{dagster_url()}/graphql"
+def _graphql(query: str, variables: dict | None = None, base: str | None = None) -> dict:
+    url = f"{base or dagster_url()}/graphql"
     try:
         response = httpx.post(
             url, json={"query": query, "variables": variables or {}}, timeout=TIMEOUT_SECONDS
@@ -106,7 +107,13 @@ def _graphql(query: str, variables: dict | None = None) -> dict:
 def backfill_groups(user: SignedInUser | None) -> list[BackfillGroup]:
     """Asset groups whose assets are partitioned by day (or share partition keys), for the page's choices."""
     _require_admin(user, "backfill.list")
-    nodes = _graphql(_ASSETS)["assetNodes"]
+    return _groups(dagster_url())
+
+
+@cached(max_entries=4, ttl=60)
+def _groups(url: str) -> list[BackfillGroup]:
+    # Cached a minute per webserver: the asset graph changes with deployments, not between clicks.
+    nodes = _graphql(_ASSETS, base=url)["assetNodes"]
     groups: dict[str, list[dict]] = {}
     for node in nodes:
         if node["isPartitioned"] and node["partitionKeys"]:
