@@ -57,15 +57,34 @@ def warehouse(sql: str, params: list | None = None) -> pl.DataFrame:
     return Warehouse(current_environment()).query(sql, params)
 
 
+@pytest.fixture(scope="module")
+def private_demo(built_demo, tmp_path_factory):
+    """A copy of the demo for this module: other tests (other xdist workers) sign in as the same demo users and
+    open the same pages meanwhile, and their audit rows must not be counted as this module's."""
+    var = tmp_path_factory.mktemp("audit-demo") / "var"
+    shutil.copytree(built_demo, var, ignore=shutil.ignore_patterns("dagster", "*.lock", "*.wal", "audit"))
+    return var
+
+
+@pytest.fixture
+def audit_demo(private_demo, monkeypatch):
+    from tests.conftest import DEPLOYMENT_VARS
+
+    for name in DEPLOYMENT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(private_demo))
+    return private_demo
+
+
 def test_every_page_is_classified():
     assert set(PAGE_TITLES) - {"era_upload"} == CLIENT_PAGES | NO_CLIENT_PAGES
     assert not CLIENT_PAGES & NO_CLIENT_PAGES
 
 
 @pytest.mark.parametrize(("role", "page"), ROLE_PAGES)
-def test_a_page_view_records_the_clients_it_shows(demo_env, role, page):
+def test_a_page_view_records_the_clients_it_shows(audit_demo, role, page):
     before = _last_id()
-    at = signed_in_app(demo_env, role)
+    at = signed_in_app(audit_demo, role)
     user = at.session_state["auth_user"]
     at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, at.exception
@@ -104,8 +123,8 @@ def test_a_page_view_records_the_clients_it_shows(demo_env, role, page):
         assert set(unsigned["client_id"].to_list()) <= set(shown)
 
 
-def test_a_csv_download_is_recorded_when_generated_and_when_refused(demo_env):
-    at = signed_in_app(demo_env, "CLINICIAN")
+def test_a_csv_download_is_recorded_when_generated_and_when_refused(audit_demo):
+    at = signed_in_app(audit_demo, "CLINICIAN")
     user = at.session_state["auth_user"]
     activity = at.session_state["auth_activity"]
     before = _last_id()
