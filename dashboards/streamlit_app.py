@@ -32,6 +32,8 @@ PAGE_ICONS = {
     "schedule": ":material/calendar_month:",
     "front_desk_tasks": ":material/checklist:",
     ERA_UPLOAD_PAGE: ":material/upload_file:",
+    "audit_log": ":material/policy:",
+    "backfills": ":material/history:",
 }
 
 

@@ -11,6 +11,8 @@
     mentalspace amd backfill         replace AdvancedMD visits and charges of a date range, one Dagster run per day
     mentalspace amd-sim              run the local AdvancedMD simulator
     mentalspace users unlock EMAIL   lift a sign-in lockout before its 30 minutes run out
+    mentalspace audit verify|export|purge   the audit log's hash chain, daily files and 7-year retention
+    mentalspace db grant-app-role ROLE / warehouse grant-analyst ROLE   PostgreSQL roles
 
 Errors are one line on stderr and exit code 2; `--debug` shows the traceback as well.
 """
@@ -604,6 +606,12 @@ def build_parser() -> argparse.ArgumentParser:
     q = users.add_parser("unlock", help="lift a sign-in lockout (and clear the failure count) now")
     q.add_argument("email")
     q.set_defaults(func=cmd_users_unlock)
+
+    from mentalspace_cli import audit as audit_commands
+    from mentalspace_cli import roles as role_commands
+
+    audit_commands.register(sub)
+    role_commands.register(sub)
 
     # add_help=False: `amd-sim --help` is the simulator's own help (see PASSTHROUGH in main).
     p = sub.add_parser("amd-sim", help="run the local AdvancedMD simulator (amd-sim --help)", add_help=False)

@@ -7,7 +7,7 @@ A row never carries PHI itself: the actor, what was done (`action`), to which en
 clients whose data was shown or changed. `detail` is for non-PHI facts (a rule id, a page name, a row count).
 
 Each row's `row_hash` covers its own content and the previous row's hash, so altering, deleting or reordering a row
-breaks the chain from that row on. Appending is serialised (an advisory lock on PostgreSQL; SQLite has one writer),
+breaks the chain from that row on. Appending is serialised (an advisory lock on PostgreSQL, the write lock on SQLite),
 which keeps the chain linear under concurrent writers.
 """
 
@@ -106,6 +106,11 @@ def record(
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("select pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+    else:
+        # SQLite has one writer, but the read below would otherwise run before this transaction holds the write
+        # lock, so two writers could read the same last row (and one fail on the id). A write that changes
+        # nothing takes the lock first (waiting on the busy timeout); the append-only triggers see no row.
+        session.execute(text("update audit_events set id = id where 0 = 1"))
     last = session.execute(
         select(AuditEvent.id, AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1)
     ).first()

@@ -910,3 +910,4 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
 from operational_api import audit as _audit  # noqa: E402,F401
 from operational_api import models_api as _models_api  # noqa: E402,F401
 from operational_api import models_billing as _models_billing  # noqa: E402,F401
+from operational_api import models_audit as _models_audit  # noqa: E402,F401

@@ -4,6 +4,7 @@ import dagster as dg
 
 from orchestration.defs.advancedmd import definitions as advancedmd_domain
 from orchestration.defs.alerts import assets as alerts_domain
+from orchestration.defs.audit import assets as audit_domain
 from orchestration.defs.dbt import assets as dbt_domain
 from orchestration.defs.era import definitions as era_domain
 from orchestration.defs.operational import assets as operational_domain
@@ -16,6 +17,7 @@ defs = dg.Definitions.merge(
     alerts_domain.defs,
     era_domain.defs,
     advancedmd_domain.defs,
+    audit_domain.defs,
     dg.Definitions(
         resources={
             "store": OperationalStoreResource(database_url=current_environment().database_url),

@@ -5,8 +5,10 @@ A clinician sees alerts about themself, a supervisor those about their team or e
 administrator all. Acknowledge/resolve go through `operational_api.alerts`, which records who and when.
 """
 
+import polars as pl
 import streamlit as st
 
+from dashboards import audit_trail
 from dashboards.components import ui
 from dashboards.data import alerts
 from operational_api.alerts import AlertActionError
@@ -57,6 +59,7 @@ def render(view: alerts.AlertView, choices: alerts.AlertChoices, scope, supervis
     ui.table(
         view.table,
         key="ca_table",
+        clients=view.client_ids,
         file_name="compliance_alerts.csv",
         limit=TABLE_LIMIT,
         empty="No alerts match these filters: clear a filter to see more.",
@@ -85,11 +88,21 @@ def render(view: alerts.AlertView, choices: alerts.AlertChoices, scope, supervis
 
 
 def _act(action: str, key: str, label: str, scope, supervisor_id, user) -> None:
+    concerned = alerts.open_conditions(scope.clinician_ids, supervisor_id).filter(pl.col("alert_key") == key)
+    trail = {
+        "entity": "compliance_alert",
+        "entity_id": key,
+        "client_ids": audit_trail.client_ids_in(concerned),
+    }
     try:
         alerts.act(action, key, scope.clinician_ids, supervisor_id, user.user_id)
     except (AlertActionError, alerts.AlertNotVisible) as exc:
+        audit_trail.record(
+            user, f"alert.{action}", outcome="refused", detail={"reason": type(exc).__name__}, **trail
+        )
         st.error(ui.plain(exc))
         return
+    audit_trail.record(user, f"alert.{action}", **trail)
     st.session_state["ca_notice"] = f"{'Acknowledged' if action == 'acknowledge' else 'Resolved'}: {label}"
     st.rerun()
 

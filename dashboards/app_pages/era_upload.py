@@ -5,13 +5,17 @@ file hash and ISA13 + TRN02), and the file is also handed to the ERA inbox so Da
 the warehouse; the sensor's own posting then finds it already posted. Same file twice = posted once.
 """
 
+import hashlib
+
 import polars as pl
 import streamlit as st
 
 import edi835
+from dashboards import audit_trail
 from dashboards.auth import store_engine
 from dashboards.components import ui
 from dashboards.data.cache import clear_all
+from operational_api import audit
 from operational_api.era.posting import (
     PostingError,
     mark_unmatchable,
@@ -75,9 +79,24 @@ def _upload_section(user) -> None:
         return
     if st.button("Post this remittance", type="primary", key=f"{PAGE}_post"):
         with st.spinner("Matching claims and posting payments…"):
+            digest = hashlib.sha256(data).hexdigest()
             try:
-                result = post_bytes(store_engine(), data, uploaded.name, uploaded_by=user.user_id)
+                result = post_bytes(
+                    store_engine(),
+                    data,
+                    uploaded.name,
+                    uploaded_by=user.user_id,
+                    audit_source=audit.DASHBOARDS,
+                )
             except PostingError as exc:
+                audit_trail.record(
+                    user,
+                    "era.post",
+                    entity="era_file",
+                    entity_id=digest,
+                    outcome="refused",
+                    detail={"reason": type(exc).__name__, "bytes": len(data)},
+                )
                 st.error(ui.plain(exc))
                 return
             submit(data, uploaded.name)
@@ -119,13 +138,7 @@ def _review_section(user) -> None:
         ]
     )
     st.dataframe(rows.to_pandas(), hide_index=True, width="stretch")
-    st.download_button(
-        "Download CSV",
-        rows.write_csv(),
-        file_name="era_review_queue.csv",
-        mime="text/csv",
-        key=f"{PAGE}_review_csv",
-    )
+    ui.csv_button(rows, f"{PAGE}_review", "era_review_queue.csv")
     chosen = st.selectbox("Work on ERA claim", [i.era_claim_id for i in items], key=f"{PAGE}_review_item")
     item = next(i for i in items if i.era_claim_id == chosen)
     options = {
@@ -143,8 +156,17 @@ def _review_section(user) -> None:
                     claim_id=candidate.claim_id,
                     charge_id=candidate.charge_id,
                     user_id=user.user_id,
+                    audit_source=audit.DASHBOARDS,
                 )
             except PlatformError as exc:
+                audit_trail.record(
+                    user,
+                    "era.resolve",
+                    entity="era_claim",
+                    entity_id=item.era_claim_id,
+                    outcome="refused",
+                    detail={"reason": type(exc).__name__},
+                )
                 st.error(ui.plain(exc))
             else:
                 clear_all()  # the chosen claim's payment is posted now
@@ -153,9 +175,19 @@ def _review_section(user) -> None:
         st.write("No candidate scored high enough; find the claim in AdvancedMD or set this one aside.")
     if st.button("Mark unmatchable", key=f"{PAGE}_unmatchable"):
         try:
-            outcome = mark_unmatchable(store_engine(), item.era_claim_id, user_id=user.user_id)
+            outcome = mark_unmatchable(
+                store_engine(), item.era_claim_id, user_id=user.user_id, audit_source=audit.DASHBOARDS
+            )
             st.success(ui.plain(outcome.summary_line()))
         except PlatformError as exc:
+            audit_trail.record(
+                user,
+                "era.unmatchable",
+                entity="era_claim",
+                entity_id=item.era_claim_id,
+                outcome="refused",
+                detail={"reason": type(exc).__name__},
+            )
             st.error(ui.plain(exc))
 
 

@@ -3,6 +3,7 @@ clients with incomplete demographics (the warehouse's open data-quality conditio
 
 import streamlit as st
 
+from dashboards import audit_trail
 from dashboards.components import ui
 from dashboards.data import schedule
 
@@ -24,7 +25,8 @@ def render(stale, unverified, incomplete) -> None:
     c3.metric("Clients with incomplete demographics", incomplete.height, border=True)
     st.subheader("Appointments not closed out")
     ui.table(
-        stale,
+        stale.drop("client_id"),
+        clients=audit_trail.client_ids_in(stale),
         key="fd_stale",
         limit=1000,
         file_name="appointments_not_closed_out.csv",
@@ -32,7 +34,8 @@ def render(stale, unverified, incomplete) -> None:
     )
     st.subheader("Insurance not verified before the visit")
     ui.table(
-        unverified,
+        unverified.drop("client_id"),
+        clients=audit_trail.client_ids_in(unverified),
         key="fd_unverified",
         limit=1000,
         file_name="insurance_not_verified.csv",

@@ -8,6 +8,7 @@ only when that id is in the user's scope.
 
 import streamlit as st
 
+from dashboards import audit_trail
 from dashboards.components import ui
 from dashboards.data import alerts, metrics, periods
 from dashboards.data.practice import REBOOK_WINDOW_DAYS, load_my_practice, nudges
@@ -232,12 +233,14 @@ def render(data, open_alerts) -> None:
             "past_deadline",
         ),
         key="mp_unsigned",
+        clients=audit_trail.client_ids_in(unsigned),
         empty="No notes waiting for your signature.",
         file_name="notes_pending_signature.csv",
     )
     st.subheader(f"Clients not rebooked in {REBOOK_WINDOW_DAYS}+ days")
     ui.table(
         data.not_rebooked.select("client", "last_visit_date", "days_since_last_visit"),
+        clients=audit_trail.client_ids_in(data.not_rebooked),
         key="mp_rebook",
         empty="Every active client has a visit on the books or was seen recently.",
         file_name="clients_to_rebook.csv",
@@ -246,6 +249,7 @@ def render(data, open_alerts) -> None:
     ui.table(
         open_alerts.select("severity", "alert_type", "message", "action_required", "due_date"),
         key="mp_alerts",
+        clients=audit_trail.client_ids_in(open_alerts),
         limit=1000,
         empty="No open alerts: nothing needs your attention.",
         file_name="my_alerts.csv",

@@ -9,6 +9,7 @@ administrator, who can narrow it to one supervisor's team).
 import polars as pl
 import streamlit as st
 
+from dashboards import audit_trail
 from dashboards.components import ui
 from dashboards.components.charts import team_trend
 from dashboards.data import alerts, metrics, periods
@@ -132,6 +133,7 @@ def render(team, team_alerts) -> None:
     ui.table(
         team_alerts.select("severity", "person", "alert_type", "message", "due_date"),
         key="team_alerts",
+        clients=audit_trail.client_ids_in(team_alerts),
         limit=1000,
         empty="No open alerts for your team.",
         file_name="team_alerts.csv",

@@ -4,6 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
+from dashboards import audit_trail
 from dashboards.components import ui
 from dashboards.data import periods, schedule
 
@@ -43,7 +44,8 @@ def render(view, first, last, frame) -> None:
     ):
         col.metric(label, frame.height if status is None else counts.get(status, 0), border=True)
     ui.table(
-        frame,
+        frame.drop("client_id"),
+        clients=audit_trail.client_ids_in(frame),
         key="sc_table",
         limit=1000,
         file_name=f"schedule_{first:%Y%m%d}_{last:%Y%m%d}.csv",

@@ -9,13 +9,13 @@ in tables, or through `plain()` wherever Streamlit would read a string as Markdo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import polars as pl
 import pyarrow as pa
 import streamlit as st
 
-from dashboards import auth
+from dashboards import audit_trail, auth
 from dashboards.access import Scope, pages_for, requested_clinician
 from dashboards.data.dictionary import MetricDefinition
 from dashboards.data.periods import freshness
@@ -50,11 +50,13 @@ def run_page(page_key: str, body: Callable[[SignedInUser, Scope], None]) -> None
     notice = st.session_state.pop(NAV_NOTICE_KEY, None)
     if notice:
         st.info(notice)
+    audit_trail.begin_page()
     try:
         body(user, Scope.of(user))
         freshness_footer()
     except WarehouseNotReady as exc:
         st.info(str(exc))
+    audit_trail.end_page(user, page_key)
 
 
 def freshness_footer() -> None:
@@ -149,8 +151,12 @@ def table(
     height: int | str = "auto",
     colour_by: dict[str, str] | None = None,
     limit: int | None = None,
+    clients: Iterable[int] | None = None,
 ) -> None:
     """A table with its CSV download, or the empty state saying what to do.
+
+    The clients it shows are noted for the audit log: `clients` when the page dropped the frame's `client_id`
+    (or alert entity) columns before showing it, else those columns of `frame` itself.
 
     `colour_by` maps a shown column to a column holding Status names: its cells show as pills in the
     status colour and the status column is left off the screen (the CSV keeps both, values and words). `limit` caps the rows
@@ -159,6 +165,8 @@ def table(
     if frame.is_empty():
         st.info(empty)
         return
+    client_ids = audit_trail.client_ids_in(frame) if clients is None else [int(c) for c in clients]
+    audit_trail.shown(client_ids)
     shown = frame
     if limit is not None and frame.height > limit:
         st.caption(f"Showing the first {limit} of {frame.height} rows; the CSV has them all.")
@@ -170,7 +178,7 @@ def table(
     st.dataframe(
         _arrow(shown), hide_index=True, width="stretch", column_config=config, height=height, key=key
     )
-    csv_button(frame, key, file_name)
+    csv_button(frame, key, file_name, clients=client_ids)
 
 
 def plain(text: object) -> str:
@@ -178,24 +186,40 @@ def plain(text: object) -> str:
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
 
 
-def csv_source(frame: pl.DataFrame, activity: auth.Activity | None) -> Callable[[], str]:
+def csv_source(
+    frame: pl.DataFrame,
+    activity: auth.Activity | None,
+    downloaded: Callable[..., None] | None = None,
+) -> Callable[[], str]:
     """What the CSV button calls when clicked: the CSV, unless the session was signed out or went idle
-    meanwhile (the button may still be on a screen nobody cleared yet)."""
+    meanwhile (the button may still be on a screen nobody cleared yet). `downloaded` records it, refused or not."""
 
     def write() -> str:
         if not auth.download_allowed(activity):
+            if downloaded:
+                downloaded(0, "refused")
             raise PermissionError("download refused: the session was signed out or idle for 15 minutes")
-        return frame.write_csv()
+        text = frame.write_csv()
+        if downloaded:
+            downloaded(frame.height)
+        return text
 
     return write
 
 
-def csv_button(frame: pl.DataFrame, key: str, file_name: str | None = None) -> None:
+def csv_button(
+    frame: pl.DataFrame, key: str, file_name: str | None = None, clients: Iterable[int] | None = None
+) -> None:
     # The CSV is written only when clicked, and the click does not rerun the page.
+    file_name = file_name or f"{key}.csv"
+    client_ids = audit_trail.client_ids_in(frame) if clients is None else clients
+    user = st.session_state.get(auth.USER_KEY)
     st.download_button(
         "Download CSV",
-        csv_source(frame, auth.current_activity()),
-        file_name=file_name or f"{key}.csv",
+        csv_source(
+            frame, auth.current_activity(), audit_trail.download_recorder(user, key, file_name, client_ids)
+        ),
+        file_name=file_name,
         mime="text/csv",
         key=f"{key}_csv",
         on_click="ignore",

@@ -144,6 +144,7 @@ class AlertView:
     actionable_count: int
     actions: dict[str, tuple[str, str]]  # alert_key -> (label, status), the first `action_limit` actionable
     first_open: int  # index in `actions` of the first alert nobody has acknowledged yet
+    client_ids: tuple[int, ...] = ()  # the clients the shown alerts concern (for the audit log)
 
 
 @cached(max_entries=64, ttl=LIFECYCLE_TTL_SECONDS)
@@ -172,7 +173,41 @@ def alert_view(
         actionable_count=actionable.height,
         actions=actions,
         first_open=statuses_in_order.index("OPEN") if "OPEN" in statuses_in_order else 0,
+        client_ids=alert_client_ids(shown),
     )
+
+
+# The mart that names the client of each entity an alert can be about (a client alert names it itself).
+_CLIENT_OF_ENTITY = {
+    "appointment": ("marts.fct_appointments", "appointment_id"),
+    "clinical_note": ("marts.fct_clinical_notes", "note_id"),
+    "charge": ("marts.fct_charges", "charge_id"),
+}
+
+
+@cached(max_entries=64)
+def _clients_of(entity_type: str, entity_ids: tuple[int, ...]) -> tuple[int, ...]:
+    table, column = _CLIENT_OF_ENTITY[entity_type]
+    frame = query(f"select distinct client_id from {table} where {id_filter(column, entity_ids)}")
+    return tuple(int(c) for c in frame["client_id"].drop_nulls().to_list())
+
+
+def alert_client_ids(frame: pl.DataFrame) -> tuple[int, ...]:
+    """The clients these alerts concern (for the audit log): ids only, from the entity each alert is about."""
+    if frame.is_empty():
+        return ()
+    found: set[int] = set()
+    for entity_type, ids in (
+        frame.filter(pl.col("entity_id").is_not_null())
+        .group_by("entity_type")
+        .agg(pl.col("entity_id").cast(pl.Int64, strict=False).drop_nulls().unique().sort())
+        .iter_rows()
+    ):
+        if entity_type == "client":
+            found.update(ids)
+        elif entity_type in _CLIENT_OF_ENTITY and ids:
+            found.update(_clients_of(entity_type, tuple(ids)))
+    return tuple(sorted(found))
 
 
 def clear_lifecycle() -> None:

@@ -83,7 +83,7 @@ def unsigned_notes(clinician_ids: tuple[int, ...] | None, as_of: dt.date) -> pl.
     """Notes not signed yet, oldest first, with the client's display name; age and deadline as the warehouse
     counts them (marts.fct_unsigned_notes, as of its build: `as_of` keys the cache)."""
     frame = query(
-        "select n.note_id, n.clinician_id, c.clinician_name, cl.display_name as client, n.note_type, "
+        "select n.note_id, n.clinician_id, c.clinician_name, n.client_id, cl.display_name as client, n.note_type, "
         "n.service_date, n.signature_due_date, n.days_unsigned, n.is_past_deadline as past_deadline "
         "from marts.fct_unsigned_notes as n "
         "left join marts.dim_clients as cl on n.client_id = cl.client_id "

@@ -26,8 +26,8 @@ def appointments(
     """Appointments dated in [first_day, last_day] (rescheduled originals left out), in time order."""
     return query(
         "select a.appointment_id, a.appointment_date as date, "
-        "cast(a.start_local_at as time) as start_time, cl.display_name as client, c.clinician_name as clinician, "
-        "a.appointment_type, a.appointment_status as status, a.is_telehealth as telehealth "
+        "cast(a.start_local_at as time) as start_time, a.client_id, cl.display_name as client, "
+        "c.clinician_name as clinician, a.appointment_type, a.appointment_status as status, a.is_telehealth as telehealth "
         "from marts.fct_appointments as a "
         "left join marts.dim_clients as cl on a.client_id = cl.client_id "
         "left join marts.dim_clinicians as c on a.clinician_id = c.clinician_id "
@@ -50,7 +50,7 @@ def appointment_work_list(clinician_ids: tuple[int, ...] | None, alert_type: str
     """Appointments with an open condition of this type, with when, who and what to do."""
     return query(
         "select a.appointment_id, a.appointment_date as date, cast(a.start_local_at as time) as start_time, "
-        "cl.display_name as client, c.clinician_name as clinician, a.appointment_status as status, "
+        "a.client_id, cl.display_name as client, c.clinician_name as clinician, a.appointment_status as status, "
         "al.action_required as to_do, al.severity "
         "from marts.fct_compliance_alerts as al "
         "inner join marts.fct_appointments as a on al.entity_id = a.appointment_id "

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edi835 import Edi835Error
+from operational_api import audit
 from operational_api.errors import PlatformError
 
 COMMANDS = ("generate", "post", "review")
@@ -147,7 +148,7 @@ def cmd_post(args: argparse.Namespace) -> int:
     from operational_api.era.posting import post_remittance
 
     kwargs = {} if args.min_confidence is None else {"min_confidence": args.min_confidence}
-    result = post_remittance(_store(), args.file, uploaded_by=args.user, **kwargs)
+    result = post_remittance(_store(), args.file, uploaded_by=args.user, audit_source=audit.CLI, **kwargs)
     print("\n".join(result.summary_lines()))
     return 0
 
@@ -162,11 +163,15 @@ def cmd_review(args: argparse.Namespace) -> int:
     if args.resolve is not None:
         if args.charge is None and args.claim is None:
             raise PlatformError("mentalspace era review: --resolve needs --charge ID or --claim ID")
-        print(resolve_review(engine, args.resolve, charge_id=args.charge, claim_id=args.claim, user_id=args.user)
+        print(resolve_review(engine, args.resolve, charge_id=args.charge, claim_id=args.claim, user_id=args.user, audit_source=audit.CLI)
               .summary_line())  # fmt: skip
         return 0
     if args.unmatchable is not None:
-        print(mark_unmatchable(engine, args.unmatchable, user_id=args.user).summary_line())
+        print(
+            mark_unmatchable(
+                engine, args.unmatchable, user_id=args.user, audit_source=audit.CLI
+            ).summary_line()
+        )
         return 0
     items = review_queue(engine, era_file_id=args.file, limit=args.limit)
     if not items:

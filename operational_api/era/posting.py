@@ -44,8 +44,10 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 import edi835
+from operational_api import audit
 from operational_api.bulk import copy_frame, copy_rows
 from operational_api.era.frames import EraFrames, build_frames
 from operational_api.era.ledger import HOLD_REASONS, Ledger, PriorInsurance, build_ledger, dollars
@@ -195,6 +197,7 @@ def post_remittance(
     uploaded_by: int | None = None,
     on_progress: Progress | None = None,
     settings: MatchSettings | None = None,
+    audit_source: str = audit.SYSTEM,
 ) -> PostingResult:
     """Parse, match and post one 835 file (see the module docstring)."""
     name = Path(path).name
@@ -204,7 +207,7 @@ def post_remittance(
         raise PostingError(f"{name}: cannot read file ({exc.strerror or type(exc).__name__})") from None
     return post_bytes(
         engine, data, name, min_confidence=min_confidence, uploaded_by=uploaded_by, on_progress=on_progress,
-        settings=settings,
+        settings=settings, audit_source=audit_source,
     )  # fmt: skip
 
 
@@ -217,6 +220,7 @@ def post_bytes(
     uploaded_by: int | None = None,
     on_progress: Progress | None = None,
     settings: MatchSettings | None = None,
+    audit_source: str = audit.SYSTEM,
 ) -> PostingResult:
     """:func:`post_remittance` for bytes already in memory (the dashboard's upload)."""
     started = time.perf_counter()
@@ -245,6 +249,12 @@ def post_bytes(
             finally:
                 if conn.dialect.name == "sqlite" and frames.claims.height > SQLITE_BIG_FILE_CLAIMS:
                     conn.exec_driver_sql("pragma cache_size = -2000")
+            if not result.already_posted:
+                _audit(
+                    conn, "era.post", audit_source, uploaded_by, "era_file", result.era_file_id,
+                    {"file_hash": frames.file_hash, "claims": result.claim_count, "auto_posted": result.auto_posted,
+                     "for_review": result.review_count, "payments": result.payment_count},
+                )  # fmt: skip
     except IntegrityError:
         # Another posting of the same file won the race for the unique file hash.
         existing = _existing_file(engine, frames)
@@ -890,6 +900,7 @@ def resolve_review(
     charge_id: int | None = None,
     claim_id: int | None = None,
     user_id: int | None = None,
+    audit_source: str = audit.SYSTEM,
 ) -> ResolveResult:
     """Post a waiting CLP to the claim (or the charge's claim) a person chose, in its own transaction.
 
@@ -996,12 +1007,18 @@ def resolve_review(
             )
         )
         _refresh_file_status(conn, era.era_file_id)
+        _audit(
+            conn, "era.resolve", audit_source, user_id, "era_claim", era_claim_id,
+            {"claim_id": claim_id, "charge_ids": list(chosen)},
+        )  # fmt: skip
     return ResolveResult(
         era_claim_id, EraReviewStatus.RESOLVED.value, claim_id, tuple(chosen), Decimal(spent).scaleb(-2)
     )
 
 
-def mark_unmatchable(engine: Engine, era_claim_id: int, *, user_id: int | None = None) -> ResolveResult:
+def mark_unmatchable(
+    engine: Engine, era_claim_id: int, *, user_id: int | None = None, audit_source: str = audit.SYSTEM
+) -> ResolveResult:
     """Set a waiting CLP aside: it belongs to none of our claims (nothing is posted)."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with engine.begin() as conn:
@@ -1013,7 +1030,28 @@ def mark_unmatchable(engine: Engine, era_claim_id: int, *, user_id: int | None =
             .values(review_status=EraReviewStatus.UNMATCHABLE.value, resolved_by=user_id, resolved_at=now)
         )
         _refresh_file_status(conn, era.era_file_id)
+        _audit(conn, "era.unmatchable", audit_source, user_id, "era_claim", era_claim_id, None)
     return ResolveResult(era_claim_id, EraReviewStatus.UNMATCHABLE.value)
+
+
+def _audit(conn: Connection, action: str, source: str, user_id, entity: str, entity_id, detail) -> None:
+    """The audit row of a posting, in the posting's own transaction (commits or rolls back with it)."""
+    with Session(bind=conn) as session:
+        client_ids: list[int] = []
+        if entity == "era_claim":
+            client_ids = [
+                c
+                for c in session.execute(
+                    select(Claim.client_id)
+                    .join(EraClaim, EraClaim.matched_claim_id == Claim.id)
+                    .where(EraClaim.id == entity_id)
+                ).scalars()
+                if c is not None
+            ]
+        audit.record(
+            session, action=action, source=source, actor_user_id=user_id, entity=entity, entity_id=entity_id,
+            client_ids=client_ids, detail=detail,
+        )  # fmt: skip
 
 
 def _check_user(conn: Connection, user_id: int | None) -> None:

@@ -52,6 +52,8 @@ def built_demo(tmp_path_factory) -> Path:
             if not (shared / ".built").exists():
                 var.mkdir(exist_ok=True)
                 result = run_cli("build", "--fresh", *DEMO_ARGS, env={"MENTALSPACE_VAR_DIR": str(var)})
+                # Kept for the PHI-in-logs scan (test_no_phi_in_logs.py): every line the build printed.
+                (var / "build_output.log").write_text(result.stdout + result.stderr)
                 assert result.returncode == 0, result.stderr[-2000:]
                 (shared / ".built").touch()
         finally:

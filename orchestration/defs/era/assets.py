@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 import edi835
+from operational_api import audit
 from operational_api.era.posting import PostingError, post_remittance
 from operational_api.era_inbox import archived_path, original_name
 from orchestration.defs.era.partitions import ERA_FILES
@@ -106,7 +107,7 @@ def era_posted_remittance(
     posted in one transaction; a file posted before (same hash or ISA13 + TRN02) posts nothing again."""
     file_hash = context.partition_key
     try:
-        result = post_remittance(store.engine(), archived_path(file_hash))
+        result = post_remittance(store.engine(), archived_path(file_hash), audit_source=audit.DAGSTER)
     except PostingError as exc:
         raise dg.Failure(str(exc)) from None
     for line in result.summary_lines():

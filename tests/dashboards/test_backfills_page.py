@@ -1,0 +1,150 @@
+"""The Backfills page launches a Dagster backfill through the webserver's GraphQL API and follows it to the end;
+nobody but an administrator sees the page or gets an answer from its loaders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from dashboards.data import backfills
+from operational_api.audit import AuditEvent
+from operational_api.db import get_engine, session_scope
+from operational_api.models_audit import AuditExport
+from operational_api.settings import database_url
+from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT
+from tests.dashboards.conftest import signed_in_app
+
+WEEK = (dt.date(2026, 11, 16), dt.date(2026, 11, 22))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def admin_demo(built_demo, tmp_path, monkeypatch) -> Path:
+    var = tmp_path / "var"
+    shutil.copytree(built_demo, var, ignore=shutil.ignore_patterns("dagster", "*.lock", "*.wal", "audit"))
+    for name in DEPLOYMENT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(var))
+    return var
+
+
+@pytest.fixture
+def dagster_webserver(admin_demo, monkeypatch):
+    """`dagster dev` (webserver + daemon) on a free loopback port, as `mentalspace serve` starts it."""
+    from mentalspace_cli.main import DAGSTER_YAML
+
+    home = admin_demo / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(DAGSTER_YAML.format(runs_dir=f'"{home / "history" / "runs"}"'))
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
+    env |= {"MENTALSPACE_VAR_DIR": str(admin_demo), "DAGSTER_HOME": str(home)}
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("dagster")),
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("MENTALSPACE_DAGSTER_URL", url)
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                body = httpx.post(
+                    f"{url}/graphql", json={"query": "{ assetNodes { id } }"}, timeout=10
+                ).json()
+                if body.get("data", {}).get("assetNodes"):
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, "dagster dev stopped"
+            assert time.monotonic() < deadline, (
+                "the Dagster webserver did not load the code location in 240 s"
+            )
+            time.sleep(2)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _audit_rows(action: str) -> list[AuditEvent]:
+    engine = get_engine(database_url())
+    with session_scope(engine) as session:
+        rows = list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all())
+    engine.dispose()
+    return rows
+
+
+def test_non_administrators_get_nothing_from_the_loaders(admin_demo):
+    for role in ("CLINICIAN", "SUPERVISOR", "BILLING", "FRONT_DESK"):
+        user = signed_in_app(admin_demo, role).session_state["auth_user"]
+        with pytest.raises(backfills.BackfillRefused):
+            backfills.backfill_groups(user)
+        group = backfills.BackfillGroup("audit", (("audit", "daily_export"),), ("2026-11-16",))
+        with pytest.raises(backfills.BackfillRefused):
+            backfills.launch(user, group, *WEEK)
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            signed_in_app(admin_demo, role).switch_page("app_pages/backfills.py")
+    refused = _audit_rows("backfill.launch")
+    assert len(refused) == 4 and {r.outcome for r in refused} == {"refused"}
+
+
+def test_an_administrator_backfills_a_week_and_the_run_completes(dagster_webserver, admin_demo):
+    at = signed_in_app(admin_demo, "ADMIN")
+    at.switch_page("app_pages/backfills.py").run()
+    assert not at.exception and not at.info, [i.value for i in at.info]
+    at.selectbox(key="bf_group").set_value("audit").run()
+    at.date_input(key="bf_days").set_value(WEEK).run()
+    at.button(key="bf_launch").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    backfill_id = at.session_state["bf_launched"][0][0]
+    user = at.session_state["auth_user"]
+    deadline = time.monotonic() + 300
+    while not (state := backfills.progress(user, backfill_id)).finished:
+        assert time.monotonic() < deadline, f"backfill still {state.status} after 300 s: {state.runs}"
+        time.sleep(3)
+    assert state.status == "COMPLETED_SUCCESS", state
+    assert state.runs == {"SUCCESS": 1}, "one run for the week (single-run backfill policy)"
+    at.button(key="bf_refresh").click().run()
+    assert "COMPLETED_SUCCESS" in set(at.dataframe[0].value["status"])
+    engine = get_engine(database_url())
+    with session_scope(engine) as session:
+        days = session.scalars(select(AuditExport.day).order_by(AuditExport.day)).all()
+    engine.dispose()
+    assert days == [WEEK[0] + dt.timedelta(days=i) for i in range(7)]
+    launches = _audit_rows("backfill.launch")
+    assert [(r.actor_user_id, r.entity_id, r.outcome, r.detail["group"]) for r in launches] == [
+        (user.user_id, backfill_id, "ok", "audit")
+    ]
