@@ -30,7 +30,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import Engine, MetaData, Table, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -51,6 +51,10 @@ ADMIN = frozenset({"ADMIN"})
 SCHEDULING = frozenset({"ADMIN", "FRONT_DESK", "CLINICIAN", "SUPERVISOR"})
 CLINICAL = frozenset({"ADMIN", "CLINICIAN", "SUPERVISOR"})
 BILLING = frozenset({"ADMIN", "BILLING"})
+
+# Deadlock detected, serialization failure: the transaction is safe to run again from the start.
+RETRYABLE_SQLSTATES = ("40P01", "40001")
+RETRIES = 5
 
 # h4a's administrator exception to the HIPAA training rule (rule 7); read defensively until it is merged.
 TRAINING_EXCEPTION_TABLE = "hipaa_training_exceptions"
@@ -248,6 +252,18 @@ class ApiContext:
         """Run a service call in one transaction and answer with its result. A POST with an `Idempotency-Key`
         stores its (successful) answer in the same transaction: a retry gets the stored answer and changes
         nothing; the same key with a different request is refused (422). A refusal is audited on its own."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                return self._write_once(fn, status)
+            except OperationalError as exc:
+                # PostgreSQL checks an exclusion constraint after inserting, so two concurrent conflicting
+                # bookings can wait on each other: it aborts one as a deadlock. The whole transaction is
+                # re-run; the retry meets the committed winner and is refused by the rule like any other.
+                if getattr(exc.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES or attempt == RETRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _write_once(self, fn: Callable[[Session], Any], status: int) -> JSONResponse:
         key = self.idempotency_key
         try:
             with self.session() as session:

@@ -168,8 +168,10 @@ def test_pagination_and_updated_since(api: Api):
             break
     assert seen == sorted(set(seen)) and len(seen) == api.count(Client)
     _is_problem(client.get("/clients", params={"cursor": "garbage!"}), 422, "request.cursor_invalid")
-    since = (api.clock.now + dt.timedelta(seconds=1)).isoformat()
-    api.clock.now += dt.timedelta(minutes=1)
+    # Later than any other test's clock (the server is shared): only this client changed since.
+    api.clock.now = dt.datetime(2026, 12, 30, 12, 0)
+    since = (api.clock.now - dt.timedelta(seconds=1)).isoformat()
+    client = api.as_role("ADMIN")
     client.post(
         "/clients",
         json={"first_name": "Late", "last_name": "Comer", "primary_clinician_id": api.world.clinician_b},
