@@ -223,6 +223,11 @@ class User(TimestampMixin, Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     hired_date: Mapped[dt.date | None] = mapped_column(Date)
     weekly_session_target: Mapped[int | None] = mapped_column(SmallInteger)
+    # TOTP (operational_api/mfa.py): the shared secret, when enrolment was confirmed, and the last time
+    # step a code was accepted for, so one code cannot be used twice. A null enrolled_at = enrol at sign-in.
+    mfa_secret: Mapped[str | None] = mapped_column(String(64))
+    mfa_enrolled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ClinicianAvailability(Base):
@@ -870,5 +875,7 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
     "era_claims": ("patient_last_name", "patient_first_name", "patient_member_id"),
     "clinical_notes": ("content",),
     "note_amendments": ("content",),
-    "users": ("password_hash",),
+    "users": ("password_hash", "mfa_secret"),
 }
+
+from operational_api import models_credentials  # noqa: E402, F401  (MFA recovery codes, training exceptions)
