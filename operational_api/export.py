@@ -39,8 +39,10 @@ from operational_api.errors import PlatformError
 from operational_api.models import PHI_COLUMNS, Base, ComplianceRule
 from operational_api.settings import practice_timezone
 
-# Tables the warehouse does not need at all (portal-login and audit details, ingest bookkeeping).
-NOT_EXPORTED = {"alembic_version", "ingest_watermarks", "mfa_recovery_codes", "hipaa_training_exceptions"}
+# Tables the warehouse does not need at all (ingest bookkeeping). A model keeps itself out of the warehouse
+# with `__table_args__ = (..., {"info": {"warehouse": False}})` (credentials, the audit log, outboxes): the
+# default is to export, so a secret must opt out where it is declared.
+NOT_EXPORTED = {"alembic_version", "ingest_watermarks"}
 
 _POLARS_TYPES = {
     Integer: pl.Int64,
@@ -57,7 +59,9 @@ _POLARS_TYPES = {
 
 def exported_tables() -> list[Table]:
     """The store's tables in foreign-key order, as copied into `raw_operational`."""
-    return [t for t in Base.metadata.sorted_tables if t.name not in NOT_EXPORTED]
+    return [
+        t for t in Base.metadata.sorted_tables if t.name not in NOT_EXPORTED and t.info.get("warehouse", True)
+    ]
 
 
 def _polars_type(column) -> pl.DataType:

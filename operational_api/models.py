@@ -878,4 +878,6 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("password_hash", "mfa_secret"),
 }
 
-from operational_api import models_credentials  # noqa: E402, F401  (MFA recovery codes, training exceptions)
+# Models declared in their own modules register on Base's metadata when imported here (keep at the end).
+from operational_api import audit as _audit  # noqa: E402,F401
+from operational_api import models_credentials as _credentials  # noqa: E402,F401

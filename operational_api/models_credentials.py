@@ -1,6 +1,6 @@
 """Credential records besides the users table: MFA recovery codes and HIPAA training exceptions.
 
-Neither leaves the store (export.NOT_EXPORTED): recovery codes are secrets even hashed, and an exception
+Neither leaves the store (`info warehouse=False`): recovery codes are secrets even hashed, and an exception
 is an administrator's decision about one person, not a measure.
 """
 
@@ -18,6 +18,7 @@ class MfaRecoveryCode(Base):
     """One of a user's 10 one-time recovery codes, stored as a SHA-256 digest (see mfa.py for why not argon2)."""
 
     __tablename__ = "mfa_recovery_codes"
+    __table_args__ = ({"info": {"warehouse": False}},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -30,7 +31,10 @@ class HipaaTrainingException(Base):
     """An administrator's time-boxed permission to sign in while HIPAA training is missing or expired."""
 
     __tablename__ = "hipaa_training_exceptions"
-    __table_args__ = (CheckConstraint("expires_at > granted_at", name="expires_after_granted"),)
+    __table_args__ = (
+        CheckConstraint("expires_at > granted_at", name="expires_after_granted"),
+        {"info": {"warehouse": False}},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

@@ -1,7 +1,7 @@
 """Credentials: TOTP MFA on users, one-time recovery codes, HIPAA training exceptions.
 
 Revision ID: 0006_credentials_mfa
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-04
 
 - users.mfa_secret / mfa_enrolled_at / mfa_last_step: the TOTP secret, when its enrolment was confirmed,
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_credentials_mfa"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
