@@ -12,6 +12,7 @@ replaced, and the sign-in replaces it with argon2id (also when these parameters 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from pathlib import Path
@@ -53,11 +54,19 @@ def policy_problems(password: str) -> list[str]:
         problems.append("a digit")
     if not re.search(r"[^A-Za-z0-9]", password):
         problems.append("a special character (such as ! - # or a space)")
-    lowered = password.lower()
-    letters = re.sub(r"[^a-z]", "", lowered.translate(_LEET))
-    if lowered in common_passwords() or letters in common_passwords():
-        problems.append("not be a common password or a common word with digits and symbols added")
+    if common_word(password):
+        problems.append("nothing from the common-password list (also not a common word with digits or symbols added)")
     return problems
+
+
+def common_word(password: str) -> bool:
+    """Whether the password is a listed one, or a listed word dressed up with digits, symbols and leetspeak."""
+    lowered = password.lower()
+    letters = re.sub(r"[^a-z]", "", lowered)  # Welcome2024!! -> welcome
+    # Leetspeak only inside the word: digits and symbols around it are padding (P@ssw0rd2024! -> password).
+    core = re.sub(r"^[^a-z@$]+|[^a-z@$]+$", "", lowered)
+    unleet = re.sub(r"[^a-z]", "", core.translate(_LEET))
+    return bool({lowered, letters, unleet} & common_passwords())
 
 
 def check_policy(password: str) -> None:
@@ -94,7 +103,5 @@ def verify(stored_hash: str | None, password: str) -> tuple[bool, bool]:
 
 def burn_time(password: str) -> None:
     """Spend what a real check costs, so a refusal without a hash to check takes as long as one with."""
-    try:
+    with contextlib.suppress(VerificationError):
         HASHER.verify(_DUMMY_HASH, password)
-    except VerificationError:
-        pass
