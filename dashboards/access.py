@@ -30,6 +30,7 @@ PAGES_BY_ROLE: dict[str, dict[str, list[str]]] = {
         "Compliance": ["compliance_alerts"],
         "Billing": ["reports"],
         "Schedule": ["schedule", "front_desk_tasks"],
+        "Administration": ["users_admin"],
     },
     "BILLING": {
         "Billing": ["reports"],
@@ -48,6 +49,7 @@ PAGE_TITLES = {
     "schedule": "Schedule",
     "front_desk_tasks": "Front desk tasks",
     "era_upload": "ERA upload",
+    "users_admin": "Users",
 }
 ERA_UPLOAD_PAGE = "era_upload"
 ERA_UPLOAD_ROLES = ("ADMIN", "BILLING")

@@ -108,7 +108,7 @@ def _audit(
 def _user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None or user.role not in STAFF_ROLES:
-        raise NotFound("user.not_found", f"no staff user with id {user_id}")
+        raise NotFound("user.not_found", f"no user with id {user_id} among the staff")
     return user
 
 
@@ -116,7 +116,7 @@ def user_by_email(session: Session, email: str) -> User:
     address = email.strip().lower()
     user = session.scalar(select(User).where(User.email == address))
     if user is None or user.role not in STAFF_ROLES:
-        raise NotFound("user.not_found", f"no staff user with the e-mail address {address!r}")
+        raise NotFound("user.not_found", f"no user with the e-mail address {address!r} among the staff")
     return user
 
 
