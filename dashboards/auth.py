@@ -188,7 +188,7 @@ def _password_step() -> None:
 
 
 def _code_step(pending) -> None:
-    with st.form("auth_code_form"):
+    with st.form("auth_code_form", clear_on_submit=True):
         code = st.text_input(
             "Authentication code",
             key="auth_code",
@@ -223,7 +223,7 @@ def _enrolment_step(pending) -> None:
     )
     st.image(enrolment.qr_png(), caption="Scan with your authenticator app", width=220)
     st.code(enrolment.secret, language=None)
-    with st.form("auth_enrol_form"):
+    with st.form("auth_enrol_form", clear_on_submit=True):
         code = st.text_input("Code from the app", key="auth_enrol_code")
         submitted = st.form_submit_button("Confirm")
     if st.button("Start again", key="auth_restart"):

@@ -101,7 +101,7 @@ def test_first_sign_in_enrols_and_a_recovery_code_works_once(demo_env, clock):
     email = staff_member(demo_env, 1, enrolled=False)
     at = password_step(email)
     assert "Set up multi-factor sign-in" in [h.value for h in at.subheader]
-    assert len(at.get("imgs")) == 1, "the QR code"
+    assert len(at.get("image")) == 1, "the QR code"
     secret = at.code[0].value
     assert len(secret) == 32 and mfa.enrolment_for(email, secret).secret == secret
     at.text_input(key="auth_enrol_code").input(mfa.current_code(secret, T0))
