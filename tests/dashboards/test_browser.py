@@ -323,6 +323,24 @@ def _spare_staff_member(var: Path, secret: str, password: str) -> str:
     return email
 
 
+def _refused_codes(var: Path, email: str) -> int:
+    with sqlite3.connect(var / "operational.db") as con:
+        return con.execute(
+            "select count(*) from audit_events a join users u on u.id = a.actor_user_id "
+            "where u.email = ? and a.action = 'auth.mfa' and a.outcome = 'refused'",
+            (email,),
+        ).fetchone()[0]
+
+
+def _wait_for_refusals(var: Path, email: str, count: int, timeout: float = 60) -> None:
+    """Until the store has recorded `count` refused code attempts for the user (each click is one try)."""
+    deadline = time.monotonic() + timeout
+    while (seen := _refused_codes(var, email)) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{count} refused codes were not recorded within {timeout} s (saw {seen})")
+        time.sleep(0.2)
+
+
 def _totp_now(secret: str) -> str:
     # Not in the last 3 s of a step: the code must still be good when the click arrives.
     if time.time() % mfa.STEP_SECONDS > mfa.STEP_SECONDS - 3:
@@ -349,11 +367,13 @@ def test_password_and_totp_sign_in_and_five_bad_codes_lock(built_demo, tmp_path,
         browser.wait_for_text("Password", timeout=60)
 
         enter_password(browser, url, email, password)
-        for attempt in range(5):
+        before = _refused_codes(built_demo, email)
+        for attempt in range(1, 6):
             enter_code(browser, f"{attempt}{attempt}{attempt}000")
-            browser.wait_for_text("not recognised", timeout=60)
+            _wait_for_refusals(built_demo, email, before + attempt)
+        browser.wait_for_text("not recognised", timeout=60)
         enter_code(browser, _totp_now(secret))
-        time.sleep(6)  # the throttle's wait before this sixth try, then the check
+        _wait_for_refusals(built_demo, email, before + 6)
         browser.wait_for_text("not recognised", timeout=60)
         assert "Signed in as" not in browser.text(), "locked: the right code is refused too"
         browser.screenshot(SCREENSHOTS / "locked_after_bad_codes.png")
