@@ -5,7 +5,7 @@ and a special character, and not one of the common passwords in data/common_pass
 its entries come from and how a password is compared with them).
 
 Hashes are argon2id with the parameters OWASP's Password Storage Cheat Sheet gives as its first choice
-(m = 19 MiB, t = 2, p = 1): about 25 ms a check on this machine, so guessing is slow and a sign-in page is
+(m = 19 MiB, t = 2, p = 1): 40-50 ms a check on the 2-core CI machine, so guessing is slow and a sign-in page is
 not. Hashes written before argon2 (bcrypt, "$2b$...") still verify; `verify` says when a hash should be
 replaced, and the sign-in replaces it with argon2id (also when these parameters are raised later).
 """
