@@ -55,7 +55,9 @@ def policy_problems(password: str) -> list[str]:
     if not re.search(r"[^A-Za-z0-9]", password):
         problems.append("a special character (such as ! - # or a space)")
     if common_word(password):
-        problems.append("nothing from the common-password list (also not a common word with digits or symbols added)")
+        problems.append(
+            "nothing from the common-password list (also not a common word with digits or symbols added)"
+        )
     return problems
 
 
