@@ -5,6 +5,7 @@ test_pages.py checks every page outside each role's navigation.)"""
 from __future__ import annotations
 
 import sqlite3
+import uuid
 
 from tests.dashboards.conftest import demo_logins, signed_in_app, user_id
 
@@ -41,3 +42,24 @@ def test_administrator_manages_users_and_cannot_remove_the_last_administrator(de
     assert not at.exception, at.exception
     assert any("MFA reset" in s.value for s in at.success)
     assert _audit(demo_env, "user.reset_mfa")[-1] == (admin_id, str(spare), "ok")
+
+
+def test_administrator_adds_a_user_with_the_password_policy_enforced(demo_env):
+    at = signed_in_app(demo_env, "ADMIN")
+    at.switch_page("app_pages/users_admin.py").run()
+    email = f"new.hire.{uuid.uuid4().hex[:8]}@practice.example"  # a reused demo folder keeps earlier hires
+    at.text_input(key="users_new_email").input(email.upper())
+    at.text_input(key="users_new_first").input("New")
+    at.text_input(key="users_new_last").input("Hire")
+    at.selectbox(key="users_new_role").set_value("FRONT_DESK")
+    at.text_input(key="users_new_password_initial").input("Password2026!")
+    at.button(key="FormSubmitter:users_create_form-Add user").click().run()
+    assert any("common-password list" in e.value for e in at.error), [e.value for e in at.error]
+    at.text_input(key="users_new_password_initial").input("Quiet-River-77?")
+    at.button(key="FormSubmitter:users_create_form-Add user").click().run()
+    assert not at.exception, at.exception
+    assert any(f"{email} added" in s.value for s in at.success), [e.value for e in at.error]
+    new_id = user_id(demo_env, email)
+    admin_id = user_id(demo_env, demo_logins(demo_env)["ADMIN"][0])
+    assert _audit(demo_env, "user.create")[-1] == (admin_id, str(new_id), "ok")
+    assert _audit(demo_env, "user.create")[-2] == (admin_id, None, "refused")
