@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from operational_api import audit, passwords
-from operational_api.auth import STAFF_ROLES, SignedInUser
+from operational_api.auth import LOCKOUT, STAFF_ROLES, SignedInUser
 from operational_api.models import HipaaTraining, LicenseType, User
 from operational_api.models_credentials import HipaaTrainingException, MfaRecoveryCode
 from operational_api.services.errors import Forbidden, InvalidInput, NotFound, RuleViolation
@@ -380,8 +380,6 @@ def grant_training_exception(
 
 
 def list_users(session: Session, actor: Actor, *, now: dt.datetime) -> list[UserSummary]:
-    from operational_api.auth import LOCKOUT
-
     _require_admin(session, actor)
     training = (
         select(HipaaTraining.user_id, func.max(HipaaTraining.expires_date).label("expires"))
