@@ -107,10 +107,13 @@ def _audit(
     outcome: str = "ok",
     **detail: object,
 ) -> None:
+    surface, where = _split_source(source)
+    if where:
+        detail["from"] = where
     audit.record(
         session,
         action=action,
-        source=source,
+        source=surface,
         actor_user_id=user.id if user is not None else None,
         actor_role=user.role if user is not None else None,
         entity="user" if user is not None else None,
@@ -119,6 +122,12 @@ def _audit(
         detail=detail or None,
         now=now,
     )
+
+
+def _split_source(source: str) -> tuple[str, str]:
+    """("api", "10.0.0.7") from "api:10.0.0.7": the surface is the audit row's source, the address its detail."""
+    surface, _, where = source.partition(":")
+    return surface[:20], where[:64]
 
 
 def _find(session: Session, email: str) -> User | None:
@@ -341,11 +350,13 @@ def record_sign_out(
 ) -> None:
     """The audit row of a sign-out: by the user, or by the 15-minute idle timeout."""
     now = _naive(now)
+    surface, where = _split_source(source)
     with session_scope(engine) as session:
         audit.record(
             session,
             action="auth.timeout" if timed_out else "auth.sign_out",
-            source=source,
+            source=surface,
+            detail={"from": where} if where else None,
             actor_user_id=user.user_id,
             actor_role=user.role,
             entity="user",
