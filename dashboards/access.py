@@ -30,7 +30,7 @@ PAGES_BY_ROLE: dict[str, dict[str, list[str]]] = {
         "Compliance": ["compliance_alerts"],
         "Billing": ["reports"],
         "Schedule": ["schedule", "front_desk_tasks"],
-        "Administration": ["audit_log", "backfills"],
+        "Administration": ["users_admin", "audit_log", "backfills"],
     },
     "BILLING": {
         "Billing": ["reports"],
@@ -49,6 +49,7 @@ PAGE_TITLES = {
     "schedule": "Schedule",
     "front_desk_tasks": "Front desk tasks",
     "era_upload": "ERA upload",
+    "users_admin": "Users",
     "audit_log": "Audit log",
     "backfills": "Backfills",
 }

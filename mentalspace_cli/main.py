@@ -10,7 +10,7 @@
     mentalspace amd sync             one incremental AdvancedMD sync through Dagster (the first is the initial load)
     mentalspace amd backfill         replace AdvancedMD visits and charges of a date range, one Dagster run per day
     mentalspace amd-sim              run the local AdvancedMD simulator
-    mentalspace users unlock EMAIL   lift a sign-in lockout before its 30 minutes run out
+    mentalspace users ...            staff accounts: create, roles, unlock, MFA reset, HIPAA training (users --help)
     mentalspace audit verify|export|purge   the audit log's hash chain, daily files and 7-year retention
     mentalspace db grant-app-role ROLE / warehouse grant-analyst ROLE   PostgreSQL roles
 
@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+from mentalspace_cli import users as users_cli
 from operational_api.errors import PlatformError
 from operational_api.settings import REPO_ROOT, api_port, var_dir
 
@@ -135,18 +136,21 @@ def generate_practice(args: argparse.Namespace, progress: Progress, *, fresh: bo
     with progress("loading the operational store"):
         load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
     with progress("setting one demo sign-in per staff role"):
-        _set_demo_logins(engine, spec.as_of)
+        _set_demo_logins(engine, spec.as_of, spec.seed)
     mark_generated(engine, seed=spec.seed, clinicians=spec.clinicians, months=spec.months, as_of=spec.as_of)
 
 
-def _set_demo_logins(engine, as_of: dt.date) -> None:
-    """Give the first staff member of each role whose HIPAA training is current a known password.
+def _set_demo_logins(engine, as_of: dt.date, seed: int) -> None:
+    """Give the first staff member of each role whose HIPAA training is current a known password and MFA.
 
-    Synthetic demo only: the passwords are printed by `serve` so anyone trying the demo can sign in.
+    Synthetic demo only: the passwords are printed by `serve`, and the TOTP secrets are derived from the
+    seed (operational_api.mfa.demo_secret) so `mentalspace users totp EMAIL` can print a code on this store.
+    Written before the generator's mark, so the demo logins are part of the generated practice.
     """
     from sqlalchemy import func, select
 
-    from operational_api.auth import STAFF_ROLES, set_password
+    from operational_api import mfa, passwords
+    from operational_api.auth import STAFF_ROLES
     from operational_api.db import session_scope
     from operational_api.models import HipaaTraining, User
 
@@ -156,23 +160,44 @@ def _set_demo_logins(engine, as_of: dt.date) -> None:
         .subquery()
     )
     lines = []
+    enrolled_at = dt.datetime.combine(as_of, dt.time())
     with session_scope(engine) as session:
         for role in STAFF_ROLES:
             # Prefer someone whose training is current: a lapsed one is suspended at sign-in.
             found = session.execute(
-                select(User.id, User.email)
+                select(User, latest.c.expires)
                 .outerjoin(latest, latest.c.user_id == User.id)
                 .where(User.role == role)
-                .order_by((func.coalesce(latest.c.expires, as_of) < as_of), User.id)
+                .order_by((func.coalesce(latest.c.expires, as_of - dt.timedelta(days=1)) < as_of), User.id)
                 .limit(1)
             ).first()
-            if found:
-                lines.append((role, found.email, found.id))
+            if found is None:
+                continue
+            user, expires = found
+            if expires is None or expires < as_of:
+                # Nobody of this role is current (a one-person role with a lapse): the demo user renews, or
+                # the demo could not show that role at all.
+                session.add(
+                    HipaaTraining(
+                        user_id=user.id, completed_date=as_of, expires_date=as_of + dt.timedelta(days=365)
+                    )
+                )
+            password = demo_password(role)
+            user.password_hash = passwords.hash_password(password)
+            user.failed_login_count = 0
+            user.locked_at = None
+            user.mfa_secret = mfa.demo_secret(seed, user.email)
+            user.mfa_enrolled_at = enrolled_at
+            user.mfa_last_step = None
+            lines.append((role, user.email, password))
     with open(var_dir() / "demo_logins.txt", "w") as out:
-        for role, email, user_id in lines:
-            password = f"demo-{role.lower().replace('_', '-')}"
-            set_password(engine, user_id, password)
+        for role, email, password in lines:
             out.write(f"{role}\t{email}\t{password}\n")
+
+
+def demo_password(role: str) -> str:
+    """The demo's password for a role: meets the policy (12+ characters, all four classes), easy to type."""
+    return f"Demo-{role.title().replace('_', '-')}-2026!"
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -305,6 +330,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if logins.exists():
         print("Demo sign-ins (role, email, password):")
         print("".join(f"  {line}\n" for line in logins.read_text().splitlines()), end="")
+        print(
+            "Each also asks for an MFA code: in another terminal run\n"
+            "  .venv/bin/mentalspace users totp EMAIL\n"
+            "(prints the demo user's current 6-digit code; it works on the generated demo store only)."
+        )
     print("Press Ctrl+C to stop.", flush=True)
     try:
         while all(p.poll() is None for p in processes):
@@ -344,20 +374,6 @@ def cmd_era(args: argparse.Namespace) -> int:
     from edi835.cli import main as era_main
 
     return era_main(era_args)
-
-
-def cmd_users_unlock(args: argparse.Namespace) -> int:
-    from operational_api.auth import unlock
-    from operational_api.db import get_engine
-
-    try:
-        was_locked = unlock(get_engine(), args.email)
-    except LookupError as exc:
-        raise PlatformError(str(exc)) from None
-    print(
-        f"{args.email.strip().lower()}: {'unlocked' if was_locked else 'was not locked; failure count cleared'}"
-    )
-    return 0
 
 
 def cmd_amd_sim(args: argparse.Namespace) -> int:
@@ -601,11 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
     _amd_simulator_args(q)
     q.set_defaults(func=cmd_amd_backfill)
 
-    p = sub.add_parser("users", help="staff sign-in: users unlock EMAIL")
-    users = p.add_subparsers(dest="users_command", required=True)
-    q = users.add_parser("unlock", help="lift a sign-in lockout (and clear the failure count) now")
-    q.add_argument("email")
-    q.set_defaults(func=cmd_users_unlock)
+    users_cli.register(sub)
 
     from mentalspace_cli import audit as audit_commands
     from mentalspace_cli import roles as role_commands

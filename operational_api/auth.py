@@ -1,12 +1,19 @@
-"""Sign-in against the operational store's users: bcrypt hashes, lockout, and what each role may see.
+"""Sign-in against the operational store's users: password, TOTP code, lockout, HIPAA suspension, scope.
 
-PRD Module 1: role-based access, lockout after repeated failures, 15-minute idle sign-out. The
-dashboards call `authenticate` and keep the returned `SignedInUser`; they never see a hash.
+One implementation for every surface (the dashboards and the HTTP API call these functions). PRD HIPAA
+section: MFA for all users, 12-character passwords with complexity (passwords.py), lockout after 5 failed
+attempts for 30 minutes, 15-minute idle sign-out, and system access suspended while HIPAA training is
+missing or expired.
 
-A refused sign-in never says why (unknown address, wrong password and locked account read the same),
-so the page cannot be used to find out which addresses exist. A lockout lasts 30 minutes (or until an
-administrator unlocks), so guessing at predictable addresses locks nobody out for good, and a source
-that keeps failing is slowed down (`SignInThrottle`).
+A sign-in is two steps, so a page can ask for the code after the password:
+`check_password` -> `PasswordAccepted` (a short-lived ticket, kept server-side), then `complete_sign_in`
+with a TOTP or recovery code (or `confirm_enrolment` for a user who has no MFA yet). `authenticate` does
+both in one call, for the API.
+
+Refusals never say which part was wrong: unknown address, wrong password, wrong code and locked account
+all read `REFUSED`, and each failure of password or code counts towards the lockout. The one refusal that
+says more is the training suspension, and only after the password is right: it is no secret, and the
+person has to know what to do. Every attempt is recorded in the audit log (operational_api/audit.py).
 """
 
 from __future__ import annotations
@@ -16,25 +23,45 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-import bcrypt
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.orm import Session
 
+from operational_api import audit, mfa, passwords
 from operational_api.db import session_scope
 from operational_api.models import HipaaTraining, User
+from operational_api.models_credentials import HipaaTrainingException, MfaRecoveryCode
 
 MAX_FAILED_ATTEMPTS = 5
 LOCKOUT = dt.timedelta(minutes=30)
 IDLE_TIMEOUT = dt.timedelta(minutes=15)
+# How long the password step's ticket waits for the code: long enough to open an app, short enough to go stale.
+PENDING_SIGN_IN = dt.timedelta(minutes=5)
 # The one answer to every refused sign-in: it must not tell an unknown address from a locked account.
-REFUSED = "Email or password not recognised. After 5 failed attempts an account is locked for 30 minutes."
-# bcrypt's cost: ~50 ms a check here; enough to slow guessing, cheap enough for a sign-in page.
-BCRYPT_ROUNDS = 10
+REFUSED = (
+    "Email, password or code not recognised. After 5 failed attempts an account is locked for 30 minutes."
+)
+TRAINING_SUSPENDED = (
+    "Access is suspended until your annual HIPAA training is renewed: complete the training and ask an "
+    "administrator to record it."
+)
+ENROLMENT_REQUIRED = (
+    "Multi-factor sign-in is not set up for this account yet: set it up on the dashboards' sign-in page."
+)
 STAFF_ROLES = ("ADMIN", "CLINICIAN", "SUPERVISOR", "BILLING", "FRONT_DESK")
 
 
 class SignInError(Exception):
     """Why a sign-in was refused, in words fit to show (never which part was wrong)."""
+
+
+class AccessSuspended(SignInError):
+    """Right password, but HIPAA training is missing or expired and no exception is active."""
+
+
+class EnrolmentRequired(SignInError):
+    """Right password, but the account has no MFA yet (the dashboards' sign-in sets it up)."""
 
 
 @dataclass(frozen=True)
@@ -50,92 +77,326 @@ class SignedInUser:
         return self.visible_clinician_ids is None or clinician_id in self.visible_clinician_ids
 
 
-def hash_password(password: str) -> str:
-    if len(password) < 8:
-        raise ValueError("a password needs at least 8 characters")
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode()
+@dataclass(frozen=True)
+class PasswordAccepted:
+    """The password step passed; the code step must follow within `PENDING_SIGN_IN`. Server-side only."""
+
+    user_id: int
+    email: str
+    needs_enrolment: bool
+    source: str
+    checked_at: dt.datetime
 
 
-def set_password(engine: Engine, user_id: int, password: str) -> None:
-    """Set a user's password and clear any lockout."""
-    hashed = hash_password(password)
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _naive(now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        return _utcnow()
+    return now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
+
+
+def _audit(
+    session: Session,
+    action: str,
+    source: str,
+    now: dt.datetime,
+    user: User | None,
+    outcome: str = "ok",
+    **detail: object,
+) -> None:
+    surface, where = _split_source(source)
+    if where:
+        detail["from"] = where
+    audit.record(
+        session,
+        action=action,
+        source=surface,
+        actor_user_id=user.id if user is not None else None,
+        actor_role=user.role if user is not None else None,
+        entity="user" if user is not None else None,
+        entity_id=user.id if user is not None else None,
+        outcome=outcome,
+        detail=detail or None,
+        now=now,
+    )
+
+
+def _split_source(source: str) -> tuple[str, str]:
+    """("api", "10.0.0.7") from "api:10.0.0.7": the surface is the audit row's source, the address its detail."""
+    surface, _, where = source.partition(":")
+    return surface[:20], where[:64]
+
+
+def _find(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def _refuse(session: Session, action: str, source: str, now: dt.datetime, user: User | None, why: str):
+    _audit(session, action, source, now, user, "refused", reason=why)
+    session.commit()
+    return SignInError(REFUSED)
+
+
+def _count_failure(session: Session, user: User, now: dt.datetime) -> bool:
+    """One more failure; True when it is the one that locks the account."""
+    user.failed_login_count = (user.failed_login_count or 0) + 1
+    if user.failed_login_count >= MAX_FAILED_ATTEMPTS:
+        user.locked_at = now
+        return True
+    return False
+
+
+def _is_locked(user: User, now: dt.datetime) -> bool:
+    if user.locked_at is None:
+        return False
+    if now - user.locked_at < LOCKOUT:
+        return True
+    # The lockout has run out: a fresh start.
+    user.locked_at = None
+    user.failed_login_count = 0
+    return False
+
+
+def check_password(
+    engine: Engine, email: str, password: str, *, source: str, now: dt.datetime | None = None
+) -> PasswordAccepted:
+    """The password step: counts a failure (locking at the fifth), refuses a suspended user. No sign-in yet.
+
+    A correct password does not reset the failure count: only a complete sign-in does, so a thief with the
+    password still gets 5 guesses at the code in all, not 5 per password entry.
+    """
+    now = _naive(now)
     with session_scope(engine) as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise LookupError(f"no user with id {user_id}")
-        user.password_hash = hashed
-        user.failed_login_count = 0
-        user.locked_at = None
-
-
-def unlock(engine: Engine, email: str) -> bool:
-    """An administrator's unlock: clear the lockout and the failure count. False when it was not locked."""
-    with session_scope(engine) as session:
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
-        if user is None:
-            raise LookupError(f"no user with the e-mail address {email.strip().lower()!r}")
-        was_locked = user.locked_at is not None
-        user.locked_at = None
-        user.failed_login_count = 0
-        return was_locked
-
-
-# Checked when the address is unknown, so an unknown address costs the same bcrypt time as a known one.
-_DUMMY_HASH = bcrypt.hashpw(b"not a password anyone has", bcrypt.gensalt(rounds=BCRYPT_ROUNDS))
-
-
-def authenticate(engine: Engine, email: str, password: str, now: dt.datetime | None = None) -> SignedInUser:
-    """Check a sign-in; count failures, lock the account for 30 minutes at the fifth in a row."""
-    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    refused = SignInError(REFUSED)
-    with session_scope(engine) as session:
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        user = _find(session, email)
         if user is None or user.role not in STAFF_ROLES or not user.is_active or not user.password_hash:
-            bcrypt.checkpw(password.encode(), _DUMMY_HASH)
-            raise refused
-        if user.locked_at is not None and now - user.locked_at < LOCKOUT:
-            bcrypt.checkpw(password.encode(), _DUMMY_HASH)
-            raise refused
-        if user.locked_at is not None:  # the lockout has run out: a fresh start
-            user.locked_at = None
-            user.failed_login_count = 0
-        if not bcrypt.checkpw(password.encode(), user.password_hash.encode()):
-            user.failed_login_count = (user.failed_login_count or 0) + 1
-            if user.failed_login_count >= MAX_FAILED_ATTEMPTS:
-                user.locked_at = now
+            passwords.burn_time(password)
+            # The typed address is not recorded: people type passwords into the wrong field.
+            raise _refuse(session, "auth.sign_in", source, now, None, "unknown or inactive account")
+        if _is_locked(user, now):
+            passwords.burn_time(password)
+            raise _refuse(session, "auth.sign_in", source, now, user, "account locked")
+        ok, rehash = passwords.verify(user.password_hash, password)
+        if not ok:
+            locked = _count_failure(session, user, now)
+            raise _refuse(
+                session,
+                "auth.sign_in",
+                source,
+                now,
+                user,
+                "wrong password" + (", now locked" if locked else ""),
+            )
+        if rehash:
+            # bcrypt (or older argon2 parameters) -> argon2id, now that we hold the password that matches.
+            user.password_hash = passwords.HASHER.hash(password)
+        if not training_allows(session, user.id, now):
+            _audit(session, "auth.sign_in", source, now, user, "refused", reason="HIPAA training not current")
             session.commit()
-            raise refused
-        if _hipaa_training_expired(session, user.id, now.date()):
-            raise SignInError("access is suspended until your annual HIPAA training is completed")
-        user.failed_login_count = 0
-        user.last_login_at = now
-        return SignedInUser(
+            raise AccessSuspended(TRAINING_SUSPENDED)
+        return PasswordAccepted(
             user_id=user.id,
-            role=user.role,
-            display_name=f"{user.first_name} {user.last_name}",
-            visible_clinician_ids=_visible_clinicians(session, user),
+            email=user.email,
+            needs_enrolment=user.mfa_enrolled_at is None or not user.mfa_secret,
+            source=source,
+            checked_at=now,
         )
 
 
-def _hipaa_training_expired(session, user_id: int, today: dt.date) -> bool:
-    # Georgia rule: system access suspended when the annual training lapses. Users with no record
-    # at all (e.g. a brand-new administrator) are not locked out by this rule; the alert covers them.
-    latest = session.scalar(
-        select(HipaaTraining.expires_date)
-        .where(HipaaTraining.user_id == user_id)
-        .order_by(HipaaTraining.expires_date.desc())
-        .limit(1)
+def _pending_user(session: Session, accepted: PasswordAccepted, now: dt.datetime, action: str) -> User:
+    user = session.get(User, accepted.user_id)
+    if user is None or not user.is_active:
+        raise _refuse(session, action, accepted.source, now, None, "account gone since the password step")
+    if now - accepted.checked_at > PENDING_SIGN_IN or now < accepted.checked_at:
+        raise _refuse(session, action, accepted.source, now, user, "password step expired")
+    if _is_locked(user, now):
+        raise _refuse(session, action, accepted.source, now, user, "account locked")
+    return user
+
+
+def _use_recovery_code(session: Session, user: User, code: str, now: dt.datetime) -> bool:
+    if not mfa.looks_like_recovery_code(code):
+        return False
+    # One UPDATE marks the code used only if it still was not: two sessions cannot both spend it.
+    spent = session.execute(
+        update(MfaRecoveryCode)
+        .where(
+            MfaRecoveryCode.user_id == user.id,
+            MfaRecoveryCode.code_hash == mfa.recovery_code_hash(code),
+            MfaRecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return spent == 1
+
+
+def complete_sign_in(
+    engine: Engine, accepted: PasswordAccepted, code: str, *, now: dt.datetime | None = None
+) -> SignedInUser:
+    """The code step: a TOTP code (each good once) or an unused recovery code. A wrong one counts a failure."""
+    now = _naive(now)
+    with session_scope(engine) as session:
+        user = _pending_user(session, accepted, now, "auth.mfa")
+        if user.mfa_enrolled_at is None or not user.mfa_secret:
+            raise EnrolmentRequired(ENROLMENT_REQUIRED)
+        step = mfa.matching_step(user.mfa_secret, code, now, user.mfa_last_step)
+        if step is not None:
+            user.mfa_last_step = step
+            method = "totp"
+        elif _use_recovery_code(session, user, code, now):
+            method = "recovery_code"
+            left = session.scalar(
+                select(func.count())
+                .select_from(MfaRecoveryCode)
+                .where(MfaRecoveryCode.user_id == user.id, MfaRecoveryCode.used_at.is_(None))
+            )
+            _audit(session, "auth.mfa_recovery_code_used", accepted.source, now, user, codes_left=left)
+        else:
+            locked = _count_failure(session, user, now)
+            raise _refuse(
+                session,
+                "auth.mfa",
+                accepted.source,
+                now,
+                user,
+                "wrong code" + (", now locked" if locked else ""),
+            )
+        return _signed_in(session, user, accepted.source, now, method)
+
+
+def _signed_in(session: Session, user: User, source: str, now: dt.datetime, method: str) -> SignedInUser:
+    user.failed_login_count = 0
+    user.last_login_at = now
+    _audit(session, "auth.sign_in", source, now, user, mfa=method)
+    return SignedInUser(
+        user_id=user.id,
+        role=user.role,
+        display_name=f"{user.first_name} {user.last_name}",
+        visible_clinician_ids=_visible_clinicians(session, user),
     )
-    return latest is not None and latest < today
 
 
-def _visible_clinicians(session, user: User) -> frozenset[int] | None:
+def begin_enrolment(accepted: PasswordAccepted) -> mfa.Enrolment:
+    """A fresh secret for a user without MFA, to show as a QR code; nothing is stored until it is confirmed."""
+    if not accepted.needs_enrolment:
+        raise SignInError(REFUSED)
+    return mfa.enrolment_for(accepted.email, mfa.new_secret())
+
+
+def confirm_enrolment(
+    engine: Engine,
+    accepted: PasswordAccepted,
+    enrolment: mfa.Enrolment,
+    code: str,
+    *,
+    now: dt.datetime | None = None,
+) -> tuple[SignedInUser, list[str]]:
+    """Store the secret once the app shows a matching code; sign in; return the 10 recovery codes (shown once)."""
+    now = _naive(now)
+    with session_scope(engine) as session:
+        user = _pending_user(session, accepted, now, "auth.mfa_enrol")
+        if user.mfa_enrolled_at is not None and user.mfa_secret:
+            raise _refuse(session, "auth.mfa_enrol", accepted.source, now, user, "already enrolled")
+        step = mfa.matching_step(enrolment.secret, code, now, None)
+        if step is None:
+            locked = _count_failure(session, user, now)
+            raise _refuse(
+                session,
+                "auth.mfa_enrol",
+                accepted.source,
+                now,
+                user,
+                "wrong code" + (", now locked" if locked else ""),
+            )
+        user.mfa_secret = enrolment.secret
+        user.mfa_enrolled_at = now
+        user.mfa_last_step = step
+        codes = replace_recovery_codes(session, user.id, now)
+        _audit(session, "auth.mfa_enrol", accepted.source, now, user)
+        return _signed_in(session, user, accepted.source, now, "totp"), codes
+
+
+def replace_recovery_codes(session: Session, user_id: int, now: dt.datetime) -> list[str]:
+    """A new set of 10 recovery codes for the user (the old ones stop working); the plain codes, shown once."""
+    session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user_id))
+    codes = mfa.new_recovery_codes()
+    session.add_all(
+        MfaRecoveryCode(user_id=user_id, code_hash=mfa.recovery_code_hash(c), created_at=now) for c in codes
+    )
+    return [mfa.display_recovery_code(c) for c in codes]
+
+
+def authenticate(
+    engine: Engine,
+    email: str,
+    password: str,
+    totp_code: str | None = None,
+    *,
+    source: str,
+    now: dt.datetime | None = None,
+) -> SignedInUser:
+    """Both steps in one call (the API): password, then the TOTP or recovery code. A missing code is a wrong one."""
+    accepted = check_password(engine, email, password, source=source, now=now)
+    if accepted.needs_enrolment:
+        raise EnrolmentRequired(ENROLMENT_REQUIRED)
+    return complete_sign_in(engine, accepted, totp_code or "", now=now)
+
+
+def record_sign_out(
+    engine: Engine, user: SignedInUser, *, source: str, timed_out: bool, now: dt.datetime | None = None
+) -> None:
+    """The audit row of a sign-out: by the user, or by the 15-minute idle timeout."""
+    now = _naive(now)
+    surface, where = _split_source(source)
+    with session_scope(engine) as session:
+        audit.record(
+            session,
+            action="auth.timeout" if timed_out else "auth.sign_out",
+            source=surface,
+            detail={"from": where} if where else None,
+            actor_user_id=user.user_id,
+            actor_role=user.role,
+            entity="user",
+            entity_id=user.user_id,
+            now=now,
+        )
+
+
+def training_allows(session: Session, user_id: int, now: dt.datetime) -> bool:
+    """Georgia rule 7: current HIPAA training (it expires at the end of its expiry date), or an active exception.
+
+    No record at all suspends too: a new hire completes the training (or is granted an exception) first.
+    """
+    latest = session.scalar(
+        select(func.max(HipaaTraining.expires_date)).where(HipaaTraining.user_id == user_id)
+    )
+    if latest is not None and latest >= now.date():
+        return True
+    active = session.scalar(
+        select(func.count())
+        .select_from(HipaaTrainingException)
+        .where(
+            HipaaTrainingException.user_id == user_id,
+            HipaaTrainingException.granted_at <= now,
+            HipaaTrainingException.expires_at > now,
+        )
+    )
+    return bool(active)
+
+
+def _visible_clinicians(session: Session, user: User) -> frozenset[int] | None:
     if user.role in ("ADMIN", "BILLING", "FRONT_DESK"):
         return None
     if user.role == "SUPERVISOR":
         supervisees = session.scalars(select(User.id).where(User.supervisor_id == user.id)).all()
         return frozenset({user.id, *supervisees})
     return frozenset({user.id})
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -174,15 +435,15 @@ class SignInThrottle:
             self._failures[source] = recent
         return recent
 
-    def authenticate(
-        self, engine: Engine, source: str, email: str, password: str, now: dt.datetime | None = None
-    ) -> SignedInUser:
-        """`authenticate`, after this source's wait; a refusal counts against the source."""
+    def attempt(self, source: str, step: Callable[[], T]) -> T:
+        """Run one sign-in step (password or code) after this source's wait; a plain refusal counts against it."""
         wait = self.delay(source)
         if wait:
             self.sleep(wait)
         try:
-            return authenticate(engine, email, password, now)
+            return step()
+        except (AccessSuspended, EnrolmentRequired):
+            raise  # the password was right: nothing to slow down
         except SignInError:
             self.failed(source)
             raise

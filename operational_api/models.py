@@ -223,6 +223,11 @@ class User(TimestampMixin, Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     hired_date: Mapped[dt.date | None] = mapped_column(Date)
     weekly_session_target: Mapped[int | None] = mapped_column(SmallInteger)
+    # TOTP (operational_api/mfa.py): the shared secret, when enrolment was confirmed, and the last time
+    # step a code was accepted for, so one code cannot be used twice. A null enrolled_at = enrol at sign-in.
+    mfa_secret: Mapped[str | None] = mapped_column(String(64))
+    mfa_enrolled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ClinicianAvailability(Base):
@@ -902,12 +907,13 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
     "note_amendments": ("content",),
     # Free text typed by billing staff: it may name the client, so it stays in the store.
     "credit_balances": ("reason",),
-    "users": ("password_hash",),
+    "users": ("password_hash", "mfa_secret"),
     "appointments": ("availability_override_reason",),
 }
 
 # Models declared in their own modules register on Base's metadata when imported here (keep at the end).
 from operational_api import audit as _audit  # noqa: E402,F401
 from operational_api import models_api as _models_api  # noqa: E402,F401
-from operational_api import models_billing as _models_billing  # noqa: E402,F401
 from operational_api import models_audit as _models_audit  # noqa: E402,F401
+from operational_api import models_billing as _models_billing  # noqa: E402,F401
+from operational_api import models_credentials as _credentials  # noqa: E402,F401

@@ -58,10 +58,11 @@ def _pg_url(database: str) -> str:
 
 
 @contextmanager
-def new_pg_database() -> Iterator[str]:
+def new_pg_database(template: str | None = None) -> Iterator[str]:
     """A brand-new PostgreSQL database (dropped on exit); skips the caller without a server.
 
     For fixtures of any scope: a module that builds one practice for all its tests holds one database.
+    `template` copies an existing database (one nobody is connected to), far quicker than migrating again.
     """
     if not PG_ADMIN_URL:
         pytest.skip("MENTALSPACE_TEST_PG_URL is not set")
@@ -69,7 +70,7 @@ def new_pg_database() -> Iterator[str]:
 
     name = f"ms_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
-        con.execute(f'create database "{name}"')
+        con.execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
     try:
         yield _pg_url(name)
     finally:

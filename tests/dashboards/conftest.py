@@ -7,6 +7,7 @@ change it (alert lifecycle, lockouts) touch rows no other test reads.
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import os
 import shutil
@@ -18,6 +19,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from operational_api import mfa
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, run_cli
 
 APP = str(REPO_ROOT / "dashboards" / "streamlit_app.py")
@@ -75,14 +77,47 @@ def demo_logins(var: Path) -> dict[str, tuple[str, str]]:
     return {role: (email, password) for role, email, password in (line.split("\t") for line in lines)}
 
 
+def user_id(var: Path, email: str) -> int:
+    with sqlite3.connect(var / "operational.db") as con:
+        return con.execute("select id from users where email = ?", (email,)).fetchone()[0]
+
+
+def demo_secret(var: Path, email: str) -> str:
+    """The demo user's TOTP secret, as `mentalspace users totp` reads it."""
+    with sqlite3.connect(var / "operational.db") as con:
+        return con.execute("select mfa_secret from users where email = ?", (email,)).fetchone()[0]
+
+
+def fresh_recovery_code(var: Path, email: str) -> str:
+    """A new one-time recovery code for a demo user, written into the store.
+
+    The helpers sign in with these rather than with TOTP codes: a TOTP code signs in once per 30-second
+    step, and the suite signs in as the same demo user many times a minute (from several workers).
+    test_mfa_sign_in.py and the browser test sign in with TOTP codes themselves.
+    """
+    code = mfa.new_recovery_codes()[0]
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with sqlite3.connect(var / "operational.db", timeout=30) as con:
+        con.execute(
+            "insert into mfa_recovery_codes (user_id, code_hash, created_at) values (?, ?, ?)",
+            (user_id(var, email), mfa.recovery_code_hash(code), now.isoformat(sep=" ")),
+        )
+    return code
+
+
 def signed_in_app(var: Path, role: str) -> AppTest:
-    """An AppTest signed in through the real sign-in form as the demo user of `role`."""
+    """An AppTest signed in through the real sign-in form (password, then code) as the demo user of `role`."""
     email, password = demo_logins(var)[role]
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.text_input(key="auth_email").input(email)
     at.text_input(key="auth_password").input(password)
     at.button[0].click().run()
     assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    at.text_input(key="auth_code").input(fresh_recovery_code(var, email))
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert "auth_user" in at.session_state, [e.value for e in at.error]
     return at
 
 

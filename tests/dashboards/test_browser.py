@@ -1,5 +1,6 @@
 """A real browser against the real server: headless Chromium drives `streamlit run` on a loopback port,
-signs in as each role, opens each of its pages, acknowledges an alert and downloads a CSV.
+signs in as each role, opens each of its pages, acknowledges an alert and downloads a CSV; signs in with
+password + TOTP code and is locked out after 5 bad codes.
 
 Screenshots of every page land in tests/artifacts/screenshots/ (git-ignored). Skips when Debian's
 `chromium` is not installed (CI installs it in .ci/run).
@@ -7,8 +8,10 @@ Screenshots of every page land in tests/artifacts/screenshots/ (git-ignored). Sk
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -19,11 +22,13 @@ import pytest
 
 from dashboards.access import PAGE_TITLES, PAGES_BY_ROLE
 from dashboards.auth import store_engine
+from operational_api import mfa
 from operational_api.alerts import alert_statuses
-from operational_api.auth import authenticate
+from operational_api.db import session_scope
+from operational_api.services.users import CommandLineOperator, reset_mfa, set_password, unlock_user
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT
 from tests.dashboards.browser import Chromium, chromium_path, free_port
-from tests.dashboards.conftest import HOSTILE_NAMES, LEAK_ADDRESS, demo_logins
+from tests.dashboards.conftest import HOSTILE_NAMES, LEAK_ADDRESS, demo_logins, fresh_recovery_code, user_id
 
 SCREENSHOTS = REPO_ROOT / "tests" / "artifacts" / "screenshots"
 TITLES = PAGE_TITLES | {"metric_explorer": "Kept Visit Rate (KVR)"}
@@ -93,13 +98,26 @@ def server(built_demo):
     stop_server(process)
 
 
-def sign_in(browser: Chromium, url: str, var: Path, role: str, path: str = "/") -> None:
-    email, password = demo_logins(var)[role]
+def enter_password(browser: Chromium, url: str, email: str, password: str, path: str = "/") -> None:
     browser.navigate(url + path)
     browser.wait_for_text("Password", timeout=60)
     browser.type_into("Email", email)
     browser.type_into("Password", password)
     browser.click_button("Sign in")
+    browser.wait_for_text("Authentication code", timeout=60)
+
+
+def enter_code(browser: Chromium, code: str) -> None:
+    # The form clears the field after each try, so typing starts from empty.
+    browser.type_into("Authentication code", code)
+    browser.click_button("Verify")
+
+
+def sign_in(browser: Chromium, url: str, var: Path, role: str, path: str = "/") -> None:
+    """Password, then a one-time recovery code (see conftest.fresh_recovery_code for why not TOTP here)."""
+    email, password = demo_logins(var)[role]
+    enter_password(browser, url, email, password, path)
+    enter_code(browser, fresh_recovery_code(var, email))
     browser.wait_for_text("Signed in as", timeout=60)
 
 
@@ -156,8 +174,8 @@ def test_clinician_acknowledges_an_alert_and_downloads_a_csv(server, built_demo,
     states = {s.alert_id: s for s in alert_statuses(store_engine(), _all_keys()).values()}
     state = states[alert_id]
     assert state.status == "ACKNOWLEDGED"
-    email, password = demo_logins(built_demo)["CLINICIAN"]
-    assert state.acknowledged_by == authenticate(store_engine(), email, password).user_id
+    email, _ = demo_logins(built_demo)["CLINICIAN"]
+    assert state.acknowledged_by == user_id(built_demo, email)
 
 
 def _all_keys() -> list[str]:
@@ -196,9 +214,11 @@ def test_a_bookmarked_page_opens_after_sign_in(server, built_demo, tmp_path, mon
     finally:
         browser.close()
     # A supervisor's bookmark to a supervisee's page keeps its ?clinician= through the sign-in.
-    email, password = demo_logins(built_demo)["SUPERVISOR"]
-    supervisor = authenticate(store_engine(), email, password)
-    supervisee = min(c for c in supervisor.visible_clinician_ids if c != supervisor.user_id)
+    email, _ = demo_logins(built_demo)["SUPERVISOR"]
+    with sqlite3.connect(built_demo / "operational.db") as con:
+        supervisee = con.execute(
+            "select min(id) from users where supervisor_id = ?", (user_id(built_demo, email),)
+        ).fetchone()[0]
     name = _clinician_name(supervisee)
     browser = Chromium(tmp_path / "profile3", tmp_path / "downloads3")
     try:
@@ -274,3 +294,94 @@ def test_hostile_client_names_show_as_typed_and_fetch_nothing(hostile_demo, tmp_
     finally:
         browser.close()
         stop_server(process)
+
+
+def _spare_staff_member(var: Path, secret: str, password: str) -> str:
+    """A supervisor without a demo sign-in, given a password, current training and a known TOTP secret."""
+    taken = {email for email, _ in demo_logins(var).values()}
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with sqlite3.connect(var / "operational.db") as con:
+        rows = con.execute(
+            "select id, email from users where role = 'SUPERVISOR' and id in (select user_id from hipaa_trainings) "
+            "order by id"
+        ).fetchall()
+        spare_id, email = next((i, e) for i, e in rows if e not in taken)
+        con.execute(
+            "update hipaa_trainings set expires_date = ? where user_id = ?",
+            ((now.date() + dt.timedelta(days=200)).isoformat(), spare_id),
+        )
+    operator = CommandLineOperator("test")
+    with session_scope(store_engine()) as session:
+        set_password(session, operator, spare_id, password, source="cli", now=now)
+        unlock_user(session, operator, spare_id, source="cli", now=now)
+        reset_mfa(session, operator, spare_id, source="cli", now=now)
+    with sqlite3.connect(var / "operational.db") as con:
+        con.execute(
+            "update users set mfa_secret = ?, mfa_enrolled_at = ? where id = ?",
+            (secret, now.isoformat(sep=" "), spare_id),
+        )
+    return email
+
+
+def _refused_codes(var: Path, email: str) -> int:
+    with sqlite3.connect(var / "operational.db") as con:
+        return con.execute(
+            "select count(*) from audit_events a join users u on u.id = a.actor_user_id "
+            "where u.email = ? and a.action = 'auth.mfa' and a.outcome = 'refused'",
+            (email,),
+        ).fetchone()[0]
+
+
+def _wait_for_refusals(var: Path, email: str, count: int, timeout: float = 60) -> None:
+    """Until the store has recorded `count` refused code attempts for the user (each click is one try)."""
+    deadline = time.monotonic() + timeout
+    while (seen := _refused_codes(var, email)) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{count} refused codes were not recorded within {timeout} s (saw {seen})")
+        time.sleep(0.2)
+
+
+def _totp_now(secret: str) -> str:
+    # Not in the last 3 s of a step: the code must still be good when the click arrives.
+    if time.time() % mfa.STEP_SECONDS > mfa.STEP_SECONDS - 3:
+        time.sleep(4)
+    return mfa.current_code(secret, dt.datetime.now(dt.UTC))
+
+
+@pytest.mark.slow
+def test_password_and_totp_sign_in_and_five_bad_codes_lock(built_demo, tmp_path, monkeypatch):
+    for name in DEPLOYMENT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(built_demo))
+    secret, password = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "Harbour-Lamp-42!"
+    email = _spare_staff_member(built_demo, secret, password)
+    # Its own server: the failures below slow down this address's later sign-ins (the throttle).
+    url, process = start_server(built_demo)
+    browser = Chromium(tmp_path / "profile", tmp_path / "downloads")
+    try:
+        enter_password(browser, url, email, password)
+        enter_code(browser, _totp_now(secret))
+        browser.wait_for_text("Signed in as", timeout=60)
+        browser.screenshot(SCREENSHOTS / "signed_in_with_totp.png")
+        browser.click_button("Sign out")
+        browser.wait_for_text("Password", timeout=60)
+
+        enter_password(browser, url, email, password)
+        before = _refused_codes(built_demo, email)
+        for attempt in range(1, 6):
+            enter_code(browser, f"{attempt}{attempt}{attempt}000")
+            _wait_for_refusals(built_demo, email, before + attempt)
+        browser.wait_for_text("not recognised", timeout=60)
+        enter_code(browser, _totp_now(secret))
+        _wait_for_refusals(built_demo, email, before + 6)
+        browser.wait_for_text("not recognised", timeout=60)
+        assert "Signed in as" not in browser.text(), "locked: the right code is refused too"
+        browser.screenshot(SCREENSHOTS / "locked_after_bad_codes.png")
+    finally:
+        browser.close()
+        stop_server(process)
+    with sqlite3.connect(built_demo / "operational.db") as con:
+        locked, failures = con.execute(
+            "select locked_at, failed_login_count from users where email = ?", (email,)
+        ).fetchone()
+    assert locked is not None and failures == 5

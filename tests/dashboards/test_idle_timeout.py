@@ -6,6 +6,7 @@ The dashboards read the time through `dashboards.auth.clock`; the tests move it 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 import polars as pl
 import pytest
@@ -42,6 +43,7 @@ def signed_in(at) -> bool:
 def test_idle_14_59_stays_signed_in_and_15_01_signs_out(demo_env, clock):
     at = signed_in_app(demo_env, "CLINICIAN")
     assert signed_in(at) and at.dataframe, "My Practice with its client tables"
+    user_id = at.session_state["auth_user"].user_id
     clock.move(14, 59)
     at.run()
     assert signed_in(at), "14:59 without activity is still within the timeout"
@@ -51,6 +53,13 @@ def test_idle_14_59_stays_signed_in_and_15_01_signs_out(demo_env, clock):
     assert [t.value for t in at.title] == ["Sign in"]
     assert not at.dataframe, "no client list may stay on the screen"
     assert auth.IDLE_NOTICE in [i.value for i in at.info]
+    with sqlite3.connect(demo_env / "operational.db") as con:
+        timed_out = con.execute(
+            "select occurred_at from audit_events where action = 'auth.timeout' and actor_user_id = ? "
+            "order by id desc limit 1",
+            (user_id,),
+        ).fetchone()
+    assert timed_out[0].startswith("2026-11-25 09:30:00"), "the timeout is audited at the idle clock"
 
 
 def test_a_download_is_refused_once_the_session_is_idle_or_signed_out(demo_env, clock):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from streamlit.testing.v1 import AppTest
 
 from dashboards import auth
 from dashboards.auth import store_engine
-from operational_api.auth import REFUSED, SignInThrottle, set_password, unlock
+from operational_api.auth import REFUSED, SignInThrottle
+from operational_api.db import session_scope
+from operational_api.services.users import CommandLineOperator, set_password, unlock_user
 from orchestration.lib.environment import current_environment
 from orchestration.lib.warehouse import Warehouse
 from tests.dashboards.conftest import APP, demo_logins, signed_in_app
@@ -62,7 +66,9 @@ def test_wrong_password_is_refused_and_the_fifth_failure_locks(demo_env, monkeyp
     )
     email = f"clinician{user}@practice.example"
     assert email not in logins
-    set_password(store_engine(), user, "a-good-password")
+    operator, now = CommandLineOperator("test"), dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with session_scope(store_engine()) as session:
+        set_password(session, operator, user, "Harbour-Lamp-42!", source="cli", now=now)
     at = AppTest.from_file(APP, default_timeout=60).run()
     for _ in range(5):
         at.text_input(key="auth_email").input(email)
@@ -70,12 +76,13 @@ def test_wrong_password_is_refused_and_the_fifth_failure_locks(demo_env, monkeyp
         at.button[0].click().run()
     refused = at.error[0].value
     assert refused == REFUSED
-    at.text_input(key="auth_password").input("a-good-password")
+    at.text_input(key="auth_password").input("Harbour-Lamp-42!")
     at.button[0].click().run()
     assert at.error[0].value == refused, "a locked account reads exactly like a wrong password"
     assert "auth_user" not in at.session_state
     assert waits == [1.0, 2.0, 4.0], "this browser session is slowed down after three failures"
-    assert unlock(store_engine(), email)
+    with session_scope(store_engine()) as session:
+        assert unlock_user(session, operator, user, source="cli", now=now)
 
 
 def test_page_says_what_to_do_before_the_first_build(var_dir):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from operational_api.api.context import ADMIN, SCHEDULING, STAFF, Ctx, api_route, register_scope
-from operational_api.services import users as users_service
+from operational_api.services import directory as users_service
 
 router = APIRouter(tags=["users"])
 register_scope("user", users_service.get_user)

@@ -7,7 +7,7 @@ other) and one per client. SQLite: triggers that raise `appointment.double_booke
 API's write transactions begin IMMEDIATE so concurrent bookings queue instead of racing.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006_credentials_mfa
 Create Date: 2026-12-04
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006_credentials_mfa"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ UPDATE/DELETE/TRUNCATE grant on these tables (`mentalspace db grant-app-role`), 
 migrations can purge, and only rows past retention.
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0008
 Create Date: 2026-12-04
 """
 
