@@ -339,18 +339,57 @@ def cmd_amd_sim(args: argparse.Namespace) -> int:
     return sim_main(args.sim_args)
 
 
+AMD_PARTNER_LOGIN_PATH = "/practicemanager/xmlrpc/processrequest.aspx"
+
+
+def _login_url(base_url: str) -> str:
+    """`--base-url http://127.0.0.1:8765` (a running `amd-sim`, a sandbox) -> its partner login URL."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(base_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise PlatformError(f"--base-url must look like http://127.0.0.1:8765, not '{base_url}'")
+    if parsed.path.strip("/"):
+        return base_url
+    return base_url.rstrip("/") + AMD_PARTNER_LOGIN_PATH
+
+
 def _amd_definitions(args: argparse.Namespace):
-    """The AdvancedMD domain's definitions; simulator options replace the simulated practice."""
+    """The AdvancedMD domain's definitions; simulator options replace the simulated practice, --base-url
+    (or MENTALSPACE_ADVANCEDMD=live) uses the real client against AMD_LOGIN_URL's host."""
     from operational_api.db import get_engine, migrate
     from orchestration.defs.advancedmd.definitions import standalone_definitions
-    from orchestration.defs.advancedmd.resources import SimulatedAdvancedMDResource
-    from orchestration.lib.environment import current_environment
+    from orchestration.defs.advancedmd.resources import SimulatedAdvancedMDResource, live_resource
+    from orchestration.lib.environment import current_environment, missing_advancedmd_credentials
 
+    if not args.debug:
+        # The client's retry warnings would reach stderr through logging's last-resort handler; the promise
+        # is one line. The Dagster run keeps the step's failure; the client's stats count the retries.
+        import logging
+
+        logging.getLogger("ingest.advancedmd").addHandler(logging.NullHandler())
     env = current_environment()
     chosen = {
         k: getattr(args, k) for k in ("clinicians", "months", "seed", "as_of") if getattr(args, k) is not None
     }
     resource = None
+    base_url = getattr(args, "base_url", None)
+    source = env.advancedmd_source
+    if base_url or source == "live":
+        if chosen:
+            raise PlatformError(
+                "--clinicians/--months/--seed/--as-of choose the built-in simulator's practice; "
+                "they do not apply to " + ("--base-url" if base_url else "MENTALSPACE_ADVANCEDMD=live")
+            )
+        missing = missing_advancedmd_credentials()
+        if missing:
+            raise PlatformError(
+                f"AdvancedMD credentials missing: set {', '.join(missing)}"
+                + (" (a running amd-sim prints its own)" if base_url else "")
+            )
+        resource = live_resource(_login_url(base_url) if base_url else "")
+        source = f"live at {base_url}" if base_url else "live"
+        chosen = {}
     if chosen:
         if env.advancedmd_source != "simulator":
             raise PlatformError(
@@ -362,7 +401,11 @@ def _amd_definitions(args: argparse.Namespace):
         resource = SimulatedAdvancedMDResource(**{"as_of": env.as_of_date, **chosen})
     # The sync keeps its watermarks and patient links in the store: make sure its schema is current.
     migrate(get_engine())
-    return standalone_definitions(resource), env.advancedmd_source
+    return standalone_definitions(resource), source
+
+
+# A failed AdvancedMD run is the command's one error line; the step's traceback stays in the Dagster UI.
+AMD_RUN_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def _metadata(result, asset: str) -> dict[str, object]:
@@ -393,7 +436,7 @@ def cmd_amd_sync(args: argparse.Namespace) -> int:
             }
         }
     with Progress(1)(f"syncing AdvancedMD ({source}): patients, patient links, visits and charges"):
-        result = run_job(defs, "advancedmd_sync_job", run_config=config)
+        result = run_job(defs, "advancedmd_sync_job", run_config={**AMD_RUN_LOGS, **config})
     patients, links = _metadata(result, "advancedmd/patients"), _metadata(result, "advancedmd/patient_links")
     visits = _metadata(result, "advancedmd/visit_updates")
     print(
@@ -444,7 +487,10 @@ def cmd_amd_backfill(args: argparse.Namespace) -> int:
     for chunk in chunks:
         t0 = time.perf_counter()
         result = run_job(
-            defs, "advancedmd_visit_days_job", partition_range=(chunk[0].isoformat(), chunk[-1].isoformat())
+            defs,
+            "advancedmd_visit_days_job",
+            partition_range=(chunk[0].isoformat(), chunk[-1].isoformat()),
+            run_config=AMD_RUN_LOGS,
         )
         per_day = _metadata(result, "advancedmd/visits").get("per_day") or {}
         for day in chunk:
@@ -596,6 +642,12 @@ def _amd_simulator_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--months", type=_positive, default=None)
     group.add_argument("--seed", type=int, default=None)
     group.add_argument("--as-of", type=_as_of, default=None, help="last day of the practice's history")
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        help="talk to AdvancedMD-compatible API at this URL (a running `mentalspace amd-sim`, a sandbox) "
+        "with the AMD_* credentials, instead of the built-in simulator",
+    )
 
 
 def _serve_args(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,10 @@ What it takes care of, so callers do not have to:
   re-login + retry when a call hits "session has timed out";
 * per-office-key, per-tier rate limits (queueing, never exceeding), exponential backoff with
   jitter on faults, HTTP 429/5xx, timeouts and dropped connections;
+* an unreachable host (DNS failure, connection refused, connect timeout) fails fast: a short
+  bounded retry, then one :class:`UnreachableError` naming the host;
+* an optional total deadline: no request, backoff or rate-limit wait runs past it
+  (:class:`DeadlineExceededError`), and each request's timeout is cut to the time left;
 * the getupdated* ">1000 rows: IDs only" answer, re-requested in chunks of at most 500 ids;
 * normalisation into typed records (ID prefixes, upper-case text, mixed date formats).
 
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from typing import Literal
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -43,12 +48,14 @@ from ingest.advancedmd.errors import (
     AdvancedMDError,
     AmdFaultError,
     AuthenticationError,
+    DeadlineExceededError,
     EligibilityTimeoutError,
     ProtocolError,
     RateLimitedError,
     RetriesExhaustedError,
     SessionExpiredError,
     TransientError,
+    UnreachableError,
 )
 from ingest.advancedmd.normalize import (
     clean_text,
@@ -213,6 +220,26 @@ def next_midnight(at: datetime, tz: ZoneInfo) -> datetime:
     return datetime.combine(local.date() + timedelta(days=1), dtime(0), tzinfo=tz)
 
 
+class _ConnectFailed(TransientError):
+    """The request never reached a server (DNS, refused, connect timeout): safe to resend, pointless to
+    resend for long."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message, ambiguous=False)
+        self.reason = reason
+
+
+def _connect_reason(exc: Exception) -> str:
+    text = str(exc).lower()
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect timed out"
+    if "name or service not known" in text or "name resolution" in text or "nodename" in text:
+        return "host name does not resolve"
+    if "refused" in text:
+        return "connection refused"
+    return "cannot connect"
+
+
 def _chunks(ids: Sequence[int], size: int) -> Iterator[tuple[int, ...]]:
     for start in range(0, len(ids), size):
         yield tuple(ids[start : start + size])
@@ -238,6 +265,7 @@ class AdvancedMDClient:
         max_token_age: timedelta = timedelta(hours=23),
         token_refresh_margin: timedelta = timedelta(minutes=1),
         eligibility_cache_ttl: timedelta = timedelta(hours=24),
+        deadline: datetime | None = None,
     ) -> None:
         self._credentials = credentials
         self._clock: Clock = clock or SystemClock()
@@ -246,9 +274,12 @@ class AdvancedMDClient:
         self._retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
         self._own_http = http_client is None
+        # A host that drops SYNs should not hold a sync for the whole read timeout.
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
         self._http = http_client or httpx.Client(
-            timeout=httpx.Timeout(timeout), verify=_tls12_context(), follow_redirects=False
+            timeout=self._timeout, verify=_tls12_context(), follow_redirects=False
         )
+        self.deadline = deadline
         self.server_tz = ZoneInfo(server_tz)
         self._token_tz = ZoneInfo(token_tz)
         self._token_lifetime = token_lifetime
@@ -292,6 +323,31 @@ class AdvancedMDClient:
     def _msgtime(self) -> str:
         return format_vb(to_server_naive(self._clock.now(), self.server_tz), pad_date=False)
 
+    def _remaining(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return (self.deadline - self._clock.now()).total_seconds()
+
+    def _wait(self, seconds: float, action: str, why: str) -> None:
+        """Sleep on the clock, unless the deadline would pass first."""
+        remaining = self._remaining()
+        if remaining is not None and seconds >= remaining:
+            raise DeadlineExceededError(
+                f"{action}: the run's deadline ({self.deadline:%H:%M:%S} UTC) would pass while {why} "
+                f"({seconds:.0f} s)"
+            )
+        self._clock.sleep(seconds)
+
+    def _acquire(self, tier: Tier, action: str) -> None:
+        remaining = self._remaining()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExceededError(f"{action}: the run's deadline ({self.deadline:%H:%M:%S} UTC) passed")
+        slot = self._limiter.reserve(self.office_key, tier)
+        wait = (slot - self._clock.now()).total_seconds()
+        if wait > 0:
+            self._wait(wait, action, f"waiting for a tier-{int(tier)} rate-limit slot")
+            self._limiter.record_wait(wait)
+
     def _post(self, url: str, msg: ET.Element, action: str) -> AmdResponse:
         self.stats.http_requests += 1
         self.stats.requests_by_action[action] += 1
@@ -301,8 +357,16 @@ class AdvancedMDClient:
         else:
             body = encode_xml(msg)
             headers = {"Content-Type": "text/xml; charset=ISO-8859-1"}
+        timeout = self._timeout
+        remaining = self._remaining()
+        if remaining is not None:
+            cap = max(0.1, remaining)
+            timeout = httpx.Timeout(min(self._timeout.read or cap, cap), connect=min(5.0, cap))
         try:
-            resp = self._http.post(url, content=body, headers=headers)
+            resp = self._http.post(url, content=body, headers=headers, timeout=timeout)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            host = urlparse(url).netloc or url
+            raise _ConnectFailed(f"{action}: cannot reach {host}", _connect_reason(exc)) from exc
         except httpx.TimeoutException as exc:
             raise TransientError(f"{action}: timeout ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
@@ -338,13 +402,27 @@ class AdvancedMDClient:
         (and the session timeout, handled by :meth:`call`) are returned, not raised."""
         last_error: Exception | None = None
         ambiguous = False
+        connect_failures = 0
+        started = self._clock.now()
         for attempt in range(1, self._retry.max_attempts + 1):
             if attempt > 1:
                 self.stats.retries += 1
             msg = build(ambiguous)
-            self._limiter.acquire(self.office_key, tier)
+            self._acquire(tier, action)
             try:
                 resp = self._post(url, msg, action)
+            except _ConnectFailed as exc:
+                connect_failures += 1
+                self.stats.transient_errors += 1
+                if connect_failures >= self._retry.connect_attempts:
+                    took = (self._clock.now() - started).total_seconds()
+                    host = urlparse(url).netloc or url
+                    raise UnreachableError(
+                        f"AdvancedMD at {host} is unreachable ({exc.reason}; {action}, "
+                        f"{connect_failures} attempts over {took:.0f} s)"
+                    ) from None
+                self._wait(self._retry.connect_delay * connect_failures, action, "retrying a failed connect")
+                continue
             except RateLimitedError as exc:
                 last_error = exc
                 self._on_rate_limited(tier, action)
@@ -355,7 +433,7 @@ class AdvancedMDClient:
                 self.stats.transient_errors += 1
                 delay = self._retry.delay(attempt, self._rng)
                 logger.warning("%s attempt %d failed (%s); retrying in %.1fs", action, attempt, exc, delay)
-                self._clock.sleep(delay)
+                self._wait(delay, action, f"backing off after: {exc}")
                 continue
             fault = resp.fault
             if fault is not None and fault.is_rate_limit:
@@ -370,7 +448,7 @@ class AdvancedMDClient:
                 logger.warning(
                     "%s attempt %d: server fault %s; retrying in %.1fs", action, attempt, fault.code, delay
                 )
-                self._clock.sleep(delay)
+                self._wait(delay, action, f"backing off after fault {fault.code}")
                 continue
             return resp
         raise RetriesExhaustedError(action, self._retry.max_attempts, last_error)
@@ -838,7 +916,7 @@ class AdvancedMDClient:
         deadline = now + timedelta(seconds=max_wait)
         delay = first_poll
         while True:
-            self._clock.sleep(delay)
+            self._wait(delay, "checkeligibilityresponse", "polling an eligibility answer")
             r = self.call("checkeligibilityresponse", "eligibility", {"eligibilityid": eligibility_id})
             el = r.results.find("eligibility") if r.results is not None else None
             status = parse_int(el.get("eligibilitystatusid")) if el is not None else None

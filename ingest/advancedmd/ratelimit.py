@@ -172,6 +172,11 @@ class RateLimiter:
             return wait
         return 0.0
 
+    def record_wait(self, seconds: float) -> None:
+        """Account a wait a caller made itself after :meth:`reserve` (the client, to honour its deadline)."""
+        with self._lock:
+            self.total_wait_seconds += seconds
+
     def block(self, office_key: str, tier: Tier, seconds: float) -> None:
         """Hold back further calls of ``tier`` for ``seconds``.
 
@@ -193,6 +198,10 @@ class RetryPolicy:
     max_delay: float = 120.0
     # After a quota violation the vendor says "try again in about a minute".
     rate_limited_delay: float = 61.0
+    # DNS failures, refused connections and connect timeouts: the request never left, so a short
+    # bounded retry (a restarting proxy, a DNS blip) and then a clear failure, not minutes of backoff.
+    connect_attempts: int = 3
+    connect_delay: float = 1.0
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Delay before retry number ``attempt`` (1-based): half fixed, half random ("equal jitter")."""

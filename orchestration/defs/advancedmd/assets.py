@@ -1,5 +1,9 @@
 """AdvancedMD -> raw_advancedmd: incremental syncs driven by the watermark, daily partitions for backfills.
 
+Every AdvancedMD step fetches first and lands after (``ingest.advancedmd.sync.FetchFirst``): the
+warehouse is opened only once the API work is done, for one short transaction, so a slow or unreachable
+AdvancedMD never keeps the DuckDB file locked against the dashboards and dbt.
+
 The asset layer stays thin: the API work lives in ``ingest.advancedmd`` (client, ``sync_*``), the
 warehouse writes in ``landing.WarehouseSink``. Watermarks live in the operational store's
 ``ingest_watermarks`` table (per office key and entity), the patient links in its
@@ -21,7 +25,7 @@ from sqlalchemy import bindparam, select, update
 
 from ingest.advancedmd.errors import AmdFaultError, EligibilityTimeoutError
 from ingest.advancedmd.linking import client_id_from_chart
-from ingest.advancedmd.sync import SyncResult, sync_patients, sync_visits
+from ingest.advancedmd.sync import FetchFirst, SyncResult, sync_patients, sync_visits
 from ingest.advancedmd.watermarks import SqlWatermarkStore
 from operational_api.models import AdvancedMDPatient, AdvancedMDSyncStatus, Client
 from orchestration.defs.advancedmd.checks import landing_check_results, landing_check_specs
@@ -107,9 +111,12 @@ def advancedmd_patients(
 ) -> Iterator[dg.MaterializeResult]:
     """Patients and coverages changed since the watermark (getupdatedpatients); the first run is the
     vendor's initial load (lookuppatient pages + getdemographic per patient)."""
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
-        result = sync_patients(amd.client, watermark_store(store), sink)
-        rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("patients", "insurance")}
+    fetched = FetchFirst(watermark_store(store))
+    with advancedmd.connect() as amd:
+        result = sync_patients(amd.client, fetched, fetched)
+    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink:
+        fetched.commit(sink)
+        rows = {entity: sink.row_count(entity, advancedmd.office_key) for entity in ("patients", "insurance")}
     context.log.info(
         f"advancedmd patients ({result.mode}): {result.records} records, {result.http_requests} requests"
     )
@@ -239,10 +246,11 @@ def advancedmd_visit_days(
     of that day (one getdatevisits per day)."""
     days = [dt.date.fromisoformat(key) for key in context.partition_keys]
     per_day: dict[str, dict[str, int]] = {}
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
-        for day in days:
+    with advancedmd.connect() as amd:
+        answers = [amd.client.get_date_visits(day) for day in days]
+    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink:
+        for day, answer in zip(days, answers, strict=True):
             before = (sink.stats.landed.copy(), sink.stats.quarantined.copy())
-            answer = amd.client.get_date_visits(day)
             sink.replace_visit_day(amd.office_key, day, answer.visits, answer.charges)
             counts = {
                 "visits": sink.stats.landed["visits"] - before[0]["visits"],
@@ -293,7 +301,8 @@ def advancedmd_visit_updates(
     """One row per incremental visit sync: visits and charges changed since the watermark
     (getupdatedvisits) applied to raw_advancedmd.visits and charges; N/C upserted, D deleted with
     their charges. The first run is the initial load of the configured window (getdatevisits per day)."""
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
+    fetched = FetchFirst(watermark_store(store))
+    with advancedmd.connect() as amd:
         today = amd.today()
         start = (
             dt.date.fromisoformat(config.initial_start)
@@ -305,7 +314,9 @@ def advancedmd_visit_updates(
             if config.initial_end
             else today + dt.timedelta(days=config.initial_days_ahead)
         )
-        result = sync_visits(amd.client, watermark_store(store), sink, initial_start=start, initial_end=end)
+        result = sync_visits(amd.client, fetched, fetched, initial_start=start, initial_end=end)
+    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink:
+        fetched.commit(sink)
         rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
     if result.mode == "initial":
         # The initial load read whole days: those partitions are as good as a backfill of them.

@@ -453,13 +453,20 @@ class WarehouseSink:
 
     def land(self, batch: SyncBatch) -> None:
         """Land one sync batch atomically (upserts, deletions, quarantine)."""
-        batch_id, landed_at = self._batch()
-        key = batch.office_key
+        self.land_all([batch])
+
+    def land_all(self, batches: Sequence[SyncBatch]) -> None:
+        """Land several batches, in order, in one transaction (a fetched-first sync's whole window)."""
         with self._transaction() as db:
-            if batch.patients or batch.deleted_patient_ids:
-                self._land_patients(db, key, batch.patients, batch.deleted_patient_ids, batch_id, landed_at)
-            if batch.visits or batch.deleted_visit_ids or batch.charges or batch.deleted_charge_ids:
-                self._land_visits(db, key, batch, batch_id, landed_at)
+            for batch in batches:
+                batch_id, landed_at = self._batch()
+                key = batch.office_key
+                if batch.patients or batch.deleted_patient_ids:
+                    self._land_patients(
+                        db, key, batch.patients, batch.deleted_patient_ids, batch_id, landed_at
+                    )
+                if batch.visits or batch.deleted_visit_ids or batch.charges or batch.deleted_charge_ids:
+                    self._land_visits(db, key, batch, batch_id, landed_at)
 
     def _land_patients(
         self,
