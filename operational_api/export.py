@@ -40,7 +40,12 @@ from operational_api.models import PHI_COLUMNS, Base, ComplianceRule
 from operational_api.settings import practice_timezone
 
 # Tables the warehouse does not need at all (portal-login and audit details, ingest bookkeeping).
-NOT_EXPORTED = {"alembic_version", "ingest_watermarks"}
+NOT_EXPORTED = {
+    "alembic_version",
+    "ingest_watermarks",
+    "advancedmd_rate_limits",
+    "advancedmd_charge_submissions",
+}
 
 _POLARS_TYPES = {
     Integer: pl.Int64,

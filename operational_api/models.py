@@ -872,3 +872,5 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
     "note_amendments": ("content",),
     "users": ("password_hash",),
 }
+
+from operational_api import models_advancedmd as _models_advancedmd  # noqa: E402,F401 - AdvancedMD tables (0010)

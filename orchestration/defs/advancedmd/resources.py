@@ -35,7 +35,8 @@ from ingest.advancedmd.client import AdvancedMDClient
 from ingest.advancedmd.clock import Clock, FakeClock, SystemClock
 from ingest.advancedmd.credentials import DEFAULT_LOGIN_URL, AmdCredentials
 from ingest.advancedmd.errors import CredentialsError
-from ingest.advancedmd.ratelimit import RateLimiter
+from ingest.advancedmd.ratelimit import FileRateLimiter, RateLimiter
+from ingest.advancedmd.ratelimit_sql import SqlRateLimiter
 from ingest.advancedmd.simulator import (
     SimulatorConfig,
     SimulatorDataset,
@@ -44,6 +45,7 @@ from ingest.advancedmd.simulator import (
     start_simulator,
     synthetic_practice_dataset,
 )
+from operational_api.settings import var_dir
 from orchestration.lib.environment import current_environment
 
 DEFAULT_OFFICE_KEY = "991001"
@@ -76,10 +78,28 @@ class AdvancedMDResource(dg.ConfigurableResource, ABC):
         """A client for the length of one step; closed afterwards."""
 
 
-# One limiter per office key per process: every client of the same office key queues on it.
+# One limiter per office key per process, and its state shared with every other process (a locked row of the
+# store on PostgreSQL, a locked file under var/ on the embedded path): concurrent Dagster runs and the
+# command line queue on one budget per office key and tier.
 _LIVE_LIMITERS: dict[str, RateLimiter] = {}
 _LIVE_CLOCK = SystemClock()
 _LOCK = threading.Lock()
+
+
+def shared_limiter(office_key: str, clock: Clock = _LIVE_CLOCK) -> RateLimiter:
+    """This process's limiter for ``office_key``, backed by the deployment's shared state."""
+    with _LOCK:
+        limiter = _LIVE_LIMITERS.get(office_key)
+        if limiter is None:
+            url = current_environment().database_url
+            if url.startswith(("postgresql", "postgres:")):
+                from operational_api.db import get_engine
+
+                limiter = SqlRateLimiter(clock, get_engine(url))
+            else:
+                limiter = FileRateLimiter(clock, var_dir() / "advancedmd" / "rate_limits")
+            _LIVE_LIMITERS[office_key] = limiter
+        return limiter
 
 
 class LiveAdvancedMDResource(AdvancedMDResource):
@@ -126,8 +146,7 @@ class LiveAdvancedMDResource(AdvancedMDResource):
     @contextmanager
     def connect(self) -> Iterator[AmdConnection]:
         credentials = self.credentials()
-        with _LOCK:
-            limiter = _LIVE_LIMITERS.setdefault(self.office_key, RateLimiter(_LIVE_CLOCK))
+        limiter = shared_limiter(credentials.office_key)
         with AdvancedMDClient(
             credentials, clock=_LIVE_CLOCK, rate_limiter=limiter, deadline=self.deadline()
         ) as client:
