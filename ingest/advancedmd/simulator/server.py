@@ -92,6 +92,10 @@ class FaultConfig:
     drop_rate: float = 0.0  # close the socket without answering
     slow_rate: float = 0.0  # answer after slow_seconds of real time
     slow_seconds: float = 2.0
+    http_500_rate: float = 0.0  # ambiguous server error: may or may not have been applied
+    session_expiry_rate: float = 0.0  # drop every session, answer "session has timed out"
+    malformed_rate: float = 0.0  # HTTP 200 whose body is not well-formed XML
+    truncated_rate: float = 0.0  # the real answer, cut off half way
     session_expiry_at_calls: tuple[int, ...] = ()  # expire every session when API call N arrives
     include_login: bool = True
     seed: int | None = None
@@ -111,7 +115,21 @@ class FaultConfig:
 
     @property
     def total(self) -> float:
-        return self.fault_rate + self.http_429_rate + self.http_503_rate + self.drop_rate + self.slow_rate
+        return sum(rate for _, rate in self.kinds())
+
+    def kinds(self) -> tuple[tuple[str, float], ...]:
+        """Every fault kind with its rate, in the order a draw walks them."""
+        return (
+            ("fault", self.fault_rate),
+            ("http429", self.http_429_rate),
+            ("http503", self.http_503_rate),
+            ("drop", self.drop_rate),
+            ("slow", self.slow_rate),
+            ("http500", self.http_500_rate),
+            ("session", self.session_expiry_rate),
+            ("malformed", self.malformed_rate),
+            ("truncated", self.truncated_rate),
+        )
 
 
 @dataclass(frozen=True)
@@ -152,6 +170,9 @@ class SimulatorCounters:
     injected_faults: int = 0
     injected_429: int = 0
     injected_503: int = 0
+    injected_500: int = 0
+    malformed_responses: int = 0
+    truncated_responses: int = 0
     dropped_connections: int = 0
     slow_responses: int = 0
     wrong_host: int = 0
@@ -345,13 +366,7 @@ class SimulatorCore:
         with self._lock:
             r = self._fault_rng.random()
         edge = 0.0
-        for kind, rate in (
-            ("fault", f.fault_rate),
-            ("http429", f.http_429_rate),
-            ("http503", f.http_503_rate),
-            ("drop", f.drop_rate),
-            ("slow", f.slow_rate),
-        ):
+        for kind, rate in f.kinds():
             edge += rate
             if r < edge:
                 return kind
@@ -371,6 +386,18 @@ class SimulatorCore:
         if kind == "http503":
             self._bump("injected_503")
             return Reply(503, b"Service Unavailable", "text/plain")
+        if kind == "http500":
+            self._bump("injected_500")
+            return Reply(500, b"Internal Server Error", "text/plain")
+        if kind == "session":
+            self._bump("sessions_expired_by_injection")
+            self.expire_sessions()
+            return self._fault(FaultCode.SESSION_TIMEOUT, "Session has timed out", as_json=as_json)
+        if kind == "malformed":
+            self._bump("malformed_responses")
+            return Reply(
+                200, b"<PPMDResults s='SIMAMD01'><Results success='1'><patientlist></Results>", "text/xml"
+            )
         self._bump("dropped_connections")
         return None
 
@@ -407,7 +434,7 @@ class SimulatorCore:
                 if kind == "slow":
                     self._bump("slow_responses")
                     delay = self.config.faults.slow_seconds
-                elif kind is not None:
+                elif kind is not None and kind not in ("session", "truncated"):
                     return self._injected(kind, as_json=as_json)
             reply = self._login(msg, broker, as_json=as_json)
             reply.delay = delay
@@ -454,7 +481,7 @@ class SimulatorCore:
         if kind == "slow":
             self._bump("slow_responses")
             delay = self.config.faults.slow_seconds
-        elif kind is not None:
+        elif kind is not None and kind != "truncated":
             return self._injected(kind, as_json=as_json)
 
         handler = self._actions.get(action)
@@ -472,6 +499,10 @@ class SimulatorCore:
             return self._reply(None, exc.fault, as_json=as_json, at=now)
         reply = self._reply(results, fault, as_json=as_json, at=now)
         reply.delay = delay
+        if kind == "truncated":
+            # The call was applied; only its answer is lost half way (an ambiguous failure for writes).
+            self._bump("truncated_responses")
+            reply.body = reply.body[: max(1, len(reply.body) // 2)]
         return reply
 
     @staticmethod
