@@ -125,9 +125,16 @@ class _Event:
 
 
 def dataset_from_practice(
-    practice: _Practice, *, office_key: str = DEFAULT_OFFICE_KEY, latest: dt.datetime | None = None
+    practice: _Practice,
+    *,
+    office_key: str = DEFAULT_OFFICE_KEY,
+    latest: dt.datetime | None = None,
+    post_charges: bool = True,
 ) -> SimulatorDataset:
-    """Build the simulator dataset of ``practice`` (deterministic: same practice, same dataset and ids)."""
+    """Build the simulator dataset of ``practice`` (deterministic: same practice, same dataset and ids).
+
+    ``post_charges=False``: the practice's charges are not in AdvancedMD yet (billing kept in the store,
+    charges sent by our savecharges asset)."""
     spec = practice.spec
     tz = ZoneInfo(spec.timezone)
     latest = (latest or simulator_clock_start(spec.as_of) - dt.timedelta(minutes=1)).astimezone(dt.UTC)
@@ -196,7 +203,7 @@ def dataset_from_practice(
                 last_at = clamp(at, last_at)
                 events.append(_Event(last_at, 2, next(seq), f"status:{new_code}", aid))
                 code = new_code
-        if aid in charges_by_appt:
+        if aid in charges_by_appt and post_charges:
             entered = min(c["created_at"] for c in charges_by_appt[aid])
             events.append(_Event(clamp(entered, created), 3, next(seq), "charges", aid))
     events.sort()

@@ -28,8 +28,10 @@ from ingest.advancedmd.linking import client_id_from_chart
 from ingest.advancedmd.sync import FetchFirst, SyncResult, sync_patients, sync_visits
 from ingest.advancedmd.watermarks import SqlWatermarkStore
 from operational_api.models import AdvancedMDPatient, AdvancedMDSyncStatus, Client
+from orchestration.defs.advancedmd.charges_out import group_amd_visits, pending_visits, submit_charges
 from orchestration.defs.advancedmd.checks import landing_check_results, landing_check_specs
 from orchestration.defs.advancedmd.keys import (
+    CHARGE_SUBMISSIONS,
     CHARGES,
     ELIGIBILITY,
     GROUP,
@@ -45,6 +47,7 @@ from orchestration.defs.advancedmd.keys import (
 from orchestration.defs.advancedmd.landing import RAW_SCHEMA, WarehouseSink
 from orchestration.defs.advancedmd.partitions import ADVANCEDMD_DAYS
 from orchestration.defs.advancedmd.resources import AdvancedMDResource
+from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
 from orchestration.lib.warehouse import Warehouse
 
@@ -414,6 +417,67 @@ def advancedmd_eligibility(
     )
 
 
+# ------------------------------------------------------------------------------------ charges out
+
+
+class ChargeSubmissionConfig(dg.Config):
+    """How many visits one run submits at most (one tier-2 savecharges each)."""
+
+    max_visits: int = 500
+
+
+@dg.asset(
+    key=CHARGE_SUBMISSIONS,
+    deps=[PATIENT_LINKS, VISIT_UPDATES],
+    group_name=GROUP,
+    kinds={"advancedmd", "sqlalchemy"},
+    pool=POOL,
+)
+def advancedmd_charge_submissions(
+    context: dg.AssetExecutionContext,
+    config: ChargeSubmissionConfig,
+    advancedmd: AdvancedMDResource,
+    store: OperationalStoreResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """One row per store charge in the store's advancedmd_charge_submissions: completed, signed sessions not on
+    billing hold, submitted once through savecharges (AdvancedMD's charge ids recorded) or refused (the field
+    named). See charges_out.py for the exactly-once rule."""
+    engine = store.engine()
+    tz = current_environment().practice_timezone
+    visits, held = pending_visits(engine, tz, max_visits=config.max_visits)
+    office_key = advancedmd.office_key
+    wh = warehouse.warehouse()
+    ph = _placeholder(wh)
+    amd_visits = group_amd_visits(
+        wh.query(
+            f"select visit_id, patient_id, start_local, provider_code from {RAW_SCHEMA}.visits"
+            f" where office_key = {ph}",
+            [office_key],
+        ).iter_rows()
+    )
+    links_table = AdvancedMDPatient.__table__
+    with engine.connect() as conn:
+        links = {
+            int(r.client_id): int(r.advancedmd_patient_id)
+            for r in conn.execute(
+                select(links_table.c.client_id, links_table.c.advancedmd_patient_id).where(
+                    links_table.c.office_key == office_key,
+                    links_table.c.sync_status == str(AdvancedMDSyncStatus.LINKED),
+                )
+            )
+        }
+    with advancedmd.connect() as amd:
+        counts = submit_charges(amd.client, engine, visits, amd_visits, links, amd.today())
+        requests = amd.client.stats.requests_by_action.get("savecharges", 0)
+    counts.held_back = held
+    context.log.info(
+        f"advancedmd charges: {counts.visits_submitted} visits submitted, {counts.visits_refused} refused, "
+        f"{held} held back by a billing hold"
+    )
+    return dg.MaterializeResult(metadata={**counts.metadata(), "savecharges_requests": requests})
+
+
 ASSETS = [
     advancedmd_landing_tables,
     advancedmd_patients,
@@ -421,4 +485,5 @@ ASSETS = [
     advancedmd_visit_days,
     advancedmd_visit_updates,
     advancedmd_eligibility,
+    advancedmd_charge_submissions,
 ]

@@ -47,6 +47,7 @@ import dagster as dg
 from ingest.advancedmd.client import MAX_ID_CHUNK
 from ingest.advancedmd.ratelimit import DEFAULT_LIMITS, Tier
 from orchestration.defs.advancedmd.keys import (
+    CHARGE_SUBMISSIONS,
     CHARGES,
     ELIGIBILITY,
     INSURANCE,
@@ -162,4 +163,9 @@ SCHEDULES = [
     advancedmd_visits_daily_schedule,
     advancedmd_eligibility_daily_schedule,
 ]
-JOBS = [ADVANCEDMD_SYNC_JOB, PATIENTS_JOB, VISITS_JOB, VISIT_DAYS_JOB, ELIGIBILITY_JOB]
+CHARGES_OUT_JOB = dg.define_asset_job(
+    "advancedmd_charges_out_job",
+    selection=dg.AssetSelection.assets(CHARGE_SUBMISSIONS),
+    description="Submit completed, signed, not-on-hold sessions' charges through savecharges (exactly once).",
+)
+JOBS = [ADVANCEDMD_SYNC_JOB, PATIENTS_JOB, VISITS_JOB, VISIT_DAYS_JOB, ELIGIBILITY_JOB, CHARGES_OUT_JOB]
