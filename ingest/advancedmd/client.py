@@ -61,6 +61,7 @@ from ingest.advancedmd.normalize import (
     clean_text,
     format_us_date,
     format_vb,
+    parse_amd_date,
     parse_amd_datetime,
     parse_decimal,
     parse_id,
@@ -87,12 +88,14 @@ from ingest.advancedmd.records import (
     VISIT_FIELDS,
     AmdCharge,
     AmdPatient,
+    AmdTransaction,
     AmdVisit,
     ClaimStatusDetail,
     ClaimStatusEntry,
     ClaimStatusResult,
     EligibilityResult,
     PatientStub,
+    TxHistoryPage,
     charge_from_element,
     has_visit_payload,
     patient_from_element,
@@ -882,6 +885,64 @@ class AdvancedMDClient:
         )
         logger.info("savecharges visit %s: %d charges saved", submission.visit_id, len(ids))
         return SaveChargesResult(submission.visit_id, ids)
+
+    # ------------------------------------------------------------------ payments and write-offs
+
+    def get_tx_history(
+        self, patient_id: int, *, page: int = 1, from_date: date | None = None, to_date: date | None = None
+    ) -> TxHistoryPage:
+        """One page of a patient's financial history (gettxhistory, class demographics, tier 2)."""
+        attrs: dict[str, object] = {"patientid": patient_id, "pagenumber": page, "typefilter": 0}
+        if from_date is not None:
+            attrs["fromdate"] = format_us_date(from_date)
+        if to_date is not None:
+            attrs["todate"] = format_us_date(to_date)
+        resp = self.call("gettxhistory", "demographics", attrs)
+        txs: list[AmdTransaction] = []
+        for charge in children_of(resp.results, "chargelist", "charge"):
+            charge_id = parse_id(charge.get("id"))
+            if charge_id is None or (charge.get("void") or "0") == "1":
+                continue
+            visit_id = parse_id(charge.get("visit"))
+            for list_tag, item_tag, kind in (
+                ("paymentlist", "payment", "PAYMENT"),
+                ("writeofflist", "writeoff", "WRITEOFF"),
+            ):
+                for t in children_of(charge, list_tag, item_tag):
+                    tx_id, amount = parse_id(t.get("id")), parse_decimal(t.get("amount"))
+                    if tx_id is None or amount is None:
+                        raise ProtocolError(f"gettxhistory: a {item_tag} without id or amount")
+                    txs.append(
+                        AmdTransaction(
+                            transaction_id=tx_id,
+                            charge_id=charge_id,
+                            visit_id=visit_id,
+                            patient_id=patient_id,
+                            kind=kind,
+                            amount=amount,
+                            transaction_date=parse_amd_date(t.get("date")),
+                            source=(t.get("source") or "INS").upper(),
+                            code=clean_text(t.get("code")),
+                        )
+                    )
+        return TxHistoryPage(
+            tuple(txs),
+            parse_int(resp.results_attr("page")) or page,
+            parse_int(resp.results_attr("pagecount")) or 1,
+            parse_int(resp.results_attr("itemcount")) or 0,
+        )
+
+    def iter_tx_history(
+        self, patient_id: int, *, from_date: date | None = None, to_date: date | None = None
+    ) -> Iterator[AmdTransaction]:
+        """Every payment and write-off of a patient (all pages)."""
+        page = 1
+        while True:
+            part = self.get_tx_history(patient_id, page=page, from_date=from_date, to_date=to_date)
+            yield from part.transactions
+            if page >= part.page_count:
+                return
+            page += 1
 
     # ------------------------------------------------------------------ eligibility (270/271)
 

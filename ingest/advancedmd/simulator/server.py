@@ -286,6 +286,9 @@ class SimulatorCore:
             "submitdemandrequest": self._submitdemandrequest,
             "checkeligibilityresponse": self._checkeligibilityresponse,
             "request": self._claimstatus_request,
+            "gettxhistory": self._gettxhistory,
+            "updatepatient": self._updatepatient,
+            "updateinsurance": self._updateinsurance,
         }
 
     # ------------------------------------------------------------------ helpers
@@ -890,6 +893,183 @@ class SimulatorCore:
             for c in created:
                 ET.SubElement(clist, "charge", {"id": ctx.ids("charge", c.charge_id)})
         return results, None
+
+    # ------------------------------------------------------------------ financial history
+
+    def _gettxhistory(self, ctx: _Ctx) -> tuple[ET.Element, Fault | None]:
+        """A patient's charges with their payments and write-offs, paged (class demographics: prefixed ids).
+
+        ``fromdate``/``todate`` (mm/dd/yyyy) keep charges with a transaction, or a date of service, in the
+        range; ``typefilter`` 0 all (the only one simulated)."""
+        ds = ctx.ds
+        try:
+            pid = parse_id(ctx.msg.get("patientid"))
+            page = int(ctx.msg.get("pagenumber") or "1")
+        except (ValueFormatError, ValueError) as exc:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Invalid patientid or pagenumber") from exc
+        if pid is None:
+            raise SimFault(FaultCode.MISSING_ATTRIBUTE, "Missing attribute patientid")
+        if not ds.is_live(PATIENT, pid):
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Patient not found")
+
+        def _date(name: str):
+            raw = ctx.msg.get(name)
+            if not raw:
+                return None
+            try:
+                return datetime.strptime(raw, "%m/%d/%Y").date()
+            except ValueError as exc:
+                raise SimFault(FaultCode.INVALID_ATTRIBUTE, f"Invalid {name}") from exc
+
+        lo, hi = _date("fromdate"), _date("todate")
+
+        def in_range(d) -> bool:
+            return (lo is None or d >= lo) and (hi is None or d <= hi)
+
+        charges = []
+        for c in ds.live_charges():
+            if c.patient_id != pid:
+                continue
+            txs = ds.transactions_of_charge(c.charge_id)
+            if (lo or hi) and not (in_range(c.begin_dos) or any(in_range(t.tx_date) for t in txs)):
+                continue
+            charges.append((c, txs))
+        size = self.config.page_size
+        pages = max(1, -(-len(charges) // size))
+        chunk = charges[(page - 1) * size : page * size]
+        sums = {"patpayments": Decimal(0), "inspayments": Decimal(0), "patwriteoffs": Decimal(0)}
+        sums["inswriteoffs"] = Decimal(0)
+        for _, txs in charges:
+            for t in txs:
+                key = ("pat" if t.source == "PAT" else "ins") + (
+                    "payments" if t.kind == "PAYMENT" else "writeoffs"
+                )
+                sums[key] += t.amount
+        results = ET.Element(
+            "Results",
+            {
+                "itemcount": str(len(charges)),
+                "pagecount": str(pages),
+                "page": str(page),
+                "itemsfrom": str((page - 1) * size + 1 if chunk else 0),
+                "itemsto": str((page - 1) * size + len(chunk)),
+                **{f"sum{k}": f"{v:.2f}" for k, v in sums.items()},
+            },
+        )
+        clist = ET.SubElement(results, "chargelist")
+        for c, txs in chunk:
+            paid = sum((t.amount for t in txs if t.kind == "PAYMENT"), Decimal(0))
+            written = sum((t.amount for t in txs if t.kind == "WRITEOFF"), Decimal(0))
+            el = ET.SubElement(
+                clist,
+                "charge",
+                {
+                    "id": ctx.ids("charge", c.charge_id),
+                    "visit": ctx.ids("vst", c.visit_id),
+                    "proccode": c.cpt_code.upper(),
+                    "dos": c.begin_dos.strftime("%m/%d/%Y"),
+                    "fee": f"{c.fee:.2f}",
+                    "paid": f"{paid:.2f}",
+                    "totbal": f"{c.fee - paid - written:.2f}",
+                    "void": "0",
+                },
+            )
+            plist = ET.SubElement(el, "paymentlist")
+            wlist = ET.SubElement(el, "writeofflist")
+            for t in txs:
+                ET.SubElement(
+                    plist if t.kind == "PAYMENT" else wlist,
+                    "payment" if t.kind == "PAYMENT" else "writeoff",
+                    {
+                        "id": str(t.tx_id),
+                        "amount": f"{t.amount:.2f}",
+                        "date": t.tx_date.strftime("%m/%d/%Y"),
+                        "source": t.source,
+                        "code": t.code.upper(),
+                    },
+                )
+        return results, None
+
+    # ------------------------------------------------------------------ demographic updates
+
+    def _updatepatient(self, ctx: _Ctx) -> tuple[ET.Element, Fault | None]:
+        """Update a patient's demographics (``<patient id changedat ...fields>``); a ``changedat`` older than the
+        record's last change is refused as "record changed by another user" (the conflict our push reports)."""
+        el = ctx.msg.find("patient")
+        if el is None:
+            raise SimFault(FaultCode.MISSING_ELEMENT, "Missing element patient")
+        try:
+            pid = parse_id(el.get("id"))
+        except ValueFormatError as exc:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Invalid patient id") from exc
+        if pid is None or not ctx.ds.is_live(PATIENT, pid):
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Patient not found")
+        patient = ctx.ds.patients[pid]
+        self._refuse_stale(ctx, el, patient.changed_at)
+        fields = {
+            "address1": "address1",
+            "city": "city",
+            "state": "state",
+            "zip": "zip_code",
+            "email": "email",
+        }
+        fields.update(homephone="home_phone", lastname="last_name", firstname="first_name")
+        changes = {
+            attr: (el.get(name) or "").upper() or None for name, attr in fields.items() if name in el.attrib
+        }
+        if "email" in changes and changes["email"]:
+            changes["email"] = changes["email"].lower()
+        updated = ctx.ds.update_patient(pid, at=ctx.now, **changes) if changes else patient
+        return ET.Element(
+            "Results",
+            {
+                "success": "1",
+                "changedat": self._servertime_text(updated.changed_at) if updated.changed_at else "",
+            },
+        ), None
+
+    def _updateinsurance(self, ctx: _Ctx) -> tuple[ET.Element, Fault | None]:
+        """Update one coverage (``<patient id changedat><insplan id ...>``), same conflict rule as patients."""
+        el = ctx.msg.find("patient")
+        plan = el.find("insplanlist/insplan") if el is not None else None
+        if el is None or plan is None:
+            raise SimFault(FaultCode.MISSING_ELEMENT, "Missing element patient/insplanlist/insplan")
+        try:
+            pid, iid = parse_id(el.get("id")), parse_id(plan.get("id"))
+        except ValueFormatError as exc:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Invalid patient or insplan id") from exc
+        if pid is None or not ctx.ds.is_live(PATIENT, pid):
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Patient not found")
+        patient = ctx.ds.patients[pid]
+        coverage = next((i for i in patient.insurances if i.insurance_id == iid), None)
+        if coverage is None:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Coverage not found for this patient")
+        self._refuse_stale(ctx, el, patient.changed_at)
+        if plan.get("subscribernum"):
+            coverage.subscriber_id = plan.get("subscribernum").upper()
+        if plan.get("grpnum"):
+            coverage.group_number = plan.get("grpnum").upper()
+        updated = ctx.ds.update_patient(pid, at=ctx.now)
+        return ET.Element(
+            "Results",
+            {
+                "success": "1",
+                "changedat": self._servertime_text(updated.changed_at) if updated.changed_at else "",
+            },
+        ), None
+
+    def _refuse_stale(self, ctx: _Ctx, el: ET.Element, changed_at: datetime | None) -> None:
+        sent = el.get("changedat")
+        if not sent or changed_at is None:
+            return
+        try:
+            seen = parse_amd_naive(sent)
+        except ValueFormatError as exc:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Invalid changedat") from exc
+        if seen is None:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Invalid changedat")
+        if to_server_naive(changed_at, self.server_tz).replace(microsecond=0) > seen.replace(microsecond=0):
+            raise SimFault(FaultCode.RECORD_CHANGED, "Record changed by another user")
 
     # ------------------------------------------------------------------ eligibility
 
