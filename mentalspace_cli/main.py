@@ -514,6 +514,22 @@ def cmd_amd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_amd_link_provider(args: argparse.Namespace) -> int:
+    from operational_api.db import get_engine, migrate
+    from orchestration.defs.advancedmd.provider_links import set_admin_link
+    from orchestration.defs.advancedmd.resources import DEFAULT_OFFICE_KEY
+
+    if (args.clinician is None) == (not args.remove):
+        raise PlatformError("give --clinician ID to link the provider, or --remove to drop the link")
+    office_key = args.office_key or os.environ.get("AMD_OFFICE_KEY", "").strip() or DEFAULT_OFFICE_KEY
+    if not office_key.isdigit():
+        raise PlatformError(f"office key must be digits (--office-key or AMD_OFFICE_KEY), not '{office_key}'")
+    engine = get_engine()
+    migrate(engine)
+    print(f"office {office_key}: " + set_admin_link(engine, office_key, args.provider_code, args.clinician))
+    return 0
+
+
 DAGSTER_YAML = """\
 event_log_storage:
   module: orchestration.lib.event_log_storage
@@ -619,6 +635,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _amd_simulator_args(q)
     q.set_defaults(func=cmd_amd_backfill)
+    q = amd.add_parser(
+        "link-provider",
+        help="an administrator's link of an AdvancedMD provider profile to a clinician (when NPIs do not match)",
+    )
+    q.add_argument("provider_code", help="the AdvancedMD provider profile code")
+    q.add_argument("--clinician", type=_positive, default=None, help="our clinician's user id")
+    q.add_argument("--remove", action="store_true", help="drop the administrator's link")
+    q.add_argument("--office-key", default=None, help="default: AMD_OFFICE_KEY, else the simulator's 991001")
+    q.set_defaults(func=cmd_amd_link_provider)
 
     p = sub.add_parser("users", help="staff sign-in: users unlock EMAIL")
     users = p.add_subparsers(dest="users_command", required=True)

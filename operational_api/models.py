@@ -215,6 +215,9 @@ class User(TimestampMixin, Base):
     last_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(20))
     license_type: Mapped[str | None] = mapped_column(String(20))
+    npi: Mapped[str | None] = mapped_column(
+        String(10)
+    )  # National Provider Identifier (AdvancedMD provider link)
     supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))

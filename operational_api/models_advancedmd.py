@@ -3,7 +3,10 @@
 - ``advancedmd_rate_limits``: the rate limiter's shared state per office key (``ingest.advancedmd.ratelimit_sql``).
 - ``advancedmd_charge_submissions``: one row per store charge sent (or refused) through savecharges, with the
   ids AdvancedMD returned, so a retried submission never creates a second charge.
-Neither leaves the store (``operational_api.export.NOT_EXPORTED``).
+- ``advancedmd_provider_links``: one row per AdvancedMD provider profile (office key + profile code) and the
+  clinician it is, by NPI (``users.npi``) or set by an administrator (``mentalspace amd link-provider``).
+The first two never leave the store (``operational_api.export.NOT_EXPORTED``); the provider links go to the
+warehouse, where visits get their clinician and unmatched providers become data-quality alerts.
 """
 
 from __future__ import annotations
@@ -40,4 +43,29 @@ class AdvancedMDChargeSubmission(Base):
     refused_reason: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     submitted_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+PROVIDER_LINK_SOURCES = ("NPI", "ADMIN")
+
+
+class AdvancedMDProviderLink(Base):
+    """An AdvancedMD provider profile and our clinician: LINKED (by NPI or by an administrator) or UNMATCHED."""
+
+    __tablename__ = "advancedmd_provider_links"
+    __table_args__ = (
+        UniqueConstraint("office_key", "provider_code"),
+        CheckConstraint("sync_status in ('LINKED', 'UNMATCHED')", name="sync_status_allowed"),
+        CheckConstraint("link_source is null or link_source in ('NPI', 'ADMIN')", name="link_source_allowed"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    office_key: Mapped[str] = mapped_column(String(32))
+    provider_code: Mapped[str] = mapped_column(String(40))
+    advancedmd_provider_id: Mapped[int | None] = mapped_column(Integer)
+    npi: Mapped[str | None] = mapped_column(String(10))
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    link_source: Mapped[str | None] = mapped_column(String(10))
+    sync_status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -816,6 +816,19 @@ class AdvancedMDClient:
             self._provider_cache[key] = found
         return self._provider_cache[key]
 
+    def lookup_provider_profile(self, code: str) -> tuple[int, str | None] | None:
+        """A provider profile's id and NPI (None when the code is unknown). Not cached: links are re-checked."""
+        key = code.strip().upper()
+        resp = self.call("lookupprofile", "lookup", {"code": key, "exactmatch": "1", "page": 1})
+        for e in children_of(resp.results, "profilelist", "profile"):
+            if (e.get("code") or "").strip().upper() == key:
+                pid = parse_id(e.get("id"))
+                if pid is not None:
+                    npi = (e.get("npi") or "").strip() or None
+                    self._provider_cache[key] = pid
+                    return pid, npi
+        return None
+
     # ------------------------------------------------------------------ writes
 
     def save_charges(

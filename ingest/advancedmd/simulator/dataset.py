@@ -44,6 +44,7 @@ class SimProvider:
     provider_id: int
     code: str
     name: str
+    npi: str | None = None
 
 
 @dataclass

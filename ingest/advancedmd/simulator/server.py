@@ -831,7 +831,12 @@ class SimulatorCore:
             ET.SubElement(
                 plist,
                 "profile",
-                {"id": ctx.ids("prof", p.provider_id), "code": p.code.upper(), "name": p.name.upper()},
+                {
+                    "id": ctx.ids("prof", p.provider_id),
+                    "code": p.code.upper(),
+                    "name": p.name.upper(),
+                    **({"npi": p.npi} if p.npi else {}),
+                },
             )
         return results, None
 

@@ -40,12 +40,14 @@ from orchestration.defs.advancedmd.keys import (
     PATIENT_LINKS,
     PATIENTS,
     POOL,
+    PROVIDER_LINKS,
     SETUP_GROUP,
     VISIT_UPDATES,
     VISITS,
 )
 from orchestration.defs.advancedmd.landing import RAW_SCHEMA, WarehouseSink
 from orchestration.defs.advancedmd.partitions import ADVANCEDMD_DAYS
+from orchestration.defs.advancedmd.provider_links import link_providers, provider_codes
 from orchestration.defs.advancedmd.resources import AdvancedMDResource
 from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
@@ -417,6 +419,33 @@ def advancedmd_eligibility(
     )
 
 
+# ------------------------------------------------------------------------------------ provider links
+
+
+@dg.asset(
+    key=PROVIDER_LINKS, deps=[VISIT_UPDATES], group_name=GROUP, kinds={"advancedmd", "sqlalchemy"}, pool=POOL
+)
+def advancedmd_provider_links(
+    advancedmd: AdvancedMDResource, store: OperationalStoreResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """One row per AdvancedMD provider profile with visits, in the store's advancedmd_provider_links: linked to
+    a clinician by NPI, else by an administrator's mapping, else UNMATCHED (a data-quality alert downstream)."""
+    wh = warehouse.warehouse()
+    office_key = advancedmd.office_key
+    codes = provider_codes(
+        wh.query(
+            f"select distinct provider_code from {RAW_SCHEMA}.visits where office_key = {_placeholder(wh)}",
+            [office_key],
+        ).iter_rows()
+    )
+    profiles: dict[str, tuple[int | None, str | None]] = {}
+    with advancedmd.connect() as amd:
+        for code in codes:  # one tier-3 lookup per profile: a practice has tens, not thousands
+            profiles[code] = amd.client.lookup_provider_profile(code) or (None, None)
+    counts = link_providers(store.engine(), office_key, profiles)
+    return dg.MaterializeResult(metadata={"providers": len(codes), **counts})
+
+
 # ------------------------------------------------------------------------------------ charges out
 
 
@@ -485,5 +514,6 @@ ASSETS = [
     advancedmd_visit_days,
     advancedmd_visit_updates,
     advancedmd_eligibility,
+    advancedmd_provider_links,
     advancedmd_charge_submissions,
 ]

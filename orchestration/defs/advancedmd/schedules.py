@@ -53,6 +53,7 @@ from orchestration.defs.advancedmd.keys import (
     INSURANCE,
     PATIENT_LINKS,
     PATIENTS,
+    PROVIDER_LINKS,
     VISIT_UPDATES,
     VISITS,
 )
@@ -104,7 +105,7 @@ def tier1_budget() -> dict[str, int]:
 
 ADVANCEDMD_SYNC_JOB = dg.define_asset_job(
     "advancedmd_sync_job",
-    selection=dg.AssetSelection.assets(PATIENTS, INSURANCE, PATIENT_LINKS, VISIT_UPDATES),
+    selection=dg.AssetSelection.assets(PATIENTS, INSURANCE, PATIENT_LINKS, VISIT_UPDATES, PROVIDER_LINKS),
     description="One incremental AdvancedMD sync: patients (+ links), then visits (`mentalspace amd sync`).",
 )
 PATIENTS_JOB = dg.define_asset_job(
