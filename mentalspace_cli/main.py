@@ -435,7 +435,9 @@ def cmd_amd_sync(args: argparse.Namespace) -> int:
                 }
             }
         }
-    with Progress(1)(f"syncing AdvancedMD ({source}): patients, patient links, visits and charges"):
+    with Progress(1)(
+        f"syncing AdvancedMD ({source}): patients, patient links, visits and charges, providers"
+    ):
         result = run_job(defs, "advancedmd_sync_job", run_config={**AMD_RUN_LOGS, **config})
     patients, links = _metadata(result, "advancedmd/patients"), _metadata(result, "advancedmd/patient_links")
     visits = _metadata(result, "advancedmd/visit_updates")
@@ -454,6 +456,11 @@ def cmd_amd_sync(args: argparse.Namespace) -> int:
         f"{visits.get('visits_deleted', 0)} deleted, {visits.get('visits_quarantined', 0)} quarantined; "
         f"charges {visits.get('charges_landed', 0)} landed, {visits.get('charges_deleted', 0)} deleted, "
         f"{visits.get('charges_quarantined', 0)} quarantined; {visits.get('http_requests', 0)} API requests"
+    )
+    providers = _metadata(result, "advancedmd/provider_links")
+    print(
+        f"      providers: {providers.get('linked_by_npi', 0)} linked by NPI, "
+        f"{providers.get('linked_by_admin', 0)} by an administrator, {providers.get('unmatched', 0)} unmatched"
     )
     print(f"      Dagster run {result.run_id}")
     return 0
