@@ -9,6 +9,7 @@
     mentalspace era generate|post|review   synthetic remittances, matching and posting, review queue
     mentalspace amd sync             one incremental AdvancedMD sync through Dagster (the first is the initial load)
     mentalspace amd backfill         replace AdvancedMD visits and charges of a date range, one Dagster run per day
+    mentalspace amd link-provider    link an AdvancedMD provider profile to a clinician by hand (when NPIs differ)
     mentalspace amd-sim              run the local AdvancedMD simulator
     mentalspace users unlock EMAIL   lift a sign-in lockout before its 30 minutes run out
 
