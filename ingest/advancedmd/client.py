@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import random
 import ssl
+import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -223,6 +224,12 @@ def next_midnight(at: datetime, tz: ZoneInfo) -> datetime:
     return datetime.combine(local.date() + timedelta(days=1), dtime(0), tzinfo=tz)
 
 
+# Hosts found unreachable in this process -> (monotonic time until which that verdict stands, message). A run's
+# later steps then fail at once instead of each spending its own connect attempts on the same dead host.
+_UNREACHABLE: dict[str, tuple[float, str]] = {}
+UNREACHABLE_MEMORY_SECONDS = 60.0
+
+
 class _ConnectFailed(TransientError):
     """The request never reached a server (DNS, refused, connect timeout): safe to resend, pointless to
     resend for long."""
@@ -411,19 +418,25 @@ class AdvancedMDClient:
             if attempt > 1:
                 self.stats.retries += 1
             msg = build(ambiguous)
+            host = urlparse(url).netloc or url
+            known = _UNREACHABLE.get(host)
+            if known is not None and known[0] > time.monotonic():
+                raise UnreachableError(known[1])
             self._acquire(tier, action)
             try:
                 resp = self._post(url, msg, action)
+                _UNREACHABLE.pop(host, None)
             except _ConnectFailed as exc:
                 connect_failures += 1
                 self.stats.transient_errors += 1
                 if connect_failures >= self._retry.connect_attempts:
                     took = (self._clock.now() - started).total_seconds()
-                    host = urlparse(url).netloc or url
-                    raise UnreachableError(
+                    message = (
                         f"AdvancedMD at {host} is unreachable ({exc.reason}; {action}, "
                         f"{connect_failures} attempts over {took:.0f} s)"
-                    ) from None
+                    )
+                    _UNREACHABLE[host] = (time.monotonic() + UNREACHABLE_MEMORY_SECONDS, message)
+                    raise UnreachableError(message) from None
                 self._wait(self._retry.connect_delay * connect_failures, action, "retrying a failed connect")
                 continue
             except RateLimitedError as exc:

@@ -81,24 +81,25 @@ class AdvancedMDResource(dg.ConfigurableResource, ABC):
 # One limiter per office key per process, and its state shared with every other process (a locked row of the
 # store on PostgreSQL, a locked file under var/ on the embedded path): concurrent Dagster runs and the
 # command line queue on one budget per office key and tier.
-_LIVE_LIMITERS: dict[str, RateLimiter] = {}
+_LIVE_LIMITERS: dict[tuple[str, str, str], RateLimiter] = {}
 _LIVE_CLOCK = SystemClock()
 _LOCK = threading.Lock()
 
 
 def shared_limiter(office_key: str, clock: Clock = _LIVE_CLOCK) -> RateLimiter:
     """This process's limiter for ``office_key``, backed by the deployment's shared state."""
+    url, state_dir = current_environment().database_url, var_dir() / "advancedmd" / "rate_limits"
+    key = (office_key, url, str(state_dir))
     with _LOCK:
-        limiter = _LIVE_LIMITERS.get(office_key)
+        limiter = _LIVE_LIMITERS.get(key)
         if limiter is None:
-            url = current_environment().database_url
             if url.startswith(("postgresql", "postgres:")):
                 from operational_api.db import get_engine
 
                 limiter = SqlRateLimiter(clock, get_engine(url))
             else:
-                limiter = FileRateLimiter(clock, var_dir() / "advancedmd" / "rate_limits")
-            _LIVE_LIMITERS[office_key] = limiter
+                limiter = FileRateLimiter(clock, state_dir)
+            _LIVE_LIMITERS[key] = limiter
         return limiter
 
 
