@@ -28,7 +28,12 @@ from ingest.advancedmd.linking import client_id_from_chart
 from ingest.advancedmd.sync import FetchFirst, SyncResult, sync_patients, sync_visits
 from ingest.advancedmd.watermarks import SqlWatermarkStore
 from operational_api.models import AdvancedMDPatient, AdvancedMDSyncStatus, Client
-from orchestration.defs.advancedmd.charges_out import group_amd_visits, pending_visits, submit_charges
+from orchestration.defs.advancedmd.charges_out import (
+    group_amd_visits,
+    pending_visits,
+    submit_charges,
+    system_of_record,
+)
 from orchestration.defs.advancedmd.checks import landing_check_results, landing_check_specs
 from orchestration.defs.advancedmd.keys import (
     CHARGE_SUBMISSIONS,
@@ -473,6 +478,9 @@ def advancedmd_charge_submissions(
     billing hold, submitted once through savecharges (AdvancedMD's charge ids recorded) or refused (the field
     named). See charges_out.py for the exactly-once rule."""
     engine = store.engine()
+    if system_of_record(engine, "billing") != "store":
+        context.log.info("billing's system of record is AdvancedMD: charges are entered there, none are sent")
+        return dg.MaterializeResult(metadata={"skipped": "billing system of record is advancedmd"})
     tz = current_environment().practice_timezone
     visits, held = pending_visits(engine, tz, max_visits=config.max_visits)
     office_key = advancedmd.office_key

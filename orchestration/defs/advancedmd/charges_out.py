@@ -22,6 +22,9 @@ Exactly once (``advancedmd_charge_submissions``, one row per store charge):
   path, e.g. ``lines[0].cpt_code``, or the attribute the fault names) and are sent again only after the
   charge changed in the store (``charges.updated_at`` later than the refusal).
 
+Only while the store is billing's system of record (practice setting ``system_of_record.billing`` = ``store``,
+the default): with ``advancedmd`` charges are entered in AdvancedMD, and pushing the store's would double them.
+
 Budget: one tier-2 call per visit (12/min at peak, 120 off-peak) plus a cached tier-3 procedure-code lookup
 per CPT code; the shared limiter queues them, ``max_visits`` caps one run. Nothing here touches the
 warehouse while talking to AdvancedMD: the visits are read first, the store rows are written per visit.
@@ -42,6 +45,7 @@ from ingest.advancedmd.charges import ChargeLine, ChargeSubmission, ChargeValida
 from ingest.advancedmd.client import AdvancedMDClient
 from ingest.advancedmd.errors import AmdFaultError
 from ingest.advancedmd.protocol import FaultCode
+from operational_api.errors import PlatformError
 from operational_api.models_advancedmd import AdvancedMDChargeSubmission
 
 TELEHEALTH_POS, OFFICE_POS = "02", "11"
@@ -82,6 +86,25 @@ class SubmissionCounts:
 
     def metadata(self) -> dict[str, int]:
         return dict(self.__dict__)
+
+
+SYSTEMS_OF_RECORD = ("store", "advancedmd")
+RECORD_AREAS = ("scheduling", "billing")
+
+
+def system_of_record(engine: Engine, area: str) -> str:
+    """Which system holds the practice's record for ``area`` (``practice_settings`` key
+    ``system_of_record.<area>``: ``store`` or ``advancedmd``; ``store`` when unset). Another value is a
+    one-line error naming the setting, not a guess."""
+    if area not in RECORD_AREAS:
+        raise ValueError(f"unknown record area {area!r}")
+    key = f"system_of_record.{area}"
+    with engine.connect() as conn:
+        value = conn.execute(text("select value from practice_settings where key = :k"), {"k": key}).scalar()
+    chosen = (value or "store").strip().lower()
+    if chosen not in SYSTEMS_OF_RECORD:
+        raise PlatformError(f"practice setting {key} is '{value}': choose store or advancedmd")
+    return chosen
 
 
 def pending_visits(engine: Engine, timezone: str, *, max_visits: int) -> tuple[list[PendingVisit], int]:
