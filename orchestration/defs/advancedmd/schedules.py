@@ -18,9 +18,14 @@ one hour                              4 + 1 = 5 (8% of 60)      4 x 10 + 4 = 44 
 
 The client's limiter queues calls (never exceeds), so a worst-case run takes up to ten minutes at
 peak and still ends before the next quarter hour; patients run at :07 so the two never start in
-the same minute. Every AdvancedMD step runs in the ``advancedmd_api`` pool (limit 1), so runs do
-not overlap and one process's limiter sees every call. A burst beyond the budget is queued into
-the next minutes, not sent: at worst a sync runs late, it never costs penalties.
+the same minute. Every process books its calls on one limiter state per office key (the store's
+``advancedmd_rate_limits`` row on PostgreSQL, a locked file under var/ embedded), so overlapping runs
+and the command line together never exceed a tier; the ``advancedmd_api`` pool (limit 1) only keeps
+steps from competing for the budget. A burst beyond the budget is queued into the next minutes, not
+sent: at worst a sync runs late, it never costs penalties.
+
+Charges out (``advancedmd_charges_out_job``, tier 2, one savecharges per visit) has no schedule yet:
+run it off-peak (after the nightly partition re-read) when the store is billing's system of record.
 
 The initial load never uses tier 1 (vendor rule): lookuppatient (tier 3) + getdemographic and
 getdatevisits (tier 2, 12/min peak, 120/min off-peak), so run it off-peak (``mentalspace amd sync``
