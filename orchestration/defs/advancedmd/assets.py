@@ -47,6 +47,7 @@ from orchestration.defs.advancedmd.keys import (
     POOL,
     PROVIDER_LINKS,
     SETUP_GROUP,
+    TRANSACTIONS,
     VISIT_UPDATES,
     VISITS,
 )
@@ -424,6 +425,53 @@ def advancedmd_eligibility(
     )
 
 
+# ------------------------------------------------------------------------------------ payments and write-offs
+
+
+class TransactionsConfig(dg.Config):
+    """Whose financial history to re-read: patients with a visit in the last ``days_back`` days."""
+
+    days_back: int = 30
+
+
+@dg.asset(
+    key=TRANSACTIONS,
+    deps=[VISIT_UPDATES],
+    group_name=GROUP,
+    kinds=KINDS,
+    pool=POOL,
+    check_specs=landing_check_specs(TRANSACTIONS, "transactions"),
+)
+def advancedmd_transactions(
+    context: dg.AssetExecutionContext,
+    config: TransactionsConfig,
+    advancedmd: AdvancedMDResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """One row per payment or write-off (gettxhistory) of patients with recent visits, each patient's history
+    replaced whole. One tier-2 call per patient and page of 100 charges: run it off-peak."""
+    wh = warehouse.warehouse()
+    ph = _placeholder(wh)
+    with advancedmd.connect() as amd:
+        since = amd.today() - dt.timedelta(days=config.days_back)
+        patients = [
+            int(r[0])
+            for r in wh.query(
+                f"select distinct patient_id from {RAW_SCHEMA}.visits where office_key = {ph}"
+                f" and visit_date >= {ph} order by 1",
+                [amd.office_key, since],
+            ).iter_rows()
+        ]
+        transactions = [tx for pid in patients for tx in amd.client.iter_tx_history(pid)]
+    with WarehouseSink(wh, run_id=context.run.run_id) as sink:
+        sink.replace_transactions(advancedmd.office_key, patients, transactions)
+        rows = {"transactions": sink.row_count("transactions", advancedmd.office_key)}
+    return dg.MaterializeResult(
+        metadata={"patients": len(patients), **sink.stats.metadata("transactions")},
+        check_results=landing_check_results(TRANSACTIONS, sink.stats, rows),
+    )
+
+
 # ------------------------------------------------------------------------------------ provider links
 
 
@@ -524,4 +572,5 @@ ASSETS = [
     advancedmd_eligibility,
     advancedmd_provider_links,
     advancedmd_charge_submissions,
+    advancedmd_transactions,
 ]

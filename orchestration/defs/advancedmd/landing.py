@@ -38,13 +38,20 @@ from typing import Any
 
 import polars as pl
 
-from ingest.advancedmd.records import AmdCharge, AmdInsurance, AmdPatient, AmdVisit, EligibilityResult
+from ingest.advancedmd.records import (
+    AmdCharge,
+    AmdInsurance,
+    AmdPatient,
+    AmdTransaction,
+    AmdVisit,
+    EligibilityResult,
+)
 from ingest.advancedmd.schemas import validate_batch
 from ingest.advancedmd.sync import SyncBatch
 from orchestration.lib.warehouse import Warehouse
 
 RAW_SCHEMA = "raw_advancedmd"
-ENTITIES = ("patients", "insurance", "visits", "charges", "eligibility")
+ENTITIES = ("patients", "insurance", "visits", "charges", "eligibility", "transactions")
 # getdatevisits answers only these statuses (integrator note, see ingest/advancedmd/README.md), so a
 # daily partition replaces only visits in them: Moved (5) / Deleted (11) visits that the incremental
 # sync landed are not the partition's to remove.
@@ -147,6 +154,19 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("checked_at", "timestamp"),
         *_LINEAGE,
     ],
+    "transactions": [
+        ("office_key", "text"),
+        ("transaction_id", "bigint"),
+        ("charge_id", "bigint"),
+        ("visit_id", "bigint"),
+        ("patient_id", "bigint"),
+        ("kind", "text"),
+        ("amount", "numeric(12,2)"),
+        ("transaction_date", "date"),
+        ("source", "text"),
+        ("code", "text"),
+        *_LINEAGE,
+    ],
     "quarantine": [
         ("office_key", "text"),
         ("entity", "text"),
@@ -162,6 +182,7 @@ ID_COLUMNS = {
     "visits": "visit_id",
     "charges": "charge_id",
     "eligibility": "eligibility_id",
+    "transactions": "transaction_id",
 }
 
 
@@ -599,6 +620,21 @@ class WarehouseSink:
             db.delete_in("visits", "visit_id", office_key, replaced)
             self.stats.deleted["visits"] += len(set(old) - {v.visit_id for v in visits})
             self._upsert_visits(db, office_key, visits, charges, batch_id, landed_at)
+
+    # -------------------------------------------------------------- payments and write-offs
+
+    def replace_transactions(
+        self, office_key: str, patient_ids: Sequence[int], transactions: Iterable[AmdTransaction]
+    ) -> None:
+        """Replace the payments and write-offs of the patients read (their whole gettxhistory), in one
+        transaction: one voided or removed in AdvancedMD disappears, a rejected one goes to quarantine."""
+        batch_id, landed_at = self._batch()
+        records = list(transactions)
+        with self._transaction() as db:
+            db.delete_in("transactions", "patient_id", office_key, [int(p) for p in patient_ids])
+            valid = self._validated("transactions", records, office_key, batch_id, landed_at, db)
+            db.insert("transactions", self._finish("transactions", valid, office_key, batch_id, landed_at))
+            self.stats.landed["transactions"] += valid.height
 
     # -------------------------------------------------------------- eligibility
 

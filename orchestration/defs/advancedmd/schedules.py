@@ -59,6 +59,7 @@ from orchestration.defs.advancedmd.keys import (
     PATIENT_LINKS,
     PATIENTS,
     PROVIDER_LINKS,
+    TRANSACTIONS,
     VISIT_UPDATES,
     VISITS,
 )
@@ -174,4 +175,17 @@ CHARGES_OUT_JOB = dg.define_asset_job(
     selection=dg.AssetSelection.assets(CHARGE_SUBMISSIONS),
     description="Submit completed, signed, not-on-hold sessions' charges through savecharges (exactly once).",
 )
-JOBS = [ADVANCEDMD_SYNC_JOB, PATIENTS_JOB, VISITS_JOB, VISIT_DAYS_JOB, ELIGIBILITY_JOB, CHARGES_OUT_JOB]
+TRANSACTIONS_JOB = dg.define_asset_job(
+    "advancedmd_transactions_job",
+    selection=dg.AssetSelection.assets(TRANSACTIONS),
+    description="Payments and write-offs (gettxhistory) of patients with recent visits; tier 2, run off-peak.",
+)
+JOBS = [
+    ADVANCEDMD_SYNC_JOB,
+    PATIENTS_JOB,
+    VISITS_JOB,
+    VISIT_DAYS_JOB,
+    ELIGIBILITY_JOB,
+    CHARGES_OUT_JOB,
+    TRANSACTIONS_JOB,
+]

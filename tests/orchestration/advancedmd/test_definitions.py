@@ -32,6 +32,7 @@ def test_domain_definitions_load_and_every_job_resolves(var_dir):
             "landing_tables",
             "provider_links",
             "charge_submissions",
+            "transactions",
         )
     }
     assert graph.get(KEY(["advancedmd", "patient_links"])).parent_keys == {KEY(["advancedmd", "patients"])}

@@ -95,3 +95,48 @@ def _patient(patient_id: int, changed_at: str, city: str):
     from ingest.advancedmd.protocol import element
 
     return element("patient", {"id": patient_id, "changedat": changed_at, "city": city})
+
+
+@pytest.mark.parametrize("amd", ["duckdb"], indirect=True)
+def test_transactions_land_per_patient_and_a_reread_replaces_them(amd):
+    import datetime as dt
+
+    from orchestration.lib.environment import current_environment
+    from orchestration.lib.warehouse import Warehouse
+
+    ds = amd.ds
+    amd.sync()
+    amd.run("advancedmd_transactions_job")
+
+    from zoneinfo import ZoneInfo
+
+    today = amd.clock.now().astimezone(ZoneInfo(current_environment().practice_timezone)).date()
+    visits = amd.table("visits", "visit_id").values()
+    # The asset's default: patients with a visit in the last 30 days.
+    recent = {v["patient_id"] for v in visits if v["visit_date"] >= today - dt.timedelta(days=30)}
+
+    def landed() -> set[tuple]:
+        rows = Warehouse(current_environment()).query(
+            "select transaction_id, charge_id, kind, amount, transaction_date, source from raw_advancedmd.transactions"
+        )
+        return {
+            (r[0], r[1], r[2], Decimal(r[3]).quantize(Decimal("0.01")), r[4], r[5]) for r in rows.iter_rows()
+        }
+
+    def expected() -> set[tuple]:
+        return {
+            (t.tx_id, t.charge_id, t.kind, t.amount, t.tx_date, t.source)
+            for c in ds.live_charges()
+            if c.patient_id in recent
+            for t in ds.transactions_of_charge(c.charge_id)
+        }
+
+    first = landed()
+    assert first and first == expected()
+
+    voided = next(iter(ds.transactions.values()))
+    voided.voided = True  # reversed in AdvancedMD
+    amd.run("advancedmd_transactions_job")
+    assert landed() == expected() and len(landed()) == len(first) - (
+        1 if any(t[0] == voided.tx_id for t in first) else 0
+    )
