@@ -9,6 +9,7 @@
     mentalspace era generate|post|review   synthetic remittances, matching and posting, review queue
     mentalspace amd sync             one incremental AdvancedMD sync through Dagster (the first is the initial load)
     mentalspace amd backfill         replace AdvancedMD visits and charges of a date range, one Dagster run per day
+    mentalspace amd link-provider    link an AdvancedMD provider profile to a clinician by hand (when NPIs differ)
     mentalspace amd-sim              run the local AdvancedMD simulator
     mentalspace users ...            staff accounts: create, roles, unlock, MFA reset, HIPAA training (users --help)
     mentalspace audit verify|export|purge   the audit log's hash chain, daily files and 7-year retention
@@ -382,18 +383,57 @@ def cmd_amd_sim(args: argparse.Namespace) -> int:
     return sim_main(args.sim_args)
 
 
+AMD_PARTNER_LOGIN_PATH = "/practicemanager/xmlrpc/processrequest.aspx"
+
+
+def _login_url(base_url: str) -> str:
+    """`--base-url http://127.0.0.1:8765` (a running `amd-sim`, a sandbox) -> its partner login URL."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(base_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise PlatformError(f"--base-url must look like http://127.0.0.1:8765, not '{base_url}'")
+    if parsed.path.strip("/"):
+        return base_url
+    return base_url.rstrip("/") + AMD_PARTNER_LOGIN_PATH
+
+
 def _amd_definitions(args: argparse.Namespace):
-    """The AdvancedMD domain's definitions; simulator options replace the simulated practice."""
+    """The AdvancedMD domain's definitions; simulator options replace the simulated practice, --base-url
+    (or MENTALSPACE_ADVANCEDMD=live) uses the real client against AMD_LOGIN_URL's host."""
     from operational_api.db import get_engine, migrate
     from orchestration.defs.advancedmd.definitions import standalone_definitions
-    from orchestration.defs.advancedmd.resources import SimulatedAdvancedMDResource
-    from orchestration.lib.environment import current_environment
+    from orchestration.defs.advancedmd.resources import SimulatedAdvancedMDResource, live_resource
+    from orchestration.lib.environment import current_environment, missing_advancedmd_credentials
 
+    if not args.debug:
+        # The client's retry warnings would reach stderr through logging's last-resort handler; the promise
+        # is one line. The Dagster run keeps the step's failure; the client's stats count the retries.
+        import logging
+
+        logging.getLogger("ingest.advancedmd").addHandler(logging.NullHandler())
     env = current_environment()
     chosen = {
         k: getattr(args, k) for k in ("clinicians", "months", "seed", "as_of") if getattr(args, k) is not None
     }
     resource = None
+    base_url = getattr(args, "base_url", None)
+    source = env.advancedmd_source
+    if base_url or source == "live":
+        if chosen:
+            raise PlatformError(
+                "--clinicians/--months/--seed/--as-of choose the built-in simulator's practice; "
+                "they do not apply to " + ("--base-url" if base_url else "MENTALSPACE_ADVANCEDMD=live")
+            )
+        missing = missing_advancedmd_credentials()
+        if missing:
+            raise PlatformError(
+                f"AdvancedMD credentials missing: set {', '.join(missing)}"
+                + (" (a running amd-sim prints its own)" if base_url else "")
+            )
+        resource = live_resource(_login_url(base_url) if base_url else "")
+        source = f"live at {base_url}" if base_url else "live"
+        chosen = {}
     if chosen:
         if env.advancedmd_source != "simulator":
             raise PlatformError(
@@ -405,7 +445,11 @@ def _amd_definitions(args: argparse.Namespace):
         resource = SimulatedAdvancedMDResource(**{"as_of": env.as_of_date, **chosen})
     # The sync keeps its watermarks and patient links in the store: make sure its schema is current.
     migrate(get_engine())
-    return standalone_definitions(resource), env.advancedmd_source
+    return standalone_definitions(resource), source
+
+
+# A failed AdvancedMD run is the command's one error line; the step's traceback stays in the Dagster UI.
+AMD_RUN_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def _metadata(result, asset: str) -> dict[str, object]:
@@ -435,8 +479,10 @@ def cmd_amd_sync(args: argparse.Namespace) -> int:
                 }
             }
         }
-    with Progress(1)(f"syncing AdvancedMD ({source}): patients, patient links, visits and charges"):
-        result = run_job(defs, "advancedmd_sync_job", run_config=config)
+    with Progress(1)(
+        f"syncing AdvancedMD ({source}): patients, patient links, visits and charges, providers"
+    ):
+        result = run_job(defs, "advancedmd_sync_job", run_config={**AMD_RUN_LOGS, **config})
     patients, links = _metadata(result, "advancedmd/patients"), _metadata(result, "advancedmd/patient_links")
     visits = _metadata(result, "advancedmd/visit_updates")
     print(
@@ -454,6 +500,11 @@ def cmd_amd_sync(args: argparse.Namespace) -> int:
         f"{visits.get('visits_deleted', 0)} deleted, {visits.get('visits_quarantined', 0)} quarantined; "
         f"charges {visits.get('charges_landed', 0)} landed, {visits.get('charges_deleted', 0)} deleted, "
         f"{visits.get('charges_quarantined', 0)} quarantined; {visits.get('http_requests', 0)} API requests"
+    )
+    providers = _metadata(result, "advancedmd/provider_links")
+    print(
+        f"      providers: {providers.get('linked_by_npi', 0)} linked by NPI, "
+        f"{providers.get('linked_by_admin', 0)} by an administrator, {providers.get('unmatched', 0)} unmatched"
     )
     print(f"      Dagster run {result.run_id}")
     return 0
@@ -487,7 +538,10 @@ def cmd_amd_backfill(args: argparse.Namespace) -> int:
     for chunk in chunks:
         t0 = time.perf_counter()
         result = run_job(
-            defs, "advancedmd_visit_days_job", partition_range=(chunk[0].isoformat(), chunk[-1].isoformat())
+            defs,
+            "advancedmd_visit_days_job",
+            partition_range=(chunk[0].isoformat(), chunk[-1].isoformat()),
+            run_config=AMD_RUN_LOGS,
         )
         per_day = _metadata(result, "advancedmd/visits").get("per_day") or {}
         for day in chunk:
@@ -508,6 +562,22 @@ def cmd_amd_backfill(args: argparse.Namespace) -> int:
         f"done: {len(days)} days, {totals['visits']} visits, {totals['charges']} charges, "
         f"{totals['quarantined']} quarantined in {time.perf_counter() - started:.1f} s"
     )
+    return 0
+
+
+def cmd_amd_link_provider(args: argparse.Namespace) -> int:
+    from operational_api.db import get_engine, migrate
+    from orchestration.defs.advancedmd.provider_links import set_admin_link
+    from orchestration.defs.advancedmd.resources import DEFAULT_OFFICE_KEY
+
+    if (args.clinician is None) == (not args.remove):
+        raise PlatformError("give --clinician ID to link the provider, or --remove to drop the link")
+    office_key = args.office_key or os.environ.get("AMD_OFFICE_KEY", "").strip() or DEFAULT_OFFICE_KEY
+    if not office_key.isdigit():
+        raise PlatformError(f"office key must be digits (--office-key or AMD_OFFICE_KEY), not '{office_key}'")
+    engine = get_engine()
+    migrate(engine)
+    print(f"office {office_key}: " + set_admin_link(engine, office_key, args.provider_code, args.clinician))
     return 0
 
 
@@ -616,6 +686,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _amd_simulator_args(q)
     q.set_defaults(func=cmd_amd_backfill)
+    q = amd.add_parser(
+        "link-provider",
+        help="an administrator's link of an AdvancedMD provider profile to a clinician (when NPIs do not match)",
+    )
+    q.add_argument("provider_code", help="the AdvancedMD provider profile code")
+    q.add_argument("--clinician", type=_positive, default=None, help="our clinician's user id")
+    q.add_argument("--remove", action="store_true", help="drop the administrator's link")
+    q.add_argument("--office-key", default=None, help="default: AMD_OFFICE_KEY, else the simulator's 991001")
+    q.set_defaults(func=cmd_amd_link_provider)
 
     users_cli.register(sub)
 
@@ -641,6 +720,12 @@ def _amd_simulator_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--months", type=_positive, default=None)
     group.add_argument("--seed", type=int, default=None)
     group.add_argument("--as-of", type=_as_of, default=None, help="last day of the practice's history")
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        help="talk to AdvancedMD-compatible API at this URL (a running `mentalspace amd-sim`, a sandbox) "
+        "with the AMD_* credentials, instead of the built-in simulator",
+    )
 
 
 def _serve_args(parser: argparse.ArgumentParser) -> None:

@@ -42,7 +42,12 @@ from operational_api.settings import practice_timezone
 # Tables the warehouse does not need at all (ingest bookkeeping). A model keeps itself out of the warehouse
 # with `__table_args__ = (..., {"info": {"warehouse": False}})` (credentials, the audit log, outboxes): the
 # default is to export, so a secret must opt out where it is declared.
-NOT_EXPORTED = {"alembic_version", "ingest_watermarks"}
+NOT_EXPORTED = {
+    "alembic_version",
+    "ingest_watermarks",
+    "advancedmd_rate_limits",
+    "advancedmd_charge_submissions",
+}
 
 _POLARS_TYPES = {
     Integer: pl.Int64,

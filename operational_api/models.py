@@ -215,6 +215,9 @@ class User(TimestampMixin, Base):
     last_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(20))
     license_type: Mapped[str | None] = mapped_column(String(20))
+    npi: Mapped[str | None] = mapped_column(
+        String(10)
+    )  # National Provider Identifier (AdvancedMD provider link)
     supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))
@@ -913,6 +916,7 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
 
 # Models declared in their own modules register on Base's metadata when imported here (keep at the end).
 from operational_api import audit as _audit  # noqa: E402,F401
+from operational_api import models_advancedmd as _models_advancedmd  # noqa: E402,F401 - AdvancedMD tables (0010)
 from operational_api import models_api as _models_api  # noqa: E402,F401
 from operational_api import models_audit as _models_audit  # noqa: E402,F401
 from operational_api import models_billing as _models_billing  # noqa: E402,F401

@@ -7,6 +7,10 @@ What it takes care of, so callers do not have to:
   re-login + retry when a call hits "session has timed out";
 * per-office-key, per-tier rate limits (queueing, never exceeding), exponential backoff with
   jitter on faults, HTTP 429/5xx, timeouts and dropped connections;
+* an unreachable host (DNS failure, connection refused, connect timeout) fails fast: a short
+  bounded retry, then one :class:`UnreachableError` naming the host;
+* an optional total deadline: no request, backoff or rate-limit wait runs past it
+  (:class:`DeadlineExceededError`), and each request's timeout is cut to the time left;
 * the getupdated* ">1000 rows: IDs only" answer, re-requested in chunks of at most 500 ids;
 * normalisation into typed records (ID prefixes, upper-case text, mixed date formats).
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import logging
 import random
 import ssl
+import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from typing import Literal
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -43,17 +49,20 @@ from ingest.advancedmd.errors import (
     AdvancedMDError,
     AmdFaultError,
     AuthenticationError,
+    DeadlineExceededError,
     EligibilityTimeoutError,
     ProtocolError,
     RateLimitedError,
     RetriesExhaustedError,
     SessionExpiredError,
     TransientError,
+    UnreachableError,
 )
 from ingest.advancedmd.normalize import (
     clean_text,
     format_us_date,
     format_vb,
+    parse_amd_date,
     parse_amd_datetime,
     parse_decimal,
     parse_id,
@@ -80,12 +89,14 @@ from ingest.advancedmd.records import (
     VISIT_FIELDS,
     AmdCharge,
     AmdPatient,
+    AmdTransaction,
     AmdVisit,
     ClaimStatusDetail,
     ClaimStatusEntry,
     ClaimStatusResult,
     EligibilityResult,
     PatientStub,
+    TxHistoryPage,
     charge_from_element,
     has_visit_payload,
     patient_from_element,
@@ -213,6 +224,32 @@ def next_midnight(at: datetime, tz: ZoneInfo) -> datetime:
     return datetime.combine(local.date() + timedelta(days=1), dtime(0), tzinfo=tz)
 
 
+# Hosts found unreachable in this process -> (monotonic time until which that verdict stands, message). A run's
+# later steps then fail at once instead of each spending its own connect attempts on the same dead host.
+_UNREACHABLE: dict[str, tuple[float, str]] = {}
+UNREACHABLE_MEMORY_SECONDS = 60.0
+
+
+class _ConnectFailed(TransientError):
+    """The request never reached a server (DNS, refused, connect timeout): safe to resend, pointless to
+    resend for long."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message, ambiguous=False)
+        self.reason = reason
+
+
+def _connect_reason(exc: Exception) -> str:
+    text = str(exc).lower()
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect timed out"
+    if "name or service not known" in text or "name resolution" in text or "nodename" in text:
+        return "host name does not resolve"
+    if "refused" in text:
+        return "connection refused"
+    return "cannot connect"
+
+
 def _chunks(ids: Sequence[int], size: int) -> Iterator[tuple[int, ...]]:
     for start in range(0, len(ids), size):
         yield tuple(ids[start : start + size])
@@ -238,6 +275,7 @@ class AdvancedMDClient:
         max_token_age: timedelta = timedelta(hours=23),
         token_refresh_margin: timedelta = timedelta(minutes=1),
         eligibility_cache_ttl: timedelta = timedelta(hours=24),
+        deadline: datetime | None = None,
     ) -> None:
         self._credentials = credentials
         self._clock: Clock = clock or SystemClock()
@@ -246,9 +284,12 @@ class AdvancedMDClient:
         self._retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
         self._own_http = http_client is None
+        # A host that drops SYNs should not hold a sync for the whole read timeout.
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
         self._http = http_client or httpx.Client(
-            timeout=httpx.Timeout(timeout), verify=_tls12_context(), follow_redirects=False
+            timeout=self._timeout, verify=_tls12_context(), follow_redirects=False
         )
+        self.deadline = deadline
         self.server_tz = ZoneInfo(server_tz)
         self._token_tz = ZoneInfo(token_tz)
         self._token_lifetime = token_lifetime
@@ -292,6 +333,31 @@ class AdvancedMDClient:
     def _msgtime(self) -> str:
         return format_vb(to_server_naive(self._clock.now(), self.server_tz), pad_date=False)
 
+    def _remaining(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return (self.deadline - self._clock.now()).total_seconds()
+
+    def _wait(self, seconds: float, action: str, why: str) -> None:
+        """Sleep on the clock, unless the deadline would pass first."""
+        remaining = self._remaining()
+        if remaining is not None and seconds >= remaining:
+            raise DeadlineExceededError(
+                f"{action}: the run's deadline ({self.deadline:%H:%M:%S} UTC) would pass while {why} "
+                f"({seconds:.0f} s)"
+            )
+        self._clock.sleep(seconds)
+
+    def _acquire(self, tier: Tier, action: str) -> None:
+        remaining = self._remaining()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExceededError(f"{action}: the run's deadline ({self.deadline:%H:%M:%S} UTC) passed")
+        slot = self._limiter.reserve(self.office_key, tier)
+        wait = (slot - self._clock.now()).total_seconds()
+        if wait > 0:
+            self._wait(wait, action, f"waiting for a tier-{int(tier)} rate-limit slot")
+            self._limiter.record_wait(wait)
+
     def _post(self, url: str, msg: ET.Element, action: str) -> AmdResponse:
         self.stats.http_requests += 1
         self.stats.requests_by_action[action] += 1
@@ -301,8 +367,16 @@ class AdvancedMDClient:
         else:
             body = encode_xml(msg)
             headers = {"Content-Type": "text/xml; charset=ISO-8859-1"}
+        timeout = self._timeout
+        remaining = self._remaining()
+        if remaining is not None:
+            cap = max(0.1, remaining)
+            timeout = httpx.Timeout(min(self._timeout.read or cap, cap), connect=min(5.0, cap))
         try:
-            resp = self._http.post(url, content=body, headers=headers)
+            resp = self._http.post(url, content=body, headers=headers, timeout=timeout)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            host = urlparse(url).netloc or url
+            raise _ConnectFailed(f"{action}: cannot reach {host}", _connect_reason(exc)) from exc
         except httpx.TimeoutException as exc:
             raise TransientError(f"{action}: timeout ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
@@ -338,13 +412,33 @@ class AdvancedMDClient:
         (and the session timeout, handled by :meth:`call`) are returned, not raised."""
         last_error: Exception | None = None
         ambiguous = False
+        connect_failures = 0
+        started = self._clock.now()
         for attempt in range(1, self._retry.max_attempts + 1):
             if attempt > 1:
                 self.stats.retries += 1
             msg = build(ambiguous)
-            self._limiter.acquire(self.office_key, tier)
+            host = urlparse(url).netloc or url
+            known = _UNREACHABLE.get(host)
+            if known is not None and known[0] > time.monotonic():
+                raise UnreachableError(known[1])
+            self._acquire(tier, action)
             try:
                 resp = self._post(url, msg, action)
+                _UNREACHABLE.pop(host, None)
+            except _ConnectFailed as exc:
+                connect_failures += 1
+                self.stats.transient_errors += 1
+                if connect_failures >= self._retry.connect_attempts:
+                    took = (self._clock.now() - started).total_seconds()
+                    message = (
+                        f"AdvancedMD at {host} is unreachable ({exc.reason}; {action}, "
+                        f"{connect_failures} attempts over {took:.0f} s)"
+                    )
+                    _UNREACHABLE[host] = (time.monotonic() + UNREACHABLE_MEMORY_SECONDS, message)
+                    raise UnreachableError(message) from None
+                self._wait(self._retry.connect_delay * connect_failures, action, "retrying a failed connect")
+                continue
             except RateLimitedError as exc:
                 last_error = exc
                 self._on_rate_limited(tier, action)
@@ -355,7 +449,7 @@ class AdvancedMDClient:
                 self.stats.transient_errors += 1
                 delay = self._retry.delay(attempt, self._rng)
                 logger.warning("%s attempt %d failed (%s); retrying in %.1fs", action, attempt, exc, delay)
-                self._clock.sleep(delay)
+                self._wait(delay, action, f"backing off after: {exc}")
                 continue
             fault = resp.fault
             if fault is not None and fault.is_rate_limit:
@@ -370,7 +464,7 @@ class AdvancedMDClient:
                 logger.warning(
                     "%s attempt %d: server fault %s; retrying in %.1fs", action, attempt, fault.code, delay
                 )
-                self._clock.sleep(delay)
+                self._wait(delay, action, f"backing off after fault {fault.code}")
                 continue
             return resp
         raise RetriesExhaustedError(action, self._retry.max_attempts, last_error)
@@ -735,6 +829,19 @@ class AdvancedMDClient:
             self._provider_cache[key] = found
         return self._provider_cache[key]
 
+    def lookup_provider_profile(self, code: str) -> tuple[int, str | None] | None:
+        """A provider profile's id and NPI (None when the code is unknown). Not cached: links are re-checked."""
+        key = code.strip().upper()
+        resp = self.call("lookupprofile", "lookup", {"code": key, "exactmatch": "1", "page": 1})
+        for e in children_of(resp.results, "profilelist", "profile"):
+            if (e.get("code") or "").strip().upper() == key:
+                pid = parse_id(e.get("id"))
+                if pid is not None:
+                    npi = (e.get("npi") or "").strip() or None
+                    self._provider_cache[key] = pid
+                    return pid, npi
+        return None
+
     # ------------------------------------------------------------------ writes
 
     def save_charges(
@@ -805,6 +912,64 @@ class AdvancedMDClient:
         logger.info("savecharges visit %s: %d charges saved", submission.visit_id, len(ids))
         return SaveChargesResult(submission.visit_id, ids)
 
+    # ------------------------------------------------------------------ payments and write-offs
+
+    def get_tx_history(
+        self, patient_id: int, *, page: int = 1, from_date: date | None = None, to_date: date | None = None
+    ) -> TxHistoryPage:
+        """One page of a patient's financial history (gettxhistory, class demographics, tier 2)."""
+        attrs: dict[str, object] = {"patientid": patient_id, "pagenumber": page, "typefilter": 0}
+        if from_date is not None:
+            attrs["fromdate"] = format_us_date(from_date)
+        if to_date is not None:
+            attrs["todate"] = format_us_date(to_date)
+        resp = self.call("gettxhistory", "demographics", attrs)
+        txs: list[AmdTransaction] = []
+        for charge in children_of(resp.results, "chargelist", "charge"):
+            charge_id = parse_id(charge.get("id"))
+            if charge_id is None or (charge.get("void") or "0") == "1":
+                continue
+            visit_id = parse_id(charge.get("visit"))
+            for list_tag, item_tag, kind in (
+                ("paymentlist", "payment", "PAYMENT"),
+                ("writeofflist", "writeoff", "WRITEOFF"),
+            ):
+                for t in children_of(charge, list_tag, item_tag):
+                    tx_id, amount = parse_id(t.get("id")), parse_decimal(t.get("amount"))
+                    if tx_id is None or amount is None:
+                        raise ProtocolError(f"gettxhistory: a {item_tag} without id or amount")
+                    txs.append(
+                        AmdTransaction(
+                            transaction_id=tx_id,
+                            charge_id=charge_id,
+                            visit_id=visit_id,
+                            patient_id=patient_id,
+                            kind=kind,
+                            amount=amount,
+                            transaction_date=parse_amd_date(t.get("date")),
+                            source=(t.get("source") or "INS").upper(),
+                            code=clean_text(t.get("code")),
+                        )
+                    )
+        return TxHistoryPage(
+            tuple(txs),
+            parse_int(resp.results_attr("page")) or page,
+            parse_int(resp.results_attr("pagecount")) or 1,
+            parse_int(resp.results_attr("itemcount")) or 0,
+        )
+
+    def iter_tx_history(
+        self, patient_id: int, *, from_date: date | None = None, to_date: date | None = None
+    ) -> Iterator[AmdTransaction]:
+        """Every payment and write-off of a patient (all pages)."""
+        page = 1
+        while True:
+            part = self.get_tx_history(patient_id, page=page, from_date=from_date, to_date=to_date)
+            yield from part.transactions
+            if page >= part.page_count:
+                return
+            page += 1
+
     # ------------------------------------------------------------------ eligibility (270/271)
 
     def check_eligibility(
@@ -838,7 +1003,7 @@ class AdvancedMDClient:
         deadline = now + timedelta(seconds=max_wait)
         delay = first_poll
         while True:
-            self._clock.sleep(delay)
+            self._wait(delay, "checkeligibilityresponse", "polling an eligibility answer")
             r = self.call("checkeligibilityresponse", "eligibility", {"eligibilityid": eligibility_id})
             el = r.results.find("eligibility") if r.results is not None else None
             status = parse_int(el.get("eligibilitystatusid")) if el is not None else None

@@ -41,6 +41,31 @@ class SystemClock:
             time.sleep(seconds)
 
 
+class ScaledClock:
+    """Wall time, moved to ``start`` at the instant ``epoch`` (Unix seconds) and running ``speed`` times faster.
+
+    Every process that builds it with the same ``start``, ``speed`` and ``epoch`` reads the same time, so
+    a simulator (``amd-sim --clock-start ... --clock-speed ...`` prints its epoch) and any number of
+    client processes can share peak hours and one-minute windows while a simulated hour passes in
+    minutes. Sleeping takes ``seconds / speed`` of real time."""
+
+    def __init__(self, start: datetime, speed: float = 1.0, epoch: float | None = None) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ScaledClock needs a timezone-aware start time")
+        if speed <= 0:
+            raise ValueError("ScaledClock speed must be positive")
+        self.start = start.astimezone(UTC)
+        self.speed = float(speed)
+        self.epoch = time.time() if epoch is None else float(epoch)
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=(time.time() - self.epoch) * self.speed)
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds / self.speed)
+
+
 class FakeClock:
     """A deterministic clock that only moves when somebody sleeps on it (or advances it).
 

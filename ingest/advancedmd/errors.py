@@ -46,6 +46,17 @@ class TransientError(AdvancedMDError):
         super().__init__(message)
 
 
+class UnreachableError(AdvancedMDError):
+    """AdvancedMD's host could not be reached at all (DNS, connection refused, connect timeout).
+
+    Raised after a short bounded retry: a name that does not resolve or a port nobody listens on does
+    not heal within a sync, and waiting minutes for it only delays the one line that says so."""
+
+
+class DeadlineExceededError(AdvancedMDError):
+    """The run's total deadline would pass before the next request (or wait) could finish."""
+
+
 class RateLimitedError(AdvancedMDError):
     """AdvancedMD reported a quota violation (HTTP 429 or a "too many requests" fault)."""
 

@@ -17,14 +17,18 @@ penalty per excess call.
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import random
 import threading
-from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from enum import IntEnum
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ingest.advancedmd.clock import Clock
@@ -98,6 +102,35 @@ def limit_for(tier: Tier, at: datetime, limits: Mapping[Tier, TierLimit] = DEFAU
     return lim.peak if is_peak(at) else lim.off_peak
 
 
+@dataclass
+class LimiterState:
+    """One office key's booked call instants per tier (epoch seconds, ascending) and quota holds."""
+
+    reservations: dict[int, list[float]] = field(default_factory=dict)
+    blocked_until: dict[int, float] = field(default_factory=dict)
+
+    def prune(self, before: float) -> None:
+        for tier, slots in self.reservations.items():
+            self.reservations[tier] = [ts for ts in slots if ts > before]
+        self.blocked_until = {t: ts for t, ts in self.blocked_until.items() if ts > before}
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "reservations": {str(t): v for t, v in self.reservations.items()},
+                "blocked_until": {str(t): v for t, v in self.blocked_until.items()},
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> LimiterState:
+        data = json.loads(text) if text.strip() else {}
+        return cls(
+            {int(t): [float(x) for x in v] for t, v in data.get("reservations", {}).items()},
+            {int(t): float(v) for t, v in data.get("blocked_until", {}).items()},
+        )
+
+
 class RateLimiter:
     """Thread-safe, queueing limiter keyed by (office key, tier).
 
@@ -120,8 +153,7 @@ class RateLimiter:
         self._margin = margin_seconds
         self._peak = peak
         self._lock = threading.Lock()
-        self._reservations: dict[tuple[str, Tier], deque[float]] = {}
-        self._blocked_until: dict[tuple[str, Tier], float] = {}
+        self._states: dict[str, LimiterState] = {}
         self.total_wait_seconds = 0.0
         self.acquired = 0
 
@@ -135,16 +167,24 @@ class RateLimiter:
             values.append(lim.peak if self._peak(at) else lim.off_peak)
         return min(values)
 
+    @contextmanager
+    def _state(self, office_key: str) -> Iterator[LimiterState]:
+        """The office key's reservations and holds, exclusively for the length of the block.
+
+        In memory here (one process); :class:`FileRateLimiter` and the store's PostgreSQL limiter
+        (``orchestration.defs.advancedmd.ratelimit_pg``) load and save it under a lock every process
+        takes, so all of them queue on one state."""
+        with self._lock:
+            yield self._states.setdefault(office_key, LimiterState())
+
     def reserve(self, office_key: str, tier: Tier) -> datetime:
         """Book the next permissible instant for one call and return it (does not sleep)."""
-        key = (office_key, tier)
         window = WINDOW_SECONDS + self._margin
-        with self._lock:
+        with self._state(office_key) as state:
             now = self._clock.now().timestamp()
-            queue = self._reservations.setdefault(key, deque())
-            while queue and queue[0] <= now - window:
-                queue.popleft()
-            slot = max(now, queue[-1] if queue else now, self._blocked_until.get(key, now))
+            state.prune(now - window)
+            queue = state.reservations.setdefault(int(tier), [])
+            slot = max(now, queue[-1] if queue else now, state.blocked_until.get(int(tier), now))
             while True:
                 limit = self._limit_at(tier, slot)
                 in_window = [ts for ts in queue if ts > slot - window]
@@ -158,6 +198,7 @@ class RateLimiter:
                 )
                 slot = min(expiry, boundary) if boundary > slot else expiry
             queue.append(slot)
+        with self._lock:
             self.acquired += 1
         return datetime.fromtimestamp(slot, UTC)
 
@@ -172,6 +213,11 @@ class RateLimiter:
             return wait
         return 0.0
 
+    def record_wait(self, seconds: float) -> None:
+        """Account a wait a caller made itself after :meth:`reserve` (the client, to honour its deadline)."""
+        with self._lock:
+            self.total_wait_seconds += seconds
+
     def block(self, office_key: str, tier: Tier, seconds: float) -> None:
         """Hold back further calls of ``tier`` for ``seconds``.
 
@@ -179,9 +225,45 @@ class RateLimiter:
         using the same office key): waiting out the minute is cheaper than paying per call.
         """
         until = self._clock.now().timestamp() + seconds
-        with self._lock:
-            key = (office_key, tier)
-            self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), until)
+        with self._state(office_key) as state:
+            state.blocked_until[int(tier)] = max(state.blocked_until.get(int(tier), 0.0), until)
+
+
+class FileRateLimiter(RateLimiter):
+    """A limiter whose state is shared by every process on this machine (the embedded deployment).
+
+    Per office key, ``<directory>/<office key>.json`` holds the booked instants and holds; each
+    reservation takes an exclusive ``flock`` on ``<office key>.lock`` (released by the kernel if the
+    process dies), reads the state, books, and writes it back (write + rename) before letting go.
+    Any number of Dagster run processes and the command line then queue on one budget. The clock
+    must be one every process agrees on (the system clock; the simulator's scaled clock in tests)."""
+
+    def __init__(self, clock: Clock, directory: str | os.PathLike[str], **kwargs: object) -> None:
+        super().__init__(clock, **kwargs)  # type: ignore[arg-type]
+        self.directory = Path(directory)
+
+    @contextmanager
+    def _state(self, office_key: str) -> Iterator[LimiterState]:
+        if not office_key.isdigit():
+            raise ValueError("office keys are digits")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{office_key}.json"
+        with self._lock:  # threads of this process queue here first: flock is per open file description
+            fd = os.open(self.directory / f"{office_key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    state = LimiterState.from_json(path.read_text() if path.exists() else "")
+                except (ValueError, TypeError):
+                    # A torn or hand-edited file: start from no bookings rather than stop syncing; the
+                    # server's own quota answer (block) still holds us back if that was optimistic.
+                    state = LimiterState()
+                yield state
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text(state.to_json())
+                os.replace(tmp, path)
+            finally:
+                os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -193,6 +275,10 @@ class RetryPolicy:
     max_delay: float = 120.0
     # After a quota violation the vendor says "try again in about a minute".
     rate_limited_delay: float = 61.0
+    # DNS failures, refused connections and connect timeouts: the request never left, so a short
+    # bounded retry (a restarting proxy, a DNS blip) and then a clear failure, not minutes of backoff.
+    connect_attempts: int = 3
+    connect_delay: float = 1.0
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Delay before retry number ``attempt`` (1-based): half fixed, half random ("equal jitter")."""

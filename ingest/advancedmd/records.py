@@ -383,3 +383,28 @@ class ClaimStatusResult:
     visit_id: int
     carrier_code: str
     claims: tuple[ClaimStatusEntry, ...]
+
+
+@dataclass(frozen=True)
+class AmdTransaction:
+    """A payment or write-off on one charge (gettxhistory). ``source``: INS (insurance) or PAT (patient)."""
+
+    transaction_id: int
+    charge_id: int
+    visit_id: int | None
+    patient_id: int
+    kind: str  # PAYMENT | WRITEOFF
+    amount: Decimal
+    transaction_date: date | None
+    source: str
+    code: str | None
+
+
+@dataclass(frozen=True)
+class TxHistoryPage:
+    """One page of gettxhistory: transactions of the page's charges, and the page count."""
+
+    transactions: tuple[AmdTransaction, ...]
+    page: int
+    page_count: int
+    charge_count: int

@@ -19,7 +19,14 @@ import polars as pl
 from pandera.engines import polars_engine as pe
 from pandera.errors import SchemaErrors
 
-from ingest.advancedmd.records import AmdCharge, AmdInsurance, AmdPatient, AmdVisit, EligibilityResult
+from ingest.advancedmd.records import (
+    AmdCharge,
+    AmdInsurance,
+    AmdPatient,
+    AmdTransaction,
+    AmdVisit,
+    EligibilityResult,
+)
 
 MONEY = pe.Decimal(precision=12, scale=2)
 UTC_TS = pe.DateTime(time_zone="UTC")
@@ -139,6 +146,18 @@ class EligibilitySchema(_Base):
     checked_at: UTC_TS = pa.Field()  # type: ignore[valid-type]
 
 
+class TransactionSchema(_Base):
+    transaction_id: int = pa.Field(gt=0)
+    charge_id: int = pa.Field(gt=0)
+    visit_id: int = pa.Field(nullable=True, gt=0)
+    patient_id: int = pa.Field(gt=0)
+    kind: str = pa.Field(isin=["PAYMENT", "WRITEOFF"])
+    amount: MONEY = pa.Field()  # type: ignore[valid-type]  # refunds and reversals are negative
+    transaction_date: pl.Date = pa.Field()
+    source: str = pa.Field(isin=["INS", "PAT"])
+    code: str = pa.Field(nullable=True)
+
+
 # record type -> (schema, id column, polars dtypes that inference cannot know from None-only columns)
 _MONEY_PL = pl.Decimal(12, 2)
 _SPECS: dict[type, tuple[type[_Base], str]] = {
@@ -147,6 +166,7 @@ _SPECS: dict[type, tuple[type[_Base], str]] = {
     AmdVisit: (VisitSchema, "visit_id"),
     AmdCharge: (ChargeSchema, "charge_id"),
     EligibilityResult: (EligibilitySchema, "eligibility_id"),
+    AmdTransaction: (TransactionSchema, "transaction_id"),
 }
 _ENTITY_TYPES = {
     "patients": AmdPatient,
@@ -154,6 +174,7 @@ _ENTITY_TYPES = {
     "visits": AmdVisit,
     "charges": AmdCharge,
     "eligibility": EligibilityResult,
+    "transactions": AmdTransaction,
 }
 
 

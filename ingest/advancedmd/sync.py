@@ -254,6 +254,45 @@ def sync_visits(
     return result
 
 
+# ---------------------------------------------------------------------------- fetch first, land after
+
+
+class FetchFirst:
+    """Sink *and* watermark store of a sync that must not hold its real sink open while it talks to
+    AdvancedMD (a DuckDB warehouse file is locked against every other process while it is open).
+
+    The sync lands its batches here (in memory) and moves watermarks here; :meth:`commit` then lands
+    every batch in the real sink (in one transaction when the sink offers ``land_all``) and only after
+    that moves the real watermarks, so the crash contract above still holds: a failure before or during
+    the commit re-reads the window next time."""
+
+    def __init__(self, store: WatermarkStore) -> None:
+        self.store = store
+        self.batches: list[SyncBatch] = []
+        self._pending: dict[tuple[str, str], str] = {}
+
+    def land(self, batch: SyncBatch) -> None:
+        self.batches.append(batch)
+
+    def get(self, office_key: str, entity: str) -> str | None:
+        pending = self._pending.get((office_key, entity))
+        return pending if pending is not None else self.store.get(office_key, entity)
+
+    def set(self, office_key: str, entity: str, watermark: str) -> None:
+        self._pending[(office_key, entity)] = watermark
+
+    def commit(self, sink: Sink) -> None:
+        land_all = getattr(sink, "land_all", None)
+        if land_all is not None:
+            land_all(self.batches)
+        else:
+            for batch in self.batches:
+                sink.land(batch)
+        for (office_key, entity), watermark in self._pending.items():
+            self.store.set(office_key, entity, watermark)
+        self.batches, self._pending = [], {}
+
+
 # ---------------------------------------------------------------------------- reference sink
 
 

@@ -19,6 +19,10 @@ from operational_api.settings import REPO_ROOT, database_url, practice_timezone,
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DBT_TARGETS = {"dev": "duckdb", "ci": "duckdb", "prod": "postgres"}
 ADVANCEDMD_SOURCES = ("live", "simulator")
+AMD_CREDENTIAL_VARS = ("AMD_USERNAME", "AMD_PASSWORD", "AMD_OFFICE_KEY")
+# A whole AdvancedMD run (every request, backoff and rate-limit wait of it) ends by then. An initial
+# load of a large practice is the long case (off-peak: ~45 min for 5,000 patients at 120 calls/min).
+AMD_RUN_DEADLINE_DEFAULT = 3600
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,9 @@ class Environment:
     practice_timezone: str
     advancedmd_source: str = "simulator"
     as_of_date: str = ""  # MENTALSPACE_AS_OF_DATE: the practice's pinned "today" (demo/tests), else empty
+    amd_login_url: str = ""  # AMD_LOGIN_URL: a sandbox or a running simulator; empty = AdvancedMD's own
+    amd_app_name: str = ""  # AMD_APP_NAME: the registered app name; empty = MENTALSPACE
+    amd_run_deadline_seconds: int = AMD_RUN_DEADLINE_DEFAULT  # AMD_RUN_DEADLINE_SECONDS
 
     @property
     def warehouse_kind(self) -> str:
@@ -92,6 +99,9 @@ def current_environment() -> Environment:
     advancedmd = os.environ.get("MENTALSPACE_ADVANCEDMD") or ("live" if name == "prod" else "simulator")
     if advancedmd not in ADVANCEDMD_SOURCES:
         raise PlatformError(f"unknown MENTALSPACE_ADVANCEDMD '{advancedmd}': choose live or simulator")
+    deadline = os.environ.get("AMD_RUN_DEADLINE_SECONDS", "").strip()
+    if deadline and not (deadline.isdigit() and int(deadline) > 0):
+        raise PlatformError(f"AMD_RUN_DEADLINE_SECONDS must be a whole number of seconds, not '{deadline}'")
     return Environment(
         name,
         target,
@@ -100,4 +110,12 @@ def current_environment() -> Environment:
         practice_timezone(),
         advancedmd,
         os.environ.get("MENTALSPACE_AS_OF_DATE", ""),
+        os.environ.get("AMD_LOGIN_URL", "").strip(),
+        os.environ.get("AMD_APP_NAME", "").strip(),
+        int(deadline) if deadline else AMD_RUN_DEADLINE_DEFAULT,
     )
+
+
+def missing_advancedmd_credentials() -> list[str]:
+    """The AdvancedMD credential variables that are unset or empty (names only, never values)."""
+    return [name for name in AMD_CREDENTIAL_VARS if not os.environ.get(name, "").strip()]

@@ -91,7 +91,13 @@ def _raise_if_failed(result: dg.ExecuteInProcessResult) -> None:
 def _reason(error) -> str:
     """The useful part of a step failure: for dbt, the failing node's lines rather than the command."""
     text = "\n".join(filter(None, [error.message, *(getattr(c, "message", "") for c in _causes(error))]))
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # Dagster's own wrapper ("Error occurred while executing op ...") says nothing the step key does not.
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip()
+        and not line.lstrip().startswith("dagster._core.errors.DagsterExecutionStepExecutionError")
+    ]
     detail = [
         line
         for line in lines

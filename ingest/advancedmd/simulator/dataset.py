@@ -44,6 +44,7 @@ class SimProvider:
     provider_id: int
     code: str
     name: str
+    npi: str | None = None
 
 
 @dataclass
@@ -130,6 +131,20 @@ class SimCharge:
     posting_date: date
     created_at: datetime | None = None
     changed_at: datetime | None = None
+
+
+@dataclass
+class SimTransaction:
+    """A payment or write-off on one charge, as gettxhistory lists it under the charge."""
+
+    tx_id: int
+    charge_id: int
+    kind: str  # PAYMENT | WRITEOFF
+    amount: Decimal
+    tx_date: date
+    source: str  # INS (insurance) | PAT (patient)
+    code: str  # payment method, or the adjustment's group + reason code (e.g. CO45)
+    voided: bool = False
 
 
 @dataclass(frozen=True)
@@ -328,6 +343,7 @@ class SimulatorDataset:
         self.charges: dict[int, SimCharge] = {}
         self.eligibility: dict[tuple[int, int], SimEligibility] = {}
         self.claim_statuses: dict[int, list[SimClaimStatus]] = {}
+        self.transactions: dict[int, SimTransaction] = {}
         self.change_log: list[ChangeEvent] = []
         self._event_times: list[datetime] = []
         self._created: dict[str, dict[int, datetime]] = {PATIENT: {}, VISIT: {}, CHARGE: {}}
@@ -341,6 +357,7 @@ class SimulatorDataset:
             "carrier": 100,
             "eligibility": 70_000,
             "claim": 900_000,
+            "tx": 5_000_000,
         }
         self._ids = {kind: itertools.count(start) for kind, start in base.items()}
         self.lock = threading.RLock()
@@ -502,6 +519,37 @@ class SimulatorDataset:
             visit.modified_at = whole_seconds(stamp)
             self._log(VISIT, visit_id, "P", stamp)
             return created
+
+    def add_transaction(
+        self,
+        charge_id: int,
+        kind: str,
+        amount: Decimal,
+        tx_date: date,
+        *,
+        source: str = "INS",
+        code: str = "",
+    ) -> SimTransaction:
+        """Post a payment or write-off to a live charge (gettxhistory lists it)."""
+        if kind not in ("PAYMENT", "WRITEOFF") or source not in ("INS", "PAT"):
+            raise ValueError("kind is PAYMENT or WRITEOFF, source INS or PAT")
+        with self.lock:
+            self._require_live(CHARGE, charge_id)
+            tx = SimTransaction(
+                self.new_id("tx"),
+                charge_id,
+                kind,
+                Decimal(amount).quantize(Decimal("0.01")),
+                tx_date,
+                source,
+                code,
+            )
+            self.transactions[tx.tx_id] = tx
+            return tx
+
+    def transactions_of_charge(self, charge_id: int) -> list[SimTransaction]:
+        with self.lock:
+            return [t for t in self.transactions.values() if t.charge_id == charge_id and not t.voided]
 
     def _require_live(self, entity: str, record_id: int) -> None:
         if not self.is_live(entity, record_id):

@@ -125,9 +125,16 @@ class _Event:
 
 
 def dataset_from_practice(
-    practice: _Practice, *, office_key: str = DEFAULT_OFFICE_KEY, latest: dt.datetime | None = None
+    practice: _Practice,
+    *,
+    office_key: str = DEFAULT_OFFICE_KEY,
+    latest: dt.datetime | None = None,
+    post_charges: bool = True,
 ) -> SimulatorDataset:
-    """Build the simulator dataset of ``practice`` (deterministic: same practice, same dataset and ids)."""
+    """Build the simulator dataset of ``practice`` (deterministic: same practice, same dataset and ids).
+
+    ``post_charges=False``: the practice's charges are not in AdvancedMD yet (billing kept in the store,
+    charges sent by our savecharges asset)."""
     spec = practice.spec
     tz = ZoneInfo(spec.timezone)
     latest = (latest or simulator_clock_start(spec.as_of) - dt.timedelta(minutes=1)).astimezone(dt.UTC)
@@ -196,13 +203,14 @@ def dataset_from_practice(
                 last_at = clamp(at, last_at)
                 events.append(_Event(last_at, 2, next(seq), f"status:{new_code}", aid))
                 code = new_code
-        if aid in charges_by_appt:
+        if aid in charges_by_appt and post_charges:
             entered = min(c["created_at"] for c in charges_by_appt[aid])
             events.append(_Event(clamp(entered, created), 3, next(seq), "charges", aid))
     events.sort()
 
     patient_ids: dict[int, int] = {}
     visit_ids: dict[int, int] = {}
+    amd_charge: dict[int, int] = {}  # store charge id -> AdvancedMD charge id
     for ev in events:
         if ev.kind == "patient":
             patient = _patient(
@@ -239,6 +247,7 @@ def dataset_from_practice(
         else:
             appt = appointments[ev.ref]
             pos = TELEHEALTH_POS if appt["is_telehealth"] else OFFICE_POS
+            ordered = sorted(charges_by_appt[ev.ref], key=lambda c: c["id"])
             specs = [
                 ChargeSpec(
                     cpt_code=c["cpt_code"],
@@ -248,10 +257,42 @@ def dataset_from_practice(
                     diagnosis_codes=tuple(d for d in (c["diagnosis_codes"] or "").split(",") if d),
                     pos=pos,
                 )
-                for c in sorted(charges_by_appt[ev.ref], key=lambda c: c["id"])
+                for c in ordered
             ]
-            ds.post_charges(visit_ids[ev.ref], specs, at=ev.at)
+            posted = ds.post_charges(visit_ids[ev.ref], specs, at=ev.at)
+            amd_charge.update({c["id"]: sim.charge_id for c, sim in zip(ordered, posted, strict=True)})
+    _add_transactions(practice, ds, amd_charge)
     return ds
+
+
+def _add_transactions(practice: _Practice, ds: SimulatorDataset, amd_charge: Mapping[int, int]) -> None:
+    """The store's payment applications and adjustments as gettxhistory's payments and write-offs of the
+    charges AdvancedMD holds: an insurance payment when the payment came from a payer, else the patient's;
+    every adjustment a write-off coded group + reason (CO45, PR1 ...)."""
+    payments = {p["id"]: p for p in _rows(practice, "payments")}
+    for app in sorted(_rows(practice, "payment_applications"), key=lambda a: a["id"]):
+        charge_id = amd_charge.get(app["charge_id"])
+        payment = payments[app["payment_id"]]
+        if charge_id is not None and app["applied_amount"]:
+            ds.add_transaction(
+                charge_id,
+                "PAYMENT",
+                app["applied_amount"],
+                payment["payment_date"],
+                source="INS" if payment["payer_id"] is not None else "PAT",
+                code=payment["payment_method"],
+            )
+    for adj in sorted(_rows(practice, "charge_adjustments"), key=lambda a: a["id"]):
+        charge_id = amd_charge.get(adj["charge_id"])
+        if charge_id is not None and adj["adjustment_amount"]:
+            ds.add_transaction(
+                charge_id,
+                "WRITEOFF",
+                adj["adjustment_amount"],
+                adj["adjusted_at"].date(),
+                source="PAT" if adj["group_code"] == "PR" else "INS",
+                code=f"{adj['group_code']}{adj['carc_code']}",
+            )
 
 
 def _rank(policy: Mapping[str, Any]) -> tuple[int, int]:

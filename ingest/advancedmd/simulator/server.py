@@ -92,6 +92,10 @@ class FaultConfig:
     drop_rate: float = 0.0  # close the socket without answering
     slow_rate: float = 0.0  # answer after slow_seconds of real time
     slow_seconds: float = 2.0
+    http_500_rate: float = 0.0  # ambiguous server error: may or may not have been applied
+    session_expiry_rate: float = 0.0  # drop every session, answer "session has timed out"
+    malformed_rate: float = 0.0  # HTTP 200 whose body is not well-formed XML
+    truncated_rate: float = 0.0  # the real answer, cut off half way
     session_expiry_at_calls: tuple[int, ...] = ()  # expire every session when API call N arrives
     include_login: bool = True
     seed: int | None = None
@@ -111,7 +115,21 @@ class FaultConfig:
 
     @property
     def total(self) -> float:
-        return self.fault_rate + self.http_429_rate + self.http_503_rate + self.drop_rate + self.slow_rate
+        return sum(rate for _, rate in self.kinds())
+
+    def kinds(self) -> tuple[tuple[str, float], ...]:
+        """Every fault kind with its rate, in the order a draw walks them."""
+        return (
+            ("fault", self.fault_rate),
+            ("http429", self.http_429_rate),
+            ("http503", self.http_503_rate),
+            ("drop", self.drop_rate),
+            ("slow", self.slow_rate),
+            ("http500", self.http_500_rate),
+            ("session", self.session_expiry_rate),
+            ("malformed", self.malformed_rate),
+            ("truncated", self.truncated_rate),
+        )
 
 
 @dataclass(frozen=True)
@@ -152,6 +170,9 @@ class SimulatorCounters:
     injected_faults: int = 0
     injected_429: int = 0
     injected_503: int = 0
+    injected_500: int = 0
+    malformed_responses: int = 0
+    truncated_responses: int = 0
     dropped_connections: int = 0
     slow_responses: int = 0
     wrong_host: int = 0
@@ -265,6 +286,9 @@ class SimulatorCore:
             "submitdemandrequest": self._submitdemandrequest,
             "checkeligibilityresponse": self._checkeligibilityresponse,
             "request": self._claimstatus_request,
+            "gettxhistory": self._gettxhistory,
+            "updatepatient": self._updatepatient,
+            "updateinsurance": self._updateinsurance,
         }
 
     # ------------------------------------------------------------------ helpers
@@ -345,13 +369,7 @@ class SimulatorCore:
         with self._lock:
             r = self._fault_rng.random()
         edge = 0.0
-        for kind, rate in (
-            ("fault", f.fault_rate),
-            ("http429", f.http_429_rate),
-            ("http503", f.http_503_rate),
-            ("drop", f.drop_rate),
-            ("slow", f.slow_rate),
-        ):
+        for kind, rate in f.kinds():
             edge += rate
             if r < edge:
                 return kind
@@ -371,6 +389,18 @@ class SimulatorCore:
         if kind == "http503":
             self._bump("injected_503")
             return Reply(503, b"Service Unavailable", "text/plain")
+        if kind == "http500":
+            self._bump("injected_500")
+            return Reply(500, b"Internal Server Error", "text/plain")
+        if kind == "session":
+            self._bump("sessions_expired_by_injection")
+            self.expire_sessions()
+            return self._fault(FaultCode.SESSION_TIMEOUT, "Session has timed out", as_json=as_json)
+        if kind == "malformed":
+            self._bump("malformed_responses")
+            return Reply(
+                200, b"<PPMDResults s='SIMAMD01'><Results success='1'><patientlist></Results>", "text/xml"
+            )
         self._bump("dropped_connections")
         return None
 
@@ -407,7 +437,7 @@ class SimulatorCore:
                 if kind == "slow":
                     self._bump("slow_responses")
                     delay = self.config.faults.slow_seconds
-                elif kind is not None:
+                elif kind is not None and kind not in ("session", "truncated"):
                     return self._injected(kind, as_json=as_json)
             reply = self._login(msg, broker, as_json=as_json)
             reply.delay = delay
@@ -454,7 +484,7 @@ class SimulatorCore:
         if kind == "slow":
             self._bump("slow_responses")
             delay = self.config.faults.slow_seconds
-        elif kind is not None:
+        elif kind is not None and kind != "truncated":
             return self._injected(kind, as_json=as_json)
 
         handler = self._actions.get(action)
@@ -472,6 +502,10 @@ class SimulatorCore:
             return self._reply(None, exc.fault, as_json=as_json, at=now)
         reply = self._reply(results, fault, as_json=as_json, at=now)
         reply.delay = delay
+        if kind == "truncated":
+            # The call was applied; only its answer is lost half way (an ambiguous failure for writes).
+            self._bump("truncated_responses")
+            reply.body = reply.body[: max(1, len(reply.body) // 2)]
         return reply
 
     @staticmethod
@@ -797,7 +831,12 @@ class SimulatorCore:
             ET.SubElement(
                 plist,
                 "profile",
-                {"id": ctx.ids("prof", p.provider_id), "code": p.code.upper(), "name": p.name.upper()},
+                {
+                    "id": ctx.ids("prof", p.provider_id),
+                    "code": p.code.upper(),
+                    "name": p.name.upper(),
+                    **({"npi": p.npi} if p.npi else {}),
+                },
             )
         return results, None
 
@@ -859,6 +898,183 @@ class SimulatorCore:
             for c in created:
                 ET.SubElement(clist, "charge", {"id": ctx.ids("charge", c.charge_id)})
         return results, None
+
+    # ------------------------------------------------------------------ financial history
+
+    def _gettxhistory(self, ctx: _Ctx) -> tuple[ET.Element, Fault | None]:
+        """A patient's charges with their payments and write-offs, paged (class demographics: prefixed ids).
+
+        ``fromdate``/``todate`` (mm/dd/yyyy) keep charges with a transaction, or a date of service, in the
+        range; ``typefilter`` 0 all (the only one simulated)."""
+        ds = ctx.ds
+        try:
+            pid = parse_id(ctx.msg.get("patientid"))
+            page = int(ctx.msg.get("pagenumber") or "1")
+        except (ValueFormatError, ValueError) as exc:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Invalid patientid or pagenumber") from exc
+        if pid is None:
+            raise SimFault(FaultCode.MISSING_ATTRIBUTE, "Missing attribute patientid")
+        if not ds.is_live(PATIENT, pid):
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Patient not found")
+
+        def _date(name: str):
+            raw = ctx.msg.get(name)
+            if not raw:
+                return None
+            try:
+                return datetime.strptime(raw, "%m/%d/%Y").date()
+            except ValueError as exc:
+                raise SimFault(FaultCode.INVALID_ATTRIBUTE, f"Invalid {name}") from exc
+
+        lo, hi = _date("fromdate"), _date("todate")
+
+        def in_range(d) -> bool:
+            return (lo is None or d >= lo) and (hi is None or d <= hi)
+
+        charges = []
+        for c in ds.live_charges():
+            if c.patient_id != pid:
+                continue
+            txs = ds.transactions_of_charge(c.charge_id)
+            if (lo or hi) and not (in_range(c.begin_dos) or any(in_range(t.tx_date) for t in txs)):
+                continue
+            charges.append((c, txs))
+        size = self.config.page_size
+        pages = max(1, -(-len(charges) // size))
+        chunk = charges[(page - 1) * size : page * size]
+        sums = {"patpayments": Decimal(0), "inspayments": Decimal(0), "patwriteoffs": Decimal(0)}
+        sums["inswriteoffs"] = Decimal(0)
+        for _, txs in charges:
+            for t in txs:
+                key = ("pat" if t.source == "PAT" else "ins") + (
+                    "payments" if t.kind == "PAYMENT" else "writeoffs"
+                )
+                sums[key] += t.amount
+        results = ET.Element(
+            "Results",
+            {
+                "itemcount": str(len(charges)),
+                "pagecount": str(pages),
+                "page": str(page),
+                "itemsfrom": str((page - 1) * size + 1 if chunk else 0),
+                "itemsto": str((page - 1) * size + len(chunk)),
+                **{f"sum{k}": f"{v:.2f}" for k, v in sums.items()},
+            },
+        )
+        clist = ET.SubElement(results, "chargelist")
+        for c, txs in chunk:
+            paid = sum((t.amount for t in txs if t.kind == "PAYMENT"), Decimal(0))
+            written = sum((t.amount for t in txs if t.kind == "WRITEOFF"), Decimal(0))
+            el = ET.SubElement(
+                clist,
+                "charge",
+                {
+                    "id": ctx.ids("charge", c.charge_id),
+                    "visit": ctx.ids("vst", c.visit_id),
+                    "proccode": c.cpt_code.upper(),
+                    "dos": c.begin_dos.strftime("%m/%d/%Y"),
+                    "fee": f"{c.fee:.2f}",
+                    "paid": f"{paid:.2f}",
+                    "totbal": f"{c.fee - paid - written:.2f}",
+                    "void": "0",
+                },
+            )
+            plist = ET.SubElement(el, "paymentlist")
+            wlist = ET.SubElement(el, "writeofflist")
+            for t in txs:
+                ET.SubElement(
+                    plist if t.kind == "PAYMENT" else wlist,
+                    "payment" if t.kind == "PAYMENT" else "writeoff",
+                    {
+                        "id": str(t.tx_id),
+                        "amount": f"{t.amount:.2f}",
+                        "date": t.tx_date.strftime("%m/%d/%Y"),
+                        "source": t.source,
+                        "code": t.code.upper(),
+                    },
+                )
+        return results, None
+
+    # ------------------------------------------------------------------ demographic updates
+
+    def _updatepatient(self, ctx: _Ctx) -> tuple[ET.Element, Fault | None]:
+        """Update a patient's demographics (``<patient id changedat ...fields>``); a ``changedat`` older than the
+        record's last change is refused as "record changed by another user" (the conflict our push reports)."""
+        el = ctx.msg.find("patient")
+        if el is None:
+            raise SimFault(FaultCode.MISSING_ELEMENT, "Missing element patient")
+        try:
+            pid = parse_id(el.get("id"))
+        except ValueFormatError as exc:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Invalid patient id") from exc
+        if pid is None or not ctx.ds.is_live(PATIENT, pid):
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Patient not found")
+        patient = ctx.ds.patients[pid]
+        self._refuse_stale(ctx, el, patient.changed_at)
+        fields = {
+            "address1": "address1",
+            "city": "city",
+            "state": "state",
+            "zip": "zip_code",
+            "email": "email",
+        }
+        fields.update(homephone="home_phone", lastname="last_name", firstname="first_name")
+        changes = {
+            attr: (el.get(name) or "").upper() or None for name, attr in fields.items() if name in el.attrib
+        }
+        if "email" in changes and changes["email"]:
+            changes["email"] = changes["email"].lower()
+        updated = ctx.ds.update_patient(pid, at=ctx.now, **changes) if changes else patient
+        return ET.Element(
+            "Results",
+            {
+                "success": "1",
+                "changedat": self._servertime_text(updated.changed_at) if updated.changed_at else "",
+            },
+        ), None
+
+    def _updateinsurance(self, ctx: _Ctx) -> tuple[ET.Element, Fault | None]:
+        """Update one coverage (``<patient id changedat><insplan id ...>``), same conflict rule as patients."""
+        el = ctx.msg.find("patient")
+        plan = el.find("insplanlist/insplan") if el is not None else None
+        if el is None or plan is None:
+            raise SimFault(FaultCode.MISSING_ELEMENT, "Missing element patient/insplanlist/insplan")
+        try:
+            pid, iid = parse_id(el.get("id")), parse_id(plan.get("id"))
+        except ValueFormatError as exc:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Invalid patient or insplan id") from exc
+        if pid is None or not ctx.ds.is_live(PATIENT, pid):
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Patient not found")
+        patient = ctx.ds.patients[pid]
+        coverage = next((i for i in patient.insurances if i.insurance_id == iid), None)
+        if coverage is None:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Coverage not found for this patient")
+        self._refuse_stale(ctx, el, patient.changed_at)
+        if plan.get("subscribernum"):
+            coverage.subscriber_id = plan.get("subscribernum").upper()
+        if plan.get("grpnum"):
+            coverage.group_number = plan.get("grpnum").upper()
+        updated = ctx.ds.update_patient(pid, at=ctx.now)
+        return ET.Element(
+            "Results",
+            {
+                "success": "1",
+                "changedat": self._servertime_text(updated.changed_at) if updated.changed_at else "",
+            },
+        ), None
+
+    def _refuse_stale(self, ctx: _Ctx, el: ET.Element, changed_at: datetime | None) -> None:
+        sent = el.get("changedat")
+        if not sent or changed_at is None:
+            return
+        try:
+            seen = parse_amd_naive(sent)
+        except ValueFormatError as exc:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Invalid changedat") from exc
+        if seen is None:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Invalid changedat")
+        if to_server_naive(changed_at, self.server_tz).replace(microsecond=0) > seen.replace(microsecond=0):
+            raise SimFault(FaultCode.RECORD_CHANGED, "Record changed by another user")
 
     # ------------------------------------------------------------------ eligibility
 

@@ -6,7 +6,7 @@ UPDATE/DELETE/TRUNCATE grant on these tables (`mentalspace db grant-app-role`), 
 migrations can purge, and only rows past retention.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010_advancedmd_source
 Create Date: 2026-12-04
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0010_advancedmd_source"
 branch_labels = None
 depends_on = None
 

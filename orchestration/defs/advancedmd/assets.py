@@ -1,5 +1,9 @@
 """AdvancedMD -> raw_advancedmd: incremental syncs driven by the watermark, daily partitions for backfills.
 
+Every AdvancedMD step fetches first and lands after (``ingest.advancedmd.sync.FetchFirst``): the
+warehouse is opened only once the API work is done, for one short transaction, so a slow or unreachable
+AdvancedMD never keeps the DuckDB file locked against the dashboards and dbt.
+
 The asset layer stays thin: the API work lives in ``ingest.advancedmd`` (client, ``sync_*``), the
 warehouse writes in ``landing.WarehouseSink``. Watermarks live in the operational store's
 ``ingest_watermarks`` table (per office key and entity), the patient links in its
@@ -21,11 +25,18 @@ from sqlalchemy import bindparam, select, update
 
 from ingest.advancedmd.errors import AmdFaultError, EligibilityTimeoutError
 from ingest.advancedmd.linking import client_id_from_chart
-from ingest.advancedmd.sync import SyncResult, sync_patients, sync_visits
+from ingest.advancedmd.sync import FetchFirst, SyncResult, sync_patients, sync_visits
 from ingest.advancedmd.watermarks import SqlWatermarkStore
 from operational_api.models import AdvancedMDPatient, AdvancedMDSyncStatus, Client
+from orchestration.defs.advancedmd.charges_out import (
+    group_amd_visits,
+    pending_visits,
+    submit_charges,
+    system_of_record,
+)
 from orchestration.defs.advancedmd.checks import landing_check_results, landing_check_specs
 from orchestration.defs.advancedmd.keys import (
+    CHARGE_SUBMISSIONS,
     CHARGES,
     ELIGIBILITY,
     GROUP,
@@ -34,13 +45,17 @@ from orchestration.defs.advancedmd.keys import (
     PATIENT_LINKS,
     PATIENTS,
     POOL,
+    PROVIDER_LINKS,
     SETUP_GROUP,
+    TRANSACTIONS,
     VISIT_UPDATES,
     VISITS,
 )
 from orchestration.defs.advancedmd.landing import RAW_SCHEMA, WarehouseSink
 from orchestration.defs.advancedmd.partitions import ADVANCEDMD_DAYS
+from orchestration.defs.advancedmd.provider_links import link_providers, provider_codes
 from orchestration.defs.advancedmd.resources import AdvancedMDResource
+from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
 from orchestration.lib.warehouse import Warehouse
 
@@ -107,9 +122,12 @@ def advancedmd_patients(
 ) -> Iterator[dg.MaterializeResult]:
     """Patients and coverages changed since the watermark (getupdatedpatients); the first run is the
     vendor's initial load (lookuppatient pages + getdemographic per patient)."""
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
-        result = sync_patients(amd.client, watermark_store(store), sink)
-        rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("patients", "insurance")}
+    fetched = FetchFirst(watermark_store(store))
+    with advancedmd.connect() as amd:
+        result = sync_patients(amd.client, fetched, fetched)
+    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink:
+        fetched.commit(sink)
+        rows = {entity: sink.row_count(entity, advancedmd.office_key) for entity in ("patients", "insurance")}
     context.log.info(
         f"advancedmd patients ({result.mode}): {result.records} records, {result.http_requests} requests"
     )
@@ -239,10 +257,11 @@ def advancedmd_visit_days(
     of that day (one getdatevisits per day)."""
     days = [dt.date.fromisoformat(key) for key in context.partition_keys]
     per_day: dict[str, dict[str, int]] = {}
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
-        for day in days:
+    with advancedmd.connect() as amd:
+        answers = [amd.client.get_date_visits(day) for day in days]
+    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink:
+        for day, answer in zip(days, answers, strict=True):
             before = (sink.stats.landed.copy(), sink.stats.quarantined.copy())
-            answer = amd.client.get_date_visits(day)
             sink.replace_visit_day(amd.office_key, day, answer.visits, answer.charges)
             counts = {
                 "visits": sink.stats.landed["visits"] - before[0]["visits"],
@@ -293,7 +312,8 @@ def advancedmd_visit_updates(
     """One row per incremental visit sync: visits and charges changed since the watermark
     (getupdatedvisits) applied to raw_advancedmd.visits and charges; N/C upserted, D deleted with
     their charges. The first run is the initial load of the configured window (getdatevisits per day)."""
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
+    fetched = FetchFirst(watermark_store(store))
+    with advancedmd.connect() as amd:
         today = amd.today()
         start = (
             dt.date.fromisoformat(config.initial_start)
@@ -305,7 +325,9 @@ def advancedmd_visit_updates(
             if config.initial_end
             else today + dt.timedelta(days=config.initial_days_ahead)
         )
-        result = sync_visits(amd.client, watermark_store(store), sink, initial_start=start, initial_end=end)
+        result = sync_visits(amd.client, fetched, fetched, initial_start=start, initial_end=end)
+    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink:
+        fetched.commit(sink)
         rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
     if result.mode == "initial":
         # The initial load read whole days: those partitions are as good as a backfill of them.
@@ -403,6 +425,144 @@ def advancedmd_eligibility(
     )
 
 
+# ------------------------------------------------------------------------------------ payments and write-offs
+
+
+class TransactionsConfig(dg.Config):
+    """Whose financial history to re-read: patients with a visit in the last ``days_back`` days."""
+
+    days_back: int = 30
+
+
+@dg.asset(
+    key=TRANSACTIONS,
+    deps=[VISIT_UPDATES],
+    group_name=GROUP,
+    kinds=KINDS,
+    pool=POOL,
+    check_specs=landing_check_specs(TRANSACTIONS, "transactions"),
+)
+def advancedmd_transactions(
+    context: dg.AssetExecutionContext,
+    config: TransactionsConfig,
+    advancedmd: AdvancedMDResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """One row per payment or write-off (gettxhistory) of patients with recent visits, each patient's history
+    replaced whole. One tier-2 call per patient and page of 100 charges: run it off-peak."""
+    wh = warehouse.warehouse()
+    ph = _placeholder(wh)
+    with advancedmd.connect() as amd:
+        since = amd.today() - dt.timedelta(days=config.days_back)
+        patients = [
+            int(r[0])
+            for r in wh.query(
+                f"select distinct patient_id from {RAW_SCHEMA}.visits where office_key = {ph}"
+                f" and visit_date >= {ph} order by 1",
+                [amd.office_key, since],
+            ).iter_rows()
+        ]
+        transactions = [tx for pid in patients for tx in amd.client.iter_tx_history(pid)]
+    with WarehouseSink(wh, run_id=context.run.run_id) as sink:
+        sink.replace_transactions(advancedmd.office_key, patients, transactions)
+        rows = {"transactions": sink.row_count("transactions", advancedmd.office_key)}
+    return dg.MaterializeResult(
+        metadata={"patients": len(patients), **sink.stats.metadata("transactions")},
+        check_results=landing_check_results(TRANSACTIONS, sink.stats, rows),
+    )
+
+
+# ------------------------------------------------------------------------------------ provider links
+
+
+@dg.asset(
+    key=PROVIDER_LINKS, deps=[VISIT_UPDATES], group_name=GROUP, kinds={"advancedmd", "sqlalchemy"}, pool=POOL
+)
+def advancedmd_provider_links(
+    advancedmd: AdvancedMDResource, store: OperationalStoreResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """One row per AdvancedMD provider profile with visits, in the store's advancedmd_provider_links: linked to
+    a clinician by NPI, else by an administrator's mapping, else UNMATCHED (a data-quality alert downstream)."""
+    wh = warehouse.warehouse()
+    office_key = advancedmd.office_key
+    codes = provider_codes(
+        wh.query(
+            f"select distinct provider_code from {RAW_SCHEMA}.visits where office_key = {_placeholder(wh)}",
+            [office_key],
+        ).iter_rows()
+    )
+    profiles: dict[str, tuple[int | None, str | None]] = {}
+    with advancedmd.connect() as amd:
+        for code in codes:  # one tier-3 lookup per profile: a practice has tens, not thousands
+            profiles[code] = amd.client.lookup_provider_profile(code) or (None, None)
+    counts = link_providers(store.engine(), office_key, profiles)
+    return dg.MaterializeResult(metadata={"providers": len(codes), **counts})
+
+
+# ------------------------------------------------------------------------------------ charges out
+
+
+class ChargeSubmissionConfig(dg.Config):
+    """How many visits one run submits at most (one tier-2 savecharges each)."""
+
+    max_visits: int = 500
+
+
+@dg.asset(
+    key=CHARGE_SUBMISSIONS,
+    deps=[PATIENT_LINKS, VISIT_UPDATES],
+    group_name=GROUP,
+    kinds={"advancedmd", "sqlalchemy"},
+    pool=POOL,
+)
+def advancedmd_charge_submissions(
+    context: dg.AssetExecutionContext,
+    config: ChargeSubmissionConfig,
+    advancedmd: AdvancedMDResource,
+    store: OperationalStoreResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """One row per store charge in the store's advancedmd_charge_submissions: completed, signed sessions not on
+    billing hold, submitted once through savecharges (AdvancedMD's charge ids recorded) or refused (the field
+    named). See charges_out.py for the exactly-once rule."""
+    engine = store.engine()
+    if system_of_record(engine, "billing") != "store":
+        context.log.info("billing's system of record is AdvancedMD: charges are entered there, none are sent")
+        return dg.MaterializeResult(metadata={"skipped": "billing system of record is advancedmd"})
+    tz = current_environment().practice_timezone
+    visits, held = pending_visits(engine, tz, max_visits=config.max_visits)
+    office_key = advancedmd.office_key
+    wh = warehouse.warehouse()
+    ph = _placeholder(wh)
+    amd_visits = group_amd_visits(
+        wh.query(
+            f"select visit_id, patient_id, start_local, provider_code from {RAW_SCHEMA}.visits"
+            f" where office_key = {ph}",
+            [office_key],
+        ).iter_rows()
+    )
+    links_table = AdvancedMDPatient.__table__
+    with engine.connect() as conn:
+        links = {
+            int(r.client_id): int(r.advancedmd_patient_id)
+            for r in conn.execute(
+                select(links_table.c.client_id, links_table.c.advancedmd_patient_id).where(
+                    links_table.c.office_key == office_key,
+                    links_table.c.sync_status == str(AdvancedMDSyncStatus.LINKED),
+                )
+            )
+        }
+    with advancedmd.connect() as amd:
+        counts = submit_charges(amd.client, engine, visits, amd_visits, links, amd.today())
+        requests = amd.client.stats.requests_by_action.get("savecharges", 0)
+    counts.held_back = held
+    context.log.info(
+        f"advancedmd charges: {counts.visits_submitted} visits submitted, {counts.visits_refused} refused, "
+        f"{held} held back by a billing hold"
+    )
+    return dg.MaterializeResult(metadata={**counts.metadata(), "savecharges_requests": requests})
+
+
 ASSETS = [
     advancedmd_landing_tables,
     advancedmd_patients,
@@ -410,4 +570,7 @@ ASSETS = [
     advancedmd_visit_days,
     advancedmd_visit_updates,
     advancedmd_eligibility,
+    advancedmd_provider_links,
+    advancedmd_charge_submissions,
+    advancedmd_transactions,
 ]

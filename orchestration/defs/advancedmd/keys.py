@@ -9,8 +9,8 @@ import dagster as dg
 GROUP = "advancedmd"
 SETUP_GROUP = "advancedmd_setup"
 # Every step that calls AdvancedMD runs in this Dagster pool; with a limit of 1
-# (`dagster instance concurrency set advancedmd_api 1`) the in-process rate limiter sees every call
-# of the office key, so runs launched side by side cannot add up to more than the tier allows.
+# steps do not compete for the tier budget; the budget itself is enforced across processes by the shared
+# limiter state (resources.shared_limiter), so overlapping runs and the command line never exceed a tier.
 POOL = "advancedmd_api"
 
 PATIENTS = dg.AssetKey(["advancedmd", "patients"])
@@ -21,3 +21,6 @@ CHARGES = dg.AssetKey(["advancedmd", "charges"])
 VISIT_UPDATES = dg.AssetKey(["advancedmd", "visit_updates"])
 ELIGIBILITY = dg.AssetKey(["advancedmd", "eligibility"])
 LANDING_TABLES = dg.AssetKey(["advancedmd", "landing_tables"])
+CHARGE_SUBMISSIONS = dg.AssetKey(["advancedmd", "charge_submissions"])
+PROVIDER_LINKS = dg.AssetKey(["advancedmd", "provider_links"])
+TRANSACTIONS = dg.AssetKey(["advancedmd", "transactions"])

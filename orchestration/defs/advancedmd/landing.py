@@ -10,7 +10,10 @@ Python (no Dagster): the assets in this folder call it, and tests can too. Decis
 * **Nothing is dropped silently.** Each batch is validated with pandera
   (``ingest.advancedmd.schemas.validate_batch``); rejected records go to ``raw_advancedmd.quarantine``
   with the entity, the record id and the reason (column and check names, never values). A rejected
-  update leaves the previously landed version of that record in place.
+  update leaves the previously landed version of that record in place. One quarantine row per bad
+  record *version* (``record_version``, a digest of the record as AdvancedMD sent it): re-reading the
+  same bad record (a partition re-run, an overlapping window) adds nothing; a changed but still bad
+  record adds a row.
 * **Minimum necessary PHI.** Names, date of birth, address, phone, e-mail, subscriber (member) id
   and group number never reach the warehouse: patients land as ids, codes, timestamps and
   completeness flags (``has_date_of_birth``...), coverages with ``has_subscriber_id``.
@@ -24,6 +27,7 @@ Python (no Dagster): the assets in this folder call it, and tests can too. Decis
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -34,13 +38,20 @@ from typing import Any
 
 import polars as pl
 
-from ingest.advancedmd.records import AmdCharge, AmdInsurance, AmdPatient, AmdVisit, EligibilityResult
+from ingest.advancedmd.records import (
+    AmdCharge,
+    AmdInsurance,
+    AmdPatient,
+    AmdTransaction,
+    AmdVisit,
+    EligibilityResult,
+)
 from ingest.advancedmd.schemas import validate_batch
 from ingest.advancedmd.sync import SyncBatch
 from orchestration.lib.warehouse import Warehouse
 
 RAW_SCHEMA = "raw_advancedmd"
-ENTITIES = ("patients", "insurance", "visits", "charges", "eligibility")
+ENTITIES = ("patients", "insurance", "visits", "charges", "eligibility", "transactions")
 # getdatevisits answers only these statuses (integrator note, see ingest/advancedmd/README.md), so a
 # daily partition replaces only visits in them: Moved (5) / Deleted (11) visits that the incremental
 # sync landed are not the partition's to remove.
@@ -143,11 +154,25 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("checked_at", "timestamp"),
         *_LINEAGE,
     ],
+    "transactions": [
+        ("office_key", "text"),
+        ("transaction_id", "bigint"),
+        ("charge_id", "bigint"),
+        ("visit_id", "bigint"),
+        ("patient_id", "bigint"),
+        ("kind", "text"),
+        ("amount", "numeric(12,2)"),
+        ("transaction_date", "date"),
+        ("source", "text"),
+        ("code", "text"),
+        *_LINEAGE,
+    ],
     "quarantine": [
         ("office_key", "text"),
         ("entity", "text"),
         ("record_id", "bigint"),
         ("reason", "text"),
+        ("record_version", "text"),
         *_LINEAGE,
     ],
 }
@@ -157,7 +182,15 @@ ID_COLUMNS = {
     "visits": "visit_id",
     "charges": "charge_id",
     "eligibility": "eligibility_id",
+    "transactions": "transaction_id",
 }
+
+
+def record_version(values: Sequence[Any]) -> str:
+    """A short digest of one record as AdvancedMD sent it: equal for a re-read of the same version, different
+    once anything in it changed. 16 hex characters of SHA-256, one-way, so nothing of the record (names,
+    dates of birth) can be read back from the quarantine."""
+    return hashlib.sha256(repr(tuple(values)).encode()).hexdigest()[:16]
 
 
 def table_schema(table: str) -> dict[str, pl.DataType]:
@@ -180,6 +213,7 @@ class LandingStats:
     landed: Counter[str] = field(default_factory=Counter)
     deleted: Counter[str] = field(default_factory=Counter)
     quarantined: Counter[str] = field(default_factory=Counter)
+    quarantine_rows: Counter[str] = field(default_factory=Counter)  # new bad versions (rows written)
     batches: int = 0
 
     def metadata(self, *entities: str) -> dict[str, int]:
@@ -350,6 +384,9 @@ class WarehouseSink:
                 ddl = ", ".join(f'"{name}" {sql}' for name, sql in columns)
                 db.execute(f"create table {_q(table)} ({ddl})")
                 created += 1
+        # Warehouses landed before quarantine rows carried a version get the column (older rows: null).
+        db.execute(f"alter table {_q('quarantine')} add column if not exists record_version text")
+        for table in TABLES:
             if table in ID_COLUMNS:
                 db.create_index(table, ID_COLUMNS[table])
         db.create_index("charges", "visit_id")
@@ -400,15 +437,42 @@ class WarehouseSink:
     ) -> pl.DataFrame:
         valid, rejected = validate_batch(list(records), entity=entity)
         if rejected.height:
-            quarantine = pl.DataFrame(
-                {
-                    "entity": [entity] * rejected.height,
-                    "record_id": rejected[ID_COLUMNS[entity]].cast(pl.Int64),
-                    "reason": rejected["quarantine_reason"],
-                }
-            )
-            db.insert("quarantine", self._finish("quarantine", quarantine, office_key, batch_id, landed_at))
             self.stats.quarantined[entity] += rejected.height
+            id_col = ID_COLUMNS[entity]
+            ids = [int(i) for i in rejected[id_col].to_list()]
+            versions = [record_version(row) for row in rejected.drop("quarantine_reason").iter_rows()]
+            seen = {
+                (int(r[0]), r[1])
+                for r in db.fetch(
+                    f"select record_id, record_version from {_q('quarantine')} where office_key = %s"
+                    f" and entity = %s and record_id in ({', '.join(str(i) for i in sorted(set(ids)))})",
+                    [office_key, entity],
+                )
+            }
+            keep = []
+            for i, (rid, version) in enumerate(zip(ids, versions, strict=True)):
+                if (rid, version) not in seen:
+                    seen.add((rid, version))
+                    keep.append(i)
+            if keep:
+                quarantine = pl.DataFrame(
+                    {
+                        "entity": [entity] * len(keep),
+                        "record_id": [ids[i] for i in keep],
+                        "reason": [rejected["quarantine_reason"][i] for i in keep],
+                        "record_version": [versions[i] for i in keep],
+                    },
+                    schema={
+                        "entity": pl.Utf8,
+                        "record_id": pl.Int64,
+                        "reason": pl.Utf8,
+                        "record_version": pl.Utf8,
+                    },
+                )
+                db.insert(
+                    "quarantine", self._finish("quarantine", quarantine, office_key, batch_id, landed_at)
+                )
+                self.stats.quarantine_rows[entity] += len(keep)
         return valid
 
     @staticmethod
@@ -453,13 +517,20 @@ class WarehouseSink:
 
     def land(self, batch: SyncBatch) -> None:
         """Land one sync batch atomically (upserts, deletions, quarantine)."""
-        batch_id, landed_at = self._batch()
-        key = batch.office_key
+        self.land_all([batch])
+
+    def land_all(self, batches: Sequence[SyncBatch]) -> None:
+        """Land several batches, in order, in one transaction (a fetched-first sync's whole window)."""
         with self._transaction() as db:
-            if batch.patients or batch.deleted_patient_ids:
-                self._land_patients(db, key, batch.patients, batch.deleted_patient_ids, batch_id, landed_at)
-            if batch.visits or batch.deleted_visit_ids or batch.charges or batch.deleted_charge_ids:
-                self._land_visits(db, key, batch, batch_id, landed_at)
+            for batch in batches:
+                batch_id, landed_at = self._batch()
+                key = batch.office_key
+                if batch.patients or batch.deleted_patient_ids:
+                    self._land_patients(
+                        db, key, batch.patients, batch.deleted_patient_ids, batch_id, landed_at
+                    )
+                if batch.visits or batch.deleted_visit_ids or batch.charges or batch.deleted_charge_ids:
+                    self._land_visits(db, key, batch, batch_id, landed_at)
 
     def _land_patients(
         self,
@@ -549,6 +620,21 @@ class WarehouseSink:
             db.delete_in("visits", "visit_id", office_key, replaced)
             self.stats.deleted["visits"] += len(set(old) - {v.visit_id for v in visits})
             self._upsert_visits(db, office_key, visits, charges, batch_id, landed_at)
+
+    # -------------------------------------------------------------- payments and write-offs
+
+    def replace_transactions(
+        self, office_key: str, patient_ids: Sequence[int], transactions: Iterable[AmdTransaction]
+    ) -> None:
+        """Replace the payments and write-offs of the patients read (their whole gettxhistory), in one
+        transaction: one voided or removed in AdvancedMD disappears, a rejected one goes to quarantine."""
+        batch_id, landed_at = self._batch()
+        records = list(transactions)
+        with self._transaction() as db:
+            db.delete_in("transactions", "patient_id", office_key, [int(p) for p in patient_ids])
+            valid = self._validated("transactions", records, office_key, batch_id, landed_at, db)
+            db.insert("transactions", self._finish("transactions", valid, office_key, batch_id, landed_at))
+            self.stats.landed["transactions"] += valid.height
 
     # -------------------------------------------------------------- eligibility
 

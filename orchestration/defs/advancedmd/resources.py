@@ -2,7 +2,10 @@
 
 * :class:`LiveAdvancedMDResource` talks to AdvancedMD. Credentials come from the environment through
   ``dg.EnvVar`` (``AMD_USERNAME``, ``AMD_PASSWORD``, ``AMD_OFFICE_KEY``); they are resolved when a run
-  starts, so the definitions load without them, and the client never logs them.
+  starts, so the definitions load without them, and the client never logs them. ``AMD_LOGIN_URL`` and
+  ``AMD_APP_NAME`` point it at a sandbox or a running simulator (``mentalspace amd sync --base-url``).
+  Every run has a total deadline (``AMD_RUN_DEADLINE_SECONDS``, default one hour) counted from the
+  resource's set-up, and an unreachable host fails the run within seconds.
 * :class:`SimulatedAdvancedMDResource` starts the loopback simulator (``ingest.advancedmd.simulator``)
   on an ephemeral port with the platform's synthetic practice, so local runs and tests need neither
   network nor credentials. Its clock is a ``FakeClock`` that starts off-peak at 02:00 MT the day after
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -25,12 +29,14 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from ingest.advancedmd.client import AdvancedMDClient
 from ingest.advancedmd.clock import Clock, FakeClock, SystemClock
 from ingest.advancedmd.credentials import DEFAULT_LOGIN_URL, AmdCredentials
-from ingest.advancedmd.ratelimit import RateLimiter
+from ingest.advancedmd.errors import CredentialsError
+from ingest.advancedmd.ratelimit import FileRateLimiter, RateLimiter
+from ingest.advancedmd.ratelimit_sql import SqlRateLimiter
 from ingest.advancedmd.simulator import (
     SimulatorConfig,
     SimulatorDataset,
@@ -39,6 +45,7 @@ from ingest.advancedmd.simulator import (
     start_simulator,
     synthetic_practice_dataset,
 )
+from operational_api.settings import var_dir
 from orchestration.lib.environment import current_environment
 
 DEFAULT_OFFICE_KEY = "991001"
@@ -71,10 +78,29 @@ class AdvancedMDResource(dg.ConfigurableResource, ABC):
         """A client for the length of one step; closed afterwards."""
 
 
-# One limiter per office key per process: every client of the same office key queues on it.
-_LIVE_LIMITERS: dict[str, RateLimiter] = {}
+# One limiter per office key per process, and its state shared with every other process (a locked row of the
+# store on PostgreSQL, a locked file under var/ on the embedded path): concurrent Dagster runs and the
+# command line queue on one budget per office key and tier.
+_LIVE_LIMITERS: dict[tuple[str, str, str], RateLimiter] = {}
 _LIVE_CLOCK = SystemClock()
 _LOCK = threading.Lock()
+
+
+def shared_limiter(office_key: str, clock: Clock = _LIVE_CLOCK) -> RateLimiter:
+    """This process's limiter for ``office_key``, backed by the deployment's shared state."""
+    url, state_dir = current_environment().database_url, var_dir() / "advancedmd" / "rate_limits"
+    key = (office_key, url, str(state_dir))
+    with _LOCK:
+        limiter = _LIVE_LIMITERS.get(key)
+        if limiter is None:
+            if url.startswith(("postgresql", "postgres:")):
+                from operational_api.db import get_engine
+
+                limiter = SqlRateLimiter(clock, get_engine(url))
+            else:
+                limiter = FileRateLimiter(clock, state_dir)
+            _LIVE_LIMITERS[key] = limiter
+        return limiter
 
 
 class LiveAdvancedMDResource(AdvancedMDResource):
@@ -83,21 +109,48 @@ class LiveAdvancedMDResource(AdvancedMDResource):
     username: str = Field(description="API user (AMD_USERNAME)")
     password: str = Field(description="API password (AMD_PASSWORD)")
     office_key: str = Field(description="office key, digits (AMD_OFFICE_KEY)")
-    app_name: str = Field(default="MENTALSPACE", description="registered app name (TEMP only in development)")
-    login_url: str = Field(default=DEFAULT_LOGIN_URL, description="partner login URL")
+    app_name: str = Field(
+        default="",
+        description="registered app name; empty = AMD_APP_NAME, else MENTALSPACE (TEMP in development)",
+    )
+    login_url: str = Field(
+        default="", description="partner login URL; empty = AMD_LOGIN_URL, else AdvancedMD's partner login"
+    )
+    run_deadline_seconds: int = Field(
+        default=0, description="total time a run may spend on AdvancedMD; 0 = AMD_RUN_DEADLINE_SECONDS (3600)"
+    )
+    _started: float | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Resources are set up once per run (per step process with a multiprocess executor): the run's
+        # deadline counts from here, so a run's steps share one budget rather than one each.
+        self._started = time.time()
+
+    def credentials(self) -> AmdCredentials:
+        env = current_environment()
+        try:
+            return AmdCredentials(
+                username=self.username,
+                password=self.password,
+                office_key=self.office_key,
+                app_name=self.app_name or env.amd_app_name or "MENTALSPACE",
+                login_url=self.login_url or env.amd_login_url or DEFAULT_LOGIN_URL,
+            )
+        except CredentialsError as exc:
+            raise dg.Failure(str(exc)) from None
+
+    def deadline(self) -> dt.datetime:
+        seconds = self.run_deadline_seconds or current_environment().amd_run_deadline_seconds
+        started = self._started if self._started is not None else time.time()
+        return dt.datetime.fromtimestamp(started + seconds, dt.UTC)
 
     @contextmanager
     def connect(self) -> Iterator[AmdConnection]:
-        credentials = AmdCredentials(
-            username=self.username,
-            password=self.password,
-            office_key=self.office_key,
-            app_name=self.app_name,
-            login_url=self.login_url,
-        )
-        with _LOCK:
-            limiter = _LIVE_LIMITERS.setdefault(self.office_key, RateLimiter(_LIVE_CLOCK))
-        with AdvancedMDClient(credentials, clock=_LIVE_CLOCK, rate_limiter=limiter) as client:
+        credentials = self.credentials()
+        limiter = shared_limiter(credentials.office_key)
+        with AdvancedMDClient(
+            credentials, clock=_LIVE_CLOCK, rate_limiter=limiter, deadline=self.deadline()
+        ) as client:
             yield AmdConnection(client, _LIVE_CLOCK, current_environment().practice_timezone)
 
 
@@ -172,15 +225,22 @@ class SimulatedAdvancedMDResource(AdvancedMDResource):
             yield AmdConnection(client, clock, tz)
 
 
+def live_resource(login_url: str = "") -> LiveAdvancedMDResource:
+    """AdvancedMD itself, a sandbox or a running simulator (``login_url``; empty = AMD_LOGIN_URL or
+    AdvancedMD's partner login), with the credentials of the environment."""
+    return LiveAdvancedMDResource(
+        username=dg.EnvVar("AMD_USERNAME"),
+        password=dg.EnvVar("AMD_PASSWORD"),
+        office_key=dg.EnvVar("AMD_OFFICE_KEY"),
+        login_url=login_url,
+    )
+
+
 def advancedmd_resource() -> AdvancedMDResource:
     """The implementation this deployment uses (the environment helper decides)."""
     env = current_environment()
     if env.advancedmd_source == "live":
-        return LiveAdvancedMDResource(
-            username=dg.EnvVar("AMD_USERNAME"),
-            password=dg.EnvVar("AMD_PASSWORD"),
-            office_key=dg.EnvVar("AMD_OFFICE_KEY"),
-        )
+        return live_resource()
     return SimulatedAdvancedMDResource(as_of=env.as_of_date or "")
 
 
@@ -192,4 +252,5 @@ __all__ = [
     "advancedmd_resource",
     "attach_simulator",
     "detach_simulator",
+    "live_resource",
 ]

@@ -18,9 +18,14 @@ one hour                              4 + 1 = 5 (8% of 60)      4 x 10 + 4 = 44 
 
 The client's limiter queues calls (never exceeds), so a worst-case run takes up to ten minutes at
 peak and still ends before the next quarter hour; patients run at :07 so the two never start in
-the same minute. Every AdvancedMD step runs in the ``advancedmd_api`` pool (limit 1), so runs do
-not overlap and one process's limiter sees every call. A burst beyond the budget is queued into
-the next minutes, not sent: at worst a sync runs late, it never costs penalties.
+the same minute. Every process books its calls on one limiter state per office key (the store's
+``advancedmd_rate_limits`` row on PostgreSQL, a locked file under var/ embedded), so overlapping runs
+and the command line together never exceed a tier; the ``advancedmd_api`` pool (limit 1) only keeps
+steps from competing for the budget. A burst beyond the budget is queued into the next minutes, not
+sent: at worst a sync runs late, it never costs penalties.
+
+Charges out (``advancedmd_charges_out_job``, tier 2, one savecharges per visit) has no schedule yet:
+run it off-peak (after the nightly partition re-read) when the store is billing's system of record.
 
 The initial load never uses tier 1 (vendor rule): lookuppatient (tier 3) + getdemographic and
 getdatevisits (tier 2, 12/min peak, 120/min off-peak), so run it off-peak (``mentalspace amd sync``
@@ -47,11 +52,14 @@ import dagster as dg
 from ingest.advancedmd.client import MAX_ID_CHUNK
 from ingest.advancedmd.ratelimit import DEFAULT_LIMITS, Tier
 from orchestration.defs.advancedmd.keys import (
+    CHARGE_SUBMISSIONS,
     CHARGES,
     ELIGIBILITY,
     INSURANCE,
     PATIENT_LINKS,
     PATIENTS,
+    PROVIDER_LINKS,
+    TRANSACTIONS,
     VISIT_UPDATES,
     VISITS,
 )
@@ -103,7 +111,7 @@ def tier1_budget() -> dict[str, int]:
 
 ADVANCEDMD_SYNC_JOB = dg.define_asset_job(
     "advancedmd_sync_job",
-    selection=dg.AssetSelection.assets(PATIENTS, INSURANCE, PATIENT_LINKS, VISIT_UPDATES),
+    selection=dg.AssetSelection.assets(PATIENTS, INSURANCE, PATIENT_LINKS, VISIT_UPDATES, PROVIDER_LINKS),
     description="One incremental AdvancedMD sync: patients (+ links), then visits (`mentalspace amd sync`).",
 )
 PATIENTS_JOB = dg.define_asset_job(
@@ -162,4 +170,22 @@ SCHEDULES = [
     advancedmd_visits_daily_schedule,
     advancedmd_eligibility_daily_schedule,
 ]
-JOBS = [ADVANCEDMD_SYNC_JOB, PATIENTS_JOB, VISITS_JOB, VISIT_DAYS_JOB, ELIGIBILITY_JOB]
+CHARGES_OUT_JOB = dg.define_asset_job(
+    "advancedmd_charges_out_job",
+    selection=dg.AssetSelection.assets(CHARGE_SUBMISSIONS),
+    description="Submit completed, signed, not-on-hold sessions' charges through savecharges (exactly once).",
+)
+TRANSACTIONS_JOB = dg.define_asset_job(
+    "advancedmd_transactions_job",
+    selection=dg.AssetSelection.assets(TRANSACTIONS),
+    description="Payments and write-offs (gettxhistory) of patients with recent visits; tier 2, run off-peak.",
+)
+JOBS = [
+    ADVANCEDMD_SYNC_JOB,
+    PATIENTS_JOB,
+    VISITS_JOB,
+    VISIT_DAYS_JOB,
+    ELIGIBILITY_JOB,
+    CHARGES_OUT_JOB,
+    TRANSACTIONS_JOB,
+]

@@ -114,7 +114,8 @@ class AmdWorld:
         return (
             Warehouse(current_environment())
             .query(
-                "select entity, record_id, reason, batch_id from raw_advancedmd.quarantine order by entity, record_id"
+                "select entity, record_id, reason, record_version, batch_id from raw_advancedmd.quarantine"
+                " order by entity, record_id"
             )
             .to_dicts()
         )

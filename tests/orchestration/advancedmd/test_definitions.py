@@ -30,6 +30,9 @@ def test_domain_definitions_load_and_every_job_resolves(var_dir):
             "visit_updates",
             "eligibility",
             "landing_tables",
+            "provider_links",
+            "charge_submissions",
+            "transactions",
         )
     }
     assert graph.get(KEY(["advancedmd", "patient_links"])).parent_keys == {KEY(["advancedmd", "patients"])}

@@ -7,6 +7,8 @@ charges as (select * from {{ ref('stg_operational__charges') }}),
 clients as (select * from {{ ref('stg_operational__clients') }}),
 verifications as (select * from {{ ref('stg_operational__insurance_verifications') }}),
 client_demographics as (select * from {{ ref('dim_clients') }}),
+advancedmd_patient_links as (select * from {{ ref('stg_operational__advancedmd_patients') }}),
+advancedmd_provider_links as (select * from {{ ref('stg_operational__advancedmd_provider_links') }}),
 
 params as (
     select
@@ -135,6 +137,43 @@ completed_with_gaps as (
     group by dc.client_id, dc.primary_clinician_id, dc.missing_demographic_fields
 ),
 
+advancedmd_unlinked as (
+    -- AdvancedMD records with no counterpart in the store are reported, never dropped silently: their visits
+    -- and charges cannot reach a client's or a clinician's measures until someone links them.
+    select
+        'ADVANCEDMD_PATIENT_NOT_LINKED' as alert_type,
+        'WARNING' as severity,
+        cast(null as integer) as target_user_id,
+        'FRONT_DESK' as target_role,
+        false as is_supervisor_escalated,
+        false as is_admin_escalated,
+        'advancedmd_patient' as entity_type,
+        advancedmd_patient_link_id as entity_id,
+        'AdvancedMD patient #' || cast(advancedmd_patient_id as varchar) || ' (office ' || office_key
+            || ') is not linked to a client: ' || coalesce(sync_error, 'no matching chart number') as message,
+        'Set the chart number to MS + the client id in AdvancedMD, or link the patient by hand' as action_required,
+        cast(updated_at as date) as due_date
+    from advancedmd_patient_links
+    where sync_status = 'UNMATCHED'
+    union all
+    select
+        'ADVANCEDMD_PROVIDER_NOT_LINKED' as alert_type,
+        'WARNING' as severity,
+        cast(null as integer) as target_user_id,
+        'BILLING' as target_role,
+        false as is_supervisor_escalated,
+        true as is_admin_escalated,
+        'advancedmd_provider' as entity_type,
+        advancedmd_provider_link_id as entity_id,
+        'AdvancedMD provider profile ' || provider_code || ' (office ' || office_key
+            || ') is not linked to a clinician' as message,
+        'Record the clinician''s NPI, or run: mentalspace amd link-provider ' || provider_code
+            || ' --clinician ID' as action_required,
+        cast(updated_at as date) as due_date
+    from advancedmd_provider_links
+    where sync_status = 'UNMATCHED'
+),
+
 unioned as (
     select * from stale_appointments
     union all
@@ -145,6 +184,8 @@ unioned as (
     select * from unverified_upcoming
     union all
     select * from completed_with_gaps
+    union all
+    select * from advancedmd_unlinked
 ),
 
 final as (

@@ -15,6 +15,11 @@ patient_links as (
     select * from {{ ref('stg_operational__advancedmd_patients') }}
 ),
 
+provider_links as (
+    select * from {{ ref('stg_operational__advancedmd_provider_links') }}
+    where sync_status = 'LINKED'
+),
+
 advancedmd_statuses as (
     select * from {{ ref('terminology__advancedmd_appointment_statuses') }}
 ),
@@ -44,8 +49,9 @@ from_advancedmd as (
         'advancedmd:' || visits.office_key || ':' || cast(visits.advancedmd_visit_id as varchar) as appointment_key,
         visits.advancedmd_visit_id as source_appointment_id,
         patient_links.client_id,
-        -- AdvancedMD providers are not linked to our clinicians yet (no provider link table).
-        cast(null as integer) as clinician_id,
+        -- The visit's provider profile linked to our clinician (NPI, else an administrator's link); null while
+        -- the profile is UNMATCHED (a data-quality alert asks for the link).
+        cast(provider_links.clinician_id as integer) as clinician_id,
         visits.advancedmd_patient_id,
         'advancedmd' as source_system,
         statuses.appointment_status,
@@ -63,6 +69,9 @@ from_advancedmd as (
     left join patient_links
         on visits.office_key = patient_links.office_key
         and visits.advancedmd_patient_id = patient_links.advancedmd_patient_id
+    left join provider_links
+        on visits.office_key = provider_links.office_key
+        and upper(visits.provider_code) = provider_links.provider_code
     -- 11 = deleted (entered in error): not an appointment. Unknown codes stay, with no status (tested).
     where coalesce(statuses.is_appointment, true)
 ),

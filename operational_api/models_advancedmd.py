@@ -1,0 +1,71 @@
+"""Store tables of the AdvancedMD integration beyond migration 0004 (migration 0010_advancedmd_source).
+
+- ``advancedmd_rate_limits``: the rate limiter's shared state per office key (``ingest.advancedmd.ratelimit_sql``).
+- ``advancedmd_charge_submissions``: one row per store charge sent (or refused) through savecharges, with the
+  ids AdvancedMD returned, so a retried submission never creates a second charge.
+- ``advancedmd_provider_links``: one row per AdvancedMD provider profile (office key + profile code) and the
+  clinician it is, by NPI (``users.npi``) or set by an administrator (``mentalspace amd link-provider``).
+The first two never leave the store (``operational_api.export.NOT_EXPORTED``); the provider links go to the
+warehouse, where visits get their clinician and unmatched providers become data-quality alerts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ingest.advancedmd.ratelimit_sql import advancedmd_rate_limits as _rate_limits
+from operational_api.models import Base
+
+AdvancedMDRateLimit = _rate_limits.to_metadata(Base.metadata)
+
+SUBMISSION_STATUSES = ("SUBMITTED", "REFUSED")
+
+
+class AdvancedMDChargeSubmission(Base):
+    """A store charge's submission to AdvancedMD (savecharges): what came back, or why it was refused."""
+
+    __tablename__ = "advancedmd_charge_submissions"
+    __table_args__ = (
+        UniqueConstraint("charge_id"),
+        CheckConstraint("status in ('SUBMITTED', 'REFUSED')", name="status_allowed"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    charge_id: Mapped[int] = mapped_column(ForeignKey("charges.id"))
+    office_key: Mapped[str] = mapped_column(String(32))
+    advancedmd_visit_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    advancedmd_charge_ids: Mapped[str | None] = mapped_column(String(200))  # comma-separated, as returned
+    refused_field: Mapped[str | None] = mapped_column(String(100))
+    refused_reason: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+PROVIDER_LINK_SOURCES = ("NPI", "ADMIN")
+
+
+class AdvancedMDProviderLink(Base):
+    """An AdvancedMD provider profile and our clinician: LINKED (by NPI or by an administrator) or UNMATCHED."""
+
+    __tablename__ = "advancedmd_provider_links"
+    __table_args__ = (
+        UniqueConstraint("office_key", "provider_code"),
+        CheckConstraint("sync_status in ('LINKED', 'UNMATCHED')", name="sync_status_allowed"),
+        CheckConstraint("link_source is null or link_source in ('NPI', 'ADMIN')", name="link_source_allowed"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    office_key: Mapped[str] = mapped_column(String(32))
+    provider_code: Mapped[str] = mapped_column(String(40))
+    advancedmd_provider_id: Mapped[int | None] = mapped_column(Integer)
+    npi: Mapped[str | None] = mapped_column(String(10))
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    link_source: Mapped[str | None] = mapped_column(String(10))
+    sync_status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)

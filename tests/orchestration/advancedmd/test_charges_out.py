@@ -1,0 +1,162 @@
+"""Charges out: completed, signed, not-on-hold sessions reach AdvancedMD through savecharges exactly once.
+
+The practice's charges are in the store only (billing kept in the store); the simulator serves the same
+practice without them, so every charge AdvancedMD ends up holding came from the asset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+from sqlalchemy import text
+
+from ingest.advancedmd.clock import FakeClock
+from ingest.advancedmd.simulator import (
+    SimulatorConfig,
+    dataset_from_practice,
+    simulator_clock_start,
+    start_simulator,
+)
+from operational_api.synthetic import Practice
+from tests.orchestration.advancedmd.conftest import AS_OF, WINDOW, AmdWorld
+
+JOB = "advancedmd_charges_out_job"
+
+
+@pytest.fixture
+def world(var_dir, practice: Practice) -> Iterator[AmdWorld]:
+    from operational_api.bulk import load_tables
+    from operational_api.db import get_engine, migrate
+    from orchestration.defs.advancedmd.definitions import standalone_definitions
+    from orchestration.defs.advancedmd.resources import (
+        SimulatedAdvancedMDResource,
+        attach_simulator,
+        detach_simulator,
+    )
+
+    engine = get_engine()
+    migrate(engine)
+    load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
+    engine.dispose()
+    clock = FakeClock(simulator_clock_start(AS_OF))
+    dataset = dataset_from_practice(practice, post_charges=False)
+    name = f"charges-{uuid.uuid4().hex[:8]}"
+    with start_simulator(dataset, SimulatorConfig(seed=7, page_size=25), clock=clock) as sim:
+        attach_simulator(name, sim)
+        try:
+            defs = standalone_definitions(SimulatedAdvancedMDResource(simulator=name))
+            with dg.DagsterInstance.ephemeral() as instance:
+                yield AmdWorld(sim, clock, defs, instance, "duckdb")
+        finally:
+            detach_simulator(name)
+
+
+def _store(sql: str, **params):
+    from operational_api.db import get_engine
+
+    engine = get_engine()
+    with engine.begin() as conn:
+        result = conn.execute(text(sql), params)
+        rows = result.all() if result.returns_rows else []
+    engine.dispose()
+    return rows
+
+
+def _billable() -> dict[int, list[tuple[int, str]]]:
+    """Completed appointments with a signed note, by id: their charges (id, CPT), in the initial window."""
+    tz = ZoneInfo("America/New_York")
+    rows = _store(
+        """
+        select a.id, a.start_at, c.id, c.cpt_code from appointments a join charges c on c.appointment_id = a.id
+        where a.status = 'COMPLETED' and exists (select 1 from clinical_notes n where n.appointment_id = a.id
+              and n.status in ('SIGNED', 'AMENDED') and n.signed_at is not null)
+        order by a.id, c.id
+        """
+    )
+    out: dict[int, list[tuple[int, str]]] = {}
+    for aid, start, cid, cpt in rows:
+        start = start if isinstance(start, dt.datetime) else dt.datetime.fromisoformat(start)
+        if WINDOW[0] <= start.replace(tzinfo=dt.UTC).astimezone(tz).date() <= WINDOW[1]:
+            out.setdefault(aid, []).append((cid, cpt))
+    return out
+
+
+def _submissions() -> dict[int, tuple]:
+    rows = _store(
+        "select charge_id, status, advancedmd_visit_id, advancedmd_charge_ids, refused_field"
+        " from advancedmd_charge_submissions"
+    )
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def _amd_charges(world: AmdWorld) -> dict[int, Counter[str]]:
+    """AdvancedMD's live charges per visit: CPT counts."""
+    out: dict[int, Counter[str]] = {}
+    for c in world.ds.live_charges():
+        out.setdefault(c.visit_id, Counter())[c.cpt_code] += 1
+    return out
+
+
+def test_signed_completed_sessions_are_submitted_once_and_held_ones_never(world: AmdWorld):
+    world.sync()
+    billable = _billable()
+    assert len(billable) > 5
+    held, refused, *_ = sorted(billable)
+    _store("update charges set is_billing_hold = true where appointment_id = :a", a=held)
+    _store("update charges set cpt_code = '99999' where appointment_id = :a", a=refused)
+    # With AdvancedMD as billing's system of record nothing is pushed (charges are entered there).
+    _store("insert into practice_settings (key, value) values ('system_of_record.billing', 'advancedmd')")
+    world.run(JOB)
+    assert world.sim.counters.by_action.get("savecharges", 0) == 0 and not _submissions()
+    _store("update practice_settings set value = 'store' where key = 'system_of_record.billing'")
+
+    world.run(JOB)
+
+    subs = _submissions()
+    amd = _amd_charges(world)
+    assert not any(cid in subs for cid, _ in billable[held])  # on hold: never sent, not even recorded
+    assert {subs[cid][0] for cid, _ in billable[refused]} == {"REFUSED"}
+    assert subs[billable[refused][0][0]][3] == "lines[0].cpt_code"  # the field, named
+    sent = {aid: charges for aid, charges in billable.items() if aid not in (held, refused)}
+    visit_of = {}
+    for aid, charges in sent.items():
+        rows = {subs[cid] for cid, _ in charges}
+        assert len(rows) == 1, rows  # one submission per appointment
+        status, visit_id, ids, _ = next(iter(rows))
+        assert status == "SUBMITTED" and visit_id and ids
+        visit_of[aid] = visit_id
+        assert amd[visit_id] == Counter(cpt for _, cpt in charges)
+        live = sorted(c.charge_id for c in world.ds.live_charges() if c.visit_id == visit_id)
+        assert sorted(int(i) for i in ids.split(",")) == live
+    # Nothing else reached AdvancedMD: no held, refused or unbillable visit has charges.
+    assert set(amd) == set(visit_of.values())
+    calls = world.sim.counters.by_action.get("savecharges", 0)
+
+    world.run(JOB)  # a re-run sends nothing
+
+    assert world.sim.counters.by_action.get("savecharges", 0) == calls
+    assert _amd_charges(world) == amd and _submissions() == subs
+
+    # A run that died after AdvancedMD took the charges but before our rows: the next run recovers the ids
+    # without a second set.
+    lost = next(iter(sent))
+    _store(
+        "delete from advancedmd_charge_submissions where charge_id in ("
+        + ",".join(str(cid) for cid, _ in sent[lost])
+        + ")"
+    )
+    result = world.run(JOB)
+
+    md = {
+        e.event_specific_data.materialization.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }["advancedmd/charge_submissions"]
+    assert md["duplicates_recovered"].value == 1 and md["visits_submitted"].value == 1
+    assert _amd_charges(world) == amd
+    assert _submissions()[sent[lost][0][0]][0] == "SUBMITTED"
