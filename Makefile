@@ -26,6 +26,12 @@ build: $(STAMP)
 test: $(STAMP)
 	@$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
+## make test-fast: the quick loop (under 3 min on 2 cores): every test but the end-to-end ones (marker e2e,
+## tests/conftest.py), then the dbt unit tests on the smallest built practice
+test-fast: $(STAMP)
+	@$(BIN)/python -m pytest -n 2 -m "not e2e" $(PYTEST_ARGS)
+	@$(BIN)/python -m tests.dbt.unit_tests
+
 ## make lint: ruff's lint rules and its formatting (ruff format --check), and sqlfluff over the dbt models
 ## (dbt_project/.sqlfluff: the style guide's SQL shape)
 lint: $(STAMP)
