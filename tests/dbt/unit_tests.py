@@ -47,6 +47,7 @@ def main() -> int:
             check=False,
         )
     summary = next((line for line in reversed(result.stdout.splitlines()) if "PASS=" in line), "")
+    summary = summary[summary.find("PASS=") :]  # without dbt's timestamp and colour codes
     if result.returncode != 0:
         print(result.stdout[-6000:] + result.stderr[-2000:], file=sys.stderr)
     print(f"dbt unit tests: {summary.strip() or 'no summary'} in {time.monotonic() - started:.0f} s")
