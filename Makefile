@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock | cut -c1-12)
 BIN := $(VENV)/bin
 
-.PHONY: run build test lint bench lock clean
+.PHONY: run build test test-fast lint bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@echo "==> creating virtual environment and installing the lock (requirements.lock)"
@@ -26,10 +26,19 @@ build: $(STAMP)
 test: $(STAMP)
 	@$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-## make lint: ruff's lint rules and its formatting (ruff format --check)
+## make test-fast: the quick loop (under 3 min on 2 cores): every test but the end-to-end ones (marker e2e,
+## tests/conftest.py), then the dbt unit tests on the smallest built practice
+test-fast: $(STAMP)
+	@$(BIN)/python -m pytest -n 2 -m "not e2e" $(PYTEST_ARGS)
+	@$(BIN)/python -m tests.dbt.unit_tests
+
+## make lint: ruff's lint rules and its formatting (ruff format --check), and sqlfluff over the dbt models
+## (dbt_project/.sqlfluff: the style guide's SQL shape)
 lint: $(STAMP)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
+	@$(BIN)/sqlfluff lint dbt_project/models --processes 2 --disable-progress-bar 2>/dev/null || \
+		(echo "sqlfluff: the models above break dbt_project/.sqlfluff (sqlfluff fix dbt_project/models fixes most)" >&2; exit 1)
 
 ## make bench: run the benchmarks and write bench/results/RESULTS.md
 bench: $(STAMP)

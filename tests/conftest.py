@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -38,6 +40,32 @@ DEPLOYMENT_VARS = (
     "MENTALSPACE_AS_OF_DATE",
     "MENTALSPACE_ADVANCEDMD",
 )
+
+
+# End-to-end tests (marker `e2e`, left out of `make test-fast`): a practice built through the CLI, Dagster and dbt,
+# a real browser, or a 10,000-claim remittance. Every test that reads a shared built practice (the fixtures below)
+# is one automatically; these are the modules and tests that build their own.
+E2E_FIXTURES = ("built_demo", "built_practice")
+E2E_TESTS = (
+    "tests/dashboards/test_browser.py",
+    "tests/dashboards/test_browser_layout.py",
+    "tests/dashboards/test_postgres_pages.py",
+    "tests/dbt/",
+    "tests/operational_api/era/test_end_to_end.py",
+    "tests/orchestration/test_dagster_swap.py",
+    "tests/orchestration/test_era_pipeline.py",
+    "tests/orchestration/test_warehouse_swap.py",
+    "tests/orchestration/advancedmd/test_cli.py::test_backfill_of_30_daily_partitions",
+    "tests/orchestration/advancedmd/test_dbt.py",
+    "tests/test_cli.py::test_rows_added_to_a_generated_practice_make_it_a_practices_own",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the end-to-end tests `e2e` (see E2E_TESTS), so `pytest -m "not e2e"` is the fast loop."""
+    for item in items:
+        if item.nodeid.startswith(E2E_TESTS) or set(E2E_FIXTURES) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture
@@ -83,6 +111,56 @@ def pg_database() -> Iterator[str]:
     """A brand-new PostgreSQL database for this test (dropped afterwards); skips without a server."""
     with new_pg_database() as url:
         yield url
+
+
+# The smallest practice a build makes (one clinician, one month): enough for the orchestration tests, which are
+# about runs, swaps and postings rather than figures.
+SMALL_PRACTICE = ("--clinicians", "1", "--months", "1", "--as-of", "2026-11-25")
+
+
+def build_once(tmp_path_factory: pytest.TempPathFactory, name: str, practice_args: tuple[str, ...]) -> Path:
+    """The var/ folder of a practice built through `mentalspace build --fresh` once per test run.
+
+    Even with pytest-xdist only one worker builds: the first takes a lock in the run's shared temporary
+    folder and builds, the others wait for it and reuse the result. Callers must not change what they get
+    (the dashboards' demo touches only rows no other test reads); `copy_practice` gives a test its own copy.
+    """
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    root = tmp_path_factory.getbasetemp()
+    shared = (root.parent / f"{name}-{run_id}") if run_id else (root / name)
+    shared.mkdir(parents=True, exist_ok=True)
+    var = shared / "var"
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (shared / ".built").exists():
+                var.mkdir(exist_ok=True)
+                result = run_cli("build", "--fresh", *practice_args, env={"MENTALSPACE_VAR_DIR": str(var)})
+                # Kept for the PHI-in-logs scan (test_no_phi_in_logs.py): every line the build printed.
+                (var / "build_output.log").write_text(result.stdout + result.stderr)
+                assert result.returncode == 0, result.stderr[-2000:]
+                (shared / ".built").touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return var
+
+
+def copy_practice(source: Path, target: Path) -> Path:
+    """A private copy of a built var/ folder: the store, the warehouse and dbt's artifacts.
+
+    The Dagster instance is left behind (its dagster.yaml names the source folder; `mentalspace` writes a new
+    one on first use), and so are lock files and logs.
+    """
+    shutil.copytree(
+        source, target, ignore=shutil.ignore_patterns("dagster", "dbt_logs", "*.lock"), dirs_exist_ok=True
+    )
+    return target
+
+
+@pytest.fixture(scope="session")
+def built_practice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smallest practice (SMALL_PRACTICE), built once per run; read it, or `copy_practice` it to change it."""
+    return build_once(tmp_path_factory, "small-practice", SMALL_PRACTICE)
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess[str]:

@@ -1,14 +1,12 @@
 """Dashboard fixtures: one built demo practice shared by the whole run, and signed-in AppTests.
 
-The demo is built once per test run through the real CLI, even with pytest-xdist: the first worker
-builds it under a lock in the run's shared temporary folder, the others wait and reuse it. Tests that
-change it (alert lifecycle, lockouts) touch rows no other test reads.
+The demo is built once per test run through the real CLI, even with pytest-xdist (tests/conftest.py,
+build_once). Tests that change it (alert lifecycle, lockouts) touch rows no other test reads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
 import shutil
 import sqlite3
@@ -20,7 +18,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from operational_api import mfa
-from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, run_cli
+from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, build_once
 
 APP = str(REPO_ROOT / "dashboards" / "streamlit_app.py")
 # Nine clinicians give two supervisors, so a supervisor has clinicians outside their team.
@@ -43,24 +41,7 @@ def built_demo(tmp_path_factory) -> Path:
     reuse = os.environ.get("MENTALSPACE_TEST_DASHBOARDS_DEMO")
     if reuse:
         return Path(reuse)
-    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    root = tmp_path_factory.getbasetemp()
-    shared = (root.parent / f"dashboards-demo-{run_id}") if run_id else (root / "dashboards-demo")
-    shared.mkdir(parents=True, exist_ok=True)
-    var = shared / "var"
-    with open(shared / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not (shared / ".built").exists():
-                var.mkdir(exist_ok=True)
-                result = run_cli("build", "--fresh", *DEMO_ARGS, env={"MENTALSPACE_VAR_DIR": str(var)})
-                # Kept for the PHI-in-logs scan (test_no_phi_in_logs.py): every line the build printed.
-                (var / "build_output.log").write_text(result.stdout + result.stderr)
-                assert result.returncode == 0, result.stderr[-2000:]
-                (shared / ".built").touch()
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return var
+    return build_once(tmp_path_factory, "dashboards-demo", DEMO_ARGS)
 
 
 @pytest.fixture

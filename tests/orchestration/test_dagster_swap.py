@@ -23,9 +23,9 @@ import pytest
 
 from orchestration.lib.environment import current_environment
 from orchestration.lib.warehouse import writer_lock
-from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, run_cli
+from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, SMALL_PRACTICE, copy_practice
 
-AS_OF = "2026-11-25"
+AS_OF = SMALL_PRACTICE[SMALL_PRACTICE.index("--as-of") + 1]
 # The dashboards' own reader in its own process (as the Streamlit server), every 50 ms. One sample reads, in
 # one query, a figure from each layer a run writes: the dbt builds recorded, no-shows landed from the store,
 # no-shows in the marts and ERA claim payments landed.
@@ -60,25 +60,13 @@ STATE_SQL = (
 
 
 @pytest.fixture(scope="module")
-def practice(tmp_path_factory):
-    var = tmp_path_factory.mktemp("dagster_swap") / "var"
-    var.mkdir()
+def practice(tmp_path_factory, built_practice):
+    # The module's own copy of the run's small built practice (SMALL_PRACTICE, as of AS_OF): its tests change it.
+    var = copy_practice(built_practice, tmp_path_factory.mktemp("dagster_swap") / "var")
     with pytest.MonkeyPatch.context() as mp:
         for name in DEPLOYMENT_VARS:
             mp.delenv(name, raising=False)
         mp.setenv("MENTALSPACE_VAR_DIR", str(var))
-        result = run_cli(
-            "build",
-            "--fresh",
-            "--clinicians",
-            "1",
-            "--months",
-            "1",
-            "--as-of",
-            AS_OF,
-            env={"MENTALSPACE_VAR_DIR": str(var)},
-        )
-        assert result.returncode == 0, result.stderr[-2000:]
         # The runs here keep the build's "today", so old and new warehouses differ only by what a test changes.
         mp.setenv("MENTALSPACE_AS_OF_DATE", AS_OF)
         for name, value in current_environment().dbt_env().items():

@@ -11,27 +11,16 @@ import pytest
 from operational_api.era_inbox import inbox_dir, submit
 from orchestration.lib.environment import current_environment
 from orchestration.lib.warehouse import Warehouse
-from tests.conftest import EDI835_SAMPLES, needs_shared_samples, run_cli
+from tests.conftest import EDI835_SAMPLES, copy_practice, needs_shared_samples, run_cli
 
 SAMPLE = EDI835_SAMPLES / "linuxforhealth-835-managed-care.edi"
 SAMPLE_2 = EDI835_SAMPLES / "edi835parser-emedny-5010.edi"
 
 
 @pytest.fixture
-def built(var_dir):
-    result = run_cli(
-        "build",
-        "--fresh",
-        "--clinicians",
-        "2",
-        "--months",
-        "1",
-        "--as-of",
-        "2026-11-25",
-        env={"MENTALSPACE_VAR_DIR": str(var_dir)},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return var_dir
+def built(var_dir, built_practice):
+    """This test's own copy of the run's small built practice (a build is the slow part; tests post into it)."""
+    return copy_practice(built_practice, var_dir)
 
 
 def _sensor_tick(defs, instance):

@@ -65,6 +65,7 @@ from orchestration.defs.advancedmd.keys import (
 )
 from orchestration.defs.advancedmd.partitions import ADVANCEDMD_DAYS
 from orchestration.lib.environment import current_environment
+from orchestration.lib.run_queue import ADVANCEDMD_RUN_TAGS
 
 MOUNTAIN = "America/Denver"
 VISITS_CRON = "*/15 * * * *"
@@ -113,18 +114,24 @@ ADVANCEDMD_SYNC_JOB = dg.define_asset_job(
     "advancedmd_sync_job",
     selection=dg.AssetSelection.assets(PATIENTS, INSURANCE, PATIENT_LINKS, VISIT_UPDATES, PROVIDER_LINKS),
     description="One incremental AdvancedMD sync: patients (+ links), then visits (`mentalspace amd sync`).",
+    tags=ADVANCEDMD_RUN_TAGS,
 )
 PATIENTS_JOB = dg.define_asset_job(
-    "advancedmd_patients_job", selection=dg.AssetSelection.assets(PATIENTS, INSURANCE, PATIENT_LINKS)
+    "advancedmd_patients_job",
+    selection=dg.AssetSelection.assets(PATIENTS, INSURANCE, PATIENT_LINKS),
+    tags=ADVANCEDMD_RUN_TAGS,
 )
-VISITS_JOB = dg.define_asset_job("advancedmd_visits_job", selection=dg.AssetSelection.assets(VISIT_UPDATES))
+VISITS_JOB = dg.define_asset_job(
+    "advancedmd_visits_job", selection=dg.AssetSelection.assets(VISIT_UPDATES), tags=ADVANCEDMD_RUN_TAGS
+)
 VISIT_DAYS_JOB = dg.define_asset_job(
     "advancedmd_visit_days_job",
     selection=dg.AssetSelection.assets(VISITS, CHARGES),
     description="Replace one date of service (backfills: `mentalspace amd backfill` or the UI).",
+    tags=ADVANCEDMD_RUN_TAGS,
 )
 ELIGIBILITY_JOB = dg.define_asset_job(
-    "advancedmd_eligibility_job", selection=dg.AssetSelection.assets(ELIGIBILITY)
+    "advancedmd_eligibility_job", selection=dg.AssetSelection.assets(ELIGIBILITY), tags=ADVANCEDMD_RUN_TAGS
 )
 
 advancedmd_visits_15min_schedule = dg.ScheduleDefinition(

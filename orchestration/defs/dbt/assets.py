@@ -6,6 +6,7 @@ from dagster_dbt import dbt_assets
 from operational_api.settings import practice_timezone
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DbtCli, dbt_project
 from orchestration.lib.resources import STAGED_RUN_TAGS, WarehouseResource
+from orchestration.lib.run_queue import WAREHOUSE_REFRESH_TAGS
 
 # Schedules follow the practice's day, not the server's.
 PRACTICE_TZ = practice_timezone()
@@ -34,7 +35,7 @@ WAREHOUSE_JOB = dg.define_asset_job(
     selection=dg.AssetSelection.groups("operational", "era_setup", "advancedmd_setup", "alerts")
     | dg.AssetSelection.assets(warehouse_models),
     executor_def=dg.in_process_executor,
-    tags=STAGED_RUN_TAGS,
+    tags={**STAGED_RUN_TAGS, **WAREHOUSE_REFRESH_TAGS},
 )
 
 # Real-time measures (KVR, unsigned notes, today's schedule) every 15 minutes in the practice's day;

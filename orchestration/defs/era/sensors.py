@@ -6,6 +6,7 @@ from operational_api.era_inbox import drain_inbox
 from orchestration.defs.dbt.assets import WAREHOUSE_JOB
 from orchestration.defs.era.partitions import ERA_FILES
 from orchestration.lib.resources import STAGED_RUN_TAGS
+from orchestration.lib.run_queue import ERA_POSTING_TAGS
 
 # Lands into a staged copy of the embedded warehouse, like the refresh (WarehouseResource): a dashboard
 # reading the live file cannot make the landing fail, and a refresh running meanwhile finishes first.
@@ -14,7 +15,7 @@ ERA_FILE_JOB = dg.define_asset_job(
     selection=dg.AssetSelection.groups("era"),
     description="Parse one 835 file into raw_era, then match and post it.",
     executor_def=dg.in_process_executor,
-    tags=STAGED_RUN_TAGS,
+    tags={**STAGED_RUN_TAGS, **ERA_POSTING_TAGS},
 )
 
 

@@ -91,7 +91,7 @@ final as (
         sum(balance_amount) as balance_amount,
         as_of_date
     from aged
-    group by period_grain, period_start, clinician_id, payer_id, aging_bucket, as_of_date
+    group by 1, 2, 3, 4, 5, 8
 )
 
 select * from final

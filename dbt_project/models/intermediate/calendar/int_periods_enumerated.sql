@@ -30,11 +30,23 @@ days as (
 ),
 
 grained as (
-    select 'day' as period_grain, calendar_date as period_start, calendar_date from days
+    select
+        'day' as period_grain,
+        calendar_date as period_start,
+        calendar_date
+    from days
     union all
-    select 'week' as period_grain, {{ week_start('calendar_date') }} as period_start, calendar_date from days
+    select
+        'week' as period_grain,
+        {{ week_start('calendar_date') }} as period_start,
+        calendar_date
+    from days
     union all
-    select 'month' as period_grain, {{ month_start('calendar_date') }} as period_start, calendar_date from days
+    select
+        'month' as period_grain,
+        {{ month_start('calendar_date') }} as period_start,
+        calendar_date
+    from days
 ),
 
 periods as (

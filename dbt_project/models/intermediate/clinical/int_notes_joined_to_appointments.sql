@@ -37,8 +37,8 @@ ranked as (
         case
             when appointment_id is not null and not is_crisis_note
                 then row_number() over (
-                    partition by appointment_id, is_crisis_note order by created_at, note_id
-                )
+                        partition by appointment_id, is_crisis_note order by created_at, note_id
+                    )
         end as session_note_rank
     from joined
 ),

@@ -65,12 +65,16 @@ first_telehealth as (
 ),
 
 required as (
-    select active_clients.*, 'INFORMED' as consent_type
+    select
+        active_clients.*,
+        'INFORMED' as consent_type
     from active_clients
 
     union all
 
-    select active_clients.*, 'GUARDIAN' as consent_type
+    select
+        active_clients.*,
+        'GUARDIAN' as consent_type
     from active_clients
     inner join minors
         on active_clients.period_grain = minors.period_grain
@@ -80,7 +84,9 @@ required as (
 
     union all
 
-    select active_clients.*, 'TELEHEALTH' as consent_type
+    select
+        active_clients.*,
+        'TELEHEALTH' as consent_type
     from active_clients
     inner join first_telehealth
         on active_clients.client_id = first_telehealth.client_id

@@ -44,14 +44,18 @@ final as (
         'client' as entity_type,
         client_id as entity_id,
         case
-            when has_current_consent then 'Informed consent of client #' || cast(client_id as varchar)
-                || ' expires on ' || cast(current_until_date as varchar)
-            when consent_type = 'INFORMED' and last_lapsed_date is not null then 'Informed consent of client #'
-                || cast(client_id as varchar) || ' lapsed on ' || cast(last_lapsed_date as varchar)
-            when consent_type = 'INFORMED' then 'Active client #' || cast(client_id as varchar)
-                || ' has no informed consent on file'
-            when consent_type = 'GUARDIAN' then 'Minor client #' || cast(client_id as varchar)
-                || ' has no current parent/guardian consent'
+            when has_current_consent
+                then 'Informed consent of client #' || cast(client_id as varchar)
+                    || ' expires on ' || cast(current_until_date as varchar)
+            when consent_type = 'INFORMED' and last_lapsed_date is not null
+                then 'Informed consent of client #'
+                    || cast(client_id as varchar) || ' lapsed on ' || cast(last_lapsed_date as varchar)
+            when consent_type = 'INFORMED'
+                then 'Active client #' || cast(client_id as varchar)
+                    || ' has no informed consent on file'
+            when consent_type = 'GUARDIAN'
+                then 'Minor client #' || cast(client_id as varchar)
+                    || ' has no current parent/guardian consent'
             else 'Client #' || cast(client_id as varchar) || ' has telehealth sessions but no current telehealth consent'
         end as message,
         case

@@ -2,10 +2,15 @@
 with
 
 appointments as (select * from {{ ref('stg_operational__appointments') }}),
+
 notes as (select * from {{ ref('stg_operational__clinical_notes') }}),
+
 charges as (select * from {{ ref('stg_operational__charges') }}),
+
 clients as (select * from {{ ref('stg_operational__clients') }}),
+
 verifications as (select * from {{ ref('stg_operational__insurance_verifications') }}),
+
 client_demographics as (select * from {{ ref('dim_clients') }}),
 advancedmd_patient_links as (select * from {{ ref('stg_operational__advancedmd_patients') }}),
 advancedmd_provider_links as (select * from {{ ref('stg_operational__advancedmd_provider_links') }}),
@@ -28,7 +33,7 @@ stale_appointments as (
         'appointment' as entity_type,
         a.appointment_id as entity_id,
         'Appointment #' || cast(a.appointment_id as varchar) || ' on ' || cast(a.appointment_date as varchar)
-            || ' is still ' || a.appointment_status || ' more than 24 hours after its time' as message,
+        || ' is still ' || a.appointment_status || ' more than 24 hours after its time' as message,
         'Mark the appointment Completed, No-Show or Cancelled' as action_required,
         a.appointment_date as due_date
     from appointments as a
@@ -65,7 +70,7 @@ charges_without_links as (
         'charge' as entity_type,
         c.charge_id as entity_id,
         'Charge #' || cast(c.charge_id as varchar) || ' (' || c.cpt_code || ' on ' || cast(c.service_date as varchar) || ') has '
-            || case when c.appointment_id is null then 'no appointment' else 'no clinical note' end as message,
+        || case when c.appointment_id is null then 'no appointment' else 'no clinical note' end as message,
         'Link the charge to its appointment and note, or void it' as action_required,
         c.service_date as due_date
     from charges as c
@@ -75,7 +80,11 @@ charges_without_links as (
 ),
 
 verified_policies as (
-    select insurance_policy_id, client_id, verified_at, expires_at
+    select
+        insurance_policy_id,
+        client_id,
+        verified_at,
+        expires_at
     from verifications
     where verification_status = 'VERIFIED'
 ),
@@ -100,7 +109,7 @@ unverified_upcoming as (
         'appointment' as entity_type,
         u.appointment_id as entity_id,
         'Appointment #' || cast(u.appointment_id as varchar) || ' on ' || cast(u.appointment_date as varchar)
-            || ' has no verified insurance and the client is not self-pay' as message,
+        || ' has no verified insurance and the client is not self-pay' as message,
         'Verify the insurance before the visit, or mark the client Self-Pay' as action_required,
         u.appointment_date as due_date
     from upcoming as u
@@ -128,7 +137,7 @@ completed_with_gaps as (
         'client' as entity_type,
         dc.client_id as entity_id,
         'Client #' || cast(dc.client_id as varchar) || ' had a completed session but is missing: '
-            || dc.missing_demographic_fields as message,
+        || dc.missing_demographic_fields as message,
         'Complete the demographics at the next check-in' as action_required,
         max(a.appointment_date) as due_date
     from client_demographics as dc

@@ -4,8 +4,11 @@
 with
 
 metrics as (select * from {{ ref('fct_practice_metrics') }}),
+
 unsigned_notes as (select * from {{ ref('int_unsigned_notes_aged') }}),
+
 georgia as (select * from {{ ref('int_compliance_alerts_georgia') }}),
+
 billing_summary as (select * from {{ ref('fct_billing_monthly_summary') }}),
 
 params as (
@@ -19,7 +22,9 @@ params as (
 ),
 
 backlogs as (
-    select clinician_id, count(*) as unsigned_count
+    select
+        clinician_id,
+        count(*) as unsigned_count
     from unsigned_notes
     group by clinician_id
 ),
@@ -59,8 +64,8 @@ kvr_two_weeks as (
         'user' as entity_type,
         last_wk.clinician_id as entity_id,
         'Kept Visit Rate of clinician #' || cast(last_wk.clinician_id as varchar) || ' was '
-            || cast(round(before_wk.metric_value, 1) as varchar) || '% and ' || cast(round(last_wk.metric_value, 1) as varchar)
-            || '% in the last two weeks (below 70%)' as message,
+        || cast(round(before_wk.metric_value, 1) as varchar) || '% and ' || cast(round(last_wk.metric_value, 1) as varchar)
+        || '% in the last two weeks (below 70%)' as message,
         'Supervisor: review scheduling and client engagement with the clinician' as action_required,
         p.last_week as due_date
     from weekly as last_wk
@@ -86,7 +91,7 @@ no_show_alerts as (
         'user' as entity_type,
         w.clinician_id as entity_id,
         'No-show rate of clinician #' || cast(w.clinician_id as varchar) || ' was '
-            || cast(round(w.metric_value, 1) as varchar) || '% last week' as message,
+        || cast(round(w.metric_value, 1) as varchar) || '% last week' as message,
         'Supervisor: review client outreach and reminders with the clinician' as action_required,
         p.last_week as due_date
     from weekly as w
@@ -111,7 +116,7 @@ practice_kvr_drop as (
         'practice' as entity_type,
         cast(0 as bigint) as entity_id,
         'Practice Kept Visit Rate fell ' || cast(round(-m.change_from_previous, 1) as varchar)
-            || ' points to ' || cast(round(m.metric_value, 1) as varchar) || '% last month' as message,
+        || ' points to ' || cast(round(m.metric_value, 1) as varchar) || '% last month' as message,
         'Administrator: review capacity, no-shows and cancellations across the practice' as action_required,
         p.last_month as due_date
     from practice_monthly as m
@@ -123,7 +128,10 @@ practice_kvr_drop as (
 -- Revenue and target as the Practice Overview shows them (fct_billing_monthly_summary), so the page's
 -- red and this escalation cannot disagree. A month missing from the mart had no revenue at all.
 monthly_revenue as (
-    select month_start, revenue_amount as revenue, monthly_revenue_target
+    select
+        month_start,
+        revenue_amount as revenue,
+        monthly_revenue_target
     from billing_summary
     where scope = 'practice'
 ),
@@ -144,7 +152,7 @@ revenue_alerts as (
         'practice' as entity_type,
         cast(0 as bigint) as entity_id,
         'Revenue was under {{ var("revenue_target_alert_pct") }}% of the monthly target (' || cast(t.monthly_target as varchar)
-            || ') two months running' as message,
+        || ') two months running' as message,
         'Administrator: review payer mix, collections and capacity' as action_required,
         p.last_month as due_date
     from params as p
@@ -218,8 +226,9 @@ final as (
     select
         -- Trend escalations are keyed by the period they describe, so next period's is a new alert.
         lower(alert_type) || ':' || entity_type || ':' || cast(entity_id as varchar)
-            || case when alert_type in ('UNSIGNED_NOTE_BACKLOG', 'COMPLIANCE_VIOLATIONS_MULTIPLE_CLINICIANS') then ''
-                else ':' || cast(due_date as varchar) end as alert_key,
+        || case when alert_type in ('UNSIGNED_NOTE_BACKLOG', 'COMPLIANCE_VIOLATIONS_MULTIPLE_CLINICIANS') then ''
+            else ':' || cast(due_date as varchar)
+        end as alert_key,
         'ESCALATION' as rule_source,
         *
     from unioned

@@ -10,20 +10,20 @@
 ] %}
 
 {% for family in families %}
-select
-    alert_key,
-    rule_source,
-    alert_type,
-    severity,
-    target_user_id,
-    target_role,
-    is_supervisor_escalated,
-    is_admin_escalated,
-    entity_type,
-    entity_id,
-    message,
-    action_required,
-    due_date
-from {{ ref(family) }}
-{% if not loop.last %}union all{% endif %}
+    select
+        alert_key,
+        rule_source,
+        alert_type,
+        severity,
+        target_user_id,
+        target_role,
+        is_supervisor_escalated,
+        is_admin_escalated,
+        entity_type,
+        entity_id,
+        message,
+        action_required,
+        due_date
+    from {{ ref(family) }}
+    {% if not loop.last %}union all{% endif %}
 {% endfor %}

@@ -35,10 +35,12 @@ final as (
         'user' as entity_type,
         user_id as entity_id,
         case
-            when has_current_training then 'HIPAA training of staff member #' || cast(user_id as varchar)
-                || ' expires on ' || cast(current_until_date as varchar)
-            when last_lapsed_date is not null then 'HIPAA training of staff member #' || cast(user_id as varchar)
-                || ' expired on ' || cast(last_lapsed_date as varchar)
+            when has_current_training
+                then 'HIPAA training of staff member #' || cast(user_id as varchar)
+                    || ' expires on ' || cast(current_until_date as varchar)
+            when last_lapsed_date is not null
+                then 'HIPAA training of staff member #' || cast(user_id as varchar)
+                    || ' expired on ' || cast(last_lapsed_date as varchar)
             else 'Staff member #' || cast(user_id as varchar) || ' has no HIPAA training on record'
         end as message,
         case

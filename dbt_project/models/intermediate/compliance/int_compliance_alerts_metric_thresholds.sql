@@ -5,6 +5,7 @@
 with
 
 metrics as (select * from {{ ref('fct_practice_metrics') }}),
+
 dictionary as (select * from {{ ref('metric_dictionary') }}),
 
 judged_periods as (
@@ -20,7 +21,9 @@ judged_periods as (
 ),
 
 judged_values as (
-    select m.*, jp.alert_grain
+    select
+        m.*,
+        jp.alert_grain
     from metrics as m
     inner join judged_periods as jp
         on m.metric_key = jp.metric_key
@@ -68,7 +71,7 @@ crossed as (
 final as (
     select
         'metric_threshold:' || c.metric_key || ':' || c.scope || ':' || coalesce(cast(c.clinician_id as varchar), 'practice')
-            || ':' || cast(c.period_start as varchar) as alert_key,
+        || ':' || cast(c.period_start as varchar) as alert_key,
         'METRIC_THRESHOLD' as rule_source,
         'METRIC_THRESHOLD_' || upper(c.metric_key) as alert_type,
         'WARNING' as severity,
@@ -80,9 +83,9 @@ final as (
         case when c.scope = 'practice' then 'practice' else 'user' end as entity_type,
         coalesce(c.clinician_id, 0) as entity_id,
         c.label || ' was ' || cast(round(c.metric_value, 1) as varchar) || ' ' || c.unit
-            || case when c.alert_grain = 'week' then ' in the week of ' else ' in ' end
-            || cast(c.period_start as varchar) || ' (' || c.crossing || ')'
-            || case when c.scope = 'clinician' then ' for clinician #' || cast(c.clinician_id as varchar) else ' for the practice' end
+        || case when c.alert_grain = 'week' then ' in the week of ' else ' in ' end
+        || cast(c.period_start as varchar) || ' (' || c.crossing || ')'
+        || case when c.scope = 'clinician' then ' for clinician #' || cast(c.clinician_id as varchar) else ' for the practice' end
             as message,
         coalesce(c.alert_action, 'Review') as action_required,
         c.period_start as due_date

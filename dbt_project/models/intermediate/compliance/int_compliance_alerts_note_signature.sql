@@ -41,7 +41,7 @@ final as (
         'clinical_note' as entity_type,
         note_id as entity_id,
         'Note #' || cast(note_id as varchar) || ' (client #' || cast(client_id as varchar)
-            || ') has been unsigned for ' || cast(days_unsigned as varchar) || ' days' as message,
+        || ') has been unsigned for ' || cast(days_unsigned as varchar) || ' days' as message,
         case alert_type
             when 'UNSIGNED_NOTE_BILLING_HOLD'
                 then 'Sign the note: its charge is on billing hold and cannot be submitted until then'

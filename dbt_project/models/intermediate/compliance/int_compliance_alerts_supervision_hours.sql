@@ -13,7 +13,7 @@ hours as (
 final as (
     select
         'supervision_hours_below_requirement:user_month:' || cast(clinician_id as varchar) || ':'
-            || cast(period_start as varchar) as alert_key,
+        || cast(period_start as varchar) as alert_key,
         'GEORGIA_RULE' as rule_source,
         'SUPERVISION_HOURS_BELOW_REQUIREMENT' as alert_type,
         'WARNING' as severity,
@@ -24,8 +24,8 @@ final as (
         'user_month' as entity_type,
         clinician_id as entity_id,
         'Clinician #' || cast(clinician_id as varchar) || ' logged ' || cast(logged_hours as varchar)
-            || ' of ' || cast(required_hours as varchar) || ' required supervision hours in '
-            || cast(period_start as varchar) as message,
+        || ' of ' || cast(required_hours as varchar) || ' required supervision hours in '
+        || cast(period_start as varchar) as message,
         case
             when supervisor_id is null
                 then 'Assign a supervisor and schedule supervision: the clinician has none on record'

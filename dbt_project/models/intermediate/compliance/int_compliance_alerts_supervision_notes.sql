@@ -42,8 +42,8 @@ final as (
         'supervision_session' as entity_type,
         supervision_session_id as entity_id,
         'Supervision session #' || cast(supervision_session_id as varchar) || ' with clinician #'
-            || cast(supervisee_id as varchar) || ' on ' || cast(session_date as varchar)
-            || ' has had no signed note for ' || cast(days_unsigned as varchar) || ' days' as message,
+        || cast(supervisee_id as varchar) || ' on ' || cast(session_date as varchar)
+        || ' has had no signed note for ' || cast(days_unsigned as varchar) || ' days' as message,
         case
             when days_unsigned >= deadline_days
                 then 'Sign the supervision note now: it is due within ' || cast(deadline_days as varchar)

@@ -43,13 +43,13 @@
 with
 
 {% for m in metric_models %}
-{{ m }} as (select * from {{ ref(m) }}),
+    {{ m }} as (select * from {{ ref(m) }}),
 {% endfor %}
 
 unioned as (
     {% for m in metric_models %}
-    select * from {{ m }}
-    {% if not loop.last %}union all{% endif %}
+        select * from {{ m }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 )
 

@@ -34,8 +34,8 @@ final as (
         slot_start_minute,
         slot_minutes,
         weekday in ({{ var('prime_time_weekdays', [0, 1, 2, 3]) | join(', ') }})
-            and slot_start_minute >= {{ var('prime_time_start_hour', 9) }} * 60
-            and slot_start_minute < {{ var('prime_time_end_hour', 17) }} * 60
+        and slot_start_minute >= {{ var('prime_time_start_hour', 9) }} * 60
+        and slot_start_minute < {{ var('prime_time_end_hour', 17) }} * 60
             as is_prime_time,
         effective_from_date,
         effective_to_date

@@ -30,8 +30,7 @@ offsets as (
 ),
 
 days as (
-    select
-        cast(bounds.first_date + cast(offsets.generated_number - 1 as integer) as date) as calendar_date
+    select cast(bounds.first_date + cast(offsets.generated_number - 1 as integer) as date) as calendar_date
     from bounds
     cross join offsets
     where bounds.first_date + cast(offsets.generated_number - 1 as integer) <= bounds.today + 27
@@ -89,8 +88,8 @@ final as (
     full outer join booked
         on offered.clinician_id = booked.clinician_id
         and offered.calendar_date = booked.calendar_date
-    where coalesce(offered.calendar_date, booked.calendar_date) between (select first_date from bounds)
-        and (select today + 27 from bounds)
+    where coalesce(offered.calendar_date, booked.calendar_date) between (select bounds.first_date from bounds)
+        and (select bounds.today + 27 from bounds)
 )
 
 select * from final

@@ -89,13 +89,25 @@ outstanding as (
 ),
 
 keys as (
-    select month_start, clinician_id from sessions
+    select
+        month_start,
+        clinician_id
+    from sessions
     union
-    select month_start, clinician_id from claim_outcomes
+    select
+        month_start,
+        clinician_id
+    from claim_outcomes
     union
-    select month_start, clinician_id from revenue_by_month
+    select
+        month_start,
+        clinician_id
+    from revenue_by_month
     union
-    select month_start, clinician_id from outstanding
+    select
+        month_start,
+        clinician_id
+    from outstanding
 ),
 
 per_clinician as (
@@ -134,9 +146,16 @@ per_practice as (
 
 combined as (
     -- The target is the practice's: clinicians have none of their own.
-    select 'clinician' as scope, *, cast(null as numeric(14, 2)) as monthly_revenue_target from per_clinician
+    select
+        'clinician' as scope,
+        *,
+        cast(null as numeric(14, 2)) as monthly_revenue_target
+    from per_clinician
     union all
-    select 'practice' as scope, per_practice.*, revenue_target.monthly_revenue_target
+    select
+        'practice' as scope,
+        per_practice.*,
+        revenue_target.monthly_revenue_target
     from per_practice
     cross join revenue_target
 ),

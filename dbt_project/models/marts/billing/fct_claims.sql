@@ -39,7 +39,7 @@ final as (
         claims.claim_status not in ('SUBMITTED', 'REJECTED') or claims.accepted_at is not null or claims.adjudicated_at is not null
             as is_accepted,
         claims.claim_status <> 'SUBMITTED' or claims.accepted_at is not null or claims.rejected_at is not null
-            or claims.adjudicated_at is not null as has_response,
+        or claims.adjudicated_at is not null as has_response,
         claims.submitted_date,
         cast({{ to_local('claims.adjudicated_at') }} as date) as adjudicated_date,
         claims.submitted_at,

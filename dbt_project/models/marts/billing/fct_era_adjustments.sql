@@ -1,14 +1,17 @@
 with
 
 adjustments as (select * from {{ ref('stg_era__adjustments') }}),
+
 claims as (select * from {{ ref('fct_era_claims') }}),
+
 carcs as (select * from {{ ref('terminology__carc_codes') }}),
+
 groups as (select * from {{ ref('terminology__cas_group_codes') }}),
 
 final as (
     select
         adjustments.source_file_id || ':' || cast(adjustments.segment_position as varchar)
-            || ':' || cast(adjustments.adjustment_sequence as varchar) as era_adjustment_key,
+        || ':' || cast(adjustments.adjustment_sequence as varchar) as era_adjustment_key,
         claims.era_claim_key,
         claims.matched_claim_id,
         adjustments.group_code,

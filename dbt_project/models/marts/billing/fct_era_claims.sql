@@ -1,9 +1,13 @@
 with
 
 claims as (select * from {{ ref('stg_era__claim_payments') }}),
+
 remittances as (select * from {{ ref('stg_era__remittances') }}),
+
 store_files as (select * from {{ ref('stg_operational__era_files') }}),
+
 store_claims as (select * from {{ ref('stg_operational__era_claims') }}),
+
 statuses as (select * from {{ ref('terminology__claim_status_codes') }}),
 
 matched as (

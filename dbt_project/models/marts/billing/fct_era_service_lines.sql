@@ -1,6 +1,7 @@
 with
 
 lines as (select * from {{ ref('stg_era__service_lines') }}),
+
 claims as (select * from {{ ref('fct_era_claims') }}),
 
 final as (

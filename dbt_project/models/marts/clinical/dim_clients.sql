@@ -63,7 +63,8 @@ demographic_gaps as (
                 when not policy_summary.has_member_id then 'insurance member id, '
                 else ''
             end,
-            ', '), '') as missing_demographic_fields
+            ', '
+        ), '') as missing_demographic_fields
     from clients
     left join policy_summary on clients.client_id = policy_summary.client_id
 ),

@@ -37,9 +37,15 @@ per_practice as (
 ),
 
 combined as (
-    select 'clinician' as scope, * from per_clinician
+    select
+        'clinician' as scope,
+        *
+    from per_clinician
     union all
-    select 'practice' as scope, * from per_practice
+    select
+        'practice' as scope,
+        *
+    from per_practice
 ),
 
 final as (

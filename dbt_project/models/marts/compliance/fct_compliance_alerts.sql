@@ -1,14 +1,20 @@
 with
 
 georgia as (select * from {{ ref('int_compliance_alerts_georgia') }}),
+
 data_quality as (select * from {{ ref('int_compliance_alerts_data_quality') }}),
+
 escalations as (select * from {{ ref('int_compliance_alerts_escalations') }}),
+
 metric_thresholds as (select * from {{ ref('int_compliance_alerts_metric_thresholds') }}),
+
 supervision_notes as (select * from {{ ref('int_compliance_alerts_supervision_notes') }}),
+
 users as (select * from {{ ref('stg_operational__users') }}),
 
 administrator as (
-    select min(user_id) as admin_id from users where role = 'ADMIN' and is_active
+    select min(user_id) as admin_id from users
+    where role = 'ADMIN' and is_active
 ),
 
 unioned as (
@@ -31,7 +37,8 @@ final as (
         -- An escalation for someone without an active supervisor goes to the administrator instead
         -- of stopping at the person it is about.
         case when unioned.is_admin_escalated or (unioned.is_supervisor_escalated and supervisor.user_id is null)
-            then administrator.admin_id end as admin_id,
+                then administrator.admin_id
+        end as admin_id,
         unioned.entity_id,
         unioned.alert_type,
         unioned.rule_source,

@@ -24,18 +24,18 @@ deviation_benchmarks as (
         m.period_grain,
         m.period_start,
         case
-            when sum(prior.denominator) > 0 and sum(prior.numerator) > 0
-                then cast(sum(prior.numerator) / sum(prior.denominator) as numeric(18, 4))
+            when sum(earlier.denominator) > 0 and sum(earlier.numerator) > 0
+                then cast(sum(earlier.numerator) / sum(earlier.denominator) as numeric(18, 4))
         end as deviation_benchmark
     from unioned as m
     inner join dictionary as d on m.metric_key = d.metric_key and d.alert_operator = 'deviation_pct'
-    inner join unioned as prior
-        on m.metric_key = prior.metric_key
-        and m.scope = prior.scope
-        and coalesce(m.clinician_id, -1) = coalesce(prior.clinician_id, -1)
-        and m.period_grain = prior.period_grain
-        and prior.period_start >= cast(m.period_start - interval '6 month' as date)
-        and prior.period_start < m.period_start
+    inner join unioned as earlier
+        on m.metric_key = earlier.metric_key
+        and m.scope = earlier.scope
+        and coalesce(m.clinician_id, -1) = coalesce(earlier.clinician_id, -1)
+        and m.period_grain = earlier.period_grain
+        and earlier.period_start >= cast(m.period_start - interval '6 month' as date)
+        and earlier.period_start < m.period_start
     group by 1, 2, 3, 4, 5
 ),
 

@@ -44,7 +44,10 @@ metric_events as (
         case when last_engaged_date >= retention_date then 1 else 0 end as is_retained
     from cohort
     where retention_date <= {{ as_of_date() }}
-        and retention_date >= (select min(period_start) from periods where period_grain = 'day')
+        and retention_date >= (
+            select min(periods.period_start) from periods
+            where periods.period_grain = 'day'
+        )
 ),
 
 {{ metric_from_events('client_retention_90_day', 'metric_events', 'retention_date', 'is_retained', '1') }}
