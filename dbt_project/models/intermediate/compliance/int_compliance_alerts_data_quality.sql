@@ -12,7 +12,9 @@ clients as (select * from {{ ref('stg_operational__clients') }}),
 verifications as (select * from {{ ref('stg_operational__insurance_verifications') }}),
 
 client_demographics as (select * from {{ ref('dim_clients') }}),
+
 advancedmd_patient_links as (select * from {{ ref('stg_operational__advancedmd_patients') }}),
+
 advancedmd_provider_links as (select * from {{ ref('stg_operational__advancedmd_provider_links') }}),
 
 params as (
@@ -159,7 +161,7 @@ advancedmd_unlinked as (
         'advancedmd_patient' as entity_type,
         advancedmd_patient_link_id as entity_id,
         'AdvancedMD patient #' || cast(advancedmd_patient_id as varchar) || ' (office ' || office_key
-            || ') is not linked to a client: ' || coalesce(sync_error, 'no matching chart number') as message,
+        || ') is not linked to a client: ' || coalesce(sync_error, 'no matching chart number') as message,
         'Set the chart number to MS + the client id in AdvancedMD, or link the patient by hand' as action_required,
         cast(updated_at as date) as due_date
     from advancedmd_patient_links
@@ -175,9 +177,9 @@ advancedmd_unlinked as (
         'advancedmd_provider' as entity_type,
         advancedmd_provider_link_id as entity_id,
         'AdvancedMD provider profile ' || provider_code || ' (office ' || office_key
-            || ') is not linked to a clinician' as message,
+        || ') is not linked to a clinician' as message,
         'Record the clinician''s NPI, or run: mentalspace amd link-provider ' || provider_code
-            || ' --clinician ID' as action_required,
+        || ' --clinician ID' as action_required,
         cast(updated_at as date) as due_date
     from advancedmd_provider_links
     where sync_status = 'UNMATCHED'
