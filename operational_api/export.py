@@ -40,7 +40,8 @@ from operational_api.models import PHI_COLUMNS, Base, ComplianceRule
 from operational_api.settings import practice_timezone
 
 # Tables the warehouse does not need at all (portal-login and audit details, ingest bookkeeping).
-NOT_EXPORTED = {"alembic_version", "ingest_watermarks"}
+# The notification outbox stays too: rendered messages are delivery records, not facts to measure.
+NOT_EXPORTED = {"alembic_version", "ingest_watermarks", "notification_outbox", "notification_preferences"}
 
 _POLARS_TYPES = {
     Integer: pl.Int64,

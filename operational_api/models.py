@@ -872,3 +872,4 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
     "note_amendments": ("content",),
     "users": ("password_hash",),
 }
+from operational_api.notifications import models as _notifications_models  # noqa: E402, F401

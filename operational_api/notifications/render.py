@@ -1,0 +1,155 @@
+"""Messages as MIME: Jinja2 templates give the HTML and the plain-text alternative from one context, and a
+trend chart goes inline as a PNG drawn by the dashboards' own Plotly figure builder through kaleido.
+
+Every message kind uses the same two templates (templates/message.*.j2): a title, sections of rows, an
+optional chart. Content is escaped in the HTML (autoescape): whatever a person typed shows as text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+
+import jinja2
+
+from operational_api.notifications.outbox import Draft, utcnow
+from operational_api.notifications.smtp import DEFAULT_SENDER
+
+log = logging.getLogger(__name__)
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=jinja2.select_autoescape(["html.j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+# 7bit: every part is quoted-printable or base64, so the stored message is plain ASCII and sends byte for byte.
+_POLICY = policy.SMTP.clone(cte_type="7bit")
+CHART_SIZE = (600, 300)
+
+
+@dataclass
+class Section:
+    heading: str
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    empty: str = "Nothing."
+    note: str | None = None
+    colours: list[str | None] | None = None  # per row, for the cell in `colour_column` (a RAG status)
+    colour_column: int = -1
+
+
+@dataclass
+class Content:
+    """What one message says, before it is rendered."""
+
+    kind: str
+    recipient_user_id: int
+    recipient_email: str
+    recipient_name: str
+    period: str
+    subject: str
+    title: str
+    subtitle: str
+    sections: list[Section]
+    greeting: str | None = None
+    footer: str = "Sent by the MentalSpace practice platform. Client initials and record numbers only."
+    chart_title: str | None = None
+    chart_png: bytes | None = None
+
+
+def render(content: Content, sender: str | None = None) -> Draft:
+    """The Draft for the outbox: subject, both bodies, and the whole MIME message."""
+    cid = None
+    if content.chart_png:
+        cid = hashlib.sha1(
+            f"{content.kind}:{content.recipient_user_id}:{content.period}".encode()
+        ).hexdigest()
+    context = dict(
+        title=content.title,
+        subtitle=content.subtitle,
+        greeting=content.greeting,
+        sections=content.sections,
+        footer=content.footer,
+        chart_title=content.chart_title,
+        chart_cid=f"{cid}@mentalspace" if cid else None,
+        chart_missing=content.chart_title is not None and not content.chart_png,
+    )
+    html = _TEMPLATES.get_template("message.html.j2").render(**context)
+    text = _TEMPLATES.get_template("message.txt.j2").render(**context)
+    message = EmailMessage(policy=_POLICY)
+    message["Subject"] = content.subject
+    message["From"] = sender or os.environ.get("SMTP_FROM") or DEFAULT_SENDER
+    message["To"] = formataddr((content.recipient_name, content.recipient_email))
+    message["Date"] = format_datetime(utcnow().replace(tzinfo=dt.UTC))
+    key = hashlib.sha1(f"{content.kind}|{content.recipient_user_id}|{content.period}".encode()).hexdigest()
+    message["Message-ID"] = f"<{key}@mentalspace>"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    if cid:
+        html_part = message.get_payload()[1]
+        html_part.add_related(content.chart_png, "image", "png", cid=f"<{cid}@mentalspace>")
+    return Draft(
+        kind=content.kind,
+        recipient_user_id=content.recipient_user_id,
+        recipient_email=content.recipient_email,
+        period=content.period,
+        subject=content.subject,
+        body_text=text,
+        body_html=html,
+        mime=message.as_string(policy=_POLICY),
+    )
+
+
+class ChartRenderer:
+    """PNG charts through one kaleido browser for a whole run (the first start costs seconds, each chart then
+    a fraction of one). Any failure to start or draw gives no chart, with the reason logged once: a message
+    never fails for its chart."""
+
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self._started = False
+        self._broken: str | None = None
+
+    def __enter__(self) -> ChartRenderer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._started:
+            try:
+                import kaleido
+
+                kaleido.stop_sync_server(silence_warnings=True)
+            except Exception:  # noqa: BLE001 (stopping is best effort)
+                pass
+
+    def png(self, figure) -> bytes | None:
+        if self._broken:
+            return None
+        try:
+            import kaleido
+
+            with self._lock:
+                if not self._started:
+                    if not os.environ.get("BROWSER_PATH") and Path("/usr/bin/chromium").exists():
+                        os.environ["BROWSER_PATH"] = "/usr/bin/chromium"
+                    kaleido.start_sync_server(silence_warnings=True)
+                    self._started = True
+                width, height = CHART_SIZE
+                figure = figure.__class__(figure)  # a copy: the dashboards' cached figure is never changed
+                figure.update_layout(height=height, width=width, margin=dict(t=20, b=60, l=10, r=130))
+                return figure.to_image(format="png", width=width, height=height)
+        except Exception as exc:  # noqa: BLE001 (kaleido raises many kinds; the reason is logged)
+            self._broken = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            log.warning("no charts in this run's messages: kaleido could not render (%s)", self._broken)
+            return None
