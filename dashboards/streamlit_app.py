@@ -32,6 +32,7 @@ PAGE_ICONS = {
     "schedule": ":material/calendar_month:",
     "front_desk_tasks": ":material/checklist:",
     ERA_UPLOAD_PAGE: ":material/upload_file:",
+    "sent_mail": ":material/mail:",
 }
 
 
