@@ -42,6 +42,10 @@ class RunSummary:
     opted_out: int = 0
     enqueued: int = 0
     recipients: list[int] = field(default_factory=list)  # everyone who has a row for this period now
+    expected: list[int] = field(
+        default_factory=list
+    )  # who should have one (digest: the warehouse's active clinicians)
+    opted_out_ids: list[int] = field(default_factory=list)
     delivery: DeliverySummary = field(default_factory=DeliverySummary)
     skipped_reason: str | None = None
 
@@ -66,6 +70,8 @@ def _prepare(engine: Engine, kind: str, period: str, eligible: list[c.Person]):
         eligible=len(eligible),
         already_in_outbox=sum(1 for p in eligible if p.user_id in have),
         opted_out=sum(1 for p in eligible if p.user_id in off and p.user_id not in have),
+        expected=sorted(p.user_id for p in eligible),
+        opted_out_ids=sorted(off),
     )
     return summary, todo
 
@@ -84,12 +90,20 @@ def _settings(settings: SmtpSettings | None | object) -> SmtpSettings | None:
 _CONFIGURED = object()
 
 
-def active_clinicians(src: c.Sources) -> list[c.Person]:
-    """Active staff who see clients (clinicians and supervisors), as the warehouse's dim_clinicians lists them."""
-    active = set(
+def _id(person: c.Person) -> int:
+    return person.user_id
+
+
+def _active_clinician_ids(src: c.Sources) -> set[int]:
+    """Staff who see clients (clinicians and supervisors) and are active, as the warehouse's dim_clinicians says."""
+    return set(
         src.q("select clinician_id from marts.dim_clinicians where is_active")["clinician_id"].to_list()
     )
-    return sorted((p for p in src.people().values() if p.user_id in active), key=lambda p: p.user_id)
+
+
+def active_clinicians(src: c.Sources) -> list[c.Person]:
+    active = _active_clinician_ids(src)
+    return sorted((p for p in src.people().values() if p.user_id in active), key=_id)
 
 
 def run_daily_digest(
@@ -104,7 +118,14 @@ def run_daily_digest(
     if not c.is_working_day(day):
         return RunSummary(DAILY_DIGEST, day.isoformat(), skipped_reason="not a working day")
     with c.Sources(engine, env) as src:
-        summary, todo = _prepare(engine, DAILY_DIGEST, day.isoformat(), active_clinicians(src))
+        active = _active_clinician_ids(src)
+        people = src.people()
+        summary, todo = _prepare(
+            engine, DAILY_DIGEST, day.isoformat(), sorted((people[i] for i in active if i in people), key=_id)
+        )
+        # Expected = the warehouse's active clinicians, whether or not the store still has them with an address:
+        # the asset check names anyone left without a digest.
+        summary.expected = sorted(active)
         contents = c.daily_digests(src, day, todo)
     return _finish(engine, summary, contents, _settings(settings), now)
 

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from operational_api.db import get_engine, migrate, session_scope
 from operational_api.models import (
     Appointment,
-    ClinicalNote,
     Client,
+    ClinicalNote,
     Consent,
     HipaaTraining,
     SupervisionSession,
@@ -71,7 +71,13 @@ def build(database_url: str) -> None:
     with session_scope(engine) as s:
         s.add_all(
             [
-                User(id=ADMIN, email="ada.admin@practice.example", first_name="Ada", last_name="Admin", role="ADMIN"),
+                User(
+                    id=ADMIN,
+                    email="ada.admin@practice.example",
+                    first_name="Ada",
+                    last_name="Admin",
+                    role="ADMIN",
+                ),
                 User(
                     id=SUPERVISOR,
                     email="sam.super@practice.example",
@@ -101,8 +107,16 @@ def build(database_url: str) -> None:
         )
         s.flush()
         for uid in (ADMIN, SUPERVISOR, SOLO):
-            s.add(HipaaTraining(user_id=uid, completed_date=dt.date(2026, 6, 1), expires_date=dt.date(2027, 6, 1)))
-        s.add(HipaaTraining(user_id=CLINICIAN, completed_date=dt.date(2025, 12, 10), expires_date=dt.date(2026, 12, 10)))
+            s.add(
+                HipaaTraining(
+                    user_id=uid, completed_date=dt.date(2026, 6, 1), expires_date=dt.date(2027, 6, 1)
+                )
+            )
+        s.add(
+            HipaaTraining(
+                user_id=CLINICIAN, completed_date=dt.date(2025, 12, 10), expires_date=dt.date(2026, 12, 10)
+            )
+        )
         for cid, (first, last, dob, clinician, high_risk) in CLIENTS.items():
             s.add(
                 Client(

@@ -62,18 +62,21 @@ def daily_digest(context: dg.AssetExecutionContext, store: OperationalStoreResou
     day = dt.date.fromisoformat(context.partition_key)
     summary = service.run_daily_digest(store.engine(), day)
     yield dg.MaterializeResult(metadata=_metadata(summary))
-    expected = summary.eligible - summary.opted_out
-    missing = 0 if summary.skipped_reason else max(expected - len(summary.recipients), 0)
+    missing = (
+        []
+        if summary.skipped_reason
+        else sorted(set(summary.expected) - set(summary.recipients) - set(summary.opted_out_ids))
+    )
     yield dg.AssetCheckResult(
         check_name=DIGEST_COVERAGE,
-        passed=missing == 0,
+        passed=not missing,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "active_clinicians": summary.eligible,
+            "active_clinicians": len(summary.expected),
             "with_a_digest": len(summary.recipients),
-            "missing": missing,
+            "missing_user_ids": ", ".join(map(str, missing)),
         },
-        description=None if missing == 0 else f"{missing} active clinician(s) got no digest for {day}",
+        description=f"{len(missing)} active clinician(s) got no digest for {day}" if missing else None,
     )
 
 
