@@ -95,18 +95,15 @@ def test_monday_report(store, mail_server, smtp):
 
     cara = plain(got[CARA][0])
     kvr = _metric("kept_visit_rate", "week", 3, week)
-    assert (kvr["numerator"], kvr["denominator"]) == (2, 3)  # 16-17 Nov kept, 18 Nov cancelled
-    assert round(kvr["metric_value"], 1) == 66.7 and kvr["previous_value"] == 50.0
-    assert (
-        f"Kept Visit Rate (KVR) | 66.7% | 50.0% | {kvr['metric_value'] - kvr['previous_value']:+.1f} | ≥ "
-        in cara
-    )
+    assert (kvr["numerator"], kvr["denominator"]) == (3, 4)  # 16, 17 and 19 Nov kept, 18 Nov cancelled
+    assert (kvr["metric_value"], kvr["previous_value"]) == (75.0, 50.0)
+    assert "Kept Visit Rate (KVR) | 75.0% | 50.0% | +25.0 | ≥ " in cara
     no_show = _metric("no_show_rate", "week", 3, week)
     assert f"No-Show Rate | {no_show['metric_value']:.1f}% | {no_show['previous_value']:.1f}%" in cara
     assert "Action items" in cara and "Sign the note by 2026-11-26" in cara
 
     team = plain(got[SAM][0])
-    assert "Cara Clin | 66.7% (was 50.0%)" in team
+    assert "Cara Clin | 75.0% (was 50.0%)" in team
     assert "Ben Solo" not in team  # not Sam's supervisee
 
     practice_kvr = _metric("kept_visit_rate", "week", None, week)
@@ -120,14 +117,20 @@ def test_monday_report(store, mail_server, smtp):
 
 
 def test_supervision_report(store, mail_server, smtp):
-    month = dt.date(2026, 10, 1)
+    # November (the warehouse's history starts with the first appointment, 10 Nov): 1 hour logged by Cara
+    # (LPC Associate, 2 required), none by Ben (LPC, 2 required, no supervisor: the administrator's report only).
+    month = dt.date(2026, 11, 1)
     summary = service.run_supervision_report(store, month, settings=smtp, now=NOW)
     assert summary.delivery.sent == 2
     got = by_recipient(mail_server.messages())
     assert sorted(got) == sorted([SAM, ADA])
-    hours = _metric("supervision_hours_logged", "month", 3, month)
-    assert (hours["numerator"], hours["denominator"]) == (2.5, 2.0)
-    assert "- Cara Clin | LPC_ASSOCIATE | 2.5 | 2 | On track" in plain(got[SAM][0])
-    assert "- Cara Clin | Sam Super | LPC_ASSOCIATE | 2.5 | 2 | On track" in plain(got[ADA][0])
-    assert got[SAM][0]["Subject"] == "Supervision hours, October 2026: your supervisees"
+    cara, ben = (_metric("supervision_hours_logged", "month", c, month) for c in (3, 4))
+    assert (cara["numerator"], cara["denominator"], ben["numerator"], ben["denominator"]) == (1, 2, 0, 2)
+    team = plain(got[SAM][0])
+    assert "- Cara Clin | LPC_ASSOCIATE | 1 | 2 | Review" in team and "Ben Solo" not in team
+    admin = plain(got[ADA][0])
+    assert "- Ben Solo | none | LPC | 0 | 2 | Review" in admin
+    assert "- Cara Clin | Sam Super | LPC_ASSOCIATE | 1 | 2 | Review" in admin
+    assert got[SAM][0]["Subject"] == "Supervision hours, November 2026: your supervisees"
     assert_no_phi(mail_server.messages())
+    assert service.run_supervision_report(store, month, settings=smtp, now=NOW).delivery.sent == 0

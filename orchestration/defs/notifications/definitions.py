@@ -111,7 +111,7 @@ def supervision_report(
 
 
 def _job(name: str, asset: dg.AssetsDefinition):
-    return dg.define_asset_job(name, selection=[asset.key], partitions_def=asset.partitions_def)
+    return dg.define_asset_job(name, selection=[asset.key])
 
 
 DIGEST_JOB = _job("daily_digest_job", daily_digest)
