@@ -353,6 +353,30 @@ def _chart(charts: ChartRenderer | None, series: pl.DataFrame, definition: Metri
     return charts.png(metric_trend(series, definition))
 
 
+def _team_chart(
+    charts: ChartRenderer | None, rows: pl.DataFrame, definition: MetricDefinition
+) -> bytes | None:
+    """The team's pooled value per week, as My Team pools it (dashboards.data.practice.pooled) and draws it."""
+    if charts is None or rows.is_empty():
+        return None
+    from dashboards.components.charts import team_trend
+    from dashboards.data.practice import pooled
+
+    sums = (
+        rows.group_by("period_start")
+        .agg(pl.col("numerator").sum(), pl.col("denominator").sum())
+        .sort("period_start")
+    )
+    series = sums.with_columns(
+        pl.Series(
+            "metric_value",
+            [pooled(definition, n, d) for n, d in zip(sums["numerator"], sums["denominator"], strict=True)],
+            dtype=pl.Float64,
+        )
+    )
+    return charts.png(team_trend(series, definition))
+
+
 def monday_reports(
     src: Sources,
     week_start: dt.date,
@@ -454,7 +478,13 @@ def monday_reports(
                     ),
                     _actions_section(team_alerts, names, people),
                 ],
-                None,
+                _team_chart(
+                    charts,
+                    trend.filter(
+                        (pl.col("scope") == "clinician") & pl.col("clinician_id").is_in(list(team_ids))
+                    ),
+                    defs[TREND_METRIC],
+                ),
                 "your team",
             )
         )

@@ -147,7 +147,7 @@ class ChartRenderer:
                     self._started = True
                 width, height = CHART_SIZE
                 figure = figure.__class__(figure)  # a copy: the dashboards' cached figure is never changed
-                figure.update_layout(height=height, width=width, margin=dict(t=20, b=60, l=10, r=130))
+                figure.update_layout(height=height, width=width, margin=dict(t=20, b=60, l=70, r=130))
                 return figure.to_image(format="png", width=width, height=height)
         except Exception as exc:  # noqa: BLE001 (kaleido raises many kinds; the reason is logged)
             self._broken = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,24 @@ def test_supervision_report(store, mail_server, smtp):
     assert got[SAM][0]["Subject"] == "Supervision hours, November 2026: your supervisees"
     assert_no_phi(mail_server.messages())
     assert service.run_supervision_report(store, month, settings=smtp, now=NOW).delivery.sent == 0
+
+
+@pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists(), reason="kaleido needs Chromium (/usr/bin/chromium)"
+)
+def test_monday_report_trend_chart_inline(store, mail_server, smtp):
+    service.run_monday_report(store, dt.date(2026, 11, 16), settings=smtp, now=NOW)
+    for message in mail_server.messages():
+        (png,) = [p for p in message.walk() if p.get_content_type() == "image/png"]
+        assert png.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f'src="cid:{png["Content-ID"].strip("<>")}"' in html(message)
+
+
+def test_monday_report_without_a_browser_still_goes(store, mail_server, smtp, monkeypatch, caplog):
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    summary = service.run_monday_report(store, dt.date(2026, 11, 16), settings=smtp, now=NOW)
+    assert summary.delivery.sent == 4
+    for message in mail_server.messages():
+        assert not [p for p in message.walk() if p.get_content_type() == "image/png"]
+        assert "chart not available in this message" in html(message)
+    assert "no charts in this run's messages: kaleido could not render" in caplog.text
