@@ -86,6 +86,31 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_preferences(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from operational_api.db import get_engine, session_scope
+    from operational_api.models import User
+    from operational_api.notifications.kinds import OPTIONAL_KINDS, PreferenceError, opted_out, set_preference
+
+    with session_scope(get_engine()) as session:
+        user_id = session.scalar(select(User.id).where(User.email == args.email))
+        if user_id is None:
+            raise PlatformError(f"no user with the e-mail address {args.email}")
+        try:
+            for kind in args.off or ():
+                set_preference(session, user_id, kind, False)
+            for kind in args.on or ():
+                set_preference(session, user_id, kind, True)
+        except PreferenceError as exc:
+            raise PlatformError(str(exc)) from None
+        session.flush()
+        for kind in OPTIONAL_KINDS:
+            print(f"{kind}: {'off' if user_id in opted_out(session, kind) else 'on'}")
+    print("critical_alert: on (critical alerts cannot be switched off)")
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("notify", help="render and send one kind of message now (as the schedules do)")
     p.add_argument("kind", choices=("digest", "monday", "supervision", "critical"))
@@ -97,6 +122,13 @@ def register(subparsers) -> None:
     )
     p.add_argument("--no-charts", action="store_true", help="monday: leave the trend chart out")
     p.set_defaults(func=cmd_notify)
+    p = subparsers.add_parser("notify-preferences", help="show or switch a user's non-critical messages")
+    p.add_argument("email")
+    p.add_argument(
+        "--off", action="append", metavar="KIND", help="daily_digest, monday_report or supervision_report"
+    )
+    p.add_argument("--on", action="append", metavar="KIND")
+    p.set_defaults(func=cmd_preferences)
 
 
 __all__ = ["register", "start_loopback_if_needed"]

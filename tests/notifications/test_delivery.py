@@ -15,6 +15,7 @@ from operational_api.notifications.loopback import LoopbackSmtp, free_port
 from operational_api.notifications.models import OutboxMessage
 from operational_api.notifications.outbox import deliver
 from operational_api.notifications.smtp import parse_smtp_url
+from tests.conftest import run_cli
 from tests.notifications.helpers import by_recipient
 from tests.notifications.practice import AS_OF
 
@@ -90,3 +91,14 @@ def test_smtp_url():
     assert (t.port, t.starttls, t.use_tls) == (587, True, False)
     with pytest.raises(PlatformError, match="SMTP_URL must look like"):
         parse_smtp_url("http://mail.example.org")
+
+
+def test_preferences_command(store):
+    env = {"DATABASE_URL": str(store.url)}
+    off = run_cli("notify-preferences", "cara.clin@practice.example", "--off", "daily_digest", env=env)
+    assert off.returncode == 0 and "daily_digest: off" in off.stdout
+    refused = run_cli("notify-preferences", "cara.clin@practice.example", "--off", "critical_alert", env=env)
+    assert refused.returncode == 2
+    assert (
+        refused.stderr.strip() == "error: 'critical_alert' messages are critical and cannot be switched off"
+    )
