@@ -345,7 +345,7 @@ def _figures_section(heading: str, defs, rows: dict[str, dict]) -> Section:
     )
 
 
-def _chart(charts: ChartRenderer | None, series: pl.DataFrame, definition: MetricDefinition) -> bytes | None:
+def _chart(charts: ChartRenderer | None, series: pl.DataFrame, definition: MetricDefinition):
     if charts is None or series.is_empty():
         return None
     from dashboards.components.charts import metric_trend  # the dashboards' own figure builder
@@ -353,9 +353,7 @@ def _chart(charts: ChartRenderer | None, series: pl.DataFrame, definition: Metri
     return charts.png(metric_trend(series, definition))
 
 
-def _team_chart(
-    charts: ChartRenderer | None, rows: pl.DataFrame, definition: MetricDefinition
-) -> bytes | None:
+def _team_chart(charts: ChartRenderer | None, rows: pl.DataFrame, definition: MetricDefinition):
     """The team's pooled value per week, as My Team pools it (dashboards.data.practice.pooled) and draws it."""
     if charts is None or rows.is_empty():
         return None

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
-import threading
+import tempfile
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -64,12 +64,14 @@ class Content:
     greeting: str | None = None
     footer: str = "Sent by the MentalSpace practice platform. Client initials and record numbers only."
     chart_title: str | None = None
-    chart_png: bytes | None = None
+    chart_png: bytes | PendingChart | None = None
 
 
 def render(content: Content, sender: str | None = None) -> Draft:
     """The Draft for the outbox: subject, both bodies, and the whole MIME message."""
     cid = None
+    if isinstance(content.chart_png, PendingChart):
+        raise ValueError("render a message after ChartRenderer.fill has drawn its chart")
     if content.chart_png:
         cid = hashlib.sha1(
             f"{content.kind}:{content.recipient_user_id}:{content.period}".encode()
@@ -110,12 +112,20 @@ def render(content: Content, sender: str | None = None) -> Draft:
     )
 
 
-class ChartRenderer:
-    """PNG charts through one kaleido browser for a whole run (the first start costs seconds, each chart then
-    a fraction of one). Any failure to start or draw gives no chart, with the reason logged once: a message
-    never fails for its chart."""
+class PendingChart:
+    """A figure waiting for its PNG: the renderer draws every pending figure of a run in one batch."""
 
-    _lock = threading.Lock()
+    def __init__(self, figure) -> None:
+        self.figure = figure
+
+
+class ChartRenderer:
+    """PNG charts through one kaleido browser for a whole run, drawn in one batch over several tabs (a
+    browser's start costs seconds, each chart a fraction of one). `png` only notes the figure; `fill` draws
+    them all and puts each PNG into its message. Any failure to start or draw gives no chart, with the reason
+    logged once: a message never fails for its chart."""
+
+    TABS = 4
 
     def __init__(self) -> None:
         self._started = False
@@ -133,23 +143,54 @@ class ChartRenderer:
             except Exception:  # noqa: BLE001 (stopping is best effort)
                 pass
 
-    def png(self, figure) -> bytes | None:
+    def png(self, figure) -> PendingChart:
+        return PendingChart(figure)
+
+    def fill(self, contents: list[Content]) -> None:
+        pending = [c for c in contents if isinstance(c.chart_png, PendingChart)]
+        images = self._draw([c.chart_png.figure for c in pending]) if pending else []
+        for content, image in zip(pending, images, strict=True):
+            content.chart_png = image
+
+    def _draw(self, figures: list) -> list[bytes | None]:
         if self._broken:
-            return None
+            return [None] * len(figures)
+        width, height = CHART_SIZE
         try:
             import kaleido
 
-            with self._lock:
-                if not self._started:
-                    if not os.environ.get("BROWSER_PATH") and Path("/usr/bin/chromium").exists():
-                        os.environ["BROWSER_PATH"] = "/usr/bin/chromium"
-                    kaleido.start_sync_server(silence_warnings=True)
-                    self._started = True
-                width, height = CHART_SIZE
-                figure = figure.__class__(figure)  # a copy: the dashboards' cached figure is never changed
-                figure.update_layout(height=height, width=width, margin=dict(t=20, b=60, l=70, r=130))
-                return figure.to_image(format="png", width=width, height=height)
+            if not self._started:
+                if not os.environ.get("BROWSER_PATH") and Path("/usr/bin/chromium").exists():
+                    os.environ["BROWSER_PATH"] = "/usr/bin/chromium"
+                kaleido.start_sync_server(n=self.TABS, silence_warnings=True)
+                self._started = True
+            with tempfile.TemporaryDirectory(prefix="mentalspace-charts-") as folder:
+                specs = []
+                for i, figure in enumerate(figures):
+                    figure = figure.__class__(
+                        figure
+                    )  # a copy: the dashboards' cached figure is never changed
+                    figure.update_layout(height=height, width=width, margin=dict(t=20, b=60, l=70, r=130))
+                    specs.append(
+                        {
+                            "fig": figure,
+                            "path": Path(folder) / f"{i}.png",
+                            "opts": {"format": "png", "width": width, "height": height},
+                        }
+                    )
+                errors = kaleido.write_fig_from_object_sync(specs) or ()
+                if errors:
+                    log.warning("%d chart(s) could not be drawn: %s", len(errors), _reason(errors[0]))
+                return [
+                    s["path"].read_bytes() if s["path"].exists() and s["path"].stat().st_size else None
+                    for s in specs
+                ]
         except Exception as exc:  # noqa: BLE001 (kaleido raises many kinds; the reason is logged)
-            self._broken = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            self._broken = _reason(exc)
             log.warning("no charts in this run's messages: kaleido could not render (%s)", self._broken)
-            return None
+            return [None] * len(figures)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"

@@ -169,6 +169,8 @@ def run_monday_report(
                 [p for p in admins if p.user_id in todo_ids],
                 renderer if charts else None,
             )
+            if renderer is not None:
+                renderer.fill(contents)
     return _finish(engine, summary, contents, _settings(settings), now)
 
 
