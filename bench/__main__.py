@@ -24,6 +24,7 @@ SUITES = {
     "era": "bench.era",
     "dashboards": "bench.dashboards",
     "browser": "bench.browser",
+    "notifications": "bench.notifications",
 }
 ALL_SIZES = "demo,small,medium,large"
 

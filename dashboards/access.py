@@ -27,7 +27,7 @@ PAGES_BY_ROLE: dict[str, dict[str, list[str]]] = {
         "Practice Overview": ["practice_overview", "metric_explorer"],
         "My Team": ["my_team"],
         "My Practice": ["my_practice"],
-        "Compliance": ["compliance_alerts"],
+        "Compliance": ["compliance_alerts", "sent_mail"],
         "Billing": ["reports"],
         "Schedule": ["schedule", "front_desk_tasks"],
         "Administration": ["users_admin", "audit_log", "backfills"],
@@ -52,6 +52,7 @@ PAGE_TITLES = {
     "users_admin": "Users",
     "audit_log": "Audit log",
     "backfills": "Backfills",
+    "sent_mail": "Sent mail",
 }
 ERA_UPLOAD_PAGE = "era_upload"
 ERA_UPLOAD_ROLES = ("ADMIN", "BILLING")

@@ -35,6 +35,7 @@ PAGE_ICONS = {
     "users_admin": ":material/manage_accounts:",
     "audit_log": ":material/policy:",
     "backfills": ":material/history:",
+    "sent_mail": ":material/mail:",
 }
 
 

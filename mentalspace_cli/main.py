@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+from mentalspace_cli import notifications as notifications_cli
 from mentalspace_cli import users as users_cli
 from operational_api.errors import PlatformError
 from operational_api.settings import REPO_ROOT, api_port, var_dir
@@ -269,9 +270,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             args.api_port = api_port()
         except ValueError as exc:
             raise PlatformError(str(exc)) from None
+    from mentalspace_cli.notifications import start_loopback_if_needed
+
     env = {**os.environ, "DAGSTER_HOME": str(_dagster_home())}
     bin_dir = os.path.dirname(sys.executable)
+    mail_server = start_loopback_if_needed(env)  # sets env["SMTP_URL"] for Dagster and the pages
     processes = [
+        *([mail_server] if mail_server else []),
         subprocess.Popen(
             # `dagster dev` = the web UI plus the daemon that runs schedules and sensors (ERA inbox).
             [
@@ -647,6 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the Dagster UI and the Streamlit dashboards")
     _serve_args(p)
     p.set_defaults(func=cmd_serve)
+    notifications_cli.register(sub)
 
     p = sub.add_parser(
         "era", help="ERA / 835 tools: era parse FILE [--json] | generate --out DIR | post FILE | review"

@@ -47,6 +47,9 @@ NOT_EXPORTED = {
     "ingest_watermarks",
     "advancedmd_rate_limits",
     "advancedmd_charge_submissions",
+    # Rendered messages are delivery records, not facts to measure.
+    "notification_outbox",
+    "notification_preferences",
 }
 
 _POLARS_TYPES = {

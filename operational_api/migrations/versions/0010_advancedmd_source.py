@@ -1,7 +1,7 @@
 """AdvancedMD as a production source: the shared rate-limit state and charge submissions.
 
 Revision ID: 0010_advancedmd_source
-Revises: 0008
+Revises: 0009_notifications
 Create Date: 2026-12-04
 
 - advancedmd_rate_limits: one row per office key holding the limiter's booked call instants, locked
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_advancedmd_source"
-down_revision = "0008"
+down_revision = "0009_notifications"
 branch_labels = None
 depends_on = None
 

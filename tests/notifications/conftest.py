@@ -1,0 +1,69 @@
+"""The hand-built practice (tests/notifications/practice.py) built once per run through the real CLI; each test
+gets its own copy of the store (the outbox is written) and reads the shared warehouse."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from operational_api.db import get_engine
+from operational_api.notifications.loopback import LoopbackSmtp
+from operational_api.notifications.smtp import parse_smtp_url
+from tests.conftest import DEPLOYMENT_VARS, run_cli
+from tests.notifications import practice
+
+
+@pytest.fixture(scope="session")
+def built_practice(tmp_path_factory) -> Path:
+    """var/ of the hand-built practice, store -> warehouse -> dbt (MENTALSPACE_TEST_NOTIFY_PRACTICE reuses one)."""
+    reuse = os.environ.get("MENTALSPACE_TEST_NOTIFY_PRACTICE")
+    if reuse:
+        return Path(reuse)
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    root = tmp_path_factory.getbasetemp()
+    shared = (root.parent / f"notify-practice-{run_id}") if run_id else (root / "notify-practice")
+    shared.mkdir(parents=True, exist_ok=True)
+    var = shared / "var"
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / ".built").exists():
+            var.mkdir(exist_ok=True)
+            practice.build(f"sqlite:///{var / 'operational.db'}")
+            result = run_cli(
+                "build",
+                env={"MENTALSPACE_VAR_DIR": str(var), "MENTALSPACE_AS_OF_DATE": practice.AS_OF.isoformat()},
+            )
+            assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
+            (shared / ".built").touch()
+    return var
+
+
+@pytest.fixture
+def store(built_practice, tmp_path, monkeypatch):
+    """A private copy of the practice's store (with its alerts) and this process pointed at the warehouse."""
+    for name in (*DEPLOYMENT_VARS, "SMTP_URL", "SMTP_USERNAME", "SMTP_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    copy = tmp_path / "operational.db"
+    shutil.copyfile(built_practice / "operational.db", copy)
+    url = f"sqlite:///{copy}"
+    monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(built_practice))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("MENTALSPACE_AS_OF_DATE", practice.AS_OF.isoformat())
+    engine = get_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def mail_server(tmp_path):
+    with LoopbackSmtp(tmp_path / "mail") as server:
+        yield server
+
+
+@pytest.fixture
+def smtp(mail_server):
+    return parse_smtp_url(mail_server.url)
