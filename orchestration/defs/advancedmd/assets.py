@@ -72,7 +72,7 @@ def _placeholder(wh: Warehouse) -> str:
 @dg.asset(key=LANDING_TABLES, group_name=SETUP_GROUP, kinds=KINDS)
 def advancedmd_landing_tables(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Empty raw_advancedmd tables, so the warehouse builds before the first AdvancedMD sync."""
-    with WarehouseSink(warehouse.warehouse()) as sink:
+    with warehouse.writing() as wh, WarehouseSink(wh) as sink:
         created = sink.ensure_tables()
     return dg.MaterializeResult(metadata={"tables_created": created, "schema": RAW_SCHEMA})
 
@@ -107,7 +107,11 @@ def advancedmd_patients(
 ) -> Iterator[dg.MaterializeResult]:
     """Patients and coverages changed since the watermark (getupdatedpatients); the first run is the
     vendor's initial load (lookuppatient pages + getdemographic per patient)."""
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
+    with (
+        warehouse.writing() as wh,
+        WarehouseSink(wh, run_id=context.run.run_id) as sink,
+        advancedmd.connect() as amd,
+    ):
         result = sync_patients(amd.client, watermark_store(store), sink)
         rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("patients", "insurance")}
     context.log.info(
@@ -239,7 +243,11 @@ def advancedmd_visit_days(
     of that day (one getdatevisits per day)."""
     days = [dt.date.fromisoformat(key) for key in context.partition_keys]
     per_day: dict[str, dict[str, int]] = {}
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
+    with (
+        warehouse.writing() as wh,
+        WarehouseSink(wh, run_id=context.run.run_id) as sink,
+        advancedmd.connect() as amd,
+    ):
         for day in days:
             before = (sink.stats.landed.copy(), sink.stats.quarantined.copy())
             answer = amd.client.get_date_visits(day)
@@ -293,7 +301,11 @@ def advancedmd_visit_updates(
     """One row per incremental visit sync: visits and charges changed since the watermark
     (getupdatedvisits) applied to raw_advancedmd.visits and charges; N/C upserted, D deleted with
     their charges. The first run is the initial load of the configured window (getdatevisits per day)."""
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink, advancedmd.connect() as amd:
+    with (
+        warehouse.writing() as wh,
+        WarehouseSink(wh, run_id=context.run.run_id) as sink,
+        advancedmd.connect() as amd,
+    ):
         today = amd.today()
         start = (
             dt.date.fromisoformat(config.initial_start)
@@ -385,7 +397,8 @@ def advancedmd_eligibility(
                 context.log.warning(
                     f"eligibility of patient {patient_id} coverage {coverage_id}: {type(exc).__name__}"
                 )
-    with WarehouseSink(wh, run_id=context.run.run_id) as sink:
+    # Staged only for the landing: the checks above, rate-limited, hold no lock while they wait.
+    with warehouse.writing() as landing, WarehouseSink(landing, run_id=context.run.run_id) as sink:
         sink.land_eligibility(amd.office_key, results)
         rows = {"eligibility": sink.row_count("eligibility", amd.office_key)}
     by_status: dict[str, int] = {}
