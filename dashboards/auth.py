@@ -23,6 +23,9 @@ USER_KEY = "auth_user"
 ACTIVITY_KEY = "auth_activity"
 SOURCE_KEY = "auth_source"
 NOTICE_KEY = "auth_notice"
+# The address's query (`?report=aging`, `?clinician=5`) at sign-in: Streamlit drops it when the rerun after
+# the sign-in opens the page, so the page puts it back (ui.run_page) and a bookmark keeps its choices.
+LINK_PARAMS_KEY = "auth_link_params"
 IDLE_NOTICE = "You were signed out after 15 minutes without activity."
 # Browser tests shorten the timeout through this variable; it can only shorten it, never lengthen it.
 IDLE_SECONDS_VAR = "MENTALSPACE_DASHBOARD_IDLE_SECONDS"
@@ -141,5 +144,6 @@ def sign_in_form() -> None:
             return
         st.session_state[USER_KEY] = user
         st.session_state[ACTIVITY_KEY] = Activity(clock())
+        st.session_state[LINK_PARAMS_KEY] = st.query_params.to_dict()
         # Same page address, now signed in: the page asked for opens if the role has it.
         st.rerun()

@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards.components import ui
-from dashboards.components.charts import team_trend
+from dashboards.components.charts import STATIC, team_trend
 from dashboards.data import alerts, metrics, periods
 from dashboards.data.dictionary import definitions
 from dashboards.data.team import TEAM_KEYS, load_team
@@ -150,7 +150,7 @@ def render(team, team_alerts) -> None:
         key="team_trend_metric",
     )
     series = trend.filter(pl.col("metric_key") == key)
-    st.plotly_chart(team_trend(series, defs[key]), width="stretch", key="team_trend_chart")
+    st.plotly_chart(team_trend(series, defs[key]), width="stretch", key="team_trend_chart", config=STATIC)
 
 
 ui.run_page(PAGE, body)
