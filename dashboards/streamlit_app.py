@@ -131,27 +131,10 @@ def warm_imports() -> int:
     return len(sys.modules)
 
 
-CHART_PRELOAD_KEY = "chart-preload"
-
-
-def preload_charts() -> None:
-    """An empty chart, hidden, on the sign-in page: the browser fetches and runs plotly's 4.7 MB script (every
-    chart's) while the user types, instead of after "Sign in" on a first page with a chart, where it held up
-    the whole page by seconds."""
-    import plotly.graph_objects as go  # already imported by warm_imports()
-
-    from dashboards.components.charts import STATIC
-
-    st.html(f"<style>.st-key-{CHART_PRELOAD_KEY} {{display: none}}</style>")
-    with st.container(key=CHART_PRELOAD_KEY):
-        st.plotly_chart(go.Figure(), config=STATIC, key="auth_chart_preload")
-
-
 user = current_user()
 if user is None:
     st.navigation(signed_out_navigation(), position="hidden").run()
     warm_imports()
-    preload_charts()
 else:
     with st.sidebar:
         st.write(f"Signed in as **{plain(user.display_name)}** ({user.role.replace('_', ' ').lower()})")
