@@ -33,6 +33,7 @@ PENDING_KEY = "auth_pending"  # PasswordAccepted: the password step passed, the 
 ENROL_KEY = "auth_enrolment"  # mfa.Enrolment being set up (user without MFA)
 CODES_KEY = "auth_recovery_codes"  # (SignedInUser, codes) to show once before the pages open
 SOURCE_NAME = "dashboards"
+LINK_PARAMS_KEY = "auth_link_params"
 IDLE_NOTICE = "You were signed out after 15 minutes without activity."
 # Browser tests shorten the timeout through this variable; it can only shorten it, never lengthen it.
 IDLE_SECONDS_VAR = "MENTALSPACE_DASHBOARD_IDLE_SECONDS"
@@ -182,6 +183,9 @@ def _password_step() -> None:
         st.error(str(exc))
         return
     st.session_state[PENDING_KEY] = accepted
+    # The address's query at sign-in (`?report=aging`): Streamlit drops it on the reruns of the code step and
+    # the page that opens, so the page puts it back (ui.run_page) and a bookmark keeps its choices.
+    st.session_state[LINK_PARAMS_KEY] = st.query_params.to_dict()
     if accepted.needs_enrolment:
         st.session_state[ENROL_KEY] = store_auth.begin_enrolment(accepted)
     st.rerun()

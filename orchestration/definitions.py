@@ -24,6 +24,10 @@ defs = dg.Definitions.merge(
         resources={
             "store": OperationalStoreResource(database_url=current_environment().database_url),
             "warehouse": WarehouseResource(),
-        }
+        },
+        # On DuckDB a run that includes the refresh's last step writes one copy of the file for the whole run,
+        # which only one process can do (WarehouseResource); every run, a UI selection's too, is one process.
+        # PostgreSQL runs keep Dagster's default, a process per step.
+        executor=dg.in_process_executor if current_environment().warehouse_kind == "duckdb" else None,
     ),
 )

@@ -12,6 +12,10 @@ from dashboards.data import periods, reports
 
 PAGE = "reports"
 RANGES = {"This month": 0, "Last 3 months": 2, "Last 6 months": 5, "Last 12 months": 11}
+# The address's `?report=` value -> the report's label.
+REPORTS = {"revenue": "Revenue", "aging": "AR aging", "denials": "Claim denials", "payer-mix": "Payer mix"}
+REPORT_PARAM = "report"
+DEFAULT_REPORT = "revenue"
 
 
 def settings(as_of: dt.date) -> tuple[dt.date, dt.date]:
@@ -30,17 +34,32 @@ def body(user, scope) -> None:
     as_of = periods.as_of()
     first, last = settings(as_of)
     st.caption(f"{first:%b %Y} to {last:%b %Y} (month to date) · as of {as_of:%a %d %b %Y}")
-    revenue_tab, aging_tab, denial_tab, mix_tab = st.tabs(
-        ["Revenue", "AR aging", "Claim denials", "Payer mix"]
-    )
-    with revenue_tab:
-        revenue(first, last)
-    with aging_tab:
+    section = chosen_report()
+    if section == "aging":
         aging(last)
-    with denial_tab:
+    elif section == "denials":
         denials(first, last)
-    with mix_tab:
+    elif section == "payer-mix":
         payer_mix(first, last)
+    else:
+        revenue(first, last)
+
+
+def chosen_report() -> str:
+    """The one report built on this run (the URL's `?report=` preselects it, e.g. `?report=aging`).
+
+    Tabs would build all four on every run, their charts and tables included, and the browser would draw
+    them all: the page took seconds longer to show than the one report read at a time.
+    """
+    wanted = st.query_params.get(REPORT_PARAM)
+    chosen = st.segmented_control(
+        "Report",
+        list(REPORTS),
+        default=wanted if wanted in REPORTS else DEFAULT_REPORT,
+        format_func=REPORTS.get,
+        key="rp_section",
+    )
+    return chosen or DEFAULT_REPORT
 
 
 def revenue(first, last) -> None:

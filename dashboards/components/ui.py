@@ -47,6 +47,9 @@ def run_page(page_key: str, body: Callable[[SignedInUser, Scope], None]) -> None
         st.error("This page is not part of your role's dashboards.")
         st.stop()
     st.html(_CSS)
+    link_params = st.session_state.pop(auth.LINK_PARAMS_KEY, None)
+    if link_params:  # the first page after sign-in: the bookmark's choices (each page still checks them)
+        st.query_params.update(link_params)
     notice = st.session_state.pop(NAV_NOTICE_KEY, None)
     if notice:
         st.info(notice)

@@ -10,15 +10,11 @@ from sqlalchemy import Engine
 
 from operational_api.db import get_engine
 from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse, staged_build
+from orchestration.lib.warehouse import SwapError, Warehouse, is_staged, staged_build, swap_pending_build
 
-# A job tagged so (and run by the in-process executor, one process per run) builds the embedded warehouse
-# as one staged copy for the whole run: see WarehouseResource.
-STAGED_RUN_TAG = "mentalspace/warehouse"
-STAGED_RUN_TAGS = {STAGED_RUN_TAG: "staged"}
-# A failed blocking check fails its step after the step has landed everything (an unbalanced 835 lands its
-# rows, flagged, and only its posting is stopped): such a run still swaps, as it landed in place before.
-_CHECK_FAILED = "DagsterAssetCheckFailedError"
+# The step of the warehouse refresh that swaps the run's copy in (the asset `warehouse/published`, defined with
+# the refresh job in orchestration/defs/dbt/assets.py; its op name).
+PUBLISH_STEP = "warehouse__published"
 
 
 class OperationalStoreResource(dg.ConfigurableResource):
@@ -33,52 +29,61 @@ class OperationalStoreResource(dg.ConfigurableResource):
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse the dbt project builds (DuckDB file locally, PostgreSQL in production).
 
-    In a run of a job tagged STAGED_RUN_TAGS on DuckDB, the whole run (landing, dbt, the alert sync) writes a
-    copy of the file (`staged_build`), swapped in when the run ends if every step it started succeeded:
-    dashboards reading meanwhile never block the run nor see a half-built warehouse, and a failed run leaves
-    the live file as it was. The copy is per process, hence the in-process executor on those jobs. Runs take
-    turns on the writer lock from start to end, so an ERA run that starts during a refresh lands after it.
+    On DuckDB no Dagster run writes the live file: every write goes to a copy (`staged_build`) swapped in whole,
+    so dashboards reading meanwhile never block a run nor see a half-built warehouse, and a failed run leaves
+    the live file as it was. The swap happens inside a step, so a failed swap (a full disk) fails the run:
+    Dagster reports a resource's teardown failing but still calls the run a success.
+    - A run that includes the `warehouse/published` step (the refresh job, or a UI selection with it) writes
+      one copy for the whole run: opened here when the run starts, swapped by that step, which depends on
+      every other step of the refresh, and discarded if it never runs (a step failed). This needs the whole
+      run in one process: the Definitions' executor on DuckDB is the in-process one.
+    - Any other run (an ERA file, AdvancedMD syncs and backfills, assets materialized from the UI) writes one
+      copy per step: each writing step wraps its writes in `writing()`, which swaps at the step's end. A run
+      of several steps is then atomic step by step, as its landings were before.
+    Writers take turns on the file's lock from copy to swap, so an ERA run that starts during a refresh lands
+    after it. PostgreSQL builds in place: its transactions keep its readers consistent.
     """
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
-        run, env = context.run, current_environment()
-        staged = run is not None and run.tags.get(STAGED_RUN_TAG) == STAGED_RUN_TAGS[STAGED_RUN_TAG]
-        if (
-            not staged or env.warehouse_kind != "duckdb"
-        ):  # PostgreSQL's transactions keep its readers consistent
+        env = current_environment()
+        if env.warehouse_kind != "duckdb" or is_staged(env) or not _runs_publish_step(context):
+            # PostgreSQL; `mentalspace build`, whose own copy this run writes and which swaps it at its end; or
+            # a run that stages step by step.
             yield self
             return
-        try:
-            with staged_build(env):
-                yield self
-                if not _every_started_step_succeeded(context.instance, run.run_id):
-                    raise _RunFailed
-        except _RunFailed:
-            context.log.warning("a step failed: the warehouse is left as it was before this run")
+        with staged_build(env, swap_on_exit=False):
+            yield self
+            if is_staged(env):
+                context.log.warning(
+                    "the run ended without swapping its copy in: the warehouse is left as it was before it"
+                )
 
     def warehouse(self) -> Warehouse:
-        return Warehouse(current_environment())
+        """The warehouse to read (or, inside `writing()` or a staged run, to write)."""
+        return Warehouse(current_environment(), live_writes=False)
+
+    @contextmanager
+    def writing(self) -> Iterator[Warehouse]:
+        """The warehouse to write in this step. On DuckDB outside a run-wide copy, a copy of the file swapped in
+        when the block ends, inside the step: a failed swap fails the step with one line naming the file."""
+        try:
+            with staged_build(current_environment()):
+                yield self.warehouse()
+        except SwapError as exc:
+            raise dg.Failure(description=str(exc)) from None
+
+    def publish(self) -> bool:
+        """Swap in the run's copy (the `warehouse/published` step); False when there was none to swap."""
+        try:
+            return swap_pending_build()
+        except SwapError as exc:
+            raise dg.Failure(description=str(exc)) from None
 
 
-class _RunFailed(Exception):
-    pass
-
-
-def _every_started_step_succeeded(instance: dg.DagsterInstance, run_id: str) -> bool:
-    started, succeeded = set(), set()
-    kinds = {
-        dg.DagsterEventType.STEP_START,
-        dg.DagsterEventType.STEP_SUCCESS,
-        dg.DagsterEventType.STEP_FAILURE,
-    }
-    for entry in instance.all_logs(run_id, of_type=kinds):
-        event = entry.dagster_event
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            started.add(event.step_key)
-        elif event.event_type == dg.DagsterEventType.STEP_SUCCESS or (
-            event.step_failure_data.error is not None
-            and event.step_failure_data.error.cls_name == _CHECK_FAILED
-        ):
-            succeeded.add(event.step_key)
-    return started <= succeeded
+def _runs_publish_step(context: dg.InitResourceContext) -> bool:
+    run = context.run
+    if run is None or run.execution_plan_snapshot_id is None:
+        return False
+    plan = context.instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+    return PUBLISH_STEP in plan.step_keys_to_execute

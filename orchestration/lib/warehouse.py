@@ -5,10 +5,10 @@ lands the same rows and a failed run leaves the previous ones in place.
 
 A DuckDB build (`staged_build`) writes a copy of the file and swaps it in whole when it succeeded: DuckDB lets
 no process write a file another one has open, so building in place failed whenever a dashboard was reading,
-and readers saw every model half-replaced. `mentalspace build` and Dagster's refresh and ERA runs build this way
-(orchestration/lib/resources.py, WarehouseResource). Writes to the live file itself (an AdvancedMD day landing,
-a run started outside those jobs) hold `<file>.lock`, as a build does from its copy to its swap, so neither
-loses the other's rows.
+and readers saw every model half-replaced. Every writer builds this way: `mentalspace build`, and every Dagster
+run (orchestration/lib/resources.py, WarehouseResource: a whole refresh in one copy swapped by its last step,
+any other run one copy per step). `<file>.lock` lets one build at a time run, from its copy to its swap, so
+none loses another's rows.
 """
 
 from __future__ import annotations
@@ -106,6 +106,21 @@ def writer_lock(path: Path, wait_seconds: float = WRITER_WAIT_SECONDS) -> Iterat
 
 # Live file -> the copy this process is building it in (see staged_build).
 _STAGED: dict[Path, Path] = {}
+# Live file -> the build of it this process is running (its environment to restore, whether it was swapped).
+_BUILDS: dict[Path, _Build] = {}
+
+
+@dataclasses.dataclass
+class _Build:
+    live: Path
+    staging: Path
+    saved_env: dict[str, str | None]
+    swap_on_exit: bool
+    swapped: bool = False
+
+
+class SwapError(PlatformError):
+    """The finished copy could not replace the live file: the previous warehouse is still the one in use."""
 
 
 def _staging_path(live: Path) -> Path:
@@ -119,57 +134,103 @@ def _remove_database(path: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
+def is_staged(env: Environment) -> bool:
+    """Whether this process already writes `env`'s warehouse into a copy (a build is running around it)."""
+    return env.warehouse_kind == "duckdb" and (
+        env.duckdb_path in _STAGED.values() or env.duckdb_path in _STAGED
+    )
+
+
 @contextmanager
-def staged_build(env: Environment) -> Iterator[Environment]:
+def staged_build(env: Environment, *, swap_on_exit: bool = True) -> Iterator[Environment]:
     """Build a DuckDB warehouse into a copy of its file and swap the copy in atomically on success.
 
     Inside the block this process (landing, dbt, the alert sync: everything that calls
     `current_environment()` or reads MENTALSPACE_DUCKDB_PATH) sees the copy; readers keep the previous
     complete warehouse until `os.replace` hands them the new one, and a failed build leaves the previous
     one untouched. PostgreSQL builds in place (its transactions already keep readers consistent).
+
+    With `swap_on_exit=False` the block's end swaps nothing: the build is swapped by `swap_pending_build()`
+    (a Dagster run's last step, so that a failed swap fails the run) and discarded if that never happened.
     """
-    if env.warehouse_kind != "duckdb" or env.duckdb_path in _STAGED.values():
-        yield env  # PostgreSQL, or already inside this process's build (a staged Dagster run under the CLI's)
+    if env.warehouse_kind != "duckdb" or is_staged(env):
+        yield env  # PostgreSQL, or already inside this process's build (a Dagster run under the CLI's)
         return
     live = env.duckdb_path
     staging = _staging_path(live)
     with writer_lock(live):
         _remove_database(staging)  # every build holds the lock: a copy left here is from one that died
         if live.exists():
-            # A read-only connection held during the copy keeps out any writer that does not take our lock
-            # (dbt in a Dagster run outside the staged jobs, e.g. one started from the UI), so the copy is
-            # never torn. A WAL beside the file (a writer
-            # that died) is copied too and replayed into the copy when the build first opens it.
+            # A read-only connection held during the copy keeps out any writer that does not take our lock,
+            # so the copy is never torn. A WAL beside the file (a writer that died) is copied too and replayed
+            # into the copy when the build first opens it.
             with _no_writer(live):
                 _copy(live, staging)
                 if Path(f"{live}.wal").exists():
                     _copy(Path(f"{live}.wal"), Path(f"{staging}.wal"))
-        saved = {
-            name: os.environ.get(name) for name in ("MENTALSPACE_WAREHOUSE_URL", "MENTALSPACE_DUCKDB_PATH")
-        }
+        build = _Build(
+            live,
+            staging,
+            {name: os.environ.get(name) for name in ("MENTALSPACE_WAREHOUSE_URL", "MENTALSPACE_DUCKDB_PATH")},
+            swap_on_exit,
+        )
         os.environ["MENTALSPACE_WAREHOUSE_URL"] = f"duckdb:///{staging}"
         os.environ["MENTALSPACE_DUCKDB_PATH"] = str(staging)
         _STAGED[live] = staging
+        _BUILDS[live] = build
         try:
             yield dataclasses.replace(env, warehouse_url=f"duckdb:///{staging}")
-            # Fold any WAL into the file, so the swapped-in file is complete on its own.
-            con = duckdb.connect(str(staging))
-            con.execute("checkpoint")
-            con.close()
-            with open(staging, "rb+") as handle:
-                os.fsync(handle.fileno())
-            Path(f"{live}.wal").unlink(missing_ok=True)  # belongs to the previous file, never to the new one
-            os.replace(staging, live)
-        except BaseException:
-            _remove_database(staging)
-            raise
+            if swap_on_exit and not build.swapped:
+                _swap(build)
         finally:
-            _STAGED.pop(live, None)
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+            if not build.swapped:
+                _remove_database(staging)
+            _end(build)
+
+
+def swap_pending_build() -> bool:
+    """Swap in now the build this process entered with `swap_on_exit=False`; False when there is none
+    (PostgreSQL, a build that swaps at its own end such as `mentalspace build`'s, or no build at all).
+
+    Raises SwapError, one line naming the file and the reason, when the copy cannot replace the live file;
+    the live file is then the previous warehouse and the copy is removed when the build's block ends."""
+    pending = [b for b in _BUILDS.values() if not b.swap_on_exit and not b.swapped]
+    for build in pending:
+        _swap(build)
+        # Whatever runs after the swap in this process reads the live (new) file.
+        _end(build)
+    return bool(pending)
+
+
+def _swap(build: _Build) -> None:
+    try:
+        # Fold any WAL into the file, so the swapped-in file is complete on its own.
+        con = duckdb.connect(str(build.staging))
+        con.execute("checkpoint")
+        con.close()
+        with open(build.staging, "rb+") as handle:
+            os.fsync(handle.fileno())
+        Path(f"{build.live}.wal").unlink(missing_ok=True)  # the previous file's, never the new one's
+        os.replace(build.staging, build.live)
+    except (OSError, duckdb.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        raise SwapError(
+            f"the rebuilt warehouse could not replace {build.live} ({reason}); "
+            "the previous warehouse is still the one in use and this build's copy is discarded"
+        ) from None
+    build.swapped = True
+
+
+def _end(build: _Build) -> None:
+    if _BUILDS.get(build.live) is not build:
+        return
+    del _BUILDS[build.live]
+    _STAGED.pop(build.live, None)
+    for name, value in build.saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @contextmanager
@@ -202,9 +263,11 @@ def _copy(source: Path, target: Path) -> None:
 class Warehouse:
     """A handle on the warehouse of one environment."""
 
-    def __init__(self, env: Environment) -> None:
+    def __init__(self, env: Environment, *, live_writes: bool = True) -> None:
         self.env = env
         self.kind = env.warehouse_kind
+        # False for Dagster's assets (WarehouseResource): they write inside a staged build, never the live file.
+        self.live_writes = live_writes
         self._held: duckdb.DuckDBPyConnection | None = None
 
     @contextmanager
@@ -238,6 +301,11 @@ class Warehouse:
             finally:
                 con.close()
             return
+        if not self.live_writes:
+            raise PlatformError(
+                f"a Dagster step wrote {path.name} outside a staged build: "
+                "write inside WarehouseResource.writing() (orchestration/lib/resources.py)"
+            )
         with writer_lock(path):
             con = duckdb.connect(str(path))
             try:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from dashboards.access import PAGE_TITLES, PAGES_BY_ROLE
 from orchestration.lib.environment import current_environment
 from orchestration.lib.warehouse import Warehouse
-from tests.dashboards.conftest import signed_in_app, table_with
+from tests.dashboards.conftest import APP, demo_logins, signed_in_app, table_with
 
 AS_OF = dt.date(2026, 11, 25)
 WEEK, MONTH = dt.date(2026, 11, 23), dt.date(2026, 11, 1)
@@ -213,14 +214,36 @@ def test_reports_revenue_matches_the_revenue_mart(demo_env):
         [dt.date(2026, 9, 1), MONTH],
     ).item()
     assert by_clinician["revenue"].sum() == pytest.approx(float(total))
+    # One report is built at a time: the others' tables are not on the page until chosen.
+    assert table_with(at, "bucket", "outstanding", required=False) is None
+    at.segmented_control(key="rp_section").set_value("aging").run()
     buckets = table_with(at, "bucket", "outstanding")
     assert list(buckets["bucket"]) == ["Current (0–30)", "31–60", "61–90", "91–120", "120+"]
+    assert table_with(at, "clinician", "revenue", required=False) is None
     denials = warehouse(
         "select count(*) from marts.fct_claims where is_denied and adjudicated_date between ? and ?",
         [dt.date(2026, 9, 1), dt.date(2026, 11, 30)],
     ).item()
+    at.segmented_control(key="rp_section").set_value("denials").run()
     by_reason = table_with(at, "carc_code", "share_pct", required=False)
     assert (0 if by_reason is None else int(by_reason["claims_denied"].sum())) == denials
+    at.segmented_control(key="rp_section").set_value("payer-mix").run()
+    assert table_with(at, "payer", "billed")["billed"].sum() > 0
+
+
+def test_a_link_to_a_report_opens_that_report(demo_env):
+    # Billing's first page is Reports: the link's `?report=` survives the sign-in, as a bookmark would.
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["report"] = "aging"
+    at.run()
+    email, password = demo_logins(demo_env)["BILLING"]
+    at.text_input(key="auth_email").input(email)
+    at.text_input(key="auth_password").input(password)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Reports"
+    assert at.segmented_control(key="rp_section").value == "aging"
+    assert table_with(at, "bucket", "outstanding") is not None
 
 
 def test_front_desk_sees_todays_schedule_and_work_lists(demo_env):

@@ -1,7 +1,8 @@
-"""Dagster's own warehouse runs (the refresh schedules' job, the ERA sensor's job) build a staged copy of the
-embedded warehouse and swap it in, as `mentalspace build` does: dashboards reading all the while never fail
-nor see a half-built warehouse, an ERA file arriving during a refresh lands after it instead of failing or
-being lost, and a failed run leaves the previous warehouse as it was.
+"""Dagster's runs never write the live embedded warehouse: the refresh job builds one staged copy swapped in
+by its last step, every other run (an ERA file, a selection materialized from the UI) one copy per step. So
+dashboards reading all the while never fail nor see a half-built warehouse, an ERA file arriving during a
+refresh lands after it instead of failing or being lost, a failed run leaves the previous warehouse as it was,
+and a swap that fails fails the run.
 
 One small practice for the module (a build is the slow part); each test states the warehouse it starts from.
 """
@@ -15,12 +16,15 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import polars as pl
 import pytest
 
+from operational_api.errors import PlatformError
 from orchestration.lib.environment import current_environment
 from orchestration.lib.warehouse import writer_lock
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, SMALL_PRACTICE, copy_practice
@@ -36,11 +40,7 @@ from orchestration.lib.environment import current_environment
 from orchestration.lib.warehouse import Warehouse
 
 reader = Reader(Warehouse(current_environment()))
-sql = ("select (select count(*) from reference.warehouse_builds) as builds, "
-       "(select count(*) from raw_operational.appointments where status = 'NO_SHOW') as landed, "
-       "(select count(*) from marts.fct_appointments where is_no_show) as modelled, "
-       "(select count(*) from raw_era.claim_payments) as era")
-stop = sys.argv[1]
+stop, sql = sys.argv[1], sys.argv[2]
 while True:
     stopping = os.path.exists(stop)
     try:
@@ -85,10 +85,10 @@ def _store(var: Path, sql: str) -> None:
         con.execute(sql)
 
 
-def _start_reader(var: Path, stop: Path) -> subprocess.Popen:
+def _start_reader(var: Path, stop: Path, sql: str) -> subprocess.Popen:
     clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
     return subprocess.Popen(
-        [sys.executable, "-c", READER, str(stop)],
+        [sys.executable, "-c", READER, str(stop), sql],
         cwd=REPO_ROOT,
         env={**clean, "MENTALSPACE_VAR_DIR": str(var)},
         stdout=subprocess.PIPE,
@@ -117,14 +117,25 @@ def _sensor_request(defs, instance):
     return request
 
 
-def test_the_jobs_that_write_the_warehouse_run_in_one_process_on_a_staged_copy(practice):
-    from orchestration.lib.resources import STAGED_RUN_TAGS
+def test_every_job_runs_in_one_process_and_the_refresh_swaps_in_its_last_step(practice):
+    from orchestration.lib.resources import PUBLISH_STEP
 
     _, defs = practice
-    for name in ("warehouse_refresh_job", "era_file_job"):
-        job = defs.resolve_job_def(name)
-        assert job.executor_def.name == "in_process", name
-        assert STAGED_RUN_TAGS.items() <= job.run_tags.items(), name
+    # A run-wide copy lives in one process; a UI selection runs as the implicit asset job.
+    assert {job.name: job.executor_def.name for job in defs.resolve_all_job_defs()} == dict.fromkeys(
+        (job.name for job in defs.resolve_all_job_defs()), "in_process"
+    )
+    graph = defs.resolve_asset_graph()
+    job = defs.resolve_job_def("warehouse_refresh_job")
+    step = {key: graph.get(key).assets_def.op.name for key in job.asset_layer.selected_asset_keys}
+    upstream, todo = set(), [dg.AssetKey(["warehouse", "published"])]
+    while todo:
+        for parent in graph.get(todo.pop()).parent_keys:
+            if parent not in upstream:
+                upstream.add(parent)
+                todo.append(parent)
+    # Every other step of the refresh runs (and must succeed) before the one that swaps.
+    assert set(step.values()) - {step[key] for key in upstream if key in step} == {PUBLISH_STEP}
 
 
 def test_an_era_file_during_a_refresh_lands_after_it_while_dashboards_read_old_or_new(practice, tmp_path):
@@ -139,7 +150,7 @@ def test_an_era_file_during_a_refresh_lands_after_it_while_dashboards_read_old_o
     request = _remittance_request(defs, instance, tmp_path)
 
     stop = tmp_path / "stop"
-    reader = _start_reader(var, stop)
+    reader = _start_reader(var, stop, STATE_SQL)
     clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
     try:
         time.sleep(3)  # the reader holds the warehouse open before the refresh starts
@@ -258,6 +269,108 @@ def test_an_unbalanced_file_still_lands_flagged_but_is_not_posted(practice):
         ).fetchone()
     assert landed == (1, True) and _state(var)[3] > before[3]
     assert not list(var.glob(".warehouse.duckdb.building*"))
+
+
+@contextmanager
+def _immutable(path: Path):
+    """The file cannot be replaced, even by root (a rename onto it fails): the swap's last move fails."""
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i unsupported here: {done.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_failed_swap_fails_the_refresh_run_and_leaves_the_previous_warehouse(practice):
+    var, defs = practice
+    _store(
+        var,
+        "update appointments set status = 'NO_SHOW' where id in "
+        "(select id from appointments where status = 'COMPLETED' order by id limit 3)",
+    )
+    before = _state(var)
+    with _immutable(var / "warehouse.duckdb"):
+        result = defs.resolve_job_def("warehouse_refresh_job").execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        )
+        assert _state(var) == before  # readers see the previous warehouse
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_key == "warehouse__published"
+    message = failure.step_failure_data.error.message
+    assert "could not replace" in message and "warehouse.duckdb" in message, message
+    assert "the previous warehouse is still the one in use" in message
+    assert not list(var.glob(".warehouse.duckdb.building*"))
+    # And the same refresh, once the file can be replaced, swaps the rebuilt warehouse in.
+    result = defs.resolve_job_def("warehouse_refresh_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert result.success
+    assert _state(var)[:3] == [before[0] + 1, before[1] + 3, before[2] + 3]
+
+
+AD_HOC_SQL = (
+    "select (select count(*) from raw_operational.appointments where status = 'NO_SHOW') as no_shows, "
+    "(select count(*) from raw_operational.clients where is_high_risk) as high_risk"
+)
+
+
+def test_an_ad_hoc_selection_from_the_ui_lands_in_a_copy_swapped_in_whole(practice, tmp_path):
+    # Two tables landed in one step of the UI's asset job (neither the refresh nor the ERA job), while the
+    # dashboards' reader queries both in one statement: it never fails and sees both old or both new.
+    var, defs = practice
+    _store(
+        var,
+        "update appointments set status = 'NO_SHOW' where id in "
+        "(select id from appointments where status = 'COMPLETED' order by id limit 4)",
+    )
+    _store(
+        var,
+        "update clients set is_high_risk = 1 where id in "
+        "(select id from clients where not is_high_risk order by id limit 2)",
+    )
+    with duckdb.connect(str(var / "warehouse.duckdb"), read_only=True) as con:
+        before = list(con.execute(AD_HOC_SQL).fetchone())
+    stop = tmp_path / "stop"
+    reader = _start_reader(var, stop, AD_HOC_SQL)
+    try:
+        time.sleep(3)
+        job = defs.resolve_implicit_global_asset_job_def()
+        result = job.execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(),
+            asset_selection=[
+                dg.AssetKey(["operational", "appointments"]),
+                dg.AssetKey(["operational", "clients"]),
+            ],
+            raise_on_error=False,
+        )
+        done_at = time.time()
+        time.sleep(2)
+        stop.touch()
+        out, err = reader.communicate(timeout=60)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+    assert result.success, [e.message for e in result.all_events if e.is_step_failure]
+    after = [before[0] + 4, before[1] + 2]
+    samples = [json.loads(line) for line in out.splitlines()]
+    assert not [s["error"] for s in samples if "error" in s], err
+    states = {tuple(s["state"]) for s in samples}
+    assert len(samples) > 20 and states == {tuple(before), tuple(after)}, states
+    assert all(s["state"] == after for s in samples if s["at"] > done_at + 1)
+    assert not list(var.glob(".warehouse.duckdb.building*"))
+
+
+def test_a_dagster_step_cannot_write_the_live_file(practice):
+    from orchestration.lib.resources import WarehouseResource
+
+    var, _ = practice
+    before = _state(var)
+    with pytest.raises(PlatformError, match="outside a staged build"):
+        WarehouseResource().warehouse().replace_table("raw_era", "in_place", [pl.DataFrame({"n": [1]})])
+    assert _state(var) == before
 
 
 def test_on_postgresql_the_era_run_lands_in_place_with_no_file_made(var_dir, pg_database, monkeypatch):

@@ -87,7 +87,7 @@ def _placeholder(wh: Warehouse) -> str:
 @dg.asset(key=LANDING_TABLES, group_name=SETUP_GROUP, kinds=KINDS)
 def advancedmd_landing_tables(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Empty raw_advancedmd tables, so the warehouse builds before the first AdvancedMD sync."""
-    with WarehouseSink(warehouse.warehouse()) as sink:
+    with warehouse.writing() as wh, WarehouseSink(wh) as sink:
         created = sink.ensure_tables()
     return dg.MaterializeResult(metadata={"tables_created": created, "schema": RAW_SCHEMA})
 
@@ -125,7 +125,7 @@ def advancedmd_patients(
     fetched = FetchFirst(watermark_store(store))
     with advancedmd.connect() as amd:
         result = sync_patients(amd.client, fetched, fetched)
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink:
+    with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
         fetched.commit(sink)
         rows = {entity: sink.row_count(entity, advancedmd.office_key) for entity in ("patients", "insurance")}
     context.log.info(
@@ -259,7 +259,7 @@ def advancedmd_visit_days(
     per_day: dict[str, dict[str, int]] = {}
     with advancedmd.connect() as amd:
         answers = [amd.client.get_date_visits(day) for day in days]
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink:
+    with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
         for day, answer in zip(days, answers, strict=True):
             before = (sink.stats.landed.copy(), sink.stats.quarantined.copy())
             sink.replace_visit_day(amd.office_key, day, answer.visits, answer.charges)
@@ -326,7 +326,7 @@ def advancedmd_visit_updates(
             else today + dt.timedelta(days=config.initial_days_ahead)
         )
         result = sync_visits(amd.client, fetched, fetched, initial_start=start, initial_end=end)
-    with WarehouseSink(warehouse.warehouse(), run_id=context.run.run_id) as sink:
+    with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
         fetched.commit(sink)
         rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
     if result.mode == "initial":
@@ -407,7 +407,8 @@ def advancedmd_eligibility(
                 context.log.warning(
                     f"eligibility of patient {patient_id} coverage {coverage_id}: {type(exc).__name__}"
                 )
-    with WarehouseSink(wh, run_id=context.run.run_id) as sink:
+    # Staged only for the landing: the checks above, rate-limited, hold no lock while they wait.
+    with warehouse.writing() as landing, WarehouseSink(landing, run_id=context.run.run_id) as sink:
         sink.land_eligibility(amd.office_key, results)
         rows = {"eligibility": sink.row_count("eligibility", amd.office_key)}
     by_status: dict[str, int] = {}
@@ -463,7 +464,8 @@ def advancedmd_transactions(
             ).iter_rows()
         ]
         transactions = [tx for pid in patients for tx in amd.client.iter_tx_history(pid)]
-    with WarehouseSink(wh, run_id=context.run.run_id) as sink:
+    # Staged only for the landing: the rate-limited calls above hold no lock while they wait.
+    with warehouse.writing() as landing, WarehouseSink(landing, run_id=context.run.run_id) as sink:
         sink.replace_transactions(advancedmd.office_key, patients, transactions)
         rows = {"transactions": sink.row_count("transactions", advancedmd.office_key)}
     return dg.MaterializeResult(

@@ -4,8 +4,11 @@ import dagster as dg
 from dagster_dbt import dbt_assets
 
 from operational_api.settings import practice_timezone
+from orchestration.defs.advancedmd.keys import LANDING_TABLES as ADVANCEDMD_LANDING_TABLES
+from orchestration.defs.alerts.assets import store_compliance_alerts
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DbtCli, dbt_project
-from orchestration.lib.resources import STAGED_RUN_TAGS, WarehouseResource
+from orchestration.defs.era.assets import era_landing_tables
+from orchestration.lib.resources import WarehouseResource
 from orchestration.lib.run_queue import WAREHOUSE_REFRESH_TAGS
 
 # Schedules follow the practice's day, not the server's.
@@ -17,25 +20,45 @@ PROJECT = dbt_project()
 @dbt_assets(manifest=PROJECT.manifest_path, project=PROJECT)
 def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource):
     """Every staging, intermediate and mart model and seed; dbt tests arrive as asset checks."""
-    # `warehouse` is unused here but required: it is what points dbt at a staged run's copy of the file
-    # (a run re-executing only this step would otherwise build the live file in place).
-    del warehouse
     # Unit tests check formulas against fixed fixtures, not data: they run in the test suite
     # (tests/dbt/test_measures_demo.py, both warehouses), not on every refresh of the warehouse.
-    yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
+    # dbt finds the copy through the environment `writing()` sets (MENTALSPACE_DUCKDB_PATH). Outside a refresh
+    # (this step alone, from the UI) the copy is swapped in after dbt's events have streamed: a failed swap
+    # then fails the step after its models were reported built, in a copy that is discarded.
+    with warehouse.writing():
+        yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
+
+
+@dg.asset(
+    key=["warehouse", "published"],
+    # Every other step of the refresh job comes first (the dbt build is upstream of the alert sync; the two
+    # setup steps are not upstream of dbt): tests/orchestration/test_dagster_swap.py checks that it stays so.
+    deps=[store_compliance_alerts.key, era_landing_tables.key, ADVANCEDMD_LANDING_TABLES],
+    group_name="warehouse",
+    description="The refresh's copy of the embedded warehouse swapped in whole, once every other step "
+    "succeeded (nothing to do on PostgreSQL, or under `mentalspace build`, which swaps its own copy).",
+)
+def warehouse_published(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    swapped = warehouse.publish()
+    context.log.info(
+        "the rebuilt warehouse is now the live one" if swapped else "nothing to swap in this run"
+    )
+    return dg.MaterializeResult(metadata={"swapped": swapped})
 
 
 # Land the store, build every model, sync alerts. Partitioned ingest (ERA files, AdvancedMD days)
 # runs in its own jobs; this one never needs a partition key. AdvancedMD syncs are not part of it
 # (they keep to the API's tier budget on their own schedules); only their empty landing tables are.
-# One process and one staged copy of the embedded warehouse per run (WarehouseResource), swapped in when
-# every step succeeded, as `mentalspace build` does.
+# One process and one staged copy of the embedded warehouse per run (WarehouseResource), swapped in by the
+# last step, `warehouse/published`, when every other step succeeded, as `mentalspace build` does.
 WAREHOUSE_JOB = dg.define_asset_job(
     "warehouse_refresh_job",
     selection=dg.AssetSelection.groups("operational", "era_setup", "advancedmd_setup", "alerts")
-    | dg.AssetSelection.assets(warehouse_models),
+    | dg.AssetSelection.assets(warehouse_models, warehouse_published),
     executor_def=dg.in_process_executor,
-    tags={**STAGED_RUN_TAGS, **WAREHOUSE_REFRESH_TAGS},
+    tags={**WAREHOUSE_REFRESH_TAGS},
 )
 
 # Real-time measures (KVR, unsigned notes, today's schedule) every 15 minutes in the practice's day;
@@ -76,7 +99,7 @@ warehouse_monthly_schedule = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[warehouse_models],
+    assets=[warehouse_models, warehouse_published],
     jobs=[WAREHOUSE_JOB],
     schedules=[
         warehouse_realtime_schedule,

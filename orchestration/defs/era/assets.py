@@ -58,10 +58,14 @@ def era_raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         result = edi835.parse_file(path)
     except edi835.Edi835Error as exc:
         raise dg.Failure(f"{original_name(file_hash)}: {exc}") from None
-    wh = warehouse.warehouse()
-    for table, raw in RAW_TABLES.items():
-        frame = _landable(result.tables[table])
-        rows = wh.replace_partition(RAW_SCHEMA, raw, "source_file_id", file_hash, [frame])
+    landed = {}
+    # Swapped in at the block's end, before the balance check below can fail the step: an unbalanced file's
+    # rows land (flagged by `is_balanced`) and only its posting is stopped.
+    with warehouse.writing() as wh:
+        for table, raw in RAW_TABLES.items():
+            frame = _landable(result.tables[table])
+            landed[raw] = wh.replace_partition(RAW_SCHEMA, raw, "source_file_id", file_hash, [frame])
+    for raw, rows in landed.items():
         yield dg.MaterializeResult(
             asset_key=["era", raw],
             metadata={"rows": rows, "file_name": original_name(file_hash), "file_hash": file_hash},
@@ -85,11 +89,11 @@ def era_raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 @dg.asset(key=["era", "landing_tables"], group_name="era_setup")
 def era_landing_tables(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Empty raw_era tables with the parser's schema, so the warehouse builds before the first upload."""
-    wh = warehouse.warehouse()
     created = 0
-    for table, raw in RAW_TABLES.items():
-        empty = _landable(pl.DataFrame(schema=edi835.TABLE_SCHEMAS[table]))
-        created += wh.ensure_table(RAW_SCHEMA, raw, empty)
+    with warehouse.writing() as wh:
+        for table, raw in RAW_TABLES.items():
+            empty = _landable(pl.DataFrame(schema=edi835.TABLE_SCHEMAS[table]))
+            created += wh.ensure_table(RAW_SCHEMA, raw, empty)
     return dg.MaterializeResult(metadata={"tables_created": created})
 
 

@@ -5,17 +5,16 @@ import dagster as dg
 from operational_api.era_inbox import drain_inbox
 from orchestration.defs.dbt.assets import WAREHOUSE_JOB
 from orchestration.defs.era.partitions import ERA_FILES
-from orchestration.lib.resources import STAGED_RUN_TAGS
 from orchestration.lib.run_queue import ERA_POSTING_TAGS
 
-# Lands into a staged copy of the embedded warehouse, like the refresh (WarehouseResource): a dashboard
-# reading the live file cannot make the landing fail, and a refresh running meanwhile finishes first.
+# The landing step writes a copy of the embedded warehouse and swaps it in at its end (WarehouseResource): a
+# dashboard reading the live file cannot make the landing fail, and a refresh running meanwhile finishes first.
 ERA_FILE_JOB = dg.define_asset_job(
     "era_file_job",
     selection=dg.AssetSelection.groups("era"),
     description="Parse one 835 file into raw_era, then match and post it.",
     executor_def=dg.in_process_executor,
-    tags={**STAGED_RUN_TAGS, **ERA_POSTING_TAGS},
+    tags={**ERA_POSTING_TAGS},
 )
 
 

@@ -29,13 +29,13 @@ def operational_tables(
 ):
     """Copy each selected operational table into raw_operational, replacing the previous copy atomically."""
     engine = store.engine()
-    wh = warehouse.warehouse()
     tables = {t.name: t for t in exported_tables()}
     env = current_environment()
     # Appointment dates in the practice's time zone, age bands as of the practice's (possibly pinned) today,
     # as the warehouse cuts its periods.
     today = dt.date.fromisoformat(env.as_of_date) if env.as_of_date else None
-    with wh.held_open():
+    landed = []
+    with warehouse.writing() as wh, wh.held_open():
         for key in context.selected_asset_keys:
             name = key.path[-1]
             rows = wh.replace_table(
@@ -43,9 +43,12 @@ def operational_tables(
                 name,
                 read_table(engine, tables[name], timezone=env.practice_timezone, today=today),
             )
-            yield dg.MaterializeResult(
-                asset_key=key, metadata={"rows": rows, "table": f"{RAW_SCHEMA}.{name}"}
-            )
+            landed.append((key, rows))
+    # Reported once swapped in (or, in a refresh, written to the run's copy).
+    for key, rows in landed:
+        yield dg.MaterializeResult(
+            asset_key=key, metadata={"rows": rows, "table": f"{RAW_SCHEMA}.{key.path[-1]}"}
+        )
 
 
 defs = dg.Definitions(assets=[operational_tables])
