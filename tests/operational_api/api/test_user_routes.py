@@ -26,7 +26,7 @@ def _actions(api: Api, user_id: int) -> list[str]:
         return list(
             session.scalars(
                 select(AuditEvent.action)
-                .where(AuditEvent.entity_id == user_id, AuditEvent.action.like("user.%"))
+                .where(AuditEvent.entity_id == str(user_id), AuditEvent.action.like("user.%"))
                 .order_by(AuditEvent.id)
             )
         )
