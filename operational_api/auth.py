@@ -30,8 +30,9 @@ from sqlalchemy.orm import Session
 
 from operational_api import audit, mfa, passwords
 from operational_api.db import session_scope
-from operational_api.models import HipaaTraining, User
+from operational_api.models import User
 from operational_api.models_credentials import HipaaTrainingException, MfaRecoveryCode
+from operational_api.services import rules
 
 MAX_FAILED_ATTEMPTS = 5
 LOCKOUT = dt.timedelta(minutes=30)
@@ -366,14 +367,15 @@ def record_sign_out(
 
 
 def training_allows(session: Session, user_id: int, now: dt.datetime) -> bool:
-    """Georgia rule 7: current HIPAA training (it expires at the end of its expiry date), or an active exception.
+    """Georgia rule 7, the one gate for every surface (sign-in here, each API request in api/context.py):
+    current HIPAA training, or an administrator's exception active at `now`.
 
-    No record at all suspends too: a new hire completes the training (or is granted an exception) first.
+    "Current" is the warehouse's definition (`rules.training_current_on`, checked against the dbt model): on the
+    practice-local date, completed by then and before the earlier of its expiry and completion + the rule's
+    validity, so access is suspended ON the expiry date, the day the dashboards first count it as expired. No
+    record at all suspends too: a new hire completes the training (or is granted an exception) first.
     """
-    latest = session.scalar(
-        select(func.max(HipaaTraining.expires_date)).where(HipaaTraining.user_id == user_id)
-    )
-    if latest is not None and latest >= now.date():
+    if rules.training_current_on(session, user_id, rules.local_today(now)):
         return True
     active = session.scalar(
         select(func.count())

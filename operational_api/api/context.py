@@ -29,7 +29,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import Engine, MetaData, Table, inspect, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -37,12 +37,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from operational_api import audit
 from operational_api.api import tokens
 from operational_api.api.problems import PROBLEM_SCHEMA, ApiProblem
-from operational_api.auth import STAFF_ROLES, SignedInUser, _visible_clinicians
+from operational_api.auth import STAFF_ROLES, SignedInUser, _visible_clinicians, training_allows
 from operational_api.models import User
 from operational_api.models_api import ApiSession, IdempotencyRecord
 from operational_api.services.constraints import translate_integrity_error
 from operational_api.services.errors import ServiceError, VersionConflict
-from operational_api.services.rules import local_today, training_current_on
 
 log = logging.getLogger("operational_api.api")
 
@@ -55,9 +54,8 @@ BILLING = frozenset({"ADMIN", "BILLING"})
 # Deadlock detected, serialization failure: the transaction is safe to run again from the start.
 RETRYABLE_SQLSTATES = ("40P01", "40001")
 RETRIES = 5
-
-# h4a's administrator exception to the HIPAA training rule (rule 7); read defensively until it is merged.
-TRAINING_EXCEPTION_TABLE = "hipaa_training_exceptions"
+# Georgia rule 7 (auth.training_allows): the problem's rule id at sign-in and on every request.
+TRAINING_RULE = "staff.hipaa_training_required"
 
 
 @dataclass
@@ -68,12 +66,9 @@ class ApiState:
     signing_key: bytes
     clock: Callable[[], dt.datetime]
     sessions: sessionmaker = field(init=False)
-    training_exceptions: Table | None = None
 
     def __post_init__(self) -> None:
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
-        if inspect(self.engine).has_table(TRAINING_EXCEPTION_TABLE):
-            self.training_exceptions = Table(TRAINING_EXCEPTION_TABLE, MetaData(), autoload_with=self.engine)
 
     def now(self) -> dt.datetime:
         return self.clock().replace(tzinfo=None)
@@ -95,23 +90,14 @@ def _unauthorized(detail: str, rule: str = "auth.token_invalid") -> ApiProblem:
     return ApiProblem(401, rule, detail, headers={"WWW-Authenticate": 'Bearer realm="mentalspace"'})
 
 
-def _training_exception_active(state: ApiState, session: Session, user_id: int, now: dt.datetime) -> bool:
-    table = state.training_exceptions
-    if table is None or "user_id" not in table.c:
-        return False
-    ends = next(
-        (table.c[n] for n in ("expires_at", "ends_at", "valid_until", "until_at") if n in table.c), None
+def training_required(user_id: int) -> ApiProblem:
+    """403 for Georgia rule 7, at sign-in and on every request alike."""
+    return ApiProblem(
+        403,
+        TRAINING_RULE,
+        f"user {user_id} has no current HIPAA training: API access is suspended until it is renewed "
+        "(Georgia rule 7) or an administrator records an exception",
     )
-    if ends is None:
-        return False
-    query = select(table.c.user_id).where(table.c.user_id == user_id, ends > now)
-    for name in ("granted_at", "starts_at", "valid_from"):
-        if name in table.c:
-            query = query.where(table.c[name] <= now)
-            break
-    if "revoked_at" in table.c:
-        query = query.where(table.c.revoked_at.is_(None))
-    return session.execute(query.limit(1)).first() is not None
 
 
 def current_actor(request: Request) -> SignedInUser:
@@ -141,15 +127,9 @@ def current_actor(request: Request) -> SignedInUser:
         user = session.get(User, api_session.user_id)
         if user is None or not user.is_active or user.role not in STAFF_ROLES:
             raise _unauthorized("this account can no longer use the API", "auth.account_inactive")
-        if not training_current_on(session, user.id, local_today(now)) and not _training_exception_active(
-            state, session, user.id, now
-        ):
-            raise ApiProblem(
-                403,
-                "staff.hipaa_training_required",
-                f"user {user.id} has no current HIPAA training: API access is suspended until it is renewed "
-                "(Georgia rule 7) or an administrator records an exception",
-            )
+        # The same gate as sign-in: a token outliving the training's expiry stops working on that date.
+        if not training_allows(session, user.id, now):
+            raise training_required(user.id)
         actor = SignedInUser(
             user_id=user.id,
             role=user.role,

@@ -306,9 +306,14 @@ def _spare_staff_member(var: Path, secret: str, password: str) -> str:
             "order by id"
         ).fetchall()
         spare_id, email = next((i, e) for i, e in rows if e not in taken)
+        # Current by the one rule (auth.training_allows): completed within the validity too, not only unexpired.
         con.execute(
-            "update hipaa_trainings set expires_date = ? where user_id = ?",
-            ((now.date() + dt.timedelta(days=200)).isoformat(), spare_id),
+            "update hipaa_trainings set completed_date = ?, expires_date = ? where user_id = ?",
+            (
+                (now.date() - dt.timedelta(days=30)).isoformat(),
+                (now.date() + dt.timedelta(days=200)).isoformat(),
+                spare_id,
+            ),
         )
     operator = CommandLineOperator("test")
     with session_scope(store_engine()) as session:

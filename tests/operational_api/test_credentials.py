@@ -302,10 +302,12 @@ def _training_expires(engine, day: dt.date | None) -> None:
             )
 
 
-def test_training_expiring_today_still_signs_in_yesterday_suspends(store):
-    _training_expires(store, T0.date())
+def test_training_expiring_tomorrow_signs_in_expiring_today_suspends(store):
+    # The warehouse's definition (services/rules.training_current_on): expired ON its expiry date, the day the
+    # dashboards count it expired, in the practice's time zone (T0 is 04:00 in New York, the same date).
+    _training_expires(store, T0.date() + dt.timedelta(days=1))
     assert authenticate(store, EMAIL, PASSWORD, code(T0), source="api", now=T0).user_id
-    _training_expires(store, T0.date() - dt.timedelta(days=1))
+    _training_expires(store, T0.date())
     later = T0 + dt.timedelta(minutes=1)
     with pytest.raises(AccessSuspended) as caught:
         authenticate(store, EMAIL, PASSWORD, code(later), source="api", now=later)

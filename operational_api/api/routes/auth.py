@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-import inspect as pyinspect
-
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from operational_api import audit
 from operational_api.api import tokens
-from operational_api.api.context import PROBLEM_RESPONSES, ApiState, Ctx, no_content
+from operational_api.api.context import PROBLEM_RESPONSES, TRAINING_RULE, ApiState, Ctx, no_content
 from operational_api.api.problems import ApiProblem
-from operational_api.auth import SignInError, SignInThrottle, authenticate
+from operational_api.auth import (
+    AccessSuspended,
+    EnrolmentRequired,
+    SignInError,
+    SignInThrottle,
+    authenticate,
+)
 from operational_api.models_api import ApiSession
 
 router = APIRouter(tags=["auth"])
 
 # Per process, like the dashboards' throttle: a source that keeps failing waits 1, 2, 4 ... 30 s.
 _THROTTLE = SignInThrottle()
-# h4a adds TOTP (and the source, for its throttle and audit) to `authenticate`: pass them once it takes them.
-_AUTH_PARAMS = pyinspect.signature(authenticate).parameters
 
 
 class SignIn(BaseModel):
     email: str = Field(min_length=3, max_length=200)
     password: str = Field(min_length=1, max_length=200)
-    totp_code: str | None = Field(default=None, max_length=12)
+    # A TOTP code, or one of the recovery codes given at enrolment (with or without its dash).
+    totp_code: str | None = Field(default=None, max_length=20)
 
 
 class Refresh(BaseModel):
@@ -48,19 +51,22 @@ def _refused(detail: str, rule: str = "auth.sign_in_refused") -> ApiProblem:
 def sign_in(payload: SignIn, request: Request) -> TokenPair:
     state: ApiState = request.app.state.api
     source = f"api:{request.client.host if request.client else '?'}"
-    wait = _THROTTLE.delay(source)
-    if wait:
-        _THROTTLE.sleep(wait)
     now = state.now()
-    kwargs: dict[str, object] = {"now": now}
-    if "totp_code" in _AUTH_PARAMS:
-        kwargs["totp_code"] = payload.totp_code
-    if "source" in _AUTH_PARAMS:
-        kwargs["source"] = source
     try:
-        user = authenticate(state.engine, payload.email, payload.password, **kwargs)
+        user = _THROTTLE.attempt(
+            source,
+            lambda: authenticate(
+                state.engine, payload.email, payload.password, payload.totp_code, source=source, now=now
+            ),
+        )
+    except AccessSuspended as exc:
+        # Said only after the right password (auth.py): the person has to know why and what to do. The rule id
+        # is the one every request answers once training lapses under a live token (context.current_actor).
+        raise ApiProblem(403, TRAINING_RULE, str(exc)) from None
+    except EnrolmentRequired as exc:
+        # The API has no QR code to show: enrolment (secret + recovery codes) happens on the dashboards.
+        raise ApiProblem(403, "auth.mfa_enrolment_required", str(exc)) from None
     except SignInError as exc:
-        _THROTTLE.failed(source)
         raise _refused(str(exc)) from None
     jti = tokens.new_jti()
     with state.session() as session:

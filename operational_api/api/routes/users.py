@@ -1,15 +1,20 @@
-"""Staff: who am I, the staff list (administrators), clinicians' weekly availability and free slots."""
+"""Staff: who am I, the staff list and administration (administrators), clinicians' weekly availability and free
+slots."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
 
+from operational_api import audit
 from operational_api.api.context import ADMIN, SCHEDULING, STAFF, Ctx, api_route, register_scope
 from operational_api.services import directory as users_service
+from operational_api.services import users as admin
+from operational_api.services.errors import InvalidInput
 
 router = APIRouter(tags=["users"])
 register_scope("user", users_service.get_user)
@@ -113,3 +118,72 @@ def free_slots(clinician_id: int, ctx: Ctx, date_from: dt.date, date_to: dt.date
     with ctx.session() as session:
         slots = users_service.free_slots(session, ctx.actor, clinician_id, date_from, date_to)
         return ctx.respond([FreeSlot(start_at=s, end_at=e) for s, e in slots])
+
+
+class UserChange(BaseModel):
+    """What an administrator changes on a staff account; only the fields sent are applied, in this order. A
+    licence or supervisor sent as null clears it; `is_active` can only be set false (deactivation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: str | None = None
+    license_type: str | None = None
+    supervisor_id: int | None = None
+    is_active: Literal[False] | None = None
+    hipaa_training_completed: dt.date | None = None
+    hipaa_training_expires: dt.date | None = None
+
+
+@api_route(
+    router, "POST", "/users", roles=ADMIN, status_code=201, response_model=UserOut, summary="Add staff"
+)
+def create_user(payload: admin.NewUser, ctx: Ctx):
+    """Without a password the account cannot sign in until one is set; MFA is set up at the first sign-in on
+    the dashboards."""
+    return ctx.write(
+        lambda s: UserOut.model_validate(
+            admin.create_user(s, ctx.actor, payload, source=audit.API, now=ctx.now)
+        ),
+        status=201,
+    )
+
+
+def _apply(session: Session, actor, user_id: int, change: UserChange, now: dt.datetime) -> UserOut:
+    sent = change.model_fields_set
+    kwargs = {"source": audit.API, "now": now}
+    if "role" in sent:
+        if change.role is None:
+            raise InvalidInput("user.role_required", "a staff account needs a role", field="role")
+        admin.set_role(session, actor, user_id, change.role, **kwargs)
+    if "license_type" in sent:
+        admin.set_licence(session, actor, user_id, change.license_type, **kwargs)
+    if "supervisor_id" in sent:
+        admin.link_supervisor(session, actor, user_id, change.supervisor_id, **kwargs)
+    if change.hipaa_training_completed is not None:
+        admin.record_training(
+            session, actor, user_id, change.hipaa_training_completed, change.hipaa_training_expires, **kwargs
+        )
+    elif change.hipaa_training_expires is not None:
+        raise InvalidInput(
+            "training.completed_required",
+            "an expiry needs the completion date",
+            field="hipaa_training_completed",
+        )
+    if change.is_active is False:
+        admin.deactivate_user(session, actor, user_id, **kwargs)
+    session.flush()
+    return UserOut.model_validate(users_service.get_user(session, actor, user_id))
+
+
+@api_route(
+    router,
+    "PATCH",
+    "/users/{user_id}",
+    roles=ADMIN,
+    scope="user",
+    response_model=UserOut,
+    summary="Change staff",
+)
+def change_user(user_id: int, change: UserChange, ctx: Ctx):
+    """Role, licence, supervisor, deactivation and HIPAA training, in one transaction (each change audited)."""
+    return ctx.write(lambda s: _apply(s, ctx.actor, user_id, change, ctx.now))

@@ -2,11 +2,17 @@
 
 One server per database for the whole session (SQLite always, PostgreSQL with MENTALSPACE_TEST_PG_URL). The
 clock is the test's: `api.clock.now` (naive UTC) is what the API sees as now.
+
+Every seeded user has a policy password and an enrolled TOTP secret and signs in as a person would: password and
+the code of the test clock's 30-second step. A TOTP step is accepted once per user, and the clock goes back to
+START for every test, so a user signing in again within an already used step gives a recovery code instead
+(`Api.code`; a fresh set of 10 is made when they run out).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,8 +21,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
+from operational_api import mfa, passwords
 from operational_api.api.server import BackgroundServer
-from operational_api.auth import hash_password
+from operational_api.auth import replace_recovery_codes
 from operational_api.db import get_engine, migrate, session_scope
 from operational_api.models import (
     Client,
@@ -29,7 +36,7 @@ from operational_api.models import (
 )
 from tests.conftest import new_pg_database
 
-PASSWORD = "correct horse battery"
+PASSWORD = "Harbour-Lamp-42!"
 # A Monday, noon UTC (08:00 in New York): the practice's week starts today.
 START = dt.datetime(2026, 6, 1, 12, 0)
 ROLES = ("ADMIN", "FRONT_DESK", "BILLING", "SUPERVISOR", "CLINICIAN")
@@ -56,10 +63,23 @@ class World:
     payer_id: int = 0
     untrained: int = 0
     expired: int = 0
+    unenrolled: int = 0  # trained, no MFA yet
+
+
+@functools.cache
+def _password_hash() -> str:
+    # One argon2 hash for every seeded user: each costs tens of milliseconds.
+    return passwords.hash_password(PASSWORD)
 
 
 def _user(
-    session, role: str, email: str, supervisor_id: int | None = None, license_type: str | None = None
+    session,
+    role: str,
+    email: str,
+    supervisor_id: int | None = None,
+    license_type: str | None = None,
+    *,
+    enrolled: bool = True,
 ) -> User:
     user = User(
         email=email,
@@ -69,8 +89,10 @@ def _user(
         license_type=license_type,
         supervisor_id=supervisor_id,
         is_active=True,
-        password_hash=hash_password(PASSWORD),
+        password_hash=_password_hash(),
         hired_date=dt.date(2024, 1, 1),
+        mfa_secret=mfa.new_secret() if enrolled else None,
+        mfa_enrolled_at=START - dt.timedelta(days=30) if enrolled else None,
     )
     session.add(user)
     session.flush()
@@ -130,7 +152,8 @@ def seed_world(engine: Engine) -> World:
         clin_b = _user(session, "CLINICIAN", f"clin-b-{tag}@example.test", None, "LCSW")
         untrained = _user(session, "CLINICIAN", f"untrained-{tag}@example.test", None, "LCSW")
         expired = _user(session, "CLINICIAN", f"expired-{tag}@example.test", None, "LCSW")
-        for user in (admin, front, billing, sup, clin_a, clin_b):
+        unenrolled = _user(session, "FRONT_DESK", f"unenrolled-{tag}@example.test", enrolled=False)
+        for user in (admin, front, billing, sup, clin_a, clin_b, unenrolled):
             session.add(
                 HipaaTraining(
                     user_id=user.id, completed_date=dt.date(2026, 2, 1), expires_date=dt.date(2027, 2, 1)
@@ -161,7 +184,7 @@ def seed_world(engine: Engine) -> World:
             "CLINICIAN": clin_a.id,
         }
         world.clinician_a, world.clinician_b = clin_a.id, clin_b.id
-        world.untrained, world.expired = untrained.id, expired.id
+        world.untrained, world.expired, world.unenrolled = untrained.id, expired.id, unenrolled.id
         world.client_in = add_complete_client(session, clin_a.id, payer.id).id
         world.client_out = add_complete_client(session, clin_b.id, payer.id, first="Bea").id
     return world
@@ -178,6 +201,7 @@ class Api:
     backend: str
     _emails: dict[int, str] = field(default_factory=dict)
     _clients: dict[int, tuple[httpx.Client, dt.datetime]] = field(default_factory=dict)
+    _recovery_codes: dict[int, list[str]] = field(default_factory=dict)
 
     def email(self, user_id: int) -> str:
         if user_id not in self._emails:
@@ -185,8 +209,24 @@ class Api:
                 self._emails[user_id] = session.get(User, user_id).email
         return self._emails[user_id]
 
-    def sign_in(self, user_id: int) -> httpx.Response:
-        return httpx.post(f"{self.url}/auth/token", json={"email": self.email(user_id), "password": PASSWORD})
+    def code(self, user_id: int) -> str | None:
+        """A second factor the API accepts now: the TOTP code of the clock's step while that step is unused for
+        the user, else one of their recovery codes. None for a user without MFA."""
+        with session_scope(self.engine) as session:
+            user = session.get(User, user_id)
+            if not user.mfa_secret:
+                return None
+            step = int(self.clock.now.replace(tzinfo=dt.UTC).timestamp()) // mfa.STEP_SECONDS
+            if user.mfa_last_step is None or step > user.mfa_last_step:
+                return mfa.current_code(user.mfa_secret, self.clock.now)
+            if not self._recovery_codes.get(user_id):
+                self._recovery_codes[user_id] = replace_recovery_codes(session, user_id, self.clock.now)
+            return self._recovery_codes[user_id].pop()
+
+    def sign_in(self, user_id: int, code: str | None = None) -> httpx.Response:
+        """POST /auth/token with the password and `code` (by default `self.code(user_id)`)."""
+        body = {"email": self.email(user_id), "password": PASSWORD, "totp_code": code or self.code(user_id)}
+        return httpx.post(f"{self.url}/auth/token", json=body)
 
     def as_user(self, user_id: int) -> httpx.Client:
         """An httpx client signed in as that user (signs in again when the test clock passed its token's expiry)."""

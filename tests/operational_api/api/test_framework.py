@@ -10,10 +10,12 @@ import uuid
 import httpx
 from sqlalchemy import select
 
+from operational_api import mfa
 from operational_api.audit import AuditEvent
+from operational_api.auth import replace_recovery_codes
 from operational_api.db import session_scope
-from operational_api.models import Client
-from tests.operational_api.api.conftest import PASSWORD, Api
+from operational_api.models import Client, User
+from tests.operational_api.api.conftest import PASSWORD, START, Api
 
 
 def _is_problem(response: httpx.Response, status: int, rule: str) -> dict:
@@ -98,21 +100,55 @@ def test_access_token_expires_after_15_minutes(api: Api):
 
 
 def test_staff_without_current_hipaa_training_cannot_use_the_api(api: Api):
-    # No training at all: signs in (authenticate lets them), but every route answers 403 with rule 7's id.
-    token = api.sign_in(api.world.untrained).json()["access_token"]
-    response = httpx.get(f"{api.url}/users/me", headers={"Authorization": f"Bearer {token}"})
-    _is_problem(response, 403, "staff.hipaa_training_required")
-    # Expired: refused already at sign-in.
-    assert api.sign_in(api.world.expired).status_code in (401, 403)
-    # A trained user's training lapsing while their token is alive: refused from its expiry date on (the
-    # warehouse's definition: expired on that date).
+    # One rule (auth.training_allows) at sign-in and on every request, with one rule id: no training at all or
+    # an expired one is refused at sign-in, after the right password and code.
+    for user in (api.world.untrained, api.world.expired):
+        body = _is_problem(api.sign_in(user), 403, "staff.hipaa_training_required")
+        assert "HIPAA training" in body["detail"]
+    # A trained user's training lapsing while their token is alive: refused from its expiry date on, in the
+    # practice's time zone (the warehouse's definition: expired on that date). BILLING's expires 2027-02-01.
+    api.clock.now = dt.datetime(2027, 2, 1, 4, 50)  # 23:50 on 31 January in New York
     token = api.sign_in(api.world.users["BILLING"]).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     assert httpx.get(f"{api.url}/users/me", headers=headers).status_code == 200
-    api.clock.now = dt.datetime(2027, 2, 1, 12, 0)
-    token = api.sign_in(api.world.users["BILLING"]).json().get("access_token", "x")
-    lapsed = httpx.get(f"{api.url}/users/me", headers={"Authorization": f"Bearer {token}"})
-    _is_problem(lapsed, 403, "staff.hipaa_training_required")
+    api.clock.now = dt.datetime(2027, 2, 1, 5, 0)  # midnight in New York, the token still alive
+    _is_problem(httpx.get(f"{api.url}/users/me", headers=headers), 403, "staff.hipaa_training_required")
+    _is_problem(api.sign_in(api.world.users["BILLING"]), 403, "staff.hipaa_training_required")
+
+
+def _caller(api: Api) -> httpx.Client:
+    """A client from its own loopback address per database: the sign-in throttle counts failures per address,
+    and this module's deliberate failures must not slow other tests' sign-ins from 127.0.0.1."""
+    address = "127.0.0.2" if api.backend == "sqlite" else "127.0.0.3"
+    return httpx.Client(base_url=api.url, transport=httpx.HTTPTransport(local_address=address), timeout=60)
+
+
+def test_sign_in_takes_each_totp_code_once_then_a_recovery_code(api: Api):
+    user = api.world.users["SUPERVISOR"]
+    body = {"email": api.email(user), "password": PASSWORD}
+    # A second in a step no other test signs in at (tests share one server and each step is good once).
+    api.clock.now = START + dt.timedelta(days=3, hours=5, seconds=7)
+    with session_scope(api.engine) as session:
+        secret = session.get(User, user).mfa_secret
+    code = mfa.current_code(secret, api.clock.now)
+    with _caller(api) as caller:
+        _is_problem(caller.post("/auth/token", json=body), 401, "auth.sign_in_refused")  # no code
+        assert caller.post("/auth/token", json={**body, "totp_code": code}).status_code == 200
+        # The same code again (replayed, or read over a shoulder) within its step: refused.
+        _is_problem(caller.post("/auth/token", json={**body, "totp_code": code}), 401, "auth.sign_in_refused")
+    # A recovery code works once, with or without its dash.
+    with session_scope(api.engine) as session:
+        recovery = replace_recovery_codes(session, user, api.clock.now)
+    assert api.sign_in(user, recovery[0]).status_code == 200
+    assert api.sign_in(user, recovery[1].replace("-", "")).status_code == 200
+    _is_problem(api.sign_in(user, recovery[0]), 401, "auth.sign_in_refused")
+
+
+def test_a_user_without_mfa_is_told_to_enrol_on_the_dashboards(api: Api):
+    response = api.sign_in(api.world.unenrolled)
+    body = _is_problem(response, 403, "auth.mfa_enrolment_required")
+    assert "dashboards" in body["detail"]
+    assert "access_token" not in response.text
 
 
 def test_idempotency_key_replays_and_refuses_a_different_body(api: Api):
@@ -233,44 +269,39 @@ def test_concurrent_retries_with_one_idempotency_key_create_once(api: Api):
 
 
 def test_an_administrators_training_exception_lets_staff_in_while_it_lasts(tmp_path):
-    """h4a's `hipaa_training_exceptions` (created here in its shape when that branch is not merged yet)."""
-    from sqlalchemy import text
-
+    """h4a's exception (services/users.grant_training_exception) is honoured by the same gate until it ends."""
     from operational_api.api.server import BackgroundServer
     from operational_api.db import get_engine, migrate
-    from tests.operational_api.api.conftest import START, Clock, seed_world
+    from operational_api.services import users as admin
+    from tests.operational_api.api.conftest import Clock, seed_world
 
     engine = get_engine(f"sqlite:///{tmp_path / 'store.db'}")
     migrate(engine)
     world = seed_world(engine)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "create table if not exists hipaa_training_exceptions (id integer primary key, user_id integer "
-                "not null, granted_by integer, reason varchar(500) not null, granted_at datetime not null, "
-                "expires_at datetime not null)"
-            )
-        )
-        conn.execute(
-            text(
-                "insert into hipaa_training_exceptions (user_id, reason, granted_at, expires_at) "
-                "values (:user, 'renewal booked', :granted, :expires)"
-            ),
-            {"user": world.untrained, "granted": START, "expires": START + dt.timedelta(days=1)},
+    with session_scope(engine) as session:
+        admin.grant_training_exception(
+            session,
+            admin.CommandLineOperator("test"),
+            world.untrained,
+            until=START + dt.timedelta(days=1),
+            reason="renewal booked",
+            source="cli",
+            now=START,
         )
     clock = Clock()
     with BackgroundServer(engine, clock=clock) as server:
-        with session_scope(engine) as session:
-            from operational_api.models import User
-
-            email = session.get(User, world.untrained).email
-        token = httpx.post(f"{server.url}/auth/token", json={"email": email, "password": PASSWORD}).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        api = Api(server.url, engine, clock, world, "sqlite")
+        token = api.sign_in(world.untrained).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{server.url}/users/me", headers=headers).status_code == 200
+        # The exception ends while the token is alive: refused from that moment, not at the next sign-in.
+        clock.now = START + dt.timedelta(days=1) - dt.timedelta(minutes=5)
+        token = api.sign_in(world.untrained).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
         assert httpx.get(f"{server.url}/users/me", headers=headers).status_code == 200
         clock.now = START + dt.timedelta(days=1)
-        token = httpx.post(f"{server.url}/auth/token", json={"email": email, "password": PASSWORD}).json()
-        lapsed = httpx.get(
-            f"{server.url}/users/me", headers={"Authorization": f"Bearer {token['access_token']}"}
+        _is_problem(
+            httpx.get(f"{server.url}/users/me", headers=headers), 403, "staff.hipaa_training_required"
         )
-        _is_problem(lapsed, 403, "staff.hipaa_training_required")
+        _is_problem(api.sign_in(world.untrained), 403, "staff.hipaa_training_required")
     engine.dispose()
