@@ -873,3 +873,4 @@ PHI_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("password_hash",),
 }
 from operational_api.notifications import models as _notifications_models  # noqa: E402, F401
+from operational_api.reports import models as _reports_models  # noqa: E402, F401
