@@ -8,6 +8,7 @@ from orchestration.defs.dbt import assets as dbt_domain
 from orchestration.defs.era import definitions as era_domain
 from orchestration.defs.notifications import definitions as notifications_domain
 from orchestration.defs.operational import assets as operational_domain
+from orchestration.defs.reports import definitions as reports_domain
 from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
 
@@ -18,6 +19,7 @@ defs = dg.Definitions.merge(
     era_domain.defs,
     advancedmd_domain.defs,
     notifications_domain.defs,
+    reports_domain.defs,
     dg.Definitions(
         resources={
             "store": OperationalStoreResource(database_url=current_environment().database_url),

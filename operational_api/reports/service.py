@@ -245,11 +245,20 @@ class SubscriptionRun:
     delivery: DeliverySummary = field(default_factory=DeliverySummary)
 
 
+_CONFIGURED = object()
+
+
 def run_report_subscriptions(
-    engine: Engine, day: dt.date, settings=None, now: dt.datetime | None = None, sender: str | None = None
+    engine: Engine,
+    day: dt.date,
+    settings=_CONFIGURED,
+    now: dt.datetime | None = None,
+    sender: str | None = None,
 ) -> SubscriptionRun:
-    """Render each subscription due on `day` that the outbox does not hold yet, enqueue it, then deliver."""
+    """Render each subscription due on `day` that the outbox does not hold yet, enqueue it, then deliver
+    (through SMTP_URL's server by default; `settings=None` leaves the rows queued)."""
     from operational_api.notifications import service as notify
+    from operational_api.notifications.smtp import configured_settings
 
     now = now or utcnow()
     run = SubscriptionRun(day)
@@ -285,7 +294,8 @@ def run_report_subscriptions(
             continue
         contents.append(_content(kind, key, recipient, title, sub.cadence, period, table))
     run.enqueued = enqueue(engine, (render(c, sender) for c in contents), now=now)
-    run.delivery = notify._deliver(engine, notify._settings(settings), now, kinds=None)
+    smtp = configured_settings() if settings is _CONFIGURED else settings
+    run.delivery = notify._deliver(engine, smtp, now)
     return run
 
 
