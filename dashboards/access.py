@@ -53,7 +53,7 @@ PAGE_TITLES = {
     "front_desk_tasks": "Front desk tasks",
     "era_upload": "ERA upload",
     "sent_mail": "Sent mail",
-    "productivity_report": "Productivity",
+    "productivity_report": "Productivity report",
     "compliance_report": "Compliance report",
     "demographics_report": "Client demographics",
     "report_builder": "Report builder",

@@ -33,6 +33,10 @@ PAGE_ICONS = {
     "front_desk_tasks": ":material/checklist:",
     ERA_UPLOAD_PAGE: ":material/upload_file:",
     "sent_mail": ":material/mail:",
+    "productivity_report": ":material/speed:",
+    "compliance_report": ":material/rule:",
+    "demographics_report": ":material/diversity_3:",
+    "report_builder": ":material/build:",
 }
 
 
