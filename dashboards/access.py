@@ -35,8 +35,7 @@ PAGES_BY_ROLE: dict[str, dict[str, list[str]]] = {
         "Reports": ["productivity_report", "compliance_report", "demographics_report", "report_builder"],
     },
     "BILLING": {
-        "Billing": ["reports"],
-        "Reports": ["demographics_report", "report_builder"],
+        "Billing": ["reports", "demographics_report", "report_builder"],
     },
     "FRONT_DESK": {
         "Schedule": ["schedule", "front_desk_tasks"],
