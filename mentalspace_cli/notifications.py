@@ -18,16 +18,24 @@ def mail_folder():
     return var_dir() / "mail"
 
 
+def _can_bind(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def start_loopback_if_needed(env: dict[str, str], port: int = LOOPBACK_PORT) -> subprocess.Popen | None:
     """When SMTP_URL is unset, start the loopback SMTP server and point the children's SMTP_URL at it."""
     if env.get("SMTP_URL"):
         return None
     from operational_api.notifications.loopback import free_port
 
-    try:
-        free = free_port() if port == 0 else port
-    except OSError:
-        free = free_port()
+    free = port if port and _can_bind(port) else free_port()  # 8025 when free, else any free port
     process = subprocess.Popen(
         [
             sys.executable,

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -35,6 +36,9 @@ _TEMPLATES = jinja2.Environment(
 # 7bit: every part is quoted-printable or base64, so the stored message is plain ASCII and sends byte for byte.
 _POLICY = policy.SMTP.clone(cte_type="7bit")
 CHART_SIZE = (600, 300)
+DEFAULT_BROWSER = "/usr/bin/chromium"
+# Starting the browser and drawing the first chart; each further chart adds 2 s to the deadline.
+BATCH_TIMEOUT_SECONDS = 120
 
 
 @dataclass
@@ -129,7 +133,7 @@ class ChartRenderer:
     them all and puts each PNG into its message. Any failure to start or draw gives no chart, with the reason
     logged once: a message never fails for its chart."""
 
-    TABS = 4
+    TABS = 2  # the machines we run on have two cores; more tabs only wait for them
 
     def __init__(self) -> None:
         self._started = False
@@ -159,40 +163,60 @@ class ChartRenderer:
     def _draw(self, figures: list) -> list[bytes | None]:
         if self._broken:
             return [None] * len(figures)
-        width, height = CHART_SIZE
-        try:
-            import kaleido
+        browser = os.environ.get("BROWSER_PATH")
+        if browser and not os.access(browser, os.X_OK):
+            return self._give_up(f"no browser at BROWSER_PATH={browser}", len(figures))
+        if not browser and Path(DEFAULT_BROWSER).exists():
+            os.environ["BROWSER_PATH"] = DEFAULT_BROWSER
+        outcome: dict = {}
 
-            if not self._started:
-                if not os.environ.get("BROWSER_PATH") and Path("/usr/bin/chromium").exists():
-                    os.environ["BROWSER_PATH"] = "/usr/bin/chromium"
-                kaleido.start_sync_server(n=self.TABS, silence_warnings=True)
-                self._started = True
-            with tempfile.TemporaryDirectory(prefix="mentalspace-charts-") as folder:
-                specs = []
-                for i, figure in enumerate(figures):
-                    figure = figure.__class__(
-                        figure
-                    )  # a copy: the dashboards' cached figure is never changed
-                    figure.update_layout(height=height, width=width, margin=dict(t=20, b=60, l=70, r=130))
-                    specs.append(
-                        {
-                            "fig": figure,
-                            "path": Path(folder) / f"{i}.png",
-                            "opts": {"format": "png", "width": width, "height": height},
-                        }
-                    )
-                errors = kaleido.write_fig_from_object_sync(specs) or ()
-                if errors:
-                    log.warning("%d chart(s) could not be drawn: %s", len(errors), _reason(errors[0]))
-                return [
-                    s["path"].read_bytes() if s["path"].exists() and s["path"].stat().st_size else None
-                    for s in specs
-                ]
-        except Exception as exc:  # noqa: BLE001 (kaleido raises many kinds; the reason is logged)
-            self._broken = _reason(exc)
-            log.warning("no charts in this run's messages: kaleido could not render (%s)", self._broken)
-            return [None] * len(figures)
+        def work() -> None:
+            try:
+                outcome["images"] = self._batch(figures)
+            except BaseException as exc:  # noqa: BLE001 (kaleido raises many kinds; the reason is logged)
+                outcome["error"] = exc
+
+        # kaleido's sync server waits for ever on a browser that died: the batch gets a deadline instead.
+        worker = threading.Thread(target=work, name="kaleido-batch", daemon=True)
+        worker.start()
+        worker.join(BATCH_TIMEOUT_SECONDS + 2 * len(figures))
+        if worker.is_alive():
+            return self._give_up(f"the browser did not answer within {BATCH_TIMEOUT_SECONDS} s", len(figures))
+        if "error" in outcome:
+            return self._give_up(_reason(outcome["error"]), len(figures))
+        return outcome["images"]
+
+    def _give_up(self, reason: str, count: int) -> list[None]:
+        self._broken = reason
+        log.warning("no charts in this run's messages: kaleido could not render (%s)", reason)
+        return [None] * count
+
+    def _batch(self, figures: list) -> list[bytes | None]:
+        import kaleido
+
+        width, height = CHART_SIZE
+        if not self._started:
+            kaleido.start_sync_server(n=self.TABS, silence_warnings=True)
+            self._started = True
+        with tempfile.TemporaryDirectory(prefix="mentalspace-charts-") as folder:
+            specs = []
+            for i, figure in enumerate(figures):
+                figure = figure.__class__(figure)  # a copy: the dashboards' cached figure is never changed
+                figure.update_layout(height=height, width=width, margin=dict(t=20, b=60, l=70, r=130))
+                specs.append(
+                    {
+                        "fig": figure,
+                        "path": Path(folder) / f"{i}.png",
+                        "opts": {"format": "png", "width": width, "height": height},
+                    }
+                )
+            errors = kaleido.write_fig_from_object_sync(specs) or ()
+            if errors:
+                log.warning("%d chart(s) could not be drawn: %s", len(errors), _reason(errors[0]))
+            return [
+                s["path"].read_bytes() if s["path"].exists() and s["path"].stat().st_size else None
+                for s in specs
+            ]
 
 
 def _reason(exc: BaseException) -> str:

@@ -31,6 +31,8 @@ from operational_api.notifications.smtp import SmtpSettings, configured_settings
 from orchestration.lib.environment import Environment, current_environment
 
 log = logging.getLogger(__name__)
+# Messages of other kinds the critical-alert sensor sends per evaluation (retries after the server was down).
+RETRY_BATCH = 100
 
 
 @dataclass
@@ -246,10 +248,21 @@ def run_critical_alerts(
                 if (m := c.critical_alert(people, a, u, role, names, env.practice_timezone)) is not None
             ]
             summary.enqueued = enqueue(engine, (render(x) for x in contents), now=now)
-    # Only critical mail here, and a bounded batch: this runs inside a sensor evaluation every 30 seconds.
-    summary.delivery = _deliver(
-        engine, _settings(settings), now, clock=clock, kinds=[CRITICAL_ALERT], limit=200
-    )
+    # Critical mail first, then a bounded batch of whatever else is due (retries of a digest or report the
+    # mail server missed go within a minute of its return, not at the next schedule): this runs inside a
+    # sensor evaluation every 30 seconds, so each batch is small.
+    smtp = _settings(settings)
+    critical = _deliver(engine, smtp, now, clock=clock, kinds=[CRITICAL_ALERT], limit=200)
+    summary.delivery = critical
+    if smtp is not None and not critical.server_unreachable:
+        rest = deliver(engine, smtp, now=now, clock=clock, limit=RETRY_BATCH)
+        summary.delivery = DeliverySummary(
+            sent=critical.sent + rest.sent,
+            retrying=critical.retrying + rest.retrying,
+            failed_permanent=critical.failed_permanent + rest.failed_permanent,
+            bounced=critical.bounced + rest.bounced,
+            server_unreachable=rest.server_unreachable,
+        )
     return summary
 
 

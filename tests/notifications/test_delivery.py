@@ -4,6 +4,9 @@ back), permanent refusals recorded, and SMTP_URL parsing that never shows a pass
 from __future__ import annotations
 
 import datetime as dt
+import os
+import smtplib
+import time
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +19,6 @@ from operational_api.notifications.models import OutboxMessage
 from operational_api.notifications.outbox import deliver
 from operational_api.notifications.smtp import parse_smtp_url
 from tests.conftest import run_cli
-from tests.notifications.helpers import by_recipient
 from tests.notifications.practice import AS_OF
 
 NOW = dt.datetime(2026, 11, 24, 12, 0)
@@ -44,15 +46,17 @@ def test_server_down_then_back(store, tmp_path):
     assert again.enqueued == 0 and len(_outbox(store)) == 3
 
     with LoopbackSmtp(tmp_path / "mail", port=port) as server:
-        back = service.run_daily_digest(store, AS_OF, settings=settings, now=NOW + dt.timedelta(minutes=10))
-        assert (back.enqueued, back.delivery.sent) == (0, 3)
+        # The critical-alert sensor's next evaluation (every 30 s) sends what waited, not the next schedule.
+        service.run_critical_alerts(store, settings=settings, clock=lambda: NOW + dt.timedelta(minutes=10))
+        back = service.run_daily_digest(store, AS_OF, settings=settings, now=NOW + dt.timedelta(minutes=11))
+        assert (back.enqueued, back.delivery.sent) == (0, 0)
         assert deliver(store, settings, now=NOW + dt.timedelta(hours=1)).sent == 0
-        received = by_recipient(server.messages())
-    assert {k: len(v) for k, v in received.items()} == {
-        "cara.clin@practice.example": 1,
-        "ben.solo@practice.example": 1,
-        "sam.super@practice.example": 1,
-    }
+        digests = [m for m in server.messages() if m["Subject"].startswith("Your day")]
+    assert sorted(m["To"].addresses[0].addr_spec for m in digests) == [
+        "ben.solo@practice.example",
+        "cara.clin@practice.example",
+        "sam.super@practice.example",
+    ]
     assert {m.status for m in _outbox(store).values()} == {"sent"}
 
 
@@ -102,3 +106,28 @@ def test_preferences_command(store):
     assert (
         refused.stderr.strip() == "error: 'critical_alert' messages are critical and cannot be switched off"
     )
+
+
+def test_serve_starts_a_loopback_server_when_smtp_url_is_unset(var_dir, tmp_path):
+    from mentalspace_cli.notifications import mail_folder, start_loopback_if_needed
+
+    assert start_loopback_if_needed({"SMTP_URL": "smtp://mail.example.org:25"}) is None
+    env = {k: v for k, v in os.environ.items() if k != "SMTP_URL"}
+    process = start_loopback_if_needed(env, port=0)
+    try:
+        settings = parse_smtp_url(env["SMTP_URL"])
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with smtplib.SMTP(settings.host, settings.port, timeout=5) as conn:
+                    conn.sendmail(
+                        "a@practice.example", ["b@practice.example"], b"Subject: hello\r\n\r\nhi\r\n"
+                    )
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the loopback server did not start"
+                time.sleep(0.3)
+        assert [p.name.endswith("b@practice.example.eml") for p in mail_folder().glob("*.eml")] == [True]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboards.access import pages_for
+from dashboards.data.warehouse import reader
 from operational_api.auth import set_password
 from operational_api.notifications import service
 from tests.dashboards.conftest import APP
@@ -40,3 +42,12 @@ def test_admin_sees_the_outbox_and_a_message(store, mail_server, smtp):
     assert "Daily digest" in at.code[0].value and "Today's appointments" in at.code[0].value
     assert {m.value for m in at.metric if m.label == "Sent"} == {"3"}
     assert "sent_mail" not in pages_for("CLINICIAN") and "sent_mail" in pages_for("ADMIN")
+
+
+@pytest.fixture(autouse=True)
+def _close_the_pages_warehouse_connection():
+    # The page's reader keeps a DuckDB connection for 2 idle seconds and closes it from a timer thread; a
+    # process ending meanwhile (this module can be the run's last) would close it during interpreter shutdown.
+    yield
+    reader().close()
+    st.cache_resource.clear()
