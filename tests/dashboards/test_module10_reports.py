@@ -7,8 +7,11 @@ import datetime as dt
 import sqlite3
 
 import polars as pl
+import pytest
+import streamlit as st
 from sqlalchemy import select
 
+from dashboards.data.warehouse import reader
 from operational_api.db import get_engine, session_scope
 from operational_api.reports.models import ReportSubscription, SavedReport
 from orchestration.lib.environment import current_environment
@@ -148,3 +151,12 @@ def test_builder_saves_and_subscribes_a_report(demo_env):
     assert [r.options for r in clin.radio if r.key == "rb_scope"] == [["Clinicians"]]
     assert not [b for b in clin.button if b.label == "Subscribe"]
     assert refused(demo_env, "FRONT_DESK", "report_builder")
+
+
+@pytest.fixture(autouse=True)
+def _close_the_pages_warehouse_connection():
+    # The page's reader closes its DuckDB connection from a timer thread after 2 idle seconds; a process ending
+    # meanwhile (this module can be the run's last) would close it during interpreter shutdown and abort.
+    yield
+    reader().close()
+    st.cache_resource.clear()

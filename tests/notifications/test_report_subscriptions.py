@@ -12,6 +12,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboards.data.warehouse import reader
 from operational_api.auth import set_password
 from operational_api.reports import service
 from tests.dashboards.conftest import APP
@@ -156,3 +157,12 @@ def test_dagster_partition_sends_once_and_the_schedule_picks_the_day(store, mail
     when = dt.datetime(2026, 11, 23, 7, tzinfo=zoneinfo.ZoneInfo(reports_defs.TZ))
     with dg.build_schedule_context(scheduled_execution_time=when) as context:
         assert reports_defs.report_subscriptions_schedule(context).partition_key == "2026-11-23"
+
+
+@pytest.fixture(autouse=True)
+def _close_the_pages_warehouse_connection():
+    # The page's reader closes its DuckDB connection from a timer thread after 2 idle seconds; a process ending
+    # meanwhile (this module can be the run's last) would close it during interpreter shutdown and abort.
+    yield
+    reader().close()
+    st.cache_resource.clear()
