@@ -17,11 +17,13 @@ PAGES_BY_ROLE: dict[str, dict[str, list[str]]] = {
     "CLINICIAN": {
         "My Practice": ["my_practice", "metric_explorer"],
         "Compliance": ["compliance_alerts"],
+        "Reports": ["report_builder"],
     },
     "SUPERVISOR": {
         "My Team": ["my_team", "metric_explorer"],
         "My Practice": ["my_practice"],
         "Compliance": ["compliance_alerts"],
+        "Reports": ["productivity_report", "compliance_report", "report_builder"],
     },
     "ADMIN": {
         "Practice Overview": ["practice_overview", "metric_explorer"],
@@ -30,10 +32,11 @@ PAGES_BY_ROLE: dict[str, dict[str, list[str]]] = {
         "Compliance": ["compliance_alerts", "sent_mail"],
         "Billing": ["reports"],
         "Schedule": ["schedule", "front_desk_tasks"],
+        "Reports": ["productivity_report", "compliance_report", "demographics_report", "report_builder"],
         "Administration": ["users_admin", "audit_log", "backfills"],
     },
     "BILLING": {
-        "Billing": ["reports"],
+        "Billing": ["reports", "demographics_report", "report_builder"],
     },
     "FRONT_DESK": {
         "Schedule": ["schedule", "front_desk_tasks"],
@@ -53,6 +56,10 @@ PAGE_TITLES = {
     "audit_log": "Audit log",
     "backfills": "Backfills",
     "sent_mail": "Sent mail",
+    "productivity_report": "Productivity report",
+    "compliance_report": "Compliance report",
+    "demographics_report": "Client demographics",
+    "report_builder": "Report builder",
 }
 ERA_UPLOAD_PAGE = "era_upload"
 ERA_UPLOAD_ROLES = ("ADMIN", "BILLING")

@@ -36,6 +36,10 @@ PAGE_ICONS = {
     "audit_log": ":material/policy:",
     "backfills": ":material/history:",
     "sent_mail": ":material/mail:",
+    "productivity_report": ":material/speed:",
+    "compliance_report": ":material/rule:",
+    "demographics_report": ":material/diversity_3:",
+    "report_builder": ":material/build:",
 }
 
 

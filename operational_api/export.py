@@ -50,6 +50,9 @@ NOT_EXPORTED = {
     # Rendered messages are delivery records, not facts to measure.
     "notification_outbox",
     "notification_preferences",
+    # Per-user report definitions and subscriptions: settings, not facts.
+    "saved_reports",
+    "report_subscriptions",
 }
 
 _POLARS_TYPES = {
@@ -112,6 +115,8 @@ def export_select(table: Table):
             _present(c.address),
             _present(c.city),
             _present(c.zip_code),
+            # ZIP3 only (a HIPAA Safe Harbor element), for the demographics report's counts.
+            func.substr(func.trim(c.zip_code), 1, 3).label("zip3"),
             (func.coalesce(func.length(func.trim(c.emergency_contact_name)), 0) > 0).label(
                 "has_emergency_contact"
             ),
@@ -155,7 +160,7 @@ def read_table(
     for col in stmt.selected_columns:
         if col.name.startswith("has_"):
             schema[col.name] = pl.Boolean
-        elif col.name in ("_first_name", "_last_initial"):
+        elif col.name in ("_first_name", "_last_initial", "zip3"):
             schema[col.name] = pl.Utf8
         elif col.name == "_dob":
             schema[col.name] = pl.Date

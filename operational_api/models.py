@@ -922,3 +922,4 @@ from operational_api import models_audit as _models_audit  # noqa: E402,F401
 from operational_api import models_billing as _models_billing  # noqa: E402,F401
 from operational_api import models_credentials as _credentials  # noqa: E402,F401
 from operational_api.notifications import models as _notifications_models  # noqa: E402, F401
+from operational_api.reports import models as _reports_models  # noqa: E402, F401

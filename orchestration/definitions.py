@@ -9,6 +9,7 @@ from orchestration.defs.dbt import assets as dbt_domain
 from orchestration.defs.era import definitions as era_domain
 from orchestration.defs.notifications import definitions as notifications_domain
 from orchestration.defs.operational import assets as operational_domain
+from orchestration.defs.reports import definitions as reports_domain
 from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
 
@@ -20,6 +21,7 @@ defs = dg.Definitions.merge(
     advancedmd_domain.defs,
     audit_domain.defs,
     notifications_domain.defs,
+    reports_domain.defs,
     dg.Definitions(
         resources={
             "store": OperationalStoreResource(database_url=current_environment().database_url),

@@ -69,6 +69,8 @@ class Content:
     footer: str = "Sent by the MentalSpace practice platform. Client initials and record numbers only."
     chart_title: str | None = None
     chart_png: bytes | PendingChart | None = None
+    # (file name, CSV text): a scheduled report's table travels as a text/csv attachment.
+    attachments: list[tuple[str, str]] = field(default_factory=list)
 
 
 def render(content: Content, sender: str | None = None) -> Draft:
@@ -104,6 +106,8 @@ def render(content: Content, sender: str | None = None) -> Draft:
     if cid:
         html_part = message.get_payload()[1]
         html_part.add_related(content.chart_png, "image", "png", cid=f"<{cid}@mentalspace>")
+    for file_name, text in content.attachments:
+        message.add_attachment(text, subtype="csv", filename=file_name, cte="base64")
     return Draft(
         kind=content.kind,
         recipient_user_id=content.recipient_user_id,

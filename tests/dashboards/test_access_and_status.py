@@ -42,9 +42,17 @@ def _definition(**overrides) -> MetricDefinition:
 
 
 def test_each_role_opens_only_its_pages():
-    assert pages_for("CLINICIAN") == {"my_practice", "metric_explorer", "compliance_alerts"}
-    assert pages_for("SUPERVISOR") == {"my_team", "my_practice", "metric_explorer", "compliance_alerts"}
-    assert pages_for("BILLING") == {"reports", "era_upload"}
+    assert pages_for("CLINICIAN") == {"my_practice", "metric_explorer", "compliance_alerts", "report_builder"}
+    assert pages_for("SUPERVISOR") == {
+        "my_team",
+        "my_practice",
+        "metric_explorer",
+        "compliance_alerts",
+        "productivity_report",
+        "compliance_report",
+        "report_builder",
+    }
+    assert pages_for("BILLING") == {"reports", "era_upload", "demographics_report", "report_builder"}
     assert pages_for("FRONT_DESK") == {"schedule", "front_desk_tasks"}
     assert pages_for("ADMIN") >= pages_for("SUPERVISOR") | pages_for("BILLING") | pages_for("FRONT_DESK") | {
         "practice_overview"

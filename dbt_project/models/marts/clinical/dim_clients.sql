@@ -84,6 +84,8 @@ final as (
         clients.has_portal_access,
         clients.has_date_of_birth,
         clients.age_band,
+        clients.gender,
+        clients.zip3,
         policy_summary.client_id is not null as has_insurance_policy,
         demographic_gaps.missing_demographic_fields is null as has_complete_demographics,
         demographic_gaps.missing_demographic_fields,

@@ -23,6 +23,9 @@ renamed as (
         has_city,
         has_zip_code,
         has_emergency_contact,
+        nullif(upper(trim(gender)), '') as gender,
+        -- ZIP3 only (export.py): counts by area for the demographics report.
+        nullif(trim(zip3), '') as zip3,
         -- As of the export date; the store keeps the date of birth (see operational_api/export.py).
         age_band,
         intake_date,

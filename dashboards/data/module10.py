@@ -1,0 +1,273 @@
+"""Module 10 reports: productivity, compliance and client demographics, and the custom report builder's table.
+
+Every figure is read from the marts (fct_practice_metrics, fct_unsigned_notes, dim_clients, dim_clinicians),
+never recomputed. Each report's table is one function here, so the page, its CSV and the e-mailed CSV of a
+subscription are the same rows (`REPORTS`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from dashboards.data.cache import cached
+from dashboards.data.warehouse import id_filter, query
+
+PRODUCTIVITY_METRICS = (
+    "sessions_per_day",
+    "kept_visit_rate",
+    "no_show_rate",
+    "average_documentation_time",
+    "same_day_documentation_rate",
+)
+COMPLIANCE_METRICS = (
+    "treatment_plan_currency",
+    "informed_consent_currency",
+    "supervision_hours_logged",
+    "supervision_note_timeliness",
+)
+# Unsigned notes by age: the Georgia rule's 7-day deadline splits "due" from "past deadline".
+AGE_BANDS = (("0-4 days", 0, 4), ("5-7 days", 5, 7), ("8-14 days", 8, 14), ("15-30 days", 15, 30))
+AGE_BAND_OVER = "over 30 days"
+# Counts below this are shown as "<11" (small-cell suppression, the CMS convention): nothing identifies a client.
+SMALL_CELL = 11
+SUPPRESSED = "<11"
+DEMOGRAPHIC_DIMENSIONS = {
+    "age_band": "Age band",
+    "gender": "Gender",
+    "payer_class": "Payer class",
+    "zip3": "ZIP3",
+}
+
+
+def _names(clinician_ids: tuple[int, ...] | None) -> pl.DataFrame:
+    return query(
+        "select clinician_id, clinician_name from marts.dim_clinicians "
+        f"where {id_filter('clinician_id', clinician_ids)}"
+    )
+
+
+@cached(max_entries=64)
+def measure_table(
+    metric_keys: tuple[str, ...],
+    grain: str,
+    clinician_ids: tuple[int, ...] | None,
+    period_from: dt.date,
+    period_to: dt.date,
+    include_practice: bool = True,
+) -> pl.DataFrame:
+    """Long rows (period, who, measure, value, numerator, denominator) of these measures as the mart has them:
+    one row per clinician in scope (and the practice, for everyone-scope callers) per period."""
+    scopes = [f"(m.scope = 'clinician' and {id_filter('m.clinician_id', clinician_ids)})"]
+    if include_practice and clinician_ids is None:
+        scopes.append("m.scope = 'practice'")
+    keys = ", ".join("?" for _ in metric_keys) or "null"
+    frame = query(
+        "select m.period_start, coalesce(c.clinician_name, 'Practice') as who, m.clinician_id, "
+        "m.metric_key, m.metric_value, m.numerator, m.denominator from marts.fct_practice_metrics as m "
+        "left join marts.dim_clinicians as c on m.scope = 'clinician' and m.clinician_id = c.clinician_id "
+        f"where m.metric_key in ({keys}) and m.period_grain = ? and m.period_start between ? and ? "
+        f"and ({' or '.join(scopes)}) "
+        "order by m.period_start, m.scope desc, who, m.metric_key",
+        [*metric_keys, grain, period_from, period_to],
+    )
+    return frame.with_columns(pl.col("metric_value", "numerator", "denominator").cast(pl.Float64))
+
+
+def wide(long: pl.DataFrame, metric_keys: tuple[str, ...]) -> pl.DataFrame:
+    """One row per period and clinician, one column per measure (the value the mart holds, rounded to 0.01)."""
+    if long.is_empty():
+        return pl.DataFrame(
+            schema={"period_start": pl.Date, "who": pl.String, **{k: pl.Float64 for k in metric_keys}}
+        )
+    out = long.pivot(on="metric_key", index=["period_start", "who"], values="metric_value")
+    for key in metric_keys:
+        if key not in out.columns:
+            out = out.with_columns(pl.lit(None, pl.Float64).alias(key))
+    return out.select("period_start", "who", *(pl.col(k).round(2) for k in metric_keys)).sort(
+        "period_start", "who"
+    )
+
+
+def productivity(
+    grain: str, clinician_ids: tuple[int, ...] | None, period_from: dt.date, period_to: dt.date
+) -> pl.DataFrame:
+    """Per clinician and period: sessions per day, KVR, no-show, documentation time, same-day documentation."""
+    return wide(
+        measure_table(PRODUCTIVITY_METRICS, grain, clinician_ids, period_from, period_to),
+        PRODUCTIVITY_METRICS,
+    )
+
+
+def compliance_measures(
+    grain: str, clinician_ids: tuple[int, ...] | None, period_from: dt.date, period_to: dt.date
+) -> pl.DataFrame:
+    """Per clinician and period: plans current, consents current, supervision hours and note timeliness."""
+    return wide(
+        measure_table(COMPLIANCE_METRICS, grain, clinician_ids, period_from, period_to), COMPLIANCE_METRICS
+    )
+
+
+def _age_band_expr() -> pl.Expr:
+    expr = pl.when(pl.lit(False)).then(pl.lit(None, pl.String))
+    for label, low, high in AGE_BANDS:
+        expr = expr.when(pl.col("days_unsigned").is_between(low, high)).then(pl.lit(label))
+    return expr.otherwise(pl.lit(AGE_BAND_OVER))
+
+
+@cached(max_entries=32)
+def unsigned_by_age(clinician_ids: tuple[int, ...] | None) -> pl.DataFrame:
+    """Notes unsigned today (fct_unsigned_notes) per clinician and age band, with those past the deadline."""
+    notes = query(
+        "select coalesce(c.clinician_name, 'Clinician #' || cast(n.clinician_id as varchar)) as clinician, "
+        "n.days_unsigned, n.is_past_deadline from marts.fct_unsigned_notes as n "
+        "left join marts.dim_clinicians as c on n.clinician_id = c.clinician_id "
+        f"where {id_filter('n.clinician_id', clinician_ids)}"
+    )
+    order = [label for label, _, _ in AGE_BANDS] + [AGE_BAND_OVER]
+    if notes.is_empty():
+        return pl.DataFrame(
+            schema={"clinician": pl.String, **{b: pl.Int64 for b in order}, "past_deadline": pl.Int64}
+        )
+    notes = notes.with_columns(_age_band_expr().alias("age_band"))
+    counts = notes.pivot(
+        on="age_band", index="clinician", values="days_unsigned", aggregate_function="len"
+    ).fill_null(0)
+    for band in order:
+        if band not in counts.columns:
+            counts = counts.with_columns(pl.lit(0).alias(band))
+    past = notes.group_by("clinician").agg(
+        pl.col("is_past_deadline").cast(pl.Int64).sum().alias("past_deadline")
+    )
+    return (
+        counts.select("clinician", *(pl.col(b).cast(pl.Int64) for b in order))
+        .join(past, on="clinician")
+        .sort("clinician")
+    )
+
+
+@cached(max_entries=16)
+def demographics(dimension: str) -> pl.DataFrame:
+    """Active clients (dim_clients) counted by one dimension; a count under 11 shows as "<11"."""
+    if dimension not in DEMOGRAPHIC_DIMENSIONS:
+        raise ValueError(f"unknown demographic dimension '{dimension}'")
+    label = {
+        "age_band": "coalesce(age_band, 'unknown')",
+        "gender": "coalesce(gender, 'not recorded')",
+        "zip3": "coalesce(zip3, 'not recorded')",
+        # The client's payer class as the mart records it: self-pay, insured, or no policy on file.
+        "payer_class": "case when is_self_pay then 'Self-pay' when has_insurance_policy then 'Insurance' "
+        "else 'No policy on file' end",
+    }[dimension]
+    frame = query(
+        f"select {label} as value, count(*) as clients from marts.dim_clients "
+        "where client_status = 'ACTIVE' group by 1 order by 1"
+    )
+    return suppress(frame.with_columns(pl.col("clients").cast(pl.Int64)), DEMOGRAPHIC_DIMENSIONS[dimension])
+
+
+def suppress(counts: pl.DataFrame, label: str) -> pl.DataFrame:
+    """`value, clients` -> `<label>, clients` as text, with every count under SMALL_CELL replaced by "<11"."""
+    return counts.select(
+        pl.col("value").cast(pl.String).alias(label),
+        pl.when(pl.col("clients") < SMALL_CELL)
+        .then(pl.lit(SUPPRESSED))
+        .otherwise(pl.col("clients").cast(pl.String))
+        .alias("clients"),
+    )
+
+
+def all_demographics() -> pl.DataFrame:
+    """Every dimension stacked (dimension, value, clients): the demographics report's CSV and e-mail table."""
+    parts = [
+        demographics(d).rename({label: "value"}).select(pl.lit(label).alias("dimension"), "value", "clients")
+        for d, label in DEMOGRAPHIC_DIMENSIONS.items()
+    ]
+    return pl.concat(parts)
+
+
+# --- Reports a subscription can deliver -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """A report by name: its title and the one function giving its table for a period and filters."""
+
+    name: str
+    title: str
+    table: Callable[[dt.date, dt.date, dict], pl.DataFrame]
+
+
+def _ids(filters: dict) -> tuple[int, ...] | None:
+    ids = filters.get("clinician_ids")
+    return tuple(sorted(int(i) for i in ids)) if ids else None
+
+
+def _grain(filters: dict) -> str:
+    grain = filters.get("grain", "month")
+    if grain not in ("day", "week", "month"):
+        raise ValueError(f"unknown grain '{grain}': day, week or month")
+    return grain
+
+
+def _fixed_reports() -> dict[str, ReportSpec]:
+    from dashboards.data import reports as billing
+
+    return {
+        spec.name: spec
+        for spec in (
+            ReportSpec(
+                "productivity",
+                "Productivity",
+                lambda first, last, f: productivity(_grain(f), _ids(f), first, last),
+            ),
+            ReportSpec(
+                "compliance",
+                "Compliance",
+                lambda first, last, f: compliance_measures(_grain(f), _ids(f), first, last),
+            ),
+            ReportSpec(
+                "unsigned_notes", "Unsigned notes by age", lambda first, last, f: unsigned_by_age(_ids(f))
+            ),
+            ReportSpec("demographics", "Client demographics", lambda first, last, f: all_demographics()),
+            ReportSpec(
+                "revenue",
+                "Revenue by clinician",
+                lambda first, last, f: billing.revenue_by(f.get("dimension", "clinician"), first, last),
+            ),
+            ReportSpec("ar_aging", "AR aging", lambda first, last, f: _aging(last)),
+            ReportSpec(
+                "denials",
+                "Claim denials by reason",
+                lambda first, last, f: billing.denial_report(first, last).reasons,
+            ),
+            ReportSpec("payer_mix", "Payer mix", lambda first, last, f: billing.payer_mix(first, last)),
+        )
+    }
+
+
+def _aging(month: dt.date) -> pl.DataFrame:
+    from dashboards.data import reports as billing
+
+    report = billing.aging_report(month.replace(day=1))
+    return report.buckets if report is not None else pl.DataFrame()
+
+
+def fixed_reports() -> dict[str, ReportSpec]:
+    return _fixed_reports()
+
+
+def custom_table(definition: dict, first: dt.date, last: dt.date) -> pl.DataFrame:
+    """A saved custom report's table: its measures at its grain, for the practice (scope "practice") or for
+    its clinicians (scope "clinicians", the ids saved with it, already limited to its owner's scope)."""
+    keys = tuple(definition["metric_keys"])
+    if definition.get("scope") == "practice":
+        long = measure_table(keys, _grain(definition), None, first, last, include_practice=True).filter(
+            pl.col("clinician_id").is_null()
+        )
+    else:
+        long = measure_table(keys, _grain(definition), _ids(definition) or (), first, last, False)
+    return wide(long, keys)
