@@ -154,4 +154,6 @@ else:
             clear_all()
     idle_watch()
     clear_if_warehouse_changed()
-    st.navigation(signed_in_navigation(user.role)).run()
+    # Fully expanded: by default Streamlit folds a menu of more than twelve pages behind "View N more",
+    # which hid the administrator's Reports and Administration sections.
+    st.navigation(signed_in_navigation(user.role), expanded=True).run()
