@@ -5,11 +5,12 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -145,15 +146,31 @@ def build_once(tmp_path_factory: pytest.TempPathFactory, name: str, practice_arg
     return var
 
 
-def copy_practice(source: Path, target: Path) -> Path:
+def copy_practice(source: Path, target: Path, *, ignore: tuple[str, ...] = ()) -> Path:
     """A private copy of a built var/ folder: the store, the warehouse and dbt's artifacts.
 
-    The Dagster instance is left behind (its dagster.yaml names the source folder; `mentalspace` writes a new
-    one on first use), and so are lock files and logs.
+    Other tests read the source meanwhile, and each SQLite connection that closes last checkpoints the store's
+    WAL and deletes operational.db-wal and -shm: copying those files races with it (a file gone mid-copy, or a
+    WAL that no longer matches the database copied before it). So the store is copied through SQLite's backup
+    API, one consistent database with no WAL or shared memory beside it. The Dagster instance is left behind
+    (its dagster.yaml names the source folder): the copy gets an empty Dagster home, which `mentalspace` fills
+    on first use and `dagster` itself can run in. Lock files and logs are left behind too, and what `ignore`
+    names (shutil.ignore_patterns).
     """
     shutil.copytree(
-        source, target, ignore=shutil.ignore_patterns("dagster", "dbt_logs", "*.lock"), dirs_exist_ok=True
+        source,
+        target,
+        ignore=shutil.ignore_patterns("dagster", "dbt_logs", "*.lock", "operational.db*", *ignore),
+        dirs_exist_ok=True,
     )
+    store = source / "operational.db"
+    if store.exists():
+        with (
+            closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as src,
+            closing(sqlite3.connect(target / "operational.db")) as dst,
+        ):
+            src.backup(dst)
+    (target / "dagster").mkdir(exist_ok=True)
     return target
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,7 +21,7 @@ from operational_api.audit import AuditEvent
 from operational_api.db import get_engine, session_scope
 from operational_api.models_audit import AuditExport
 from operational_api.settings import database_url
-from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT
+from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, copy_practice
 from tests.dashboards.conftest import signed_in_app
 
 WEEK = (dt.date(2026, 11, 16), dt.date(2026, 11, 22))
@@ -37,7 +36,8 @@ def _free_port() -> int:
 @pytest.fixture
 def admin_demo(built_demo, tmp_path, monkeypatch) -> Path:
     var = tmp_path / "var"
-    shutil.copytree(built_demo, var, ignore=shutil.ignore_patterns("dagster", "*.lock", "*.wal", "audit"))
+    # Other tests read the shared demo meanwhile: copy_practice copies its store consistently.
+    copy_practice(built_demo, var, ignore=("*.wal", "audit"))
     for name in DEPLOYMENT_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(var))
@@ -50,7 +50,7 @@ def dagster_webserver(admin_demo, monkeypatch):
     from mentalspace_cli.main import DAGSTER_YAML
 
     home = admin_demo / "dagster"
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text(DAGSTER_YAML.format(runs_dir=f'"{home / "history" / "runs"}"'))
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
