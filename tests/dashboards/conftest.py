@@ -9,15 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pytest
 import streamlit as st
+from sqlalchemy import Connection, insert, text
 from streamlit.testing.v1 import AppTest
 
 from operational_api import mfa
+from operational_api.db import get_engine
+from operational_api.models_credentials import MfaRecoveryCode
+from operational_api.settings import database_url
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, build_once
 
 APP = str(REPO_ROOT / "dashboards" / "streamlit_app.py")
@@ -58,15 +63,38 @@ def demo_logins(var: Path) -> dict[str, tuple[str, str]]:
     return {role: (email, password) for role, email, password in (line.split("\t") for line in lines)}
 
 
+@contextmanager
+def store(var: Path) -> Iterator[Connection]:
+    """A transaction on the operational store of the practice in `var`, the one its dashboards sign in against.
+
+    When this process points at `var` that is the configured store (DATABASE_URL: PostgreSQL for
+    test_postgres_pages.py); for a practice it does not point at (a browser test's server) it is the
+    practice's own embedded store. settings.database_url() says which, as it does for the pages.
+    """
+    with pytest.MonkeyPatch.context() as env:
+        if os.environ.get("MENTALSPACE_VAR_DIR") != str(var):
+            env.delenv("DATABASE_URL", raising=False)
+        env.setenv("MENTALSPACE_VAR_DIR", str(var))
+        url = database_url()
+    engine = get_engine(url)
+    try:
+        with engine.begin() as con:
+            yield con
+    finally:
+        engine.dispose()
+
+
 def user_id(var: Path, email: str) -> int:
-    with sqlite3.connect(var / "operational.db") as con:
-        return con.execute("select id from users where email = ?", (email,)).fetchone()[0]
+    with store(var) as con:
+        return con.execute(text("select id from users where email = :email"), {"email": email}).scalar_one()
 
 
 def demo_secret(var: Path, email: str) -> str:
     """The demo user's TOTP secret, as `mentalspace users totp` reads it."""
-    with sqlite3.connect(var / "operational.db") as con:
-        return con.execute("select mfa_secret from users where email = ?", (email,)).fetchone()[0]
+    with store(var) as con:
+        return con.execute(
+            text("select mfa_secret from users where email = :email"), {"email": email}
+        ).scalar_one()
 
 
 def fresh_recovery_code(var: Path, email: str) -> str:
@@ -78,18 +106,19 @@ def fresh_recovery_code(var: Path, email: str) -> str:
     """
     code = mfa.new_recovery_codes()[0]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    with sqlite3.connect(var / "operational.db", timeout=30) as con:
+    with store(var) as con:
+        user = con.execute(text("select id from users where email = :email"), {"email": email}).scalar_one()
         con.execute(
-            "insert into mfa_recovery_codes (user_id, code_hash, created_at) values (?, ?, ?)",
-            (user_id(var, email), mfa.recovery_code_hash(code), now.isoformat(sep=" ")),
+            insert(MfaRecoveryCode).values(
+                user_id=user, code_hash=mfa.recovery_code_hash(code), created_at=now
+            )
         )
     return code
 
 
-def signed_in_app(var: Path, role: str) -> AppTest:
-    """An AppTest signed in through the real sign-in form (password, then code) as the demo user of `role`."""
+def sign_in(at: AppTest, var: Path, role: str) -> AppTest:
+    """Sign `at` in through the real sign-in form (password, then a recovery code) as the demo user of `role`."""
     email, password = demo_logins(var)[role]
-    at = AppTest.from_file(APP, default_timeout=60).run()
     at.text_input(key="auth_email").input(email)
     at.text_input(key="auth_password").input(password)
     at.button[0].click().run()
@@ -100,6 +129,11 @@ def signed_in_app(var: Path, role: str) -> AppTest:
     assert not at.exception, at.exception
     assert "auth_user" in at.session_state, [e.value for e in at.error]
     return at
+
+
+def signed_in_app(var: Path, role: str) -> AppTest:
+    """An AppTest signed in through the real sign-in form (password, then code) as the demo user of `role`."""
+    return sign_in(AppTest.from_file(APP, default_timeout=60).run(), var, role)
 
 
 def table_with(at: AppTest, *columns: str, required: bool = True):
@@ -127,6 +161,9 @@ def hostile_demo(built_demo, tmp_path_factory) -> Path:
         names = ", ".join(f"'{n.replace(chr(39), chr(39) * 2)} T.'" for n in HOSTILE_NAMES)
         con.execute(f"update marts.dim_clients set display_name = list_value({names})[client_id % 3 + 1]")
     email = demo_logins(var)["CLINICIAN"][0]
-    with sqlite3.connect(var / "operational.db") as con:
-        con.execute("update users set first_name = ? where email = ?", (HOSTILE_NAMES[2], email))
+    with store(var) as con:
+        con.execute(
+            text("update users set first_name = :name where email = :email"),
+            {"name": HOSTILE_NAMES[2], "email": email},
+        )
     return var

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from dashboards.access import PAGE_TITLES, PAGES_BY_ROLE
 from orchestration.lib.environment import current_environment
 from orchestration.lib.warehouse import Warehouse
-from tests.dashboards.conftest import APP, demo_logins, signed_in_app, table_with
+from tests.dashboards.conftest import APP, sign_in, signed_in_app, table_with
 
 AS_OF = dt.date(2026, 11, 25)
 WEEK, MONTH = dt.date(2026, 11, 23), dt.date(2026, 11, 1)
@@ -232,15 +232,11 @@ def test_reports_revenue_matches_the_revenue_mart(demo_env):
 
 
 def test_a_link_to_a_report_opens_that_report(demo_env):
-    # Billing's first page is Reports: the link's `?report=` survives the sign-in, as a bookmark would.
+    # Billing's first page is Reports: the link's `?report=` survives both sign-in steps (password, then
+    # code), as a bookmark would.
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["report"] = "aging"
-    at.run()
-    email, password = demo_logins(demo_env)["BILLING"]
-    at.text_input(key="auth_email").input(email)
-    at.text_input(key="auth_password").input(password)
-    at.button[0].click().run()
-    assert not at.exception, at.exception
+    sign_in(at.run(), demo_env, "BILLING")
     assert at.title[0].value == "Reports"
     assert at.segmented_control(key="rp_section").value == "aging"
     assert table_with(at, "bucket", "outstanding") is not None
