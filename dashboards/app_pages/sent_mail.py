@@ -8,8 +8,10 @@ import polars as pl
 import streamlit as st
 import streamlit.components.v1 as components
 
+from dashboards import audit_trail
 from dashboards.auth import store_engine
 from dashboards.components import ui
+from operational_api.notifications.content import client_ids_named_in
 from operational_api.notifications.mailbox import message_body, outbox_rows
 
 PAGE = "sent_mail"
@@ -58,6 +60,8 @@ def body(user, scope) -> None:
         st.info("That message is no longer in the outbox.")
         return
     html, text = message
+    # The message names clients by initials and record number: showing it is a view of those clients.
+    audit_trail.shown(client_ids_named_in(text))
     view = st.radio("View", ["HTML", "Plain text"], horizontal=True, key=f"{PAGE}_view")
     if view == "HTML":
         # Rendered in a sandboxed frame: the message's own markup never touches the page's.

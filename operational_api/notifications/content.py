@@ -9,6 +9,7 @@ is already first name + last initial); no names, dates of birth, diagnoses or no
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -68,11 +69,22 @@ class Person:
     supervisor_id: int | None
 
 
+# How a message names a client: always "(#<record number>)", after the initials when there are some. Other
+# numbers in a message (note ids) are "#<id>" without the brackets, so the Sent mail page can tell which clients
+# a message shows (for the audit log) by this pattern alone.
+CLIENT_REFERENCE = re.compile(r"\(#(\d+)\)")
+
+
 def initials(display_name: str | None, client_id: int) -> str:
     """'Maria G.' -> 'M.G. (#12)': the first letters of the first and last word, and the record number."""
     words = [w for w in (display_name or "").replace(".", " ").split() if w[:1].isalpha()]
     letters = "".join(f"{w[0].upper()}." for w in (words[:1] + words[1:][-1:]))
-    return f"{letters} (#{client_id})" if letters else f"#{client_id}"
+    return f"{letters} (#{client_id})" if letters else f"(#{client_id})"
+
+
+def client_ids_named_in(text: str) -> list[int]:
+    """The record numbers of the clients a rendered message names (see CLIENT_REFERENCE)."""
+    return sorted({int(m) for m in CLIENT_REFERENCE.findall(text)})
 
 
 def previous_working_day(day: dt.date) -> dt.date:
@@ -144,7 +156,7 @@ class Sources:
         found = {
             r["client_id"]: initials(r["display_name"], r["client_id"]) for r in frame.iter_rows(named=True)
         }
-        return {i: found.get(i, f"#{i}") for i in ids}
+        return {i: found.get(i, initials(None, i)) for i in ids}
 
     def metric_rows(self, keys: Iterable[str], grain: str, first: dt.date, last: dt.date) -> pl.DataFrame:
         keys = list(keys)
@@ -250,7 +262,7 @@ def daily_digests(src: Sources, day: dt.date, recipients: list[Person]) -> list[
             [
                 [
                     f"#{r['note_id']}",
-                    names.get(r["client_id"], f"#{r['client_id']}"),
+                    names.get(r["client_id"], initials(None, r["client_id"])),
                     str(r["days_unsigned"]) + (" (past deadline)" if r["is_past_deadline"] else ""),
                     _day(r["signature_due_date"]) if r["signature_due_date"] else "—",
                 ]
@@ -275,7 +287,7 @@ def daily_digests(src: Sources, day: dt.date, recipients: list[Person]) -> list[
             [
                 [
                     f"{r['start_time']:%H:%M}",
-                    names.get(r["client_id"], f"#{r['client_id']}"),
+                    names.get(r["client_id"], initials(None, r["client_id"])),
                     r["appointment_type"].replace("_", " ").capitalize(),
                     "Telehealth" if r["is_telehealth"] else "In person",
                 ]
@@ -306,7 +318,7 @@ def _alert_section(heading: str, alerts: list[ComplianceAlert], names: dict[int,
         ["Client", "What", "Due"],
         [
             [
-                names.get(a.entity_id, f"#{a.entity_id}") if a.entity_type == "client" else "—",
+                names.get(a.entity_id, initials(None, a.entity_id)) if a.entity_type == "client" else "—",
                 a.action_required,
                 _day(a.due_at.date()) if a.due_at else "—",
             ]
@@ -530,7 +542,7 @@ def _actions_section(
     for a in ordered[:15]:
         row = [
             a.severity.capitalize(),
-            names.get(a.entity_id, f"#{a.entity_id}") if a.entity_type == "client" else "—",
+            names.get(a.entity_id, initials(None, a.entity_id)) if a.entity_type == "client" else "—",
             a.action_required,
             _day(a.due_at.date()) if a.due_at else "—",
         ]
@@ -657,7 +669,7 @@ def critical_alert(
     title = ALERT_TITLES.get(alert.alert_type, alert.alert_type.replace("_", " ").capitalize())
     rows = [["Alert", alert.message], ["Action", alert.action_required]]
     if alert.entity_type == "client" and alert.entity_id is not None:
-        rows.insert(0, ["Client", names.get(alert.entity_id, f"#{alert.entity_id}")])
+        rows.insert(0, ["Client", names.get(alert.entity_id, initials(None, alert.entity_id))])
     if alert.due_at:
         rows.append(["Due", _day(alert.due_at.date())])
     if role != "you" and about is not None:

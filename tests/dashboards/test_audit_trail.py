@@ -28,9 +28,22 @@ from tests.dashboards.conftest import signed_in_app, table_with
 ROLE_PAGES = [
     (role, key) for role, sections in PAGES_BY_ROLE.items() for keys in sections.values() for key in keys
 ]
-# Pages whose tables name clients (client lists, schedules, alerts about clients' records).
-CLIENT_PAGES = {"my_practice", "my_team", "compliance_alerts", "schedule", "front_desk_tasks"}
-NO_CLIENT_PAGES = {"practice_overview", "metric_explorer", "reports", "audit_log", "backfills"}
+# Pages whose tables name clients (client lists, schedules, alerts about clients' records; Sent mail shows a
+# message naming clients by initials and record number).
+CLIENT_PAGES = {"my_practice", "my_team", "compliance_alerts", "schedule", "front_desk_tasks", "sent_mail"}
+# Staff accounts, figures per clinician or practice, counts (the demographics report hides cells under 11).
+NO_CLIENT_PAGES = {
+    "practice_overview",
+    "metric_explorer",
+    "reports",
+    "audit_log",
+    "backfills",
+    "users_admin",
+    "productivity_report",
+    "compliance_report",
+    "demographics_report",
+    "report_builder",
+}
 
 
 def _engine():
@@ -63,6 +76,18 @@ def private_demo(built_demo, tmp_path_factory):
     open the same pages meanwhile, and their audit rows must not be counted as this module's."""
     var = tmp_path_factory.mktemp("audit-demo") / "var"
     shutil.copytree(built_demo, var, ignore=shutil.ignore_patterns("dagster", "*.lock", "*.wal", "audit"))
+    # The Sent mail page needs messages to show: the day's digests, rendered into the outbox (no mail server).
+    from operational_api.notifications import service
+    from tests.conftest import DEPLOYMENT_VARS
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in (*DEPLOYMENT_VARS, "SMTP_URL"):
+            patch.delenv(name, raising=False)
+        patch.setenv("MENTALSPACE_VAR_DIR", str(var))
+        engine = get_engine(database_url())
+        digests = service.run_daily_digest(engine, dt.date(2026, 11, 25), settings=None)
+        engine.dispose()
+    assert digests.enqueued, digests
     return var
 
 

@@ -2,13 +2,52 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from email.message import EmailMessage
 
 import polars as pl
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
 
+from operational_api import mfa
+from operational_api.db import session_scope
+from operational_api.models_credentials import MfaRecoveryCode
+from operational_api.services import users
 from orchestration.lib.environment import current_environment
 from orchestration.lib.warehouse import Warehouse
+from tests.dashboards.conftest import APP
 from tests.notifications.practice import CLIENTS
+
+PASSWORD = "Correct horse battery staple 15"
+
+
+def signed_in_app(store: Engine, user_id: int) -> AppTest:
+    """An AppTest signed in as a practice user through the real form: password, then a recovery code.
+
+    The hand-built practice has no passwords or authenticators; this gives the user both (the password through
+    the administrators' service, as `mentalspace users` would) and a fresh one-time recovery code, which signs in
+    any number of times a minute, unlike a TOTP code.
+    """
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    code = mfa.new_recovery_codes()[0]
+    with session_scope(store) as session:
+        user = users.set_password(
+            session, users.CommandLineOperator("tests"), user_id, PASSWORD, source="cli", now=now
+        )
+        email = user.email
+        if not user.mfa_secret:
+            user.mfa_secret, user.mfa_enrolled_at = mfa.new_secret(), now
+        session.add(MfaRecoveryCode(user_id=user_id, code_hash=mfa.recovery_code_hash(code), created_at=now))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input(key="auth_email").input(email)
+    at.text_input(key="auth_password").input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    at.text_input(key="auth_code").input(code)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert "auth_user" in at.session_state, [e.value for e in at.error]
+    return at
 
 
 def mart(sql: str, params: list | None = None) -> pl.DataFrame:

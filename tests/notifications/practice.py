@@ -45,7 +45,8 @@ def utc(local: str) -> dt.datetime:
     return dt.datetime.fromisoformat(local).replace(tzinfo=TZ).astimezone(dt.UTC).replace(tzinfo=None)
 
 
-# id, clinician, client, local start, status, note: None (no note) | "unsigned" | local signing time
+# id, clinician, client, local start, status, note: None (no note) | "unsigned" | local signing time.
+# Sessions last 50 minutes (MINUTES says otherwise): the store refuses overlapping bookings.
 APPOINTMENTS = [
     (1, CLINICIAN, 1, "2026-11-10 10:00", "COMPLETED", "2026-11-10 12:00"),
     (2, CLINICIAN, 3, "2026-11-11 10:00", "NO_SHOW", None),
@@ -63,6 +64,8 @@ APPOINTMENTS = [
     (14, SOLO, 2, "2026-11-23 11:00", "NO_SHOW", None),
     (15, SOLO, 2, "2026-11-24 11:00", "SCHEDULED", None),
 ]
+# The 23:30 session ends at 00:10, before the same clinician and client's 00:15 appointment.
+MINUTES = {8: 40}
 
 
 def build(database_url: str) -> None:
@@ -159,7 +162,7 @@ def build(database_url: str) -> None:
                     appointment_type="THERAPY_SESSION",
                     status=status,
                     start_at=start,
-                    end_at=start + dt.timedelta(minutes=50),
+                    end_at=start + dt.timedelta(minutes=MINUTES.get(aid, 50)),
                     booked_at=start - dt.timedelta(days=7),
                 )
             )

@@ -10,19 +10,15 @@ import io
 import polars as pl
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from dashboards.data.warehouse import reader
-from operational_api.auth import set_password
 from operational_api.reports import service
-from tests.dashboards.conftest import APP
-from tests.notifications.helpers import assert_no_phi, by_recipient, forbidden_strings, plain
+from tests.notifications.helpers import assert_no_phi, by_recipient, forbidden_strings, plain, signed_in_app
 from tests.notifications.practice import ADMIN, CLINICIAN, SUPERVISOR
 
 MONDAY = dt.date(2026, 11, 23)  # the weekly subscriptions' day: the week of 11-16 has just ended
 WEEK = (dt.date(2026, 11, 16), dt.date(2026, 11, 22))
 NOW = dt.datetime(2026, 11, 23, 12, 0)
-PASSWORD = "correct horse battery staple 15"
 
 
 def _attachment(message) -> str:
@@ -41,11 +37,7 @@ def _normal(frame: pl.DataFrame) -> list[dict]:
 def _page_table(store) -> pl.DataFrame:
     """The productivity page's table for the week of 11-16, as an administrator sees it."""
     st.cache_data.clear()
-    set_password(store, ADMIN, PASSWORD)
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.text_input(key="auth_email").input("ada.admin@practice.example")
-    at.text_input(key="auth_password").input(PASSWORD)
-    at.button[0].click().run()
+    at = signed_in_app(store, ADMIN)
     at.switch_page("app_pages/productivity_report.py").run()
     at.segmented_control(key="prod_grain").set_value("Week").run()
     at.date_input(key="prod_range").set_value(WEEK).run()

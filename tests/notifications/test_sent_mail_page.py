@@ -7,27 +7,19 @@ import datetime as dt
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from dashboards.access import pages_for
 from dashboards.data.warehouse import reader
-from operational_api.auth import set_password
 from operational_api.notifications import service
-from tests.dashboards.conftest import APP
+from tests.notifications.helpers import signed_in_app
 from tests.notifications.practice import ADMIN, AS_OF
-
-PASSWORD = "correct horse battery staple 15"
 
 
 def test_admin_sees_the_outbox_and_a_message(store, mail_server, smtp):
     st.cache_data.clear()
     st.cache_resource.clear()
     service.run_daily_digest(store, AS_OF, settings=smtp, now=dt.datetime(2026, 11, 24, 12))
-    set_password(store, ADMIN, PASSWORD)
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.text_input(key="auth_email").input("ada.admin@practice.example")
-    at.text_input(key="auth_password").input(PASSWORD)
-    at.button[0].click().run()
+    at = signed_in_app(store, ADMIN)
     at.switch_page("app_pages/sent_mail.py").run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Sent mail"
