@@ -166,7 +166,9 @@ def copy_practice(source: Path, target: Path, *, ignore: tuple[str, ...] = ()) -
     store = source / "operational.db"
     if store.exists():
         with (
-            closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as src,
+            # An ordinary connection, not mode=ro: a read-only one cannot take part in the WAL's shared-memory
+            # index properly and left the shared store failing other processes' writes with "disk I/O error".
+            closing(sqlite3.connect(store, timeout=60)) as src,
             closing(sqlite3.connect(target / "operational.db")) as dst,
         ):
             src.backup(dst)
