@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import streamlit as st
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, create_engine, insert, text
 from streamlit.testing.v1 import AppTest
 
 from operational_api import mfa
@@ -76,7 +76,10 @@ def store(var: Path) -> Iterator[Connection]:
             env.delenv("DATABASE_URL", raising=False)
         env.setenv("MENTALSPACE_VAR_DIR", str(var))
         url = database_url()
-    engine = get_engine(url)
+    # An embedded store is opened as the helpers did before they served PostgreSQL too: a bare connection with a
+    # busy timeout, without get_engine's connect hook (journal mode and synchronous pragmas on a store that other
+    # test processes are using at the same time).
+    engine = create_engine(url, connect_args={"timeout": 60}) if url.startswith("sqlite") else get_engine(url)
     try:
         with engine.begin() as con:
             yield con
