@@ -11,7 +11,11 @@ practice-local date, and an age band as of the export date.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import tempfile
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -30,10 +34,12 @@ from sqlalchemy import (
     Time,
     case,
     cast,
+    create_engine,
     func,
     null,
     select,
 )
+from sqlalchemy.pool import NullPool
 
 from operational_api.errors import PlatformError
 from operational_api.models import PHI_COLUMNS, Base, ComplianceRule
@@ -148,6 +154,11 @@ def read_table(
 
     `timezone` (default: the practice's) cuts appointment dates; `today` (default: today there) is the
     date client age bands are taken on."""
+    if _on_disk_sqlite(engine) and not engine.get_execution_options().get(_SNAPSHOT_OPTION):
+        # One table alone: a snapshot of its own (several tables: take one with store_snapshot and pass it).
+        with store_snapshot(engine) as snapshot:
+            yield from read_table(snapshot, table, batch_rows, timezone=timezone, today=today)
+        return
     tz = timezone or practice_timezone()
     finish = _Finisher(
         table.name,
@@ -166,10 +177,9 @@ def read_table(
             schema[col.name] = pl.Date
         else:
             schema[col.name] = _polars_type(table.c[col.name])
-    on_disk_sqlite = engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
     batches = (
         _read_sqlite(engine, stmt, schema, table.name, batch_rows)
-        if on_disk_sqlite
+        if _on_disk_sqlite(engine)
         else _read_rows(engine, stmt, schema, batch_rows)
     )
     emitted = False
@@ -178,6 +188,43 @@ def read_table(
         yield finish(frame)
     if not emitted:
         yield finish(pl.DataFrame(schema=schema))
+
+
+_SNAPSHOT_OPTION = "mentalspace_store_snapshot"
+
+
+def _on_disk_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+
+
+@contextmanager
+def store_snapshot(engine: Engine) -> Iterator[Engine]:
+    """An embedded store as one point in time, in a private file, for reading several tables.
+
+    Two reasons. The tables land consistent with each other (a payment posted between reading charges and
+    payments cannot land half). And the fast reader, ADBC, links its own copy of SQLite: two SQLite libraries
+    in one process must never share a database file. POSIX locks are per process, so the ADBC connection that
+    closes last believes it is the store's only user, checkpoints and deletes the WAL and its shared-memory
+    index under this process's other connections, whose next write then fails with "disk I/O error". The
+    snapshot is taken through Python's own SQLite (the backup API: consistent, and safe beside every other
+    connection to the store) and switched out of WAL mode, so nothing shares it and nothing is deleted.
+
+    Other stores (PostgreSQL, in-memory SQLite) are read as they are."""
+    if not _on_disk_sqlite(engine) or engine.get_execution_options().get(_SNAPSHOT_OPTION):
+        yield engine
+        return
+    store = Path(engine.url.database)
+    # Beside the store, not in /tmp: the same disk the store fits on, and removed whatever happens.
+    with tempfile.TemporaryDirectory(dir=store.parent, prefix=".export-snapshot-") as folder:
+        copy = Path(folder) / store.name
+        with closing(sqlite3.connect(store, timeout=60)) as source, closing(sqlite3.connect(copy)) as target:
+            source.backup(target)
+            target.execute("PRAGMA journal_mode=DELETE")
+        snapshot = create_engine(f"sqlite:///{copy}", poolclass=NullPool)
+        try:
+            yield snapshot.execution_options(**{_SNAPSHOT_OPTION: True})
+        finally:
+            snapshot.dispose()
 
 
 def _read_rows(

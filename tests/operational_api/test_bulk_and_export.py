@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import func, select
@@ -108,3 +110,31 @@ def test_a_stored_value_of_the_wrong_type_stops_the_export_without_quoting_it(tm
     with pytest.raises(PlatformError, match="cannot export table appointments") as failure:
         list(read_table(engine, Appointment.__table__))
     assert "Jane" not in str(failure.value)
+
+
+def test_exporting_beside_open_store_connections_leaves_them_writing(tmp_path):
+    # The landing step reads through ADBC (its own copy of SQLite) while this process holds pooled connections
+    # to the store. Reading the live file, ADBC's closing deleted the WAL under those connections: their next
+    # commits went to an unlinked file, invisible to every other process (and then "disk I/O error").
+    store = tmp_path / "store.db"
+    engine, _ = _load(f"sqlite:///{store}")
+    with engine.connect() as held:  # stays open across the export, as a pooled connection of a run does
+        held.exec_driver_sql("select count(*) from users").scalar()
+        for table in exported_tables():
+            list(read_table(engine, table))
+        held.exec_driver_sql("update users set is_active = 0 where id = 1")
+        held.commit()
+        seen = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sqlite3, sys; "
+                "print(sqlite3.connect(sys.argv[1]).execute('select is_active from users where id = 1').fetchone()[0])",
+                str(store),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert seen.stdout.strip() == "0"  # another process sees the commit
+    assert not list(tmp_path.glob(".export-snapshot-*"))

@@ -4,7 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
-from operational_api.export import exported_tables, read_table
+from operational_api.export import exported_tables, read_table, store_snapshot
 from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
 
@@ -35,13 +35,14 @@ def operational_tables(
     # as the warehouse cuts its periods.
     today = dt.date.fromisoformat(env.as_of_date) if env.as_of_date else None
     landed = []
-    with warehouse.writing() as wh, wh.held_open():
+    # Every table from one point in time of the store.
+    with store_snapshot(engine) as source, warehouse.writing() as wh, wh.held_open():
         for key in context.selected_asset_keys:
             name = key.path[-1]
             rows = wh.replace_table(
                 RAW_SCHEMA,
                 name,
-                read_table(engine, tables[name], timezone=env.practice_timezone, today=today),
+                read_table(source, tables[name], timezone=env.practice_timezone, today=today),
             )
             landed.append((key, rows))
     # Reported once swapped in (or, in a refresh, written to the run's copy).
