@@ -14,11 +14,13 @@ finish on it, and the next lease opens the new one (the file's inode says whethe
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -79,6 +81,7 @@ class Reader:
         self._lease: _Lease | None = None
         self._last_used = 0.0
         self._closer: threading.Timer | None = None
+        _OPEN_READERS.add(self)
 
     def _file_id(self) -> object:
         if self.warehouse.kind != "duckdb":
@@ -168,6 +171,9 @@ class Reader:
 
     def close(self) -> None:
         with self._lock:
+            if self._closer is not None:
+                self._closer.cancel()
+                self._closer = None
             if self._lease is not None:
                 self._lease.con.close()
                 self._lease = None
@@ -190,6 +196,18 @@ class Reader:
             except psycopg.OperationalError:
                 self.close()
                 raise
+
+
+# Closed on the main thread before the interpreter shuts down: left to the idle timer's daemon thread, a
+# DuckDB connection could be torn down mid-finalisation, aborting the process ("terminate called after
+# throwing", exit 134) after its work was done.
+_OPEN_READERS: weakref.WeakSet[Reader] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_readers() -> None:
+    for open_reader in list(_OPEN_READERS):
+        open_reader.close()
 
 
 def _postgres_frame(description, rows: list[tuple]) -> pl.DataFrame:
