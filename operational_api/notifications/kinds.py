@@ -13,6 +13,20 @@ SUPERVISION_REPORT = "supervision_report"
 CRITICAL_ALERT = "critical_alert"
 
 KINDS = (DAILY_DIGEST, MONDAY_REPORT, SUPERVISION_REPORT, CRITICAL_ALERT)
+# Staff choose which messages they get; critical alerts cannot be switched off (PRD). Display names for the page.
+KIND_LABELS = {
+    DAILY_DIGEST: "Daily digest (07:00 on working days)",
+    MONDAY_REPORT: "Monday report (the week just ended)",
+    SUPERVISION_REPORT: "Supervision-hours report (the 1st of the month)",
+    CRITICAL_ALERT: "Critical compliance alerts",
+}
+
+# Appointment reminders go to clients, not staff (recipient = the client, period = the appointment id): the
+# client's contact consent decides, not a staff preference. SMS rows travel through the SMS provider, never SMTP.
+REMINDER_EMAIL = "reminder_email"
+REMINDER_SMS = "reminder_sms"
+REMINDER_KINDS = (REMINDER_EMAIL, REMINDER_SMS)
+SMS_KINDS = frozenset({REMINDER_SMS})
 # Critical alerts cannot be switched off (PRD): a preference row for them is ignored.
 CRITICAL_KINDS = frozenset({CRITICAL_ALERT})
 OPTIONAL_KINDS = tuple(k for k in KINDS if k not in CRITICAL_KINDS)
