@@ -215,3 +215,38 @@ def test_no_phi_beyond_the_first_name_and_no_credentials_in_the_logs(
     for secret in ("token-not-logged", "+14045550101", "4045550101", "zq@mail.example", "Zephyrine"):
         assert secret not in logged  # ... without the token, the number, the address or the name
     assert "token-not-logged" not in repr(sms)
+
+
+def test_the_hourly_dagster_run_sends_once(engine, mail_server, sms_sim, monkeypatch):
+    import dagster as dg
+
+    from orchestration.defs.notifications import definitions as notify
+    from orchestration.lib.resources import OperationalStoreResource
+
+    monkeypatch.setenv("SMTP_URL", mail_server.url)
+    for name, value in sms_sim.env.items():
+        monkeypatch.setenv(name, value)
+
+    def run() -> dict:
+        result = dg.materialize(
+            [notify.appointment_reminders],
+            resources={"store": OperationalStoreResource(database_url=str(engine.url))},
+            run_config={
+                "ops": {"notifications__appointment_reminders": {"config": {"as_of": NOW.isoformat()}}}
+            },
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+        assert result.success
+        meta = result.get_asset_materialization_events()[0].materialization.metadata
+        return {k: v.value for k, v in meta.items()}
+
+    first, second = run(), run()
+    assert (first["email_sent"], first["sms_sent"], first["without_consent"]) == (1, 2, 3)
+    assert (second["email_sent"], second["sms_sent"], second["already_in_outbox"]) == (0, 0, 3)
+    assert len(mail_server.messages()) == 1 and len(sms_sim.messages()) == 2
+
+    when = dt.datetime(2026, 11, 24, 9, 5, tzinfo=dt.UTC)
+    with dg.build_schedule_context(scheduled_execution_time=when) as context:
+        request = notify.appointment_reminders_hourly_schedule(context)
+    assert request.run_key == "reminders-2026-11-24T09"
+    assert notify.appointment_reminders_hourly_schedule.cron_schedule == "5 * * * *"
