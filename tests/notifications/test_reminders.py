@@ -250,3 +250,41 @@ def test_the_hourly_dagster_run_sends_once(engine, mail_server, sms_sim, monkeyp
         request = notify.appointment_reminders_hourly_schedule(context)
     assert request.run_key == "reminders-2026-11-24T09"
     assert notify.appointment_reminders_hourly_schedule.cron_schedule == "5 * * * *"
+
+
+def test_the_cli_sends_through_the_simulator_serve_starts(engine, tmp_path, monkeypatch):
+    import socket
+    import time
+
+    from mentalspace_cli.notifications import start_sms_simulator_if_needed
+    from operational_api.notifications.outbox import utcnow
+    from tests.conftest import run_cli
+
+    soon = utcnow().replace(microsecond=0) + dt.timedelta(hours=3)
+    with session_scope(engine) as session:
+        session.get(Appointment, 11).start_at = soon
+        session.get(Appointment, 11).end_at = soon + dt.timedelta(minutes=50)
+    monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(tmp_path / "var"))
+    env = {"MENTALSPACE_VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": str(engine.url)}
+    process = start_sms_simulator_if_needed(env, port=0)
+    try:
+        port = int(env["SMS_URL"].rsplit(":", 1)[1])
+        for _ in range(100):  # until it listens
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        result = run_cli("notify", "reminders", "--lead-hours", "4", env=env)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "1 SMS queued" in result.stdout and "sent 0 e-mail and 1 SMS" in result.stdout, result.stdout
+        logged = (tmp_path / "var" / "sms" / "messages.jsonl").read_text().splitlines()
+        assert len(logged) == 1 and '"to": "+14045550101"' in logged[0]
+        again = run_cli("notify", "reminders", "--lead-hours", "4", env=env)
+        assert (
+            "sent 0 e-mail and 0 SMS" in again.stdout
+            and len((tmp_path / "var" / "sms" / "messages.jsonl").read_text().splitlines()) == 1
+        )
+        assert start_sms_simulator_if_needed(dict(env)) is None  # SMS_URL set: no second simulator
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
