@@ -74,3 +74,32 @@ def set_preference(session: Session, user_id: int, kind: str, enabled: bool) -> 
         session.add(NotificationPreference(user_id=user_id, kind=kind, enabled=enabled))
     else:
         row.enabled = enabled
+
+
+def preferences(session: Session, user_id: int) -> dict[str, bool]:
+    """Every staff kind and whether this user gets it (critical kinds: always)."""
+    off = set(
+        session.scalars(
+            select(NotificationPreference.kind).where(
+                NotificationPreference.user_id == user_id, NotificationPreference.enabled.is_(False)
+            )
+        )
+    )
+    return {kind: kind in CRITICAL_KINDS or kind not in off for kind in KINDS}
+
+
+def save_preferences(session: Session, user_id: int, choices: dict[str, bool]) -> None:
+    """Set several kinds at once; nothing is written if any choice is refused (a critical kind switched off)."""
+    refused = [k for k, on in choices.items() if k not in KINDS or (k in CRITICAL_KINDS and not on)]
+    if refused:
+        raise PreferenceError(
+            "; ".join(
+                f"'{k}' messages are critical and cannot be switched off"
+                if k in CRITICAL_KINDS
+                else f"unknown message kind '{k}'"
+                for k in refused
+            )
+        )
+    for kind, enabled in choices.items():
+        if kind not in CRITICAL_KINDS:
+            set_preference(session, user_id, kind, enabled)
