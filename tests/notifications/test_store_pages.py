@@ -1,7 +1,13 @@
-"""The Notification preferences page (every staff role): a saved choice reaches the store and the digest run
-honours it; critical alerts stay on, even when the request says otherwise."""
+"""Pages that read the store only, on the hand-built practice without a warehouse:
+
+- Notification preferences (every staff role): a saved choice reaches the store and the digest run honours it;
+  critical alerts stay on, even when the request says otherwise;
+- Sent mail lists a client reminder by record number, not by address or phone number, and showing it is
+  recorded as a view of that client."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import streamlit as st
@@ -91,3 +97,30 @@ def test_a_critical_alert_cannot_be_switched_off_even_by_a_forged_request(store)
         "'critical_alert' messages are critical and cannot be switched off"
     ]
     assert not at.success and _rows(store) == set()
+
+
+def test_sent_mail_lists_a_reminder_by_record_number_and_audits_showing_it(store):
+    from operational_api.audit import AuditEvent
+    from operational_api.notifications import reminders
+
+    reminders.run_appointment_reminders(store, now=practice.utc("2026-11-23 23:45"), smtp=None, sms=None)
+    at = signed_in_app(store, practice.ADMIN)
+    at.switch_page("app_pages/sent_mail.py").run()
+    assert not at.exception, at.exception
+    (outbox,) = [f.value for f in at.dataframe if "recipient" in f.value.columns]
+    assert sorted(outbox["recipient"]) == ["client #1", "client #1", "client #3"]
+    assert not any("@" in r or "+1" in r for r in outbox["recipient"])
+    sms_row = outbox[(outbox["kind"] == "reminder_sms") & (outbox["recipient"] == "client #3")]
+    at.selectbox(key="sent_mail_message").set_value(int(sms_row["id"].iloc[0])).run()
+    assert not at.exception, at.exception
+    assert at.code[0].value.startswith("Hi Philippa, a reminder of your appointment with Cara Clin")
+    with session_scope(store) as session:
+        views = session.scalars(
+            select(AuditEvent.client_ids).where(
+                AuditEvent.actor_user_id == practice.ADMIN,
+                AuditEvent.action == "page.view",
+                AuditEvent.entity_id == "sent_mail",
+            )
+        ).all()
+    # First the newest message, shown by default (client 1's SMS), then the one chosen (client 3's).
+    assert [json.loads(v) for v in views] == [[1], [3]]
