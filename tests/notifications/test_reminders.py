@@ -288,3 +288,13 @@ def test_the_cli_sends_through_the_simulator_serve_starts(engine, tmp_path, monk
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_mail_server_never_gets_the_text_messages(engine, mail_server, smtp):
+    from operational_api.notifications.outbox import deliver
+
+    reminders.run_appointment_reminders(engine, now=NOW, smtp=None, sms=None)
+    # What the digests and the sensor's retry batch call: every kind due, except SMS.
+    assert deliver(engine, smtp, now=NOW).sent == 1
+    assert [m["To"].addresses[0].addr_spec for m in mail_server.messages()] == ["zq@mail.example"]
+    assert [r[3] for r in _outbox(engine) if r[0] == "reminder_sms"] == ["queued", "queued"]
