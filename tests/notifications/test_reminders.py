@@ -48,8 +48,7 @@ SMS_CLIENT_3 = (
 )
 
 
-@pytest.fixture
-def engine(tmp_path, monkeypatch):
+def _store(url: str, monkeypatch):
     """A fresh store of the hand-built practice (fast: no warehouse), with the practice's place and link."""
     for name in (
         "SMTP_URL",
@@ -61,12 +60,24 @@ def engine(tmp_path, monkeypatch):
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MENTALSPACE_PRACTICE_TZ", "America/New_York")
-    url = f"sqlite:///{tmp_path / 'operational.db'}"
     practice.build(url)
     engine = get_engine(url)
     with session_scope(engine) as session:
         session.add_all(PracticeSetting(key=k, value=v) for k, v in SETTINGS.items())
         session.get(Appointment, 9).is_telehealth = True
+    return engine
+
+
+@pytest.fixture
+def engine(tmp_path, monkeypatch):
+    engine = _store(f"sqlite:///{tmp_path / 'operational.db'}", monkeypatch)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_database, monkeypatch):
+    engine = _store(pg_database, monkeypatch)
     yield engine
     engine.dispose()
 
@@ -121,6 +132,15 @@ def test_each_client_gets_exactly_the_channels_they_agreed_to_with_the_exact_con
         ("reminder_sms", 1, "10", "sent", 1, None),
         ("reminder_sms", 3, "9", "sent", 1, None),
     ]
+
+
+@pytest.mark.postgres
+def test_the_same_reminders_on_postgresql(pg_engine, mail_server, smtp, sms, sms_sim):
+    test_each_client_gets_exactly_the_channels_they_agreed_to_with_the_exact_content(
+        pg_engine, mail_server, smtp, sms, sms_sim
+    )
+    reminders.run_appointment_reminders(pg_engine, now=NOW + dt.timedelta(minutes=5), smtp=smtp, sms=sms)
+    assert len(sms_sim.messages()) == 2 and len(mail_server.messages()) == 1
 
 
 def test_a_rerun_sends_nothing_twice(engine, mail_server, smtp, sms, sms_sim):
