@@ -18,12 +18,14 @@ PAGES_BY_ROLE: dict[str, dict[str, list[str]]] = {
         "My Practice": ["my_practice", "metric_explorer"],
         "Compliance": ["compliance_alerts"],
         "Reports": ["report_builder"],
+        "Settings": ["notification_preferences"],
     },
     "SUPERVISOR": {
         "My Team": ["my_team", "metric_explorer"],
         "My Practice": ["my_practice"],
         "Compliance": ["compliance_alerts"],
         "Reports": ["productivity_report", "compliance_report", "report_builder"],
+        "Settings": ["notification_preferences"],
     },
     "ADMIN": {
         "Practice Overview": ["practice_overview", "metric_explorer"],
@@ -34,12 +36,15 @@ PAGES_BY_ROLE: dict[str, dict[str, list[str]]] = {
         "Schedule": ["schedule", "front_desk_tasks"],
         "Reports": ["productivity_report", "compliance_report", "demographics_report", "report_builder"],
         "Administration": ["users_admin", "audit_log", "backfills"],
+        "Settings": ["notification_preferences"],
     },
     "BILLING": {
         "Billing": ["reports", "demographics_report", "report_builder"],
+        "Settings": ["notification_preferences"],
     },
     "FRONT_DESK": {
         "Schedule": ["schedule", "front_desk_tasks"],
+        "Settings": ["notification_preferences"],
     },
 }
 PAGE_TITLES = {
@@ -60,6 +65,7 @@ PAGE_TITLES = {
     "compliance_report": "Compliance report",
     "demographics_report": "Client demographics",
     "report_builder": "Report builder",
+    "notification_preferences": "Notification preferences",
 }
 ERA_UPLOAD_PAGE = "era_upload"
 ERA_UPLOAD_ROLES = ("ADMIN", "BILLING")

@@ -40,6 +40,7 @@ PAGE_ICONS = {
     "compliance_report": ":material/rule:",
     "demographics_report": ":material/diversity_3:",
     "report_builder": ":material/build:",
+    "notification_preferences": ":material/tune:",
 }
 
 

@@ -270,13 +270,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             args.api_port = api_port()
         except ValueError as exc:
             raise PlatformError(str(exc)) from None
-    from mentalspace_cli.notifications import start_loopback_if_needed
+    from mentalspace_cli.notifications import start_loopback_if_needed, start_sms_simulator_if_needed
 
     env = {**os.environ, "DAGSTER_HOME": str(_dagster_home())}
     bin_dir = os.path.dirname(sys.executable)
     mail_server = start_loopback_if_needed(env)  # sets env["SMTP_URL"] for Dagster and the pages
+    sms_server = start_sms_simulator_if_needed(env)  # sets env["SMS_URL"] (and its demo account)
     processes = [
         *([mail_server] if mail_server else []),
+        *([sms_server] if sms_server else []),
         subprocess.Popen(
             # `dagster dev` = the web UI plus the daemon that runs schedules and sensors (ERA inbox).
             [

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -290,6 +291,9 @@ class Client(TimestampMixin, Base):
     has_suicidal_ideation: Mapped[bool] = mapped_column(Boolean, default=False)
     is_emancipated: Mapped[bool] = mapped_column(Boolean, default=False)
     is_self_pay: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The client agreed to appointment reminders by that channel (issue 15); without it nothing is sent.
+    has_email_contact_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    has_sms_contact_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     portal_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     portal_activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     intake_date: Mapped[dt.date | None] = mapped_column(Date)

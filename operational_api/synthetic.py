@@ -177,8 +177,8 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "clients": _cols(
         "id first_name last_name date_of_birth gender email phone address city state zip_code "
         "emergency_contact_name emergency_contact_phone referring_provider status primary_clinician_id "
-        "is_high_risk has_suicidal_ideation is_emancipated is_self_pay portal_user_id portal_activated_at "
-        "intake_date discharged_date created_at updated_at"
+        "is_high_risk has_suicidal_ideation is_emancipated is_self_pay has_email_contact_consent "
+        "has_sms_contact_consent portal_user_id portal_activated_at intake_date discharged_date created_at updated_at"
     ),
     "guardians": _cols("id client_id full_name relationship phone"),
     "insurance_policies": _cols(
@@ -307,6 +307,9 @@ class _Generator:
             ("timezone", self.spec.timezone),
             ("monthly_revenue_target", str(revenue_target)),
             ("state", "GA"),
+            # Where in-person reminders send clients, and the telehealth room a reminder links (+ "/<appointment id>").
+            ("practice_address", "200 Synthetic Plaza, Suite 300, Atlanta, GA 30303"),
+            ("telehealth_url", "https://telehealth.practice.example/visit"),
         ):
             self.t["practice_settings"].add(
                 id=len(self.t["practice_settings"].rows) + 1, key=key, value=value
@@ -470,6 +473,10 @@ class _Generator:
             has_suicidal_ideation=high_risk and rng.random() < 0.7,
             is_emancipated=is_minor and rng.random() < 0.03,
             is_self_pay=self_pay,
+            # Reminder consent from the record number, not the random stream (which would reshuffle the rest of
+            # the practice): about 45% e-mail only, 20% SMS only, 20% both, 15% neither.
+            has_email_contact_consent=_consent_bucket(cid) in ("email", "both"),
+            has_sms_contact_consent=_consent_bucket(cid) in ("sms", "both"),
             portal_user_id=portal_user_id,
             portal_activated_at=created + dt.timedelta(days=rng.randint(0, 30)) if portal else None,
             intake_date=intake,
@@ -1277,6 +1284,12 @@ class _Generator:
                     created_at=created,
                     updated_at=created,
                 )
+
+
+def _consent_bucket(client_id: int) -> str:
+    """Which reminder channels a synthetic client agreed to, stable per record number."""
+    bucket = (client_id * 37) % 20
+    return "email" if bucket < 9 else "sms" if bucket < 13 else "both" if bucket < 17 else "none"
 
 
 def rng_choice(rng: random.Random, seq: Sequence[Any]) -> Any:

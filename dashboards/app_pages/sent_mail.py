@@ -15,7 +15,7 @@ from operational_api.notifications.content import client_ids_named_in
 from operational_api.notifications.mailbox import message_body, outbox_rows
 
 PAGE = "sent_mail"
-STATUSES = ("queued", "sent", "failed_permanent", "bounced")
+STATUSES = ("queued", "sent", "failed_permanent", "bounced", "withdrawn")
 
 
 def body(user, scope) -> None:
@@ -59,11 +59,12 @@ def body(user, scope) -> None:
     if message is None:
         st.info("That message is no longer in the outbox.")
         return
-    html, text = message
-    # The message names clients by initials and record number: showing it is a view of those clients.
-    audit_trail.shown(client_ids_named_in(text))
+    html, text, to_client = message
+    # The message names clients by initials and record number (a reminder greets its client by first name):
+    # showing it is a view of those clients.
+    audit_trail.shown([*client_ids_named_in(text), *([to_client] if to_client else [])])
     view = st.radio("View", ["HTML", "Plain text"], horizontal=True, key=f"{PAGE}_view")
-    if view == "HTML":
+    if view == "HTML" and html:  # a text message (SMS) has no HTML
         # Rendered in a sandboxed frame: the message's own markup never touches the page's.
         components.html(html, height=700, scrolling=True)
     else:

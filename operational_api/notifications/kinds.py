@@ -13,6 +13,20 @@ SUPERVISION_REPORT = "supervision_report"
 CRITICAL_ALERT = "critical_alert"
 
 KINDS = (DAILY_DIGEST, MONDAY_REPORT, SUPERVISION_REPORT, CRITICAL_ALERT)
+# Staff choose which messages they get; critical alerts cannot be switched off (PRD). Display names for the page.
+KIND_LABELS = {
+    DAILY_DIGEST: "Daily digest (07:00 on working days)",
+    MONDAY_REPORT: "Monday report (the week just ended)",
+    SUPERVISION_REPORT: "Supervision-hours report (the 1st of the month)",
+    CRITICAL_ALERT: "Critical compliance alerts",
+}
+
+# Appointment reminders go to clients, not staff (recipient = the client, period = the appointment id): the
+# client's contact consent decides, not a staff preference. SMS rows travel through the SMS provider, never SMTP.
+REMINDER_EMAIL = "reminder_email"
+REMINDER_SMS = "reminder_sms"
+REMINDER_KINDS = (REMINDER_EMAIL, REMINDER_SMS)
+SMS_KINDS = frozenset({REMINDER_SMS})
 # Critical alerts cannot be switched off (PRD): a preference row for them is ignored.
 CRITICAL_KINDS = frozenset({CRITICAL_ALERT})
 OPTIONAL_KINDS = tuple(k for k in KINDS if k not in CRITICAL_KINDS)
@@ -60,3 +74,32 @@ def set_preference(session: Session, user_id: int, kind: str, enabled: bool) -> 
         session.add(NotificationPreference(user_id=user_id, kind=kind, enabled=enabled))
     else:
         row.enabled = enabled
+
+
+def preferences(session: Session, user_id: int) -> dict[str, bool]:
+    """Every staff kind and whether this user gets it (critical kinds: always)."""
+    off = set(
+        session.scalars(
+            select(NotificationPreference.kind).where(
+                NotificationPreference.user_id == user_id, NotificationPreference.enabled.is_(False)
+            )
+        )
+    )
+    return {kind: kind in CRITICAL_KINDS or kind not in off for kind in KINDS}
+
+
+def save_preferences(session: Session, user_id: int, choices: dict[str, bool]) -> None:
+    """Set several kinds at once; nothing is written if any choice is refused (a critical kind switched off)."""
+    refused = [k for k, on in choices.items() if k not in KINDS or (k in CRITICAL_KINDS and not on)]
+    if refused:
+        raise PreferenceError(
+            "; ".join(
+                f"'{k}' messages are critical and cannot be switched off"
+                if k in CRITICAL_KINDS
+                else f"unknown message kind '{k}'"
+                for k in refused
+            )
+        )
+    for kind, enabled in choices.items():
+        if kind not in CRITICAL_KINDS:
+            set_preference(session, user_id, kind, enabled)

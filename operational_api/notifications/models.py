@@ -1,7 +1,9 @@
 """The notification outbox and per-user preferences (issue 15).
 
 One outbox row per message, keyed by (kind, recipient, period): a re-run, a backfill or a retry finds the row
-already there and never renders or sends a second copy. `last_error` holds the SMTP code and the server's
+already there and never renders or sends a second copy. The recipient is a staff user or, for appointment
+reminders, a client (exactly one of the two); `recipient_email` then holds the client's e-mail address or, for
+an SMS, their phone number. `last_error` holds the SMTP code and the server's
 words or the exception class, never the message itself, so it carries no PHI.
 """
 
@@ -31,14 +33,19 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     FAILED_PERMANENT = "failed_permanent"  # the server refused the message itself (5xx): retrying cannot help
     BOUNCED = "bounced"  # the server refused the recipient address (5xx at RCPT)
+    # A reminder whose appointment was cancelled, rescheduled or had begun before the reminder could go.
+    WITHDRAWN = "withdrawn"
 
 
 class OutboxMessage(Base):
-    """One rendered message to one user for one period; `period` is a day, week, month or alert key."""
+    """One rendered message to one user (or client) for one period; `period` is a day, week, month, alert key
+    or, for a reminder, the appointment id."""
 
     __tablename__ = "notification_outbox"
     __table_args__ = (
         UniqueConstraint("kind", "recipient_user_id", "period"),
+        UniqueConstraint("kind", "recipient_client_id", "period"),
+        CheckConstraint("(recipient_user_id is null) <> (recipient_client_id is null)", name="one_recipient"),
         _one_of("status", OutboxStatus),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         Index("ix_notification_outbox_status_next_attempt_at", "status", "next_attempt_at"),
@@ -46,7 +53,8 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
-    recipient_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recipient_client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
     period: Mapped[str] = mapped_column(String(200))
     recipient_email: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(300))

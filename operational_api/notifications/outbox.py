@@ -24,6 +24,7 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from operational_api.db import session_scope
+from operational_api.notifications.kinds import SMS_KINDS
 from operational_api.notifications.models import OutboxMessage, OutboxStatus
 from operational_api.notifications.smtp import SmtpSettings
 
@@ -43,13 +44,14 @@ class Draft:
     """A rendered message waiting to become an outbox row."""
 
     kind: str
-    recipient_user_id: int
-    recipient_email: str
+    recipient_user_id: int | None
+    recipient_email: str  # an e-mail address, or a phone number for an SMS
     period: str
     subject: str
     body_text: str
     body_html: str
     mime: str
+    recipient_client_id: int | None = None  # set (and recipient_user_id None) for a message to a client
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ def deliver(
     kinds: Iterable[str] | None = None,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> DeliverySummary:
-    """Send the queued messages that are due (oldest first), on one connection; see the module docstring.
+    """Send the queued e-mail that is due (oldest first), on one connection; see the module docstring.
 
     `now` decides what is due; `clock` stamps each send (defaults to `now`, for tests with an injected clock).
     """
@@ -156,6 +158,8 @@ def deliver(
             )
             .order_by(OutboxMessage.id)
         )
+        # SMS rows go through the SMS provider (notifications.sms), never through the mail server.
+        query = query.where(OutboxMessage.kind.not_in(list(SMS_KINDS)))
         if kinds is not None:
             query = query.where(OutboxMessage.kind.in_(list(kinds)))
         if limit:
@@ -167,17 +171,7 @@ def deliver(
     conn: smtplib.SMTP | None = None
     try:
         for message_id in due:
-            with session_scope(engine) as session:
-                claimed = session.execute(
-                    update(OutboxMessage)
-                    .where(
-                        OutboxMessage.id == message_id,
-                        OutboxMessage.status == OutboxStatus.QUEUED,
-                        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-                    )
-                    .values(claimed_until=now + CLAIM_FOR)
-                ).rowcount
-                message = session.get(OutboxMessage, message_id) if claimed else None
+            message = claim(engine, message_id, now)
             if message is None:
                 continue  # another runner has it
             try:
@@ -211,6 +205,57 @@ def deliver(
     return DeliverySummary(**counts)
 
 
+def due_ids(engine: Engine, kinds: Iterable[str], now: dt.datetime, limit: int | None = None) -> list[int]:
+    """Queued rows of these kinds whose next attempt is due and that no runner holds, oldest first."""
+    with session_scope(engine) as session:
+        query = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.kind.in_(list(kinds)),
+                OutboxMessage.status == OutboxStatus.QUEUED,
+                OutboxMessage.next_attempt_at <= now,
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            )
+            .order_by(OutboxMessage.id)
+        )
+        if limit:
+            query = query.limit(limit)
+        return list(session.scalars(query))
+
+
+def claim(engine: Engine, message_id: int, now: dt.datetime) -> OutboxMessage | None:
+    """Hold a queued row for CLAIM_FOR and return it (detached); None when another runner has it or it went."""
+    with session_scope(engine) as session:
+        claimed = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.status == OutboxStatus.QUEUED,
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            )
+            .values(claimed_until=now + CLAIM_FOR)
+        ).rowcount
+        return session.get(OutboxMessage, message_id) if claimed else None
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """How long a row waits after its `attempts`-th temporary failure."""
+    return _backoff(attempts)
+
+
+def record(
+    engine: Engine,
+    message_id: int,
+    status: str,
+    attempts: int,
+    next_attempt_at: dt.datetime | None,
+    error: str | None,
+    sent_at: dt.datetime | None = None,
+) -> None:
+    """Write one attempt's outcome and release the claim."""
+    _record(engine, message_id, status, attempts, next_attempt_at, error, sent_at)
+
+
 def _record(
     engine: Engine,
     message_id: int,
@@ -238,4 +283,14 @@ def _close(conn: smtplib.SMTP | None) -> None:
         conn.close()
 
 
-__all__ = ["DeliverySummary", "Draft", "deliver", "enqueue", "existing_keys"]
+__all__ = [
+    "DeliverySummary",
+    "Draft",
+    "backoff",
+    "claim",
+    "deliver",
+    "due_ids",
+    "enqueue",
+    "existing_keys",
+    "record",
+]

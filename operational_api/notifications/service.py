@@ -26,7 +26,9 @@ from operational_api.notifications.kinds import (
     opted_out,
 )
 from operational_api.notifications.outbox import DeliverySummary, deliver, enqueue, existing_keys, utcnow
+from operational_api.notifications.reminders import withdraw_stale
 from operational_api.notifications.render import ChartRenderer, render
+from operational_api.notifications.sms import configured_sms, deliver_sms
 from operational_api.notifications.smtp import SmtpSettings, configured_settings
 from orchestration.lib.environment import Environment, current_environment
 
@@ -254,6 +256,8 @@ def run_critical_alerts(
     smtp = _settings(settings)
     critical = _deliver(engine, smtp, now, clock=clock, kinds=[CRITICAL_ALERT], limit=200)
     summary.delivery = critical
+    # A reminder waiting for its retry must not go once its appointment is off the books.
+    withdraw_stale(engine, now)
     if smtp is not None and not critical.server_unreachable:
         rest = deliver(engine, smtp, now=now, clock=clock, limit=RETRY_BATCH)
         summary.delivery = DeliverySummary(
@@ -263,6 +267,8 @@ def run_critical_alerts(
             bounced=critical.bounced + rest.bounced,
             server_unreachable=rest.server_unreachable,
         )
+    # Text reminders the SMS provider missed go within a minute of its return too.
+    deliver_sms(engine, configured_sms(), now=now, limit=RETRY_BATCH)
     return summary
 
 

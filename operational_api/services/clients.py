@@ -40,6 +40,9 @@ class ClientFields(_Input):
     has_suicidal_ideation: bool = False
     is_emancipated: bool = False
     is_self_pay: bool = False
+    # Appointment reminders go only by a channel the client agreed to (notifications/reminders.py).
+    has_email_contact_consent: bool = False
+    has_sms_contact_consent: bool = False
     intake_date: dt.date | None = None
 
 
@@ -72,6 +75,8 @@ class ClientUpdate(_Input):
     has_suicidal_ideation: bool | None = None
     is_emancipated: bool | None = None
     is_self_pay: bool | None = None
+    has_email_contact_consent: bool | None = None
+    has_sms_contact_consent: bool | None = None
     intake_date: dt.date | None = None
     discharged_date: dt.date | None = None
 

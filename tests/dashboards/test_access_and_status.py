@@ -42,23 +42,32 @@ def _definition(**overrides) -> MetricDefinition:
 
 
 def test_each_role_opens_only_its_pages():
-    assert pages_for("CLINICIAN") == {"my_practice", "metric_explorer", "compliance_alerts", "report_builder"}
-    assert pages_for("SUPERVISOR") == {
-        "my_team",
-        "my_practice",
-        "metric_explorer",
-        "compliance_alerts",
-        "productivity_report",
-        "compliance_report",
-        "report_builder",
-    }
-    assert pages_for("BILLING") == {"reports", "era_upload", "demographics_report", "report_builder"}
-    assert pages_for("FRONT_DESK") == {"schedule", "front_desk_tasks"}
+    # Every staff role sets its own notification preferences.
+    mine = {"notification_preferences"}
+    assert (
+        pages_for("CLINICIAN")
+        == {"my_practice", "metric_explorer", "compliance_alerts", "report_builder"} | mine
+    )
+    assert (
+        pages_for("SUPERVISOR")
+        == {
+            "my_team",
+            "my_practice",
+            "metric_explorer",
+            "compliance_alerts",
+            "productivity_report",
+            "compliance_report",
+            "report_builder",
+        }
+        | mine
+    )
+    assert pages_for("BILLING") == {"reports", "era_upload", "demographics_report", "report_builder"} | mine
+    assert pages_for("FRONT_DESK") == {"schedule", "front_desk_tasks"} | mine
     assert pages_for("ADMIN") >= pages_for("SUPERVISOR") | pages_for("BILLING") | pages_for("FRONT_DESK") | {
         "practice_overview"
     }
     assert pages_for("CLIENT") == set()
-    assert list(PAGES_BY_ROLE["BILLING"]) == ["Billing"], "the ERA upload page joins the Billing section"
+    assert list(PAGES_BY_ROLE["BILLING"]) == ["Billing", "Settings"], "the ERA upload page joins Billing"
 
 
 def test_a_clinician_scope_refuses_everyone_else_and_the_practice():

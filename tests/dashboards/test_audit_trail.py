@@ -43,6 +43,7 @@ NO_CLIENT_PAGES = {
     "compliance_report",
     "demographics_report",
     "report_builder",
+    "notification_preferences",
 }
 
 

@@ -66,6 +66,13 @@ APPOINTMENTS = [
 ]
 # The 23:30 session ends at 00:10, before the same clinician and client's 00:15 appointment.
 MINUTES = {8: 40}
+# Appointment reminders (tests/notifications/test_reminders.py): e-mail, phone, and which channels each client
+# agreed to: client 1 both, client 2 neither (addresses on file all the same), client 3 SMS only.
+CONTACT = {
+    1: ("zq@mail.example", "404-555-0101", True, True),
+    2: ("bn@mail.example", "404-555-0102", False, False),
+    3: ("pt@mail.example", "(404) 555-0103", False, True),
+}
 
 
 def build(database_url: str) -> None:
@@ -130,6 +137,10 @@ def build(database_url: str) -> None:
                     status="ACTIVE",
                     primary_clinician_id=clinician,
                     is_high_risk=high_risk,
+                    email=CONTACT[cid][0],
+                    phone=CONTACT[cid][1],
+                    has_email_contact_consent=CONTACT[cid][2],
+                    has_sms_contact_consent=CONTACT[cid][3],
                     intake_date=dt.date(2026, 10, 1),
                     created_at=utc("2026-10-01 09:00"),
                 )

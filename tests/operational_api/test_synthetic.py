@@ -128,3 +128,13 @@ def test_supervision_falls_short_for_some_supervisee_months(practice):
     required = {"LPC": 2, "LPC_ASSOCIATE": 2, "LMSW": 4}
     short = [k for k, h in hours.items() if h < required[users[k[0]]["license_type"]]]
     assert hours and short
+
+
+def test_clients_agree_to_each_combination_of_reminder_channels(practice):
+    combos = Counter(
+        (c["has_email_contact_consent"], c["has_sms_contact_consent"]) for c in _rows(practice, "clients")
+    )
+    assert set(combos) == {(True, False), (False, True), (True, True), (False, False)}
+    assert combos[(False, False)] < combos[(True, False)]  # most clients take at least one channel
+    settings = dict((k, v) for _, k, v in practice.tables["practice_settings"].rows)
+    assert settings["practice_address"] and settings["telehealth_url"].startswith("https://")

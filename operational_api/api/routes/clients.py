@@ -42,6 +42,8 @@ class ClientOut(BaseModel):
     has_suicidal_ideation: bool
     is_emancipated: bool
     is_self_pay: bool
+    has_email_contact_consent: bool
+    has_sms_contact_consent: bool
     intake_date: dt.date | None
     discharged_date: dt.date | None
     created_at: dt.datetime | None

@@ -7,7 +7,9 @@
 - an asset check on each digest run: every active clinician (minus those who switched the digest off) has a
   message for the day;
 - a sensor over the store's compliance alerts every 30 seconds (not the 15-minute refresh): critical alerts
-  are mailed within a minute of reaching the store.
+  are mailed within a minute of reaching the store;
+- appointment reminders to clients (e-mail, SMS): an hourly run queues and sends a reminder for every booked
+  appointment starting within the lead time (REMINDER_LEAD_HOURS, 24) that the outbox does not hold yet.
 """
 
 import datetime as dt
@@ -29,6 +31,8 @@ REPORT_WEEKS = dg.WeeklyPartitionsDefinition(start_date="2026-01-05", timezone=T
 REPORT_MONTHS = dg.MonthlyPartitionsDefinition(start_date=START_DATE, timezone=TZ)
 
 DIGEST = dg.AssetKey(["notifications", "daily_digest"])
+REMINDERS = dg.AssetKey(["notifications", "appointment_reminders"])
+REMINDER_CRON = "5 * * * *"  # hourly, off the hour the digests and reports start on
 DIGEST_COVERAGE = "every_active_clinician_has_a_digest"
 
 
@@ -110,6 +114,41 @@ def supervision_report(
     return dg.MaterializeResult(metadata=_metadata(summary))
 
 
+class ReminderConfig(dg.Config):
+    """`as_of`: the UTC instant the window starts at (ISO; empty = now); `lead_hours`: 0 = REMINDER_LEAD_HOURS."""
+
+    as_of: str = ""
+    lead_hours: float = 0
+
+
+@dg.asset(key=REMINDERS, group_name="notifications", kinds={"email", "sms"})
+def appointment_reminders(
+    context: dg.AssetExecutionContext, config: ReminderConfig, store: OperationalStoreResource
+) -> dg.MaterializeResult:
+    """One reminder per booked appointment in the lead window and channel the client agreed to (e-mail, SMS)."""
+    from operational_api.notifications import reminders
+
+    now = dt.datetime.fromisoformat(config.as_of) if config.as_of else None
+    lead = dt.timedelta(hours=config.lead_hours) if config.lead_hours else None
+    summary = reminders.run_appointment_reminders(store.engine(), now=now, lead=lead)
+    return dg.MaterializeResult(
+        metadata={
+            "appointments": summary.appointments,
+            "email_enqueued": summary.enqueued["reminder_email"],
+            "sms_enqueued": summary.enqueued["reminder_sms"],
+            "already_in_outbox": summary.already_in_outbox,
+            "without_consent": summary.without_consent,
+            "without_address": summary.without_address,
+            "withdrawn": summary.withdrawn,
+            "email_sent": summary.email.sent,
+            "sms_sent": summary.sms.sent,
+            "waiting": summary.email.retrying + summary.sms.retrying,
+            "failed_permanent": summary.email.failed_permanent + summary.sms.failed_permanent,
+            "bounced": summary.email.bounced,
+        }
+    )
+
+
 def _job(name: str, asset: dg.AssetsDefinition):
     return dg.define_asset_job(name, selection=[asset.key])
 
@@ -117,6 +156,7 @@ def _job(name: str, asset: dg.AssetsDefinition):
 DIGEST_JOB = _job("daily_digest_job", daily_digest)
 MONDAY_JOB = _job("monday_report_job", monday_report)
 SUPERVISION_JOB = _job("supervision_report_job", supervision_report)
+REMINDER_JOB = _job("appointment_reminders_job", appointment_reminders)
 
 
 def _local(context: dg.ScheduleEvaluationContext) -> dt.datetime:
@@ -156,6 +196,18 @@ def supervision_report_schedule(context: dg.ScheduleEvaluationContext) -> dg.Run
     return dg.RunRequest(run_key=f"supervision-{month}", partition_key=month.isoformat())
 
 
+@dg.schedule(
+    job=REMINDER_JOB,
+    cron_schedule=REMINDER_CRON,
+    execution_timezone=TZ,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def appointment_reminders_hourly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Each hour's run, keyed by the hour so a tick is never run twice; the window starts when the run does."""
+    hour = context.scheduled_execution_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H")
+    return dg.RunRequest(run_key=f"reminders-{hour}")
+
+
 def build_critical_alert_sensor(clock: Callable[[], dt.datetime] | None = None) -> dg.SensorDefinition:
     """The sensor, with an injectable clock (tests evaluate it directly at a chosen time)."""
 
@@ -179,8 +231,13 @@ def build_critical_alert_sensor(clock: Callable[[], dt.datetime] | None = None) 
 
 
 defs = dg.Definitions(
-    assets=[daily_digest, monday_report, supervision_report],
-    jobs=[DIGEST_JOB, MONDAY_JOB, SUPERVISION_JOB],
-    schedules=[daily_digest_schedule, monday_report_schedule, supervision_report_schedule],
+    assets=[daily_digest, monday_report, supervision_report, appointment_reminders],
+    jobs=[DIGEST_JOB, MONDAY_JOB, SUPERVISION_JOB, REMINDER_JOB],
+    schedules=[
+        daily_digest_schedule,
+        monday_report_schedule,
+        supervision_report_schedule,
+        appointment_reminders_hourly_schedule,
+    ],
     sensors=[build_critical_alert_sensor()],
 )

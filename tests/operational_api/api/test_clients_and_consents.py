@@ -102,3 +102,20 @@ def test_clinicians_see_and_change_only_their_clients(api: Api):
     assert theirs.status_code == 404 and theirs.json()["rule"] == "clinician.not_found"
     listed = {c["id"] for c in clinician.get("/clients", params={"limit": 500}).json()["items"]}
     assert api.world.client_in in listed and api.world.client_out not in listed
+
+
+def test_front_desk_records_reminder_consent_per_channel(api: Api):
+    front = api.as_role("FRONT_DESK")
+    created = front.post(
+        "/clients",
+        json={"first_name": "Re", "last_name": "Minder", "primary_clinician_id": api.world.clinician_a},
+    ).json()
+    assert (created["has_email_contact_consent"], created["has_sms_contact_consent"]) == (False, False)
+    changed = front.patch(
+        f"/clients/{created['id']}",
+        json={"has_sms_contact_consent": True},
+        headers={"If-Match": f'"{created["version"]}"'},
+    )
+    assert changed.status_code == 200, changed.text
+    again = front.get(f"/clients/{created['id']}").json()
+    assert (again["has_email_contact_consent"], again["has_sms_contact_consent"]) == (False, True)
