@@ -186,6 +186,19 @@ class Chromium:
         self.click(f"document.querySelector('input[aria-label={json.dumps(aria_label)}]')")
         self.send("Input.insertText", text=text)
 
+    def choose(self, label: str, option: str) -> None:
+        """Pick `option` in the selectbox labelled `label`: open it, filter by the option's text, click the option."""
+        self.click(
+            "[...document.querySelectorAll('[data-testid=\"stSelectbox\"]')]"
+            f".find(s => s.querySelector('label')?.innerText.trim() === {json.dumps(label)})"
+            "?.querySelector('[data-baseweb=\"select\"] > div')"
+        )
+        self.send("Input.insertText", text=option)
+        self.click(
+            "[...document.querySelectorAll('[role=\"option\"]')]"
+            f".find(o => o.innerText.trim() === {json.dumps(option)})"
+        )
+
     def screenshot(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = self.send("Page.captureScreenshot", format="png")["data"]
