@@ -187,16 +187,20 @@ class Chromium:
         self.send("Input.insertText", text=text)
 
     def choose(self, label: str, option: str) -> None:
-        """Pick `option` in the selectbox labelled `label`: open it, filter by the option's text, click the option."""
-        self.click(
-            "[...document.querySelectorAll('[data-testid=\"stSelectbox\"]')]"
-            f".find(s => s.querySelector('label')?.innerText.trim() === {json.dumps(label)})"
-            "?.querySelector('[data-baseweb=\"select\"] > div')"
-        )
+        """Pick `option` in the selectbox labelled `label`: type its text over the current choice (the list
+        filters on it), then click it in the list."""
+        combo = f"document.querySelector('input[role=\"combobox\"][aria-label={json.dumps(label)}]')"
+        self.click(combo)
+        self.evaluate(f"{combo}.select()")
         self.send("Input.insertText", text=option)
         self.click(
-            "[...document.querySelectorAll('[role=\"option\"]')]"
-            f".find(o => o.innerText.trim() === {json.dumps(option)})"
+            f"[...document.querySelectorAll('[role=\"option\"]')].find(o => o.innerText.trim() === {json.dumps(option)})"
+        )
+
+    def selected(self, label: str) -> str:
+        """What the selectbox labelled `label` shows as its choice."""
+        return self.evaluate(
+            f"document.querySelector('input[role=\"combobox\"][aria-label={json.dumps(label)}]')?.value ?? ''"
         )
 
     def screenshot(self, path: Path) -> None:

@@ -77,7 +77,15 @@ def test_admin_opens_the_report_pages_and_saves_and_subscribes_a_report(report_d
     try:
         sign_in(browser, url, report_demo, "ADMIN")
         text = _open(browser, "sent_mail", "Show message")
-        assert "Queued" in text and subject in text
+        # The newest message is picked, its subject shown as written, its body rendered in a frame.
+        assert "Queued" in text
+        assert subject in browser.selected("Show message"), (
+            "the subject is shown as written (no Markdown escapes)"
+        )
+        frames = browser.evaluate(
+            "[...document.querySelectorAll('iframe')].map(f => f.contentDocument?.body?.innerText || '').join(' ')"
+        )
+        assert "Daily digest" in frames
 
         _open(browser, "productivity_report", "Download CSV")
         text = _open(browser, "compliance_report", "Download CSV")

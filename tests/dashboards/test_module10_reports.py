@@ -184,7 +184,7 @@ def test_quarterly_review_is_the_marts_weeks_with_the_warehouses_status(demo_env
 
     at = open_page(demo_env, "ADMIN", "quarterly_review")
     shown = table_with(at, "clinician", "measure", "period_start", "benchmark")
-    assert len(shown) == min(review.height, 500) and set(shown["clinician"]) == set(review["clinician"])
+    assert len(shown) == review.height and set(shown["clinician"]) == set(review["clinician"])
     summary = table_with(at, "measure", "benchmark", "latest", "trend", "status now")
     assert len(summary) == len(module10.REVIEW_METRICS)
     assert set(summary["status now"]) <= {"On track", "Review", "Urgent", "No data"}
