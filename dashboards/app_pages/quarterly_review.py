@@ -51,7 +51,8 @@ def body(user, scope) -> None:
     else:
         summary = module10.review_summary(mine).with_columns(
             pl.col("status")
-            .map_elements(lambda s: Status[s].team_label if s else "No data", return_dtype=pl.String)
+            .replace_strict({s.name: s.team_label for s in Status}, default="No data", return_dtype=pl.String)
+            .fill_null("No data")
             .alias("status label"),
         )
         ui.table(
