@@ -42,7 +42,13 @@ def _definition(**overrides) -> MetricDefinition:
 
 
 def test_each_role_opens_only_its_pages():
-    assert pages_for("CLINICIAN") == {"my_practice", "metric_explorer", "compliance_alerts", "report_builder"}
+    assert pages_for("CLINICIAN") == {
+        "my_practice",
+        "metric_explorer",
+        "compliance_alerts",
+        "quarterly_review",
+        "report_builder",
+    }
     assert pages_for("SUPERVISOR") == {
         "my_team",
         "my_practice",
@@ -50,6 +56,7 @@ def test_each_role_opens_only_its_pages():
         "compliance_alerts",
         "productivity_report",
         "compliance_report",
+        "quarterly_review",
         "report_builder",
     }
     assert pages_for("BILLING") == {"reports", "era_upload", "demographics_report", "report_builder"}
