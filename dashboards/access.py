@@ -17,14 +17,14 @@ PAGES_BY_ROLE: dict[str, dict[str, list[str]]] = {
     "CLINICIAN": {
         "My Practice": ["my_practice", "metric_explorer"],
         "Compliance": ["compliance_alerts"],
-        "Reports": ["report_builder"],
+        "Reports": ["quarterly_review", "report_builder"],
         "Settings": ["notification_preferences"],
     },
     "SUPERVISOR": {
         "My Team": ["my_team", "metric_explorer"],
         "My Practice": ["my_practice"],
         "Compliance": ["compliance_alerts"],
-        "Reports": ["productivity_report", "compliance_report", "report_builder"],
+        "Reports": ["productivity_report", "compliance_report", "quarterly_review", "report_builder"],
         "Settings": ["notification_preferences"],
     },
     "ADMIN": {
@@ -34,7 +34,13 @@ PAGES_BY_ROLE: dict[str, dict[str, list[str]]] = {
         "Compliance": ["compliance_alerts", "sent_mail"],
         "Billing": ["reports"],
         "Schedule": ["schedule", "front_desk_tasks"],
-        "Reports": ["productivity_report", "compliance_report", "demographics_report", "report_builder"],
+        "Reports": [
+            "productivity_report",
+            "compliance_report",
+            "demographics_report",
+            "quarterly_review",
+            "report_builder",
+        ],
         "Administration": ["users_admin", "audit_log", "backfills"],
         "Settings": ["notification_preferences"],
     },
@@ -64,6 +70,7 @@ PAGE_TITLES = {
     "productivity_report": "Productivity report",
     "compliance_report": "Compliance report",
     "demographics_report": "Client demographics",
+    "quarterly_review": "Quarterly review",
     "report_builder": "Report builder",
     "notification_preferences": "Notification preferences",
 }

@@ -39,6 +39,7 @@ PAGE_ICONS = {
     "productivity_report": ":material/speed:",
     "compliance_report": ":material/rule:",
     "demographics_report": ":material/diversity_3:",
+    "quarterly_review": ":material/trending_up:",
     "report_builder": ":material/build:",
     "notification_preferences": ":material/tune:",
 }

@@ -108,7 +108,9 @@ def subscriptions(user) -> None:
         report = st.selectbox("Report", list(reports), format_func=reports.get, key="rb_sub_report")
         recipient = st.selectbox("Recipient", list(staff), format_func=staff.get, key="rb_sub_recipient")
         cadence = st.selectbox("Cadence", [c.value for c in Cadence], key="rb_sub_cadence")
-        grain = st.selectbox("Grain (productivity, compliance)", ["month", "week", "day"], key="rb_sub_grain")
+        grain = st.selectbox(
+            "Grain (productivity, compliance, quarterly review)", ["month", "week", "day"], key="rb_sub_grain"
+        )
         if st.form_submit_button("Subscribe"):
             try:
                 service.subscribe(

@@ -48,10 +48,9 @@ def body(user, scope) -> None:
     chosen = st.selectbox(
         "Show message",
         shown["id"].to_list(),
-        format_func=lambda i: ui.plain(
-            " · ".join(
-                str(v) for v in shown.filter(pl.col("id") == i).select("id", "recipient", "subject").row(0)
-            )
+        # A selectbox shows its options as plain text (no Markdown): escaping them would show the backslashes.
+        format_func=lambda i: " · ".join(
+            str(v) for v in shown.filter(pl.col("id") == i).select("id", "recipient", "subject").row(0)
         ),
         key=f"{PAGE}_message",
     )

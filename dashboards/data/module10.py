@@ -1,4 +1,5 @@
-"""Module 10 reports: productivity, compliance and client demographics, and the custom report builder's table.
+"""Module 10 reports: productivity, compliance, client demographics, the quarterly performance review, and the
+custom report builder's table.
 
 Every figure is read from the marts (fct_practice_metrics, fct_unsigned_notes, dim_clients, dim_clinicians),
 never recomputed. Each report's table is one function here, so the page, its CSV and the e-mailed CSV of a
@@ -14,6 +15,9 @@ from dataclasses import dataclass
 import polars as pl
 
 from dashboards.data.cache import cached
+from dashboards.data.dictionary import definitions
+from dashboards.data.overview import MATRIX_KEYS
+from dashboards.data.periods import period_start
 from dashboards.data.warehouse import id_filter, query
 
 PRODUCTIVITY_METRICS = (
@@ -41,6 +45,10 @@ DEMOGRAPHIC_DIMENSIONS = {
     "payer_class": "Payer class",
     "zip3": "ZIP3",
 }
+# The quarterly review (PRD accountability rhythms: "90-day trend analysis") covers the measures of the clinician
+# performance matrix, those that decide a clinician's Excellent / Needs coaching / Performance plan status.
+REVIEW_METRICS = MATRIX_KEYS
+REVIEW_DAYS = 90
 
 
 def _names(clinician_ids: tuple[int, ...] | None) -> pl.DataFrame:
@@ -59,15 +67,15 @@ def measure_table(
     period_to: dt.date,
     include_practice: bool = True,
 ) -> pl.DataFrame:
-    """Long rows (period, who, measure, value, numerator, denominator) of these measures as the mart has them:
-    one row per clinician in scope (and the practice, for everyone-scope callers) per period."""
+    """Long rows (period, who, measure, value, numerator, denominator, the warehouse's status) of these measures
+    as the mart has them: one row per clinician in scope (and the practice, for everyone-scope callers) per period."""
     scopes = [f"(m.scope = 'clinician' and {id_filter('m.clinician_id', clinician_ids)})"]
     if include_practice and clinician_ids is None:
         scopes.append("m.scope = 'practice'")
     keys = ", ".join("?" for _ in metric_keys) or "null"
     frame = query(
         "select m.period_start, coalesce(c.clinician_name, 'Practice') as who, m.clinician_id, "
-        "m.metric_key, m.metric_value, m.numerator, m.denominator from marts.fct_practice_metrics as m "
+        "m.metric_key, m.metric_value, m.numerator, m.denominator, m.rag_status from marts.fct_practice_metrics as m "
         "left join marts.dim_clinicians as c on m.scope = 'clinician' and m.clinician_id = c.clinician_id "
         f"where m.metric_key in ({keys}) and m.period_grain = ? and m.period_start between ? and ? "
         f"and ({' or '.join(scopes)}) "
@@ -109,6 +117,96 @@ def compliance_measures(
     return wide(
         measure_table(COMPLIANCE_METRICS, grain, clinician_ids, period_from, period_to), COMPLIANCE_METRICS
     )
+
+
+def review_window(last_day: dt.date, grain: str) -> tuple[dt.date, dt.date]:
+    """The first and last period starts of the periods covering the 90 days up to `last_day`."""
+    return period_start(last_day - dt.timedelta(days=REVIEW_DAYS - 1), grain), period_start(last_day, grain)
+
+
+def quarterly_review(grain: str, clinician_ids: tuple[int, ...] | None, last_day: dt.date) -> pl.DataFrame:
+    """Per clinician in scope, review measure and period of the 90 days to `last_day`: the mart's value (with
+    numerator and denominator), the dictionary's benchmark and the warehouse's status (rag_status)."""
+    first, last = review_window(last_day, grain)
+    long = measure_table(REVIEW_METRICS, grain, clinician_ids, first, last, include_practice=False)
+    catalogue = definitions()
+    order = {key: i for i, key in enumerate(REVIEW_METRICS)}
+    return (
+        long.with_columns(
+            pl.col("metric_key").replace_strict(order, return_dtype=pl.Int64).alias("_order"),
+            pl.col("metric_key")
+            .replace_strict({k: catalogue[k].label for k in REVIEW_METRICS}, return_dtype=pl.String)
+            .alias("measure"),
+            pl.col("metric_key")
+            .replace_strict({k: catalogue[k].target_text for k in REVIEW_METRICS}, return_dtype=pl.String)
+            .alias("benchmark"),
+        )
+        .sort("who", "clinician_id", "_order", "period_start")
+        .select(
+            pl.col("who").alias("clinician"),
+            pl.col("clinician_id").cast(pl.Int64),
+            "metric_key",
+            "measure",
+            "period_start",
+            pl.col("metric_value").round(2).alias("value"),
+            "numerator",
+            "denominator",
+            "benchmark",
+            pl.col("rag_status").alias("status"),
+        )
+    )
+
+
+def review_summary(review: pl.DataFrame) -> pl.DataFrame:
+    """One clinician's review rows summed up per measure: the first and latest values of the 90 days, the change,
+    whether that is an improvement (by the dictionary's direction), the latest period's status and how many
+    periods were off the benchmark."""
+    catalogue = definitions()
+    rows = []
+    for key in REVIEW_METRICS:
+        part = review.filter(pl.col("metric_key") == key)
+        valued = part.filter(pl.col("value").is_not_null())
+        first = valued["value"][0] if valued.height else None
+        latest = valued["value"][-1] if valued.height else None
+        change = None if first is None or latest is None else round(latest - first, 2)
+        rows.append(
+            {
+                "measure": catalogue[key].label,
+                "benchmark": catalogue[key].target_text,
+                "first": first,
+                "latest": latest,
+                "change": change,
+                "trend": _trend(catalogue[key].direction, change),
+                "status": part["status"][-1] if part.height else None,
+                "periods off benchmark": part.filter(pl.col("status").is_in(["REVIEW", "URGENT"])).height,
+                "periods": part.height,
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "measure": pl.String,
+            "benchmark": pl.String,
+            "first": pl.Float64,
+            "latest": pl.Float64,
+            "change": pl.Float64,
+            "trend": pl.String,
+            "status": pl.String,
+            "periods off benchmark": pl.Int64,
+            "periods": pl.Int64,
+        },
+    )
+
+
+def _trend(direction: str, change: float | None) -> str:
+    if change is None:
+        return "no data"
+    if abs(change) < 0.005:
+        return "steady"
+    if direction == "range":
+        return "up" if change > 0 else "down"
+    better = change > 0 if direction == "higher_is_better" else change < 0
+    return "improving" if better else "worsening"
 
 
 def _age_band_expr() -> pl.Expr:
@@ -233,6 +331,12 @@ def _fixed_reports() -> dict[str, ReportSpec]:
                 "unsigned_notes", "Unsigned notes by age", lambda first, last, f: unsigned_by_age(_ids(f))
             ),
             ReportSpec("demographics", "Client demographics", lambda first, last, f: all_demographics()),
+            # Whatever the cadence, the review is the 90 days to the delivered period's last day.
+            ReportSpec(
+                "quarterly_review",
+                "Quarterly performance review",
+                lambda first, last, f: quarterly_review(_grain(f), _ids(f), last),
+            ),
             ReportSpec(
                 "revenue",
                 "Revenue by clinician",

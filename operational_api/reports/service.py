@@ -37,6 +37,7 @@ REPORT_PAGES = {
     "compliance": "compliance_report",
     "unsigned_notes": "compliance_report",
     "demographics": "demographics_report",
+    "quarterly_review": "quarterly_review",
     "revenue": "reports",
     "ar_aging": "reports",
     "denials": "reports",

@@ -186,6 +186,23 @@ class Chromium:
         self.click(f"document.querySelector('input[aria-label={json.dumps(aria_label)}]')")
         self.send("Input.insertText", text=text)
 
+    def choose(self, label: str, option: str) -> None:
+        """Pick `option` in the selectbox labelled `label`: type its text over the current choice (the list
+        filters on it), then click it in the list."""
+        combo = f"document.querySelector('input[role=\"combobox\"][aria-label={json.dumps(label)}]')"
+        self.click(combo)
+        self.evaluate(f"{combo}.select()")
+        self.send("Input.insertText", text=option)
+        self.click(
+            f"[...document.querySelectorAll('[role=\"option\"]')].find(o => o.innerText.trim() === {json.dumps(option)})"
+        )
+
+    def selected(self, label: str) -> str:
+        """What the selectbox labelled `label` shows as its choice."""
+        return self.evaluate(
+            f"document.querySelector('input[role=\"combobox\"][aria-label={json.dumps(label)}]')?.value ?? ''"
+        )
+
     def screenshot(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = self.send("Page.captureScreenshot", format="png")["data"]

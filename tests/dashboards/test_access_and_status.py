@@ -46,7 +46,14 @@ def test_each_role_opens_only_its_pages():
     mine = {"notification_preferences"}
     assert (
         pages_for("CLINICIAN")
-        == {"my_practice", "metric_explorer", "compliance_alerts", "report_builder"} | mine
+        == {
+            "my_practice",
+            "metric_explorer",
+            "compliance_alerts",
+            "quarterly_review",
+            "report_builder",
+        }
+        | mine
     )
     assert (
         pages_for("SUPERVISOR")
@@ -57,6 +64,7 @@ def test_each_role_opens_only_its_pages():
             "compliance_alerts",
             "productivity_report",
             "compliance_report",
+            "quarterly_review",
             "report_builder",
         }
         | mine

@@ -42,6 +42,7 @@ NO_CLIENT_PAGES = {
     "productivity_report",
     "compliance_report",
     "demographics_report",
+    "quarterly_review",
     "report_builder",
     "notification_preferences",
 }

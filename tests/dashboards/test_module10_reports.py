@@ -1,5 +1,6 @@
 """Module 10 report pages on the demo practice: productivity, compliance, client demographics (small cells
-suppressed) and the custom report builder saving and subscribing a report; each page refused to a role without it."""
+suppressed), the quarterly review (per role, subscribable) and the custom report builder saving and subscribing a
+report; each page refused to a role without it."""
 
 from __future__ import annotations
 
@@ -151,6 +152,111 @@ def test_builder_saves_and_subscribes_a_report(demo_env):
     assert [r.options for r in clin.radio if r.key == "rb_scope"] == [["Clinicians"]]
     assert not [b for b in clin.button if b.label == "Subscribe"]
     assert refused(demo_env, "FRONT_DESK", "report_builder")
+
+
+def _login_id(var, role: str) -> int:
+    email = demo_logins(var)[role][0]
+    with sqlite3.connect(var / "operational.db") as con:
+        (found,) = con.execute("select id from users where email = ?", (email,)).fetchone()
+    return found
+
+
+def test_quarterly_review_is_the_marts_weeks_with_the_warehouses_status(demo_env):
+    from dashboards.data import module10, periods
+
+    as_of = periods.as_of()
+    first, last = module10.review_window(as_of, "week")
+    assert (as_of - first).days >= module10.REVIEW_DAYS - 1 and last <= as_of < last + dt.timedelta(days=7)
+    keys = ", ".join(f"'{k}'" for k in module10.REVIEW_METRICS)
+    mart = warehouse(
+        "select clinician_id, metric_key, period_start, round(metric_value, 2) as value, rag_status "
+        f"from marts.fct_practice_metrics where scope = 'clinician' and period_grain = 'week' "
+        f"and metric_key in ({keys}) and period_start between ? and ?",
+        [first, last],
+    )
+    review = module10.quarterly_review("week", None, as_of)
+    assert review.height == mart.height > 0
+    got = {(r["clinician_id"], r["metric_key"], r["period_start"]): r for r in review.iter_rows(named=True)}
+    for cid, key, start, value, rag in mart.iter_rows():
+        row = got[(cid, key, start)]
+        assert row["status"] == rag, (cid, key, start)
+        assert (value is None and row["value"] is None) or abs(float(value) - row["value"]) < 0.006
+
+    at = open_page(demo_env, "ADMIN", "quarterly_review")
+    shown = table_with(at, "clinician", "measure", "period_start", "benchmark")
+    assert len(shown) == review.height and set(shown["clinician"]) == set(review["clinician"])
+    summary = table_with(at, "measure", "benchmark", "latest", "trend", "status now")
+    assert len(summary) == len(module10.REVIEW_METRICS)
+    assert set(summary["status now"]) <= {"On track", "Review", "Urgent", "No data"}
+    assert at.get("plotly_chart"), "each measure's 90 days are drawn"
+    at.segmented_control(key="qr_grain").set_value("Month").run()
+    months = table_with(at, "clinician", "measure", "period_start")
+    assert set(months["period_start"]) == set(module10.quarterly_review("month", None, as_of)["period_start"])
+    assert all(d.day == 1 for d in months["period_start"])
+
+
+def test_quarterly_review_is_scoped_to_the_role(demo_env):
+    sup_id, clin_id = _login_id(demo_env, "SUPERVISOR"), _login_id(demo_env, "CLINICIAN")
+    team = warehouse(
+        "select clinician_name from marts.dim_clinicians where clinician_id = ? or supervisor_id = ?",
+        [sup_id, sup_id],
+    )["clinician_name"].to_list()
+    everyone = warehouse("select clinician_name from marts.dim_clinicians")["clinician_name"].to_list()
+    assert set(team) < set(everyone), "the demo has clinicians outside the supervisor's team"
+
+    sup = open_page(demo_env, "SUPERVISOR", "quarterly_review")
+    assert set(table_with(sup, "clinician", "measure")["clinician"]) <= set(team)
+    assert len(sup.selectbox(key="qr_clinician").options) == len(team)
+
+    clin = open_page(demo_env, "CLINICIAN", "quarterly_review")
+    (name,) = warehouse("select clinician_name from marts.dim_clinicians where clinician_id = ?", [clin_id])[
+        "clinician_name"
+    ]
+    assert set(table_with(clin, "clinician", "measure")["clinician"]) == {name}
+    assert clin.selectbox(key="qr_clinician").options == [name]
+    assert refused(demo_env, "BILLING", "quarterly_review")
+    assert refused(demo_env, "FRONT_DESK", "quarterly_review")
+
+
+def test_quarterly_review_subscription_goes_to_allowed_roles_cut_to_their_scope(demo_env):
+    from operational_api.reports import service
+
+    ids = {role: _login_id(demo_env, role) for role in ("ADMIN", "SUPERVISOR", "BILLING")}
+    engine = get_engine(f"sqlite:///{demo_env / 'operational.db'}")
+    try:
+        with pytest.raises(service.ReportError, match="may not see the quarterly_review report"):
+            service.subscribe(
+                engine,
+                actor_user_id=ids["ADMIN"],
+                report_name="quarterly_review",
+                recipient_user_id=ids["BILLING"],
+                cadence="monthly",
+            )
+        sub_id = service.subscribe(
+            engine,
+            actor_user_id=ids["ADMIN"],
+            report_name="quarterly_review",
+            recipient_user_id=ids["SUPERVISOR"],
+            cadence="monthly",
+            filters={"grain": "week"},
+        )
+        with session_scope(engine) as s:
+            s.delete(s.get(ReportSubscription, sub_id))  # the shared demo stays as it was for other tests
+    finally:
+        engine.dispose()
+    team = set(
+        warehouse(
+            "select clinician_id from marts.dim_clinicians where clinician_id = ? or supervisor_id = ?",
+            [ids["SUPERVISOR"], ids["SUPERVISOR"]],
+        )["clinician_id"].to_list()
+    )
+    title, table = service.report_table(
+        "quarterly_review", dt.date(2026, 10, 1), dt.date(2026, 10, 31), {"grain": "week"}, frozenset(team)
+    )
+    assert title == "Quarterly performance review" and table.height > 0
+    assert set(table["clinician_id"]) <= team
+    assert table["period_start"].min() >= dt.date(2026, 10, 31) - dt.timedelta(days=89 + 6)
+    assert table["period_start"].max() <= dt.date(2026, 10, 31)
 
 
 @pytest.fixture(autouse=True)
