@@ -154,9 +154,13 @@ def matrix_calls(api: Api, role: str) -> Iterator[MatrixCall]:
             )
 
 
-def send(client: httpx.Client, call: MatrixCall) -> httpx.Response:
-    """The call with an empty body where the method takes one (the role check comes before the body's)."""
-    return client.request(call.method, call.url, json={} if call.method in ("POST", "PATCH", "PUT") else None)
+def send(
+    client: httpx.Client, call: MatrixCall, body: dict | None = None, headers: dict | None = None
+) -> httpx.Response:
+    """The call with `body`, or an empty one where the method takes one (the role check comes before the body's)."""
+    if body is None and call.method in ("POST", "PATCH", "PUT"):
+        body = {}
+    return client.request(call.method, call.url, json=body, headers=headers)
 
 
 @pytest.mark.parametrize("role", ROLES)
