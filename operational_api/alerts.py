@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
+from operational_api import audit
 from operational_api.db import session_scope
 from operational_api.models import AlertStatus, Charge, ComplianceAlert
 
@@ -145,8 +146,17 @@ def _apply_billing_holds(session, conditions: Iterable[Mapping[str, Any]]) -> tu
     return held, released
 
 
-def acknowledge(engine: Engine, alert_id: int, user_id: int, now: dt.datetime | None = None) -> None:
-    """Mark an open alert as seen by `user_id`."""
+def acknowledge(
+    engine: Engine,
+    alert_id: int,
+    user_id: int,
+    now: dt.datetime | None = None,
+    *,
+    source: str = audit.SYSTEM,
+    actor_role: str | None = None,
+    client_ids: Iterable[int] = (),
+) -> None:
+    """Mark an open alert as seen by `user_id`; its audit row commits with it (`client_ids`: whom it concerns)."""
     with session_scope(engine) as session:
         alert = _get(session, alert_id)
         if alert.status != AlertStatus.OPEN:
@@ -156,10 +166,20 @@ def acknowledge(engine: Engine, alert_id: int, user_id: int, now: dt.datetime | 
         alert.status = AlertStatus.ACKNOWLEDGED
         alert.acknowledged_by = user_id
         alert.acknowledged_at = now or _now()
+        _audit(session, "alert.acknowledge", alert, user_id, actor_role, source, client_ids, now)
 
 
-def resolve(engine: Engine, alert_id: int, user_id: int, now: dt.datetime | None = None) -> None:
-    """Mark an alert resolved by `user_id` (if the condition persists, the next sync reopens it)."""
+def resolve(
+    engine: Engine,
+    alert_id: int,
+    user_id: int,
+    now: dt.datetime | None = None,
+    *,
+    source: str = audit.SYSTEM,
+    actor_role: str | None = None,
+    client_ids: Iterable[int] = (),
+) -> None:
+    """Mark an alert resolved by `user_id` (if the condition persists, the next sync reopens it); audited with it."""
     with session_scope(engine) as session:
         alert = _get(session, alert_id)
         if alert.status == AlertStatus.RESOLVED:
@@ -167,6 +187,24 @@ def resolve(engine: Engine, alert_id: int, user_id: int, now: dt.datetime | None
         alert.status = AlertStatus.RESOLVED
         alert.resolved_by = user_id
         alert.resolved_at = now or _now()
+        _audit(session, "alert.resolve", alert, user_id, actor_role, source, client_ids, now)
+
+
+def _audit(session, action, alert: ComplianceAlert, user_id, actor_role, source, client_ids, now) -> None:
+    # In the action's transaction: an acknowledgement that is not in the log did not happen, and vice versa.
+    # The entity id is the alert key, the id the warehouse, the dashboards and the notifications share.
+    session.flush()
+    audit.record(
+        session,
+        action=action,
+        source=source,
+        actor_user_id=user_id,
+        actor_role=actor_role,
+        entity="compliance_alert",
+        entity_id=alert.alert_key,
+        client_ids=client_ids,
+        now=now,
+    )
 
 
 def alert_statuses(engine: Engine, alert_keys: Iterable[str]) -> dict[str, AlertState]:

@@ -88,21 +88,24 @@ def render(view: alerts.AlertView, choices: alerts.AlertChoices, scope, supervis
 
 
 def _act(action: str, key: str, label: str, scope, supervisor_id, user) -> None:
-    concerned = alerts.open_conditions(scope.clinician_ids, supervisor_id).filter(pl.col("alert_key") == key)
-    trail = {
-        "entity": "compliance_alert",
-        "entity_id": key,
-        "client_ids": audit_trail.client_ids_in(concerned),
-    }
     try:
-        alerts.act(action, key, scope.clinician_ids, supervisor_id, user.user_id)
+        alerts.act(action, key, scope.clinician_ids, supervisor_id, user.user_id, actor_role=user.role)
     except (AlertActionError, alerts.AlertNotVisible) as exc:
+        # The action rolled back with its own audit row; the refusal is recorded on its own.
+        concerned = alerts.open_conditions(scope.clinician_ids, supervisor_id).filter(
+            pl.col("alert_key") == key
+        )
         audit_trail.record(
-            user, f"alert.{action}", outcome="refused", detail={"reason": type(exc).__name__}, **trail
+            user,
+            f"alert.{action}",
+            outcome="refused",
+            detail={"reason": type(exc).__name__},
+            entity="compliance_alert",
+            entity_id=key,
+            client_ids=audit_trail.client_ids_in(concerned),
         )
         st.error(ui.plain(exc))
         return
-    audit_trail.record(user, f"alert.{action}", **trail)
     st.session_state["ca_notice"] = f"{'Acknowledged' if action == 'acknowledge' else 'Resolved'}: {label}"
     st.rerun()
 

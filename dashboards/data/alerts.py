@@ -18,6 +18,7 @@ import polars as pl
 from dashboards.data.cache import cached
 from dashboards.data.warehouse import id_filter, query
 from operational_api import alerts as store_alerts
+from operational_api import audit
 
 SEVERITIES = ("CRITICAL", "WARNING", "INFO")
 LIFECYCLE = ("OPEN", "ACKNOWLEDGED", "RESOLVED", "NOT SYNCED")
@@ -241,8 +242,11 @@ def act(
     supervisor_id: int | None,
     user_id: int,
     now: dt.datetime | None = None,
+    *,
+    actor_role: str | None = None,
 ) -> None:
-    """Acknowledge or resolve an alert the user can see (checked again here, not trusted from the page)."""
+    """Acknowledge or resolve an alert the user can see (checked again here, not trusted from the page). The
+    store records the audit row (the clients the alert concerns) in the same transaction as the action."""
     visible = open_conditions(clinician_ids, supervisor_id)
     if alert_key not in set(visible["alert_key"].to_list()):
         raise AlertNotVisible("this alert is not one of yours")
@@ -254,7 +258,15 @@ def act(
             "this alert has not reached the alert list yet; try after the next sync"
         )
     operation = {"acknowledge": store_alerts.acknowledge, "resolve": store_alerts.resolve}[action]
-    operation(store_engine(), states[alert_key].alert_id, user_id, now)
+    operation(
+        store_engine(),
+        states[alert_key].alert_id,
+        user_id,
+        now,
+        source=audit.DASHBOARDS,
+        actor_role=actor_role,
+        client_ids=alert_client_ids(visible.filter(pl.col("alert_key") == alert_key)),
+    )
     clear_lifecycle()
 
 

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
@@ -328,9 +328,16 @@ class ApiContext:
         return self._json(jsonable_encoder(model), status)
 
     def record_read(
-        self, session: Session, entity: str, entity_id: object | None, *, client_ids: list[int] | set[int]
+        self,
+        session: Session,
+        entity: str,
+        entity_id: object | None,
+        *,
+        client_ids: list[int] | set[int],
+        detail: dict[str, object] | None = None,
     ) -> None:
-        """Audit a read that showed PHI of these clients (HIPAA: every access to PHI)."""
+        """Audit a read that showed PHI of these clients (HIPAA: every access to PHI). One row per request, even
+        when the answer is empty: that a filtered list held nothing is itself about the clients asked for."""
         audit.record(
             session,
             action="api.read",
@@ -340,7 +347,7 @@ class ApiContext:
             entity=entity,
             entity_id=entity_id,
             client_ids=client_ids,
-            detail={"route": self.request.url.path},
+            detail={"route": self.request.url.path, **(detail or {})},
             now=self.now,
         )
 
@@ -369,19 +376,51 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+@dataclass(frozen=True)
+class Audited:
+    """What a successful call of a route leaves in the audit log (`x-audit`; the audit matrix test holds every
+    route in ROUTE_TABLE to it):
+
+    - `phi_read`: one `api.read` row (`ctx.record_read`): the actor, `entity`, the record's id for a route that
+      names one (`/x/{id}`; none for a list), the ids of the clients whose data the answer holds;
+    - `write`: the service's row(s) in the write's transaction, one of them about `entity` and the record written;
+    - `auth`: sign-in, refresh and sign-out rows (`auth.*`);
+    - `none`: the answer holds no client's data (staff accounts, availability, supervision facts): no row.
+
+    Refusals: a write refused by a rule records one `api.write` row with outcome "refused" (`ctx.write`);
+    requests turned away before the route runs (role 403, scope 404, invalid 422/428) record nothing.
+    """
+
+    kind: Literal["phi_read", "write", "auth", "none"]
+    entity: str | None = None
+
+
+def reads_phi(entity: str) -> Audited:
+    return Audited("phi_read", entity)
+
+
+def writes(entity: str) -> Audited:
+    return Audited("write", entity)
+
+
+NO_PHI = Audited("none")
+
+
 def api_route(
     router: APIRouter,
     method: str,
     path: str,
     *,
     roles: frozenset[str],
+    audit: Audited,
     scope: str | None = None,
     status_code: int = 200,
     response_model: Any = None,
     summary: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a route with the roles that may call it and the record kind its path id scopes (`x-roles`,
-    `x-scope` in the OpenAPI document: the authorization matrix test reads them from the route table)."""
+    """Register a route with the roles that may call it, the record kind its path id scopes and what it audits
+    (`x-roles`, `x-scope`, `x-audit` in the OpenAPI document: the authorization and audit matrix tests read them
+    from the route table)."""
 
     dependencies = [Depends(require_roles(roles))]
     if scope is not None:
@@ -401,7 +440,11 @@ def api_route(
             response_model=response_model,
             dependencies=dependencies,
             responses=PROBLEM_RESPONSES,
-            openapi_extra={"x-roles": sorted(roles), "x-scope": scope},
+            openapi_extra={
+                "x-roles": sorted(roles),
+                "x-scope": scope,
+                "x-audit": {"kind": audit.kind, "entity": audit.entity},
+            },
             summary=summary,
             response_class=JSONResponse,
         )

@@ -109,6 +109,7 @@ def record_write(
     source: str,
     now: dt.datetime,
     detail: dict | None = None,
+    outcome: str = "ok",
 ) -> None:
     """The audit row of one write, in the write's transaction (no PHI: ids and rule facts only)."""
     session.flush()
@@ -121,6 +122,7 @@ def record_write(
         entity=entity,
         entity_id=entity_id,
         client_ids=[c for c in client_ids if c is not None],
+        outcome=outcome,
         detail=detail,
         now=now,
     )

@@ -409,6 +409,12 @@ def bulk_sign_notes(
                     "message": refusal.message,
                 }
             )
+            # Refused like a single sign would be (and audited the same way), though the request succeeds.
+            # No client id: the note may be one the actor may not see.
+            record_write(
+                session, actor, "note.sign", "clinical_note", note_id, source=source, now=now, outcome="refused",
+                detail={"bulk": True, "rule": refusal.rule},
+            )  # fmt: skip
             continue
         _apply_signature(note, actor, after, now)
         with versioned("clinical_note", note_id):

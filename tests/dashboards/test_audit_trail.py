@@ -17,6 +17,7 @@ from sqlalchemy import select
 from dashboards import audit_trail
 from dashboards.access import PAGE_TITLES, PAGES_BY_ROLE
 from dashboards.components import ui
+from operational_api.alerts import alert_statuses
 from operational_api.audit import AuditEvent
 from operational_api.audit_chain import verify
 from operational_api.db import get_engine, session_scope
@@ -204,6 +205,34 @@ def test_an_alert_acknowledgement_is_recorded_with_its_client(demo_copy):
     if alert["entity_type"].item() == "client":
         assert json.loads(rows[0].client_ids) == [int(alert["entity_id"].item())]
     assert verify(_engine()).rows >= 1
+
+
+@pytest.mark.parametrize("broken", ["audit_events", "compliance_alerts"])
+def test_an_alert_action_and_its_audit_row_commit_together(demo_copy, broken):
+    """A failure of either the acknowledgement or its audit row leaves neither (one transaction)."""
+    at = signed_in_app(demo_copy, "CLINICIAN")
+    at.switch_page("app_pages/compliance_alerts.py").run()
+    key = at.selectbox(key="ca_selected").value
+    engine = _engine()
+    assert alert_statuses(engine, [key])[key].status == "OPEN"
+    before = _last_id()
+    # The database itself refuses one half (as a full disk or a dropped connection would, mid-transaction).
+    event = "INSERT" if broken == "audit_events" else "UPDATE"
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"create trigger test_refuse_{broken} before {event} on {broken} "
+            "begin select raise(abort, 'refused by the test'); end"
+        )
+    try:
+        at.button(key="ca_acknowledge").click().run()
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"drop trigger test_refuse_{broken}")
+    assert at.exception, "the failure reaches the page"
+    state = alert_statuses(engine, [key])[key]
+    assert (state.status, state.acknowledged_by) == ("OPEN", None)
+    assert _rows_since(before, action="alert.acknowledge", outcome="ok") == []
+    engine.dispose()
 
 
 def test_administrators_filter_the_log_by_client_and_the_search_is_recorded(demo_copy):

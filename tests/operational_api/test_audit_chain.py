@@ -251,7 +251,7 @@ def test_purge_keeps_seven_years_and_the_chain_verifies_after_it(empty_store, tm
 
 
 @pytest.mark.postgres
-def test_the_application_role_cannot_update_or_delete_audit_rows(pg_database):
+def test_the_application_role_cannot_update_or_delete_audit_rows(pg_database, tmp_path):
     owner = get_engine(pg_database)
     migrate(owner)
     role = f"ms_app_{uuid.uuid4().hex[:8]}"
@@ -262,21 +262,32 @@ def test_the_application_role_cannot_update_or_delete_audit_rows(pg_database):
         app = create_engine(_normalise_url(f"postgresql://{role}@{base.rpartition('@')[2]}/{database}"))
         try:
             with session_scope(app) as session:
-                audit.record(session, action="auth.sign_in", source=audit.DASHBOARDS, actor_user_id=1)
+                audit.record(session, action="auth.sign_in", source=audit.DASHBOARDS, actor_user_id=1, now=T0)
                 assert session.execute(text("select current_user")).scalar() == role
+            # What the application itself runs on the log: the daily export (Dagster) and verification.
+            done = export_day(app, T0.date(), timezone=TZ, directory=tmp_path, now=NOW)
+            assert (done.rows, done.written) == (1, True)
+            assert verify(app).rows == 2  # the sign-in and the export's own row
             for statement in (
                 "update audit_events set action = 'x'",
                 "delete from audit_events",
                 "truncate audit_events",
                 "update audit_exports set row_count = 0",
+                "delete from audit_exports",
+                "truncate audit_exports",
+                "update audit_purges set row_count = 0",
+                "delete from audit_purges",
             ):
                 with pytest.raises(DBAPIError, match="permission denied"), app.begin() as conn:
                     conn.exec_driver_sql(statement)
+            # The 7-year purge is the owner's: as the application it is refused, and leaves nothing behind.
+            with pytest.raises(DBAPIError, match="permission denied"):
+                purge(app, T0 + dt.timedelta(days=1), now=T0.replace(year=2034))
             with app.begin() as conn:  # the rest of the store is the application's to write
                 conn.exec_driver_sql("update practice_settings set value = value")
         finally:
             app.dispose()
-        assert verify(owner).rows == 1
+        assert verify(owner).rows == 2
         with pytest.raises(PlatformError, match="owns the store.s tables"):
             grant_app_role(owner, "postgres")
     finally:

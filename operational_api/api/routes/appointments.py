@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from operational_api.api.context import SCHEDULING, STAFF, Ctx, api_route, register_scope
+from operational_api.api.context import SCHEDULING, STAFF, Ctx, api_route, reads_phi, register_scope, writes
 from operational_api.services import appointments as svc
 
 router = APIRouter(tags=["appointments"])
@@ -82,14 +82,28 @@ def _out(appointment) -> AppointmentOut:
     return AppointmentOut.model_validate(appointment)
 
 
-@api_route(router, "POST", "/appointments", roles=SCHEDULING, status_code=201, response_model=AppointmentOut)
+@api_route(
+    router,
+    "POST",
+    "/appointments",
+    roles=SCHEDULING,
+    audit=writes("appointment"),
+    status_code=201,
+    response_model=AppointmentOut,
+)
 def book(payload: svc.AppointmentBook, ctx: Ctx):
     """Book one appointment (or a client's place in a group/family slot with `shared_slot_id`)."""
     return ctx.write(lambda s: _out(svc.book_appointment(s, ctx.actor, payload, now=ctx.now)), status=201)
 
 
 @api_route(
-    router, "POST", "/appointments/series", roles=SCHEDULING, status_code=201, response_model=SeriesOut
+    router,
+    "POST",
+    "/appointments/series",
+    roles=SCHEDULING,
+    audit=writes("appointment"),
+    status_code=201,
+    response_model=SeriesOut,
 )
 def book_series(payload: svc.SeriesBook, ctx: Ctx):
     """A weekly recurring series, all or nothing."""
@@ -101,7 +115,14 @@ def book_series(payload: svc.SeriesBook, ctx: Ctx):
     return ctx.write(run, status=201)
 
 
-@api_route(router, "GET", "/appointments", roles=STAFF, response_model=AppointmentList)
+@api_route(
+    router,
+    "GET",
+    "/appointments",
+    roles=STAFF,
+    audit=reads_phi("appointment"),
+    response_model=AppointmentList,
+)
 def list_appointments(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -136,6 +157,7 @@ def list_appointments(
     "GET",
     "/appointments/{appointment_id}",
     roles=STAFF,
+    audit=reads_phi("appointment"),
     scope="appointment",
     response_model=AppointmentOut,
 )
@@ -152,6 +174,7 @@ def _status_route(path: str, action, summary: str):
         "POST",
         f"/appointments/{{appointment_id}}/{path}",
         roles=SCHEDULING,
+        audit=writes("appointment"),
         scope="appointment",
         response_model=AppointmentOut,
         summary=summary,
@@ -177,6 +200,7 @@ _status_route("no-show", svc.no_show, "Mark a no-show")
     "POST",
     "/appointments/{appointment_id}/check-in",
     roles=SCHEDULING,
+    audit=writes("appointment"),
     scope="appointment",
     response_model=AppointmentOut,
 )
@@ -194,6 +218,7 @@ def check_in(appointment_id: int, payload: svc.CheckIn, ctx: Ctx):
     "POST",
     "/appointments/{appointment_id}/cancel",
     roles=SCHEDULING,
+    audit=writes("appointment"),
     scope="appointment",
     response_model=AppointmentOut,
     summary="Cancel (late: true for a late cancellation)",
@@ -212,6 +237,7 @@ def cancel(appointment_id: int, payload: svc.Cancel, ctx: Ctx):
     "POST",
     "/appointments/{appointment_id}/reschedule",
     roles=SCHEDULING,
+    audit=writes("appointment"),
     scope="appointment",
     status_code=201,
     response_model=AppointmentOut,
@@ -227,7 +253,15 @@ def reschedule(appointment_id: int, payload: svc.Reschedule, ctx: Ctx):
     )
 
 
-@api_route(router, "POST", "/waitlist", roles=SCHEDULING, status_code=201, response_model=WaitlistOut)
+@api_route(
+    router,
+    "POST",
+    "/waitlist",
+    roles=SCHEDULING,
+    audit=writes("waitlist_entry"),
+    status_code=201,
+    response_model=WaitlistOut,
+)
 def add_to_waitlist(payload: svc.WaitlistCreate, ctx: Ctx):
     return ctx.write(
         lambda s: WaitlistOut.model_validate(svc.add_to_waitlist(s, ctx.actor, payload, now=ctx.now)),
@@ -235,7 +269,14 @@ def add_to_waitlist(payload: svc.WaitlistCreate, ctx: Ctx):
     )
 
 
-@api_route(router, "GET", "/waitlist", roles=SCHEDULING, response_model=WaitlistList)
+@api_route(
+    router,
+    "GET",
+    "/waitlist",
+    roles=SCHEDULING,
+    audit=reads_phi("waitlist_entry"),
+    response_model=WaitlistList,
+)
 def list_waitlist(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -260,7 +301,13 @@ def list_waitlist(
 
 
 @api_route(
-    router, "GET", "/waitlist/{entry_id}", roles=SCHEDULING, scope="waitlist", response_model=WaitlistOut
+    router,
+    "GET",
+    "/waitlist/{entry_id}",
+    roles=SCHEDULING,
+    audit=reads_phi("waitlist_entry"),
+    scope="waitlist",
+    response_model=WaitlistOut,
 )
 def get_waitlist_entry(entry_id: int, ctx: Ctx):
     with ctx.session() as session:
@@ -274,6 +321,7 @@ def get_waitlist_entry(entry_id: int, ctx: Ctx):
     "POST",
     "/waitlist/{entry_id}/book",
     roles=SCHEDULING,
+    audit=writes("appointment"),
     scope="waitlist",
     status_code=201,
     response_model=AppointmentOut,
@@ -288,6 +336,7 @@ def book_offer(entry_id: int, ctx: Ctx):
     "POST",
     "/waitlist/{entry_id}/cancel",
     roles=SCHEDULING,
+    audit=writes("waitlist_entry"),
     scope="waitlist",
     response_model=WaitlistOut,
 )

@@ -16,9 +16,13 @@ from operational_api.auth import (
     SignInThrottle,
     authenticate,
 )
+from operational_api.models import User
 from operational_api.models_api import ApiSession
 
 router = APIRouter(tags=["auth"])
+# What these routes audit (`x-audit`, as `api_route` declares it for every other route): the sign-in's own rows
+# (auth.authenticate), the API session issued, rotated or ended.
+AUTH_AUDIT = {"x-audit": {"kind": "auth", "entity": "api_session"}}
 
 # Per process, like the dashboards' throttle: a source that keeps failing waits 1, 2, 4 ... 30 s.
 _THROTTLE = SignInThrottle()
@@ -47,7 +51,13 @@ def _refused(detail: str, rule: str = "auth.sign_in_refused") -> ApiProblem:
     return ApiProblem(401, rule, detail, headers={"WWW-Authenticate": 'Bearer realm="mentalspace"'})
 
 
-@router.post("/auth/token", response_model=TokenPair, responses=PROBLEM_RESPONSES, summary="Sign in")
+@router.post(
+    "/auth/token",
+    response_model=TokenPair,
+    responses=PROBLEM_RESPONSES,
+    summary="Sign in",
+    openapi_extra=AUTH_AUDIT,
+)
 def sign_in(payload: SignIn, request: Request) -> TokenPair:
     state: ApiState = request.app.state.api
     source = f"api:{request.client.host if request.client else '?'}"
@@ -96,7 +106,13 @@ def sign_in(payload: SignIn, request: Request) -> TokenPair:
     return TokenPair(**pair)
 
 
-@router.post("/auth/refresh", response_model=TokenPair, responses=PROBLEM_RESPONSES, summary="Rotate tokens")
+@router.post(
+    "/auth/refresh",
+    response_model=TokenPair,
+    responses=PROBLEM_RESPONSES,
+    summary="Rotate tokens",
+    openapi_extra=AUTH_AUDIT,
+)
 def refresh(payload: Refresh, request: Request) -> TokenPair:
     """A new access token and a new refresh token; the old refresh token stops working. Presenting an old one
     again revokes the whole sign-in (it was copied)."""
@@ -112,15 +128,19 @@ def refresh(payload: Refresh, request: Request) -> TokenPair:
         api_session = session.get(ApiSession, claims.get("sid"))
         if api_session is None or api_session.revoked_at is not None or api_session.expires_at <= now:
             raise _refused("this sign-in was ended; sign in again", "auth.session_revoked")
+        user = session.get(User, api_session.user_id)
         if api_session.refresh_jti != claims.get("jti"):
             api_session.revoked_at = now
             api_session.revoked_reason = "refresh_token_reused"
+            # A copied token is a security event: the revocation and its record commit together.
+            _audit_refresh(session, user, api_session, now, outcome="refused", reason="refresh_token_reused")
             session.commit()
             raise _refused(
                 "this refresh token was already used; the sign-in is revoked", "auth.refresh_reused"
             )
         api_session.refresh_jti = tokens.new_jti()
         api_session.refreshed_at = now
+        _audit_refresh(session, user, api_session, now)
         pair = tokens.issue_pair(
             state.signing_key,
             user_id=api_session.user_id,
@@ -132,7 +152,28 @@ def refresh(payload: Refresh, request: Request) -> TokenPair:
     return TokenPair(**pair)
 
 
-@router.post("/auth/sign-out", status_code=204, responses=PROBLEM_RESPONSES, summary="Sign out")
+def _audit_refresh(session, user, api_session, now, *, outcome: str = "ok", **detail) -> None:
+    audit.record(
+        session,
+        action="auth.api_refresh",
+        source=audit.API,
+        actor_user_id=api_session.user_id,
+        actor_role=user.role if user is not None else None,
+        entity="api_session",
+        entity_id=api_session.id,
+        outcome=outcome,
+        detail=detail or None,
+        now=now,
+    )
+
+
+@router.post(
+    "/auth/sign-out",
+    status_code=204,
+    responses=PROBLEM_RESPONSES,
+    summary="Sign out",
+    openapi_extra=AUTH_AUDIT,
+)
 def sign_out(ctx: Ctx):
     """Revokes this sign-in: its access and refresh tokens stop working at once."""
     header = ctx.request.headers.get("authorization", "")

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from operational_api.api.context import BILLING, Ctx, api_route, register_scope
+from operational_api.api.context import BILLING, Ctx, api_route, reads_phi, register_scope, writes
 from operational_api.services import billing
 
 router = APIRouter(tags=["billing"])
@@ -101,7 +101,15 @@ def _read(ctx: Ctx, session, entity: str, row) -> None:
     ctx.record_read(session, entity, row.id, client_ids=[row.client_id] if row.client_id else [])
 
 
-@api_route(router, "POST", "/charges", roles=BILLING, status_code=201, response_model=ChargeOut)
+@api_route(
+    router,
+    "POST",
+    "/charges",
+    roles=BILLING,
+    audit=writes("charge"),
+    status_code=201,
+    response_model=ChargeOut,
+)
 def create_charge(payload: billing.ChargeInput, ctx: Ctx):
     return ctx.write(
         lambda s: ChargeOut.model_validate(billing.create_charge(s, ctx.actor, payload, now=ctx.now)),
@@ -109,7 +117,7 @@ def create_charge(payload: billing.ChargeInput, ctx: Ctx):
     )
 
 
-@api_route(router, "GET", "/charges", roles=BILLING, response_model=ChargeList)
+@api_route(router, "GET", "/charges", roles=BILLING, audit=reads_phi("charge"), response_model=ChargeList)
 def list_charges(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -123,8 +131,7 @@ def list_charges(
             session, ctx.actor, client_id=client_id, status=status, updated_since=updated_since, limit=limit,
             cursor=cursor,
         )  # fmt: skip
-        if result.items:
-            ctx.record_read(session, "charge", None, client_ids={c.client_id for c in result.items})
+        ctx.record_read(session, "charge", None, client_ids={c.client_id for c in result.items})
         return ctx.respond(
             ChargeList(
                 items=[ChargeOut.model_validate(c) for c in result.items], next_cursor=result.next_cursor
@@ -132,7 +139,15 @@ def list_charges(
         )
 
 
-@api_route(router, "GET", "/charges/{charge_id}", roles=BILLING, scope="charge", response_model=ChargeOut)
+@api_route(
+    router,
+    "GET",
+    "/charges/{charge_id}",
+    roles=BILLING,
+    audit=reads_phi("charge"),
+    scope="charge",
+    response_model=ChargeOut,
+)
 def get_charge(charge_id: int, ctx: Ctx):
     with ctx.session() as session:
         charge = billing.get_charge(session, ctx.actor, charge_id)
@@ -141,7 +156,13 @@ def get_charge(charge_id: int, ctx: Ctx):
 
 
 @api_route(
-    router, "POST", "/charges/{charge_id}/void", roles=BILLING, scope="charge", response_model=ChargeOut
+    router,
+    "POST",
+    "/charges/{charge_id}/void",
+    roles=BILLING,
+    audit=writes("charge"),
+    scope="charge",
+    response_model=ChargeOut,
 )
 def void_charge(charge_id: int, ctx: Ctx):
     expected = ctx.expected_version(required=False)
@@ -152,7 +173,9 @@ def void_charge(charge_id: int, ctx: Ctx):
     )
 
 
-@api_route(router, "POST", "/claims", roles=BILLING, status_code=201, response_model=ClaimOut)
+@api_route(
+    router, "POST", "/claims", roles=BILLING, audit=writes("claim"), status_code=201, response_model=ClaimOut
+)
 def submit_claim(payload: billing.ClaimInput, ctx: Ctx):
     return ctx.write(
         lambda s: ClaimOut.model_validate(billing.submit_claim(s, ctx.actor, payload, now=ctx.now)),
@@ -160,7 +183,7 @@ def submit_claim(payload: billing.ClaimInput, ctx: Ctx):
     )
 
 
-@api_route(router, "GET", "/claims", roles=BILLING, response_model=ClaimList)
+@api_route(router, "GET", "/claims", roles=BILLING, audit=reads_phi("claim"), response_model=ClaimList)
 def list_claims(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -172,8 +195,7 @@ def list_claims(
         result = billing.list_claims(
             session, ctx.actor, client_id=client_id, status=status, limit=limit, cursor=cursor
         )
-        if result.items:
-            ctx.record_read(session, "claim", None, client_ids={c.client_id for c in result.items})
+        ctx.record_read(session, "claim", None, client_ids={c.client_id for c in result.items})
         return ctx.respond(
             ClaimList(
                 items=[ClaimOut.model_validate(c) for c in result.items], next_cursor=result.next_cursor
@@ -181,7 +203,15 @@ def list_claims(
         )
 
 
-@api_route(router, "GET", "/claims/{claim_id}", roles=BILLING, scope="claim", response_model=ClaimOut)
+@api_route(
+    router,
+    "GET",
+    "/claims/{claim_id}",
+    roles=BILLING,
+    audit=reads_phi("claim"),
+    scope="claim",
+    response_model=ClaimOut,
+)
 def get_claim(claim_id: int, ctx: Ctx):
     with ctx.session() as session:
         claim = billing.get_claim(session, ctx.actor, claim_id)
@@ -189,7 +219,15 @@ def get_claim(claim_id: int, ctx: Ctx):
         return ctx.respond(ClaimOut.model_validate(claim))
 
 
-@api_route(router, "POST", "/claims/{claim_id}/status", roles=BILLING, scope="claim", response_model=ClaimOut)
+@api_route(
+    router,
+    "POST",
+    "/claims/{claim_id}/status",
+    roles=BILLING,
+    audit=writes("claim"),
+    scope="claim",
+    response_model=ClaimOut,
+)
 def set_claim_status(claim_id: int, payload: billing.ClaimStatusInput, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
@@ -199,7 +237,15 @@ def set_claim_status(claim_id: int, payload: billing.ClaimStatusInput, ctx: Ctx)
     )
 
 
-@api_route(router, "POST", "/payments", roles=PAYMENTS, status_code=201, response_model=PaymentOut)
+@api_route(
+    router,
+    "POST",
+    "/payments",
+    roles=PAYMENTS,
+    audit=writes("payment"),
+    status_code=201,
+    response_model=PaymentOut,
+)
 def record_payment(payload: billing.PaymentInput, ctx: Ctx):
     return ctx.write(
         lambda s: PaymentOut.model_validate(billing.record_payment(s, ctx.actor, payload, now=ctx.now)),
@@ -208,7 +254,13 @@ def record_payment(payload: billing.PaymentInput, ctx: Ctx):
 
 
 @api_route(
-    router, "GET", "/payments/{payment_id}", roles=PAYMENTS, scope="payment", response_model=PaymentOut
+    router,
+    "GET",
+    "/payments/{payment_id}",
+    roles=PAYMENTS,
+    audit=reads_phi("payment"),
+    scope="payment",
+    response_model=PaymentOut,
 )
 def get_payment(payment_id: int, ctx: Ctx):
     with ctx.session() as session:
@@ -218,7 +270,7 @@ def get_payment(payment_id: int, ctx: Ctx):
 
 
 @api_route(
-    router, "POST", "/payments/{payment_id}/applications", roles=PAYMENTS, scope="payment", status_code=201,
+    router, "POST", "/payments/{payment_id}/applications", roles=PAYMENTS, audit=writes("payment"), scope="payment", status_code=201,
     response_model=ApplicationOut,
 )  # fmt: skip
 def apply_payment(payment_id: int, payload: billing.ApplicationInput, ctx: Ctx):

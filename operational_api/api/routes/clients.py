@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from operational_api.api.context import SCHEDULING, STAFF, Ctx, api_route, register_scope
+from operational_api.api.context import SCHEDULING, STAFF, Ctx, api_route, reads_phi, register_scope, writes
 from operational_api.models import Client
 from operational_api.services import clients as svc
 from operational_api.services.rules import client_missing_demographics
@@ -103,14 +103,22 @@ def client_out(session, client: Client) -> ClientOut:
     return out
 
 
-@api_route(router, "POST", "/clients", roles=SCHEDULING, status_code=201, response_model=ClientOut)
+@api_route(
+    router,
+    "POST",
+    "/clients",
+    roles=SCHEDULING,
+    audit=writes("client"),
+    status_code=201,
+    response_model=ClientOut,
+)
 def create_client(payload: svc.ClientCreate, ctx: Ctx):
     return ctx.write(
         lambda s: client_out(s, svc.create_client(s, ctx.actor, payload, now=ctx.now)), status=201
     )
 
 
-@api_route(router, "GET", "/clients", roles=STAFF, response_model=ClientList)
+@api_route(router, "GET", "/clients", roles=STAFF, audit=reads_phi("client"), response_model=ClientList)
 def list_clients(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -134,7 +142,15 @@ def list_clients(
         return ctx.respond(ClientList(items=items, next_cursor=result.next_cursor))
 
 
-@api_route(router, "GET", "/clients/{client_id}", roles=STAFF, scope="client", response_model=ClientOut)
+@api_route(
+    router,
+    "GET",
+    "/clients/{client_id}",
+    roles=STAFF,
+    audit=reads_phi("client"),
+    scope="client",
+    response_model=ClientOut,
+)
 def get_client(client_id: int, ctx: Ctx):
     with ctx.session() as session:
         client = svc.get_client(session, ctx.actor, client_id)
@@ -143,7 +159,13 @@ def get_client(client_id: int, ctx: Ctx):
 
 
 @api_route(
-    router, "PATCH", "/clients/{client_id}", roles=SCHEDULING, scope="client", response_model=ClientOut
+    router,
+    "PATCH",
+    "/clients/{client_id}",
+    roles=SCHEDULING,
+    audit=writes("client"),
+    scope="client",
+    response_model=ClientOut,
 )
 def update_client(client_id: int, payload: svc.ClientUpdate, ctx: Ctx):
     expected = ctx.expected_version()
@@ -159,6 +181,7 @@ def update_client(client_id: int, payload: svc.ClientUpdate, ctx: Ctx):
     "POST",
     "/clients/{client_id}/guardians",
     roles=SCHEDULING,
+    audit=writes("guardian"),
     scope="client",
     status_code=201,
     response_model=GuardianOut,
@@ -175,6 +198,7 @@ def add_guardian(client_id: int, payload: svc.GuardianCreate, ctx: Ctx):
     "GET",
     "/clients/{client_id}/guardians",
     roles=SCHEDULING,
+    audit=reads_phi("guardian"),
     scope="client",
     response_model=list[GuardianOut],
 )
@@ -190,6 +214,7 @@ def list_guardians(client_id: int, ctx: Ctx):
     "POST",
     "/clients/{client_id}/insurance-policies",
     roles=INSURANCE,
+    audit=writes("insurance_policy"),
     scope="client",
     status_code=201,
     response_model=PolicyOut,
@@ -206,6 +231,7 @@ def add_policy(client_id: int, payload: svc.PolicyCreate, ctx: Ctx):
     "GET",
     "/clients/{client_id}/insurance-policies",
     roles=INSURANCE,
+    audit=reads_phi("insurance_policy"),
     scope="client",
     response_model=list[PolicyOut],
 )
@@ -221,6 +247,7 @@ def list_policies(client_id: int, ctx: Ctx):
     "POST",
     "/clients/{client_id}/insurance-policies/{policy_id}/verifications",
     roles=INSURANCE,
+    audit=writes("insurance_verification"),
     scope="client",
     status_code=201,
     response_model=VerificationOut,
@@ -239,6 +266,7 @@ def add_verification(client_id: int, policy_id: int, payload: svc.VerificationCr
     "GET",
     "/clients/{client_id}/insurance-verifications",
     roles=INSURANCE,
+    audit=reads_phi("insurance_verification"),
     scope="client",
     response_model=list[VerificationOut],
 )

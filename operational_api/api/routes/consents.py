@@ -7,7 +7,7 @@ import datetime as dt
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from operational_api.api.context import SCHEDULING, Ctx, api_route, register_scope
+from operational_api.api.context import SCHEDULING, Ctx, api_route, reads_phi, register_scope, writes
 from operational_api.models import Consent
 from operational_api.services import consents as svc
 from operational_api.services.rules import consent_current_until, local_today
@@ -46,6 +46,7 @@ def consent_out(session, consent: Consent, today: dt.date) -> ConsentOut:
     "POST",
     "/clients/{client_id}/consents",
     roles=SCHEDULING,
+    audit=writes("consent"),
     scope="client",
     status_code=201,
     response_model=ConsentOut,
@@ -64,6 +65,7 @@ def create_consent(client_id: int, payload: svc.ConsentCreate, ctx: Ctx):
     "GET",
     "/clients/{client_id}/consents",
     roles=SCHEDULING,
+    audit=reads_phi("consent"),
     scope="client",
     response_model=list[ConsentOut],
 )
@@ -75,7 +77,13 @@ def list_consents(client_id: int, ctx: Ctx):
 
 
 @api_route(
-    router, "GET", "/consents/{consent_id}", roles=SCHEDULING, scope="consent", response_model=ConsentOut
+    router,
+    "GET",
+    "/consents/{consent_id}",
+    roles=SCHEDULING,
+    audit=reads_phi("consent"),
+    scope="consent",
+    response_model=ConsentOut,
 )
 def get_consent(consent_id: int, ctx: Ctx):
     with ctx.session() as session:
@@ -89,6 +97,7 @@ def get_consent(consent_id: int, ctx: Ctx):
     "POST",
     "/consents/{consent_id}/revoke",
     roles=SCHEDULING,
+    audit=writes("consent"),
     scope="consent",
     response_model=ConsentOut,
 )

@@ -1,7 +1,8 @@
 """Clinical notes (draft, update, submit, sign, co-sign, amendments, bulk sign) and treatment / safety plans.
 
 Front desk and billing read a note's facts without its text: their answers carry no `content` key at all
-(`services.notes.note_view`). Reads that show note text are audited with the client's id.
+(`services.notes.note_view`). Every read of a note is audited with the client's id (and whether the text was
+shown): a note's facts without its text still tie a client to a visit and its diagnosis codes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from operational_api.api.context import CLINICAL, STAFF, Ctx, api_route, register_scope
+from operational_api.api.context import CLINICAL, STAFF, Ctx, api_route, reads_phi, register_scope, writes
 from operational_api.services import notes, plans
 from operational_api.services.clinical_common import can_read_note_text
 
@@ -103,24 +104,36 @@ class CurrentPlansOut(BaseModel):
 
 
 def _shown(ctx: Ctx, session, note) -> dict:
-    """The note as this actor may see it; a read of its text is audited."""
-    if can_read_note_text(ctx.actor):
-        ctx.record_read(session, "clinical_note", note.id, client_ids=[note.client_id])
+    """The note as this actor may see it, audited: without its text a note still ties a client to a visit and
+    its diagnosis codes."""
+    ctx.record_read(session, "clinical_note", note.id, client_ids=[note.client_id], detail=_text_shown(ctx))
     return notes.note_view(note, ctx.actor)
+
+
+def _text_shown(ctx: Ctx) -> dict[str, object]:
+    return {"note_text": can_read_note_text(ctx.actor)}
 
 
 def _write_view(ctx: Ctx, note) -> dict:
     return notes.note_view(note, ctx.actor)
 
 
-@api_route(router, "POST", "/notes", roles=AUTHORS, status_code=201, response_model=NoteOut)
+@api_route(
+    router,
+    "POST",
+    "/notes",
+    roles=AUTHORS,
+    audit=writes("clinical_note"),
+    status_code=201,
+    response_model=NoteOut,
+)
 def create_note(payload: notes.NoteDraftInput, ctx: Ctx):
     return ctx.write(
         lambda s: _write_view(ctx, notes.create_note_draft(s, ctx.actor, payload, now=ctx.now)), status=201
     )
 
 
-@api_route(router, "GET", "/notes", roles=STAFF, response_model=NoteList)
+@api_route(router, "GET", "/notes", roles=STAFF, audit=reads_phi("clinical_note"), response_model=NoteList)
 def list_notes(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -135,22 +148,42 @@ def list_notes(
             session, ctx.actor, client_id=client_id, clinician_id=clinician_id, status=status,
             updated_since=updated_since, limit=limit, cursor=cursor,
         )  # fmt: skip
-        if can_read_note_text(ctx.actor) and result.items:
-            ctx.record_read(session, "clinical_note", None, client_ids={n.client_id for n in result.items})
+        ctx.record_read(
+            session,
+            "clinical_note",
+            None,
+            client_ids={n.client_id for n in result.items},
+            detail=_text_shown(ctx),
+        )
         items = [notes.note_view(n, ctx.actor) for n in result.items]
         return ctx.respond({"items": items, "next_cursor": result.next_cursor})
 
 
-@api_route(router, "GET", "/notes/cosign-queue", roles=AUTHORS, response_model=NoteList)
+@api_route(
+    router,
+    "GET",
+    "/notes/cosign-queue",
+    roles=AUTHORS,
+    audit=reads_phi("clinical_note"),
+    response_model=NoteList,
+)
 def cosign_queue(ctx: Ctx):
     with ctx.session() as session:
         queue = notes.cosign_queue(session, ctx.actor)
-        if queue:
-            ctx.record_read(session, "clinical_note", None, client_ids={n.client_id for n in queue})
+        ctx.record_read(
+            session, "clinical_note", None, client_ids={n.client_id for n in queue}, detail=_text_shown(ctx)
+        )
         return ctx.respond({"items": [notes.note_view(n, ctx.actor) for n in queue], "next_cursor": None})
 
 
-@api_route(router, "POST", "/notes/bulk-sign", roles=AUTHORS, response_model=BulkSignOut)
+@api_route(
+    router,
+    "POST",
+    "/notes/bulk-sign",
+    roles=AUTHORS,
+    audit=writes("clinical_note"),
+    response_model=BulkSignOut,
+)
 def bulk_sign(payload: BulkSignInput, ctx: Ctx):
     def run(s):
         result = notes.bulk_sign_notes(s, ctx.actor, payload.note_ids, now=ctx.now)
@@ -159,13 +192,29 @@ def bulk_sign(payload: BulkSignInput, ctx: Ctx):
     return ctx.write(run)
 
 
-@api_route(router, "GET", "/notes/{note_id}", roles=STAFF, scope="note", response_model=NoteOut)
+@api_route(
+    router,
+    "GET",
+    "/notes/{note_id}",
+    roles=STAFF,
+    audit=reads_phi("clinical_note"),
+    scope="note",
+    response_model=NoteOut,
+)
 def get_note(note_id: int, ctx: Ctx):
     with ctx.session() as session:
         return ctx.respond(_shown(ctx, session, notes.get_note(session, ctx.actor, note_id)))
 
 
-@api_route(router, "PATCH", "/notes/{note_id}", roles=AUTHORS, scope="note", response_model=NoteOut)
+@api_route(
+    router,
+    "PATCH",
+    "/notes/{note_id}",
+    roles=AUTHORS,
+    audit=writes("clinical_note"),
+    scope="note",
+    response_model=NoteOut,
+)
 def update_note(note_id: int, payload: notes.NoteUpdateInput, ctx: Ctx):
     expected = ctx.expected_version()
     return ctx.write(
@@ -176,7 +225,15 @@ def update_note(note_id: int, payload: notes.NoteUpdateInput, ctx: Ctx):
     )
 
 
-@api_route(router, "POST", "/notes/{note_id}/submit", roles=AUTHORS, scope="note", response_model=NoteOut)
+@api_route(
+    router,
+    "POST",
+    "/notes/{note_id}/submit",
+    roles=AUTHORS,
+    audit=writes("clinical_note"),
+    scope="note",
+    response_model=NoteOut,
+)
 def submit_note(note_id: int, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
@@ -186,7 +243,15 @@ def submit_note(note_id: int, ctx: Ctx):
     )
 
 
-@api_route(router, "POST", "/notes/{note_id}/sign", roles=AUTHORS, scope="note", response_model=NoteOut)
+@api_route(
+    router,
+    "POST",
+    "/notes/{note_id}/sign",
+    roles=AUTHORS,
+    audit=writes("clinical_note"),
+    scope="note",
+    response_model=NoteOut,
+)
 def sign_note(note_id: int, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
@@ -196,7 +261,15 @@ def sign_note(note_id: int, ctx: Ctx):
     )
 
 
-@api_route(router, "POST", "/notes/{note_id}/cosign", roles=AUTHORS, scope="note", response_model=NoteOut)
+@api_route(
+    router,
+    "POST",
+    "/notes/{note_id}/cosign",
+    roles=AUTHORS,
+    audit=writes("clinical_note"),
+    scope="note",
+    response_model=NoteOut,
+)
 def cosign_note(note_id: int, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
@@ -207,7 +280,7 @@ def cosign_note(note_id: int, ctx: Ctx):
 
 
 @api_route(
-    router, "POST", "/notes/{note_id}/amendments", roles=AUTHORS, scope="note", status_code=201,
+    router, "POST", "/notes/{note_id}/amendments", roles=AUTHORS, audit=writes("note_amendment"), scope="note", status_code=201,
     response_model=AmendmentOut,
 )  # fmt: skip
 def add_amendment(note_id: int, payload: notes.AmendmentInput, ctx: Ctx):
@@ -225,6 +298,7 @@ def add_amendment(note_id: int, payload: notes.AmendmentInput, ctx: Ctx):
     "GET",
     "/notes/{note_id}/amendments",
     roles=CLINICAL,
+    audit=reads_phi("note_amendment"),
     scope="note",
     response_model=list[AmendmentOut],
 )
@@ -232,7 +306,7 @@ def list_amendments(note_id: int, ctx: Ctx):
     with ctx.session() as session:
         rows = notes.list_amendments(session, ctx.actor, note_id)
         note = notes.get_note(session, ctx.actor, note_id)
-        ctx.record_read(session, "note_amendment", note_id, client_ids=[note.client_id])
+        ctx.record_read(session, "note_amendment", None, client_ids=[note.client_id])
         return ctx.respond([AmendmentOut.model_validate(r) for r in rows])
 
 
@@ -240,7 +314,13 @@ def list_amendments(note_id: int, ctx: Ctx):
 
 
 @api_route(
-    router, "POST", "/treatment-plans", roles=CLINICAL, status_code=201, response_model=TreatmentPlanOut
+    router,
+    "POST",
+    "/treatment-plans",
+    roles=CLINICAL,
+    audit=writes("treatment_plan"),
+    status_code=201,
+    response_model=TreatmentPlanOut,
 )
 def create_treatment_plan(payload: plans.PlanInput, ctx: Ctx):
     return ctx.write(
@@ -252,7 +332,7 @@ def create_treatment_plan(payload: plans.PlanInput, ctx: Ctx):
 
 
 @api_route(
-    router, "POST", "/treatment-plans/{plan_id}/review", roles=CLINICAL, scope="treatment_plan",
+    router, "POST", "/treatment-plans/{plan_id}/review", roles=CLINICAL, audit=writes("treatment_plan"), scope="treatment_plan",
     response_model=TreatmentPlanOut,
 )  # fmt: skip
 def review_treatment_plan(plan_id: int, payload: plans.PlanReviewInput, ctx: Ctx):
@@ -266,7 +346,15 @@ def review_treatment_plan(plan_id: int, payload: plans.PlanReviewInput, ctx: Ctx
     )
 
 
-@api_route(router, "POST", "/safety-plans", roles=CLINICAL, status_code=201, response_model=SafetyPlanOut)
+@api_route(
+    router,
+    "POST",
+    "/safety-plans",
+    roles=CLINICAL,
+    audit=writes("safety_plan"),
+    status_code=201,
+    response_model=SafetyPlanOut,
+)
 def create_safety_plan(payload: plans.PlanInput, ctx: Ctx):
     return ctx.write(
         lambda s: SafetyPlanOut.model_validate(plans.create_safety_plan(s, ctx.actor, payload, now=ctx.now)),
@@ -279,13 +367,14 @@ def create_safety_plan(payload: plans.PlanInput, ctx: Ctx):
     "GET",
     "/clients/{client_id}/plans",
     roles=CLINICAL,
+    audit=reads_phi("client_plans"),
     scope="client",
     response_model=CurrentPlansOut,
 )
 def current_plans(client_id: int, ctx: Ctx):
     with ctx.session() as session:
         found = plans.current_plans(session, ctx.actor, client_id)
-        ctx.record_read(session, "client_plans", client_id, client_ids=[client_id])
+        ctx.record_read(session, "client_plans", None, client_ids=[client_id])
         return ctx.respond(
             CurrentPlansOut(
                 treatment_plan=TreatmentPlanOut.model_validate(found["treatment_plan"])

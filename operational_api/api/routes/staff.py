@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from operational_api.api.context import ADMIN, CLINICAL, STAFF, Ctx, api_route, register_scope
+from operational_api.api.context import ADMIN, CLINICAL, NO_PHI, STAFF, Ctx, api_route, register_scope, writes
 from operational_api.services import staff, supervision
 
 router = APIRouter(tags=["supervision and staff"])
@@ -88,7 +88,13 @@ class GoalStatusInput(BaseModel):
 
 
 @api_route(
-    router, "POST", "/supervision-sessions", roles=CLINICAL, status_code=201, response_model=SupervisionOut
+    router,
+    "POST",
+    "/supervision-sessions",
+    roles=CLINICAL,
+    audit=writes("supervision_session"),
+    status_code=201,
+    response_model=SupervisionOut,
 )
 def log_session(payload: supervision.SupervisionSessionInput, ctx: Ctx):
     return ctx.write(
@@ -99,7 +105,9 @@ def log_session(payload: supervision.SupervisionSessionInput, ctx: Ctx):
     )
 
 
-@api_route(router, "GET", "/supervision-sessions", roles=CLINICAL, response_model=SupervisionList)
+@api_route(
+    router, "GET", "/supervision-sessions", roles=CLINICAL, audit=NO_PHI, response_model=SupervisionList
+)
 def list_sessions(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -118,7 +126,7 @@ def list_sessions(
 
 
 @api_route(
-    router, "POST", "/supervision-sessions/{session_id}/sign", roles=SESSION_SIGNERS, scope="supervision_session",
+    router, "POST", "/supervision-sessions/{session_id}/sign", roles=SESSION_SIGNERS, audit=writes("supervision_session"), scope="supervision_session",
     response_model=SupervisionOut,
 )  # fmt: skip
 def sign_session(session_id: int, ctx: Ctx):
@@ -129,7 +137,15 @@ def sign_session(session_id: int, ctx: Ctx):
     )
 
 
-@api_route(router, "POST", "/hipaa-trainings", roles=STAFF, status_code=201, response_model=TrainingOut)
+@api_route(
+    router,
+    "POST",
+    "/hipaa-trainings",
+    roles=STAFF,
+    audit=writes("hipaa_training"),
+    status_code=201,
+    response_model=TrainingOut,
+)
 def record_training(payload: staff.TrainingInput, ctx: Ctx):
     return ctx.write(
         lambda s: TrainingOut.model_validate(staff.record_hipaa_training(s, ctx.actor, payload, now=ctx.now)),
@@ -137,7 +153,15 @@ def record_training(payload: staff.TrainingInput, ctx: Ctx):
     )
 
 
-@api_route(router, "POST", "/breach-incidents", roles=STAFF, status_code=201, response_model=BreachOut)
+@api_route(
+    router,
+    "POST",
+    "/breach-incidents",
+    roles=STAFF,
+    audit=writes("breach_incident"),
+    status_code=201,
+    response_model=BreachOut,
+)
 def report_breach(payload: staff.BreachInput, ctx: Ctx):
     return ctx.write(
         lambda s: BreachOut.model_validate(staff.report_breach(s, ctx.actor, payload, now=ctx.now)),
@@ -146,7 +170,7 @@ def report_breach(payload: staff.BreachInput, ctx: Ctx):
 
 
 @api_route(
-    router, "POST", "/breach-incidents/{incident_id}/respond", roles=ADMIN, scope="breach_incident",
+    router, "POST", "/breach-incidents/{incident_id}/respond", roles=ADMIN, audit=writes("breach_incident"), scope="breach_incident",
     response_model=BreachOut,
 )  # fmt: skip
 def respond_to_breach(incident_id: int, ctx: Ctx):
@@ -158,7 +182,7 @@ def respond_to_breach(incident_id: int, ctx: Ctx):
 
 
 @api_route(
-    router, "POST", "/breach-incidents/{incident_id}/resolve", roles=ADMIN, scope="breach_incident",
+    router, "POST", "/breach-incidents/{incident_id}/resolve", roles=ADMIN, audit=writes("breach_incident"), scope="breach_incident",
     response_model=BreachOut,
 )  # fmt: skip
 def resolve_breach(incident_id: int, ctx: Ctx):
@@ -169,7 +193,15 @@ def resolve_breach(incident_id: int, ctx: Ctx):
     )
 
 
-@api_route(router, "POST", "/case-inputs", roles=CLINICAL, status_code=201, response_model=CaseInputOut)
+@api_route(
+    router,
+    "POST",
+    "/case-inputs",
+    roles=CLINICAL,
+    audit=writes("case_input"),
+    status_code=201,
+    response_model=CaseInputOut,
+)
 def add_case_input(payload: staff.CaseInputInput, ctx: Ctx):
     return ctx.write(
         lambda s: CaseInputOut.model_validate(staff.add_case_input(s, ctx.actor, payload, now=ctx.now)),
@@ -177,7 +209,15 @@ def add_case_input(payload: staff.CaseInputInput, ctx: Ctx):
     )
 
 
-@api_route(router, "POST", "/performance-goals", roles=GOAL_SETTERS, status_code=201, response_model=GoalOut)
+@api_route(
+    router,
+    "POST",
+    "/performance-goals",
+    roles=GOAL_SETTERS,
+    audit=writes("performance_goal"),
+    status_code=201,
+    response_model=GoalOut,
+)
 def create_goal(payload: staff.GoalInput, ctx: Ctx):
     return ctx.write(
         lambda s: GoalOut.model_validate(staff.create_goal(s, ctx.actor, payload, now=ctx.now)), status=201
@@ -185,7 +225,7 @@ def create_goal(payload: staff.GoalInput, ctx: Ctx):
 
 
 @api_route(
-    router, "POST", "/performance-goals/{goal_id}/status", roles=GOAL_SETTERS, scope="performance_goal",
+    router, "POST", "/performance-goals/{goal_id}/status", roles=GOAL_SETTERS, audit=writes("performance_goal"), scope="performance_goal",
     response_model=GoalOut,
 )  # fmt: skip
 def set_goal_status(goal_id: int, payload: GoalStatusInput, ctx: Ctx):

@@ -11,7 +11,16 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from operational_api import audit
-from operational_api.api.context import ADMIN, SCHEDULING, STAFF, Ctx, api_route, register_scope
+from operational_api.api.context import (
+    ADMIN,
+    NO_PHI,
+    SCHEDULING,
+    STAFF,
+    Ctx,
+    api_route,
+    register_scope,
+    writes,
+)
 from operational_api.services import directory as users_service
 from operational_api.services import users as admin
 from operational_api.services.errors import InvalidInput
@@ -59,7 +68,15 @@ class FreeSlot(BaseModel):
     end_at: dt.datetime
 
 
-@api_route(router, "GET", "/users/me", roles=STAFF, response_model=UserOut, summary="The signed-in user")
+@api_route(
+    router,
+    "GET",
+    "/users/me",
+    roles=STAFF,
+    audit=NO_PHI,
+    response_model=UserOut,
+    summary="The signed-in user",
+)
 def me(ctx: Ctx):
     with ctx.session() as session:
         return ctx.respond(
@@ -67,7 +84,7 @@ def me(ctx: Ctx):
         )
 
 
-@api_route(router, "GET", "/users", roles=ADMIN, response_model=UserList, summary="Staff list")
+@api_route(router, "GET", "/users", roles=ADMIN, audit=NO_PHI, response_model=UserList, summary="Staff list")
 def list_users(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -84,7 +101,7 @@ def list_users(
         )
 
 
-@api_route(router, "GET", "/users/{user_id}", roles=STAFF, scope="user", response_model=UserOut)
+@api_route(router, "GET", "/users/{user_id}", roles=STAFF, audit=NO_PHI, scope="user", response_model=UserOut)
 def get_user(user_id: int, ctx: Ctx):
     with ctx.session() as session:
         return ctx.respond(UserOut.model_validate(users_service.get_user(session, ctx.actor, user_id)))
@@ -95,6 +112,7 @@ def get_user(user_id: int, ctx: Ctx):
     "GET",
     "/clinicians/{clinician_id}/availability",
     roles=STAFF,
+    audit=NO_PHI,
     scope="clinician",
     response_model=list[AvailabilityOut],
     summary="A clinician's weekly working slots",
@@ -110,6 +128,7 @@ def availability(clinician_id: int, ctx: Ctx, on: dt.date | None = None):
     "GET",
     "/clinicians/{clinician_id}/free-slots",
     roles=SCHEDULING,
+    audit=NO_PHI,
     scope="clinician",
     response_model=list[FreeSlot],
     summary="Bookable slots between two dates (availability minus bookings)",
@@ -135,7 +154,14 @@ class UserChange(BaseModel):
 
 
 @api_route(
-    router, "POST", "/users", roles=ADMIN, status_code=201, response_model=UserOut, summary="Add staff"
+    router,
+    "POST",
+    "/users",
+    roles=ADMIN,
+    audit=writes("user"),
+    status_code=201,
+    response_model=UserOut,
+    summary="Add staff",
 )
 def create_user(payload: admin.NewUser, ctx: Ctx):
     """Without a password the account cannot sign in until one is set; MFA is set up at the first sign-in on
@@ -151,6 +177,20 @@ def create_user(payload: admin.NewUser, ctx: Ctx):
 def _apply(session: Session, actor, user_id: int, change: UserChange, now: dt.datetime) -> UserOut:
     sent = change.model_fields_set
     kwargs = {"source": audit.API, "now": now}
+    changes = sent & {
+        "role",
+        "license_type",
+        "supervisor_id",
+        "hipaa_training_completed",
+        "hipaa_training_expires",
+    }
+    if not changes and change.is_active is not False:
+        # Answering 200 to a change of nothing would be a write with no write (and no audit row) behind it.
+        raise InvalidInput(
+            "user.no_change",
+            "send at least one change: role, license_type, supervisor_id, hipaa_training_completed or "
+            "is_active: false",
+        )
     if "role" in sent:
         if change.role is None:
             raise InvalidInput("user.role_required", "a staff account needs a role", field="role")
@@ -180,6 +220,7 @@ def _apply(session: Session, actor, user_id: int, change: UserChange, now: dt.da
     "PATCH",
     "/users/{user_id}",
     roles=ADMIN,
+    audit=writes("user"),
     scope="user",
     response_model=UserOut,
     summary="Change staff",

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 
+import httpx
 import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select
@@ -118,44 +121,76 @@ def _url(route: APIRoute, records: dict[str, tuple[int, int]], which: int) -> st
     return path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_authorization_matrix(api: Api, role: str):
+@dataclass(frozen=True)
+class MatrixCall:
+    """One cell of the matrix: a route called by a role on the in-scope (0) or out-of-scope (1) record."""
+
+    method: str
+    route: APIRoute
+    which: int
+    url: str
+    allowed: bool  # the role is one of the route's x-roles
+    scope: str | None
+
+    @property
+    def label(self) -> str:
+        return ("in-scope", "out-of-scope")[self.which]
+
+
+def matrix_calls(api: Api, role: str) -> Iterator[MatrixCall]:
+    """Every route of ROUTE_TABLE (but sign-in/out) for this role, on each record it needs (shared with the audit
+    matrix, test_audit_matrix.py)."""
     records = matrix_records(api)
-    client = api.as_role(role)
-    out_client = records["client"][1]
-    failures: list[str] = []
     for method, route in _routes():
         extra = route.openapi_extra or {}
         if (method, route.path) in PUBLIC:
             continue
-        allowed = role in extra["x-roles"]
         scope = extra.get("x-scope")
-        for which, label in ((0, "in-scope"), (1, "out-of-scope")):
+        for which in (0, 1):
             if scope is None and which == 1:
                 continue
-            url = _url(route, records, which)
-            response = client.request(method, url, json={} if method in ("POST", "PATCH", "PUT") else None)
-            status = response.status_code
-            if not allowed:
-                expected_ok = status == 403 and response.json().get("rule") == "auth.role_forbidden"
-                want = "403"
-            elif scope is not None and which == 1 and role in SCOPED_ROLES:
-                expected_ok = status == 404
-                want = "404"
-            elif method == "GET":
-                expected_ok = status == 200
-                want = "200"
-            else:
-                expected_ok = status not in (401, 403, 404, 500)
-                want = "not 401/403/404/500"
-            if not expected_ok:
-                failures.append(
-                    f"{role} {method} {url} ({label}): {status}, want {want}: {response.text[:160]}"
-                )
-            if allowed and method == "GET" and scope is None and role in SCOPED_ROLES and status == 200:
-                items = response.json().get("items", []) if isinstance(response.json(), dict) else []
-                for item in items:
-                    shown = item.get("client_id", item["id"] if route.path == "/clients" else None)
-                    if shown == out_client:
-                        failures.append(f"{role} {method} {url}: shows out-of-scope client {out_client}")
+            yield MatrixCall(
+                method, route, which, _url(route, records, which), role in extra["x-roles"], scope
+            )
+
+
+def send(
+    client: httpx.Client, call: MatrixCall, body: dict | None = None, headers: dict | None = None
+) -> httpx.Response:
+    """The call with `body`, or an empty one where the method takes one (the role check comes before the body's)."""
+    if body is None and call.method in ("POST", "PATCH", "PUT"):
+        body = {}
+    return client.request(call.method, call.url, json=body, headers=headers)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_authorization_matrix(api: Api, role: str):
+    out_client = matrix_records(api)["client"][1]
+    failures: list[str] = []
+    for call in matrix_calls(api, role):
+        method, route, url = call.method, call.route, call.url
+        response = send(api.as_role(role), call)
+        status = response.status_code
+        if not call.allowed:
+            expected_ok = status == 403 and response.json().get("rule") == "auth.role_forbidden"
+            want = "403"
+        elif call.scope is not None and call.which == 1 and role in SCOPED_ROLES:
+            expected_ok = status == 404
+            want = "404"
+        elif method == "GET":
+            expected_ok = status == 200
+            want = "200"
+        else:
+            expected_ok = status not in (401, 403, 404, 500)
+            want = "not 401/403/404/500"
+        if not expected_ok:
+            failures.append(
+                f"{role} {method} {url} ({call.label}): {status}, want {want}: {response.text[:160]}"
+            )
+        if call.allowed and method == "GET" and call.scope is None and role in SCOPED_ROLES and status == 200:
+            items = response.json().get("items", []) if isinstance(response.json(), dict) else []
+            for item in items:
+                shown = item.get("client_id", item["id"] if route.path == "/clients" else None)
+                if shown == out_client:
+                    failures.append(f"{role} {method} {url}: shows out-of-scope client {out_client}")
     assert not failures, "\n".join(failures)
