@@ -107,7 +107,9 @@ class CurrentPlansOut(BaseModel):
 def _view(ctx: Ctx, note) -> dict:
     """The note as this actor may see it, in the wire shape: through NoteOut (instants as RFC 3339), and without
     `content` at all for a role that may not read note text (not even as null)."""
-    return NoteOut.model_validate(notes.note_view(note, ctx.actor)).model_dump(mode="json", exclude_unset=True)
+    return NoteOut.model_validate(notes.note_view(note, ctx.actor)).model_dump(
+        mode="json", exclude_unset=True
+    )
 
 
 def _shown(ctx: Ctx, session, note) -> dict:
