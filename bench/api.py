@@ -50,7 +50,8 @@ COLUMNS = [
     "load before -> after",
 ]
 DEFAULT_SIZES = "medium"
-LEVELS = (10, 25, 50)
+# One client first: the service time of a request with nothing queued, to read the others against.
+LEVELS = (1, 10, 25, 50)
 SECONDS_PER_LEVEL = 30
 WARM_UP_SECONDS = 3
 TARGET_P99_MS = 50
@@ -184,6 +185,9 @@ async def _client_loop(http, clinician: Clinician, slots, stop_at: float, sample
         samples.append(
             Sample(kind, write, (time.perf_counter() - started) * 1000, response.status_code == expect)
         )
+        if response.status_code != expect and kind not in FIRST_REFUSAL:
+            # The rule id says why (problem+json never carries values): shown once per kind under the table.
+            FIRST_REFUSAL[kind] = f"{response.status_code} {response.json().get('rule', '')}"
         return response if response.status_code == expect else None
 
     while time.perf_counter() < stop_at and slots:
@@ -265,9 +269,8 @@ async def _level(base_url: str, clinicians: list[Clinician], concurrency: int) -
         elapsed = time.perf_counter() - started
         after = _load_average()
     # What is left of each share goes back to the clinician for the next level.
-    for clinician in clinicians:
-        left = [s for c, share in workers if c is clinician for s in share]
-        clinician.slots = sorted(set(left))
+    for clinician in {id(c): c for c, _ in workers}.values():
+        clinician.slots = sorted({s for c, share in workers if c is clinician for s in share})
     ok = [s.ms for s in samples if s.ok]
     writes = [s.ms for s in samples if s.ok and s.write]
     reads = [s.ms for s in samples if s.ok and not s.write]

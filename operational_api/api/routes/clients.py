@@ -13,7 +13,7 @@ from operational_api.api.types import UtcDateTime
 from operational_api.models import Client
 from operational_api.services import clients as svc
 from operational_api.services.ids import RecordId
-from operational_api.services.rules import client_missing_demographics
+from operational_api.services.rules import client_missing_demographics, clients_missing_demographics
 from operational_api.services.scope import visible_client
 
 router = APIRouter(tags=["clients"])
@@ -96,9 +96,12 @@ class VerificationOut(BaseModel):
     expires_at: UtcDateTime | None
 
 
-def client_out(session, client: Client) -> ClientOut:
+def client_out(session, client: Client, missing: list[str] | None = None) -> ClientOut:
+    """`missing`: the client's missing demographic fields when the caller already has them (a list page)."""
     out = ClientOut.model_validate(client)
-    out.missing_demographic_fields = client_missing_demographics(session, client)
+    out.missing_demographic_fields = (
+        missing if missing is not None else client_missing_demographics(session, client)
+    )
     out.has_complete_demographics = not out.missing_demographic_fields
     return out
 
@@ -129,7 +132,8 @@ def list_clients(
             clinician_id=clinician_id,
             status=status,
         )
-        items = [client_out(session, c) for c in result.items]
+        missing = clients_missing_demographics(session, result.items)
+        items = [client_out(session, c, missing[c.id]) for c in result.items]
         ctx.record_read(session, "client", None, client_ids=[c.id for c in items])
         return ctx.respond(ClientList(items=items, next_cursor=result.next_cursor))
 

@@ -1,5 +1,6 @@
 """What the schema fuzz (test_schema_fuzz.py) found, pinned: ids the store cannot hold, instants without an offset,
-and `updated_since` sent with an offset other than UTC."""
+and `updated_since` sent with an offset other than UTC; and what the API benchmark found: a query per client on
+the clients list."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 
 import httpx
 import pytest
+from sqlalchemy import Engine, event
 
 from operational_api.services.ids import MAX_RECORD_ID
 from tests.operational_api.api.conftest import Api, booking, new_client
@@ -77,3 +79,26 @@ def test_updated_since_with_an_offset_means_that_instant(api: Api):
     before = (updated - dt.timedelta(minutes=1)).astimezone(dt.timezone(dt.timedelta(hours=-5)))
     listed = admin.get("/clients", params={"updated_since": before.isoformat(), "limit": 500}).json()["items"]
     assert client_id in [c["id"] for c in listed]
+
+
+def test_the_clients_list_costs_the_same_queries_for_one_client_or_many(api: Api):
+    admin = api.as_role("ADMIN")
+    for _ in range(3):
+        new_client(api)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    # Every engine of this process: on SQLite the app runs its own (BEGIN IMMEDIATE) engine over the store.
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        costs = {}
+        for limit in (1, 4):
+            statements.clear()
+            listed = admin.get("/clients", params={"limit": limit})
+            assert len(listed.json()["items"]) == limit
+            costs[limit] = len(statements)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert costs[1] == costs[4], costs  # was one insurance-policy query per client listed
