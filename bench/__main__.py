@@ -3,6 +3,7 @@
     python -m bench                         every suite
     python -m bench foundation --sizes small,medium --backends duckdb
     python -m bench browser --runs 3        the browser suite (large practice unless --sizes says otherwise)
+    python -m bench api                     the API at 10, 25, 50 concurrent clients (PostgreSQL, medium)
 
 Figures are wall-clock seconds of whole commands (median of --runs), with peak memory where a suite
 measures it. Each suite module exposes `run(args) -> list[dict]`, `TITLE` and `COLUMNS`, and may expose
@@ -25,6 +26,7 @@ SUITES = {
     "dashboards": "bench.dashboards",
     "browser": "bench.browser",
     "notifications": "bench.notifications",
+    "api": "bench.api",
 }
 ALL_SIZES = "demo,small,medium,large"
 

@@ -44,7 +44,7 @@ DEPLOYMENT_VARS = (
 
 
 # End-to-end tests (marker `e2e`, left out of `make test-fast`): a practice built through the CLI, Dagster and dbt,
-# a real browser, or a 10,000-claim remittance. Every test that reads a shared built practice (the fixtures below)
+# a real browser, a 10,000-claim remittance, or the API schema fuzz. Every test that reads a shared built practice (the fixtures below)
 # is one automatically; these are the modules and tests that build their own.
 E2E_FIXTURES = ("built_demo", "built_practice")
 E2E_TESTS = (
@@ -52,6 +52,7 @@ E2E_TESTS = (
     "tests/dashboards/test_browser_layout.py",
     "tests/dashboards/test_postgres_pages.py",
     "tests/dbt/",
+    "tests/operational_api/api/test_schema_fuzz.py",
     "tests/operational_api/era/test_end_to_end.py",
     "tests/orchestration/test_dagster_swap.py",
     "tests/orchestration/test_era_pipeline.py",

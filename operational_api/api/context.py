@@ -42,6 +42,7 @@ from operational_api.models import User
 from operational_api.models_api import ApiSession, IdempotencyRecord
 from operational_api.services.constraints import translate_integrity_error
 from operational_api.services.errors import ServiceError, VersionConflict
+from operational_api.services.ids import MAX_RECORD_ID
 
 log = logging.getLogger("operational_api.api")
 
@@ -163,9 +164,11 @@ def register_scope(kind: str, resolver: Callable[[Session, SignedInUser, int], o
 
 def require_scope(kind: str, param: str) -> Callable[..., None]:
     def guard(request: Request, actor: Annotated[SignedInUser, Depends(current_actor)]) -> None:
-        raw = request.path_params.get(param, "")
-        if not str(raw).isdigit():
-            return  # path validation answers 422
+        raw = str(request.path_params.get(param, ""))
+        # Not a RecordId (str.isdigit also takes "²", which int() refuses; a key past the store's integers is a
+        # driver error): path validation answers 422, the resolver never sees it.
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_RECORD_ID):
+            return
         state: ApiState = request.app.state.api
         with state.session() as session:
             SCOPE_RESOLVERS[kind](session, actor, int(raw))

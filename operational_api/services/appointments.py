@@ -29,6 +29,7 @@ from operational_api.models import Appointment, AppointmentStatusChange, Client,
 from operational_api.models_api import WaitlistEntry
 from operational_api.services.availability import FREE_STATUSES, within_availability
 from operational_api.services.errors import Forbidden, InvalidInput, NotFound, RuleViolation, VersionConflict
+from operational_api.services.ids import RecordId
 from operational_api.services.listing import Page, page, touch
 from operational_api.services.rules import (
     client_missing_demographics,
@@ -91,12 +92,12 @@ class Slot(_Input):
 
 
 class AppointmentBook(Slot):
-    client_id: int
-    clinician_id: int
+    client_id: RecordId
+    clinician_id: RecordId
     appointment_type: AppointmentKind = "THERAPY_SESSION"
     is_telehealth: bool = False
     is_booked_online: bool = False
-    shared_slot_id: int | None = Field(
+    shared_slot_id: RecordId | None = Field(
         default=None, description="join this group/family appointment's slot (same clinician, time and type)"
     )
 
@@ -120,8 +121,8 @@ class CheckIn(_Input):
 
 
 class WaitlistCreate(_Input):
-    client_id: int
-    clinician_id: int
+    client_id: RecordId
+    clinician_id: RecordId
     appointment_type: AppointmentKind = "THERAPY_SESSION"
     is_telehealth: bool = False
     window_start_at: dt.datetime

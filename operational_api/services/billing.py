@@ -67,6 +67,7 @@ from operational_api.services.clinical_common import (
     versioned,
 )
 from operational_api.services.errors import InvalidInput, NotFound, RuleViolation
+from operational_api.services.ids import RecordId
 from operational_api.services.listing import Page, page, touch
 from operational_api.synthetic import FEES
 
@@ -103,7 +104,7 @@ def _money(cents: int) -> Decimal:
 class ChargeInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    appointment_id: int
+    appointment_id: RecordId
     cpt_code: str
     units: int = Field(default=1, ge=1, le=24)
     modifiers: str | None = Field(default=None, max_length=20)
@@ -292,7 +293,7 @@ class ClaimInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     charge_ids: list[int] = Field(min_length=1, max_length=50)
-    payer_id: int | None = None
+    payer_id: RecordId | None = None
 
 
 class ClaimStatusInput(BaseModel):
@@ -476,8 +477,8 @@ class PaymentInput(BaseModel):
     payment_method: PaymentMethod
     payment_amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
     payment_date: dt.date
-    client_id: int | None = None
-    payer_id: int | None = None
+    client_id: RecordId | None = None
+    payer_id: RecordId | None = None
     check_number: str | None = Field(default=None, max_length=60)
     transaction_id: str | None = Field(default=None, max_length=60)
 
@@ -485,7 +486,7 @@ class PaymentInput(BaseModel):
 class ApplicationInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    charge_id: int
+    charge_id: RecordId
     amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
     # Above the charge's balance the excess becomes a credit balance only when asked for, with a reason.
     excess_to_credit: bool = False

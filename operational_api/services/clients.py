@@ -13,6 +13,7 @@ from operational_api import audit
 from operational_api.auth import SignedInUser
 from operational_api.models import Client, Guardian, InsurancePolicy, InsuranceVerification, Payer, User
 from operational_api.services.errors import Forbidden, InvalidInput, NotFound, VersionConflict
+from operational_api.services.ids import RecordId
 from operational_api.services.listing import Page, page, touch
 from operational_api.services.scope import check_clinician_visible, client_visible, visible_client
 
@@ -50,7 +51,7 @@ class ClientCreate(ClientFields):
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str = Field(min_length=1, max_length=100)
     date_of_birth: dt.date | None = None
-    primary_clinician_id: int | None = None
+    primary_clinician_id: RecordId | None = None
 
 
 class ClientUpdate(_Input):
@@ -70,7 +71,7 @@ class ClientUpdate(_Input):
     emergency_contact_phone: str | None = Field(default=None, max_length=30)
     referring_provider: str | None = Field(default=None, max_length=200)
     status: Literal["ACTIVE", "INACTIVE", "DISCHARGED"] | None = None
-    primary_clinician_id: int | None = None
+    primary_clinician_id: RecordId | None = None
     is_high_risk: bool | None = None
     has_suicidal_ideation: bool | None = None
     is_emancipated: bool | None = None
@@ -95,7 +96,7 @@ class GuardianCreate(_Input):
 
 
 class PolicyCreate(_Input):
-    payer_id: int
+    payer_id: RecordId
     rank: int = Field(default=1, ge=1, le=3)
     member_id: str = Field(min_length=1, max_length=60)
     group_number: str | None = Field(default=None, max_length=60)

@@ -17,6 +17,7 @@ from operational_api import audit
 from operational_api.auth import SignedInUser
 from operational_api.models import Consent, Guardian
 from operational_api.services.errors import Forbidden, InvalidInput, NotFound, RuleViolation, VersionConflict
+from operational_api.services.ids import RecordId
 from operational_api.services.rules import local_today
 from operational_api.services.scope import client_visible, visible_client
 
@@ -29,7 +30,7 @@ class ConsentCreate(BaseModel):
     consent_type: Literal["INFORMED", "GUARDIAN", "TELEHEALTH"]
     signed_date: dt.date
     expiry_date: dt.date | None = None
-    guardian_id: int | None = Field(default=None, description="required for a GUARDIAN consent")
+    guardian_id: RecordId | None = Field(default=None, description="required for a GUARDIAN consent")
 
 
 class ConsentRevoke(BaseModel):

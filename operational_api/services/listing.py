@@ -60,7 +60,9 @@ def page(
                 "this list has no update time to filter on",
                 field="updated_since",
             )
-        stmt = stmt.where(updated_column >= updated_since.replace(tzinfo=None))
+        if updated_since.tzinfo is not None:  # answers carry `Z`; a client may send another offset back
+            updated_since = updated_since.astimezone(dt.UTC).replace(tzinfo=None)
+        stmt = stmt.where(updated_column >= updated_since)
     rows = session.scalars(stmt.order_by(id_column).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]

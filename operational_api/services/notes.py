@@ -51,6 +51,7 @@ from operational_api.services.clinical_common import (
     versioned,
 )
 from operational_api.services.errors import InvalidInput, NotFound, RuleViolation, ServiceError
+from operational_api.services.ids import RecordId
 from operational_api.services.listing import Page, page, touch
 
 # Licences whose notes a supervisor co-signs (pre-licensed associates practise under supervision).
@@ -98,9 +99,9 @@ def transition(note: ClinicalNote, action: str) -> str:
 class NoteDraftInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    client_id: int
+    client_id: RecordId
     note_type: NoteType
-    appointment_id: int | None = None
+    appointment_id: RecordId | None = None
     content: str | None = Field(default=None, max_length=100_000)
     icd10_codes: str | None = Field(default=None, max_length=100)
 

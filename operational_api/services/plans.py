@@ -33,6 +33,7 @@ from operational_api.services.clinical_common import (
     versioned,
 )
 from operational_api.services.errors import InvalidInput, RuleViolation
+from operational_api.services.ids import RecordId
 
 PLAN_ROLES = CLINICAL_ROLES | {ADMIN}
 
@@ -40,10 +41,10 @@ PLAN_ROLES = CLINICAL_ROLES | {ADMIN}
 class PlanInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    client_id: int
+    client_id: RecordId
     effective_date: dt.date
-    note_id: int | None = None
-    clinician_id: int | None = None  # administrators name the clinician; clinicians write their own
+    note_id: RecordId | None = None
+    clinician_id: RecordId | None = None  # administrators name the clinician; clinicians write their own
 
 
 class PlanReviewInput(BaseModel):

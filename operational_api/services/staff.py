@@ -32,6 +32,7 @@ from operational_api.services.clinical_common import (
     rule_value,
 )
 from operational_api.services.errors import Forbidden, InvalidInput, NotFound, RuleViolation
+from operational_api.services.ids import RecordId
 from operational_api.services.listing import touch
 
 BREACH_SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
@@ -47,7 +48,7 @@ GOAL_TRANSITIONS = {
 class TrainingInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: int
+    user_id: RecordId
     completed_date: dt.date
 
 
@@ -136,7 +137,7 @@ def advance_breach(
 class CaseInputInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    client_id: int
+    client_id: RecordId
     discipline: str = Field(min_length=1, max_length=40)
     input_date: dt.date
 
@@ -175,7 +176,7 @@ def add_case_input(
 class GoalInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: int
+    user_id: RecordId
     metric_key: str = Field(min_length=1, max_length=60)
     target_value: Decimal = Field(max_digits=12, decimal_places=2)
     start_date: dt.date

@@ -27,6 +27,7 @@ from operational_api.services.clinical_common import (
     require_role,
 )
 from operational_api.services.errors import InvalidInput, NotFound, RuleViolation
+from operational_api.services.ids import RecordId
 from operational_api.services.listing import Page, page
 
 SUPERVISION_ROLES = CLINICAL_ROLES | {ADMIN}
@@ -35,11 +36,11 @@ SUPERVISION_ROLES = CLINICAL_ROLES | {ADMIN}
 class SupervisionSessionInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    supervisee_id: int
+    supervisee_id: RecordId
     session_date: dt.date
     duration_hours: Decimal = Field(gt=0, le=8, max_digits=4, decimal_places=2)
     session_type: str = Field(default="INDIVIDUAL", pattern="^(INDIVIDUAL|GROUP)$")
-    supervisor_id: int | None = None  # administrators name it; a supervisor logs their own sessions
+    supervisor_id: RecordId | None = None  # administrators name it; a supervisor logs their own sessions
 
 
 def get_supervision_session(session: Session, actor: SignedInUser, session_id: int) -> SupervisionSession:

@@ -25,6 +25,7 @@ from operational_api.auth import LOCKOUT, STAFF_ROLES, SignedInUser
 from operational_api.models import HipaaTraining, LicenseType, User
 from operational_api.models_credentials import HipaaTrainingException, MfaRecoveryCode
 from operational_api.services.errors import Forbidden, InvalidInput, NotFound, RuleViolation
+from operational_api.services.ids import RecordId
 
 TRAINING_VALID_FOR = dt.timedelta(days=365)
 # An exception bridges a few days until the training is done; longer would be a second, unwritten policy.
@@ -57,7 +58,7 @@ class NewUser(BaseModel):
     last_name: str = Field(min_length=1, max_length=100)
     role: str
     license_type: str | None = None
-    supervisor_id: int | None = None
+    supervisor_id: RecordId | None = None
     password: str | None = None  # without one the user cannot sign in until an administrator sets it
 
 
@@ -65,12 +66,12 @@ class NewUser(BaseModel):
 class UserSummary:
     """One row of the administrators' user list (no hashes, no secrets)."""
 
-    user_id: int
+    user_id: RecordId
     email: str
     name: str
     role: str
     license_type: str | None
-    supervisor_id: int | None
+    supervisor_id: RecordId | None
     is_active: bool
     locked: bool
     mfa_enrolled: bool

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from operational_api.api.context import SCHEDULING, STAFF, Ctx, api_route, reads_phi, register_scope, writes
+from operational_api.api.types import UtcDateTime
 from operational_api.services import appointments as svc
+from operational_api.services.ids import RecordId
 
 router = APIRouter(tags=["appointments"])
 register_scope("appointment", svc.visible_appointment)
@@ -24,8 +26,8 @@ class AppointmentOut(BaseModel):
     clinician_id: int
     appointment_type: str
     status: str
-    start_at: dt.datetime
-    end_at: dt.datetime
+    start_at: UtcDateTime
+    end_at: UtcDateTime
     is_telehealth: bool
     is_booked_online: bool
     is_recurring: bool
@@ -34,12 +36,12 @@ class AppointmentOut(BaseModel):
     shared_slot_id: int | None
     rescheduled_from_id: int | None
     cancellation_reason: str | None
-    booked_at: dt.datetime
-    arrived_at: dt.datetime | None
-    clinician_ready_at: dt.datetime | None
-    status_changed_at: dt.datetime | None
+    booked_at: UtcDateTime
+    arrived_at: UtcDateTime | None
+    clinician_ready_at: UtcDateTime | None
+    status_changed_at: UtcDateTime | None
     availability_override_by: int | None
-    updated_at: dt.datetime | None
+    updated_at: UtcDateTime | None
     version: int
 
 
@@ -61,15 +63,15 @@ class WaitlistOut(BaseModel):
     clinician_id: int
     appointment_type: str
     is_telehealth: bool
-    window_start_at: dt.datetime
-    window_end_at: dt.datetime
+    window_start_at: UtcDateTime
+    window_end_at: UtcDateTime
     status: str
-    offered_start_at: dt.datetime | None
-    offered_end_at: dt.datetime | None
-    offered_at: dt.datetime | None
+    offered_start_at: UtcDateTime | None
+    offered_end_at: UtcDateTime | None
+    offered_at: UtcDateTime | None
     booked_appointment_id: int | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
     version: int
 
 
@@ -128,8 +130,8 @@ def list_appointments(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     updated_since: dt.datetime | None = None,
-    clinician_id: int | None = None,
-    client_id: int | None = None,
+    clinician_id: RecordId | None = None,
+    client_id: RecordId | None = None,
     status: str | None = None,
     start_from: dt.datetime | None = None,
     start_to: dt.datetime | None = None,
@@ -161,7 +163,7 @@ def list_appointments(
     scope="appointment",
     response_model=AppointmentOut,
 )
-def get_appointment(appointment_id: int, ctx: Ctx):
+def get_appointment(appointment_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         appointment = svc.get_appointment(session, ctx.actor, appointment_id)
         ctx.record_read(session, "appointment", appointment.id, client_ids=[appointment.client_id])
@@ -179,7 +181,7 @@ def _status_route(path: str, action, summary: str):
         response_model=AppointmentOut,
         summary=summary,
     )
-    def change(appointment_id: int, ctx: Ctx):
+    def change(appointment_id: RecordId, ctx: Ctx):
         expected = ctx.expected_version(required=False)
         return ctx.write(
             lambda s: _out(action(s, ctx.actor, appointment_id, expected_version=expected, now=ctx.now))
@@ -204,7 +206,7 @@ _status_route("no-show", svc.no_show, "Mark a no-show")
     scope="appointment",
     response_model=AppointmentOut,
 )
-def check_in(appointment_id: int, payload: svc.CheckIn, ctx: Ctx):
+def check_in(appointment_id: RecordId, payload: svc.CheckIn, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
         lambda s: _out(
@@ -223,7 +225,7 @@ def check_in(appointment_id: int, payload: svc.CheckIn, ctx: Ctx):
     response_model=AppointmentOut,
     summary="Cancel (late: true for a late cancellation)",
 )
-def cancel(appointment_id: int, payload: svc.Cancel, ctx: Ctx):
+def cancel(appointment_id: RecordId, payload: svc.Cancel, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
         lambda s: _out(
@@ -243,7 +245,7 @@ def cancel(appointment_id: int, payload: svc.Cancel, ctx: Ctx):
     response_model=AppointmentOut,
     summary="Reschedule: returns the replacement",
 )
-def reschedule(appointment_id: int, payload: svc.Reschedule, ctx: Ctx):
+def reschedule(appointment_id: RecordId, payload: svc.Reschedule, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
         lambda s: _out(
@@ -282,7 +284,7 @@ def list_waitlist(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     updated_since: dt.datetime | None = None,
-    clinician_id: int | None = None,
+    clinician_id: RecordId | None = None,
     status: str | None = None,
 ):
     with ctx.session() as session:
@@ -309,7 +311,7 @@ def list_waitlist(
     scope="waitlist",
     response_model=WaitlistOut,
 )
-def get_waitlist_entry(entry_id: int, ctx: Ctx):
+def get_waitlist_entry(entry_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         entry = svc.get_waitlist_entry(session, ctx.actor, entry_id)
         ctx.record_read(session, "waitlist_entry", entry.id, client_ids=[entry.client_id])
@@ -327,7 +329,7 @@ def get_waitlist_entry(entry_id: int, ctx: Ctx):
     response_model=AppointmentOut,
     summary="Book the slot the entry was offered",
 )
-def book_offer(entry_id: int, ctx: Ctx):
+def book_offer(entry_id: RecordId, ctx: Ctx):
     return ctx.write(lambda s: _out(svc.book_waitlist_offer(s, ctx.actor, entry_id, now=ctx.now)), status=201)
 
 
@@ -340,7 +342,7 @@ def book_offer(entry_id: int, ctx: Ctx):
     scope="waitlist",
     response_model=WaitlistOut,
 )
-def cancel_waitlist(entry_id: int, ctx: Ctx):
+def cancel_waitlist(entry_id: RecordId, ctx: Ctx):
     return ctx.write(
         lambda s: WaitlistOut.model_validate(svc.cancel_waitlist_entry(s, ctx.actor, entry_id, now=ctx.now))
     )

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from operational_api.api.context import BILLING, Ctx, api_route, reads_phi, register_scope, writes
+from operational_api.api.types import UtcDateTime
 from operational_api.services import billing
+from operational_api.services.ids import RecordId
 
 router = APIRouter(tags=["billing"])
 PAYMENTS = frozenset({"ADMIN", "BILLING", "FRONT_DESK"})
@@ -39,8 +41,8 @@ class ChargeOut(BaseModel):
     patient_responsibility_amount: Decimal
     status: str
     is_billing_hold: bool
-    created_at: dt.datetime
-    updated_at: dt.datetime | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime | None
     version: int
 
 
@@ -60,11 +62,11 @@ class ClaimOut(BaseModel):
     total_charge_amount: Decimal
     denial_carc_code: str | None
     rejection_reason: str | None
-    submitted_at: dt.datetime
-    accepted_at: dt.datetime | None
-    rejected_at: dt.datetime | None
-    denied_at: dt.datetime | None
-    adjudicated_at: dt.datetime | None
+    submitted_at: UtcDateTime
+    accepted_at: UtcDateTime | None
+    rejected_at: UtcDateTime | None
+    denied_at: UtcDateTime | None
+    adjudicated_at: UtcDateTime | None
     version: int
 
 
@@ -85,7 +87,7 @@ class PaymentOut(BaseModel):
     payment_date: dt.date
     check_number: str | None
     transaction_id: str | None
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class ApplicationOut(BaseModel):
@@ -123,7 +125,7 @@ def list_charges(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     updated_since: dt.datetime | None = None,
-    client_id: int | None = None,
+    client_id: RecordId | None = None,
     status: str | None = None,
 ):
     with ctx.session() as session:
@@ -148,7 +150,7 @@ def list_charges(
     scope="charge",
     response_model=ChargeOut,
 )
-def get_charge(charge_id: int, ctx: Ctx):
+def get_charge(charge_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         charge = billing.get_charge(session, ctx.actor, charge_id)
         _read(ctx, session, "charge", charge)
@@ -164,7 +166,7 @@ def get_charge(charge_id: int, ctx: Ctx):
     scope="charge",
     response_model=ChargeOut,
 )
-def void_charge(charge_id: int, ctx: Ctx):
+def void_charge(charge_id: RecordId, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
         lambda s: ChargeOut.model_validate(
@@ -188,7 +190,7 @@ def list_claims(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
-    client_id: int | None = None,
+    client_id: RecordId | None = None,
     status: str | None = None,
 ):
     with ctx.session() as session:
@@ -212,7 +214,7 @@ def list_claims(
     scope="claim",
     response_model=ClaimOut,
 )
-def get_claim(claim_id: int, ctx: Ctx):
+def get_claim(claim_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         claim = billing.get_claim(session, ctx.actor, claim_id)
         _read(ctx, session, "claim", claim)
@@ -228,7 +230,7 @@ def get_claim(claim_id: int, ctx: Ctx):
     scope="claim",
     response_model=ClaimOut,
 )
-def set_claim_status(claim_id: int, payload: billing.ClaimStatusInput, ctx: Ctx):
+def set_claim_status(claim_id: RecordId, payload: billing.ClaimStatusInput, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
         lambda s: ClaimOut.model_validate(
@@ -262,7 +264,7 @@ def record_payment(payload: billing.PaymentInput, ctx: Ctx):
     scope="payment",
     response_model=PaymentOut,
 )
-def get_payment(payment_id: int, ctx: Ctx):
+def get_payment(payment_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         payment = billing.get_payment(session, ctx.actor, payment_id)
         _read(ctx, session, "payment", payment)
@@ -273,7 +275,7 @@ def get_payment(payment_id: int, ctx: Ctx):
     router, "POST", "/payments/{payment_id}/applications", roles=PAYMENTS, audit=writes("payment"), scope="payment", status_code=201,
     response_model=ApplicationOut,
 )  # fmt: skip
-def apply_payment(payment_id: int, payload: billing.ApplicationInput, ctx: Ctx):
+def apply_payment(payment_id: RecordId, payload: billing.ApplicationInput, ctx: Ctx):
     def run(s):
         result = billing.apply_payment(s, ctx.actor, payment_id, payload, now=ctx.now)
         app, credit = result.application, result.credit

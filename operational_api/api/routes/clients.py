@@ -9,9 +9,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from operational_api.api.context import SCHEDULING, STAFF, Ctx, api_route, reads_phi, register_scope, writes
+from operational_api.api.types import UtcDateTime
 from operational_api.models import Client
 from operational_api.services import clients as svc
-from operational_api.services.rules import client_missing_demographics
+from operational_api.services.ids import RecordId
+from operational_api.services.rules import client_missing_demographics, clients_missing_demographics
 from operational_api.services.scope import visible_client
 
 router = APIRouter(tags=["clients"])
@@ -46,8 +48,8 @@ class ClientOut(BaseModel):
     has_sms_contact_consent: bool
     intake_date: dt.date | None
     discharged_date: dt.date | None
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
+    created_at: UtcDateTime | None
+    updated_at: UtcDateTime | None
     version: int
     # dim_clients.missing_demographic_fields, computed the same way (services/rules.py).
     missing_demographic_fields: list[str] = []
@@ -92,13 +94,16 @@ class VerificationOut(BaseModel):
     is_eligible: bool | None
     source: str
     verified_by: int | None
-    verified_at: dt.datetime
-    expires_at: dt.datetime | None
+    verified_at: UtcDateTime
+    expires_at: UtcDateTime | None
 
 
-def client_out(session, client: Client) -> ClientOut:
+def client_out(session, client: Client, missing: list[str] | None = None) -> ClientOut:
+    """`missing`: the client's missing demographic fields when the caller already has them (a list page)."""
     out = ClientOut.model_validate(client)
-    out.missing_demographic_fields = client_missing_demographics(session, client)
+    out.missing_demographic_fields = (
+        missing if missing is not None else client_missing_demographics(session, client)
+    )
     out.has_complete_demographics = not out.missing_demographic_fields
     return out
 
@@ -124,7 +129,7 @@ def list_clients(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     updated_since: dt.datetime | None = None,
-    clinician_id: int | None = None,
+    clinician_id: RecordId | None = None,
     status: str | None = None,
 ):
     with ctx.session() as session:
@@ -137,7 +142,8 @@ def list_clients(
             clinician_id=clinician_id,
             status=status,
         )
-        items = [client_out(session, c) for c in result.items]
+        missing = clients_missing_demographics(session, result.items)
+        items = [client_out(session, c, missing[c.id]) for c in result.items]
         ctx.record_read(session, "client", None, client_ids=[c.id for c in items])
         return ctx.respond(ClientList(items=items, next_cursor=result.next_cursor))
 
@@ -151,7 +157,7 @@ def list_clients(
     scope="client",
     response_model=ClientOut,
 )
-def get_client(client_id: int, ctx: Ctx):
+def get_client(client_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         client = svc.get_client(session, ctx.actor, client_id)
         ctx.record_read(session, "client", client.id, client_ids=[client.id])
@@ -167,7 +173,7 @@ def get_client(client_id: int, ctx: Ctx):
     scope="client",
     response_model=ClientOut,
 )
-def update_client(client_id: int, payload: svc.ClientUpdate, ctx: Ctx):
+def update_client(client_id: RecordId, payload: svc.ClientUpdate, ctx: Ctx):
     expected = ctx.expected_version()
     return ctx.write(
         lambda s: client_out(
@@ -186,7 +192,7 @@ def update_client(client_id: int, payload: svc.ClientUpdate, ctx: Ctx):
     status_code=201,
     response_model=GuardianOut,
 )
-def add_guardian(client_id: int, payload: svc.GuardianCreate, ctx: Ctx):
+def add_guardian(client_id: RecordId, payload: svc.GuardianCreate, ctx: Ctx):
     return ctx.write(
         lambda s: GuardianOut.model_validate(svc.add_guardian(s, ctx.actor, client_id, payload, now=ctx.now)),
         status=201,
@@ -202,7 +208,7 @@ def add_guardian(client_id: int, payload: svc.GuardianCreate, ctx: Ctx):
     scope="client",
     response_model=list[GuardianOut],
 )
-def list_guardians(client_id: int, ctx: Ctx):
+def list_guardians(client_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         rows = svc.list_guardians(session, ctx.actor, client_id)
         ctx.record_read(session, "guardian", None, client_ids=[client_id])
@@ -219,7 +225,7 @@ def list_guardians(client_id: int, ctx: Ctx):
     status_code=201,
     response_model=PolicyOut,
 )
-def add_policy(client_id: int, payload: svc.PolicyCreate, ctx: Ctx):
+def add_policy(client_id: RecordId, payload: svc.PolicyCreate, ctx: Ctx):
     return ctx.write(
         lambda s: PolicyOut.model_validate(svc.add_policy(s, ctx.actor, client_id, payload, now=ctx.now)),
         status=201,
@@ -235,7 +241,7 @@ def add_policy(client_id: int, payload: svc.PolicyCreate, ctx: Ctx):
     scope="client",
     response_model=list[PolicyOut],
 )
-def list_policies(client_id: int, ctx: Ctx):
+def list_policies(client_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         rows = svc.list_policies(session, ctx.actor, client_id)
         ctx.record_read(session, "insurance_policy", None, client_ids=[client_id])
@@ -252,7 +258,7 @@ def list_policies(client_id: int, ctx: Ctx):
     status_code=201,
     response_model=VerificationOut,
 )
-def add_verification(client_id: int, policy_id: int, payload: svc.VerificationCreate, ctx: Ctx):
+def add_verification(client_id: RecordId, policy_id: RecordId, payload: svc.VerificationCreate, ctx: Ctx):
     return ctx.write(
         lambda s: VerificationOut.model_validate(
             svc.add_verification(s, ctx.actor, client_id, policy_id, payload, now=ctx.now)
@@ -270,7 +276,7 @@ def add_verification(client_id: int, policy_id: int, payload: svc.VerificationCr
     scope="client",
     response_model=list[VerificationOut],
 )
-def list_verifications(client_id: int, ctx: Ctx):
+def list_verifications(client_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         rows = svc.list_verifications(session, ctx.actor, client_id)
         ctx.record_read(session, "insurance_verification", None, client_ids=[client_id])

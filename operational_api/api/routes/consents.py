@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from operational_api.api.context import SCHEDULING, Ctx, api_route, reads_phi, register_scope, writes
 from operational_api.models import Consent
 from operational_api.services import consents as svc
+from operational_api.services.ids import RecordId
 from operational_api.services.rules import consent_current_until, local_today
 
 router = APIRouter(tags=["consents"])
@@ -51,7 +52,7 @@ def consent_out(session, consent: Consent, today: dt.date) -> ConsentOut:
     status_code=201,
     response_model=ConsentOut,
 )
-def create_consent(client_id: int, payload: svc.ConsentCreate, ctx: Ctx):
+def create_consent(client_id: RecordId, payload: svc.ConsentCreate, ctx: Ctx):
     return ctx.write(
         lambda s: consent_out(
             s, svc.create_consent(s, ctx.actor, client_id, payload, now=ctx.now), local_today(ctx.now)
@@ -69,7 +70,7 @@ def create_consent(client_id: int, payload: svc.ConsentCreate, ctx: Ctx):
     scope="client",
     response_model=list[ConsentOut],
 )
-def list_consents(client_id: int, ctx: Ctx):
+def list_consents(client_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         rows = svc.list_consents(session, ctx.actor, client_id)
         ctx.record_read(session, "consent", None, client_ids=[client_id])
@@ -85,7 +86,7 @@ def list_consents(client_id: int, ctx: Ctx):
     scope="consent",
     response_model=ConsentOut,
 )
-def get_consent(consent_id: int, ctx: Ctx):
+def get_consent(consent_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         consent = svc.get_consent(session, ctx.actor, consent_id)
         ctx.record_read(session, "consent", consent.id, client_ids=[consent.client_id])
@@ -101,7 +102,7 @@ def get_consent(consent_id: int, ctx: Ctx):
     scope="consent",
     response_model=ConsentOut,
 )
-def revoke_consent(consent_id: int, payload: svc.ConsentRevoke, ctx: Ctx):
+def revoke_consent(consent_id: RecordId, payload: svc.ConsentRevoke, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
         lambda s: consent_out(

@@ -14,8 +14,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from operational_api.api.context import CLINICAL, STAFF, Ctx, api_route, reads_phi, register_scope, writes
+from operational_api.api.types import UtcDateTime
 from operational_api.services import notes, plans
 from operational_api.services.clinical_common import can_read_note_text
+from operational_api.services.ids import RecordId
 
 router = APIRouter(tags=["clinical notes and plans"])
 AUTHORS = frozenset({"CLINICIAN", "SUPERVISOR"})
@@ -35,11 +37,11 @@ class NoteOut(BaseModel):
     icd10_codes: str | None
     requires_cosign: bool
     signed_by: int | None
-    signed_at: dt.datetime | None
+    signed_at: UtcDateTime | None
     cosigned_by: int | None
-    cosigned_at: dt.datetime | None
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
+    cosigned_at: UtcDateTime | None
+    created_at: UtcDateTime | None
+    updated_at: UtcDateTime | None
     version: int
     content: str | None = None
 
@@ -57,8 +59,8 @@ class AmendmentOut(BaseModel):
     kind: str
     content: str | None
     created_by: int
-    created_at: dt.datetime
-    signed_at: dt.datetime | None
+    created_at: UtcDateTime
+    signed_at: UtcDateTime | None
 
 
 class BulkSignInput(BaseModel):
@@ -103,19 +105,23 @@ class CurrentPlansOut(BaseModel):
     safety_plan: SafetyPlanOut | None
 
 
+def _view(ctx: Ctx, note) -> dict:
+    """The note as this actor may see it, in the wire shape: through NoteOut (instants as RFC 3339), and without
+    `content` at all for a role that may not read note text (not even as null)."""
+    return NoteOut.model_validate(notes.note_view(note, ctx.actor)).model_dump(
+        mode="json", exclude_unset=True
+    )
+
+
 def _shown(ctx: Ctx, session, note) -> dict:
     """The note as this actor may see it, audited: without its text a note still ties a client to a visit and
     its diagnosis codes."""
     ctx.record_read(session, "clinical_note", note.id, client_ids=[note.client_id], detail=_text_shown(ctx))
-    return notes.note_view(note, ctx.actor)
+    return _view(ctx, note)
 
 
 def _text_shown(ctx: Ctx) -> dict[str, object]:
     return {"note_text": can_read_note_text(ctx.actor)}
-
-
-def _write_view(ctx: Ctx, note) -> dict:
-    return notes.note_view(note, ctx.actor)
 
 
 @api_route(
@@ -129,7 +135,7 @@ def _write_view(ctx: Ctx, note) -> dict:
 )
 def create_note(payload: notes.NoteDraftInput, ctx: Ctx):
     return ctx.write(
-        lambda s: _write_view(ctx, notes.create_note_draft(s, ctx.actor, payload, now=ctx.now)), status=201
+        lambda s: _view(ctx, notes.create_note_draft(s, ctx.actor, payload, now=ctx.now)), status=201
     )
 
 
@@ -139,8 +145,8 @@ def list_notes(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     updated_since: dt.datetime | None = None,
-    client_id: int | None = None,
-    clinician_id: int | None = None,
+    client_id: RecordId | None = None,
+    clinician_id: RecordId | None = None,
     status: str | None = None,
 ):
     with ctx.session() as session:
@@ -155,7 +161,7 @@ def list_notes(
             client_ids={n.client_id for n in result.items},
             detail=_text_shown(ctx),
         )
-        items = [notes.note_view(n, ctx.actor) for n in result.items]
+        items = [_view(ctx, n) for n in result.items]
         return ctx.respond({"items": items, "next_cursor": result.next_cursor})
 
 
@@ -173,7 +179,7 @@ def cosign_queue(ctx: Ctx):
         ctx.record_read(
             session, "clinical_note", None, client_ids={n.client_id for n in queue}, detail=_text_shown(ctx)
         )
-        return ctx.respond({"items": [notes.note_view(n, ctx.actor) for n in queue], "next_cursor": None})
+        return ctx.respond({"items": [_view(ctx, n) for n in queue], "next_cursor": None})
 
 
 @api_route(
@@ -201,7 +207,7 @@ def bulk_sign(payload: BulkSignInput, ctx: Ctx):
     scope="note",
     response_model=NoteOut,
 )
-def get_note(note_id: int, ctx: Ctx):
+def get_note(note_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         return ctx.respond(_shown(ctx, session, notes.get_note(session, ctx.actor, note_id)))
 
@@ -215,10 +221,10 @@ def get_note(note_id: int, ctx: Ctx):
     scope="note",
     response_model=NoteOut,
 )
-def update_note(note_id: int, payload: notes.NoteUpdateInput, ctx: Ctx):
+def update_note(note_id: RecordId, payload: notes.NoteUpdateInput, ctx: Ctx):
     expected = ctx.expected_version()
     return ctx.write(
-        lambda s: _write_view(
+        lambda s: _view(
             ctx,
             notes.update_note_draft(s, ctx.actor, note_id, payload, expected_version=expected, now=ctx.now),
         )
@@ -234,12 +240,10 @@ def update_note(note_id: int, payload: notes.NoteUpdateInput, ctx: Ctx):
     scope="note",
     response_model=NoteOut,
 )
-def submit_note(note_id: int, ctx: Ctx):
+def submit_note(note_id: RecordId, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
-        lambda s: _write_view(
-            ctx, notes.submit_note(s, ctx.actor, note_id, expected_version=expected, now=ctx.now)
-        )
+        lambda s: _view(ctx, notes.submit_note(s, ctx.actor, note_id, expected_version=expected, now=ctx.now))
     )
 
 
@@ -252,12 +256,10 @@ def submit_note(note_id: int, ctx: Ctx):
     scope="note",
     response_model=NoteOut,
 )
-def sign_note(note_id: int, ctx: Ctx):
+def sign_note(note_id: RecordId, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
-        lambda s: _write_view(
-            ctx, notes.sign_note(s, ctx.actor, note_id, expected_version=expected, now=ctx.now)
-        )
+        lambda s: _view(ctx, notes.sign_note(s, ctx.actor, note_id, expected_version=expected, now=ctx.now))
     )
 
 
@@ -270,12 +272,10 @@ def sign_note(note_id: int, ctx: Ctx):
     scope="note",
     response_model=NoteOut,
 )
-def cosign_note(note_id: int, ctx: Ctx):
+def cosign_note(note_id: RecordId, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
-        lambda s: _write_view(
-            ctx, notes.cosign_note(s, ctx.actor, note_id, expected_version=expected, now=ctx.now)
-        )
+        lambda s: _view(ctx, notes.cosign_note(s, ctx.actor, note_id, expected_version=expected, now=ctx.now))
     )
 
 
@@ -283,7 +283,7 @@ def cosign_note(note_id: int, ctx: Ctx):
     router, "POST", "/notes/{note_id}/amendments", roles=AUTHORS, audit=writes("note_amendment"), scope="note", status_code=201,
     response_model=AmendmentOut,
 )  # fmt: skip
-def add_amendment(note_id: int, payload: notes.AmendmentInput, ctx: Ctx):
+def add_amendment(note_id: RecordId, payload: notes.AmendmentInput, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
         lambda s: AmendmentOut.model_validate(
@@ -302,7 +302,7 @@ def add_amendment(note_id: int, payload: notes.AmendmentInput, ctx: Ctx):
     scope="note",
     response_model=list[AmendmentOut],
 )
-def list_amendments(note_id: int, ctx: Ctx):
+def list_amendments(note_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         rows = notes.list_amendments(session, ctx.actor, note_id)
         note = notes.get_note(session, ctx.actor, note_id)
@@ -335,7 +335,7 @@ def create_treatment_plan(payload: plans.PlanInput, ctx: Ctx):
     router, "POST", "/treatment-plans/{plan_id}/review", roles=CLINICAL, audit=writes("treatment_plan"), scope="treatment_plan",
     response_model=TreatmentPlanOut,
 )  # fmt: skip
-def review_treatment_plan(plan_id: int, payload: plans.PlanReviewInput, ctx: Ctx):
+def review_treatment_plan(plan_id: RecordId, payload: plans.PlanReviewInput, ctx: Ctx):
     expected = ctx.expected_version(required=False)
     return ctx.write(
         lambda s: TreatmentPlanOut.model_validate(
@@ -371,7 +371,7 @@ def create_safety_plan(payload: plans.PlanInput, ctx: Ctx):
     scope="client",
     response_model=CurrentPlansOut,
 )
-def current_plans(client_id: int, ctx: Ctx):
+def current_plans(client_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         found = plans.current_plans(session, ctx.actor, client_id)
         ctx.record_read(session, "client_plans", None, client_ids=[client_id])

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from operational_api.api.context import ADMIN, CLINICAL, NO_PHI, STAFF, Ctx, api_route, register_scope, writes
+from operational_api.api.types import UtcDateTime
 from operational_api.services import staff, supervision
+from operational_api.services.ids import RecordId
 
 router = APIRouter(tags=["supervision and staff"])
 register_scope("supervision_session", supervision.get_supervision_session)
@@ -30,7 +32,7 @@ class SupervisionOut(BaseModel):
     duration_hours: Decimal
     session_type: str
     is_note_signed: bool
-    signed_at: dt.datetime | None
+    signed_at: UtcDateTime | None
 
 
 class SupervisionList(BaseModel):
@@ -54,9 +56,9 @@ class BreachOut(BaseModel):
     reported_by: int | None
     severity: str
     category: str
-    detected_at: dt.datetime
-    responded_at: dt.datetime | None
-    resolved_at: dt.datetime | None
+    detected_at: UtcDateTime
+    responded_at: UtcDateTime | None
+    resolved_at: UtcDateTime | None
 
 
 class CaseInputOut(BaseModel):
@@ -112,7 +114,7 @@ def list_sessions(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
-    supervisee_id: int | None = None,
+    supervisee_id: RecordId | None = None,
 ):
     with ctx.session() as session:
         result = supervision.list_supervision_sessions(
@@ -129,7 +131,7 @@ def list_sessions(
     router, "POST", "/supervision-sessions/{session_id}/sign", roles=SESSION_SIGNERS, audit=writes("supervision_session"), scope="supervision_session",
     response_model=SupervisionOut,
 )  # fmt: skip
-def sign_session(session_id: int, ctx: Ctx):
+def sign_session(session_id: RecordId, ctx: Ctx):
     return ctx.write(
         lambda s: SupervisionOut.model_validate(
             supervision.sign_supervision_note(s, ctx.actor, session_id, now=ctx.now)
@@ -173,7 +175,7 @@ def report_breach(payload: staff.BreachInput, ctx: Ctx):
     router, "POST", "/breach-incidents/{incident_id}/respond", roles=ADMIN, audit=writes("breach_incident"), scope="breach_incident",
     response_model=BreachOut,
 )  # fmt: skip
-def respond_to_breach(incident_id: int, ctx: Ctx):
+def respond_to_breach(incident_id: RecordId, ctx: Ctx):
     return ctx.write(
         lambda s: BreachOut.model_validate(
             staff.advance_breach(s, ctx.actor, incident_id, "respond", now=ctx.now)
@@ -185,7 +187,7 @@ def respond_to_breach(incident_id: int, ctx: Ctx):
     router, "POST", "/breach-incidents/{incident_id}/resolve", roles=ADMIN, audit=writes("breach_incident"), scope="breach_incident",
     response_model=BreachOut,
 )  # fmt: skip
-def resolve_breach(incident_id: int, ctx: Ctx):
+def resolve_breach(incident_id: RecordId, ctx: Ctx):
     return ctx.write(
         lambda s: BreachOut.model_validate(
             staff.advance_breach(s, ctx.actor, incident_id, "resolve", now=ctx.now)
@@ -228,7 +230,7 @@ def create_goal(payload: staff.GoalInput, ctx: Ctx):
     router, "POST", "/performance-goals/{goal_id}/status", roles=GOAL_SETTERS, audit=writes("performance_goal"), scope="performance_goal",
     response_model=GoalOut,
 )  # fmt: skip
-def set_goal_status(goal_id: int, payload: GoalStatusInput, ctx: Ctx):
+def set_goal_status(goal_id: RecordId, payload: GoalStatusInput, ctx: Ctx):
     return ctx.write(
         lambda s: GoalOut.model_validate(
             staff.set_goal_status(s, ctx.actor, goal_id, payload.status, now=ctx.now)

@@ -21,9 +21,11 @@ from operational_api.api.context import (
     register_scope,
     writes,
 )
+from operational_api.api.types import UtcDateTime
 from operational_api.services import directory as users_service
 from operational_api.services import users as admin
 from operational_api.services.errors import InvalidInput
+from operational_api.services.ids import RecordId
 
 router = APIRouter(tags=["users"])
 register_scope("user", users_service.get_user)
@@ -64,8 +66,8 @@ class AvailabilityOut(BaseModel):
 
 
 class FreeSlot(BaseModel):
-    start_at: dt.datetime
-    end_at: dt.datetime
+    start_at: UtcDateTime
+    end_at: UtcDateTime
 
 
 @api_route(
@@ -102,7 +104,7 @@ def list_users(
 
 
 @api_route(router, "GET", "/users/{user_id}", roles=STAFF, audit=NO_PHI, scope="user", response_model=UserOut)
-def get_user(user_id: int, ctx: Ctx):
+def get_user(user_id: RecordId, ctx: Ctx):
     with ctx.session() as session:
         return ctx.respond(UserOut.model_validate(users_service.get_user(session, ctx.actor, user_id)))
 
@@ -117,7 +119,7 @@ def get_user(user_id: int, ctx: Ctx):
     response_model=list[AvailabilityOut],
     summary="A clinician's weekly working slots",
 )
-def availability(clinician_id: int, ctx: Ctx, on: dt.date | None = None):
+def availability(clinician_id: RecordId, ctx: Ctx, on: dt.date | None = None):
     with ctx.session() as session:
         rows = users_service.list_availability(session, ctx.actor, clinician_id, on=on)
         return ctx.respond([AvailabilityOut.model_validate(r) for r in rows])
@@ -133,7 +135,7 @@ def availability(clinician_id: int, ctx: Ctx, on: dt.date | None = None):
     response_model=list[FreeSlot],
     summary="Bookable slots between two dates (availability minus bookings)",
 )
-def free_slots(clinician_id: int, ctx: Ctx, date_from: dt.date, date_to: dt.date):
+def free_slots(clinician_id: RecordId, ctx: Ctx, date_from: dt.date, date_to: dt.date):
     with ctx.session() as session:
         slots = users_service.free_slots(session, ctx.actor, clinician_id, date_from, date_to)
         return ctx.respond([FreeSlot(start_at=s, end_at=e) for s, e in slots])
@@ -147,7 +149,7 @@ class UserChange(BaseModel):
 
     role: str | None = None
     license_type: str | None = None
-    supervisor_id: int | None = None
+    supervisor_id: RecordId | None = None
     is_active: Literal[False] | None = None
     hipaa_training_completed: dt.date | None = None
     hipaa_training_expires: dt.date | None = None
@@ -225,6 +227,6 @@ def _apply(session: Session, actor, user_id: int, change: UserChange, now: dt.da
     response_model=UserOut,
     summary="Change staff",
 )
-def change_user(user_id: int, change: UserChange, ctx: Ctx):
+def change_user(user_id: RecordId, change: UserChange, ctx: Ctx):
     """Role, licence, supervisor, deactivation and HIPAA training, in one transaction (each change audited)."""
     return ctx.write(lambda s: _apply(s, ctx.actor, user_id, change, ctx.now))

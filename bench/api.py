@@ -1,0 +1,389 @@
+"""The operational API under load: a mixed read/write workload at 10, 25 and 50 concurrent clients, against
+uvicorn over PostgreSQL, on a fresh database holding a medium synthetic practice.
+
+The server runs as `mentalspace serve` runs it (`python -m operational_api.api.server`: one uvicorn process,
+its default thread pool, no access log). Each client is a clinician signed in through POST /auth/token (two clients
+per clinician at 50), looping over one visit's work and the lists the dashboards' pages show:
+
+- book: POST /appointments, a free slot of the clinician's calendar in the last WINDOW_DAYS days (so the visit
+  has already started and can be completed at once), for one of their clients seen since before that window
+  (their consents cover it);
+- check in (arrived at the start) and complete: POST /appointments/{id}/check-in, .../complete;
+- note: POST /notes (a progress note with content for that appointment), then sign: POST /notes/{id}/sign;
+- lists: GET /appointments?clinician_id=..., GET /notes?clinician_id=..., GET /clients?clinician_id=...
+
+That is 6 writes and 3 reads per loop. Figures are per request (every kind pooled), over a fixed time per level
+after a short warm-up; an answer other than the expected status is counted as an error, not a latency. The
+load average is the machine's 1-minute figure before and after each level (the machine is shared).
+
+    python -m bench api                          (MENTALSPACE_BENCH_PG_URL or MENTALSPACE_TEST_PG_URL)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TITLE = "API: mixed read/write workload against uvicorn + PostgreSQL (medium practice)"
+COLUMNS = [
+    "size",
+    "clients",
+    "requests",
+    "errors",
+    "req/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "max ms",
+    "write p99 ms",
+    "read p99 ms",
+    "target p99 ms",
+    "load before -> after",
+]
+DEFAULT_SIZES = "medium"
+# One client first: the service time of a request with nothing queued, to read the others against.
+LEVELS = (1, 10, 25, 50)
+SECONDS_PER_LEVEL = 30
+WARM_UP_SECONDS = 3
+TARGET_P99_MS = 50
+PASSWORD = "Bench-Clinician-2026!"
+WINDOW_DAYS = 240
+FIRST_REFUSAL: dict[str, str] = {}
+
+
+@dataclass
+class Clinician:
+    user_id: int
+    email: str
+    secret: str
+    token: str = ""
+    clients: list[int] = field(default_factory=list)
+    slots: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Sample:
+    kind: str
+    write: bool
+    ms: float
+    ok: bool
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def _prepare(url: str, clinicians: int, months: int, as_of: dt.date) -> list[Clinician]:
+    """Migrate, load the synthetic practice, and give every active clinician a password, MFA and current
+    training (the bench signs them in as a person would)."""
+    from sqlalchemy import select
+
+    from operational_api import mfa, passwords
+    from operational_api.bulk import load_tables
+    from operational_api.db import get_engine, migrate, session_scope
+    from operational_api.models import HipaaTraining, User
+    from operational_api.synthetic import PracticeSpec, generate
+
+    engine = get_engine(url)
+    migrate(engine)
+    practice = generate(PracticeSpec(clinicians=clinicians, months=months, as_of=as_of))
+    load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
+    password_hash = passwords.hash_password(PASSWORD)
+    found = []
+    with session_scope(engine) as session:
+        users = session.scalars(
+            select(User).where(User.role == "CLINICIAN", User.is_active.is_(True)).order_by(User.id)
+        ).all()
+        for user in users:
+            user.password_hash = password_hash
+            user.mfa_secret = mfa.new_secret()
+            user.mfa_enrolled_at = dt.datetime.combine(as_of, dt.time())
+            user.mfa_last_step = None
+            user.failed_login_count = 0
+            user.locked_at = None
+            session.add(
+                HipaaTraining(
+                    user_id=user.id, completed_date=as_of, expires_date=as_of + dt.timedelta(days=365)
+                )
+            )
+            found.append(Clinician(user.id, user.email, user.mfa_secret))
+    engine.dispose()
+    return found
+
+
+async def _set_up(http, clinicians: list[Clinician], as_of: dt.date) -> None:
+    """Sign each clinician in; find their bookable clients and the free slots of the window."""
+    from operational_api import mfa
+
+    for c in clinicians:
+        for attempt in range(3):
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            body = {"email": c.email, "password": PASSWORD, "totp_code": mfa.current_code(c.secret, now)}
+            response = await http.post("/auth/token", json=body)
+            if response.status_code == 200:
+                c.token = response.json()["access_token"]
+                break
+            print(
+                f"  sign-in of user {c.user_id} refused ({response.text[:200]}); attempt {attempt + 1}",
+                flush=True,
+            )
+            await asyncio.sleep(mfa.STEP_SECONDS)  # a code is taken once per step: the next step's
+        if not c.token:
+            continue
+        headers = {"Authorization": f"Bearer {c.token}"}
+        listed = await http.get("/clients", params={"clinician_id": c.user_id, "limit": 500}, headers=headers)
+        listed.raise_for_status()
+        window_start = as_of - dt.timedelta(days=WINDOW_DAYS)
+        c.clients = [
+            x["id"]
+            for x in listed.json()["items"]
+            if x["status"] == "ACTIVE"
+            and x["has_complete_demographics"]
+            and x["intake_date"]
+            and x["intake_date"] < window_start.isoformat()
+        ]
+        # Free slots of the window (inside availability, not booked, already past), newest last.
+        day = window_start
+        while day < as_of:
+            free = await http.get(
+                f"/clinicians/{c.user_id}/free-slots",
+                params={
+                    "date_from": day.isoformat(),
+                    "date_to": min(day + dt.timedelta(days=27), as_of - dt.timedelta(days=1)).isoformat(),
+                },
+                headers=headers,
+            )
+            free.raise_for_status()
+            c.slots += [(s["start_at"], s["end_at"]) for s in free.json()]
+            day += dt.timedelta(days=28)
+    usable = [c for c in clinicians if c.clients and c.slots]
+    clinicians[:] = usable
+
+
+async def _client_loop(http, clinician: Clinician, slots, stop_at: float, samples: list[Sample], index: int):
+    headers = {"Authorization": f"Bearer {clinician.token}"}
+    turn = index
+
+    async def call(kind: str, write: bool, method: str, path: str, expect: int, **kwargs):
+        started = time.perf_counter()
+        response = await http.request(method, path, headers=headers, **kwargs)
+        samples.append(
+            Sample(kind, write, (time.perf_counter() - started) * 1000, response.status_code == expect)
+        )
+        if response.status_code != expect and kind not in FIRST_REFUSAL:
+            # The rule id says why (problem+json never carries values): shown once per kind under the table.
+            FIRST_REFUSAL[kind] = f"{response.status_code} {response.json().get('rule', '')}"
+        return response if response.status_code == expect else None
+
+    while time.perf_counter() < stop_at and slots:
+        start_at, end_at = slots.pop()
+        client_id = clinician.clients[turn % len(clinician.clients)]
+        turn += 1
+        booked = await call(
+            "book",
+            True,
+            "POST",
+            "/appointments",
+            201,
+            json={
+                "client_id": client_id,
+                "clinician_id": clinician.user_id,
+                "start_at": start_at,
+                "end_at": end_at,
+                "appointment_type": "THERAPY_SESSION",
+            },
+        )
+        if booked is not None:
+            appointment_id = booked.json()["id"]
+            arrived = {"arrived_at": start_at}
+            checked_in = await call(
+                "check in", True, "POST", f"/appointments/{appointment_id}/check-in", 200, json=arrived
+            )
+            if checked_in and await call(
+                "complete", True, "POST", f"/appointments/{appointment_id}/complete", 200
+            ):
+                note = await call(
+                    "note",
+                    True,
+                    "POST",
+                    "/notes",
+                    201,
+                    json={
+                        "client_id": client_id,
+                        "appointment_id": appointment_id,
+                        "note_type": "PROGRESS_NOTE",
+                        "content": "Session held as planned; goals reviewed; plan unchanged.",
+                    },
+                )
+                if note is not None:
+                    await call("sign", True, "POST", f"/notes/{note.json()['id']}/sign", 200)
+        mine = {"clinician_id": clinician.user_id, "limit": 50}
+        await call("list appointments", False, "GET", "/appointments", 200, params=mine)
+        await call("list notes", False, "GET", "/notes", 200, params=mine)
+        await call("list clients", False, "GET", "/clients", 200, params=mine)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _level(base_url: str, clinicians: list[Clinician], concurrency: int) -> dict:
+    import httpx
+
+    samples: list[Sample] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
+        # Each client owns a disjoint share of its clinician's slots, so clients never race for one slot.
+        workers = []
+        for i in range(concurrency):
+            clinician = clinicians[i % len(clinicians)]
+            sharing = [j for j in range(concurrency) if j % len(clinicians) == i % len(clinicians)]
+            share = clinician.slots[sharing.index(i) :: len(sharing)]
+            workers.append((clinician, share))
+        warm = time.perf_counter() + WARM_UP_SECONDS
+        await asyncio.gather(*(_client_loop(http, c, s, warm, [], i) for i, (c, s) in enumerate(workers)))
+        before = _load_average()
+        started = time.perf_counter()
+        stop_at = started + SECONDS_PER_LEVEL
+        await asyncio.gather(
+            *(_client_loop(http, c, s, stop_at, samples, i) for i, (c, s) in enumerate(workers))
+        )
+        elapsed = time.perf_counter() - started
+        after = _load_average()
+    # What is left of each share goes back to the clinician for the next level.
+    for clinician in {id(c): c for c, _ in workers}.values():
+        clinician.slots = sorted({s for c, share in workers if c is clinician for s in share})
+    ok = [s.ms for s in samples if s.ok]
+    writes = [s.ms for s in samples if s.ok and s.write]
+    reads = [s.ms for s in samples if s.ok and not s.write]
+    errors: dict[str, int] = {}
+    for s in samples:
+        if not s.ok:
+            errors[s.kind] = errors.get(s.kind, 0) + 1
+    row = {
+        "clients": concurrency,
+        "requests": len(samples),
+        "errors": sum(errors.values()),
+        "req/s": f"{len(samples) / elapsed:.0f}",
+        "p50 ms": f"{_percentile(ok, 0.50):.0f}",
+        "p95 ms": f"{_percentile(ok, 0.95):.0f}",
+        "p99 ms": f"{_percentile(ok, 0.99):.0f}",
+        "max ms": f"{max(ok, default=float('nan')):.0f}",
+        "write p99 ms": f"{_percentile(writes, 0.99):.0f}",
+        "read p99 ms": f"{_percentile(reads, 0.99):.0f}",
+        "target p99 ms": TARGET_P99_MS,
+        "load before -> after": f"{before:.1f} -> {after:.1f}",
+        "_errors": errors,
+        "_kinds": {
+            kind: f"{_percentile([s.ms for s in samples if s.ok and s.kind == kind], 0.99):.0f}"
+            for kind in sorted({s.kind for s in samples})
+        },
+    }
+    return row
+
+
+async def _drive(base_url: str, clinicians: list[Clinician], as_of: dt.date, size: str) -> list[dict]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
+        await _set_up(http, clinicians, as_of)
+    print(f"  {len(clinicians)} clinicians, {sum(len(c.slots) for c in clinicians)} free slots", flush=True)
+    out = []
+    for level in LEVELS:
+        row = {"size": size, **await _level(base_url, clinicians, level)}
+        print(f"  {row}", flush=True)
+        out.append(row)
+    return out
+
+
+def _serve(url: str, port: int, log) -> subprocess.Popen:
+    """The server, its errors to `log` (a pipe nobody reads would block it once full)."""
+    env = {**os.environ, "DATABASE_URL": url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "operational_api.api.server", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the API server exited (its errors: {log.name})")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError("the API server did not start within 60 s")
+
+
+def run(args) -> list[dict]:
+    from bench.foundation import SIZES, _drop, _pg_database
+
+    pg_admin = (
+        os.environ.get("MENTALSPACE_BENCH_PG_URL")
+        or os.environ.get("MENTALSPACE_TEST_PG_URL")
+        or "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    rows = []
+    for size in args.sizes.split(","):
+        clinician_count, months = SIZES[size]
+        # The practice ends today: the server runs on the real clock, as `mentalspace serve` does.
+        as_of = dt.datetime.now(dt.UTC).date()
+        db_name, url = _pg_database(pg_admin)
+        server = None
+        server_log = tempfile.NamedTemporaryFile("w", prefix="bench-api-", suffix=".log", delete=False)  # noqa: SIM115
+        try:
+            print(f"  loading a {size} practice into {db_name}", flush=True)
+            clinicians = _prepare(url, clinician_count, months, as_of)
+            port = _free_port()
+            server = _serve(url, port, server_log)
+            base_url = f"http://127.0.0.1:{port}"
+
+            rows += asyncio.run(_drive(base_url, clinicians, as_of, size))
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=30)
+            _drop(pg_admin, db_name)
+            server_log.close()
+            print(f"  server errors, if any: {server_log.name}", flush=True)
+    return rows
+
+
+def notes(rows: list[dict]) -> str:
+    lines = [
+        f"Each level runs {SECONDS_PER_LEVEL} s after a {WARM_UP_SECONDS}-s warm-up; latency is per request over "
+        "the answers with the expected status (book 201, check in 200, complete 200, note 201, sign 200, lists "
+        "200); "
+        "`python -m operational_api.api.server` (one uvicorn process, as `mentalspace serve`), PostgreSQL on the "
+        "same machine (2 CPUs, shared). p99 by request kind:",
+        "",
+    ]
+    for row in rows:
+        kinds = ", ".join(f"{k} {v}" for k, v in row.get("_kinds", {}).items())
+        errors = ", ".join(f"{k} {v} ({FIRST_REFUSAL.get(k, '')})" for k, v in row.get("_errors", {}).items())
+        errors = errors or "none"
+        lines.append(f"- {row['clients']} clients: {kinds} ms; errors: {errors}")
+    return "\n".join(lines) + "\n"
