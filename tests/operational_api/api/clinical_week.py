@@ -29,12 +29,11 @@ import httpx
 
 from operational_api import audit, auth, mfa
 from operational_api.db import session_scope
-from operational_api.models import ClinicianAvailability, Payer
+from operational_api.models import ClinicianAvailability, Payer, User
 from operational_api.services import users as users_service
 from operational_api.services.billing import FEES
 from operational_api.services.notes import COSIGN_LICENSE_TYPES
 from operational_api.synthetic import TABLE_COLUMNS
-from tests.operational_api.api.conftest import Api
 
 TZ = ZoneInfo("America/New_York")
 WEEK_START = dt.date(2026, 6, 1)  # a Monday
@@ -43,7 +42,8 @@ AS_OF = dt.date(2026, 6, 12)
 PASSWORD = "Harbour-Lamp-42!"
 TRAINED_ON = dt.date(2026, 3, 2)
 TRAINING_DAYS = 365  # HIPAA_TRAINING validity_days (rule value)
-VERIFICATION_DAYS = 90  # how long a manual insurance verification holds (services/clients.add_verification)
+VERIFICATION_DAYS = 90
+PLAN_REVIEW_DAYS = 90  # TREATMENT_PLAN_REVIEW / SAFETY_PLAN review_interval_days (rule values)  # how long a manual insurance verification holds (services/clients.add_verification)
 
 
 def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
@@ -168,11 +168,20 @@ def _week() -> list[Event]:
     e: list[Event] = []
     # Thursday before: clients (a minor with a guardian, a telehealth client, one with an address missing).
     e += [
-        _client("avery", "Avery", "Brightwater", "1988-04-12", "assoc", **_complete_demographics()),
+        _client(
+            "avery",
+            "Avery",
+            "Brightwater",
+            "1988-04-12",
+            "assoc",
+            **_complete_demographics(intake_date="2026-03-02"),
+        ),
         _client(
             "blake", "Blake", "Eastbrook", "2012-09-03", "lcsw", **_complete_demographics(is_self_pay=True)
         ),
-        _client("dakota", "Dakota", "Fairhaven", "1979-01-20", "lcsw", **_complete_demographics()),
+        _client(
+            "dakota", "Dakota", "Fairhaven", "1979-01-20", "lcsw", **_complete_demographics(is_high_risk=True)
+        ),
         _client(
             "emerson", "Emerson", "Glenwood", "1995-07-07", "sup", **_complete_demographics(is_self_pay=True)
         ),
@@ -185,7 +194,7 @@ def _week() -> list[Event]:
             "Larkspur",
             "1990-02-14",
             "sup",
-            **_complete_demographics(address=None, is_self_pay=True),
+            **_complete_demographics(address=None, is_self_pay=True, is_high_risk=True),
         ),
     ]
     e.append(
@@ -210,6 +219,11 @@ def _week() -> list[Event]:
     for client, member in (("avery", "WK-1001"), ("dakota", "WK-1002")):
         e.append(Event(SETUP, "front", "policy", f"{client}_policy", {"client": client, "member_id": member}))
         e.append(Event(SETUP, "front", "verify", f"{client}_verified", {"policy": f"{client}_policy"}))
+
+    # Avery has been in care since March: her treatment plan, due for review this week, is on file.
+    e.append(
+        Event(SETUP, "assoc", "plan", "tp_avery", {"client": "avery", "effective_date": dt.date(2026, 3, 5)})
+    )
 
     # The week's bookings, made on the Thursday before (one booked online).
     e += [
@@ -236,6 +250,9 @@ def _week() -> list[Event]:
     # Monday.
     e += _kept("a1", "assoc", 0, 9)
     e += _documented("n1", "a1", "assoc", _end(0, 9), at(d(0), 12))
+    e.append(Event(at(d(0), 12, 30), "assoc", "review_plan", "tp_avery", {"reviewed_date": d(0)}))
+    e.append(Event(at(d(0), 14), "sup", "plan", "tp_emerson", {"client": "emerson", "effective_date": d(0)}))
+    e.append(Event(at(d(0), 17, 45), "lcsw", "plan", "tp_blake", {"client": "blake", "effective_date": d(0)}))
     e += _kept("a2", "sup", 0, 10)
     e += _documented("n2", "a2", "sup", _end(0, 10), at(d(0), 13))
     e.append(Event(at(d(0), 11, 20), "front", "no_show", "a4"))
@@ -250,6 +267,13 @@ def _week() -> list[Event]:
     e += _kept("a5", "lcsw", 1, 9)
     e += _documented("n5", "a5", "lcsw", _end(1, 9), at(d(1), 11))
     e.append(Event(at(d(1), 10), "front", "cancel", "a7", {"reason": "CLIENT_REQUEST", "late": True}))
+    e.append(
+        Event(at(d(1), 9, 30), "front", "breach", "b1",
+              {"severity": "LOW", "category": "misdirected_fax", "detected_at": at(d(1), 9)})
+    )  # fmt: skip
+    e.append(Event(at(d(1), 11), "admin", "breach_respond", "b1"))
+    e.append(Event(at(d(1), 12), "lcsw", "plan", "tp_dakota", {"client": "dakota", "effective_date": d(1)}))
+    e.append(Event(at(d(1), 15), "assoc", "plan", "tp_finley", {"client": "finley", "effective_date": d(1)}))
     e.append(_book("a12", "emerson", "sup", 3, 10, booked=at(d(1), 10, 5)))
     e += _kept("a6", "assoc", 1, 10, minutes=60)
     e += [_charge("c1", "a1", 0), _charge("c2", "a2", 0), _charge("c3", "a3", 0)]
@@ -262,6 +286,11 @@ def _week() -> list[Event]:
     # Wednesday.
     e += _kept("a11", "lcsw", 2, 10)
     e += _documented("n11", "a11", "lcsw", _end(2, 10), at(d(2), 16))
+    # A crisis in the session: the intervention is documented as its own note.
+    crisis = {"appointment": "a11", "note_type": "CRISIS_INTERVENTION"}
+    e.append(Event(_end(2, 10) + dt.timedelta(minutes=15), "lcsw", "note", "n11c", crisis))
+    e.append(Event(at(d(2), 16, 10), "lcsw", "sign", "n11c"))
+    e.append(Event(at(d(2), 15), "admin", "breach_resolve", "b1"))
     e.append(Event(at(d(2), 11, 20), "front", "no_show", "a10"))
     e += [_charge("c5", "a5", 1, modifiers="95")]
     e.append(
@@ -280,9 +309,15 @@ def _week() -> list[Event]:
     e += _documented("n12", "a12", "sup", _end(3, 10), at(d(3), 12))
     e += _kept("a14", "sup", 3, 11, minutes=60)
     e += _documented("n14", "a14", "sup", _end(3, 11, 60), at(d(3), 13), kind="INTAKE_ASSESSMENT")
+    e.append(Event(at(d(3), 14), "sup", "plan", "tp_gray", {"client": "gray", "effective_date": d(3)}))
+    e.append(
+        Event(at(d(3), 14, 5), "sup", "safety_plan", "sp_gray", {"client": "gray", "effective_date": d(3)})
+    )
     e += _kept("a8r", "assoc", 3, 14)
     e += _documented("n8r", "a8r", "assoc", _end(3, 14), at(d(3), 16))
     e += _kept("a13", "lcsw", 3, 15)
+    input_ = {"client": "blake", "discipline": "PSYCHIATRY", "input_date": d(3)}
+    e.append(Event(at(d(3), 17, 15), "lcsw", "case_input", "ci_blake", input_))
     e += [_charge("c11", "a11", 2, modifiers="95")]
     e.append(Event(at(d(3), 17), "sup", "sign_supervision", "s1"))
 
@@ -407,12 +442,14 @@ def generator_rows() -> dict[str, tuple[tuple[str, ...], list[tuple]]]:
         by = r.ids[ev.by]
         x = ev.data
         if ev.action == "client":
-            fields = {"is_self_pay": False} | {k: v for k, v in x.items() if k != "primary_clinician"}
+            fields = {"is_self_pay": False, "is_high_risk": False} | {
+                k: v for k, v in x.items() if k != "primary_clinician"
+            }
             fields["date_of_birth"] = dt.date.fromisoformat(fields["date_of_birth"])
             fields["intake_date"] = dt.date.fromisoformat(fields["intake_date"])
             r.add(
                 "clients", ev.ref, **fields, primary_clinician_id=r.ids[x["primary_clinician"]], status="ACTIVE",
-                is_high_risk=False, has_suicidal_ideation=False, is_emancipated=False,
+                has_suicidal_ideation=False, is_emancipated=False,
                 created_at=ev.at, updated_at=ev.at,
             )  # fmt: skip
         elif ev.action == "update_client":
@@ -524,6 +561,30 @@ def generator_rows() -> dict[str, tuple[tuple[str, ...], list[tuple]]]:
             )  # fmt: skip
         elif ev.action == "sign_supervision":
             r.get("supervision_sessions", ev.ref).update(is_note_signed=True, signed_at=ev.at)
+        elif ev.action in ("plan", "safety_plan"):
+            table = "treatment_plans" if ev.action == "plan" else "safety_plans"
+            r.add(
+                table, ev.ref, client_id=r.ids[x["client"]], clinician_id=by, effective_date=x["effective_date"],
+                review_due_date=x["effective_date"] + dt.timedelta(days=PLAN_REVIEW_DAYS),
+            )  # fmt: skip
+        elif ev.action == "review_plan":
+            # The generator's way of a review: the plan ends on its review day and a new one takes over.
+            old = r.get("treatment_plans", ev.ref)
+            old.update(reviewed_date=x["reviewed_date"], superseded_date=x["reviewed_date"])
+            r.add(
+                "treatment_plans", ev.ref, client_id=old["client_id"], clinician_id=old["clinician_id"],
+                effective_date=x["reviewed_date"],
+                review_due_date=x["reviewed_date"] + dt.timedelta(days=PLAN_REVIEW_DAYS),
+            )  # fmt: skip
+        elif ev.action == "case_input":
+            r.add("case_inputs", ev.ref, client_id=r.ids[x["client"]], contributor_id=by, **{
+                k: x[k] for k in ("discipline", "input_date")
+            })  # fmt: skip
+        elif ev.action == "breach":
+            r.add("breach_incidents", ev.ref, reported_by=by, **x)
+        elif ev.action in ("breach_respond", "breach_resolve"):
+            column = "responded_at" if ev.action == "breach_respond" else "resolved_at"
+            r.get("breach_incidents", ev.ref)[column] = ev.at
         else:
             raise AssertionError(f"no row for {ev.action}")
     return r.load_tables_input()
@@ -602,9 +663,52 @@ def _ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     return response.json()
 
 
-def load_through_api(api: Api) -> dict[str, int]:
-    """Play WEEK against the running API as each staff member; the keys' ids as the API answered them."""
-    engine, clock = api.engine, api.clock
+class StaffSessions:
+    """Each staff member's API sign-in, kept the way a client program keeps it: one sign-in (password and the
+    authenticator's code for the clock's 30-second step), the access token renewed through POST /auth/refresh
+    when it expires, a new sign-in once the refresh token has (7 days)."""
+
+    def __init__(self, url: str, engine, clock) -> None:
+        self.url, self.engine, self.clock = url, engine, clock
+        self._held: dict[int, tuple[httpx.Client, str, dt.datetime, dt.datetime]] = {}
+
+    def __call__(self, user_id: int) -> httpx.Client:
+        now = self.clock.now
+        held = self._held.get(user_id)
+        if held is not None and now < held[2]:
+            return held[0]
+        client = held[0] if held else httpx.Client(base_url=self.url, timeout=60)
+        if held is not None and now < held[3]:
+            pair = _ok(client.post("/auth/refresh", json={"refresh_token": held[1]}))
+        else:
+            pair = _ok(client.post("/auth/token", json=self._credentials(user_id)))
+        client.headers["Authorization"] = f"Bearer {pair['access_token']}"
+        self._held[user_id] = (
+            client,
+            pair["refresh_token"],
+            now + dt.timedelta(seconds=pair["expires_in"]),
+            now + dt.timedelta(seconds=pair["refresh_expires_in"]),
+        )
+        return client
+
+    def _credentials(self, user_id: int) -> dict[str, str]:
+        # The authenticator app's side: the enrolled secret and the clock's code.
+        with session_scope(self.engine) as session:
+            user = session.get(User, user_id)
+            return {
+                "email": user.email,
+                "password": PASSWORD,
+                "totp_code": mfa.current_code(user.mfa_secret, self.clock.now),
+            }
+
+    def close(self) -> None:
+        for client, *_ in self._held.values():
+            client.close()
+
+
+def load_through_api(url: str, engine, clock) -> dict[str, int]:
+    """Play WEEK against the API at `url` (serving `engine`, its clock `clock`) as each staff member; the keys'
+    ids as the API answered them."""
     ids: dict[str, int] = {}
     with session_scope(engine) as session:
         payer = Payer(**PAYER)
@@ -629,37 +733,36 @@ def load_through_api(api: Api) -> dict[str, int]:
         ids["admin"] = admin.id
     _enrol_mfa(engine, first.email, clock.now)
 
-    # The administrator adds the staff and records their training; each enrols MFA at their first sign-in.
-    clock.now = SETUP - dt.timedelta(hours=2)
-    admin_http = api.as_user(ids["admin"])
-    for s in STAFF:
-        if s.key == "admin":
-            continue
-        body = {
-            "email": s.email, "first_name": s.first_name, "last_name": s.last_name, "role": s.role,
-            "license_type": s.license_type, "supervisor_id": ids.get(s.supervisor), "password": PASSWORD,
-        }  # fmt: skip
-        ids[s.key] = _ok(admin_http.post("/users", json=body), 201)["id"]
-    for s in STAFF:
-        if s.key != "admin":
-            _ok(
-                admin_http.post(
-                    "/hipaa-trainings", json={"user_id": ids[s.key], "completed_date": str(TRAINED_ON)}
-                ),
-                201,
-            )
-    clock.now = SETUP - dt.timedelta(hours=1)
-    for s in STAFF:
-        if s.key != "admin":
-            _enrol_mfa(engine, s.email, clock.now)
-    with session_scope(engine) as session:
-        session.add_all(ClinicianAvailability(**row) for row in availability_rows(ids))
+    sessions = StaffSessions(url, engine, clock)
+    try:
+        # The administrator adds the staff and records their training; each enrols MFA at their first sign-in.
+        clock.now = SETUP - dt.timedelta(hours=2)
+        admin_http = sessions(ids["admin"])
+        for s in STAFF:
+            if s.key == "admin":
+                continue
+            body = {
+                "email": s.email, "first_name": s.first_name, "last_name": s.last_name, "role": s.role,
+                "license_type": s.license_type, "supervisor_id": ids.get(s.supervisor), "password": PASSWORD,
+            }  # fmt: skip
+            ids[s.key] = _ok(admin_http.post("/users", json=body), 201)["id"]
+        for s in STAFF:
+            if s.key != "admin":
+                training = {"user_id": ids[s.key], "completed_date": str(TRAINED_ON)}
+                _ok(admin_http.post("/hipaa-trainings", json=training), 201)
+        clock.now = SETUP - dt.timedelta(hours=1)
+        for s in STAFF:
+            if s.key != "admin":
+                _enrol_mfa(engine, s.email, clock.now)
+        with session_scope(engine) as session:
+            session.add_all(ClinicianAvailability(**row) for row in availability_rows(ids))
 
-    versions: dict[str, int] = {}
-    for ev in WEEK:
-        clock.now = ev.at
-        http = api.as_user(ids[ev.by])
-        _play(http, ev, ids, versions)
+        versions: dict[str, int] = {}
+        for ev in WEEK:
+            clock.now = ev.at
+            _play(sessions(ids[ev.by]), ev, ids, versions)
+    finally:
+        sessions.close()
     return ids
 
 
@@ -746,5 +849,21 @@ def _play(http: httpx.Client, ev: Event, ids: dict[str, int], versions: dict[str
         ids[ref] = post("/supervision-sessions", body | {"supervisee_id": ids[x["supervisee"]]}, 201)["id"]
     elif ev.action == "sign_supervision":
         post(f"/supervision-sessions/{ids[ref]}/sign")
+    elif ev.action in ("plan", "safety_plan"):
+        body = {"client_id": ids[x["client"]], "effective_date": x["effective_date"].isoformat()}
+        ids[ref] = post("/treatment-plans" if ev.action == "plan" else "/safety-plans", body, 201)["id"]
+    elif ev.action == "review_plan":
+        post(f"/treatment-plans/{ids[ref]}/review", {"reviewed_date": x["reviewed_date"].isoformat()})
+    elif ev.action == "case_input":
+        body = {
+            "client_id": ids[x["client"]],
+            "discipline": x["discipline"],
+            "input_date": str(x["input_date"]),
+        }
+        ids[ref] = post("/case-inputs", body, 201)["id"]
+    elif ev.action == "breach":
+        ids[ref] = post("/breach-incidents", x | {"detected_at": x["detected_at"].isoformat()}, 201)["id"]
+    elif ev.action in ("breach_respond", "breach_resolve"):
+        post(f"/breach-incidents/{ids[ref]}/{ev.action.removeprefix('breach_')}")
     else:
         raise AssertionError(f"no route for {ev.action}")
