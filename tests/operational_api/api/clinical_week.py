@@ -1,17 +1,20 @@
 """One clinical week of a small practice, written down once as facts, and two ways of loading it into a store.
 
 `WEEK` is the practice's week in time order: who registered which client, who booked what, what became of each
-appointment, the notes, co-signs, charges, the claim paid by a manual payment, a supervision session. Each event
-names the staff member who does it and when (naive UTC), so:
+appointment, the notes, co-signs, charges, the claim paid by a manual payment, client payments, a supervision
+session, treatment and safety plans, a breach incident. Each event names the staff member who does it and when
+(naive UTC), so:
 
 - `load_through_api` plays it against the running HTTP API as those people would: each signs in with their
   password and authenticator code (after enrolling MFA the way the dashboards do), the test clock set to the
   event's time, and every id is the one the API answered;
 - `generator_rows` writes the same facts as rows in the synthetic generator's layout (`synthetic.TABLE_COLUMNS`),
-  for `bulk.load_tables`, with the generator's conventions (its own ids, a status-history row per change).
+  for `bulk.load_tables`, with the generator's conventions (its own ids, a status-history row per change, a
+  treatment-plan review as a new plan superseding the old one where the service updates the plan in place).
 
-Two things have no API and are reference data in both stores (`reference_rows`): payers and clinicians' weekly
-availability. The first administrator is bootstrapped the way `mentalspace users create` does it.
+Two things have no API and are reference data in both stores: payers (`PAYER`) and clinicians' weekly
+availability (`availability_rows`). The first administrator is bootstrapped the way `mentalspace users create`
+does it.
 
 All names are made up; nothing is a real person's data.
 """
@@ -42,8 +45,8 @@ AS_OF = dt.date(2026, 6, 12)
 PASSWORD = "Harbour-Lamp-42!"
 TRAINED_ON = dt.date(2026, 3, 2)
 TRAINING_DAYS = 365  # HIPAA_TRAINING validity_days (rule value)
-VERIFICATION_DAYS = 90
-PLAN_REVIEW_DAYS = 90  # TREATMENT_PLAN_REVIEW / SAFETY_PLAN review_interval_days (rule values)  # how long a manual insurance verification holds (services/clients.add_verification)
+VERIFICATION_DAYS = 90  # how long a manual insurance verification holds (services/clients.add_verification)
+PLAN_REVIEW_DAYS = 90  # TREATMENT_PLAN_REVIEW / SAFETY_PLAN review_interval_days (rule values)
 
 
 def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
@@ -210,9 +213,8 @@ def _week() -> list[Event]:
                 {"client": client, "consent_type": "INFORMED"},
             )
         )
-    e.append(
-        Event(SETUP, "front", "consent", "blake_guardian", {"client": "blake", "consent_type": "GUARDIAN", "guardian": "blake_parent"})
-    )  # fmt: skip
+    guardian_consent = {"client": "blake", "consent_type": "GUARDIAN", "guardian": "blake_parent"}
+    e.append(Event(SETUP, "front", "consent", "blake_guardian", guardian_consent))
     e.append(
         Event(SETUP, "front", "consent", "dakota_tele", {"client": "dakota", "consent_type": "TELEHEALTH"})
     )
