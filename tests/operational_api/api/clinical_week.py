@@ -60,7 +60,9 @@ def d(n: int) -> dt.date:
     return WEEK_START + dt.timedelta(days=n)
 
 
-SETUP = at(d(-4), 9)  # the Thursday before: staff, clients and the week's bookings
+SETUP = at(d(-4), 9)  # the Thursday before: clients and the week's bookings
+# Earlier that morning: the first administrator is set up, adds the staff, and they enrol MFA.
+BOOTSTRAP, STAFF_ADDED, MFA_ENROLLED = (SETUP - dt.timedelta(hours=h) for h in (3, 2, 1))
 
 
 @dataclass(frozen=True)
@@ -426,9 +428,10 @@ def generator_rows() -> dict[str, tuple[tuple[str, ...], list[tuple]]]:
     r = _Rows()
     r.add("payers", "payer", **PAYER)
     for s in STAFF:
+        added = BOOTSTRAP if s.key == "admin" else STAFF_ADDED
         r.add(
             "users", s.key, email=s.email, first_name=s.first_name, last_name=s.last_name, role=s.role,
-            license_type=s.license_type, is_active=True, failed_login_count=0, created_at=SETUP, updated_at=SETUP,
+            license_type=s.license_type, is_active=True, failed_login_count=0, created_at=added, updated_at=added,
         )  # fmt: skip
     for s in STAFF:
         if s.supervisor:
@@ -719,7 +722,7 @@ def load_through_api(url: str, engine, clock) -> dict[str, int]:
         ids["payer"] = payer.id
 
     # The first administrator, as `mentalspace users create` / `users record-training` make one.
-    clock.now = SETUP - dt.timedelta(hours=3)
+    clock.now = BOOTSTRAP
     first = STAFF_BY_KEY["admin"]
     operator = users_service.CommandLineOperator.current()
     with session_scope(engine) as session:
@@ -738,7 +741,7 @@ def load_through_api(url: str, engine, clock) -> dict[str, int]:
     sessions = StaffSessions(url, engine, clock)
     try:
         # The administrator adds the staff and records their training; each enrols MFA at their first sign-in.
-        clock.now = SETUP - dt.timedelta(hours=2)
+        clock.now = STAFF_ADDED
         admin_http = sessions(ids["admin"])
         for s in STAFF:
             if s.key == "admin":
@@ -752,7 +755,7 @@ def load_through_api(url: str, engine, clock) -> dict[str, int]:
             if s.key != "admin":
                 training = {"user_id": ids[s.key], "completed_date": str(TRAINED_ON)}
                 _ok(admin_http.post("/hipaa-trainings", json=training), 201)
-        clock.now = SETUP - dt.timedelta(hours=1)
+        clock.now = MFA_ENROLLED
         for s in STAFF:
             if s.key != "admin":
                 _enrol_mfa(engine, s.email, clock.now)
