@@ -52,6 +52,7 @@ E2E_TESTS = (
     "tests/dashboards/test_browser_layout.py",
     "tests/dashboards/test_postgres_pages.py",
     "tests/dbt/",
+    "tests/operational_api/api/test_clinical_week.py",
     "tests/operational_api/api/test_schema_fuzz.py",
     "tests/operational_api/era/test_end_to_end.py",
     "tests/orchestration/test_dagster_swap.py",

@@ -26,6 +26,7 @@ from operational_api.models import HipaaTraining, LicenseType, User
 from operational_api.models_credentials import HipaaTrainingException, MfaRecoveryCode
 from operational_api.services.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 from operational_api.services.ids import RecordId
+from operational_api.services.listing import touch
 
 TRAINING_VALID_FOR = dt.timedelta(days=365)
 # An exception bridges a few days until the training is done; longer would be a second, unwritten policy.
@@ -206,6 +207,9 @@ def create_user(session: Session, actor: Actor, payload: NewUser, *, source: str
         is_active=True,
         password_hash=_check_password(payload.password) if payload.password else None,
         failed_login_count=0,
+        # The injected clock, not the columns' wall-clock defaults: `GET /users?updated_since=` reads them.
+        created_at=now,
+        updated_at=now,
     )
     session.add(user)
     session.flush()
@@ -220,6 +224,7 @@ def deactivate_user(session: Session, actor: Actor, user_id: int, *, source: str
     user = _user(session, user_id)
     _keep_an_admin(session, user, "deactivated")
     user.is_active = False
+    touch(user, now)
     _audit(session, actor, "user.deactivate", user.id, source, now)
     return user
 
@@ -233,6 +238,7 @@ def set_role(
     if role != "ADMIN":
         _keep_an_admin(session, user, f"given the role {role}")
     previous, user.role = user.role, role
+    touch(user, now)
     _audit(session, actor, "user.set_role", user.id, source, now, role=role, previous_role=previous)
     return user
 
@@ -243,6 +249,7 @@ def set_licence(
     _require_admin(session, actor)
     user = _user(session, user_id)
     user.license_type = _check_licence(licence)
+    touch(user, now)
     _audit(session, actor, "user.set_licence", user.id, source, now, license_type=user.license_type)
     return user
 
@@ -254,6 +261,7 @@ def link_supervisor(
     user = _user(session, user_id)
     _check_supervisor(session, user.id, supervisor_id)
     user.supervisor_id = supervisor_id
+    touch(user, now)
     _audit(session, actor, "user.link_supervisor", user.id, source, now, supervisor_id=supervisor_id)
     return user
 

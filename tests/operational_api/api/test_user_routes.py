@@ -3,6 +3,7 @@ refusals as problem+json that change nothing. Who may call them is the authoriza
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import httpx
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from operational_api.audit import AuditEvent
 from operational_api.db import session_scope
 from operational_api.models import HipaaTraining, User
-from tests.operational_api.api.conftest import PASSWORD, Api
+from tests.operational_api.api.conftest import PASSWORD, START, Api
 
 
 def _problem(response: httpx.Response, status: int, rule: str) -> None:
@@ -80,3 +81,25 @@ def test_an_administrator_adds_changes_and_deactivates_a_user(api: Api):
         "user.record_training",
         "user.deactivate",
     ]
+
+
+def test_staff_made_or_changed_carry_the_api_clock_for_updated_since(api: Api):
+    """GET /users?updated_since= reads users.updated_at: like every other entity's, it is the services' injected
+    `now` (the time the API acted), not the server's wall clock that the column's defaults would write."""
+    api.clock.now = START + dt.timedelta(days=3)
+    body = {"email": f"clock-{uuid.uuid4().hex[:6]}@example.test", "first_name": "Clock", "last_name": "Hire"}
+    made = api.as_role("ADMIN").post("/users", json={**body, "role": "CLINICIAN", "password": PASSWORD})
+    assert made.status_code == 201, made.text
+    user_id = made.json()["id"]
+
+    def listed_since(since: dt.datetime) -> bool:
+        page = api.as_role("ADMIN").get("/users", params={"updated_since": since.isoformat(), "limit": 500})
+        assert page.status_code == 200 and page.json()["next_cursor"] is None, page.text
+        return user_id in {u["id"] for u in page.json()["items"]}
+
+    minute = dt.timedelta(minutes=1)
+    assert listed_since(api.clock.now - minute) and not listed_since(api.clock.now + minute)
+    api.clock.now += dt.timedelta(days=1)
+    changed = api.as_role("ADMIN").patch(f"/users/{user_id}", json={"role": "SUPERVISOR"})
+    assert changed.status_code == 200, changed.text
+    assert listed_since(api.clock.now - minute) and not listed_since(api.clock.now + minute)
