@@ -374,6 +374,76 @@ def _visit(appt: Mapping[str, Any], patient_id: int, provider: SimProvider, tz: 
     )
 
 
+STORE_TABLES = (
+    "users",
+    "clients",
+    "guardians",
+    "payers",
+    "insurance_policies",
+    "insurance_verifications",
+    "appointments",
+    "appointment_status_history",
+    "charges",
+    "payments",
+    "payment_applications",
+    "charge_adjustments",
+)
+
+
+@dataclass
+class _StoreTable:
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass
+class _StoreSpec:
+    timezone: str
+    as_of: dt.date
+
+
+@dataclass
+class _StorePractice:
+    spec: _StoreSpec
+    tables: dict[str, _StoreTable]
+
+
+def _naive_utc(value: Any) -> Any:
+    # The store keeps naive UTC; a PostgreSQL driver may hand back aware values.
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def dataset_from_store(
+    engine: Any,
+    *,
+    timezone: str,
+    as_of: dt.date,
+    office_key: str = DEFAULT_OFFICE_KEY,
+    latest: dt.datetime | None = None,
+    post_charges: bool = True,
+) -> SimulatorDataset:
+    """The simulator seeded from an operational store's rows (``engine``: a SQLAlchemy engine on it), as
+    :func:`dataset_from_practice` seeds it from a generated practice: the same clients, appointments, charges,
+    payments and adjustments, so a build with AdvancedMD as the system of record can be compared with one
+    reading the store."""
+    import sqlalchemy as sa
+
+    from operational_api.models import Base
+
+    tables: dict[str, _StoreTable] = {}
+    with engine.connect() as conn:
+        for name in STORE_TABLES:
+            table = Base.metadata.tables[name]
+            result = conn.execute(sa.select(table).order_by(*table.primary_key.columns))
+            columns = tuple(result.keys())
+            rows = [tuple(_naive_utc(v) for v in row) for row in result]
+            tables[name] = _StoreTable(columns, rows)
+    practice = _StorePractice(_StoreSpec(timezone, as_of), tables)
+    return dataset_from_practice(practice, office_key=office_key, latest=latest, post_charges=post_charges)
+
+
 def synthetic_practice_dataset(
     *,
     clinicians: int,
@@ -396,6 +466,7 @@ __all__ = [
     "APPT_STATUS_TO_AMD",
     "DEFAULT_OFFICE_KEY",
     "dataset_from_practice",
+    "dataset_from_store",
     "simulator_clock_start",
     "synthetic_practice_dataset",
 ]
