@@ -182,11 +182,23 @@ def dataset_from_practice(
     events: list[_Event] = []
     seq = iter(range(10**9))
     clients = {c["id"]: c for c in _rows(practice, "clients")}
+    appointments = {a["id"]: a for a in _rows(practice, "appointments")}
+    # AdvancedMD needs the patient before any visit or charge of theirs: a client whose store record was
+    # created after their first booking or charge entry existed in AdvancedMD from that moment, so the
+    # visit's and charges' own times survive (flooring them at the client's creation would move them).
+    first_activity: dict[int, dt.datetime] = {}
+    for appt in appointments.values():
+        stamps = [appt["booked_at"], *(c["created_at"] for c in charges_by_appt.get(appt["id"], ()))]
+        for stamp in (s for s in stamps if s is not None):
+            seen = first_activity.get(appt["client_id"])
+            first_activity[appt["client_id"]] = stamp if seen is None else min(seen, stamp)
     patient_created: dict[int, dt.datetime] = {}
     for cid, client in sorted(clients.items()):
-        patient_created[cid] = clamp(client["created_at"])
+        created = client["created_at"]
+        if cid in first_activity and (created is None or first_activity[cid] < created):
+            created = first_activity[cid]
+        patient_created[cid] = clamp(created)
         events.append(_Event(patient_created[cid], 0, next(seq), "patient", cid))
-    appointments = {a["id"]: a for a in _rows(practice, "appointments")}
     visit_created: dict[int, dt.datetime] = {}
     for aid, appt in sorted(appointments.items()):
         created = clamp(appt["booked_at"], patient_created[appt["client_id"]])
@@ -261,14 +273,21 @@ def dataset_from_practice(
             ]
             posted = ds.post_charges(visit_ids[ev.ref], specs, at=ev.at)
             amd_charge.update({c["id"]: sim.charge_id for c, sim in zip(ordered, posted, strict=True)})
-    _add_transactions(practice, ds, amd_charge)
+    _add_transactions(practice, ds, amd_charge, tz)
     return ds
 
 
-def _add_transactions(practice: _Practice, ds: SimulatorDataset, amd_charge: Mapping[int, int]) -> None:
+def _add_transactions(
+    practice: _Practice, ds: SimulatorDataset, amd_charge: Mapping[int, int], tz: ZoneInfo
+) -> None:
     """The store's payment applications and adjustments as gettxhistory's payments and write-offs of the
     charges AdvancedMD holds: an insurance payment when the payment came from a payer, else the patient's;
-    every adjustment a write-off coded group + reason (CO45, PR1 ...)."""
+    every adjustment a write-off coded group + reason (CO45, PR1 ...). Dated on the practice-local day the
+    money was posted to the charge (AdvancedMD's dates are the practice's days, not UTC)."""
+
+    def local_day(naive_utc: dt.datetime) -> dt.date:
+        return naive_utc.replace(tzinfo=dt.UTC).astimezone(tz).date()
+
     payments = {p["id"]: p for p in _rows(practice, "payments")}
     for app in sorted(_rows(practice, "payment_applications"), key=lambda a: a["id"]):
         charge_id = amd_charge.get(app["charge_id"])
@@ -278,7 +297,7 @@ def _add_transactions(practice: _Practice, ds: SimulatorDataset, amd_charge: Map
                 charge_id,
                 "PAYMENT",
                 app["applied_amount"],
-                payment["payment_date"],
+                local_day(app["applied_at"]),
                 source="INS" if payment["payer_id"] is not None else "PAT",
                 code=payment["payment_method"],
             )
@@ -289,7 +308,7 @@ def _add_transactions(practice: _Practice, ds: SimulatorDataset, amd_charge: Map
                 charge_id,
                 "WRITEOFF",
                 adj["adjustment_amount"],
-                adj["adjusted_at"].date(),
+                local_day(adj["adjusted_at"]),
                 source="PAT" if adj["group_code"] == "PR" else "INS",
                 code=f"{adj['group_code']}{adj['carc_code']}",
             )

@@ -89,6 +89,14 @@ final as (
 )
 
 select * from final
+union all
+select store.*
+from store
+where store.appointment_status = 'RESCHEDULED'
+    and not exists (
+        select 1 from visits
+        where visits.store_appointment_id = store.appointment_id
+    )
 {% else %}
 select * from {{ ref('stg_operational__appointments') }}
 {% endif %}
