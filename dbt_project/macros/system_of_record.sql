@@ -4,7 +4,7 @@
     silently reading the store. -#}
 {% macro system_of_record(domain) -%}
     {%- set value = var(domain ~ '_system_of_record', 'store') | trim | lower -%}
-    {%- if value not in ('store', 'advancedmd') -%}
+    {%- if execute and value not in ('store', 'advancedmd') -%}
         {{ exceptions.raise_compiler_error(
             domain ~ "_system_of_record is '" ~ value ~ "': choose store or advancedmd") }}
     {%- endif -%}

@@ -90,7 +90,16 @@ def _dbt_build(**env_vars: str) -> None:
 
     env = {**os.environ, **current_environment().dbt_env(), **env_vars}
     result = subprocess.run(
-        [DBT_EXECUTABLE, "build", "--select", "+fct_practice_metrics", "+dim_payers", "+fct_payments", "--exclude", "test_type:unit"]
+        [
+            DBT_EXECUTABLE,
+            "build",
+            "--select",
+            "+fct_practice_metrics",
+            "+dim_payers",
+            "+fct_payments",
+            "--exclude",
+            "test_type:unit",
+        ]
         + ["--target", env["DBT_TARGET"]],
         cwd=DBT_PROJECT_DIR,
         env=env,
@@ -118,7 +127,9 @@ def _metrics() -> dict[tuple, tuple]:
         key = tuple(row[c] for c in METRIC_KEY)
         assert key not in out, key
         out[key] = tuple(
-            Decimal(str(row[c])).quantize(Decimal("0.0001")) if isinstance(row[c], float | Decimal) else row[c]
+            Decimal(str(row[c])).quantize(Decimal("0.0001"))
+            if isinstance(row[c], float | Decimal)
+            else row[c]
             for c in METRIC_VALUES
         )
     return out
@@ -198,7 +209,9 @@ def test_measures_are_equal_with_the_store_or_advancedmd_as_the_system_of_record
         sorted(from_store.keys() - from_advancedmd.keys())[:10],
         sorted(from_advancedmd.keys() - from_store.keys())[:10],
     )
-    differing = {k: (from_store[k], from_advancedmd[k]) for k in from_store if from_store[k] != from_advancedmd[k]}
+    differing = {
+        k: (from_store[k], from_advancedmd[k]) for k in from_store if from_store[k] != from_advancedmd[k]
+    }
     by_metric: dict[str, int] = {}
     for key in differing:
         by_metric[key[0]] = by_metric.get(key[0], 0) + 1
