@@ -84,7 +84,19 @@ def _land_operational(world: AmdWorld) -> None:
     assert dg.materialize([operational_tables], resources=resources, instance=world.instance).success
 
 
-def _dbt_build(**env_vars: str) -> None:
+OF_RECORD_MODELS = (
+    "int_advancedmd_visits_linked",
+    "int_advancedmd_charges_linked",
+    "int_advancedmd_transactions_linked",
+    "int_appointments_of_record",
+    "int_charges_of_record",
+    "int_payments_of_record",
+    "int_payment_applications_of_record",
+    "int_charge_adjustments_of_record",
+)
+
+
+def _dbt(command: str, select: tuple[str, ...], exclude: tuple[str, ...], **env_vars: str) -> None:
     from orchestration.defs.dbt.project import DBT_EXECUTABLE
     from orchestration.lib.environment import DBT_PROJECT_DIR, current_environment
 
@@ -92,15 +104,14 @@ def _dbt_build(**env_vars: str) -> None:
     result = subprocess.run(
         [
             DBT_EXECUTABLE,
-            "build",
+            command,
             "--select",
-            "+fct_practice_metrics",
-            "+dim_payers",
-            "+fct_payments",
+            *select,
             "--exclude",
-            "test_type:unit",
-        ]
-        + ["--target", env["DBT_TARGET"]],
+            *exclude,
+            "--target",
+            env["DBT_TARGET"],
+        ],
         cwd=DBT_PROJECT_DIR,
         env=env,
         capture_output=True,
@@ -111,6 +122,19 @@ def _dbt_build(**env_vars: str) -> None:
     assert result.returncode == 0, "\n".join(
         line for line in result.stdout.splitlines() if "ERROR" in line or "FAIL" in line
     )[-3000:]
+
+
+def _dbt_build(**env_vars: str) -> None:
+    """The measures and the facts they read (models only: the data tests of the unchanged models run elsewhere);
+    with AdvancedMD as the record, the data tests of the models that merge the two systems too."""
+    _dbt(
+        "build",
+        ("+fct_practice_metrics", "+fct_payments"),
+        ("resource_type:test", "resource_type:unit_test"),
+        **env_vars,
+    )
+    if env_vars:
+        _dbt("test", OF_RECORD_MODELS, ("resource_type:unit_test",), **env_vars)
 
 
 def _query(sql: str) -> list[dict[str, Any]]:
