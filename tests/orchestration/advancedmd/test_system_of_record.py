@@ -10,8 +10,7 @@ figure can only be right if it comes from AdvancedMD; the store still holds what
 (documentation, confirmation, online booking, arrival times, claims). Every measure of
 marts.fct_practice_metrics must be equal.
 
-DuckDB only: the PostgreSQL build of the whole project runs elsewhere (tests/dbt), and the models here are
-plain SQL both warehouses share.
+On DuckDB, and on PostgreSQL (store and warehouse) when MENTALSPACE_TEST_PG_URL is set.
 """
 
 from __future__ import annotations
@@ -35,15 +34,19 @@ from ingest.advancedmd.simulator import (
     start_simulator,
 )
 from operational_api.synthetic import Practice
-from tests.orchestration.advancedmd.conftest import AS_OF, SPEC, AmdWorld
+from tests.orchestration.advancedmd.conftest import AS_OF, SPEC, AmdWorld, _use_postgres
 
 METRIC_KEY = ("metric_key", "scope", "period_grain", "period_start", "clinician_id")
 METRIC_VALUES = ("numerator", "denominator", "metric_value", "previous_value", "rag_status")
 
 
-@pytest.fixture
-def world(var_dir, practice: Practice, monkeypatch: pytest.MonkeyPatch) -> Iterator[AmdWorld]:
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(
+    request: pytest.FixtureRequest, var_dir, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[AmdWorld]:
     """The store loaded with the practice; the simulator seeded from the store's rows, off-peak, fake clock."""
+    if request.param == "postgres":
+        _use_postgres(monkeypatch, request.getfixturevalue("pg_database"))
     from operational_api.bulk import load_tables
     from operational_api.db import get_engine, migrate
     from orchestration.defs.advancedmd.definitions import standalone_definitions
@@ -67,7 +70,7 @@ def world(var_dir, practice: Practice, monkeypatch: pytest.MonkeyPatch) -> Itera
         try:
             defs = standalone_definitions(SimulatedAdvancedMDResource(simulator=name))
             with dg.DagsterInstance.ephemeral() as instance:
-                yield AmdWorld(sim, clock, defs, instance, "duckdb")
+                yield AmdWorld(sim, clock, defs, instance, request.param)
         finally:
             detach_simulator(name)
 
