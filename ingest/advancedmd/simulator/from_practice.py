@@ -6,7 +6,8 @@ the way AdvancedMD would hold them after our platform pushed them there:
 * every client is a patient whose chart number is ``MS`` + our client id (``linking.py``), with
   ``external_client_id`` set (simulator-side ground truth for tests); demographics as stored by us
   (synthetic names only); sex ``F``/``M``, anything else ``U``;
-* every clinician is a provider profile ``MSU`` + user id; every payer a carrier (its payer code);
+* every clinician is a provider profile ``MSU`` + user id, with the user's NPI when the store has one; every
+  payer a carrier (its payer code);
 * every insurance policy is a coverage (rank = sequence, member id = subscriber id), active
   unless terminated before the as-of date; eligibility answers follow the policy's latest
   verification (FAILED = inactive);
@@ -145,6 +146,7 @@ def dataset_from_practice(
             PROVIDER_ID_BASE + uid,
             f"{PROVIDER_CODE_PREFIX}{uid:04d}",
             f"{u['first_name']} {u['last_name']}, {u['license_type']}",
+            npi=u.get("npi"),  # the profile carries the clinician's NPI when the store knows it (link by NPI)
         )
         for uid, u in sorted(users.items())
         if u["role"] in ("CLINICIAN", "SUPERVISOR")

@@ -4,7 +4,8 @@ scheduling and billing.
 One small practice (2 clinicians, one month) is loaded into the store, and the simulator is seeded from the
 store's rows (`dataset_from_store`). Build 1 reads the store. Then AdvancedMD is synced (visits, charges, provider
 links, gettxhistory), and the store's scheduling and billing records are made wrong where AdvancedMD is the
-record: final statuses swapped, charge amounts multiplied, payments and adjustments deleted. Build 2 runs with
+record: final statuses swapped, every charge moved to one clinician, charge amounts multiplied,
+payments and adjustments deleted (the clinicians have NPIs, so AdvancedMD's providers link by NPI). Build 2 runs with
 MENTALSPACE_SCHEDULING_RECORD / MENTALSPACE_BILLING_RECORD = advancedmd, so every visit, charge and payment
 figure can only be right if it comes from AdvancedMD; the store still holds what AdvancedMD does not
 (documentation, confirmation, online booking, arrival times, claims). Every measure of
@@ -61,6 +62,7 @@ def world(
     engine = get_engine()
     migrate(engine)
     load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
+    _give_clinicians_npis(engine)
     dataset = dataset_from_store(engine, timezone=SPEC.timezone, as_of=AS_OF)
     engine.dispose()
     clock = FakeClock(simulator_clock_start(AS_OF))
@@ -73,6 +75,29 @@ def world(
                 yield AmdWorld(sim, clock, defs, instance, request.param)
         finally:
             detach_simulator(name)
+
+
+def _npi(serial: int) -> str:
+    """A valid NPI (Luhn over the 80840 prefix) from a serial number."""
+    body = f"1{serial:08d}"
+    digits = [int(d) for d in "80840" + body]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        doubled = d * 2 if i % 2 == 0 else d
+        total += doubled - 9 if doubled > 9 else doubled
+    return body + str((10 - total % 10) % 10)
+
+
+def _give_clinicians_npis(engine) -> None:
+    """A real practice's clinicians have NPIs, and AdvancedMD's provider profiles carry them: the link by NPI."""
+    import sqlalchemy as sa
+
+    with engine.begin() as conn:
+        ids = conn.execute(
+            sa.text("select id from users where role in ('CLINICIAN', 'SUPERVISOR')")
+        ).scalars()
+        for uid in list(ids):
+            conn.execute(sa.text("update users set npi = :npi where id = :id"), {"npi": _npi(uid), "id": uid})
 
 
 def _land_operational(world: AmdWorld) -> None:
@@ -196,6 +221,11 @@ def _spoil_the_stores_scheduling_and_billing() -> None:
             )
         )
         conn.execute(sa.text("update charges set charge_amount = charge_amount * 10"))
+        # Every charge on one clinician (appointments cannot be moved: the store refuses double bookings; every
+        # provider linked by NPI, asserted below, shows their clinician is the link's).
+        conn.execute(
+            sa.text("update charges set clinician_id = (select min(clinician_id) from appointments)")
+        )
         for table in ("payment_applications", "charge_adjustments", "payments"):
             conn.execute(sa.text(f"delete from {table}"))  # noqa: S608 - fixed names
     engine.dispose()
@@ -231,6 +261,15 @@ def test_measures_are_equal_with_the_store_or_advancedmd_as_the_system_of_record
     )
     assert counts["appointments"] == counts["visits"] > 0
     assert counts["amd_payments"] == counts["payments"] > 0
+    # Every provider profile linked by NPI, every patient by chart number: nothing came from a fallback.
+    [links] = _query(
+        "select (select count(*) from staging.stg_operational__advancedmd_provider_links"
+        "  where sync_status = 'LINKED' and link_source = 'NPI') as providers_linked,"
+        " (select count(*) from staging.stg_operational__advancedmd_provider_links) as providers,"
+        " (select count(*) from staging.stg_operational__advancedmd_patients where sync_status <> 'LINKED')"
+        " as patients_unlinked"
+    )
+    assert links["providers_linked"] == links["providers"] > 0 and links["patients_unlinked"] == 0
 
     assert from_advancedmd.keys() == from_store.keys(), (
         sorted(from_store.keys() - from_advancedmd.keys())[:10],
