@@ -103,11 +103,16 @@ class VisitSchema(_Base):
     modified_at: UTC_TS = pa.Field(nullable=True)  # type: ignore[valid-type]
 
 
+PROCEDURE_CODE_RE = r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4}|[A-Z][A-Z0-9]{1,9})$"
+
+
 class ChargeSchema(_Base):
     charge_id: int = pa.Field(gt=0)
     visit_id: int = pa.Field(gt=0)
     patient_id: int = pa.Field(nullable=True, gt=0)
-    cpt_code: str = pa.Field(str_matches=r"^(\d{5}|\d{4}[FTU])$")
+    # AdvancedMD procedure codes: CPT (incl. category II/III), HCPCS level II, or a code the practice defines
+    # (a no-show or late-cancellation fee): with AdvancedMD as the billing record those are charges too.
+    cpt_code: str = pa.Field(str_matches=PROCEDURE_CODE_RE)
     modifiers: str = pa.Field(nullable=True, str_matches=r"^[A-Z0-9]{2}(,[A-Z0-9]{2}){0,3}$")
     units: int = pa.Field(ge=1, le=99)
     fee: MONEY = pa.Field(nullable=True, ge=0)  # type: ignore[valid-type]

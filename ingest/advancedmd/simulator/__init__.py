@@ -25,6 +25,7 @@ from ingest.advancedmd.simulator.dataset import (
 from ingest.advancedmd.simulator.from_practice import (
     APPT_STATUS_TO_AMD,
     dataset_from_practice,
+    dataset_from_store,
     simulator_clock_start,
     synthetic_practice_dataset,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "SimulatorDataset",
     "SimulatorHandle",
     "dataset_from_practice",
+    "dataset_from_store",
     "main",
     "simulator_clock_start",
     "start_simulator",

@@ -6,7 +6,8 @@ the way AdvancedMD would hold them after our platform pushed them there:
 * every client is a patient whose chart number is ``MS`` + our client id (``linking.py``), with
   ``external_client_id`` set (simulator-side ground truth for tests); demographics as stored by us
   (synthetic names only); sex ``F``/``M``, anything else ``U``;
-* every clinician is a provider profile ``MSU`` + user id; every payer a carrier (its payer code);
+* every clinician is a provider profile ``MSU`` + user id, with the user's NPI when the store has one; every
+  payer a carrier (its payer code);
 * every insurance policy is a coverage (rank = sequence, member id = subscriber id), active
   unless terminated before the as-of date; eligibility answers follow the policy's latest
   verification (FAILED = inactive);
@@ -145,6 +146,7 @@ def dataset_from_practice(
             PROVIDER_ID_BASE + uid,
             f"{PROVIDER_CODE_PREFIX}{uid:04d}",
             f"{u['first_name']} {u['last_name']}, {u['license_type']}",
+            npi=u.get("npi"),  # the profile carries the clinician's NPI when the store knows it (link by NPI)
         )
         for uid, u in sorted(users.items())
         if u["role"] in ("CLINICIAN", "SUPERVISOR")
@@ -182,11 +184,23 @@ def dataset_from_practice(
     events: list[_Event] = []
     seq = iter(range(10**9))
     clients = {c["id"]: c for c in _rows(practice, "clients")}
+    appointments = {a["id"]: a for a in _rows(practice, "appointments")}
+    # AdvancedMD needs the patient before any visit or charge of theirs: a client whose store record was
+    # created after their first booking or charge entry existed in AdvancedMD from that moment, so the
+    # visit's and charges' own times survive (flooring them at the client's creation would move them).
+    first_activity: dict[int, dt.datetime] = {}
+    for appt in appointments.values():
+        stamps = [appt["booked_at"], *(c["created_at"] for c in charges_by_appt.get(appt["id"], ()))]
+        for stamp in (s for s in stamps if s is not None):
+            seen = first_activity.get(appt["client_id"])
+            first_activity[appt["client_id"]] = stamp if seen is None else min(seen, stamp)
     patient_created: dict[int, dt.datetime] = {}
     for cid, client in sorted(clients.items()):
-        patient_created[cid] = clamp(client["created_at"])
+        created = client["created_at"]
+        if cid in first_activity and (created is None or first_activity[cid] < created):
+            created = first_activity[cid]
+        patient_created[cid] = clamp(created)
         events.append(_Event(patient_created[cid], 0, next(seq), "patient", cid))
-    appointments = {a["id"]: a for a in _rows(practice, "appointments")}
     visit_created: dict[int, dt.datetime] = {}
     for aid, appt in sorted(appointments.items()):
         created = clamp(appt["booked_at"], patient_created[appt["client_id"]])
@@ -261,14 +275,21 @@ def dataset_from_practice(
             ]
             posted = ds.post_charges(visit_ids[ev.ref], specs, at=ev.at)
             amd_charge.update({c["id"]: sim.charge_id for c, sim in zip(ordered, posted, strict=True)})
-    _add_transactions(practice, ds, amd_charge)
+    _add_transactions(practice, ds, amd_charge, tz)
     return ds
 
 
-def _add_transactions(practice: _Practice, ds: SimulatorDataset, amd_charge: Mapping[int, int]) -> None:
+def _add_transactions(
+    practice: _Practice, ds: SimulatorDataset, amd_charge: Mapping[int, int], tz: ZoneInfo
+) -> None:
     """The store's payment applications and adjustments as gettxhistory's payments and write-offs of the
     charges AdvancedMD holds: an insurance payment when the payment came from a payer, else the patient's;
-    every adjustment a write-off coded group + reason (CO45, PR1 ...)."""
+    every adjustment a write-off coded group + reason (CO45, PR1 ...). Dated on the practice-local day the
+    money was posted to the charge (AdvancedMD's dates are the practice's days, not UTC)."""
+
+    def local_day(naive_utc: dt.datetime) -> dt.date:
+        return naive_utc.replace(tzinfo=dt.UTC).astimezone(tz).date()
+
     payments = {p["id"]: p for p in _rows(practice, "payments")}
     for app in sorted(_rows(practice, "payment_applications"), key=lambda a: a["id"]):
         charge_id = amd_charge.get(app["charge_id"])
@@ -278,7 +299,7 @@ def _add_transactions(practice: _Practice, ds: SimulatorDataset, amd_charge: Map
                 charge_id,
                 "PAYMENT",
                 app["applied_amount"],
-                payment["payment_date"],
+                local_day(app["applied_at"]),
                 source="INS" if payment["payer_id"] is not None else "PAT",
                 code=payment["payment_method"],
             )
@@ -289,7 +310,7 @@ def _add_transactions(practice: _Practice, ds: SimulatorDataset, amd_charge: Map
                 charge_id,
                 "WRITEOFF",
                 adj["adjustment_amount"],
-                adj["adjusted_at"].date(),
+                local_day(adj["adjusted_at"]),
                 source="PAT" if adj["group_code"] == "PR" else "INS",
                 code=f"{adj['group_code']}{adj['carc_code']}",
             )
@@ -374,6 +395,76 @@ def _visit(appt: Mapping[str, Any], patient_id: int, provider: SimProvider, tz: 
     )
 
 
+STORE_TABLES = (
+    "users",
+    "clients",
+    "guardians",
+    "payers",
+    "insurance_policies",
+    "insurance_verifications",
+    "appointments",
+    "appointment_status_history",
+    "charges",
+    "payments",
+    "payment_applications",
+    "charge_adjustments",
+)
+
+
+@dataclass
+class _StoreTable:
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass
+class _StoreSpec:
+    timezone: str
+    as_of: dt.date
+
+
+@dataclass
+class _StorePractice:
+    spec: _StoreSpec
+    tables: dict[str, _StoreTable]
+
+
+def _naive_utc(value: Any) -> Any:
+    # The store keeps naive UTC; a PostgreSQL driver may hand back aware values.
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def dataset_from_store(
+    engine: Any,
+    *,
+    timezone: str,
+    as_of: dt.date,
+    office_key: str = DEFAULT_OFFICE_KEY,
+    latest: dt.datetime | None = None,
+    post_charges: bool = True,
+) -> SimulatorDataset:
+    """The simulator seeded from an operational store's rows (``engine``: a SQLAlchemy engine on it), as
+    :func:`dataset_from_practice` seeds it from a generated practice: the same clients, appointments, charges,
+    payments and adjustments, so a build with AdvancedMD as the system of record can be compared with one
+    reading the store."""
+    import sqlalchemy as sa
+
+    from operational_api.models import Base
+
+    tables: dict[str, _StoreTable] = {}
+    with engine.connect() as conn:
+        for name in STORE_TABLES:
+            table = Base.metadata.tables[name]
+            result = conn.execute(sa.select(table).order_by(*table.primary_key.columns))
+            columns = tuple(result.keys())
+            rows = [tuple(_naive_utc(v) for v in row) for row in result]
+            tables[name] = _StoreTable(columns, rows)
+    practice = _StorePractice(_StoreSpec(timezone, as_of), tables)
+    return dataset_from_practice(practice, office_key=office_key, latest=latest, post_charges=post_charges)
+
+
 def synthetic_practice_dataset(
     *,
     clinicians: int,
@@ -396,6 +487,7 @@ __all__ = [
     "APPT_STATUS_TO_AMD",
     "DEFAULT_OFFICE_KEY",
     "dataset_from_practice",
+    "dataset_from_store",
     "simulator_clock_start",
     "synthetic_practice_dataset",
 ]

@@ -34,7 +34,7 @@ AS_OF = dt.date(2025, 3, 7)  # a Friday
 SPEC = PracticeSpec(clinicians=2, months=1, seed=7, as_of=AS_OF)
 WINDOW = (AS_OF - dt.timedelta(days=29), AS_OF + dt.timedelta(days=14))  # the initial visit load
 DATEVISITS_STATUSES = {0, 1, 2, 3, 10, 12}
-CPT_RE = r"^(\d{5}|\d{4}[FTU])$"
+CPT_RE = r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4}|[A-Z][A-Z0-9]{1,9})$"  # procedure codes the landing accepts
 PHI_COLUMNS = {
     "last_name",
     "first_name",
@@ -263,7 +263,7 @@ def expected_state(
 ) -> dict[str, dict[int, Any]]:
     """What the warehouse must hold after an initial load of ``window`` plus incremental runs that only
     touched visits inside it: live patients and coverages; live visits of the window in the statuses
-    getdatevisits answers; their live charges with a CPT code (the rest are quarantined)."""
+    getdatevisits answers; their live charges with a valid procedure code (the rest are quarantined)."""
     patients = {p.patient_id: landed_patient(ds, p.patient_id) for p in ds.live_patients()}
     coverages = {cid: c for pid in patients for cid, c in landed_coverages(ds, pid).items()}
     visits = {

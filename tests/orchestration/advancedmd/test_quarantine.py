@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 
-from tests.orchestration.advancedmd.conftest import AmdWorld
+from tests.orchestration.advancedmd.conftest import WINDOW, AmdWorld
 
 
 def _rows_per_record(amd: AmdWorld) -> Counter[tuple[str, int]]:
@@ -12,11 +13,21 @@ def _rows_per_record(amd: AmdWorld) -> Counter[tuple[str, int]]:
 
 
 def test_rereading_a_bad_record_adds_no_row_and_a_new_bad_version_adds_one(amd: AmdWorld):
+    from ingest.advancedmd.simulator.dataset import ChargeSpec
+
     ds = amd.ds
+    # A charge whose procedure code is no code at all, on a visit of the initial window that has none.
+    visit = next(
+        v
+        for v in ds.live_visits()
+        if WINDOW[0] <= v.visit_date <= WINDOW[1] and v.appt_status == 0 and not v.charges_posted
+    )
+    [posted] = ds.post_charges(visit.visit_id, [ChargeSpec(cpt_code="99-213", fee=Decimal("120.00"))])
+    amd.advance(1)
     amd.sync()
     first = _rows_per_record(amd)
-    # The synthetic practice's no-show fees carry the practice code NOSHOW, not a CPT code.
     bad_charge = next(rid for entity, rid in first if entity == "charges")
+    assert bad_charge == posted.charge_id
     day = ds.visits[ds.charges[bad_charge].visit_id].visit_date.isoformat()
 
     for _ in range(2):  # the nightly re-read of a day, and a repair backfill of it

@@ -6,7 +6,7 @@
 with
 
 appointments as (
-    select * from {{ ref('stg_operational__appointments') }}
+    select * from {{ ref('int_appointments_of_record') }}
 ),
 
 bounds as (

@@ -8,7 +8,7 @@ notes as (
 ),
 
 appointments as (
-    select * from {{ ref('stg_operational__appointments') }}
+    select * from {{ ref('int_appointments_of_record') }}
 ),
 
 joined as (

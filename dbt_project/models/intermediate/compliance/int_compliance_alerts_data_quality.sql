@@ -17,6 +17,8 @@ advancedmd_patient_links as (select * from {{ ref('stg_operational__advancedmd_p
 
 advancedmd_provider_links as (select * from {{ ref('stg_operational__advancedmd_provider_links') }}),
 
+advancedmd_visits as (select * from {{ ref('int_advancedmd_visits_linked') }}),
+
 params as (
     select
         {{ rule_value('APPOINTMENT_STATUS', 'stale_after_hours') }} as stale_after_hours,
@@ -185,6 +187,40 @@ advancedmd_unlinked as (
     where sync_status = 'UNMATCHED'
 ),
 
+advancedmd_days as (
+    select
+        min(visit_date) as first_date,
+        max(visit_date) as last_date
+    from advancedmd_visits
+),
+
+store_appointments_not_in_advancedmd as (
+    -- With AdvancedMD as the scheduling record, a store appointment it does not hold (on a day its visits cover)
+    -- is out of the counts: said here, never silently. Moved originals stay counted (int_appointments_of_record).
+    select
+        'APPOINTMENT_NOT_IN_ADVANCEDMD' as alert_type,
+        'WARNING' as severity,
+        a.clinician_id as target_user_id,
+        'FRONT_DESK' as target_role,
+        false as is_supervisor_escalated,
+        false as is_admin_escalated,
+        'appointment' as entity_type,
+        a.appointment_id as entity_id,
+        'Appointment #' || cast(a.appointment_id as varchar) || ' on ' || cast(a.appointment_date as varchar)
+        || ' is in the store but not in AdvancedMD, the scheduling record, so no measure counts it' as message,
+        'Book it in AdvancedMD (same client and start), or cancel it in the store' as action_required,
+        a.appointment_date as due_date
+    from appointments as a
+    cross join advancedmd_days as d
+    where {{ 'true' if system_of_record('scheduling') == 'advancedmd' else 'false' }}
+        and a.appointment_status <> 'RESCHEDULED'
+        and a.appointment_date between d.first_date and d.last_date
+        and not exists (
+            select 1 from advancedmd_visits as v
+            where v.store_appointment_id = a.appointment_id
+        )
+),
+
 unioned as (
     select * from stale_appointments
     union all
@@ -197,6 +233,8 @@ unioned as (
     select * from completed_with_gaps
     union all
     select * from advancedmd_unlinked
+    union all
+    select * from store_appointments_not_in_advancedmd
 ),
 
 final as (

@@ -2,7 +2,7 @@
 with
 
 charges as (
-    select * from {{ ref('stg_operational__charges') }}
+    select * from {{ ref('int_charges_of_record') }}
 ),
 
 claims as (
@@ -22,11 +22,11 @@ transactions as (
 ),
 
 applications as (
-    select * from {{ ref('stg_operational__payment_applications') }}
+    select * from {{ ref('int_payment_applications_of_record') }}
 ),
 
 adjustments as (
-    select * from {{ ref('stg_operational__charge_adjustments') }}
+    select * from {{ ref('int_charge_adjustments_of_record') }}
 ),
 
 primary_policies as (

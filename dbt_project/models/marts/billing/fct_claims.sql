@@ -7,7 +7,7 @@ claims as (
 ),
 
 charges as (
-    select * from {{ ref('stg_operational__charges') }}
+    select * from {{ ref('int_charges_of_record') }}
 ),
 
 claim_clinicians as (

@@ -1,11 +1,11 @@
 with
 
 payments as (
-    select * from {{ ref('stg_operational__payments') }}
+    select * from {{ ref('int_payments_of_record') }}
 ),
 
 applications as (
-    select * from {{ ref('stg_operational__payment_applications') }}
+    select * from {{ ref('int_payment_applications_of_record') }}
 ),
 
 applied as (

@@ -3,7 +3,7 @@
 with
 
 applications as (
-    select * from {{ ref('stg_operational__payment_applications') }}
+    select * from {{ ref('int_payment_applications_of_record') }}
 ),
 
 payments as (

@@ -1,0 +1,72 @@
+{#- The practice's charges as the system of record for billing holds them (system_of_record), in the columns of
+    stg_operational__charges.
+
+    store: the store's charges.
+    advancedmd: one row per AdvancedMD charge line (int_advancedmd_charges_linked). AdvancedMD's row wins for
+    what it holds: CPT code, modifiers, units, amount, date of service, entry time, client (patient link) and
+    clinician (provider link, else the store's). The store charge of the same line fills what AdvancedMD's
+    API does not give us: the note, the claim, the charge status and the billing hold. The running totals are
+    AdvancedMD's payments and write-offs (gettxhistory). A line with no store counterpart is UNBILLED, not on
+    hold. -#}
+{% if system_of_record('billing') == 'advancedmd' %}
+    with
+
+    lines as (
+        select * from {{ ref('int_advancedmd_charges_linked') }}
+    ),
+
+    store as (
+        select * from {{ ref('stg_operational__charges') }}
+    ),
+
+    transactions as (
+        select * from {{ ref('stg_advancedmd__transactions') }}
+    ),
+
+    totals as (
+        select
+            office_key,
+            advancedmd_charge_id,
+            sum(case when transaction_kind = 'PAYMENT' then amount else 0 end) as payment_amount,
+            sum(case when transaction_kind = 'WRITEOFF' and transaction_code not like 'PR%' then amount else 0 end)
+                as adjustment_amount,
+            sum(case when transaction_kind = 'WRITEOFF' and transaction_code like 'PR%' then amount else 0 end)
+                as patient_responsibility_amount
+        from transactions
+        group by 1, 2
+    ),
+
+    final as (
+        select
+            lines.charge_id,
+            lines.client_id,
+            coalesce(lines.linked_clinician_id, store.clinician_id) as clinician_id,
+            lines.appointment_id,
+            store.note_id,
+            store.claim_id,
+            store.created_by_user_id,
+            lines.cpt_code,
+            lines.modifiers,
+            coalesce(store.charge_status, 'UNBILLED') as charge_status,
+            lines.units,
+            lines.charge_amount,
+            cast(coalesce(totals.payment_amount, 0) as numeric(12, 2)) as payment_amount,
+            cast(coalesce(totals.adjustment_amount, 0) as numeric(12, 2)) as adjustment_amount,
+            cast(coalesce(totals.patient_responsibility_amount, 0) as numeric(12, 2)) as patient_responsibility_amount,
+            coalesce(store.is_billing_hold, false) as is_billing_hold,
+            lines.service_date,
+            cast({{ to_local('lines.created_at') }} as date) as entered_date,
+            lines.created_at as entered_at,
+            lines.changed_at as updated_at
+        from lines
+        left join store
+            on lines.store_charge_id = store.charge_id
+        left join totals
+            on lines.office_key = totals.office_key
+            and lines.advancedmd_charge_id = totals.advancedmd_charge_id
+    )
+
+    select * from final
+{% else %}
+    select * from {{ ref('stg_operational__charges') }}
+{% endif %}
