@@ -367,6 +367,12 @@ class Warehouse:
             return rows
         with self.postgres() as con, con.transaction():
             cur = con.cursor()
+            # Writers of one schema take turns (until commit): PostgreSQL's "create ... if not exists" is not
+            # safe against itself, so concurrent runs landing into a new schema or table (ten ERA files at once)
+            # failed on a duplicate catalog key; the rows themselves are short to write.
+            cur.execute(
+                "select pg_advisory_xact_lock(hashtext(%s))", [f"mentalspace warehouse schema {schema}"]
+            )
             cur.execute(f"create schema if not exists {_quote(schema)}")
             first = True
             for frame in batches:

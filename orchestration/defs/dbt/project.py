@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -18,6 +21,7 @@ from orchestration.lib.environment import DBT_PROJECT_DIR, current_environment
 
 # dagster-dbt would look for `dbt` on PATH; the one in our virtual environment is the pinned one.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 class DbtCli(DbtCliResource):
@@ -66,8 +70,8 @@ def parse_in_background() -> Callable[[], None]:
     env = current_environment()
     os.environ.update(env.dbt_env())
     manifest = env.dbt_target_path / "manifest.json"
-    process = None if _manifest_is_current(manifest) else _start_parse(manifest, env.dbt_target)
-    return lambda: _finish_parse(process) if process else None
+    parse = None if _manifest_is_current(manifest) else _start_parse(manifest, env.dbt_target)
+    return lambda: _finish_parse(parse) if parse else None
 
 
 def _manifest_is_current(manifest: Path) -> bool:
@@ -80,18 +84,39 @@ def _manifest_is_current(manifest: Path) -> bool:
     return manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources)
 
 
-def _start_parse(manifest: Path, target: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [DBT_EXECUTABLE, "parse", "--quiet", "--target", target, "--target-path", str(manifest.parent)],
+@dataclass
+class _Parse:
+    process: subprocess.Popen
+    folder: Path  # private to this parse
+    manifest: Path  # where the result goes
+
+
+def _start_parse(manifest: Path, target: str) -> _Parse:
+    """`dbt parse` into a folder of its own: dbt writes manifest.json in place, and every process loading the
+    definitions reads it (ten ERA runs starting at once): a reader must only ever find a whole file there."""
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=".parse-", dir=manifest.parent))
+    previous = manifest.parent / PARTIAL_PARSE_FILE
+    if previous.exists():  # dbt re-parses only what changed since
+        shutil.copy2(previous, folder / PARTIAL_PARSE_FILE)
+    process = subprocess.Popen(
+        [DBT_EXECUTABLE, "parse", "--quiet", "--target", target, "--target-path", str(folder)],
         cwd=DBT_PROJECT_DIR,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    return _Parse(process, folder, manifest)
 
 
-def _finish_parse(process: subprocess.Popen) -> None:
-    output, _ = process.communicate()
-    if process.returncode != 0:
-        detail = output.strip().splitlines()
-        raise PlatformError("dbt parse failed: " + (detail[-1] if detail else "no output"))
+def _finish_parse(parse: _Parse) -> None:
+    try:
+        output, _ = parse.process.communicate()
+        if parse.process.returncode != 0:
+            detail = output.strip().splitlines()
+            raise PlatformError("dbt parse failed: " + (detail[-1] if detail else "no output"))
+        if (parse.folder / PARTIAL_PARSE_FILE).exists():
+            os.replace(parse.folder / PARTIAL_PARSE_FILE, parse.manifest.parent / PARTIAL_PARSE_FILE)
+        os.replace(parse.folder / "manifest.json", parse.manifest)
+    finally:
+        shutil.rmtree(parse.folder, ignore_errors=True)

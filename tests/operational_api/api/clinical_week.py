@@ -455,6 +455,7 @@ def generator_rows() -> dict[str, tuple[tuple[str, ...], list[tuple]]]:
             r.add(
                 "clients", ev.ref, **fields, primary_clinician_id=r.ids[x["primary_clinician"]], status="ACTIVE",
                 has_suicidal_ideation=False, is_emancipated=False,
+                has_email_contact_consent=False, has_sms_contact_consent=False,
                 created_at=ev.at, updated_at=ev.at,
             )  # fmt: skip
         elif ev.action == "update_client":
