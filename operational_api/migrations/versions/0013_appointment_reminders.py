@@ -23,13 +23,10 @@ STATUSES_BEFORE = "'queued', 'sent', 'failed_permanent', 'bounced'"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("clients") as batch:
-        batch.add_column(
-            sa.Column("has_email_contact_consent", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.add_column(
-            sa.Column("has_sms_contact_consent", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN, not a batch: on SQLite a batch rebuilds the table, and dropping the old `clients`
+    # fails its foreign keys as soon as the store holds a practice.
+    for column in ("has_email_contact_consent", "has_sms_contact_consent"):
+        op.add_column("clients", sa.Column(column, sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table("notification_outbox") as batch:
         batch.alter_column("recipient_user_id", existing_type=sa.Integer(), nullable=True)
         batch.add_column(sa.Column("recipient_client_id", sa.Integer(), nullable=True))
@@ -65,6 +62,5 @@ def downgrade() -> None:
         batch.drop_constraint(op.f("fk_notification_outbox_recipient_client_id_clients"), type_="foreignkey")
         batch.drop_column("recipient_client_id")
         batch.alter_column("recipient_user_id", existing_type=sa.Integer(), nullable=False)
-    with op.batch_alter_table("clients") as batch:
-        batch.drop_column("has_sms_contact_consent")
-        batch.drop_column("has_email_contact_consent")
+    for column in ("has_sms_contact_consent", "has_email_contact_consent"):
+        op.drop_column("clients", column)
