@@ -85,6 +85,8 @@ final as (
         deviation_benchmark,
         {{ metric_rag_status('flagged', 'flagged', 'is_running_period', 'is_settled_period') }} as rag_status
     from flagged
+    -- A backfill's periods only (macros/metric_window.sql); benchmarks above still read the earlier months.
+    where {{ metric_window_condition('period_start') }}
 )
 
 select * from final
