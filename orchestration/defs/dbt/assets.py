@@ -26,10 +26,29 @@ AFTER_METRICS = "fct_practice_metrics+"
 METRICS_GROUP = "metrics"
 
 
+METRIC_PATHS = ("models/marts/metrics/", "models/intermediate/metrics/")
+
+
 class _MetricsTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props) -> str:
         # Its own group: the dashboards' Backfills page offers a backfill per partitioned group.
         return METRICS_GROUP
+
+    def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
+        # The measures' edges among themselves (mtr_* -> int_practice_metrics_unioned -> fct_practice_metrics)
+        # are left out of the asset graph: Dagster fails a run without partitions (the refresh) of a partitioned
+        # asset whose partitioned parent was ever materialized (it maps the parent's partitions through the run's
+        # partition range, which such a run has not). dbt still orders them, being one `dbt build`.
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if not hasattr(self, "_metric_keys"):
+            self._metric_keys = {
+                self.get_asset_key(node)
+                for node in manifest["nodes"].values()
+                if node["resource_type"] == "model" and node["original_file_path"].startswith(METRIC_PATHS)
+            }
+        if spec.key not in self._metric_keys:
+            return spec
+        return spec.replace_attributes(deps=[d for d in spec.deps if d.asset_key not in self._metric_keys])
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource, extra: list[str]):
