@@ -7,7 +7,7 @@
     windowed, never the inputs: a period's figure still sees all the history it reads (lookbacks, the previous
     period, the six months of a deviation benchmark), so a window's rows equal a full rebuild's.
 
-    metric_window()                  [start, end] dates of this incremental build's window, or none (build all)
+    metric_window()                  [start, end] (ISO dates) of this incremental build's window, or none (all)
     metric_window_condition(column)  `column` in the window, as SQL (true when there is no window)
 -#}
 {% macro metric_window() -%}
@@ -16,8 +16,7 @@
     {%- if first is none or last is none -%}
         {{ exceptions.raise_compiler_error("set both vars period_start and period_end (inclusive dates), or neither") }}
     {%- endif -%}
-    {%- set parse = modules.datetime.datetime.strptime -%}
-    {%- set window = [parse(first | string, '%Y-%m-%d').date(), parse(last | string, '%Y-%m-%d').date()] -%}
+    {%- set window = [first | string, last | string] -%}
     {%- if window[0] > window[1] -%}
         {{ exceptions.raise_compiler_error("period_start " ~ first ~ " is after period_end " ~ last) }}
     {%- endif -%}
@@ -32,8 +31,7 @@
     {%- if window is none -%}
         true
     {%- else -%}
-        {{ column }} between cast('{{ window[0] - modules.datetime.timedelta(days=lead_days) }}' as date)
-        and cast('{{ window[1] }}' as date)
+        {{ column }} between cast('{{ window[0] }}' as date) - {{ lead_days }} and cast('{{ window[1] }}' as date)
     {%- endif -%}
 {%- endmacro %}
 

@@ -5,6 +5,7 @@ embedded warehouse and swap it in, as every Dagster run does (tests/orchestratio
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import sqlite3
 from pathlib import Path
@@ -111,3 +112,24 @@ def test_a_backfill_of_a_range_of_months_equals_a_full_rebuild_of_them(practice)
     assert {k: v for k, v in backfilled.items() if k != sentinel} == {
         k: v for k, v in rebuilt.items() if k != sentinel
     }
+
+
+def test_the_cli_backfills_the_months_covering_its_dates(var_dir, capsys):
+    from mentalspace_cli.main import main
+    from mentalspace_cli.metrics import months_covering
+
+    assert months_covering(dt.date(2026, 11, 16), dt.date(2026, 11, 22)) == ("2026-11-01", "2026-11-01")
+    assert months_covering(dt.date(2026, 10, 29), dt.date(2026, 12, 2)) == ("2026-10-01", "2026-12-01")
+    assert main(["metrics", "backfill", "--start", "2026-11-22", "--end", "2026-11-16"]) == 2
+    assert main(["metrics", "backfill", "--start", "2026-11-22"]) == 2
+    assert main(["metrics", "backfill", "--full", "--start", "2026-11-22", "--end", "2026-11-23"]) == 2
+    assert main(["metrics", "backfill", "--start", "2019-01-01", "--end", "2019-01-02"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == [
+        "error: --end 2026-11-16 is before --start 2026-11-22",
+        "error: give both --start and --end",
+        "error: give --start D --end D, or --full",
+        "error: the measures' months run from 2023-01-01 to "
+        + errors[3].split(" to ")[1].split(";")[0]
+        + "; 2019-01-01..2019-01-02 is outside",
+    ]
