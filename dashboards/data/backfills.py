@@ -135,11 +135,15 @@ def covering_partitions(group: BackfillGroup, first: dt.date, last: dt.date) -> 
     starts = [dt.date.fromisoformat(k[:10]) for k in group.partition_keys]
     keys = []
     for i, (key, start) in enumerate(zip(group.partition_keys, starts, strict=True)):
-        # A window runs to the next key's start; the newest one is taken to be as long as the one before it.
+        # A window runs to the next key's start; the newest one is as long as the one before it (a month's
+        # length varies: a monthly one runs to the next month's first).
+        step = (start - starts[i - 1]) if i else dt.timedelta(days=1)
         if i + 1 < len(starts):
             end = starts[i + 1]
+        elif step >= dt.timedelta(days=28):
+            end = (start + dt.timedelta(days=32)).replace(day=1)
         else:
-            end = start + ((start - starts[i - 1]) if i else dt.timedelta(days=1))
+            end = start + step
         if start <= last and end > first:
             keys.append(key)
     return keys
