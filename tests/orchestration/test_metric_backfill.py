@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import json
 import sqlite3
 from pathlib import Path
 
@@ -133,3 +134,15 @@ def test_the_cli_backfills_the_months_covering_its_dates(var_dir, capsys):
         + errors[3].split(" to ")[1].split(";")[0]
         + "; 2019-01-01..2019-01-02 is outside",
     ]
+
+
+def test_a_range_of_months_is_one_window_of_dbt_vars_and_no_range_a_full_rebuild(var_dir):
+    from orchestration.defs.dbt.partitions import METRIC_MONTHS, metric_window_args
+
+    first, last = (METRIC_MONTHS.time_window_for_partition_key(key) for key in RANGE)
+    window = dg.TimeWindow(first.start, last.end)  # what a run of the range sees
+    assert metric_window_args(window) == [
+        "--vars",
+        json.dumps({"period_start": "2026-11-01", "period_end": "2026-12-31"}),
+    ]
+    assert metric_window_args(None) == ["--full-refresh"]
