@@ -1,4 +1,4 @@
-"""dbt models, seeds and tests as Dagster assets and checks (one `dbt build`, events streamed)."""
+"""dbt models, seeds and tests as Dagster assets and checks (a `dbt build` per multi-asset, events streamed)."""
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, dbt_assets
@@ -21,12 +21,10 @@ PROJECT = dbt_project()
 # The measures and the views stacking them (partitioned by month, orchestration/defs/dbt/partitions.py), and what
 # reads them (the compliance alerts): three dbt builds in a refresh, in this order, since a multi-asset's assets
 # cannot sit both upstream and downstream of another's.
-METRIC_MODELS = "path:models/marts/metrics path:models/intermediate/metrics"
+METRIC_PATHS = ("models/marts/metrics/", "models/intermediate/metrics/")
+METRIC_MODELS = " ".join(f"path:{p.rstrip('/')}" for p in METRIC_PATHS)
 AFTER_METRICS = "fct_practice_metrics+"
 METRICS_GROUP = "metrics"
-
-
-METRIC_PATHS = ("models/marts/metrics/", "models/intermediate/metrics/")
 
 
 class _MetricsTranslator(DagsterDbtTranslator):
