@@ -11,6 +11,7 @@
     mentalspace amd backfill         replace AdvancedMD visits and charges of a date range, one Dagster run per day
     mentalspace amd link-provider    link an AdvancedMD provider profile to a clinician by hand (when NPIs differ)
     mentalspace amd-sim              run the local AdvancedMD simulator
+    mentalspace metrics backfill     recompute the measures of the months covering a date range (or --full)
     mentalspace users ...            staff accounts: create, roles, unlock, MFA reset, HIPAA training (users --help)
     mentalspace audit verify|export|purge   the audit log's hash chain, daily files and 7-year retention
     mentalspace db grant-app-role ROLE / warehouse grant-analyst ROLE   PostgreSQL roles
@@ -707,9 +708,11 @@ def build_parser() -> argparse.ArgumentParser:
     users_cli.register(sub)
 
     from mentalspace_cli import audit as audit_commands
+    from mentalspace_cli import metrics as metrics_commands
     from mentalspace_cli import roles as role_commands
 
     audit_commands.register(sub)
+    metrics_commands.register(sub)
     role_commands.register(sub)
 
     # add_help=False: `amd-sim --help` is the simulator's own help (see PASSTHROUGH in main).

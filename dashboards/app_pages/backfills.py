@@ -25,9 +25,7 @@ def settings(groups: list[backfills.BackfillGroup], today: dt.date):
     group = groups[names.index(name)]
     newest = dt.date.fromisoformat(group.partition_keys[-1][:10])
     last = min(newest, today)
-    days = c2.date_input(
-        "Partitions (days)", (last - dt.timedelta(days=6), last), key="bf_days", format="YYYY-MM-DD"
-    )
+    days = c2.date_input("Dates", (last - dt.timedelta(days=6), last), key="bf_days", format="YYYY-MM-DD")
     first, last = (days[0], days[-1]) if isinstance(days, tuple | list) and days else (last, last)
     return group, first, last
 
@@ -35,7 +33,7 @@ def settings(groups: list[backfills.BackfillGroup], today: dt.date):
 def body(user, scope) -> None:
     st.title("Backfills")
     st.caption(
-        "Re-materialise a group's partitions for a range of days. Runs go through the Dagster daemon; "
+        "Re-materialise a group's partitions covering a range of dates. Runs go through the Dagster daemon; "
         f"webserver: {backfills.dagster_url()}"
     )
     try:
@@ -48,6 +46,16 @@ def body(user, scope) -> None:
         return
     group, first, last = settings(groups, dt.date.today())
     st.caption(f"{len(group.assets)} asset(s): " + ", ".join("/".join(p) for p in group.assets))
+    # A group partitioned by month (the measures) backfills whole months: say which before launching.
+    keys = backfills.covering_partitions(group, first, last)
+    if keys:
+        span = keys[0] if len(keys) == 1 else f"{keys[0]} to {keys[-1]}"
+        st.caption(
+            ui.plain(
+                f"Backfills {len(keys)} partition(s) covering {first} to {last}: {span} "
+                "(a partition by month recomputes the whole month: its days, the weeks starting in it and the month)."
+            )
+        )
     if st.button("Launch backfill", type="primary", key="bf_launch"):
         try:
             backfill_id = backfills.launch(user, group, first, last)

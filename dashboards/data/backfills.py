@@ -129,11 +129,31 @@ def _groups(url: str) -> list[BackfillGroup]:
     return found
 
 
+def covering_partitions(group: BackfillGroup, first: dt.date, last: dt.date) -> list[str]:
+    """The group's partitions whose time window overlaps the days `first`..`last`: those days for a daily group,
+    the months covering them for a monthly one (the measures: a week inside November is November's partition)."""
+    starts = [dt.date.fromisoformat(k[:10]) for k in group.partition_keys]
+    keys = []
+    for i, (key, start) in enumerate(zip(group.partition_keys, starts, strict=True)):
+        # A window runs to the next key's start; the newest one is as long as the one before it (a month's
+        # length varies: a monthly one runs to the next month's first).
+        step = (start - starts[i - 1]) if i else dt.timedelta(days=1)
+        if i + 1 < len(starts):
+            end = starts[i + 1]
+        elif step >= dt.timedelta(days=28):
+            end = (start + dt.timedelta(days=32)).replace(day=1)
+        else:
+            end = start + step
+        if start <= last and end > first:
+            keys.append(key)
+    return keys
+
+
 def launch(user: SignedInUser | None, group: BackfillGroup, first: dt.date, last: dt.date) -> str:
-    """Launch a backfill of the group's partitions from `first` to `last` (day keys); returns its id."""
+    """Launch a backfill of the group's partitions covering `first` to `last`; returns its id."""
     detail = {"group": group.name, "from": first.isoformat(), "to": last.isoformat()}
     _require_admin(user, "backfill.launch", **detail)
-    keys = [k for k in group.partition_keys if first.isoformat() <= k[:10] <= last.isoformat()]
+    keys = covering_partitions(group, first, last)
     if not keys:
         raise PlatformError(f"{group.name} has no partitions from {first} to {last}")
     params = {
@@ -160,7 +180,7 @@ def launch(user: SignedInUser | None, group: BackfillGroup, first: dt.date, last
         "backfill.launch",
         entity="dagster_backfill",
         entity_id=backfill_id,
-        detail={**detail, "partitions": len(keys)},
+        detail={**detail, "partitions": len(keys), "first_partition": keys[0], "last_partition": keys[-1]},
     )
     return backfill_id
 

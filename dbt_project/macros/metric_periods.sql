@@ -81,7 +81,7 @@ per_clinician as (
         sum(numerator_part) as numerator,
         sum(denominator_part) as denominator
     from {{ parts_cte }}
-    where clinician_id is not null
+    where clinician_id is not null and {{ metric_window_condition('period_start', lead_days=31) }}
     group by 1, 2, 3, 4
 ),
 {%- endif %}
@@ -95,6 +95,8 @@ per_practice as (
         sum(numerator_part) as numerator,
         sum(denominator_part) as denominator
     from {{ parts_cte }}
+    -- A backfill's window (macros/metric_window.sql), with the month before it for the first period's previous.
+    where {{ metric_window_condition('period_start', lead_days=31) }}
     group by 1, 2, 3
 ),
 
@@ -142,6 +144,7 @@ final as (
         cast(previous_value as numeric(18, 4)) as previous_value,
         cast(metric_value - previous_value as numeric(18, 4)) as change_from_previous
     from compared
+    where {{ metric_window_condition('period_start') }}
 )
 
 select * from final

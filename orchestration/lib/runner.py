@@ -25,10 +25,17 @@ LANDING_GROUPS = ("operational", "era_setup", "advancedmd_setup", "advancedmd")
 
 
 def unpartitioned(defs: dg.Definitions) -> dg.AssetSelection:
-    """Every asset without partitions: a plain build never needs a partition key (ERA files and
-    AdvancedMD days are materialized per partition by their own jobs and backfills)."""
+    """Every asset a run without a partition key builds: a plain build never needs one (ERA files and
+    AdvancedMD days are materialized per partition by their own jobs and backfills). The measures' months are
+    the exception: without a partition they are rebuilt whole (orchestration/defs/dbt/partitions.py)."""
+    from orchestration.defs.dbt.partitions import METRIC_MONTHS
+
     graph = defs.resolve_asset_graph()
-    keys = [key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def is None]
+    keys = [
+        key
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).partitions_def is None or graph.get(key).partitions_def is METRIC_MONTHS
+    ]
     return dg.AssetSelection.assets(*keys)
 
 

@@ -1,5 +1,6 @@
-"""The Backfills page launches a Dagster backfill through the webserver's GraphQL API and follows it to the end;
-nobody but an administrator sees the page or gets an answer from its loaders."""
+"""The Backfills page launches a Dagster backfill through the webserver's GraphQL API and follows it to the end
+(a week of the measures: the month partition covering it, one run); nobody but an administrator sees the page or
+gets an answer from its loaders."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 from sqlalchemy import select
@@ -19,12 +21,12 @@ from sqlalchemy import select
 from dashboards.data import backfills
 from operational_api.audit import AuditEvent
 from operational_api.db import get_engine, session_scope
-from operational_api.models_audit import AuditExport
 from operational_api.settings import database_url
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, copy_practice
 from tests.dashboards.conftest import signed_in_app
 
 WEEK = (dt.date(2026, 11, 16), dt.date(2026, 11, 22))
+NOVEMBER = "2026-11-01"  # the measures' month partition covering WEEK
 
 
 def _free_port() -> int:
@@ -112,7 +114,7 @@ def test_non_administrators_get_nothing_from_the_loaders(admin_demo):
         user = signed_in_app(admin_demo, role).session_state["auth_user"]
         with pytest.raises(backfills.BackfillRefused):
             backfills.backfill_groups(user)
-        group = backfills.BackfillGroup("audit", (("audit", "daily_export"),), ("2026-11-16",))
+        group = backfills.BackfillGroup("metrics", (("marts", "fct_practice_metrics"),), (NOVEMBER,))
         with pytest.raises(backfills.BackfillRefused):
             backfills.launch(user, group, *WEEK)
         with pytest.raises(ValueError, match="Could not find a navigation page"):
@@ -121,12 +123,36 @@ def test_non_administrators_get_nothing_from_the_loaders(admin_demo):
     assert len(refused) == 4 and {r.outcome for r in refused} == {"refused"}
 
 
-def test_an_administrator_backfills_a_week_and_the_run_completes(dagster_webserver, admin_demo):
+def _warehouse(var: Path, sql: str) -> tuple:
+    with duckdb.connect(str(var / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchone()
+
+
+def test_the_dates_map_to_the_partitions_covering_them():
+    months = backfills.BackfillGroup("metrics", (), ("2026-10-01", "2026-11-01", "2026-12-01"))
+    assert backfills.covering_partitions(months, *WEEK) == [NOVEMBER]
+    assert backfills.covering_partitions(months, dt.date(2026, 10, 29), dt.date(2026, 11, 4)) == [
+        "2026-10-01",
+        NOVEMBER,
+    ]
+    assert backfills.covering_partitions(months, dt.date(2026, 12, 31), dt.date(2027, 1, 3)) == ["2026-12-01"]
+    assert backfills.covering_partitions(months, dt.date(2027, 1, 2), dt.date(2027, 1, 3)) == []
+    days = backfills.BackfillGroup("audit", (), tuple(f"2026-11-{d:02}" for d in range(10, 30)))
+    assert backfills.covering_partitions(days, *WEEK) == [f"2026-11-{d}" for d in range(16, 23)]
+
+
+def test_an_administrator_backfills_a_week_of_the_measures_and_the_run_completes(
+    dagster_webserver, admin_demo
+):
+    builds = "select count(*) from reference.warehouse_builds"
+    before = _warehouse(admin_demo, builds)[0]
     at = signed_in_app(admin_demo, "ADMIN")
     at.switch_page("app_pages/backfills.py").run()
     assert not at.exception and not at.info, [i.value for i in at.info]
-    at.selectbox(key="bf_group").set_value("audit").run()
+    at.selectbox(key="bf_group").set_value("metrics").run()
     at.date_input(key="bf_days").set_value(WEEK).run()
+    said = " ".join(c.value for c in at.caption)
+    assert f"covering {WEEK[0]} to {WEEK[1]}: {NOVEMBER}" in said.replace("\\", ""), said
     at.button(key="bf_launch").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     backfill_id = at.session_state["bf_launched"][0][0]
@@ -136,15 +162,21 @@ def test_an_administrator_backfills_a_week_and_the_run_completes(dagster_webserv
         assert time.monotonic() < deadline, f"backfill still {state.status} after 300 s: {state.runs}"
         time.sleep(3)
     assert state.status == "COMPLETED_SUCCESS", state
-    assert state.runs == {"SUCCESS": 1}, "one run for the week (single-run backfill policy)"
+    assert state.partitions == 1 and state.runs == {"SUCCESS": 1}, "November, in one run"
     at.button(key="bf_refresh").click().run()
     assert "COMPLETED_SUCCESS" in set(at.dataframe[0].value["status"])
-    engine = get_engine(database_url())
-    with session_scope(engine) as session:
-        days = session.scalars(select(AuditExport.day).order_by(AuditExport.day)).all()
-    engine.dispose()
-    assert days == [WEEK[0] + dt.timedelta(days=i) for i in range(7)]
+    # The run's dbt build was swapped into the live warehouse, November's measures in it.
+    assert _warehouse(admin_demo, builds)[0] == before + 1
+    assert (
+        _warehouse(
+            admin_demo,
+            f"select count(*) from marts.fct_practice_metrics where period_start >= '{NOVEMBER}' "
+            "and period_grain = 'month' and metric_key = 'kept_visit_rate'",
+        )[0]
+        > 0
+    )
     launches = _audit_rows("backfill.launch")
     assert [(r.actor_user_id, r.entity_id, r.outcome, r.detail["group"]) for r in launches] == [
-        (user.user_id, backfill_id, "ok", "audit")
+        (user.user_id, backfill_id, "ok", "metrics")
     ]
+    assert launches[0].detail["first_partition"] == launches[0].detail["last_partition"] == NOVEMBER

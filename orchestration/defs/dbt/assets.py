@@ -1,11 +1,12 @@
-"""dbt models, seeds and tests as Dagster assets and checks (one `dbt build`, events streamed)."""
+"""dbt models, seeds and tests as Dagster assets and checks (a `dbt build` per multi-asset, events streamed)."""
 
 import dagster as dg
-from dagster_dbt import dbt_assets
+from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
 from operational_api.settings import practice_timezone
 from orchestration.defs.advancedmd.keys import LANDING_TABLES as ADVANCEDMD_LANDING_TABLES
 from orchestration.defs.alerts.assets import store_compliance_alerts
+from orchestration.defs.dbt.partitions import METRIC_MONTHS, metric_window_args
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DbtCli, dbt_project
 from orchestration.defs.era.assets import era_landing_tables
 from orchestration.lib.resources import WarehouseResource
@@ -17,16 +18,88 @@ PRACTICE_TZ = practice_timezone()
 PROJECT = dbt_project()
 
 
-@dbt_assets(manifest=PROJECT.manifest_path, project=PROJECT)
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource):
-    """Every staging, intermediate and mart model and seed; dbt tests arrive as asset checks."""
+# The measures and the views stacking them (partitioned by month, orchestration/defs/dbt/partitions.py), and what
+# reads them (the compliance alerts): three dbt builds in a refresh, in this order, since a multi-asset's assets
+# cannot sit both upstream and downstream of another's.
+METRIC_PATHS = ("models/marts/metrics/", "models/intermediate/metrics/")
+METRIC_MODELS = " ".join(f"path:{p.rstrip('/')}" for p in METRIC_PATHS)
+AFTER_METRICS = "fct_practice_metrics+"
+METRICS_GROUP = "metrics"
+
+
+class _MetricsTranslator(DagsterDbtTranslator):
+    def get_group_name(self, dbt_resource_props) -> str:
+        # Its own group: the dashboards' Backfills page offers a backfill per partitioned group.
+        return METRICS_GROUP
+
+    def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
+        # The measures' edges among themselves (mtr_* -> int_practice_metrics_unioned -> fct_practice_metrics)
+        # are left out of the asset graph: Dagster fails a run without partitions (the refresh) of a partitioned
+        # asset whose partitioned parent was ever materialized (it maps the parent's partitions through the run's
+        # partition range, which such a run has not). dbt still orders them, being one `dbt build`.
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if not hasattr(self, "_metric_keys"):
+            self._metric_keys = {
+                self.get_asset_key(node)
+                for node in manifest["nodes"].values()
+                if node["resource_type"] == "model" and node["original_file_path"].startswith(METRIC_PATHS)
+            }
+        if spec.key not in self._metric_keys:
+            return spec
+        return spec.replace_attributes(deps=[d for d in spec.deps if d.asset_key not in self._metric_keys])
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource, extra: list[str]):
     # Unit tests check formulas against fixed fixtures, not data: they run in the test suite
     # (tests/dbt/test_measures_demo.py, both warehouses), not on every refresh of the warehouse.
     # dbt finds the copy through the environment `writing()` sets (MENTALSPACE_DUCKDB_PATH). Outside a refresh
-    # (this step alone, from the UI) the copy is swapped in after dbt's events have streamed: a failed swap
-    # then fails the step after its models were reported built, in a copy that is discarded.
+    # (this step alone, from the UI, or a backfill) the copy is swapped in after dbt's events have streamed: a
+    # failed swap then fails the step after its models were reported built, in a copy that is discarded.
     with warehouse.writing():
-        yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
+        yield from dbt.cli(
+            ["build", "--exclude-resource-type", "unit_test", *extra], context=context
+        ).stream()
+
+
+@dbt_assets(
+    manifest=PROJECT.manifest_path,
+    project=PROJECT,
+    exclude=f"{METRIC_MODELS} {AFTER_METRICS}",
+    name="warehouse_models",
+)
+def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource):
+    """Every staging, intermediate and mart model and seed the measures read; dbt tests arrive as asset checks."""
+    yield from _build(context, dbt, warehouse, [])
+
+
+@dbt_assets(
+    manifest=PROJECT.manifest_path,
+    project=PROJECT,
+    select=METRIC_MODELS,
+    name="warehouse_metrics",
+    partitions_def=METRIC_MONTHS,
+    # A range of months is one `dbt build` (one window), not a run per month.
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    dagster_dbt_translator=_MetricsTranslator(),
+)
+def warehouse_metrics(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource):
+    """The measures (mtr_* and fct_practice_metrics): a range of months recomputes the periods starting in it,
+    a run without partitions every period."""
+    partitioned = context.has_partition_key or context.has_partition_key_range
+    window = context.partition_time_window if partitioned else None
+    yield from _build(context, dbt, warehouse, metric_window_args(window))
+
+
+@dbt_assets(
+    manifest=PROJECT.manifest_path,
+    project=PROJECT,
+    select=AFTER_METRICS,
+    exclude=METRIC_MODELS,
+    name="warehouse_alert_models",
+)
+def warehouse_alert_models(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource):
+    """The compliance alerts, which read the measures (thresholds, escalations)."""
+    yield from _build(context, dbt, warehouse, [])
 
 
 @dg.asset(
@@ -49,16 +122,27 @@ def warehouse_published(
 
 
 # Land the store, build every model, sync alerts. Partitioned ingest (ERA files, AdvancedMD days)
-# runs in its own jobs; this one never needs a partition key. AdvancedMD syncs are not part of it
+# runs in its own jobs; this one never needs a partition key: without one the month-partitioned measures are
+# rebuilt whole (a backfill of some months is metrics_backfill_job, or the Backfills page). AdvancedMD syncs are not part of it
 # (they keep to the API's tier budget on their own schedules); only their empty landing tables are.
 # One process and one staged copy of the embedded warehouse per run (WarehouseResource), swapped in by the
 # last step, `warehouse/published`, when every other step succeeded, as `mentalspace build` does.
 WAREHOUSE_JOB = dg.define_asset_job(
     "warehouse_refresh_job",
     selection=dg.AssetSelection.groups("operational", "era_setup", "advancedmd_setup", "alerts")
-    | dg.AssetSelection.assets(warehouse_models, warehouse_published),
+    | dg.AssetSelection.assets(
+        warehouse_models, warehouse_metrics, warehouse_alert_models, warehouse_published
+    ),
     executor_def=dg.in_process_executor,
     tags={**WAREHOUSE_REFRESH_TAGS},
+)
+
+# A range of months of the measures in one run, from the measures the warehouse's other models give now:
+# `mentalspace metrics backfill`, the Dagster UI, or the dashboards' Backfills page (the same asset selection).
+METRICS_BACKFILL_JOB = dg.define_asset_job(
+    "metrics_backfill_job",
+    selection=dg.AssetSelection.assets(warehouse_metrics),
+    partitions_def=METRIC_MONTHS,
 )
 
 # Real-time measures (KVR, unsigned notes, today's schedule) every 15 minutes in the practice's day;
@@ -99,8 +183,8 @@ warehouse_monthly_schedule = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[warehouse_models, warehouse_published],
-    jobs=[WAREHOUSE_JOB],
+    assets=[warehouse_models, warehouse_metrics, warehouse_alert_models, warehouse_published],
+    jobs=[WAREHOUSE_JOB, METRICS_BACKFILL_JOB],
     schedules=[
         warehouse_realtime_schedule,
         warehouse_daily_schedule,

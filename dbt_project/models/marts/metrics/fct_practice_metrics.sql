@@ -82,9 +82,15 @@ final as (
         change_from_previous,
         is_running_period,
         is_settled_period,
-        deviation_benchmark,
-        {{ metric_rag_status('flagged', 'flagged', 'is_running_period', 'is_settled_period') }} as rag_status
+        -- Cast to the contract's types: a backfill merges its rows into the table (on_schema_change: fail), and
+        -- PostgreSQL would otherwise type them numeric and text.
+        cast(deviation_benchmark as numeric(18, 4)) as deviation_benchmark,
+        cast(
+            {{ metric_rag_status('flagged', 'flagged', 'is_running_period', 'is_settled_period') }} as varchar
+        ) as rag_status
     from flagged
+    -- A backfill's periods only (macros/metric_window.sql); benchmarks above still read the earlier months.
+    where {{ metric_window_condition('period_start') }}
 )
 
 select * from final
