@@ -115,10 +115,18 @@ def wipe(engine: Engine) -> None:
 # Cheap (a count and a max per table, no row is read) at the price of two blind spots, both harmless for a
 # synthetic practice: edits of generated rows, and on SQLite deleting the newest row of a table and adding one.
 GENERATED_MARKER_KEY = "synthetic_practice"
-# Rows the platform derives from the others on every build (the alert sync), and what people using the demo
-# leave behind (audit rows of every sign-in and page view, MFA recovery codes), so they say nothing about origin.
+# Rows the platform derives from the others on every build (the alert sync, the messages it queues: alerts,
+# digests, reminders), and what people using the demo leave behind (audit rows of every sign-in and page view,
+# MFA recovery codes), so they say nothing about origin.
 DERIVED_TABLES = frozenset(
-    {"compliance_alerts", "audit_events", "audit_exports", "audit_purges", "mfa_recovery_codes"}
+    {
+        "compliance_alerts",
+        "notification_outbox",
+        "audit_events",
+        "audit_exports",
+        "audit_purges",
+        "mfa_recovery_codes",
+    }
 )
 # Rows the migrations themselves write into an empty store (0002's Georgia compliance rules).
 MIGRATION_SEEDED_TABLES = frozenset({"alembic_version", "compliance_rules"})

@@ -37,7 +37,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from operational_api import audit
 from operational_api.api import tokens
 from operational_api.api.problems import PROBLEM_SCHEMA, ApiProblem
-from operational_api.auth import STAFF_ROLES, SignedInUser, _visible_clinicians, training_allows
+from operational_api.auth import (
+    STAFF_ROLES,
+    SignedInUser,
+    SignInThrottle,
+    _visible_clinicians,
+    training_allows,
+)
 from operational_api.models import User
 from operational_api.models_api import ApiSession, IdempotencyRecord
 from operational_api.services.constraints import translate_integrity_error
@@ -61,15 +67,19 @@ TRAINING_RULE = "staff.hipaa_training_required"
 
 @dataclass
 class ApiState:
-    """One per app: the engine routes write through, the token key, the clock."""
+    """One per app: the engine routes write through, the token key, the clock, the sign-in throttle."""
 
     engine: Engine
     signing_key: bytes
     clock: Callable[[], dt.datetime]
     sessions: sessionmaker = field(init=False)
+    # Per server, like the dashboards' (one per server process): a source that keeps failing waits 1, 2, 4 ...
+    # 30 s. Not per Python process: several servers in one process (tests) must not slow each other's callers.
+    sign_in_throttle: SignInThrottle = field(init=False)
 
     def __post_init__(self) -> None:
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.sign_in_throttle = SignInThrottle()
 
     def now(self) -> dt.datetime:
         return self.clock().replace(tzinfo=None)

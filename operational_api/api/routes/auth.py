@@ -13,7 +13,6 @@ from operational_api.auth import (
     AccessSuspended,
     EnrolmentRequired,
     SignInError,
-    SignInThrottle,
     authenticate,
 )
 from operational_api.models import User
@@ -23,9 +22,6 @@ router = APIRouter(tags=["auth"])
 # What these routes audit (`x-audit`, as `api_route` declares it for every other route): the sign-in's own rows
 # (auth.authenticate), the API session issued, rotated or ended.
 AUTH_AUDIT = {"x-audit": {"kind": "auth", "entity": "api_session"}}
-
-# Per process, like the dashboards' throttle: a source that keeps failing waits 1, 2, 4 ... 30 s.
-_THROTTLE = SignInThrottle()
 
 
 class SignIn(BaseModel):
@@ -63,7 +59,7 @@ def sign_in(payload: SignIn, request: Request) -> TokenPair:
     source = f"api:{request.client.host if request.client else '?'}"
     now = state.now()
     try:
-        user = _THROTTLE.attempt(
+        user = state.sign_in_throttle.attempt(
             source,
             lambda: authenticate(
                 state.engine, payload.email, payload.password, payload.totp_code, source=source, now=now
