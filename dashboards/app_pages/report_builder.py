@@ -84,8 +84,8 @@ def body(user, scope) -> None:
 
 def _chart(table: pl.DataFrame, key: str, label: str) -> go.Figure:
     fig = go.Figure()
-    for who in table["who"].unique(maintain_order=True).to_list():
-        part = table.filter(pl.col("who") == who)
+    # One line per clinician id: two clinicians may share a name.
+    for (who, _), part in table.group_by("who", "clinician_id", maintain_order=True):
         fig.add_trace(go.Scatter(x=part["period_start"].to_list(), y=part[key].to_list(), name=who))
     fig.update_layout(title=label, xaxis_title="Period", yaxis_title=label, height=360)
     return fig

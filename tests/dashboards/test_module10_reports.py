@@ -107,6 +107,29 @@ def test_demographics_small_cell_is_suppressed():
     assert out["clients"].to_list() == ["<11", "11", "<11"]
 
 
+def test_report_tables_keep_two_clinicians_who_share_a_name_apart():
+    """The large practice has namesakes: a table keyed by name failed on their two values (Productivity and
+    Compliance report pages raised instead of showing)."""
+    from dashboards.data.module10 import wide
+
+    day = dt.date(2026, 10, 1)
+    long = pl.DataFrame(
+        {
+            "period_start": [day] * 3,
+            "who": ["Sam Lee", "Sam Lee", "Practice"],
+            "clinician_id": [7, 9, None],
+            "metric_key": ["kept_visit_rate"] * 3,
+            "metric_value": [80.0, 90.0, 85.0],
+        }
+    )
+    out = wide(long, ("kept_visit_rate",))
+    assert out.select("who", "clinician_id", "kept_visit_rate").rows() == [
+        ("Practice", None, 85.0),
+        ("Sam Lee", 7, 80.0),
+        ("Sam Lee", 9, 90.0),
+    ]
+
+
 def test_builder_saves_and_subscribes_a_report(demo_env):
     at = open_page(demo_env, "ADMIN", "report_builder")
     at.multiselect(key="rb_measures").set_value(["kept_visit_rate", "no_show_rate"]).run()
