@@ -25,7 +25,7 @@ Each figure is measured inside the page, from the `mousedown` of the click (or t
 that frame, so the driver's polling adds nothing. Median and max are over --runs (at least 3). "title ms"
 (median) is when the h1 first appeared: the page's first delta, against its last in the figure.
 "complete" is when, after that, every chart and data grid on screen (not in a hidden tab) has been drawn
-(plotly's SVG, the grid's canvas); the next click waits for it, so no step pays for the previous page's
+(the chart's SVG or canvas, the grid's canvas); the next click waits for it, so no step pays for the previous page's
 drawing. "browser busy ms" is how long the page's main thread worked from the click to "complete" (Chromium's Performance metrics:
 TaskDuration, with its JavaScript and its layout + style recalculation): what the figure spent in the
 browser; the rest is the server's run and waiting (on a loaded machine, for a CPU).
@@ -72,7 +72,7 @@ COLUMNS = [
 ]
 DEFAULT_SIZES = "large"
 MIN_RUNS = 3
-# "empty": a new Chromium profile (a first visit: Streamlit's scripts, plotly's 4.7 MB among them, fetched and
+# "empty": a new Chromium profile (a first visit: Streamlit's scripts, the chart library's among them, fetched and
 # compiled); "warm": a copy of a profile that has opened every page once (a returning user).
 CACHES = ("empty", "warm")
 FIRST_PAGE_TARGET_MS = 1500

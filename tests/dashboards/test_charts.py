@@ -1,18 +1,19 @@
-"""Charts a practice manager can read: both axes titled, guide-line labels beside the plot (never on a bar),
-and each month's label under its own bar."""
+"""Charts a practice manager can read: both axes titled, guide lines named in the legend beside the plot (never a
+label on a bar), and each month's label under its own bar, in time order."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 
+from tests.dashboards.conftest import chart_specs
 from tests.dashboards.test_pages import MONTH, open_page, warehouse
 
 
-def _specs(at) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+def _main_layer(spec: dict) -> dict:
+    """The layer drawing the data (bars or the line), the one the axes are titled on."""
+    return next(layer for layer in spec["layer"] if "x" in layer.get("encoding", {}))
 
 
 @pytest.mark.parametrize(
@@ -24,23 +25,25 @@ def _specs(at) -> list[dict]:
         ("SUPERVISOR", "my_team"),
     ],
 )
-def test_every_chart_titles_both_axes_and_labels_lines_outside_the_bars(demo_env, role, page):
-    specs = _specs(open_page(demo_env, role, page))
+def test_every_chart_titles_both_axes_and_names_its_lines_outside_the_plot(demo_env, role, page):
+    specs = chart_specs(open_page(demo_env, role, page))
     assert specs, "the demo practice draws charts on this page"
     for spec in specs:
-        layout = spec["layout"]
-        assert layout.get("xaxis", {}).get("title", {}).get("text"), layout.get("title")
-        assert layout.get("yaxis", {}).get("title", {}).get("text"), layout.get("title")
-        for note in layout.get("annotations", []):
-            if note.get("xref") == "paper":  # benchmark / target / alert labels: in the right margin
-                assert note["x"] >= 1 and note["xanchor"] == "left", note
+        encoding = _main_layer(spec)["encoding"]
+        assert encoding["x"].get("title") and encoding["y"].get("title"), spec.get("title")
+        for layer in spec["layer"]:
+            mark = layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+            assert mark != "text", "no label drawn inside the plot, where it could sit on a bar"
+            if mark == "rule":  # benchmark / target / alert / this-week lines: named in the legend
+                colour = layer["encoding"]["color"]
+                assert colour["legend"] is not None and colour["field"] == "guide", colour
 
 
 def test_reports_month_labels_sit_under_their_own_bars(demo_env):
     spec = next(
         s
-        for s in _specs(open_page(demo_env, "ADMIN", "reports"))
-        if s["layout"].get("title", {}).get("text") == "Revenue by month"
+        for s in chart_specs(open_page(demo_env, "ADMIN", "reports"))
+        if s.get("title") == "Revenue by month"
     )
     expected = {
         (f"{month:%b %Y}", source): float(revenue)
@@ -50,12 +53,9 @@ def test_reports_month_labels_sit_under_their_own_bars(demo_env):
             [dt.date(2026, 9, 1), MONTH],
         ).iter_rows()
     }
-    shown = {
-        (label, trace["name"]): value
-        for trace in spec["data"]
-        for label, value in zip(trace["x"], trace["y"], strict=True)
-    }
+    bars = _main_layer(spec)
+    shown = {(row["period"], row["series"]): row["value"] for row in bars["data"]["values"]}
     assert shown.keys() == expected.keys()
     assert shown == pytest.approx(expected)
-    assert spec["layout"]["xaxis"]["type"] == "category"
-    assert spec["layout"]["xaxis"]["categoryarray"] == ["Sep 2026", "Oct 2026", "Nov 2026"]
+    assert bars["encoding"]["x"]["type"] == "nominal"
+    assert bars["encoding"]["x"]["sort"] == ["Sep 2026", "Oct 2026", "Nov 2026"]
