@@ -53,7 +53,9 @@ def _periods(dates: list) -> tuple[list[str], str]:
 
 
 def _x(order: list[str], title: str) -> dict:
-    return {"field": "period", "type": "nominal", "sort": order, "title": title, "axis": {"labelAngle": -45}}
+    # A few periods read level; many are slanted (Vega-Lite drops a label only where two would overlap).
+    axis = {"labelAngle": 0 if len(order) <= 8 else -45}
+    return {"field": "period", "type": "nominal", "sort": order, "title": title, "axis": axis}
 
 
 def _y(field: str, title: str, domain: list | None = None) -> dict:
