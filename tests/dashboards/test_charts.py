@@ -4,7 +4,9 @@ label on a bar), and each month's label under its own bar, in time order."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
+import polars as pl
 import pytest
 
 from tests.dashboards.conftest import chart_specs
@@ -59,3 +61,38 @@ def test_reports_month_labels_sit_under_their_own_bars(demo_env):
     assert shown == pytest.approx(expected)
     assert bars["encoding"]["x"]["type"] == "nominal"
     assert bars["encoding"]["x"]["sort"] == ["Sep 2026", "Oct 2026", "Nov 2026"]
+
+
+def test_supervision_hours_chart_draws_the_required_hours_as_a_named_line():
+    """The below-required measure: bars are the hours logged, the dashed line (named in the legend) the hours
+    required each period; the spec is plain JSON (the browser gets it as is)."""
+    from dashboards.components.charts import metric_trend
+    from dashboards.data.dictionary import MetricDefinition
+
+    hours = MetricDefinition(
+        metric_key="supervision_hours_logged",
+        label="Supervision hours",
+        definition="",
+        counting_convention="",
+        unit="hours",
+        direction="higher_is_better",
+        benchmark_value=None,
+        alert_operator="below_required",
+        alert_threshold=None,
+    )
+    series = pl.DataFrame(
+        {
+            "period_start": [dt.date(2026, 9, 1), dt.date(2026, 10, 1)],
+            "metric_value": [3.0, 4.0],
+            "numerator": [3.0, 4.0],
+            "denominator": [4.0, 4.0],
+            "rag_status": ["URGENT", "GOOD"],
+        }
+    )
+    spec = json.loads(json.dumps(metric_trend(series, hours)))
+    bars, required = spec["layer"]
+    assert [row["period"] for row in bars["data"]["values"]] == ["Sep 2026", "Oct 2026"]
+    assert [row["value"] for row in bars["data"]["values"]] == [3.0, 4.0]
+    assert required["encoding"]["y"]["field"] == "denominator"
+    assert required["encoding"]["color"]["datum"] == "required" and required["encoding"]["color"]["legend"]
+    assert bars["encoding"]["y"]["title"] == required["encoding"]["y"]["title"] == "Supervision hours (hours)"
