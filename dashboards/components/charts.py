@@ -357,3 +357,79 @@ def lines(table: pl.DataFrame, key: str, label: str) -> dict:
         ],
         label,
     )
+
+
+def figure(spec: dict):
+    """The same chart as a Plotly figure, for a PNG in an e-mail (kaleido draws Plotly figures server-side).
+
+    Reads the layers the builders here write: bars (coloured per row or by series), lines, guide rules (their
+    names as labels in the right margin, level with their line) and a benchmark band. Plotly is imported only
+    here: the dashboards never load it.
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    shapes, notes, named = [], [], set()
+    x_title = y_title = ""
+    order = None
+    y_range = None
+    for layer in spec["layer"]:
+        mark = layer["mark"]["type"]
+        encoding = layer["encoding"]
+        rows = layer["data"]["values"]
+        y = encoding.get("y", {})
+        y_range = y_range or (y.get("scale") or {}).get("domain")
+        if mark == "rect":
+            shapes.append(
+                dict(type="rect", xref="paper", x0=0, x1=1, yref="y", y0=rows[0]["low"], y1=rows[0]["high"],
+                     fillcolor=layer["mark"]["color"], opacity=0.1, line=dict(width=0))
+            )  # fmt: skip
+            continue
+        if mark == "rule":
+            colours = dict(
+                zip(encoding["color"]["scale"]["domain"], encoding["color"]["scale"]["range"], strict=True)
+            )
+            dashes = dict(zip(encoding["strokeDash"]["scale"]["domain"], encoding["strokeDash"]["scale"]["range"], strict=True))  # fmt: skip
+            for row in rows:
+                dash = "dot" if dashes[row["guide"]] == _DASH["dot"] else "dash"
+                shapes.append(
+                    dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=row["value"], y1=row["value"],
+                         line=dict(color=colours[row["guide"]], dash=dash))
+                )  # fmt: skip
+                if row["guide"] not in named:  # a band's two edges carry its name once
+                    named.add(row["guide"])
+                    notes.append(
+                        dict(xref="paper", x=1.01, y=row["value"], yref="y", text=row["guide"], showarrow=False,
+                             xanchor="left", yanchor="middle", font=dict(size=11, color=colours[row["guide"]]))
+                    )  # fmt: skip
+            continue
+        x = encoding["x"]
+        x_title, y_title, order = x_title or x["title"], y_title or y["title"], order or x["sort"]
+        xs, ys = [r["period"] for r in rows], [r[y["field"]] for r in rows]
+        colour = encoding.get("color", {})
+        if mark == "bar" and colour.get("field") == "colour":  # one colour per bar: its status
+            fig.add_trace(go.Bar(x=xs, y=ys, marker_color=[r["colour"] for r in rows], name=y["title"]))
+        elif mark == "bar":
+            fig.add_trace(go.Bar(x=xs, y=ys, marker_color=layer["mark"].get("color"), name=y["title"]))
+        else:
+            line = dict(
+                color=layer["mark"].get("color") or (colour.get("scale") or {}).get("range", [BLUE])[0]
+            )
+            if "strokeDash" in layer["mark"]:
+                line["dash"] = "dash"
+            fig.add_trace(
+                go.Scatter(x=xs, y=ys, mode="lines+markers", line=line, name=colour.get("datum", ""))
+            )
+    fig.update_layout(
+        shapes=shapes,
+        annotations=notes,
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        xaxis=dict(type="category", categoryorder="array", categoryarray=order),
+        margin=dict(t=40, b=40, l=10, r=130),
+        height=HEIGHT,
+        showlegend=False,
+    )
+    if y_range:
+        fig.update_yaxes(range=y_range)
+    return fig
