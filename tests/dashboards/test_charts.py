@@ -63,6 +63,19 @@ def test_reports_month_labels_sit_under_their_own_bars(demo_env):
     assert bars["encoding"]["x"]["sort"] == ["Sep 2026", "Oct 2026", "Nov 2026"]
 
 
+def _series(days: list, values: list[float], denominator: float, statuses: list[str]) -> pl.DataFrame:
+    """A measure's periods as the pages hand them to a chart (the value is the numerator here)."""
+    return pl.DataFrame(
+        {
+            "period_start": days,
+            "metric_value": values,
+            "numerator": values,
+            "denominator": [denominator] * len(days),
+            "rag_status": statuses,
+        }
+    )
+
+
 def test_supervision_hours_chart_draws_the_required_hours_as_a_named_line():
     """The below-required measure: bars are the hours logged, the dashed line (named in the legend) the hours
     required each period; the spec is plain JSON (the browser gets it as is)."""
@@ -80,15 +93,7 @@ def test_supervision_hours_chart_draws_the_required_hours_as_a_named_line():
         alert_operator="below_required",
         alert_threshold=None,
     )
-    series = pl.DataFrame(
-        {
-            "period_start": [dt.date(2026, 9, 1), dt.date(2026, 10, 1)],
-            "metric_value": [3.0, 4.0],
-            "numerator": [3.0, 4.0],
-            "denominator": [4.0, 4.0],
-            "rag_status": ["URGENT", "GOOD"],
-        }
-    )
+    series = _series([dt.date(2026, 9, 1), dt.date(2026, 10, 1)], [3.0, 4.0], 4.0, ["URGENT", "GOOD"])
     spec = json.loads(json.dumps(metric_trend(series, hours)))
     bars, required = spec["layer"]
     assert [row["period"] for row in bars["data"]["values"]] == ["Sep 2026", "Oct 2026"]
@@ -105,15 +110,7 @@ def test_the_e_mail_figure_is_the_dashboards_chart(demo_env):
     from dashboards.data.dictionary import definitions
 
     kvr = definitions()["kept_visit_rate"]
-    series = pl.DataFrame(
-        {
-            "period_start": [dt.date(2026, 11, 2), dt.date(2026, 11, 9)],
-            "metric_value": [91.0, 70.0],
-            "numerator": [91.0, 70.0],
-            "denominator": [100.0, 100.0],
-            "rag_status": ["GOOD", "URGENT"],
-        }
-    )
+    series = _series([dt.date(2026, 11, 2), dt.date(2026, 11, 9)], [91.0, 70.0], 100.0, ["GOOD", "URGENT"])
     spec = metric_trend(series, kvr)
     fig = figure(spec)
     (bars,) = fig.data
