@@ -53,8 +53,9 @@ def _periods(dates: list) -> tuple[list[str], str]:
 
 
 def _x(order: list[str], title: str) -> dict:
-    # A few periods read level; many are slanted (Vega-Lite drops a label only where two would overlap).
-    axis = {"labelAngle": 0 if len(order) <= 8 else -45}
+    # A few periods read level; more stand upright, so each bar of a year by month keeps its label (Vega-Lite
+    # drops a label only where two would overlap, as on a long run of weeks).
+    axis = {"labelAngle": 0 if len(order) <= 8 else -90}
     return {"field": "period", "type": "nominal", "sort": order, "title": title, "axis": axis}
 
 
