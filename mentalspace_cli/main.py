@@ -115,10 +115,10 @@ def _refuse_to_lose_records(engine, *, fresh: bool, replace: bool):
 
 
 def generate_practice(args: argparse.Namespace, progress: Progress, *, fresh: bool, replace: bool) -> None:
-    from operational_api.bulk import load_tables
+    """Two progress steps: the practice streamed into the store, then the demo sign-ins."""
     from operational_api.db import get_engine, mark_generated, migrate, wipe
     from operational_api.settings import practice_timezone
-    from operational_api.synthetic import PracticeSpec, generate
+    from operational_api.synthetic import PracticeSpec, generate_into_store
 
     engine = get_engine()
     if _refuse_to_lose_records(engine, fresh=fresh, replace=replace).rows:
@@ -132,12 +132,19 @@ def generate_practice(args: argparse.Namespace, progress: Progress, *, fresh: bo
         timezone=practice_timezone(),
     )
     with progress(
-        f"generating a {spec.clinicians}-clinician practice, {spec.months} months to {spec.as_of} (seed {spec.seed})"
+        f"generating a {spec.clinicians}-clinician practice, {spec.months} months to {spec.as_of} "
+        f"(seed {spec.seed}) into the operational store"
     ):
-        practice = generate(spec)
-        print(f"      {sum(practice.row_counts().values()):,} rows in {len(practice.tables)} tables")
-    with progress("loading the operational store"):
-        load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
+        reported = [time.perf_counter()]
+
+        def report(rows: int) -> None:
+            # A line every few seconds: a large practice streams for minutes, a small one in one chunk.
+            if time.perf_counter() - reported[0] >= 5:
+                reported[0] = time.perf_counter()
+                print(f"      {rows:,} rows so far", flush=True)
+
+        counts = generate_into_store(engine, spec, on_chunk=report)
+        print(f"      {sum(counts.values()):,} rows in {len(counts)} tables", flush=True)
     with progress("setting one demo sign-in per staff role"):
         _set_demo_logins(engine, spec.as_of, spec.seed)
     mark_generated(engine, seed=spec.seed, clinicians=spec.clinicians, months=spec.months, as_of=spec.as_of)
@@ -204,7 +211,7 @@ def demo_password(role: str) -> str:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    generate_practice(args, Progress(3), fresh=False, replace=args.replace)
+    generate_practice(args, Progress(2), fresh=False, replace=args.replace)
     return 0
 
 
@@ -228,7 +235,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     # dbt parse starts, so the parse and the build see the same profile (dbt re-parses when it changes).
     with staged_build(current_environment()):
         wait_for_parse = parse_in_background()
-        progress = Progress(6 if regenerate else 3)
+        progress = Progress(5 if regenerate else 3)
         if regenerate:
             generate_practice(args, progress, fresh=True, replace=args.replace)
         else:
