@@ -228,6 +228,10 @@ def landed_visit(ds: SimulatorDataset, visit_id: int) -> dict[str, Any]:
         "charges_posted": v.charges_posted,
         "created_at": _naive(v.created_at),
         "modified_at": _naive(v.modified_at),
+        "arrive_local": v.arrive_time,
+        "seen_local": v.seen_time,
+        "confirmed_at": _naive(v.confirmed_at),
+        "created_by": v.created_by,
     }
 
 
