@@ -60,6 +60,7 @@ from ingest.advancedmd.errors import (
 )
 from ingest.advancedmd.normalize import (
     clean_text,
+    format_iso,
     format_us_date,
     format_vb,
     parse_amd_date,
@@ -911,6 +912,42 @@ class AdvancedMDClient:
         )
         logger.info("savecharges visit %s: %d charges saved", submission.visit_id, len(ids))
         return SaveChargesResult(submission.visit_id, ids)
+
+    def update_patient(
+        self, patient_id: int, fields: Mapping[str, str | None], *, seen_changed_at: datetime
+    ) -> datetime | None:
+        """updatepatient: set ``fields`` (AdvancedMD attribute names; ``None`` clears) on a patient last seen
+        changed at ``seen_changed_at``. AdvancedMD refuses the write with RECORD_CHANGED (an ``AmdFaultError``)
+        when someone changed the patient since; returns the patient's new ``changedat``."""
+        attrs = {
+            "id": patient_id,
+            "changedat": format_iso(to_server_naive(seen_changed_at, self.server_tz)),
+            **{name: value or "" for name, value in fields.items()},
+        }
+        resp = self.call("updatepatient", "api", children=[element("patient", attrs)])
+        return parse_amd_datetime(resp.results_attr("changedat"), self.server_tz)
+
+    def update_insurance(
+        self,
+        patient_id: int,
+        insurance_id: int,
+        *,
+        subscriber_number: str | None,
+        group_number: str | None,
+        seen_changed_at: datetime,
+    ) -> datetime | None:
+        """updateinsurance: a coverage's member and group numbers, with the same stale-change refusal as
+        :meth:`update_patient` (the patient's ``changedat``); returns the patient's new ``changedat``."""
+        plan = element(
+            "insplan", {"id": insurance_id, "subscribernum": subscriber_number, "grpnum": group_number}
+        )
+        patient = element(
+            "patient",
+            {"id": patient_id, "changedat": format_iso(to_server_naive(seen_changed_at, self.server_tz))},
+            element("insplanlist", None, plan),
+        )
+        resp = self.call("updateinsurance", "api", children=[patient])
+        return parse_amd_datetime(resp.results_attr("changedat"), self.server_tz)
 
     # ------------------------------------------------------------------ payments and write-offs
 

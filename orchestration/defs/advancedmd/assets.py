@@ -23,6 +23,7 @@ from collections.abc import Iterator
 import dagster as dg
 from sqlalchemy import bindparam, select, update
 
+from ingest.advancedmd.demographics import push_demographics
 from ingest.advancedmd.errors import AmdFaultError, EligibilityTimeoutError
 from ingest.advancedmd.linking import client_id_from_chart
 from ingest.advancedmd.sync import FetchFirst, SyncResult, sync_patients, sync_visits
@@ -38,6 +39,7 @@ from orchestration.defs.advancedmd.checks import landing_check_results, landing_
 from orchestration.defs.advancedmd.keys import (
     CHARGE_SUBMISSIONS,
     CHARGES,
+    DEMOGRAPHICS_OUT,
     ELIGIBILITY,
     GROUP,
     INSURANCE,
@@ -504,6 +506,21 @@ def advancedmd_provider_links(
 # ------------------------------------------------------------------------------------ charges out
 
 
+def _linked_patients(store: OperationalStoreResource, office_key: str) -> dict[int, int]:
+    """Client id -> AdvancedMD patient id of the LINKED rows of the store's advancedmd_patients."""
+    links_table = AdvancedMDPatient.__table__
+    with store.engine().connect() as conn:
+        return {
+            int(r.client_id): int(r.advancedmd_patient_id)
+            for r in conn.execute(
+                select(links_table.c.client_id, links_table.c.advancedmd_patient_id).where(
+                    links_table.c.office_key == office_key,
+                    links_table.c.sync_status == str(AdvancedMDSyncStatus.LINKED),
+                )
+            )
+        }
+
+
 class ChargeSubmissionConfig(dg.Config):
     """How many visits one run submits at most (one tier-2 savecharges each)."""
 
@@ -543,17 +560,7 @@ def advancedmd_charge_submissions(
             [office_key],
         ).iter_rows()
     )
-    links_table = AdvancedMDPatient.__table__
-    with engine.connect() as conn:
-        links = {
-            int(r.client_id): int(r.advancedmd_patient_id)
-            for r in conn.execute(
-                select(links_table.c.client_id, links_table.c.advancedmd_patient_id).where(
-                    links_table.c.office_key == office_key,
-                    links_table.c.sync_status == str(AdvancedMDSyncStatus.LINKED),
-                )
-            )
-        }
+    links = _linked_patients(store, office_key)
     with advancedmd.connect() as amd:
         counts = submit_charges(amd.client, engine, visits, amd_visits, links, amd.today())
         requests = amd.client.stats.requests_by_action.get("savecharges", 0)
@@ -563,6 +570,66 @@ def advancedmd_charge_submissions(
         f"{held} held back by a billing hold"
     )
     return dg.MaterializeResult(metadata={**counts.metadata(), "savecharges_requests": requests})
+
+
+# ------------------------------------------------------------------------------------ demographics out
+
+
+class DemographicsPushConfig(dg.Config):
+    """How many writes (updatepatient / updateinsurance, tier 3) one run sends at most."""
+
+    max_pushes: int = 300
+
+
+@dg.asset(
+    key=DEMOGRAPHICS_OUT,
+    deps=[PATIENT_LINKS],
+    group_name=GROUP,
+    kinds={"advancedmd", "sqlalchemy"},
+    pool=POOL,
+)
+def advancedmd_demographics_out(
+    context: dg.AssetExecutionContext,
+    config: DemographicsPushConfig,
+    advancedmd: AdvancedMDResource,
+    store: OperationalStoreResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """One row per linked client in the store's advancedmd_demographic_sync: the store's demographic and insurance
+    changes pushed (updatepatient / updateinsurance), AdvancedMD's accepted, both-sides changes recorded as
+    conflicts for a person (ingest/advancedmd/demographics.py). Metadata holds counts only."""
+    office_key = advancedmd.office_key
+    wh = warehouse.warehouse()
+    ph = _placeholder(wh)
+    landed = {
+        int(pid): changed_at
+        for pid, changed_at in wh.query(
+            f"select patient_id, changed_at from {RAW_SCHEMA}.patients where office_key = {ph}", [office_key]
+        ).iter_rows()
+    }
+    coverages: dict[int, dict[int, int]] = {}
+    for pid, sequence, insurance_id in wh.query(
+        f"select patient_id, sequence, insurance_id from {RAW_SCHEMA}.insurance"
+        f" where office_key = {ph} and active and sequence is not null",
+        [office_key],
+    ).iter_rows():
+        coverages.setdefault(int(pid), {})[int(sequence)] = int(insurance_id)
+    links = _linked_patients(store, office_key)
+    with advancedmd.connect() as amd:
+        counts = push_demographics(
+            amd.client,
+            store.engine(),
+            links,
+            landed,
+            coverages,
+            today=amd.today(),
+            max_pushes=config.max_pushes,
+        )
+    context.log.info(
+        f"advancedmd demographics: {counts.pushed_patients} clients pushed, {counts.conflicts_new} new conflicts, "
+        f"{counts.conflicts_open} open"
+    )
+    return dg.MaterializeResult(metadata={"linked_clients": len(links), **counts.metadata()})
 
 
 ASSETS = [
@@ -575,4 +642,5 @@ ASSETS = [
     advancedmd_provider_links,
     advancedmd_charge_submissions,
     advancedmd_transactions,
+    advancedmd_demographics_out,
 ]
