@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from ingest.advancedmd.client import AdvancedMDClient
 from ingest.advancedmd.errors import AmdFaultError
@@ -261,13 +262,17 @@ def _save(
         "updated_at": _now(),
     }
     where = (table.c.office_key == office_key) & (table.c.client_id == client_id)
+    if new:
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    table.insert().values(office_key=office_key, client_id=client_id, pushes=0, **values)
+                )
+        except IntegrityError:
+            pass  # a concurrent run recorded the same first sight: its baseline stands
+        return
     with engine.begin() as conn:
-        if new:
-            conn.execute(
-                table.insert().values(office_key=office_key, client_id=client_id, pushes=0, **values)
-            )
-        else:
-            conn.execute(table.update().where(where).values(pushes=table.c.pushes + pushed, **values))
+        conn.execute(table.update().where(where).values(pushes=table.c.pushes + pushed, **values))
 
 
 def _save_conflict(engine: Engine, office_key: str, client_id: int, fields: list[str]) -> None:

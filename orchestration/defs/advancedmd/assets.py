@@ -32,6 +32,7 @@ from operational_api.models import AdvancedMDPatient, AdvancedMDSyncStatus, Clie
 from orchestration.defs.advancedmd.charges_out import (
     group_amd_visits,
     pending_visits,
+    submission_lock,
     submit_charges,
     system_of_record,
 )
@@ -549,21 +550,26 @@ def advancedmd_charge_submissions(
         context.log.info("billing's system of record is AdvancedMD: charges are entered there, none are sent")
         return dg.MaterializeResult(metadata={"skipped": "billing system of record is advancedmd"})
     tz = current_environment().practice_timezone
-    visits, held = pending_visits(engine, tz, max_visits=config.max_visits)
     office_key = advancedmd.office_key
-    wh = warehouse.warehouse()
-    ph = _placeholder(wh)
-    amd_visits = group_amd_visits(
-        wh.query(
-            f"select visit_id, patient_id, start_local, provider_code from {RAW_SCHEMA}.visits"
-            f" where office_key = {ph}",
-            [office_key],
-        ).iter_rows()
-    )
-    links = _linked_patients(store, office_key)
-    with advancedmd.connect() as amd:
-        counts = submit_charges(amd.client, engine, visits, amd_visits, links, amd.today())
-        requests = amd.client.stats.requests_by_action.get("savecharges", 0)
+    with submission_lock(engine, office_key) as mine:
+        if not mine:
+            context.log.info("another run is submitting this office key's charges: nothing sent by this one")
+            return dg.MaterializeResult(metadata={"skipped": "another run is submitting"})
+        # Read under the lock, so a run that waited its turn sees the previous run's submissions.
+        visits, held = pending_visits(engine, tz, max_visits=config.max_visits)
+        wh = warehouse.warehouse()
+        ph = _placeholder(wh)
+        amd_visits = group_amd_visits(
+            wh.query(
+                f"select visit_id, patient_id, start_local, provider_code from {RAW_SCHEMA}.visits"
+                f" where office_key = {ph}",
+                [office_key],
+            ).iter_rows()
+        )
+        links = _linked_patients(store, office_key)
+        with advancedmd.connect() as amd:
+            counts = submit_charges(amd.client, engine, visits, amd_visits, links, amd.today())
+            requests = amd.client.stats.requests_by_action.get("savecharges", 0)
     counts.held_back = held
     context.log.info(
         f"advancedmd charges: {counts.visits_submitted} visits submitted, {counts.visits_refused} refused, "

@@ -160,3 +160,23 @@ def test_signed_completed_sessions_are_submitted_once_and_held_ones_never(world:
     assert md["duplicates_recovered"].value == 1 and md["visits_submitted"].value == 1
     assert _amd_charges(world) == amd
     assert _submissions()[sent[lost][0][0]][0] == "SUBMITTED"
+
+
+def test_a_run_skips_while_another_holds_the_office_keys_charges_out_lock(world: AmdWorld):
+    """Two concurrent runs would both find the same visits pending (the second replacing the first's charges)."""
+    from operational_api.db import get_engine
+    from orchestration.defs.advancedmd.charges_out import submission_lock
+
+    world.sync()
+    engine = get_engine()
+    with submission_lock(engine, world.ds.office_key) as held:
+        assert held
+        result = world.run(JOB)
+    (md,) = [
+        e.event_specific_data.materialization.metadata for e in result.get_asset_materialization_events()
+    ]
+    assert md["skipped"].value == "another run is submitting"
+    assert world.sim.counters.by_action.get("savecharges", 0) == 0 and not _submissions()
+    world.run(JOB)  # the lock released: this run submits
+    assert world.sim.counters.by_action.get("savecharges", 0) > 0
+    engine.dispose()
