@@ -95,9 +95,9 @@ class BusinessDayReport:
     mismatches: dict[str, int] = field(default_factory=dict)
     simulator_requests: int = 0
     logins: int = 0
-    # (change instant, first landing after it) of every change of the day that landed: for freshness further on
-    # (bench/amd.py adds the warehouse refresh to reach the marts).
-    change_landings: list[tuple[datetime, datetime]] = field(default_factory=list, repr=False)
+    # (entity, change instant, first landing after it) of every change of the day that landed: for freshness
+    # further on (bench/amd.py adds the warehouse refresh to reach the marts).
+    change_landings: list[tuple[str, datetime, datetime]] = field(default_factory=list, repr=False)
 
     @property
     def initial_calls_per_1000(self) -> float:
@@ -236,7 +236,7 @@ def run_business_day(config: BusinessDayConfig | None = None) -> BusinessDayRepo
                 landed.setdefault((entity, rid), []).append(at)
             peak: list[float] = []
             off: list[float] = []
-            change_landings: list[tuple[datetime, datetime]] = []
+            change_landings: list[tuple[str, datetime, datetime]] = []
             for ev in ds.change_log:
                 if ev.at < day_start or ev.entity not in (PATIENT, VISIT, CHARGE):
                     continue
@@ -244,7 +244,7 @@ def run_business_day(config: BusinessDayConfig | None = None) -> BusinessDayRepo
                 if not times:
                     continue  # created and deleted within one window: never visible, by design
                 minutes = (min(times) - ev.at).total_seconds() / 60
-                change_landings.append((ev.at, min(times)))
+                change_landings.append((ev.entity, ev.at, min(times)))
                 (peak if is_peak(ev.at) else off).append(minutes)
             mismatches = visible_id_mismatches(ds, sink, visits_since)
             counters = sim.counters

@@ -35,7 +35,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from ingest.advancedmd.client import AdvancedMDClient
-from ingest.advancedmd.errors import AmdFaultError
+from ingest.advancedmd.errors import AmdFaultError, AuthenticationError, SessionExpiredError
 from ingest.advancedmd.normalize import clean_email, clean_phone, clean_text, clean_zip
 from ingest.advancedmd.protocol import FaultCode
 from ingest.advancedmd.records import AmdPatient
@@ -69,6 +69,7 @@ class PushCounts:
     agreed_on_check: int = 0
     conflicts_new: int = 0
     conflicts_open: int = 0
+    refused: int = 0
     deferred: int = 0
 
     def metadata(self) -> dict[str, int]:
@@ -183,6 +184,14 @@ def push_demographics(
             counts.pushed_patients += 1
             counts.pushed_coverages += sum(1 for k in changed if k.startswith(INSURANCE_PREFIX))
             _save(engine, office_key, client_id, patient_id, digests, after, pushed=sent)
+        except AmdFaultError as exc:
+            if isinstance(exc, (AuthenticationError, SessionExpiredError)):
+                raise  # the whole run is refused, not this client
+            # Refused for another reason (the API named a fault): a person looks, the other clients go on.
+            _save_conflict(
+                engine, office_key, client_id, [*changed, f"refused by AdvancedMD ({exc.fault.code})"]
+            )
+            counts.refused += 1
         except _Conflict:
             # One look at AdvancedMD's current values decides whether the two sides really differ.
             current = amd.get_demographic(patient_id)

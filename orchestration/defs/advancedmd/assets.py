@@ -19,6 +19,7 @@ Two ways into the same raw visits/charges tables, on purpose:
 
 import datetime as dt
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 from sqlalchemy import bindparam, select, update
@@ -32,7 +33,6 @@ from operational_api.models import AdvancedMDPatient, AdvancedMDSyncStatus, Clie
 from orchestration.defs.advancedmd.charges_out import (
     group_amd_visits,
     pending_visits,
-    submission_lock,
     submit_charges,
     system_of_record,
 )
@@ -55,6 +55,7 @@ from orchestration.defs.advancedmd.keys import (
     VISITS,
 )
 from orchestration.defs.advancedmd.landing import RAW_SCHEMA, WarehouseSink
+from orchestration.defs.advancedmd.locks import SYNC_WAIT_SECONDS, office_lock
 from orchestration.defs.advancedmd.partitions import ADVANCEDMD_DAYS
 from orchestration.defs.advancedmd.provider_links import link_providers, provider_codes
 from orchestration.defs.advancedmd.resources import AdvancedMDResource
@@ -82,6 +83,19 @@ def _sync_metadata(result: SyncResult, sink: WarehouseSink, *entities: str) -> d
 
 def _placeholder(wh: Warehouse) -> str:
     return "?" if wh.kind == "duckdb" else "%s"
+
+
+@contextmanager
+def _taking_turns(store: OperationalStoreResource, office_key: str, purpose: str) -> Iterator[None]:
+    """Wait for this office key's other ``purpose`` step to finish (``locks.py`` says why); fail after
+    ``SYNC_WAIT_SECONDS`` rather than queue behind a stuck run."""
+    with office_lock(store.engine(), office_key, purpose, wait_seconds=SYNC_WAIT_SECONDS) as held:
+        if not held:
+            raise dg.Failure(
+                f"another AdvancedMD {purpose} step of office {office_key} has run for over "
+                f"{SYNC_WAIT_SECONDS // 60} minutes; this run changed nothing"
+            )
+        yield
 
 
 # ------------------------------------------------------------------------------------ setup
@@ -125,12 +139,15 @@ def advancedmd_patients(
 ) -> Iterator[dg.MaterializeResult]:
     """Patients and coverages changed since the watermark (getupdatedpatients); the first run is the
     vendor's initial load (lookuppatient pages + getdemographic per patient)."""
-    fetched = FetchFirst(watermark_store(store))
-    with advancedmd.connect() as amd:
-        result = sync_patients(amd.client, fetched, fetched)
-    with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
-        fetched.commit(sink)
-        rows = {entity: sink.row_count(entity, advancedmd.office_key) for entity in ("patients", "insurance")}
+    with _taking_turns(store, advancedmd.office_key, "patients"):
+        fetched = FetchFirst(watermark_store(store))
+        with advancedmd.connect() as amd:
+            result = sync_patients(amd.client, fetched, fetched)
+        with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
+            fetched.commit(sink)
+            rows = {
+                entity: sink.row_count(entity, advancedmd.office_key) for entity in ("patients", "insurance")
+            }
     context.log.info(
         f"advancedmd patients ({result.mode}): {result.records} records, {result.http_requests} requests"
     )
@@ -254,29 +271,22 @@ def advancedmd_patient_links(
     pool=POOL,
 )
 def advancedmd_visit_days(
-    context: dg.AssetExecutionContext, advancedmd: AdvancedMDResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    advancedmd: AdvancedMDResource,
+    store: OperationalStoreResource,
+    warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Replace each date of service in the run's partition range with AdvancedMD's visits and charges
     of that day (one getdatevisits per day)."""
     days = [dt.date.fromisoformat(key) for key in context.partition_keys]
     per_day: dict[str, dict[str, int]] = {}
-    with advancedmd.connect() as amd:
-        answers = [amd.client.get_date_visits(day) for day in days]
-    with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
-        for day, answer in zip(days, answers, strict=True):
-            before = (sink.stats.landed.copy(), sink.stats.quarantined.copy())
-            sink.replace_visit_day(amd.office_key, day, answer.visits, answer.charges)
-            counts = {
-                "visits": sink.stats.landed["visits"] - before[0]["visits"],
-                "charges": sink.stats.landed["charges"] - before[0]["charges"],
-                "quarantined": sum(sink.stats.quarantined.values()) - sum(before[1].values()),
-            }
-            per_day[day.isoformat()] = counts
-            context.log.info(
-                f"{day}: {counts['visits']} visits, {counts['charges']} charges, "
-                f"{counts['quarantined']} quarantined"
-            )
-        rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
+    # Turns with the incremental visit sync: a day read before its newer landing must not land after it.
+    with _taking_turns(store, advancedmd.office_key, "visits"):
+        with advancedmd.connect() as amd:
+            answers = [amd.client.get_date_visits(day) for day in days]
+        with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
+            _land_days(context, sink, amd.office_key, days, answers, per_day)
+            rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
     span = {
         "first_date_of_service": days[0].isoformat(),
         "last_date_of_service": days[-1].isoformat(),
@@ -287,6 +297,23 @@ def advancedmd_visit_days(
     yield dg.MaterializeResult(asset_key=CHARGES, metadata={**span, **sink.stats.metadata("charges")})
     yield from landing_check_results(VISITS, sink.stats, {"visits": rows["visits"]})
     yield from landing_check_results(CHARGES, sink.stats, {"charges": rows["charges"]})
+
+
+def _land_days(context, sink: WarehouseSink, office_key: str, days, answers, per_day: dict) -> None:
+    """Replace each day with its getdatevisits answer; per-day counts into ``per_day`` (and the run's log)."""
+    for day, answer in zip(days, answers, strict=True):
+        before = (sink.stats.landed.copy(), sink.stats.quarantined.copy())
+        sink.replace_visit_day(office_key, day, answer.visits, answer.charges)
+        counts = {
+            "visits": sink.stats.landed["visits"] - before[0]["visits"],
+            "charges": sink.stats.landed["charges"] - before[0]["charges"],
+            "quarantined": sum(sink.stats.quarantined.values()) - sum(before[1].values()),
+        }
+        per_day[day.isoformat()] = counts
+        context.log.info(
+            f"{day}: {counts['visits']} visits, {counts['charges']} charges, "
+            f"{counts['quarantined']} quarantined"
+        )
 
 
 class VisitSyncConfig(dg.Config):
@@ -315,23 +342,24 @@ def advancedmd_visit_updates(
     """One row per incremental visit sync: visits and charges changed since the watermark
     (getupdatedvisits) applied to raw_advancedmd.visits and charges; N/C upserted, D deleted with
     their charges. The first run is the initial load of the configured window (getdatevisits per day)."""
-    fetched = FetchFirst(watermark_store(store))
-    with advancedmd.connect() as amd:
-        today = amd.today()
-        start = (
-            dt.date.fromisoformat(config.initial_start)
-            if config.initial_start
-            else today - dt.timedelta(days=config.initial_days_back)
-        )
-        end = (
-            dt.date.fromisoformat(config.initial_end)
-            if config.initial_end
-            else today + dt.timedelta(days=config.initial_days_ahead)
-        )
-        result = sync_visits(amd.client, fetched, fetched, initial_start=start, initial_end=end)
-    with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
-        fetched.commit(sink)
-        rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
+    with _taking_turns(store, advancedmd.office_key, "visits"):
+        fetched = FetchFirst(watermark_store(store))
+        with advancedmd.connect() as amd:
+            today = amd.today()
+            start = (
+                dt.date.fromisoformat(config.initial_start)
+                if config.initial_start
+                else today - dt.timedelta(days=config.initial_days_back)
+            )
+            end = (
+                dt.date.fromisoformat(config.initial_end)
+                if config.initial_end
+                else today + dt.timedelta(days=config.initial_days_ahead)
+            )
+            result = sync_visits(amd.client, fetched, fetched, initial_start=start, initial_end=end)
+        with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
+            fetched.commit(sink)
+            rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
     if result.mode == "initial":
         # The initial load read whole days: those partitions are as good as a backfill of them.
         keys = set(ADVANCEDMD_DAYS.get_partition_keys())
@@ -551,7 +579,7 @@ def advancedmd_charge_submissions(
         return dg.MaterializeResult(metadata={"skipped": "billing system of record is advancedmd"})
     tz = current_environment().practice_timezone
     office_key = advancedmd.office_key
-    with submission_lock(engine, office_key) as mine:
+    with office_lock(engine, office_key, "charges_out") as mine:
         if not mine:
             context.log.info("another run is submitting this office key's charges: nothing sent by this one")
             return dg.MaterializeResult(metadata={"skipped": "another run is submitting"})

@@ -25,9 +25,10 @@ Exactly once (``advancedmd_charge_submissions``, one row per store charge):
 Only while the store is billing's system of record (practice setting ``system_of_record.billing`` = ``store``,
 the default): with ``advancedmd`` charges are entered in AdvancedMD, and pushing the store's would double them.
 
-One run at a time per office key (:func:`submission_lock`, across processes): two concurrent runs would both find
-the same visit pending, the second would take the first's charges for its own lost answer and replace them
-(new ids, the first run's row naming voided ones). The second run skips instead; the next one finds nothing left.
+One run at a time per office key (``locks.office_lock(..., "charges_out")``, across processes): two concurrent runs
+would both find the same visit pending, the second would take the first's charges for its own lost answer and
+replace them (new ids, the first run's row naming voided ones). The second run skips instead; the next one finds
+nothing left.
 
 Budget: one tier-2 call per visit (12/min at peak, 120 off-peak) plus a cached tier-3 procedure-code lookup
 per CPT code; the shared limiter queues them, ``max_visits`` caps one run. Nothing here touches the
@@ -37,11 +38,8 @@ warehouse while talking to AdvancedMD: the visits are read first, the store rows
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -54,7 +52,6 @@ from ingest.advancedmd.errors import AmdFaultError
 from ingest.advancedmd.protocol import FaultCode
 from operational_api.errors import PlatformError
 from operational_api.models_advancedmd import AdvancedMDChargeSubmission
-from operational_api.settings import var_dir
 
 TELEHEALTH_POS, OFFICE_POS = "02", "11"
 # AdvancedMD's savecharges faults name attributes in prose; the field each one is about.
@@ -113,37 +110,6 @@ def system_of_record(engine: Engine, area: str) -> str:
     if chosen not in SYSTEMS_OF_RECORD:
         raise PlatformError(f"practice setting {key} is '{value}': choose store or advancedmd")
     return chosen
-
-
-@contextmanager
-def submission_lock(engine: Engine, office_key: str) -> Iterator[bool]:
-    """Whether this run holds the office key's charges-out lock (never waits: a run that does not get it skips).
-    A session advisory lock on PostgreSQL; on the embedded store an flock on a file under var/ (both released
-    when the holder dies)."""
-    if engine.dialect.name == "postgresql":
-        key = {"k": f"mentalspace advancedmd charges out {office_key}"}
-        with engine.connect() as conn:
-            held = bool(conn.execute(text("select pg_try_advisory_lock(hashtext(:k))"), key).scalar())
-            conn.commit()
-            try:
-                yield held
-            finally:
-                if held:
-                    conn.execute(text("select pg_advisory_unlock(hashtext(:k))"), key)
-                    conn.commit()
-        return
-    path = var_dir() / "advancedmd" / f"charges_out-{office_key}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            held = True
-        except BlockingIOError:
-            held = False
-        yield held
-    finally:
-        os.close(fd)  # closing the descriptor releases the flock
 
 
 def pending_visits(engine: Engine, timezone: str, *, max_visits: int) -> tuple[list[PendingVisit], int]:

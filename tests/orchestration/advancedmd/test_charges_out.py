@@ -165,11 +165,11 @@ def test_signed_completed_sessions_are_submitted_once_and_held_ones_never(world:
 def test_a_run_skips_while_another_holds_the_office_keys_charges_out_lock(world: AmdWorld):
     """Two concurrent runs would both find the same visits pending (the second replacing the first's charges)."""
     from operational_api.db import get_engine
-    from orchestration.defs.advancedmd.charges_out import submission_lock
+    from orchestration.defs.advancedmd.locks import office_lock
 
     world.sync()
     engine = get_engine()
-    with submission_lock(engine, world.ds.office_key) as held:
+    with office_lock(engine, world.ds.office_key, "charges_out") as held:
         assert held
         result = world.run(JOB)
     (md,) = [
@@ -179,4 +179,36 @@ def test_a_run_skips_while_another_holds_the_office_keys_charges_out_lock(world:
     assert world.sim.counters.by_action.get("savecharges", 0) == 0 and not _submissions()
     world.run(JOB)  # the lock released: this run submits
     assert world.sim.counters.by_action.get("savecharges", 0) > 0
+    engine.dispose()
+
+
+def test_office_lock_is_held_by_one_at_a_time_and_waits_for_its_turn(var_dir):
+    """The lock the syncs take turns on (``locks.py``): one holder; a waiter gets it once the holder is done."""
+    import threading
+    import time
+
+    from operational_api.db import get_engine
+    from orchestration.defs.advancedmd.locks import office_lock
+
+    engine = get_engine()
+    with office_lock(engine, "991001", "visits") as first:
+        with (
+            office_lock(engine, "991001", "visits") as second,
+            office_lock(engine, "991002", "visits") as other,
+        ):
+            assert first and not second and other  # per office key
+        released = threading.Event()
+
+        def wait_for_turn(out: list) -> None:
+            with office_lock(engine, "991001", "visits", wait_seconds=30) as held:
+                out.append((held, released.is_set()))
+
+        got: list = []
+        waiter = threading.Thread(target=wait_for_turn, args=(got,))
+        waiter.start()
+        time.sleep(0.5)
+        assert not got  # still waiting
+        released.set()
+    waiter.join(timeout=10)
+    assert got == [(True, True)]
     engine.dispose()

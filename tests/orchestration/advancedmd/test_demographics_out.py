@@ -88,7 +88,7 @@ def _city(client_id: int) -> str | None:
 
 
 def test_demographics_go_both_ways_and_conflicts_wait_for_a_person(amd: AmdWorld):
-    from ingest.advancedmd.demographics import open_conflicts, resolve_conflict
+    from ingest.advancedmd.demographics import open_conflicts
     from operational_api.services import clients as svc
 
     assert amd.sync().success
@@ -145,13 +145,15 @@ def test_demographics_go_both_ways_and_conflicts_wait_for_a_person(amd: AmdWorld
     assert conflict["client_id"] == both_id and conflict["conflict_fields"] == "city"
     assert _push(amd)["conflicts_open"] == 1 and _calls(amd, "updatepatient") == 1  # waits for a person
     # The person keeps the store's value: the next run pushes it.
-    resolve_conflict(
-        _engine(),
-        ds.office_key,
-        both_id,
-        "store",
-        landed_changed_at=amd.table("patients", "patient_id")[links[both_id]]["changed_at"],
-    )
+    from mentalspace_cli.main import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["amd", "resolve-demographics", str(both_id), "--keep", "nobody"])
+    assert refused.value.code == 2
+    assert main(["amd", "resolve-demographics", str(both_id), "--keep", "store"]) == 0
+    assert (
+        main(["amd", "resolve-demographics", str(both_id), "--keep", "store"]) == 2
+    )  # nothing left to decide
     assert _push(amd)["pushed_patients"] == 1 and ds.patients[links[both_id]].city == "SAVANNAH"
     assert open_conflicts(_engine()) == []
 
