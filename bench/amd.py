@@ -258,5 +258,10 @@ def notes(rows: list[dict]) -> str:
         "wait for its run (a change just after the previous quarter-hour run waits 15 minutes). Off-peak the API "
         "allows 60 tier-1 calls a minute, but the marts refresh every 15 minutes only 07:00-20:45 (Mon-Sat, "
         "practice zone) and otherwise at 02:30: that schedule, not the API, bounds off-peak freshness to the "
-        "dashboards.\n"
+        "dashboards. Patients sync hourly (PRD), visits every 15 minutes: hence the two families of figures.\n\n"
+        "Alignment: the simulated day's syncs start when its initial load ends (not on the quarter hour), so its "
+        "landings fall between warehouse refreshes. In production both crons fire on the same quarter hours "
+        "(`*/15`), a visit landing seconds after a refresh started waits for the next one: add up to 15 minutes "
+        "to the visits' mart figures (worst about 15 + 15 + 1 = 31 minutes at peak, the worst-case row's "
+        "figure, which is computed on the production alignment).\n"
     )
