@@ -24,7 +24,6 @@ from collections import Counter
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-from sqlalchemy import text
 
 from ingest.advancedmd.clock import ScaledClock
 from ingest.advancedmd.ratelimit import is_peak
@@ -32,7 +31,13 @@ from ingest.advancedmd.simulator import FaultConfig, SimulatorConfig, dataset_fr
 from ingest.advancedmd.simulator.dataset import SimVisit
 from operational_api.synthetic import Practice
 from tests.conftest import REPO_ROOT
-from tests.orchestration.advancedmd.conftest import WINDOW, assert_tables_equal, expected_state
+from tests.orchestration.advancedmd.conftest import (
+    WINDOW,
+    assert_tables_equal,
+    billable_appointments,
+    expected_state,
+    store_rows,
+)
 from tests.orchestration.advancedmd.peak_worker import ScaledSimulatorResource
 
 MT = ZoneInfo("America/Denver")
@@ -61,37 +66,6 @@ FAULTS = FaultConfig(
     seed=16,
 )
 SYNC, CHARGES_OUT = "advancedmd_sync_job", "advancedmd_charges_out_job"
-
-
-def _store(sql: str, **params) -> list:
-    from operational_api.db import get_engine
-
-    engine = get_engine()
-    with engine.begin() as conn:
-        result = conn.execute(text(sql), params)
-        rows = result.all() if result.returns_rows else []
-    engine.dispose()
-    return rows
-
-
-def _billable() -> dict[int, list[tuple[int, str]]]:
-    """Completed appointments of the initial window with a signed note: their charges (id, CPT)."""
-    from orchestration.lib.environment import current_environment
-
-    tz = ZoneInfo(current_environment().practice_timezone)
-    out: dict[int, list[tuple[int, str]]] = {}
-    for aid, start, cid, cpt in _store(
-        """
-        select a.id, a.start_at, c.id, c.cpt_code from appointments a join charges c on c.appointment_id = a.id
-        where a.status = 'COMPLETED' and exists (select 1 from clinical_notes n where n.appointment_id = a.id
-              and n.status in ('SIGNED', 'AMENDED') and n.signed_at is not null)
-        order by a.id, c.id
-        """
-    ):
-        start = start if isinstance(start, dt.datetime) else dt.datetime.fromisoformat(start)
-        if WINDOW[0] <= start.replace(tzinfo=dt.UTC).astimezone(tz).date() <= WINDOW[1]:
-            out.setdefault(aid, []).append((cid, cpt))
-    return out
 
 
 def _amd_change(ds, rng: random.Random, at: dt.datetime, spared: set[int]) -> None:
@@ -129,7 +103,7 @@ def _store_edit(client_id: int, city: str) -> None:
     from operational_api.services import clients as svc
 
     engine = get_engine()
-    admin = _store("select min(id) from users where role = 'ADMIN'")[0][0]
+    admin = store_rows("select min(id) from users where role = 'ADMIN'")[0][0]
     with session_scope(engine) as session:
         svc.update_client(
             session,
@@ -153,10 +127,10 @@ def test_a_peak_day_with_concurrent_runs_under_faults_is_exact(var_dir, practice
     migrate(engine)
     load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
     engine.dispose()
-    billable = _billable()
+    billable = billable_appointments()
     held = sorted(billable)[:HELD]  # on billing hold at the start, released during the peak
     for aid in held:
-        _store("update charges set is_billing_hold = true where appointment_id = :a", a=aid)
+        store_rows("update charges set is_billing_hold = true where appointment_id = :a", a=aid)
 
     clock = ScaledClock(START, SPEED)
     dataset = dataset_from_practice(
@@ -182,7 +156,7 @@ def test_a_peak_day_with_concurrent_runs_under_faults_is_exact(var_dir, practice
             run_job(defs, SYNC, run_config=initial, instance=instance)  # the initial load
 
             links = dict(
-                _store(
+                store_rows(
                     "select client_id, advancedmd_patient_id from advancedmd_patients"
                     " where sync_status = 'LINKED' order by client_id"
                 )
@@ -213,7 +187,7 @@ def test_a_peak_day_with_concurrent_runs_under_faults_is_exact(var_dir, practice
                         elif isinstance(what, tuple):
                             _store_edit(*what)
                         else:
-                            _store(
+                            store_rows(
                                 "update charges set is_billing_hold = false where appointment_id = :a", a=what
                             )
                 except BaseException as exc:  # reported by the test below
@@ -297,7 +271,7 @@ def test_a_peak_day_with_concurrent_runs_under_faults_is_exact(var_dir, practice
         # Every eligible charge (held ones included, after their release) submitted exactly once.
         subs = {
             r[0]: (r[1], r[2], r[3])
-            for r in _store(
+            for r in store_rows(
                 "select charge_id, status, advancedmd_visit_id, advancedmd_charge_ids from advancedmd_charge_submissions"
             )
         }
