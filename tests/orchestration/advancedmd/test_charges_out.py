@@ -149,15 +149,17 @@ def test_a_run_skips_while_another_holds_the_office_keys_charges_out_lock(world:
     engine.dispose()
 
 
-def test_office_lock_is_held_by_one_at_a_time_and_waits_for_its_turn(var_dir):
-    """The lock the syncs take turns on (``locks.py``): one holder; a waiter gets it once the holder is done."""
+@pytest.mark.parametrize("store", ["embedded", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_office_lock_is_held_by_one_at_a_time_and_waits_for_its_turn(var_dir, store, request):
+    """The lock the syncs take turns on (``locks.py``): one holder; a waiter gets it once the holder is done.
+    Embedded: an flock per open file; PostgreSQL: a session advisory lock per pooled connection."""
     import threading
     import time
 
     from operational_api.db import get_engine
     from orchestration.defs.advancedmd.locks import office_lock
 
-    engine = get_engine()
+    engine = get_engine(request.getfixturevalue("pg_database")) if store == "postgres" else get_engine()
     with office_lock(engine, "991001", "visits") as first:
         with (
             office_lock(engine, "991001", "visits") as second,
