@@ -10,6 +10,7 @@
     mentalspace amd sync             one incremental AdvancedMD sync through Dagster (the first is the initial load)
     mentalspace amd backfill         replace AdvancedMD visits and charges of a date range, one Dagster run per day
     mentalspace amd link-provider    link an AdvancedMD provider profile to a clinician by hand (when NPIs differ)
+    mentalspace amd resolve-demographics  decide a demographics conflict (both sides changed a client)
     mentalspace amd-sim              run the local AdvancedMD simulator
     mentalspace metrics backfill     recompute the measures of the months covering a date range (or --full)
     mentalspace users ...            staff accounts: create, roles, unlock, MFA reset, HIPAA training (users --help)
@@ -596,6 +597,46 @@ def cmd_amd_link_provider(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_amd_resolve_demographics(args: argparse.Namespace) -> int:
+    from sqlalchemy import text
+
+    from ingest.advancedmd.demographics import resolve_conflict
+    from operational_api.db import get_engine, migrate
+    from orchestration.defs.advancedmd.landing import RAW_SCHEMA
+    from orchestration.defs.advancedmd.resources import DEFAULT_OFFICE_KEY
+    from orchestration.lib.environment import current_environment
+    from orchestration.lib.warehouse import Warehouse
+
+    office_key = args.office_key or os.environ.get("AMD_OFFICE_KEY", "").strip() or DEFAULT_OFFICE_KEY
+    engine = get_engine()
+    migrate(engine)
+    with engine.connect() as conn:
+        patient_id = conn.execute(
+            text(
+                "select advancedmd_patient_id from advancedmd_demographic_sync"
+                " where office_key = :o and client_id = :c"
+            ),
+            {"o": office_key, "c": args.client},
+        ).scalar()
+    landed = None
+    if patient_id is not None:
+        wh = Warehouse(current_environment())
+        ph = "?" if wh.kind == "duckdb" else "%s"
+        rows = wh.query(
+            f"select changed_at from {RAW_SCHEMA}.patients where office_key = {ph} and patient_id = {ph}",
+            [office_key, patient_id],
+        )
+        landed = rows.item() if rows.height else None
+    resolve_conflict(engine, office_key, args.client, args.keep, landed_changed_at=landed)
+    kept = (
+        "the store's values go to AdvancedMD with the next patient sync"
+        if args.keep == "store"
+        else ("AdvancedMD's values stay; copy them into the client's record where they should")
+    )
+    print(f"office {office_key}, client {args.client}: conflict resolved, {kept}")
+    return 0
+
+
 DAGSTER_YAML = """\
 event_log_storage:
   module: orchestration.lib.event_log_storage
@@ -711,6 +752,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--remove", action="store_true", help="drop the administrator's link")
     q.add_argument("--office-key", default=None, help="default: AMD_OFFICE_KEY, else the simulator's 991001")
     q.set_defaults(func=cmd_amd_link_provider)
+    q = amd.add_parser(
+        "resolve-demographics",
+        help="decide an AdvancedMD demographics conflict: keep the store's values (pushed) or AdvancedMD's",
+    )
+    q.add_argument("client", type=_positive, help="our client's id")
+    q.add_argument("--keep", required=True, choices=("store", "advancedmd"), help="whose values stand")
+    q.add_argument("--office-key", default=None, help="default: AMD_OFFICE_KEY, else the simulator's 991001")
+    q.set_defaults(func=cmd_amd_resolve_demographics)
 
     users_cli.register(sub)
 
