@@ -76,10 +76,14 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def _canonical(content: Mapping[str, object]) -> str:
+    # ASCII only (json.dumps escapes the rest), so the database's UTF-8 bytes of it are these bytes.
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def row_digest(prev_hash: str, content: Mapping[str, object]) -> str:
     """The chain hash of one row: sha256 over the previous hash and the row's canonical JSON content."""
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+    return hashlib.sha256(f"{prev_hash}\n{_canonical(content)}".encode()).hexdigest()
 
 
 def hashed_content(event: AuditEvent) -> dict[str, object]:
@@ -155,17 +159,63 @@ def append_pending(session: Session) -> None:
     # The business change first: its statements may wait on row locks or constraints, and must not do so while
     # this transaction holds the chain lock every other writer needs.
     session.flush()
+    events = [event for _, event in pending]
+    if session.get_bind().dialect.name == "postgresql":
+        _append_in_database(session, events)
+        return
     _chain_lock(session)
     last = session.execute(
         select(AuditEvent.id, AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1)
     ).first()
     prev_id, prev_hash = (last.id, last.row_hash) if last else (0, GENESIS_HASH)
-    for _, event in pending:
+    for event in events:
         event.id, event.prev_hash = prev_id + 1, prev_hash
         event.row_hash = row_digest(prev_hash, hashed_content(event))
         prev_id, prev_hash = event.id, event.row_hash
         session.add(event)
     session.flush()
+
+
+# Stands in for the id in the canonical JSON sent to the database (ids are positive: this never occurs).
+_ID_PLACEHOLDER = -7_316_051_985_573
+
+
+def _append_in_database(session: Session, events: list[AuditEvent]) -> None:
+    """PostgreSQL: lock, read the last row, hash and insert in one call of `audit_append` (migration 0014), so
+    no client round trip happens while the chain lock is held. Each event's canonical JSON goes split around its
+    id (known only under the lock); the database completes the same digest as `row_digest`."""
+    payload = []
+    for event in events:
+        event.id = _ID_PLACEHOLDER
+        canonical = _canonical(hashed_content(event))
+        # The last occurrence is the row's own id: only occurred_at, outcome and source (timestamps and constants)
+        # follow it in key order, while `detail` before it could hold anything.
+        head, _, tail = canonical.rpartition(f'"id":{_ID_PLACEHOLDER},')
+        tail = "," + tail
+        payload.append(
+            {
+                "head": head + '"id":',
+                "tail": tail,
+                "occurred_at": event.occurred_at.isoformat(timespec="microseconds"),
+                "actor_user_id": event.actor_user_id,
+                "actor_role": event.actor_role,
+                "source": event.source,
+                "action": event.action,
+                "outcome": event.outcome,
+                "entity": event.entity,
+                "entity_id": event.entity_id,
+                "client_ids": event.client_ids,
+                "detail": event.detail,
+            }
+        )
+    rows = session.execute(
+        text(
+            "select event_id, event_prev_hash, event_row_hash from audit_append(:key, cast(:events as jsonb))"
+        ),
+        {"key": _CHAIN_LOCK_KEY, "events": json.dumps(payload)},
+    ).all()
+    for event, row in zip(events, rows, strict=True):
+        event.id, event.prev_hash, event.row_hash = row.event_id, row.event_prev_hash, row.event_row_hash
 
 
 @orm_events.listens_for(Session, "before_commit")
