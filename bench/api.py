@@ -407,8 +407,12 @@ def run(args) -> list[dict]:
     rows = []
     for size in args.sizes.split(","):
         clinician_count, months = SIZES[size]
-        # The practice ends today: the server runs on the real clock, as `mentalspace serve` does.
-        as_of = dt.datetime.now(dt.UTC).date()
+        # The practice ends today: the server runs on the real clock, as `mentalspace serve` does. The
+        # practice-local today, as the server's rules read it: the UTC date is a day ahead in the practice's
+        # evening, and the training the bench records would then start tomorrow (sign-in refused, rule 7).
+        from operational_api.services.rules import local_today
+
+        as_of = local_today(dt.datetime.now(dt.UTC).replace(tzinfo=None))
         db_name, url = _pg_database(pg_admin)
         server = None
         server_log = tempfile.NamedTemporaryFile("w", prefix="bench-api-", suffix=".log", delete=False)  # noqa: SIM115
