@@ -243,3 +243,34 @@ def test_a_supervisor_co_signs_from_my_team(demo):
     assert _note(engine, note_id).cosigned_by == me
     (row,) = _events(engine, "note.cosign", note_id)
     assert (row.source, row.outcome, row.actor_user_id) == (audit.DASHBOARDS, "ok", me)
+
+
+def test_the_front_desk_checks_in_and_completes_a_visit_of_today(demo):
+    var, engine = demo
+    # Not the demo clinician: the outcome test above books them a visit of today at the same time.
+    with session_scope(engine) as session:
+        clinician = session.scalars(
+            select(User.id).where(User.role == "CLINICIAN").order_by(User.id.desc())
+        ).first()
+    appointment_id = _todays_appointment(engine, clinician)
+    at = _page(var, "FRONT_DESK", "front_desk_tasks")
+    me = at.session_state["auth_user"].user_id
+    at.selectbox(key="fd_clinician").set_value(clinician).run()
+    for outcome, status in (("CHECKED_IN", "CHECKED_IN"), ("COMPLETED", "COMPLETED")):
+        assert any(f"appointment {appointment_id} ·" in o for o in _offered(at, "fd_outcome_appointment"))
+        at.selectbox(key="fd_outcome_appointment").set_value(appointment_id)
+        at.selectbox(key="fd_outcome_outcome").set_value(outcome)
+        at.button(key="fd_outcome_button").click().run()
+        assert not at.exception, at.exception
+        assert not _errors(at), _errors(at)
+        with session_scope(engine) as session:
+            appointment = session.get(Appointment, appointment_id)
+            assert appointment.status == status
+        (row,) = _events(engine, f"appointment.{status.lower()}", appointment_id)
+        assert (row.source, row.outcome, row.actor_user_id, row.actor_role) == (
+            audit.DASHBOARDS,
+            "ok",
+            me,
+            "FRONT_DESK",
+        )
+    assert appointment.arrived_at is not None
