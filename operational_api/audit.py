@@ -187,27 +187,12 @@ def _append_in_database(session: Session, events: list[AuditEvent]) -> None:
     payload = []
     for event in events:
         event.id = _ID_PLACEHOLDER
-        canonical = _canonical(hashed_content(event))
+        content = hashed_content(event)
         # The last occurrence is the row's own id: only occurred_at, outcome and source (timestamps and constants)
         # follow it in key order, while `detail` before it could hold anything.
-        head, _, tail = canonical.rpartition(f'"id":{_ID_PLACEHOLDER},')
-        tail = "," + tail
-        payload.append(
-            {
-                "head": head + '"id":',
-                "tail": tail,
-                "occurred_at": event.occurred_at.isoformat(timespec="microseconds"),
-                "actor_user_id": event.actor_user_id,
-                "actor_role": event.actor_role,
-                "source": event.source,
-                "action": event.action,
-                "outcome": event.outcome,
-                "entity": event.entity,
-                "entity_id": event.entity_id,
-                "client_ids": event.client_ids,
-                "detail": event.detail,
-            }
-        )
+        head, _, tail = _canonical(content).rpartition(f'"id":{_ID_PLACEHOLDER},')
+        columns = {name: value for name, value in content.items() if name != "id"}
+        payload.append({"head": head + '"id":', "tail": "," + tail, **columns})
     rows = session.execute(
         text(
             "select event_id, event_prev_hash, event_row_hash from audit_append(:key, cast(:events as jsonb))"

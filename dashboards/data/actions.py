@@ -173,30 +173,28 @@ def todays_appointments(user: SignedInUser, clinician_id: int) -> list[TodaysApp
 # ---- the actions --------------------------------------------------------------------------------------------
 
 
-def sign_note(user: SignedInUser, note_id: int, version: int | None = None) -> Refused | None:
-    """The author signs their note (`version`: the one the page showed, so a note changed since is refused)."""
+def _note_action(
+    user: SignedInUser, action: str, service, note_id: int, version: int | None
+) -> Refused | None:
     return _run(
         user,
-        "note.sign",
+        action,
         "clinical_note",
         note_id,
-        lambda session, now: notes.sign_note(
+        lambda session, now: service(
             session, user, note_id, expected_version=version, now=now, source=audit.DASHBOARDS
         ),
     )
+
+
+def sign_note(user: SignedInUser, note_id: int, version: int | None = None) -> Refused | None:
+    """The author signs their note (`version`: the one the page showed, so a note changed since is refused)."""
+    return _note_action(user, "note.sign", notes.sign_note, note_id, version)
 
 
 def cosign_note(user: SignedInUser, note_id: int, version: int | None = None) -> Refused | None:
     """The supervisor of record co-signs a supervisee's signed note."""
-    return _run(
-        user,
-        "note.cosign",
-        "clinical_note",
-        note_id,
-        lambda session, now: notes.cosign_note(
-            session, user, note_id, expected_version=version, now=now, source=audit.DASHBOARDS
-        ),
-    )
+    return _note_action(user, "note.cosign", notes.cosign_note, note_id, version)
 
 
 def mark_outcome(user: SignedInUser, appointment_id: int, outcome: str) -> Refused | None:

@@ -164,3 +164,30 @@ def test_many_concurrent_writers_keep_every_event_with_its_change_on_postgres(pg
     assert sorted(e.entity_id for e in events if e.action == "api.write") == sorted(committed)
     assert sorted(e.entity_id for e in events if e.action == "api.read") == sorted(committed)
     assert verify(engine).rows == 2 * len(committed)
+
+
+def _awkward_details(engine) -> None:
+    """Details that could confuse the database-side append: the id placeholder itself, non-ASCII text, nesting."""
+    from operational_api.audit_chain import verify
+
+    awkward = [
+        {"id": audit._ID_PLACEHOLDER, "note": f'"id":{audit._ID_PLACEHOLDER},'},
+        {"page": "Café — résumé", "n": 1.5, "nested": {"list": [1, None, "x"]}},
+        None,
+    ]
+    with session_scope(engine) as session:
+        for detail in awkward:
+            audit.record(
+                session, action="page.view", source=audit.DASHBOARDS, detail=detail, client_ids=[2, 1]
+            )
+    assert [e.detail for e in _events(engine)] == awkward
+    assert verify(engine).rows == len(awkward)
+
+
+def test_awkward_details_chain_on_sqlite(tmp_path):
+    _awkward_details(_store(f"sqlite:///{tmp_path / 'store.db'}"))
+
+
+@pytest.mark.postgres
+def test_awkward_details_chain_on_postgres(pg_database):
+    _awkward_details(_store(pg_database))
