@@ -162,7 +162,12 @@ def append_pending(session: Session) -> None:
     events = [event for _, event in pending]
     if session.get_bind().dialect.name == "postgresql":
         _append_in_database(session, events)
-        return
+    else:
+        _append_in_process(session, events)
+
+
+def _append_in_process(session: Session, events: list[AuditEvent]) -> None:
+    """Lock, read the last row, hash and insert from here (SQLite; three round trips under the lock)."""
     _chain_lock(session)
     last = session.execute(
         select(AuditEvent.id, AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1)
