@@ -18,7 +18,8 @@ other request queue behind it. The events still commit in the business change's 
 rollback, of the transaction or of the savepoint they were recorded in, drops them), and a session committed by
 any caller gets its events appended, not only the services' (`session.commit()`, `session_scope`, `with
 session.begin()` all go through the hook). A caller that must see its own event in the table before it commits
-(the purge, which deletes rows after recording) calls `append_pending` itself.
+(the purge, which deletes rows after recording) calls `append_pending` itself; a session opened on a caller's
+connection (whose commit it never sees) appends at once.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, select, text
+from sqlalchemy import JSON, BigInteger, Connection, DateTime, Index, Integer, String, Text, select, text
 from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
@@ -137,6 +138,10 @@ def record(
     )
     # The savepoint it was recorded in, if any (None: the transaction itself), so rolling that back drops it.
     session.info.setdefault(_PENDING, []).append((session.get_nested_transaction(), event))
+    if isinstance(session.get_bind(), Connection):
+        # A session opened on a caller's connection (ERA posting) never sees that transaction's commit, which the
+        # caller makes on the connection: chain the event now, inside it, or it would be dropped with the session.
+        append_pending(session)
     return event
 
 

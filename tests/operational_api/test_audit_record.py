@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pytest
 from sqlalchemy import func, select, text
 
@@ -93,9 +95,18 @@ def _commits_in_every_way(engine) -> None:
         audit.record(session, action="api.write", source=audit.API, entity="setting", entity_id="undone")
         savepoint.rollback()
         session.commit()
-    assert _settings(engine) == {"begin", "plain", "kept"}
-    assert [e.entity_id for e in _events(engine)] == ["begin", "plain", "kept"]
-    assert verify(engine).rows == 3
+    # A session on a caller's connection (ERA posting's way): the connection's transaction decides.
+    for key, fails in (("on_connection", False), ("connection_rolled_back", True)):
+        with pytest.raises(LookupError) if fails else nullcontext(), engine.begin() as conn:
+            with Session(bind=conn) as session:
+                _setting(session, key)
+                audit.record(session, action="api.write", source=audit.API, entity="setting", entity_id=key)
+                session.flush()
+            if fails:
+                raise LookupError("the connection's transaction rolls back")
+    assert _settings(engine) == {"begin", "plain", "kept", "on_connection"}
+    assert [e.entity_id for e in _events(engine)] == ["begin", "plain", "kept", "on_connection"]
+    assert verify(engine).rows == 4
 
 
 def test_events_follow_their_transaction_however_it_ends_on_sqlite(tmp_path):
