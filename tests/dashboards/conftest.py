@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -137,6 +138,11 @@ def sign_in(at: AppTest, var: Path, role: str) -> AppTest:
 def signed_in_app(var: Path, role: str) -> AppTest:
     """An AppTest signed in through the real sign-in form (password, then code) as the demo user of `role`."""
     return sign_in(AppTest.from_file(APP, default_timeout=60).run(), var, role)
+
+
+def shown_text(markdown: str) -> str:
+    """A Markdown element's text as the reader sees it: tags gone, plain()'s backslash escapes undone."""
+    return re.sub(r"\\(.)", r"\1", re.sub(r"<[^>]+>", "", markdown))
 
 
 def table_with(at: AppTest, *columns: str, required: bool = True):
