@@ -4,6 +4,8 @@
     python -m bench foundation --sizes small,medium --backends duckdb
     python -m bench browser --runs 3        the browser suite (large practice unless --sizes says otherwise)
     python -m bench api                     the API at 10, 25, 50 concurrent clients (PostgreSQL, medium)
+    python -m bench amd                     AdvancedMD calls per 1,000 records and freshness (simulator)
+    python -m bench audit_chain             audit chain throughput by where its lock is taken (PostgreSQL)
 
 Figures are wall-clock seconds of whole commands (median of --runs), with peak memory where a suite
 measures it. Each suite module exposes `run(args) -> list[dict]`, `TITLE` and `COLUMNS`, and may expose
@@ -27,6 +29,8 @@ SUITES = {
     "browser": "bench.browser",
     "notifications": "bench.notifications",
     "api": "bench.api",
+    "amd": "bench.amd",
+    "audit_chain": "bench.audit_chain",
 }
 ALL_SIZES = "demo,small,medium,large"
 

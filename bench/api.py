@@ -1,5 +1,14 @@
 """The operational API under load: a mixed read/write workload at 10, 25 and 50 concurrent clients, against
-uvicorn over PostgreSQL, on a fresh database holding a medium synthetic practice.
+uvicorn over PostgreSQL, on a fresh database holding a medium synthetic practice, under two workload models.
+
+- closed (saturation): each client sends its next request as soon as the previous answer arrives, with no think
+  time. The offered load is whatever the server can take, so this measures the ceiling (req/s) and the latency
+  of a queue kept full; it is not how a practice's staff use the API.
+- open (paced): each client sends OPEN_RATE requests per second on average, at exponential inter-arrival times
+  (a Poisson process per client), the same sequence of requests. Latency is measured from the moment a request
+  was due, not from when it could be sent: a client still waiting on a slow answer sends late, and that wait
+  counts (otherwise a stalled server would delay its own measurements: coordinated omission). The offered load
+  is OPEN_RATE x clients whatever the server does, which is the model the latency targets are about.
 
 The server runs as `mentalspace serve` runs it (`python -m operational_api.api.server`: one uvicorn process,
 its default thread pool, no access log). Each client is a clinician signed in through POST /auth/token (two clients
@@ -36,6 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TITLE = "API: mixed read/write workload against uvicorn + PostgreSQL (medium practice)"
 COLUMNS = [
     "size",
+    "workload",
     "clients",
     "requests",
     "errors",
@@ -46,7 +56,8 @@ COLUMNS = [
     "max ms",
     "write p99 ms",
     "read p99 ms",
-    "target p99 ms",
+    "offered req/s",
+    "meets p99 < 50 / < 500 ms",
     "load before -> after",
 ]
 DEFAULT_SIZES = "medium"
@@ -55,6 +66,11 @@ LEVELS = (1, 10, 25, 50)
 SECONDS_PER_LEVEL = 30
 WARM_UP_SECONDS = 3
 TARGET_P99_MS = 50
+# The PRD's latency target (the issue's is TARGET_P99_MS).
+PRD_P99_MS = 500
+# Open workload: requests per second per client (one staff member's API client is rarely faster), and its levels.
+OPEN_RATE = 1.0
+OPEN_LEVELS = (10, 25, 50)
 PASSWORD = "Bench-Clinician-2026!"
 WINDOW_DAYS = 240
 FIRST_REFUSAL: dict[str, str] = {}
@@ -68,6 +84,27 @@ class Clinician:
     token: str = ""
     clients: list[int] = field(default_factory=list)
     slots: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Pacer:
+    """An open-workload client's schedule: requests due at exponential inter-arrival times (mean 1 / rate s).
+    `due()` waits until the next request is due (at once when it is already late) and returns when it was due,
+    the instant its latency is measured from."""
+
+    def __init__(self, rate: float, seed: int) -> None:
+        import random
+
+        self.rate = rate
+        self.rng = random.Random(seed)
+        self.next_at = time.perf_counter() + self.rng.expovariate(rate)
+
+    async def due(self) -> float:
+        due = self.next_at
+        self.next_at += self.rng.expovariate(self.rate)
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return due
 
 
 @dataclass
@@ -175,13 +212,30 @@ async def _set_up(http, clinicians: list[Clinician], as_of: dt.date) -> None:
     clinicians[:] = usable
 
 
-async def _client_loop(http, clinician: Clinician, slots, stop_at: float, samples: list[Sample], index: int):
+async def _client_loop(
+    http,
+    clinician: Clinician,
+    slots,
+    stop_at: float,
+    samples: list[Sample],
+    index: int,
+    pacer: Pacer | None = None,
+):
     headers = {"Authorization": f"Bearer {clinician.token}"}
     turn = index
 
     async def call(kind: str, write: bool, method: str, path: str, expect: int, **kwargs):
-        started = time.perf_counter()
-        response = await http.request(method, path, headers=headers, **kwargs)
+        import httpx
+
+        started = await pacer.due() if pacer else time.perf_counter()
+        try:
+            response = await http.request(method, path, headers=headers, **kwargs)
+        except httpx.TransportError as exc:
+            # A connection the loaded server dropped (e.g. closed as idle just as it was reused): an error of
+            # this request, counted like a refusal, not the end of the run.
+            samples.append(Sample(kind, write, (time.perf_counter() - started) * 1000, False))
+            FIRST_REFUSAL.setdefault(kind, f"transport error {type(exc).__name__}")
+            return None
         samples.append(
             Sample(kind, write, (time.perf_counter() - started) * 1000, response.status_code == expect)
         )
@@ -245,8 +299,14 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _level(base_url: str, clinicians: list[Clinician], concurrency: int) -> dict:
+async def _level(
+    base_url: str, clinicians: list[Clinician], concurrency: int, open_rate: float | None
+) -> dict:
+    """One level: `concurrency` clients, closed (back to back) or open (`open_rate` requests/s per client)."""
     import httpx
+
+    def pacer(i: int) -> Pacer | None:
+        return Pacer(open_rate, seed=i) if open_rate else None
 
     samples: list[Sample] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -259,12 +319,14 @@ async def _level(base_url: str, clinicians: list[Clinician], concurrency: int) -
             share = clinician.slots[sharing.index(i) :: len(sharing)]
             workers.append((clinician, share))
         warm = time.perf_counter() + WARM_UP_SECONDS
-        await asyncio.gather(*(_client_loop(http, c, s, warm, [], i) for i, (c, s) in enumerate(workers)))
+        await asyncio.gather(
+            *(_client_loop(http, c, s, warm, [], i, pacer(i)) for i, (c, s) in enumerate(workers))
+        )
         before = _load_average()
         started = time.perf_counter()
         stop_at = started + SECONDS_PER_LEVEL
         await asyncio.gather(
-            *(_client_loop(http, c, s, stop_at, samples, i) for i, (c, s) in enumerate(workers))
+            *(_client_loop(http, c, s, stop_at, samples, i, pacer(i)) for i, (c, s) in enumerate(workers))
         )
         elapsed = time.perf_counter() - started
         after = _load_average()
@@ -278,18 +340,22 @@ async def _level(base_url: str, clinicians: list[Clinician], concurrency: int) -
     for s in samples:
         if not s.ok:
             errors[s.kind] = errors.get(s.kind, 0) + 1
+    p99 = _percentile(ok, 0.99)
+    meets = " / ".join("yes" if p99 < target else "no" for target in (TARGET_P99_MS, PRD_P99_MS))
     row = {
+        "workload": f"open, {open_rate:g} req/s per client" if open_rate else "closed (no think time)",
         "clients": concurrency,
         "requests": len(samples),
         "errors": sum(errors.values()),
         "req/s": f"{len(samples) / elapsed:.0f}",
         "p50 ms": f"{_percentile(ok, 0.50):.0f}",
         "p95 ms": f"{_percentile(ok, 0.95):.0f}",
-        "p99 ms": f"{_percentile(ok, 0.99):.0f}",
+        "p99 ms": f"{p99:.0f}",
         "max ms": f"{max(ok, default=float('nan')):.0f}",
         "write p99 ms": f"{_percentile(writes, 0.99):.0f}",
         "read p99 ms": f"{_percentile(reads, 0.99):.0f}",
-        "target p99 ms": TARGET_P99_MS,
+        "offered req/s": f"{open_rate * concurrency:g}" if open_rate else "as fast as answered",
+        "meets p99 < 50 / < 500 ms": meets,
         "load before -> after": f"{before:.1f} -> {after:.1f}",
         "_errors": errors,
         "_kinds": {
@@ -307,8 +373,9 @@ async def _drive(base_url: str, clinicians: list[Clinician], as_of: dt.date, siz
         await _set_up(http, clinicians, as_of)
     print(f"  {len(clinicians)} clinicians, {sum(len(c.slots) for c in clinicians)} free slots", flush=True)
     out = []
-    for level in LEVELS:
-        row = {"size": size, **await _level(base_url, clinicians, level)}
+    runs = [(level, None) for level in LEVELS] + [(level, OPEN_RATE) for level in OPEN_LEVELS]
+    for level, rate in runs:
+        row = {"size": size, **await _level(base_url, clinicians, level, rate)}
         print(f"  {row}", flush=True)
         out.append(row)
     return out
@@ -349,8 +416,12 @@ def run(args) -> list[dict]:
     rows = []
     for size in args.sizes.split(","):
         clinician_count, months = SIZES[size]
-        # The practice ends today: the server runs on the real clock, as `mentalspace serve` does.
-        as_of = dt.datetime.now(dt.UTC).date()
+        # The practice ends today: the server runs on the real clock, as `mentalspace serve` does. The
+        # practice-local today, as the server's rules read it: the UTC date is a day ahead in the practice's
+        # evening, and the training the bench records would then start tomorrow (sign-in refused, rule 7).
+        from operational_api.services.rules import local_today
+
+        as_of = local_today(dt.datetime.now(dt.UTC).replace(tzinfo=None))
         db_name, url = _pg_database(pg_admin)
         server = None
         server_log = tempfile.NamedTemporaryFile("w", prefix="bench-api-", suffix=".log", delete=False)  # noqa: SIM115
@@ -378,12 +449,34 @@ def notes(rows: list[dict]) -> str:
         "the answers with the expected status (book 201, check in 200, complete 200, note 201, sign 200, lists "
         "200); "
         "`python -m operational_api.api.server` (one uvicorn process, as `mentalspace serve`), PostgreSQL on the "
-        "same machine (2 CPUs, shared). p99 by request kind:",
+        "same machine (2 CPUs, shared). Closed rows: clients back to back (saturation; the throughput ceiling). "
+        f"Open rows: each client {OPEN_RATE:g} request/s at exponential inter-arrival times, latency from when "
+        "the request was due (no coordinated omission). The issue's target is p99 < "
+        f"{TARGET_P99_MS} ms, the PRD's p99 < {PRD_P99_MS} ms. An open level whose offered req/s exceeds what the "
+        "closed run could answer at that machine load cannot keep up: its queue, and so its latency, grows for "
+        "the whole level. Scaling (10 -> 25 -> 50 clients), then p99 by request kind:",
         "",
     ]
+    for target, column in ((TARGET_P99_MS, 0), (PRD_P99_MS, 1)):
+        met = [
+            f"{r['workload']} at {r['clients']}"
+            for r in rows
+            if r.get("meets p99 < 50 / < 500 ms", "").split(" / ")[column:][:1] == ["yes"]
+        ]
+        lines.insert(-1, f"- p99 < {target} ms met by: {'; '.join(met) or 'no run'}.")
+    for model in dict.fromkeys(r["workload"] for r in rows if "workload" in r):
+        mine = [r for r in rows if r.get("workload") == model and r["clients"] in OPEN_LEVELS]
+        lines.insert(
+            -1,
+            f"- {model}, {' -> '.join(str(r['clients']) for r in mine)} clients: req/s "
+            f"{' -> '.join(str(r['req/s']) for r in mine)}, p99 {' -> '.join(str(r['p99 ms']) for r in mine)} ms "
+            f"(target p99 < {TARGET_P99_MS} / PRD < {PRD_P99_MS} ms met: "
+            f"{', '.join(r['meets p99 < 50 / < 500 ms'] for r in mine)}); load "
+            f"{', '.join(r['load before -> after'] for r in mine)}",
+        )
     for row in rows:
         kinds = ", ".join(f"{k} {v}" for k, v in row.get("_kinds", {}).items())
         errors = ", ".join(f"{k} {v} ({FIRST_REFUSAL.get(k, '')})" for k, v in row.get("_errors", {}).items())
         errors = errors or "none"
-        lines.append(f"- {row['clients']} clients: {kinds} ms; errors: {errors}")
+        lines.append(f"- {row['workload']}, {row['clients']} clients: {kinds} ms; errors: {errors}")
     return "\n".join(lines) + "\n"

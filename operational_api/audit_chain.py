@@ -176,6 +176,7 @@ def purge(
             detail={"through_id": through, "cutoff": before.isoformat(), "by": actor},
             now=now,
         )
+        audit.append_pending(session)
         deleted = session.execute(
             AuditEvent.__table__.delete().where(AuditEvent.id > start_id, AuditEvent.id <= through)
         ).rowcount

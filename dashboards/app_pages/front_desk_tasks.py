@@ -1,21 +1,34 @@
-"""Front desk tasks: appointments not closed out, upcoming visits without verified insurance, and
-clients with incomplete demographics (the warehouse's open data-quality conditions)."""
+"""Front desk tasks: today's appointments to mark (an outcome through the service layer), appointments not
+closed out, upcoming visits without verified insurance, and clients with incomplete demographics (the warehouse's
+open data-quality conditions)."""
 
 import streamlit as st
 
 from dashboards import audit_trail
-from dashboards.components import ui
-from dashboards.data import schedule
+from dashboards.components import quick_actions, ui
+from dashboards.data import metrics, schedule
 
 PAGE = "front_desk_tasks"
 
 
 def body(user, scope) -> None:
     st.title("Front desk tasks")
+    todays_outcomes(user, scope)
     stale = schedule.appointment_work_list(scope.clinician_ids, schedule.NOT_CLOSED_OUT)
     unverified = schedule.appointment_work_list(scope.clinician_ids, schedule.INSURANCE_NOT_VERIFIED)
     incomplete = schedule.incomplete_demographics(scope.clinician_ids)
     render(stale, unverified, incomplete)
+
+
+def todays_outcomes(user, scope) -> None:
+    """Mark today's visits (checked in, completed, no-show, late cancel) of a clinician in the user's scope."""
+    st.subheader("Today's appointments")
+    people = metrics.clinicians(scope.clinician_ids)
+    names = dict(zip(people["clinician_id"].to_list(), people["clinician_name"].to_list(), strict=True))
+    clinician_id, _ = ui.clinician_picker(scope, names, next(iter(names), None), "fd_clinician")
+    if clinician_id is not None:
+        # The work lists below are the warehouse's: a change shows there at its next refresh.
+        quick_actions.mark_outcomes(user, clinician_id, "fd_outcome", (schedule.appointment_work_list,))
 
 
 def render(stale, unverified, incomplete) -> None:

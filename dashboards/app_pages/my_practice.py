@@ -9,9 +9,15 @@ only when that id is in the user's scope.
 import streamlit as st
 
 from dashboards import audit_trail
-from dashboards.components import ui
+from dashboards.components import quick_actions, ui
 from dashboards.data import alerts, metrics, periods
-from dashboards.data.practice import REBOOK_WINDOW_DAYS, load_my_practice, nudges
+from dashboards.data.practice import (
+    REBOOK_WINDOW_DAYS,
+    load_my_practice,
+    nudges,
+    unsigned_notes,
+    week_appointments,
+)
 from dashboards.data.status import Status
 
 PAGE = "my_practice"
@@ -36,10 +42,15 @@ def body(user, scope) -> None:
     as_of = periods.as_of()
     data = load_my_practice(clinician_id, scope.clinician_ids, as_of)
     mine = alerts.open_conditions((clinician_id,), None)
-    render(data, mine)
+    render(data, mine, user)
 
 
-def render(data, open_alerts) -> None:
+# What an action changes: the page's loaders read again on the next render (the warehouse's side at its refresh).
+CHANGED_BY_ACTIONS = (load_my_practice, unsigned_notes, week_appointments)
+
+
+def render(data, open_alerts, user) -> None:
+    """The page, with the quick actions (sign a note, mark today's outcomes) that write to the store as `user`."""
     st.caption(
         f"Week of {data.week_start:%a %d %b} · month to date from {data.month_start:%d %b} · "
         f"as of {data.as_of:%a %d %b %Y}"
@@ -116,6 +127,8 @@ def render(data, open_alerts) -> None:
         file_name="my_schedule.csv",
         empty="Nothing booked today or tomorrow: open slots can go to clients waiting for a rebook (below).",
     )
+    with st.expander("Mark an appointment's outcome (today)"):
+        quick_actions.mark_outcomes(user, data.clinician_id, "mp_outcome", CHANGED_BY_ACTIONS)
 
     m = data.month_figures
     st.subheader("Documentation status (month to date)")
@@ -237,6 +250,8 @@ def render(data, open_alerts) -> None:
         empty="No notes waiting for your signature.",
         file_name="notes_pending_signature.csv",
     )
+    with st.expander("Sign a pending note"):
+        quick_actions.sign_notes(user, data.clinician_id, "mp_sign", CHANGED_BY_ACTIONS)
     st.subheader(f"Clients not rebooked in {REBOOK_WINDOW_DAYS}+ days")
     ui.table(
         data.not_rebooked.select("client", "last_visit_date", "days_since_last_visit"),

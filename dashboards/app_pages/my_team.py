@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import audit_trail
-from dashboards.components import ui
+from dashboards.components import quick_actions, ui
 from dashboards.components.charts import show, team_trend
 from dashboards.data import alerts, metrics, periods
 from dashboards.data.dictionary import definitions
@@ -52,6 +52,10 @@ def body(user, scope) -> None:
     team = load_team(supervisees, as_of)
     team_alerts = alerts.open_conditions(team_ids, supervisor_id)
     render(team, team_alerts)
+    if user.role == "SUPERVISOR":
+        # The co-sign queue is the supervisor of record's own (administrators co-sign nothing).
+        st.subheader("Co-sign queue")
+        quick_actions.cosign_notes(user, "team_cosign", (load_team,))
 
 
 def render(team, team_alerts) -> None:

@@ -144,11 +144,11 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
 # --- helpers ----------------------------------------------------------------------------------------------------
 
 
-def _audit(session, actor, action, appointment: Appointment, now, **detail) -> None:
+def _audit(session, actor, action, appointment: Appointment, now, source: str = audit.API, **detail) -> None:
     audit.record(
         session,
         action=action,
-        source=audit.API,
+        source=source,
         actor_user_id=actor.user_id,
         actor_role=actor.role,
         entity="appointment",
@@ -456,13 +456,15 @@ def _transition(
     return appointment
 
 
-def _apply(session, actor, appointment: Appointment, target: str, now: dt.datetime, **detail) -> Appointment:
+def _apply(
+    session, actor, appointment: Appointment, target: str, now: dt.datetime, source: str = audit.API, **detail
+) -> Appointment:
     appointment.status = target
     appointment.status_changed_at = now
     touch(appointment, now)
     session.flush()
     _history(session, appointment, actor, now)
-    _audit(session, actor, f"appointment.{target.lower()}", appointment, now, **detail)
+    _audit(session, actor, f"appointment.{target.lower()}", appointment, now, source, **detail)
     return appointment
 
 
@@ -474,7 +476,14 @@ def confirm(session, actor, appointment_id: int, *, expected_version=None, now: 
 
 
 def check_in(
-    session, actor, appointment_id: int, payload: CheckIn, *, expected_version=None, now: dt.datetime
+    session,
+    actor,
+    appointment_id: int,
+    payload: CheckIn,
+    *,
+    expected_version=None,
+    now: dt.datetime,
+    source: str = audit.API,
 ) -> Appointment:
     appointment = _transition(
         session, actor, appointment_id, "CHECKED_IN", expected_version=expected_version, now=now
@@ -487,7 +496,7 @@ def check_in(
             field="arrived_at",
         )
     appointment.arrived_at = arrived
-    return _apply(session, actor, appointment, "CHECKED_IN", now)
+    return _apply(session, actor, appointment, "CHECKED_IN", now, source)
 
 
 def clinician_ready(
@@ -517,7 +526,9 @@ def clinician_ready(
     return appointment
 
 
-def complete(session, actor, appointment_id: int, *, expected_version=None, now: dt.datetime) -> Appointment:
+def complete(
+    session, actor, appointment_id: int, *, expected_version=None, now: dt.datetime, source: str = audit.API
+) -> Appointment:
     appointment = _transition(
         session, actor, appointment_id, "COMPLETED", expected_version=expected_version, now=now
     )
@@ -532,26 +543,35 @@ def complete(session, actor, appointment_id: int, *, expected_version=None, now:
             "completing the appointment (data-quality rule 4)",
             field="client_id",
         )
-    return _apply(session, actor, appointment, "COMPLETED", now)
+    return _apply(session, actor, appointment, "COMPLETED", now, source)
 
 
-def no_show(session, actor, appointment_id: int, *, expected_version=None, now: dt.datetime) -> Appointment:
+def no_show(
+    session, actor, appointment_id: int, *, expected_version=None, now: dt.datetime, source: str = audit.API
+) -> Appointment:
     appointment = _transition(
         session, actor, appointment_id, "NO_SHOW", expected_version=expected_version, now=now
     )
     if now < appointment.start_at:
         raise RuleViolation("appointment.not_started", f"appointment {appointment_id} has not started yet")
-    return _apply(session, actor, appointment, "NO_SHOW", now)
+    return _apply(session, actor, appointment, "NO_SHOW", now, source)
 
 
 def cancel(
-    session, actor, appointment_id: int, payload: Cancel, *, expected_version=None, now: dt.datetime
+    session,
+    actor,
+    appointment_id: int,
+    payload: Cancel,
+    *,
+    expected_version=None,
+    now: dt.datetime,
+    source: str = audit.API,
 ) -> Appointment:
     appointment = _transition(
         session, actor, appointment_id, "CANCELLED", expected_version=expected_version, now=now
     )
     appointment.cancellation_reason = "LATE_CANCEL" if payload.late else payload.reason
-    _apply(session, actor, appointment, "CANCELLED", now, reason=payload.reason, late=payload.late)
+    _apply(session, actor, appointment, "CANCELLED", now, source, reason=payload.reason, late=payload.late)
     _offer_freed_slot(session, appointment, now)
     return appointment
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -144,6 +145,11 @@ def chart_specs(at: AppTest) -> list[dict]:
     """The Vega-Lite spec of every chart on the page (dashboards/components/charts.py keeps each layer's rows
     in its spec)."""
     return [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+
+
+def shown_text(markdown: str) -> str:
+    """A Markdown element's text as the reader sees it: tags gone, plain()'s backslash escapes undone."""
+    return re.sub(r"\\(.)", r"\1", re.sub(r"<[^>]+>", "", markdown))
 
 
 def table_with(at: AppTest, *columns: str, required: bool = True):
