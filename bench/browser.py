@@ -15,16 +15,17 @@ has opened every page once before (a returning user: Streamlit's scripts cached)
 A page counts as painted when, at an animation frame, all of these hold, and the figure is taken at the
 following frame (so the frame that showed it has been painted):
 - an h1 with the page's title is in the DOM;
-- the page's first data element is in the DOM with a non-zero height and is not stale (left over from
-  the previous page): a metric card, a table (data grid), or a chart; on the ERA upload page, which
-  shows data only after an upload, its file uploader;
+- the page's first data element (`FIRST_ELEMENT`, one entry per page) is in the DOM with a non-zero height
+  and is not stale (left over from the previous page): a metric card, a table (data grid), or a chart; on a
+  page that shows data only after a choice or an upload (ERA upload, Notification preferences, Backfills),
+  its first input;
 - Streamlit is not running the script (`stApp` reports `notRunning`, so the "running" indicator is
   hidden and every element of the page has arrived).
 Each figure is measured inside the page, from the `mousedown` of the click (or the navigation start) to
 that frame, so the driver's polling adds nothing. Median and max are over --runs (at least 3). "title ms"
 (median) is when the h1 first appeared: the page's first delta, against its last in the figure.
 "complete" is when, after that, every chart and data grid on screen (not in a hidden tab) has been drawn
-(plotly's SVG, the grid's canvas); the next click waits for it, so no step pays for the previous page's
+(the chart's SVG or canvas, the grid's canvas); the next click waits for it, so no step pays for the previous page's
 drawing. "browser busy ms" is how long the page's main thread worked from the click to "complete" (Chromium's Performance metrics:
 TaskDuration, with its JavaScript and its layout + style recalculation): what the figure spent in the
 browser; the rest is the server's run and waiting (on a loaded machine, for a CPU).
@@ -71,7 +72,7 @@ COLUMNS = [
 ]
 DEFAULT_SIZES = "large"
 MIN_RUNS = 3
-# "empty": a new Chromium profile (a first visit: Streamlit's scripts, plotly's 4.7 MB among them, fetched and
+# "empty": a new Chromium profile (a first visit: Streamlit's scripts, the chart library's among them, fetched and
 # compiled); "warm": a copy of a profile that has opened every page once (a returning user).
 CACHES = ("empty", "warm")
 FIRST_PAGE_TARGET_MS = 1500
@@ -79,13 +80,37 @@ NAVIGATION_TARGET_MS = 700
 WAIT_MS = 45_000  # under the driver's 60 s wait for one DevTools answer
 # The h1 of each page (the metric explorer opens on KVR, its title is the measure's label).
 H1 = PAGE_TITLES | {"metric_explorer": "Kept Visit Rate (KVR)"}
-DATA_ELEMENTS = (
-    '[data-testid="stMetric"], [data-testid="stDataFrame"], [data-testid="stTable"], '
-    '[data-testid="stPlotlyChart"]'
-)
-# Drawn when plotly's SVG or the data grid's canvas is in them.
-DRAWN = '[data-testid="stPlotlyChart"], [data-testid="stDataFrame"]'
-FIRST_ELEMENT = {ERA_UPLOAD_PAGE: '[data-testid="stFileUploader"]'}
+METRIC = '[data-testid="stMetric"]'
+TABLE = '[data-testid="stDataFrame"], [data-testid="stTable"]'
+CHART = '[data-testid="stPlotlyChart"], [data-testid="stVegaLiteChart"]'
+# Each page's first data element, the one "painted" waits for: the first metric card, table or chart the page
+# shows on the large practice. A page that shows no data until a choice (or an upload) waits for its first input.
+# Every page of the sidebar must be here: a page added without an entry stops the bench before it measures.
+FIRST_ELEMENT = {
+    "practice_overview": METRIC,
+    "my_team": TABLE,
+    "my_practice": METRIC,
+    "metric_explorer": METRIC,
+    "compliance_alerts": TABLE,
+    "sent_mail": METRIC,
+    "reports": METRIC,
+    ERA_UPLOAD_PAGE: '[data-testid="stFileUploader"]',
+    "schedule": TABLE,
+    "front_desk_tasks": TABLE,
+    "productivity_report": TABLE,
+    "compliance_report": TABLE,
+    "demographics_report": TABLE,
+    "quarterly_review": TABLE,
+    "report_builder": CHART,
+    "users_admin": TABLE,
+    "audit_log": TABLE,
+    # Its first input, the asset group; the bench runs no Dagster, so the page says how to start it instead.
+    "backfills": '[data-testid="stSelectbox"], [data-testid="stAlert"]',
+    # Its first input: the first preference's toggle.
+    "notification_preferences": '[data-testid="stCheckbox"]',
+}
+# Drawn when the chart's SVG or canvas (plotly, Vega-Lite) or the data grid's canvas is in them.
+DRAWN = f"{CHART}, [data-testid='stDataFrame']"
 
 _MARK_CLICK = (
     "window.__benchClick = undefined; window.addEventListener('mousedown', "
@@ -102,6 +127,12 @@ def role_pages(role: str) -> list[str]:
     ):
         billing = PAGES_BY_ROLE[role]["Billing"]
         pages.insert(pages.index(billing[-1]) + 1, ERA_UPLOAD_PAGE)
+    unknown = [page for page in pages if page not in FIRST_ELEMENT]
+    if unknown:
+        raise RuntimeError(
+            f"bench/browser.py FIRST_ELEMENT has no first data element for page(s) {', '.join(unknown)} "
+            f"({role}): add the element each shows first (or its first input, if it shows data only after a choice)"
+        )
     return pages
 
 
@@ -117,7 +148,7 @@ def _painted_js(page: str, since_click: bool) -> str:
     const hasTitle = [...document.querySelectorAll('h1')].some(h => h.textContent.trim() === {json.dumps(H1[page])});
     if (hasTitle && title === undefined) title = performance.now();
     const done = hasTitle && app && app.dataset.testScriptState === 'notRunning' && start !== undefined &&
-      [...document.querySelectorAll({json.dumps(FIRST_ELEMENT.get(page, DATA_ELEMENTS))})].some(
+      [...document.querySelectorAll({json.dumps(FIRST_ELEMENT[page])})].some(
         e => !e.closest('[data-stale="true"]') && e.getBoundingClientRect().height > 0);
     if (done) {{
       const painted = performance.now() - start;
@@ -132,7 +163,7 @@ def _painted_js(page: str, since_click: bool) -> str:
   const complete = (painted, titled) => {{
     const shown = [...document.querySelectorAll({json.dumps(DRAWN)})].filter(
       e => !e.closest('[data-stale="true"]') && e.getBoundingClientRect().height > 0);
-    const drawn = shown.every(e => e.querySelector('.main-svg, canvas'));
+    const drawn = shown.every(e => e.querySelector('.main-svg, canvas, svg.marks'));
     if (drawn || performance.now() > deadline) {{
       requestAnimationFrame(() => resolve({{painted, title: titled, complete: drawn ? performance.now() - start : null}}));
     }} else {{

@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards.components import ui
-from dashboards.components.charts import metric_trend
+from dashboards.components.charts import metric_trend, show
 from dashboards.data import metrics, periods
 from dashboards.data.dictionary import definitions
 from dashboards.data.status import warehouse_status
@@ -93,7 +93,7 @@ def render(definition, series: pl.DataFrame, chosen: dict, running_period) -> No
         change=latest["change_from_previous"],
         help=f"numerator {latest['numerator']:,.2f} / denominator {latest['denominator'] or 0:,.2f}",
     )
-    st.plotly_chart(metric_trend(series, definition, running_period), width="stretch", key="mx_chart")
+    show(metric_trend(series, definition, running_period), "mx_chart")
     ui.status_legend()
     _definition(definition)
     table = series.rename({"rag_status": "status"}).sort("period_start", descending=True)

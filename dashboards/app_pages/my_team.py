@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboards import audit_trail
 from dashboards.components import quick_actions, ui
-from dashboards.components.charts import STATIC, team_trend
+from dashboards.components.charts import show, team_trend
 from dashboards.data import alerts, metrics, periods
 from dashboards.data.dictionary import definitions
 from dashboards.data.team import TEAM_KEYS, load_team
@@ -156,7 +156,7 @@ def render(team, team_alerts) -> None:
         key="team_trend_metric",
     )
     series = trend.filter(pl.col("metric_key") == key)
-    st.plotly_chart(team_trend(series, defs[key]), width="stretch", key="team_trend_chart", config=STATIC)
+    show(team_trend(series, defs[key]), "team_trend_chart")
 
 
 ui.run_page(PAGE, body)

@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards.components import ui
-from dashboards.components.charts import STATIC, bars, capacity_chart, team_trend
+from dashboards.components.charts import bars, capacity_chart, show, team_trend
 from dashboards.data import periods
 from dashboards.data.dictionary import definitions
 from dashboards.data.overview import MATRIX_KEYS, PLAN_REDS, load_overview
@@ -75,14 +75,9 @@ def render(data) -> None:
     )
     t1, t2 = st.columns(2)
     if not data.kvr_trend.is_empty():
-        t1.plotly_chart(
-            team_trend(data.kvr_trend, defs["kept_visit_rate"]),
-            width="stretch",
-            key="ov_kvr_trend",
-            config=STATIC,
-        )
+        show(team_trend(data.kvr_trend, defs["kept_visit_rate"]), "ov_kvr_trend", t1)
     if not data.revenue_trend.is_empty():
-        t2.plotly_chart(
+        show(
             bars(
                 data.revenue_trend,
                 "month_start",
@@ -93,9 +88,8 @@ def render(data) -> None:
                 target=revenue.target,
                 alert_pct=REVENUE_TARGET_ALERT_PCT,
             ),
-            width="stretch",
-            key="ov_revenue_trend",
-            config=STATIC,
+            "ov_revenue_trend",
+            t2,
         )
 
     st.subheader(f"Clinician performance matrix ({data.month_label})")
@@ -231,9 +225,7 @@ def render(data) -> None:
         )
     st.info(ui.plain(data.recommendation), icon=":material/lightbulb:")
     if not capacity.is_empty():
-        st.plotly_chart(
-            capacity_chart(capacity, this_week), width="stretch", key="ov_capacity_chart", config=STATIC
-        )
+        show(capacity_chart(capacity, this_week), "ov_capacity_chart")
     ui.table(
         capacity,
         key="ov_capacity",

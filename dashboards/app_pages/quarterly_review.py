@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards.components import ui
-from dashboards.components.charts import metric_trend
+from dashboards.components.charts import metric_trend, show
 from dashboards.components.report_controls import clinician_names
 from dashboards.data import module10, periods
 from dashboards.data.dictionary import definitions
@@ -91,7 +91,7 @@ def _charts(mine: pl.DataFrame) -> None:
             st.markdown(
                 f"**{ui.plain(catalogue[key].label)}** · benchmark {ui.plain(catalogue[key].target_text)}"
             )
-            st.plotly_chart(metric_trend(series, catalogue[key]), width="stretch", key=f"qr_chart_{key}")
+            show(metric_trend(series, catalogue[key]), f"qr_chart_{key}")
 
 
 ui.run_page(PAGE, body)

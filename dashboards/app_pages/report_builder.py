@@ -2,13 +2,13 @@
 the user's scope, by week or month over a date range; the table and a chart; saved by name. Administrators and
 billing staff also subscribe people to any report (the fixed ones and saved custom ones) here."""
 
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 from sqlalchemy import select
 
 from dashboards.auth import store_engine
 from dashboards.components import ui
+from dashboards.components.charts import lines, show
 from dashboards.components.report_controls import clinician_names
 from dashboards.data import module10, periods
 from dashboards.data.dictionary import definitions
@@ -66,7 +66,7 @@ def body(user, scope) -> None:
             definition, periods.period_start(first, grain), periods.period_start(last, grain)
         )
         if not table.is_empty():
-            st.plotly_chart(_chart(table, keys[0], catalogue[keys[0]].label), key="rb_chart")
+            show(lines(table, keys[0], catalogue[keys[0]].label), "rb_chart")
         ui.table(table, key="rb_table", empty="No figures for this choice.", file_name="custom_report.csv")
         with st.form("rb_save"):
             name = st.text_input("Save as", key="rb_name", max_chars=100)
@@ -80,15 +80,6 @@ def body(user, scope) -> None:
                     st.error(str(exc))
     if user.role in service.SUBSCRIBER_ROLES:
         subscriptions(user)
-
-
-def _chart(table: pl.DataFrame, key: str, label: str) -> go.Figure:
-    fig = go.Figure()
-    for who in table["who"].unique(maintain_order=True).to_list():
-        part = table.filter(pl.col("who") == who)
-        fig.add_trace(go.Scatter(x=part["period_start"].to_list(), y=part[key].to_list(), name=who))
-    fig.update_layout(title=label, xaxis_title="Period", yaxis_title=label, height=360)
-    return fig
 
 
 def subscriptions(user) -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 import streamlit as st
 
 from dashboards.components import ui
-from dashboards.components.charts import bars
+from dashboards.components.charts import bars, show
 from dashboards.data import periods, reports
 
 PAGE = "reports"
@@ -69,7 +69,7 @@ def revenue(first, last) -> None:
         return
     total = monthly["revenue"].sum()
     st.metric("Revenue (payments applied)", f"${total:,.2f}", border=True)
-    st.plotly_chart(
+    show(
         bars(
             monthly,
             "month",
@@ -79,8 +79,7 @@ def revenue(first, last) -> None:
             stacked_by="payment_source",
             title="Revenue by month",
         ),
-        width="stretch",
-        key="rp_revenue_chart",
+        "rp_revenue_chart",
     )
     labels = {
         "clinician": "By clinician",
@@ -105,7 +104,7 @@ def aging(month) -> None:
         st.info("No receivables outstanding: every charge is paid, adjusted or not yet entered.")
         return
     st.metric("Outstanding receivables", f"${report.outstanding:,.2f}", border=True)
-    st.plotly_chart(
+    show(
         bars(
             report.buckets,
             "bucket",
@@ -114,8 +113,7 @@ def aging(month) -> None:
             y_title="Outstanding ($)",
             title="Receivables by age (days from service)",
         ),
-        width="stretch",
-        key="rp_aging_chart",
+        "rp_aging_chart",
     )
     ui.table(
         report.buckets,
@@ -140,7 +138,7 @@ def denials(first, last) -> None:
             help=f"{denied} denied of {adjudicated} claims adjudicated in the period",
             border=True,
         )
-        st.plotly_chart(
+        show(
             bars(
                 report.trend,
                 "month",
@@ -150,8 +148,7 @@ def denials(first, last) -> None:
                 stacked_by="CARC",
                 title="Denials by reason (CARC)",
             ),
-            width="stretch",
-            key="rp_denial_chart",
+            "rp_denial_chart",
         )
         st.subheader("Denials by reason")
         ui.table(report.reasons, key="rp_denials", empty="", file_name="denials_by_carc.csv")
@@ -171,7 +168,7 @@ def payer_mix(first, last) -> None:
     if mix.is_empty():
         st.info("No charges in this period.")
         return
-    st.plotly_chart(
+    show(
         bars(
             mix,
             "payer",
@@ -180,8 +177,7 @@ def payer_mix(first, last) -> None:
             y_title="Charges billed ($)",
             title="Charges billed by payer",
         ),
-        width="stretch",
-        key="rp_mix_chart",
+        "rp_mix_chart",
     )
     ui.table(
         mix,

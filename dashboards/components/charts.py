@@ -1,59 +1,45 @@
-"""Shared chart builders (Plotly), coloured green / amber / red against the metric dictionary.
+"""Shared chart builders: Vega-Lite specs (st.vega_lite_chart), coloured green / amber / red against the metric
+dictionary.
 
-Building a Plotly figure costs 15-25 ms (its object model validates every property), more than the
-queries behind a cached page, so the builders keep their figures with `st.cache_resource` keyed by
-their (small) inputs. Figures are never changed after they are built; st.plotly_chart only reads them.
+Vega-Lite, not Plotly: Streamlit loads a chart library into the browser on a page's first chart, and Plotly's is
+4.7 MB of JavaScript the browser fetches, compiles and runs (seconds of main thread on the 2-core machine, even
+from its cache) where Vega-Lite's is 0.8 MB (bench/results/RESULTS.md, "Dashboards in a real browser"). A spec is
+a plain dict with its rows inline (a chart here has at most a few dozen), built in microseconds.
+
+Every chart titles both axes, labels each period under its own bar (one category per period, in time order), and
+names its guide lines (benchmark, target, alert) in the legend under the plot, so no label sits on a bar.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
 from dashboards.data.dictionary import MetricDefinition
 from dashboards.data.status import AMBER, GREEN, RED, metric_status, warehouse_status
 
-__all__ = ["AMBER", "GREEN", "RED", "STATIC", "bars", "capacity_chart", "metric_trend", "team_trend"]
-_FIGURES = dict(ttl=300, max_entries=128, show_spinner=False)
-# st.plotly_chart's config for a chart read at a glance whose figures the page also shows as cards or tables:
-# no toolbar, hover layer or zoom to build, so the browser draws it in less time.
-STATIC = {"staticPlot": True}
-
-# The right margin holds the benchmark / target / alert labels, outside the plot so they never sit on a bar.
-_LAYOUT = dict(margin=dict(t=40, b=40, l=10, r=130), height=380, legend=dict(orientation="h", y=-0.25))
+__all__ = ["AMBER", "GREEN", "RED", "bars", "capacity_chart", "lines", "metric_trend", "show", "team_trend"]
+HEIGHT = 380
+BLUE = "#1565c0"
+_LEGEND = {"orient": "bottom", "title": None}
+_DASH = {"dash": [6, 4], "dot": [2, 3], "solid": [1, 0]}
 
 
-def _line(y: float, colour: str, dash: str, text: str | None) -> tuple[dict, dict | None]:
-    shape = dict(
-        type="line", xref="paper", x0=0, x1=1, yref="y", y0=y, y1=y, line=dict(color=colour, dash=dash)
-    )
-    note = None if text is None else _label(y, text, colour)
-    return shape, note
+def show(spec: dict, key: str, container=st) -> None:
+    """Draw a spec built here, as wide as its column."""
+    container.vega_lite_chart(spec=spec, width="stretch", key=key)
 
 
-def _label(y: float, text: str, colour: str | None = None) -> dict:
-    """A guide line's label, in the right margin level with its line (never over the bars)."""
-    return dict(
-        xref="paper",
-        x=1.01,
-        y=y,
-        yref="y",
-        text=text,
-        showarrow=False,
-        xanchor="left",
-        yanchor="middle",
-        font=dict(size=11, color=colour) if colour else dict(size=11),
-    )
+def _num(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def _periods(dates: list) -> tuple[list[str], str]:
     """Period starts as the category labels their bars carry, and the axis title.
 
-    On a date axis Plotly centres a bar on its date and places tick labels by its own calendar, so a month's
-    label could sit under the neighbouring bar; one category per period keeps each label under its bar.
+    One category per period keeps each label under its own bar (a time axis places its ticks by its own calendar).
     """
     days = sorted({d for d in dates if d is not None})
     gaps = {(b - a).days for a, b in zip(days, days[1:], strict=False)}
@@ -66,130 +52,185 @@ def _periods(dates: list) -> tuple[list[str], str]:
     return [f"{d:%b %Y}" for d in dates], "Month"
 
 
-def _guides(fig: go.Figure, definition: MetricDefinition) -> None:
-    """Benchmark and alert lines (or the benchmark band of a range measure) from the dictionary.
+def _x(order: list[str], title: str) -> dict:
+    # A few periods read level; more stand upright, so each bar of a year by month keeps its label (Vega-Lite
+    # drops a label only where two would overlap, as on a long run of weeks).
+    axis = {"labelAngle": 0 if len(order) <= 8 else -90}
+    return {"field": "period", "type": "nominal", "sort": order, "title": title, "axis": axis}
 
-    Shapes are set in one layout update: Plotly's add_hline costs ~25 ms a line.
-    """
-    shapes, notes = [], []
+
+def _y(field: str, title: str, domain: list | None = None) -> dict:
+    encoding = {"field": field, "type": "quantitative", "title": title}
+    if domain:
+        encoding["scale"] = {"domain": domain}
+    return encoding
+
+
+def _guide_layers(guides: list[tuple[str, float, str, str]], y_title: str, domain: list | None) -> list[dict]:
+    """Horizontal guide lines (name, value, colour, dash), each named in the legend under the plot."""
+    if not guides:
+        return []
+    names = list(dict.fromkeys(name for name, *_ in guides))
+    first = {name: (colour, dash) for name, _, colour, dash in reversed(guides)}
+    return [
+        {
+            "data": {"values": [{"guide": name, "value": _num(value)} for name, value, *_ in guides]},
+            "mark": {"type": "rule", "strokeWidth": 1.5},
+            "encoding": {
+                "y": _y("value", y_title, domain),
+                "color": {
+                    "field": "guide",
+                    "type": "nominal",
+                    "scale": {"domain": names, "range": [first[n][0] for n in names]},
+                    "legend": {**_LEGEND, "symbolType": "stroke"},
+                },
+                "strokeDash": {
+                    "field": "guide",
+                    "type": "nominal",
+                    "scale": {"domain": names, "range": [_DASH[first[n][1]] for n in names]},
+                    "legend": None,
+                },
+            },
+        }
+    ]
+
+
+def _dictionary_guides(definition: MetricDefinition) -> tuple[list[tuple[str, float, str, str]], list[dict]]:
+    """The dictionary's benchmark and alert lines, and for a range measure its benchmark band (a layer)."""
+    guides, band = [], []
     if definition.direction == "range" and definition.benchmark_low is not None:
-        shapes.append(
-            dict(
-                type="rect",
-                xref="paper",
-                x0=0,
-                x1=1,
-                yref="y",
-                y0=definition.benchmark_low,
-                y1=definition.benchmark_high,
-                fillcolor=GREEN,
-                opacity=0.1,
-                line=dict(width=0),
+        name = f"benchmark {definition.target_text}"
+        guides += [
+            (name, definition.benchmark_low, GREEN, "dash"),
+            (name, definition.benchmark_high, GREEN, "dash"),
+        ]
+        band.append(
+            {
+                "data": {"values": [{"low": definition.benchmark_low, "high": definition.benchmark_high}]},
+                "mark": {"type": "rect", "color": GREEN, "opacity": 0.1},
+                "encoding": {"y": {"field": "low", "type": "quantitative"}, "y2": {"field": "high"}},
+            }
+        )
+        for operator, bound in (("<", definition.alert_low), (">", definition.alert_high)):
+            if bound is not None:
+                guides.append((f"alert {operator} {bound:g}", bound, RED, "dot"))
+        return guides, band
+    if definition.benchmark_value is not None:
+        guides.append((f"benchmark {definition.target_text}", definition.benchmark_value, GREEN, "dash"))
+    if definition.alert_threshold is not None and definition.alert_operator in ("<", ">"):
+        guides.append(
+            (
+                f"alert {definition.alert_operator} {definition.alert_threshold:g}",
+                definition.alert_threshold,
+                RED,
+                "dot",
             )
         )
-        notes.append(_label(definition.benchmark_high, f"benchmark {definition.target_text}"))
-        lines = [
-            (bound, RED, "dot", None)
-            for bound in (definition.alert_low, definition.alert_high)
-            if bound is not None
-        ]
-    else:
-        lines = []
-        if definition.benchmark_value is not None:
-            lines.append((definition.benchmark_value, GREEN, "dash", f"benchmark {definition.target_text}"))
-        if definition.alert_threshold is not None and definition.alert_operator in ("<", ">"):
-            lines.append(
-                (
-                    definition.alert_threshold,
-                    RED,
-                    "dot",
-                    f"alert {definition.alert_operator} {definition.alert_threshold:g}",
-                )
-            )
-    for y, colour, dash, text in lines:
-        shape, note = _line(y, colour, dash, text)
-        shapes.append(shape)
-        if note:
-            notes.append(note)
-    fig.update_layout(shapes=shapes, annotations=notes)
+    return guides, band
 
 
-def _axis(fig: go.Figure, definition: MetricDefinition, x_title: str) -> None:
-    title = definition.label + (" (%)" if definition.unit == "percent" else f" ({definition.unit})")
-    fig.update_layout(yaxis_title=title, xaxis_title=x_title, xaxis_type="category", **_LAYOUT)
-    if definition.unit == "percent":
-        fig.update_yaxes(range=[0, 105])
+def _y_title(definition: MetricDefinition) -> str:
+    return definition.label + (" (%)" if definition.unit == "percent" else f" ({definition.unit})")
 
 
-@st.cache_resource(**_FIGURES)
-def metric_trend(series: pl.DataFrame, definition: MetricDefinition, as_of_period=None) -> go.Figure:
+def _spec(layers: list[dict], title: str = "") -> dict:
+    spec = {
+        "height": HEIGHT,
+        "layer": layers,
+        # Bars coloured by status, series and guide lines each keep their own colours and legend.
+        "resolve": {"scale": {"color": "independent", "strokeDash": "independent"}},
+    }
+    if title:
+        spec["title"] = title
+    return spec
+
+
+def metric_trend(series: pl.DataFrame, definition: MetricDefinition, as_of_period=None) -> dict:
     """Bars per period coloured by their status, with the dictionary's benchmark and alert lines.
 
     `series` has period_start, metric_value, numerator, denominator and previous_value; for the
     below-required measure (supervision hours) the bars are hours logged and the line is the requirement.
     """
     rows = series.to_dicts()
-    colours = [
-        (
-            warehouse_status(r)
-            if "rag_status" in r
-            else metric_status(
-                definition,
-                r["metric_value"],
-                r["numerator"],
-                r["denominator"],
-                r.get("previous_value"),
-                period_running=as_of_period is not None and r["period_start"] >= as_of_period,
-            )
-        ).colour
-        for r in rows
-    ]
     labels, x_title = _periods([r["period_start"] for r in rows])
-    fig = go.Figure(
-        go.Bar(
-            x=labels,
-            y=[r["metric_value"] for r in rows],
-            marker_color=colours,
-            customdata=[[r["numerator"], r["denominator"]] for r in rows],
-            hovertemplate="%{x}: %{y:,.1f} (numerator %{customdata[0]:,.1f}, denominator "
-            "%{customdata[1]:,.1f})<extra></extra>",
-            name=definition.label,
-        )
-    )
+    y_title = _y_title(definition)
+    domain = [0, 105] if definition.unit == "percent" else None
+    values = [
+        {
+            "period": label,
+            "value": _num(r["metric_value"]),
+            "numerator": _num(r["numerator"]),
+            "denominator": _num(r["denominator"]),
+            "colour": (
+                warehouse_status(r)
+                if "rag_status" in r
+                else metric_status(
+                    definition,
+                    r["metric_value"],
+                    r["numerator"],
+                    r["denominator"],
+                    r.get("previous_value"),
+                    period_running=as_of_period is not None and r["period_start"] >= as_of_period,
+                )
+            ).colour,
+        }
+        for label, r in zip(labels, rows, strict=True)
+    ]
+    layers = [
+        {
+            "data": {"values": values},
+            "mark": {"type": "bar"},
+            "encoding": {
+                "x": _x(labels, x_title),
+                "y": _y("value", y_title, domain),
+                "color": {"field": "colour", "type": "nominal", "scale": None, "legend": None},
+                "tooltip": [
+                    {"field": "period", "title": x_title},
+                    {"field": "value", "type": "quantitative", "title": definition.label, "format": ",.1f"},
+                    {"field": "numerator", "type": "quantitative", "format": ",.1f"},
+                    {"field": "denominator", "type": "quantitative", "format": ",.1f"},
+                ],
+            },
+        }
+    ]
+    guides, band = _dictionary_guides(definition)
     if definition.alert_operator == "below_required":
-        fig.add_trace(
-            go.Scatter(
-                x=labels,
-                y=[r["denominator"] for r in rows],
-                mode="lines+markers",
-                line=dict(color=GREEN, dash="dash"),
-                name="required",
-            )
+        layers.append(
+            {
+                "data": {"values": values},
+                "mark": {"type": "line", "point": True, "strokeDash": _DASH["dash"]},
+                "encoding": {
+                    "x": _x(labels, x_title),
+                    "y": _y("denominator", y_title, domain),
+                    "color": {"datum": "required", "scale": {"range": [GREEN]}, "legend": _LEGEND},
+                },
+            }
         )
-    _guides(fig, definition)
-    _axis(fig, definition, x_title)
-    return fig
+    return _spec(band + layers + _guide_layers(guides, y_title, domain))
 
 
-@st.cache_resource(**_FIGURES)
-def team_trend(series: pl.DataFrame, definition: MetricDefinition) -> go.Figure:
+def team_trend(series: pl.DataFrame, definition: MetricDefinition) -> dict:
     """A team's pooled monthly value as a line, against the dictionary's benchmark and alert lines."""
     labels, x_title = _periods(series["period_start"].to_list())
-    fig = go.Figure(
-        go.Scatter(
-            x=labels,
-            y=series["metric_value"].to_list(),
-            mode="lines+markers",
-            name="team",
-            line=dict(color="#1565c0"),
-        )
-    )
-    _guides(fig, definition)
-    _axis(fig, definition, x_title)
-    return fig
+    y_title = _y_title(definition)
+    domain = [0, 105] if definition.unit == "percent" else None
+    values = [
+        {"period": label, "value": _num(v)}
+        for label, v in zip(labels, series["metric_value"].to_list(), strict=True)
+    ]
+    line = {
+        "data": {"values": values},
+        "mark": {"type": "line", "point": True, "color": BLUE},
+        "encoding": {
+            "x": _x(labels, x_title),
+            "y": _y("value", y_title, domain),
+            "tooltip": [{"field": "period", "title": x_title}, {"field": "value", "format": ",.1f"}],
+        },
+    }
+    guides, band = _dictionary_guides(definition)
+    return _spec(band + [line] + _guide_layers(guides, y_title, domain))
 
 
-@st.cache_resource(**_FIGURES)
 def bars(
     frame: pl.DataFrame,
     x: str,
@@ -202,80 +243,194 @@ def bars(
     stacked_by: str | None = None,
     target: float | None = None,
     alert_pct: float | None = None,
-) -> go.Figure:
+) -> dict:
     """A plain bar chart (reports) with both axes titled; stacked by a category column when given; with a
     target line (and the alert bound at `alert_pct` % of it) when given. A date column on x is a month each
-    (labelled "Sep 2026", one category per month, so every label sits under its own bar)."""
+    (labelled "Sep 2026", one category per month in time order, so every label sits under its own bar)."""
+    dated = frame.schema[x] == pl.Date
+    xs = frame[x].to_list()
+    labels = [f"{v:%b %Y}" if v is not None else None for v in xs] if dated else [str(v) for v in xs]
+    order = (
+        [f"{m:%b %Y}" for m in sorted(set(frame[x].drop_nulls().to_list()))]
+        if dated
+        else list(dict.fromkeys(labels))
+    )
+    series = frame[stacked_by].to_list() if stacked_by else [None] * frame.height
+    values = [
+        {"period": label, "value": _num(v), "series": None if s is None else str(s)}
+        for label, v, s in zip(labels, frame[y].to_list(), series, strict=True)
+    ]
+    encoding = {
+        "x": _x(order, x_title),
+        "y": {**_y("value", y_title), "stack": "zero" if stacked_by else None},
+        "tooltip": [
+            {"field": "period", "title": x_title},
+            *([{"field": "series", "title": stacked_by}] if stacked_by else []),
+            {"field": "value", "type": "quantitative", "title": y_title, "format": ",.2f"},
+        ],
+    }
+    if stacked_by:
+        encoding["color"] = {"field": "series", "type": "nominal", "legend": _LEGEND}
+    layers = [
+        {
+            "data": {"values": values},
+            "mark": {"type": "bar", **({} if stacked_by else {"color": colour or BLUE})},
+            "encoding": encoding,
+        }
+    ]
+    guides = []
+    if target is not None:
+        guides.append((f"target {target:,.0f}", target, GREEN, "dash"))
+        if alert_pct is not None:
+            guides.append((f"alert < {alert_pct:g}% of target", target * alert_pct / 100, RED, "dot"))
+    return _spec(layers + _guide_layers(guides, y_title, None), title)
 
-    def x_values(part: pl.DataFrame) -> list:
-        values = part[x].to_list()
-        return [f"{v:%b %Y}" for v in values] if part.schema[x] == pl.Date else values
+
+def capacity_chart(capacity: pl.DataFrame, this_week: dt.date) -> dict:
+    """Booked and open slots per week, stacked, with a line at this week."""
+    labels, x_title = _periods(capacity["week_start"].to_list())
+    values = [
+        {"period": label, "slots": kind, "value": _num(v)}
+        for kind in ("booked", "open")
+        for label, v in zip(labels, capacity[f"{kind}_slots"].to_list(), strict=True)
+    ]
+    now = [
+        label
+        for label, week in zip(labels, capacity["week_start"].to_list(), strict=True)
+        if week == this_week
+    ]
+    layers = [
+        {
+            "data": {"values": values},
+            "mark": {"type": "bar"},
+            "encoding": {
+                "x": _x(labels, x_title),
+                "y": {**_y("value", "Appointment slots"), "stack": "zero"},
+                "color": {"field": "slots", "type": "nominal", "legend": _LEGEND},
+                "tooltip": [{"field": "period", "title": x_title}, {"field": "slots"}, {"field": "value"}],
+            },
+        }
+    ]
+    if now:
+        layers.append(
+            {
+                "data": {"values": [{"period": now[0], "guide": "this week"}]},
+                "mark": {"type": "rule", "strokeDash": _DASH["dot"], "strokeWidth": 1.5},
+                "encoding": {
+                    "x": _x(labels, x_title),
+                    "color": {
+                        "field": "guide",
+                        "type": "nominal",
+                        "scale": {"range": ["#424242"]},
+                        "legend": {**_LEGEND, "symbolType": "stroke"},
+                    },
+                },
+            }
+        )
+    return _spec(layers, "Slots per week")
+
+
+def lines(table: pl.DataFrame, key: str, label: str) -> dict:
+    """One line per clinician (or the practice) over the periods of a report's table (`period_start`, `who`,
+    `clinician_id`, the measure's column); two clinicians sharing a name keep two lines."""
+    dates = table["period_start"].to_list()
+    labels, x_title = _periods(dates)
+    order = [label for _, label in sorted(dict(zip(dates, labels, strict=True)).items())]
+    values = [
+        {"period": p, "who": who, "id": cid, "value": _num(v)}
+        for p, who, cid, v in zip(
+            labels, table["who"].to_list(), table["clinician_id"].to_list(), table[key].to_list(), strict=True
+        )
+    ]
+    return _spec(
+        [
+            {
+                "data": {"values": values},
+                "mark": {"type": "line", "point": True},
+                "encoding": {
+                    "x": _x(order, x_title),
+                    "y": _y("value", label),
+                    "color": {"field": "who", "type": "nominal", "legend": _LEGEND},
+                    "detail": {"field": "id", "type": "nominal"},
+                    "tooltip": [{"field": "who"}, {"field": "period"}, {"field": "value", "format": ",.2f"}],
+                },
+            }
+        ],
+        label,
+    )
+
+
+def figure(spec: dict):
+    """The same chart as a Plotly figure, for a PNG in an e-mail (kaleido draws Plotly figures server-side).
+
+    Reads the layers the builders here write: bars (coloured per row or by series), lines, guide rules (their
+    names as labels in the right margin, level with their line) and a benchmark band. Plotly is imported only
+    here: the dashboards never load it.
+    """
+    import plotly.graph_objects as go
 
     fig = go.Figure()
-    if stacked_by:
-        for name in frame[stacked_by].unique(maintain_order=True).to_list():
-            part = frame.filter(pl.col(stacked_by) == name)
-            fig.add_trace(go.Bar(x=x_values(part), y=part[y].to_list(), name=str(name)))
-        fig.update_layout(barmode="stack")
-    else:
-        fig.add_trace(go.Bar(x=x_values(frame), y=frame[y].to_list(), marker_color=colour or "#1565c0"))
-    if frame.schema[x] == pl.Date:
-        # Months in time order even when a stack's first trace lacks some of them.
-        months = sorted(set(frame[x].drop_nulls().to_list()))
-        fig.update_xaxes(categoryorder="array", categoryarray=[f"{m:%b %Y}" for m in months])
-    if target is not None:
-        shapes, notes = [], []
-        lines = [(target, GREEN, "dash", f"target {target:,.0f}")]
-        if alert_pct is not None:
-            lines.append((target * alert_pct / 100, RED, "dot", f"alert < {alert_pct:g}% of target"))
-        for value, line_colour, dash, text in lines:
-            shape, note = _line(value, line_colour, dash, text)
-            shapes.append(shape)
-            notes.append(note)
-        fig.update_layout(shapes=shapes, annotations=notes)
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, xaxis_type="category", **_LAYOUT)
-    return fig
-
-
-@st.cache_resource(**_FIGURES)
-def capacity_chart(capacity: pl.DataFrame, this_week: dt.date) -> go.Figure:
-    """Booked and open slots per week, stacked, with a marker at this week."""
-    fig = go.Figure(
-        [
-            go.Bar(x=capacity["week_start"].to_list(), y=capacity["booked_slots"].to_list(), name="booked"),
-            go.Bar(x=capacity["week_start"].to_list(), y=capacity["open_slots"].to_list(), name="open"),
-        ]
-    )
+    shapes, notes, named = [], [], set()
+    x_title = y_title = ""
+    order = None
+    y_range = None
+    for layer in spec["layer"]:
+        mark = layer["mark"]["type"]
+        encoding = layer["encoding"]
+        rows = layer["data"]["values"]
+        y = encoding.get("y", {})
+        y_range = y_range or (y.get("scale") or {}).get("domain")
+        if mark == "rect":
+            shapes.append(
+                dict(type="rect", xref="paper", x0=0, x1=1, yref="y", y0=rows[0]["low"], y1=rows[0]["high"],
+                     fillcolor=layer["mark"]["color"], opacity=0.1, line=dict(width=0))
+            )  # fmt: skip
+            continue
+        if mark == "rule":
+            colours = dict(
+                zip(encoding["color"]["scale"]["domain"], encoding["color"]["scale"]["range"], strict=True)
+            )
+            dashes = dict(zip(encoding["strokeDash"]["scale"]["domain"], encoding["strokeDash"]["scale"]["range"], strict=True))  # fmt: skip
+            for row in rows:
+                dash = "dot" if dashes[row["guide"]] == _DASH["dot"] else "dash"
+                shapes.append(
+                    dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=row["value"], y1=row["value"],
+                         line=dict(color=colours[row["guide"]], dash=dash))
+                )  # fmt: skip
+                if row["guide"] not in named:  # a band's two edges carry its name once
+                    named.add(row["guide"])
+                    notes.append(
+                        dict(xref="paper", x=1.01, y=row["value"], yref="y", text=row["guide"], showarrow=False,
+                             xanchor="left", yanchor="middle", font=dict(size=11, color=colours[row["guide"]]))
+                    )  # fmt: skip
+            continue
+        x = encoding["x"]
+        x_title, y_title, order = x_title or x["title"], y_title or y["title"], order or x["sort"]
+        xs, ys = [r["period"] for r in rows], [r[y["field"]] for r in rows]
+        colour = encoding.get("color", {})
+        if mark == "bar" and colour.get("field") == "colour":  # one colour per bar: its status
+            fig.add_trace(go.Bar(x=xs, y=ys, marker_color=[r["colour"] for r in rows], name=y["title"]))
+        elif mark == "bar":
+            fig.add_trace(go.Bar(x=xs, y=ys, marker_color=layer["mark"].get("color"), name=y["title"]))
+        else:
+            line = dict(
+                color=layer["mark"].get("color") or (colour.get("scale") or {}).get("range", [BLUE])[0]
+            )
+            if "strokeDash" in layer["mark"]:
+                line["dash"] = "dash"
+            fig.add_trace(
+                go.Scatter(x=xs, y=ys, mode="lines+markers", line=line, name=colour.get("datum", ""))
+            )
     fig.update_layout(
-        barmode="stack",
-        title="Slots per week",
-        xaxis_title="Week starting (Monday)",
-        yaxis_title="Appointment slots",
-        shapes=[
-            dict(
-                type="line",
-                xref="x",
-                x0=this_week,
-                x1=this_week,
-                yref="paper",
-                y0=0,
-                y1=1,
-                line=dict(dash="dot"),
-            )
-        ],
-        annotations=[
-            dict(
-                xref="x",
-                x=this_week,
-                yref="paper",
-                y=1,
-                text="this week",
-                showarrow=False,
-                xanchor="left",
-                yanchor="bottom",
-                font=dict(size=11),
-            )
-        ],
-        **_LAYOUT,
+        shapes=shapes,
+        annotations=notes,
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        xaxis=dict(type="category", categoryorder="array", categoryarray=order),
+        margin=dict(t=40, b=40, l=10, r=130),
+        height=HEIGHT,
+        showlegend=False,
     )
+    if y_range:
+        fig.update_yaxes(range=y_range)
     return fig

@@ -86,17 +86,27 @@ def measure_table(
 
 
 def wide(long: pl.DataFrame, metric_keys: tuple[str, ...]) -> pl.DataFrame:
-    """One row per period and clinician, one column per measure (the value the mart holds, rounded to 0.01)."""
+    """One row per period and clinician, one column per measure (the value the mart holds, rounded to 0.01).
+
+    Rows are keyed by clinician id (null for the practice), not by name: two clinicians may share a name (the
+    large practice has such pairs), and a pivot on the name alone fails on their two values."""
     if long.is_empty():
         return pl.DataFrame(
-            schema={"period_start": pl.Date, "who": pl.String, **{k: pl.Float64 for k in metric_keys}}
+            schema={
+                "period_start": pl.Date,
+                "who": pl.String,
+                "clinician_id": pl.Int64,
+                **{k: pl.Float64 for k in metric_keys},
+            }
         )
-    out = long.pivot(on="metric_key", index=["period_start", "who"], values="metric_value")
+    out = long.with_columns(pl.col("clinician_id").cast(pl.Int64)).pivot(
+        on="metric_key", index=["period_start", "who", "clinician_id"], values="metric_value"
+    )
     for key in metric_keys:
         if key not in out.columns:
             out = out.with_columns(pl.lit(None, pl.Float64).alias(key))
-    return out.select("period_start", "who", *(pl.col(k).round(2) for k in metric_keys)).sort(
-        "period_start", "who"
+    return out.select("period_start", "who", "clinician_id", *(pl.col(k).round(2) for k in metric_keys)).sort(
+        "period_start", "who", "clinician_id", nulls_last=False
     )
 
 

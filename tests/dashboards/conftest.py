@@ -7,6 +7,7 @@ build_once). Tests that change it (alert lifecycle, lockouts) touch rows no othe
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -138,6 +139,12 @@ def sign_in(at: AppTest, var: Path, role: str) -> AppTest:
 def signed_in_app(var: Path, role: str) -> AppTest:
     """An AppTest signed in through the real sign-in form (password, then code) as the demo user of `role`."""
     return sign_in(AppTest.from_file(APP, default_timeout=60).run(), var, role)
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    """The Vega-Lite spec of every chart on the page (dashboards/components/charts.py keeps each layer's rows
+    in its spec)."""
+    return [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
 
 
 def shown_text(markdown: str) -> str:

@@ -1,18 +1,21 @@
-"""Charts a practice manager can read: both axes titled, guide-line labels beside the plot (never on a bar),
-and each month's label under its own bar."""
+"""Charts a practice manager can read: both axes titled, guide lines named in the legend beside the plot (never a
+label on a bar), and each month's label under its own bar, in time order."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 
+import polars as pl
 import pytest
 
+from tests.dashboards.conftest import chart_specs
 from tests.dashboards.test_pages import MONTH, open_page, warehouse
 
 
-def _specs(at) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+def _main_layer(spec: dict) -> dict:
+    """The layer drawing the data (bars or the line), the one the axes are titled on."""
+    return next(layer for layer in spec["layer"] if "x" in layer.get("encoding", {}))
 
 
 @pytest.mark.parametrize(
@@ -24,23 +27,25 @@ def _specs(at) -> list[dict]:
         ("SUPERVISOR", "my_team"),
     ],
 )
-def test_every_chart_titles_both_axes_and_labels_lines_outside_the_bars(demo_env, role, page):
-    specs = _specs(open_page(demo_env, role, page))
+def test_every_chart_titles_both_axes_and_names_its_lines_outside_the_plot(demo_env, role, page):
+    specs = chart_specs(open_page(demo_env, role, page))
     assert specs, "the demo practice draws charts on this page"
     for spec in specs:
-        layout = spec["layout"]
-        assert layout.get("xaxis", {}).get("title", {}).get("text"), layout.get("title")
-        assert layout.get("yaxis", {}).get("title", {}).get("text"), layout.get("title")
-        for note in layout.get("annotations", []):
-            if note.get("xref") == "paper":  # benchmark / target / alert labels: in the right margin
-                assert note["x"] >= 1 and note["xanchor"] == "left", note
+        encoding = _main_layer(spec)["encoding"]
+        assert encoding["x"].get("title") and encoding["y"].get("title"), spec.get("title")
+        for layer in spec["layer"]:
+            mark = layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+            assert mark != "text", "no label drawn inside the plot, where it could sit on a bar"
+            if mark == "rule":  # benchmark / target / alert / this-week lines: named in the legend
+                colour = layer["encoding"]["color"]
+                assert colour["legend"] is not None and colour["field"] == "guide", colour
 
 
 def test_reports_month_labels_sit_under_their_own_bars(demo_env):
     spec = next(
         s
-        for s in _specs(open_page(demo_env, "ADMIN", "reports"))
-        if s["layout"].get("title", {}).get("text") == "Revenue by month"
+        for s in chart_specs(open_page(demo_env, "ADMIN", "reports"))
+        if s.get("title") == "Revenue by month"
     )
     expected = {
         (f"{month:%b %Y}", source): float(revenue)
@@ -50,12 +55,68 @@ def test_reports_month_labels_sit_under_their_own_bars(demo_env):
             [dt.date(2026, 9, 1), MONTH],
         ).iter_rows()
     }
-    shown = {
-        (label, trace["name"]): value
-        for trace in spec["data"]
-        for label, value in zip(trace["x"], trace["y"], strict=True)
-    }
+    bars = _main_layer(spec)
+    shown = {(row["period"], row["series"]): row["value"] for row in bars["data"]["values"]}
     assert shown.keys() == expected.keys()
     assert shown == pytest.approx(expected)
-    assert spec["layout"]["xaxis"]["type"] == "category"
-    assert spec["layout"]["xaxis"]["categoryarray"] == ["Sep 2026", "Oct 2026", "Nov 2026"]
+    assert bars["encoding"]["x"]["type"] == "nominal"
+    assert bars["encoding"]["x"]["sort"] == ["Sep 2026", "Oct 2026", "Nov 2026"]
+
+
+def _series(days: list, values: list[float], denominator: float, statuses: list[str]) -> pl.DataFrame:
+    """A measure's periods as the pages hand them to a chart (the value is the numerator here)."""
+    return pl.DataFrame(
+        {
+            "period_start": days,
+            "metric_value": values,
+            "numerator": values,
+            "denominator": [denominator] * len(days),
+            "rag_status": statuses,
+        }
+    )
+
+
+def test_supervision_hours_chart_draws_the_required_hours_as_a_named_line():
+    """The below-required measure: bars are the hours logged, the dashed line (named in the legend) the hours
+    required each period; the spec is plain JSON (the browser gets it as is)."""
+    from dashboards.components.charts import metric_trend
+    from dashboards.data.dictionary import MetricDefinition
+
+    hours = MetricDefinition(
+        metric_key="supervision_hours_logged",
+        label="Supervision hours",
+        definition="",
+        counting_convention="",
+        unit="hours",
+        direction="higher_is_better",
+        benchmark_value=None,
+        alert_operator="below_required",
+        alert_threshold=None,
+    )
+    series = _series([dt.date(2026, 9, 1), dt.date(2026, 10, 1)], [3.0, 4.0], 4.0, ["URGENT", "GOOD"])
+    spec = json.loads(json.dumps(metric_trend(series, hours)))
+    bars, required = spec["layer"]
+    assert [row["period"] for row in bars["data"]["values"]] == ["Sep 2026", "Oct 2026"]
+    assert [row["value"] for row in bars["data"]["values"]] == [3.0, 4.0]
+    assert required["encoding"]["y"]["field"] == "denominator"
+    assert required["encoding"]["color"]["datum"] == "required" and required["encoding"]["color"]["legend"]
+    assert bars["encoding"]["y"]["title"] == required["encoding"]["y"]["title"] == "Supervision hours (hours)"
+
+
+def test_the_e_mail_figure_is_the_dashboards_chart(demo_env):
+    """The Monday report's PNG is drawn from the same spec the dashboards show (as a Plotly figure, which kaleido
+    draws): same bars, colours, axis titles and guide lines, their names in the right margin."""
+    from dashboards.components.charts import figure, metric_trend
+    from dashboards.data.dictionary import definitions
+
+    kvr = definitions()["kept_visit_rate"]
+    series = _series([dt.date(2026, 11, 2), dt.date(2026, 11, 9)], [91.0, 70.0], 100.0, ["GOOD", "URGENT"])
+    spec = metric_trend(series, kvr)
+    fig = figure(spec)
+    (bars,) = fig.data
+    assert list(bars.x) == ["02 Nov 2026", "09 Nov 2026"] and list(bars.y) == [91.0, 70.0]
+    assert list(bars.marker.color) == [row["colour"] for row in spec["layer"][0]["data"]["values"]]
+    assert fig.layout.xaxis.title.text == "Week starting (Monday)" and fig.layout.yaxis.title.text
+    labels = {note.text for note in fig.layout.annotations}
+    assert f"benchmark {kvr.target_text}" in labels and all(note.x >= 1 for note in fig.layout.annotations)
+    assert [shape.y0 for shape in fig.layout.shapes] == [kvr.benchmark_value, kvr.alert_threshold]

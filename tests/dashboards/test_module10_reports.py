@@ -17,7 +17,7 @@ from operational_api.db import get_engine, session_scope
 from operational_api.reports.models import ReportSubscription, SavedReport
 from orchestration.lib.environment import current_environment
 from orchestration.lib.warehouse import Warehouse
-from tests.dashboards.conftest import demo_logins, signed_in_app, table_with
+from tests.dashboards.conftest import chart_specs, demo_logins, signed_in_app, table_with
 
 REFUSED = "This page is not part of your role's dashboards."
 
@@ -107,6 +107,29 @@ def test_demographics_small_cell_is_suppressed():
     assert out["clients"].to_list() == ["<11", "11", "<11"]
 
 
+def test_report_tables_keep_two_clinicians_who_share_a_name_apart():
+    """The large practice has namesakes: a table keyed by name failed on their two values (Productivity and
+    Compliance report pages raised instead of showing)."""
+    from dashboards.data.module10 import wide
+
+    day = dt.date(2026, 10, 1)
+    long = pl.DataFrame(
+        {
+            "period_start": [day] * 3,
+            "who": ["Sam Lee", "Sam Lee", "Practice"],
+            "clinician_id": [7, 9, None],
+            "metric_key": ["kept_visit_rate"] * 3,
+            "metric_value": [80.0, 90.0, 85.0],
+        }
+    )
+    out = wide(long, ("kept_visit_rate",))
+    assert out.select("who", "clinician_id", "kept_visit_rate").rows() == [
+        ("Practice", None, 85.0),
+        ("Sam Lee", 7, 80.0),
+        ("Sam Lee", 9, 90.0),
+    ]
+
+
 def test_builder_saves_and_subscribes_a_report(demo_env):
     at = open_page(demo_env, "ADMIN", "report_builder")
     at.multiselect(key="rb_measures").set_value(["kept_visit_rate", "no_show_rate"]).run()
@@ -114,7 +137,7 @@ def test_builder_saves_and_subscribes_a_report(demo_env):
     at.date_input(key="rb_range").set_value((dt.date(2026, 9, 1), dt.date(2026, 11, 25))).run()
     table = table_with(at, "period_start", "who", "kept_visit_rate", "no_show_rate")
     assert set(table["who"]) == {"Practice"} and len(table) == 3
-    assert at.get("plotly_chart"), "the builder draws a chart"
+    assert chart_specs(at), "the builder draws a chart"
     at.text_input(key="rb_name").input("Practice KVR and no-shows")
     next(b for b in at.button if b.label == "Save report").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -188,7 +211,7 @@ def test_quarterly_review_is_the_marts_weeks_with_the_warehouses_status(demo_env
     summary = table_with(at, "measure", "benchmark", "latest", "trend", "status now")
     assert len(summary) == len(module10.REVIEW_METRICS)
     assert set(summary["status now"]) <= {"On track", "Review", "Urgent", "No data"}
-    assert at.get("plotly_chart"), "each measure's 90 days are drawn"
+    assert chart_specs(at), "each measure's 90 days are drawn"
     at.segmented_control(key="qr_grain").set_value("Month").run()
     months = table_with(at, "clinician", "measure", "period_start")
     assert set(months["period_start"]) == set(module10.quarterly_review("month", None, as_of)["period_start"])
