@@ -109,7 +109,7 @@ FIRST_ELEMENT = {
     # Its first input: the first preference's toggle.
     "notification_preferences": '[data-testid="stCheckbox"]',
 }
-# Drawn when the chart's SVG or canvas (plotly, Vega-Lite) or the data grid's canvas is in them.
+# Drawn when the chart's SVG or canvas (Vega-Lite) or the data grid's canvas is in them.
 DRAWN = f"{CHART}, [data-testid='stDataFrame']"
 
 _MARK_CLICK = (

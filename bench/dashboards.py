@@ -90,7 +90,7 @@ def _measure(var: Path, size: str, runs: int) -> list[dict]:
         at.text_input(key="auth_code").input(fresh_recovery_code(var, logins[role][0]))
         at.button[0].click().run()
         for page in (key for keys in sections.values() for key in keys):
-            at.switch_page(f"app_pages/{page}.py").run()  # warm-up: imports, plotly, the connection
+            at.switch_page(f"app_pages/{page}.py").run()  # warm-up: imports, the connection
             first, cached = [], []
             for _ in range(max(runs, MIN_RUNS)):
                 st.cache_data.clear()

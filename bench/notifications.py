@@ -1,5 +1,5 @@
 """Monday reports for a whole practice: render (figures from the marts, the KVR trend chart as a PNG through
-kaleido) and send every clinician's, supervisor's and administrator's report through the loopback SMTP server.
+vl-convert) and send every clinician's, supervisor's and administrator's report through the loopback SMTP server.
 
 The figure is the wall-clock time of one `run_monday_report` for the last complete week before the as-of date,
 on a fresh outbox (a copy of the built store), in this process; target under 60 s for the large practice
@@ -9,7 +9,7 @@ same size to skip the build (bench.dashboards builds the same way).
 The figure is wall-clock on whatever else the machine runs, so each row also records the practice's supervisors
 (the generator makes one per six clinicians: 17 of the large practice's 100, not the brief's 10) and the
 one-minute load average and CPU count when the run started, and the CPU seconds the run used (this process and
-every process it started, kaleido's browser included): on a crowded machine that, not the wall clock, says what the
+every process it started): on a crowded machine that, not the wall clock, says what the
 run costs.
 """
 

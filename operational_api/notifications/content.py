@@ -360,16 +360,16 @@ def _figures_section(heading: str, defs, rows: dict[str, dict]) -> Section:
 def _chart(charts: ChartRenderer | None, series: pl.DataFrame, definition: MetricDefinition):
     if charts is None or series.is_empty():
         return None
-    from dashboards.components.charts import figure, metric_trend  # the dashboards' own chart
+    from dashboards.components.charts import metric_trend  # the dashboards' own chart
 
-    return charts.png(figure(metric_trend(series, definition)))
+    return charts.png(metric_trend(series, definition))
 
 
 def _team_chart(charts: ChartRenderer | None, rows: pl.DataFrame, definition: MetricDefinition):
     """The team's pooled value per week, as My Team pools it (dashboards.data.practice.pooled) and draws it."""
     if charts is None or rows.is_empty():
         return None
-    from dashboards.components.charts import figure, team_trend
+    from dashboards.components.charts import team_trend
     from dashboards.data.practice import pooled
 
     sums = (
@@ -384,7 +384,7 @@ def _team_chart(charts: ChartRenderer | None, rows: pl.DataFrame, definition: Me
             dtype=pl.Float64,
         )
     )
-    return charts.png(figure(team_trend(series, definition)))
+    return charts.png(team_trend(series, definition))
 
 
 def monday_reports(

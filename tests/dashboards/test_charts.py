@@ -101,22 +101,3 @@ def test_supervision_hours_chart_draws_the_required_hours_as_a_named_line():
     assert required["encoding"]["y"]["field"] == "denominator"
     assert required["encoding"]["color"]["datum"] == "required" and required["encoding"]["color"]["legend"]
     assert bars["encoding"]["y"]["title"] == required["encoding"]["y"]["title"] == "Supervision hours (hours)"
-
-
-def test_the_e_mail_figure_is_the_dashboards_chart(demo_env):
-    """The Monday report's PNG is drawn from the same spec the dashboards show (as a Plotly figure, which kaleido
-    draws): same bars, colours, axis titles and guide lines, their names in the right margin."""
-    from dashboards.components.charts import figure, metric_trend
-    from dashboards.data.dictionary import definitions
-
-    kvr = definitions()["kept_visit_rate"]
-    series = _series([dt.date(2026, 11, 2), dt.date(2026, 11, 9)], [91.0, 70.0], 100.0, ["GOOD", "URGENT"])
-    spec = metric_trend(series, kvr)
-    fig = figure(spec)
-    (bars,) = fig.data
-    assert list(bars.x) == ["02 Nov 2026", "09 Nov 2026"] and list(bars.y) == [91.0, 70.0]
-    assert list(bars.marker.color) == [row["colour"] for row in spec["layer"][0]["data"]["values"]]
-    assert fig.layout.xaxis.title.text == "Week starting (Monday)" and fig.layout.yaxis.title.text
-    labels = {note.text for note in fig.layout.annotations}
-    assert f"benchmark {kvr.target_text}" in labels and all(note.x >= 1 for note in fig.layout.annotations)
-    assert [shape.y0 for shape in fig.layout.shapes] == [kvr.benchmark_value, kvr.alert_threshold]

@@ -1,21 +1,15 @@
-"""The chart renderer draws a whole run's figures in one browser whose pages are reused between figures: no
-figure may carry anything over from the one drawn before it in the same tab, before or after a tab's reload."""
+"""Mail charts are the dashboards' own Vega-Lite specs drawn to PNG at the message's fixed size; a chart that
+cannot be drawn leaves only its own message without it."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
+import struct
 
-import plotly.graph_objects as go
-import pytest
-
-from operational_api.notifications.render import FIGURES_PER_PAGE_LOAD, ChartRenderer, Content
-
-pytestmark = pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists(), reason="kaleido needs Chromium (/usr/bin/chromium)"
-)
+from operational_api.notifications.render import CHART_SIZE, ChartRenderer, Content
 
 
-def _content(figure: go.Figure, n: int) -> Content:
+def _content(spec: dict, n: int) -> Content:
     return Content(
         kind="test",
         recipient_user_id=n,
@@ -27,26 +21,44 @@ def _content(figure: go.Figure, n: int) -> Content:
         subtitle="",
         sections=[],
         chart_title="trend",
-        chart_png=ChartRenderer().png(figure),
+        chart_png=ChartRenderer().png(spec),
     )
 
 
-def test_every_figure_of_a_long_batch_is_its_own_and_the_same_figure_draws_the_same():
-    def figure(k: int) -> go.Figure:
-        return go.Figure(go.Bar(x=["a", "b", "c"], y=[k, 2 * k + 1, 3]), layout={"title": f"chart {k}"})
+def _bars(k: int) -> dict:
+    # As a page builds it: as wide as its column, its own height.
+    return {
+        "height": 380,
+        "data": {
+            "values": [{"period": p, "value": v} for p, v in zip("abc", (k, 2 * k + 1, 3), strict=True)]
+        },
+        "mark": "bar",
+        "encoding": {
+            "x": {"field": "period", "type": "ordinal", "title": "Week"},
+            "y": {"field": "value", "type": "quantitative", "title": "Kept visit rate (%)"},
+        },
+    }
 
-    # More figures per tab than one reload interval, so figures are drawn into fresh, reused and reloaded pages.
-    count = 2 * ChartRenderer.TABS * FIGURES_PER_PAGE_LOAD + 3
-    kinds = [k % 17 for k in range(count)]
-    contents = [_content(figure(k), n) for n, k in enumerate(kinds)]
+
+def _size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", png[16:24])
+
+
+def test_each_spec_draws_its_own_png_at_the_messages_size():
+    contents = [_content(_bars(k), n) for n, k in enumerate((1, 2, 1))]
     with ChartRenderer() as renderer:
         renderer.fill(contents)
-    pngs = [c.chart_png for c in contents]
-    assert all(isinstance(p, bytes) and p[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
-    drawn: dict[int, set[bytes]] = {}
-    for k, png in zip(kinds, pngs, strict=True):
-        drawn.setdefault(k, set()).add(png)
-    assert all(len(images) == 1 for images in drawn.values()), (
-        "one figure drew differently in different pages"
-    )
-    assert len({next(iter(images)) for images in drawn.values()}) == len(drawn), "two figures drew the same"
+    first, second, again = (c.chart_png for c in contents)
+    assert _size(first) == CHART_SIZE
+    assert first == again and first != second
+
+
+def test_a_chart_that_cannot_be_drawn_leaves_only_its_message_without_it(caplog):
+    broken = {"mark": "no-such-mark", "data": {"values": []}}
+    contents = [_content(_bars(1), 0), _content(broken, 1), _content(_bars(2), 2)]
+    with caplog.at_level(logging.WARNING), ChartRenderer() as renderer:
+        renderer.fill(contents)
+    assert contents[1].chart_png is None
+    assert all(isinstance(c.chart_png, bytes) for c in (contents[0], contents[2]))
+    assert "1 chart(s) could not be drawn; their messages go without" in caplog.text
