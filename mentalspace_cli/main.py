@@ -219,9 +219,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     origin = _refuse_to_lose_records(get_engine(), fresh=args.fresh, replace=args.replace or not args.fresh)
     regenerate = args.fresh or not origin.rows
 
+    from mentalspace_platform.environment import current_environment
+    from mentalspace_platform.warehouse import staged_build
     from orchestration.defs.dbt.project import parse_in_background
-    from orchestration.lib.environment import current_environment
-    from orchestration.lib.warehouse import staged_build
 
     # Into a copy of the warehouse, swapped in whole at the end: the dashboards keep reading the previous one
     # meanwhile (and never hold up the build), and a failed build leaves it as it was. Entered before the
@@ -249,8 +249,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def _print_kvr_summary() -> None:
-    from orchestration.lib.environment import current_environment
-    from orchestration.lib.warehouse import Warehouse
+    from mentalspace_platform.environment import current_environment
+    from mentalspace_platform.warehouse import Warehouse
 
     frame = Warehouse(current_environment()).query(
         "select period_start, numerator, denominator, metric_value from marts.fct_practice_metrics "
@@ -409,10 +409,10 @@ def _login_url(base_url: str) -> str:
 def _amd_definitions(args: argparse.Namespace):
     """The AdvancedMD domain's definitions; simulator options replace the simulated practice, --base-url
     (or MENTALSPACE_ADVANCEDMD=live) uses the real client against AMD_LOGIN_URL's host."""
+    from mentalspace_platform.environment import current_environment, missing_advancedmd_credentials
     from operational_api.db import get_engine, migrate
     from orchestration.defs.advancedmd.definitions import standalone_definitions
     from orchestration.defs.advancedmd.resources import SimulatedAdvancedMDResource, live_resource
-    from orchestration.lib.environment import current_environment, missing_advancedmd_credentials
 
     if not args.debug:
         # The client's retry warnings would reach stderr through logging's last-resort handler; the promise

@@ -16,8 +16,8 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
+from mentalspace_platform.environment import DBT_PROJECT_DIR, current_environment
 from operational_api.errors import PlatformError
-from orchestration.lib.environment import DBT_PROJECT_DIR, current_environment
 
 # dagster-dbt would look for `dbt` on PATH; the one in our virtual environment is the pinned one.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
