@@ -24,6 +24,16 @@ def test_a_small_step_after_a_large_one_reports_its_own_peak():
     assert small.peak_mb < 100, small.peak_mb
 
 
+def test_a_step_started_by_a_large_process_does_not_inherit_its_size():
+    # Linux starts an exec'd program's ru_maxrss at the high-water mark of the process that started it.
+    ballast = bytearray(300 * 2**20)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    small = run_measured([sys.executable, "-c", ALLOCATE, "1"], env=dict(os.environ), cwd=REPO_ROOT)
+    assert small.returncode == 0, small.stderr
+    assert small.peak_mb < 100, small.peak_mb
+    del ballast
+
+
 def test_a_failed_step_reports_its_exit_code_and_error_output():
     failed = run_measured(
         [sys.executable, "-c", "import sys; sys.exit('no such practice')"],
