@@ -331,10 +331,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
             env=env,
             stdout=subprocess.DEVNULL,
         ),
+        # The analysts' catalog (dbt's docs site, rewritten by every build): static files, so a small server.
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mentalspace_platform.catalog",
+                "--host",
+                args.host,
+                "--port",
+                str(args.catalog_port),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        ),
     ]
     print(f"Dagster UI:            http://{args.host}:{args.dagster_port}")
     print(f"Streamlit dashboards:  http://{args.host}:{args.streamlit_port}")
     print(f"Operational API:       http://{args.host}:{args.api_port}  (OpenAPI at /docs)")
+    print(
+        f"Analysts' catalog:     http://{args.host}:{args.catalog_port}  (tables, grains, column conventions)"
+    )
     logins = var_dir() / "demo_logins.txt"
     if logins.exists():
         print("Demo sign-ins (role, email, password):")
@@ -348,11 +366,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
-        failed = [
-            "the operational API" if p.args[0] == sys.executable else p.args[0]
-            for p in processes
-            if p.poll() not in (None, 0)
-        ]
+        failed = [_process_name(p) for p in processes if p.poll() not in (None, 0)]
         if failed:
             raise PlatformError(f"{os.path.basename(failed[0])} stopped unexpectedly (port already in use?)")
     except KeyboardInterrupt:
@@ -367,6 +381,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 p.kill()
     return 0
+
+
+def _process_name(process: subprocess.Popen) -> str:
+    if process.args[0] != sys.executable:
+        return process.args[0]
+    return (
+        "the analysts' catalog" if "mentalspace_platform.catalog" in process.args else "the operational API"
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -744,6 +766,7 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dagster-port", type=int, default=3000)
     parser.add_argument("--streamlit-port", type=int, default=8501)
     parser.add_argument("--api-port", type=int, default=None, help="default: MENTALSPACE_API_PORT or 8000")
+    parser.add_argument("--catalog-port", type=int, default=8580, help="the analysts' catalog (dbt docs)")
 
 
 # Commands whose arguments (--help included) belong to another program's parser.
