@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -49,72 +51,49 @@ def test_every_mart_model_and_column_of_the_built_warehouse_has_a_description(bu
     assert not undescribed, "mart models or columns without a description:\n" + "\n".join(undescribed)
 
 
-def test_the_served_catalog_answers_over_http_and_lists_a_mart_model(built_practice):
+@contextmanager
+def _catalog_server(folder: Path) -> Iterator[str]:
+    """`python -m mentalspace_platform.catalog` (what `mentalspace serve` starts) on a free port; its base URL."""
     port = free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mentalspace_platform.catalog",
-            "--port",
-            str(port),
-            "--dir",
-            str(built_practice / "catalog"),
-        ],
+        [sys.executable, "-m", "mentalspace_platform.catalog", "--port", str(port), "--dir", str(folder)],
         cwd=REPO_ROOT,
         stderr=subprocess.PIPE,
         text=True,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
             try:
-                page = httpx.get(f"{base}/", timeout=5)
+                httpx.get(f"{base}/favicon.ico", timeout=5)
                 break
             except httpx.TransportError:
                 assert server.poll() is None, server.stderr.read()
                 assert time.monotonic() < deadline, "the catalog server did not answer within 30 s"
                 time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_the_served_catalog_answers_over_http_and_lists_a_mart_model(built_practice):
+    with _catalog_server(built_practice / "catalog") as base:
+        page = httpx.get(f"{base}/", timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
         manifest = httpx.get(f"{base}/manifest.json", timeout=10).json()
         catalog = httpx.get(f"{base}/catalog.json", timeout=10).json()
-        model = manifest["nodes"][MART_MODEL]
-        assert model["description"].startswith("One row per metric")
-        assert "metric_value" in catalog["nodes"][MART_MODEL]["columns"]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    model = manifest["nodes"][MART_MODEL]
+    assert model["description"].startswith("One row per metric")
+    assert "metric_value" in catalog["nodes"][MART_MODEL]["columns"]
 
 
 def test_before_the_first_build_the_catalog_says_how_to_get_one(tmp_path):
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mentalspace_platform.catalog",
-            "--port",
-            str(port),
-            "--dir",
-            str(tmp_path / "none"),
-        ],
-        cwd=REPO_ROOT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the catalog server did not answer within 30 s"
-                time.sleep(0.2)
-        assert page.status_code == 503
-        assert page.text == NOT_GENERATED
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with _catalog_server(tmp_path / "none") as base:
+        page = httpx.get(f"{base}/", timeout=10)
+    assert page.status_code == 503
+    assert page.text == NOT_GENERATED
 
 
 @pytest.mark.parametrize("warehouse_kind", ["duckdb", "postgres"])
