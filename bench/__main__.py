@@ -27,6 +27,7 @@ SUITES = {
     "browser": "bench.browser",
     "notifications": "bench.notifications",
     "api": "bench.api",
+    "catalog": "bench.catalog",
 }
 ALL_SIZES = "demo,small,medium,large"
 
