@@ -4,6 +4,7 @@
     python -m bench foundation --sizes small,medium --backends duckdb
     python -m bench browser --runs 3        the browser suite (large practice unless --sizes says otherwise)
     python -m bench api                     the API at 10, 25, 50 concurrent clients (PostgreSQL, medium)
+    python -m bench amd                     AdvancedMD calls per 1,000 records and freshness (simulator)
 
 Figures are wall-clock seconds of whole commands (median of --runs), with peak memory where a suite
 measures it. Each suite module exposes `run(args) -> list[dict]`, `TITLE` and `COLUMNS`, and may expose
@@ -28,6 +29,7 @@ SUITES = {
     "notifications": "bench.notifications",
     "api": "bench.api",
     "catalog": "bench.catalog",
+    "amd": "bench.amd",
 }
 ALL_SIZES = "demo,small,medium,large"
 

@@ -10,6 +10,7 @@
     mentalspace amd sync             one incremental AdvancedMD sync through Dagster (the first is the initial load)
     mentalspace amd backfill         replace AdvancedMD visits and charges of a date range, one Dagster run per day
     mentalspace amd link-provider    link an AdvancedMD provider profile to a clinician by hand (when NPIs differ)
+    mentalspace amd resolve-demographics  decide a demographics conflict (both sides changed a client)
     mentalspace amd-sim              run the local AdvancedMD simulator
     mentalspace metrics backfill     recompute the measures of the months covering a date range (or --full)
     mentalspace users ...            staff accounts: create, roles, unlock, MFA reset, HIPAA training (users --help)
@@ -115,10 +116,10 @@ def _refuse_to_lose_records(engine, *, fresh: bool, replace: bool):
 
 
 def generate_practice(args: argparse.Namespace, progress: Progress, *, fresh: bool, replace: bool) -> None:
-    from operational_api.bulk import load_tables
+    """Two progress steps: the practice streamed into the store, then the demo sign-ins."""
     from operational_api.db import get_engine, mark_generated, migrate, wipe
     from operational_api.settings import practice_timezone
-    from operational_api.synthetic import PracticeSpec, generate
+    from operational_api.synthetic import PracticeSpec, generate_into_store
 
     engine = get_engine()
     if _refuse_to_lose_records(engine, fresh=fresh, replace=replace).rows:
@@ -132,12 +133,19 @@ def generate_practice(args: argparse.Namespace, progress: Progress, *, fresh: bo
         timezone=practice_timezone(),
     )
     with progress(
-        f"generating a {spec.clinicians}-clinician practice, {spec.months} months to {spec.as_of} (seed {spec.seed})"
+        f"generating a {spec.clinicians}-clinician practice, {spec.months} months to {spec.as_of} "
+        f"(seed {spec.seed}) into the operational store"
     ):
-        practice = generate(spec)
-        print(f"      {sum(practice.row_counts().values()):,} rows in {len(practice.tables)} tables")
-    with progress("loading the operational store"):
-        load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
+        reported = [time.perf_counter()]
+
+        def report(rows: int) -> None:
+            # A line every few seconds: a large practice streams for minutes, a small one in one chunk.
+            if time.perf_counter() - reported[0] >= 5:
+                reported[0] = time.perf_counter()
+                print(f"      {rows:,} rows so far", flush=True)
+
+        counts = generate_into_store(engine, spec, on_chunk=report)
+        print(f"      {sum(counts.values()):,} rows in {len(counts)} tables", flush=True)
     with progress("setting one demo sign-in per staff role"):
         _set_demo_logins(engine, spec.as_of, spec.seed)
     mark_generated(engine, seed=spec.seed, clinicians=spec.clinicians, months=spec.months, as_of=spec.as_of)
@@ -204,7 +212,7 @@ def demo_password(role: str) -> str:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    generate_practice(args, Progress(3), fresh=False, replace=args.replace)
+    generate_practice(args, Progress(2), fresh=False, replace=args.replace)
     return 0
 
 
@@ -228,7 +236,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     # dbt parse starts, so the parse and the build see the same profile (dbt re-parses when it changes).
     with staged_build(current_environment()):
         wait_for_parse = parse_in_background()
-        progress = Progress(6 if regenerate else 3)
+        progress = Progress(5 if regenerate else 3)
         if regenerate:
             generate_practice(args, progress, fresh=True, replace=args.replace)
         else:
@@ -611,6 +619,46 @@ def cmd_amd_link_provider(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_amd_resolve_demographics(args: argparse.Namespace) -> int:
+    from sqlalchemy import text
+
+    from ingest.advancedmd.demographics import resolve_conflict
+    from mentalspace_platform.environment import current_environment
+    from mentalspace_platform.landing.advancedmd import RAW_SCHEMA
+    from mentalspace_platform.warehouse import Warehouse
+    from operational_api.db import get_engine, migrate
+    from orchestration.defs.advancedmd.resources import DEFAULT_OFFICE_KEY
+
+    office_key = args.office_key or os.environ.get("AMD_OFFICE_KEY", "").strip() or DEFAULT_OFFICE_KEY
+    engine = get_engine()
+    migrate(engine)
+    with engine.connect() as conn:
+        patient_id = conn.execute(
+            text(
+                "select advancedmd_patient_id from advancedmd_demographic_sync"
+                " where office_key = :o and client_id = :c"
+            ),
+            {"o": office_key, "c": args.client},
+        ).scalar()
+    landed = None
+    if patient_id is not None:
+        wh = Warehouse(current_environment())
+        ph = "?" if wh.kind == "duckdb" else "%s"
+        rows = wh.query(
+            f"select changed_at from {RAW_SCHEMA}.patients where office_key = {ph} and patient_id = {ph}",
+            [office_key, patient_id],
+        )
+        landed = rows.item() if rows.height else None
+    resolve_conflict(engine, office_key, args.client, args.keep, landed_changed_at=landed)
+    kept = (
+        "the store's values go to AdvancedMD with the next patient sync"
+        if args.keep == "store"
+        else ("AdvancedMD's values stay; copy them into the client's record where they should")
+    )
+    print(f"office {office_key}, client {args.client}: conflict resolved, {kept}")
+    return 0
+
+
 DAGSTER_YAML = """\
 event_log_storage:
   module: orchestration.lib.event_log_storage
@@ -726,6 +774,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--remove", action="store_true", help="drop the administrator's link")
     q.add_argument("--office-key", default=None, help="default: AMD_OFFICE_KEY, else the simulator's 991001")
     q.set_defaults(func=cmd_amd_link_provider)
+    q = amd.add_parser(
+        "resolve-demographics",
+        help="decide an AdvancedMD demographics conflict: keep the store's values (pushed) or AdvancedMD's",
+    )
+    q.add_argument("client", type=_positive, help="our client's id")
+    q.add_argument("--keep", required=True, choices=("store", "advancedmd"), help="whose values stand")
+    q.add_argument("--office-key", default=None, help="default: AMD_OFFICE_KEY, else the simulator's 991001")
+    q.set_defaults(func=cmd_amd_resolve_demographics)
 
     users_cli.register(sub)
 

@@ -29,37 +29,76 @@ def load_tables(
     `rows_by_table` maps a table name to (column names, rows as tuples in that order). Either
     every row lands or none does.
     """
-    counts: dict[str, int] = {}
-    ordered = [t for t in Base.metadata.sorted_tables if t.name in rows_by_table]
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        if engine.dialect.name == "sqlite":
+    with BulkLoad(engine, progress) as load:
+        load.write(rows_by_table)
+    return load.counts
+
+
+class BulkLoad:
+    """One transaction that takes rows in several writes (a practice streamed in chunks): each write's tables
+    go in foreign-key order, and either every write lands or none does.
+
+        with BulkLoad(engine) as load:
+            load.write({"clients": (columns, rows), ...})
+            load.execute("update payments set payment_amount = ? where id = ?", [(amount, pid), ...])
+    """
+
+    def __init__(self, engine: Engine, progress: Progress | None = None) -> None:
+        self.engine = engine
+        self.progress = progress
+        self.counts: dict[str, int] = {}
+        self._tables: set[str] = set()
+
+    def __enter__(self) -> BulkLoad:
+        self._raw = self.engine.raw_connection()
+        self._cursor = self._raw.cursor()
+        if self.engine.dialect.name == "sqlite":
             # Explicit ids are supplied; deferring FK checks lets self-references load in any order.
-            cursor.execute("PRAGMA defer_foreign_keys=ON")
-        for table in ordered:
+            self._cursor.execute("PRAGMA defer_foreign_keys=ON")
+        return self
+
+    def write(self, rows_by_table: dict[str, tuple[Sequence[str], Iterable[Sequence[Any]]]]) -> None:
+        for table in (t for t in Base.metadata.sorted_tables if t.name in rows_by_table):
             columns, rows = rows_by_table[table.name]
             rows = rows if isinstance(rows, list) else list(rows)
-            if engine.dialect.name == "postgresql":
-                copy_rows(cursor, table.name, columns, rows)
+            if not rows:
+                continue
+            if self.engine.dialect.name == "postgresql":
+                copy_rows(self._cursor, table.name, columns, rows)
             else:
                 placeholders = ", ".join("?" for _ in columns)
-                cursor.executemany(
+                self._cursor.executemany(
                     f"insert into {table.name} ({', '.join(columns)}) values ({placeholders})",
-                    _bound(engine, table, columns, rows),
+                    _bound(self.engine, table, columns, rows),
                 )
-            counts[table.name] = len(rows)
-            if progress:
-                progress(table.name, len(rows))
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        raw.close()
-    if engine.dialect.name == "postgresql":
-        _reset_sequences(engine, ordered)
-    return counts
+            self.counts[table.name] = self.counts.get(table.name, 0) + len(rows)
+            self._tables.add(table.name)
+            if self.progress:
+                self.progress(table.name, len(rows))
+
+    def execute_many(
+        self, table_name: str, sql: str, columns: Sequence[str], rows: list[Sequence[Any]]
+    ) -> None:
+        """A statement once per row, with the values bound as `columns` of `table_name` are (SQLite keeps
+        decimals as text); `sql` uses `?` placeholders."""
+        if self.engine.dialect.name == "postgresql":
+            sql = sql.replace("?", "%s")
+            self._cursor.executemany(sql, rows)
+        else:
+            self._cursor.executemany(
+                sql, _bound(self.engine, Base.metadata.tables[table_name], columns, rows)
+            )
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._raw.commit()
+            else:
+                self._raw.rollback()
+        finally:
+            self._raw.close()
+        if exc_type is None and self.engine.dialect.name == "postgresql":
+            _reset_sequences(self.engine, [t for t in Base.metadata.sorted_tables if t.name in self._tables])
 
 
 def _bound(

@@ -53,6 +53,7 @@ NOT_EXPORTED = {
     "ingest_watermarks",
     "advancedmd_rate_limits",
     "advancedmd_charge_submissions",
+    "advancedmd_demographic_sync",
     # Rendered messages are delivery records, not facts to measure.
     "notification_outbox",
     "notification_preferences",

@@ -435,6 +435,9 @@ class ClinicalNote(TimestampMixin, Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
     clinician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), index=True)
+    # With AdvancedMD as the scheduling record a session may exist only there: the note names AdvancedMD's visit
+    # id instead of an appointment (0014; the warehouse pairs them, stg_operational__clinical_notes).
+    advancedmd_visit_id: Mapped[int | None] = mapped_column(BigInteger)
     note_type: Mapped[str] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(20), default=NoteStatus.DRAFT)
     content: Mapped[str | None] = mapped_column(Text)

@@ -5,7 +5,10 @@
   ids AdvancedMD returned, so a retried submission never creates a second charge.
 - ``advancedmd_provider_links``: one row per AdvancedMD provider profile (office key + profile code) and the
   clinician it is, by NPI (``users.npi``) or set by an administrator (``mentalspace amd link-provider``).
-The first two never leave the store (``operational_api.export.NOT_EXPORTED``); the provider links go to the
+- ``advancedmd_demographic_sync``: per linked client, what the demographics push last agreed with AdvancedMD
+  (one-way digests of the pushed fields, AdvancedMD's ``changedat``) and open conflicts for a person to resolve
+  (``ingest.advancedmd.demographics``).
+The first two and the demographic sync never leave the store (``operational_api.export.NOT_EXPORTED``); the provider links go to the
 warehouse, where visits get their clinician and unmatched providers become data-quality alerts.
 """
 
@@ -13,7 +16,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ingest.advancedmd.ratelimit_sql import advancedmd_rate_limits as _rate_limits
@@ -68,4 +80,32 @@ class AdvancedMDProviderLink(Base):
     link_source: Mapped[str | None] = mapped_column(String(10))
     sync_status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+DEMOGRAPHIC_SYNC_STATUSES = ("IN_SYNC", "CONFLICT")
+
+
+class AdvancedMDDemographicSync(Base):
+    """A linked client's demographics as last agreed with AdvancedMD, or the conflict a person must resolve.
+
+    ``field_digests`` is JSON {field: one-way digest} of the values last pushed (or accepted at the first
+    run): never the values. ``conflict_fields`` names fields, never their contents."""
+
+    __tablename__ = "advancedmd_demographic_sync"
+    __table_args__ = (
+        UniqueConstraint("office_key", "client_id"),
+        CheckConstraint("status in ('IN_SYNC', 'CONFLICT')", name="status_allowed"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    office_key: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    advancedmd_patient_id: Mapped[int] = mapped_column(BigInteger)
+    field_digests: Mapped[str] = mapped_column(Text)
+    advancedmd_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive UTC
+    status: Mapped[str] = mapped_column(String(20))
+    conflict_fields: Mapped[str | None] = mapped_column(String(300))
+    conflict_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    pushes: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -16,13 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Engine
+
+from operational_api.bulk import BulkLoad
 from operational_api.services.notes import COSIGN_LICENSE_TYPES
 
 FIRST_NAMES = [
@@ -149,14 +152,41 @@ class PracticeSpec:
 
 @dataclass
 class TableRows:
-    """Rows of one table as tuples in `columns` order (tuples keep millions of rows affordable)."""
+    """Rows of one table as tuples in `columns` order (tuples keep millions of rows affordable).
+
+    Ids are row numbers from 1. Rows handed on by `take` leave memory; ids go on after them."""
 
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    handed_on: int = 0
 
     def add(self, **values: Any) -> int:
         self.rows.append(tuple(values.get(c) for c in self.columns))
-        return len(self.rows)
+        return self.handed_on + len(self.rows)
+
+    def next_id(self) -> int:
+        return self.handed_on + len(self.rows) + 1
+
+    def get(self, row_id: int) -> tuple[Any, ...]:
+        return self.rows[row_id - 1 - self.handed_on]
+
+    def put(self, row_id: int, row: Sequence[Any]) -> None:
+        self.rows[row_id - 1 - self.handed_on] = tuple(row)
+
+    def take(self) -> list[tuple[Any, ...]]:
+        rows, self.rows = self.rows, []
+        self.handed_on += len(rows)
+        return rows
+
+
+class PracticeSink(Protocol):
+    """Where a streamed practice goes (`generate_into`): chunks of rows in id order, each table's rows of one
+    chunk in `TABLE_COLUMNS` order; then the amounts of the insurance payments, which are opened as claims
+    are paid and known only once every claim is (rows in chunks carry the amount so far)."""
+
+    def write(self, chunk: dict[str, list[tuple[Any, ...]]]) -> None: ...
+
+    def set_payment_amounts(self, amounts: dict[int, Decimal]) -> None: ...
 
 
 def _cols(text: str) -> tuple[str, ...]:
@@ -288,15 +318,23 @@ class _Generator:
 
     # ---- generation -------------------------------------------------------------------------
 
-    def run(self) -> Practice:
+    def run(self, sink: PracticeSink, chunk_rows: int | None) -> None:
         self.settings()
         self.payers()
         self.staff()
-        self.clients_and_care()
+        self.staff_ids = [r[0] for r in self.t["users"].rows]
+        self.clients_and_care(sink, chunk_rows)
         self.supervision()
         self.trainings_and_incidents()
         self.goals()
-        return Practice(self.spec, self.t)
+        self.flush(sink)
+        sink.set_payment_amounts(self._payment_totals)
+
+    def flush(self, sink: PracticeSink) -> None:
+        sink.write({name: table.take() for name, table in self.t.items()})
+
+    def pending_rows(self) -> int:
+        return sum(len(table.rows) for table in self.t.values())
 
     def settings(self) -> None:
         # About what a clinician of this simulation collects in a month (~$7,000-8,600 applied), so the
@@ -311,9 +349,7 @@ class _Generator:
             ("practice_address", "200 Synthetic Plaza, Suite 300, Atlanta, GA 30303"),
             ("telehealth_url", "https://telehealth.practice.example/visit"),
         ):
-            self.t["practice_settings"].add(
-                id=len(self.t["practice_settings"].rows) + 1, key=key, value=value
-            )
+            self.t["practice_settings"].add(id=self.t["practice_settings"].next_id(), key=key, value=value)
 
     def payers(self) -> None:
         for i, (name, code) in enumerate(PAYERS, start=1):
@@ -329,7 +365,7 @@ class _Generator:
         target: int | None = None,
     ) -> int:
         users = self.t["users"]
-        uid = len(users.rows) + 1
+        uid = users.next_id()
         if first is None:
             first, last = self.name()
         hired = self.start - dt.timedelta(days=self.rng.randint(30, 2000))
@@ -384,7 +420,7 @@ class _Generator:
             slots = [(d, h) for d in days for h in range(first_hour, first_hour + 8) if h != first_hour + 4]
             for d in days:
                 self.t["clinician_availability"].add(
-                    id=len(self.t["clinician_availability"].rows) + 1,
+                    id=self.t["clinician_availability"].next_id(),
                     clinician_id=uid,
                     weekday=d,
                     start_time=dt.time(first_hour),
@@ -411,7 +447,9 @@ class _Generator:
 
     # ---- clients, appointments, notes, billing ----------------------------------------------
 
-    def clients_and_care(self) -> None:
+    def clients_and_care(self, sink: PracticeSink, chunk_rows: int | None) -> None:
+        """Each client with all of their care; a client's rows are final once the next client starts (bar the
+        insurance payments shared by many), so the rows go on to `sink` whenever `chunk_rows` have gathered."""
         rng = self.rng
         client_id = 0
         for clin in self.clinicians:
@@ -428,6 +466,10 @@ class _Generator:
             for intake in sorted(arrivals):
                 client_id += 1
                 self.client(client_id, clin, intake)
+                if chunk_rows is not None and self.pending_rows() >= chunk_rows:
+                    self.flush(sink)
+            # Nobody else books into this clinician's week grid.
+            clin.taken.clear()
 
     def client(self, cid: int, clin: _Clinician, intake: dt.date) -> None:
         rng = self.rng
@@ -486,7 +528,7 @@ class _Generator:
         )
         guardian_id = None
         if is_minor and rng.random() < 0.96:
-            guardian_id = len(t["guardians"].rows) + 1
+            guardian_id = t["guardians"].next_id()
             t["guardians"].add(
                 id=guardian_id,
                 client_id=cid,
@@ -500,21 +542,20 @@ class _Generator:
         )
         # Discharge clients whose care ended a while ago.
         if last_day is not None and last_day < self.end - dt.timedelta(days=60):
-            idx = cid - 1
-            row = list(t["clients"].rows[idx])
+            row = list(t["clients"].get(cid))
             cols = t["clients"].columns
             if rng.random() < 0.6:
                 row[cols.index("status")] = "DISCHARGED"
                 row[cols.index("discharged_date")] = last_day + dt.timedelta(days=rng.randint(7, 30))
             else:
                 row[cols.index("status")] = "INACTIVE"
-            t["clients"].rows[idx] = tuple(row)
+            t["clients"].put(cid, row)
         self.consents(cid, intake, is_minor, guardian_id, telehealth_client, last_day)
         self.plans(cid, clin, intake, high_risk, last_day)
         if rng.random() < 0.22:
             for _ in range(rng.randint(1, 3)):
                 t["case_inputs"].add(
-                    id=len(t["case_inputs"].rows) + 1,
+                    id=t["case_inputs"].next_id(),
                     client_id=cid,
                     contributor_id=rng.choice(self.clinicians).user_id,
                     discipline=rng.choice(
@@ -531,7 +572,7 @@ class _Generator:
             return policies
         n = 2 if rng.random() < 0.1 else 1
         for rank in range(1, n + 1):
-            pid = len(t["insurance_policies"].rows) + 1
+            pid = t["insurance_policies"].next_id()
             payer_id = rng.randint(1, len(PAYERS))
             t["insurance_policies"].add(
                 id=pid,
@@ -552,7 +593,7 @@ class _Generator:
                     at = self.utc(day, 11)
                     ok = rng.random() < 0.97
                     t["insurance_verifications"].add(
-                        id=len(t["insurance_verifications"].rows) + 1,
+                        id=t["insurance_verifications"].next_id(),
                         policy_id=pid,
                         client_id=cid,
                         status="VERIFIED" if ok else "FAILED",
@@ -661,7 +702,7 @@ class _Generator:
     ) -> str:
         rng = self.rng
         t = self.t
-        aid = len(t["appointments"].rows) + 1
+        aid = t["appointments"].next_id()
         start = self.utc(day, hour)
         end = start + dt.timedelta(minutes=50 if appt_type != "INITIAL_EVALUATION" else 60)
         booked_at = min(booked_at, start - dt.timedelta(hours=2))
@@ -734,7 +775,7 @@ class _Generator:
         history_rows = t["appointment_status_history"]
         for hstatus, at in history:
             history_rows.add(
-                id=len(history_rows.rows) + 1,
+                id=history_rows.next_id(),
                 appointment_id=aid,
                 status=hstatus,
                 changed_by=rng.choice(self.front_desk_ids),
@@ -817,7 +858,7 @@ class _Generator:
     ) -> tuple[int, dt.datetime | None]:
         rng = self.rng
         t = self.t
-        nid = len(t["clinical_notes"].rows) + 1
+        nid = t["clinical_notes"].next_id()
         if rng.random() < clin.same_day_sign_p:
             signed_at = end + dt.timedelta(hours=rng.uniform(0.1, 4.5))
         elif rng.random() < 0.01:
@@ -852,7 +893,7 @@ class _Generator:
         )
         if signed_at and rng.random() < 0.02:
             t["note_amendments"].add(
-                id=len(t["note_amendments"].rows) + 1,
+                id=t["note_amendments"].next_id(),
                 note_id=nid,
                 kind=rng.choice(("AMENDMENT", "ADDENDUM")),
                 content="Synthetic addendum.",
@@ -860,10 +901,10 @@ class _Generator:
                 created_at=signed_at + dt.timedelta(days=2),
                 signed_at=signed_at + dt.timedelta(days=2),
             )
-            rows = t["clinical_notes"].rows
-            row = list(rows[nid - 1])
-            row[t["clinical_notes"].columns.index("status")] = "AMENDED"
-            rows[nid - 1] = tuple(row)
+            notes = t["clinical_notes"]
+            row = list(notes.get(nid))
+            row[notes.columns.index("status")] = "AMENDED"
+            notes.put(nid, row)
         return nid, signed_at
 
     def charge(
@@ -881,7 +922,7 @@ class _Generator:
         modifiers: str | None = None,
     ) -> int:
         t = self.t
-        chid = len(t["charges"].rows) + 1
+        chid = t["charges"].next_id()
         t["charges"].add(
             id=chid,
             client_id=cid,
@@ -921,7 +962,7 @@ class _Generator:
         t = self.t
         charges = t["charges"]
         cols = charges.columns
-        total = sum((charges.rows[i - 1][cols.index("charge_amount")] for i in charge_ids), Decimal("0"))
+        total = sum((charges.get(i)[cols.index("charge_amount")] for i in charge_ids), Decimal("0"))
         if not policies:
             # Self-pay: the client pays at the visit or later, sometimes not at all.
             if rng.random() < 0.9:
@@ -935,7 +976,7 @@ class _Generator:
         if submitted > self.as_of_at:
             return
         payer_id = policies[0][1]
-        claim_id = len(t["claims"].rows) + 1
+        claim_id = t["claims"].next_id()
         ccn = f"MS{claim_id:08d}"
         accepted = rng.random() < 0.95
         adjudicated = submitted + dt.timedelta(days=rng.randint(12, 40)) if accepted else None
@@ -967,12 +1008,12 @@ class _Generator:
             adjudicated_at=adjudicated,
         )
         for chid in charge_ids:
-            row = list(charges.rows[chid - 1])
+            row = list(charges.get(chid))
             row[cols.index("claim_id")] = claim_id
             row[cols.index("status")] = (
                 "BILLED" if status in ("SUBMITTED", "ACCEPTED", "REJECTED") else row[cols.index("status")]
             )
-            charges.rows[chid - 1] = tuple(row)
+            charges.put(chid, row)
         if adjudicated is None:
             return
         paid_on = adjudicated.date()
@@ -984,12 +1025,12 @@ class _Generator:
             else Decimal("0")
         )
         for i, chid in enumerate(charge_ids):
-            row = list(charges.rows[chid - 1])
+            row = list(charges.get(chid))
             amount = row[cols.index("charge_amount")]
             adjustments: list[tuple[str, str, Decimal]] = []
             if denied:
                 paid = Decimal("0.00")
-                carc = t["claims"].rows[claim_id - 1][t["claims"].columns.index("denial_carc_code")]
+                carc = t["claims"].get(claim_id)[t["claims"].columns.index("denial_carc_code")]
                 adjustments.append(("CO", carc, amount))
                 row[cols.index("status")] = "DENIED"
             else:
@@ -1015,11 +1056,11 @@ class _Generator:
             row[cols.index("adjustment_amount")] = sum(
                 (a[2] for a in adjustments if a[0] == "CO"), Decimal("0")
             )
-            charges.rows[chid - 1] = tuple(row)
+            charges.put(chid, row)
             applied_at = self.utc(paid_on, 14)
             if paid:
                 t["payment_applications"].add(
-                    id=len(t["payment_applications"].rows) + 1,
+                    id=t["payment_applications"].next_id(),
                     payment_id=payment_id,
                     charge_id=chid,
                     era_claim_id=None,
@@ -1028,7 +1069,7 @@ class _Generator:
                 )
             for group, carc, adj in adjustments:
                 t["charge_adjustments"].add(
-                    id=len(t["charge_adjustments"].rows) + 1,
+                    id=t["charge_adjustments"].next_id(),
                     charge_id=chid,
                     era_claim_id=None,
                     group_code=group,
@@ -1046,7 +1087,7 @@ class _Generator:
         if key in self._weekly_payments:
             return self._weekly_payments[key]
         t = self.t
-        pid = len(t["payments"].rows) + 1
+        pid = t["payments"].next_id()
         t["payments"].add(
             id=pid,
             client_id=None,
@@ -1069,7 +1110,7 @@ class _Generator:
     ) -> None:
         rng = self.rng
         t = self.t
-        pid = len(t["payments"].rows) + 1
+        pid = t["payments"].next_id()
         t["payments"].add(
             id=pid,
             client_id=cid,
@@ -1087,13 +1128,13 @@ class _Generator:
         cols = charges.columns
         remaining = amount
         for chid in charge_ids:
-            row = list(charges.rows[chid - 1])
+            row = list(charges.get(chid))
             applied = min(remaining, row[cols.index("charge_amount")] - row[cols.index("payment_amount")])
             if applied <= 0:
                 continue
             remaining -= applied
             t["payment_applications"].add(
-                id=len(t["payment_applications"].rows) + 1,
+                id=t["payment_applications"].next_id(),
                 payment_id=pid,
                 charge_id=chid,
                 era_claim_id=None,
@@ -1107,7 +1148,7 @@ class _Generator:
                     if row[cols.index("payment_amount")] >= row[cols.index("charge_amount")]
                     else "PARTIALLY_PAID"
                 )
-                charges.rows[chid - 1] = tuple(row)
+                charges.put(chid, row)
 
     def consents(
         self,
@@ -1126,7 +1167,7 @@ class _Generator:
             day = first_day
             while day <= self.end:
                 t["consents"].add(
-                    id=len(t["consents"].rows) + 1,
+                    id=t["consents"].next_id(),
                     client_id=cid,
                     consent_type=kind,
                     guardian_id=guardian,
@@ -1157,7 +1198,7 @@ class _Generator:
         day = intake + dt.timedelta(days=rng.randint(0, 14))
         rows = t["treatment_plans"]
         while day <= min(self.end, last_day + dt.timedelta(days=30)):
-            tp_id = len(rows.rows) + 1
+            tp_id = rows.next_id()
             review_due = day + dt.timedelta(days=90)
             next_review = day + dt.timedelta(days=rng.choice((75, 84, 88, 90, 95, 105, 130)))
             reviewed = next_review if next_review <= self.end and rng.random() < 0.93 else None
@@ -1177,7 +1218,7 @@ class _Generator:
         if high_risk and rng.random() < 0.8:
             day = intake + dt.timedelta(days=rng.randint(0, 10))
             while day <= self.end:
-                sp_id = len(t["safety_plans"].rows) + 1
+                sp_id = t["safety_plans"].next_id()
                 review_due = day + dt.timedelta(days=90)
                 renewed = day + dt.timedelta(days=rng.choice((80, 90, 100, 150)))
                 superseded = renewed if renewed <= self.end and rng.random() < 0.85 else None
@@ -1216,7 +1257,7 @@ class _Generator:
                     signed_at = self.utc(day, 17) + dt.timedelta(days=self.lognormal_hours(1.5, 1.1))
                     is_signed = signed_at <= self.as_of_at
                     rows.add(
-                        id=len(rows.rows) + 1,
+                        id=rows.next_id(),
                         supervisee_id=clin.user_id,
                         supervisor_id=clin.supervisor_id,
                         session_date=day,
@@ -1231,13 +1272,11 @@ class _Generator:
     def trainings_and_incidents(self) -> None:
         rng = self.rng
         t = self.t
-        staff = [r for r in t["users"].rows if r[t["users"].columns.index("role")] != "CLIENT"]
-        for row in staff:
-            uid = row[0]
+        for uid in self.staff_ids:
             day = self.start - dt.timedelta(days=rng.randint(0, 360))
             while day <= self.end:
                 t["hipaa_trainings"].add(
-                    id=len(t["hipaa_trainings"].rows) + 1,
+                    id=t["hipaa_trainings"].next_id(),
                     user_id=uid,
                     completed_date=day,
                     expires_date=day + dt.timedelta(days=365),
@@ -1252,8 +1291,8 @@ class _Generator:
             detected = self.utc(day, rng.randint(8, 17), rng.randint(0, 59))
             responded = detected + dt.timedelta(hours=self.lognormal_hours(0.7, 0.9))
             t["breach_incidents"].add(
-                id=len(t["breach_incidents"].rows) + 1,
-                reported_by=rng.choice(staff)[0],
+                id=t["breach_incidents"].next_id(),
+                reported_by=rng.choice(self.staff_ids),
                 severity=rng.choice(("LOW", "LOW", "MEDIUM", "HIGH")),
                 category=rng.choice(
                     ("MISDIRECTED_EMAIL", "LOST_DEVICE", "UNAUTHORIZED_ACCESS", "MISFILED_RECORD")
@@ -1274,7 +1313,7 @@ class _Generator:
                 ("same_day_documentation_rate", Decimal("90")),
             ):
                 rows.add(
-                    id=len(rows.rows) + 1,
+                    id=rows.next_id(),
                     user_id=clin.user_id,
                     metric_key=metric,
                     target_value=target,
@@ -1319,14 +1358,54 @@ def _poisson(rng: random.Random, lam: float) -> int:
 
 
 def generate(spec: PracticeSpec) -> Practice:
-    """Generate a practice; the same spec always gives the same rows."""
-    gen = _Generator(spec)
-    practice = gen.run()
-    # Insurance payments were opened empty and filled as claims were paid; write their totals now.
-    payments = practice.tables["payments"]
-    amount_col = payments.columns.index("payment_amount")
-    for pid, total in gen._payment_totals.items():
-        row = list(payments.rows[pid - 1])
-        row[amount_col] = total
-        payments.rows[pid - 1] = tuple(row)
+    """Generate a practice in memory; the same spec always gives the same rows."""
+    practice = Practice(spec, {name: TableRows(cols) for name, cols in TABLE_COLUMNS.items()})
+
+    class InMemory:
+        def write(self, chunk: dict[str, list[tuple[Any, ...]]]) -> None:
+            for name, rows in chunk.items():
+                practice.tables[name].rows.extend(rows)
+
+        def set_payment_amounts(self, amounts: dict[int, Decimal]) -> None:
+            payments = practice.tables["payments"]
+            for pid, total in amounts.items():
+                row = list(payments.get(pid))
+                row[payments.columns.index("payment_amount")] = total
+                payments.put(pid, row)
+
+    generate_into(spec, InMemory(), chunk_rows=None)
     return practice
+
+
+def generate_into(spec: PracticeSpec, sink: PracticeSink, chunk_rows: int | None = 250_000) -> None:
+    """Stream a practice into `sink` in chunks of about `chunk_rows` rows (None: one chunk), so memory stays
+    bounded whatever the practice's size; the rows are exactly those of `generate(spec)`."""
+    _Generator(spec).run(sink, chunk_rows)
+
+
+def generate_into_store(
+    engine: Engine,
+    spec: PracticeSpec,
+    chunk_rows: int = 250_000,
+    on_chunk: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Generate a practice straight into the operational store, in one transaction, holding about
+    `chunk_rows` rows in memory at a time; `on_chunk` hears the number of rows written so far. Rows per table."""
+    with BulkLoad(engine) as load:
+
+        class IntoStore:
+            def write(self, chunk: dict[str, list[tuple[Any, ...]]]) -> None:
+                load.write({name: (TABLE_COLUMNS[name], rows) for name, rows in chunk.items()})
+                if on_chunk:
+                    on_chunk(sum(load.counts.values()))
+
+            def set_payment_amounts(self, amounts: dict[int, Decimal]) -> None:
+                load.execute_many(
+                    "payments",
+                    "update payments set payment_amount = ? where id = ?",
+                    ("payment_amount", "id"),
+                    [(amount, pid) for pid, amount in amounts.items()],
+                )
+
+        generate_into(spec, IntoStore(), chunk_rows)
+    return load.counts

@@ -52,7 +52,10 @@ def test_generate_refuses_to_overwrite_without_replace(var_dir):
     env = {"MENTALSPACE_VAR_DIR": str(var_dir)}
     first = run_cli("generate", "--clinicians", "1", "--months", "1", "--as-of", "2026-11-25", env=env)
     assert first.returncode == 0, first.stderr
-    assert "[2/3] loading the operational store" in first.stdout
+    assert (
+        "[1/2] generating a 1-clinician practice" in first.stdout
+        and "into the operational store" in first.stdout
+    )
     second = run_cli("generate", "--clinicians", "1", "--months", "1", env=env)
     _assert_one_line_error(second, "--replace")
 

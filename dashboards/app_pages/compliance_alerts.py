@@ -3,14 +3,18 @@ store; filter by type, severity, person and status; acknowledge or resolve one.
 
 A clinician sees alerts about themself, a supervisor those about their team or escalated to them, an
 administrator all. Acknowledge/resolve go through `operational_api.alerts`, which records who and when.
+An administrator also sees the open AdvancedMD demographics conflicts (both systems changed a client since the
+last sync; read live from the store, field names only), decided with `mentalspace amd resolve-demographics`.
 """
 
 import polars as pl
 import streamlit as st
 
 from dashboards import audit_trail
+from dashboards.auth import store_engine
 from dashboards.components import ui
 from dashboards.data import alerts
+from ingest.advancedmd.demographics import open_conflicts
 from operational_api.alerts import AlertActionError
 
 PAGE = "compliance_alerts"
@@ -41,6 +45,8 @@ def body(user, scope) -> None:
     done = st.session_state.pop("ca_notice", None)
     if done:
         st.success(ui.plain(done))
+    if user.role == "ADMIN":
+        demographics_conflicts()
     choices = alerts.alert_choices(scope.clinician_ids, supervisor_id)
     if choices.total == 0:
         st.info("No open compliance conditions for you: nothing to acknowledge.")
@@ -84,6 +90,27 @@ def render(view: alerts.AlertView, choices: alerts.AlertChoices, scope, supervis
         _act("resolve", key, labels[key], scope, supervisor_id, user)
     st.caption(
         "Resolving records who closed it; if the condition is still there at the next sync, the alert reopens."
+    )
+
+
+def demographics_conflicts() -> None:
+    """Clients both the store and AdvancedMD changed since the last sync: nothing is pushed for them until an
+    administrator decides whose values stand. Shown only while there are some."""
+    rows = open_conflicts(store_engine())
+    if not rows:
+        return
+    st.subheader("AdvancedMD demographics conflicts")
+    ui.table(
+        pl.DataFrame(rows, schema_overrides={"conflict_at": pl.Datetime}).rename(
+            {"conflict_fields": "fields changed in both", "conflict_at": "since (UTC)"}
+        ),
+        key="ca_amd_conflicts",
+        file_name="advancedmd_demographics_conflicts.csv",
+        empty="",
+    )
+    st.caption(
+        "Decide with `mentalspace amd resolve-demographics CLIENT_ID --keep store` (the store's values go to "
+        "AdvancedMD with the next patient sync) or `--keep advancedmd`."
     )
 
 

@@ -95,6 +95,9 @@ class BusinessDayReport:
     mismatches: dict[str, int] = field(default_factory=dict)
     simulator_requests: int = 0
     logins: int = 0
+    # (entity, change instant, first landing after it) of every change of the day that landed: for freshness
+    # further on (bench/amd.py adds the warehouse refresh to reach the marts).
+    change_landings: list[tuple[str, datetime, datetime]] = field(default_factory=list, repr=False)
 
     @property
     def initial_calls_per_1000(self) -> float:
@@ -107,6 +110,7 @@ class BusinessDayReport:
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["config"] = {k: str(v) for k, v in asdict(self.config).items()}
+        out.pop("change_landings")
         out["initial_calls_per_1000"] = self.initial_calls_per_1000
         out["incremental_calls_per_1000"] = self.incremental_calls_per_1000
         return out
@@ -232,6 +236,7 @@ def run_business_day(config: BusinessDayConfig | None = None) -> BusinessDayRepo
                 landed.setdefault((entity, rid), []).append(at)
             peak: list[float] = []
             off: list[float] = []
+            change_landings: list[tuple[str, datetime, datetime]] = []
             for ev in ds.change_log:
                 if ev.at < day_start or ev.entity not in (PATIENT, VISIT, CHARGE):
                     continue
@@ -239,6 +244,7 @@ def run_business_day(config: BusinessDayConfig | None = None) -> BusinessDayRepo
                 if not times:
                     continue  # created and deleted within one window: never visible, by design
                 minutes = (min(times) - ev.at).total_seconds() / 60
+                change_landings.append((ev.entity, ev.at, min(times)))
                 (peak if is_peak(ev.at) else off).append(minutes)
             mismatches = visible_id_mismatches(ds, sink, visits_since)
             counters = sim.counters
@@ -256,6 +262,7 @@ def run_business_day(config: BusinessDayConfig | None = None) -> BusinessDayRepo
                 mismatches=mismatches,
                 simulator_requests=counters.requests,
                 logins=client.stats.logins,
+                change_landings=change_landings,
             )
         finally:
             client.close()

@@ -78,7 +78,14 @@ VISIT_FIELDS: tuple[str, ...] = (
     "ProfileCode",
     "FacilityCode",
     "ChargesPosted",
+    # The front desk's workflow times (practice-local wall clock, as the visit start) and confirmation, and who
+    # entered the visit: the measures' check-in time, confirmation and online booking come from these when
+    # AdvancedMD is the scheduling record (orchestration/defs/advancedmd/README.md).
+    "ArriveTime",
+    "SeenTime",
+    "ConfirmedAt",
     "CreatedAt",
+    "CreatedBy",
     "ModifiedAt",
 )
 CHARGE_FIELDS: tuple[str, ...] = (
@@ -195,6 +202,10 @@ class AmdVisit:
     charges_posted: bool | None
     created_at: datetime | None
     modified_at: datetime | None
+    arrive_time: datetime | None = None  # naive practice-local wall clock, as ``start``
+    seen_time: datetime | None = None  # naive practice-local wall clock
+    confirmed_at: datetime | None = None
+    created_by: str | None = None  # the AdvancedMD user (login) who entered the visit
 
     @property
     def appt_status_label(self) -> str | None:
@@ -296,6 +307,10 @@ def visit_from_element(el: ET.Element, server_tz: tzinfo) -> AmdVisit:
         charges_posted=parse_bool(a.get("chargesposted")),
         created_at=parse_amd_datetime(a.get("createdat"), server_tz),
         modified_at=parse_amd_datetime(a.get("modifiedat"), server_tz),
+        arrive_time=parse_amd_naive(a.get("arrivetime")),
+        seen_time=parse_amd_naive(a.get("seentime")),
+        confirmed_at=parse_amd_datetime(a.get("confirmedat"), server_tz),
+        created_by=clean_text(a.get("createdby")),
     )
 
 

@@ -67,6 +67,15 @@ _TYPES: dict[str, pl.DataType] = {
     "numeric(12,2)": pl.Decimal(12, 2),
 }
 _LINEAGE = [("batch_id", "text"), ("landed_at", "timestamp")]
+# A visit's arrival and seen times (practice-local wall clock, as start_local), confirmation time (naive UTC)
+# and the AdvancedMD user who entered it: added after the first warehouses landed visits, so _ensure adds
+# them to an older table (older rows: null until their visit is read again).
+_VISIT_WORKFLOW = [
+    ("arrive_local", "timestamp"),
+    ("seen_local", "timestamp"),
+    ("confirmed_at", "timestamp"),
+    ("created_by", "text"),
+]
 
 TABLES: dict[str, list[tuple[str, str]]] = {
     "patients": [
@@ -117,6 +126,7 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("charges_posted", "boolean"),
         ("created_at", "timestamp"),
         ("modified_at", "timestamp"),
+        *_VISIT_WORKFLOW,
         *_LINEAGE,
     ],
     "charges": [
@@ -386,6 +396,8 @@ class WarehouseSink:
                 created += 1
         # Warehouses landed before quarantine rows carried a version get the column (older rows: null).
         db.execute(f"alter table {_q('quarantine')} add column if not exists record_version text")
+        for name, sql in _VISIT_WORKFLOW:
+            db.execute(f"alter table {_q('visits')} add column if not exists {name} {sql}")
         for table in TABLES:
             if table in ID_COLUMNS:
                 db.create_index(table, ID_COLUMNS[table])
@@ -495,9 +507,9 @@ class WarehouseSink:
 
     @staticmethod
     def _visits_frame(valid: pl.DataFrame) -> pl.DataFrame:
-        return valid.rename({"start": "start_local"}).with_columns(
-            _naive_utc("created_at"), _naive_utc("modified_at")
-        )
+        return valid.rename(
+            {"start": "start_local", "arrive_time": "arrive_local", "seen_time": "seen_local"}
+        ).with_columns(_naive_utc("created_at"), _naive_utc("modified_at"), _naive_utc("confirmed_at"))
 
     @staticmethod
     def _charges_frame(valid: pl.DataFrame, visit_dates: dict[int, date]) -> pl.DataFrame:

@@ -7,6 +7,7 @@ optional chart. Content is escaped in the HTML (autoescape): whatever a person t
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -39,6 +40,7 @@ CHART_SIZE = (600, 300)
 DEFAULT_BROWSER = "/usr/bin/chromium"
 # Starting the browser and drawing the first chart; each further chart adds 2 s to the deadline.
 BATCH_TIMEOUT_SECONDS = 120
+FIGURES_PER_PAGE_LOAD = 25  # see _open_kaleido
 
 
 @dataclass
@@ -128,28 +130,21 @@ class PendingChart:
 
 
 class ChartRenderer:
-    """PNG charts through one kaleido browser for a whole run, drawn in one batch over several tabs (a
-    browser's start costs seconds, each chart a fraction of one). `png` only notes the figure; `fill` draws
-    them all and puts each PNG into its message. Any failure to start or draw gives no chart, with the reason
-    logged once: a message never fails for its chart."""
+    """PNG charts through one kaleido browser per run, drawn in one batch over several tabs (a browser's start
+    costs seconds, each chart a fraction of one). `png` only notes the figure; `fill` draws them all and puts
+    each PNG into its message. Any failure to start or draw gives no chart, with the reason logged once: a
+    message never fails for its chart."""
 
     TABS = 2  # the machines we run on have two cores; more tabs only wait for them
 
     def __init__(self) -> None:
-        self._started = False
         self._broken: str | None = None
 
     def __enter__(self) -> ChartRenderer:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._started:
-            try:
-                import kaleido
-
-                kaleido.stop_sync_server(silence_warnings=True)
-            except Exception:  # noqa: BLE001 (stopping is best effort)
-                pass
+        return None
 
     def png(self, figure) -> PendingChart:
         return PendingChart(figure)
@@ -172,11 +167,11 @@ class ChartRenderer:
 
         def work() -> None:
             try:
-                outcome["images"] = self._batch(figures)
+                outcome["images"] = asyncio.run(self._batch(figures))
             except BaseException as exc:  # noqa: BLE001 (kaleido raises many kinds; the reason is logged)
                 outcome["error"] = exc
 
-        # kaleido's sync server waits for ever on a browser that died: the batch gets a deadline instead.
+        # kaleido waits for ever on a browser that died: the batch gets a deadline instead.
         worker = threading.Thread(target=work, name="kaleido-batch", daemon=True)
         worker.start()
         worker.join(BATCH_TIMEOUT_SECONDS + 2 * len(figures))
@@ -191,32 +186,53 @@ class ChartRenderer:
         log.warning("no charts in this run's messages: kaleido could not render (%s)", reason)
         return [None] * count
 
-    def _batch(self, figures: list) -> list[bytes | None]:
-        import kaleido
-
+    async def _batch(self, figures: list) -> list[bytes | None]:
         width, height = CHART_SIZE
-        if not self._started:
-            kaleido.start_sync_server(n=self.TABS, silence_warnings=True)
-            self._started = True
-        with tempfile.TemporaryDirectory(prefix="mentalspace-charts-") as folder:
-            specs = []
-            for i, figure in enumerate(figures):
-                figure = figure.__class__(figure)  # a copy: the dashboards' cached figure is never changed
-                figure.update_layout(height=height, width=width, margin=dict(t=20, b=60, l=70, r=130))
-                specs.append(
-                    {
-                        "fig": figure,
-                        "path": Path(folder) / f"{i}.png",
-                        "opts": {"format": "png", "width": width, "height": height},
-                    }
-                )
-            errors = kaleido.write_fig_from_object_sync(specs) or ()
-            if errors:
-                log.warning("%d chart(s) could not be drawn: %s", len(errors), _reason(errors[0]))
-            return [
-                s["path"].read_bytes() if s["path"].exists() and s["path"].stat().st_size else None
-                for s in specs
-            ]
+        async with _open_kaleido(self.TABS) as k:
+            with tempfile.TemporaryDirectory(prefix="mentalspace-charts-") as folder:
+                specs = []
+                for i, figure in enumerate(figures):
+                    # A copy: the dashboards' cached figure is never changed.
+                    figure = figure.__class__(figure)
+                    figure.update_layout(height=height, width=width, margin=dict(t=20, b=60, l=70, r=130))
+                    specs.append(
+                        {
+                            "fig": figure,
+                            "path": Path(folder) / f"{i}.png",
+                            "opts": {"format": "png", "width": width, "height": height},
+                        }
+                    )
+                errors = await k.write_fig_from_object(specs) or ()
+                if errors:
+                    log.warning("%d chart(s) could not be drawn: %s", len(errors), _reason(errors[0]))
+                return [
+                    s["path"].read_bytes() if s["path"].exists() and s["path"].stat().st_size else None
+                    for s in specs
+                ]
+
+
+def _open_kaleido(tabs: int):
+    import kaleido
+
+    class TabReusingKaleido(kaleido.Kaleido):
+        """kaleido reloads a tab's page (plotly.js, 4.7 MB, parsed again) after every figure: about 85% of a
+        batch's time for the large practice's Monday reports. Here a tab is reloaded after every
+        FIGURES_PER_PAGE_LOAD figures, which still bounds what a long-lived page accumulates. The hook is kaleido's
+        private method (the lock pins kaleido); were it renamed, kaleido's own reload per figure applies."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._figures_per_tab: dict[int, int] = {}
+
+        async def _return_kaleido_tab(self, tab) -> None:
+            drawn = self._figures_per_tab.get(id(tab), 0) + 1
+            self._figures_per_tab[id(tab)] = drawn
+            if drawn % FIGURES_PER_PAGE_LOAD == 0:
+                await tab.reload()
+            await self.tabs_ready.put(tab)
+
+    # No MathJax: our charts carry no TeX, and its default is a CDN address every page load would wait on.
+    return TabReusingKaleido(n=tabs, mathjax=False)
 
 
 def _reason(exc: BaseException) -> str:

@@ -70,3 +70,36 @@ def test_administrator_filters_acknowledges_and_resolves_an_alert(demo_env):
     assert key not in set(table_with(at, "alert_id", "alert_key")["alert_key"])
     at.multiselect(key="ca_statuses").set_value(["RESOLVED"]).run()
     assert key in set(table_with(at, "alert_id", "alert_key")["alert_key"])
+
+
+def test_administrator_sees_advancedmd_demographics_conflicts_and_others_do_not(demo_env):
+    """A client both systems changed since the last sync waits for an administrator: listed by field name only."""
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    engine = store_engine()
+    now = dt.datetime(2026, 11, 20, 9, 0)
+    with engine.begin() as conn:
+        client_id = conn.execute(text("select min(id) from clients")).scalar_one()
+        conn.execute(
+            text(
+                "insert into advancedmd_demographic_sync (office_key, client_id, advancedmd_patient_id,"
+                " field_digests, status, conflict_fields, conflict_at, pushes, updated_at)"
+                " values ('991001', :c, 4242, '{}', 'CONFLICT', 'city,zip_code', :t, 0, :t)"
+            ),
+            {"c": client_id, "t": now},
+        )
+    try:
+        at = signed_in_app(demo_env, "ADMIN")
+        at.switch_page("app_pages/compliance_alerts.py").run()
+        assert not at.exception
+        table = table_with(at, "fields changed in both", "client_id")
+        assert table["client_id"].to_list() == [client_id]
+        assert table["fields changed in both"].to_list() == ["city,zip_code"]
+        at = signed_in_app(demo_env, "CLINICIAN")
+        at.switch_page("app_pages/compliance_alerts.py").run()
+        assert not at.exception and table_with(at, "fields changed in both", required=False) is None
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("delete from advancedmd_demographic_sync where advancedmd_patient_id = 4242"))

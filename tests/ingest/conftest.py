@@ -135,6 +135,10 @@ def expected_visit(v: SimVisit, ds: SimulatorDataset) -> AmdVisit:
         charges_posted=v.charges_posted,
         created_at=_instant(v.created_at),
         modified_at=_instant(v.modified_at),
+        arrive_time=v.arrive_time,
+        seen_time=v.seen_time,
+        confirmed_at=_instant(v.confirmed_at),
+        created_by=_up(v.created_by),
     )
 
 

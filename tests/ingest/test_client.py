@@ -83,16 +83,31 @@ def test_session_timeout_triggers_one_relogin_and_retry(sim: SimulatorHandle, cl
     assert sim.counters.session_timeouts == 1
 
 
-def test_session_timing_out_again_after_relogin_raises(
+def test_session_timing_out_again_after_its_relogins_raises(
     small_dataset: SimulatorDataset, clock: FakeClock
 ) -> None:
-    config = SimulatorConfig(seed=1, faults=FaultConfig(session_expiry_at_calls=(2, 3)))
+    from ingest.advancedmd.client import MAX_RELOGINS
+
+    # Every session ends at calls 2, 3 and 4: the second lookup logs in again twice, then gives up.
+    config = SimulatorConfig(seed=1, faults=FaultConfig(session_expiry_at_calls=(2, 3, 4)))
     with start_simulator(small_dataset, config, clock=clock) as sim:
         client = make_client(sim, clock)
         client.lookup_patients()
         with pytest.raises(SessionExpiredError):
             client.lookup_patients()
-        assert client.stats.logins == 2
+        assert client.stats.logins == 1 + MAX_RELOGINS
+
+
+def test_a_session_ending_twice_in_a_row_is_survived(
+    small_dataset: SimulatorDataset, clock: FakeClock
+) -> None:
+    """Another process's trouble can end the session we just logged in with: the call still succeeds."""
+    config = SimulatorConfig(seed=1, faults=FaultConfig(session_expiry_at_calls=(2, 3)))
+    with start_simulator(small_dataset, config, clock=clock) as sim:
+        client = make_client(sim, clock)
+        client.lookup_patients()
+        client.lookup_patients()
+        assert client.stats.session_relogins == 2 and client.stats.logins == 3
 
 
 def test_bad_credentials_and_unregistered_app(sim: SimulatorHandle, clock: FakeClock) -> None:

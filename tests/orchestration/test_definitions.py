@@ -43,10 +43,15 @@ def test_advancedmd_landing_feeds_its_staging_and_the_unioned_appointments(var_d
         assert AssetKey(["advancedmd", entity]) in parents
     unioned = graph.get(AssetKey(["intermediate", "int_appointments_unioned"])).parent_keys
     assert {
-        AssetKey(["staging", "stg_advancedmd__visits"]),
+        AssetKey(["intermediate", "int_advancedmd_visits_linked"]),
         AssetKey(["staging", "stg_operational__appointments"]),
-        AssetKey(["staging", "stg_operational__advancedmd_patients"]),
     } <= unioned
+    linked = graph.get(AssetKey(["intermediate", "int_advancedmd_visits_linked"])).parent_keys
+    assert {
+        AssetKey(["staging", "stg_advancedmd__visits"]),
+        AssetKey(["staging", "stg_operational__advancedmd_patients"]),
+        AssetKey(["staging", "stg_operational__advancedmd_provider_links"]),
+    } <= linked
     assert {s.name for s in defs.schedules} >= {
         "advancedmd_visits_15min_schedule",
         "advancedmd_patients_hourly_schedule",

@@ -113,6 +113,10 @@ class SimVisit:
     modified_at: datetime | None = None
     charges_posted: bool = False
     external_appointment_id: str | None = None
+    arrive_time: datetime | None = None  # naive, practice-local wall clock, whole seconds
+    seen_time: datetime | None = None  # naive, practice-local wall clock, whole seconds
+    confirmed_at: datetime | None = None  # aware
+    created_by: str | None = None  # the AdvancedMD user who entered the visit
 
 
 @dataclass

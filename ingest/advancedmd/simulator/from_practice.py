@@ -87,6 +87,14 @@ SEX_CODES: Mapping[str, str] = {"F": "F", "M": "M"}
 MEDICAID_PAYER_CODES = frozenset({"SYN05"})
 TELEHEALTH_POS = "10"
 OFFICE_POS = "11"
+# The facility a telehealth session is booked at, and the AdvancedMD user our client portal books through
+# (CreatedBy): AdvancedMD has no telehealth or "booked online" flag on a visit, so the warehouse reads them
+# from these (dbt vars advancedmd_telehealth_facility_codes / advancedmd_online_booking_users, whose
+# defaults are these values; a practice sets its own).
+TELEHEALTH_FACILITY = "TELE"
+OFFICE_FACILITY = "MAIN"
+ONLINE_BOOKING_USER = "PORTAL"
+FRONT_DESK_USER = "FRONTDESK"
 
 
 class _Table(Protocol):
@@ -253,7 +261,13 @@ def dataset_from_practice(
                 )
         elif ev.kind == "visit":
             appt = appointments[ev.ref]
-            visit = _visit(appt, patient_ids[appt["client_id"]], provider_by_user[appt["clinician_id"]], tz)
+            visit = _visit(
+                appt,
+                patient_ids[appt["client_id"]],
+                provider_by_user[appt["clinician_id"]],
+                tz,
+                _confirmed_at(appt, history.get(ev.ref, [])),
+            )
             ds.add_visit(visit, at=ev.at)
             visit_ids[ev.ref] = visit.visit_id
         elif ev.kind.startswith("status:"):
@@ -378,13 +392,26 @@ def _patient(
     )
 
 
-def _visit(appt: Mapping[str, Any], patient_id: int, provider: SimProvider, tz: ZoneInfo) -> SimVisit:
+def _local(naive_utc: dt.datetime | None, tz: ZoneInfo) -> dt.datetime | None:
+    """A naive UTC instant of the store as AdvancedMD's naive practice-local wall clock (whole seconds)."""
+    if naive_utc is None:
+        return None
+    return naive_utc.replace(tzinfo=dt.UTC).astimezone(tz).replace(tzinfo=None, microsecond=0)
+
+
+def _visit(
+    appt: Mapping[str, Any],
+    patient_id: int,
+    provider: SimProvider,
+    tz: ZoneInfo,
+    confirmed_at: dt.datetime | None,
+) -> SimVisit:
     start_local = appt["start_at"].replace(tzinfo=dt.UTC).astimezone(tz).replace(tzinfo=None)
     return SimVisit(
         visit_id=0,
         patient_id=patient_id,
         provider_id=provider.provider_id,
-        facility_code="TELE" if appt["is_telehealth"] else "MAIN",
+        facility_code=TELEHEALTH_FACILITY if appt["is_telehealth"] else OFFICE_FACILITY,
         appointment_type=APPOINTMENT_TYPE_LABELS.get(appt["appointment_type"], appt["appointment_type"]),
         column_heading=provider.name,
         visit_date=start_local.date(),
@@ -392,7 +419,23 @@ def _visit(appt: Mapping[str, Any], patient_id: int, provider: SimProvider, tz: 
         duration_minutes=int((appt["end_at"] - appt["start_at"]).total_seconds() // 60),
         appt_status=0,
         external_appointment_id=str(appt["id"]),
+        # The front desk's check-in and the clinician taking the client in (Arrived / Seen).
+        arrive_time=_local(appt["arrived_at"], tz),
+        seen_time=_local(appt["clinician_ready_at"], tz),
+        confirmed_at=_utc(confirmed_at),
+        created_by=ONLINE_BOOKING_USER if appt["is_booked_online"] else FRONT_DESK_USER,
     )
+
+
+def _confirmed_at(appt: Mapping[str, Any], history: list[dict[str, Any]]) -> dt.datetime | None:
+    """When the session was confirmed (AdvancedMD's ConfirmedAt): the first CONFIRMED step of its history, or its
+    status time while it is still CONFIRMED."""
+    steps = sorted(h["changed_at"] for h in history if h["status"] == "CONFIRMED")
+    if steps:
+        return steps[0]
+    if appt["status"] == "CONFIRMED":
+        return appt["status_changed_at"] or appt["booked_at"]
+    return None
 
 
 STORE_TABLES = (

@@ -127,7 +127,11 @@ def visit_fields(
         "profilecode": None if prov is None else _up(prov.code),
         "facilitycode": _up(v.facility_code),
         "chargesposted": _flag(v.charges_posted),
+        "arrivetime": fmt.naive(key, "arrivetime", v.arrive_time),
+        "seentime": fmt.naive(key, "seentime", v.seen_time),
+        "confirmedat": fmt.instant(key, "confirmedat", v.confirmed_at),
         "createdat": fmt.instant(key, "createdat", v.created_at),
+        "createdby": _up(v.created_by),
         "modifiedat": fmt.instant(key, "modifiedat", v.modified_at),
     }
 
@@ -201,7 +205,11 @@ VISIT_CATALOGUE = frozenset(
         "profilecode",
         "facilitycode",
         "chargesposted",
+        "arrivetime",
+        "seentime",
+        "confirmedat",
         "createdat",
+        "createdby",
         "modifiedat",
     ]
 )

@@ -19,10 +19,12 @@ Two ways into the same raw visits/charges tables, on purpose:
 
 import datetime as dt
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 from sqlalchemy import bindparam, select, update
 
+from ingest.advancedmd.demographics import push_demographics
 from ingest.advancedmd.errors import AmdFaultError, EligibilityTimeoutError
 from ingest.advancedmd.linking import client_id_from_chart
 from ingest.advancedmd.sync import FetchFirst, SyncResult, sync_patients, sync_visits
@@ -41,6 +43,7 @@ from orchestration.defs.advancedmd.checks import landing_check_results, landing_
 from orchestration.defs.advancedmd.keys import (
     CHARGE_SUBMISSIONS,
     CHARGES,
+    DEMOGRAPHICS_OUT,
     ELIGIBILITY,
     GROUP,
     INSURANCE,
@@ -54,6 +57,7 @@ from orchestration.defs.advancedmd.keys import (
     VISIT_UPDATES,
     VISITS,
 )
+from orchestration.defs.advancedmd.locks import SYNC_WAIT_SECONDS, office_lock
 from orchestration.defs.advancedmd.partitions import ADVANCEDMD_DAYS
 from orchestration.defs.advancedmd.provider_links import link_providers, provider_codes
 from orchestration.defs.advancedmd.resources import AdvancedMDResource
@@ -79,6 +83,19 @@ def _sync_metadata(result: SyncResult, sink: WarehouseSink, *entities: str) -> d
 
 def _placeholder(wh: Warehouse) -> str:
     return "?" if wh.kind == "duckdb" else "%s"
+
+
+@contextmanager
+def _taking_turns(store: OperationalStoreResource, office_key: str, purpose: str) -> Iterator[None]:
+    """Wait for this office key's other ``purpose`` step to finish (``locks.py`` says why); fail after
+    ``SYNC_WAIT_SECONDS`` rather than queue behind a stuck run."""
+    with office_lock(store.engine(), office_key, purpose, wait_seconds=SYNC_WAIT_SECONDS) as held:
+        if not held:
+            raise dg.Failure(
+                f"another AdvancedMD {purpose} step of office {office_key} has run for over "
+                f"{SYNC_WAIT_SECONDS // 60} minutes; this run changed nothing"
+            )
+        yield
 
 
 # ------------------------------------------------------------------------------------ setup
@@ -122,12 +139,15 @@ def advancedmd_patients(
 ) -> Iterator[dg.MaterializeResult]:
     """Patients and coverages changed since the watermark (getupdatedpatients); the first run is the
     vendor's initial load (lookuppatient pages + getdemographic per patient)."""
-    fetched = FetchFirst(watermark_store(store))
-    with advancedmd.connect() as amd:
-        result = sync_patients(amd.client, fetched, fetched)
-    with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
-        fetched.commit(sink)
-        rows = {entity: sink.row_count(entity, advancedmd.office_key) for entity in ("patients", "insurance")}
+    with _taking_turns(store, advancedmd.office_key, "patients"):
+        fetched = FetchFirst(watermark_store(store))
+        with advancedmd.connect() as amd:
+            result = sync_patients(amd.client, fetched, fetched)
+        with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
+            fetched.commit(sink)
+            rows = {
+                entity: sink.row_count(entity, advancedmd.office_key) for entity in ("patients", "insurance")
+            }
     context.log.info(
         f"advancedmd patients ({result.mode}): {result.records} records, {result.http_requests} requests"
     )
@@ -251,29 +271,22 @@ def advancedmd_patient_links(
     pool=POOL,
 )
 def advancedmd_visit_days(
-    context: dg.AssetExecutionContext, advancedmd: AdvancedMDResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    advancedmd: AdvancedMDResource,
+    store: OperationalStoreResource,
+    warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Replace each date of service in the run's partition range with AdvancedMD's visits and charges
     of that day (one getdatevisits per day)."""
     days = [dt.date.fromisoformat(key) for key in context.partition_keys]
     per_day: dict[str, dict[str, int]] = {}
-    with advancedmd.connect() as amd:
-        answers = [amd.client.get_date_visits(day) for day in days]
-    with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
-        for day, answer in zip(days, answers, strict=True):
-            before = (sink.stats.landed.copy(), sink.stats.quarantined.copy())
-            sink.replace_visit_day(amd.office_key, day, answer.visits, answer.charges)
-            counts = {
-                "visits": sink.stats.landed["visits"] - before[0]["visits"],
-                "charges": sink.stats.landed["charges"] - before[0]["charges"],
-                "quarantined": sum(sink.stats.quarantined.values()) - sum(before[1].values()),
-            }
-            per_day[day.isoformat()] = counts
-            context.log.info(
-                f"{day}: {counts['visits']} visits, {counts['charges']} charges, "
-                f"{counts['quarantined']} quarantined"
-            )
-        rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
+    # Turns with the incremental visit sync: a day read before its newer landing must not land after it.
+    with _taking_turns(store, advancedmd.office_key, "visits"):
+        with advancedmd.connect() as amd:
+            answers = [amd.client.get_date_visits(day) for day in days]
+        with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
+            _land_days(context, sink, amd.office_key, days, answers, per_day)
+            rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
     span = {
         "first_date_of_service": days[0].isoformat(),
         "last_date_of_service": days[-1].isoformat(),
@@ -284,6 +297,23 @@ def advancedmd_visit_days(
     yield dg.MaterializeResult(asset_key=CHARGES, metadata={**span, **sink.stats.metadata("charges")})
     yield from landing_check_results(VISITS, sink.stats, {"visits": rows["visits"]})
     yield from landing_check_results(CHARGES, sink.stats, {"charges": rows["charges"]})
+
+
+def _land_days(context, sink: WarehouseSink, office_key: str, days, answers, per_day: dict) -> None:
+    """Replace each day with its getdatevisits answer; per-day counts into ``per_day`` (and the run's log)."""
+    for day, answer in zip(days, answers, strict=True):
+        before = (sink.stats.landed.copy(), sink.stats.quarantined.copy())
+        sink.replace_visit_day(office_key, day, answer.visits, answer.charges)
+        counts = {
+            "visits": sink.stats.landed["visits"] - before[0]["visits"],
+            "charges": sink.stats.landed["charges"] - before[0]["charges"],
+            "quarantined": sum(sink.stats.quarantined.values()) - sum(before[1].values()),
+        }
+        per_day[day.isoformat()] = counts
+        context.log.info(
+            f"{day}: {counts['visits']} visits, {counts['charges']} charges, "
+            f"{counts['quarantined']} quarantined"
+        )
 
 
 class VisitSyncConfig(dg.Config):
@@ -312,23 +342,24 @@ def advancedmd_visit_updates(
     """One row per incremental visit sync: visits and charges changed since the watermark
     (getupdatedvisits) applied to raw_advancedmd.visits and charges; N/C upserted, D deleted with
     their charges. The first run is the initial load of the configured window (getdatevisits per day)."""
-    fetched = FetchFirst(watermark_store(store))
-    with advancedmd.connect() as amd:
-        today = amd.today()
-        start = (
-            dt.date.fromisoformat(config.initial_start)
-            if config.initial_start
-            else today - dt.timedelta(days=config.initial_days_back)
-        )
-        end = (
-            dt.date.fromisoformat(config.initial_end)
-            if config.initial_end
-            else today + dt.timedelta(days=config.initial_days_ahead)
-        )
-        result = sync_visits(amd.client, fetched, fetched, initial_start=start, initial_end=end)
-    with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
-        fetched.commit(sink)
-        rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
+    with _taking_turns(store, advancedmd.office_key, "visits"):
+        fetched = FetchFirst(watermark_store(store))
+        with advancedmd.connect() as amd:
+            today = amd.today()
+            start = (
+                dt.date.fromisoformat(config.initial_start)
+                if config.initial_start
+                else today - dt.timedelta(days=config.initial_days_back)
+            )
+            end = (
+                dt.date.fromisoformat(config.initial_end)
+                if config.initial_end
+                else today + dt.timedelta(days=config.initial_days_ahead)
+            )
+            result = sync_visits(amd.client, fetched, fetched, initial_start=start, initial_end=end)
+        with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
+            fetched.commit(sink)
+            rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
     if result.mode == "initial":
         # The initial load read whole days: those partitions are as good as a backfill of them.
         keys = set(ADVANCEDMD_DAYS.get_partition_keys())
@@ -504,6 +535,21 @@ def advancedmd_provider_links(
 # ------------------------------------------------------------------------------------ charges out
 
 
+def _linked_patients(store: OperationalStoreResource, office_key: str) -> dict[int, int]:
+    """Client id -> AdvancedMD patient id of the LINKED rows of the store's advancedmd_patients."""
+    links_table = AdvancedMDPatient.__table__
+    with store.engine().connect() as conn:
+        return {
+            int(r.client_id): int(r.advancedmd_patient_id)
+            for r in conn.execute(
+                select(links_table.c.client_id, links_table.c.advancedmd_patient_id).where(
+                    links_table.c.office_key == office_key,
+                    links_table.c.sync_status == str(AdvancedMDSyncStatus.LINKED),
+                )
+            )
+        }
+
+
 class ChargeSubmissionConfig(dg.Config):
     """How many visits one run submits at most (one tier-2 savecharges each)."""
 
@@ -532,37 +578,92 @@ def advancedmd_charge_submissions(
         context.log.info("billing's system of record is AdvancedMD: charges are entered there, none are sent")
         return dg.MaterializeResult(metadata={"skipped": "billing system of record is advancedmd"})
     tz = current_environment().practice_timezone
-    visits, held = pending_visits(engine, tz, max_visits=config.max_visits)
     office_key = advancedmd.office_key
-    wh = warehouse.warehouse()
-    ph = _placeholder(wh)
-    amd_visits = group_amd_visits(
-        wh.query(
-            f"select visit_id, patient_id, start_local, provider_code from {RAW_SCHEMA}.visits"
-            f" where office_key = {ph}",
-            [office_key],
-        ).iter_rows()
-    )
-    links_table = AdvancedMDPatient.__table__
-    with engine.connect() as conn:
-        links = {
-            int(r.client_id): int(r.advancedmd_patient_id)
-            for r in conn.execute(
-                select(links_table.c.client_id, links_table.c.advancedmd_patient_id).where(
-                    links_table.c.office_key == office_key,
-                    links_table.c.sync_status == str(AdvancedMDSyncStatus.LINKED),
-                )
-            )
-        }
-    with advancedmd.connect() as amd:
-        counts = submit_charges(amd.client, engine, visits, amd_visits, links, amd.today())
-        requests = amd.client.stats.requests_by_action.get("savecharges", 0)
+    with office_lock(engine, office_key, "charges_out") as mine:
+        if not mine:
+            context.log.info("another run is submitting this office key's charges: nothing sent by this one")
+            return dg.MaterializeResult(metadata={"skipped": "another run is submitting"})
+        # Read under the lock, so a run that waited its turn sees the previous run's submissions.
+        visits, held = pending_visits(engine, tz, max_visits=config.max_visits)
+        wh = warehouse.warehouse()
+        ph = _placeholder(wh)
+        amd_visits = group_amd_visits(
+            wh.query(
+                f"select visit_id, patient_id, start_local, provider_code from {RAW_SCHEMA}.visits"
+                f" where office_key = {ph}",
+                [office_key],
+            ).iter_rows()
+        )
+        links = _linked_patients(store, office_key)
+        with advancedmd.connect() as amd:
+            counts = submit_charges(amd.client, engine, visits, amd_visits, links, amd.today())
+            requests = amd.client.stats.requests_by_action.get("savecharges", 0)
     counts.held_back = held
     context.log.info(
         f"advancedmd charges: {counts.visits_submitted} visits submitted, {counts.visits_refused} refused, "
         f"{held} held back by a billing hold"
     )
     return dg.MaterializeResult(metadata={**counts.metadata(), "savecharges_requests": requests})
+
+
+# ------------------------------------------------------------------------------------ demographics out
+
+
+class DemographicsPushConfig(dg.Config):
+    """How many writes (updatepatient / updateinsurance, tier 3) one run sends at most."""
+
+    max_pushes: int = 300
+
+
+@dg.asset(
+    key=DEMOGRAPHICS_OUT,
+    deps=[PATIENT_LINKS],
+    group_name=GROUP,
+    kinds={"advancedmd", "sqlalchemy"},
+    pool=POOL,
+)
+def advancedmd_demographics_out(
+    context: dg.AssetExecutionContext,
+    config: DemographicsPushConfig,
+    advancedmd: AdvancedMDResource,
+    store: OperationalStoreResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """One row per linked client in the store's advancedmd_demographic_sync: the store's demographic and insurance
+    changes pushed (updatepatient / updateinsurance), AdvancedMD's accepted, both-sides changes recorded as
+    conflicts for a person (ingest/advancedmd/demographics.py). Metadata holds counts only."""
+    office_key = advancedmd.office_key
+    wh = warehouse.warehouse()
+    ph = _placeholder(wh)
+    landed = {
+        int(pid): changed_at
+        for pid, changed_at in wh.query(
+            f"select patient_id, changed_at from {RAW_SCHEMA}.patients where office_key = {ph}", [office_key]
+        ).iter_rows()
+    }
+    coverages: dict[int, dict[int, int]] = {}
+    for pid, sequence, insurance_id in wh.query(
+        f"select patient_id, sequence, insurance_id from {RAW_SCHEMA}.insurance"
+        f" where office_key = {ph} and active and sequence is not null",
+        [office_key],
+    ).iter_rows():
+        coverages.setdefault(int(pid), {})[int(sequence)] = int(insurance_id)
+    links = _linked_patients(store, office_key)
+    with advancedmd.connect() as amd:
+        counts = push_demographics(
+            amd.client,
+            store.engine(),
+            links,
+            landed,
+            coverages,
+            today=amd.today(),
+            max_pushes=config.max_pushes,
+        )
+    context.log.info(
+        f"advancedmd demographics: {counts.pushed_patients} clients pushed, {counts.conflicts_new} new conflicts, "
+        f"{counts.conflicts_open} open"
+    )
+    return dg.MaterializeResult(metadata={"linked_clients": len(links), **counts.metadata()})
 
 
 ASSETS = [
@@ -575,4 +676,5 @@ ASSETS = [
     advancedmd_provider_links,
     advancedmd_charge_submissions,
     advancedmd_transactions,
+    advancedmd_demographics_out,
 ]

@@ -25,6 +25,11 @@ Exactly once (``advancedmd_charge_submissions``, one row per store charge):
 Only while the store is billing's system of record (practice setting ``system_of_record.billing`` = ``store``,
 the default): with ``advancedmd`` charges are entered in AdvancedMD, and pushing the store's would double them.
 
+One run at a time per office key (``locks.office_lock(..., "charges_out")``, across processes): two concurrent runs
+would both find the same visit pending, the second would take the first's charges for its own lost answer and
+replace them (new ids, the first run's row naming voided ones). The second run skips instead; the next one finds
+nothing left.
+
 Budget: one tier-2 call per visit (12/min at peak, 120 off-peak) plus a cached tier-3 procedure-code lookup
 per CPT code; the shared limiter queues them, ``max_visits`` caps one run. Nothing here touches the
 warehouse while talking to AdvancedMD: the visits are read first, the store rows are written per visit.

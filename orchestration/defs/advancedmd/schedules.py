@@ -24,6 +24,11 @@ and the command line together never exceed a tier; the ``advancedmd_api`` pool (
 steps from competing for the budget. A burst beyond the budget is queued into the next minutes, not
 sent: at worst a sync runs late, it never costs penalties.
 
+Demographics out (``advancedmd/demographics_out``, in the hourly patients job after the pull): one tier-3
+updatepatient / updateinsurance per client changed in the store (24/min at peak; ``max_pushes`` 300 caps a run at
+12.5 minutes of peak budget), plus one tier-2 getdemographic per suspected conflict. Tier 3 is not tier 1: the
+push never takes from the getupdated* budget above.
+
 Charges out (``advancedmd_charges_out_job``, tier 2, one savecharges per visit) has no schedule yet:
 run it off-peak (after the nightly partition re-read) when the store is billing's system of record.
 
@@ -55,6 +60,7 @@ from mentalspace_platform.environment import current_environment
 from orchestration.defs.advancedmd.keys import (
     CHARGE_SUBMISSIONS,
     CHARGES,
+    DEMOGRAPHICS_OUT,
     ELIGIBILITY,
     INSURANCE,
     PATIENT_LINKS,
@@ -112,13 +118,17 @@ def tier1_budget() -> dict[str, int]:
 
 ADVANCEDMD_SYNC_JOB = dg.define_asset_job(
     "advancedmd_sync_job",
-    selection=dg.AssetSelection.assets(PATIENTS, INSURANCE, PATIENT_LINKS, VISIT_UPDATES, PROVIDER_LINKS),
-    description="One incremental AdvancedMD sync: patients (+ links), then visits (`mentalspace amd sync`).",
+    selection=dg.AssetSelection.assets(
+        PATIENTS, INSURANCE, PATIENT_LINKS, DEMOGRAPHICS_OUT, VISIT_UPDATES, PROVIDER_LINKS
+    ),
+    description="One incremental AdvancedMD sync: patients (+ links, demographics pushed), then visits "
+    "(`mentalspace amd sync`).",
     tags=ADVANCEDMD_RUN_TAGS,
 )
 PATIENTS_JOB = dg.define_asset_job(
     "advancedmd_patients_job",
-    selection=dg.AssetSelection.assets(PATIENTS, INSURANCE, PATIENT_LINKS),
+    # PRD: the hourly patient sync goes both ways: AdvancedMD's changes in, then the store's out.
+    selection=dg.AssetSelection.assets(PATIENTS, INSURANCE, PATIENT_LINKS, DEMOGRAPHICS_OUT),
     tags=ADVANCEDMD_RUN_TAGS,
 )
 VISITS_JOB = dg.define_asset_job(

@@ -228,6 +228,10 @@ def landed_visit(ds: SimulatorDataset, visit_id: int) -> dict[str, Any]:
         "charges_posted": v.charges_posted,
         "created_at": _naive(v.created_at),
         "modified_at": _naive(v.modified_at),
+        "arrive_local": v.arrive_time,
+        "seen_local": v.seen_time,
+        "confirmed_at": _naive(v.confirmed_at),
+        "created_by": v.created_by,
     }
 
 
@@ -291,4 +295,54 @@ def assert_tables_equal(
         assert not diff, f"{what} {rid} differs: {diff}"
 
 
-__all__ = ["AS_OF", "CHARGE", "PATIENT", "PHI_COLUMNS", "SPEC", "VISIT", "WINDOW", "AmdWorld"]
+# ---------------------------------------------------------------------------------------- store
+
+
+def store_rows(sql: str, **params) -> list:
+    """The rows of one statement on this test's store, in its own transaction (none for a write)."""
+    from sqlalchemy import text
+
+    from operational_api.db import get_engine
+
+    engine = get_engine()
+    with engine.begin() as conn:
+        result = conn.execute(text(sql), params)
+        rows = result.all() if result.returns_rows else []
+    engine.dispose()
+    return rows
+
+
+def billable_appointments() -> dict[int, list[tuple[int, str]]]:
+    """Completed appointments of the initial WINDOW with a signed note, by id: their charges (id, CPT)."""
+    from zoneinfo import ZoneInfo
+
+    from mentalspace_platform.environment import current_environment
+
+    tz = ZoneInfo(current_environment().practice_timezone)
+    out: dict[int, list[tuple[int, str]]] = {}
+    for aid, start, cid, cpt in store_rows(
+        """
+        select a.id, a.start_at, c.id, c.cpt_code from appointments a join charges c on c.appointment_id = a.id
+        where a.status = 'COMPLETED' and exists (select 1 from clinical_notes n where n.appointment_id = a.id
+              and n.status in ('SIGNED', 'AMENDED') and n.signed_at is not null)
+        order by a.id, c.id
+        """
+    ):
+        start = start if isinstance(start, dt.datetime) else dt.datetime.fromisoformat(start)
+        if WINDOW[0] <= start.replace(tzinfo=dt.UTC).astimezone(tz).date() <= WINDOW[1]:
+            out.setdefault(aid, []).append((cid, cpt))
+    return out
+
+
+__all__ = [
+    "AS_OF",
+    "CHARGE",
+    "PATIENT",
+    "PHI_COLUMNS",
+    "SPEC",
+    "VISIT",
+    "WINDOW",
+    "AmdWorld",
+    "billable_appointments",
+    "store_rows",
+]

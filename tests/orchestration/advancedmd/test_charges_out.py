@@ -6,15 +6,12 @@ practice without them, so every charge AdvancedMD ends up holding came from the 
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
-from sqlalchemy import text
 
 from ingest.advancedmd.clock import FakeClock
 from ingest.advancedmd.simulator import (
@@ -24,7 +21,7 @@ from ingest.advancedmd.simulator import (
     start_simulator,
 )
 from operational_api.synthetic import Practice
-from tests.orchestration.advancedmd.conftest import AS_OF, WINDOW, AmdWorld
+from tests.orchestration.advancedmd.conftest import AS_OF, AmdWorld, billable_appointments, store_rows
 
 JOB = "advancedmd_charges_out_job"
 
@@ -57,38 +54,8 @@ def world(var_dir, practice: Practice) -> Iterator[AmdWorld]:
             detach_simulator(name)
 
 
-def _store(sql: str, **params):
-    from operational_api.db import get_engine
-
-    engine = get_engine()
-    with engine.begin() as conn:
-        result = conn.execute(text(sql), params)
-        rows = result.all() if result.returns_rows else []
-    engine.dispose()
-    return rows
-
-
-def _billable() -> dict[int, list[tuple[int, str]]]:
-    """Completed appointments with a signed note, by id: their charges (id, CPT), in the initial window."""
-    tz = ZoneInfo("America/New_York")
-    rows = _store(
-        """
-        select a.id, a.start_at, c.id, c.cpt_code from appointments a join charges c on c.appointment_id = a.id
-        where a.status = 'COMPLETED' and exists (select 1 from clinical_notes n where n.appointment_id = a.id
-              and n.status in ('SIGNED', 'AMENDED') and n.signed_at is not null)
-        order by a.id, c.id
-        """
-    )
-    out: dict[int, list[tuple[int, str]]] = {}
-    for aid, start, cid, cpt in rows:
-        start = start if isinstance(start, dt.datetime) else dt.datetime.fromisoformat(start)
-        if WINDOW[0] <= start.replace(tzinfo=dt.UTC).astimezone(tz).date() <= WINDOW[1]:
-            out.setdefault(aid, []).append((cid, cpt))
-    return out
-
-
 def _submissions() -> dict[int, tuple]:
-    rows = _store(
+    rows = store_rows(
         "select charge_id, status, advancedmd_visit_id, advancedmd_charge_ids, refused_field"
         " from advancedmd_charge_submissions"
     )
@@ -105,16 +72,16 @@ def _amd_charges(world: AmdWorld) -> dict[int, Counter[str]]:
 
 def test_signed_completed_sessions_are_submitted_once_and_held_ones_never(world: AmdWorld):
     world.sync()
-    billable = _billable()
+    billable = billable_appointments()
     assert len(billable) > 5
     held, refused, *_ = sorted(billable)
-    _store("update charges set is_billing_hold = true where appointment_id = :a", a=held)
-    _store("update charges set cpt_code = '99999' where appointment_id = :a", a=refused)
+    store_rows("update charges set is_billing_hold = true where appointment_id = :a", a=held)
+    store_rows("update charges set cpt_code = '99999' where appointment_id = :a", a=refused)
     # With AdvancedMD as billing's system of record nothing is pushed (charges are entered there).
-    _store("insert into practice_settings (key, value) values ('system_of_record.billing', 'advancedmd')")
+    store_rows("insert into practice_settings (key, value) values ('system_of_record.billing', 'advancedmd')")
     world.run(JOB)
     assert world.sim.counters.by_action.get("savecharges", 0) == 0 and not _submissions()
-    _store("update practice_settings set value = 'store' where key = 'system_of_record.billing'")
+    store_rows("update practice_settings set value = 'store' where key = 'system_of_record.billing'")
 
     world.run(JOB)
 
@@ -146,7 +113,7 @@ def test_signed_completed_sessions_are_submitted_once_and_held_ones_never(world:
     # A run that died after AdvancedMD took the charges but before our rows: the next run recovers the ids
     # without a second set.
     lost = next(iter(sent))
-    _store(
+    store_rows(
         "delete from advancedmd_charge_submissions where charge_id in ("
         + ",".join(str(cid) for cid, _ in sent[lost])
         + ")"
@@ -160,3 +127,57 @@ def test_signed_completed_sessions_are_submitted_once_and_held_ones_never(world:
     assert md["duplicates_recovered"].value == 1 and md["visits_submitted"].value == 1
     assert _amd_charges(world) == amd
     assert _submissions()[sent[lost][0][0]][0] == "SUBMITTED"
+
+
+def test_a_run_skips_while_another_holds_the_office_keys_charges_out_lock(world: AmdWorld):
+    """Two concurrent runs would both find the same visits pending (the second replacing the first's charges)."""
+    from operational_api.db import get_engine
+    from orchestration.defs.advancedmd.locks import office_lock
+
+    world.sync()
+    engine = get_engine()
+    with office_lock(engine, world.ds.office_key, "charges_out") as held:
+        assert held
+        result = world.run(JOB)
+    (md,) = [
+        e.event_specific_data.materialization.metadata for e in result.get_asset_materialization_events()
+    ]
+    assert md["skipped"].value == "another run is submitting"
+    assert world.sim.counters.by_action.get("savecharges", 0) == 0 and not _submissions()
+    world.run(JOB)  # the lock released: this run submits
+    assert world.sim.counters.by_action.get("savecharges", 0) > 0
+    engine.dispose()
+
+
+@pytest.mark.parametrize("store", ["embedded", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_office_lock_is_held_by_one_at_a_time_and_waits_for_its_turn(var_dir, store, request):
+    """The lock the syncs take turns on (``locks.py``): one holder; a waiter gets it once the holder is done.
+    Embedded: an flock per open file; PostgreSQL: a session advisory lock per pooled connection."""
+    import threading
+    import time
+
+    from operational_api.db import get_engine
+    from orchestration.defs.advancedmd.locks import office_lock
+
+    engine = get_engine(request.getfixturevalue("pg_database")) if store == "postgres" else get_engine()
+    with office_lock(engine, "991001", "visits") as first:
+        with (
+            office_lock(engine, "991001", "visits") as second,
+            office_lock(engine, "991002", "visits") as other,
+        ):
+            assert first and not second and other  # per office key
+        released = threading.Event()
+
+        def wait_for_turn(out: list) -> None:
+            with office_lock(engine, "991001", "visits", wait_seconds=30) as held:
+                out.append((held, released.is_set()))
+
+        got: list = []
+        waiter = threading.Thread(target=wait_for_turn, args=(got,))
+        waiter.start()
+        time.sleep(0.5)
+        assert not got  # still waiting
+        released.set()
+    waiter.join(timeout=10)
+    assert got == [(True, True)]
+    engine.dispose()

@@ -33,9 +33,16 @@ def test_domain_definitions_load_and_every_job_resolves(var_dir):
             "provider_links",
             "charge_submissions",
             "transactions",
+            "demographics_out",
         )
     }
     assert graph.get(KEY(["advancedmd", "patient_links"])).parent_keys == {KEY(["advancedmd", "patients"])}
+    # The hourly patient sync goes both ways: the push follows the pull and the links.
+    assert graph.get(KEY(["advancedmd", "demographics_out"])).parent_keys == {
+        KEY(["advancedmd", "patient_links"])
+    }
+    patients_job = defs.resolve_job_def("advancedmd_patients_job")
+    assert KEY(["advancedmd", "demographics_out"]) in patients_job.asset_layer.executable_asset_keys
     assert graph.get(KEY(["advancedmd", "eligibility"])).parent_keys == {
         KEY(["advancedmd", "insurance"]),
         KEY(["advancedmd", "visits"]),

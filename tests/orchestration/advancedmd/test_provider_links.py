@@ -6,25 +6,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from sqlalchemy import text
 
-from tests.orchestration.advancedmd.conftest import AmdWorld
+from tests.orchestration.advancedmd.conftest import AmdWorld, store_rows
 from tests.orchestration.advancedmd.test_dbt import _dbt_build, _land_operational, _query
 
 
-def _store(sql: str, **params):
-    from operational_api.db import get_engine
-
-    engine = get_engine()
-    with engine.begin() as conn:
-        result = conn.execute(text(sql), params)
-        rows = result.all() if result.returns_rows else []
-    engine.dispose()
-    return rows
-
-
 def _links() -> dict[str, tuple]:
-    rows = _store(
+    rows = store_rows(
         "select provider_code, clinician_id, link_source, sync_status, npi from advancedmd_provider_links"
     )
     return {r[0]: tuple(r[1:]) for r in rows}
@@ -40,7 +28,7 @@ def test_npi_then_admin_links_and_the_clinician_reaches_the_unioned_visits(amd: 
     assert len(providers) >= 2
     by_npi, by_admin = providers[0], providers[1]
     npi_user, admin_user = by_npi.provider_id - PROVIDER_ID_BASE, by_admin.provider_id - PROVIDER_ID_BASE
-    _store("update users set npi = '1234567893' where id = :u", u=npi_user)
+    store_rows("update users set npi = '1234567893' where id = :u", u=npi_user)
     ds.providers[by_npi.provider_id] = dataclasses.replace(by_npi, npi="1234567893")
 
     amd.sync()

@@ -33,7 +33,7 @@ linked as (
         patient_links.client_id,
         visits.linked_clinician_id,
         visits.store_appointment_id,
-        coalesce(visits.store_appointment_id, -charges.advancedmd_visit_id) as appointment_id,
+        coalesce(visits.store_appointment_id, {{ advancedmd_appointment_id('charges.advancedmd_visit_id') }}) as appointment_id,
         row_number() over (
             partition by charges.office_key, charges.advancedmd_visit_id, charges.cpt_code
             order by charges.advancedmd_charge_id

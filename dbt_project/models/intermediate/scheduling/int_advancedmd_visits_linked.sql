@@ -3,7 +3,10 @@
     (client, start): the n-th visit of a client at one start instant pairs with the n-th store appointment of
     that client at that instant (both in creation order), so a cancelled-and-rebooked slot pairs one to one.
     Visits AdvancedMD marks deleted (11) are not appointments and are left out; unlinked visits stay, with an
-    empty client or clinician (ADVANCEDMD_*_NOT_LINKED alerts ask for the link). -#}
+    empty client or clinician (ADVANCEDMD_*_NOT_LINKED alerts ask for the link). AdvancedMD has no telehealth
+    or booked-online flag: a visit at a telehealth facility (var advancedmd_telehealth_facility_codes) is
+    telehealth, one entered by the client portal's AdvancedMD user (var advancedmd_online_booking_users) was
+    booked online. -#}
 with
 
 visits as (
@@ -51,9 +54,15 @@ linked as (
         visits.facility_code,
         visits.duration_minutes,
         visits.has_charges_posted,
+        {{ in_var_list('visits.facility_code', 'advancedmd_telehealth_facility_codes') }} as is_telehealth,
+        {{ in_var_list('visits.created_by', 'advancedmd_online_booking_users') }} as is_booked_online,
         visits.visit_date,
         visits.start_at,
         visits.start_local_at,
+        visits.arrived_at,
+        visits.seen_at,
+        visits.confirmed_at,
+        visits.created_by,
         visits.created_at,
         visits.modified_at,
         row_number() over (

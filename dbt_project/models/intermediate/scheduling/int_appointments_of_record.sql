@@ -3,13 +3,17 @@
 
     store: the store's appointments.
     advancedmd: one row per AdvancedMD visit (int_advancedmd_visits_linked). AdvancedMD's row wins for what it
-    holds: client (patient link), start, duration, date, status, type, and the clinician (provider link). The
-    store appointment of the same session (client, start) fills what AdvancedMD does not hold: confirmation
-    (AdvancedMD's 0 Made is our SCHEDULED or CONFIRMED), online booking, recurrence, arrival and readiness
-    times, booking time, telehealth, minor flag, and the cancellation reason and status time while both systems
-    agree on the status. The row keeps the store's appointment id, so notes and charges still join; a visit
-    with no store counterpart gets the negative visit id (never a store id). Store appointments with no visit
-    are not the record's and are left out. -#}
+    holds: client (patient link), start, duration, date, status, confirmation (0 Made with a ConfirmedAt is our
+    CONFIRMED), type, clinician (provider link), booking time (CreatedAt), arrival (ArriveTime), the clinician
+    taking the client in (SeenTime), telehealth (facility) and online booking (entered by the portal's user).
+    The store appointment of the same session (client, start), where there is one, fills what AdvancedMD does
+    not hold: recurrence, the minor flag (the date of birth stays in the store), the moved-from link, and the
+    cancellation reason and status time while both systems agree on the status. The row keeps the store's
+    appointment id, so notes and charges still join; a visit with no store counterpart gets the negative
+    visit id (never a store id), which is also how a note names an AdvancedMD visit
+    (stg_operational__clinical_notes). Store appointments with no visit are not the record's and are left out,
+    except moved originals while AdvancedMD has no visit for them (its date read never returns 5 Moved).
+-#}
 {% if system_of_record('scheduling') == 'advancedmd' %}
     with
 
@@ -23,7 +27,7 @@
 
     merged as (
         select
-            coalesce(store.appointment_id, -visits.advancedmd_visit_id) as appointment_id,
+            coalesce(store.appointment_id, {{ advancedmd_appointment_id('visits.advancedmd_visit_id') }}) as appointment_id,
             visits.client_id,
             -- An unlinked provider profile (alerted) falls back to the store's clinician of the session.
             coalesce(visits.linked_clinician_id, store.clinician_id) as clinician_id,
@@ -31,25 +35,24 @@
             coalesce(visits.mapped_appointment_type, store.appointment_type, visits.advancedmd_appointment_type)
                 as appointment_type,
             case
-                when visits.appointment_status = 'SCHEDULED' and store.appointment_status = 'CONFIRMED' then 'CONFIRMED'
+                when visits.appointment_status = 'SCHEDULED' and visits.confirmed_at is not null then 'CONFIRMED'
                 else visits.appointment_status
             end as appointment_status,
             case when store.appointment_status = visits.appointment_status then store.cancellation_reason end
                 as cancellation_reason,
             store.recurrence_rule,
-            store.is_telehealth,
-            store.is_booked_online,
+            visits.is_telehealth,
+            visits.is_booked_online,
             store.is_recurring,
             store.is_minor_on_date,
             visits.visit_date as appointment_date,
             visits.start_at,
             visits.start_at + visits.duration_minutes * interval '1 minute' as end_at,
             visits.start_local_at,
-            -- AdvancedMD's CreatedAt is when the visit was entered there, which for a session booked in the store
-            -- first is when our platform pushed it: the store's booking time is the booking.
-            coalesce(store.booked_at, visits.created_at) as booked_at,
-            store.arrived_at,
-            store.clinician_ready_at,
+            -- AdvancedMD's CreatedAt is when the visit was booked there: with AdvancedMD as the record, the booking.
+            visits.created_at as booked_at,
+            visits.arrived_at,
+            visits.seen_at as clinician_ready_at,
             case when store.appointment_status = visits.appointment_status then store.status_changed_at end
                 as store_status_changed_at,
             visits.modified_at,

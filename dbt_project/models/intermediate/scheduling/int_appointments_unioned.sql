@@ -1,6 +1,7 @@
-{#- Appointments as each system records them: the operational store's, and AdvancedMD's visits with their
-    status in our vocabulary and their patient linked to our client. Not deduplicated across systems: the
-    same session booked in both appears twice, once per `source_system`. -#}
+{#- Appointments as each system records them: the operational store's, and AdvancedMD's visits as
+    int_advancedmd_visits_linked has them (status in our vocabulary, patient and provider linked, telehealth from
+    the facility). Not deduplicated across systems: the same session booked in both appears twice, once per
+    `source_system`. -#}
 with
 
 operational_appointments as (
@@ -8,20 +9,8 @@ operational_appointments as (
 ),
 
 advancedmd_visits as (
-    select * from {{ ref('stg_advancedmd__visits') }}
-),
-
-patient_links as (
-    select * from {{ ref('stg_operational__advancedmd_patients') }}
-),
-
-provider_links as (
-    select * from {{ ref('stg_operational__advancedmd_provider_links') }}
-    where sync_status = 'LINKED'
-),
-
-advancedmd_statuses as (
-    select * from {{ ref('terminology__advancedmd_appointment_statuses') }}
+    -- Status mapping, patient and provider links have one home: the linked model (deleted visits already out).
+    select * from {{ ref('int_advancedmd_visits_linked') }}
 ),
 
 from_operational as (
@@ -46,34 +35,24 @@ from_operational as (
 
 from_advancedmd as (
     select
-        'advancedmd:' || visits.office_key || ':' || cast(visits.advancedmd_visit_id as varchar) as appointment_key,
-        visits.advancedmd_visit_id as source_appointment_id,
-        patient_links.client_id,
+        'advancedmd:' || office_key || ':' || cast(advancedmd_visit_id as varchar) as appointment_key,
+        advancedmd_visit_id as source_appointment_id,
+        client_id,
         -- The visit's provider profile linked to our clinician (NPI, else an administrator's link); null while
         -- the profile is UNMATCHED (a data-quality alert asks for the link).
-        cast(provider_links.clinician_id as integer) as clinician_id,
-        visits.advancedmd_patient_id,
+        linked_clinician_id as clinician_id,
+        advancedmd_patient_id,
         'advancedmd' as source_system,
-        statuses.appointment_status,
-        cast(visits.appt_status_code as varchar) as source_status,
-        visits.appointment_type,
-        visits.provider_code,
-        visits.duration_minutes,
-        cast(null as boolean) as is_telehealth,
-        visits.visit_date as appointment_date,
-        visits.start_at,
-        visits.start_local_at
-    from advancedmd_visits as visits
-    left join advancedmd_statuses as statuses
-        on visits.appt_status_code = statuses.appt_status_code
-    left join patient_links
-        on visits.office_key = patient_links.office_key
-        and visits.advancedmd_patient_id = patient_links.advancedmd_patient_id
-    left join provider_links
-        on visits.office_key = provider_links.office_key
-        and upper(visits.provider_code) = provider_links.provider_code
-    -- 11 = deleted (entered in error): not an appointment. Unknown codes stay, with no status (tested).
-    where coalesce(statuses.is_appointment, true)
+        appointment_status,
+        cast(appt_status_code as varchar) as source_status,
+        advancedmd_appointment_type as appointment_type,
+        provider_code,
+        duration_minutes,
+        is_telehealth,
+        visit_date as appointment_date,
+        start_at,
+        start_local_at
+    from advancedmd_visits
 ),
 
 final as (

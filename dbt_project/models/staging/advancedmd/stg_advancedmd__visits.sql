@@ -23,6 +23,13 @@ renamed as (
         -- AdvancedMD keeps the start as practice-local wall-clock time; the warehouse's *_at are UTC.
         {{ from_local('start_local') }} as start_at,
         start_local as start_local_at,
+        -- ArriveTime / SeenTime: the front desk's check-in and the clinician taking the client in, practice-local
+        -- wall clock as the start.
+        {{ from_local('arrive_local') }} as arrived_at,
+        {{ from_local('seen_local') }} as seen_at,
+        confirmed_at,
+        -- The AdvancedMD user (login) who entered the visit.
+        upper(trim(created_by)) as created_by,
         created_at,
         modified_at,
         landed_at

@@ -9,7 +9,10 @@ renamed as (
         id as note_id,
         client_id,
         clinician_id,
-        appointment_id,
+        -- A note documents a store appointment, or (AdvancedMD as the scheduling record, no store appointment for
+        -- the session) the AdvancedMD visit it names, under the id that visit has among the appointments of record.
+        coalesce(appointment_id, {{ advancedmd_appointment_id('advancedmd_visit_id') }}) as appointment_id,
+        advancedmd_visit_id,
         signed_by as signed_by_user_id,
         cosigned_by as cosigned_by_user_id,
         -- No note text: `content` is PHI and never lands; diagnosis codes are not needed by any measure.
