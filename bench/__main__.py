@@ -29,6 +29,7 @@ SUITES = {
     "browser": "bench.browser",
     "notifications": "bench.notifications",
     "api": "bench.api",
+    "catalog": "bench.catalog",
     "amd": "bench.amd",
     "audit_chain": "bench.audit_chain",
 }

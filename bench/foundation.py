@@ -5,19 +5,20 @@ Each figure is a whole `mentalspace` command in a fresh subprocess, as an admini
   generate and load the practice, parse the dbt project, land the store, dbt build with its tests, sync alerts);
 - generate + load: that command's own timings of its generate and load steps;
 - rebuild: `mentalspace build` again on the same store (what every scheduled warehouse refresh costs).
+Peak MB is each measured command's own peak (the largest resident set of it or of a process it ran, such as
+dbt), the highest over --runs; the load average is the machine's 1-minute figure before and after the size.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
+
+from bench.measure import run_measured
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Foundation: synthetic practice generation and end-to-end build"
@@ -29,7 +30,9 @@ COLUMNS = [
     "generate + load s",
     "rebuild s",
     "rows",
-    "peak MB",
+    "end to end peak MB",
+    "rebuild peak MB",
+    "load before -> after",
 ]
 # `demo` is what `make build` / `mentalspace build --fresh` makes by default.
 SIZES = {"demo": (12, 12), "small": (5, 6), "medium": (25, 12), "large": (100, 24)}
@@ -37,13 +40,10 @@ AS_OF = "2026-11-25"
 
 
 def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str, float]:
-    started = time.perf_counter()
-    result = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[2:])} failed: {result.stderr.strip()[-500:]}")
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return elapsed, result.stdout, peak_mb
+    step = run_measured(cmd, env=env, cwd=REPO_ROOT)
+    if step.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[2:])} failed: {step.stderr.strip()[-500:]}")
+    return step.seconds, step.stdout, step.peak_mb
 
 
 def _pg_database(admin_url: str) -> tuple[str, str]:
@@ -81,7 +81,8 @@ def run(args) -> list[dict]:
     for size in args.sizes.split(","):
         clinicians, months = SIZES[size]
         for backend in args.backends.split(","):
-            first, gen_load, rebuild, peaks, row_count = [], [], [], [], ""
+            first, gen_load, rebuild, first_peaks, rebuild_peaks, row_count = [], [], [], [], [], ""
+            load_before = os.getloadavg()[0]
             for _ in range(args.runs):
                 with tempfile.TemporaryDirectory() as var:
                     env = {**os.environ, "MENTALSPACE_VAR_DIR": var}
@@ -101,15 +102,15 @@ def run(args) -> list[dict]:
                         ]
                         seconds, out, peak = _timed([*base, "build", "--fresh", *practice], env)
                         first.append(seconds)
-                        gen_load.append(
-                            _step_seconds(out, "generating") + _step_seconds(out, "loading the operational")
-                        )
+                        first_peaks.append(peak)
+                        # One step since the generator streams the practice into the store as it makes it.
+                        gen_load.append(_step_seconds(out, "generating"))
                         row_count = next(
                             (line.split()[0] for line in out.splitlines() if "rows in" in line), ""
                         )
                         seconds, _, peak = _timed([*base, "build"], env)
                         rebuild.append(seconds)
-                        peaks.append(peak)
+                        rebuild_peaks.append(peak)
                     finally:
                         if db_name:
                             _drop(pg_admin, db_name)
@@ -121,7 +122,9 @@ def run(args) -> list[dict]:
                 "generate + load s": f"{statistics.median(gen_load):.1f}",
                 "rebuild s": f"{statistics.median(rebuild):.1f}",
                 "rows": row_count,
-                "peak MB": f"{max(peaks):.0f}",
+                "end to end peak MB": f"{max(first_peaks):.0f}",
+                "rebuild peak MB": f"{max(rebuild_peaks):.0f}",
+                "load before -> after": f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}",
             }
             print(row, flush=True)
             rows.append(row)

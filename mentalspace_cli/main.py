@@ -227,9 +227,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     origin = _refuse_to_lose_records(get_engine(), fresh=args.fresh, replace=args.replace or not args.fresh)
     regenerate = args.fresh or not origin.rows
 
+    from mentalspace_platform.environment import current_environment
+    from mentalspace_platform.warehouse import staged_build
     from orchestration.defs.dbt.project import parse_in_background
-    from orchestration.lib.environment import current_environment
-    from orchestration.lib.warehouse import staged_build
 
     # Into a copy of the warehouse, swapped in whole at the end: the dashboards keep reading the previous one
     # meanwhile (and never hold up the build), and a failed build leaves it as it was. Entered before the
@@ -257,8 +257,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def _print_kvr_summary() -> None:
-    from orchestration.lib.environment import current_environment
-    from orchestration.lib.warehouse import Warehouse
+    from mentalspace_platform.environment import current_environment
+    from mentalspace_platform.warehouse import Warehouse
 
     frame = Warehouse(current_environment()).query(
         "select period_start, numerator, denominator, metric_value from marts.fct_practice_metrics "
@@ -339,10 +339,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
             env=env,
             stdout=subprocess.DEVNULL,
         ),
+        # The analysts' catalog (dbt's docs site, rewritten by every build): static files, so a small server.
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mentalspace_platform.catalog",
+                "--host",
+                args.host,
+                "--port",
+                str(args.catalog_port),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        ),
     ]
     print(f"Dagster UI:            http://{args.host}:{args.dagster_port}")
     print(f"Streamlit dashboards:  http://{args.host}:{args.streamlit_port}")
     print(f"Operational API:       http://{args.host}:{args.api_port}  (OpenAPI at /docs)")
+    print(
+        f"Analysts' catalog:     http://{args.host}:{args.catalog_port}  (tables, grains, column conventions)"
+    )
     logins = var_dir() / "demo_logins.txt"
     if logins.exists():
         print("Demo sign-ins (role, email, password):")
@@ -356,11 +374,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
-        failed = [
-            "the operational API" if p.args[0] == sys.executable else p.args[0]
-            for p in processes
-            if p.poll() not in (None, 0)
-        ]
+        failed = [_process_name(p) for p in processes if p.poll() not in (None, 0)]
         if failed:
             raise PlatformError(f"{os.path.basename(failed[0])} stopped unexpectedly (port already in use?)")
     except KeyboardInterrupt:
@@ -375,6 +389,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 p.kill()
     return 0
+
+
+def _process_name(process: subprocess.Popen) -> str:
+    if process.args[0] != sys.executable:
+        return process.args[0]
+    return (
+        "the analysts' catalog" if "mentalspace_platform.catalog" in process.args else "the operational API"
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -417,10 +439,10 @@ def _login_url(base_url: str) -> str:
 def _amd_definitions(args: argparse.Namespace):
     """The AdvancedMD domain's definitions; simulator options replace the simulated practice, --base-url
     (or MENTALSPACE_ADVANCEDMD=live) uses the real client against AMD_LOGIN_URL's host."""
+    from mentalspace_platform.environment import current_environment, missing_advancedmd_credentials
     from operational_api.db import get_engine, migrate
     from orchestration.defs.advancedmd.definitions import standalone_definitions
     from orchestration.defs.advancedmd.resources import SimulatedAdvancedMDResource, live_resource
-    from orchestration.lib.environment import current_environment, missing_advancedmd_credentials
 
     if not args.debug:
         # The client's retry warnings would reach stderr through logging's last-resort handler; the promise
@@ -601,11 +623,11 @@ def cmd_amd_resolve_demographics(args: argparse.Namespace) -> int:
     from sqlalchemy import text
 
     from ingest.advancedmd.demographics import resolve_conflict
+    from mentalspace_platform.environment import current_environment
+    from mentalspace_platform.landing.advancedmd import RAW_SCHEMA
+    from mentalspace_platform.warehouse import Warehouse
     from operational_api.db import get_engine, migrate
-    from orchestration.defs.advancedmd.landing import RAW_SCHEMA
     from orchestration.defs.advancedmd.resources import DEFAULT_OFFICE_KEY
-    from orchestration.lib.environment import current_environment
-    from orchestration.lib.warehouse import Warehouse
 
     office_key = args.office_key or os.environ.get("AMD_OFFICE_KEY", "").strip() or DEFAULT_OFFICE_KEY
     engine = get_engine()
@@ -800,6 +822,7 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dagster-port", type=int, default=3000)
     parser.add_argument("--streamlit-port", type=int, default=8501)
     parser.add_argument("--api-port", type=int, default=None, help="default: MENTALSPACE_API_PORT or 8000")
+    parser.add_argument("--catalog-port", type=int, default=8580, help="the analysts' catalog (dbt docs)")
 
 
 # Commands whose arguments (--help included) belong to another program's parser.

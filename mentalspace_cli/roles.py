@@ -36,8 +36,8 @@ def cmd_grant_app_role(args: argparse.Namespace) -> int:
 def cmd_grant_analyst(args: argparse.Namespace) -> int:
     from sqlalchemy import create_engine
 
+    from mentalspace_platform.environment import current_environment
     from operational_api.db import _normalise_url
-    from orchestration.lib.environment import current_environment
 
     url = current_environment().warehouse_url
     if not url.startswith(("postgres://", "postgresql")):

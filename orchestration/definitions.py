@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from mentalspace_platform.environment import current_environment
 from orchestration.defs.advancedmd import definitions as advancedmd_domain
 from orchestration.defs.alerts import assets as alerts_domain
 from orchestration.defs.audit import assets as audit_domain
@@ -10,7 +11,6 @@ from orchestration.defs.era import definitions as era_domain
 from orchestration.defs.notifications import definitions as notifications_domain
 from orchestration.defs.operational import assets as operational_domain
 from orchestration.defs.reports import definitions as reports_domain
-from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
 
 defs = dg.Definitions.merge(

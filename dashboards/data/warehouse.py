@@ -7,7 +7,7 @@ still, but DuckDB lets no process write the file while another holds it, and the
 the ERA sensor write it while the dashboards are serving. PostgreSQL gets the same lease, so a page
 run pays for one connection, not one per query.
 
-A DuckDB build swaps a new file in under the same name (orchestration/lib/warehouse.py, `staged_build`): a
+A DuckDB build swaps a new file in under the same name (mentalspace_platform/warehouse.py, `staged_build`): a
 connection opened before keeps reading the previous file, complete and consistent, so queries already running
 finish on it, and the next lease opens the new one (the file's inode says whether it was swapped).
 """
@@ -29,8 +29,8 @@ import polars as pl
 import psycopg
 import streamlit as st
 
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 
 NOT_BUILT = "The warehouse has not been built yet: run `make build` (or `mentalspace build`), then reload."
 BUSY = "The warehouse is being rebuilt; reload in a moment."

@@ -21,6 +21,8 @@ from dashboards.data.dictionary import _COLUMNS as _DICTIONARY_COLUMNS
 from dashboards.data.dictionary import MetricDefinition
 from dashboards.data.status import warehouse_status
 from dashboards.data.warehouse import Reader
+from mentalspace_platform.environment import Environment, current_environment
+from mentalspace_platform.warehouse import Warehouse
 from operational_api.db import session_scope
 from operational_api.models import AlertStatus, ComplianceAlert, User
 from operational_api.notifications.kinds import (
@@ -30,8 +32,6 @@ from operational_api.notifications.kinds import (
     SUPERVISION_REPORT,
 )
 from operational_api.notifications.render import ChartRenderer, Content, Section
-from orchestration.lib.environment import Environment, current_environment
-from orchestration.lib.warehouse import Warehouse
 
 # The Monday report's measures, in the order My Practice shows them.
 REPORT_METRICS = (

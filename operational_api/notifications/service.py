@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from mentalspace_platform.environment import Environment, current_environment
 from operational_api.db import session_scope
 from operational_api.notifications import content as c
 from operational_api.notifications.kinds import (
@@ -30,7 +31,6 @@ from operational_api.notifications.reminders import withdraw_stale
 from operational_api.notifications.render import ChartRenderer, render
 from operational_api.notifications.sms import configured_sms, deliver_sms
 from operational_api.notifications.smtp import SmtpSettings, configured_settings
-from orchestration.lib.environment import Environment, current_environment
 
 log = logging.getLogger(__name__)
 # Messages of other kinds the critical-alert sensor sends per evaluation (retries after the server was down).

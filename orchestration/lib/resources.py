@@ -8,9 +8,9 @@ from contextlib import contextmanager
 import dagster as dg
 from sqlalchemy import Engine
 
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import SwapError, Warehouse, is_staged, staged_build, swap_pending_build
 from operational_api.db import get_engine
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import SwapError, Warehouse, is_staged, staged_build, swap_pending_build
 
 # The step of the warehouse refresh that swaps the run's copy in (the asset `warehouse/published`, defined with
 # the refresh job in orchestration/defs/dbt/assets.py; its op name).

@@ -17,13 +17,13 @@ from sqlalchemy import select
 from dashboards import audit_trail
 from dashboards.access import PAGE_TITLES, PAGES_BY_ROLE
 from dashboards.components import ui
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 from operational_api.alerts import alert_statuses
 from operational_api.audit import AuditEvent
 from operational_api.audit_chain import verify
 from operational_api.db import get_engine, session_scope
 from operational_api.settings import database_url
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
 from tests.dashboards.conftest import signed_in_app, table_with
 
 ROLE_PAGES = [

@@ -179,8 +179,8 @@ def test_clinician_acknowledges_an_alert_and_downloads_a_csv(server, built_demo,
 
 
 def _all_keys() -> list[str]:
-    from orchestration.lib.environment import current_environment
-    from orchestration.lib.warehouse import Warehouse
+    from mentalspace_platform.environment import current_environment
+    from mentalspace_platform.warehouse import Warehouse
 
     return (
         Warehouse(current_environment())
@@ -238,8 +238,8 @@ def test_a_bookmarked_page_opens_after_sign_in(server, built_demo, tmp_path, mon
 
 
 def _clinician_name(clinician_id: int) -> str:
-    from orchestration.lib.environment import current_environment
-    from orchestration.lib.warehouse import Warehouse
+    from mentalspace_platform.environment import current_environment
+    from mentalspace_platform.warehouse import Warehouse
 
     return (
         Warehouse(current_environment())

@@ -6,9 +6,9 @@ from __future__ import annotations
 import polars as pl
 
 from dashboards.auth import store_engine
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 from operational_api.alerts import alert_statuses
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
 from tests.dashboards.conftest import signed_in_app, table_with
 
 

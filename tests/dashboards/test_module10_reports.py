@@ -13,10 +13,10 @@ import streamlit as st
 from sqlalchemy import select
 
 from dashboards.data.warehouse import reader
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 from operational_api.db import get_engine, session_scope
 from operational_api.reports.models import ReportSubscription, SavedReport
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
 from tests.dashboards.conftest import chart_specs, demo_logins, signed_in_app, table_with
 
 REFUSED = "This page is not part of your role's dashboards."

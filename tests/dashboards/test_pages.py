@@ -8,8 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards.access import PAGE_TITLES, PAGES_BY_ROLE
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 from tests.dashboards.conftest import APP, sign_in, signed_in_app, table_with
 
 AS_OF = dt.date(2026, 11, 25)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from dashboards.access import PAGE_TITLES, PAGES_BY_ROLE
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 from tests.conftest import DEPLOYMENT_VARS, new_pg_database, run_cli
 from tests.dashboards.conftest import signed_in_app, table_with
 

@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from dashboards.data import alerts, metrics, practice
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 from tests.dashboards.conftest import signed_in_app, table_with
 
 AS_OF = dt.date(2026, 11, 25)

@@ -8,11 +8,11 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards import auth
 from dashboards.auth import store_engine
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 from operational_api.auth import REFUSED, SignInThrottle
 from operational_api.db import session_scope
 from operational_api.services.users import CommandLineOperator, set_password, unlock_user
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
 from tests.dashboards.conftest import APP, chart_specs, demo_logins, signed_in_app
 
 

@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 
 # measure key -> (alert types that mean "not compliant", concept model, its non-compliant condition, entity column,
 #                 whether the measure is counted per clinician)

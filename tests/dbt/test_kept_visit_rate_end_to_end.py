@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 from operational_api.db import get_engine, migrate, session_scope
 from operational_api.models import Appointment, Client, User
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
 from tests.conftest import run_cli
 
 TZ = ZoneInfo("America/New_York")

@@ -10,9 +10,9 @@ import subprocess
 
 import pytest
 
+from mentalspace_platform.environment import DBT_PROJECT_DIR, current_environment
+from mentalspace_platform.warehouse import Warehouse
 from orchestration.defs.dbt.project import DBT_EXECUTABLE
-from orchestration.lib.environment import DBT_PROJECT_DIR, current_environment
-from orchestration.lib.warehouse import Warehouse
 from tests.conftest import run_cli
 
 AS_OF = "2026-11-25"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, select
 
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 from operational_api.models import Client
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
 from tests.conftest import DEPLOYMENT_VARS
 from tests.operational_api.dob_scan import dob_derived_columns
 

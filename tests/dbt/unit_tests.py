@@ -34,8 +34,8 @@ def main() -> int:
         for name in DEPLOYMENT_VARS:
             os.environ.pop(name, None)
         os.environ["MENTALSPACE_VAR_DIR"] = str(var)
+        from mentalspace_platform.environment import DBT_PROJECT_DIR, current_environment
         from orchestration.defs.dbt.project import DBT_EXECUTABLE
-        from orchestration.lib.environment import DBT_PROJECT_DIR, current_environment
 
         result = subprocess.run(
             [DBT_EXECUTABLE, "test", "--select", "test_type:unit"],

@@ -9,12 +9,12 @@ import polars as pl
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 from operational_api import mfa
 from operational_api.db import session_scope
 from operational_api.models_credentials import MfaRecoveryCode
 from operational_api.services import users
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
 from tests.dashboards.conftest import APP
 from tests.notifications.practice import CLIENTS
 

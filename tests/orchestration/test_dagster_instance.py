@@ -8,8 +8,8 @@ import subprocess
 import dagster as dg
 
 from mentalspace_cli.main import _dagster_home
+from mentalspace_platform.environment import DBT_PROJECT_DIR
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DbtCli
-from orchestration.lib.environment import DBT_PROJECT_DIR
 from orchestration.lib.event_log_storage import OPEN_SHARDS, PooledSqliteEventLogStorage
 
 

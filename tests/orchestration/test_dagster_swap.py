@@ -24,9 +24,9 @@ import duckdb
 import polars as pl
 import pytest
 
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import writer_lock
 from operational_api.errors import PlatformError
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import writer_lock
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, SMALL_PRACTICE, copy_practice
 
 AS_OF = SMALL_PRACTICE[SMALL_PRACTICE.index("--as-of") + 1]
@@ -36,8 +36,8 @@ AS_OF = SMALL_PRACTICE[SMALL_PRACTICE.index("--as-of") + 1]
 READER = """
 import json, os, sys, time
 from dashboards.data.warehouse import Reader
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 
 reader = Reader(Warehouse(current_environment()))
 stop, sql = sys.argv[1], sys.argv[2]
@@ -381,8 +381,8 @@ def test_a_dagster_step_cannot_write_the_live_file(practice):
 
 
 def test_on_postgresql_the_era_run_lands_in_place_with_no_file_made(var_dir, pg_database, monkeypatch):
+    from mentalspace_platform.warehouse import Warehouse
     from operational_api.era_inbox import submit
-    from orchestration.lib.warehouse import Warehouse
     from tests.edi835.conftest import fixture_path
 
     monkeypatch.setenv("DBT_TARGET", "prod")

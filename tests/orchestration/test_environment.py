@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from mentalspace_platform.environment import current_environment
 from operational_api.errors import PlatformError
-from orchestration.lib.environment import current_environment
 
 
 def test_defaults_to_local_duckdb_under_var(var_dir):

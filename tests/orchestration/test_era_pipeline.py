@@ -8,9 +8,9 @@ import shutil
 import dagster as dg
 import pytest
 
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 from operational_api.era_inbox import inbox_dir, submit
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
 from tests.conftest import EDI835_SAMPLES, copy_practice, needs_shared_samples, run_cli
 
 SAMPLE = EDI835_SAMPLES / "linuxforhealth-835-managed-care.edi"

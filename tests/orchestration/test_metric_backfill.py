@@ -15,7 +15,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.lib.environment import current_environment
+from mentalspace_platform.environment import current_environment
 from orchestration.lib.runner import run_job
 from tests.conftest import DEPLOYMENT_VARS, SMALL_PRACTICE, copy_practice
 

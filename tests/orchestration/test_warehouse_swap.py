@@ -13,8 +13,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse, staged_build
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse, staged_build
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, copy_practice, run_cli
 
 # reference.warehouse_builds has a row per dbt invocation: a build runs three (the models the measures read, the
@@ -27,8 +27,8 @@ BUILD = ("build", "--fresh", "--clinicians", "1", "--as-of", "2026-11-25")
 READER = """
 import json, os, sys, time
 from dashboards.data.warehouse import Reader
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 
 reader = Reader(Warehouse(current_environment()))
 sql = ("select (select count(*) from reference.warehouse_builds) as builds, "
@@ -107,8 +107,8 @@ def test_readers_see_the_old_or_the_new_warehouse_never_a_half_built_one(var_dir
 
 LANDING = """
 import polars as pl
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 
 Warehouse(current_environment()).replace_table("raw_era", "landed_meanwhile", [pl.DataFrame({"n": [1]})])
 print("landed", flush=True)

@@ -29,6 +29,9 @@ from ingest.advancedmd.errors import AmdFaultError, EligibilityTimeoutError
 from ingest.advancedmd.linking import client_id_from_chart
 from ingest.advancedmd.sync import FetchFirst, SyncResult, sync_patients, sync_visits
 from ingest.advancedmd.watermarks import SqlWatermarkStore
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.landing.advancedmd import RAW_SCHEMA, WarehouseSink
+from mentalspace_platform.warehouse import Warehouse
 from operational_api.models import AdvancedMDPatient, AdvancedMDSyncStatus, Client
 from orchestration.defs.advancedmd.charges_out import (
     group_amd_visits,
@@ -54,14 +57,11 @@ from orchestration.defs.advancedmd.keys import (
     VISIT_UPDATES,
     VISITS,
 )
-from orchestration.defs.advancedmd.landing import RAW_SCHEMA, WarehouseSink
 from orchestration.defs.advancedmd.locks import SYNC_WAIT_SECONDS, office_lock
 from orchestration.defs.advancedmd.partitions import ADVANCEDMD_DAYS
 from orchestration.defs.advancedmd.provider_links import link_providers, provider_codes
 from orchestration.defs.advancedmd.resources import AdvancedMDResource
-from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
-from orchestration.lib.warehouse import Warehouse
 
 KINDS = {"advancedmd"}
 

@@ -19,8 +19,8 @@ import dagster as dg
 from ingest.advancedmd.sync import PATIENTS as PATIENTS_ENTITY
 from ingest.advancedmd.sync import VISITS as VISITS_ENTITY
 from ingest.advancedmd.watermarks import SqlWatermarkStore
+from mentalspace_platform.landing.advancedmd import LandingStats
 from orchestration.defs.advancedmd.keys import PATIENTS, VISIT_UPDATES
-from orchestration.defs.advancedmd.landing import LandingStats
 from orchestration.defs.advancedmd.resources import AdvancedMDResource
 from orchestration.defs.advancedmd.schedules import (
     MOUNTAIN,

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from mentalspace_platform.environment import current_environment
 from orchestration.defs.advancedmd.assets import ASSETS
 from orchestration.defs.advancedmd.checks import (
     FRESHNESS_CHECKS,
@@ -10,7 +11,6 @@ from orchestration.defs.advancedmd.checks import (
 )
 from orchestration.defs.advancedmd.resources import AdvancedMDResource, advancedmd_resource
 from orchestration.defs.advancedmd.schedules import JOBS, SCHEDULES
-from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
 
 

@@ -8,7 +8,7 @@ advance and re-reading next week is a backfill like any other.
 
 import dagster as dg
 
-from orchestration.lib.environment import current_environment
+from mentalspace_platform.environment import current_environment
 
 START_DATE = "2023-01-01"
 FUTURE_DAYS = 30

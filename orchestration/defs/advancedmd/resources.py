@@ -13,7 +13,7 @@
   that clock, and a wait only moves the fake time (no real sleeps). Tests can instead attach a
   simulator they started themselves (:func:`attach_simulator`) to mutate its data between runs.
 
-Which one a deployment gets is decided by ``orchestration.lib.environment`` (``advancedmd_source``).
+Which one a deployment gets is decided by ``mentalspace_platform.environment`` (``advancedmd_source``).
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from ingest.advancedmd.simulator import (
     start_simulator,
     synthetic_practice_dataset,
 )
+from mentalspace_platform.environment import current_environment
 from operational_api.settings import var_dir
-from orchestration.lib.environment import current_environment
 
 DEFAULT_OFFICE_KEY = "991001"
 

@@ -56,6 +56,7 @@ import dagster as dg
 
 from ingest.advancedmd.client import MAX_ID_CHUNK
 from ingest.advancedmd.ratelimit import DEFAULT_LIMITS, Tier
+from mentalspace_platform.environment import current_environment
 from orchestration.defs.advancedmd.keys import (
     CHARGE_SUBMISSIONS,
     CHARGES,
@@ -70,7 +71,6 @@ from orchestration.defs.advancedmd.keys import (
     VISITS,
 )
 from orchestration.defs.advancedmd.partitions import ADVANCEDMD_DAYS
-from orchestration.lib.environment import current_environment
 from orchestration.lib.run_queue import ADVANCEDMD_RUN_TAGS
 
 MOUNTAIN = "America/Denver"

@@ -8,8 +8,8 @@ import datetime as dt
 
 import dagster as dg
 
+from mentalspace_platform.environment import current_environment
 from operational_api.audit_export import export_day
-from orchestration.lib.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource
 
 # The audit log arrived in December 2026 (migration 0005); days before it export as empty files.

@@ -3,6 +3,9 @@
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
+from mentalspace_platform.catalog import generate_catalog
+from mentalspace_platform.environment import current_environment
+from operational_api.errors import PlatformError
 from operational_api.settings import practice_timezone
 from orchestration.defs.advancedmd.keys import LANDING_TABLES as ADVANCEDMD_LANDING_TABLES
 from orchestration.defs.alerts.assets import store_compliance_alerts
@@ -102,11 +105,47 @@ def warehouse_alert_models(context: dg.AssetExecutionContext, dbt: DbtCli, wareh
     yield from _build(context, dbt, warehouse, [])
 
 
+CATALOG_KEY = dg.AssetKey(["warehouse", "catalog"])
+
+
+@dg.asset(
+    key=CATALOG_KEY,
+    # After every dbt build of the refresh, before the swap: dbt reads the run's copy of an embedded warehouse,
+    # never the live file the dashboards hold open.
+    deps=[*warehouse_models.keys, *warehouse_metrics.keys, *warehouse_alert_models.keys],
+    group_name="warehouse",
+)
+def warehouse_catalog(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """The analysts' catalog: dbt's docs site of the warehouse (every model's grain, columns and their meaning),
+    written to the catalog folder when what it shows has changed (mentalspace_platform/catalog.py)."""
+    try:
+        with warehouse.writing():
+            result = generate_catalog(current_environment())
+    except PlatformError as exc:
+        # The warehouse itself is sound: a catalog that could not be written must not keep it from being swapped
+        # in. The previous catalog stays served; the warning says why it is not current.
+        context.log.warning(f"the analysts' catalog was not updated: {exc}")
+        return dg.MaterializeResult(metadata={"generated": False, "error": str(exc)})
+    context.log.info(
+        f"analysts' catalog {'written' if result.generated else 'already current'} in {result.seconds:.1f} s"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "generated": result.generated,
+            "seconds": round(result.seconds, 2),
+            "folder": str(result.folder),
+        }
+    )
+
+
 @dg.asset(
     key=["warehouse", "published"],
-    # Every other step of the refresh job comes first (the dbt build is upstream of the alert sync; the two
-    # setup steps are not upstream of dbt): tests/orchestration/test_dagster_swap.py checks that it stays so.
-    deps=[store_compliance_alerts.key, era_landing_tables.key, ADVANCEDMD_LANDING_TABLES],
+    # Every other step of the refresh job comes first (the dbt build is upstream of the alert sync and the
+    # catalog; the two setup steps are not upstream of dbt): tests/orchestration/test_dagster_swap.py checks that
+    # it stays so.
+    deps=[store_compliance_alerts.key, CATALOG_KEY, era_landing_tables.key, ADVANCEDMD_LANDING_TABLES],
     group_name="warehouse",
     description="The refresh's copy of the embedded warehouse swapped in whole, once every other step "
     "succeeded (nothing to do on PostgreSQL, or under `mentalspace build`, which swaps its own copy).",
@@ -131,7 +170,7 @@ WAREHOUSE_JOB = dg.define_asset_job(
     "warehouse_refresh_job",
     selection=dg.AssetSelection.groups("operational", "era_setup", "advancedmd_setup", "alerts")
     | dg.AssetSelection.assets(
-        warehouse_models, warehouse_metrics, warehouse_alert_models, warehouse_published
+        warehouse_models, warehouse_metrics, warehouse_alert_models, warehouse_catalog, warehouse_published
     ),
     executor_def=dg.in_process_executor,
     tags={**WAREHOUSE_REFRESH_TAGS},
@@ -183,7 +222,13 @@ warehouse_monthly_schedule = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[warehouse_models, warehouse_metrics, warehouse_alert_models, warehouse_published],
+    assets=[
+        warehouse_models,
+        warehouse_metrics,
+        warehouse_alert_models,
+        warehouse_catalog,
+        warehouse_published,
+    ],
     jobs=[WAREHOUSE_JOB, METRICS_BACKFILL_JOB],
     schedules=[
         warehouse_realtime_schedule,

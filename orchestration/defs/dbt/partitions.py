@@ -14,7 +14,7 @@ import json
 
 import dagster as dg
 
-from orchestration.lib.environment import current_environment
+from mentalspace_platform.environment import current_environment
 
 # Periods before it are only rebuilt whole (a refresh); move it earlier for a practice with older history.
 START_DATE = "2023-01-01"

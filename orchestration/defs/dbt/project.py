@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,12 +14,9 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
+from mentalspace_platform.catalog import PARTIAL_PARSE_FILE, private_target_path
+from mentalspace_platform.environment import DBT_EXECUTABLE, DBT_PROJECT_DIR, current_environment
 from operational_api.errors import PlatformError
-from orchestration.lib.environment import DBT_PROJECT_DIR, current_environment
-
-# dagster-dbt would look for `dbt` on PATH; the one in our virtual environment is the pinned one.
-DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 class DbtCli(DbtCliResource):
@@ -94,11 +89,7 @@ class _Parse:
 def _start_parse(manifest: Path, target: str) -> _Parse:
     """`dbt parse` into a folder of its own: dbt writes manifest.json in place, and every process loading the
     definitions reads it (ten ERA runs starting at once): a reader must only ever find a whole file there."""
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=".parse-", dir=manifest.parent))
-    previous = manifest.parent / PARTIAL_PARSE_FILE
-    if previous.exists():  # dbt re-parses only what changed since
-        shutil.copy2(previous, folder / PARTIAL_PARSE_FILE)
+    folder = private_target_path(manifest.parent, ".parse-")
     process = subprocess.Popen(
         [DBT_EXECUTABLE, "parse", "--quiet", "--target", target, "--target-path", str(folder)],
         cwd=DBT_PROJECT_DIR,

@@ -4,29 +4,12 @@ import dagster as dg
 import polars as pl
 
 import edi835
+from mentalspace_platform.landing.era import RAW_TABLES, ensure_era_tables, land_remittance
 from operational_api import audit
 from operational_api.era.posting import PostingError, post_remittance
 from operational_api.era_inbox import archived_path, original_name
 from orchestration.defs.era.partitions import ERA_FILES
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
-
-RAW_SCHEMA = "raw_era"
-# Parser table -> raw table (STYLE: claim payments are the CLP loop).
-RAW_TABLES = {
-    "remittances": "remittances",
-    "claims": "claim_payments",
-    "service_lines": "service_lines",
-    "adjustments": "adjustments",
-    "remark_codes": "remark_codes",
-    "provider_adjustments": "provider_adjustments",
-}
-
-
-def _landable(frame: pl.DataFrame) -> pl.DataFrame:
-    # Lists (SVC modifiers) travel as a colon-joined string, the way they appear in the 835.
-    return frame.with_columns(
-        [pl.col(name).list.join(":") for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
-    )
 
 
 @dg.multi_asset(
@@ -58,13 +41,10 @@ def era_raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         result = edi835.parse_file(path)
     except edi835.Edi835Error as exc:
         raise dg.Failure(f"{original_name(file_hash)}: {exc}") from None
-    landed = {}
     # Swapped in at the block's end, before the balance check below can fail the step: an unbalanced file's
     # rows land (flagged by `is_balanced`) and only its posting is stopped.
     with warehouse.writing() as wh:
-        for table, raw in RAW_TABLES.items():
-            frame = _landable(result.tables[table])
-            landed[raw] = wh.replace_partition(RAW_SCHEMA, raw, "source_file_id", file_hash, [frame])
+        landed = land_remittance(wh, file_hash, result.tables)
     for raw, rows in landed.items():
         yield dg.MaterializeResult(
             asset_key=["era", raw],
@@ -89,11 +69,8 @@ def era_raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 @dg.asset(key=["era", "landing_tables"], group_name="era_setup")
 def era_landing_tables(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Empty raw_era tables with the parser's schema, so the warehouse builds before the first upload."""
-    created = 0
     with warehouse.writing() as wh:
-        for table, raw in RAW_TABLES.items():
-            empty = _landable(pl.DataFrame(schema=edi835.TABLE_SCHEMAS[table]))
-            created += wh.ensure_table(RAW_SCHEMA, raw, empty)
+        created = ensure_era_tables(wh)
     return dg.MaterializeResult(metadata={"tables_created": created})
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from orchestration.lib.environment import current_environment
+from mentalspace_platform.environment import current_environment
 from orchestration.lib.resources import OperationalStoreResource
 
 START_DATE = "2026-01-01"

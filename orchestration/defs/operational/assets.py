@@ -1,15 +1,10 @@
 """Land the operational store in the warehouse's `raw_operational` schema, without PHI."""
 
-import datetime as dt
-
 import dagster as dg
 
-from operational_api.export import exported_tables, read_table, store_snapshot
-from orchestration.lib.environment import current_environment
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.landing.operational import OPERATIONAL_TABLES, RAW_SCHEMA, land_operational_tables
 from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
-
-RAW_SCHEMA = "raw_operational"
-OPERATIONAL_TABLES = [t.name for t in exported_tables()]
 
 
 @dg.multi_asset(
@@ -28,27 +23,13 @@ def operational_tables(
     context: dg.AssetExecutionContext, store: OperationalStoreResource, warehouse: WarehouseResource
 ):
     """Copy each selected operational table into raw_operational, replacing the previous copy atomically."""
-    engine = store.engine()
-    tables = {t.name: t for t in exported_tables()}
-    env = current_environment()
-    # Appointment dates in the practice's time zone, age bands as of the practice's (possibly pinned) today,
-    # as the warehouse cuts its periods.
-    today = dt.date.fromisoformat(env.as_of_date) if env.as_of_date else None
-    landed = []
-    # Every table from one point in time of the store.
-    with store_snapshot(engine) as source, warehouse.writing() as wh, wh.held_open():
-        for key in context.selected_asset_keys:
-            name = key.path[-1]
-            rows = wh.replace_table(
-                RAW_SCHEMA,
-                name,
-                read_table(source, tables[name], timezone=env.practice_timezone, today=today),
-            )
-            landed.append((key, rows))
+    names = [key.path[-1] for key in context.selected_asset_keys]
+    with warehouse.writing() as wh:
+        landed = land_operational_tables(store.engine(), wh, current_environment(), names)
     # Reported once swapped in (or, in a refresh, written to the run's copy).
-    for key, rows in landed:
+    for name, rows in landed:
         yield dg.MaterializeResult(
-            asset_key=key, metadata={"rows": rows, "table": f"{RAW_SCHEMA}.{key.path[-1]}"}
+            asset_key=["operational", name], metadata={"rows": rows, "table": f"{RAW_SCHEMA}.{name}"}
         )
 
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.warehouse import Warehouse
 from operational_api.api.server import BackgroundServer
 from operational_api.bulk import load_tables
 from operational_api.db import get_engine, migrate
-from orchestration.lib.environment import current_environment
-from orchestration.lib.warehouse import Warehouse
 from tests.conftest import DEPLOYMENT_VARS, new_pg_database, run_cli
 from tests.operational_api.api.clinical_week import (
     AS_OF,

@@ -95,8 +95,8 @@ class AmdWorld:
 
     def table(self, name: str, key: str) -> dict[int, dict[str, Any]]:
         """A raw_advancedmd table by id, without the lineage columns."""
-        from orchestration.lib.environment import current_environment
-        from orchestration.lib.warehouse import Warehouse
+        from mentalspace_platform.environment import current_environment
+        from mentalspace_platform.warehouse import Warehouse
 
         rows = Warehouse(current_environment()).query(f"select * from raw_advancedmd.{name}").to_dicts()
         out = {}
@@ -108,8 +108,8 @@ class AmdWorld:
         return out
 
     def quarantine(self) -> list[dict[str, Any]]:
-        from orchestration.lib.environment import current_environment
-        from orchestration.lib.warehouse import Warehouse
+        from mentalspace_platform.environment import current_environment
+        from mentalspace_platform.warehouse import Warehouse
 
         return (
             Warehouse(current_environment())
@@ -316,7 +316,7 @@ def billable_appointments() -> dict[int, list[tuple[int, str]]]:
     """Completed appointments of the initial WINDOW with a signed note, by id: their charges (id, CPT)."""
     from zoneinfo import ZoneInfo
 
-    from orchestration.lib.environment import current_environment
+    from mentalspace_platform.environment import current_environment
 
     tz = ZoneInfo(current_environment().practice_timezone)
     out: dict[int, list[tuple[int, str]]] = {}

@@ -19,8 +19,8 @@ SELECT = ["path:models/staging/advancedmd", "+int_appointments_unioned"]
 
 
 def _land_operational(amd: AmdWorld) -> None:
+    from mentalspace_platform.environment import current_environment
     from orchestration.defs.operational.assets import operational_tables
-    from orchestration.lib.environment import current_environment
     from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
 
     resources = {
@@ -31,8 +31,8 @@ def _land_operational(amd: AmdWorld) -> None:
 
 
 def _dbt_build() -> None:
+    from mentalspace_platform.environment import DBT_PROJECT_DIR, current_environment
     from orchestration.defs.dbt.project import DBT_EXECUTABLE
-    from orchestration.lib.environment import DBT_PROJECT_DIR, current_environment
 
     env = {**os.environ, **current_environment().dbt_env()}
     result = subprocess.run(
@@ -50,8 +50,8 @@ def _dbt_build() -> None:
 
 
 def _query(sql: str) -> list[dict]:
-    from orchestration.lib.environment import current_environment
-    from orchestration.lib.warehouse import Warehouse
+    from mentalspace_platform.environment import current_environment
+    from mentalspace_platform.warehouse import Warehouse
 
     return Warehouse(current_environment()).query(sql).to_dicts()
 

@@ -99,7 +99,7 @@ def test_initial_sync_lands_exactly_the_simulator_data_and_links_every_patient(a
 
 
 def test_raw_tables_carry_no_phi_columns(amd: AmdWorld):
-    from orchestration.defs.advancedmd.landing import TABLES
+    from mentalspace_platform.landing.advancedmd import TABLES
 
     assert not {name for columns in TABLES.values() for name, _ in columns} & PHI_COLUMNS
     amd.run("advancedmd_patients_job")

@@ -136,8 +136,8 @@ def _give_clinicians_npis(engine) -> None:
 
 
 def _land_operational(world: AmdWorld) -> None:
+    from mentalspace_platform.environment import current_environment
     from orchestration.defs.operational.assets import operational_tables
-    from orchestration.lib.environment import current_environment
     from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
 
     resources = {
@@ -160,8 +160,8 @@ OF_RECORD_MODELS = (
 
 
 def _dbt(command: str, select: tuple[str, ...], exclude: tuple[str, ...], **env_vars: str) -> None:
+    from mentalspace_platform.environment import DBT_PROJECT_DIR, current_environment
     from orchestration.defs.dbt.project import DBT_EXECUTABLE
-    from orchestration.lib.environment import DBT_PROJECT_DIR, current_environment
 
     env = {**os.environ, **current_environment().dbt_env(), **env_vars}
     result = subprocess.run(
@@ -208,8 +208,8 @@ def _dbt_build(**env_vars: str) -> None:
 
 
 def _query(sql: str) -> list[dict[str, Any]]:
-    from orchestration.lib.environment import current_environment
-    from orchestration.lib.warehouse import Warehouse
+    from mentalspace_platform.environment import current_environment
+    from mentalspace_platform.warehouse import Warehouse
 
     return Warehouse(current_environment()).query(sql).to_dicts()
 

@@ -101,8 +101,8 @@ def _patient(patient_id: int, changed_at: str, city: str):
 def test_transactions_land_per_patient_and_a_reread_replaces_them(amd):
     import datetime as dt
 
-    from orchestration.lib.environment import current_environment
-    from orchestration.lib.warehouse import Warehouse
+    from mentalspace_platform.environment import current_environment
+    from mentalspace_platform.warehouse import Warehouse
 
     ds = amd.ds
     amd.sync()

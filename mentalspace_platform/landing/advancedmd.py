@@ -1,7 +1,7 @@
 """Landing AdvancedMD records in the warehouse's ``raw_advancedmd`` schema (DuckDB or PostgreSQL).
 
 :class:`WarehouseSink` is the warehouse implementation of ``ingest.advancedmd.sync.Sink``. Plain
-Python (no Dagster): the assets in this folder call it, and tests can too. Decisions:
+Python (no Dagster): the assets in ``orchestration/defs/advancedmd`` call it, and tests can too. Decisions:
 
 * **Idempotent.** Every batch is one transaction: rows are upserted by (office key, AdvancedMD id)
   as delete + insert, deleting an absent id is a no-op, and a deleted visit takes its charges with
@@ -48,7 +48,7 @@ from ingest.advancedmd.records import (
 )
 from ingest.advancedmd.schemas import validate_batch
 from ingest.advancedmd.sync import SyncBatch
-from orchestration.lib.warehouse import Warehouse
+from mentalspace_platform.warehouse import Warehouse
 
 RAW_SCHEMA = "raw_advancedmd"
 ENTITIES = ("patients", "insurance", "visits", "charges", "eligibility", "transactions")

@@ -9,6 +9,7 @@ prod, ``simulator`` elsewhere unless set).
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -17,6 +18,8 @@ from operational_api.errors import PlatformError
 from operational_api.settings import REPO_ROOT, database_url, practice_timezone, var_dir
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+# The dbt of this virtual environment (the pinned one), not whichever is first on PATH.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 DBT_TARGETS = {"dev": "duckdb", "ci": "duckdb", "prod": "postgres"}
 ADVANCEDMD_SOURCES = ("live", "simulator")
 AMD_CREDENTIAL_VARS = ("AMD_USERNAME", "AMD_PASSWORD", "AMD_OFFICE_KEY")
@@ -47,6 +50,11 @@ class Environment:
     @property
     def dbt_target_path(self) -> Path:
         return Path(os.environ.get("MENTALSPACE_DBT_TARGET_PATH") or var_dir() / "dbt_target")
+
+    @property
+    def catalog_path(self) -> Path:
+        """Where each build writes the analysts' catalog (dbt's docs site), served and published from there."""
+        return Path(os.environ.get("MENTALSPACE_CATALOG_DIR") or var_dir() / "catalog")
 
     @property
     def duckdb_path(self) -> Path:

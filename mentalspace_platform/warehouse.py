@@ -27,8 +27,8 @@ import duckdb
 import polars as pl
 import psycopg
 
+from mentalspace_platform.environment import Environment
 from operational_api.errors import PlatformError
-from orchestration.lib.environment import Environment
 
 _PG_TYPES = {
     pl.Int8: "smallint",
