@@ -217,7 +217,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from operational_api.db import get_engine
+    from operational_api.db import get_engine, migrate
 
     if args.as_of:
         # The warehouse's "today" (point-in-time measures, alerts) follows the practice's as-of date.
@@ -241,6 +241,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             generate_practice(args, progress, fresh=True, replace=args.replace)
         else:
             print("operational store already holds a practice: building from it (use --fresh to regenerate)")
+            # A store written by an earlier release gets the current schema first, as `init` would give it.
+            migrate(get_engine())
         with progress("loading the Dagster definitions (parses the dbt project when it changed)"):
             from orchestration.lib.runner import load_definitions
 
