@@ -1,4 +1,21 @@
-"""Shared fixtures: isolated var/ folders, per-run PostgreSQL databases, and the CLI as a subprocess."""
+"""Shared fixtures: isolated var/ folders, per-run PostgreSQL databases, and the CLI as a subprocess.
+
+Sharing built practices (issue 17: the whole suite well under 15 minutes on 2 cores). A build (store -> Dagster ->
+warehouse -> dbt) costs tens of seconds to minutes; copying a built one costs well under a second. So:
+
+- One built practice per (size, backend) for the whole run, even with pytest-xdist (`shared_once`: the first
+  worker builds under a file lock, the others wait and reuse it). Sizes: SMALL_PRACTICE (`built_practice`),
+  MEDIUM_PRACTICE (`built_medium`, `built_medium_pg`) and the dashboards' demo (`built_demo`,
+  tests/dashboards/conftest.py). Use one of them rather than `mentalspace build` in a test; a new size only when no
+  existing one can carry the test's assertions, made with `build_once` / `build_once_pg`.
+- Read a shared practice as it is; to change it (a write, a run, a dbt invocation: dbt writes its artifacts into
+  var/), take a copy: `copy_practice` (a file copy of var/, the store through SQLite's backup API) or
+  `copy_pg_practice` (`create database ... template`). Module-scoped copies where a module's tests can share one.
+- A PostgreSQL practice is a template database closed to connections, dropped at the run's end by the controller
+  (pytest_sessionfinish); a test never connects to it, only to its copy.
+- Tests reading these fixtures are end-to-end (marker `e2e`, E2E_FIXTURES) automatically; a test building its own
+  practice is listed in E2E_TESTS.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +26,9 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -46,7 +64,7 @@ DEPLOYMENT_VARS = (
 # End-to-end tests (marker `e2e`, left out of `make test-fast`): a practice built through the CLI, Dagster and dbt,
 # a real browser, a 10,000-claim remittance, or the API schema fuzz. Every test that reads a shared built practice (the fixtures below)
 # is one automatically; these are the modules and tests that build their own.
-E2E_FIXTURES = ("built_demo", "built_practice")
+E2E_FIXTURES = ("built_demo", "built_practice", "built_medium", "built_medium_pg")
 E2E_TESTS = (
     "tests/dashboards/test_browser.py",
     "tests/dashboards/test_browser_layout.py",
@@ -118,21 +136,68 @@ def pg_database() -> Iterator[str]:
         yield url
 
 
+# Empty stores at the latest schema: migrated once per worker and copied per test (a file copy, or CREATE DATABASE
+# ... TEMPLATE), a small fraction of migrating each time (about 1 s on SQLite and 3 s on PostgreSQL under load).
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite store at the latest schema; `fresh_sqlite_store` copies it."""
+    from operational_api.db import get_engine, migrate
+
+    path = tmp_path_factory.mktemp("migrated") / "store.db"
+    engine = get_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()  # the last connection checkpoints the WAL into the file and removes it
+    return path
+
+
+def fresh_sqlite_store(migrated: Path, path: Path) -> str:
+    """The URL of `path`, a private copy of the migrated store (`migrated_sqlite`)."""
+    shutil.copyfile(migrated, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def migrated_pg() -> Iterator[str]:
+    """The name of an empty PostgreSQL store at the latest schema, closed to connections: a template for
+    `new_pg_database(template=...)`."""
+    import psycopg
+
+    from operational_api.db import get_engine, migrate
+
+    with new_pg_database() as url:
+        engine = get_engine(url)
+        migrate(engine)
+        engine.dispose()
+        name = url.rpartition("/")[2]
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
+            con.execute(f'alter database "{name}" with allow_connections false')
+        yield name
+
+
 # The smallest practice a build makes (one clinician, one month): enough for the orchestration tests, which are
 # about runs, swaps and postings rather than figures.
 SMALL_PRACTICE = ("--clinicians", "1", "--months", "1", "--as-of", "2026-11-25")
 
 
-def build_once(tmp_path_factory: pytest.TempPathFactory, name: str, practice_args: tuple[str, ...]) -> Path:
-    """The var/ folder of a practice built through `mentalspace build --fresh` once per test run.
+_RUN_ID = uuid.uuid4().hex  # a run without xdist: this process is the whole run
 
-    Even with pytest-xdist only one worker builds: the first takes a lock in the run's shared temporary
-    folder and builds, the others wait for it and reuse the result. Callers must not change what they get
-    (the dashboards' demo touches only rows no other test reads); `copy_practice` gives a test its own copy.
+
+def run_id() -> str:
+    """This test run's id: the same in every pytest-xdist worker and in the controller (pytest_configure)."""
+    return os.environ.get("PYTEST_XDIST_TESTRUNUID") or _RUN_ID
+
+
+def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """A var/ folder made by `make(var)` once per test run, whichever worker asks first.
+
+    Even with pytest-xdist only one worker makes it: the first takes a lock in the run's shared temporary
+    folder and makes it, the others wait for it and reuse the result.
     """
-    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    xdist_run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     root = tmp_path_factory.getbasetemp()
-    shared = (root.parent / f"{name}-{run_id}") if run_id else (root / name)
+    shared = (root.parent / f"{name}-{xdist_run}") if xdist_run else (root / name)
     shared.mkdir(parents=True, exist_ok=True)
     var = shared / "var"
     with open(shared / ".lock", "w") as lock:
@@ -140,14 +205,36 @@ def build_once(tmp_path_factory: pytest.TempPathFactory, name: str, practice_arg
         try:
             if not (shared / ".built").exists():
                 var.mkdir(exist_ok=True)
-                result = run_cli("build", "--fresh", *practice_args, env={"MENTALSPACE_VAR_DIR": str(var)})
-                # Kept for the PHI-in-logs scan (test_no_phi_in_logs.py): every line the build printed.
-                (var / "build_output.log").write_text(result.stdout + result.stderr)
-                assert result.returncode == 0, result.stderr[-2000:]
+                make(var)
                 (shared / ".built").touch()
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return var
+
+
+# A shared build serves a whole run: past run_cli's 10 minutes (a loaded machine: 2 cores running 6 helpers' tests
+# took longer) its failure would error every test reading it, so it gets 30.
+SHARED_BUILD_TIMEOUT = 1800
+
+
+def _build_practice(var: Path, practice_args: tuple[str, ...], env: dict[str, str]) -> None:
+    result = run_cli(
+        "build",
+        "--fresh",
+        *practice_args,
+        env={"MENTALSPACE_VAR_DIR": str(var), **env},
+        timeout=SHARED_BUILD_TIMEOUT,
+    )
+    # Kept for the PHI-in-logs scan (test_no_phi_in_logs.py): every line the build printed.
+    (var / "build_output.log").write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
+
+
+def build_once(tmp_path_factory: pytest.TempPathFactory, name: str, practice_args: tuple[str, ...]) -> Path:
+    """The var/ folder of a practice built through `mentalspace build --fresh` once per test run (embedded
+    store and warehouse; shared_once). Callers must not change what they get (the dashboards' demo touches
+    only rows no other test reads); `copy_practice` gives a test its own copy."""
+    return shared_once(tmp_path_factory, name, lambda var: _build_practice(var, practice_args, {}))
 
 
 def copy_practice(source: Path, target: Path, *, ignore: tuple[str, ...] = ()) -> Path:
@@ -184,6 +271,116 @@ def copy_practice(source: Path, target: Path, *, ignore: tuple[str, ...] = ()) -
 def built_practice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The smallest practice (SMALL_PRACTICE), built once per run; read it, or `copy_practice` it to change it."""
     return build_once(tmp_path_factory, "small-practice", SMALL_PRACTICE)
+
+
+# ---- PostgreSQL practices: built once per run into a template database, copied for each user ----------------
+
+TEMPLATE_PREFIX = "ms_tpl_"
+
+
+@dataclass(frozen=True)
+class PgPractice:
+    """A practice built once per run on PostgreSQL (store and warehouse in one database, DBT_TARGET=prod): the
+    template database holding it and its var/ folder (Dagster home, dbt artifacts, demo sign-ins)."""
+
+    template: str
+    var: Path
+
+
+def postgres_env(var: Path, url: str) -> dict[str, str]:
+    """The deployment variables of a practice whose store and warehouse are the PostgreSQL database `url`."""
+    return {
+        "MENTALSPACE_VAR_DIR": str(var),
+        "DATABASE_URL": url,
+        "DBT_TARGET": "prod",
+        "MENTALSPACE_WAREHOUSE_URL": url,
+    }
+
+
+def _template_name(name: str) -> str:
+    return f"{TEMPLATE_PREFIX}{run_id()[:12]}_{name.replace('-', '_')}"
+
+
+def build_once_pg(
+    tmp_path_factory: pytest.TempPathFactory, name: str, practice_args: tuple[str, ...]
+) -> PgPractice:
+    """A practice built through `mentalspace build --fresh` on PostgreSQL once per test run (shared_once), kept as
+    a template database that nobody connects to: `copy_pg_practice` gives each user a copy. Dropped at the run's
+    end (pytest_sessionfinish)."""
+    if not PG_ADMIN_URL:
+        pytest.skip("MENTALSPACE_TEST_PG_URL is not set")
+    import psycopg
+
+    template = _template_name(name)
+
+    def make(var: Path) -> None:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
+            _drop_template(con, template)  # left by a worker whose build failed
+            con.execute(f'create database "{template}"')
+        _build_practice(var, practice_args, postgres_env(var, _pg_url(template)))
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
+            # CREATE DATABASE ... TEMPLATE fails while anyone is connected to the template: closed to
+            # connections, neither a test nor autovacuum can get in the way of a copy.
+            con.execute(f'alter database "{template}" with is_template true allow_connections false')
+
+    return PgPractice(template, shared_once(tmp_path_factory, f"{name}-postgres", make))
+
+
+@contextmanager
+def copy_pg_practice(practice: PgPractice, var: Path) -> Iterator[dict[str, str]]:
+    """A private copy of a PostgreSQL practice (its database copied from the template inside PostgreSQL, well
+    under a second for a small practice, and its var/ folder): the deployment variables pointing at it."""
+    with new_pg_database(template=practice.template) as url:
+        copy_practice(practice.var, var)
+        yield postgres_env(var, url)
+
+
+def _drop_template(con, name: str) -> None:
+    exists = con.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+    if exists:
+        con.execute(f'alter database "{name}" with is_template false')
+        con.execute(f'drop database "{name}" with (force)')
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller (or a run without xdist) fixes the run id its workers get, so it can drop their templates."""
+    global _RUN_ID
+    if hasattr(config, "workerinput") or not hasattr(config.option, "testrunuid"):
+        return
+    if config.option.testrunuid is None:
+        config.option.testrunuid = _RUN_ID
+    _RUN_ID = config.option.testrunuid
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The run's template databases, dropped once every worker is done with them (by the controller)."""
+    if hasattr(session.config, "workerinput") or not PG_ADMIN_URL:
+        return
+    import psycopg
+
+    prefix = _template_name("")
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
+        names = [row[0] for row in con.execute("select datname from pg_database")]
+        for name in names:
+            if name.startswith(prefix):
+                _drop_template(con, name)
+
+
+# Four clinicians over four months, as of SMALL_PRACTICE's date: three whole months of every measure and figures on
+# every page, for the tests that check figures; one build per backend for the whole run.
+MEDIUM_PRACTICE = ("--clinicians", "4", "--months", "4", "--as-of", "2026-11-25")
+
+
+@pytest.fixture(scope="session")
+def built_medium(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MEDIUM_PRACTICE on the embedded path, built once per run; read it, or `copy_practice` it to change it."""
+    return build_once(tmp_path_factory, "medium-practice", MEDIUM_PRACTICE)
+
+
+@pytest.fixture(scope="session")
+def built_medium_pg(tmp_path_factory: pytest.TempPathFactory) -> PgPractice:
+    """MEDIUM_PRACTICE on PostgreSQL, built once per run; `copy_pg_practice` gives a test or a module its copy."""
+    return build_once_pg(tmp_path_factory, "medium-practice", MEDIUM_PRACTICE)
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess[str]:

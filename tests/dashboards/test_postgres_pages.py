@@ -2,7 +2,8 @@
 warehouse on PostgreSQL (DBT_TARGET=prod), every page rendered for an administrator and a clinician, and real
 figures checked against the PostgreSQL warehouse.
 
-The practice is built once for the module (a PostgreSQL build costs far more than a page render).
+The module reads its own copy of the run's MEDIUM_PRACTICE on PostgreSQL (built once per run: a PostgreSQL build
+costs far more than a page render); its tests sign in and record a build, so it is a copy.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ import pytest
 from dashboards.access import PAGE_TITLES, PAGES_BY_ROLE
 from mentalspace_platform.environment import current_environment
 from mentalspace_platform.warehouse import Warehouse
-from tests.conftest import DEPLOYMENT_VARS, new_pg_database, run_cli
+from tests.conftest import DEPLOYMENT_VARS, copy_pg_practice
 from tests.dashboards.conftest import signed_in_app, table_with
 
 pytestmark = pytest.mark.postgres
 
-# Four clinicians over three months: enough for every page to have figures, small enough to build quickly.
-BUILD_ARGS = ("--clinicians", "4", "--months", "3", "--as-of", "2026-11-25")
 WEEK, MONTH = dt.date(2026, 11, 23), dt.date(2026, 11, 1)
 ROLES = ("ADMIN", "CLINICIAN")
 ROLE_PAGES = [(role, key) for role in ROLES for keys in PAGES_BY_ROLE[role].values() for key in keys]
@@ -30,19 +29,10 @@ TITLES = PAGE_TITLES | {"metric_explorer": "Kept Visit Rate (KVR)"}
 
 
 @pytest.fixture(scope="module")
-def pg_practice(tmp_path_factory) -> Iterator[dict[str, str]]:
-    """The deployment variables of a practice built on PostgreSQL (store and warehouse in one database)."""
-    with new_pg_database() as url:
-        var = tmp_path_factory.mktemp("dashboards-postgres") / "var"
-        var.mkdir()
-        env = {
-            "MENTALSPACE_VAR_DIR": str(var),
-            "DATABASE_URL": url,
-            "DBT_TARGET": "prod",
-            "MENTALSPACE_WAREHOUSE_URL": url,
-        }
-        result = run_cli("build", "--fresh", *BUILD_ARGS, env=env)
-        assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-2000:]
+def pg_practice(built_medium_pg, tmp_path_factory) -> Iterator[dict[str, str]]:
+    """The deployment variables of the module's copy of the PostgreSQL practice (store and warehouse in one
+    database)."""
+    with copy_pg_practice(built_medium_pg, tmp_path_factory.mktemp("dashboards-postgres") / "var") as env:
         yield env
 
 

@@ -1,5 +1,6 @@
-"""A small synthetic practice goes through the real CLI (store -> Dagster -> warehouse -> dbt build) and every
-metric-dictionary measure comes out with plausible, non-trivial values, on DuckDB and on PostgreSQL. The exact
+"""A small synthetic practice goes through the real CLI (store -> Dagster -> warehouse -> dbt build; the run's
+MEDIUM_PRACTICE, built once per backend) and every metric-dictionary measure comes out with plausible,
+non-trivial values, on DuckDB and on PostgreSQL. The exact
 formulas are pinned by the dbt unit tests, which run here against the same warehouse (the Dagster refresh leaves
 them out: they test fixtures, not data)."""
 
@@ -13,17 +14,13 @@ import pytest
 from mentalspace_platform.environment import DBT_PROJECT_DIR, current_environment
 from mentalspace_platform.warehouse import Warehouse
 from orchestration.defs.dbt.project import DBT_EXECUTABLE
-from tests.conftest import run_cli
+from tests.conftest import copy_pg_practice, copy_practice
 
-AS_OF = "2026-11-25"
-BUILD_ARGS = ("build", "--fresh", "--clinicians", "4", "--months", "4", "--as-of", AS_OF)
 # Whole months of the generated history (the first and the running month are partial).
 FULL_MONTHS = ("2026-08-01", "2026-09-01", "2026-10-01")
 
 
 def _frames(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, list[dict]]:
-    result = run_cli(*BUILD_ARGS, env=env)
-    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     environment = current_environment()
@@ -167,16 +164,13 @@ def _check_measures(frames: dict[str, list[dict]]) -> None:
     assert 0 < capacity["booked"] < capacity["available"]
 
 
-def test_every_measure_on_duckdb(var_dir, monkeypatch):
+# Copies: the dbt unit tests write dbt's artifacts (and dbt-duckdb opens the warehouse for writing).
+def test_every_measure_on_duckdb(built_medium, var_dir, monkeypatch):
+    copy_practice(built_medium, var_dir)
     _check_measures(_frames({"MENTALSPACE_VAR_DIR": str(var_dir)}, monkeypatch))
 
 
 @pytest.mark.postgres
-def test_every_measure_on_postgres(var_dir, pg_database, monkeypatch):
-    env = {
-        "MENTALSPACE_VAR_DIR": str(var_dir),
-        "DATABASE_URL": pg_database,
-        "DBT_TARGET": "prod",
-        "MENTALSPACE_WAREHOUSE_URL": pg_database,
-    }
-    _check_measures(_frames(env, monkeypatch))
+def test_every_measure_on_postgres(built_medium_pg, var_dir, monkeypatch):
+    with copy_pg_practice(built_medium_pg, var_dir) as env:
+        _check_measures(_frames(env, monkeypatch))

@@ -3,7 +3,6 @@ gets its own copy of the store (the outbox is written) and reads the shared ware
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from operational_api.db import get_engine
 from operational_api.notifications.loopback import LoopbackSmtp
 from operational_api.notifications.smtp import parse_smtp_url
-from tests.conftest import DEPLOYMENT_VARS, run_cli
+from tests.conftest import DEPLOYMENT_VARS, SHARED_BUILD_TIMEOUT, run_cli, shared_once
 from tests.notifications import practice
 
 
@@ -23,23 +22,17 @@ def built_practice(tmp_path_factory) -> Path:
     reuse = os.environ.get("MENTALSPACE_TEST_NOTIFY_PRACTICE")
     if reuse:
         return Path(reuse)
-    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    root = tmp_path_factory.getbasetemp()
-    shared = (root.parent / f"notify-practice-{run_id}") if run_id else (root / "notify-practice")
-    shared.mkdir(parents=True, exist_ok=True)
-    var = shared / "var"
-    with open(shared / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (shared / ".built").exists():
-            var.mkdir(exist_ok=True)
-            practice.build(f"sqlite:///{var / 'operational.db'}")
-            result = run_cli(
-                "build",
-                env={"MENTALSPACE_VAR_DIR": str(var), "MENTALSPACE_AS_OF_DATE": practice.AS_OF.isoformat()},
-            )
-            assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
-            (shared / ".built").touch()
-    return var
+
+    def make(var: Path) -> None:
+        practice.build(f"sqlite:///{var / 'operational.db'}")
+        result = run_cli(
+            "build",
+            env={"MENTALSPACE_VAR_DIR": str(var), "MENTALSPACE_AS_OF_DATE": practice.AS_OF.isoformat()},
+            timeout=SHARED_BUILD_TIMEOUT,
+        )
+        assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
+
+    return shared_once(tmp_path_factory, "notify-practice", make)
 
 
 @pytest.fixture

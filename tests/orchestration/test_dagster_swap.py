@@ -27,9 +27,9 @@ import pytest
 from mentalspace_platform.environment import current_environment
 from mentalspace_platform.warehouse import writer_lock
 from operational_api.errors import PlatformError
-from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, SMALL_PRACTICE, copy_practice
+from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT
+from tests.orchestration.conftest import AS_OF
 
-AS_OF = SMALL_PRACTICE[SMALL_PRACTICE.index("--as-of") + 1]
 # The dashboards' own reader in its own process (as the Streamlit server), every 50 ms. One sample reads, in
 # one query, a figure from each layer a run writes: the dbt builds recorded, no-shows landed from the store,
 # no-shows in the marts and ERA claim payments landed.
@@ -60,22 +60,6 @@ STATE_SQL = (
     "(select count(*) from marts.fct_appointments where is_no_show), "
     "(select count(*) from raw_era.claim_payments)"
 )
-
-
-@pytest.fixture(scope="module")
-def practice(tmp_path_factory, built_practice):
-    # The module's own copy of the run's small built practice (SMALL_PRACTICE, as of AS_OF): its tests change it.
-    var = copy_practice(built_practice, tmp_path_factory.mktemp("dagster_swap") / "var")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in DEPLOYMENT_VARS:
-            mp.delenv(name, raising=False)
-        mp.setenv("MENTALSPACE_VAR_DIR", str(var))
-        # The runs here keep the build's "today", so old and new warehouses differ only by what a test changes.
-        mp.setenv("MENTALSPACE_AS_OF_DATE", AS_OF)
-        for name, value in current_environment().dbt_env().items():
-            mp.setenv(name, value)
-        defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
-        yield var, defs
 
 
 def _state(var: Path) -> list[int]:
@@ -120,10 +104,10 @@ def _sensor_request(defs, instance):
     return request
 
 
-def test_every_job_runs_in_one_process_and_the_refresh_swaps_in_its_last_step(practice):
+def test_every_job_runs_in_one_process_and_the_refresh_swaps_in_its_last_step(practice_copy):
     from orchestration.lib.resources import PUBLISH_STEP
 
-    _, defs = practice
+    _, defs = practice_copy
     # A run-wide copy lives in one process; a UI selection runs as the implicit asset job.
     assert {job.name: job.executor_def.name for job in defs.resolve_all_job_defs()} == dict.fromkeys(
         (job.name for job in defs.resolve_all_job_defs()), "in_process"
@@ -141,8 +125,10 @@ def test_every_job_runs_in_one_process_and_the_refresh_swaps_in_its_last_step(pr
     assert set(step.values()) - {step[key] for key in upstream if key in step} == {PUBLISH_STEP}
 
 
-def test_an_era_file_during_a_refresh_lands_after_it_while_dashboards_read_old_or_new(practice, tmp_path):
-    var, defs = practice
+def test_an_era_file_during_a_refresh_lands_after_it_while_dashboards_read_old_or_new(
+    practice_copy, tmp_path
+):
+    var, defs = practice_copy
     _store(
         var,
         "update appointments set status = 'NO_SHOW' where id in "
@@ -227,8 +213,8 @@ def test_an_era_file_during_a_refresh_lands_after_it_while_dashboards_read_old_o
     assert not list(var.glob(".warehouse.duckdb.building*"))
 
 
-def test_a_failed_refresh_leaves_the_previous_warehouse_and_no_copy(practice):
-    var, defs = practice
+def test_a_failed_refresh_leaves_the_previous_warehouse_and_no_copy(practice_copy):
+    var, defs = practice_copy
     before = _state(var)
     with sqlite3.connect(var / "operational.db") as con:
         appointment, clinician = con.execute(
@@ -254,13 +240,13 @@ def test_a_failed_refresh_leaves_the_previous_warehouse_and_no_copy(practice):
         pass
 
 
-def test_an_unbalanced_file_still_lands_flagged_but_is_not_posted(practice):
+def test_an_unbalanced_file_still_lands_flagged_but_is_not_posted(practice_copy):
     # Its blocking balance check fails the landing step after every row has landed: the run swaps them in,
     # as landing in place did, and only the posting is stopped.
     from operational_api.era_inbox import submit
     from tests.edi835.conftest import fixture_path
 
-    var, defs = practice
+    var, defs = practice_copy
     before = _state(var)
     instance = dg.DagsterInstance.ephemeral()
     submit(fixture_path("unbalanced_payment.835").read_bytes(), "unbalanced_payment.835")
@@ -290,8 +276,8 @@ def _immutable(path: Path):
         subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
-def test_a_failed_swap_fails_the_refresh_run_and_leaves_the_previous_warehouse(practice):
-    var, defs = practice
+def test_a_failed_swap_fails_the_refresh_run_and_leaves_the_previous_warehouse(practice_copy):
+    var, defs = practice_copy
     _store(
         var,
         "update appointments set status = 'NO_SHOW' where id in "
@@ -324,10 +310,10 @@ AD_HOC_SQL = (
 )
 
 
-def test_an_ad_hoc_selection_from_the_ui_lands_in_a_copy_swapped_in_whole(practice, tmp_path):
+def test_an_ad_hoc_selection_from_the_ui_lands_in_a_copy_swapped_in_whole(practice_copy, tmp_path):
     # Two tables landed in one step of the UI's asset job (neither the refresh nor the ERA job), while the
     # dashboards' reader queries both in one statement: it never fails and sees both old or both new.
-    var, defs = practice
+    var, defs = practice_copy
     _store(
         var,
         "update appointments set status = 'NO_SHOW' where id in "
@@ -370,10 +356,10 @@ def test_an_ad_hoc_selection_from_the_ui_lands_in_a_copy_swapped_in_whole(practi
     assert not list(var.glob(".warehouse.duckdb.building*"))
 
 
-def test_a_dagster_step_cannot_write_the_live_file(practice):
+def test_a_dagster_step_cannot_write_the_live_file(practice_copy):
     from orchestration.lib.resources import WarehouseResource
 
-    var, _ = practice
+    var, _ = practice_copy
     before = _state(var)
     with pytest.raises(PlatformError, match="outside a staged build"):
         WarehouseResource().warehouse().replace_table("raw_era", "in_place", [pl.DataFrame({"n": [1]})])

@@ -6,38 +6,20 @@ embedded warehouse and swap it in, as every Dagster run does (tests/orchestratio
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import sqlite3
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pytest
 
-from mentalspace_platform.environment import current_environment
 from orchestration.lib.runner import run_job
-from tests.conftest import DEPLOYMENT_VARS, SMALL_PRACTICE, copy_practice
 
-AS_OF = SMALL_PRACTICE[SMALL_PRACTICE.index("--as-of") + 1]  # 2026-11-25: October and November have periods
-# Two month partitions in one run; December has no periods yet (after the as-of date).
+# Two month partitions in one run (the small practice, as of 2026-11-25, has periods in October and November);
+# December has no periods yet (after the as-of date).
 RANGE = ("2026-11-01", "2026-12-01")
 METRICS = "select * from marts.fct_practice_metrics order by all"
 KEY = ["metric_key", "scope", "period_grain", "period_start", "clinician_id"]
-
-
-@pytest.fixture(scope="module")
-def practice(tmp_path_factory, built_practice):
-    var = copy_practice(built_practice, tmp_path_factory.mktemp("metric_backfill") / "var")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in DEPLOYMENT_VARS:
-            mp.delenv(name, raising=False)
-        mp.setenv("MENTALSPACE_VAR_DIR", str(var))
-        mp.setenv("MENTALSPACE_AS_OF_DATE", AS_OF)
-        for name, value in current_environment().dbt_env().items():
-            mp.setenv(name, value)
-        defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
-        yield var, defs
 
 
 def _metrics(var: Path) -> dict[tuple, dict]:
@@ -55,8 +37,8 @@ def _in_range(key: tuple) -> bool:
     return str(key[3]) >= RANGE[0]
 
 
-def test_a_backfill_of_a_range_of_months_equals_a_full_rebuild_of_them(practice):
-    var, defs = practice
+def test_a_backfill_of_a_range_of_months_equals_a_full_rebuild_of_them(practice_copy):
+    var, defs = practice_copy
     instance = dg.DagsterInstance.ephemeral()
     before = _metrics(var)
     # Kept visits of November's last week become no-shows: KVR, no-show rate, sessions, revenue... of November's

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 
 from edi835.generate import ClaimSpec, RemittanceOptions, ServiceLineSpec
-from operational_api.db import get_engine, migrate
+from operational_api.db import get_engine
+from tests.conftest import fresh_sqlite_store, new_pg_database
 
 # A payer that prints exactly what we billed: the focused tests add one kind of noise at a time.
 NOISE_FREE = {
@@ -69,22 +71,24 @@ def as_printed(s: ClaimSpec, **changes) -> ClaimSpec:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request, tmp_path) -> str:
-    """A fresh store URL: a SQLite file, and a new PostgreSQL database when configured."""
+def db_url(request, tmp_path) -> Iterator[str]:
+    """A fresh store at the latest schema: a copy of the migrated SQLite file, and of the migrated PostgreSQL
+    database when configured."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return request.getfixturevalue("pg_database")
+        yield fresh_sqlite_store(request.getfixturevalue("migrated_sqlite"), tmp_path / "store.db")
+        return
+    with new_pg_database(template=request.getfixturevalue("migrated_pg")) as url:
+        yield url
 
 
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'store.db'}"
+def sqlite_url(migrated_sqlite, tmp_path) -> str:
+    return fresh_sqlite_store(migrated_sqlite, tmp_path / "store.db")
 
 
 @pytest.fixture
 def engine(db_url):
     eng = get_engine(db_url)
-    migrate(eng)
     yield eng
     eng.dispose()
 
@@ -92,6 +96,5 @@ def engine(db_url):
 @pytest.fixture
 def sqlite_engine(sqlite_url):
     eng = get_engine(sqlite_url)
-    migrate(eng)
     yield eng
     eng.dispose()
