@@ -254,17 +254,25 @@ def copy_practice(source: Path, target: Path, *, ignore: tuple[str, ...] = ()) -
         ignore=shutil.ignore_patterns("dagster", "dbt_logs", "*.lock", "operational.db*", *ignore),
         dirs_exist_ok=True,
     )
-    store = source / "operational.db"
-    if store.exists():
-        with (
-            # An ordinary connection, not mode=ro: a read-only one cannot take part in the WAL's shared-memory
-            # index properly and left the shared store failing other processes' writes with "disk I/O error".
-            closing(sqlite3.connect(store, timeout=60)) as src,
-            closing(sqlite3.connect(target / "operational.db")) as dst,
-        ):
-            src.backup(dst)
+    if (source / "operational.db").exists():
+        copy_store(source / "operational.db", target / "operational.db")
     (target / "dagster").mkdir(exist_ok=True)
     return target
+
+
+def copy_store(store: Path, target: Path) -> None:
+    """A private copy of an embedded store that others use meanwhile, through SQLite's backup API.
+
+    Never a file copy: opening and closing the store's files in a process that holds SQLite connections to them
+    drops that process's POSIX locks (they belong to the process, not the file descriptor), so another process's
+    last connection checkpoints and deletes the WAL under them ("disk I/O error", then "malformed")."""
+    with (
+        # An ordinary connection, not mode=ro: a read-only one cannot take part in the WAL's shared-memory
+        # index properly and left the shared store failing other processes' writes with "disk I/O error".
+        closing(sqlite3.connect(store, timeout=60)) as src,
+        closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +24,7 @@ from operational_api import mfa
 from operational_api.db import get_engine
 from operational_api.models_credentials import MfaRecoveryCode
 from operational_api.settings import database_url
-from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, build_once
+from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, build_once, copy_practice
 
 APP = str(REPO_ROOT / "dashboards" / "streamlit_app.py")
 # Nine clinicians give two supervisors, so a supervisor has clinicians outside their team.
@@ -172,7 +171,7 @@ def hostile_demo(built_demo, tmp_path_factory) -> Path:
     """A copy of the demo whose clients are all named after `HOSTILE_NAMES` (in the warehouse the pages
     read) and whose demo clinician's first name is `**bold**` (in the store the sign-in reads)."""
     var = tmp_path_factory.mktemp("hostile") / "var"
-    shutil.copytree(built_demo, var, ignore=shutil.ignore_patterns("dagster", "*.lock", "*.wal"))
+    copy_practice(built_demo, var)
     with duckdb.connect(str(var / "warehouse.duckdb")) as con:
         names = ", ".join(f"'{n.replace(chr(39), chr(39) * 2)} T.'" for n in HOSTILE_NAMES)
         con.execute(f"update marts.dim_clients set display_name = list_value({names})[client_id % 3 + 1]")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 
 import polars as pl
 import pytest
@@ -24,6 +23,7 @@ from operational_api.audit import AuditEvent
 from operational_api.audit_chain import verify
 from operational_api.db import get_engine, session_scope
 from operational_api.settings import database_url
+from tests.conftest import copy_practice
 from tests.dashboards.conftest import signed_in_app, table_with
 
 ROLE_PAGES = [
@@ -78,7 +78,7 @@ def private_demo(built_demo, tmp_path_factory):
     """A copy of the demo for this module: other tests (other xdist workers) sign in as the same demo users and
     open the same pages meanwhile, and their audit rows must not be counted as this module's."""
     var = tmp_path_factory.mktemp("audit-demo") / "var"
-    shutil.copytree(built_demo, var, ignore=shutil.ignore_patterns("dagster", "*.lock", "*.wal", "audit"))
+    copy_practice(built_demo, var, ignore=("audit",))
     # The Sent mail page needs messages to show: the day's digests, rendered into the outbox (no mail server).
     from operational_api.notifications import service
     from tests.conftest import DEPLOYMENT_VARS
@@ -180,7 +180,7 @@ def demo_copy(built_demo, tmp_path, monkeypatch):
     from tests.conftest import DEPLOYMENT_VARS
 
     var = tmp_path / "var"
-    shutil.copytree(built_demo, var, ignore=shutil.ignore_patterns("dagster", "*.lock", "*.wal", "audit"))
+    copy_practice(built_demo, var, ignore=("audit",))
     for name in DEPLOYMENT_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(var))

@@ -6,12 +6,11 @@ dashboard tests read.
 
 from __future__ import annotations
 
-import shutil
-
 import duckdb
 
 from dashboards.data import cache
 from dashboards.data.warehouse import reader
+from tests.conftest import copy_practice
 from tests.dashboards.conftest import signed_in_app
 
 
@@ -21,7 +20,7 @@ def captions(at) -> str:
 
 def test_a_rebuilt_warehouse_replaces_cached_figures_on_the_next_page_run(demo_env, tmp_path, monkeypatch):
     var = tmp_path / "var"
-    shutil.copytree(demo_env, var, ignore=shutil.ignore_patterns("dagster", "*.lock"))
+    copy_practice(demo_env, var)
     monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(var))
     warehouse_file = var / "warehouse.duckdb"
     with duckdb.connect(str(warehouse_file), read_only=True) as con:

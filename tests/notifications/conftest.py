@@ -4,7 +4,6 @@ gets its own copy of the store (the outbox is written) and reads the shared ware
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from operational_api.db import get_engine
 from operational_api.notifications.loopback import LoopbackSmtp
 from operational_api.notifications.smtp import parse_smtp_url
-from tests.conftest import DEPLOYMENT_VARS, SHARED_BUILD_TIMEOUT, run_cli, shared_once
+from tests.conftest import DEPLOYMENT_VARS, SHARED_BUILD_TIMEOUT, copy_store, run_cli, shared_once
 from tests.notifications import practice
 
 
@@ -41,7 +40,7 @@ def store(built_practice, tmp_path, monkeypatch):
     for name in (*DEPLOYMENT_VARS, "SMTP_URL", "SMTP_USERNAME", "SMTP_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     copy = tmp_path / "operational.db"
-    shutil.copyfile(built_practice / "operational.db", copy)
+    copy_store(built_practice / "operational.db", copy)
     url = f"sqlite:///{copy}"
     monkeypatch.setenv("MENTALSPACE_VAR_DIR", str(built_practice))
     monkeypatch.setenv("DATABASE_URL", url)
