@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
+import signal
 import socket
 import threading
 from email import message_from_bytes, policy
@@ -104,11 +105,22 @@ class LoopbackSmtp:
         ]
 
 
+def wait_for_stop() -> None:
+    """Block until SIGINT or SIGTERM arrives. Both are taken explicitly and unblocked: a process inherits an
+    ignored or blocked signal from whoever started it, and `serve` (or a test) could then not stop its servers."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    while not stop.wait(0.5):  # a timed wait, so the main thread runs the handlers
+        pass
+
+
 def serve_forever(folder: Path, port: int) -> None:
-    """Run the server in this process until interrupted (`python -m operational_api.notifications.loopback`)."""
+    """Run the server in this process until stopped (`python -m operational_api.notifications.loopback`)."""
     server = LoopbackSmtp(folder, port).start()
     try:
-        threading.Event().wait()
+        wait_for_stop()
     finally:
         server.stop()
 

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import itertools
 import json
 import re
@@ -215,7 +214,10 @@ if __name__ == "__main__":
     parser.add_argument("--folder", required=True, type=Path)
     parser.add_argument("--port", required=True, type=int)
     args = parser.parse_args()
+    from operational_api.notifications.loopback import wait_for_stop
+
     simulator = SmsSimulator(port=args.port, folder=args.folder).start()
-    with contextlib.suppress(KeyboardInterrupt):
-        threading.Event().wait()
-    simulator.stop()
+    try:
+        wait_for_stop()
+    finally:
+        simulator.stop()
