@@ -285,6 +285,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     env = {**os.environ, "DAGSTER_HOME": str(_dagster_home())}
     bin_dir = os.path.dirname(sys.executable)
+    # SIGTERM (a service manager, `kill`) must stop the servers as Ctrl+C does: Python's default action for it
+    # exits at once, without the `finally` below, and leaves every server running on its port.
+    # SIGINT too: a process started in the background inherits it ignored.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     mail_server = start_loopback_if_needed(env)  # sets env["SMTP_URL"] for Dagster and the pages
     sms_server = start_sms_simulator_if_needed(env)  # sets env["SMS_URL"] (and its demo account)
     processes = [
@@ -391,6 +397,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 p.kill()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _process_name(process: subprocess.Popen) -> str:
