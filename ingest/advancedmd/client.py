@@ -88,6 +88,7 @@ from ingest.advancedmd.records import (
     INSURANCE_FIELDS,
     PATIENT_FIELDS,
     VISIT_FIELDS,
+    VISIT_PATIENT_FIELDS,
     AmdCharge,
     AmdPatient,
     AmdTransaction,
@@ -659,7 +660,7 @@ class AdvancedMDClient:
         visit that still carries fields is such a visit (upserted, listed in
         ``charges_posted_ids``); a bare ``D`` is a deletion.
         """
-        children = [template("visit", VISIT_FIELDS)]
+        children = [template("visit", VISIT_FIELDS), template("patient", VISIT_PATIENT_FIELDS)]
         if include_charges:
             children.append(template("charge", CHARGE_FIELDS))
         if visit_ids:
@@ -790,7 +791,7 @@ class AdvancedMDClient:
 
     def get_date_visits(self, visit_date: date, *, include_charges: bool = True) -> DateVisits:
         """All visits scheduled on ``visit_date`` (the vendor's initial-load path for visits)."""
-        children = [template("visit", VISIT_FIELDS)]
+        children = [template("visit", VISIT_FIELDS), template("patient", VISIT_PATIENT_FIELDS)]
         if include_charges:
             children.append(template("charge", CHARGE_FIELDS))
         resp = self.call("getdatevisits", "api", {"visitdate": format_us_date(visit_date)}, children)

@@ -105,6 +105,7 @@ class VisitSchema(_Base):
     seen_time: pl.Datetime = pa.Field(nullable=True)
     confirmed_at: UTC_TS = pa.Field(nullable=True)  # type: ignore[valid-type]
     created_by: str = pa.Field(nullable=True)
+    patient_dob: pl.Date = pa.Field(nullable=True)
 
 
 PROCEDURE_CODE_RE = r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4}|[A-Z][A-Z0-9]{1,9})$"

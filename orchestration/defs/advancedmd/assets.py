@@ -32,6 +32,7 @@ from ingest.advancedmd.watermarks import SqlWatermarkStore
 from mentalspace_platform.environment import current_environment
 from mentalspace_platform.landing.advancedmd import RAW_SCHEMA, WarehouseSink
 from mentalspace_platform.warehouse import Warehouse
+from operational_api.export import adult_age_years
 from operational_api.models import AdvancedMDPatient, AdvancedMDSyncStatus, Client
 from orchestration.defs.advancedmd.charges_out import (
     group_amd_visits,
@@ -98,6 +99,15 @@ def _taking_turns(store: OperationalStoreResource, office_key: str, purpose: str
         yield
 
 
+def _visit_sink(
+    context: dg.AssetExecutionContext, wh: Warehouse, store: OperationalStoreResource
+) -> WarehouseSink:
+    """A sink for visits or patients: it lands each visit's minor flag by the store's MINOR_CONSENT rule, the
+    rule the store's appointments are exported with."""
+    age = adult_age_years(store.engine(), "land AdvancedMD visits")
+    return WarehouseSink(wh, run_id=context.run.run_id, adult_age_years=age)
+
+
 # ------------------------------------------------------------------------------------ setup
 
 
@@ -143,7 +153,7 @@ def advancedmd_patients(
         fetched = FetchFirst(watermark_store(store))
         with advancedmd.connect() as amd:
             result = sync_patients(amd.client, fetched, fetched)
-        with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
+        with warehouse.writing() as wh, _visit_sink(context, wh, store) as sink:
             fetched.commit(sink)
             rows = {
                 entity: sink.row_count(entity, advancedmd.office_key) for entity in ("patients", "insurance")
@@ -284,7 +294,7 @@ def advancedmd_visit_days(
     with _taking_turns(store, advancedmd.office_key, "visits"):
         with advancedmd.connect() as amd:
             answers = [amd.client.get_date_visits(day) for day in days]
-        with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
+        with warehouse.writing() as wh, _visit_sink(context, wh, store) as sink:
             _land_days(context, sink, amd.office_key, days, answers, per_day)
             rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
     span = {
@@ -357,7 +367,7 @@ def advancedmd_visit_updates(
                 else today + dt.timedelta(days=config.initial_days_ahead)
             )
             result = sync_visits(amd.client, fetched, fetched, initial_start=start, initial_end=end)
-        with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
+        with warehouse.writing() as wh, _visit_sink(context, wh, store) as sink:
             fetched.commit(sink)
             rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
     if result.mode == "initial":
