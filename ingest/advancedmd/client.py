@@ -80,6 +80,7 @@ from ingest.advancedmd.protocol import (
     element,
     encode_json,
     encode_xml,
+    lower_attrs,
     parse_response,
 )
 from ingest.advancedmd.ratelimit import RateLimiter, RetryPolicy, Tier, tier_for
@@ -93,6 +94,7 @@ from ingest.advancedmd.records import (
     AmdPatient,
     AmdTransaction,
     AmdVisit,
+    ChargeBilling,
     ClaimStatusDetail,
     ClaimStatusEntry,
     ClaimStatusResult,
@@ -1112,6 +1114,21 @@ class AdvancedMDClient:
             deductible_remaining=remaining,
             reject_reason=reject,
             checked_at=checked_at,
+        )
+
+    # ------------------------------------------------------------------ charge detail
+
+    def get_charge_billing(self, charge_id: int) -> ChargeBilling:
+        """A charge's billing to insurance (getchargedetaildataicd10): date billed and carrier."""
+        resp = self.call("getchargedetaildataicd10", "demographics", {"chargeid": charge_id})
+        el = resp.results.find("charge") if resp.results is not None else None
+        if el is None:
+            raise ProtocolError("getchargedetaildataicd10 answered without a charge")
+        a = lower_attrs(el)
+        return ChargeBilling(
+            charge_id=charge_id,
+            date_billed=parse_amd_date(a.get("datebilled")),
+            carrier_code=clean_text(a.get("lastbilledcarrier")),
         )
 
     # ------------------------------------------------------------------ claim status (276/277)

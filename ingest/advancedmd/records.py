@@ -409,6 +409,32 @@ class ClaimStatusResult:
 
 
 @dataclass(frozen=True)
+class ChargeBilling:
+    """A charge's billing to insurance (getchargedetaildataicd10): the date it went to a carrier on a claim
+    (``datebilled``) and that carrier (``lastbilledcarrier``); both None while it was never billed."""
+
+    charge_id: int
+    date_billed: date | None
+    carrier_code: str | None
+
+
+@dataclass(frozen=True)
+class AmdClaimStatus:
+    """One claim of a visit at a carrier as the 277 answers it, with the date it was billed (the claim's
+    submission: the 277 carries none). The first STC of the claim is its status."""
+
+    claim_id: int
+    visit_id: int
+    patient_id: int
+    carrier_code: str
+    billed_date: date
+    category_code: str
+    status_code: str | None
+    payment_amount: Decimal | None
+    verified_at: datetime | None
+
+
+@dataclass(frozen=True)
 class AmdTransaction:
     """A payment or write-off on one charge (gettxhistory). ``source``: INS (insurance) or PAT (patient)."""
 

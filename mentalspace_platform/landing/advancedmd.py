@@ -44,6 +44,7 @@ import polars as pl
 
 from ingest.advancedmd.records import (
     AmdCharge,
+    AmdClaimStatus,
     AmdInsurance,
     AmdPatient,
     AmdTransaction,
@@ -56,7 +57,7 @@ from mentalspace_platform.warehouse import Warehouse
 from operational_api.export import is_minor_on
 
 RAW_SCHEMA = "raw_advancedmd"
-ENTITIES = ("patients", "insurance", "visits", "charges", "eligibility", "transactions")
+ENTITIES = ("patients", "insurance", "visits", "charges", "eligibility", "transactions", "claims")
 # getdatevisits answers only these statuses (integrator note, see ingest/advancedmd/README.md), so a
 # daily partition replaces only visits in them: Moved (5) / Deleted (11) visits that the incremental
 # sync landed are not the partition's to remove.
@@ -183,6 +184,21 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("code", "text"),
         *_LINEAGE,
     ],
+    # One row per claim of a visit as AdvancedMD's 277 answers it (its first STC), with the date its charges were
+    # billed (the claim's submission; ingest/advancedmd/claimstatus.py).
+    "claims": [
+        ("office_key", "text"),
+        ("claim_id", "bigint"),
+        ("visit_id", "bigint"),
+        ("patient_id", "bigint"),
+        ("carrier_code", "text"),
+        ("billed_date", "date"),
+        ("category_code", "text"),
+        ("status_code", "text"),
+        ("payment_amount", "numeric(12,2)"),
+        ("verified_at", "timestamp"),
+        *_LINEAGE,
+    ],
     "quarantine": [
         ("office_key", "text"),
         ("entity", "text"),
@@ -199,6 +215,7 @@ ID_COLUMNS = {
     "charges": "charge_id",
     "eligibility": "eligibility_id",
     "transactions": "transaction_id",
+    "claims": "claim_id",
 }
 
 
@@ -412,6 +429,7 @@ class WarehouseSink:
             if table in ID_COLUMNS:
                 db.create_index(table, ID_COLUMNS[table])
         db.create_index("charges", "visit_id")
+        db.create_index("claims", "visit_id")
         self._ready = True
         self.tables_created = created
         return created
@@ -694,6 +712,22 @@ class WarehouseSink:
             valid = self._validated("transactions", records, office_key, batch_id, landed_at, db)
             db.insert("transactions", self._finish("transactions", valid, office_key, batch_id, landed_at))
             self.stats.landed["transactions"] += valid.height
+
+    # -------------------------------------------------------------- claim status
+
+    def replace_claim_statuses(
+        self, office_key: str, visit_ids: Sequence[int], statuses: Iterable[AmdClaimStatus]
+    ) -> None:
+        """Replace the claims of the visits read (each visit's whole answer), in one transaction: a claim the
+        277 no longer lists disappears, a rejected one goes to quarantine."""
+        batch_id, landed_at = self._batch()
+        records = list(statuses)
+        with self._transaction() as db:
+            db.delete_in("claims", "visit_id", office_key, [int(v) for v in visit_ids])
+            valid = self._validated("claims", records, office_key, batch_id, landed_at, db)
+            frame = valid.with_columns(_naive_utc("verified_at"))
+            db.insert("claims", self._finish("claims", frame, office_key, batch_id, landed_at))
+            self.stats.landed["claims"] += valid.height
 
     # -------------------------------------------------------------- eligibility
 

@@ -286,6 +286,7 @@ class SimulatorCore:
             "submitdemandrequest": self._submitdemandrequest,
             "checkeligibilityresponse": self._checkeligibilityresponse,
             "request": self._claimstatus_request,
+            "getchargedetaildataicd10": self._getchargedetaildata,
             "gettxhistory": self._gettxhistory,
             "updatepatient": self._updatepatient,
             "updateinsurance": self._updateinsurance,
@@ -1178,6 +1179,33 @@ class SimulatorCore:
         else:
             ET.SubElement(x12, "EB", {"eb01": "6", "eb02": "IND", "eb03": stc})
         ET.SubElement(x12, "SE", {"se01": str(len(x12) + 1)})
+        return results, None
+
+    # ------------------------------------------------------------------ charge detail
+
+    def _getchargedetaildata(self, ctx: _Ctx) -> tuple[ET.Element, Fault | None]:
+        """One charge's detail (class demographics: prefixed ids): amounts, balances and its billing to
+        insurance (``datebilled``, ``lastbilledcarrier``, empty while never billed)."""
+        try:
+            cid = parse_id(ctx.msg.get("chargeid"))
+        except ValueFormatError as exc:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Invalid chargeid") from exc
+        if cid is None:
+            raise SimFault(FaultCode.MISSING_ATTRIBUTE, "Missing attribute chargeid")
+        if not ctx.ds.is_live(CHARGE, cid):
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Charge not found")
+        c = ctx.ds.charges[cid]
+        key = f"charge{cid}"
+        attrs = {
+            "id": ctx.ids("charge", cid),
+            "fee": f"{c.fee:.2f}",
+            "insbilled": "1" if c.date_billed is not None else "0",
+            "datebilled": self.fmt.day(key, "datebilled", c.date_billed) or "",
+            "lastbilledcarrier": (c.billed_carrier or "").upper(),
+            "void": "0",
+        }
+        results = ET.Element("Results")
+        ET.SubElement(results, "charge", attrs)
         return results, None
 
     # ------------------------------------------------------------------ claim status

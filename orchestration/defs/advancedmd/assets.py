@@ -24,6 +24,7 @@ from contextlib import contextmanager
 import dagster as dg
 from sqlalchemy import bindparam, select, update
 
+from ingest.advancedmd.claimstatus import visit_claim_statuses
 from ingest.advancedmd.demographics import push_demographics
 from ingest.advancedmd.errors import AmdFaultError, EligibilityTimeoutError
 from ingest.advancedmd.linking import client_id_from_chart
@@ -44,6 +45,7 @@ from orchestration.defs.advancedmd.checks import landing_check_results, landing_
 from orchestration.defs.advancedmd.keys import (
     CHARGE_SUBMISSIONS,
     CHARGES,
+    CLAIMS,
     DEMOGRAPHICS_OUT,
     ELIGIBILITY,
     GROUP,
@@ -515,6 +517,69 @@ def advancedmd_transactions(
     )
 
 
+# ------------------------------------------------------------------------------------ claim status
+
+
+class ClaimStatusConfig(dg.Config):
+    """Whose claims to re-read: visits with charges and a date of service in the last ``days_back`` days."""
+
+    days_back: int = 60
+
+
+@dg.asset(
+    key=CLAIMS,
+    deps=[VISIT_UPDATES],
+    group_name=GROUP,
+    kinds=KINDS,
+    pool=POOL,
+    check_specs=landing_check_specs(CLAIMS, "claims"),
+)
+def advancedmd_claims(
+    context: dg.AssetExecutionContext,
+    config: ClaimStatusConfig,
+    advancedmd: AdvancedMDResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """One row per claim of a recent visit as AdvancedMD's 277 answers it (category and status code), with the
+    date the visit's charges were billed (its submission), each visit's claims replaced whole. Per visit: one
+    charge detail (was it billed, to which carrier), and one claim status request when it was; a visit whose
+    claims are all finalized (F*) is not asked again. Run it off-peak."""
+    with warehouse.writing() as landing, WarehouseSink(landing) as sink:
+        sink.ensure_tables()  # a warehouse landed before claim status existed has no claims table yet
+    wh = warehouse.warehouse()
+    ph = _placeholder(wh)
+    with advancedmd.connect() as amd:
+        since = amd.today() - dt.timedelta(days=config.days_back)
+        visits = wh.query(
+            f"""
+            select charges.visit_id, min(charges.patient_id) as patient_id, min(charges.charge_id) as charge_id
+            from {RAW_SCHEMA}.charges as charges
+            where charges.office_key = {ph} and charges.visit_date >= {ph}
+                and not exists (
+                    select 1 from {RAW_SCHEMA}.claims as claims
+                    where claims.office_key = charges.office_key and claims.visit_id = charges.visit_id
+                        and claims.category_code like 'F%'
+                )
+            group by 1
+            order by 1
+            """,
+            [amd.office_key, since],
+        )
+        statuses = [
+            status
+            for visit_id, patient_id, charge_id in visits.iter_rows()
+            for status in visit_claim_statuses(amd.client, visit_id, patient_id, charge_id)
+        ]
+    # Staged only for the landing: the rate-limited calls above hold no lock while they wait.
+    with warehouse.writing() as landing, WarehouseSink(landing, run_id=context.run.run_id) as sink:
+        sink.replace_claim_statuses(advancedmd.office_key, visits["visit_id"].to_list(), statuses)
+        rows = {"claims": sink.row_count("claims", advancedmd.office_key)}
+    return dg.MaterializeResult(
+        metadata={"visits": visits.height, **sink.stats.metadata("claims")},
+        check_results=landing_check_results(CLAIMS, sink.stats, rows),
+    )
+
+
 # ------------------------------------------------------------------------------------ provider links
 
 
@@ -686,5 +751,6 @@ ASSETS = [
     advancedmd_provider_links,
     advancedmd_charge_submissions,
     advancedmd_transactions,
+    advancedmd_claims,
     advancedmd_demographics_out,
 ]
