@@ -68,6 +68,12 @@ def test_a_corrected_date_of_birth_re_derives_the_flag_of_visits_already_landed(
     # Every visit of the patient follows; no other patient's visits moved.
     for v in visits:
         assert flags[v.visit_id] is (v.visit_date < eighteenth)
-    # No date of birth in the raw visits: the flag only.
+    # No date of birth in the raw visits: the flag only; no date column of any raw table holds its patient's.
     row = next(iter(amd.table("visits", "visit_id").values()))
     assert not set(row) & PHI_COLUMNS and "patient_dob" not in row
+    dobs = {p.patient_id: p.dob for p in ds.live_patients()}
+    for table, key in (("patients", "patient_id"), ("insurance", "insurance_id"), ("visits", "visit_id")):
+        for landed in amd.table(table, key).values():
+            dob = dobs.get(landed["patient_id"])
+            held = {v.date() if isinstance(v, dt.datetime) else v for v in landed.values()}
+            assert dob is None or dob not in held, f"{table} {landed[key]} holds its patient's date of birth"
