@@ -206,6 +206,7 @@ TRANSACTIONS_JOB = dg.define_asset_job(
 CLAIMS_JOB = dg.define_asset_job(
     "advancedmd_claims_job",
     selection=dg.AssetSelection.assets(CLAIMS),
+    tags=ADVANCEDMD_RUN_TAGS,
     description="Claim status (276/277) and date billed of recent visits' claims; tier 2-3, run off-peak.",
 )
 JOBS = [
