@@ -558,7 +558,7 @@ def advancedmd_claims(
                 and not exists (
                     select 1 from {RAW_SCHEMA}.claims as claims
                     where claims.office_key = charges.office_key and claims.visit_id = charges.visit_id
-                        and substr(claims.category_code, 1, 1) = 'F'  -- no %: psycopg placeholders
+                        and substr(claims.category_code, 1, 1) = 'F'
                 )
             group by 1
             order by 1
