@@ -165,7 +165,7 @@ def read_table(
         table.name,
         tz,
         today or dt.datetime.now(ZoneInfo(tz)).date(),
-        _adult_age_years(engine) if table.name == "appointments" else None,
+        adult_age_years(engine, "export table appointments") if table.name == "appointments" else None,
     )
     stmt = export_select(table)
     schema: dict[str, pl.DataType] = {}
@@ -290,8 +290,9 @@ def _read_sqlite(
             ) from None
 
 
-def _adult_age_years(engine: Engine) -> int:
-    """MINOR_CONSENT.adult_age_years from the store's rules (read as the warehouse's rule_value reads it)."""
+def adult_age_years(engine: Engine, purpose: str) -> int:
+    """MINOR_CONSENT.adult_age_years from the store's rules (read as the warehouse's rule_value reads it);
+    `purpose` names what needed it in the error when the rule is not set."""
     rules = ComplianceRule.__table__
     with engine.connect() as conn:
         value = conn.scalar(
@@ -303,7 +304,7 @@ def _adult_age_years(engine: Engine) -> int:
         )
     if value is None:
         raise PlatformError(
-            "cannot export table appointments: compliance rule MINOR_CONSENT.adult_age_years is not set (no active row)"
+            f"cannot {purpose}: compliance rule MINOR_CONSENT.adult_age_years is not set (no active row)"
         )
     return int(value)
 
@@ -315,6 +316,13 @@ def _age_on(dob: pl.Expr, on: pl.Expr) -> pl.Expr:
         (on.dt.month() == dob.dt.month()) & (on.dt.day() < dob.dt.day())
     )
     return on.dt.year().cast(pl.Int32) - dob.dt.year().cast(pl.Int32) - before_birthday.cast(pl.Int32)
+
+
+def is_minor_on(dob: pl.Expr, on: pl.Expr, adult_age_years: int) -> pl.Expr:
+    """Whether someone born on `dob` is a minor on `on` (null when either is unknown): the one rule for the
+    store's appointments and AdvancedMD's visits, so the warehouse gets a flag and never the date of birth.
+    On the 18th birthday itself they are an adult."""
+    return _age_on(dob, on) < adult_age_years
 
 
 # Upper bound (exclusive) of each age band's years; a band the warehouse may group by without learning a date.
@@ -345,9 +353,9 @@ class _Finisher:
                 pl.col("start_at").dt.replace_time_zone("UTC").dt.convert_time_zone(self.timezone).dt.date()
             )
             # Null when the date of birth is unknown: the warehouse decides what that counts as.
-            return frame.with_columns(is_minor_on_date=_age_on(dob, local_date) < self.adult_age_years).drop(
-                "_dob"
-            )
+            return frame.with_columns(
+                is_minor_on_date=is_minor_on(dob, local_date, self.adult_age_years)
+            ).drop("_dob")
         if self.table_name != "clients":
             return frame
         display_name = pl.concat_str(pl.col("_first_name"), pl.lit(" "), pl.col("_last_initial"), pl.lit("."))

@@ -5,7 +5,10 @@
           is_self_pay                 the client is marked self-pay (store's current flag; no history is kept)
           has_policy_in_effect        a policy of the client is in effect on the appointment date
           has_valid_verification      a VERIFIED eligibility check made at or before the start and not expired at
-                                      it (no expiry = still valid)
+                                      it (no expiry = still valid): the store's checks, and AdvancedMD's eligibility
+                                      answers (270/271) that found the coverage ACTIVE, each valid for
+                                      var eligibility_check_valid_days (AdvancedMD gives no expiry), whichever
+                                      system is billing's record (a check made is a check made)
           is_insurance_verified       PRD data-quality rule 5: verified before the appointment, or self-pay
         The one definition of "appointment with verified insurance" the verification measures read.
 -#}
@@ -19,8 +22,23 @@ verification_policies as (
 ),
 
 verification_checks as (
-    select * from {{ ref('stg_operational__insurance_verifications') }}
+    select
+        client_id,
+        verified_at,
+        expires_at
+    from {{ ref('stg_operational__insurance_verifications') }}
     where verification_status = 'VERIFIED'
+    union all
+    select
+        verification_patient_links.client_id,
+        verification_answers.checked_at as verified_at,
+        verification_answers.checked_at + {{ var('eligibility_check_valid_days') }} * interval '1 day' as expires_at
+    from {{ ref('stg_advancedmd__eligibility') }} as verification_answers
+    inner join {{ ref('stg_operational__advancedmd_patients') }} as verification_patient_links
+        on verification_answers.office_key = verification_patient_links.office_key
+        and verification_answers.advancedmd_patient_id = verification_patient_links.advancedmd_patient_id
+    where verification_answers.eligibility_status = 'ACTIVE'
+        and verification_patient_links.client_id is not null
 ),
 
 verification_timeline as (

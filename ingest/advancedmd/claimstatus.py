@@ -2,10 +2,22 @@
 
 Descriptions are short paraphrases of the published category names, kept only as labels; the
 code is what we store. Unknown codes are kept and labelled ``UNKNOWN``, never dropped, because
-payers do send codes newer than any list we ship.
+payers do send codes newer than any list we ship. What a code means for the measures (accepted,
+rejected, no answer yet) is the warehouse's: ``dbt_project/seeds/terminology__x12_277_claim_categories.csv``.
+
+:func:`visit_claim_statuses` reads one visit's claims: AdvancedMD bills a visit's charges together, so the
+detail of the visit's first charge line says whether (``datebilled``) and to which carrier
+(``lastbilledcarrier``) the visit was billed; only a billed visit costs the 276/277 request.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ingest.advancedmd.records import AmdClaimStatus
+
+if TYPE_CHECKING:
+    from ingest.advancedmd.client import AdvancedMDClient
 
 CATEGORY_CODES: dict[str, str] = {
     "A0": "Acknowledgement/Forwarded",
@@ -62,3 +74,34 @@ def category_family(code: str) -> str:
     """First letter of the category tells the claim's stage."""
     code = code.strip().upper()
     return _FAMILIES.get(code[:1], "UNKNOWN") if code else "UNKNOWN"
+
+
+def visit_claim_statuses(
+    client: AdvancedMDClient, visit_id: int, patient_id: int, first_charge_id: int
+) -> list[AmdClaimStatus]:
+    """The claims of a visit at the carrier it was last billed to, each with its first STC and the date billed
+    (the claim's submission date). Empty when the visit was never billed. A 277 entry without a claim id (the
+    payer found no claim, A4) is not a claim of ours and is left out."""
+    billing = client.get_charge_billing(first_charge_id)
+    if billing.date_billed is None or not billing.carrier_code:
+        return []
+    answer = client.get_claim_status(visit_id, billing.carrier_code)
+    statuses = []
+    for claim in answer.claims:
+        if claim.claim_id is None or not claim.details:
+            continue
+        first = claim.details[0]
+        statuses.append(
+            AmdClaimStatus(
+                claim_id=claim.claim_id,
+                visit_id=visit_id,
+                patient_id=patient_id,
+                carrier_code=answer.carrier_code,
+                billed_date=billing.date_billed,
+                category_code=first.category_code,
+                status_code=first.status_code,
+                payment_amount=first.payment_amount,
+                verified_at=claim.verified_at,
+            )
+        )
+    return statuses

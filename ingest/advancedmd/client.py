@@ -80,6 +80,7 @@ from ingest.advancedmd.protocol import (
     element,
     encode_json,
     encode_xml,
+    lower_attrs,
     parse_response,
 )
 from ingest.advancedmd.ratelimit import RateLimiter, RetryPolicy, Tier, tier_for
@@ -88,10 +89,12 @@ from ingest.advancedmd.records import (
     INSURANCE_FIELDS,
     PATIENT_FIELDS,
     VISIT_FIELDS,
+    VISIT_PATIENT_FIELDS,
     AmdCharge,
     AmdPatient,
     AmdTransaction,
     AmdVisit,
+    ChargeBilling,
     ClaimStatusDetail,
     ClaimStatusEntry,
     ClaimStatusResult,
@@ -659,7 +662,7 @@ class AdvancedMDClient:
         visit that still carries fields is such a visit (upserted, listed in
         ``charges_posted_ids``); a bare ``D`` is a deletion.
         """
-        children = [template("visit", VISIT_FIELDS)]
+        children = [template("visit", VISIT_FIELDS), template("patient", VISIT_PATIENT_FIELDS)]
         if include_charges:
             children.append(template("charge", CHARGE_FIELDS))
         if visit_ids:
@@ -790,7 +793,7 @@ class AdvancedMDClient:
 
     def get_date_visits(self, visit_date: date, *, include_charges: bool = True) -> DateVisits:
         """All visits scheduled on ``visit_date`` (the vendor's initial-load path for visits)."""
-        children = [template("visit", VISIT_FIELDS)]
+        children = [template("visit", VISIT_FIELDS), template("patient", VISIT_PATIENT_FIELDS)]
         if include_charges:
             children.append(template("charge", CHARGE_FIELDS))
         resp = self.call("getdatevisits", "api", {"visitdate": format_us_date(visit_date)}, children)
@@ -1111,6 +1114,21 @@ class AdvancedMDClient:
             deductible_remaining=remaining,
             reject_reason=reject,
             checked_at=checked_at,
+        )
+
+    # ------------------------------------------------------------------ charge detail
+
+    def get_charge_billing(self, charge_id: int) -> ChargeBilling:
+        """A charge's billing to insurance (getchargedetaildataicd10): date billed and carrier."""
+        resp = self.call("getchargedetaildataicd10", "demographics", {"chargeid": charge_id})
+        el = resp.results.find("charge") if resp.results is not None else None
+        if el is None:
+            raise ProtocolError("getchargedetaildataicd10 answered without a charge")
+        a = lower_attrs(el)
+        return ChargeBilling(
+            charge_id=charge_id,
+            date_billed=parse_amd_date(a.get("datebilled")),
+            carrier_code=clean_text(a.get("lastbilledcarrier")),
         )
 
     # ------------------------------------------------------------------ claim status (276/277)

@@ -88,6 +88,11 @@ VISIT_FIELDS: tuple[str, ...] = (
     "CreatedBy",
     "ModifiedAt",
 )
+# The visit's patient, nested in each visit of getupdatedvisits/getdatevisits: only the date of birth, so the
+# landing can tell whether the client was a minor on the visit date (``AmdVisit.patient_dob``; the date itself
+# never reaches the warehouse). Patient changes do not mark a visit changed: the patient sync re-derives the
+# flag of the patient's landed visits (``WarehouseSink``).
+VISIT_PATIENT_FIELDS: tuple[str, ...] = ("DOB",)
 CHARGE_FIELDS: tuple[str, ...] = (
     "ChargeCode",
     "Fee",
@@ -206,6 +211,8 @@ class AmdVisit:
     seen_time: datetime | None = None  # naive practice-local wall clock
     confirmed_at: datetime | None = None
     created_by: str | None = None  # the AdvancedMD user (login) who entered the visit
+    # PHI: used at landing for the minor flag, then dropped.
+    patient_dob: date | None = field(default=None, repr=False)
 
     @property
     def appt_status_label(self) -> str | None:
@@ -311,6 +318,7 @@ def visit_from_element(el: ET.Element, server_tz: tzinfo) -> AmdVisit:
         seen_time=parse_amd_naive(a.get("seentime")),
         confirmed_at=parse_amd_datetime(a.get("confirmedat"), server_tz),
         created_by=clean_text(a.get("createdby")),
+        patient_dob=parse_amd_date(nested.get("dob")) if nested is not None else None,
     )
 
 
@@ -398,6 +406,32 @@ class ClaimStatusResult:
     visit_id: int
     carrier_code: str
     claims: tuple[ClaimStatusEntry, ...]
+
+
+@dataclass(frozen=True)
+class ChargeBilling:
+    """A charge's billing to insurance (getchargedetaildataicd10): the date it went to a carrier on a claim
+    (``datebilled``) and that carrier (``lastbilledcarrier``); both None while it was never billed."""
+
+    charge_id: int
+    date_billed: date | None
+    carrier_code: str | None
+
+
+@dataclass(frozen=True)
+class AmdClaimStatus:
+    """One claim of a visit at a carrier as the 277 answers it, with the date it was billed (the claim's
+    submission: the 277 carries none). The first STC of the claim is its status."""
+
+    claim_id: int
+    visit_id: int
+    patient_id: int
+    carrier_code: str
+    billed_date: date
+    category_code: str
+    status_code: str | None
+    payment_amount: Decimal | None
+    verified_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from pandera.errors import SchemaErrors
 
 from ingest.advancedmd.records import (
     AmdCharge,
+    AmdClaimStatus,
     AmdInsurance,
     AmdPatient,
     AmdTransaction,
@@ -105,6 +106,7 @@ class VisitSchema(_Base):
     seen_time: pl.Datetime = pa.Field(nullable=True)
     confirmed_at: UTC_TS = pa.Field(nullable=True)  # type: ignore[valid-type]
     created_by: str = pa.Field(nullable=True)
+    patient_dob: pl.Date = pa.Field(nullable=True)
 
 
 PROCEDURE_CODE_RE = r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4}|[A-Z][A-Z0-9]{1,9})$"
@@ -167,6 +169,18 @@ class TransactionSchema(_Base):
     code: str = pa.Field(nullable=True)
 
 
+class ClaimStatusSchema(_Base):
+    claim_id: int = pa.Field(gt=0)
+    visit_id: int = pa.Field(gt=0)
+    patient_id: int = pa.Field(gt=0)
+    carrier_code: str = pa.Field(str_length={"min_value": 1, "max_value": 20})
+    billed_date: pl.Date = pa.Field()
+    category_code: str = pa.Field(str_matches=r"^[A-Z][0-9A-Z]{1,2}$")
+    status_code: str = pa.Field(nullable=True)
+    payment_amount: MONEY = pa.Field(nullable=True)  # type: ignore[valid-type]
+    verified_at: UTC_TS = pa.Field(nullable=True)  # type: ignore[valid-type]
+
+
 # record type -> (schema, id column, polars dtypes that inference cannot know from None-only columns)
 _MONEY_PL = pl.Decimal(12, 2)
 _SPECS: dict[type, tuple[type[_Base], str]] = {
@@ -176,6 +190,7 @@ _SPECS: dict[type, tuple[type[_Base], str]] = {
     AmdCharge: (ChargeSchema, "charge_id"),
     EligibilityResult: (EligibilitySchema, "eligibility_id"),
     AmdTransaction: (TransactionSchema, "transaction_id"),
+    AmdClaimStatus: (ClaimStatusSchema, "claim_id"),
 }
 _ENTITY_TYPES = {
     "patients": AmdPatient,
@@ -184,6 +199,7 @@ _ENTITY_TYPES = {
     "charges": AmdCharge,
     "eligibility": EligibilityResult,
     "transactions": AmdTransaction,
+    "claims": AmdClaimStatus,
 }
 
 
@@ -273,6 +289,7 @@ def validate_batch(records: Sequence[Any], *, entity: str | None = None) -> tupl
 
 __all__ = [
     "ChargeSchema",
+    "ClaimStatusSchema",
     "EligibilitySchema",
     "InsuranceSchema",
     "PatientSchema",

@@ -16,7 +16,11 @@ Python (no Dagster): the assets in ``orchestration/defs/advancedmd`` call it, an
   record adds a row.
 * **Minimum necessary PHI.** Names, date of birth, address, phone, e-mail, subscriber (member) id
   and group number never reach the warehouse: patients land as ids, codes, timestamps and
-  completeness flags (``has_date_of_birth``...), coverages with ``has_subscriber_id``.
+  completeness flags (``has_date_of_birth``...), coverages with ``has_subscriber_id``. A visit lands
+  ``client_is_minor_on_visit_date`` instead of its patient's date of birth (which rides in the visit
+  answer), by the store's rule (``operational_api.export.is_minor_on`` with MINOR_CONSENT.adult_age_years,
+  given to the sink; without it the flag is null). Patient changes do not mark visits changed, so a
+  landed patient re-derives the flag of its landed visits from its date of birth.
 * **Lineage.** Every row carries ``office_key``, ``batch_id`` (the Dagster run id and the batch's
   sequence number) and ``landed_at`` (naive UTC, like every ``*_at`` in the warehouse).
 * **No constraints in raw tables.** DuckDB checks unique keys eagerly inside a transaction, so a
@@ -40,6 +44,7 @@ import polars as pl
 
 from ingest.advancedmd.records import (
     AmdCharge,
+    AmdClaimStatus,
     AmdInsurance,
     AmdPatient,
     AmdTransaction,
@@ -49,9 +54,10 @@ from ingest.advancedmd.records import (
 from ingest.advancedmd.schemas import validate_batch
 from ingest.advancedmd.sync import SyncBatch
 from mentalspace_platform.warehouse import Warehouse
+from operational_api.export import is_minor_on
 
 RAW_SCHEMA = "raw_advancedmd"
-ENTITIES = ("patients", "insurance", "visits", "charges", "eligibility", "transactions")
+ENTITIES = ("patients", "insurance", "visits", "charges", "eligibility", "transactions", "claims")
 # getdatevisits answers only these statuses (integrator note, see ingest/advancedmd/README.md), so a
 # daily partition replaces only visits in them: Moved (5) / Deleted (11) visits that the incremental
 # sync landed are not the partition's to remove.
@@ -67,14 +73,15 @@ _TYPES: dict[str, pl.DataType] = {
     "numeric(12,2)": pl.Decimal(12, 2),
 }
 _LINEAGE = [("batch_id", "text"), ("landed_at", "timestamp")]
-# A visit's arrival and seen times (practice-local wall clock, as start_local), confirmation time (naive UTC)
-# and the AdvancedMD user who entered it: added after the first warehouses landed visits, so _ensure adds
+# A visit's arrival and seen times (practice-local wall clock, as start_local), confirmation time (naive UTC),
+# the AdvancedMD user who entered it and whether the client was a minor that day: added after the first warehouses landed visits, so _ensure adds
 # them to an older table (older rows: null until their visit is read again).
 _VISIT_WORKFLOW = [
     ("arrive_local", "timestamp"),
     ("seen_local", "timestamp"),
     ("confirmed_at", "timestamp"),
     ("created_by", "text"),
+    ("client_is_minor_on_visit_date", "boolean"),
 ]
 
 TABLES: dict[str, list[tuple[str, str]]] = {
@@ -177,6 +184,21 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("code", "text"),
         *_LINEAGE,
     ],
+    # One row per claim of a visit as AdvancedMD's 277 answers it (its first STC), with the date its charges were
+    # billed (the claim's submission; ingest/advancedmd/claimstatus.py).
+    "claims": [
+        ("office_key", "text"),
+        ("claim_id", "bigint"),
+        ("visit_id", "bigint"),
+        ("patient_id", "bigint"),
+        ("carrier_code", "text"),
+        ("billed_date", "date"),
+        ("category_code", "text"),
+        ("status_code", "text"),
+        ("payment_amount", "numeric(12,2)"),
+        ("verified_at", "timestamp"),
+        *_LINEAGE,
+    ],
     "quarantine": [
         ("office_key", "text"),
         ("entity", "text"),
@@ -193,6 +215,7 @@ ID_COLUMNS = {
     "charges": "charge_id",
     "eligibility": "eligibility_id",
     "transactions": "transaction_id",
+    "claims": "claim_id",
 }
 
 
@@ -327,9 +350,13 @@ class WarehouseSink:
     sit between batches, per-batch connections keep DuckDB's write lock free while the sync waits.
     """
 
-    def __init__(self, warehouse: Warehouse, *, run_id: str = "local") -> None:
+    def __init__(
+        self, warehouse: Warehouse, *, run_id: str = "local", adult_age_years: int | None = None
+    ) -> None:
         self.warehouse = warehouse
         self.run_id = run_id
+        # MINOR_CONSENT.adult_age_years (operational_api.export.adult_age_years); None: minor flags land null.
+        self.adult_age_years = adult_age_years
         self.stats = LandingStats()
         self._seq = itertools.count(1)
         self._ready = False
@@ -402,6 +429,7 @@ class WarehouseSink:
             if table in ID_COLUMNS:
                 db.create_index(table, ID_COLUMNS[table])
         db.create_index("charges", "visit_id")
+        db.create_index("claims", "visit_id")
         self._ready = True
         self.tables_created = created
         return created
@@ -505,11 +533,47 @@ class WarehouseSink:
             pl.col("group_number").is_not_null().alias("has_group_number"),
         )
 
-    @staticmethod
-    def _visits_frame(valid: pl.DataFrame) -> pl.DataFrame:
+    def _minor_on(self, on: str) -> pl.Expr:
+        """Whether the visit's patient (``patient_dob``) is a minor on the date column ``on``."""
+        if self.adult_age_years is None:
+            return pl.lit(None, dtype=pl.Boolean)
+        return is_minor_on(pl.col("patient_dob"), pl.col(on), self.adult_age_years)
+
+    def _visits_frame(self, valid: pl.DataFrame) -> pl.DataFrame:
         return valid.rename(
             {"start": "start_local", "arrive_time": "arrive_local", "seen_time": "seen_local"}
-        ).with_columns(_naive_utc("created_at"), _naive_utc("modified_at"), _naive_utc("confirmed_at"))
+        ).with_columns(
+            _naive_utc("created_at"),
+            _naive_utc("modified_at"),
+            _naive_utc("confirmed_at"),
+            self._minor_on("visit_date").alias("client_is_minor_on_visit_date"),
+        )
+
+    def _rederive_minor_flags(self, db: _Backend, key: str, patients: pl.DataFrame) -> None:
+        """The minor flag of the landed visits of these patients (``patient_id``, ``dob``), from their date of
+        birth as it is now: a corrected date of birth reaches visits AdvancedMD does not report as changed."""
+        if self.adult_age_years is None or not patients.height:
+            return
+        ids = [int(i) for i in patients["patient_id"].to_list()]
+        rows = db.fetch(
+            f"select visit_id, patient_id, visit_date from {_q('visits')} where office_key = %s"
+            f" and patient_id in ({', '.join(str(i) for i in ids)})",
+            [key],
+        )
+        if not rows:
+            return
+        visits = pl.DataFrame(
+            rows, schema={"visit_id": pl.Int64, "patient_id": pl.Int64, "visit_date": pl.Date}, orient="row"
+        )
+        flags = visits.join(
+            patients.select("patient_id", pl.col("dob").alias("patient_dob")), on="patient_id", how="left"
+        ).select("visit_id", self._minor_on("visit_date").alias("is_minor"))
+        db.execute(
+            f"update {_q('visits')} as v set client_is_minor_on_visit_date = u.is_minor"
+            " from (select unnest(%s::bigint[]) as visit_id, unnest(%s::boolean[]) as is_minor) as u"
+            " where v.office_key = %s and v.visit_id = u.visit_id",
+            [flags["visit_id"].to_list(), flags["is_minor"].to_list(), key],
+        )
 
     @staticmethod
     def _charges_frame(valid: pl.DataFrame, visit_dates: dict[int, date]) -> pl.DataFrame:
@@ -562,6 +626,7 @@ class WarehouseSink:
         db.delete_in("patients", "patient_id", key, ids)
         db.insert("patients", self._finish("patients", self._patients_frame(valid), key, batch_id, landed_at))
         self.stats.landed["patients"] += len(ids)
+        self._rederive_minor_flags(db, key, valid)
         # Coverages arrive whole with their patient: the landed patient's set replaces the old one.
         landed = set(ids)
         coverages: list[AmdInsurance] = [i for p in patients if p.patient_id in landed for i in p.insurances]
@@ -647,6 +712,22 @@ class WarehouseSink:
             valid = self._validated("transactions", records, office_key, batch_id, landed_at, db)
             db.insert("transactions", self._finish("transactions", valid, office_key, batch_id, landed_at))
             self.stats.landed["transactions"] += valid.height
+
+    # -------------------------------------------------------------- claim status
+
+    def replace_claim_statuses(
+        self, office_key: str, visit_ids: Sequence[int], statuses: Iterable[AmdClaimStatus]
+    ) -> None:
+        """Replace the claims of the visits read (each visit's whole answer), in one transaction: a claim the
+        277 no longer lists disappears, a rejected one goes to quarantine."""
+        batch_id, landed_at = self._batch()
+        records = list(statuses)
+        with self._transaction() as db:
+            db.delete_in("claims", "visit_id", office_key, [int(v) for v in visit_ids])
+            valid = self._validated("claims", records, office_key, batch_id, landed_at, db)
+            frame = valid.with_columns(_naive_utc("verified_at"))
+            db.insert("claims", self._finish("claims", frame, office_key, batch_id, landed_at))
+            self.stats.landed["claims"] += valid.height
 
     # -------------------------------------------------------------- eligibility
 

@@ -139,6 +139,7 @@ def expected_visit(v: SimVisit, ds: SimulatorDataset) -> AmdVisit:
         seen_time=v.seen_time,
         confirmed_at=_instant(v.confirmed_at),
         created_by=_up(v.created_by),
+        patient_dob=ds.patients[v.patient_id].dob if v.patient_id in ds.patients else None,
     )
 
 

@@ -135,6 +135,10 @@ class SimCharge:
     posting_date: date
     created_at: datetime | None = None
     changed_at: datetime | None = None
+    # Billing to insurance (getchargedetaildataicd10 datebilled / lastbilledcarrier): the date the charge went
+    # to the carrier on a claim, and that carrier's code; None while it was never billed.
+    date_billed: date | None = None
+    billed_carrier: str | None = None
 
 
 @dataclass

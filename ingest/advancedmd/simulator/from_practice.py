@@ -16,6 +16,8 @@ the way AdvancedMD would hold them after our platform pushed them there:
 * every charge with an appointment is posted to that visit (savecharges semantics: one posting
   per appointment, at the charge-entry time). Charges without an appointment (a data-quality slip
   the generator makes on purpose) have no visit to sit on in AdvancedMD and are left out.
+* every claim bills its charges (``datebilled`` = the practice-local day it was submitted, ``lastbilledcarrier`` =
+  its payer) and is answered by the 277 of its visit at that carrier (``_claim_category``);
 
 Appointment status mapping (operational -> AdvancedMD ``ApptStatus``), from the reference's
 codes 0 Made, 1 Arrived, 2 Other, 3 Seen, 5 Moved, 10 Cancelled, 11 Deleted, 12 NoShow:
@@ -52,6 +54,7 @@ from zoneinfo import ZoneInfo
 from ingest.advancedmd.linking import chart_for_client
 from ingest.advancedmd.simulator.dataset import (
     ChargeSpec,
+    SimClaimStatus,
     SimEligibility,
     SimInsurance,
     SimPatient,
@@ -290,6 +293,7 @@ def dataset_from_practice(
             posted = ds.post_charges(visit_ids[ev.ref], specs, at=ev.at)
             amd_charge.update({c["id"]: sim.charge_id for c, sim in zip(ordered, posted, strict=True)})
     _add_transactions(practice, ds, amd_charge, tz)
+    _add_claims(practice, ds, amd_charge, payers, tz)
     return ds
 
 
@@ -328,6 +332,60 @@ def _add_transactions(
                 source="PAT" if adj["group_code"] == "PR" else "INS",
                 code=f"{adj['group_code']}{adj['carc_code']}",
             )
+
+
+def _claim_category(claim: Mapping[str, Any]) -> tuple[str, str]:
+    """The 277 category and status code answering a store claim, from the fields fct_claims reads its outcome
+    from: rejected A7/21, denied F2/85, adjudicated (paid) F1/65, accepted A2/20, no answer yet A1/19 (the
+    receipt only; dbt_project/seeds/terminology__x12_277_claim_categories.csv reads them back)."""
+    status = claim["status"]
+    if status == "REJECTED" or claim["rejected_at"] is not None:
+        return "A7", "21"
+    if status == "DENIED" or claim["denied_at"] is not None:
+        return "F2", "85"
+    if claim["adjudicated_at"] is not None or status in ("PAID", "PARTIALLY_PAID"):
+        return "F1", "65"
+    if status != "SUBMITTED" or claim["accepted_at"] is not None:
+        return "A2", "20"
+    return "A1", "19"
+
+
+def _add_claims(
+    practice: _Practice,
+    ds: SimulatorDataset,
+    amd_charge: Mapping[int, int],
+    payers: Mapping[int, Mapping[str, Any]],
+    tz: ZoneInfo,
+) -> None:
+    """The store's claims as AdvancedMD's: each claim's charges billed (datebilled: the practice-local day the
+    claim was submitted; lastbilledcarrier: its payer's code), and the claim status the 277 answers for its
+    visit at that carrier. Claims whose charges AdvancedMD does not hold (no appointment) are left out."""
+    charges_of: dict[int, list[int]] = defaultdict(list)
+    for charge in _rows(practice, "charges"):
+        if charge["claim_id"] is not None and charge["id"] in amd_charge:
+            charges_of[charge["claim_id"]].append(amd_charge[charge["id"]])
+    for claim in sorted(_rows(practice, "claims"), key=lambda c: c["id"]):
+        charge_ids = sorted(charges_of.get(claim["id"], ()))
+        if not charge_ids or claim["submitted_at"] is None:
+            continue
+        carrier = payers[claim["payer_id"]]["payer_code"]
+        billed = claim["submitted_at"].replace(tzinfo=dt.UTC).astimezone(tz).date()
+        for charge_id in charge_ids:
+            ds.charges[charge_id].date_billed = billed
+            ds.charges[charge_id].billed_carrier = carrier
+        category, status_code = _claim_category(claim)
+        visit_id = ds.charges[charge_ids[0]].visit_id
+        ds.claim_statuses.setdefault(visit_id, []).append(
+            SimClaimStatus(
+                visit_id=visit_id,
+                claim_id=ds.new_id("claim"),
+                carrier_code=carrier,
+                category_code=category,
+                status_code=status_code,
+                payment_amount=None,
+                icn=None,
+            )
+        )
 
 
 def _rank(policy: Mapping[str, Any]) -> tuple[int, int]:
@@ -451,6 +509,7 @@ STORE_TABLES = (
     "payments",
     "payment_applications",
     "charge_adjustments",
+    "claims",
 )
 
 

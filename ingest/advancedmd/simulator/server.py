@@ -286,6 +286,7 @@ class SimulatorCore:
             "submitdemandrequest": self._submitdemandrequest,
             "checkeligibilityresponse": self._checkeligibilityresponse,
             "request": self._claimstatus_request,
+            "getchargedetaildataicd10": self._getchargedetaildata,
             "gettxhistory": self._gettxhistory,
             "updatepatient": self._updatepatient,
             "updateinsurance": self._updateinsurance,
@@ -645,6 +646,7 @@ class SimulatorCore:
         v_tpl: list[tuple[str, str]] | None,
         c_tpl: list[tuple[str, str]] | None,
         window: tuple[datetime, datetime] | None,
+        p_tpl: list[tuple[str, str]] | None = None,
     ) -> None:
         attrs = {"id": ctx.ids("vst", vid)}
         if status is not None:
@@ -656,7 +658,11 @@ class SimulatorCore:
         if v_tpl:
             attrs.update(apply_template(visit_fields(v, self.fmt, ctx.ids, ctx.ds.providers), v_tpl))
         el = ET.SubElement(parent, "visit", attrs)
-        ET.SubElement(el, "patient", {"id": ctx.ids("pat", v.patient_id)})
+        patient = {"id": ctx.ids("pat", v.patient_id)}
+        if p_tpl and v.patient_id in ctx.ds.patients:
+            fields = patient_fields(ctx.ds.patients[v.patient_id], self.fmt, ctx.ids, ctx.ds.providers)
+            patient.update(apply_template(fields, p_tpl))
+        ET.SubElement(el, "patient", patient)
         if c_tpl is None:
             return
         clist = ET.SubElement(el, "chargelist")
@@ -684,6 +690,7 @@ class SimulatorCore:
             )
         v_tpl = _template(ctx.msg, "visit", VISIT_CATALOGUE)
         c_tpl = _template(ctx.msg, "charge", CHARGE_CATALOGUE)
+        p_tpl = _template(ctx.msg, "patient", PATIENT_CATALOGUE)
         changes = ctx.ds.window_changes(VISIT, start, ctx.servertime, ids)
         results = ET.Element(
             "Results", {"servertime": self._servertime_text(ctx.servertime), "visitcount": str(len(changes))}
@@ -699,7 +706,7 @@ class SimulatorCore:
                 "Re-request the records in chunks of 500 ids or fewer",
             )
         for rid, status in changes:
-            self._render_visit(ctx, vlist, rid, status, v_tpl, c_tpl, (start, ctx.servertime))
+            self._render_visit(ctx, vlist, rid, status, v_tpl, c_tpl, (start, ctx.servertime), p_tpl)
         return results, None
 
     def _getdatevisits(self, ctx: _Ctx) -> tuple[ET.Element, Fault | None]:
@@ -713,6 +720,7 @@ class SimulatorCore:
         assert day is not None
         v_tpl = _template(ctx.msg, "visit", VISIT_CATALOGUE)
         c_tpl = _template(ctx.msg, "charge", CHARGE_CATALOGUE)
+        p_tpl = _template(ctx.msg, "patient", PATIENT_CATALOGUE)
         allowed = self.config.datevisits_statuses
         visits = [
             v
@@ -724,7 +732,7 @@ class SimulatorCore:
         )
         vlist = ET.SubElement(results, "visitlist")
         for v in visits:
-            self._render_visit(ctx, vlist, v.visit_id, None, v_tpl, c_tpl, None)
+            self._render_visit(ctx, vlist, v.visit_id, None, v_tpl, c_tpl, None, p_tpl)
         return results, None
 
     # ------------------------------------------------------------------ lookups / demographics
@@ -1171,6 +1179,33 @@ class SimulatorCore:
         else:
             ET.SubElement(x12, "EB", {"eb01": "6", "eb02": "IND", "eb03": stc})
         ET.SubElement(x12, "SE", {"se01": str(len(x12) + 1)})
+        return results, None
+
+    # ------------------------------------------------------------------ charge detail
+
+    def _getchargedetaildata(self, ctx: _Ctx) -> tuple[ET.Element, Fault | None]:
+        """One charge's detail (class demographics: prefixed ids): amounts, balances and its billing to
+        insurance (``datebilled``, ``lastbilledcarrier``, empty while never billed)."""
+        try:
+            cid = parse_id(ctx.msg.get("chargeid"))
+        except ValueFormatError as exc:
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Invalid chargeid") from exc
+        if cid is None:
+            raise SimFault(FaultCode.MISSING_ATTRIBUTE, "Missing attribute chargeid")
+        if not ctx.ds.is_live(CHARGE, cid):
+            raise SimFault(FaultCode.INVALID_ATTRIBUTE, "Charge not found")
+        c = ctx.ds.charges[cid]
+        key = f"charge{cid}"
+        attrs = {
+            "id": ctx.ids("charge", cid),
+            "fee": f"{c.fee:.2f}",
+            "insbilled": "1" if c.date_billed is not None else "0",
+            "datebilled": self.fmt.day(key, "datebilled", c.date_billed) or "",
+            "lastbilledcarrier": (c.billed_carrier or "").upper(),
+            "void": "0",
+        }
+        results = ET.Element("Results")
+        ET.SubElement(results, "charge", attrs)
         return results, None
 
     # ------------------------------------------------------------------ claim status

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 import dagster as dg
 from sqlalchemy import bindparam, select, update
 
+from ingest.advancedmd.claimstatus import visit_claim_statuses
 from ingest.advancedmd.demographics import push_demographics
 from ingest.advancedmd.errors import AmdFaultError, EligibilityTimeoutError
 from ingest.advancedmd.linking import client_id_from_chart
@@ -32,6 +33,7 @@ from ingest.advancedmd.watermarks import SqlWatermarkStore
 from mentalspace_platform.environment import current_environment
 from mentalspace_platform.landing.advancedmd import RAW_SCHEMA, WarehouseSink
 from mentalspace_platform.warehouse import Warehouse
+from operational_api.export import adult_age_years
 from operational_api.models import AdvancedMDPatient, AdvancedMDSyncStatus, Client
 from orchestration.defs.advancedmd.charges_out import (
     group_amd_visits,
@@ -43,6 +45,7 @@ from orchestration.defs.advancedmd.checks import landing_check_results, landing_
 from orchestration.defs.advancedmd.keys import (
     CHARGE_SUBMISSIONS,
     CHARGES,
+    CLAIMS,
     DEMOGRAPHICS_OUT,
     ELIGIBILITY,
     GROUP,
@@ -98,6 +101,15 @@ def _taking_turns(store: OperationalStoreResource, office_key: str, purpose: str
         yield
 
 
+def _visit_sink(
+    context: dg.AssetExecutionContext, wh: Warehouse, store: OperationalStoreResource
+) -> WarehouseSink:
+    """A sink for visits or patients: it lands each visit's minor flag by the store's MINOR_CONSENT rule, the
+    rule the store's appointments are exported with."""
+    age = adult_age_years(store.engine(), "land AdvancedMD visits")
+    return WarehouseSink(wh, run_id=context.run.run_id, adult_age_years=age)
+
+
 # ------------------------------------------------------------------------------------ setup
 
 
@@ -143,7 +155,7 @@ def advancedmd_patients(
         fetched = FetchFirst(watermark_store(store))
         with advancedmd.connect() as amd:
             result = sync_patients(amd.client, fetched, fetched)
-        with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
+        with warehouse.writing() as wh, _visit_sink(context, wh, store) as sink:
             fetched.commit(sink)
             rows = {
                 entity: sink.row_count(entity, advancedmd.office_key) for entity in ("patients", "insurance")
@@ -284,7 +296,7 @@ def advancedmd_visit_days(
     with _taking_turns(store, advancedmd.office_key, "visits"):
         with advancedmd.connect() as amd:
             answers = [amd.client.get_date_visits(day) for day in days]
-        with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
+        with warehouse.writing() as wh, _visit_sink(context, wh, store) as sink:
             _land_days(context, sink, amd.office_key, days, answers, per_day)
             rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
     span = {
@@ -357,7 +369,7 @@ def advancedmd_visit_updates(
                 else today + dt.timedelta(days=config.initial_days_ahead)
             )
             result = sync_visits(amd.client, fetched, fetched, initial_start=start, initial_end=end)
-        with warehouse.writing() as wh, WarehouseSink(wh, run_id=context.run.run_id) as sink:
+        with warehouse.writing() as wh, _visit_sink(context, wh, store) as sink:
             fetched.commit(sink)
             rows = {entity: sink.row_count(entity, amd.office_key) for entity in ("visits", "charges")}
     if result.mode == "initial":
@@ -502,6 +514,69 @@ def advancedmd_transactions(
     return dg.MaterializeResult(
         metadata={"patients": len(patients), **sink.stats.metadata("transactions")},
         check_results=landing_check_results(TRANSACTIONS, sink.stats, rows),
+    )
+
+
+# ------------------------------------------------------------------------------------ claim status
+
+
+class ClaimStatusConfig(dg.Config):
+    """Whose claims to re-read: visits with charges and a date of service in the last ``days_back`` days."""
+
+    days_back: int = 60
+
+
+@dg.asset(
+    key=CLAIMS,
+    deps=[VISIT_UPDATES],
+    group_name=GROUP,
+    kinds=KINDS,
+    pool=POOL,
+    check_specs=landing_check_specs(CLAIMS, "claims"),
+)
+def advancedmd_claims(
+    context: dg.AssetExecutionContext,
+    config: ClaimStatusConfig,
+    advancedmd: AdvancedMDResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """One row per claim of a recent visit as AdvancedMD's 277 answers it (category and status code), with the
+    date the visit's charges were billed (its submission), each visit's claims replaced whole. Per visit: one
+    charge detail (was it billed, to which carrier), and one claim status request when it was; a visit whose
+    claims are all finalized (F*) is not asked again. Run it off-peak."""
+    with warehouse.writing() as landing, WarehouseSink(landing) as sink:
+        sink.ensure_tables()  # a warehouse landed before claim status existed has no claims table yet
+    wh = warehouse.warehouse()
+    ph = _placeholder(wh)
+    with advancedmd.connect() as amd:
+        since = amd.today() - dt.timedelta(days=config.days_back)
+        visits = wh.query(
+            f"""
+            select charges.visit_id, min(charges.patient_id) as patient_id, min(charges.charge_id) as charge_id
+            from {RAW_SCHEMA}.charges as charges
+            where charges.office_key = {ph} and charges.visit_date >= {ph}
+                and not exists (
+                    select 1 from {RAW_SCHEMA}.claims as claims
+                    where claims.office_key = charges.office_key and claims.visit_id = charges.visit_id
+                        and substr(claims.category_code, 1, 1) = 'F'
+                )
+            group by 1
+            order by 1
+            """,
+            [amd.office_key, since],
+        )
+        statuses = [
+            status
+            for visit_id, patient_id, charge_id in visits.iter_rows()
+            for status in visit_claim_statuses(amd.client, visit_id, patient_id, charge_id)
+        ]
+    # Staged only for the landing: the rate-limited calls above hold no lock while they wait.
+    with warehouse.writing() as landing, WarehouseSink(landing, run_id=context.run.run_id) as sink:
+        sink.replace_claim_statuses(advancedmd.office_key, visits["visit_id"].to_list(), statuses)
+        rows = {"claims": sink.row_count("claims", advancedmd.office_key)}
+    return dg.MaterializeResult(
+        metadata={"visits": visits.height, **sink.stats.metadata("claims")},
+        check_results=landing_check_results(CLAIMS, sink.stats, rows),
     )
 
 
@@ -676,5 +751,6 @@ ASSETS = [
     advancedmd_provider_links,
     advancedmd_charge_submissions,
     advancedmd_transactions,
+    advancedmd_claims,
     advancedmd_demographics_out,
 ]

@@ -29,6 +29,11 @@ updatepatient / updateinsurance per client changed in the store (24/min at peak;
 12.5 minutes of peak budget), plus one tier-2 getdemographic per suspected conflict. Tier 3 is not tier 1: the
 push never takes from the getupdated* budget above.
 
+Claim status (``advancedmd_claims_job``: per recent visit with charges one getchargedetaildataicd10, tier 3,
+and when it was billed one claimstatus request, budgeted tier 2; visits whose claims are finalized are not asked
+again) and payments (``advancedmd_transactions_job``) have no schedule yet: run them off-peak after the nightly
+partition re-read.
+
 Charges out (``advancedmd_charges_out_job``, tier 2, one savecharges per visit) has no schedule yet:
 run it off-peak (after the nightly partition re-read) when the store is billing's system of record.
 
@@ -60,6 +65,7 @@ from mentalspace_platform.environment import current_environment
 from orchestration.defs.advancedmd.keys import (
     CHARGE_SUBMISSIONS,
     CHARGES,
+    CLAIMS,
     DEMOGRAPHICS_OUT,
     ELIGIBILITY,
     INSURANCE,
@@ -197,6 +203,12 @@ TRANSACTIONS_JOB = dg.define_asset_job(
     selection=dg.AssetSelection.assets(TRANSACTIONS),
     description="Payments and write-offs (gettxhistory) of patients with recent visits; tier 2, run off-peak.",
 )
+CLAIMS_JOB = dg.define_asset_job(
+    "advancedmd_claims_job",
+    selection=dg.AssetSelection.assets(CLAIMS),
+    tags=ADVANCEDMD_RUN_TAGS,
+    description="Claim status (276/277) and date billed of recent visits' claims; tier 2-3, run off-peak.",
+)
 JOBS = [
     ADVANCEDMD_SYNC_JOB,
     PATIENTS_JOB,
@@ -205,4 +217,5 @@ JOBS = [
     ELIGIBILITY_JOB,
     CHARGES_OUT_JOB,
     TRANSACTIONS_JOB,
+    CLAIMS_JOB,
 ]

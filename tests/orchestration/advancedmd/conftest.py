@@ -232,6 +232,15 @@ def landed_visit(ds: SimulatorDataset, visit_id: int) -> dict[str, Any]:
         "seen_local": v.seen_time,
         "confirmed_at": _naive(v.confirmed_at),
         "created_by": v.created_by,
+        # Georgia's MINOR_CONSENT.adult_age_years (18, migration 0002): adult from the 18th birthday on.
+        "client_is_minor_on_visit_date": None
+        if v.patient_dob is None
+        else (
+            v.visit_date.year
+            - v.patient_dob.year
+            - ((v.visit_date.month, v.visit_date.day) < (v.patient_dob.month, v.patient_dob.day))
+        )
+        < 18,
     }
 
 

@@ -33,6 +33,7 @@ def test_domain_definitions_load_and_every_job_resolves(var_dir):
             "provider_links",
             "charge_submissions",
             "transactions",
+            "claims",
             "demographics_out",
         )
     }

@@ -13,7 +13,7 @@ store's rows (`dataset_from_store`). Build 1 reads the store; every other build 
 * `test_measures_are_equal_with_scheduling_and_billing_only_in_advancedmd`: the store holds no appointments,
   charges, payments or claims (notes name AdvancedMD's visits); AdvancedMD was synced since before the first
   booking, so moved visits arrive through getupdatedvisits. Measures that need what AdvancedMD does not give yet
-  are named with the reason (NOT_YET_FROM_ADVANCEDMD).
+  would be named with the reason (NOT_YET_FROM_ADVANCEDMD; none left).
 
 The clinicians have NPIs, so AdvancedMD's providers link by NPI. On DuckDB, and on PostgreSQL (store and
 warehouse) when MENTALSPACE_TEST_PG_URL is set.
@@ -255,11 +255,21 @@ def _sync_transactions(world: AmdWorld, practice: Practice) -> None:
     assert world.run("advancedmd_transactions_job", run_config=config).success
 
 
+def _sync_claims(world: AmdWorld, practice: Practice) -> None:
+    """Claim status (and date billed) of every visit with charges since the practice's first day."""
+    from orchestration.defs.advancedmd.assets import advancedmd_claims
+
+    first, _ = _schedule_span(practice)
+    config = {"ops": {advancedmd_claims.op.name: {"config": {"days_back": (AS_OF - first).days + 1}}}}
+    assert world.run("advancedmd_claims_job", run_config=config).success
+
+
 def _sync_everything(world: AmdWorld, practice: Practice) -> None:
-    """Visits and charges of the practice's whole schedule (an initial load), the provider links, and every
-    patient's gettxhistory."""
+    """Visits and charges of the practice's whole schedule (an initial load), the provider links, every
+    patient's gettxhistory and every billed visit's claim status."""
     _sync_job(world, _schedule_span(practice))
     _sync_transactions(world, practice)
+    _sync_claims(world, practice)
 
 
 SCHEDULING_FIELDS = (
@@ -484,11 +494,9 @@ def _empty_the_stores_scheduling_and_billing(world: AmdWorld) -> dict[str, int]:
 
 
 # Measures that need what AdvancedMD's API does not give the warehouse yet, with the reason; every other measure
-# must be equal with the store emptied of scheduling and billing.
-NOT_YET_FROM_ADVANCEDMD: dict[str, str] = {
-    "claim_acceptance_rate": "claims are the store's: claim status (276/277) does not feed fct_claims yet",
-    "minor_consent_compliance": "the minor flag needs the date of birth, which stays in the store",
-}
+# must be equal with the store emptied of scheduling and billing. None left: claim status (276/277) feeds
+# fct_claims, and visits land the minor flag from AdvancedMD's date of birth.
+NOT_YET_FROM_ADVANCEDMD: dict[str, str] = {}
 
 
 def test_measures_are_equal_with_scheduling_and_billing_only_in_advancedmd(world_from_the_start, practice):
@@ -518,6 +526,7 @@ def test_measures_are_equal_with_scheduling_and_billing_only_in_advancedmd(world
     world.clock.advance_to(simulator_clock_start(AS_OF))
     _sync_job(world, (started, started))
     _sync_transactions(world, practice)
+    _sync_claims(world, practice)
     _land_operational(world)
     from_advancedmd = _build_as("advancedmd", "advancedmd")
 
@@ -526,12 +535,18 @@ def test_measures_are_equal_with_scheduling_and_billing_only_in_advancedmd(world
         " (select count(*) from marts.fct_appointments) as appointments,"
         " (select count(*) from marts.fct_appointments where appointment_status = 'RESCHEDULED') as moved,"
         " (select count(*) from marts.fct_appointments where appointment_id > 0) as store_ids,"
-        " (select count(*) from marts.fct_clinical_notes where appointment_id < 0) as notes_on_visits"
+        " (select count(*) from marts.fct_clinical_notes where appointment_id < 0) as notes_on_visits,"
+        " (select count(*) from marts.fct_claims) as claims,"
+        " (select count(*) from marts.fct_claims where claim_id < 0 and clinician_id is not null) as amd_claims,"
+        " (select count(*) from marts.fct_appointments where is_minor_on_date) as minor_sessions"
     )
     assert counts["store_appointments"] == counts["store_ids"] == 0
     assert counts["appointments"] == len(practice.tables["appointments"].rows)
     assert counts["moved"] == rescheduled > 0
     assert counts["notes_on_visits"] > 0
+    # The claims are AdvancedMD's (claim status), each with its clinician; minors are known from its visits.
+    assert counts["claims"] == counts["amd_claims"] == deleted["claims"]
+    assert counts["minor_sessions"] > 0
 
     gaps = {k for k in from_store if k[0] in NOT_YET_FROM_ADVANCEDMD}
     _assert_equal_measures(

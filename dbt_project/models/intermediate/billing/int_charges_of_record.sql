@@ -4,10 +4,10 @@
     store: the store's charges.
     advancedmd: one row per AdvancedMD charge line (int_advancedmd_charges_linked). AdvancedMD's row wins for
     what it holds: CPT code, modifiers, units, amount, date of service, entry time, client (patient link) and
-    clinician (provider link, else the store's). The store charge of the same line fills what AdvancedMD's
-    API does not give us: the note, the claim, the charge status and the billing hold. The running totals are
-    AdvancedMD's payments and write-offs (gettxhistory). A line with no store counterpart is UNBILLED, not on
-    hold. -#}
+    clinician (provider link, else the store's), and the claim: the latest AdvancedMD claim of its visit
+    (fct_claims). The store charge of the same line fills what AdvancedMD's API does not give us: the note, the
+    charge status and the billing hold. The running totals are AdvancedMD's payments and write-offs
+    (gettxhistory). A line with no store counterpart is UNBILLED, not on hold. -#}
 {% if system_of_record('billing') == 'advancedmd' %}
     with
 
@@ -21,6 +21,16 @@
 
     transactions as (
         select * from {{ ref('stg_advancedmd__transactions') }}
+    ),
+
+    visit_claims as (
+        -- A resubmission is a new claim: the line is on the latest one (fct_claims' id for it).
+        select
+            office_key,
+            advancedmd_visit_id,
+            -max(advancedmd_claim_id) as claim_id
+        from {{ ref('stg_advancedmd__claims') }}
+        group by 1, 2
     ),
 
     totals as (
@@ -43,7 +53,7 @@
             coalesce(lines.linked_clinician_id, store.clinician_id) as clinician_id,
             lines.appointment_id,
             store.note_id,
-            store.claim_id,
+            visit_claims.claim_id,
             store.created_by_user_id,
             lines.cpt_code,
             lines.modifiers,
@@ -64,6 +74,9 @@
         left join totals
             on lines.office_key = totals.office_key
             and lines.advancedmd_charge_id = totals.advancedmd_charge_id
+        left join visit_claims
+            on lines.office_key = visit_claims.office_key
+            and lines.advancedmd_visit_id = visit_claims.advancedmd_visit_id
     )
 
     select * from final

@@ -63,6 +63,7 @@ linked as (
         visits.seen_at,
         visits.confirmed_at,
         visits.created_by,
+        visits.is_minor_on_date,
         visits.created_at,
         visits.modified_at,
         row_number() over (

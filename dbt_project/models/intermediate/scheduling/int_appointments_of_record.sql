@@ -7,8 +7,9 @@
     CONFIRMED), type, clinician (provider link), booking time (CreatedAt), arrival (ArriveTime), the clinician
     taking the client in (SeenTime), telehealth (facility) and online booking (entered by the portal's user).
     The store appointment of the same session (client, start), where there is one, fills what AdvancedMD does
-    not hold: recurrence, the minor flag (the date of birth stays in the store), the moved-from link, and the
-    cancellation reason and status time while both systems agree on the status. The row keeps the store's
+    not hold: recurrence, the moved-from link, the cancellation reason and status time while both systems agree
+    on the status, and the minor flag when AdvancedMD has no date of birth for the patient (its flag, derived
+    at landing from AdvancedMD's date of birth, wins otherwise). The row keeps the store's
     appointment id, so notes and charges still join; a visit with no store counterpart gets the negative
     visit id (never a store id), which is also how a note names an AdvancedMD visit
     (stg_operational__clinical_notes). Store appointments with no visit are not the record's and are left out,
@@ -44,7 +45,7 @@
             visits.is_telehealth,
             visits.is_booked_online,
             store.is_recurring,
-            store.is_minor_on_date,
+            coalesce(visits.is_minor_on_date, store.is_minor_on_date) as is_minor_on_date,
             visits.visit_date as appointment_date,
             visits.start_at,
             visits.start_at + visits.duration_minutes * interval '1 minute' as end_at,

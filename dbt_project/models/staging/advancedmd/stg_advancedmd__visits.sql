@@ -30,6 +30,9 @@ renamed as (
         confirmed_at,
         -- The AdvancedMD user (login) who entered the visit.
         upper(trim(created_by)) as created_by,
+        -- Derived at landing from the patient's date of birth (which never lands) by the store's MINOR_CONSENT
+        -- rule; null when AdvancedMD has no date of birth or the rule was not given to the landing.
+        client_is_minor_on_visit_date as is_minor_on_date,
         created_at,
         modified_at,
         landed_at
