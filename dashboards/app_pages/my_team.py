@@ -94,6 +94,7 @@ def render(team, team_alerts) -> None:
             "Notes > 7 days": "unsigned_note_backlog_status",
             "Same-day doc %": "same_day_documentation_rate_status",
         },
+        paging=ui.Paging(noun="clinicians", search="Clinician", filter_by="Status"),
     )
     ui.status_legend()
 

@@ -13,6 +13,7 @@ from dashboards.data.overview import MATRIX_KEYS, PLAN_REDS, load_overview
 from dashboards.data.status import REVENUE_TARGET_ALERT_PCT, Status
 
 PAGE = "practice_overview"
+SECTIONS = ["Revenue cycle health", "Capacity planning"]
 
 
 def body(user, scope) -> None:
@@ -97,7 +98,7 @@ def render(data) -> None:
         f"Status from the warehouse's green / amber / red of the five measures for {data.month_label}: "
         f"performance plan when {PLAN_REDS} or more are past their alert threshold, needs coaching when any "
         'other is off benchmark, excellent when all are at benchmark. "Why" names the measures. Plans % and '
-        "late notes are counted today."
+        "late notes are counted today. Those needing attention come first."
     )
     # Unrounded: ui.table writes every value to one decimal the way the cards do (a polars round gave
     # 95.4 here for the 95.35 that My Practice shows as 95.3).
@@ -151,6 +152,7 @@ def render(data) -> None:
             "Plans %": "treatment_plan_currency_status",
             "Late notes": "unsigned_note_backlog_status",
         },
+        paging=ui.Paging(noun="clinicians", search="Clinician", filter_by="Status"),
     )
     ui.status_legend()
 
@@ -174,6 +176,22 @@ def render(data) -> None:
     )
     ui.csv_button(data.georgia, "ov_georgia", "georgia_compliance.csv")
 
+    # One of the two sections at a time: Streamlit draws every element a run sends (a tab's body too), and the
+    # capacity chart and table are the page's heaviest below the matrix.
+    section = st.segmented_control("Section", SECTIONS, default=SECTIONS[0], key="ov_section") or SECTIONS[0]
+    if section == "Revenue cycle health":
+        revenue_cycle(data, defs)
+    else:
+        capacity_planning(data, defs)
+
+    st.subheader("Alerts and action items")
+    if not data.action_items:
+        st.success("Nothing escalated to the administrator.")
+    for status, text in data.action_items:
+        ui.status_line(status, text)
+
+
+def revenue_cycle(data, defs) -> None:
     # Two cards a row: each label has room for its period.
     st.subheader("Revenue cycle health")
     cols = [c for _ in range(0, len(data.revenue_cycle), 2) for c in st.columns(2)]
@@ -193,6 +211,8 @@ def render(data) -> None:
             + "; change against the month before.",
         )
 
+
+def capacity_planning(data, defs) -> None:
     st.subheader("Capacity planning")
     c1, c2, c3 = st.columns(3)
     for col, key in zip((c1, c2), ("schedule_fill_rate", "prime_time_utilization"), strict=True):
@@ -232,12 +252,6 @@ def render(data) -> None:
         empty="No availability templates yet: add clinician availability to plan capacity.",
         file_name="capacity_by_week.csv",
     )
-
-    st.subheader("Alerts and action items")
-    if not data.action_items:
-        st.success("Nothing escalated to the administrator.")
-    for status, text in data.action_items:
-        ui.status_line(status, text)
 
 
 def _revenue_note(revenue) -> str:
