@@ -32,6 +32,13 @@ PAGE_ROWS = 25
 # Streamlit's :colour[...] / :material/...: directives or $LaTeX$.
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _STATUS_COLOURS = {s: s.colour for s in Status}
+# The nearest of Streamlit's Markdown colours to each status colour (a dot before a line of text).
+_MARKDOWN_COLOURS = {
+    Status.GOOD: "green",
+    Status.REVIEW: "orange",
+    Status.URGENT: "red",
+    Status.UNKNOWN: "gray",
+}
 # Cards are containers keyed `status-<name>-<slug>`; Streamlit gives each the class `st-key-<key>`.
 _CSS = (
     "<style>"
@@ -331,23 +338,21 @@ def metric_card(
 
 def status_line(status: Status, text: str) -> None:
     """One line of alerts / nudges / coaching with a dot in its status colour (the text may hold client names)."""
-    colour = _STATUS_COLOURS[status]
-    st.markdown(
-        f'<span style="color:{colour}; font-size:1.2em">●</span> {plain(text)}', unsafe_allow_html=True
-    )
+    st.markdown(f"{_dot(status)} {plain(text)}")
 
 
 def status_legend() -> None:
-    dots = {
-        s: f'<span style="color:{_STATUS_COLOURS[s]}">●</span>'
-        for s in (Status.GOOD, Status.REVIEW, Status.URGENT)
-    }
     st.caption(
-        f"{dots[Status.GOOD]} at or past the benchmark · {dots[Status.REVIEW]} between the benchmark and the alert "
-        f"threshold · {dots[Status.URGENT]} past the alert threshold — benchmarks and thresholds from the metric "
-        "dictionary",
-        unsafe_allow_html=True,
+        f"{_dot(Status.GOOD)} at or past the benchmark · {_dot(Status.REVIEW)} between the benchmark and the alert "
+        f"threshold · {_dot(Status.URGENT)} past the alert threshold — benchmarks and thresholds from the metric "
+        "dictionary"
     )
+
+
+def _dot(status: Status) -> str:
+    # Streamlit's own colour directive, not an HTML span: Markdown that allows HTML goes through a second, HTML
+    # parse in the browser (rehype-raw), which took more of Practice Overview's first paint than its charts.
+    return f":{_MARKDOWN_COLOURS[status]}[●]"
 
 
 def clinician_picker(
