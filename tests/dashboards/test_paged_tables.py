@@ -13,7 +13,7 @@ import re
 import pytest
 
 from dashboards.components import ui
-from tests.dashboards.conftest import shown_text, table_with
+from tests.dashboards.conftest import chart_specs, shown_text, table_with
 from tests.dashboards.test_pages import WEEK, open_page, warehouse
 
 PAGE_ROWS = 5
@@ -140,3 +140,22 @@ def test_the_overview_draws_capacity_only_when_chosen(demo_env):
         [WEEK - dt.timedelta(weeks=8), WEEK + dt.timedelta(weeks=4)],
     )
     assert shown["booked_slots"].tolist() == [int(b) for b in expected["booked"]]
+
+
+@pytest.mark.parametrize(
+    ("role", "page", "open_charts"),
+    [
+        ("ADMIN", "practice_overview", lambda at: at.toggle(key="ov_trends").set_value(True)),
+        (
+            "SUPERVISOR",
+            "my_team",
+            lambda at: at.button_group(key="team_trend_metric").set_value("no_show_rate"),
+        ),
+    ],
+)
+def test_trend_charts_are_drawn_when_asked_for(demo_env, role, page, open_charts):
+    at = open_page(demo_env, role, page)
+    assert not chart_specs(at), "no chart on the first paint"
+    open_charts(at).run()
+    assert not at.exception, at.exception
+    assert chart_specs(at), "the demo practice has months to chart"
