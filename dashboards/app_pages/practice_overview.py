@@ -13,7 +13,6 @@ from dashboards.data.overview import MATRIX_KEYS, PLAN_REDS, load_overview
 from dashboards.data.status import REVENUE_TARGET_ALERT_PCT, Status
 
 PAGE = "practice_overview"
-SECTIONS = ["Revenue cycle health", "Capacity planning"]
 
 
 def body(user, scope) -> None:
@@ -162,13 +161,8 @@ def render(data) -> None:
     )
     ui.csv_button(data.georgia, "ov_georgia", "georgia_compliance.csv")
 
-    # One of the two sections at a time: Streamlit draws every element a run sends (a tab's body too), and the
-    # capacity chart and table are the page's heaviest below the matrix.
-    section = st.segmented_control("Section", SECTIONS, default=SECTIONS[0], key="ov_section") or SECTIONS[0]
-    if section == "Revenue cycle health":
-        revenue_cycle(data, defs)
-    else:
-        capacity_planning(data, defs)
+    revenue_cycle(data, defs)
+    capacity_planning(data, defs)
 
     st.subheader("Alerts and action items")
     if not data.action_items:
@@ -252,6 +246,9 @@ def capacity_planning(data, defs) -> None:
             f"to {row['weekly_session_target']}.",
         )
     st.info(ui.plain(data.recommendation), icon=":material/lightbulb:")
+    # The weeks on demand, as the 12 months above: a chart and a data grid are the costliest elements to draw.
+    if not st.toggle("Show the weeks", key="ov_capacity_weeks"):
+        return
     if not capacity.is_empty():
         show(capacity_chart(capacity, this_week), "ov_capacity_chart")
     ui.table(

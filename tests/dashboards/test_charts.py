@@ -19,10 +19,9 @@ def _main_layer(spec: dict) -> dict:
 
 
 def _overview_trends(at) -> list[dict]:
-    at.toggle(key="ov_trends").set_value(True).run()
-    specs = chart_specs(at)
-    at.button_group(key="ov_section").set_value("Capacity planning").run()
-    return specs + chart_specs(at)
+    at.toggle(key="ov_trends").set_value(True)
+    at.toggle(key="ov_capacity_weeks").set_value(True).run()
+    return chart_specs(at)
 
 
 def _team_trend(at) -> list[dict]:

@@ -1,6 +1,6 @@
 """The clinician tables of Practice Overview and My Team a page at a time (issue 12, speed): no clinician is out
 of reach, those needing attention come first, and the status counts and action items still cover every
-clinician, not the page on screen. Also the overview's lower sections, drawn one at a time.
+clinician, not the page on screen. Also the charts and the weekly capacity table, drawn when asked for.
 
 The demo practice has 12 clinicians, under a page; `ui.PAGE_ROWS` is lowered so that it takes three pages.
 """
@@ -119,20 +119,15 @@ def test_filter_and_search_narrow_the_matrix(demo_env, short_pages):
     assert any("No clinicians match" in i.value for i in at.info)
 
 
-def test_the_overview_draws_capacity_only_when_chosen(demo_env):
+def test_the_overview_draws_the_capacity_weeks_when_asked_for(demo_env):
     at = open_page(demo_env, "ADMIN", "practice_overview")
     labels = [m.label for m in at.metric]
-    assert any(label.startswith("Days in Accounts Receivable") for label in labels), (
-        "revenue cycle by default"
-    )
-    assert "Booked this week" not in labels
+    assert any(label.startswith("Days in Accounts Receivable") for label in labels)
+    assert "Booked this week" in labels, "the capacity cards are always there"
     assert table_with(at, "week_start", "booked_slots", required=False) is None
 
-    at.button_group(key="ov_section").set_value("Capacity planning").run()
+    at.toggle(key="ov_capacity_weeks").set_value(True).run()
     assert not at.exception, at.exception
-    labels = [m.label for m in at.metric]
-    assert "Booked this week" in labels
-    assert not any(label.startswith("Days in Accounts Receivable") for label in labels)
     shown = table_with(at, "week_start", "booked_slots")
     expected = warehouse(
         "select sum(booked_slots) as booked from marts.fct_clinician_capacity_weekly "
@@ -140,6 +135,7 @@ def test_the_overview_draws_capacity_only_when_chosen(demo_env):
         [WEEK - dt.timedelta(weeks=8), WEEK + dt.timedelta(weeks=4)],
     )
     assert shown["booked_slots"].tolist() == [int(b) for b in expected["booked"]]
+    assert chart_specs(at), "the capacity chart"
 
 
 @pytest.mark.parametrize(
