@@ -28,6 +28,8 @@ NAV_NOTICE_KEY = "nav_notice"
 # Rows a paged table shows at a time: a whole practice's clinicians (100 on the large practice) drawn at once made
 # the page's first paint slow, and nobody reads past the first screenful of an attention-first list.
 PAGE_ROWS = 25
+# st.dataframe's row height (the header's too) and its frame, in px.
+_GRID_ROW_PX, _GRID_BORDER_PX = 35, 3
 # CommonMark lets any ASCII punctuation be backslash-escaped; escaped, none of it starts Markdown, HTML,
 # Streamlit's :colour[...] / :material/...: directives or $LaTeX$.
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
@@ -245,6 +247,9 @@ def table(
     if limit is not None and shown.height > limit:
         st.caption(f"Showing the first {limit} of {shown.height} rows; the CSV has them all.")
         shown = shown.head(limit)
+    if paging is not None and height == "auto":
+        # The whole page on screen: "auto" stops at ten rows and scrolls the rest inside the grid.
+        height = _GRID_ROW_PX * (shown.height + 1) + _GRID_BORDER_PX
     config = _column_config(shown, column_config)
     if colour_by:
         shown, pills = _coloured(shown, colour_by)
