@@ -94,6 +94,7 @@ def render(team, team_alerts) -> None:
             "Notes > 7 days": "unsigned_note_backlog_status",
             "Same-day doc %": "same_day_documentation_rate_status",
         },
+        paging=ui.Paging(noun="clinicians", search="Clinician", filter_by="Status"),
     )
     ui.status_legend()
 
@@ -148,13 +149,13 @@ def render(team, team_alerts) -> None:
     if trend.is_empty():
         st.info("No monthly figures yet.")
         return
-    key = st.radio(
-        "Measure",
-        list(TEAM_KEYS),
-        format_func=lambda k: defs[k].label,
-        horizontal=True,
-        key="team_trend_metric",
+    # Drawn once a measure is picked: the chart library is the largest script a first visit fetches and compiles.
+    key = st.segmented_control(
+        "Measure", list(TEAM_KEYS), format_func=lambda k: defs[k].label, key="team_trend_metric"
     )
+    if key is None:
+        st.caption("Pick a measure to chart the team's last months against its benchmark.")
+        return
     series = trend.filter(pl.col("metric_key") == key)
     show(team_trend(series, defs[key]), "team_trend_chart")
 

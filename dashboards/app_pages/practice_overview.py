@@ -73,31 +73,17 @@ def render(data) -> None:
         status=acceptance.status,
         change=acceptance.change,
     )
-    t1, t2 = st.columns(2)
-    if not data.kvr_trend.is_empty():
-        show(team_trend(data.kvr_trend, defs["kept_visit_rate"]), "ov_kvr_trend", t1)
-    if not data.revenue_trend.is_empty():
-        show(
-            bars(
-                data.revenue_trend,
-                "month_start",
-                "revenue_amount",
-                x_title="Month",
-                y_title="Revenue ($)",
-                title="Revenue by month",
-                target=revenue.target,
-                alert_pct=REVENUE_TARGET_ALERT_PCT,
-            ),
-            "ov_revenue_trend",
-            t2,
-        )
+    # The charts on demand: the chart library is the largest script a first visit fetches and compiles, and on the
+    # large practice these two were a sixth of the browser's work for the whole page.
+    if st.toggle("Show the last 12 months", key="ov_trends"):
+        trends(data, defs)
 
     st.subheader(f"Clinician performance matrix ({data.month_label})")
     st.caption(
         f"Status from the warehouse's green / amber / red of the five measures for {data.month_label}: "
         f"performance plan when {PLAN_REDS} or more are past their alert threshold, needs coaching when any "
         'other is off benchmark, excellent when all are at benchmark. "Why" names the measures. Plans % and '
-        "late notes are counted today."
+        "late notes are counted today. Those needing attention come first."
     )
     # Unrounded: ui.table writes every value to one decimal the way the cards do (a polars round gave
     # 95.4 here for the 95.35 that My Practice shows as 95.3).
@@ -151,6 +137,7 @@ def render(data) -> None:
             "Plans %": "treatment_plan_currency_status",
             "Late notes": "unsigned_note_backlog_status",
         },
+        paging=ui.Paging(noun="clinicians", search="Clinician", filter_by="Status"),
     )
     ui.status_legend()
 
@@ -174,6 +161,39 @@ def render(data) -> None:
     )
     ui.csv_button(data.georgia, "ov_georgia", "georgia_compliance.csv")
 
+    revenue_cycle(data, defs)
+    capacity_planning(data, defs)
+
+    st.subheader("Alerts and action items")
+    if not data.action_items:
+        st.success("Nothing escalated to the administrator.")
+    for status, text in data.action_items:
+        ui.status_line(status, text)
+
+
+def trends(data, defs) -> None:
+    revenue = data.revenue
+    t1, t2 = st.columns(2)
+    if not data.kvr_trend.is_empty():
+        show(team_trend(data.kvr_trend, defs["kept_visit_rate"]), "ov_kvr_trend", t1)
+    if not data.revenue_trend.is_empty():
+        show(
+            bars(
+                data.revenue_trend,
+                "month_start",
+                "revenue_amount",
+                x_title="Month",
+                y_title="Revenue ($)",
+                title="Revenue by month",
+                target=revenue.target,
+                alert_pct=REVENUE_TARGET_ALERT_PCT,
+            ),
+            "ov_revenue_trend",
+            t2,
+        )
+
+
+def revenue_cycle(data, defs) -> None:
     # Two cards a row: each label has room for its period.
     st.subheader("Revenue cycle health")
     cols = [c for _ in range(0, len(data.revenue_cycle), 2) for c in st.columns(2)]
@@ -193,6 +213,8 @@ def render(data) -> None:
             + "; change against the month before.",
         )
 
+
+def capacity_planning(data, defs) -> None:
     st.subheader("Capacity planning")
     c1, c2, c3 = st.columns(3)
     for col, key in zip((c1, c2), ("schedule_fill_rate", "prime_time_utilization"), strict=True):
@@ -224,6 +246,9 @@ def render(data) -> None:
             f"to {row['weekly_session_target']}.",
         )
     st.info(ui.plain(data.recommendation), icon=":material/lightbulb:")
+    # The weeks on demand, as the 12 months above: a chart and a data grid are the costliest elements to draw.
+    if not st.toggle("Show the weeks", key="ov_capacity_weeks"):
+        return
     if not capacity.is_empty():
         show(capacity_chart(capacity, this_week), "ov_capacity_chart")
     ui.table(
@@ -232,12 +257,6 @@ def render(data) -> None:
         empty="No availability templates yet: add clinician availability to plan capacity.",
         file_name="capacity_by_week.csv",
     )
-
-    st.subheader("Alerts and action items")
-    if not data.action_items:
-        st.success("Nothing escalated to the administrator.")
-    for status, text in data.action_items:
-        ui.status_line(status, text)
 
 
 def _revenue_note(revenue) -> str:

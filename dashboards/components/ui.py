@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import polars as pl
 import pyarrow as pa
@@ -24,10 +25,23 @@ from dashboards.data.warehouse import WarehouseNotReady
 from operational_api.auth import SignedInUser
 
 NAV_NOTICE_KEY = "nav_notice"
+# Rows a paged table shows at a time (a whole practice is 100 clinicians on the large practice): one screenful of an
+# attention-first list, all of it on screen rather than scrolled inside the grid; the filter and the search reach
+# the rest, and the first paint sends and draws a quarter of the rows.
+PAGE_ROWS = 25
+# st.dataframe's row height (the header's too) and its frame, in px.
+_GRID_ROW_PX, _GRID_BORDER_PX = 35, 3
 # CommonMark lets any ASCII punctuation be backslash-escaped; escaped, none of it starts Markdown, HTML,
 # Streamlit's :colour[...] / :material/...: directives or $LaTeX$.
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _STATUS_COLOURS = {s: s.colour for s in Status}
+# The nearest of Streamlit's Markdown colours to each status colour (a dot before a line of text).
+_MARKDOWN_COLOURS = {
+    Status.GOOD: "green",
+    Status.REVIEW: "orange",
+    Status.URGENT: "red",
+    Status.UNKNOWN: "gray",
+}
 # Cards are containers keyed `status-<name>-<slug>`; Streamlit gives each the class `st-key-<key>`.
 _CSS = (
     "<style>"
@@ -145,6 +159,57 @@ def _cell_text(value) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Paging:
+    """How a long table is read a page at a time: `search` is the column a typed text is looked for in (the
+    person's name), `filter_by` a column whose values can be picked one at a time, each offered with its count
+    over the whole table (so the choice doubles as the table's summary), and `noun` what a row is."""
+
+    noun: str
+    search: str
+    filter_by: str | None = None
+    page_rows: int | None = None  # None: PAGE_ROWS, read when the table is drawn
+
+
+def _page(frame: pl.DataFrame, key: str, paging: Paging) -> pl.DataFrame:
+    """The rows of `frame` to put on screen, in the frame's own order (sort it by importance first), with the
+    controls that reach every other row: a filter, a search and the page."""
+    rows = paging.page_rows or PAGE_ROWS
+    if frame.height <= rows:
+        return frame  # one page: nothing to reach, no controls
+    filter_col, search_col, page_col = st.columns([5, 3, 2], vertical_alignment="bottom")
+    if paging.filter_by is not None:
+        counts = dict(frame.group_by(paging.filter_by, maintain_order=True).len().iter_rows())
+        chosen = filter_col.segmented_control(
+            paging.filter_by,
+            list(counts),
+            format_func=lambda value: f"{value} ({counts[value]})",
+            key=f"{key}_filter",
+            help=f"The counts cover all {frame.height} {paging.noun}; pick one to list only those",
+        )
+        if chosen is not None and chosen in counts:
+            frame = frame.filter(pl.col(paging.filter_by) == chosen)
+    needle = search_col.text_input(
+        f"Find {paging.noun}", key=f"{key}_search", placeholder="Part of a name"
+    ).strip()
+    if needle:
+        frame = frame.filter(
+            pl.col(paging.search).str.to_lowercase().str.contains(needle.lower(), literal=True)
+        )
+    pages = max(1, -(-frame.height // rows))
+    page_key = f"{key}_page"
+    if st.session_state.get(page_key, 0) >= pages:  # a narrower filter or search left fewer pages
+        st.session_state[page_key] = 0
+    page = page_col.selectbox(
+        "Rows",
+        range(pages),
+        format_func=lambda p: f"{p * rows + 1}–{min((p + 1) * rows, frame.height)} of {frame.height}",
+        key=page_key,
+        disabled=pages == 1,
+    )
+    return frame.slice(page * rows, rows)
+
+
 def table(
     frame: pl.DataFrame,
     key: str,
@@ -155,25 +220,37 @@ def table(
     colour_by: dict[str, str] | None = None,
     limit: int | None = None,
     clients: Iterable[int] | None = None,
+    paging: Paging | None = None,
 ) -> None:
     """A table with its CSV download, or the empty state saying what to do.
 
     The clients it shows are noted for the audit log: `clients` when the page dropped the frame's `client_id`
-    (or alert entity) columns before showing it, else those columns of `frame` itself.
+    (or alert entity) columns before showing it, else those columns of the rows on screen.
 
     `colour_by` maps a shown column to a column holding Status names: its cells show as pills in the
     status colour and the status column is left off the screen (the CSV keeps both, values and words). `limit` caps the rows
-    on screen (the first ones, so sort by importance); the CSV always has every row.
+    on screen (the first ones, so sort by importance); `paging` shows a page of rows at a time with a filter
+    and a search that reach every other row. The CSV always has every row.
     """
     if frame.is_empty():
         st.info(empty)
         return
+    shown = frame if paging is None else _page(frame, key, paging)
     client_ids = audit_trail.client_ids_in(frame) if clients is None else [int(c) for c in clients]
-    audit_trail.shown(client_ids)
-    shown = frame
-    if limit is not None and frame.height > limit:
-        st.caption(f"Showing the first {limit} of {frame.height} rows; the CSV has them all.")
-        shown = frame.head(limit)
+    # A page of a paged table shows only its own clients (unless the page named them: then all of them).
+    audit_trail.shown(
+        client_ids if shown is frame or clients is not None else audit_trail.client_ids_in(shown)
+    )
+    if shown.is_empty():
+        st.info(f"No {paging.noun} match the filter and search.")
+        csv_button(frame, key, file_name, clients=client_ids)
+        return
+    if limit is not None and shown.height > limit:
+        st.caption(f"Showing the first {limit} of {shown.height} rows; the CSV has them all.")
+        shown = shown.head(limit)
+    if paging is not None and height == "auto":
+        # The whole page on screen: "auto" stops at ten rows and scrolls the rest inside the grid.
+        height = _GRID_ROW_PX * (shown.height + 1) + _GRID_BORDER_PX
     config = _column_config(shown, column_config)
     if colour_by:
         shown, pills = _coloured(shown, colour_by)
@@ -267,23 +344,21 @@ def metric_card(
 
 def status_line(status: Status, text: str) -> None:
     """One line of alerts / nudges / coaching with a dot in its status colour (the text may hold client names)."""
-    colour = _STATUS_COLOURS[status]
-    st.markdown(
-        f'<span style="color:{colour}; font-size:1.2em">●</span> {plain(text)}', unsafe_allow_html=True
-    )
+    st.markdown(f"{_dot(status)} {plain(text)}")
 
 
 def status_legend() -> None:
-    dots = {
-        s: f'<span style="color:{_STATUS_COLOURS[s]}">●</span>'
-        for s in (Status.GOOD, Status.REVIEW, Status.URGENT)
-    }
     st.caption(
-        f"{dots[Status.GOOD]} at or past the benchmark · {dots[Status.REVIEW]} between the benchmark and the alert "
-        f"threshold · {dots[Status.URGENT]} past the alert threshold — benchmarks and thresholds from the metric "
-        "dictionary",
-        unsafe_allow_html=True,
+        f"{_dot(Status.GOOD)} at or past the benchmark · {_dot(Status.REVIEW)} between the benchmark and the alert "
+        f"threshold · {_dot(Status.URGENT)} past the alert threshold — benchmarks and thresholds from the metric "
+        "dictionary"
     )
+
+
+def _dot(status: Status) -> str:
+    # Streamlit's own colour directive, not an HTML span: Markdown that allows HTML goes through a second, HTML
+    # parse in the browser (rehype-raw), which took more of Practice Overview's first paint than its charts.
+    return f":{_MARKDOWN_COLOURS[status]}[●]"
 
 
 def clinician_picker(
