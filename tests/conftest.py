@@ -212,9 +212,11 @@ def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Calla
     return var
 
 
-# A shared build serves a whole run: past run_cli's 10 minutes (a loaded machine: 2 cores running 6 helpers' tests
-# took longer) its failure would error every test reading it, so it gets 30.
-SHARED_BUILD_TIMEOUT = 1800
+# How long one step a test waits on (a build, a refresh, a dbt invocation, a job run in a subprocess) may take
+# before the test calls it hung. Generous on purpose: a loaded 2-core machine (several suites at once) made builds
+# and refreshes of a few minutes take over ten, and a shared build's failure errors every test reading it. Waits
+# that check a promised speed ("fails within a minute") keep their own figure.
+STEP_TIMEOUT = 1800
 
 
 def _build_practice(var: Path, practice_args: tuple[str, ...], env: dict[str, str]) -> None:
@@ -223,7 +225,6 @@ def _build_practice(var: Path, practice_args: tuple[str, ...], env: dict[str, st
         "--fresh",
         *practice_args,
         env={"MENTALSPACE_VAR_DIR": str(var), **env},
-        timeout=SHARED_BUILD_TIMEOUT,
     )
     # Kept for the PHI-in-logs scan (test_no_phi_in_logs.py): every line the build printed.
     (var / "build_output.log").write_text(result.stdout + result.stderr)
@@ -391,7 +392,9 @@ def built_medium_pg(tmp_path_factory: pytest.TempPathFactory) -> PgPractice:
     return build_once_pg(tmp_path_factory, "medium-practice", MEDIUM_PRACTICE)
 
 
-def run_cli(*args: str, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = STEP_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
     """Run `mentalspace` as a user would, in a subprocess with only the given deployment variables."""
     clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
     clean.update(env)

@@ -30,7 +30,7 @@ from ingest.advancedmd.ratelimit import is_peak
 from ingest.advancedmd.simulator import FaultConfig, SimulatorConfig, dataset_from_practice, start_simulator
 from ingest.advancedmd.simulator.dataset import SimVisit
 from operational_api.synthetic import Practice
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, STEP_TIMEOUT
 from tests.orchestration.advancedmd.conftest import (
     WINDOW,
     assert_tables_equal,
@@ -213,7 +213,7 @@ def test_a_peak_day_with_concurrent_runs_under_faults_is_exact(var_dir, practice
             ]
             runs = []
             for proc in procs:
-                out, err = proc.communicate(timeout=600)
+                out, err = proc.communicate(timeout=STEP_TIMEOUT)
                 assert proc.returncode == 0, err[-3000:]
                 runs.append(json.loads(out.strip().splitlines()[-1])["runs"])
             changes.join(timeout=60)
