@@ -24,7 +24,7 @@ from operational_api import mfa
 from operational_api.db import get_engine
 from operational_api.models_credentials import MfaRecoveryCode
 from operational_api.settings import database_url
-from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, build_once, copy_practice
+from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, build_once, copy_practice, shared_build
 
 APP = str(REPO_ROOT / "dashboards" / "streamlit_app.py")
 # Nine clinicians give two supervisors, so a supervisor has clinicians outside their team.
@@ -38,7 +38,7 @@ def _fresh_streamlit_cache():
     st.cache_resource.clear()
 
 
-@pytest.fixture(scope="session")
+@shared_build
 def built_demo(tmp_path_factory) -> Path:
     """The var/ folder of a demo practice built through `mentalspace build` (once per run).
 

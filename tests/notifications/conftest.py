@@ -11,11 +11,11 @@ import pytest
 from operational_api.db import get_engine
 from operational_api.notifications.loopback import LoopbackSmtp
 from operational_api.notifications.smtp import parse_smtp_url
-from tests.conftest import DEPLOYMENT_VARS, copy_store, run_cli, shared_once
+from tests.conftest import DEPLOYMENT_VARS, copy_store, run_cli, shared_build, shared_once
 from tests.notifications import practice
 
 
-@pytest.fixture(scope="session")
+@shared_build
 def built_practice(tmp_path_factory) -> Path:
     """var/ of the hand-built practice, store -> warehouse -> dbt (MENTALSPACE_TEST_NOTIFY_PRACTICE reuses one)."""
     reuse = os.environ.get("MENTALSPACE_TEST_NOTIFY_PRACTICE")

@@ -251,6 +251,10 @@ def create_advancedmd_landing_tables(world: AmdWorld) -> None:
     ).success
 
 
+# The AdvancedMD staging models and int_appointments_unioned with everything it reads.
+UNIONED_APPOINTMENTS = ("path:models/staging/advancedmd", "+int_appointments_unioned")
+
+
 def dbt(command: str, select: tuple[str, ...], exclude: tuple[str, ...] = (), **env_vars: str) -> None:
     """One dbt command on this test's warehouse (`env_vars` added to its environment); fails the test with dbt's
     error and failure lines."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.orchestration.advancedmd.conftest import (
+    UNIONED_APPOINTMENTS,
     AmdWorld,
     create_advancedmd_landing_tables,
     dbt,
@@ -17,14 +18,12 @@ from tests.orchestration.advancedmd.conftest import (
     warehouse_rows,
 )
 
-SELECT = ("path:models/staging/advancedmd", "+int_appointments_unioned")
-
 
 @pytest.mark.parametrize("amd", ["duckdb"], indirect=True)
 def test_staging_and_unioned_appointments_build_before_and_after_the_first_sync(amd: AmdWorld, practice):
     create_advancedmd_landing_tables(amd)
     land_operational(amd)
-    dbt("build", SELECT)
+    dbt("build", UNIONED_APPOINTMENTS)
     counts = warehouse_rows(
         "select source_system, count(*) as n from intermediate.int_appointments_unioned group by 1"
     )
@@ -32,7 +31,7 @@ def test_staging_and_unioned_appointments_build_before_and_after_the_first_sync(
 
     amd.sync()
     land_operational(amd)  # the store's patient links reach raw_operational
-    dbt("build", SELECT)
+    dbt("build", UNIONED_APPOINTMENTS)
 
     rows = warehouse_rows(
         """
