@@ -84,6 +84,7 @@ E2E_TESTS = (
     "tests/orchestration/advancedmd/test_cli.py::test_backfill_of_30_daily_partitions",
     "tests/orchestration/advancedmd/test_dbt.py",
     "tests/orchestration/advancedmd/test_peak_day.py",
+    "tests/orchestration/advancedmd/test_provider_links.py",
     "tests/orchestration/advancedmd/test_system_of_record.py",
     "tests/test_cli.py::test_rows_added_to_a_generated_practice_make_it_a_practices_own",
 )
