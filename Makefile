@@ -23,13 +23,15 @@ build: $(STAMP)
 	@$(BIN)/mentalspace build --fresh
 
 ## make test: the whole test suite (DuckDB always; PostgreSQL when MENTALSPACE_TEST_PG_URL is set)
+# --dist worksteal: a worker out of tests takes half of the other's queue. With xdist's default (load) the tests
+# queued on one worker stay there: one worker ran the last AdvancedMD and ERA tests for minutes while the other idled.
 test: $(STAMP)
-	@$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 ## make test-fast: the quick loop (under 3 min on 2 cores): every test but the end-to-end ones (marker e2e,
 ## tests/conftest.py), then the dbt unit tests on the smallest built practice
 test-fast: $(STAMP)
-	@$(BIN)/python -m pytest -n 2 -m "not e2e" $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -n 2 --dist worksteal -m "not e2e" $(PYTEST_ARGS)
 	@$(BIN)/python -m tests.dbt.unit_tests
 
 ## make lint: ruff's lint rules and its formatting (ruff format --check), and sqlfluff over the dbt models

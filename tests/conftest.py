@@ -7,13 +7,15 @@ warehouse -> dbt) costs tens of seconds to minutes; copying a built one costs we
   worker builds under a file lock, the others wait and reuse it). Sizes: SMALL_PRACTICE (`built_practice`),
   MEDIUM_PRACTICE (`built_medium`, `built_medium_pg`) and the dashboards' demo (`built_demo`,
   tests/dashboards/conftest.py). Use one of them rather than `mentalspace build` in a test; a new size only when no
-  existing one can carry the test's assertions, made with `build_once` / `build_once_pg`.
+  existing one can carry the test's assertions, made with `build_once` / `build_once_pg` in a `@shared_build`
+  fixture: every worker starts building, in the background, the shared practices its collected tests read, so a
+  build overlaps the tests that need none instead of keeping a worker waiting.
 - Read a shared practice as it is; to change it (a write, a run, a dbt invocation: dbt writes its artifacts into
   var/), take a copy: `copy_practice` (a file copy of var/, the store through SQLite's backup API) or
   `copy_pg_practice` (`create database ... template`). Module-scoped copies where a module's tests can share one.
 - A PostgreSQL practice is a template database closed to connections, dropped at the run's end by the controller
   (pytest_sessionfinish); a test never connects to it, only to its copy.
-- Tests reading these fixtures are end-to-end (marker `e2e`, E2E_FIXTURES) automatically; a test building its own
+- Tests reading a `@shared_build` fixture are end-to-end (marker `e2e`) automatically; a test building its own
   practice is listed in E2E_TESTS.
 """
 
@@ -22,12 +24,15 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,9 +67,8 @@ DEPLOYMENT_VARS = (
 
 
 # End-to-end tests (marker `e2e`, left out of `make test-fast`): a practice built through the CLI, Dagster and dbt,
-# a real browser, a 10,000-claim remittance, or the API schema fuzz. Every test that reads a shared built practice (the fixtures below)
-# is one automatically; these are the modules and tests that build their own.
-E2E_FIXTURES = ("built_demo", "built_practice", "built_medium", "built_medium_pg")
+# a real browser, a 10,000-claim remittance, or the API schema fuzz. Every test that reads a shared built practice
+# (a `shared_build` fixture) is one automatically; these are the modules and tests that build their own.
 E2E_TESTS = (
     "tests/dashboards/test_browser.py",
     "tests/dashboards/test_browser_layout.py",
@@ -74,21 +78,26 @@ E2E_TESTS = (
     "tests/operational_api/api/test_schema_fuzz.py",
     "tests/operational_api/era/test_end_to_end.py",
     "tests/orchestration/test_dagster_swap.py",
+    "tests/orchestration/test_era_fan_out.py",
     "tests/orchestration/test_era_pipeline.py",
     "tests/orchestration/test_warehouse_swap.py",
     "tests/orchestration/advancedmd/test_cli.py::test_backfill_of_30_daily_partitions",
     "tests/orchestration/advancedmd/test_dbt.py",
     "tests/orchestration/advancedmd/test_peak_day.py",
+    "tests/orchestration/advancedmd/test_provider_links.py",
     "tests/orchestration/advancedmd/test_system_of_record.py",
     "tests/test_cli.py::test_rows_added_to_a_generated_practice_make_it_a_practices_own",
 )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the end-to-end tests `e2e` (see E2E_TESTS), so `pytest -m "not e2e"` is the fast loop."""
+    """Mark the end-to-end tests `e2e` (see E2E_TESTS), so `pytest -m "not e2e"` is the fast loop; run the tests
+    reading a shared practice after the others."""
     for item in items:
-        if item.nodeid.startswith(E2E_TESTS) or set(E2E_FIXTURES) & set(getattr(item, "fixturenames", ())):
+        if item.nodeid.startswith(E2E_TESTS) or _shared_builds_read(item):
             item.add_marker(pytest.mark.e2e)
+    # The tests reading a shared practice last, in their order: the others run while it is built ahead of need.
+    items.sort(key=lambda item: bool(_shared_builds_read(item)))
 
 
 @pytest.fixture
@@ -193,7 +202,8 @@ def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Calla
     """A var/ folder made by `make(var)` once per test run, whichever worker asks first.
 
     Even with pytest-xdist only one worker makes it: the first takes a lock in the run's shared temporary
-    folder and makes it, the others wait for it and reuse the result.
+    folder and makes it, the others wait for it and reuse the result. Built ahead of need (`shared_build`), a
+    practice someone else holds the lock of is left to them instead of waited for.
     """
     xdist_run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     root = tmp_path_factory.getbasetemp()
@@ -201,7 +211,10 @@ def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Calla
     shared.mkdir(parents=True, exist_ok=True)
     var = shared / "var"
     with open(shared / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (fcntl.LOCK_NB if _building_ahead.get() else 0))
+        except BlockingIOError:
+            raise _BeingBuilt(name) from None
         try:
             if not (shared / ".built").exists():
                 var.mkdir(exist_ok=True)
@@ -212,9 +225,80 @@ def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Calla
     return var
 
 
-# A shared build serves a whole run: past run_cli's 10 minutes (a loaded machine: 2 cores running 6 helpers' tests
-# took longer) its failure would error every test reading it, so it gets 30.
-SHARED_BUILD_TIMEOUT = 1800
+# ---- Shared builds made ahead of need --------------------------------------------------------------------------
+# A worker waiting on another's build of the practice its next test reads leaves a core idle. So each worker, once
+# it has collected the run, builds the shared practices its tests read in a background thread, one at a time, in
+# the order the tests come, while the tests that need none run; a build another worker already holds is left to it.
+# A test reaching a practice before it is done waits for it (shared_once), as it would have without this.
+
+_SHARED_BUILDS: set[Callable[..., object]] = set()
+_building_ahead: ContextVar[bool] = ContextVar("building_ahead", default=False)
+_ahead_done = threading.Event()
+_ahead_done.set()  # until a thread starts
+_stop_building_ahead = threading.Event()
+_cli_processes: set[subprocess.Popen[str]] = set()  # run_cli's children now running, for pytest_sessionfinish
+
+
+class _BeingBuilt(Exception):
+    """Raised ahead of need for a shared practice someone else is building."""
+
+
+def shared_build(make: Callable[[pytest.TempPathFactory], object]) -> Callable[..., object]:
+    """A session fixture that returns a shared practice, `make(tmp_path_factory)` (through shared_once), built
+    ahead of need for the tests that read it."""
+    _SHARED_BUILDS.add(make)
+    return pytest.fixture(scope="session")(make)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start building the shared practices this worker's collected tests read (each worker collects the whole run)."""
+    if session.config.option.collectonly:
+        return
+    builds = list(dict.fromkeys(make for item in session.items for make in _shared_builds_read(item)))
+    if builds:
+        factory = session.config._tmp_path_factory  # the object the tmp_path_factory fixture returns
+        _ahead_done.clear()
+        threading.Thread(
+            target=_build_ahead, args=(factory, builds), name="shared builds", daemon=True
+        ).start()
+
+
+def _shared_builds_read(item: pytest.Item) -> list[Callable[..., object]]:
+    """The `shared_build` fixtures a test reads, directly or through other fixtures."""
+    info = getattr(item, "_fixtureinfo", None)
+    return (
+        [d[-1].func for d in info.name2fixturedefs.values() if d[-1].func in _SHARED_BUILDS] if info else []
+    )
+
+
+def _build_ahead(factory: pytest.TempPathFactory, builds: list[Callable[..., object]]) -> None:
+    _building_ahead.set(True)
+    try:
+        for make in builds:
+            if _stop_building_ahead.is_set():
+                return
+            # A failed build is built again by the test reading it, which reports why.
+            with suppress(BaseException):
+                make(factory)
+    finally:
+        _ahead_done.set()
+
+
+def _end_building_ahead(interrupted: bool) -> None:
+    """No new build; the one under way is finished (another worker may need it), or killed when the run was cut."""
+    _stop_building_ahead.set()
+    if interrupted:
+        for process in list(_cli_processes):
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+    _ahead_done.wait(STEP_TIMEOUT)
+
+
+# How long one step a test waits on (a build, a refresh, a dbt invocation, a job run in a subprocess) may take
+# before the test calls it hung. Generous on purpose: a loaded 2-core machine (several suites at once) made builds
+# and refreshes of a few minutes take over ten, and a shared build's failure errors every test reading it. Waits
+# that check a promised speed ("fails within a minute") keep their own figure.
+STEP_TIMEOUT = 1800
 
 
 def _build_practice(var: Path, practice_args: tuple[str, ...], env: dict[str, str]) -> None:
@@ -223,7 +307,6 @@ def _build_practice(var: Path, practice_args: tuple[str, ...], env: dict[str, st
         "--fresh",
         *practice_args,
         env={"MENTALSPACE_VAR_DIR": str(var), **env},
-        timeout=SHARED_BUILD_TIMEOUT,
     )
     # Kept for the PHI-in-logs scan (test_no_phi_in_logs.py): every line the build printed.
     (var / "build_output.log").write_text(result.stdout + result.stderr)
@@ -275,7 +358,7 @@ def copy_store(store: Path, target: Path) -> None:
         src.backup(dst)
 
 
-@pytest.fixture(scope="session")
+@shared_build
 def built_practice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The smallest practice (SMALL_PRACTICE), built once per run; read it, or `copy_practice` it to change it."""
     return build_once(tmp_path_factory, "small-practice", SMALL_PRACTICE)
@@ -360,8 +443,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _RUN_ID = config.option.testrunuid
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The run's template databases, dropped once every worker is done with them (by the controller)."""
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Building ahead ended (each process); the run's template databases, dropped once every worker is done with
+    them (by the controller)."""
+    _end_building_ahead(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldfail))
     if hasattr(session.config, "workerinput") or not PG_ADMIN_URL:
         return
     import psycopg
@@ -379,28 +464,44 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 MEDIUM_PRACTICE = ("--clinicians", "4", "--months", "4", "--as-of", "2026-11-25")
 
 
-@pytest.fixture(scope="session")
+@shared_build
 def built_medium(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """MEDIUM_PRACTICE on the embedded path, built once per run; read it, or `copy_practice` it to change it."""
     return build_once(tmp_path_factory, "medium-practice", MEDIUM_PRACTICE)
 
 
-@pytest.fixture(scope="session")
+@shared_build
 def built_medium_pg(tmp_path_factory: pytest.TempPathFactory) -> PgPractice:
     """MEDIUM_PRACTICE on PostgreSQL, built once per run; `copy_pg_practice` gives a test or a module its copy."""
     return build_once_pg(tmp_path_factory, "medium-practice", MEDIUM_PRACTICE)
 
 
-def run_cli(*args: str, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    """Run `mentalspace` as a user would, in a subprocess with only the given deployment variables."""
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = STEP_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """Run `mentalspace` as a user would, in a subprocess with only the given deployment variables.
+
+    In a session of its own: a command past its timeout, or cut short with the run, is killed with the processes
+    it started (Dagster's, dbt)."""
     clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
     clean.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "mentalspace_cli.main", *args],
+    command = [sys.executable, "-m", "mentalspace_cli.main", *args]
+    with subprocess.Popen(
+        command,
         cwd=REPO_ROOT,
         env=clean,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-        check=False,
-    )
+        start_new_session=True,
+    ) as process:
+        _cli_processes.add(process)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            raise
+        finally:
+            _cli_processes.discard(process)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)

@@ -12,9 +12,15 @@ from sqlalchemy import MetaData, func, insert, select
 
 from operational_api.db import get_engine
 from operational_api.models import Client, Payer
-from tests.conftest import DEPLOYMENT_VARS, EDI835_SAMPLES, REPO_ROOT, needs_shared_samples, run_cli
-
-SMALL = ("--clinicians", "1", "--months", "1", "--as-of", "2026-11-25")
+from tests.conftest import (
+    DEPLOYMENT_VARS,
+    EDI835_SAMPLES,
+    REPO_ROOT,
+    SMALL_PRACTICE,
+    STEP_TIMEOUT,
+    needs_shared_samples,
+    run_cli,
+)
 
 
 def _assert_one_line_error(result, *fragments: str) -> None:
@@ -110,7 +116,7 @@ def _run_make_build(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         env={**clean, **env},
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=STEP_TIMEOUT,
         check=False,
     )
 
@@ -136,7 +142,7 @@ def test_make_build_refuses_a_store_holding_a_practices_own_client(store):
         # make exits 2 for any failed recipe; its own line says the command's exit code.
         assert "Error 2" in result.stderr, result.stderr
     else:
-        result = run_cli("build", "--fresh", *SMALL, env=env)
+        result = run_cli("build", "--fresh", *SMALL_PRACTICE, env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     refusal = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(refusal) == 1, result.stderr
@@ -148,17 +154,17 @@ def test_make_build_refuses_a_store_holding_a_practices_own_client(store):
 
 def test_rows_added_to_a_generated_practice_make_it_a_practices_own(store):
     url, env = store
-    assert run_cli("generate", *SMALL, env=env).returncode == 0
+    assert run_cli("generate", *SMALL_PRACTICE, env=env).returncode == 0
     _add(url, Payer, name="Hand-added payer", payer_code="HAND-1")
     before = _row_counts(url)
 
-    result = run_cli("build", "--fresh", *SMALL, env=env)
+    result = run_cli("build", "--fresh", *SMALL_PRACTICE, env=env)
     _assert_one_line_error(
         result, "refusing to replace the operational store", "not made by the generator", "--replace"
     )
     assert _row_counts(url) == before
 
-    replaced = run_cli("generate", "--replace", *SMALL, env=env)
+    replaced = run_cli("generate", "--replace", *SMALL_PRACTICE, env=env)
     assert replaced.returncode == 0, replaced.stderr
     after = _row_counts(url)
     assert after["payers"] == before["payers"] - 1

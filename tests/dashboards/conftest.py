@@ -24,9 +24,19 @@ from operational_api import mfa
 from operational_api.db import get_engine
 from operational_api.models_credentials import MfaRecoveryCode
 from operational_api.settings import database_url
-from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, build_once, copy_practice
+from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, build_once, copy_practice, shared_build
 
 APP = str(REPO_ROOT / "dashboards" / "streamlit_app.py")
+# How long one script run of the app may take before AppTest calls it hung: a page runs in seconds on an idle
+# machine, but 60 s timed out at load 25-50 (several suites on 2 cores).
+PAGE_RUN_TIMEOUT = 300
+
+
+def new_app() -> AppTest:
+    """The dashboards' app under AppTest, not run yet."""
+    return AppTest.from_file(APP, default_timeout=PAGE_RUN_TIMEOUT)
+
+
 # Nine clinicians give two supervisors, so a supervisor has clinicians outside their team.
 DEMO_ARGS = ("--clinicians", "9", "--months", "3", "--as-of", "2026-11-25")
 
@@ -38,7 +48,7 @@ def _fresh_streamlit_cache():
     st.cache_resource.clear()
 
 
-@pytest.fixture(scope="session")
+@shared_build
 def built_demo(tmp_path_factory) -> Path:
     """The var/ folder of a demo practice built through `mentalspace build` (once per run).
 
@@ -137,7 +147,7 @@ def sign_in(at: AppTest, var: Path, role: str) -> AppTest:
 
 def signed_in_app(var: Path, role: str) -> AppTest:
     """An AppTest signed in through the real sign-in form (password, then code) as the demo user of `role`."""
-    return sign_in(AppTest.from_file(APP, default_timeout=60).run(), var, role)
+    return sign_in(new_app().run(), var, role)
 
 
 def chart_specs(at: AppTest) -> list[dict]:

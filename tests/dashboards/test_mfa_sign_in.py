@@ -19,7 +19,7 @@ from operational_api import mfa
 from operational_api.auth import REFUSED, TRAINING_SUSPENDED, SignInThrottle
 from operational_api.db import session_scope
 from operational_api.services.users import CommandLineOperator, reset_mfa, set_password, unlock_user
-from tests.dashboards.conftest import APP, demo_logins
+from tests.dashboards.conftest import demo_logins, new_app
 
 PASSWORD = "Harbour-Lamp-42!"
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -66,7 +66,7 @@ def staff_member(var, index: int, *, enrolled: bool, training_ok: bool = True) -
 
 
 def password_step(email: str, password: str = PASSWORD) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = new_app().run()
     at.text_input(key="auth_email").input(email)
     at.text_input(key="auth_password").input(password)
     at.button[0].click().run()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from dashboards.access import PAGE_TITLES, PAGES_BY_ROLE
 from mentalspace_platform.environment import current_environment
 from mentalspace_platform.warehouse import Warehouse
-from tests.dashboards.conftest import APP, sign_in, signed_in_app, table_with
+from tests.dashboards.conftest import new_app, sign_in, signed_in_app, table_with
 
 AS_OF = dt.date(2026, 11, 25)
 WEEK, MONTH = dt.date(2026, 11, 23), dt.date(2026, 11, 1)
@@ -234,7 +233,7 @@ def test_reports_revenue_matches_the_revenue_mart(demo_env):
 def test_a_link_to_a_report_opens_that_report(demo_env):
     # Billing's first page is Reports: the link's `?report=` survives both sign-in steps (password, then
     # code), as a bookmark would.
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = new_app()
     at.query_params["report"] = "aging"
     sign_in(at.run(), demo_env, "BILLING")
     assert at.title[0].value == "Reports"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from streamlit.testing.v1 import AppTest
-
 from dashboards import auth
 from dashboards.auth import store_engine
 from mentalspace_platform.environment import current_environment
@@ -13,7 +11,7 @@ from mentalspace_platform.warehouse import Warehouse
 from operational_api.auth import REFUSED, SignInThrottle
 from operational_api.db import session_scope
 from operational_api.services.users import CommandLineOperator, set_password, unlock_user
-from tests.dashboards.conftest import APP, chart_specs, demo_logins, signed_in_app
+from tests.dashboards.conftest import chart_specs, demo_logins, new_app, signed_in_app
 
 
 def _latest(clinician_id: int | None, grain: str) -> float:
@@ -69,7 +67,7 @@ def test_wrong_password_is_refused_and_the_fifth_failure_locks(demo_env, monkeyp
     operator, now = CommandLineOperator("test"), dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with session_scope(store_engine()) as session:
         set_password(session, operator, user, "Harbour-Lamp-42!", source="cli", now=now)
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = new_app().run()
     for _ in range(5):
         at.text_input(key="auth_email").input(email)
         at.text_input(key="auth_password").input("not-the-password")
@@ -86,6 +84,6 @@ def test_wrong_password_is_refused_and_the_fifth_failure_locks(demo_env, monkeyp
 
 
 def test_page_says_what_to_do_before_the_first_build(var_dir):
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = new_app().run()
     assert not at.exception
     assert at.title[0].value == "Sign in"

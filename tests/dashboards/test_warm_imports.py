@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+from tests.conftest import STEP_TIMEOUT
 from tests.dashboards.conftest import APP
 
 # Imported by pages (pandas by Streamlit on a page's first table), never by the frame or the sign-in form.
@@ -38,7 +39,7 @@ def test_the_sign_in_form_leaves_the_pages_imports_done(var_dir):
         env=dict(os.environ),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=STEP_TIMEOUT,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]

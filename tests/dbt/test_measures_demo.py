@@ -14,7 +14,7 @@ import pytest
 from mentalspace_platform.environment import DBT_PROJECT_DIR, current_environment
 from mentalspace_platform.warehouse import Warehouse
 from orchestration.defs.dbt.project import DBT_EXECUTABLE
-from tests.conftest import copy_pg_practice, copy_practice
+from tests.conftest import STEP_TIMEOUT, copy_pg_practice, copy_practice
 
 # Whole months of the generated history (the first and the running month are partial).
 FULL_MONTHS = ("2026-08-01", "2026-09-01", "2026-10-01")
@@ -30,7 +30,7 @@ def _frames(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, l
         env={**os.environ, **environment.dbt_env()},
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=STEP_TIMEOUT,
         check=False,
     )
     assert unit_tests.returncode == 0, unit_tests.stdout[-4000:] + unit_tests.stderr[-2000:]

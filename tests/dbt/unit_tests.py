@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.conftest import DEPLOYMENT_VARS, SMALL_PRACTICE, run_cli
+from tests.conftest import DEPLOYMENT_VARS, SMALL_PRACTICE, STEP_TIMEOUT, run_cli
 
 
 def main() -> int:
@@ -43,7 +43,7 @@ def main() -> int:
             env={**os.environ, **current_environment().dbt_env()},
             capture_output=True,
             text=True,
-            timeout=900,
+            timeout=STEP_TIMEOUT,
             check=False,
         )
     summary = next((line for line in reversed(result.stdout.splitlines()) if "PASS=" in line), "")

@@ -18,7 +18,7 @@ import pytest
 
 from ingest.advancedmd.clock import ScaledClock
 from ingest.advancedmd.simulator import SimulatorConfig, SimulatorDataset, start_simulator
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, STEP_TIMEOUT
 
 PEAK_START = datetime(2025, 3, 10, 9, 0, tzinfo=ZoneInfo("America/Denver"))  # Monday, peak
 SPEED = 6.0
@@ -61,7 +61,7 @@ def _run_workers(limiter: str, tmp_path, database_url: str = "") -> tuple[list[f
         sent: list[float] = []
         errors: list[str] = []
         for proc in procs:
-            out, err = proc.communicate(timeout=120)
+            out, err = proc.communicate(timeout=STEP_TIMEOUT)
             assert proc.returncode == 0, err[-2000:]
             result = json.loads(out.strip().splitlines()[-1])
             sent += result["sent"]

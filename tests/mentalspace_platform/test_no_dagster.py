@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, STEP_TIMEOUT
 
 # Every module of both packages, found on disk, so a module added later is checked too.
 IMPORT_ALL = """
@@ -33,7 +33,7 @@ def test_platform_core_and_dashboard_loaders_import_without_dagster():
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=STEP_TIMEOUT,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "without Dagster" in done.stdout

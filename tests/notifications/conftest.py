@@ -11,11 +11,11 @@ import pytest
 from operational_api.db import get_engine
 from operational_api.notifications.loopback import LoopbackSmtp
 from operational_api.notifications.smtp import parse_smtp_url
-from tests.conftest import DEPLOYMENT_VARS, SHARED_BUILD_TIMEOUT, copy_store, run_cli, shared_once
+from tests.conftest import DEPLOYMENT_VARS, copy_store, run_cli, shared_build, shared_once
 from tests.notifications import practice
 
 
-@pytest.fixture(scope="session")
+@shared_build
 def built_practice(tmp_path_factory) -> Path:
     """var/ of the hand-built practice, store -> warehouse -> dbt (MENTALSPACE_TEST_NOTIFY_PRACTICE reuses one)."""
     reuse = os.environ.get("MENTALSPACE_TEST_NOTIFY_PRACTICE")
@@ -27,7 +27,6 @@ def built_practice(tmp_path_factory) -> Path:
         result = run_cli(
             "build",
             env={"MENTALSPACE_VAR_DIR": str(var), "MENTALSPACE_AS_OF_DATE": practice.AS_OF.isoformat()},
-            timeout=SHARED_BUILD_TIMEOUT,
         )
         assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
 

@@ -15,7 +15,7 @@ from operational_api import mfa
 from operational_api.db import session_scope
 from operational_api.models_credentials import MfaRecoveryCode
 from operational_api.services import users
-from tests.dashboards.conftest import APP
+from tests.dashboards.conftest import new_app
 from tests.notifications.practice import CLIENTS
 
 PASSWORD = "Correct horse battery staple 15"
@@ -38,7 +38,7 @@ def signed_in_app(store: Engine, user_id: int) -> AppTest:
         if not user.mfa_secret:
             user.mfa_secret, user.mfa_enrolled_at = mfa.new_secret(), now
         session.add(MfaRecoveryCode(user_id=user_id, code_hash=mfa.recovery_code_hash(code), created_at=now))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = new_app().run()
     at.text_input(key="auth_email").input(email)
     at.text_input(key="auth_password").input(PASSWORD)
     at.button[0].click().run()

@@ -27,7 +27,7 @@ import pytest
 from mentalspace_platform.environment import current_environment
 from mentalspace_platform.warehouse import writer_lock
 from operational_api.errors import PlatformError
-from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT
+from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, STEP_TIMEOUT
 from tests.orchestration.conftest import AS_OF
 
 # The dashboards' own reader in its own process (as the Streamlit server), every 50 ms. One sample reads, in
@@ -166,14 +166,14 @@ def test_an_era_file_during_a_refresh_lands_after_it_while_dashboards_read_old_o
             text=True,
         )
         # The ERA sensor's run starts while the refresh is writing.
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + STEP_TIMEOUT
         while not (var / ".warehouse.duckdb.building").exists() and refresh.poll() is None:
             assert time.monotonic() < deadline, "the refresh never started building"
             time.sleep(0.05)
         era = defs.resolve_job_def("era_file_job").execute_in_process(
             instance=instance, partition_key=request.partition_key, raise_on_error=False
         )
-        refresh_out, _ = refresh.communicate(timeout=600)
+        refresh_out, _ = refresh.communicate(timeout=STEP_TIMEOUT)
         done_at = time.time()
         time.sleep(3)  # the reader moves to the final warehouse while it keeps querying
         stop.touch()

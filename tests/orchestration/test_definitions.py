@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from operational_api.export import exported_tables
+from tests.conftest import STEP_TIMEOUT
 
 
 def test_definitions_load_with_every_job_and_expected_assets(var_dir):
@@ -69,7 +70,7 @@ def test_workspace_validates_as_the_dagster_ui_loads_it(var_dir):
         cwd=root,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=STEP_TIMEOUT,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import DEPLOYMENT_VARS, PG_ADMIN_URL, REPO_ROOT, new_pg_database
+from tests.conftest import DEPLOYMENT_VARS, PG_ADMIN_URL, REPO_ROOT, STEP_TIMEOUT, new_pg_database
 
 pytestmark = pytest.mark.skipif(not PG_ADMIN_URL, reason="MENTALSPACE_TEST_PG_URL is not set")
 
@@ -171,7 +171,7 @@ def test_ten_files_at_once_post_as_they_would_one_after_another(tmp_path):
             gate.touch()
             failures = []
             for run, log in zip(runs, logs, strict=True):
-                if run.wait(timeout=900) != 0:
+                if run.wait(timeout=STEP_TIMEOUT) != 0:
                     failures.append(log.read_text().strip().splitlines()[-3:])
             assert not failures, failures
 

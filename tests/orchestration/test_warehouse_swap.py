@@ -171,12 +171,16 @@ def test_a_build_copies_the_warehouse_only_once_an_outside_writer_has_closed_it(
     # could be torn, so the build waits for DuckDB's own lock instead.
     env = current_environment()
     Warehouse(env).replace_table("raw_era", "before", [pl.DataFrame({"n": [1]})])
+    started = time.monotonic()
     writer = subprocess.Popen(
         [sys.executable, "-c", OUTSIDE_WRITER, str(env.duckdb_path)], stdout=subprocess.PIPE, text=True
     )
     assert writer.stdout.readline().strip() == "writing"
     with staged_build(env):
-        assert writer.poll() == 0  # entered only once the writer was gone
+        # Entered only once the writer closed its connection, which it holds for 3 s after saying "writing" (its
+        # process may still be exiting: a loaded machine showed poll() is None here).
+        assert time.monotonic() - started >= 3
+        assert writer.wait(timeout=60) == 0
         assert "written_outside" in _tables(current_environment().duckdb_path)
     assert "written_outside" in _tables(env.duckdb_path)
 

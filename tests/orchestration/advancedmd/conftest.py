@@ -7,11 +7,15 @@ PHI, naive UTC instants, codes upper case), not from the landing code.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -28,6 +32,7 @@ from ingest.advancedmd.simulator import (
 )
 from ingest.advancedmd.simulator.dataset import CHARGE, PATIENT, VISIT
 from operational_api.synthetic import Practice, PracticeSpec, generate
+from tests.conftest import PG_ADMIN_URL, STEP_TIMEOUT, fresh_sqlite_store, new_pg_database
 from tests.ingest.conftest import expected_charge, expected_patient, expected_visit
 
 AS_OF = dt.date(2025, 3, 7)  # a Friday
@@ -95,10 +100,7 @@ class AmdWorld:
 
     def table(self, name: str, key: str) -> dict[int, dict[str, Any]]:
         """A raw_advancedmd table by id, without the lineage columns."""
-        from mentalspace_platform.environment import current_environment
-        from mentalspace_platform.warehouse import Warehouse
-
-        rows = Warehouse(current_environment()).query(f"select * from raw_advancedmd.{name}").to_dicts()
+        rows = warehouse_rows(f"select * from raw_advancedmd.{name}")
         out = {}
         for row in rows:
             assert row.pop("office_key") == self.ds.office_key
@@ -108,16 +110,9 @@ class AmdWorld:
         return out
 
     def quarantine(self) -> list[dict[str, Any]]:
-        from mentalspace_platform.environment import current_environment
-        from mentalspace_platform.warehouse import Warehouse
-
-        return (
-            Warehouse(current_environment())
-            .query(
-                "select entity, record_id, reason, record_version, batch_id from raw_advancedmd.quarantine"
-                " order by entity, record_id"
-            )
-            .to_dicts()
+        return warehouse_rows(
+            "select entity, record_id, reason, record_version, batch_id from raw_advancedmd.quarantine"
+            " order by entity, record_id"
         )
 
 
@@ -128,15 +123,68 @@ def _use_postgres(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("MENTALSPACE_ADVANCEDMD", "simulator")
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def amd(
-    request: pytest.FixtureRequest, var_dir, practice: Practice, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[AmdWorld]:
-    """The store loaded with the practice, the simulator serving it on loopback, off-peak on a fake clock."""
-    if request.param == "postgres":
-        _use_postgres(monkeypatch, request.getfixturevalue("pg_database"))
+# The store holding the practice: loaded once per worker (a SQLite file, a PostgreSQL template database) and copied
+# per test, instead of migrated and loaded by every test.
+
+
+@pytest.fixture(scope="session")
+def practice_sqlite(
+    tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path, practice: Practice
+) -> Path:
+    """A SQLite store holding the practice; `practice_store` copies it."""
     from operational_api.bulk import load_tables
-    from operational_api.db import get_engine, migrate
+    from operational_api.db import get_engine
+
+    path = tmp_path_factory.mktemp("amd-practice") / "operational.db"
+    engine = get_engine(fresh_sqlite_store(migrated_sqlite, path))
+    load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
+    engine.dispose()  # the last connection checkpoints the WAL: the file alone is the whole store
+    return path
+
+
+@pytest.fixture(scope="session")
+def practice_pg(migrated_pg: str, practice: Practice) -> Iterator[str]:
+    """The name of a PostgreSQL store holding the practice, closed to connections: `practice_store` copies it."""
+    import psycopg
+
+    from operational_api.bulk import load_tables
+    from operational_api.db import get_engine
+
+    with new_pg_database(template=migrated_pg) as url:
+        engine = get_engine(url)
+        load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
+        engine.dispose()
+        name = url.rpartition("/")[2]
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
+            con.execute(f'alter database "{name}" with allow_connections false')
+        yield name
+
+
+def practice_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    """Give this test its own store holding the practice: var/'s SQLite file ("duckdb", the embedded path), or a
+    PostgreSQL database that is the store and the warehouse ("postgres"), dropped after the test."""
+    if backend == "postgres":
+        copies = contextlib.ExitStack()
+        request.addfinalizer(copies.close)
+        url = copies.enter_context(new_pg_database(template=request.getfixturevalue("practice_pg")))
+        _use_postgres(monkeypatch, url)
+    else:
+        from operational_api.settings import var_dir
+
+        fresh_sqlite_store(request.getfixturevalue("practice_sqlite"), var_dir() / "operational.db")
+
+
+@contextlib.contextmanager
+def simulated_world(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    make_dataset: Callable[[Any], SimulatorDataset],
+    clock_start: dt.datetime | None = None,
+) -> Iterator[AmdWorld]:
+    """This test's store holding the practice (`practice_store`, on the backend of the fixture's param, else
+    "duckdb"); the simulator serving `make_dataset(the store's engine)` on loopback on a fake clock at
+    `clock_start` (off-peak on AS_OF unless given); the AdvancedMD definitions on it, an ephemeral instance."""
+    from operational_api.db import get_engine
     from orchestration.defs.advancedmd.definitions import standalone_definitions
     from orchestration.defs.advancedmd.resources import (
         SimulatedAdvancedMDResource,
@@ -144,21 +192,96 @@ def amd(
         detach_simulator,
     )
 
+    backend = getattr(request, "param", "duckdb")
+    practice_store(request, monkeypatch, backend)
     engine = get_engine()
-    migrate(engine)
-    load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
+    dataset = make_dataset(engine)
     engine.dispose()
-    clock = FakeClock(simulator_clock_start(AS_OF))
-    dataset = dataset_from_practice(practice)
+    clock = FakeClock(clock_start or simulator_clock_start(AS_OF))
     name = f"test-{uuid.uuid4().hex[:8]}"
     with start_simulator(dataset, SimulatorConfig(seed=7, page_size=25), clock=clock) as sim:
         attach_simulator(name, sim)
         try:
             defs = standalone_definitions(SimulatedAdvancedMDResource(simulator=name))
             with dg.DagsterInstance.ephemeral() as instance:
-                yield AmdWorld(sim, clock, defs, instance, request.param)
+                yield AmdWorld(sim, clock, defs, instance, backend)
         finally:
             detach_simulator(name)
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def amd(
+    request: pytest.FixtureRequest, var_dir, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[AmdWorld]:
+    """The store holding the practice, the simulator serving it on loopback, off-peak on a fake clock."""
+    with simulated_world(request, monkeypatch, lambda _: dataset_from_practice(practice)) as world:
+        yield world
+
+
+# ---------------------------------------------------------------------------------------- the warehouse
+
+
+def warehouse_rows(sql: str) -> list[dict[str, Any]]:
+    from mentalspace_platform.environment import current_environment
+    from mentalspace_platform.warehouse import Warehouse
+
+    return Warehouse(current_environment()).query(sql).to_dicts()
+
+
+def land_operational(world: AmdWorld) -> None:
+    """The store's tables landed in raw_operational (the Dagster asset, on the world's instance)."""
+    from mentalspace_platform.environment import current_environment
+    from orchestration.defs.operational.assets import operational_tables
+    from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
+
+    resources = {
+        "store": OperationalStoreResource(database_url=current_environment().database_url),
+        "warehouse": WarehouseResource(),
+    }
+    assert dg.materialize([operational_tables], resources=resources, instance=world.instance).success
+
+
+def create_advancedmd_landing_tables(world: AmdWorld) -> None:
+    """The empty raw_advancedmd tables, as `mentalspace build` creates them before any sync."""
+    from orchestration.defs.advancedmd.assets import advancedmd_landing_tables
+    from orchestration.lib.resources import WarehouseResource
+
+    assert dg.materialize(
+        [advancedmd_landing_tables], resources={"warehouse": WarehouseResource()}, instance=world.instance
+    ).success
+
+
+# The AdvancedMD staging models and int_appointments_unioned with everything it reads.
+UNIONED_APPOINTMENTS = ("path:models/staging/advancedmd", "+int_appointments_unioned")
+
+
+def dbt(command: str, select: tuple[str, ...], exclude: tuple[str, ...] = (), **env_vars: str) -> None:
+    """One dbt command on this test's warehouse (`env_vars` added to its environment); fails the test with dbt's
+    error and failure lines."""
+    from mentalspace_platform.environment import DBT_PROJECT_DIR, current_environment
+    from orchestration.defs.dbt.project import DBT_EXECUTABLE
+
+    env = {**os.environ, **current_environment().dbt_env(), **env_vars}
+    result = subprocess.run(
+        [
+            DBT_EXECUTABLE,
+            command,
+            "--select",
+            *select,
+            *(("--exclude", *exclude) if exclude else ()),
+            "--target",
+            env["DBT_TARGET"],
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=STEP_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, "\n".join(
+        line for line in result.stdout.splitlines() if "ERROR" in line or "FAIL" in line
+    )[-3000:]
 
 
 # ---------------------------------------------------------------------------------------- oracle

@@ -116,7 +116,6 @@ def test_base_url_syncs_from_a_running_simulator(var_dir):
             "--initial-end",
             today.isoformat(),
             env=_env(var_dir),
-            timeout=180,
         )
         counters = sim.counters
 

@@ -6,52 +6,30 @@ practice without them, so every charge AdvancedMD ends up holding came from the 
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 
-import dagster as dg
 import pytest
 
-from ingest.advancedmd.clock import FakeClock
-from ingest.advancedmd.simulator import (
-    SimulatorConfig,
-    dataset_from_practice,
-    simulator_clock_start,
-    start_simulator,
-)
+from ingest.advancedmd.simulator import dataset_from_practice
 from operational_api.synthetic import Practice
-from tests.orchestration.advancedmd.conftest import AS_OF, AmdWorld, billable_appointments, store_rows
+from tests.orchestration.advancedmd.conftest import (
+    AmdWorld,
+    billable_appointments,
+    simulated_world,
+    store_rows,
+)
 
 JOB = "advancedmd_charges_out_job"
 
 
 @pytest.fixture
-def world(var_dir, practice: Practice) -> Iterator[AmdWorld]:
-    from operational_api.bulk import load_tables
-    from operational_api.db import get_engine, migrate
-    from orchestration.defs.advancedmd.definitions import standalone_definitions
-    from orchestration.defs.advancedmd.resources import (
-        SimulatedAdvancedMDResource,
-        attach_simulator,
-        detach_simulator,
-    )
-
-    engine = get_engine()
-    migrate(engine)
-    load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
-    engine.dispose()
-    clock = FakeClock(simulator_clock_start(AS_OF))
-    dataset = dataset_from_practice(practice, post_charges=False)
-    name = f"charges-{uuid.uuid4().hex[:8]}"
-    with start_simulator(dataset, SimulatorConfig(seed=7, page_size=25), clock=clock) as sim:
-        attach_simulator(name, sim)
-        try:
-            defs = standalone_definitions(SimulatedAdvancedMDResource(simulator=name))
-            with dg.DagsterInstance.ephemeral() as instance:
-                yield AmdWorld(sim, clock, defs, instance, "duckdb")
-        finally:
-            detach_simulator(name)
+def world(request: pytest.FixtureRequest, var_dir, practice: Practice, monkeypatch) -> Iterator[AmdWorld]:
+    """The store holding the practice; the simulator serving it without the store's charges."""
+    with simulated_world(
+        request, monkeypatch, lambda _: dataset_from_practice(practice, post_charges=False)
+    ) as world:
+        yield world
 
 
 def _submissions() -> dict[int, tuple]:

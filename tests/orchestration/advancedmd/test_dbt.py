@@ -7,75 +7,33 @@ compiles, builds and tests these models there, and the landing tests cover Postg
 
 from __future__ import annotations
 
-import os
-import subprocess
-
-import dagster as dg
 import pytest
 
-from tests.orchestration.advancedmd.conftest import AmdWorld
-
-SELECT = ["path:models/staging/advancedmd", "+int_appointments_unioned"]
-
-
-def _land_operational(amd: AmdWorld) -> None:
-    from mentalspace_platform.environment import current_environment
-    from orchestration.defs.operational.assets import operational_tables
-    from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
-
-    resources = {
-        "store": OperationalStoreResource(database_url=current_environment().database_url),
-        "warehouse": WarehouseResource(),
-    }
-    assert dg.materialize([operational_tables], resources=resources, instance=amd.instance).success
-
-
-def _dbt_build() -> None:
-    from mentalspace_platform.environment import DBT_PROJECT_DIR, current_environment
-    from orchestration.defs.dbt.project import DBT_EXECUTABLE
-
-    env = {**os.environ, **current_environment().dbt_env()}
-    result = subprocess.run(
-        [DBT_EXECUTABLE, "build", "--select", *SELECT, "--target", env["DBT_TARGET"]],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0, "\n".join(
-        line for line in result.stdout.splitlines() if "ERROR" in line or "FAIL" in line
-    )[-3000:]
-
-
-def _query(sql: str) -> list[dict]:
-    from mentalspace_platform.environment import current_environment
-    from mentalspace_platform.warehouse import Warehouse
-
-    return Warehouse(current_environment()).query(sql).to_dicts()
+from tests.orchestration.advancedmd.conftest import (
+    UNIONED_APPOINTMENTS,
+    AmdWorld,
+    create_advancedmd_landing_tables,
+    dbt,
+    land_operational,
+    warehouse_rows,
+)
 
 
 @pytest.mark.parametrize("amd", ["duckdb"], indirect=True)
 def test_staging_and_unioned_appointments_build_before_and_after_the_first_sync(amd: AmdWorld, practice):
-    from orchestration.defs.advancedmd.assets import advancedmd_landing_tables
-    from orchestration.lib.resources import WarehouseResource
-
-    assert dg.materialize(
-        [advancedmd_landing_tables], resources={"warehouse": WarehouseResource()}, instance=amd.instance
-    ).success
-    _land_operational(amd)
-    _dbt_build()
-    counts = _query(
+    create_advancedmd_landing_tables(amd)
+    land_operational(amd)
+    dbt("build", UNIONED_APPOINTMENTS)
+    counts = warehouse_rows(
         "select source_system, count(*) as n from intermediate.int_appointments_unioned group by 1"
     )
     assert counts == [{"source_system": "operational", "n": len(practice.tables["appointments"].rows)}]
 
     amd.sync()
-    _land_operational(amd)  # the store's patient links reach raw_operational
-    _dbt_build()
+    land_operational(amd)  # the store's patient links reach raw_operational
+    dbt("build", UNIONED_APPOINTMENTS)
 
-    rows = _query(
+    rows = warehouse_rows(
         """
         select amd.source_appointment_id, amd.client_id, amd.appointment_status, amd.source_status,
             ours.appointment_status as operational_status

@@ -30,12 +30,13 @@ from ingest.advancedmd.ratelimit import is_peak
 from ingest.advancedmd.simulator import FaultConfig, SimulatorConfig, dataset_from_practice, start_simulator
 from ingest.advancedmd.simulator.dataset import SimVisit
 from operational_api.synthetic import Practice
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, STEP_TIMEOUT
 from tests.orchestration.advancedmd.conftest import (
     WINDOW,
     assert_tables_equal,
     billable_appointments,
     expected_state,
+    practice_store,
     store_rows,
 )
 from tests.orchestration.advancedmd.peak_worker import ScaledSimulatorResource
@@ -116,17 +117,14 @@ def _store_edit(client_id: int, city: str) -> None:
     engine.dispose()
 
 
-def test_a_peak_day_with_concurrent_runs_under_faults_is_exact(var_dir, practice: Practice):
-    from operational_api.bulk import load_tables
-    from operational_api.db import get_engine, migrate
+def test_a_peak_day_with_concurrent_runs_under_faults_is_exact(
+    request, var_dir, practice: Practice, monkeypatch
+):
     from orchestration.defs.advancedmd.assets import advancedmd_visit_updates
     from orchestration.defs.advancedmd.definitions import standalone_definitions
     from orchestration.lib.runner import run_job
 
-    engine = get_engine()
-    migrate(engine)
-    load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
-    engine.dispose()
+    practice_store(request, monkeypatch, "duckdb")
     billable = billable_appointments()
     held = sorted(billable)[:HELD]  # on billing hold at the start, released during the peak
     for aid in held:
@@ -213,7 +211,7 @@ def test_a_peak_day_with_concurrent_runs_under_faults_is_exact(var_dir, practice
             ]
             runs = []
             for proc in procs:
-                out, err = proc.communicate(timeout=600)
+                out, err = proc.communicate(timeout=STEP_TIMEOUT)
                 assert proc.returncode == 0, err[-3000:]
                 runs.append(json.loads(out.strip().splitlines()[-1])["runs"])
             changes.join(timeout=60)

@@ -7,8 +7,14 @@ import dataclasses
 
 import pytest
 
-from tests.orchestration.advancedmd.conftest import AmdWorld, store_rows
-from tests.orchestration.advancedmd.test_dbt import _dbt_build, _land_operational, _query
+from tests.orchestration.advancedmd.conftest import (
+    UNIONED_APPOINTMENTS,
+    AmdWorld,
+    dbt,
+    land_operational,
+    store_rows,
+    warehouse_rows,
+)
 
 
 def _links() -> dict[str, tuple]:
@@ -46,9 +52,9 @@ def test_npi_then_admin_links_and_the_clinician_reaches_the_unioned_visits(amd: 
     assert links[by_admin.code][:3] == (admin_user, "ADMIN", "LINKED")
     assert main(["amd", "link-provider", by_admin.code, "--clinician", "999999"]) == 2  # not a clinician
 
-    _land_operational(amd)
-    _dbt_build()
-    rows = _query(
+    land_operational(amd)
+    dbt("build", UNIONED_APPOINTMENTS)
+    rows = warehouse_rows(
         "select provider_code, clinician_id, count(*) as n from intermediate.int_appointments_unioned"
         " where source_system = 'advancedmd' group by 1, 2"
     )

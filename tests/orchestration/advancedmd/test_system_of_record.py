@@ -23,26 +23,25 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
-import subprocess
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import dagster as dg
 import pytest
 
-from ingest.advancedmd.clock import FakeClock
-from ingest.advancedmd.simulator import (
-    SimulatorConfig,
-    dataset_from_store,
-    simulator_clock_start,
-    start_simulator,
-)
+from ingest.advancedmd.simulator import SimulatorDataset, dataset_from_store, simulator_clock_start
 from operational_api.synthetic import Practice
-from tests.orchestration.advancedmd.conftest import AS_OF, SPEC, AmdWorld, _use_postgres
+from tests.orchestration.advancedmd.conftest import (
+    AS_OF,
+    SPEC,
+    AmdWorld,
+    create_advancedmd_landing_tables,
+    dbt,
+    land_operational,
+    simulated_world,
+    warehouse_rows,
+)
 
 METRIC_KEY = ("metric_key", "scope", "period_grain", "period_start", "clinician_id")
 METRIC_VALUES = ("numerator", "denominator", "metric_value", "previous_value", "rag_status")
@@ -53,50 +52,25 @@ BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 @contextlib.contextmanager
 def _world(
-    request: pytest.FixtureRequest,
-    practice: Practice,
-    monkeypatch: pytest.MonkeyPatch,
-    clock_start: dt.datetime,
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, clock_start: dt.datetime
 ) -> Iterator[AmdWorld]:
-    """The store loaded with the practice; the simulator seeded from the store's rows, its fake clock at
-    ``clock_start`` (off-peak)."""
-    if request.param == "postgres":
-        _use_postgres(monkeypatch, request.getfixturevalue("pg_database"))
-    from operational_api.bulk import load_tables
-    from operational_api.db import get_engine, migrate
-    from orchestration.defs.advancedmd.definitions import standalone_definitions
-    from orchestration.defs.advancedmd.resources import (
-        SimulatedAdvancedMDResource,
-        attach_simulator,
-        detach_simulator,
-    )
-
+    """The store holding the practice, its clinicians with NPIs; the simulator seeded from the store's rows, its
+    fake clock at ``clock_start`` (off-peak)."""
     monkeypatch.setenv("MENTALSPACE_AS_OF_DATE", AS_OF.isoformat())
     monkeypatch.setenv("MENTALSPACE_PRACTICE_TZ", SPEC.timezone)
-    engine = get_engine()
-    migrate(engine)
-    load_tables(engine, {name: (t.columns, t.rows) for name, t in practice.tables.items()})
-    _give_clinicians_npis(engine)
-    dataset = dataset_from_store(engine, timezone=SPEC.timezone, as_of=AS_OF)
-    engine.dispose()
-    clock = FakeClock(clock_start)
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    with start_simulator(dataset, SimulatorConfig(seed=7, page_size=25), clock=clock) as sim:
-        attach_simulator(name, sim)
-        try:
-            defs = standalone_definitions(SimulatedAdvancedMDResource(simulator=name))
-            with dg.DagsterInstance.ephemeral() as instance:
-                yield AmdWorld(sim, clock, defs, instance, request.param)
-        finally:
-            detach_simulator(name)
+
+    def npis_then_dataset(engine) -> SimulatorDataset:
+        _give_clinicians_npis(engine)
+        return dataset_from_store(engine, timezone=SPEC.timezone, as_of=AS_OF)
+
+    with simulated_world(request, monkeypatch, npis_then_dataset, clock_start) as world:
+        yield world
 
 
 @pytest.fixture(params=BACKENDS)
-def world(
-    request: pytest.FixtureRequest, var_dir, practice: Practice, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[AmdWorld]:
+def world(request: pytest.FixtureRequest, var_dir, monkeypatch: pytest.MonkeyPatch) -> Iterator[AmdWorld]:
     """AdvancedMD after every change of the practice: the first sync is an initial load."""
-    with _world(request, practice, monkeypatch, simulator_clock_start(AS_OF)) as world:
+    with _world(request, monkeypatch, simulator_clock_start(AS_OF)) as world:
         yield world
 
 
@@ -108,7 +82,7 @@ def world_from_the_start(
     getupdatedvisits, moved visits (5) included, which an initial load (getdatevisits) never returns."""
     appts = practice.tables["appointments"]
     first = min(row[appts.columns.index("booked_at")] for row in appts.rows).date()
-    with _world(request, practice, monkeypatch, simulator_clock_start(first - dt.timedelta(days=2))) as world:
+    with _world(request, monkeypatch, simulator_clock_start(first - dt.timedelta(days=2))) as world:
         yield world
 
 
@@ -135,18 +109,6 @@ def _give_clinicians_npis(engine) -> None:
             conn.execute(sa.text("update users set npi = :npi where id = :id"), {"npi": _npi(uid), "id": uid})
 
 
-def _land_operational(world: AmdWorld) -> None:
-    from mentalspace_platform.environment import current_environment
-    from orchestration.defs.operational.assets import operational_tables
-    from orchestration.lib.resources import OperationalStoreResource, WarehouseResource
-
-    resources = {
-        "store": OperationalStoreResource(database_url=current_environment().database_url),
-        "warehouse": WarehouseResource(),
-    }
-    assert dg.materialize([operational_tables], resources=resources, instance=world.instance).success
-
-
 OF_RECORD_MODELS = (
     "int_advancedmd_visits_linked",
     "int_advancedmd_charges_linked",
@@ -159,38 +121,10 @@ OF_RECORD_MODELS = (
 )
 
 
-def _dbt(command: str, select: tuple[str, ...], exclude: tuple[str, ...], **env_vars: str) -> None:
-    from mentalspace_platform.environment import DBT_PROJECT_DIR, current_environment
-    from orchestration.defs.dbt.project import DBT_EXECUTABLE
-
-    env = {**os.environ, **current_environment().dbt_env(), **env_vars}
-    result = subprocess.run(
-        [
-            DBT_EXECUTABLE,
-            command,
-            "--select",
-            *select,
-            "--exclude",
-            *exclude,
-            "--target",
-            env["DBT_TARGET"],
-        ],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0, "\n".join(
-        line for line in result.stdout.splitlines() if "ERROR" in line or "FAIL" in line
-    )[-3000:]
-
-
 def _dbt_build(**env_vars: str) -> None:
     """The measures and the facts they read (models only: the data tests of the unchanged models run elsewhere);
     with AdvancedMD as the record, the data tests of the models that merge the two systems too."""
-    _dbt(
+    dbt(
         "build",
         ("+fct_practice_metrics", "+fct_payments"),
         ("resource_type:test", "resource_type:unit_test"),
@@ -204,18 +138,11 @@ def _dbt_build(**env_vars: str) -> None:
             for m in OF_RECORD_MODELS
             if env_vars.get("MENTALSPACE_BILLING_RECORD") == "advancedmd" or m not in billing_only
         )
-        _dbt("test", built, ("resource_type:unit_test",), **env_vars)
-
-
-def _query(sql: str) -> list[dict[str, Any]]:
-    from mentalspace_platform.environment import current_environment
-    from mentalspace_platform.warehouse import Warehouse
-
-    return Warehouse(current_environment()).query(sql).to_dicts()
+        dbt("test", built, ("resource_type:unit_test",), **env_vars)
 
 
 def _metrics() -> dict[tuple, tuple]:
-    rows = _query(f"select {', '.join(METRIC_KEY + METRIC_VALUES)} from marts.fct_practice_metrics")
+    rows = warehouse_rows(f"select {', '.join(METRIC_KEY + METRIC_VALUES)} from marts.fct_practice_metrics")
     out: dict[tuple, tuple] = {}
     for row in rows:
         key = tuple(row[c] for c in METRIC_KEY)
@@ -384,34 +311,29 @@ def test_measures_are_equal_with_the_store_or_advancedmd_as_the_system_of_record
     """Scheduling in AdvancedMD and billing in the store, the reverse, then both in AdvancedMD: each build reads
     AdvancedMD for the domains it is the record of while the store's copy of those domains is wrong, and every
     measure equals the all-store build."""
-    from orchestration.defs.advancedmd.assets import advancedmd_landing_tables
-    from orchestration.lib.resources import WarehouseResource
-
-    assert dg.materialize(
-        [advancedmd_landing_tables], resources={"warehouse": WarehouseResource()}, instance=world.instance
-    ).success
-    _land_operational(world)
+    create_advancedmd_landing_tables(world)
+    land_operational(world)
     _dbt_build()
     from_store = _metrics()
     assert any(k[0] == "kept_visit_rate" for k in from_store)
     _sync_everything(world, practice)
 
     before = _spoil_the_stores_scheduling()
-    _land_operational(world)  # the spoiled store, and the patient and provider links, reach raw_operational
+    land_operational(world)  # the spoiled store, and the patient and provider links, reach raw_operational
     _assert_equal_measures(from_store, _build_as("advancedmd", "store"), "scheduling in AdvancedMD")
     _restore_the_stores_scheduling(before)
 
     _spoil_the_stores_billing()
-    _land_operational(world)
+    land_operational(world)
     _assert_equal_measures(from_store, _build_as("store", "advancedmd"), "billing in AdvancedMD")
 
     _spoil_the_stores_scheduling()
-    _land_operational(world)
+    land_operational(world)
     from_advancedmd = _build_as("advancedmd", "advancedmd")
 
     # The last build read AdvancedMD: its visits are the appointments (moved originals, which AdvancedMD's date
     # read never returns, stay the store's), its transactions the payments.
-    [counts] = _query(
+    [counts] = warehouse_rows(
         "select (select count(*) from marts.fct_appointments where appointment_status <> 'RESCHEDULED')"
         " as appointments,"
         " (select count(*) from intermediate.int_advancedmd_visits_linked where appointment_status <> 'RESCHEDULED')"
@@ -422,7 +344,7 @@ def test_measures_are_equal_with_the_store_or_advancedmd_as_the_system_of_record
     assert counts["appointments"] == counts["visits"] > 0
     assert counts["amd_payments"] == counts["payments"] > 0
     # Every provider profile linked by NPI, every patient by chart number: nothing came from a fallback.
-    [links] = _query(
+    [links] = warehouse_rows(
         "select (select count(*) from staging.stg_operational__advancedmd_provider_links"
         "  where sync_status = 'LINKED' and link_source = 'NPI') as providers_linked,"
         " (select count(*) from staging.stg_operational__advancedmd_provider_links) as providers,"
@@ -503,14 +425,9 @@ def test_measures_are_equal_with_scheduling_and_billing_only_in_advancedmd(world
     """The store holds no appointments, charges, payments or claims (clinical documentation only, notes naming
     AdvancedMD's visits); AdvancedMD was synced since before the practice's first booking (moved visits arrive
     through getupdatedvisits). Every measure equals the build that read the store before it was emptied."""
-    from orchestration.defs.advancedmd.assets import advancedmd_landing_tables
-    from orchestration.lib.resources import WarehouseResource
-
     world = world_from_the_start
-    assert dg.materialize(
-        [advancedmd_landing_tables], resources={"warehouse": WarehouseResource()}, instance=world.instance
-    ).success
-    _land_operational(world)
+    create_advancedmd_landing_tables(world)
+    land_operational(world)
     _dbt_build()
     from_store = _metrics()
     appts = practice.tables["appointments"]
@@ -527,10 +444,10 @@ def test_measures_are_equal_with_scheduling_and_billing_only_in_advancedmd(world
     _sync_job(world, (started, started))
     _sync_transactions(world, practice)
     _sync_claims(world, practice)
-    _land_operational(world)
+    land_operational(world)
     from_advancedmd = _build_as("advancedmd", "advancedmd")
 
-    [counts] = _query(
+    [counts] = warehouse_rows(
         "select (select count(*) from raw_operational.appointments) as store_appointments,"
         " (select count(*) from marts.fct_appointments) as appointments,"
         " (select count(*) from marts.fct_appointments where appointment_status = 'RESCHEDULED') as moved,"
