@@ -20,6 +20,7 @@ from operational_api import audit
 from operational_api.auth import SignedInUser
 from operational_api.models import ClinicianAvailability, User
 from operational_api.services import availability
+from operational_api.services.availability import LocalTime
 from operational_api.services.clinical_common import (
     ADMIN,
     CLINICIAN,
@@ -115,8 +116,8 @@ class AvailabilityInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     weekday: int = Field(ge=0, le=6)
-    start_time: dt.time
-    end_time: dt.time
+    start_time: LocalTime
+    end_time: LocalTime
     slot_minutes: int = Field(default=60, ge=5, le=480)
     effective_from: dt.date
     effective_to: dt.date | None = None
@@ -128,8 +129,8 @@ class AvailabilityUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     weekday: int | None = Field(default=None, ge=0, le=6)
-    start_time: dt.time | None = None
-    end_time: dt.time | None = None
+    start_time: LocalTime | None = None
+    end_time: LocalTime | None = None
     slot_minutes: int | None = Field(default=None, ge=5, le=480)
     effective_from: dt.date | None = None
     effective_to: dt.date | None = None

@@ -24,6 +24,7 @@ from operational_api.api.context import (
 from operational_api.api.types import UtcDateTime
 from operational_api.services import directory as users_service
 from operational_api.services import users as admin
+from operational_api.services.availability import LocalTime
 from operational_api.services.errors import InvalidInput
 from operational_api.services.ids import RecordId
 
@@ -59,8 +60,8 @@ class AvailabilityOut(BaseModel):
     id: int
     clinician_id: int
     weekday: int
-    start_time: dt.time
-    end_time: dt.time
+    start_time: LocalTime
+    end_time: LocalTime
     slot_minutes: int
     effective_from: dt.date
     effective_to: dt.date | None
