@@ -12,12 +12,13 @@ import uuid
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine, create_engine, event
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from operational_api.api import tokens
-from operational_api.api.context import SCOPE_RESOLVERS, ApiState
+from operational_api.api.context import SCOPE_RESOLVERS, ApiState, take_request_session
 from operational_api.api.problems import ApiProblem, problem_response
 from operational_api.api.routes import ROUTE_TABLE
 from operational_api.db import _sqlite_pragmas
@@ -47,6 +48,27 @@ def _immediate_engine(engine: Engine) -> Engine:
     return immediate
 
 
+# The API's own PostgreSQL pool. No pre-ping: it costs a round trip on every checkout (once per request); a
+# connection dropped by the server fails the request's first statement instead (the auth check, before anything
+# is written), which is retried once on a fresh connection (context.current_actor), and connections are
+# recycled before the usual idle timeouts of servers and proxies close them. Sized for uvicorn's thread pool (40
+# threads): a request holds one connection from its auth check to its commit.
+PG_POOL_RECYCLE_SECONDS = 600
+PG_POOL_SIZE = 20
+PG_MAX_OVERFLOW = 20
+
+
+def _postgres_engine(engine: Engine) -> Engine:
+    return create_engine(
+        engine.url,
+        pool_pre_ping=False,
+        pool_recycle=PG_POOL_RECYCLE_SECONDS,
+        pool_size=PG_POOL_SIZE,
+        max_overflow=PG_MAX_OVERFLOW,
+        connect_args={"connect_timeout": 5},
+    )
+
+
 def _validation_field(loc: tuple) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or None
@@ -57,6 +79,8 @@ def create_app(engine: Engine, *, clock: Callable[[], dt.datetime] | None = None
     clock = clock or _utcnow
     if engine.dialect.name == "sqlite":
         engine = _immediate_engine(engine)
+    elif engine.dialect.name == "postgresql":
+        engine = _postgres_engine(engine)
     app = FastAPI(
         title="MentalSpace operational API",
         version="1",
@@ -107,6 +131,12 @@ def create_app(engine: Engine, *, clock: Callable[[], dt.datetime] | None = None
             reference = uuid.uuid4().hex[:12]
             log.error("API error %s: %s", reference, type(exc).__name__)
             return problem_response(500, "server.error", f"internal error (reference {reference})")
+        finally:
+            # A request turned away after the auth check opened its transaction (403, 404, 422 ...): roll it back
+            # and give the connection back, off the event loop (a rollback is a round trip).
+            leftover = take_request_session(request)
+            if leftover is not None:
+                await run_in_threadpool(leftover.close)
 
     for router in ROUTE_TABLE:
         for route in router.routes:
