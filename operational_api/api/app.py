@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -55,7 +57,7 @@ def _immediate_engine(engine: Engine) -> Engine:
 # threads): a request holds one connection from its auth check to its commit.
 PG_POOL_RECYCLE_SECONDS = 600
 PG_POOL_SIZE = 20
-PG_MAX_OVERFLOW = 20
+PG_MAX_OVERFLOW = 20  # pool_size + max_overflow >= IN_FLIGHT
 
 
 def _postgres_engine(engine: Engine) -> Engine:
@@ -67,6 +69,33 @@ def _postgres_engine(engine: Engine) -> Engine:
         max_overflow=PG_MAX_OVERFLOW,
         connect_args={"connect_timeout": 5},
     )
+
+
+# Requests inside the app at once; the others wait their turn on the event loop, holding nothing. A request holds
+# its transaction (a pooled connection; on SQLite the write lock) from its auth check to its commit, across the
+# thread-pool hops of its dependencies and its route, and each hop needs one of the pool's 40 threads (anyio's
+# default). Fewer requests inside than threads means a request holding a connection always finds a free thread,
+# so the threads can never all be blocked waiting for connections held by requests that wait for a thread. It is
+# also below the PostgreSQL pool's size, so no request waits for a connection. Two cores gain nothing from more.
+IN_FLIGHT = 32
+
+
+class InFlightLimit:
+    """ASGI middleware: at most `limit` HTTP requests in the wrapped app at once (see IN_FLIGHT)."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:  # made on the server's event loop
+            self._slots = asyncio.Semaphore(self.limit)
+        async with self._slots:
+            await self.app(scope, receive, send)
 
 
 def _validation_field(loc: tuple) -> str | None:
@@ -81,7 +110,16 @@ def create_app(engine: Engine, *, clock: Callable[[], dt.datetime] | None = None
         engine = _immediate_engine(engine)
     elif engine.dialect.name == "postgresql":
         engine = _postgres_engine(engine)
+    own_engine = engine
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        # The app's own pool: closed with the server (a test drops its database right after).
+        own_engine.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="MentalSpace operational API",
         version="1",
         description=(
@@ -138,6 +176,7 @@ def create_app(engine: Engine, *, clock: Callable[[], dt.datetime] | None = None
             if leftover is not None:
                 await run_in_threadpool(leftover.close)
 
+    app.add_middleware(InFlightLimit, limit=IN_FLIGHT)
     for router in ROUTE_TABLE:
         for route in router.routes:
             scope = (getattr(route, "openapi_extra", None) or {}).get("x-scope")
