@@ -31,7 +31,8 @@ Knobs (environment), for shorter or comparative runs on a shared machine:
 - MENTALSPACE_BENCH_API_SECONDS: seconds per level (default 30);
 - MENTALSPACE_BENCH_API_LEVELS / MENTALSPACE_BENCH_API_OPEN_LEVELS: comma-separated client counts of the closed
   and open runs (default 1,10,25,50 and 10,25,50; empty = none);
-- MENTALSPACE_BENCH_API_WORKERS: uvicorn worker processes (default 1, as `mentalspace serve`);
+- MENTALSPACE_BENCH_API_WORKERS: uvicorn worker processes of this checkout's server (default 1, as `mentalspace
+  serve`);
 - MENTALSPACE_BENCH_API_BASELINE: another checkout's root (e.g. the main branch's): its server runs on the same
   database next to this one, and every level runs against both, alternating which goes first, so the two are
   compared at the same machine load (the rows' "server" column says which). Access tokens live 15 minutes:
@@ -418,7 +419,8 @@ def _serve(url: str, port: int, log, root: Path = REPO_ROOT) -> subprocess.Popen
             "operational_api.api.server",
             "--port",
             str(port),
-            *(["--workers", str(WORKERS)] if WORKERS != 1 else []),
+            # The baseline checkout may predate --workers: it runs as it serves by default.
+            *(["--workers", str(WORKERS)] if WORKERS != 1 and root == REPO_ROOT else []),
         ],
         cwd=root,
         env=env,
@@ -426,7 +428,8 @@ def _serve(url: str, port: int, log, root: Path = REPO_ROOT) -> subprocess.Popen
         stderr=log,
         text=True,
     )
-    deadline = time.monotonic() + 60
+    # Generous: worker processes each import the app, which takes long on a loaded machine.
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the API server exited (its errors: {log.name})")
@@ -436,7 +439,7 @@ def _serve(url: str, port: int, log, root: Path = REPO_ROOT) -> subprocess.Popen
         except OSError:
             time.sleep(0.2)
     process.terminate()
-    raise RuntimeError("the API server did not start within 60 s")
+    raise RuntimeError("the API server did not start within 240 s")
 
 
 def run(args) -> list[dict]:
