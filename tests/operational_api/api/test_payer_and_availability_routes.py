@@ -133,19 +133,20 @@ def _slot(weekday: int = 5, start: str = "10:00", end: str = "12:00", **extra) -
 def test_a_clinician_sets_and_changes_their_availability(api: Api):
     clinician = api.as_role("CLINICIAN")
     me = api.world.clinician_a
-    # A Saturday morning, in 30-minute slots, for the whole of June.
+    # A Sunday evening, in 30-minute slots, for the whole of June (the matrices add Saturday mornings and Sunday
+    # slots of 7 June only: the days counted here are 14 June and 5 July).
     made = clinician.post(
         f"/clinicians/{me}/availability",
-        json=_slot(5, "08:00", "09:00", slot_minutes=30, effective_to="2026-06-30"),
+        json=_slot(6, "20:00", "21:00", slot_minutes=30, effective_to="2026-06-30"),
     )
     assert made.status_code == 201, made.text
     slot = made.json()
     assert (slot["clinician_id"], slot["version"], made.headers["etag"]) == (me, 1, '"1"')
 
     free = clinician.get(
-        f"/clinicians/{me}/free-slots", params={"date_from": "2026-06-06", "date_to": "2026-06-06"}
+        f"/clinicians/{me}/free-slots", params={"date_from": "2026-06-14", "date_to": "2026-06-14"}
     )
-    assert len(free.json()) == 2, free.text  # 08:00 and 08:30 local
+    assert len(free.json()) == 2, free.text  # 20:00 and 20:30 local
 
     read = clinician.get(f"/availability/{slot['id']}")
     assert read.status_code == 200 and read.headers["etag"] == '"1"'
@@ -161,7 +162,7 @@ def test_a_clinician_sets_and_changes_their_availability(api: Api):
         2,
     )
     free = clinician.get(
-        f"/clinicians/{me}/free-slots", params={"date_from": "2026-07-04", "date_to": "2026-07-04"}
+        f"/clinicians/{me}/free-slots", params={"date_from": "2026-07-05", "date_to": "2026-07-05"}
     )
     assert len(free.json()) == 1, free.text  # open-ended now, one 60-minute slot
     assert _audited(api, "clinician_availability", slot["id"]) == [
