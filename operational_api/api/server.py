@@ -56,6 +56,9 @@ class BackgroundServer:
         self.stop()
 
 
+WORKER_HEALTHCHECK_SECONDS = 120
+
+
 def app_from_environment():
     """The app over DATABASE_URL's store: what each uvicorn worker process builds (`--workers` > 1)."""
     from operational_api.db import get_engine
@@ -98,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         "operational_api.api.server:app_from_environment",
         factory=True,
         workers=workers,
+        # The supervisor restarts a worker that does not answer its ping in time (5 s by default): on a loaded
+        # machine a worker still importing the app misses it, and the workers were restarted in a loop.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         host=args.host,
         port=port,
         log_level="warning",
