@@ -26,6 +26,17 @@ after a short warm-up; an answer other than the expected status is counted as an
 load average is the machine's 1-minute figure before and after each level (the machine is shared).
 
     python -m bench api                          (MENTALSPACE_BENCH_PG_URL or MENTALSPACE_TEST_PG_URL)
+
+Knobs (environment), for shorter or comparative runs on a shared machine:
+- MENTALSPACE_BENCH_API_SECONDS: seconds per level (default 30);
+- MENTALSPACE_BENCH_API_LEVELS / MENTALSPACE_BENCH_API_OPEN_LEVELS: comma-separated client counts of the closed
+  and open runs (default 1,10,25,50 and 10,25,50; empty = none);
+- MENTALSPACE_BENCH_API_WORKERS: uvicorn worker processes of this checkout's server (default 1, as `mentalspace
+  serve`);
+- MENTALSPACE_BENCH_API_BASELINE: another checkout's root (e.g. the main branch's): its server runs on the same
+  database next to this one, and every level runs against both, alternating which goes first, so the two are
+  compared at the same machine load (the rows' "server" column says which). Access tokens live 15 minutes:
+  keep such a run under that.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TITLE = "API: mixed read/write workload against uvicorn + PostgreSQL (medium practice)"
 COLUMNS = [
     "size",
+    "server",
     "workload",
     "clients",
     "requests",
@@ -61,16 +73,25 @@ COLUMNS = [
     "load before -> after",
 ]
 DEFAULT_SIZES = "medium"
+
+
 # One client first: the service time of a request with nothing queued, to read the others against.
-LEVELS = (1, 10, 25, 50)
-SECONDS_PER_LEVEL = 30
+def _levels(name: str, default: str) -> tuple[int, ...]:
+    raw = os.environ.get(name, default)
+    return tuple(int(x) for x in raw.split(",") if x.strip())
+
+
+LEVELS = _levels("MENTALSPACE_BENCH_API_LEVELS", "1,10,25,50")
+SECONDS_PER_LEVEL = int(os.environ.get("MENTALSPACE_BENCH_API_SECONDS", "30"))
+WORKERS = int(os.environ.get("MENTALSPACE_BENCH_API_WORKERS", "1"))
+BASELINE_ROOT = os.environ.get("MENTALSPACE_BENCH_API_BASELINE", "")
 WARM_UP_SECONDS = 3
 TARGET_P99_MS = 50
 # The PRD's latency target (the issue's is TARGET_P99_MS).
 PRD_P99_MS = 500
 # Open workload: requests per second per client (one staff member's API client is rarely faster), and its levels.
 OPEN_RATE = 1.0
-OPEN_LEVELS = (10, 25, 50)
+OPEN_LEVELS = _levels("MENTALSPACE_BENCH_API_OPEN_LEVELS", "10,25,50")
 PASSWORD = "Bench-Clinician-2026!"
 WINDOW_DAYS = 240
 FIRST_REFUSAL: dict[str, str] = {}
@@ -366,33 +387,49 @@ async def _level(
     return row
 
 
-async def _drive(base_url: str, clinicians: list[Clinician], as_of: dt.date, size: str) -> list[dict]:
+async def _drive(
+    servers: dict[str, str], clinicians: list[Clinician], as_of: dt.date, size: str
+) -> list[dict]:
+    """Every level against every server (label -> base URL), alternating which goes first."""
     import httpx
 
-    async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
+    async with httpx.AsyncClient(base_url=next(iter(servers.values())), timeout=120) as http:
         await _set_up(http, clinicians, as_of)
     print(f"  {len(clinicians)} clinicians, {sum(len(c.slots) for c in clinicians)} free slots", flush=True)
     out = []
     runs = [(level, None) for level in LEVELS] + [(level, OPEN_RATE) for level in OPEN_LEVELS]
-    for level, rate in runs:
-        row = {"size": size, **await _level(base_url, clinicians, level, rate)}
-        print(f"  {row}", flush=True)
-        out.append(row)
+    for i, (level, rate) in enumerate(runs):
+        order = list(servers.items())
+        if i % 2:
+            order.reverse()
+        for label, base_url in order:
+            row = {"size": size, "server": label, **await _level(base_url, clinicians, level, rate)}
+            print(f"  {row}", flush=True)
+            out.append(row)
     return out
 
 
-def _serve(url: str, port: int, log) -> subprocess.Popen:
-    """The server, its errors to `log` (a pipe nobody reads would block it once full)."""
-    env = {**os.environ, "DATABASE_URL": url}
+def _serve(url: str, port: int, log, root: Path = REPO_ROOT) -> subprocess.Popen:
+    """The server of the checkout at `root`, its errors to `log` (a pipe nobody reads would block it once full)."""
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(root)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "operational_api.api.server", "--port", str(port)],
-        cwd=REPO_ROOT,
+        [
+            sys.executable,
+            "-m",
+            "operational_api.api.server",
+            "--port",
+            str(port),
+            # The baseline checkout may predate --workers: it runs as it serves by default.
+            *(["--workers", str(WORKERS)] if WORKERS != 1 and root == REPO_ROOT else []),
+        ],
+        cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=log,
         text=True,
     )
-    deadline = time.monotonic() + 60
+    # Generous: worker processes each import the app, which takes long on a loaded machine.
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the API server exited (its errors: {log.name})")
@@ -402,7 +439,7 @@ def _serve(url: str, port: int, log) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     process.terminate()
-    raise RuntimeError("the API server did not start within 60 s")
+    raise RuntimeError("the API server did not start within 240 s")
 
 
 def run(args) -> list[dict]:
@@ -423,18 +460,21 @@ def run(args) -> list[dict]:
 
         as_of = local_today(dt.datetime.now(dt.UTC).replace(tzinfo=None))
         db_name, url = _pg_database(pg_admin)
-        server = None
+        processes: list[subprocess.Popen] = []
         server_log = tempfile.NamedTemporaryFile("w", prefix="bench-api-", suffix=".log", delete=False)  # noqa: SIM115
         try:
             print(f"  loading a {size} practice into {db_name}", flush=True)
             clinicians = _prepare(url, clinician_count, months, as_of)
-            port = _free_port()
-            server = _serve(url, port, server_log)
-            base_url = f"http://127.0.0.1:{port}"
+            servers = {}
+            roots = {"this": REPO_ROOT, **({"baseline": Path(BASELINE_ROOT)} if BASELINE_ROOT else {})}
+            for label, root in roots.items():
+                port = _free_port()
+                processes.append(_serve(url, port, server_log, root))
+                servers[label] = f"http://127.0.0.1:{port}"
 
-            rows += asyncio.run(_drive(base_url, clinicians, as_of, size))
+            rows += asyncio.run(_drive(servers, clinicians, as_of, size))
         finally:
-            if server is not None:
+            for server in processes:
                 server.terminate()
                 server.wait(timeout=30)
             _drop(pg_admin, db_name)
@@ -448,7 +488,8 @@ def notes(rows: list[dict]) -> str:
         f"Each level runs {SECONDS_PER_LEVEL} s after a {WARM_UP_SECONDS}-s warm-up; latency is per request over "
         "the answers with the expected status (book 201, check in 200, complete 200, note 201, sign 200, lists "
         "200); "
-        "`python -m operational_api.api.server` (one uvicorn process, as `mentalspace serve`), PostgreSQL on the "
+        f"`python -m operational_api.api.server --workers {WORKERS}` (`mentalspace serve` runs "
+        "MENTALSPACE_API_WORKERS, default 1), PostgreSQL on the "
         "same machine (2 CPUs, shared). Closed rows: clients back to back (saturation; the throughput ceiling). "
         f"Open rows: each client {OPEN_RATE:g} request/s at exponential inter-arrival times, latency from when "
         "the request was due (no coordinated omission). The issue's target is p99 < "
@@ -459,16 +500,20 @@ def notes(rows: list[dict]) -> str:
     ]
     for target, column in ((TARGET_P99_MS, 0), (PRD_P99_MS, 1)):
         met = [
-            f"{r['workload']} at {r['clients']}"
+            f"{r.get('server')}: {r['workload']} at {r['clients']}"
             for r in rows
             if r.get("meets p99 < 50 / < 500 ms", "").split(" / ")[column:][:1] == ["yes"]
         ]
         lines.insert(-1, f"- p99 < {target} ms met by: {'; '.join(met) or 'no run'}.")
-    for model in dict.fromkeys(r["workload"] for r in rows if "workload" in r):
-        mine = [r for r in rows if r.get("workload") == model and r["clients"] in OPEN_LEVELS]
+    for server, model in dict.fromkeys((r.get("server"), r["workload"]) for r in rows if "workload" in r):
+        mine = [
+            r
+            for r in rows
+            if r.get("workload") == model and r.get("server") == server and r["clients"] in OPEN_LEVELS
+        ]
         lines.insert(
             -1,
-            f"- {model}, {' -> '.join(str(r['clients']) for r in mine)} clients: req/s "
+            f"- {server} server, {model}, {' -> '.join(str(r['clients']) for r in mine)} clients: req/s "
             f"{' -> '.join(str(r['req/s']) for r in mine)}, p99 {' -> '.join(str(r['p99 ms']) for r in mine)} ms "
             f"(target p99 < {TARGET_P99_MS} / PRD < {PRD_P99_MS} ms met: "
             f"{', '.join(r['meets p99 < 50 / < 500 ms'] for r in mine)}); load "
@@ -478,5 +523,7 @@ def notes(rows: list[dict]) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in row.get("_kinds", {}).items())
         errors = ", ".join(f"{k} {v} ({FIRST_REFUSAL.get(k, '')})" for k, v in row.get("_errors", {}).items())
         errors = errors or "none"
-        lines.append(f"- {row['workload']}, {row['clients']} clients: {kinds} ms; errors: {errors}")
+        lines.append(
+            f"- {row.get('server')} server, {row['workload']}, {row['clients']} clients: {kinds} ms; errors: {errors}"
+        )
     return "\n".join(lines) + "\n"

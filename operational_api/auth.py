@@ -375,18 +375,27 @@ def training_allows(session: Session, user_id: int, now: dt.datetime) -> bool:
     validity, so access is suspended ON the expiry date, the day the dashboards first count it as expired. No
     record at all suspends too: a new hire completes the training (or is granted an exception) first.
     """
-    if rules.training_current_on(session, user_id, rules.local_today(now)):
-        return True
-    active = session.scalar(
-        select(func.count())
-        .select_from(HipaaTrainingException)
-        .where(
+    return training_allows_until(session, user_id, now) is not None
+
+
+def training_allows_until(session: Session, user_id: int, now: dt.datetime) -> dt.datetime | None:
+    """When rule 7 stops letting the user in (naive UTC; the later of the current training's expiry, at the start
+    of that practice-local day, and the latest active exception), or None when it does not now. Only time takes
+    access away (trainings and exceptions are added, never removed), so a caller may keep the answer until then."""
+    ends: list[dt.datetime] = []
+    trained_until = rules.training_current_until(session, user_id, rules.local_today(now))
+    if trained_until is not None:
+        ends.append(rules.local_day_start(trained_until))
+    excepted_until = session.scalar(
+        select(func.max(HipaaTrainingException.expires_at)).where(
             HipaaTrainingException.user_id == user_id,
             HipaaTrainingException.granted_at <= now,
             HipaaTrainingException.expires_at > now,
         )
     )
-    return bool(active)
+    if excepted_until is not None:
+        ends.append(excepted_until)
+    return max(ends) if ends else None
 
 
 def _visible_clinicians(session: Session, user: User) -> frozenset[int] | None:

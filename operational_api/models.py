@@ -248,6 +248,9 @@ class ClinicianAvailability(Base):
     slot_minutes: Mapped[int] = mapped_column(SmallInteger, default=60)
     effective_from: Mapped[dt.date] = mapped_column(Date)
     effective_to: Mapped[dt.date | None] = mapped_column(Date)
+    # Optimistic concurrency (services/README.md): an update names the version it read; 0017 adds it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
 
 class HipaaTraining(Base):
@@ -332,6 +335,9 @@ class Payer(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     payer_code: Mapped[str] = mapped_column(String(40), unique=True)
+    # Optimistic concurrency (services/README.md): an update names the version it read; 0017 adds it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
 
 class InsurancePolicy(Base):

@@ -30,6 +30,17 @@ def practice_timezone() -> str:
     return os.environ.get("MENTALSPACE_PRACTICE_TZ", "America/New_York")
 
 
+def api_workers() -> int:
+    """uvicorn worker processes of the operational API (`MENTALSPACE_API_WORKERS`, default 1). Every state a
+    request depends on is in the store (sign-ins, lockouts, idempotency keys, the signing key) except the
+    sign-in throttle, which is per process: with N workers a source that keeps failing waits as if it had failed
+    about 1/N as often (the 5-failure lockout, in the store, is unchanged)."""
+    raw = os.environ.get("MENTALSPACE_API_WORKERS", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 16:
+        raise ValueError(f"MENTALSPACE_API_WORKERS must be a number of processes (1-16), not {raw!r}")
+    return int(raw)
+
+
 def api_port() -> int:
     """The operational API's port on loopback (`mentalspace serve`): `MENTALSPACE_API_PORT`, default 8000."""
     raw = os.environ.get("MENTALSPACE_API_PORT", "8000")

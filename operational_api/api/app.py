@@ -6,18 +6,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine, create_engine, event
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from operational_api.api import tokens
-from operational_api.api.context import SCOPE_RESOLVERS, ApiState
+from operational_api.api.context import SCOPE_RESOLVERS, ApiState, take_request_session
 from operational_api.api.problems import ApiProblem, problem_response
 from operational_api.api.routes import ROUTE_TABLE
 from operational_api.db import _sqlite_pragmas
@@ -47,6 +50,54 @@ def _immediate_engine(engine: Engine) -> Engine:
     return immediate
 
 
+# The API's own PostgreSQL pool. No pre-ping: it costs a round trip on every checkout (once per request); a
+# connection dropped by the server fails the request's first statement instead (the auth check, before anything
+# is written), which is retried once on a fresh connection (context.current_actor), and connections are
+# recycled before the usual idle timeouts of servers and proxies close them. Sized for uvicorn's thread pool (40
+# threads): a request holds one connection from its auth check to its commit.
+PG_POOL_RECYCLE_SECONDS = 600
+PG_POOL_SIZE = 20
+PG_MAX_OVERFLOW = 20  # pool_size + max_overflow >= IN_FLIGHT
+
+
+def _postgres_engine(engine: Engine) -> Engine:
+    return create_engine(
+        engine.url,
+        pool_pre_ping=False,
+        pool_recycle=PG_POOL_RECYCLE_SECONDS,
+        pool_size=PG_POOL_SIZE,
+        max_overflow=PG_MAX_OVERFLOW,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+# Requests inside the app at once; the others wait their turn on the event loop, holding nothing. A request holds
+# its transaction (a pooled connection; on SQLite the write lock) from its auth check to its commit, across the
+# thread-pool hops of its dependencies and its route, and each hop needs one of the pool's 40 threads (anyio's
+# default). Fewer requests inside than threads means a request holding a connection always finds a free thread,
+# so the threads can never all be blocked waiting for connections held by requests that wait for a thread. It is
+# also below the PostgreSQL pool's size, so no request waits for a connection. Two cores gain nothing from more.
+IN_FLIGHT = 32
+
+
+class InFlightLimit:
+    """ASGI middleware: at most `limit` HTTP requests in the wrapped app at once (see IN_FLIGHT)."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:  # made on the server's event loop
+            self._slots = asyncio.Semaphore(self.limit)
+        async with self._slots:
+            await self.app(scope, receive, send)
+
+
 def _validation_field(loc: tuple) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or None
@@ -57,7 +108,18 @@ def create_app(engine: Engine, *, clock: Callable[[], dt.datetime] | None = None
     clock = clock or _utcnow
     if engine.dialect.name == "sqlite":
         engine = _immediate_engine(engine)
+    elif engine.dialect.name == "postgresql":
+        engine = _postgres_engine(engine)
+    own_engine = engine
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        # The app's own pool: closed with the server (a test drops its database right after).
+        own_engine.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="MentalSpace operational API",
         version="1",
         description=(
@@ -107,7 +169,14 @@ def create_app(engine: Engine, *, clock: Callable[[], dt.datetime] | None = None
             reference = uuid.uuid4().hex[:12]
             log.error("API error %s: %s", reference, type(exc).__name__)
             return problem_response(500, "server.error", f"internal error (reference {reference})")
+        finally:
+            # A request turned away after the auth check opened its transaction (403, 404, 422 ...): roll it back
+            # and give the connection back, off the event loop (a rollback is a round trip).
+            leftover = take_request_session(request)
+            if leftover is not None:
+                await run_in_threadpool(leftover.close)
 
+    app.add_middleware(InFlightLimit, limit=IN_FLIGHT)
     for router in ROUTE_TABLE:
         for route in router.routes:
             scope = (getattr(route, "openapi_extra", None) or {}).get("x-scope")

@@ -20,17 +20,19 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -42,7 +44,7 @@ from operational_api.auth import (
     SignedInUser,
     SignInThrottle,
     _visible_clinicians,
-    training_allows,
+    training_allows_until,
 )
 from operational_api.models import User
 from operational_api.models_api import ApiSession, IdempotencyRecord
@@ -61,6 +63,7 @@ BILLING = frozenset({"ADMIN", "BILLING"})
 # Deadlock detected, serialization failure: the transaction is safe to run again from the start.
 RETRYABLE_SQLSTATES = ("40P01", "40001")
 RETRIES = 5
+TRAINING_RECHECK_SECONDS = 60
 # Georgia rule 7 (auth.training_allows): the problem's rule id at sign-in and on every request.
 TRAINING_RULE = "staff.hipaa_training_required"
 
@@ -77,16 +80,39 @@ class ApiState:
     # 30 s. Not per Python process: several servers in one process (tests) must not slow each other's callers.
     sign_in_throttle: SignInThrottle = field(init=False)
 
+    # Georgia rule 7 per user: (until when it lets them in, the clock's now and the monotonic time it was read).
+    # Only time takes access away (trainings and exceptions are added, never removed: auth.training_allows_until),
+    # so a request before that instant needs no query; it is read again at least every TRAINING_RECHECK_SECONDS
+    # (a change the platform never makes, such as a shortened validity rule or a row deleted by hand, applies
+    # within that bound), and whenever the clock is earlier than when it was read (tests move it back).
+    # Never cached: a refusal (a training recorded since lets the user in on their next request).
+    _training: dict[int, tuple[dt.datetime, dt.datetime, float]] = field(init=False, default_factory=dict)
+
     def __post_init__(self) -> None:
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.sign_in_throttle = SignInThrottle()
+
+    def training_allows(self, session: Session, user_id: int, now: dt.datetime) -> bool:
+        cached = self._training.get(user_id)
+        checked = time.monotonic()
+        if cached is not None:
+            until, read_at, read_when = cached
+            if read_at <= now < until and checked - read_when < TRAINING_RECHECK_SECONDS:
+                return True
+        until = training_allows_until(session, user_id, now)
+        if until is None:
+            self._training.pop(user_id, None)
+            return False
+        self._training[user_id] = (until, now, checked)
+        return True
 
     def now(self) -> dt.datetime:
         return self.clock().replace(tzinfo=None)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        session = self.sessions()
+    def session(self, opened: Session | None = None) -> Iterator[Session]:
+        """One transaction, committed on success: `opened` (the request's, see `request_session`) or a new one."""
+        session = opened if opened is not None else self.sessions()
         try:
             yield session
             session.commit()
@@ -95,6 +121,42 @@ class ApiState:
             raise
         finally:
             session.close()
+
+
+# The request's one transaction (request.state): the auth check opens it, the scope check and the route's first
+# `ctx.session()` / `ctx.write()` continue it, so a request is one BEGIN ... COMMIT on one pooled connection (the
+# auth check, the work and its audit row) instead of three. The app's middleware closes whatever is left open
+# (a request turned away before its route ran).
+REQUEST_SESSION = "api_request_session"
+
+
+def request_session(request: Request) -> Session | None:
+    return getattr(request.state, REQUEST_SESSION, None)
+
+
+def take_request_session(request: Request) -> Session | None:
+    """The request's open transaction, handed over once (a second `ctx.session()` starts a new one)."""
+    session = request_session(request)
+    if session is not None:
+        setattr(request.state, REQUEST_SESSION, None)
+    return session
+
+
+def encode(value: Any) -> Any:
+    """An answer as JSON-ready data. A pydantic model dumps itself in JSON mode (what `jsonable_encoder` does first,
+    before walking the result again item by item: most of a 50-row list's serialisation time)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, list) and all(isinstance(item, BaseModel) for item in value):
+        return [item.model_dump(mode="json", by_alias=True) for item in value]
+    return jsonable_encoder(value)
+
+
+class FastJSONResponse(JSONResponse):
+    """The same compact JSON as Starlette's (UTF-8, no spaces), rendered by orjson."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def _unauthorized(detail: str, rule: str = "auth.token_invalid") -> ApiProblem:
@@ -125,30 +187,48 @@ def current_actor(request: Request) -> SignedInUser:
     except tokens.TokenError as exc:
         rule = "auth.token_expired" if "expired" in str(exc) else "auth.token_invalid"
         raise _unauthorized(str(exc), rule) from None
-    with state.session() as session:
-        api_session = session.get(ApiSession, claims.get("sid"))
-        if (
-            api_session is None
-            or api_session.user_id != claims.get("sub")
-            or api_session.revoked_at is not None
-        ):
-            raise _unauthorized(
-                "this sign-in was ended (signed out or revoked); sign in again", "auth.session_revoked"
-            )
-        user = session.get(User, api_session.user_id)
-        if user is None or not user.is_active or user.role not in STAFF_ROLES:
-            raise _unauthorized("this account can no longer use the API", "auth.account_inactive")
-        # The same gate as sign-in: a token outliving the training's expiry stops working on that date.
-        if not training_allows(session, user.id, now):
-            raise training_required(user.id)
-        actor = SignedInUser(
-            user_id=user.id,
-            role=user.role,
-            display_name=f"{user.first_name} {user.last_name}",
-            visible_clinician_ids=_visible_clinicians(session, user),
-        )
+    for attempt in (1, 2):
+        session = state.sessions()
+        setattr(request.state, REQUEST_SESSION, session)
+        try:
+            actor = _actor_of(state, session, claims, now)
+            break
+        except DBAPIError as exc:
+            # No pre-ping (a round trip per checkout): a pooled connection the server dropped fails here, at the
+            # request's first statement, before anything is written; SQLAlchemy invalidates the pool and the
+            # second attempt gets a fresh connection.
+            setattr(request.state, REQUEST_SESSION, None)
+            session.close()
+            if not exc.connection_invalidated or attempt == 2:
+                raise
     request.state.actor = actor
     return actor
+
+
+def _actor_of(state: ApiState, session: Session, claims: dict, now: dt.datetime) -> SignedInUser:
+    """The token's sign-in, checked in the request's transaction: not revoked, its user active staff with current
+    HIPAA training (or an exception). One query for the sign-in and its user."""
+    found = session.execute(
+        select(ApiSession, User)
+        .join(User, User.id == ApiSession.user_id)
+        .where(ApiSession.id == claims.get("sid"))
+    ).first()
+    if found is None or found[0].user_id != claims.get("sub") or found[0].revoked_at is not None:
+        raise _unauthorized(
+            "this sign-in was ended (signed out or revoked); sign in again", "auth.session_revoked"
+        )
+    user = found[1]
+    if not user.is_active or user.role not in STAFF_ROLES:
+        raise _unauthorized("this account can no longer use the API", "auth.account_inactive")
+    # The same gate as sign-in: a token outliving the training's expiry stops working on that date.
+    if not state.training_allows(session, user.id, now):
+        raise training_required(user.id)
+    return SignedInUser(
+        user_id=user.id,
+        role=user.role,
+        display_name=f"{user.first_name} {user.last_name}",
+        visible_clinician_ids=_visible_clinicians(session, user),
+    )
 
 
 def require_roles(roles: frozenset[str]) -> Callable[..., SignedInUser]:
@@ -179,11 +259,16 @@ def require_scope(kind: str, param: str) -> Callable[..., None]:
         # driver error): path validation answers 422, the resolver never sees it.
         if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_RECORD_ID):
             return
-        state: ApiState = request.app.state.api
-        with state.session() as session:
-            SCOPE_RESOLVERS[kind](session, actor, int(raw))
+        # In the request's transaction (the route continues it): a NotFound leaves it to the middleware to close.
+        SCOPE_RESOLVERS[kind](request_session(request) or _own_session(request), actor, int(raw))
 
     return guard
+
+
+def _own_session(request: Request) -> Session:
+    session = request.app.state.api.sessions()
+    setattr(request.state, REQUEST_SESSION, session)
+    return session
 
 
 def _fingerprint(method: str, path: str, query: str, body: bytes) -> str:
@@ -213,7 +298,7 @@ class ApiContext:
     def session(self) -> Iterator[Session]:
         """One transaction (committed on success); integrity and version errors become ServiceErrors."""
         try:
-            with self.state.session() as session:
+            with self.state.session(take_request_session(self.request)) as session:
                 yield session
         except IntegrityError as exc:
             raise translate_integrity_error(exc) from None
@@ -264,7 +349,7 @@ class ApiContext:
                     replay = self._replay(session, key)
                     if replay is not None:
                         return replay
-                body = jsonable_encoder(fn(session))
+                body = encode(fn(session))
                 if key is not None:
                     session.add(
                         IdempotencyRecord(
@@ -331,14 +416,14 @@ class ApiContext:
     # --- responses and read audit ----------------------------------------------------------------------------------
 
     def _json(self, body: Any, status: int) -> JSONResponse:
-        response = JSONResponse(body, status_code=status)
+        response = FastJSONResponse(body, status_code=status)
         if isinstance(body, dict) and isinstance(body.get("version"), int):
             response.headers["ETag"] = f'"{body["version"]}"'
         return response
 
     def respond(self, model: BaseModel | dict | list, status: int = 200) -> JSONResponse:
         """A read's answer (with an ETag when the body carries the entity's `version`)."""
-        return self._json(jsonable_encoder(model), status)
+        return self._json(encode(model), status)
 
     def record_read(
         self,
@@ -459,7 +544,7 @@ def api_route(
                 "x-audit": {"kind": audit.kind, "entity": audit.entity},
             },
             summary=summary,
-            response_class=JSONResponse,
+            response_class=FastJSONResponse,
         )
         return fn
 

@@ -56,19 +56,34 @@ class BackgroundServer:
         self.stop()
 
 
+WORKER_HEALTHCHECK_SECONDS = 120
+
+
+def app_from_environment():
+    """The app over DATABASE_URL's store: what each uvicorn worker process builds (`--workers` > 1)."""
+    from operational_api.db import get_engine
+
+    return create_app(get_engine())
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m operational_api.api.server --host H --port P`: the API over DATABASE_URL's store, in the
-    foreground (`mentalspace serve` starts it next to Dagster and the dashboards)."""
+    """`python -m operational_api.api.server --host H --port P [--workers N]`: the API over DATABASE_URL's store,
+    in the foreground (`mentalspace serve` starts it next to Dagster and the dashboards)."""
+    from operational_api.api import tokens
     from operational_api.db import get_engine, is_migrated
     from operational_api.errors import PlatformError
-    from operational_api.settings import api_port
+    from operational_api.settings import api_port, api_workers
 
     parser = argparse.ArgumentParser(prog="operational_api.api.server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=None)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="processes (default MENTALSPACE_API_WORKERS or 1)"
+    )
     args = parser.parse_args(argv)
     try:
         port = args.port if args.port is not None else api_port()
+        workers = args.workers if args.workers is not None else api_workers()
         engine = get_engine()
         if not is_migrated(engine):
             raise PlatformError("the operational store has no schema yet: run `mentalspace init` first")
@@ -76,7 +91,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # No access log: request lines carry query strings, and a query may one day carry PHI.
-    uvicorn.run(create_app(engine), host=args.host, port=port, log_level="warning", access_log=False)
+    if workers == 1:
+        uvicorn.run(create_app(engine), host=args.host, port=port, log_level="warning", access_log=False)
+        return 0
+    # The store's signing key exists before the workers start, so they all read the same one.
+    tokens.signing_key(engine, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    engine.dispose()
+    uvicorn.run(
+        "operational_api.api.server:app_from_environment",
+        factory=True,
+        workers=workers,
+        # The supervisor restarts a worker that does not answer its ping in time (5 s by default): on a loaded
+        # machine a worker still importing the app misses it, and the workers were restarted in a loop.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        host=args.host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
     return 0
 
 

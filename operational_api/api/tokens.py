@@ -52,10 +52,13 @@ def signing_key(engine: Engine, now: dt.datetime) -> bytes:
         return configured.encode()
     with session_scope(engine) as session:
         row = session.scalar(select(ApiSigningKey).order_by(ApiSigningKey.id).limit(1))
-        if row is None:
-            row = ApiSigningKey(secret=secrets.token_urlsafe(48), created_at=now)
-            session.add(row)
-        return row.secret.encode()
+        if row is not None:
+            return row.secret.encode()
+        session.add(ApiSigningKey(secret=secrets.token_urlsafe(48), created_at=now))
+    # Read back the first key: two processes starting on a new store at once may each have added one, and all
+    # must sign with the same.
+    with session_scope(engine) as session:
+        return session.scalar(select(ApiSigningKey.secret).order_by(ApiSigningKey.id).limit(1)).encode()
 
 
 def encode(claims: dict[str, object], key: bytes) -> str:

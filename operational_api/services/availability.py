@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
+from pydantic import PlainSerializer, WithJsonSchema
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -12,6 +14,19 @@ from operational_api.models import Appointment, ClinicianAvailability
 from operational_api.services.rules import local_date
 from operational_api.settings import practice_timezone
 
+# A practice-local wall-clock time (availability), in and out of the API. The OpenAPI `time` format is RFC 3339
+# full-time, which requires an offset a wall-clock time does not have: documented as a pattern instead.
+LocalTime = Annotated[
+    dt.time,
+    PlainSerializer(lambda value: value.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?$",
+            "description": "practice-local wall-clock time, HH:MM[:SS], no offset",
+        }
+    ),
+]
 # Statuses that no longer hold their slot (the double-booking constraints ignore them too: migration 0007).
 FREE_STATUSES = ("CANCELLED", "RESCHEDULED")
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import IntegrityError
 
 from operational_api.services.errors import RuleViolation, ServiceError
+from operational_api.services.payers import payer_code_taken
 
 
 def _double_booked() -> ServiceError:
@@ -27,6 +28,8 @@ CONSTRAINT_RULES: dict[str, Callable[[], ServiceError]] = {
     "ex_appointments_clinician_overlap": _double_booked,
     "ex_appointments_client_overlap": _double_booked,
     "appointment.double_booked": _double_booked,
+    "uq_payers_payer_code": payer_code_taken,
+    "UNIQUE constraint failed: payers.payer_code": payer_code_taken,
 }
 
 

@@ -89,13 +89,26 @@ def has_current_consent(session: Session, client_id: int, consent_type: str, on:
 def training_current_on(session: Session, user_id: int, on: dt.date) -> bool:
     """int_staff_hipaa_training_by_period: a training completed by `on` and before the earlier of its stored
     expiry and completion + HIPAA_TRAINING.validity_days (expired on that date)."""
+    return training_current_until(session, user_id, on) is not None
+
+
+def training_current_until(session: Session, user_id: int, on: dt.date) -> dt.date | None:
+    """The local date the user's training stops being current (exclusive) when it is current on `on`, else None.
+    Every day from `on` to it is current too (the trainings completed by `on` are completed by then)."""
     trainings = session.scalars(
         select(HipaaTraining).where(HipaaTraining.user_id == user_id, HipaaTraining.completed_date <= on)
     ).all()
     if not trainings:
-        return False
+        return None
     validity = dt.timedelta(days=rule_value(session, "HIPAA_TRAINING", "validity_days"))
-    return any(on < min(t.expires_date, t.completed_date + validity) for t in trainings)
+    until = max(min(t.expires_date, t.completed_date + validity) for t in trainings)
+    return until if on < until else None
+
+
+def local_day_start(day: dt.date) -> dt.datetime:
+    """The naive UTC instant the practice-local `day` begins (the inverse of `local_date` at midnight)."""
+    midnight = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(practice_timezone()))
+    return midnight.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _present(value: str | None) -> bool:

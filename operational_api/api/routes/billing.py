@@ -1,4 +1,5 @@
-"""Charges, claims, manual payments and their applications (ERA remittances post through operational_api/era)."""
+"""Charges, claims, manual payments and their applications (ERA remittances post through operational_api/era), and
+the payers they name."""
 
 from __future__ import annotations
 
@@ -9,9 +10,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from operational_api.api.context import BILLING, Ctx, api_route, reads_phi, register_scope, writes
+from operational_api.api.context import (
+    BILLING,
+    NO_PHI,
+    STAFF,
+    Ctx,
+    api_route,
+    reads_phi,
+    register_scope,
+    writes,
+)
 from operational_api.api.types import UtcDateTime
-from operational_api.services import billing
+from operational_api.services import billing, payers
 from operational_api.services.ids import RecordId
 
 router = APIRouter(tags=["billing"])
@@ -289,3 +299,62 @@ def apply_payment(payment_id: RecordId, payload: billing.ApplicationInput, ctx: 
         )
 
     return ctx.write(run, status=201)
+
+
+class PayerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    payer_code: str
+    version: int
+
+
+class PayerList(BaseModel):
+    items: list[PayerOut]
+    next_cursor: str | None
+
+
+# Payers hold no client's data and every staff member reads them (the front desk records policies): no scope.
+@api_route(router, "GET", "/payers", roles=STAFF, audit=NO_PHI, response_model=PayerList, summary="Payers")
+def list_payers(
+    ctx: Ctx,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+    payer_code: str | None = None,
+):
+    with ctx.session() as session:
+        result = payers.list_payers(session, ctx.actor, limit=limit, cursor=cursor, payer_code=payer_code)
+        return ctx.respond(
+            PayerList(
+                items=[PayerOut.model_validate(p) for p in result.items], next_cursor=result.next_cursor
+            )
+        )
+
+
+@api_route(
+    router, "POST", "/payers", roles=BILLING, audit=writes("payer"), status_code=201, response_model=PayerOut
+)
+def create_payer(payload: payers.PayerInput, ctx: Ctx):
+    return ctx.write(
+        lambda s: PayerOut.model_validate(payers.create_payer(s, ctx.actor, payload, now=ctx.now)), status=201
+    )
+
+
+@api_route(router, "GET", "/payers/{payer_id}", roles=STAFF, audit=NO_PHI, response_model=PayerOut)
+def get_payer(payer_id: RecordId, ctx: Ctx):
+    with ctx.session() as session:
+        return ctx.respond(PayerOut.model_validate(payers.get_payer(session, ctx.actor, payer_id)))
+
+
+@api_route(
+    router, "PATCH", "/payers/{payer_id}", roles=BILLING, audit=writes("payer"), response_model=PayerOut
+)
+def update_payer(payer_id: RecordId, payload: payers.PayerUpdate, ctx: Ctx):
+    """Name and code (If-Match with the ETag read); policies and claims keep naming the payer by id."""
+    expected = ctx.expected_version()
+    return ctx.write(
+        lambda s: PayerOut.model_validate(
+            payers.update_payer(s, ctx.actor, payer_id, payload, expected_version=expected, now=ctx.now)
+        )
+    )

@@ -24,12 +24,14 @@ from operational_api.api.context import (
 from operational_api.api.types import UtcDateTime
 from operational_api.services import directory as users_service
 from operational_api.services import users as admin
+from operational_api.services.availability import LocalTime
 from operational_api.services.errors import InvalidInput
 from operational_api.services.ids import RecordId
 
 router = APIRouter(tags=["users"])
 register_scope("user", users_service.get_user)
 register_scope("clinician", users_service.get_clinician)
+register_scope("availability", users_service.get_availability)
 
 
 class UserOut(BaseModel):
@@ -58,11 +60,12 @@ class AvailabilityOut(BaseModel):
     id: int
     clinician_id: int
     weekday: int
-    start_time: dt.time
-    end_time: dt.time
+    start_time: LocalTime
+    end_time: LocalTime
     slot_minutes: int
     effective_from: dt.date
     effective_to: dt.date | None
+    version: int
 
 
 class FreeSlot(BaseModel):
@@ -123,6 +126,70 @@ def availability(clinician_id: RecordId, ctx: Ctx, on: dt.date | None = None):
     with ctx.session() as session:
         rows = users_service.list_availability(session, ctx.actor, clinician_id, on=on)
         return ctx.respond([AvailabilityOut.model_validate(r) for r in rows])
+
+
+@api_route(
+    router,
+    "POST",
+    "/clinicians/{clinician_id}/availability",
+    roles=SCHEDULING,
+    audit=writes("clinician_availability"),
+    scope="clinician",
+    status_code=201,
+    response_model=AvailabilityOut,
+    summary="Add a weekly working slot",
+)
+def add_availability(clinician_id: RecordId, payload: users_service.AvailabilityInput, ctx: Ctx):
+    """Clinicians set their own, supervisors also their supervisees', the front desk and administrators anyone's;
+    a slot overlapping another of the clinician's on that weekday and dates is refused (availability.overlap)."""
+    return ctx.write(
+        lambda s: AvailabilityOut.model_validate(
+            users_service.add_availability(s, ctx.actor, clinician_id, payload, now=ctx.now)
+        ),
+        status=201,
+    )
+
+
+@api_route(
+    router,
+    "GET",
+    "/availability/{availability_id}",
+    roles=STAFF,
+    audit=NO_PHI,
+    scope="availability",
+    response_model=AvailabilityOut,
+    summary="One weekly working slot",
+)
+def get_availability(availability_id: RecordId, ctx: Ctx):
+    with ctx.session() as session:
+        return ctx.respond(
+            AvailabilityOut.model_validate(
+                users_service.get_availability(session, ctx.actor, availability_id)
+            )
+        )
+
+
+@api_route(
+    router,
+    "PATCH",
+    "/availability/{availability_id}",
+    roles=SCHEDULING,
+    audit=writes("clinician_availability"),
+    scope="availability",
+    response_model=AvailabilityOut,
+    summary="Change a weekly working slot",
+)
+def update_availability(availability_id: RecordId, payload: users_service.AvailabilityUpdate, ctx: Ctx):
+    """If-Match with the ETag read. Appointments already booked stay as they are (moving one is a reschedule);
+    end a slot with `effective_to`."""
+    expected = ctx.expected_version()
+    return ctx.write(
+        lambda s: AvailabilityOut.model_validate(
+            users_service.update_availability(
+                s, ctx.actor, availability_id, payload, expected_version=expected, now=ctx.now
+            )
+        )
+    )
 
 
 @api_route(

@@ -20,6 +20,7 @@ leaves); a route without it cannot be declared, and the sign-in routes carry it 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 import uuid
@@ -44,6 +45,8 @@ from tests.operational_api.api.test_authorization_matrix import (
 )
 
 KINDS = {"phi_read", "write", "auth", "none"}
+# Sunday hours for the availability each call adds (a second one at the same hour would overlap).
+SUNDAY_HOURS = itertools.count(0)
 # Problems the framework answers before a route's body runs (nothing is audited for them).
 FRAMEWORK_RULES = ("request.", "idempotency.", "http.")
 # Scope kinds whose answers hold a client's record without naming the client: where the client is looked up.
@@ -59,6 +62,11 @@ SENT_PHI = {
     "worried about her sister",
     "Corrected entry",
 }
+
+
+def _sunday_hour() -> dict[str, str]:
+    hour = next(SUNDAY_HOURS) % 24
+    return {"start_time": f"{hour:02d}:00", "end_time": f"{hour:02d}:45"}
 
 
 def _body(api: Api, role: str, key: tuple[str, str], which: int) -> dict | None:
@@ -131,6 +139,13 @@ def _body(api: Api, role: str, key: tuple[str, str], which: int) -> dict | None:
             "start_date": "2026-06-01", "end_date": "2026-06-30",
         },
         ("POST", "/performance-goals/{goal_id}/status"): lambda: {"status": "ACHIEVED"},
+        ("POST", "/payers"): lambda: {"name": "Harbour Mutual", "payer_code": f"HM{uuid.uuid4().hex[:8]}"},
+        ("PATCH", "/payers/{payer_id}"): lambda: {"name": "Harbour Mutual Health"},
+        ("POST", "/clinicians/{clinician_id}/availability"): lambda: {
+            "weekday": 6, **_sunday_hour(), "slot_minutes": 15,
+            "effective_from": "2026-06-07", "effective_to": "2026-06-07",
+        },
+        ("PATCH", "/availability/{availability_id}"): lambda: {"slot_minutes": 30},
         ("POST", "/hipaa-trainings"): lambda: {"user_id": api.world.users[role], "completed_date": "2026-02-01"},
     }  # fmt: skip
     sample = samples.get(key)

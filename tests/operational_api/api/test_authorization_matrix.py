@@ -6,14 +6,15 @@ body is even read. A route with `x-scope` names the kind of record its path id i
 the front desk and billing see both. Lists never show a scoped role another clinician's clients.
 
 New areas are covered once their router is in ROUTE_TABLE: give `matrix_records` an in-scope and an out-of-scope
-record of any new scope kind (and `PARAM_KINDS` any further path id), and `QUERY_SAMPLES` any required query
-parameter.
+record of any new scope kind (and `PARAM_KINDS` any further path id, or the path id of a route without a scope:
+a record every role sees, such as a payer), and `QUERY_SAMPLES` any required query parameter.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from sqlalchemy import select
 
 from operational_api.api.routes import ROUTE_TABLE
 from operational_api.db import session_scope
-from operational_api.models import Appointment, Consent, InsurancePolicy
+from operational_api.models import Appointment, ClinicianAvailability, Consent, InsurancePolicy, Payer
 from operational_api.models_api import WaitlistEntry
 from tests.operational_api.api.clinical_records import clinical_records
 from tests.operational_api.api.conftest import ROLES, Api, add_complete_client, next_slot
@@ -33,7 +34,7 @@ SCOPED_ROLES = ("CLINICIAN", "SUPERVISOR")
 # Routes outside the role system: signing in and out.
 PUBLIC = {("POST", "/auth/token"), ("POST", "/auth/refresh"), ("POST", "/auth/sign-out")}
 # Path ids after the first: which record kind they name (paired with the first id's record).
-PARAM_KINDS = {"policy_id": "policy"}
+PARAM_KINDS = {"policy_id": "policy", "payer_id": "payer"}
 QUERY_SAMPLES = {"date_from": "2026-06-01", "date_to": "2026-06-07"}
 
 
@@ -89,6 +90,15 @@ def matrix_records(api: Api) -> dict[str, tuple[int, int]]:
                 updated_at=api.clock.now,
             )
             session.add(entry)
+            # A Saturday slot of its own: the matrix's updates must not move the weekday hours bookings use.
+            slot = ClinicianAvailability(
+                clinician_id=clinician,
+                weekday=5,
+                start_time=dt.time(7, 0),
+                end_time=dt.time(8, 0),
+                effective_from=dt.date(2026, 1, 1),
+            )
+            session.add(slot)
             session.flush()
             consent = session.scalar(select(Consent.id).where(Consent.client_id == client.id))
             policy = session.scalar(select(InsurancePolicy.id).where(InsurancePolicy.client_id == client.id))
@@ -100,9 +110,15 @@ def matrix_records(api: Api) -> dict[str, tuple[int, int]]:
                 ("policy", policy),
                 ("clinician", clinician),
                 ("user", clinician),
+                ("availability", slot.id),
             ):
                 records.setdefault(kind, []).append(value)
         records.update(clinical_records(session, world, api.clock.now, records["client"]))
+        # Every role sees every payer (no scope): one record, in scope for all.
+        payer = Payer(name="Matrix Payer", payer_code=f"MX{uuid.uuid4().hex[:8].upper()}")
+        session.add(payer)
+        session.flush()
+        records["payer"] = [payer.id, payer.id]
     api._matrix_records = {kind: (ids[0], ids[1]) for kind, ids in records.items()}
     return api._matrix_records
 
@@ -112,7 +128,7 @@ def _url(route: APIRoute, records: dict[str, tuple[int, int]], which: int) -> st
     params = re.findall(r"{(\w+)}", route.path)
     path = route.path
     for i, name in enumerate(params):
-        kind = scope if i == 0 else PARAM_KINDS[name]
+        kind = scope if i == 0 and scope else PARAM_KINDS[name]
         assert kind in records, f"{route.path}: add a {kind!r} record to matrix_records"
         path = path.replace(f"{{{name}}}", str(records[kind][which]))
     query = {
