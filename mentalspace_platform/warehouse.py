@@ -123,7 +123,8 @@ class SwapError(PlatformError):
     """The finished copy could not replace the live file: the previous warehouse is still the one in use."""
 
 
-def _staging_path(live: Path) -> Path:
+def staging_path(live: Path) -> Path:
+    """Where every build of the DuckDB file `live` writes its copy (and so the path dbt's profile sees)."""
     # Same folder, so the swap is a rename within one file system. One name for every build (the lock allows
     # one at a time): dbt re-parses the whole project whenever its profile's path changes.
     return live.with_name(f".{live.name}.building")
@@ -157,7 +158,7 @@ def staged_build(env: Environment, *, swap_on_exit: bool = True) -> Iterator[Env
         yield env  # PostgreSQL, or already inside this process's build (a Dagster run under the CLI's)
         return
     live = env.duckdb_path
-    staging = _staging_path(live)
+    staging = staging_path(live)
     with writer_lock(live):
         _remove_database(staging)  # every build holds the lock: a copy left here is from one that died
         if live.exists():
