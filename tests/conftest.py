@@ -64,7 +64,7 @@ DEPLOYMENT_VARS = (
 # End-to-end tests (marker `e2e`, left out of `make test-fast`): a practice built through the CLI, Dagster and dbt,
 # a real browser, a 10,000-claim remittance, or the API schema fuzz. Every test that reads a shared built practice (the fixtures below)
 # is one automatically; these are the modules and tests that build their own.
-E2E_FIXTURES = ("built_demo", "built_practice", "built_medium", "built_medium_pg")
+E2E_FIXTURES = ("built_demo", "built_practice", "built_practice_pg", "built_medium", "built_medium_pg")
 E2E_TESTS = (
     "tests/dashboards/test_browser.py",
     "tests/dashboards/test_browser_layout.py",
@@ -372,6 +372,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         for name in names:
             if name.startswith(prefix):
                 _drop_template(con, name)
+
+
+@pytest.fixture(scope="session")
+def built_practice_pg(tmp_path_factory: pytest.TempPathFactory) -> PgPractice:
+    """SMALL_PRACTICE on PostgreSQL, built once per run; `copy_pg_practice` gives a test its copy."""
+    return build_once_pg(tmp_path_factory, "small-practice", SMALL_PRACTICE)
 
 
 # Four clinicians over four months, as of SMALL_PRACTICE's date: three whole months of every measure and figures on
