@@ -75,6 +75,7 @@ E2E_TESTS = (
     "tests/operational_api/era/test_end_to_end.py",
     "tests/orchestration/test_dagster_swap.py",
     "tests/orchestration/test_era_pipeline.py",
+    "tests/orchestration/test_incremental_refresh.py",
     "tests/orchestration/test_warehouse_swap.py",
     "tests/orchestration/advancedmd/test_cli.py::test_backfill_of_30_daily_partitions",
     "tests/orchestration/advancedmd/test_dbt.py",
