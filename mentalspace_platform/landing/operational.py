@@ -41,7 +41,7 @@ RAW_SCHEMA = "raw_operational"
 OPERATIONAL_TABLES = [t.name for t in exported_tables()]
 WATERMARKS_TABLE = "landing_watermarks"
 CHANGE_COLUMN = "updated_at"
-# Above this many changed rows, or half the table, re-landing the table whole is the cheaper way.
+# Above this many changed rows, or half the table, re-landing the table whole is the cheaper way (and one query).
 MAX_UPSERT_ROWS = 50_000
 # Changed rows are read by key in chunks of this size (bound parameters per statement).
 READ_CHUNK = 5_000
@@ -102,7 +102,7 @@ def land_operational_tables(
                     reason, changes = f"{parent} has no landed copy", None
                 else:
                     changes = changes.with_rows_of(column, parent_changes.touched_keys)
-            if changes is not None and len(changes.changed) > max(MAX_UPSERT_ROWS, changes.rows) // 2:
+            if changes is not None and len(changes.changed) > min(MAX_UPSERT_ROWS, changes.rows // 2):
                 reason, changes = "most rows changed", None
             plans.append((table, reason, changes))
 
