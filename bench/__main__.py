@@ -32,6 +32,7 @@ SUITES = {
     "catalog": "bench.catalog",
     "amd": "bench.amd",
     "audit_chain": "bench.audit_chain",
+    "refresh": "bench.refresh",
 }
 ALL_SIZES = "demo,small,medium,large"
 

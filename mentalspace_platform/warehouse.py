@@ -19,7 +19,7 @@ import io
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -329,75 +329,41 @@ class Warehouse:
 
     def replace_table(self, schema: str, table: str, batches: Iterable[pl.DataFrame]) -> int:
         """Swap in a new copy of `schema.table` atomically; returns the row count."""
-        return self._write(schema, table, batches, partition=None)
+        return self.write_together([TableWrite(schema, table, batches)])[0]
 
     def replace_partition(
         self, schema: str, table: str, column: str, value: object, batches: Iterable[pl.DataFrame]
     ) -> int:
         """Delete the rows where `column = value` and insert the new ones, in one transaction."""
-        return self._write(schema, table, batches, partition=(column, value))
+        return self.write_together([TableWrite(schema, table, batches, partition=(column, value))])[0]
 
-    def _write(self, schema: str, table: str, batches: Iterable[pl.DataFrame], partition) -> int:
-        target = f"{_quote(schema)}.{_quote(table)}"
-        rows = 0
+    def write_together(self, writes: Sequence[TableWrite]) -> list[int]:
+        """Apply several table writes in one transaction (all or none); returns each one's rows inserted."""
+        counts = []
         if self.kind == "duckdb":
             with self.duckdb() as con:
                 con.execute("begin")
                 try:
-                    con.execute(f"create schema if not exists {_quote(schema)}")
-                    first = True
-                    for frame in batches:
-                        arrow = frame.to_arrow()  # noqa: F841 - referenced by name in the SQL below
-                        if first and partition is None:
-                            con.execute(f"create or replace table {target} as select * from arrow")
-                        else:
-                            if first:
-                                con.execute(
-                                    f"create table if not exists {target} as select * from arrow limit 0"
-                                )
-                                con.execute(
-                                    f"delete from {target} where {_quote(partition[0])} = ?", [partition[1]]
-                                )
-                            con.execute(f"insert into {target} by name select * from arrow")
-                        first = False
-                        rows += frame.height
+                    for write in writes:
+                        counts.append(_write_duckdb(con, write))
                     con.execute("commit")
                 except BaseException:
                     con.execute("rollback")
                     raise
-            return rows
+            return counts
         with self.postgres() as con, con.transaction():
             cur = con.cursor()
-            # Writers of one schema take turns (until commit): PostgreSQL's "create ... if not exists" is not
-            # safe against itself, so concurrent runs landing into a new schema or table (ten ERA files at once)
-            # failed on a duplicate catalog key; the rows themselves are short to write.
-            cur.execute(
-                "select pg_advisory_xact_lock(hashtext(%s))", [f"mentalspace warehouse schema {schema}"]
-            )
-            cur.execute(f"create schema if not exists {_quote(schema)}")
-            first = True
-            for frame in batches:
-                if first:
-                    columns = ", ".join(f"{_quote(n)} {_pg_type(t)}" for n, t in frame.schema.items())
-                    if partition is None:
-                        cur.execute(f"drop table if exists {target} cascade")
-                        cur.execute(f"create table {target} ({columns})")
-                    else:
-                        cur.execute(f"create table if not exists {target} ({columns})")
-                        cur.execute(f"delete from {target} where {_quote(partition[0])} = %s", [partition[1]])
-                    first = False
-                if frame.height:
-                    buffer = io.BytesIO()
-                    frame.write_csv(
-                        buffer, include_header=False, null_value="\\N", datetime_format="%Y-%m-%d %H:%M:%S%.f"
-                    )
-                    names = ", ".join(_quote(n) for n in frame.columns)
-                    with cur.copy(
-                        f"copy {target} ({names}) from stdin with (format csv, null '\\N')"
-                    ) as copy:
-                        copy.write(buffer.getvalue())
-                rows += frame.height
-        return rows
+            for schema in dict.fromkeys(w.schema for w in writes):
+                # Writers of one schema take turns (until commit): PostgreSQL's "create ... if not exists" is not
+                # safe against itself, so concurrent runs landing into a new schema or table (ten ERA files at
+                # once) failed on a duplicate catalog key; the rows themselves are short to write.
+                cur.execute(
+                    "select pg_advisory_xact_lock(hashtext(%s))", [f"mentalspace warehouse schema {schema}"]
+                )
+                cur.execute(f"create schema if not exists {_quote(schema)}")
+            for write in writes:
+                counts.append(_write_postgres(cur, write))
+        return counts
 
     def ensure_table(self, schema: str, table: str, empty: pl.DataFrame) -> int:
         """Create `schema.table` with the frame's columns if it does not exist; 1 if it was created."""
@@ -416,10 +382,82 @@ class Warehouse:
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
         """Run a read query and return a polars frame."""
         if self.kind == "duckdb":
-            with self.duckdb(read_only=True) as con:
+            # Inside held_open, through the held connection: DuckDB refuses a second, read-only one in-process.
+            with self.duckdb(read_only=self._held is None) as con:
                 return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())
         with self.postgres() as con:
             cur = con.cursor()
             cur.execute(sql, params or None)
             names = [d.name for d in cur.description or []]
             return pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class TableWrite:
+    """One table's part of `Warehouse.write_together`: by default a new copy of the whole table."""
+
+    schema: str
+    table: str
+    batches: Iterable[pl.DataFrame]
+    # (column, value): replace only the rows where column = value (a NULL value replaces none).
+    partition: tuple[str, object] | None = None
+    # (column, keys): an upsert into the existing table: delete the rows with these keys, insert the batches'.
+    upsert: tuple[str, Sequence[object]] | None = None
+
+
+def _write_duckdb(con: duckdb.DuckDBPyConnection, write: TableWrite) -> int:
+    target = f"{_quote(write.schema)}.{_quote(write.table)}"
+    con.execute(f"create schema if not exists {_quote(write.schema)}")
+    if write.upsert is not None:
+        column, keys = write.upsert
+        if keys:
+            doomed = pl.DataFrame({"key": list(keys)}).to_arrow()  # noqa: F841 - referenced by name in the SQL
+            con.execute(f"delete from {target} where {_quote(column)} in (select key from doomed)")
+    rows = 0
+    first = True
+    for frame in write.batches:
+        arrow = frame.to_arrow()  # noqa: F841 - referenced by name in the SQL below
+        if first and write.partition is None and write.upsert is None:
+            con.execute(f"create or replace table {target} as select * from arrow")
+        else:
+            if first and write.partition is not None:
+                con.execute(f"create table if not exists {target} as select * from arrow limit 0")
+                con.execute(
+                    f"delete from {target} where {_quote(write.partition[0])} = ?", [write.partition[1]]
+                )
+            con.execute(f"insert into {target} by name select * from arrow")
+        first = False
+        rows += frame.height
+    return rows
+
+
+def _write_postgres(cur: psycopg.Cursor, write: TableWrite) -> int:
+    target = f"{_quote(write.schema)}.{_quote(write.table)}"
+    if write.upsert is not None:
+        column, keys = write.upsert
+        if keys:
+            cur.execute(f"delete from {target} where {_quote(column)} = any(%s)", [list(keys)])
+    rows = 0
+    first = True
+    for frame in write.batches:
+        if first and write.upsert is None:
+            columns = ", ".join(f"{_quote(n)} {_pg_type(t)}" for n, t in frame.schema.items())
+            if write.partition is None:
+                cur.execute(f"drop table if exists {target} cascade")
+                cur.execute(f"create table {target} ({columns})")
+            else:
+                cur.execute(f"create table if not exists {target} ({columns})")
+                cur.execute(
+                    f"delete from {target} where {_quote(write.partition[0])} = %s", [write.partition[1]]
+                )
+        first = False
+        if frame.height:
+            buffer = io.BytesIO()
+            frame.write_csv(
+                buffer, include_header=False, null_value="\\N", datetime_format="%Y-%m-%d %H:%M:%S%.f"
+            )
+            names = ", ".join(_quote(n) for n in frame.columns)
+            with cur.copy(f"copy {target} ({names}) from stdin with (format csv, null '\\N')") as copy:
+                copy.write(buffer.getvalue())
+        rows += frame.height
+    return rows

@@ -11,9 +11,11 @@ practice-local date, and an age band as of the export date.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -142,6 +144,51 @@ def export_select(table: Table):
     return select(*columns, *extra)
 
 
+# An exported table whose rows carry a value derived from another table's row (appointments: whether the client was
+# a minor, from the client's date of birth): a change to that row changes these rows' export too.
+DERIVED_FROM = {"appointments": ("clients", "client_id")}
+
+
+def export_today(timezone: str | None = None, today: dt.date | None = None) -> dt.date:
+    """The date client age bands are taken on: `today` if pinned, else today in `timezone` (the practice's)."""
+    return today or dt.datetime.now(ZoneInfo(timezone or practice_timezone())).date()
+
+
+def export_fingerprint(
+    engine: Engine, table: Table, *, timezone: str | None = None, today: dt.date | None = None
+) -> str:
+    """A digest of everything besides a row's own values (and DERIVED_FROM's) that the table's exported rows
+    depend on: its exported columns and types, and where it uses them the date age bands are taken on, the time
+    zone appointment dates are cut in and the adult age. Rows exported under another fingerprint may differ
+    from today's export of the same store row, so they cannot be kept."""
+    context: dict[str, object] = {
+        "columns": [[c.name, repr(c.type)] for c in export_select(table).selected_columns]
+    }
+    if table.name == "clients":
+        context["today"] = export_today(timezone, today).isoformat()
+        context["age_bands"] = AGE_BANDS
+    if table.name == "appointments":
+        context["timezone"] = timezone or practice_timezone()
+        context["adult_age_years"] = adult_age_years(engine, "fingerprint table appointments")
+    return hashlib.sha256(json.dumps(context, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def read_columns(engine: Engine, table: Table, names: Sequence[str]) -> pl.DataFrame:
+    """Some non-PHI columns of every row of `table` (keys and change times), typed as `read_table` types them, so
+    they compare equal with the landed rows' values."""
+    if _on_disk_sqlite(engine) and not engine.get_execution_options().get(_SNAPSHOT_OPTION):
+        with store_snapshot(engine) as snapshot:
+            return read_columns(snapshot, table, names)
+    stmt = select(*(table.c[name] for name in names))
+    schema = {name: _polars_type(table.c[name]) for name in names}
+    batches = (
+        _read_sqlite(engine, stmt, schema, table.name, 1_000_000)
+        if _on_disk_sqlite(engine)
+        else _read_rows(engine, stmt, schema, 200_000)
+    )
+    return pl.concat([*batches, pl.DataFrame(schema=schema)], how="vertical")
+
+
 def read_table(
     engine: Engine,
     table: Table,
@@ -149,25 +196,28 @@ def read_table(
     *,
     timezone: str | None = None,
     today: dt.date | None = None,
+    ids: Sequence[int] | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Yield the exported rows of `table` in batches with a schema fixed by the model, so an empty
     or all-NULL column still has the right type in the warehouse.
 
     `timezone` (default: the practice's) cuts appointment dates; `today` (default: today there) is the
-    date client age bands are taken on."""
+    date client age bands are taken on. `ids`: only the rows with these primary keys."""
     if _on_disk_sqlite(engine) and not engine.get_execution_options().get(_SNAPSHOT_OPTION):
         # One table alone: a snapshot of its own (several tables: take one with store_snapshot and pass it).
         with store_snapshot(engine) as snapshot:
-            yield from read_table(snapshot, table, batch_rows, timezone=timezone, today=today)
+            yield from read_table(snapshot, table, batch_rows, timezone=timezone, today=today, ids=ids)
         return
     tz = timezone or practice_timezone()
     finish = _Finisher(
         table.name,
         tz,
-        today or dt.datetime.now(ZoneInfo(tz)).date(),
+        export_today(tz, today),
         adult_age_years(engine, "export table appointments") if table.name == "appointments" else None,
     )
     stmt = export_select(table)
+    if ids is not None:
+        stmt = stmt.where(table.c.id.in_(list(ids)))
     schema: dict[str, pl.DataType] = {}
     for col in stmt.selected_columns:
         if col.name.startswith("has_"):

@@ -80,6 +80,7 @@ E2E_TESTS = (
     "tests/orchestration/test_dagster_swap.py",
     "tests/orchestration/test_era_fan_out.py",
     "tests/orchestration/test_era_pipeline.py",
+    "tests/orchestration/test_incremental_refresh.py",
     "tests/orchestration/test_warehouse_swap.py",
     "tests/orchestration/advancedmd/test_cli.py::test_backfill_of_30_daily_partitions",
     "tests/orchestration/advancedmd/test_dbt.py",
@@ -457,6 +458,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for name in names:
             if name.startswith(prefix):
                 _drop_template(con, name)
+
+
+@shared_build
+def built_practice_pg(tmp_path_factory: pytest.TempPathFactory) -> PgPractice:
+    """SMALL_PRACTICE on PostgreSQL, built once per run; `copy_pg_practice` gives a test its copy."""
+    return build_once_pg(tmp_path_factory, "small-practice", SMALL_PRACTICE)
 
 
 # Four clinicians over four months, as of SMALL_PRACTICE's date: three whole months of every measure and figures on

@@ -1,38 +1,257 @@
-"""Land the operational store in the warehouse's `raw_operational` schema, without PHI."""
+"""Land the operational store in the warehouse's `raw_operational` schema, without PHI.
+
+A full landing replaces every table. An incremental one (the 15-minute refresh) lands, of a table with a change
+column (`updated_at`), only the rows that differ from its landed copy, as an upsert by primary key, and removes the
+rows the store no longer has. Which rows differ is found from keys and change times alone, the store's against the
+landed copy's, rather than from "changed since the last watermark": the services stamp `updated_at` from an
+injected clock and a transaction may commit after a later-stamped one, so a row can change with a time below the
+watermark, and a comparison catches any change that alters the stamp. The rows of a table whose export derives a
+value from another table's rows (export.DERIVED_FROM) land again when those rows change.
+
+Each table's watermark row in `landing_watermarks` (its newest change time, the fingerprint of what its export
+depends on besides its rows, the landing time) is written in the same transaction as its rows; every table of a
+landing is one transaction (and, on DuckDB, inside the run's staged copy). A table lands whole whenever its rows
+cannot be trusted to equal a fresh export: no watermark (never landed incrementally, or landed by an earlier
+release), another fingerprint (a new day for age bands, another time zone or adult age, other columns), another
+schema revision of the store, no change column, or most of it changed.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 
-from sqlalchemy import Engine
+import polars as pl
+from sqlalchemy import Engine, Table, text
 
 from mentalspace_platform.environment import Environment
-from mentalspace_platform.warehouse import Warehouse
-from operational_api.export import exported_tables, read_table, store_snapshot
+from mentalspace_platform.warehouse import TableWrite, Warehouse
+from operational_api.export import (
+    DERIVED_FROM,
+    export_fingerprint,
+    export_today,
+    exported_tables,
+    read_columns,
+    read_table,
+    store_snapshot,
+)
 
 RAW_SCHEMA = "raw_operational"
 OPERATIONAL_TABLES = [t.name for t in exported_tables()]
+WATERMARKS_TABLE = "landing_watermarks"
+CHANGE_COLUMN = "updated_at"
+# Above this many changed rows, or half the table, re-landing the table whole is the cheaper way (and one query).
+MAX_UPSERT_ROWS = 50_000
+# Changed rows are read by key in chunks of this size (bound parameters per statement).
+READ_CHUNK = 5_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Landed:
+    """What one table's landing did."""
+
+    table: str
+    mode: str  # "full" or "incremental"
+    rows: int  # rows of the table in the store
+    upserted: int
+    deleted: int
+    reason: str = ""  # why the table landed whole
 
 
 def land_operational_tables(
-    engine: Engine, warehouse: Warehouse, env: Environment, names: Iterable[str]
-) -> list[tuple[str, int]]:
-    """Copy each named store table into raw_operational, replacing its previous copy atomically.
+    engine: Engine, warehouse: Warehouse, env: Environment, names: Iterable[str], *, full: bool = True
+) -> list[Landed]:
+    """Copy each named store table into raw_operational: whole when `full` (or when its landed copy cannot be
+    trusted), else only its changes. One transaction for all of them.
 
-    Returns (table, rows landed) in the order given. Every table is read from one point in time of the store.
-    """
+    Returns what each table's landing did, in the order given. Every table is read from one point in time of the
+    store."""
     tables = {t.name: t for t in exported_tables()}
+    names = list(names)
     # Appointment dates in the practice's time zone, age bands as of the practice's (possibly pinned) today,
-    # as the warehouse cuts its periods.
-    today = dt.date.fromisoformat(env.as_of_date) if env.as_of_date else None
-    landed = []
+    # as the warehouse cuts its periods. Fixed once, so every table of the landing agrees on the day.
+    timezone = env.practice_timezone
+    today = export_today(timezone, dt.date.fromisoformat(env.as_of_date) if env.as_of_date else None)
     with store_snapshot(engine) as source, warehouse.held_open():
+        revision = _store_revision(source)
+        landed_tables = _landed_tables(warehouse)
+        marks = {} if full or WATERMARKS_TABLE not in landed_tables else _watermarks(warehouse)
+        fingerprints = {
+            name: f"{revision}:{export_fingerprint(source, tables[name], timezone=timezone, today=today)}"
+            for name in names
+        }
+        diffs: dict[str, _Diff | None] = {}
+
+        def diff(name: str) -> _Diff | None:
+            if name not in diffs:
+                diffs[name] = _diff(source, warehouse, tables[name]) if name in landed_tables else None
+            return diffs[name]
+
+        plans = []
         for name in names:
-            rows = warehouse.replace_table(
-                RAW_SCHEMA,
-                name,
-                read_table(source, tables[name], timezone=env.practice_timezone, today=today),
+            table = tables[name]
+            reason = _why_whole(table, full, marks.get(name), fingerprints[name])
+            changes = None if reason else diff(name)
+            if changes is None and not reason:
+                reason = "no landed copy"
+            if changes is not None and name in DERIVED_FROM:
+                parent, column = DERIVED_FROM[name]
+                parent_changes = diff(parent)
+                if parent_changes is None:
+                    reason, changes = f"{parent} has no landed copy", None
+                else:
+                    changes = changes.with_rows_of(column, parent_changes.touched_keys)
+            if changes is not None and len(changes.changed) > min(MAX_UPSERT_ROWS, changes.rows // 2):
+                reason, changes = "most rows changed", None
+            plans.append((table, reason, changes))
+
+        writes: list[TableWrite] = []
+        for table, _, changes in plans:
+            newest = _Newest(table)
+            batches = newest.watch(
+                read_table(source, table, timezone=timezone, today=today)
+                if changes is None
+                else _read_chunks(source, table, changes.changed, timezone, today)
             )
-            landed.append((name, rows))
+            upsert = None if changes is None else ("id", changes.deleted + changes.changed)
+            writes.append(TableWrite(RAW_SCHEMA, table.name, batches, upsert=upsert))
+            # Written after the table's rows in the same transaction: its frame is made once they have been read.
+            writes.append(
+                TableWrite(
+                    RAW_SCHEMA,
+                    WATERMARKS_TABLE,
+                    _watermark_rows(table, changes, newest, fingerprints[table.name]),
+                    partition=("table_name", table.name),
+                )
+            )
+        counts = warehouse.write_together(writes)
+
+    landed = []
+    for (table, reason, changes), inserted in zip(plans, counts[::2], strict=True):
+        if changes is None:
+            landed.append(Landed(table.name, "full", inserted, inserted, 0, reason))
+        else:
+            landed.append(Landed(table.name, "incremental", changes.rows, inserted, len(changes.deleted)))
     return landed
+
+
+@dataclasses.dataclass(frozen=True)
+class _Diff:
+    """A table's store rows against its landed copy, by key and change time."""
+
+    store: pl.DataFrame  # id, updated_at (and DERIVED_FROM's column) of every store row
+    changed: list[int]  # new or changed in the store: to (re)land
+    deleted: list[int]  # landed, gone from the store: to remove
+
+    @property
+    def rows(self) -> int:
+        return self.store.height
+
+    @property
+    def touched_keys(self) -> list[int]:
+        return self.changed + self.deleted
+
+    def with_rows_of(self, column: str, parent_keys: Sequence[int]) -> _Diff:
+        """Also re-land the rows whose `column` names one of `parent_keys` (a value derived from that row)."""
+        if not parent_keys:
+            return self
+        derived = self.store.filter(pl.col(column).is_in(list(parent_keys)))["id"].to_list()
+        return dataclasses.replace(self, changed=sorted(set(self.changed) | set(derived)))
+
+
+def _why_whole(table: Table, full: bool, mark: tuple[str] | None, fingerprint: str) -> str:
+    if full:
+        return "full landing asked for"
+    if CHANGE_COLUMN not in table.c:
+        return f"no {CHANGE_COLUMN} column"
+    if mark is None:
+        return "no watermark"
+    if mark[0] != fingerprint:
+        return "export context changed"
+    return ""
+
+
+def _diff(source: Engine, warehouse: Warehouse, table: Table) -> _Diff | None:
+    """The table's changes since it was landed (None without a change column to compare)."""
+    if CHANGE_COLUMN not in table.c:
+        return None
+    derived = [DERIVED_FROM[table.name][1]] if table.name in DERIVED_FROM else []
+    landed = warehouse.query(f'select id, {CHANGE_COLUMN} from {RAW_SCHEMA}."{table.name}"').select(
+        pl.col("id").cast(pl.Int64), pl.col(CHANGE_COLUMN).cast(pl.Datetime("us"))
+    )
+    store = read_columns(source, table, ["id", CHANGE_COLUMN, *derived]).with_columns(
+        pl.col("id").cast(pl.Int64), pl.col(CHANGE_COLUMN).cast(pl.Datetime("us"))
+    )
+    # A NULL change time matches nothing (polars joins never match nulls), so such a row lands every time.
+    changed = store.join(landed, on=["id", CHANGE_COLUMN], how="anti")["id"].to_list()
+    deleted = landed.join(store, on="id", how="anti")["id"].to_list()
+    return _Diff(store, sorted(changed), sorted(deleted))
+
+
+def _read_chunks(
+    source: Engine, table: Table, ids: list[int], timezone: str, today: dt.date
+) -> Iterator[pl.DataFrame]:
+    for start in range(0, len(ids), READ_CHUNK):
+        yield from read_table(
+            source, table, timezone=timezone, today=today, ids=ids[start : start + READ_CHUNK]
+        )
+
+
+class _Newest:
+    """The newest change time among the rows of a table as they stream past on their way to the warehouse."""
+
+    def __init__(self, table: Table) -> None:
+        self.column = CHANGE_COLUMN if CHANGE_COLUMN in table.c else None
+        self.value: dt.datetime | None = None
+
+    def watch(self, batches: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        for frame in batches:
+            if self.column and frame.height:
+                newest = frame[self.column].max()
+                if newest is not None and (self.value is None or newest > self.value):
+                    self.value = newest
+            yield frame
+
+
+def _store_revision(source: Engine) -> str:
+    """The store's schema revision: a migration may rewrite rows without touching their change times."""
+    with source.connect() as conn:
+        return conn.scalar(text("select max(version_num) from alembic_version")) or ""
+
+
+def _landed_tables(warehouse: Warehouse) -> set[str]:
+    frame = warehouse.query(
+        f"select table_name from information_schema.tables where table_schema = '{RAW_SCHEMA}'"
+    )
+    return set(frame["table_name"].to_list()) if frame.height else set()
+
+
+def _watermarks(warehouse: Warehouse) -> dict[str, tuple[str]]:
+    frame = warehouse.query(f'select table_name, context_fingerprint from {RAW_SCHEMA}."{WATERMARKS_TABLE}"')
+    return {row[0]: (row[1],) for row in frame.iter_rows()}
+
+
+def _watermark_rows(
+    table: Table, changes: _Diff | None, newest: _Newest, fingerprint: str
+) -> Iterator[pl.DataFrame]:
+    """The table's row of `landing_watermarks`, made when iterated: after its rows have streamed past."""
+    watermark = newest.value
+    if changes is not None and changes.rows:
+        # An incremental landing sees only the changed rows go past; the store's newest is the table's.
+        watermark = changes.store[CHANGE_COLUMN].max()
+    yield pl.DataFrame(
+        {
+            "table_name": [str(table.name)],  # not SQLAlchemy's str subclass, which polars cannot take
+            # The newest change time in the store when landed (for reading, not for picking rows: see above).
+            "watermark": [watermark],
+            "context_fingerprint": [fingerprint],
+            "landed_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+        },
+        schema={
+            "table_name": pl.Utf8,
+            "watermark": pl.Datetime("us"),
+            "context_fingerprint": pl.Utf8,
+            "landed_at": pl.Datetime("us"),
+        },
+    )

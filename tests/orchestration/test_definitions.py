@@ -94,6 +94,22 @@ def test_warehouse_refresh_schedules_run_from_the_first_start(var_dir):
     assert status["advancedmd_visits_15min_schedule"] == dg.DefaultScheduleStatus.STOPPED
 
 
+def test_only_the_realtime_refresh_lands_incrementally(var_dir):
+    """The 15-minute refresh's run config is valid for the job and asks for an incremental landing; the nightly,
+    weekly and monthly runs (and any run launched without config) land in full."""
+    import dagster as dg
+
+    defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
+    job = defs.resolve_job_def("warehouse_refresh_job")
+    for schedule in defs.schedules:
+        if getattr(schedule, "job_name", None) != "warehouse_refresh_job":
+            continue
+        context = dg.build_schedule_context(scheduled_execution_time=None)
+        config = next(iter(schedule.evaluate_tick(context).run_requests)).run_config
+        landing = dg.validate_run_config(job, config)["ops"]["operational_tables"]["config"]
+        assert landing["full"] is (schedule.name != "warehouse_realtime_schedule"), schedule.name
+
+
 def test_advancedmd_schedules_run_by_default_against_live_advancedmd(var_dir, monkeypatch):
     import dagster as dg
 

@@ -12,6 +12,7 @@ from orchestration.defs.alerts.assets import store_compliance_alerts
 from orchestration.defs.dbt.partitions import METRIC_MONTHS, metric_window_args
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DbtCli, dbt_project
 from orchestration.defs.era.assets import era_landing_tables
+from orchestration.defs.operational.assets import INCREMENTAL_LANDING
 from orchestration.lib.resources import WarehouseResource
 from orchestration.lib.run_queue import WAREHOUSE_REFRESH_TAGS
 
@@ -189,12 +190,14 @@ METRICS_BACKFILL_JOB = dg.define_asset_job(
 # from the first start of a deployment (demo or production): a stopped one leaves "real-time" measures
 # and alerts as old as the last manual build, and nobody is told.
 REFRESH_STATUS = dg.DefaultScheduleStatus.RUNNING
+# The real-time refresh lands only the store's changes; every other run lands it whole.
 warehouse_realtime_schedule = dg.ScheduleDefinition(
     name="warehouse_realtime_schedule",
     job=WAREHOUSE_JOB,
     cron_schedule="*/15 7-20 * * 1-6",
     execution_timezone=PRACTICE_TZ,
     default_status=REFRESH_STATUS,
+    run_config=INCREMENTAL_LANDING,
 )
 warehouse_daily_schedule = dg.ScheduleDefinition(
     name="warehouse_daily_schedule",

@@ -1,0 +1,173 @@
+"""The warehouse refresh after one working day of changes: incremental (the 15-minute schedule) against full (the
+nightly run, `mentalspace build`).
+
+Per size and backend: `mentalspace build --fresh` into an empty var/ folder (or PostgreSQL database), then twice
+a working day of changes applied to the store through SQL, stamped as the services stamp them (per clinician six
+appointments change status with their history rows, six notes and six charges change, three appointments are
+booked), each followed by one `warehouse_refresh_job` in a process of its own: first with an incremental landing,
+then with a full one. The figures are the job's own seconds (Dagster definitions already loaded) and the whole
+process's wall seconds and peak memory; the landing's rows upserted and deleted come from its metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.foundation import AS_OF, SIZES, _drop, _pg_database
+from bench.measure import run_measured
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TITLE = "Warehouse refresh after one working day of changes: incremental vs full landing"
+COLUMNS = [
+    "size",
+    "clinicians x months",
+    "backend",
+    "incremental job s",
+    "full job s",
+    "incremental process s",
+    "full process s",
+    "rows upserted (incremental)",
+    "rows deleted (incremental)",
+    "incremental peak MB",
+    "full peak MB",
+    "load before -> after",
+]
+DEFAULT_SIZES = "medium"
+
+WORKING_DAY = """
+import datetime as dt, sys
+from sqlalchemy import create_engine, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+from mentalspace_platform.environment import current_environment
+from operational_api.models import Base
+
+day = int(sys.argv[1])
+t = Base.metadata.tables
+appointments, history, notes, charges = (
+    t[n] for n in ("appointments", "appointment_status_history", "clinical_notes", "charges")
+)
+stamp = dt.datetime.fromisoformat(sys.argv[2]) + dt.timedelta(days=day, hours=18)
+engine = create_engine(current_environment().database_url, poolclass=NullPool)
+with engine.begin() as conn:
+    clinicians = conn.scalar(select(func.count(appointments.c.clinician_id.distinct())))
+    per_day = 6 * clinicians
+    next_history = conn.scalar(select(func.max(history.c.id))) or 0
+    booked = conn.execute(
+        select(appointments.c.id, appointments.c.status).where(appointments.c.status == "SCHEDULED")
+        .order_by(appointments.c.start_at).limit(per_day)
+    ).all()
+    for number, (appointment_id, _) in enumerate(booked):
+        status = "NO_SHOW" if number % 10 == 0 else "COMPLETED"
+        conn.execute(update(appointments).where(appointments.c.id == appointment_id)
+                     .values(status=status, status_changed_at=stamp, updated_at=stamp))
+        next_history += 1
+        conn.execute(insert(history).values(id=next_history, appointment_id=appointment_id, status=status,
+                                            changed_at=stamp))
+    for table in (notes, charges):
+        ids = conn.scalars(select(table.c.id).order_by(table.c.id.desc()).offset(day * per_day).limit(per_day))
+        conn.execute(update(table).where(table.c.id.in_(list(ids))).values(updated_at=stamp))
+    next_id = conn.scalar(select(func.max(appointments.c.id)))
+    models = conn.execute(select(appointments).where(appointments.c.status == "COMPLETED")
+                          .order_by(appointments.c.start_at.desc()).limit(per_day // 2)).mappings().all()
+    for model in models:
+        next_id += 1
+        row = {**model, "id": next_id, "status": "SCHEDULED", "start_at": model["start_at"] + dt.timedelta(days=28),
+               "end_at": model["end_at"] + dt.timedelta(days=28), "booked_at": stamp, "created_at": stamp,
+               "updated_at": stamp, "shared_slot_id": None, "series_id": None, "rescheduled_from_id": None}
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(appointments).values(row))
+        except DBAPIError:
+            pass  # would double-book: left out
+engine.dispose()
+"""
+
+REFRESH = """
+import json, sys, time
+import dagster as dg
+from orchestration.defs.operational.assets import INCREMENTAL_LANDING
+from orchestration.lib.runner import load_definitions, run_job
+
+defs = load_definitions()
+started = time.perf_counter()
+result = run_job(defs, "warehouse_refresh_job", run_config=INCREMENTAL_LANDING if sys.argv[1] == "incremental" else {},
+                 instance=dg.DagsterInstance.ephemeral())
+seconds = time.perf_counter() - started
+landed = [e.materialization.metadata for e in result.get_asset_materialization_events()
+          if e.asset_key.path[0] == "operational"]
+print(json.dumps({"seconds": seconds,
+                  "upserted": sum(m["rows_upserted"].value for m in landed),
+                  "deleted": sum(m["rows_deleted"].value for m in landed)}))
+"""
+
+
+def _step(code: str, args: list[str], env: dict[str, str], what: str):
+    done = run_measured([sys.executable, "-c", code, *args], env=env, cwd=REPO_ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed: {done.stderr.strip()[-800:]}")
+    return done
+
+
+def run(args) -> list[dict]:
+    pg_admin = (
+        os.environ.get("MENTALSPACE_BENCH_PG_URL")
+        or os.environ.get("MENTALSPACE_TEST_PG_URL")
+        or "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    rows = []
+    for size in args.sizes.split(","):
+        clinicians, months = SIZES[size]
+        for backend in args.backends.split(","):
+            load_before = os.getloadavg()[0]
+            with tempfile.TemporaryDirectory() as var:
+                env = {**os.environ, "MENTALSPACE_VAR_DIR": var, "MENTALSPACE_AS_OF_DATE": AS_OF}
+                for name in ("DATABASE_URL", "MENTALSPACE_WAREHOUSE_URL", "DBT_TARGET"):
+                    env.pop(name, None)
+                db_name = None
+                if backend == "postgres":
+                    db_name, url = _pg_database(pg_admin)
+                    env.update(DATABASE_URL=url, DBT_TARGET="prod", MENTALSPACE_WAREHOUSE_URL=url)
+                try:
+                    practice = ["--clinicians", str(clinicians), "--months", str(months), "--as-of", AS_OF]
+                    build = [sys.executable, "-m", "mentalspace_cli.main", "build", "--fresh", *practice]
+                    if run_measured(build, env=env, cwd=REPO_ROOT).returncode != 0:
+                        raise RuntimeError(f"build of {size} on {backend} failed")
+                    figures = {}
+                    for day, mode in enumerate(("incremental", "full")):
+                        _step(WORKING_DAY, [str(day), AS_OF], env, "a working day of changes")
+                        done = _step(REFRESH, [mode], env, f"the {mode} refresh")
+                        figures[mode] = (json.loads(done.stdout.strip().splitlines()[-1]), done)
+                finally:
+                    if db_name:
+                        _drop(pg_admin, db_name)
+            (inc, inc_run), (full, full_run) = figures["incremental"], figures["full"]
+            row = {
+                "size": size,
+                "clinicians x months": f"{clinicians} x {months}",
+                "backend": "SQLite + DuckDB" if backend == "duckdb" else "PostgreSQL",
+                "incremental job s": f"{inc['seconds']:.1f}",
+                "full job s": f"{full['seconds']:.1f}",
+                "incremental process s": f"{inc_run.seconds:.1f}",
+                "full process s": f"{full_run.seconds:.1f}",
+                "rows upserted (incremental)": inc["upserted"],
+                "rows deleted (incremental)": inc["deleted"],
+                "incremental peak MB": f"{inc_run.peak_mb:.0f}",
+                "full peak MB": f"{full_run.peak_mb:.0f}",
+                "load before -> after": f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}",
+            }
+            print(row, flush=True)
+            rows.append(row)
+    return rows
+
+
+def notes(rows: list[dict]) -> str:
+    return (
+        "Both refreshes rebuild every dbt model (the measures' periods included); only the landing differs: the "
+        "incremental one upserts the changed rows of the tables with a change column and re-lands the others "
+        f"whole. Machine: {os.cpu_count()} CPUs; the 1-minute load average is in the table."
+    )
