@@ -443,13 +443,9 @@ def _serve(url: str, port: int, log, root: Path = REPO_ROOT) -> subprocess.Popen
 
 
 def run(args) -> list[dict]:
-    from bench.foundation import SIZES, _drop, _pg_database
+    from bench.foundation import SIZES, drop_database, pg_admin_url, pg_database
 
-    pg_admin = (
-        os.environ.get("MENTALSPACE_BENCH_PG_URL")
-        or os.environ.get("MENTALSPACE_TEST_PG_URL")
-        or "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
+    pg_admin = pg_admin_url()
     rows = []
     for size in args.sizes.split(","):
         clinician_count, months = SIZES[size]
@@ -459,7 +455,7 @@ def run(args) -> list[dict]:
         from operational_api.services.rules import local_today
 
         as_of = local_today(dt.datetime.now(dt.UTC).replace(tzinfo=None))
-        db_name, url = _pg_database(pg_admin)
+        db_name, url = pg_database(pg_admin)
         processes: list[subprocess.Popen] = []
         server_log = tempfile.NamedTemporaryFile("w", prefix="bench-api-", suffix=".log", delete=False)  # noqa: SIM115
         try:
@@ -477,7 +473,7 @@ def run(args) -> list[dict]:
             for server in processes:
                 server.terminate()
                 server.wait(timeout=30)
-            _drop(pg_admin, db_name)
+            drop_database(pg_admin, db_name)
             server_log.close()
             print(f"  server errors, if any: {server_log.name}", flush=True)
     return rows

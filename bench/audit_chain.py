@@ -111,15 +111,11 @@ def _cell(engine, mode: str, writers: int) -> dict:
 def run(args) -> list[dict]:
     from sqlalchemy import create_engine
 
-    from bench.foundation import _drop, _pg_database
+    from bench.foundation import drop_database, pg_admin_url, pg_database
     from operational_api.db import _normalise_url, get_engine, migrate
 
-    pg_admin = (
-        os.environ.get("MENTALSPACE_BENCH_PG_URL")
-        or os.environ.get("MENTALSPACE_TEST_PG_URL")
-        or "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    db_name, url = _pg_database(pg_admin)
+    pg_admin = pg_admin_url()
+    db_name, url = pg_database(pg_admin)
     rows = []
     try:
         migrate(get_engine(url))
@@ -132,7 +128,7 @@ def run(args) -> list[dict]:
                 rows.append(row)
         engine.dispose()
     finally:
-        _drop(pg_admin, db_name)
+        drop_database(pg_admin, db_name)
     return rows
 
 

@@ -171,12 +171,10 @@ def _run_worker(args: list[str], timeout: float) -> dict | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _pg_admin_url() -> str | None:
-    url = (
-        os.environ.get("MENTALSPACE_BENCH_PG_URL")
-        or os.environ.get("MENTALSPACE_TEST_PG_URL")
-        or ("postgresql://postgres@127.0.0.1:5432/postgres")
-    )
+def _reachable_pg_admin_url() -> str | None:
+    from bench.foundation import pg_admin_url
+
+    url = pg_admin_url()
     try:
         import psycopg
 
@@ -270,7 +268,7 @@ def run(args) -> list[dict]:
             for backend in backends:
                 url, db_name, admin = None, None, None
                 if backend == "postgres":
-                    admin = _pg_admin_url()
+                    admin = _reachable_pg_admin_url()
                     if admin is None:
                         rows.append({"file": f"{size} ({n:,} claims)", "parser": "ours: parse + match + post",
                                      "note": "PostgreSQL not reachable: skipped"})  # fmt: skip

@@ -46,7 +46,17 @@ def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str, float]:
     return step.seconds, step.stdout, step.peak_mb
 
 
-def _pg_database(admin_url: str) -> tuple[str, str]:
+def pg_admin_url() -> str:
+    """The PostgreSQL server the benches make their scratch databases on (a database the URL names; trust auth)."""
+    return (
+        os.environ.get("MENTALSPACE_BENCH_PG_URL")
+        or os.environ.get("MENTALSPACE_TEST_PG_URL")
+        or "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+
+
+def pg_database(admin_url: str) -> tuple[str, str]:
+    """A new scratch database: its name and URL (drop it with `drop_database`)."""
     import psycopg
 
     name = f"ms_bench_{uuid.uuid4().hex[:8]}"
@@ -55,7 +65,7 @@ def _pg_database(admin_url: str) -> tuple[str, str]:
     return name, admin_url.rpartition("/")[0] + "/" + name
 
 
-def _drop(admin_url: str, name: str) -> None:
+def drop_database(admin_url: str, name: str) -> None:
     import psycopg
 
     with psycopg.connect(admin_url, autocommit=True) as con:
@@ -72,11 +82,7 @@ def _step_seconds(output: str, title_start: str) -> float:
 
 
 def run(args) -> list[dict]:
-    pg_admin = (
-        os.environ.get("MENTALSPACE_BENCH_PG_URL")
-        or os.environ.get("MENTALSPACE_TEST_PG_URL")
-        or "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
+    pg_admin = pg_admin_url()
     rows = []
     for size in args.sizes.split(","):
         clinicians, months = SIZES[size]
@@ -88,7 +94,7 @@ def run(args) -> list[dict]:
                     env = {**os.environ, "MENTALSPACE_VAR_DIR": var}
                     db_name = None
                     if backend == "postgres":
-                        db_name, url = _pg_database(pg_admin)
+                        db_name, url = pg_database(pg_admin)
                         env.update(DATABASE_URL=url, DBT_TARGET="prod", MENTALSPACE_WAREHOUSE_URL=url)
                     try:
                         base = [sys.executable, "-m", "mentalspace_cli.main"]
@@ -113,7 +119,7 @@ def run(args) -> list[dict]:
                         rebuild_peaks.append(peak)
                     finally:
                         if db_name:
-                            _drop(pg_admin, db_name)
+                            drop_database(pg_admin, db_name)
             row = {
                 "size": size,
                 "clinicians x months": f"{clinicians} x {months}",

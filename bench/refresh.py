@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.foundation import AS_OF, SIZES, _drop, _pg_database
+from bench.foundation import AS_OF, SIZES, drop_database, pg_admin_url, pg_database
 from bench.measure import run_measured
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -114,11 +114,7 @@ def _step(code: str, args: list[str], env: dict[str, str], what: str):
 
 
 def run(args) -> list[dict]:
-    pg_admin = (
-        os.environ.get("MENTALSPACE_BENCH_PG_URL")
-        or os.environ.get("MENTALSPACE_TEST_PG_URL")
-        or "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
+    pg_admin = pg_admin_url()
     rows = []
     for size in args.sizes.split(","):
         clinicians, months = SIZES[size]
@@ -130,7 +126,7 @@ def run(args) -> list[dict]:
                     env.pop(name, None)
                 db_name = None
                 if backend == "postgres":
-                    db_name, url = _pg_database(pg_admin)
+                    db_name, url = pg_database(pg_admin)
                     env.update(DATABASE_URL=url, DBT_TARGET="prod", MENTALSPACE_WAREHOUSE_URL=url)
                 try:
                     practice = ["--clinicians", str(clinicians), "--months", str(months), "--as-of", AS_OF]
@@ -144,7 +140,7 @@ def run(args) -> list[dict]:
                         figures[mode] = (json.loads(done.stdout.strip().splitlines()[-1]), done)
                 finally:
                     if db_name:
-                        _drop(pg_admin, db_name)
+                        drop_database(pg_admin, db_name)
             (inc, inc_run), (full, full_run) = figures["incremental"], figures["full"]
             row = {
                 "size": size,
