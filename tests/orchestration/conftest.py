@@ -28,5 +28,14 @@ def practice_copy(tmp_path_factory, built_practice) -> Iterator[tuple[Path, dg.D
         mp.setenv("MENTALSPACE_AS_OF_DATE", AS_OF)
         for name, value in current_environment().dbt_env().items():
             mp.setenv(name, value)
-        defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
-        yield var, defs
+        yield var, load_definitions()
+
+
+def load_definitions() -> dg.Definitions:
+    """The Dagster definitions reloaded for this process's current environment.
+
+    The dbt assets module first: it binds the dbt project (target, target path, manifest) when imported, so a
+    reload of `orchestration.definitions` alone kept the first environment's warehouse (a PostgreSQL test after
+    a DuckDB one in the same worker ran dbt against DuckDB)."""
+    importlib.reload(importlib.import_module("orchestration.defs.dbt.assets"))
+    return importlib.reload(importlib.import_module("orchestration.definitions")).defs

@@ -6,7 +6,6 @@ every table of `marts` and `raw_operational` must then be equal, row for row. On
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -27,6 +26,7 @@ from mentalspace_platform.warehouse import Warehouse
 from operational_api.models import Base
 from orchestration.defs.operational.assets import INCREMENTAL_LANDING
 from tests.conftest import DEPLOYMENT_VARS, SMALL_PRACTICE, copy_pg_practice, copy_practice
+from tests.orchestration.conftest import load_definitions
 
 AS_OF = SMALL_PRACTICE[SMALL_PRACTICE.index("--as-of") + 1]
 TABLES = Base.metadata.tables
@@ -199,7 +199,7 @@ def _deployment(variables: dict[str, str]) -> Iterator[dg.Definitions]:
             mp.setenv(name, value)
         for name, value in current_environment().dbt_env().items():
             mp.setenv(name, value)
-        yield importlib.reload(importlib.import_module("orchestration.definitions")).defs
+        yield load_definitions()
 
 
 def _refresh(defs: dg.Definitions, run_config: dict) -> dg.ExecuteInProcessResult:
