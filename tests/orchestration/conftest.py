@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -28,14 +30,24 @@ def practice_copy(tmp_path_factory, built_practice) -> Iterator[tuple[Path, dg.D
         mp.setenv("MENTALSPACE_AS_OF_DATE", AS_OF)
         for name, value in current_environment().dbt_env().items():
             mp.setenv(name, value)
-        yield var, load_definitions()
+        yield var, importlib.reload(importlib.import_module("orchestration.definitions")).defs
 
 
-def load_definitions() -> dg.Definitions:
-    """The Dagster definitions reloaded for this process's current environment.
+@contextmanager
+def fresh_definitions() -> Iterator[dg.Definitions]:
+    """The Dagster definitions imported afresh for this process's current environment, as a new code location
+    loads them; the process's own orchestration modules are put back on exit.
 
-    The dbt assets module first: it binds the dbt project (target, target path, manifest) when imported, so a
-    reload of `orchestration.definitions` alone kept the first environment's warehouse (a PostgreSQL test after
-    a DuckDB one in the same worker ran dbt against DuckDB)."""
-    importlib.reload(importlib.import_module("orchestration.defs.dbt.assets"))
-    return importlib.reload(importlib.import_module("orchestration.definitions")).defs
+    A reload of `orchestration.definitions` alone keeps the dbt project (target, target path, manifest) that
+    `orchestration.defs.dbt.assets` bound when first imported: a PostgreSQL deployment after a DuckDB one in the
+    same worker ran dbt against DuckDB. Reloading that module too gives the refresh job a second definition that
+    the modules importing it still hold, so every orchestration module is imported afresh instead."""
+    saved = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "orchestration"}
+    for name in saved:
+        del sys.modules[name]
+    try:
+        yield importlib.import_module("orchestration.definitions").defs
+    finally:
+        for name in [name for name in sys.modules if name.split(".")[0] == "orchestration"]:
+            del sys.modules[name]
+        sys.modules.update(saved)

@@ -26,7 +26,7 @@ from mentalspace_platform.warehouse import Warehouse
 from operational_api.models import Base
 from orchestration.defs.operational.assets import INCREMENTAL_LANDING
 from tests.conftest import DEPLOYMENT_VARS, SMALL_PRACTICE, copy_pg_practice, copy_practice
-from tests.orchestration.conftest import load_definitions
+from tests.orchestration.conftest import fresh_definitions
 
 AS_OF = SMALL_PRACTICE[SMALL_PRACTICE.index("--as-of") + 1]
 TABLES = Base.metadata.tables
@@ -199,7 +199,8 @@ def _deployment(variables: dict[str, str]) -> Iterator[dg.Definitions]:
             mp.setenv(name, value)
         for name, value in current_environment().dbt_env().items():
             mp.setenv(name, value)
-        yield load_definitions()
+        with fresh_definitions() as defs:
+            yield defs
 
 
 def _refresh(defs: dg.Definitions, run_config: dict) -> dg.ExecuteInProcessResult:
