@@ -29,10 +29,14 @@ test: $(STAMP)
 	@$(BIN)/python -m pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 ## make test-fast: the quick loop (under 3 min on 2 cores): every test but the end-to-end ones (marker e2e,
-## tests/conftest.py), then the dbt unit tests on the smallest built practice
+## tests/conftest.py), and the dbt unit tests on the smallest built practice
+# The dbt unit tests (one build, one dbt command; one summary line) run beside pytest rather than after it: while
+# pytest's slowest tests finish, a core would sit idle. Either failing fails the target.
 test-fast: $(STAMP)
-	@$(BIN)/python -m pytest -n 2 --dist worksteal -m "not e2e" $(PYTEST_ARGS)
-	@$(BIN)/python -m tests.dbt.unit_tests
+	@$(BIN)/python -m tests.dbt.unit_tests & units=$$!; \
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not e2e" $(PYTEST_ARGS); tests=$$?; \
+	wait $$units; units=$$?; \
+	[ $$tests -eq 0 ] && [ $$units -eq 0 ]
 
 ## make lint: ruff's lint rules and its formatting (ruff format --check), and sqlfluff over the dbt models
 ## (dbt_project/.sqlfluff: the style guide's SQL shape)

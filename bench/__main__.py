@@ -6,6 +6,7 @@
     python -m bench api                     the API at 10, 25, 50 concurrent clients (PostgreSQL, medium)
     python -m bench amd                     AdvancedMD calls per 1,000 records and freshness (simulator)
     python -m bench audit_chain             audit chain throughput by where its lock is taken (PostgreSQL)
+    python -m bench tenfold --backends postgres   the 1,000-clinician practice (about an hour; only when named)
 
 Figures are wall-clock seconds of whole commands (median of --runs), with peak memory where a suite
 measures it. Each suite module exposes `run(args) -> list[dict]`, `TITLE` and `COLUMNS`, and may expose
@@ -33,7 +34,10 @@ SUITES = {
     "amd": "bench.amd",
     "audit_chain": "bench.audit_chain",
     "refresh": "bench.refresh",
+    "tenfold": "bench.tenfold",
 }
+# Run only when named: the 10x practice takes about an hour per backend on an idle machine.
+ON_REQUEST = {"tenfold"}
 ALL_SIZES = "demo,small,medium,large"
 
 
@@ -56,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown suite(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     RESULTS_DIR.mkdir(exist_ok=True)
-    for name in args.suites or list(SUITES):
+    for name in args.suites or [s for s in SUITES if s not in ON_REQUEST]:
         module = importlib.import_module(SUITES[name])
         print(f"== {name}", flush=True)
         sizes = args.sizes or getattr(module, "DEFAULT_SIZES", ALL_SIZES)

@@ -6,10 +6,16 @@ Measured against the simulator (loopback HTTP, the real client and its rate limi
 both so the waits the limits impose cost simulated time, not real time):
 
 * calls = HTTP requests the client sent (logins and retries included), records = patients, coverages-as-part-of-
-  patients, visits and charges landed;
+  patients, visits and charges landed; for payments, transactions (payments and write-offs) landed; for claim
+  status, claims landed;
 * initial load (lookuppatient pages + getdemographic per patient, getdatevisits per day), one incremental day on
   the PRD schedule (patients hourly, visits every 15 minutes) with front-desk/clinician/biller changes dense at
   peak, and a backfill of 60 past days (getdatevisits per day, what `mentalspace amd backfill` runs);
+* after each of them, the payments run (gettxhistory per patient with a visit in the window and page of 100
+  charges) and the claim-status run (per visit with charges in the window whose claims are not all finalized: a
+  charge detail, and a 277 request when it was billed), with the assets' selection
+  (`ingest.advancedmd.benchmark.read_billing`): after the initial load and the backfill over their whole window,
+  after the day as the nightly runs (payments: the last 30 days again; claim status: the open visits only);
 * landing latency of every change of that day (simulated minutes from the change to its landing);
 * the worst case: 4,500 visits changed in the quarter hour before a peak run, then one `sync_visits`: its tier-1
   calls and its simulated duration.
@@ -30,7 +36,13 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
-from ingest.advancedmd.benchmark import BusinessDayConfig, BusinessDayReport, run_business_day
+from ingest.advancedmd.benchmark import (
+    BillingRead,
+    BusinessDayConfig,
+    BusinessDayReport,
+    read_billing,
+    run_business_day,
+)
 from ingest.advancedmd.client import AdvancedMDClient
 from ingest.advancedmd.clock import FakeClock
 from ingest.advancedmd.ratelimit import RateLimiter, RetryPolicy, is_peak
@@ -103,8 +115,9 @@ def _day_freshness(
     return report, land, mart
 
 
-def _backfill(days: int = 60) -> tuple[int, int]:
-    """getdatevisits per day over ``days`` past days (a backfill): records landed, calls."""
+def _backfill(days: int = 60) -> tuple[int, int, BillingRead]:
+    """getdatevisits per day over ``days`` past days (a backfill): records landed, calls; then the payments and
+    claim status of those days."""
     anchor = datetime.combine(WORST_DAY, dtime(0), tzinfo=PRACTICE_TZ)
     clock = FakeClock(datetime.combine(WORST_DAY, dtime(1, 0), tzinfo=PRACTICE_TZ))  # off-peak, as advised
     ds = SimulatorDataset.synthetic(31, 300, days, anchor=anchor, future_days=0)
@@ -114,14 +127,17 @@ def _backfill(days: int = 60) -> tuple[int, int]:
             sim.credentials(), clock=clock, rate_limiter=RateLimiter(clock), retry=RetryPolicy(), timeout=5
         ) as client,
     ):
+        sink = MemorySink(clock)
         result = initial_load_visits(
             client,
             InMemoryWatermarkStore(),
-            MemorySink(clock),
+            sink,
             start=WORST_DAY - timedelta(days=days),
             end=WORST_DAY - timedelta(days=1),
         )
-        return result.records, client.stats.http_requests
+        calls = client.stats.http_requests
+        billing = read_billing(client, sink, {}, WORST_DAY, tx_days_back=days, claims_days_back=days)
+        return result.records, calls, billing
 
 
 def _worst_case() -> dict[str, object]:
@@ -167,12 +183,48 @@ def _worst_case() -> dict[str, object]:
         }
 
 
+def _billing_rows(what: str, billing: BillingRead | None, tx_window: str, claims_window: str) -> list[dict]:
+    """Payments and claim status after ``what``: patients with a visit in ``tx_window``, open visits with charges
+    in ``claims_window``."""
+    if billing is None:
+        return []
+    return [
+        {
+            "scenario": f"{what}: payments and write-offs ({billing.tx_patients} patients)",
+            "records": billing.transactions,
+            "calls": billing.tx_requests,
+            "calls per 1,000 records": _per_1000(billing.tx_requests, billing.transactions),
+            "how": f"measured: gettxhistory per patient with a visit in {tx_window} (pages of 100 charges), tier 2",
+        },
+        {
+            "scenario": f"{what}: claim status ({billing.claim_visits} of {billing.open_visits} open visits)",
+            "records": billing.claims,
+            "calls": billing.claim_requests,
+            "calls per 1,000 records": _per_1000(billing.claim_requests, billing.claims),
+            "how": f"measured: per open visit with charges in {claims_window}, a charge detail (tier 3) and, when "
+            "billed, a 277 request (tier 2)",
+        },
+    ]
+
+
+def _total_row(what: str, rows: list[dict]) -> dict:
+    records, calls = sum(r["records"] for r in rows), sum(r["calls"] for r in rows)
+    return {
+        "scenario": f"{what}, all calls",
+        "records": records,
+        "calls": calls,
+        "calls per 1,000 records": _per_1000(calls, records),
+        "how": "the rows above together",
+    }
+
+
 def run(args) -> list[dict]:
     started = time.perf_counter()
     load = os.getloadavg()
-    cfg = BusinessDayConfig(n_patients=1000, history_days=30)
+    cfg = BusinessDayConfig(n_patients=1000, history_days=30, read_billing=True)
     report, land, mart = _day_freshness(cfg)
-    rows: list[dict] = [
+    rows: list[dict] = []
+    initial = [
         {
             "scenario": f"initial load ({cfg.n_patients} patients, {cfg.history_days + cfg.future_days} days of visits)",
             "records": report.initial_records,
@@ -180,24 +232,35 @@ def run(args) -> list[dict]:
             "calls per 1,000 records": _per_1000(report.initial_requests, report.initial_records),
             "how": "measured: lookuppatient pages + getdemographic per patient + getdatevisits per day",
         },
+        *_billing_rows("initial load", report.initial_billing, "the last 30 days", "the last 60 days"),
+    ]
+    rows += [*initial, _total_row("initial load", initial)]
+    day = [
         {
             "scenario": f"incremental day ({report.sync_runs} runs, PRD schedule)",
             "records": report.incremental_records,
             "calls": report.incremental_requests,
             "calls per 1,000 records": _per_1000(report.incremental_requests, report.incremental_records),
-            "how": f"measured; {report.rate_limit_violations} tier violations; consistent: {report.consistent}",
+            "how": f"measured; {report.rate_limit_violations} tier violations (payments and claim status "
+            f"included); consistent: {report.consistent}",
         },
+        *_billing_rows(
+            "incremental day, nightly", report.nightly_billing, "the last 30 days", "the last 60 days"
+        ),
     ]
-    records, calls = _backfill()
-    rows.append(
+    rows += [*day, _total_row("incremental day", day)]
+    records, calls, billing = _backfill()
+    backfill = [
         {
             "scenario": "backfill (60 past days)",
             "records": records,
             "calls": calls,
             "calls per 1,000 records": _per_1000(calls, records),
             "how": "measured: getdatevisits per day (charges included), off-peak",
-        }
-    )
+        },
+        *_billing_rows("backfill", billing, "the 60 days", "the 60 days"),
+    ]
+    rows += [*backfill, _total_row("backfill", backfill)]
     for key in sorted(land):
         rows.append(
             {
@@ -263,5 +326,11 @@ def notes(rows: list[dict]) -> str:
         "landings fall between warehouse refreshes. In production both crons fire on the same quarter hours "
         "(`*/15`), a visit landing seconds after a refresh started waits for the next one: add up to 15 minutes "
         "to the visits' mart figures (worst about 15 + 15 + 1 = 31 minutes at peak, the worst-case row's "
-        "figure, which is computed on the production alignment).\n"
+        "figure, which is computed on the production alignment).\n\n"
+        "Payments and write-offs, and claim status, have no changed-since call: their runs cost calls per patient "
+        "and per open visit asked, not per change, so their calls per 1,000 records depend on the window, not on "
+        "the day's activity (a patient with no transactions, an unbilled visit, cost a call and land nothing). "
+        "They run nightly off-peak (claim status 02:00 MT, at most 2,400 visits a night; payments 02:45 MT), so "
+        "a payment or a claim answer reaches the marts at the practice's first real-time refresh of the next "
+        "morning (07:00, Monday to Saturday): up to about a day, by design (`schedules.py`).\n"
     )

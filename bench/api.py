@@ -94,6 +94,8 @@ OPEN_RATE = 1.0
 OPEN_LEVELS = _levels("MENTALSPACE_BENCH_API_OPEN_LEVELS", "10,25,50")
 PASSWORD = "Bench-Clinician-2026!"
 WINDOW_DAYS = 240
+# Bookable clients are of this age before the window opens (rule 5: MINOR_CONSENT.adult_age_years is 18).
+ADULT_AGE_YEARS = 19
 FIRST_REFUSAL: dict[str, str] = {}
 
 
@@ -184,6 +186,40 @@ def _prepare(url: str, clinicians: int, months: int, as_of: dt.date) -> list[Cli
     return found
 
 
+def _adult_throughout(client: dict, window_start: dt.date) -> bool:
+    """Of age (or emancipated) before the window opens, so Georgia rule 5 (a minor needs a current guardian
+    consent) never applies to a booking of the window. The store's MINOR_CONSENT.adult_age_years is 18; a year
+    more leaves the rule's value room to change."""
+    born = client["date_of_birth"]
+    if client["is_emancipated"] or born is None:
+        return True
+    born = dt.date.fromisoformat(born)
+    age = window_start.year - born.year - ((window_start.month, window_start.day) < (born.month, born.day))
+    return age >= ADULT_AGE_YEARS
+
+
+async def _informed_throughout(http, headers, client_id: int, start: dt.date, end: dt.date) -> bool:
+    """The client's informed consents (as the server dates them: `current_until_date`) cover every day from
+    `start` to `end`, so Georgia rule 3 lets every booking of the window through. The synthetic practice lets
+    some consents lapse and leaves a few clients without one, for the alerts to find: a booking for those is
+    refused (409 consent.informed_missing), rightly, and would be counted as an error of the bench."""
+    response = await http.get(f"/clients/{client_id}/consents", headers=headers)
+    response.raise_for_status()
+    spans = sorted(
+        (dt.date.fromisoformat(x["signed_date"]), x["current_until_date"])
+        for x in response.json()
+        if x["consent_type"] == "INFORMED"
+    )
+    covered = start  # every day before this one is covered
+    for signed, until in spans:
+        if signed > covered:
+            break
+        if until is None:
+            return True
+        covered = max(covered, dt.date.fromisoformat(until))
+    return covered >= end
+
+
 async def _set_up(http, clinicians: list[Clinician], as_of: dt.date) -> None:
     """Sign each clinician in; find their bookable clients and the free slots of the window."""
     from operational_api import mfa
@@ -207,13 +243,19 @@ async def _set_up(http, clinicians: list[Clinician], as_of: dt.date) -> None:
         listed = await http.get("/clients", params={"clinician_id": c.user_id, "limit": 500}, headers=headers)
         listed.raise_for_status()
         window_start = as_of - dt.timedelta(days=WINDOW_DAYS)
-        c.clients = [
+        candidates = [
             x["id"]
             for x in listed.json()["items"]
             if x["status"] == "ACTIVE"
             and x["has_complete_demographics"]
             and x["intake_date"]
             and x["intake_date"] < window_start.isoformat()
+            and _adult_throughout(x, window_start)
+        ]
+        c.clients = [
+            client_id
+            for client_id in candidates
+            if await _informed_throughout(http, headers, client_id, window_start, as_of)
         ]
         # Free slots of the window (inside availability, not booked, already past), newest last.
         day = window_start

@@ -33,7 +33,8 @@ browser; the rest is the server's run and waiting (on a loaded machine, for a CP
 The 1-minute load average (`os.getloadavg()`) is taken before each server starts and after it stops;
 RESULTS.md lists it per run and role under the table. The practice is built once per size into a
 temporary folder; set MENTALSPACE_BENCH_BROWSER_VAR (or MENTALSPACE_BENCH_DASHBOARDS_VAR) to a var/
-folder already built with the same size to skip the build.
+folder already built with the same size to skip the build. MENTALSPACE_BENCH_BROWSER_ROLES (comma-separated, e.g.
+ADMIN,CLINICIAN) measures only those roles, for a shorter run; the figures are the same.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ COLUMNS = [
     "runs",
 ]
 DEFAULT_SIZES = "large"
+ROLES_VAR = "MENTALSPACE_BENCH_BROWSER_ROLES"
 MIN_RUNS = 3
 # "empty": a new Chromium profile (a first visit: Streamlit's scripts, the chart library's among them, fetched and
 # compiled); "warm": a copy of a profile that has opened every page once (a returning user).
@@ -291,6 +293,10 @@ def _measure(var: Path, size: str, runs: int) -> list[dict]:
             line.split("\t") for line in (var / "demo_logins.txt").read_text().splitlines()
         )
     }
+    wanted = os.environ.get(ROLES_VAR)
+    roles = [role for role in PAGES_BY_ROLE if not wanted or role in wanted.split(",")]
+    if not roles:
+        raise RuntimeError(f"{ROLES_VAR}={wanted!r} names no role of {', '.join(PAGES_BY_ROLE)}")
     samples: dict[tuple[str, str, str, str], list[dict]] = {}
     loads: dict[tuple[str, str], list[str]] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -300,7 +306,7 @@ def _measure(var: Path, size: str, runs: int) -> list[dict]:
         _session(var, warm, logins["ADMIN"], "ADMIN")
         for run in range(1, max(runs, MIN_RUNS) + 1):
             for cache in CACHES:
-                for role in PAGES_BY_ROLE:
+                for role in roles:
                     profile = Path(folder) / f"{run}-{cache}-{role}" / "profile"
                     if cache == "warm":
                         shutil.copytree(

@@ -13,9 +13,9 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
+from bench.foundation import AS_OF, SIZES, practice_env
 from bench.measure import run_measured
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -31,8 +31,6 @@ COLUMNS = [
     "load before -> after",
 ]
 DEFAULT_SIZES = "small"
-SIZES = {"demo": (12, 12), "small": (5, 6), "medium": (25, 12), "large": (100, 24)}
-AS_OF = "2026-11-25"
 
 MEASURE = """
 import json, os, resource, time
@@ -60,10 +58,7 @@ def run(args) -> list[dict]:
     for size in args.sizes.split(","):
         clinicians, months = SIZES[size]
         load_before = os.getloadavg()[0]
-        with tempfile.TemporaryDirectory() as var:
-            env = {**os.environ, "MENTALSPACE_VAR_DIR": var}
-            for name in ("DATABASE_URL", "MENTALSPACE_WAREHOUSE_URL", "DBT_TARGET"):
-                env.pop(name, None)
+        with practice_env("duckdb") as (_, env):
             base = [sys.executable, "-m", "mentalspace_cli.main"]
             practice = ["--clinicians", str(clinicians), "--months", str(months), "--as-of", AS_OF]
             for step in ([*base, "build", "--fresh", *practice], [*base, "build"]):

@@ -21,12 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.foundation import SIZES
+from bench.foundation import AS_OF, SIZES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Dashboards: first render and cached re-render per page (AppTest, DuckDB)"
 COLUMNS = ["size", "role", "page", "first p50 ms", "first p95 ms", "cached p50 ms", "cached p95 ms", "runs"]
-AS_OF = "2026-11-25"
 MIN_RUNS = 5
 
 
@@ -63,7 +62,11 @@ def _build(var: Path, clinicians: int, months: int) -> None:
     )
 
 
-def _measure(var: Path, size: str, runs: int) -> list[dict]:
+def _measure(
+    var: Path, size: str, runs: int, only: set[tuple[str, str]] | None = None, keep_env: bool = False
+) -> list[dict]:
+    """Every page of every role, or the (role, page) pairs in `only`. The store and warehouse are `var`'s own
+    unless `keep_env` (a caller that set DATABASE_URL / MENTALSPACE_WAREHOUSE_URL for PostgreSQL)."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -71,8 +74,9 @@ def _measure(var: Path, size: str, runs: int) -> list[dict]:
     from tests.dashboards.conftest import fresh_recovery_code
 
     os.environ["MENTALSPACE_VAR_DIR"] = str(var)
-    for name in ("DATABASE_URL", "MENTALSPACE_WAREHOUSE_URL", "DBT_TARGET"):
-        os.environ.pop(name, None)
+    if not keep_env:
+        for name in ("DATABASE_URL", "MENTALSPACE_WAREHOUSE_URL", "DBT_TARGET"):
+            os.environ.pop(name, None)
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     logins = {
         role: (email, password)
@@ -83,13 +87,16 @@ def _measure(var: Path, size: str, runs: int) -> list[dict]:
     app = str(REPO_ROOT / "dashboards" / "streamlit_app.py")
     rows = []
     for role, sections in PAGES_BY_ROLE.items():
+        pages = [key for keys in sections.values() for key in keys if only is None or (role, key) in only]
+        if not pages:
+            continue
         at = AppTest.from_file(app, default_timeout=300).run()
         at.text_input(key="auth_email").input(logins[role][0])
         at.text_input(key="auth_password").input(logins[role][1])
         at.button[0].click().run()
         at.text_input(key="auth_code").input(fresh_recovery_code(var, logins[role][0]))
         at.button[0].click().run()
-        for page in (key for keys in sections.values() for key in keys):
+        for page in pages:
             at.switch_page(f"app_pages/{page}.py").run()  # warm-up: imports, the connection
             first, cached = [], []
             for _ in range(max(runs, MIN_RUNS)):

@@ -16,6 +16,8 @@ import statistics
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.measure import run_measured
@@ -35,7 +37,8 @@ COLUMNS = [
     "load before -> after",
 ]
 # `demo` is what `make build` / `mentalspace build --fresh` makes by default.
-SIZES = {"demo": (12, 12), "small": (5, 6), "medium": (25, 12), "large": (100, 24)}
+# `tenfold` is issue 17's 10x practice (bench/tenfold.py): not in any suite's default sizes.
+SIZES = {"demo": (12, 12), "small": (5, 6), "medium": (25, 12), "large": (100, 24), "tenfold": (1000, 24)}
 AS_OF = "2026-11-25"
 
 
@@ -72,6 +75,29 @@ def drop_database(admin_url: str, name: str) -> None:
         con.execute(f'drop database if exists "{name}" with (force)')
 
 
+@contextmanager
+def practice_env(backend: str) -> Iterator[tuple[Path, dict[str, str]]]:
+    """An empty var/ folder and the environment of a `mentalspace` command whose store and warehouse are that
+    folder's (SQLite + DuckDB, `backend` "duckdb") or a new scratch PostgreSQL database ("postgres"); both are
+    removed afterwards. Variables inherited from the caller's shell never point a bench at another practice."""
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "MENTALSPACE_VAR_DIR": folder, "MENTALSPACE_AS_OF_DATE": AS_OF}
+        for name in ("DATABASE_URL", "MENTALSPACE_WAREHOUSE_URL", "DBT_TARGET"):
+            env.pop(name, None)
+        if backend != "postgres":
+            yield Path(folder), env
+            return
+        admin = pg_admin_url()
+        db_name, url = pg_database(admin)
+        try:
+            yield (
+                Path(folder),
+                {**env, "DATABASE_URL": url, "DBT_TARGET": "prod", "MENTALSPACE_WAREHOUSE_URL": url},
+            )
+        finally:
+            drop_database(admin, db_name)
+
+
 def _step_seconds(output: str, title_start: str) -> float:
     """The 'done in N s' figure the CLI prints after the step whose title starts with `title_start`."""
     lines = output.splitlines()
@@ -82,7 +108,6 @@ def _step_seconds(output: str, title_start: str) -> float:
 
 
 def run(args) -> list[dict]:
-    pg_admin = pg_admin_url()
     rows = []
     for size in args.sizes.split(","):
         clinicians, months = SIZES[size]
@@ -90,36 +115,18 @@ def run(args) -> list[dict]:
             first, gen_load, rebuild, first_peaks, rebuild_peaks, row_count = [], [], [], [], [], ""
             load_before = os.getloadavg()[0]
             for _ in range(args.runs):
-                with tempfile.TemporaryDirectory() as var:
-                    env = {**os.environ, "MENTALSPACE_VAR_DIR": var}
-                    db_name = None
-                    if backend == "postgres":
-                        db_name, url = pg_database(pg_admin)
-                        env.update(DATABASE_URL=url, DBT_TARGET="prod", MENTALSPACE_WAREHOUSE_URL=url)
-                    try:
-                        base = [sys.executable, "-m", "mentalspace_cli.main"]
-                        practice = [
-                            "--clinicians",
-                            str(clinicians),
-                            "--months",
-                            str(months),
-                            "--as-of",
-                            AS_OF,
-                        ]
-                        seconds, out, peak = _timed([*base, "build", "--fresh", *practice], env)
-                        first.append(seconds)
-                        first_peaks.append(peak)
-                        # One step since the generator streams the practice into the store as it makes it.
-                        gen_load.append(_step_seconds(out, "generating"))
-                        row_count = next(
-                            (line.split()[0] for line in out.splitlines() if "rows in" in line), ""
-                        )
-                        seconds, _, peak = _timed([*base, "build"], env)
-                        rebuild.append(seconds)
-                        rebuild_peaks.append(peak)
-                    finally:
-                        if db_name:
-                            drop_database(pg_admin, db_name)
+                with practice_env(backend) as (_, env):
+                    base = [sys.executable, "-m", "mentalspace_cli.main"]
+                    practice = ["--clinicians", str(clinicians), "--months", str(months), "--as-of", AS_OF]
+                    seconds, out, peak = _timed([*base, "build", "--fresh", *practice], env)
+                    first.append(seconds)
+                    first_peaks.append(peak)
+                    # One step since the generator streams the practice into the store as it makes it.
+                    gen_load.append(_step_seconds(out, "generating"))
+                    row_count = next((line.split()[0] for line in out.splitlines() if "rows in" in line), "")
+                    seconds, _, peak = _timed([*base, "build"], env)
+                    rebuild.append(seconds)
+                    rebuild_peaks.append(peak)
             row = {
                 "size": size,
                 "clinicians x months": f"{clinicians} x {months}",

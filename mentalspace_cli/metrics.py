@@ -1,7 +1,7 @@
 """`mentalspace metrics backfill`: recompute the measures of a date range, through Dagster (one run).
 
 mentalspace metrics backfill --start D --end D   the month partitions covering D..D (their periods only)
-mentalspace metrics backfill --full              every period, from scratch (what every refresh does)
+mentalspace metrics backfill --full              every period, from scratch (what every full refresh does)
 
 The measures read the warehouse's other models as they are: land and build those first (`mentalspace build`, or
 the refresh job) when the store changed.
@@ -49,7 +49,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     what = "every period" if months is None else f"the months {months[0][:7]} to {months[1][:7]}"
     print(f"recomputing the measures of {what}: metrics_backfill_job, one run", flush=True)
     started = time.perf_counter()
-    result = run_job(load_definitions(), "metrics_backfill_job", partition_range=months)
+    from orchestration.defs.dbt.run_config import EVERY_PERIOD
+
+    result = run_job(
+        load_definitions(),
+        "metrics_backfill_job",
+        partition_range=months,
+        run_config=EVERY_PERIOD if months is None else None,
+    )
     print(f"done in {time.perf_counter() - started:.1f} s; Dagster run {result.run_id}")
     return 0
 

@@ -79,14 +79,20 @@ def _warehouse_columns(env: Environment) -> bytes:
     return frame.write_csv().encode()
 
 
-def fingerprint(env: Environment) -> str:
-    """A digest of everything the site shows: the project's files, the SQL-shaping vars, the warehouse's columns."""
+def project_files_digest() -> hashlib._Hash:
+    """A digest (to update further) of the dbt project's files: its models, macros, seeds and settings."""
     digest = hashlib.sha256()
     for source in PROJECT_SOURCES:
         path = DBT_PROJECT_DIR / source
         for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
             if file.is_file():
                 digest.update(str(file.relative_to(DBT_PROJECT_DIR)).encode() + b"\0" + file.read_bytes())
+    return digest
+
+
+def fingerprint(env: Environment) -> str:
+    """A digest of everything the site shows: the project's files, the SQL-shaping vars, the warehouse's columns."""
+    digest = project_files_digest()
     for name in SQL_SHAPING_VARS:
         digest.update(f"{name}={os.environ.get(name, '')}\0".encode())
     digest.update(f"target={env.dbt_target}\0".encode())

@@ -338,7 +338,13 @@ class Warehouse:
         return self.write_together([TableWrite(schema, table, batches, partition=(column, value))])[0]
 
     def write_together(self, writes: Sequence[TableWrite]) -> list[int]:
-        """Apply several table writes in one transaction (all or none); returns each one's rows inserted."""
+        """Apply several table writes in one transaction (all or none); returns each one's rows inserted.
+
+        Writes of raw data (`raw_*` schemas) that do not record what they touch in the measures' periods (the
+        operational landing does, mentalspace_platform/measure_window.py) record, in the same transaction, that
+        they may touch every period: the next build of the measures then recomputes them all."""
+        asked = len(writes)
+        writes = _with_undated_marks(writes)
         counts = []
         if self.kind == "duckdb":
             with self.duckdb() as con:
@@ -350,20 +356,18 @@ class Warehouse:
                 except BaseException:
                     con.execute("rollback")
                     raise
-            return counts
+            return counts[:asked]
         with self.postgres() as con, con.transaction():
             cur = con.cursor()
             for schema in dict.fromkeys(w.schema for w in writes):
                 # Writers of one schema take turns (until commit): PostgreSQL's "create ... if not exists" is not
                 # safe against itself, so concurrent runs landing into a new schema or table (ten ERA files at
                 # once) failed on a duplicate catalog key; the rows themselves are short to write.
-                cur.execute(
-                    "select pg_advisory_xact_lock(hashtext(%s))", [f"mentalspace warehouse schema {schema}"]
-                )
+                cur.execute(*schema_lock_sql(schema))
                 cur.execute(f"create schema if not exists {_quote(schema)}")
             for write in writes:
                 counts.append(_write_postgres(cur, write))
-        return counts
+        return counts[:asked]
 
     def ensure_table(self, schema: str, table: str, empty: pl.DataFrame) -> int:
         """Create `schema.table` with the frame's columns if it does not exist; 1 if it was created."""
@@ -390,6 +394,32 @@ class Warehouse:
             cur.execute(sql, params or None)
             names = [d.name for d in cur.description or []]
             return pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
+
+
+def schema_lock_sql(schema: str) -> tuple[str, list[str]]:
+    """PostgreSQL: the transaction lock writers of one schema take before creating anything in it."""
+    return "select pg_advisory_xact_lock(hashtext(%s))", [f"mentalspace warehouse schema {schema}"]
+
+
+def _with_undated_marks(writes: Sequence[TableWrite]) -> list[TableWrite]:
+    from mentalspace_platform.measure_window import MARKS_TABLE, STATE_SCHEMA, every_period_marks
+
+    if any((w.schema, w.table) == (STATE_SCHEMA, MARKS_TABLE) for w in writes):
+        return list(writes)
+    raw = [w.schema for w in writes if w.schema.startswith("raw_")]
+    if not raw:
+        return list(writes)
+    marks = every_period_marks(raw)
+    # One write per mark (keyed by its id), so no two writers ever replace each other's marks.
+    return [
+        *writes,
+        *(
+            TableWrite(
+                STATE_SCHEMA, MARKS_TABLE, [marks.slice(i, 1)], partition=("mark_id", marks["mark_id"][i])
+            )
+            for i in range(marks.height)
+        ),
+    ]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,22 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT, fresh_sqlite_store
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port, wait_for_http
 
 
 def _children(pid: int) -> set[int]:
@@ -39,9 +32,9 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_serve_stops_every_server_it_started(var_dir, migrated_sqlite, stop_signal):
     fresh_sqlite_store(migrated_sqlite, var_dir / "operational.db")
-    api_port = _free_port()
-    ports = ["--dagster-port", str(_free_port()), "--streamlit-port", str(_free_port())]
-    ports += ["--api-port", str(api_port), "--catalog-port", str(_free_port())]
+    api_port = free_port()
+    ports = ["--dagster-port", str(free_port()), "--streamlit-port", str(free_port())]
+    ports += ["--api-port", str(api_port), "--catalog-port", str(free_port())]
     # Outside mail and SMS servers, so no loopback one takes its fixed port beside other tests (those two stop on
     # their own: tests/notifications).
     env = {**os.environ, "SMTP_URL": "smtp://127.0.0.1:9", "SMS_URL": "http://127.0.0.1:9"}
@@ -57,15 +50,7 @@ def test_serve_stops_every_server_it_started(var_dir, migrated_sqlite, stop_sign
     )
     children: set[int] = set()
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{api_port}/docs", timeout=5)
-                break
-            except httpx.TransportError:
-                assert serve.poll() is None, serve.stderr.read()
-                assert time.monotonic() < deadline, "serve's API did not answer within 120 s"
-                time.sleep(0.5)
+        wait_for_http(f"http://127.0.0.1:{api_port}/docs", serve, "serve's API")
         children = _children(serve.pid)
         assert len(children) >= 4  # Dagster, Streamlit, the API and the catalog at least
         serve.send_signal(stop_signal)

@@ -219,8 +219,7 @@ def render(data, open_alerts, user) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Alerts and nudges")
-        for status, text in nudges(data, open_alerts):
-            ui.status_line(status, text)
+        ui.status_lines(nudges(data, open_alerts))
         ui.status_legend()
     with right:
         st.subheader("Supervision hours")

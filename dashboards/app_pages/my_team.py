@@ -118,8 +118,7 @@ def render(team, team_alerts) -> None:
         st.subheader("Coaching opportunities")
         if not team.coaching:
             st.info("No measures to discuss yet this month.")
-        for status, text in team.coaching[:COACHING_SHOWN]:
-            ui.status_line(status, text)
+        ui.status_lines(team.coaching[:COACHING_SHOWN])
         if len(team.coaching) > COACHING_SHOWN:
             st.caption(
                 f"{len(team.coaching) - COACHING_SHOWN} more in the team table, most urgent first above."

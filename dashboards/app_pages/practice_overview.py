@@ -142,23 +142,26 @@ def render(data) -> None:
     ui.status_legend()
 
     st.subheader("Georgia compliance (today)")
-    for row in data.georgia.iter_rows(named=True):
-        status = Status[row["status"]]
-        if row["open_alerts"] == 0:
-            ui.status_line(status, f"{row['rule']}: all current")
-        else:
-            ui.status_line(
-                status,
-                f"{row['rule']}: {row['open_alerts']} open across {row['people']} "
-                f"clinician(s) ({row['most_affected']})",
-            )
+    lines = [
+        (
+            Status[row["status"]],
+            f"{row['rule']}: all current"
+            if row["open_alerts"] == 0
+            else f"{row['rule']}: {row['open_alerts']} open across {row['people']} "
+            f"clinician(s) ({row['most_affected']})",
+        )
+        for row in data.georgia.iter_rows(named=True)
+    ]
     missing = data.emergency_contacts_missing
-    ui.status_line(
-        Status.REVIEW if missing else Status.GOOD,
-        f"{missing} client(s) seen are missing emergency contact information"
-        if missing
-        else "Emergency contacts on file for every client seen",
+    lines.append(
+        (
+            Status.REVIEW if missing else Status.GOOD,
+            f"{missing} client(s) seen are missing emergency contact information"
+            if missing
+            else "Emergency contacts on file for every client seen",
+        )
     )
+    ui.status_lines(lines)
     ui.csv_button(data.georgia, "ov_georgia", "georgia_compliance.csv")
 
     revenue_cycle(data, defs)
@@ -167,8 +170,7 @@ def render(data) -> None:
     st.subheader("Alerts and action items")
     if not data.action_items:
         st.success("Nothing escalated to the administrator.")
-    for status, text in data.action_items:
-        ui.status_line(status, text)
+    ui.status_lines(data.action_items)
 
 
 def trends(data, defs) -> None:

@@ -3,12 +3,15 @@
     tables (models/marts/metrics, incremental strategy `period_window`); everything else is a full rebuild.
 
     The window is the vars period_start and period_end (inclusive ISO dates); Dagster passes a range of month
-    partitions (orchestration/defs/dbt/assets.py), and runs without one with --full-refresh. Only the periods are
+    partitions (orchestration/defs/dbt/assets.py), or, in a run without one, the periods its landed changes touch
+    (mentalspace_platform/measure_window.py: the lookahead rule lives there), or --full-refresh. Only the periods are
     windowed, never the inputs: a period's figure still sees all the history it reads (lookbacks, the previous
     period, the six months of a deviation benchmark), so a window's rows equal a full rebuild's.
 
     metric_window()                  [start, end] (ISO dates) of this incremental build's window, or none (all)
     metric_window_condition(column)  `column` in the window, as SQL (true when there is no window)
+    metric_window_rows()             the rows a build replaces: its window's periods, and every period of the
+                                     measures recomputed whole (meta recompute_every_period)
 -#}
 {% macro metric_window() -%}
     {%- set first, last = var('period_start', none), var('period_end', none) -%}
@@ -20,7 +23,14 @@
     {%- if window[0] > window[1] -%}
         {{ exceptions.raise_compiler_error("period_start " ~ first ~ " is after period_end " ~ last) }}
     {%- endif -%}
-    {#- A first build (no table yet) or --full-refresh builds every period whatever the vars say. -#}
+    {#- A first build (no table yet) or --full-refresh builds every period whatever the vars say; so does a measure
+        whose periods read arbitrarily later data (meta recompute_every_period: no window could cover its changes,
+        mentalspace_platform/measure_window.py). -#}
+    {#- meta_get, not config.get('meta'): a parse (dbt re-parses when --vars change) gets "" from config.get.
+        `is defined`: sqlfluff's stand-in for config has no meta_get. -#}
+    {%- if config.meta_get is defined and config.meta_get('recompute_every_period', false) -%}
+        {{ return(none) }}
+    {%- endif -%}
     {{ return(window if is_incremental() else none) }}
 {%- endmacro %}
 
@@ -36,11 +46,28 @@
 {%- endmacro %}
 
 
+{#- The measures whose every period is recomputed by every build, by metric_key: fct_practice_metrics holds their
+    rows beside the windowed measures' and replaces them all too. -#}
+{% macro metric_window_rows() -%}
+    {%- set whole = [] -%}
+    {%- if metric_window() is not none and execute -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model' and node.name.startswith('mtr_')
+                and node.config.meta.get('recompute_every_period', false) -%}
+                {%- do whole.append(node.name[4:]) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    ({{ metric_window_condition('period_start') }}
+    {%- if whole %} or metric_key in ('{{ whole | sort | join("', '") }}'){% endif %})
+{%- endmacro %}
+
+
 {#- Incremental strategy of the metric tables: replace the window's periods (all of them without a window, as a
     run without --full-refresh would), so a period that lost its rows loses them here too. -#}
 {% macro get_incremental_period_window_sql(arg_dict) -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-    delete from {{ arg_dict['target_relation'] }} where {{ metric_window_condition('period_start') }};
+    delete from {{ arg_dict['target_relation'] }} where {{ metric_window_rows() }};
     insert into {{ arg_dict['target_relation'] }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}

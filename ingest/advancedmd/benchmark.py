@@ -10,7 +10,9 @@ reports:
 * data freshness = time from a change in AdvancedMD to its landing in our sink, split by whether
   the change happened at peak or off-peak (p50/p95/max, minutes);
 * rate-limit violations counted by the simulator (must be zero) and a consistency check of the
-  sink against the simulator's data.
+  sink against the simulator's data;
+* with ``read_billing``: the calls of the nightly payments (gettxhistory) and claim-status runs after the initial
+  load and after the day, per record they land (:func:`read_billing`, the assets' selection).
 
 It runs in a few seconds of real time because the client, its rate limiter and the simulator
 share a :class:`FakeClock` that advances whenever the client waits.
@@ -28,10 +30,12 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
+from ingest.advancedmd.claimstatus import MAX_VISITS_PER_RUN, visit_claim_statuses, visits_due
 from ingest.advancedmd.client import AdvancedMDClient
 from ingest.advancedmd.clock import FakeClock
 from ingest.advancedmd.normalize import parse_amd_naive
 from ingest.advancedmd.ratelimit import RateLimiter, RetryPolicy, is_peak
+from ingest.advancedmd.records import AmdCharge, AmdClaimStatus
 from ingest.advancedmd.simulator.dataset import CHARGE, PATIENT, PRACTICE_TZ, VISIT, SimulatorDataset
 from ingest.advancedmd.simulator.server import FaultConfig, SimulatorConfig, start_simulator
 from ingest.advancedmd.sync import MemorySink, SyncResult, initial_load_visits, sync_patients, sync_visits
@@ -53,6 +57,7 @@ class BusinessDayConfig:
     timeout: float = 2.0
     start_time: dtime = dtime(0, 1)  # practice-local time of the initial load
     hours: float = 24.0  # length of the simulated incremental period
+    read_billing: bool = False  # the nightly payments and claim-status runs after the load and after the day
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,77 @@ class FreshnessStats:
 
 
 @dataclass(frozen=True)
+class BillingRead:
+    """One night's payments-and-write-offs run (gettxhistory) and claim-status run: who was asked, what they
+    landed (rows: transactions; claims), and the HTTP requests each took."""
+
+    tx_patients: int
+    transactions: int
+    tx_requests: int
+    claim_visits: int
+    open_visits: int
+    claims: int
+    claim_requests: int
+
+
+TX_DAYS_BACK = 30  # TransactionsConfig.days_back
+CLAIMS_DAYS_BACK = 60  # ClaimStatusConfig.days_back
+
+
+def read_billing(
+    client: AdvancedMDClient,
+    sink: MemorySink,
+    claims: dict[int, list[AmdClaimStatus]],
+    today: date,
+    *,
+    tx_days_back: int = TX_DAYS_BACK,
+    claims_days_back: int = CLAIMS_DAYS_BACK,
+) -> BillingRead:
+    """What ``advancedmd/transactions`` and ``advancedmd/claims`` ask on ``today`` of the visits and charges in
+    ``sink``, with their selection: the history of every patient with a visit in the last ``tx_days_back`` days;
+    the claims of every visit with charges in the last ``claims_days_back`` days whose claims are not all
+    finalized, a night's share of them (``visits_due``). ``claims`` (the landed claims by visit) is updated as the
+    landing replaces each asked visit's claims."""
+    since = today - timedelta(days=tx_days_back)
+    patients = sorted(
+        {
+            v.patient_id
+            for v in sink.visits.values()
+            if v.patient_id is not None and v.visit_date is not None and v.visit_date >= since
+        }
+    )
+    before = client.stats.http_requests
+    transactions = sum(1 for pid in patients for _ in client.iter_tx_history(pid))
+    tx_requests = client.stats.http_requests - before
+
+    since = today - timedelta(days=claims_days_back)
+    first_charge: dict[int, AmdCharge] = {}
+    for charge in sorted(sink.charges.values(), key=lambda c: c.charge_id):
+        dos = charge.begin_date_of_service
+        if charge.patient_id is not None and dos is not None and dos >= since:
+            first_charge.setdefault(charge.visit_id, charge)
+    open_visits = [
+        vid
+        for vid in sorted(first_charge)
+        if not any(c.category_code.startswith("F") for c in claims.get(vid, ()))
+    ]
+    due = visits_due(open_visits, MAX_VISITS_PER_RUN, today)
+    before = client.stats.http_requests
+    for vid in due:
+        charge = first_charge[vid]
+        claims[vid] = visit_claim_statuses(client, vid, charge.patient_id or 0, charge.charge_id)
+    return BillingRead(
+        tx_patients=len(patients),
+        transactions=transactions,
+        tx_requests=tx_requests,
+        claim_visits=len(due),
+        open_visits=len(open_visits),
+        claims=sum(len(claims[vid]) for vid in due),
+        claim_requests=client.stats.http_requests - before,
+    )
+
+
+@dataclass(frozen=True)
 class BusinessDayReport:
     config: BusinessDayConfig
     initial_records: int
@@ -98,6 +174,8 @@ class BusinessDayReport:
     # (entity, change instant, first landing after it) of every change of the day that landed: for freshness
     # further on (bench/amd.py adds the warehouse refresh to reach the marts).
     change_landings: list[tuple[str, datetime, datetime]] = field(default_factory=list, repr=False)
+    initial_billing: BillingRead | None = None
+    nightly_billing: BillingRead | None = None
 
     @property
     def initial_calls_per_1000(self) -> float:
@@ -129,6 +207,15 @@ class BusinessDayReport:
             f"freshness off-peak: n={fo.changes} mean {fo.mean_minutes} p50 {fo.p50_minutes} "
             f"p95 {fo.p95_minutes} max {fo.max_minutes} min\n"
             f"rate-limit violations: {self.rate_limit_violations}; consistent with simulator: {self.consistent}"
+            + "".join(
+                f"\n{when}: payments {b.tx_requests} calls for {b.transactions} transactions of {b.tx_patients} "
+                f"patients; claim status {b.claim_requests} calls for {b.claims} claims of {b.claim_visits} visits"
+                for when, b in (
+                    ("after the initial load", self.initial_billing),
+                    ("nightly", self.nightly_billing),
+                )
+                if b is not None
+            )
         )
 
 
@@ -204,6 +291,12 @@ def run_business_day(config: BusinessDayConfig | None = None) -> BusinessDayRepo
             )
             initial_requests = client.stats.http_requests - before
             initial_records = r1.records + r2.records
+            claims: dict[int, list[AmdClaimStatus]] = {}
+            initial_billing = (
+                read_billing(client, sink, claims, clock.now().astimezone(PRACTICE_TZ).date())
+                if cfg.read_billing
+                else None
+            )
             visit_wm = parse_amd_naive(r2.watermark_after)
             assert visit_wm is not None
             visits_since = visit_wm.replace(tzinfo=client.server_tz).astimezone(UTC)
@@ -230,6 +323,12 @@ def run_business_day(config: BusinessDayConfig | None = None) -> BusinessDayRepo
             runs.append(sync_visits(client, store, sink))
             runs.append(sync_patients(client, store, sink))
             incremental_requests = client.stats.http_requests - before
+            # The nightly runs (02:00 MT and after), here right after the day: off-peak either way.
+            nightly_billing = (
+                read_billing(client, sink, claims, clock.now().astimezone(PRACTICE_TZ).date())
+                if cfg.read_billing
+                else None
+            )
 
             landed: dict[tuple[str, int], list[datetime]] = {}
             for entity, rid, at in sink.landings:
@@ -263,6 +362,8 @@ def run_business_day(config: BusinessDayConfig | None = None) -> BusinessDayRepo
                 simulator_requests=counters.requests,
                 logins=client.stats.logins,
                 change_landings=change_landings,
+                initial_billing=initial_billing,
+                nightly_billing=nightly_billing,
             )
         finally:
             client.close()

@@ -8,16 +8,25 @@ rejected, no answer yet) is the warehouse's: ``dbt_project/seeds/terminology__x1
 :func:`visit_claim_statuses` reads one visit's claims: AdvancedMD bills a visit's charges together, so the
 detail of the visit's first charge line says whether (``datebilled``) and to which carrier
 (``lastbilledcarrier``) the visit was billed; only a billed visit costs the 276/277 request.
+
+:func:`visits_due` bounds one run: a practice with more open visits than a night's budget has them asked in turn.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date
 from typing import TYPE_CHECKING
 
 from ingest.advancedmd.records import AmdClaimStatus
 
 if TYPE_CHECKING:
     from ingest.advancedmd.client import AdvancedMDClient
+
+# Visits one claim-status run asks at most: 2 calls each (tier 3 + tier 2), 20 minutes off-peak (schedules.py).
+MAX_VISITS_PER_RUN = 2_400
 
 CATEGORY_CODES: dict[str, str] = {
     "A0": "Acknowledgement/Forwarded",
@@ -105,3 +114,17 @@ def visit_claim_statuses(
             )
         )
     return statuses
+
+
+def visits_due(visit_ids: Sequence[int], max_visits: int, day: date) -> list[int]:
+    """The visits to ask on ``day``: all of them when they fit in ``max_visits``; else the visits are split into
+    ``turns`` groups by visit id (the fewest turns whose groups all fit) and the group whose turn it is asked, the
+    turn moving on each day. A visit's group depends only on its id and the number of turns, so while that number
+    holds every open visit is asked every ``turns`` nights, whatever is finalized meanwhile (an order such as oldest
+    first, or a slice by position, would leave the same visits behind night after night)."""
+    cap = max(1, max_visits)
+    turns = max(1, math.ceil(len(visit_ids) / cap))
+    while max(Counter(v % turns for v in visit_ids).values(), default=0) > cap:
+        turns += 1
+    turn = day.toordinal() % turns
+    return [v for v in visit_ids if v % turns == turn]

@@ -53,6 +53,7 @@ from ingest.advancedmd.records import (
 )
 from ingest.advancedmd.schemas import validate_batch
 from ingest.advancedmd.sync import SyncBatch
+from mentalspace_platform.measure_window import every_period_mark_statements
 from mentalspace_platform.warehouse import Warehouse
 from operational_api.export import is_minor_on
 
@@ -265,6 +266,15 @@ class LandingStats:
 class _Backend:
     """The few statements landing needs, on one open connection inside one transaction."""
 
+    # Set by the statements that change raw rows: the transaction then records that the measures' periods may all
+    # have changed (mentalspace_platform/measure_window.py), as Warehouse.write_together does for other landings.
+    wrote = False
+
+    def noted(self, sql: str) -> str:
+        if sql.lstrip().lower().startswith(("insert", "update", "delete", "create table")):
+            self.wrote = True
+        return sql
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         raise NotImplementedError
 
@@ -286,13 +296,14 @@ class _DuckDBBackend(_Backend):
         self.con = con
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.con.execute(sql.replace("%s", "?"), list(params))
+        self.con.execute(self.noted(sql).replace("%s", "?"), list(params))
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql.replace("%s", "?"), list(params)).fetchall()
 
     def delete_in(self, table: str, column: str, office_key: str, ids: Sequence[int]) -> None:
         if ids:
+            self.wrote = True
             self.con.execute(
                 f"delete from {_q(table)} where office_key = ? and {column} in (select unnest(?::bigint[]))",
                 [office_key, [int(i) for i in ids]],
@@ -300,6 +311,7 @@ class _DuckDBBackend(_Backend):
 
     def insert(self, table: str, frame: pl.DataFrame) -> None:
         if frame.height:
+            self.wrote = True
             self.con.register("_amd_landing", frame.to_arrow())
             try:
                 self.con.execute(f"insert into {_q(table)} by name select * from _amd_landing")
@@ -313,7 +325,7 @@ class _PostgresBackend(_Backend):
         self.cur = con.cursor()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.cur.execute(sql, list(params) or None)
+        self.cur.execute(self.noted(sql), list(params) or None)
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self.cur.execute(sql, list(params) or None)
@@ -321,6 +333,7 @@ class _PostgresBackend(_Backend):
 
     def delete_in(self, table: str, column: str, office_key: str, ids: Sequence[int]) -> None:
         if ids:
+            self.wrote = True
             self.cur.execute(
                 f"delete from {_q(table)} where office_key = %s and {column} = any(%s::bigint[])",
                 [office_key, [int(i) for i in ids]],
@@ -328,6 +341,7 @@ class _PostgresBackend(_Backend):
 
     def insert(self, table: str, frame: pl.DataFrame) -> None:
         if frame.height:
+            self.wrote = True
             names = ", ".join(f'"{n}"' for n in frame.columns)
             with self.cur.copy(f"copy {_q(table)} ({names}) from stdin") as copy:
                 for row in frame.iter_rows():
@@ -337,6 +351,12 @@ class _PostgresBackend(_Backend):
         self.cur.execute(
             f'create index if not exists "ix_{table}_{column}" on {_q(table)} (office_key, {column})'
         )
+
+
+def _mark_if_written(db: _Backend, *, postgres: bool) -> None:
+    if db.wrote:
+        for sql, params in every_period_mark_statements(RAW_SCHEMA, postgres=postgres):
+            db.execute(sql, params)
 
 
 # ------------------------------------------------------------------------------------ the sink
@@ -396,6 +416,7 @@ class WarehouseSink:
                     if not self._ready:
                         self._ensure(db)
                     yield db
+                    _mark_if_written(db, postgres=False)
                     con.execute("commit")
                 except BaseException:
                     con.execute("rollback")
@@ -406,6 +427,7 @@ class WarehouseSink:
                     if not self._ready:
                         self._ensure(db)
                     yield db
+                    _mark_if_written(db, postgres=True)
 
     def _ensure(self, db: _Backend) -> int:
         db.execute(f'create schema if not exists "{RAW_SCHEMA}"')

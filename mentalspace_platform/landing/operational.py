@@ -26,6 +26,15 @@ import polars as pl
 from sqlalchemy import Engine, Table, text
 
 from mentalspace_platform.environment import Environment
+from mentalspace_platform.measure_window import (
+    MARKS_TABLE,
+    STATE_SCHEMA,
+    TouchedDates,
+    changed_rows,
+    mark_frame,
+    new_mark,
+    tables_read_by_dbt,
+)
 from mentalspace_platform.warehouse import TableWrite, Warehouse
 from operational_api.export import (
     DERIVED_FROM,
@@ -43,6 +52,8 @@ WATERMARKS_TABLE = "landing_watermarks"
 CHANGE_COLUMN = "updated_at"
 # Above this many changed rows, or half the table, re-landing the table whole is the cheaper way (and one query).
 MAX_UPSERT_ROWS = 50_000
+# The landing's mark in refresh_state.measure_changes: the earliest date its changes touch (measure_window.py).
+MARK_SOURCE = RAW_SCHEMA
 # Changed rows are read by key in chunks of this size (bound parameters per statement).
 READ_CHUNK = 5_000
 
@@ -106,14 +117,20 @@ def land_operational_tables(
                 reason, changes = "most rows changed", None
             plans.append((table, reason, changes))
 
+        # What the changes touch in the measures' periods (mentalspace_platform/measure_window.py), found before
+        # anything is written: the landed copy is the "before".
+        touched = None if full else TouchedDates(warehouse, tables, _landed_columns(warehouse))
         writes: list[TableWrite] = []
         for table, _, changes in plans:
             newest = _Newest(table)
-            batches = newest.watch(
+            rows: Iterable[pl.DataFrame] = (
                 read_table(source, table, timezone=timezone, today=today)
                 if changes is None
                 else _read_chunks(source, table, changes.changed, timezone, today)
             )
+            if touched is not None and not touched.every_period and table.name in tables_read_by_dbt():
+                rows = _dated(touched, warehouse, table, changes, list(rows), landed_tables)
+            batches = newest.watch(rows)
             upsert = None if changes is None else ("id", changes.deleted + changes.changed)
             writes.append(TableWrite(RAW_SCHEMA, table.name, batches, upsert=upsert))
             # Written after the table's rows in the same transaction: its frame is made once they have been read.
@@ -125,10 +142,27 @@ def land_operational_tables(
                     partition=("table_name", table.name),
                 )
             )
+        if touched is None:
+            mark = new_mark(MARK_SOURCE, None, "landed in full")
+        elif touched.every_period:
+            mark = new_mark(MARK_SOURCE, None, "; ".join(touched.reasons))
+        else:
+            mark = new_mark(MARK_SOURCE, touched.earliest)
+        # Written even when nothing the measures read changed (then without a row): the landing has dated its
+        # changes, so write_together adds no mark of "every period" of its own.
+        nothing = touched is not None and not touched.every_period and touched.earliest is None
+        writes.append(
+            TableWrite(
+                STATE_SCHEMA,
+                MARKS_TABLE,
+                [mark_frame([] if nothing else [mark])],
+                partition=("mark_id", mark.mark_id),
+            )
+        )
         counts = warehouse.write_together(writes)
 
     landed = []
-    for (table, reason, changes), inserted in zip(plans, counts[::2], strict=True):
+    for (table, reason, changes), inserted in zip(plans, counts[: 2 * len(plans) : 2], strict=True):
         if changes is None:
             landed.append(Landed(table.name, "full", inserted, inserted, 0, reason))
         else:
@@ -158,6 +192,46 @@ class _Diff:
             return self
         derived = self.store.filter(pl.col(column).is_in(list(parent_keys)))["id"].to_list()
         return dataclasses.replace(self, changed=sorted(set(self.changed) | set(derived)))
+
+
+def _dated(
+    touched: TouchedDates,
+    warehouse: Warehouse,
+    table: Table,
+    changes: _Diff | None,
+    frames: list[pl.DataFrame],
+    landed_tables: set[str],
+) -> list[pl.DataFrame]:
+    """Record what a table's changes touch (its rows, read whole or by key, are kept to be written after)."""
+    if changes is not None:
+        touched.add_change(table.name, changes.changed + changes.deleted, frames)
+        return frames
+    # Landed whole: its changes are the rows that differ from the landed copy.
+    compared = None
+    if table.name in landed_tables:
+        landed = warehouse.query(f'select * from {RAW_SCHEMA}."{table.name}"')
+        new = pl.concat(frames, how="vertical_relaxed") if frames else None
+        if new is not None:
+            compared = changed_rows(landed, new)
+        elif landed.height:
+            compared = (landed["id"].to_list(), None) if "id" in landed.columns else None
+        else:
+            compared = ([], None)
+    if compared is None:
+        touched.touch_every_period(f"{table.name} cannot be compared with its landed copy")
+    else:
+        touched.add_change(table.name, compared[0], [compared[1]] if compared[1] is not None else [])
+    return frames
+
+
+def _landed_columns(warehouse: Warehouse) -> dict[str, set[str]]:
+    frame = warehouse.query(
+        f"select table_name, column_name from information_schema.columns where table_schema = '{RAW_SCHEMA}'"
+    )
+    columns: dict[str, set[str]] = {}
+    for name, column in frame.iter_rows():
+        columns.setdefault(name, set()).add(column)
+    return columns
 
 
 def _why_whole(table: Table, full: bool, mark: tuple[str] | None, fingerprint: str) -> str:

@@ -11,13 +11,14 @@ import base64
 import itertools
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 from websockets.sync.client import connect
+
+from tests.servers import free_port
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -35,12 +36,6 @@ CHROMIUM_FLAGS = (
 
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class BrowserError(AssertionError):

@@ -20,6 +20,7 @@ import streamlit as st
 from sqlalchemy import Connection, create_engine, insert, text
 from streamlit.testing.v1 import AppTest
 
+from dashboards.components.ui import LINE_BREAK
 from operational_api import mfa
 from operational_api.db import get_engine
 from operational_api.models_credentials import MfaRecoveryCode
@@ -159,6 +160,12 @@ def chart_specs(at: AppTest) -> list[dict]:
 def shown_text(markdown: str) -> str:
     """A Markdown element's text as the reader sees it: tags gone, plain()'s backslash escapes undone."""
     return re.sub(r"\\(.)", r"\1", re.sub(r"<[^>]+>", "", markdown))
+
+
+def markdown_lines(at: AppTest) -> list[str]:
+    """Every line of the page's Markdown elements, as written (ui.status_lines writes a section's lines as one
+    element, joined by hard line breaks)."""
+    return [line for m in at.markdown for line in m.value.split(LINE_BREAK)]
 
 
 def table_with(at: AppTest, *columns: str, required: bool = True):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,15 +23,10 @@ from operational_api.db import get_engine, session_scope
 from operational_api.settings import database_url
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, copy_practice
 from tests.dashboards.conftest import signed_in_app
+from tests.servers import free_port
 
 WEEK = (dt.date(2026, 11, 16), dt.date(2026, 11, 22))
 NOVEMBER = "2026-11-01"  # the measures' month partition covering WEEK
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -54,7 +48,7 @@ def dagster_webserver(admin_demo, monkeypatch):
     home = admin_demo / "dagster"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text(DAGSTER_YAML.format(runs_dir=f'"{home / "history" / "runs"}"'))
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
     env |= {"MENTALSPACE_VAR_DIR": str(admin_demo), "DAGSTER_HOME": str(home)}
     process = subprocess.Popen(

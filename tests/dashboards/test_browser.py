@@ -27,8 +27,9 @@ from operational_api.alerts import alert_statuses
 from operational_api.db import session_scope
 from operational_api.services.users import CommandLineOperator, reset_mfa, set_password, unlock_user
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT
-from tests.dashboards.browser import Chromium, chromium_path, free_port
+from tests.dashboards.browser import Chromium, chromium_path
 from tests.dashboards.conftest import HOSTILE_NAMES, LEAK_ADDRESS, demo_logins, fresh_recovery_code, user_id
+from tests.servers import free_port
 
 SCREENSHOTS = REPO_ROOT / "tests" / "artifacts" / "screenshots"
 TITLES = PAGE_TITLES | {"metric_explorer": "Kept Visit Rate (KVR)"}

@@ -15,7 +15,7 @@ from dashboards.data.alerts import open_conditions
 from dashboards.data.overview import GEORGIA_PANEL, MATRIX_KEYS, action_items, clinician_matrix, georgia_panel
 from dashboards.data.practice import figure, load_my_practice, nudges
 from dashboards.data.status import Status
-from tests.dashboards.conftest import shown_text
+from tests.dashboards.conftest import markdown_lines, shown_text
 from tests.dashboards.test_pages import AS_OF, MONTH, WEEK, metrics_by_label, open_page, table_with, warehouse
 
 NOVEMBER = dt.date(2026, 11, 1)
@@ -110,7 +110,7 @@ def test_overview_action_items_name_exactly_the_matrix_statuses(demo_env):
     at = open_page(demo_env, "ADMIN", "practice_overview")
     matrix = table_with(at, "Clinician", "Status", "Why")
     status_of = {row["Clinician"]: list(row["Status"])[0] for _, row in matrix.iterrows()}
-    lines = [m.value for m in at.markdown]
+    lines = markdown_lines(at)
     for label, prefix in (
         ("Performance plan", "Performance plan recommended"),
         ("Needs coaching", "Coaching for"),
@@ -153,7 +153,7 @@ def test_collection_rate_action_item_is_the_cards_figure_and_period(demo_env):
     card = next(m for m in at.metric if m.label.startswith("Collection Rate"))
     period = re.search(r"\((.+)\)", card.label).group(1)
     assert "settled" in period, "the settled month is labelled as such"
-    mentions = [shown_text(m.value) for m in at.markdown if "Collection Rate" in m.value]
+    mentions = [shown_text(line) for line in markdown_lines(at) if "Collection Rate" in line]
     assert mentions, "the demo's collection rate is past its alert threshold"
     for text in mentions:
         assert card.value in text and period in text, text
@@ -267,7 +267,7 @@ def _matrix_figures(at) -> dict:
     shown[("practice revenue in dollars, month to date", "Practice")] = _dollars(
         metrics_by_label(at)["Revenue this month"]
     )
-    panel = next(shown_text(m.value) for m in at.markdown if "Notes unsigned past 7 days" in m.value)
+    panel = next(shown_text(line) for line in markdown_lines(at) if "Notes unsigned past 7 days" in line)
     for name, count in re.findall(r"([A-Z][\w' -]+?): (\d+)", panel.split("(", 1)[-1]):
         shown[("notes unsigned past the deadline, today", name)] = float(count)
     return shown
@@ -290,7 +290,7 @@ def _my_practice_figures(at, name: str) -> dict:
         ("notes unsigned past the deadline, today", name): float(cards["Notes unsigned past 7 days (today)"]),
         ("same-day documentation, month to date", name): _cell(cards["Same-day documentation"].rstrip("%")),
     }
-    nudge = next((shown_text(m.value) for m in at.markdown if "pending signature" in m.value), "")
+    nudge = next((shown_text(line) for line in markdown_lines(at) if "pending signature" in line), "")
     past = re.search(r"; (\d+) past the Georgia 7-day deadline", nudge)
     if "pending signature" in nudge:
         # The nudge and the card count the same notes; no "past the deadline" part means none.

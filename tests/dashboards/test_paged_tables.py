@@ -13,7 +13,7 @@ import re
 import pytest
 
 from dashboards.components import ui
-from tests.dashboards.conftest import chart_specs, shown_text, table_with
+from tests.dashboards.conftest import chart_specs, markdown_lines, shown_text, table_with
 from tests.dashboards.test_pages import WEEK, open_page, warehouse
 
 PAGE_ROWS = 5
@@ -84,7 +84,7 @@ def test_status_counts_and_action_items_cover_every_clinician(demo_env, short_pa
     assert counts == {
         s: sum(1 for _, st in everyone if st == s) for s in dict.fromkeys(st for _, st in everyone)
     }
-    lines = [shown_text(m.value) for m in at.markdown]
+    lines = [shown_text(line) for line in markdown_lines(at)]
     named = set()
     for status, prefix in ACTION_PREFIXES.items():
         line = next((text for text in lines if prefix in text), None)

@@ -2,7 +2,11 @@
 MEDIUM_PRACTICE, built once per backend) and every metric-dictionary measure comes out with plausible,
 non-trivial values, on DuckDB and on PostgreSQL. The exact
 formulas are pinned by the dbt unit tests, which run here against the same warehouse (the Dagster refresh leaves
-them out: they test fixtures, not data)."""
+them out: they test fixtures, not data).
+
+dbt's data tests (keys, relationships, accepted values, the singular tests) run here too, in the same `dbt test`:
+the suite's builds leave them out (SKIP_DATA_TESTS_VAR, tests/conftest.py), so these two tests are where they
+run on each kind of warehouse."""
 
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ def _frames(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, l
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     environment = current_environment()
-    unit_tests = subprocess.run(
-        [DBT_EXECUTABLE, "test", "--select", "test_type:unit", "--quiet"],
+    # Every dbt test: the unit tests and the data tests.
+    dbt_tests = subprocess.run(
+        [DBT_EXECUTABLE, "test", "--quiet"],
         cwd=DBT_PROJECT_DIR,
         env={**os.environ, **environment.dbt_env()},
         capture_output=True,
@@ -33,7 +38,7 @@ def _frames(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, l
         timeout=STEP_TIMEOUT,
         check=False,
     )
-    assert unit_tests.returncode == 0, unit_tests.stdout[-4000:] + unit_tests.stderr[-2000:]
+    assert dbt_tests.returncode == 0, dbt_tests.stdout[-4000:] + dbt_tests.stderr[-2000:]
     warehouse = Warehouse(environment)
 
     def rows(sql: str) -> list[dict]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ from mentalspace_platform.catalog import NOT_GENERATED, SITE_FILES, fingerprint
 from mentalspace_platform.environment import current_environment
 from mentalspace_platform.warehouse import Warehouse
 from tests.conftest import REPO_ROOT
-from tests.dashboards.browser import free_port
+from tests.servers import free_port, wait_for_http
 
 MART_MODEL = "model.mentalspace.fct_practice_metrics"
 
@@ -63,15 +62,7 @@ def _catalog_server(folder: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/favicon.ico", timeout=5)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stderr.read()
-                assert time.monotonic() < deadline, "the catalog server did not answer within 30 s"
-                time.sleep(0.2)
+        wait_for_http(f"{base}/favicon.ico", server, "the catalog server")
         yield base
     finally:
         server.terminate()

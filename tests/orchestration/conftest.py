@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 
 from mentalspace_platform.environment import current_environment
-from tests.conftest import DEPLOYMENT_VARS, SMALL_PRACTICE, copy_practice
+from tests.conftest import DEPLOYMENT_VARS, SMALL_PRACTICE, copy_practice, parse_on_first_load
 
 AS_OF = SMALL_PRACTICE[SMALL_PRACTICE.index("--as-of") + 1]
 
@@ -23,6 +23,7 @@ def practice_copy(tmp_path_factory, built_practice) -> Iterator[tuple[Path, dg.D
     change it. Runs keep the build's "today" (AS_OF), so old and new warehouses differ only by what a test
     changes; the definitions are reloaded for this copy's environment."""
     var = copy_practice(built_practice, tmp_path_factory.mktemp("practice_copy") / "var")
+    parse_on_first_load(var)  # its tests run dbt many times
     with pytest.MonkeyPatch.context() as mp:
         for name in DEPLOYMENT_VARS:
             mp.delenv(name, raising=False)

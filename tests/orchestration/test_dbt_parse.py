@@ -7,13 +7,19 @@ import subprocess
 import time
 
 from mentalspace_platform.catalog import private_target_path
-from mentalspace_platform.environment import DBT_EXECUTABLE, DBT_PROJECT_DIR, current_environment
+from mentalspace_platform.environment import (
+    DBT_EXECUTABLE,
+    DBT_PROJECT_DIR,
+    SKIP_DATA_TESTS_VAR,
+    current_environment,
+)
 from mentalspace_platform.warehouse import staged_build
 from orchestration.defs.dbt.project import (
     DBT_BUILD_FLAGS,
     INVOCATION_FOLDER_HOURS,
     DbtCli,
     _remove_old_invocation_folders,
+    command_args,
     dbt_project,
 )
 
@@ -58,6 +64,16 @@ def test_dagster_runs_dbt_without_artifacts_nobody_reads():
     assert resource.global_config_flags == list(DBT_BUILD_FLAGS)
     explicit = DbtCli(project_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE, global_config_flags=[])
     assert explicit.global_config_flags == []
+
+
+def test_only_the_test_suite_builds_without_dbt_data_tests(monkeypatch):
+    # Production's refreshes keep them (their asset checks); the suite runs them in tests/dbt/test_measures_demo.py.
+    build = ["build", "--exclude-resource-type", "unit_test"]
+    monkeypatch.delenv(SKIP_DATA_TESTS_VAR, raising=False)
+    assert command_args(build) == build
+    monkeypatch.setenv(SKIP_DATA_TESTS_VAR, "1")
+    assert command_args(build) == [*build, "--exclude-resource-type", "test"]
+    assert command_args(["docs", "generate"]) == ["docs", "generate"]
 
 
 def test_dbt_commands_remove_the_target_folders_dagster_left_a_day_ago(tmp_path):

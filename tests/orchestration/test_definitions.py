@@ -8,7 +8,7 @@ from operational_api.export import exported_tables
 from tests.conftest import STEP_TIMEOUT
 
 
-def test_definitions_load_with_every_job_and_expected_assets(var_dir):
+def test_definitions_load_with_every_job_and_expected_assets(parsed_var_dir):
     module = importlib.import_module("orchestration.definitions")
     defs = importlib.reload(module).defs
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
@@ -25,7 +25,7 @@ def test_definitions_load_with_every_job_and_expected_assets(var_dir):
     assert {s.name for s in defs.schedules} >= {"warehouse_realtime_schedule", "warehouse_daily_schedule"}
 
 
-def test_staging_reads_the_landed_operational_source(var_dir):
+def test_staging_reads_the_landed_operational_source(parsed_var_dir):
     defs = importlib.import_module("orchestration.definitions").defs
     graph = defs.resolve_asset_graph()
     from dagster import AssetKey
@@ -34,7 +34,7 @@ def test_staging_reads_the_landed_operational_source(var_dir):
     assert AssetKey(["operational", "appointments"]) in parents
 
 
-def test_advancedmd_landing_feeds_its_staging_and_the_unioned_appointments(var_dir):
+def test_advancedmd_landing_feeds_its_staging_and_the_unioned_appointments(parsed_var_dir):
     defs = importlib.import_module("orchestration.definitions").defs
     graph = defs.resolve_asset_graph()
     from dagster import AssetKey
@@ -59,7 +59,7 @@ def test_advancedmd_landing_feeds_its_staging_and_the_unioned_appointments(var_d
     }
 
 
-def test_workspace_validates_as_the_dagster_ui_loads_it(var_dir):
+def test_workspace_validates_as_the_dagster_ui_loads_it(parsed_var_dir):
     import subprocess
     import sys
     from pathlib import Path
@@ -77,7 +77,7 @@ def test_workspace_validates_as_the_dagster_ui_loads_it(var_dir):
     assert "All code locations passed validation" in result.stderr + result.stdout
 
 
-def test_warehouse_refresh_schedules_run_from_the_first_start(var_dir):
+def test_warehouse_refresh_schedules_run_from_the_first_start(parsed_var_dir):
     """A fresh deployment refreshes its "real-time" measures without anyone switching a schedule on."""
     import dagster as dg
 
@@ -94,10 +94,13 @@ def test_warehouse_refresh_schedules_run_from_the_first_start(var_dir):
     assert status["advancedmd_visits_15min_schedule"] == dg.DefaultScheduleStatus.STOPPED
 
 
-def test_only_the_realtime_refresh_lands_incrementally(var_dir):
-    """The 15-minute refresh's run config is valid for the job and asks for an incremental landing; the nightly,
-    weekly and monthly runs (and any run launched without config) land in full."""
+def test_only_the_realtime_refresh_lands_incrementally_and_skips_data_tests(parsed_var_dir):
+    """The 15-minute refresh's run config is valid for the job and asks for an incremental landing and dbt builds
+    without data tests; the nightly, weekly and monthly runs (and any run launched without config) land in full
+    and test."""
     import dagster as dg
+
+    from orchestration.defs.dbt.run_config import DBT_OPS
 
     defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
     job = defs.resolve_job_def("warehouse_refresh_job")
@@ -106,8 +109,10 @@ def test_only_the_realtime_refresh_lands_incrementally(var_dir):
             continue
         context = dg.build_schedule_context(scheduled_execution_time=None)
         config = next(iter(schedule.evaluate_tick(context).run_requests)).run_config
-        landing = dg.validate_run_config(job, config)["ops"]["operational_tables"]["config"]
-        assert landing["full"] is (schedule.name != "warehouse_realtime_schedule"), schedule.name
+        ops = dg.validate_run_config(job, config)["ops"]
+        realtime = schedule.name == "warehouse_realtime_schedule"
+        assert ops["operational_tables"]["config"]["full"] is not realtime, schedule.name
+        assert {ops[op]["config"]["data_tests"] for op in DBT_OPS} == {not realtime}, schedule.name
 
 
 def test_advancedmd_schedules_run_by_default_against_live_advancedmd(var_dir, monkeypatch):

@@ -52,6 +52,9 @@ JOBS_BY_TAGS = {
     "advancedmd_visits_job": ADVANCEDMD_RUN_TAGS,
     "advancedmd_visit_days_job": ADVANCEDMD_RUN_TAGS,
     "advancedmd_eligibility_job": ADVANCEDMD_RUN_TAGS,
+    "advancedmd_claims_job": ADVANCEDMD_RUN_TAGS,
+    "advancedmd_transactions_job": ADVANCEDMD_RUN_TAGS,
+    "advancedmd_charges_out_job": ADVANCEDMD_RUN_TAGS,
 }
 
 
@@ -70,7 +73,7 @@ def test_production_dagster_yaml_is_valid_instance_config_on_postgresql():
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
 
 
-def test_run_queue_limits_name_the_tags_our_jobs_carry_in_dagster_yaml_and_the_helm_values():
+def test_run_queue_limits_name_the_tags_our_jobs_carry_in_dagster_yaml_and_the_helm_values(parsed_var_dir):
     limits = _deploy_config()["concurrency"]["runs"]["tag_concurrency_limits"]
     assert {limit["key"] for limit in limits} == {
         WAREHOUSE_REFRESH_TAG,

@@ -1,7 +1,9 @@
 """Incremental refresh == full rebuild (issue 17): random change sets (inserts, updates, status changes, deletes,
-late-arriving notes, a client's date of birth) are applied to two copies of the small built practice's store; the
-first is refreshed as the 15-minute schedule does (its landing incremental), the second lands and builds in full;
-every table of `marts` and `raw_operational` must then be equal, row for row. On DuckDB and on PostgreSQL."""
+late-arriving notes, a client's date of birth) are applied to two copies of the medium built practice's store
+(four months, so a change's window of periods leaves earlier ones as they were); the first is refreshed as the
+15-minute schedule does (its landing incremental, its measures recomputed only for the periods the changes touch,
+no data tests), the second lands and builds in full; every table of `marts` and `raw_operational` must then be
+equal, row for row. On DuckDB and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -24,11 +26,17 @@ from mentalspace_platform.environment import current_environment
 from mentalspace_platform.landing.operational import RAW_SCHEMA, WATERMARKS_TABLE
 from mentalspace_platform.warehouse import Warehouse
 from operational_api.models import Base
-from orchestration.defs.operational.assets import INCREMENTAL_LANDING
-from tests.conftest import DEPLOYMENT_VARS, SMALL_PRACTICE, copy_pg_practice, copy_practice
+from orchestration.defs.dbt.run_config import REALTIME_REFRESH
+from tests.conftest import (
+    DEPLOYMENT_VARS,
+    MEDIUM_PRACTICE,
+    copy_pg_practice,
+    copy_practice,
+    parse_on_first_load,
+)
 from tests.orchestration.conftest import fresh_definitions
 
-AS_OF = SMALL_PRACTICE[SMALL_PRACTICE.index("--as-of") + 1]
+AS_OF = MEDIUM_PRACTICE[MEDIUM_PRACTICE.index("--as-of") + 1]
 TABLES = Base.metadata.tables
 # Change times after the build's: every change stamps its rows as the services do.
 CHANGED_AT = dt.datetime(2026, 11, 25, 15, 0)
@@ -44,11 +52,19 @@ KINDS = (
 )
 # One change: its kind, and where in the table's rows (by id) it applies.
 CHANGE = st.tuples(st.sampled_from(KINDS), st.floats(min_value=0, max_value=1, allow_nan=False))
-# Every kind at least once, in any order, and a few more.
+# A change every period reads as it is now (a client's): every period is recomputed (unit-tested in
+# tests/mentalspace_platform/test_measure_window.py). The others recompute the periods they touch.
+UNDATED_KINDS = ("client_birthday",)
+DATED_KINDS = tuple(k for k in KINDS if k not in UNDATED_KINDS)
+# Every dated kind at least once, in any order, and a few more of any kind.
 CHANGE_SETS = st.builds(
     lambda order, places, more: [*zip(order, places, strict=True), *more],
-    st.permutations(KINDS),
-    st.lists(st.floats(min_value=0, max_value=1, allow_nan=False), min_size=len(KINDS), max_size=len(KINDS)),
+    st.permutations(DATED_KINDS),
+    st.lists(
+        st.floats(min_value=0, max_value=1, allow_nan=False),
+        min_size=len(DATED_KINDS),
+        max_size=len(DATED_KINDS),
+    ),
     st.lists(CHANGE, max_size=4),
 )
 PROPERTY = settings(
@@ -203,12 +219,18 @@ def _deployment(variables: dict[str, str]) -> Iterator[dg.Definitions]:
             yield defs
 
 
-def _refresh(defs: dg.Definitions, run_config: dict) -> dg.ExecuteInProcessResult:
+def _refresh(defs: dg.Definitions, run_config: dict) -> tuple[dg.ExecuteInProcessResult, str]:
+    """The run, and what its measures step said it recomputes."""
+    instance = dg.DagsterInstance.ephemeral()
     result = defs.resolve_job_def("warehouse_refresh_job").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), run_config=run_config, raise_on_error=False
+        instance=instance, run_config=run_config, raise_on_error=False
     )
     assert result.success, [e.message for e in result.all_events if e.is_step_failure]
-    return result
+    said = [
+        e.user_message for e in instance.all_logs(result.run_id) if "measures: recomputing" in e.user_message
+    ]
+    assert len(said) == 1, said
+    return result, said[0]
 
 
 def _landing_modes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
@@ -248,6 +270,8 @@ def _assert_equal(incremental: dict[str, pl.DataFrame], full: dict[str, pl.DataF
 
 
 def _check(changes, practice_copy) -> None:
+    # Each copy parses dbt's project once, at its first definitions load (parse_on_first_load): a refresh runs dbt
+    # three times.
     with (
         tempfile.TemporaryDirectory(prefix="incremental-") as folder,
         practice_copy(Path(folder) / "incremental") as incremental,
@@ -257,30 +281,40 @@ def _check(changes, practice_copy) -> None:
             with _deployment(variables):
                 _apply(current_environment().database_url, changes)
         with _deployment(incremental) as defs:
-            modes = _landing_modes(_refresh(defs, INCREMENTAL_LANDING))
+            result, measures = _refresh(defs, REALTIME_REFRESH)
+            modes = _landing_modes(result)
             got = _tables()
         with _deployment(full) as defs:
-            assert set(_landing_modes(_refresh(defs, {})).values()) == {"full"}
+            result, full_measures = _refresh(defs, {})
+            assert set(_landing_modes(result).values()) == {"full"}
             expected = _tables()
-    # The refresh did land incrementally (a table without a change column lands whole).
+    # The refresh did land incrementally (a table without a change column lands whole) and recomputed only the
+    # periods its changes touch, unless one touches every period; the full run recomputed every period.
     assert modes["appointments"] == modes["clinical_notes"] == modes["charges"] == "incremental", modes
+    undated = any(kind in UNDATED_KINDS for kind, _ in changes)
+    assert ("every period" in measures) == undated, measures
+    assert "every period" in full_measures, full_measures
     _assert_equal(got, expected)
 
 
 @PROPERTY
 @given(changes=CHANGE_SETS)
-def test_an_incremental_refresh_equals_a_full_rebuild_on_duckdb(built_practice, changes):
+def test_an_incremental_refresh_equals_a_full_rebuild_on_duckdb(built_medium, changes):
     @contextmanager
     def practice_copy(var: Path) -> Iterator[dict[str, str]]:
-        yield {"MENTALSPACE_VAR_DIR": str(copy_practice(built_practice, var))}
+        parse_on_first_load(copy_practice(built_medium, var))
+        yield {"MENTALSPACE_VAR_DIR": str(var)}
 
     _check(changes, practice_copy)
 
 
 @PROPERTY
 @given(changes=CHANGE_SETS)
-def test_an_incremental_refresh_equals_a_full_rebuild_on_postgres(built_practice_pg, changes):
-    def practice_copy(var: Path):
-        return copy_pg_practice(built_practice_pg, var)
+def test_an_incremental_refresh_equals_a_full_rebuild_on_postgres(built_medium_pg, changes):
+    @contextmanager
+    def practice_copy(var: Path) -> Iterator[dict[str, str]]:
+        with copy_pg_practice(built_medium_pg, var) as variables:
+            parse_on_first_load(var)
+            yield variables
 
     _check(changes, practice_copy)

@@ -781,7 +781,25 @@ class SimulatorDataset:
                     icn=f"ICN{rng.randint(10**9, 10**10 - 1)}" if category.startswith("F") else None,
                 )
             )
+            ds._bill_visit(visit.visit_id, ins.carrier_code, paid, today)
         return ds
+
+    def _bill_visit(self, visit_id: int, carrier_code: str, paid: bool, today: date) -> None:
+        """A claimed visit's billing, as charge detail and gettxhistory show it: its charges billed to the carrier
+        the day after charge entry, and, when the claim paid, each charge paid 70% by the insurer (the 277's payment
+        amount) two weeks later and the rest written off CO45. No randomness: the practice's other data stays
+        what the seed made it."""
+        for charge_id in self.charge_ids_of_visit(visit_id):
+            if not self.is_live(CHARGE, charge_id):
+                continue
+            charge = self.charges[charge_id]
+            charge.date_billed = min(charge.posting_date + timedelta(days=1), today)
+            charge.billed_carrier = carrier_code
+            if paid:
+                payment = (charge.fee * Decimal("0.7")).quantize(Decimal("0.01"))
+                paid_on = min(charge.date_billed + timedelta(days=14), today)
+                self.add_transaction(charge_id, "PAYMENT", payment, paid_on, source="INS", code="EFT")
+                self.add_transaction(charge_id, "WRITEOFF", charge.fee - payment, paid_on, code="CO45")
 
     def _synthetic_visit(
         self,

@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
+import polars as pl
 from sqlalchemy import bindparam, select, update
 
-from ingest.advancedmd.claimstatus import visit_claim_statuses
+from ingest.advancedmd.claimstatus import MAX_VISITS_PER_RUN, visit_claim_statuses, visits_due
 from ingest.advancedmd.demographics import push_demographics
 from ingest.advancedmd.errors import AmdFaultError, EligibilityTimeoutError
 from ingest.advancedmd.linking import client_id_from_chart
@@ -521,9 +522,11 @@ def advancedmd_transactions(
 
 
 class ClaimStatusConfig(dg.Config):
-    """Whose claims to re-read: visits with charges and a date of service in the last ``days_back`` days."""
+    """Whose claims to re-read: visits with charges and a date of service in the last ``days_back`` days, at most
+    ``max_visits`` a run (more are asked in turn over the following nights: ``visits_due``)."""
 
     days_back: int = 60
+    max_visits: int = MAX_VISITS_PER_RUN
 
 
 @dg.asset(
@@ -565,6 +568,9 @@ def advancedmd_claims(
             """,
             [amd.office_key, since],
         )
+        open_visits = visits.height
+        due = visits_due(visits["visit_id"].to_list(), config.max_visits, amd.today())
+        visits = visits.filter(pl.col("visit_id").is_in(due))
         statuses = [
             status
             for visit_id, patient_id, charge_id in visits.iter_rows()
@@ -575,7 +581,7 @@ def advancedmd_claims(
         sink.replace_claim_statuses(advancedmd.office_key, visits["visit_id"].to_list(), statuses)
         rows = {"claims": sink.row_count("claims", advancedmd.office_key)}
     return dg.MaterializeResult(
-        metadata={"visits": visits.height, **sink.stats.metadata("claims")},
+        metadata={"visits": visits.height, "open_visits": open_visits, **sink.stats.metadata("claims")},
         check_results=landing_check_results(CLAIMS, sink.stats, rows),
     )
 

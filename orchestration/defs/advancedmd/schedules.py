@@ -31,8 +31,15 @@ push never takes from the getupdated* budget above.
 
 Claim status (``advancedmd_claims_job``: per recent visit with charges one getchargedetaildataicd10, tier 3,
 and when it was billed one claimstatus request, budgeted tier 2; visits whose claims are finalized are not asked
-again) and payments (``advancedmd_transactions_job``) have no schedule yet: run them off-peak after the nightly
-partition re-read.
+again) runs daily at 02:00 MT, after the nightly partition re-read, and asks at most ``max_visits`` (2,400) visits a
+night: 2,400 tier-2 and 2,400 tier-3 calls = 20 minutes at the off-peak 120/min, done before eligibility at 04:00
+(``claims_budget()``). A practice with more open visits than that has each asked every few nights in turn
+(``ingest.advancedmd.claimstatus.visits_due``), never some forgotten. Payments and write-offs
+(``advancedmd_transactions_job``: one gettxhistory per patient with a visit in the last 30 days and page of 100
+charges, tier 2) run daily at 02:45 MT, after claim status: 4,000 patients = 33 minutes at 120/min. 02:00-03:30
+MT is off-peak every day, and outside every US practice zone's real-time warehouse window (07:00-20:45 local): the
+run queue lets one AdvancedMD run per office key at a time, so the 15-minute visit runs that queue behind these
+cost no dashboard freshness; the morning's first real-time refresh shows what they landed.
 
 Charges out (``advancedmd_charges_out_job``, tier 2, one savecharges per visit) has no schedule yet:
 run it off-peak (after the nightly partition re-read) when the store is billing's system of record.
@@ -42,6 +49,7 @@ getdatevisits (tier 2, 12/min peak, 120/min off-peak), so run it off-peak (``men
 at night, or let the first scheduled run do it at 02:00 MT). Tier-2 schedules run off-peak:
 
 * visits daily: yesterday's partition re-read (1 getdatevisits) at 01:30 MT;
+* claim status daily at 02:00 MT and payments at 02:45 MT (above);
 * eligibility daily at 04:00 MT: ``max_checks`` (400) coverages x 2-3 calls (submit + polls)
   <= 1,200 calls = 10 minutes at the off-peak 120/min, done well before 06:00.
 
@@ -59,6 +67,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from ingest.advancedmd.claimstatus import MAX_VISITS_PER_RUN
 from ingest.advancedmd.client import MAX_ID_CHUNK
 from ingest.advancedmd.ratelimit import DEFAULT_LIMITS, Tier
 from mentalspace_platform.environment import current_environment
@@ -84,6 +93,11 @@ VISITS_CRON = "*/15 * * * *"
 PATIENTS_CRON = "7 * * * *"
 VISIT_DAYS_CRON = "30 1 * * *"
 ELIGIBILITY_CRON = "0 4 * * *"
+CLAIMS_CRON = "0 2 * * *"
+TRANSACTIONS_CRON = "45 2 * * *"
+# The day's signed sessions go out once a night, off-peak (tier 2 at 120 a minute: a 500-visit run in about 4
+# minutes), after the payments that may settle earlier ones and before eligibility.
+CHARGES_OUT_CRON = "30 3 * * *"
 VISITS_CADENCE = dt.timedelta(minutes=15)
 PATIENTS_CADENCE = dt.timedelta(hours=1)
 
@@ -122,6 +136,23 @@ def tier1_budget() -> dict[str, int]:
     }
 
 
+def claims_budget(max_visits: int = MAX_VISITS_PER_RUN) -> dict[str, float]:
+    """Minutes one nightly claim-status run takes at most, off-peak: each visit costs one tier-3 charge detail and
+    at most one tier-2 claim status, each tier with its own per-minute limit; and the minutes it has before the
+    next tier-2 run (eligibility)."""
+    tier2 = max_visits / DEFAULT_LIMITS[Tier.MEDIUM].off_peak
+    tier3 = max_visits / DEFAULT_LIMITS[Tier.LOW].off_peak
+    return {
+        "run_minutes": max(tier2, tier3),
+        "minutes_before_eligibility": _minute_of_day(ELIGIBILITY_CRON) - _minute_of_day(CLAIMS_CRON),
+    }
+
+
+def _minute_of_day(daily_cron: str) -> int:
+    minute, hour = daily_cron.split()[:2]
+    return int(hour) * 60 + int(minute)
+
+
 ADVANCEDMD_SYNC_JOB = dg.define_asset_job(
     "advancedmd_sync_job",
     selection=dg.AssetSelection.assets(
@@ -149,6 +180,26 @@ VISIT_DAYS_JOB = dg.define_asset_job(
 ELIGIBILITY_JOB = dg.define_asset_job(
     "advancedmd_eligibility_job", selection=dg.AssetSelection.assets(ELIGIBILITY), tags=ADVANCEDMD_RUN_TAGS
 )
+CHARGES_OUT_JOB = dg.define_asset_job(
+    "advancedmd_charges_out_job",
+    selection=dg.AssetSelection.assets(CHARGE_SUBMISSIONS),
+    description="Submit completed, signed, not-on-hold sessions' charges through savecharges (exactly once).",
+    # In the office key's run queue with the other AdvancedMD runs (it shares their tier-2 budget); its own
+    # office lock still makes a second run that starts anyway skip rather than wait.
+    tags=ADVANCEDMD_RUN_TAGS,
+)
+TRANSACTIONS_JOB = dg.define_asset_job(
+    "advancedmd_transactions_job",
+    selection=dg.AssetSelection.assets(TRANSACTIONS),
+    tags=ADVANCEDMD_RUN_TAGS,
+    description="Payments and write-offs (gettxhistory) of patients with recent visits; tier 2, run off-peak.",
+)
+CLAIMS_JOB = dg.define_asset_job(
+    "advancedmd_claims_job",
+    selection=dg.AssetSelection.assets(CLAIMS),
+    tags=ADVANCEDMD_RUN_TAGS,
+    description="Claim status (276/277) and date billed of recent visits' claims; tier 2-3, run off-peak.",
+)
 
 advancedmd_visits_15min_schedule = dg.ScheduleDefinition(
     name="advancedmd_visits_15min_schedule",
@@ -168,6 +219,28 @@ advancedmd_eligibility_daily_schedule = dg.ScheduleDefinition(
     name="advancedmd_eligibility_daily_schedule",
     job=ELIGIBILITY_JOB,
     cron_schedule=ELIGIBILITY_CRON,
+    execution_timezone=MOUNTAIN,
+    default_status=SCHEDULE_STATUS,
+)
+advancedmd_claims_daily_schedule = dg.ScheduleDefinition(
+    name="advancedmd_claims_daily_schedule",
+    job=CLAIMS_JOB,
+    cron_schedule=CLAIMS_CRON,
+    execution_timezone=MOUNTAIN,
+    default_status=SCHEDULE_STATUS,
+)
+advancedmd_transactions_daily_schedule = dg.ScheduleDefinition(
+    name="advancedmd_transactions_daily_schedule",
+    job=TRANSACTIONS_JOB,
+    cron_schedule=TRANSACTIONS_CRON,
+    execution_timezone=MOUNTAIN,
+    default_status=SCHEDULE_STATUS,
+)
+
+advancedmd_charges_out_daily_schedule = dg.ScheduleDefinition(
+    name="advancedmd_charges_out_daily_schedule",
+    job=CHARGES_OUT_JOB,
+    cron_schedule=CHARGES_OUT_CRON,
     execution_timezone=MOUNTAIN,
     default_status=SCHEDULE_STATUS,
 )
@@ -192,23 +265,10 @@ SCHEDULES = [
     advancedmd_patients_hourly_schedule,
     advancedmd_visits_daily_schedule,
     advancedmd_eligibility_daily_schedule,
+    advancedmd_claims_daily_schedule,
+    advancedmd_transactions_daily_schedule,
+    advancedmd_charges_out_daily_schedule,
 ]
-CHARGES_OUT_JOB = dg.define_asset_job(
-    "advancedmd_charges_out_job",
-    selection=dg.AssetSelection.assets(CHARGE_SUBMISSIONS),
-    description="Submit completed, signed, not-on-hold sessions' charges through savecharges (exactly once).",
-)
-TRANSACTIONS_JOB = dg.define_asset_job(
-    "advancedmd_transactions_job",
-    selection=dg.AssetSelection.assets(TRANSACTIONS),
-    description="Payments and write-offs (gettxhistory) of patients with recent visits; tier 2, run off-peak.",
-)
-CLAIMS_JOB = dg.define_asset_job(
-    "advancedmd_claims_job",
-    selection=dg.AssetSelection.assets(CLAIMS),
-    tags=ADVANCEDMD_RUN_TAGS,
-    description="Claim status (276/277) and date billed of recent visits' claims; tier 2-3, run off-peak.",
-)
 JOBS = [
     ADVANCEDMD_SYNC_JOB,
     PATIENTS_JOB,

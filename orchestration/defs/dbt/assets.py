@@ -5,14 +5,15 @@ from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
 from mentalspace_platform.catalog import generate_catalog
 from mentalspace_platform.environment import current_environment
+from mentalspace_platform.measure_window import plan_measures_build, record_measures_built
 from operational_api.errors import PlatformError
 from operational_api.settings import practice_timezone
 from orchestration.defs.advancedmd.keys import LANDING_TABLES as ADVANCEDMD_LANDING_TABLES
 from orchestration.defs.alerts.assets import store_compliance_alerts
-from orchestration.defs.dbt.partitions import METRIC_MONTHS, metric_window_args
+from orchestration.defs.dbt.partitions import METRIC_MONTHS, measures_window_args, metric_window_args
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DbtCli, dbt_project
+from orchestration.defs.dbt.run_config import REALTIME_REFRESH, DbtBuildConfig, MeasuresBuildConfig
 from orchestration.defs.era.assets import era_landing_tables
-from orchestration.defs.operational.assets import INCREMENTAL_LANDING
 from orchestration.lib.resources import WarehouseResource
 from orchestration.lib.run_queue import WAREHOUSE_REFRESH_TAGS
 
@@ -53,15 +54,25 @@ class _MetricsTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(deps=[d for d in spec.deps if d.asset_key not in self._metric_keys])
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource, extra: list[str]):
+def _build(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCli,
+    warehouse: WarehouseResource,
+    extra: list[str],
+    config: DbtBuildConfig,
+):
     # Unit tests check formulas against fixed fixtures, not data: they run in the test suite
-    # (tests/dbt/test_measures_demo.py, both warehouses), not on every refresh of the warehouse.
+    # (tests/dbt/test_measures_demo.py, both warehouses), not on every refresh of the warehouse. Data tests cost
+    # about as much as the models they test; the 15-minute refresh leaves them to the nightly run (their asset
+    # checks then show as not run in that refresh).
+    excluded = ["unit_test"] if config.data_tests else ["unit_test", "test"]
     # dbt finds the copy through the environment `writing()` sets (MENTALSPACE_DUCKDB_PATH). Outside a refresh
     # (this step alone, from the UI, or a backfill) the copy is swapped in after dbt's events have streamed: a
     # failed swap then fails the step after its models were reported built, in a copy that is discarded.
     with warehouse.writing():
         yield from dbt.cli(
-            ["build", "--exclude-resource-type", "unit_test", *extra], context=context
+            ["build", *(arg for kind in excluded for arg in ("--exclude-resource-type", kind)), *extra],
+            context=context,
         ).stream()
 
 
@@ -71,9 +82,11 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseR
     exclude=f"{METRIC_MODELS} {AFTER_METRICS}",
     name="warehouse_models",
 )
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource):
+def warehouse_models(
+    context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource, config: DbtBuildConfig
+):
     """Every staging, intermediate and mart model and seed the measures read; dbt tests arrive as asset checks."""
-    yield from _build(context, dbt, warehouse, [])
+    yield from _build(context, dbt, warehouse, [], config)
 
 
 @dbt_assets(
@@ -86,12 +99,24 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: 
     backfill_policy=dg.BackfillPolicy.single_run(),
     dagster_dbt_translator=_MetricsTranslator(),
 )
-def warehouse_metrics(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource):
-    """The measures (mtr_* and fct_practice_metrics): a range of months recomputes the periods starting in it,
-    a run without partitions every period."""
-    partitioned = context.has_partition_key or context.has_partition_key_range
-    window = context.partition_time_window if partitioned else None
-    yield from _build(context, dbt, warehouse, metric_window_args(window))
+def warehouse_metrics(
+    context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource, config: MeasuresBuildConfig
+):
+    """The measures (mtr_* and fct_practice_metrics): a range of months recomputes the periods starting in it;
+    a run without partitions the periods its changes touch (mentalspace_platform/measure_window.py), every
+    period after a full landing."""
+    if context.has_partition_key or context.has_partition_key_range:
+        yield from _build(context, dbt, warehouse, metric_window_args(context.partition_time_window), config)
+        return
+    with warehouse.writing() as wh:
+        plan = plan_measures_build(wh, current_environment(), every_period=config.every_period)
+        context.log.info(
+            f"measures: recomputing {'every period' if plan.window is None else 'periods from ' + str(plan.window[0])}"
+            f" ({plan.reason})"
+        )
+        yield from _build(context, dbt, warehouse, measures_window_args(plan.window), config)
+        # Only once dbt succeeded: a failed build leaves the marks for the next one.
+        record_measures_built(wh, plan)
 
 
 @dbt_assets(
@@ -101,9 +126,11 @@ def warehouse_metrics(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse:
     exclude=METRIC_MODELS,
     name="warehouse_alert_models",
 )
-def warehouse_alert_models(context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource):
+def warehouse_alert_models(
+    context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource, config: DbtBuildConfig
+):
     """The compliance alerts, which read the measures (thresholds, escalations)."""
-    yield from _build(context, dbt, warehouse, [])
+    yield from _build(context, dbt, warehouse, [], config)
 
 
 CATALOG_KEY = dg.AssetKey(["warehouse", "catalog"])
@@ -190,14 +217,14 @@ METRICS_BACKFILL_JOB = dg.define_asset_job(
 # from the first start of a deployment (demo or production): a stopped one leaves "real-time" measures
 # and alerts as old as the last manual build, and nobody is told.
 REFRESH_STATUS = dg.DefaultScheduleStatus.RUNNING
-# The real-time refresh lands only the store's changes; every other run lands it whole.
+# The real-time refresh: an incremental landing, the periods it touches, no data tests (run_config.py).
 warehouse_realtime_schedule = dg.ScheduleDefinition(
     name="warehouse_realtime_schedule",
     job=WAREHOUSE_JOB,
     cron_schedule="*/15 7-20 * * 1-6",
     execution_timezone=PRACTICE_TZ,
     default_status=REFRESH_STATUS,
-    run_config=INCREMENTAL_LANDING,
+    run_config=REALTIME_REFRESH,
 )
 warehouse_daily_schedule = dg.ScheduleDefinition(
     name="warehouse_daily_schedule",

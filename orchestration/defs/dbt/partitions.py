@@ -4,7 +4,8 @@ recomputes only the months covering it.
 A partition is a window of periods, by period start: the month's days, the weeks starting in it and the month
 itself (a week that starts on the 29th belongs to that month). A range of partitions is one `dbt build` with the
 vars period_start and period_end (dbt_project/macros/metric_window.sql); a run without partitions (the refresh
-job, `mentalspace build`) rebuilds every period, with `--full-refresh`.
+job, `mentalspace build`) recomputes the periods its changes touch (mentalspace_platform/measure_window.py), every
+period, with `--full-refresh`, after a full landing.
 """
 
 from __future__ import annotations
@@ -27,10 +28,17 @@ METRIC_MONTHS = dg.MonthlyPartitionsDefinition(
 )
 
 
+def measures_window_args(window: tuple[dt.date, dt.date] | None) -> list[str]:
+    """The `dbt build` arguments recomputing the periods starting in [first, last] (dates), or every period."""
+    if window is None:
+        return ["--full-refresh"]
+    first, last = window
+    return ["--vars", json.dumps({"period_start": first.isoformat(), "period_end": last.isoformat()})]
+
+
 def metric_window_args(window: dg.TimeWindow | None) -> list[str]:
     """The `dbt build` arguments of one run of the measures: a window of periods, or a full rebuild."""
     if window is None:
-        return ["--full-refresh"]
+        return measures_window_args(None)
     # The window ends at the next month's midnight in the practice's zone: its last period starts the day before.
-    first, last = window.start.date(), (window.end - dt.timedelta(days=1)).date()
-    return ["--vars", json.dumps({"period_start": first.isoformat(), "period_end": last.isoformat()})]
+    return measures_window_args((window.start.date(), (window.end - dt.timedelta(days=1)).date()))

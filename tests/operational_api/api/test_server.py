@@ -3,21 +3,14 @@ refuses an unmigrated store with one line and exit code 2."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 
 from operational_api.db import get_engine, migrate
 from tests.conftest import REPO_ROOT, run_cli
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port, wait_for_http
 
 
 def test_serves_the_api_on_the_configured_port(tmp_path, var_dir):
@@ -25,7 +18,7 @@ def test_serves_the_api_on_the_configured_port(tmp_path, var_dir):
     engine = get_engine(url)
     migrate(engine)
     engine.dispose()
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "operational_api.api.server"],
         cwd=REPO_ROOT,
@@ -35,15 +28,7 @@ def test_serves_the_api_on_the_configured_port(tmp_path, var_dir):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/docs")
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stderr.read()
-                assert time.monotonic() < deadline, "the API did not start"
-                time.sleep(0.2)
+        response = wait_for_http(f"http://127.0.0.1:{port}/docs", process, "the API")
         assert response.status_code == 200
         unauthenticated = httpx.get(f"http://127.0.0.1:{port}/clients")
         assert unauthenticated.status_code == 401
@@ -54,7 +39,7 @@ def test_serves_the_api_on_the_configured_port(tmp_path, var_dir):
 
 def test_refuses_an_unmigrated_store(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "operational_api.api.server", "--port", str(_free_port())],
+        [sys.executable, "-m", "operational_api.api.server", "--port", str(free_port())],
         cwd=REPO_ROOT,
         env={"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"},
         capture_output=True,

@@ -30,20 +30,23 @@ def _expected_category(claim: dict[str, Any]) -> str:
     return "A1"
 
 
-def _run_claims(amd: AmdWorld) -> None:
+def _run_claims(amd: AmdWorld, **config: int) -> None:
     from orchestration.defs.advancedmd.assets import advancedmd_claims
 
     days_back = (AS_OF - WINDOW[0]).days + 1
-    config = {"ops": {advancedmd_claims.op.name: {"config": {"days_back": days_back}}}}
-    assert amd.run("advancedmd_claims_job", run_config=config).success
+    run_config = {"ops": {advancedmd_claims.op.name: {"config": {"days_back": days_back} | config}}}
+    assert amd.run("advancedmd_claims_job", run_config=run_config).success
 
 
-def test_each_billed_visit_lands_its_claims_with_the_date_billed_and_the_277_category(
-    amd: AmdWorld, practice: Practice
-):
-    amd.sync()
-    _run_claims(amd)
+def _landed_claims(amd: AmdWorld) -> dict[int, tuple[str, dt.date, str]]:
+    return {
+        row["visit_id"]: (row["carrier_code"], row["billed_date"], row["category_code"])
+        for row in amd.table("claims", "claim_id").values()
+    }
 
+
+def _expected_claims(amd: AmdWorld, practice: Practice) -> dict[int, tuple[str, dt.date, str]]:
+    """Per landed visit the store billed: carrier, the day it was billed, the 277 category (the oracle)."""
     tz = ZoneInfo(SPEC.timezone)
     payers = {p["id"]: p["payer_code"] for p in _rows(practice, "payers")}
     appointment_of = {c["claim_id"]: c["appointment_id"] for c in _rows(practice, "charges") if c["claim_id"]}
@@ -59,10 +62,17 @@ def test_each_billed_visit_lands_its_claims_with_the_date_billed_and_the_277_cat
                 claim["submitted_at"].replace(tzinfo=dt.UTC).astimezone(tz).date(),
                 _expected_category(claim),
             )
-    got = {
-        row["visit_id"]: (row["carrier_code"], row["billed_date"], row["category_code"])
-        for row in amd.table("claims", "claim_id").values()
-    }
+    return expected
+
+
+def test_each_billed_visit_lands_its_claims_with_the_date_billed_and_the_277_category(
+    amd: AmdWorld, practice: Practice
+):
+    amd.sync()
+    _run_claims(amd)
+
+    expected = _expected_claims(amd, practice)
+    got = _landed_claims(amd)
     assert len(expected) > 20
     assert got == expected
     assert {category for _, _, category in expected.values()} >= {"A7", "F1"}
@@ -76,7 +86,28 @@ def test_each_billed_visit_lands_its_claims_with_the_date_billed_and_the_277_cat
     asked = amd.sim.counters.by_action.get("request", 0) - before
     finalized = sum(1 for _, _, category in expected.values() if category.startswith("F"))
     assert asked == len(expected) - finalized
-    assert {
-        row["visit_id"]: (row["carrier_code"], row["billed_date"], row["category_code"])
-        for row in amd.table("claims", "claim_id").values()
-    } == expected
+    assert _landed_claims(amd) == expected
+
+
+def test_a_night_asks_at_most_max_visits_and_the_next_nights_the_rest(amd: AmdWorld, practice: Practice):
+    """A practice with more open visits than a night's budget: each run asks at most ``max_visits`` visits (one
+    charge detail each), and within a few nights every visit has had its turn: the landed claims are all of them."""
+    amd.sync()
+    expected = _expected_claims(amd, practice)
+    charged = {row["visit_id"] for row in amd.table("charges", "charge_id").values()}
+    max_visits = -(-len(charged) // 3)  # a third of the charged visits a night
+    assert max_visits >= 10
+    landed_by_night = []
+    for _night in range(6):
+        before = amd.sim.counters.by_action.get("getchargedetaildataicd10", 0)
+        # The window reaches back past the first night's, so the nights see the same visits.
+        _run_claims(amd, max_visits=max_visits, days_back=(AS_OF - WINDOW[0]).days + 8)
+        asked = amd.sim.counters.by_action.get("getchargedetaildataicd10", 0) - before
+        assert 0 < asked <= max_visits
+        landed_by_night.append(_landed_claims(amd))
+        if landed_by_night[-1] == expected:
+            break
+        amd.advance(24 * 60)  # the next night
+    assert len(landed_by_night[0]) < len(expected) and landed_by_night[-1] == expected, [
+        len(n) for n in landed_by_night
+    ]

@@ -70,9 +70,86 @@ def test_schedules_follow_the_prd_cadence_in_mountain_time(var_dir):
     assert schedules["advancedmd_patients_hourly_schedule"].cron_schedule == "7 * * * *"
     assert {s.execution_timezone for s in schedules.values()} == {"America/Denver"}
     # Tier-2 work runs off-peak (peak = 06:00-18:00 MT on weekdays).
-    for name, hour in (("advancedmd_visits_daily_schedule", 1), ("advancedmd_eligibility_daily_schedule", 4)):
+    for name, hour in (
+        ("advancedmd_visits_daily_schedule", 1),
+        ("advancedmd_claims_daily_schedule", 2),
+        ("advancedmd_transactions_daily_schedule", 2),
+        ("advancedmd_charges_out_daily_schedule", 3),
+        ("advancedmd_eligibility_daily_schedule", 4),
+    ):
         assert schedules[name].cron_schedule.split()[1] == str(hour)
         assert not is_peak(dt.datetime(2025, 3, 10, hour, 30, tzinfo=dt.timezone(dt.timedelta(hours=-6))))
+
+
+US_PRACTICE_ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+)
+
+
+def test_claim_status_payments_and_charges_out_run_nightly_off_peak_outside_real_time_refreshes(var_dir):
+    """The nightly claim-status, payment and charges-out runs run off-peak on every day of the year (DST changes included),
+    after the partition re-read and before eligibility, and, in every US practice zone, outside the warehouse's
+    real-time window (07:00-20:45 local, Monday to Saturday), so the 15-minute visit syncs the run queue holds
+    behind them cost no dashboard freshness; a claim-status run's worst case ends before eligibility."""
+    from zoneinfo import ZoneInfo
+
+    from orchestration.defs.advancedmd.definitions import defs
+    from orchestration.defs.advancedmd.schedules import claims_budget
+
+    schedules = {s.name: s for s in defs.schedules}
+    claims = schedules["advancedmd_claims_daily_schedule"]
+    payments = schedules["advancedmd_transactions_daily_schedule"]
+    charges_out = schedules["advancedmd_charges_out_daily_schedule"]
+    assert claims.job.name == "advancedmd_claims_job" and payments.job.name == "advancedmd_transactions_job"
+    assert charges_out.job.name == "advancedmd_charges_out_job"
+    daily = {  # minute and hour of every once-a-day schedule
+        s.name: [int(f) for f in s.cron_schedule.split()[:2]]
+        for s in schedules.values()
+        if all(f.isdigit() for f in s.cron_schedule.split()[:2])
+    }
+    order = sorted(daily, key=lambda name: daily[name][::-1])
+    assert order.index("advancedmd_visits_daily_schedule") < order.index("advancedmd_claims_daily_schedule")
+    assert order.index("advancedmd_claims_daily_schedule") < order.index(
+        "advancedmd_transactions_daily_schedule"
+    )
+    assert order.index("advancedmd_transactions_daily_schedule") < order.index(
+        "advancedmd_charges_out_daily_schedule"
+    )
+    assert order[-1] == "advancedmd_eligibility_daily_schedule"
+
+    mountain = ZoneInfo("America/Denver")
+    for offset in range(366):
+        day = dt.date(2025, 1, 1) + dt.timedelta(days=offset)
+        for schedule in (claims, payments, charges_out):
+            minute, hour = (int(x) for x in schedule.cron_schedule.split()[:2])
+            start = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=mountain)
+            for running in (start, start + dt.timedelta(minutes=45)):
+                assert not is_peak(running), (schedule.name, running)
+                for zone in US_PRACTICE_ZONES:
+                    local = running.astimezone(ZoneInfo(zone))
+                    real_time = local.weekday() < 6 and dt.time(7) <= local.time() <= dt.time(20, 45)
+                    assert not real_time, (schedule.name, zone, local)
+    budget = claims_budget()
+    assert budget["run_minutes"] == 20 and budget["run_minutes"] < budget["minutes_before_eligibility"]
+
+
+def test_a_night_asks_at_most_its_budget_of_visits_and_every_open_visit_within_a_few_nights():
+    from ingest.advancedmd.claimstatus import visits_due
+
+    monday = dt.date(2025, 3, 10)
+    few = list(range(1000, 1100))
+    assert visits_due(few, 2_400, monday) == few
+    # 7,000 open visits, 2,400 a night: every one within 3 nights; ids all multiples of 3 (skewed): 4 nights.
+    for many, turns in ((list(range(5000, 12_000)), 3), (list(range(0, 21_000, 3)), 4)):
+        nights = [visits_due(many, 2_400, monday + dt.timedelta(days=n)) for n in range(turns)]
+        assert all(0 < len(night) <= 2_400 for night in nights)
+        assert sorted(v for night in nights for v in night) == many
 
 
 def test_worst_case_tier1_calls_fit_the_peak_limit():
@@ -141,3 +218,35 @@ def test_live_resource_reads_credentials_from_env_vars_and_never_logs_them(var_d
             page = amd.client.lookup_patients()
     assert page.item_count == 5 and amd.office_key == creds.office_key
     assert creds.password not in caplog.text and creds.password not in repr(resource)
+
+
+def test_the_deployments_live_resource_targets_a_sandbox_through_amd_login_url_and_amd_app_name(
+    var_dir, monkeypatch
+):
+    """With no --base-url, AMD_LOGIN_URL and AMD_APP_NAME alone point the deployment's live resource at a sandbox
+    (here the simulator, registered for an app name only the environment gives)."""
+    from ingest.advancedmd.clock import FakeClock
+    from ingest.advancedmd.simulator import SimulatorConfig, SimulatorDataset, start_simulator
+    from orchestration.defs.advancedmd.resources import LiveAdvancedMDResource, advancedmd_resource
+
+    clock = FakeClock(dt.datetime(2025, 3, 8, 2, 0, tzinfo=dt.UTC))
+    with start_simulator(
+        SimulatorDataset.synthetic(seed=3, n_patients=5, n_days=2),
+        SimulatorConfig(app_names=("SANDBOXAPP",)),
+        clock=clock,
+    ) as sim:
+        creds = sim.credentials()
+        for name, value in {
+            "MENTALSPACE_ADVANCEDMD": "live",
+            "AMD_USERNAME": creds.username,
+            "AMD_PASSWORD": creds.password,
+            "AMD_OFFICE_KEY": creds.office_key,
+            "AMD_LOGIN_URL": sim.login_url,
+            "AMD_APP_NAME": "SANDBOXAPP",
+        }.items():
+            monkeypatch.setenv(name, value)
+        resource = advancedmd_resource()
+        assert isinstance(resource, LiveAdvancedMDResource)
+        with resource.process_config_and_initialize().connect() as amd:
+            page = amd.client.lookup_patients()
+        assert page.item_count == 5 and sim.counters.logins >= 1

@@ -7,7 +7,10 @@
     clinician (provider link, else the store's), and the claim: the latest AdvancedMD claim of its visit
     (fct_claims). The store charge of the same line fills what AdvancedMD's API does not give us: the note, the
     charge status and the billing hold. The running totals are AdvancedMD's payments and write-offs
-    (gettxhistory). A line with no store counterpart is UNBILLED, not on hold. -#}
+    (gettxhistory). A line with no store counterpart is not on hold, and its status is the store's rule
+    (operational_api.era.posting.charge_status) applied to AdvancedMD's claim and totals: UNBILLED without a
+    claim; BILLED with nothing adjudicated; DENIED with only payer write-offs; PAID when payments and write-offs
+    cover the amount; else PARTIALLY_PAID. -#}
 {% if system_of_record('billing') == 'advancedmd' %}
     with
 
@@ -57,7 +60,24 @@
             store.created_by_user_id,
             lines.cpt_code,
             lines.modifiers,
-            coalesce(store.charge_status, 'UNBILLED') as charge_status,
+            case
+                when store.charge_id is not null then store.charge_status
+                when visit_claims.claim_id is null then 'UNBILLED'
+                when
+                    coalesce(totals.payment_amount, 0) <= 0
+                    and coalesce(totals.adjustment_amount, 0) <= 0
+                    and coalesce(totals.patient_responsibility_amount, 0) <= 0
+                    then 'BILLED'
+                when
+                    coalesce(totals.payment_amount, 0) <= 0
+                    and coalesce(totals.patient_responsibility_amount, 0) <= 0
+                    then 'DENIED'
+                when
+                    lines.charge_amount - coalesce(totals.payment_amount, 0)
+                    - coalesce(totals.adjustment_amount, 0) <= 0
+                    then 'PAID'
+                else 'PARTIALLY_PAID'
+            end as charge_status,
             lines.units,
             lines.charge_amount,
             cast(coalesce(totals.payment_amount, 0) as numeric(12, 2)) as payment_amount,

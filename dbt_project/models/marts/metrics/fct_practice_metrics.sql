@@ -89,8 +89,9 @@ final as (
             {{ metric_rag_status('flagged', 'flagged', 'is_running_period', 'is_settled_period') }} as varchar
         ) as rag_status
     from flagged
-    -- A backfill's periods only (macros/metric_window.sql); benchmarks above still read the earlier months.
-    where {{ metric_window_condition('period_start') }}
+    -- A backfill's or refresh's periods only, and every period of the measures recomputed whole
+    -- (macros/metric_window.sql); benchmarks above still read the earlier months.
+    where {{ metric_window_rows() }}
 )
 
 select * from final

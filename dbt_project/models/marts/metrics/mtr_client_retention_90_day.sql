@@ -1,3 +1,7 @@
+{#- A client is judged on their latest engagement, however much later: no window of periods could
+    cover a change, so every build recomputes every period (macros/metric_window.sql). -#}
+{{ config(meta={'recompute_every_period': true}) }}
+
 {#- Client Retention Rate (90 days) = clients still engaged 90 days after intake (a completed visit on or
     after day 90, or an appointment booked for then that is still open) / clients whose day 90 fell in the
     period, reported in the period of day 90 (intake date, else first visit). -#}

@@ -1,0 +1,32 @@
+"""A small store landed in full in a DuckDB warehouse, for the landing's tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.landing.operational import OPERATIONAL_TABLES, land_operational_tables
+from mentalspace_platform.warehouse import Warehouse
+from operational_api.bulk import load_tables
+from operational_api.db import get_engine
+from operational_api.synthetic import PracticeSpec, generate
+from tests.conftest import fresh_sqlite_store
+
+SPEC = PracticeSpec(clinicians=1, months=1, seed=5, as_of=dt.date(2026, 11, 25))
+
+
+@pytest.fixture
+def practice(var_dir, migrated_sqlite, monkeypatch):
+    monkeypatch.setenv("MENTALSPACE_AS_OF_DATE", SPEC.as_of.isoformat())
+    env = current_environment()
+    engine = get_engine(
+        fresh_sqlite_store(migrated_sqlite, Path(env.database_url.removeprefix("sqlite:///")))
+    )
+    load_tables(engine, {n: (t.columns, t.rows) for n, t in generate(SPEC).tables.items()})
+    warehouse = Warehouse(env)
+    land_operational_tables(engine, warehouse, env, OPERATIONAL_TABLES)
+    yield engine, warehouse, env
+    engine.dispose()
