@@ -42,7 +42,7 @@ from operational_api.api.problems import PROBLEM_SCHEMA, ApiProblem
 from operational_api.auth import (
     STAFF_ROLES,
     SignedInUser,
-    SignInThrottle,
+    StoredSignInThrottle,
     _visible_clinicians,
     training_allows_until,
 )
@@ -70,15 +70,17 @@ TRAINING_RULE = "staff.hipaa_training_required"
 
 @dataclass
 class ApiState:
-    """One per app: the engine routes write through, the token key, the clock, the sign-in throttle."""
+    """One per app (per worker process): the engine routes write through, the token key, the clock, the sign-in
+    throttle. Nothing here is state that must be shared between processes: the throttle reads the store, and the
+    training cache below only saves queries."""
 
     engine: Engine
     signing_key: bytes
     clock: Callable[[], dt.datetime]
     sessions: sessionmaker = field(init=False)
-    # Per server, like the dashboards' (one per server process): a source that keeps failing waits 1, 2, 4 ...
-    # 30 s. Not per Python process: several servers in one process (tests) must not slow each other's callers.
-    sign_in_throttle: SignInThrottle = field(init=False)
+    # A source that keeps failing waits 1, 2, 4 ... 30 s, counted from the store's audit rows of its refusals, so
+    # all the worker processes of a server (and any server over the same store) agree.
+    sign_in_throttle: StoredSignInThrottle = field(init=False)
 
     # Georgia rule 7 per user: (until when it lets them in, the clock's now and the monotonic time it was read).
     # Only time takes access away (trainings and exceptions are added, never removed: auth.training_allows_until),
@@ -90,7 +92,7 @@ class ApiState:
 
     def __post_init__(self) -> None:
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
-        self.sign_in_throttle = SignInThrottle()
+        self.sign_in_throttle = StoredSignInThrottle(engine=self.engine)
 
     def training_allows(self, session: Session, user_id: int, now: dt.datetime) -> bool:
         cached = self._training.get(user_id)
