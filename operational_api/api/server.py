@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument(
-        "--workers", type=int, default=None, help="processes (default MENTALSPACE_API_WORKERS or 1)"
+        "--workers", type=int, default=None, help="processes (default MENTALSPACE_API_WORKERS or 2)"
     )
     args = parser.parse_args(argv)
     try:

@@ -1,14 +1,16 @@
-"""`python -m operational_api.api.server` (what `mentalspace serve` starts): serves /docs on the given port, and
-refuses an unmigrated store with one line and exit code 2."""
+"""`python -m operational_api.api.server` (what `mentalspace serve` starts): serves /docs on the given port with
+two worker processes by default, and refuses an unmigrated store with one line and exit code 2."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 
 from operational_api.db import get_engine, migrate
+from operational_api.settings import DEFAULT_API_WORKERS
 from tests.conftest import REPO_ROOT, run_cli
 from tests.servers import free_port, wait_for_http
 
@@ -32,9 +34,21 @@ def test_serves_the_api_on_the_configured_port(tmp_path, var_dir):
         assert response.status_code == 200
         unauthenticated = httpx.get(f"http://127.0.0.1:{port}/clients")
         assert unauthenticated.status_code == 401
+        assert len(_workers_of(process.pid)) == DEFAULT_API_WORKERS == 2  # one per core of the 2-core machine
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The uvicorn worker processes under the server (multiprocessing's spawned children)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [
+        int(child)
+        for child in children
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+        and b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
 
 
 def test_refuses_an_unmigrated_store(tmp_path):
