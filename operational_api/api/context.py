@@ -144,13 +144,33 @@ def take_request_session(request: Request) -> Session | None:
     return session
 
 
+# The exact types JSON has (not subclasses such as enums or bool-likes, which jsonable_encoder converts).
+_JSON_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _json_ready(value: Any) -> bool:
+    """Whether `value` is JSON data already: dicts with str keys, lists and JSON's scalars all the way down."""
+    kind = type(value)
+    if kind in _JSON_TYPES:
+        return True
+    if kind is dict:
+        return all(type(k) is str and _json_ready(v) for k, v in value.items())
+    if kind is list:
+        return all(_json_ready(v) for v in value)
+    return False
+
+
 def encode(value: Any) -> Any:
     """An answer as JSON-ready data. A pydantic model dumps itself in JSON mode (what `jsonable_encoder` does first,
-    before walking the result again item by item: most of a 50-row list's serialisation time)."""
+    before walking the result again item by item: most of a 50-row list's serialisation time); data that is JSON
+    already (a note's wire shape, dumped by its route) is taken as it is, checked for the price of one walk
+    instead of jsonable_encoder's (a quarter of a notes list's CPU on this machine)."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, list) and all(isinstance(item, BaseModel) for item in value):
         return [item.model_dump(mode="json", by_alias=True) for item in value]
+    if _json_ready(value):
+        return value
     return jsonable_encoder(value)
 
 

@@ -11,29 +11,42 @@ import datetime as dt
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from operational_api.models import Client, ComplianceRule, Consent, HipaaTraining, InsurancePolicy
 from operational_api.services.errors import InvalidInput
 from operational_api.settings import practice_timezone
 
+# The active rule parameters, read once per transaction (session.info, dropped when it ends): a booking reads
+# three or more (each informed consent's validity, the age of majority) and each was a query of its own.
+_RULE_VALUES = "compliance_rule_values"
+
 
 def rule_value(session: Session, rule_type: str, parameter: str) -> int:
     """One active rule parameter (the warehouse's `rule_value` macro: the highest active value)."""
-    value = session.scalar(
-        select(func.max(ComplianceRule.value)).where(
-            ComplianceRule.rule_type == rule_type,
-            ComplianceRule.parameter == parameter,
-            ComplianceRule.is_active,
+    values = session.info.get(_RULE_VALUES)
+    if values is None:
+        rows = session.execute(
+            select(ComplianceRule.rule_type, ComplianceRule.parameter, func.max(ComplianceRule.value))
+            .where(ComplianceRule.is_active)
+            .group_by(ComplianceRule.rule_type, ComplianceRule.parameter)
         )
-    )
+        values = session.info[_RULE_VALUES] = {(r, p): v for r, p, v in rows if v is not None}
+    value = values.get((rule_type, parameter))
     if value is None:
         raise InvalidInput(
             "compliance_rule.missing",
             f"compliance rule {rule_type}.{parameter} is not set (no active row in compliance_rules)",
         )
     return int(value)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_rule_values(session: Session, transaction: SessionTransaction) -> None:
+    # The next transaction reads them afresh (a rule changed since applies to it).
+    if transaction.parent is None:
+        session.info.pop(_RULE_VALUES, None)
 
 
 def local_date(at: dt.datetime) -> dt.date:
