@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from operational_api.models import Client, ComplianceRule, Consent, HipaaTraining, InsurancePolicy
@@ -85,12 +85,18 @@ def consent_current_until(session: Session, consent: Consent) -> dt.date | None:
     return min(ends) if ends else None
 
 
+# Built once (a booking checks up to three consent types).
+_CONSENTS_SIGNED_BY = select(Consent).where(
+    Consent.client_id == bindparam("client_id"),
+    Consent.consent_type == bindparam("consent_type"),
+    Consent.signed_date <= bindparam("on"),
+)
+
+
 def has_current_consent(session: Session, client_id: int, consent_type: str, on: dt.date) -> bool:
     """A consent of that type signed by `on` and current on it (int_client_consents_by_period's test)."""
     consents = session.scalars(
-        select(Consent).where(
-            Consent.client_id == client_id, Consent.consent_type == consent_type, Consent.signed_date <= on
-        )
+        _CONSENTS_SIGNED_BY, {"client_id": client_id, "consent_type": consent_type, "on": on}
     ).all()
     for consent in consents:
         until = consent_current_until(session, consent)
