@@ -28,6 +28,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -195,9 +196,17 @@ def training_required(user_id: int) -> ApiProblem:
     )
 
 
-def current_actor(request: Request) -> SignedInUser:
+async def current_actor(request: Request) -> SignedInUser:
     """The signed-in staff member behind the bearer token (401 without a valid one, 403 without current HIPAA
-    training and no active exception: Georgia rule 7)."""
+    training and no active exception: Georgia rule 7). Checked once per request, in the thread pool (its query);
+    a scoped route's guard checks it in the same hop as the scope (`require_scope`), and this only reads it."""
+    actor = getattr(request.state, "actor", None)
+    if actor is not None:
+        return actor
+    return await run_in_threadpool(_check_actor, request)
+
+
+def _check_actor(request: Request) -> SignedInUser:
     state: ApiState = request.app.state.api
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -272,13 +281,17 @@ def _actor_of(state: ApiState, session: Session, claims: dict, now: dt.datetime)
     )
 
 
+def _check_role(actor: SignedInUser, roles: frozenset[str]) -> None:
+    if actor.role not in roles:
+        raise ApiProblem(
+            403, "auth.role_forbidden", f"the {actor.role} role may not use this operation", field=None
+        )
+
+
 def require_roles(roles: frozenset[str]) -> Callable[..., SignedInUser]:
     # async: no I/O, so it runs on the event loop instead of costing a thread-pool hop (as api_context).
     async def guard(actor: Annotated[SignedInUser, Depends(current_actor)]) -> SignedInUser:
-        if actor.role not in roles:
-            raise ApiProblem(
-                403, "auth.role_forbidden", f"the {actor.role} role may not use this operation", field=None
-            )
+        _check_role(actor, roles)
         return actor
 
     return guard
@@ -294,8 +307,13 @@ def register_scope(kind: str, resolver: Callable[[Session, SignedInUser, int], o
     SCOPE_RESOLVERS[kind] = resolver
 
 
-def require_scope(kind: str, param: str) -> Callable[..., None]:
-    def guard(request: Request, actor: Annotated[SignedInUser, Depends(current_actor)]) -> None:
+def require_scope(kind: str, param: str, roles: frozenset[str]) -> Callable[..., None]:
+    """The sign-in, role and scope checks of a route whose path names a record, in one thread-pool hop (each hop
+    costs CPU and, on a loaded machine, a wait for a thread and then for the event loop)."""
+
+    def guard(request: Request) -> None:
+        actor = getattr(request.state, "actor", None) or _check_actor(request)
+        _check_role(actor, roles)
         raw = str(request.path_params.get(param, ""))
         # Not a RecordId (str.isdigit also takes "²", which int() refuses; a key past the store's integers is a
         # driver error): path validation answers 422, the resolver never sees it.
@@ -562,14 +580,15 @@ def api_route(
     (`x-roles`, `x-scope`, `x-audit` in the OpenAPI document: the authorization and audit matrix tests read them
     from the route table)."""
 
-    dependencies = [Depends(require_roles(roles))]
-    if scope is not None:
+    if scope is None:
+        dependencies = [Depends(require_roles(roles))]
+    else:
         param = re.search(r"{(\w+)}", path)
         if param is None or scope not in SCOPE_RESOLVERS:
             raise ValueError(
                 f"route {method} {path}: scope {scope!r} needs a path id and a registered resolver"
             )
-        dependencies.append(Depends(require_scope(scope, param.group(1))))
+        dependencies = [Depends(require_scope(scope, param.group(1), roles))]
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         router.add_api_route(
