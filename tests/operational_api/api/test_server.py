@@ -70,3 +70,21 @@ def test_serve_rejects_a_bad_api_port(var_dir):
     result = run_cli("serve", env={"MENTALSPACE_VAR_DIR": str(var_dir), "MENTALSPACE_API_PORT": "http"})
     assert result.returncode == 2
     assert "MENTALSPACE_API_PORT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_worker_processes_share_the_servers_requests_in_flight(tmp_path, monkeypatch):
+    """Each of N workers lets IN_FLIGHT // N requests in, so a server holds at most IN_FLIGHT database
+    connections however many processes it runs (PostgreSQL's default max_connections is 100)."""
+    from operational_api.api.app import IN_FLIGHT, InFlightLimit
+    from operational_api.api.server import app_from_environment
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = get_engine(url)
+    migrate(engine)
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", url)
+    for workers in (1, 2):
+        monkeypatch.setenv("MENTALSPACE_API_WORKERS", str(workers))
+        app = app_from_environment()
+        (limit,) = [m.kwargs["limit"] for m in app.user_middleware if m.cls is InFlightLimit]
+        assert limit == IN_FLIGHT // workers
