@@ -10,8 +10,8 @@ uvicorn over PostgreSQL, on a fresh database holding a medium synthetic practice
   counts (otherwise a stalled server would delay its own measurements: coordinated omission). The offered load
   is OPEN_RATE x clients whatever the server does, which is the model the latency targets are about.
 
-The server runs as `mentalspace serve` runs it (`python -m operational_api.api.server`: one uvicorn process,
-its default thread pool, no access log). Each client is a clinician signed in through POST /auth/token (two clients
+The server runs as `mentalspace serve` runs it (`python -m operational_api.api.server`: MENTALSPACE_API_WORKERS
+uvicorn processes, default 2, their default thread pools, no access log). Each client is a clinician signed in through POST /auth/token (two clients
 per clinician at 50), looping over one visit's work and the lists the dashboards' pages show:
 
 - book: POST /appointments, a free slot of the clinician's calendar in the last WINDOW_DAYS days (so the visit
@@ -31,8 +31,8 @@ Knobs (environment), for shorter or comparative runs on a shared machine:
 - MENTALSPACE_BENCH_API_SECONDS: seconds per level (default 30);
 - MENTALSPACE_BENCH_API_LEVELS / MENTALSPACE_BENCH_API_OPEN_LEVELS: comma-separated client counts of the closed
   and open runs (default 1,10,25,50 and 10,25,50; empty = none);
-- MENTALSPACE_BENCH_API_WORKERS: uvicorn worker processes of this checkout's server (default 1, as `mentalspace
-  serve`);
+- MENTALSPACE_BENCH_API_WORKERS: uvicorn worker processes of this checkout's server (default: as `mentalspace
+  serve`, settings.api_workers);
 - MENTALSPACE_BENCH_API_BASELINE: another checkout's root (e.g. the main branch's): its server runs on the same
   database next to this one, and every level runs against both, alternating which goes first, so the two are
   compared at the same machine load (the rows' "server" column says which). Access tokens live 15 minutes:
@@ -51,6 +51,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from operational_api.settings import DEFAULT_API_WORKERS, api_workers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TITLE = "API: mixed read/write workload against uvicorn + PostgreSQL (medium practice)"
@@ -83,7 +85,14 @@ def _levels(name: str, default: str) -> tuple[int, ...]:
 
 LEVELS = _levels("MENTALSPACE_BENCH_API_LEVELS", "1,10,25,50")
 SECONDS_PER_LEVEL = int(os.environ.get("MENTALSPACE_BENCH_API_SECONDS", "30"))
-WORKERS = int(os.environ.get("MENTALSPACE_BENCH_API_WORKERS", "1"))
+
+
+def _workers() -> int:
+    raw = os.environ.get("MENTALSPACE_BENCH_API_WORKERS")
+    return int(raw) if raw else api_workers()
+
+
+WORKERS = _workers()
 BASELINE_ROOT = os.environ.get("MENTALSPACE_BENCH_API_BASELINE", "")
 WARM_UP_SECONDS = 3
 TARGET_P99_MS = 50
@@ -462,7 +471,7 @@ def _serve(url: str, port: int, log, root: Path = REPO_ROOT) -> subprocess.Popen
             "--port",
             str(port),
             # The baseline checkout may predate --workers: it runs as it serves by default.
-            *(["--workers", str(WORKERS)] if WORKERS != 1 and root == REPO_ROOT else []),
+            *(["--workers", str(WORKERS)] if root == REPO_ROOT else []),
         ],
         cwd=root,
         env=env,
@@ -527,7 +536,7 @@ def notes(rows: list[dict]) -> str:
         "the answers with the expected status (book 201, check in 200, complete 200, note 201, sign 200, lists "
         "200); "
         f"`python -m operational_api.api.server --workers {WORKERS}` (`mentalspace serve` runs "
-        "MENTALSPACE_API_WORKERS, default 1), PostgreSQL on the "
+        f"MENTALSPACE_API_WORKERS, default {DEFAULT_API_WORKERS}), PostgreSQL on the "
         "same machine (2 CPUs, shared). Closed rows: clients back to back (saturation; the throughput ceiling). "
         f"Open rows: each client {OPEN_RATE:g} request/s at exponential inter-arrival times, latency from when "
         "the request was due (no coordinated omission). The issue's target is p99 < "

@@ -50,6 +50,10 @@ TRAINING_SUSPENDED = (
 ENROLMENT_REQUIRED = (
     "Multi-factor sign-in is not set up for this account yet: set it up on the dashboards' sign-in page."
 )
+# The audit reason of the one refusal that follows a right password (AccessSuspended): not counted by the throttle.
+TRAINING_REFUSAL_REASON = "HIPAA training not current"
+# The audit actions of the sign-in steps a throttle counts refusals of (password, then code).
+SIGN_IN_STEPS = ("auth.sign_in", "auth.mfa")
 STAFF_ROLES = ("ADMIN", "CLINICIAN", "SUPERVISOR", "BILLING", "FRONT_DESK")
 
 
@@ -194,7 +198,7 @@ def check_password(
             # bcrypt (or older argon2 parameters) -> argon2id, now that we hold the password that matches.
             user.password_hash = passwords.HASHER.hash(password)
         if not training_allows(session, user.id, now):
-            _audit(session, "auth.sign_in", source, now, user, "refused", reason="HIPAA training not current")
+            _audit(session, "auth.sign_in", source, now, user, "refused", reason=TRAINING_REFUSAL_REASON)
             session.commit()
             raise AccessSuspended(TRAINING_SUSPENDED)
         return PasswordAccepted(
@@ -431,7 +435,10 @@ class SignInThrottle:
         """Seconds the next attempt from `source` waits."""
         with self._lock:
             recent = self._recent(source)
-        extra = len(recent) - self.free_failures
+        return self._wait_after(len(recent))
+
+    def _wait_after(self, failures: int) -> float:
+        extra = failures - self.free_failures
         return 0.0 if extra < 0 else min(float(2**extra), self.max_delay)
 
     def failed(self, source: str) -> None:
@@ -458,3 +465,40 @@ class SignInThrottle:
         except SignInError:
             self.failed(source)
             raise
+
+
+@dataclass
+class StoredSignInThrottle(SignInThrottle):
+    """SignInThrottle's rule with the failures counted from the store: the audit rows of refused sign-in steps
+    from the same source within `window` of `now`. The API runs as several processes (uvicorn workers), each with
+    its own memory; a source failing on one worker must wait on all of them. Every refusal is already audited
+    (with the address in `detail.from`), so the audit log is the one record of the failures: nothing to add."""
+
+    engine: Engine | None = None
+
+    def delay_at(self, source: str, now: dt.datetime) -> float:
+        surface, where = _split_source(source)
+        event = audit.AuditEvent
+        with session_scope(self.engine) as session:
+            failures = session.scalar(
+                select(func.count())
+                .select_from(event)
+                .where(
+                    event.occurred_at > now - self.window,
+                    event.occurred_at <= now,
+                    event.action.in_(SIGN_IN_STEPS),
+                    event.outcome == "refused",
+                    event.source == surface,
+                    event.detail["from"].as_string() == where,
+                    # A right password refused for training is not a guess (SignInThrottle.attempt).
+                    func.coalesce(event.detail["reason"].as_string(), "") != TRAINING_REFUSAL_REASON,
+                )
+            )
+        return self._wait_after(failures or 0)
+
+    def attempt_at(self, source: str, now: dt.datetime, step: Callable[[], T]) -> T:
+        """Run one sign-in step after this source's wait; its refusal is audited by the step itself."""
+        wait = self.delay_at(source, now)
+        if wait:
+            self.sleep(wait)
+        return step()

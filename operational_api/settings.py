@@ -30,12 +30,16 @@ def practice_timezone() -> str:
     return os.environ.get("MENTALSPACE_PRACTICE_TZ", "America/New_York")
 
 
+# Two: the machine this platform is sized for has two cores, and one uvicorn process (one event loop, one GIL)
+# uses one of them (bench/api.py: at 50 clients one process was the bottleneck).
+DEFAULT_API_WORKERS = 2
+
+
 def api_workers() -> int:
-    """uvicorn worker processes of the operational API (`MENTALSPACE_API_WORKERS`, default 1). Every state a
-    request depends on is in the store (sign-ins, lockouts, idempotency keys, the signing key) except the
-    sign-in throttle, which is per process: with N workers a source that keeps failing waits as if it had failed
-    about 1/N as often (the 5-failure lockout, in the store, is unchanged)."""
-    raw = os.environ.get("MENTALSPACE_API_WORKERS", "1")
+    """uvicorn worker processes of the operational API (`MENTALSPACE_API_WORKERS`, default DEFAULT_API_WORKERS).
+    Every state a request depends on is in the store (sign-ins, lockouts, the sign-in throttle's failures,
+    idempotency keys, the signing key), so the workers need not share memory; a process keeps only caches."""
+    raw = os.environ.get("MENTALSPACE_API_WORKERS", str(DEFAULT_API_WORKERS))
     if not raw.isdigit() or not 1 <= int(raw) <= 16:
         raise ValueError(f"MENTALSPACE_API_WORKERS must be a number of processes (1-16), not {raw!r}")
     return int(raw)

@@ -77,6 +77,9 @@ def _postgres_engine(engine: Engine) -> Engine:
 # default). Fewer requests inside than threads means a request holding a connection always finds a free thread,
 # so the threads can never all be blocked waiting for connections held by requests that wait for a thread. It is
 # also below the PostgreSQL pool's size, so no request waits for a connection. Two cores gain nothing from more.
+# Per server, not per process: N worker processes take IN_FLIGHT // N each (server.app_from_environment), so a
+# server holds at most IN_FLIGHT of the database's connections (PostgreSQL's default max_connections is 100, and
+# the dashboards, Dagster and the warehouse's jobs need theirs).
 IN_FLIGHT = 32
 
 
@@ -144,8 +147,11 @@ def _validation_field(loc: tuple) -> str | None:
     return ".".join(parts) or None
 
 
-def create_app(engine: Engine, *, clock: Callable[[], dt.datetime] | None = None) -> FastAPI:
-    """The API over a migrated store. `clock` returns naive UTC (tests move it)."""
+def create_app(
+    engine: Engine, *, clock: Callable[[], dt.datetime] | None = None, in_flight: int = IN_FLIGHT
+) -> FastAPI:
+    """The API over a migrated store. `clock` returns naive UTC (tests move it); `in_flight`: this process's share
+    of IN_FLIGHT."""
     clock = clock or _utcnow
     if engine.dialect.name == "sqlite":
         engine = _immediate_engine(engine)
@@ -201,7 +207,7 @@ def create_app(engine: Engine, *, clock: Callable[[], dt.datetime] | None = None
         return problem_response(exc.status_code, rule, detail, headers=getattr(exc, "headers", None))
 
     app.add_middleware(RequestGuard)
-    app.add_middleware(InFlightLimit, limit=IN_FLIGHT)
+    app.add_middleware(InFlightLimit, limit=in_flight)
     for router in ROUTE_TABLE:
         for route in router.routes:
             scope = (getattr(route, "openapi_extra", None) or {}).get("x-scope")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import threading
 import time
@@ -60,10 +61,13 @@ WORKER_HEALTHCHECK_SECONDS = 120
 
 
 def app_from_environment():
-    """The app over DATABASE_URL's store: what each uvicorn worker process builds (`--workers` > 1)."""
+    """The app over DATABASE_URL's store: what each uvicorn worker process builds (`--workers` > 1), with its
+    share of the server's requests in flight (and so of its database connections)."""
+    from operational_api.api.app import IN_FLIGHT
     from operational_api.db import get_engine
+    from operational_api.settings import api_workers
 
-    return create_app(get_engine())
+    return create_app(get_engine(), in_flight=max(1, IN_FLIGHT // api_workers()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument(
-        "--workers", type=int, default=None, help="processes (default MENTALSPACE_API_WORKERS or 1)"
+        "--workers", type=int, default=None, help="processes (default MENTALSPACE_API_WORKERS or 2)"
     )
     args = parser.parse_args(argv)
     try:
@@ -97,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     # The store's signing key exists before the workers start, so they all read the same one.
     tokens.signing_key(engine, dt.datetime.now(dt.UTC).replace(tzinfo=None))
     engine.dispose()
+    # The worker processes inherit the environment: `--workers` reaches app_from_environment this way.
+    os.environ["MENTALSPACE_API_WORKERS"] = str(workers)
     uvicorn.run(
         "operational_api.api.server:app_from_environment",
         factory=True,

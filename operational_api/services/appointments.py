@@ -20,7 +20,7 @@ import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from operational_api import audit
@@ -37,7 +37,12 @@ from operational_api.services.rules import (
     is_minor_on_date,
     local_date,
 )
-from operational_api.services.scope import appointment_visible, check_clinician_visible, visible_client
+from operational_api.services.scope import (
+    appointment_visible,
+    check_clinician_visible,
+    visible_appointment_or_none,
+    visible_client,
+)
 
 SCHEDULERS = ("ADMIN", "FRONT_DESK", "CLINICIAN", "SUPERVISOR")
 # Who may book outside a clinician's availability: administrators, and a supervisor for their supervisees.
@@ -165,9 +170,7 @@ def _require_scheduler(actor: SignedInUser) -> None:
 
 
 def visible_appointment(session: Session, actor: SignedInUser, appointment_id: int) -> Appointment:
-    appointment = session.scalar(
-        select(Appointment).where(Appointment.id == appointment_id, appointment_visible(actor))
-    )
+    appointment = visible_appointment_or_none(session, actor, appointment_id)
     if appointment is None:
         raise NotFound("appointment.not_found", f"no appointment {appointment_id}", field="appointment_id")
     return appointment
@@ -208,18 +211,27 @@ def check_consents(session: Session, client: Client, start_at: dt.datetime, is_t
         )
 
 
+# Built once (a booking binds its values): the appointments holding a slot that overlap [start_at, end_at) for
+# the clinician or the client.
+_OVERLAPPING = select(
+    Appointment.id, Appointment.clinician_id, Appointment.client_id, Appointment.shared_slot_id
+).where(
+    Appointment.status.not_in(FREE_STATUSES),
+    Appointment.start_at < bindparam("end_at"),
+    Appointment.end_at > bindparam("start_at"),
+    (Appointment.clinician_id == bindparam("clinician_id"))
+    | (Appointment.client_id == bindparam("client_id")),
+)
+
+
 def _overlaps(
     session: Session, *, clinician_id: int, client_id: int, start_at, end_at, shared_slot_id, exclude_id
 ):
-    stmt = select(
-        Appointment.id, Appointment.clinician_id, Appointment.client_id, Appointment.shared_slot_id
-    ).where(
-        Appointment.status.not_in(FREE_STATUSES),
-        Appointment.start_at < end_at,
-        Appointment.end_at > start_at,
-        (Appointment.clinician_id == clinician_id) | (Appointment.client_id == client_id),
+    rows = session.execute(
+        _OVERLAPPING,
+        {"start_at": start_at, "end_at": end_at, "clinician_id": clinician_id, "client_id": client_id},
     )
-    for row in session.execute(stmt):
+    for row in rows:
         if row.id == exclude_id:
             continue
         if row.client_id == client_id:

@@ -7,7 +7,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import PlainSerializer, WithJsonSchema
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from operational_api.models import Appointment, ClinicianAvailability
@@ -36,17 +36,26 @@ def _utc(day: dt.date, at: dt.time) -> dt.datetime:
     return local.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+# Built once (a booking's check binds the clinician and the day).
+_AVAILABILITY_ON = (
+    select(ClinicianAvailability)
+    .where(
+        ClinicianAvailability.clinician_id == bindparam("clinician_id"),
+        ClinicianAvailability.weekday == bindparam("weekday"),
+        ClinicianAvailability.effective_from <= bindparam("day"),
+        or_(
+            ClinicianAvailability.effective_to.is_(None),
+            ClinicianAvailability.effective_to >= bindparam("day"),
+        ),
+    )
+    .order_by(ClinicianAvailability.start_time)
+)
+
+
 def availability_on(session: Session, clinician_id: int, day: dt.date) -> list[ClinicianAvailability]:
     return list(
         session.scalars(
-            select(ClinicianAvailability)
-            .where(
-                ClinicianAvailability.clinician_id == clinician_id,
-                ClinicianAvailability.weekday == day.weekday(),
-                ClinicianAvailability.effective_from <= day,
-                or_(ClinicianAvailability.effective_to.is_(None), ClinicianAvailability.effective_to >= day),
-            )
-            .order_by(ClinicianAvailability.start_time)
+            _AVAILABILITY_ON, {"clinician_id": clinician_id, "weekday": day.weekday(), "day": day}
         )
     )
 

@@ -11,29 +11,42 @@ import datetime as dt
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, event, func, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from operational_api.models import Client, ComplianceRule, Consent, HipaaTraining, InsurancePolicy
 from operational_api.services.errors import InvalidInput
 from operational_api.settings import practice_timezone
 
+# The active rule parameters, read once per transaction (session.info, dropped when it ends): a booking reads
+# three or more (each informed consent's validity, the age of majority) and each was a query of its own.
+_RULE_VALUES = "compliance_rule_values"
+
 
 def rule_value(session: Session, rule_type: str, parameter: str) -> int:
     """One active rule parameter (the warehouse's `rule_value` macro: the highest active value)."""
-    value = session.scalar(
-        select(func.max(ComplianceRule.value)).where(
-            ComplianceRule.rule_type == rule_type,
-            ComplianceRule.parameter == parameter,
-            ComplianceRule.is_active,
+    values = session.info.get(_RULE_VALUES)
+    if values is None:
+        rows = session.execute(
+            select(ComplianceRule.rule_type, ComplianceRule.parameter, func.max(ComplianceRule.value))
+            .where(ComplianceRule.is_active)
+            .group_by(ComplianceRule.rule_type, ComplianceRule.parameter)
         )
-    )
+        values = session.info[_RULE_VALUES] = {(r, p): v for r, p, v in rows if v is not None}
+    value = values.get((rule_type, parameter))
     if value is None:
         raise InvalidInput(
             "compliance_rule.missing",
             f"compliance rule {rule_type}.{parameter} is not set (no active row in compliance_rules)",
         )
     return int(value)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_rule_values(session: Session, transaction: SessionTransaction) -> None:
+    # The next transaction reads them afresh (a rule changed since applies to it).
+    if transaction.parent is None:
+        session.info.pop(_RULE_VALUES, None)
 
 
 def local_date(at: dt.datetime) -> dt.date:
@@ -72,12 +85,18 @@ def consent_current_until(session: Session, consent: Consent) -> dt.date | None:
     return min(ends) if ends else None
 
 
+# Built once (a booking checks up to three consent types).
+_CONSENTS_SIGNED_BY = select(Consent).where(
+    Consent.client_id == bindparam("client_id"),
+    Consent.consent_type == bindparam("consent_type"),
+    Consent.signed_date <= bindparam("on"),
+)
+
+
 def has_current_consent(session: Session, client_id: int, consent_type: str, on: dt.date) -> bool:
     """A consent of that type signed by `on` and current on it (int_client_consents_by_period's test)."""
     consents = session.scalars(
-        select(Consent).where(
-            Consent.client_id == client_id, Consent.consent_type == consent_type, Consent.signed_date <= on
-        )
+        _CONSENTS_SIGNED_BY, {"client_id": client_id, "consent_type": consent_type, "on": on}
     ).all()
     for consent in consents:
         until = consent_current_until(session, consent)

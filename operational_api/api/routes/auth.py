@@ -59,8 +59,9 @@ def sign_in(payload: SignIn, request: Request) -> TokenPair:
     source = f"api:{request.client.host if request.client else '?'}"
     now = state.now()
     try:
-        user = state.sign_in_throttle.attempt(
+        user = state.sign_in_throttle.attempt_at(
             source,
+            now,
             lambda: authenticate(
                 state.engine, payload.email, payload.password, payload.totp_code, source=source, now=now
             ),

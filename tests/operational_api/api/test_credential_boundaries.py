@@ -1,7 +1,8 @@
 """The credential rules at their boundaries, through the HTTP API (the dashboards' side: tests/dashboards/
 test_mfa_sign_in.py, test_lockout.py, test_idle_timeout.py; the 15-minute token and the training day:
 test_framework.py): a password of 11 characters is refused and one of 12 taken; the 4th failure leaves the
-account open and the 5th locks it; a lock still holds at 29 minutes and has lapsed at 31."""
+account open and the 5th locks it; a lock still holds at 29 minutes and has lapsed at 31; the sign-in throttle
+counts a source's failures on every server (worker process) over the store alike."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import uuid
 
 import httpx
 
+from operational_api.api.server import BackgroundServer
 from operational_api.db import session_scope
 from operational_api.models import HipaaTraining
 from tests.operational_api.api.conftest import PASSWORD, Api, _user
@@ -84,3 +86,29 @@ def test_the_fifth_failure_locks_not_the_fourth_and_the_lock_lapses_after_30_min
     _problem(_attempt(api, five, PASSWORD, next(sources)), 401)
     api.clock.now += dt.timedelta(minutes=2)  # 31 minutes after the fifth failure
     assert _attempt(api, five, PASSWORD, next(sources)).status_code == 200
+
+
+def test_failures_through_one_server_slow_the_same_source_on_another(api: Api):
+    """`mentalspace serve` runs the API as several uvicorn workers: a source that failed on one must wait on the
+    next (the throttle reads the store's audit rows, not a process's memory). Three failures are free; after
+    them the next attempt waits 1 s, wherever it lands."""
+    user = _new_user(api)
+    address = "127.0.9.1" if api.backend == "sqlite" else "127.0.9.2"
+    body = {"email": api.email(user), "password": WRONG, "totp_code": api.code(user)}
+
+    def post(url: str) -> httpx.Response:
+        transport = httpx.HTTPTransport(local_address=address)
+        with httpx.Client(base_url=url, transport=transport, timeout=60) as client:
+            return client.post("/auth/token", json=body)
+
+    with BackgroundServer(api.engine, clock=api.clock) as other:
+        waits: list[float] = []
+        other.app.state.api.sign_in_throttle.sleep = waits.append
+        for _ in range(3):
+            _problem(post(api.url), 401, "auth.sign_in_refused")
+        _problem(post(other.url), 401, "auth.sign_in_refused")
+        assert waits == [1.0]
+        # The window is the store's clock's: 15 minutes later the source starts afresh.
+        api.clock.now += dt.timedelta(minutes=16)
+        _problem(post(other.url), 401, "auth.sign_in_refused")
+        assert waits == [1.0]
