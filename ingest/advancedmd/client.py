@@ -86,7 +86,6 @@ from ingest.advancedmd.protocol import (
     parse_response,
 )
 from ingest.advancedmd.ratelimit import RateLimiter, RetryPolicy, Tier, tier_for
-from ingest.advancedmd.sessions import SessionStore, StoredSession, account_digest
 from ingest.advancedmd.records import (
     CHARGE_FIELDS,
     INSURANCE_FIELDS,
@@ -110,6 +109,7 @@ from ingest.advancedmd.records import (
     template,
     visit_from_element,
 )
+from ingest.advancedmd.sessions import SessionStore, StoredSession, account_digest
 
 logger = logging.getLogger("ingest.advancedmd.client")
 # Logins one call may make after its session timed out. More than one: processes sharing an office key (several

@@ -186,7 +186,9 @@ def test_a_lock_held_elsewhere_is_waited_for_only_until_the_deadline(
 
     store = _store(tmp_path)
     # Its own store object, as another process would have: the lock is the file's, not this process's.
-    client = make_client(sim, clock, session_store=_store(tmp_path), deadline=clock.now() + timedelta(seconds=30))
+    client = make_client(
+        sim, clock, session_store=_store(tmp_path), deadline=clock.now() + timedelta(seconds=30)
+    )
     with store.locked("991001", lambda: True) as held:  # another process logging in, for ever
         assert held.acquired
         clock.advance(31)

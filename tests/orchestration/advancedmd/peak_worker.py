@@ -21,10 +21,10 @@ from ingest.advancedmd.client import AdvancedMDClient
 from ingest.advancedmd.clock import ScaledClock
 from ingest.advancedmd.credentials import AmdCredentials
 from ingest.advancedmd.ratelimit import FileRateLimiter
+from ingest.advancedmd.sessions import FileSessionStore
 from mentalspace_platform.environment import current_environment
 from operational_api.errors import PlatformError
 from operational_api.settings import var_dir
-from ingest.advancedmd.sessions import FileSessionStore
 from orchestration.defs.advancedmd.resources import AdvancedMDResource, AmdConnection
 
 
