@@ -318,6 +318,7 @@ class AdvancedMDClient:
         self._proc_cache: dict[str, int | None] = {}
         self._provider_cache: dict[str, int | None] = {}
         self._session: Session | None = None
+        self._failed_token: str | None = None  # the last token AdvancedMD said had timed out
         self.stats = ClientStats()
 
     # ------------------------------------------------------------------ plumbing
@@ -558,6 +559,8 @@ class AdvancedMDClient:
         if stored is None or stored.account != self._account:
             return None
         session = stored.session
+        if session.token == self._failed_token:  # still there when the discard was skipped: look no further
+            return None
         refresh = min(session.refresh_at, self._lifetime(session.issued_at)[1])
         if not session.issued_at <= self._clock.now() < refresh:
             return None
@@ -628,6 +631,7 @@ class AdvancedMDClient:
             fault = resp.fault
             if fault is not None and fault.code == FaultCode.SESSION_TIMEOUT:
                 self._session = None
+                self._failed_token = session.token
                 if self._sessions is not None:
                     # Only if it still holds the token that failed: another process may have logged in since,
                     # and the next round adopts its session instead of logging in again.

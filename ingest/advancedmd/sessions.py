@@ -85,7 +85,8 @@ class StoredSession:
 @dataclass
 class LockedSession:
     """What :meth:`SessionStore.locked` yields: the stored session read under the lock, and the one to write
-    back (set ``replacement``) when the lock is let go. ``acquired`` is False when the wait was given up."""
+    back (set ``replacement``) when the lock is let go. ``acquired`` is False when the wait was given up: the
+    view is then read without the lock and nothing is written back (the holder is about to write)."""
 
     current: StoredSession | None
     acquired: bool = True
@@ -101,7 +102,8 @@ class SessionStore(ABC):
 
     @abstractmethod
     def discard(self, office_key: str, token: str) -> bool:
-        """Forget the stored session if it holds ``token``; whether it did."""
+        """Forget the stored session if it holds ``token``; whether it did. Never waits: while another process
+        holds the lock it is logging in and replaces the session anyway."""
 
     @abstractmethod
     @contextmanager
@@ -167,8 +169,8 @@ class FileSessionStore(SessionStore):
 
     def discard(self, office_key: str, token: str) -> bool:
         path = self._path(office_key)
-        with self._lock, self._flock(office_key, None):
-            stored = self._read(path)
+        with self._lock, self._flock(office_key, lambda: True) as acquired:
+            stored = self._read(path) if acquired else None
             if stored is None or stored.session.token != token:
                 return False
             self._write(path, None)

@@ -44,6 +44,10 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _sqlstate(exc: OperationalError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+
+
 class SqlSessionStore(SessionStore):
     """Sessions in ``advancedmd_sessions`` (PostgreSQL; SQLite works for one machine, without row locks)."""
 
@@ -77,12 +81,26 @@ class SqlSessionStore(SessionStore):
 
     def discard(self, office_key: str, token: str) -> bool:
         t = advancedmd_sessions
-        with self._engine.begin() as conn:
+        with self._engine.connect() as conn:
+            conn.begin()
+            if self._row_locks:
+                try:
+                    conn.execute(
+                        select(t.c.office_key)
+                        .where(t.c.office_key == office_key)
+                        .with_for_update(nowait=True)
+                    )
+                except OperationalError as exc:
+                    conn.rollback()
+                    if _sqlstate(exc) != LOCK_NOT_AVAILABLE:
+                        raise
+                    return False
             result = conn.execute(
                 update(t)
                 .where(t.c.office_key == office_key, t.c.token == token)
                 .values(token=None, webserver=None, updated_at=datetime.now(UTC))
             )
+            conn.commit()
             return result.rowcount > 0
 
     @contextmanager
@@ -101,8 +119,7 @@ class SqlSessionStore(SessionStore):
                     current = self._read(conn, office_key, lock=True)
                 except OperationalError as exc:
                     conn.rollback()
-                    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-                    if code != LOCK_NOT_AVAILABLE:
+                    if _sqlstate(exc) != LOCK_NOT_AVAILABLE:
                         raise
                     # another process holds the row: it is logging in
                     if give_up():

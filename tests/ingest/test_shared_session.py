@@ -13,14 +13,16 @@ import re
 import stat
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from ingest.advancedmd.client import Session
 from ingest.advancedmd.clock import FakeClock, ScaledClock
-from ingest.advancedmd.sessions import FileSessionStore, SessionStore
+from ingest.advancedmd.sessions import FileSessionStore, SessionStore, StoredSession
 from ingest.advancedmd.simulator import SimulatorConfig, SimulatorDataset, SimulatorHandle, start_simulator
 from tests.conftest import REPO_ROOT, STEP_TIMEOUT
 from tests.ingest.conftest import make_client
@@ -195,3 +197,49 @@ def test_a_lock_held_elsewhere_is_waited_for_only_until_the_deadline(
         with pytest.raises(DeadlineExceededError):
             client.lookup_patients()
     assert sim.counters.logins == 0
+
+
+@pytest.fixture(params=["file", pytest.param("sql", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SessionStore, SessionStore]]:
+    """Two handles on one store, as two processes would hold them."""
+    if request.param == "file":
+        yield _store(tmp_path), _store(tmp_path)
+        return
+    from operational_api.db import get_engine, migrate
+
+    url = request.getfixturevalue("pg_database")
+    engine = get_engine(url)
+    migrate(engine)
+    from ingest.advancedmd.sessions_sql import SqlSessionStore
+
+    yield SqlSessionStore(engine), SqlSessionStore(get_engine(url))
+    engine.dispose()
+
+
+def _stored(token: str) -> StoredSession:
+    now = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+    session = Session(
+        token, "https://api-1.example/processrequest/api-1/TEMP", now, now + timedelta(hours=15), now
+    )
+    return StoredSession("acct", session)
+
+
+def test_a_store_keeps_one_session_and_discards_only_the_token_that_failed(any_store) -> None:
+    mine, theirs = any_store
+    assert mine.load("991001") is None
+    with mine.locked("991001", lambda: False) as view:
+        assert view.acquired and view.current is None
+        view.replacement = _stored("991001first")
+    assert theirs.load("991001") == _stored("991001first")
+    assert not theirs.discard("991001", "991001other")  # not the token that failed: kept
+    with theirs.locked("991001", lambda: False) as view:
+        assert view.current == _stored("991001first")
+        # While another holds the lock (logging in), discarding does not wait; nor does a second locker.
+        assert not mine.discard("991001", "991001first")
+        with mine.locked("991001", lambda: True) as blocked:
+            assert not blocked.acquired
+            blocked.replacement = _stored("991001lost")
+        view.replacement = _stored("991001second")
+    assert mine.load("991001") == _stored("991001second")
+    assert mine.discard("991001", "991001second")
+    assert theirs.load("991001") is None
