@@ -1,6 +1,8 @@
 """Store tables of the AdvancedMD integration beyond migration 0004 (migration 0010_advancedmd_source).
 
 - ``advancedmd_rate_limits``: the rate limiter's shared state per office key (``ingest.advancedmd.ratelimit_sql``).
+- ``advancedmd_sessions``: the AdvancedMD session (token) every process shares per office key
+  (``ingest.advancedmd.sessions_sql``, migration 0018); a secret, declared not for the warehouse.
 - ``advancedmd_charge_submissions``: one row per store charge sent (or refused) through savecharges, with the
   ids AdvancedMD returned, so a retried submission never creates a second charge.
 - ``advancedmd_provider_links``: one row per AdvancedMD provider profile (office key + profile code) and the
@@ -29,9 +31,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ingest.advancedmd.ratelimit_sql import advancedmd_rate_limits as _rate_limits
+from ingest.advancedmd.sessions_sql import advancedmd_sessions as _sessions
 from operational_api.models import Base
 
 AdvancedMDRateLimit = _rate_limits.to_metadata(Base.metadata)
+AdvancedMDSession = _sessions.to_metadata(Base.metadata)
 
 SUBMISSION_STATUSES = ("SUBMITTED", "REFUSED")
 

@@ -4,7 +4,9 @@ What it takes care of, so callers do not have to:
 
 * the two-step login (partner login -> redirect fault -> the office key's own ``api-NNN`` host),
   token caching until it expires (24 h / end of day) with refresh before that, and exactly one
-  re-login + retry when a call hits "session has timed out";
+  re-login + retry when a call hits "session has timed out"; with a :class:`SessionStore` the
+  session is shared by every process of the deployment (one login per office key and day, not
+  one per run or step);
 * per-office-key, per-tier rate limits (queueing, never exceeding), exponential backoff with
   jitter on faults, HTTP 429/5xx, timeouts and dropped connections;
 * an unreachable host (DNS failure, connection refused, connect timeout) fails fast: a short
@@ -107,6 +109,7 @@ from ingest.advancedmd.records import (
     template,
     visit_from_element,
 )
+from ingest.advancedmd.sessions import SessionStore, StoredSession, account_digest
 
 logger = logging.getLogger("ingest.advancedmd.client")
 # Logins one call may make after its session timed out. More than one: processes sharing an office key (several
@@ -284,8 +287,15 @@ class AdvancedMDClient:
         token_refresh_margin: timedelta = timedelta(minutes=1),
         eligibility_cache_ttl: timedelta = timedelta(hours=24),
         deadline: datetime | None = None,
+        session_store: SessionStore | None = None,
+        login_lock_wait: float = 120.0,
     ) -> None:
         self._credentials = credentials
+        # None: the session lives in this client only (simulator tests). Otherwise shared with other processes.
+        self._sessions = session_store
+        self._account = account_digest(credentials.login_url, credentials.username, credentials.app_name)
+        # Real seconds to wait for another process's login when no deadline is set; then log in regardless.
+        self._login_lock_wait = login_lock_wait
         self._clock: Clock = clock or SystemClock()
         self._limiter = rate_limiter or RateLimiter(self._clock)
         self._transport: Transport = transport
@@ -308,6 +318,7 @@ class AdvancedMDClient:
         self._proc_cache: dict[str, int | None] = {}
         self._provider_cache: dict[str, int | None] = {}
         self._session: Session | None = None
+        self._failed_token: str | None = None  # the last token AdvancedMD said had timed out
         self.stats = ClientStats()
 
     # ------------------------------------------------------------------ plumbing
@@ -525,10 +536,7 @@ class AdvancedMDClient:
                 "login token for office key %s does not start with the office key", creds.office_key
             )
         issued = self._clock.now()
-        expires = min(issued + self._token_lifetime, next_midnight(issued, self._token_tz))
-        refresh = min(issued + self._max_token_age, expires - self._token_margin)
-        if refresh <= issued:  # logged in just before midnight: use it until it expires
-            refresh = expires
+        expires, refresh = self._lifetime(issued)
         self._session = Session(token, webserver, issued, expires, refresh)
         self.stats.logins += 1
         logger.info(
@@ -536,10 +544,62 @@ class AdvancedMDClient:
         )
         return self._session
 
+    def _lifetime(self, issued: datetime) -> tuple[datetime, datetime]:
+        """When a token issued at ``issued`` expires (24 h or the next midnight in ``token_tz``, whichever
+        comes first) and when to stop using it (a margin before that, and no older than ``max_token_age``)."""
+        expires = min(issued + self._token_lifetime, next_midnight(issued, self._token_tz))
+        refresh = min(issued + self._max_token_age, expires - self._token_margin)
+        if refresh <= issued:  # logged in just before midnight: use it until it expires
+            refresh = expires
+        return expires, refresh
+
+    def _usable(self, stored: StoredSession | None) -> Session | None:
+        """A session another process stored, if it is this account's and still before its refresh time by
+        this client's own rules too (its clock and token time zone, whatever the writer's were)."""
+        if stored is None or stored.account != self._account:
+            return None
+        session = stored.session
+        if session.token == self._failed_token:  # still there when the discard was skipped: look no further
+            return None
+        refresh = min(session.refresh_at, self._lifetime(session.issued_at)[1])
+        if not session.issued_at <= self._clock.now() < refresh:
+            return None
+        return session
+
+    def _give_up_waiting(self) -> Callable[[], bool]:
+        """Until when to wait for another process's login: the deadline, else ``login_lock_wait`` seconds."""
+        if self.deadline is not None:
+            return lambda: (self._remaining() or 0.0) <= 0
+        until = time.monotonic() + self._login_lock_wait
+        return lambda: time.monotonic() >= until
+
     def _ensure_session(self) -> Session:
-        if self._session is None or self._clock.now() >= self._session.refresh_at:
+        if self._session is not None and self._clock.now() < self._session.refresh_at:
+            return self._session
+        store = self._sessions
+        if store is None:
             return self.login()
-        return self._session
+        shared = self._usable(store.load(self.office_key))
+        if shared is not None:
+            self._session = shared
+            return shared
+        # Look again under the lock: a process that held it was logging in, and its session is ours too.
+        with store.locked(self.office_key, self._give_up_waiting()) as view:
+            shared = self._usable(view.current)
+            if shared is not None:
+                self._session = shared
+                return shared
+            if not view.acquired:
+                remaining = self._remaining()
+                if remaining is not None and remaining <= 0:
+                    raise DeadlineExceededError(
+                        f"login: the run's deadline ({self.deadline:%H:%M:%S} UTC) passed while another "
+                        "process was logging in"
+                    )
+                logger.warning("office key %s: gave up waiting for another process's login", self.office_key)
+            session = self.login()
+            view.replacement = StoredSession(self._account, session)
+            return session
 
     def call(
         self,
@@ -571,6 +631,11 @@ class AdvancedMDClient:
             fault = resp.fault
             if fault is not None and fault.code == FaultCode.SESSION_TIMEOUT:
                 self._session = None
+                self._failed_token = session.token
+                if self._sessions is not None:
+                    # Only if it still holds the token that failed: another process may have logged in since,
+                    # and the next round adopts its session instead of logging in again.
+                    self._sessions.discard(self.office_key, session.token)
                 if relogins == MAX_RELOGINS:
                     raise SessionExpiredError(action, fault)
                 self.stats.session_relogins += 1

@@ -37,6 +37,8 @@ from ingest.advancedmd.credentials import DEFAULT_LOGIN_URL, AmdCredentials
 from ingest.advancedmd.errors import CredentialsError
 from ingest.advancedmd.ratelimit import FileRateLimiter, RateLimiter
 from ingest.advancedmd.ratelimit_sql import SqlRateLimiter
+from ingest.advancedmd.sessions import FileSessionStore, SessionStore
+from ingest.advancedmd.sessions_sql import SqlSessionStore
 from ingest.advancedmd.simulator import (
     SimulatorConfig,
     SimulatorDataset,
@@ -83,6 +85,7 @@ class AdvancedMDResource(dg.ConfigurableResource, ABC):
 # command line queue on one budget per office key and tier.
 _LIVE_LIMITERS: dict[tuple[str, str, str], RateLimiter] = {}
 _LIVE_CLOCK = SystemClock()
+_SESSION_STORES: dict[tuple[str, str], SessionStore] = {}
 _LOCK = threading.Lock()
 
 
@@ -101,6 +104,25 @@ def shared_limiter(office_key: str, clock: Clock = _LIVE_CLOCK) -> RateLimiter:
                 limiter = FileRateLimiter(clock, state_dir)
             _LIVE_LIMITERS[key] = limiter
         return limiter
+
+
+def shared_sessions() -> SessionStore:
+    """Where this deployment keeps its AdvancedMD sessions (one per office key): a row of the store on
+    PostgreSQL, a 0600 file under var/ on the embedded path, beside the limiter's state, so every run and
+    the command line reuse one token until the end of the day instead of logging in per step."""
+    url, state_dir = current_environment().database_url, var_dir() / "advancedmd" / "sessions"
+    key = (url, str(state_dir))
+    with _LOCK:
+        store = _SESSION_STORES.get(key)
+        if store is None:
+            if url.startswith(("postgresql", "postgres:")):
+                from operational_api.db import get_engine
+
+                store = SqlSessionStore(get_engine(url))
+            else:
+                store = FileSessionStore(state_dir)
+            _SESSION_STORES[key] = store
+        return store
 
 
 class LiveAdvancedMDResource(AdvancedMDResource):
@@ -149,7 +171,11 @@ class LiveAdvancedMDResource(AdvancedMDResource):
         credentials = self.credentials()
         limiter = shared_limiter(credentials.office_key)
         with AdvancedMDClient(
-            credentials, clock=_LIVE_CLOCK, rate_limiter=limiter, deadline=self.deadline()
+            credentials,
+            clock=_LIVE_CLOCK,
+            rate_limiter=limiter,
+            deadline=self.deadline(),
+            session_store=shared_sessions(),
         ) as client:
             yield AmdConnection(client, _LIVE_CLOCK, current_environment().practice_timezone)
 
@@ -253,4 +279,5 @@ __all__ = [
     "attach_simulator",
     "detach_simulator",
     "live_resource",
+    "shared_sessions",
 ]

@@ -21,6 +21,7 @@ from ingest.advancedmd.client import AdvancedMDClient
 from ingest.advancedmd.clock import ScaledClock
 from ingest.advancedmd.credentials import AmdCredentials
 from ingest.advancedmd.ratelimit import FileRateLimiter
+from ingest.advancedmd.sessions import FileSessionStore
 from mentalspace_platform.environment import current_environment
 from operational_api.errors import PlatformError
 from operational_api.settings import var_dir
@@ -30,7 +31,9 @@ from orchestration.defs.advancedmd.resources import AdvancedMDResource, AmdConne
 class ScaledSimulatorResource(AdvancedMDResource):
     """A running simulator reached over loopback, on the clock every process shares (``ScaledClock``), booking
     its calls on the deployment's shared limiter state (the flock'ed file ``shared_limiter`` uses on the embedded
-    path) with a margin wide enough for a loaded machine's scheduling jitter at the clock's speed."""
+    path) with a margin wide enough for a loaded machine's scheduling jitter at the clock's speed, and sharing one
+    AdvancedMD session across its processes the way production does (the 0600 file ``shared_sessions`` uses
+    on the embedded path)."""
 
     login_url: str
     username: str
@@ -60,7 +63,11 @@ class ScaledSimulatorResource(AdvancedMDResource):
             login_url=self.login_url,
         )
         with AdvancedMDClient(
-            credentials, clock=clock, rate_limiter=self._limiter, timeout=self.timeout_seconds
+            credentials,
+            clock=clock,
+            rate_limiter=self._limiter,
+            timeout=self.timeout_seconds,
+            session_store=FileSessionStore(var_dir() / "advancedmd" / "sessions"),
         ) as client:
             yield AmdConnection(client, clock, current_environment().practice_timezone)
 

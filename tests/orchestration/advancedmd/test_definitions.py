@@ -216,7 +216,13 @@ def test_live_resource_reads_credentials_from_env_vars_and_never_logs_them(var_d
         caplog.set_level(logging.DEBUG)
         with resource.process_config_and_initialize().connect() as amd:
             page = amd.client.lookup_patients()
+        # The next step (another client, as in another run's process) reuses the session the deployment keeps.
+        with resource.process_config_and_initialize().connect() as again:
+            again.client.lookup_patients()
+        assert sim.counters.logins == 1 and again.client.stats.logins == 0
     assert page.item_count == 5 and amd.office_key == creds.office_key
+    session_file = var_dir / "advancedmd" / "sessions" / f"{creds.office_key}.json"
+    assert session_file.stat().st_mode & 0o077 == 0  # the token is a secret: owner only
     assert creds.password not in caplog.text and creds.password not in repr(resource)
 
 

@@ -225,7 +225,15 @@ def test_a_peak_day_with_concurrent_runs_under_faults_is_exact(
         counters = sim.counters
         print(  # the figures the report quotes (pytest -s)
             f"peak day: {sum(len(r) for r in runs)} worker runs, {counters.requests} requests, "
+            f"{counters.logins} logins ({counters.sessions_expired_by_injection} sessions ended by injection), "
             f"{counters.rate_limit_violations} violations, by action {dict(sorted(counters.by_action.items()))}"
+        )
+        # One session shared by every process and run (AdvancedMD certifies caching the token until the end of
+        # the day): a login at the start and one after each session the simulator ended, not one per run or step.
+        # Login requests that met an injected fault are retried within the same login and do not count here.
+        assert counters.logins <= 1 + counters.sessions_expired_by_injection + 3, (
+            counters.logins,
+            counters.sessions_expired_by_injection,
         )
 
         # Concurrent runs happened, each in its own process, and every one of them succeeded.
