@@ -194,8 +194,7 @@ def notes(rows: list[dict]) -> str:
     return (
         "The incremental refresh (the 15-minute schedule's run config) upserts the changed rows of the tables "
         "with a change column and re-lands the others whole, recomputes only the measures' periods its changes "
-        "touch (mentalspace_platform/measure_window.py), skips dbt's data tests and, on DuckDB, leaves the views "
-        "built under the same project and settings as they are (mentalspace_platform/reused_views.py); the full "
-        "one lands everything, recomputes every period and runs the data tests. CPU s: the job's process and its dbt processes (not the "
+        "touch (mentalspace_platform/measure_window.py) and skips dbt's data tests; the full one lands everything, "
+        "recomputes every period and runs the data tests. CPU s: the job's process and its dbt processes (not the "
         f"database server's). Machine: {os.cpu_count()} CPUs; the 1-minute load average is in the table."
     )

@@ -6,7 +6,6 @@ from dagster_dbt import DagsterDbtTranslator, dbt_assets
 from mentalspace_platform.catalog import generate_catalog
 from mentalspace_platform.environment import current_environment
 from mentalspace_platform.measure_window import plan_measures_build, record_measures_built
-from mentalspace_platform.reused_views import record_views_built, views_current
 from operational_api.errors import PlatformError
 from operational_api.settings import practice_timezone
 from orchestration.defs.advancedmd.keys import LANDING_TABLES as ADVANCEDMD_LANDING_TABLES
@@ -22,53 +21,6 @@ from orchestration.lib.run_queue import WAREHOUSE_REFRESH_TAGS
 PRACTICE_TZ = practice_timezone()
 
 PROJECT = dbt_project()
-
-
-def _view_parents() -> dict[dg.AssetKey, frozenset[dg.AssetKey]]:
-    """Every dbt view's asset key and the keys of the models and seeds it reads."""
-    import json
-
-    nodes = json.loads(PROJECT.manifest_path.read_text())["nodes"]
-    key = DagsterDbtTranslator().get_asset_key
-    return {
-        key(node): frozenset(key(nodes[p]) for p in node["depends_on"]["nodes"] if p in nodes)
-        for node in nodes.values()
-        if node["resource_type"] == "model" and node["config"].get("materialized") == "view"
-    }
-
-
-VIEW_PARENTS = _view_parents()
-
-
-def _with_reused_views(context: dg.AssetExecutionContext, events, reused: list[dg.AssetKey]):
-    """dbt's events, with each reused view reported as materialized (unchanged) once the models it reads in this
-    step have been: the steps after this one wait for every asset of it, and Dagster wants a multi-asset's assets
-    in the graph's order."""
-    pending = set(reused)
-    in_step = set(context.selected_asset_keys)
-    done: set[dg.AssetKey] = set()
-
-    def ready():
-        while True:
-            now = [v for v in pending if not (VIEW_PARENTS[v] & in_step) - done]
-            if not now:
-                return
-            for view in sorted(now, key=lambda k: k.to_user_string()):
-                pending.discard(view)
-                done.add(view)
-                yield dg.MaterializeResult(asset_key=view, metadata={"reused_view": True})
-
-    yield from ready()
-    for event in events:
-        yield event
-        if isinstance(event, dg.Output):
-            done.add(context.asset_key_for_output(event.output_name))
-        elif isinstance(event, dg.AssetMaterialization | dg.MaterializeResult) and event.asset_key:
-            done.add(event.asset_key)
-        yield from ready()
-    # Whatever dbt did not report (a model it skipped): the views are still there.
-    done |= in_step
-    yield from ready()
 
 
 # The measures and the views stacking them (partitioned by month, orchestration/defs/dbt/partitions.py), and what
@@ -114,31 +66,14 @@ def _build(
     # about as much as the models they test; the 15-minute refresh leaves them to the nightly run (their asset
     # checks then show as not run in that refresh).
     excluded = ["unit_test"] if config.data_tests else ["unit_test", "test"]
-    env = current_environment()
-    step = context.op_def.name
     # dbt finds the copy through the environment `writing()` sets (MENTALSPACE_DUCKDB_PATH). Outside a refresh
     # (this step alone, from the UI, or a backfill) the copy is swapped in after dbt's events have streamed: a
     # failed swap then fails the step after its models were reported built, in a copy that is discarded.
-    with warehouse.writing() as wh:
-        reuse = config.reuse_views and views_current(wh, env, step)
-        reused = [key for key in context.selected_asset_keys if key in VIEW_PARENTS] if reuse else []
-        # A subset builds only some of the views: it cannot vouch for the others.
-        records = env.warehouse_kind == "duckdb" and not reuse and not context.is_subset
-        if records:
-            # Until this build succeeds its views are of no known context.
-            record_views_built(wh, env, step, built=False)
-        events = dbt.cli(
-            [
-                "build",
-                *(arg for kind in excluded for arg in ("--exclude-resource-type", kind)),
-                *(["--exclude", "config.materialized:view"] if reuse else []),
-                *extra,
-            ],
+    with warehouse.writing():
+        yield from dbt.cli(
+            ["build", *(arg for kind in excluded for arg in ("--exclude-resource-type", kind)), *extra],
             context=context,
         ).stream()
-        yield from _with_reused_views(context, events, reused)
-        if records:
-            record_views_built(wh, env, step)
 
 
 @dbt_assets(

@@ -13,9 +13,6 @@ class DbtBuildConfig(dg.Config):
     `mentalspace build`, every run launched by hand) or without them (the 15-minute refresh, REALTIME_REFRESH)."""
 
     data_tests: bool = True
-    # Leave the step's views as they are when they were built under the current project and settings
-    # (mentalspace_platform/reused_views.py): the 15-minute refresh only.
-    reuse_views: bool = False
 
 
 class MeasuresBuildConfig(DbtBuildConfig):
@@ -30,12 +27,11 @@ EVERY_PERIOD = {"ops": {"warehouse_metrics": {"config": {"every_period": True}}}
 
 
 # The real-time refresh lands only the store's changes, so its measures recompute only the periods they touch
-# (mentalspace_platform/measure_window.py), it leaves dbt's data tests to the nightly run and its views as they are
-# when nothing their SQL is made from changed (mentalspace_platform/reused_views.py). Every other run
+# (mentalspace_platform/measure_window.py), and it leaves dbt's data tests to the nightly run. Every other run
 # lands the store whole, recomputes every period and tests: a full rebuild is the job's default run config.
 REALTIME_REFRESH = {
     "ops": {
         **INCREMENTAL_LANDING["ops"],
-        **{op: {"config": {"data_tests": False, "reuse_views": True}} for op in DBT_OPS},
+        **{op: {"config": {"data_tests": False}} for op in DBT_OPS},
     }
 }
