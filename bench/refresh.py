@@ -10,7 +10,7 @@ process's wall seconds and peak memory; the landing's rows upserted and deleted 
 
 Set MENTALSPACE_BENCH_REFRESH_VAR to a var/ folder (SQLite + DuckDB only) to build the practice there once and
 reuse it on later runs: each run then applies the next working days (a counter file in that folder), since a day
-already landed stamps its changes no later than the landing's watermarks.
+applied again stamps rows with the change times they already carry, and the landing finds nothing changed.
 """
 
 from __future__ import annotations
