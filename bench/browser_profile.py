@@ -1,0 +1,128 @@
+"""Where the browser's main thread goes, per step of a role's visit: a CPU profile (DevTools Profiler domain) from
+the click to the page complete, its self time grouped by script (Streamlit's chunks by name: the main bundle, the
+Vega / Plotly chunks, the data grid, Markdown) and the costliest functions.
+
+Not a suite of `python -m bench`: a diagnostic for the `browser` suite's figures, run by hand on a built practice:
+
+    MENTALSPACE_BENCH_BROWSER_VAR=/path/to/var python -m bench.browser_profile ADMIN [PAGE ...]
+
+(PAGE limits which steps print; the walk is the bench's, the sign-in included.) "(program)" is the browser's own
+native work outside JavaScript (layout, style, paint set-up, parsing); "(garbage collector)" V8's.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.browser import _MARK_CLICK, _painted_js, _sign_in_form_js, role_pages
+from dashboards.access import PAGE_TITLES
+
+TOP = 12
+
+
+def _script(url: str) -> str:
+    """A chunk's name without its content hash: `DataFrame.-f9-1zS0.js` -> `DataFrame`."""
+    if not url:
+        return ""
+    name = url.rsplit("/", 1)[-1]
+    return re.sub(r"\.[A-Za-z0-9_-]{8}\.js$", "", name) or url
+
+
+def summarise(profile: dict) -> tuple[dict[str, float], dict[tuple[str, str], float], float]:
+    """Self ms by script and by (script, function), and the profile's whole span in ms."""
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    self_us: collections.Counter = collections.Counter()
+    for node_id, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        self_us[node_id] += delta
+    by_script: collections.Counter = collections.Counter()
+    by_function: collections.Counter = collections.Counter()
+    for node_id, us in self_us.items():
+        frame = nodes[node_id]["callFrame"]
+        name = frame["functionName"] or "(anonymous)"
+        script = _script(frame["url"]) or name
+        if script == "(idle)":
+            continue
+        by_script[script] += us / 1000
+        by_function[(script, f"{name}:{frame['lineNumber']}")] += us / 1000
+    return by_script, by_function, (profile["endTime"] - profile["startTime"]) / 1000
+
+
+def _print(step: str, page: str, profile: dict, painted: dict) -> None:
+    by_script, by_function, span = summarise(profile)
+    busy = sum(by_script.values())
+    print(
+        f"\n== {step} {page}: painted {painted.get('painted', 0):.0f} ms, complete {painted.get('complete') or 0:.0f}"
+        f" ms; profile {span:.0f} ms, main thread not idle {busy:.0f} ms (load {os.getloadavg()[0]:.2f})"
+    )
+    for script, ms in by_script.most_common(TOP):
+        print(f"   {ms:7.0f} ms  {script}")
+    print("   top functions:")
+    for (script, name), ms in by_function.most_common(TOP):
+        print(f"   {ms:7.0f} ms  {script}  {name}")
+
+
+def main(argv: list[str]) -> None:
+    from tests.dashboards.browser import Chromium
+    from tests.dashboards.conftest import fresh_recovery_code
+    from tests.dashboards.test_browser import start_server, stop_server
+
+    role, wanted = argv[0], set(argv[1:])
+    var = Path(os.environ["MENTALSPACE_BENCH_BROWSER_VAR"])
+    logins = {
+        r: (e, p) for r, e, p in (x.split("\t") for x in (var / "demo_logins.txt").read_text().splitlines())
+    }
+    pages = role_pages(role)
+    url, process = start_server(var)
+    with tempfile.TemporaryDirectory() as folder:
+        browser = Chromium(Path(folder) / "profile", Path(folder) / "downloads")
+        try:
+            browser.send("Profiler.enable")
+            browser.send("Profiler.setSamplingInterval", interval=200)
+
+            def step(name: str, page: str, act, expression: str) -> None:
+                browser.send("Profiler.start")
+                act()
+                painted = browser.evaluate(expression)
+                profile = browser.send("Profiler.stop")["profile"]
+                if not wanted or page in wanted:
+                    _print(name, page, profile, painted)
+
+            def open_form() -> None:
+                browser.navigate(url + "/")
+                while browser.evaluate("location.href") == "about:blank":
+                    time.sleep(0.05)
+
+            step("sign-in form", "sign_in", open_form, _sign_in_form_js())
+            browser.type_into("Email", logins[role][0])
+            browser.type_into("Password", logins[role][1])
+            browser.click_button("Sign in")
+            browser.wait_for_text("Authentication code", timeout=60)
+            browser.type_into("Authentication code", fresh_recovery_code(var, logins[role][0]))
+            browser.evaluate(_MARK_CLICK)
+            step(
+                "sign-in -> first page",
+                pages[0],
+                lambda: browser.click_button("Verify"),
+                _painted_js(pages[0], True),
+            )
+            for page in [*pages[1:], pages[0]]:
+                browser.evaluate(_MARK_CLICK)
+                step(
+                    "navigate",
+                    page,
+                    lambda page=page: browser.click_nav(PAGE_TITLES[page]),
+                    _painted_js(page, True),
+                )
+        finally:
+            browser.close()
+            stop_server(process)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
