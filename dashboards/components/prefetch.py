@@ -65,4 +65,7 @@ def elements() -> None:
         st.segmented_control("Example", ["a", "b"], key=f"{KEY}-choice", label_visibility="collapsed")
         st.toggle("Example", key=f"{KEY}-toggle", label_visibility="collapsed")
         st.selectbox("Example", ["a", "b"], key=f"{KEY}-select", label_visibility="collapsed")
+        st.multiselect("Example", ["a", "b"], default=["a"], key=f"{KEY}-multi", label_visibility="collapsed")
+        st.radio("Example", ["a", "b"], horizontal=True, key=f"{KEY}-radio", label_visibility="collapsed")
+        st.date_input("Example", dt.date(2026, 1, 1), key=f"{KEY}-date", label_visibility="collapsed")
         st.download_button("Example", "", file_name="example.csv", key=f"{KEY}-download", on_click="ignore")
