@@ -13,6 +13,7 @@ native work outside JavaScript (layout, style, paint set-up, parsing); "(garbage
 from __future__ import annotations
 
 import collections
+import json
 import os
 import re
 import sys
@@ -53,6 +54,58 @@ def summarise(profile: dict) -> tuple[dict[str, float], dict[tuple[str, str], fl
     return by_script, by_function, (profile["endTime"] - profile["startTime"]) / 1000
 
 
+def trace_summary(events: list[dict]) -> collections.Counter:
+    """Self ms of the renderer main thread's trace events by name (nested events' time taken from their parent)."""
+    main = next(
+        (
+            (e["pid"], e["tid"])
+            for e in events
+            if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"
+        ),
+        None,
+    )
+    spans = sorted(
+        (e["ts"], e["ts"] + e.get("dur", 0), e["name"])
+        for e in events
+        if (e.get("pid"), e.get("tid")) == main and e.get("ph") == "X" and e.get("dur")
+    )
+    self_ms: collections.Counter = collections.Counter()
+    stack: list[list] = []  # [end, name, child time]
+    for start, end, name in spans:
+        while stack and stack[-1][0] <= start:
+            done = stack.pop()
+            self_ms[done[1]] -= done[2] / 1000
+        if stack:
+            stack[-1][2] += min(end, stack[-1][0]) - start
+        self_ms[name] += (end - start) / 1000
+        stack.append([end, name, 0])
+    for done in stack:
+        self_ms[done[1]] -= done[2] / 1000
+    return self_ms
+
+
+def _trace(browser, act, expression: str) -> tuple[dict, list[dict]]:
+    """Run the step under a DevTools trace: (the page's figure, the trace's events)."""
+    browser.send(
+        "Tracing.start",
+        traceConfig={
+            "includedCategories": ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8"]
+        },
+        transferMode="ReportEvents",
+    )
+    act()
+    painted = browser.evaluate(expression)
+    events: list[dict] = []
+    message_id = 10**9
+    browser.ws.send(json.dumps({"id": message_id, "method": "Tracing.end", "params": {}}))
+    while True:
+        message = json.loads(browser.ws.recv(timeout=120))
+        if message.get("method") == "Tracing.dataCollected":
+            events += message["params"]["value"]
+        elif message.get("method") == "Tracing.tracingComplete":
+            return painted, events
+
+
 def _print(step: str, page: str, profile: dict, painted: dict) -> None:
     by_script, by_function, span = summarise(profile)
     busy = sum(by_script.values())
@@ -86,6 +139,16 @@ def main(argv: list[str]) -> None:
             browser.send("Profiler.setSamplingInterval", interval=200)
 
             def step(name: str, page: str, act, expression: str) -> None:
+                if os.environ.get("TRACE"):
+                    painted, events = _trace(browser, act, expression)
+                    if not wanted or page in wanted:
+                        by_name = trace_summary(events)
+                        print(
+                            f"\n== {name} {page}: painted {painted.get('painted', 0):.0f} ms; trace self ms by event:"
+                        )
+                        for event, ms in by_name.most_common(TOP + 6):
+                            print(f"   {ms:7.0f} ms  {event}")
+                    return
                 browser.send("Profiler.start")
                 act()
                 painted = browser.evaluate(expression)

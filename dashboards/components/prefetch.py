@@ -24,6 +24,15 @@ _CSS = (
     f"<style>.st-key-{KEY} {{position: absolute; left: -10000px; top: 0; width: 640px; visibility: hidden; "
     "pointer-events: none;}</style>"
 )
+# Made up, and what a test tells apart from any real table (a signed-out screen shows no client list).
+EXAMPLE_TABLE = pa.table(
+    {
+        "name": ["a", "b"],
+        "value": [1.0, 2.0],
+        "day": [dt.date(2026, 1, 1)] * 2,
+        "tag": [["x"], ["y"]],
+    }
+)
 _CHART = {
     "data": {"values": [{"period": "Jan", "value": 1.0}, {"period": "Feb", "value": 2.0}]},
     "layer": [
@@ -46,14 +55,7 @@ def elements() -> None:
     with st.container(key=KEY):
         st.metric("Example", "1.0%", "+0.1", border=True, help="Example")
         st.dataframe(
-            pa.table(
-                {
-                    "name": ["a", "b"],
-                    "value": [1.0, 2.0],
-                    "day": [dt.date(2026, 1, 1)] * 2,
-                    "tag": [["x"], ["y"]],
-                }
-            ),
+            EXAMPLE_TABLE,
             hide_index=True,
             column_config={
                 "value": st.column_config.NumberColumn(format="%.1f"),
