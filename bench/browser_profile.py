@@ -54,6 +54,33 @@ def summarise(profile: dict) -> tuple[dict[str, float], dict[tuple[str, str], fl
     return by_script, by_function, (profile["endTime"] - profile["startTime"]) / 1000
 
 
+def renderer_cpu_s(browser) -> float:
+    """CPU seconds used so far by the browser's renderer processes (all their threads): unlike the page's own
+    task durations, this does not grow while a loaded machine makes the page wait for a CPU."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    family, grew = {browser.process.pid}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    ticks = 0
+    for pid in family:
+        try:
+            if b"--type=renderer" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def trace_summary(events: list[dict]) -> collections.Counter:
     """Self ms of the renderer main thread's trace events by name (nested events' time taken from their parent)."""
     main = next(
@@ -106,12 +133,13 @@ def _trace(browser, act, expression: str) -> tuple[dict, list[dict]]:
             return painted, events
 
 
-def _print(step: str, page: str, profile: dict, painted: dict) -> None:
+def _print(step: str, page: str, profile: dict, painted: dict, cpu_ms: float) -> None:
     by_script, by_function, span = summarise(profile)
     busy = sum(by_script.values())
     print(
         f"\n== {step} {page}: painted {painted.get('painted', 0):.0f} ms, complete {painted.get('complete') or 0:.0f}"
-        f" ms; profile {span:.0f} ms, main thread not idle {busy:.0f} ms (load {os.getloadavg()[0]:.2f})"
+        f" ms; renderer CPU {cpu_ms:.0f} ms; profile {span:.0f} ms, main thread not idle {busy:.0f} ms "
+        f"(load {os.getloadavg()[0]:.2f})"
     )
     for script, ms in by_script.most_common(TOP):
         print(f"   {ms:7.0f} ms  {script}")
@@ -149,12 +177,14 @@ def main(argv: list[str]) -> None:
                         for event, ms in by_name.most_common(TOP + 6):
                             print(f"   {ms:7.0f} ms  {event}")
                     return
+                cpu = renderer_cpu_s(browser)
                 browser.send("Profiler.start")
                 act()
                 painted = browser.evaluate(expression)
+                cpu = renderer_cpu_s(browser) - cpu
                 profile = browser.send("Profiler.stop")["profile"]
                 if not wanted or page in wanted:
-                    _print(name, page, profile, painted)
+                    _print(name, page, profile, painted, cpu * 1000)
 
             def open_form() -> None:
                 browser.navigate(url + "/")
