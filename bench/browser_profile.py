@@ -7,7 +7,10 @@ Not a suite of `python -m bench`: a diagnostic for the `browser` suite's figures
     MENTALSPACE_BENCH_BROWSER_VAR=/path/to/var python -m bench.browser_profile ADMIN [PAGE ...]
 
 (PAGE limits which steps print; the walk is the bench's, the sign-in included.) "(program)" is the browser's own
-native work outside JavaScript (layout, style, paint set-up, parsing); "(garbage collector)" V8's.
+native work outside JavaScript (layout, style, paint set-up, parsing); "(garbage collector)" V8's. Each step also
+prints the renderer processes' CPU time, the figure to compare on a loaded machine (the profile's and the page's
+durations are wall time, which a busy machine stretches). TRACE=1 sums a DevTools trace by event instead of profiling
+(script, style, layout, paint).
 """
 
 from __future__ import annotations
