@@ -16,6 +16,7 @@ import streamlit as st  # noqa: E402
 
 from dashboards.access import ERA_UPLOAD_PAGE, ERA_UPLOAD_ROLES, PAGE_TITLES, PAGES_BY_ROLE  # noqa: E402
 from dashboards.auth import current_user, idle_watch, sign_in_form, sign_out  # noqa: E402
+from dashboards.components import prefetch  # noqa: E402
 from dashboards.components.ui import NAV_NOTICE_KEY, plain  # noqa: E402
 from dashboards.data.cache import clear_all, clear_if_warehouse_changed  # noqa: E402
 
@@ -144,6 +145,8 @@ def warm_imports() -> int:
 user = current_user()
 if user is None:
     st.navigation(signed_out_navigation(), position="hidden").run()
+    # The browser loads the pages' element code while the server imports the pages' modules.
+    prefetch.elements()
     warm_imports()
 else:
     with st.sidebar:
