@@ -24,7 +24,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from mentalspace_platform.environment import current_environment
+from mentalspace_platform.environment import SKIP_DATA_TESTS_VAR, current_environment
 from mentalspace_platform.warehouse import writer_lock
 from operational_api.errors import PlatformError
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, STEP_TIMEOUT
@@ -213,8 +213,10 @@ def test_an_era_file_during_a_refresh_lands_after_it_while_dashboards_read_old_o
     assert not list(var.glob(".warehouse.duckdb.building*"))
 
 
-def test_a_failed_refresh_leaves_the_previous_warehouse_and_no_copy(practice_copy):
+def test_a_failed_refresh_leaves_the_previous_warehouse_and_no_copy(practice_copy, monkeypatch):
     var, defs = practice_copy
+    # The failure asked for is a data test's: the suite's builds otherwise leave them out (tests/conftest.py).
+    monkeypatch.delenv(SKIP_DATA_TESTS_VAR, raising=False)
     before = _state(var)
     with sqlite3.connect(var / "operational.db") as con:
         appointment, clinician = con.execute(
