@@ -201,48 +201,38 @@ CLAIMS_JOB = dg.define_asset_job(
     description="Claim status (276/277) and date billed of recent visits' claims; tier 2-3, run off-peak.",
 )
 
-advancedmd_visits_15min_schedule = dg.ScheduleDefinition(
-    name="advancedmd_visits_15min_schedule",
-    job=VISITS_JOB,
-    cron_schedule=VISITS_CRON,
-    execution_timezone=MOUNTAIN,
-    default_status=SCHEDULE_STATUS,
-)
-advancedmd_patients_hourly_schedule = dg.ScheduleDefinition(
-    name="advancedmd_patients_hourly_schedule",
-    job=PATIENTS_JOB,
-    cron_schedule=PATIENTS_CRON,
-    execution_timezone=MOUNTAIN,
-    default_status=SCHEDULE_STATUS,
-)
-advancedmd_eligibility_daily_schedule = dg.ScheduleDefinition(
-    name="advancedmd_eligibility_daily_schedule",
-    job=ELIGIBILITY_JOB,
-    cron_schedule=ELIGIBILITY_CRON,
-    execution_timezone=MOUNTAIN,
-    default_status=SCHEDULE_STATUS,
-)
-advancedmd_claims_daily_schedule = dg.ScheduleDefinition(
-    name="advancedmd_claims_daily_schedule",
-    job=CLAIMS_JOB,
-    cron_schedule=CLAIMS_CRON,
-    execution_timezone=MOUNTAIN,
-    default_status=SCHEDULE_STATUS,
-)
-advancedmd_transactions_daily_schedule = dg.ScheduleDefinition(
-    name="advancedmd_transactions_daily_schedule",
-    job=TRANSACTIONS_JOB,
-    cron_schedule=TRANSACTIONS_CRON,
-    execution_timezone=MOUNTAIN,
-    default_status=SCHEDULE_STATUS,
-)
 
-advancedmd_charges_out_daily_schedule = dg.ScheduleDefinition(
-    name="advancedmd_charges_out_daily_schedule",
-    job=CHARGES_OUT_JOB,
-    cron_schedule=CHARGES_OUT_CRON,
-    execution_timezone=MOUNTAIN,
-    default_status=SCHEDULE_STATUS,
+# What dg.define_asset_job returns (its class is not exported by name).
+JOB_KIND = type(ADVANCEDMD_SYNC_JOB)
+
+
+def _in_mountain_time(name: str, job: JOB_KIND, cron: str) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        execution_timezone=MOUNTAIN,
+        default_status=SCHEDULE_STATUS,
+    )
+
+
+advancedmd_visits_15min_schedule = _in_mountain_time(
+    "advancedmd_visits_15min_schedule", VISITS_JOB, VISITS_CRON
+)
+advancedmd_patients_hourly_schedule = _in_mountain_time(
+    "advancedmd_patients_hourly_schedule", PATIENTS_JOB, PATIENTS_CRON
+)
+advancedmd_eligibility_daily_schedule = _in_mountain_time(
+    "advancedmd_eligibility_daily_schedule", ELIGIBILITY_JOB, ELIGIBILITY_CRON
+)
+advancedmd_claims_daily_schedule = _in_mountain_time(
+    "advancedmd_claims_daily_schedule", CLAIMS_JOB, CLAIMS_CRON
+)
+advancedmd_transactions_daily_schedule = _in_mountain_time(
+    "advancedmd_transactions_daily_schedule", TRANSACTIONS_JOB, TRANSACTIONS_CRON
+)
+advancedmd_charges_out_daily_schedule = _in_mountain_time(
+    "advancedmd_charges_out_daily_schedule", CHARGES_OUT_JOB, CHARGES_OUT_CRON
 )
 
 
