@@ -31,7 +31,7 @@ def test_admin_sees_the_outbox_and_a_message(store, mail_server, smtp):
     ]
     assert set(outbox["status"]) == {"sent"} and set(outbox["kind"]) == {"daily_digest"}
     at.radio(key="sent_mail_view").set_value("Plain text").run()
-    assert "Daily digest" in at.code[0].value and "Today's appointments" in at.code[0].value
+    assert "Daily digest" in at.text[0].value and "Today's appointments" in at.text[0].value
     assert {m.value for m in at.metric if m.label == "Sent"} == {"3"}
     assert "sent_mail" not in pages_for("CLINICIAN") and "sent_mail" in pages_for("ADMIN")
 

@@ -113,7 +113,7 @@ def test_sent_mail_lists_a_reminder_by_record_number_and_audits_showing_it(store
     sms_row = outbox[(outbox["kind"] == "reminder_sms") & (outbox["recipient"] == "client #3")]
     at.selectbox(key="sent_mail_message").set_value(int(sms_row["id"].iloc[0])).run()
     assert not at.exception, at.exception
-    assert at.code[0].value.startswith("Hi Philippa, a reminder of your appointment with Cara Clin")
+    assert at.text[0].value.startswith("Hi Philippa, a reminder of your appointment with Cara Clin")
     with session_scope(store) as session:
         views = session.scalars(
             select(AuditEvent.client_ids).where(
