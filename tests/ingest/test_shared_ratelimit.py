@@ -7,9 +7,6 @@ Mountain, peak, running 6x faster than the wall): tier 2 allows 12 calls per min
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -18,7 +15,8 @@ import pytest
 
 from ingest.advancedmd.clock import ScaledClock
 from ingest.advancedmd.simulator import SimulatorConfig, SimulatorDataset, start_simulator
-from tests.conftest import REPO_ROOT, STEP_TIMEOUT
+from tests.conftest import STEP_TIMEOUT
+from tests.servers import start_workers
 
 PEAK_START = datetime(2025, 3, 10, 9, 0, tzinfo=ZoneInfo("America/Denver"))  # Monday, peak
 SPEED = 6.0
@@ -47,17 +45,7 @@ def _run_workers(limiter: str, tmp_path, database_url: str = "") -> tuple[list[f
             "calls": CALLS,
             "visit_date": PEAK_START.date().isoformat(),
         }
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "tests.ingest.limiter_worker", json.dumps(spec)],
-                cwd=REPO_ROOT,
-                env=os.environ.copy(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(PROCESSES)
-        ]
+        procs = start_workers("tests.ingest.limiter_worker", spec, PROCESSES)
         sent: list[float] = []
         errors: list[str] = []
         for proc in procs:

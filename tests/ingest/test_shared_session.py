@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,8 +21,9 @@ from ingest.advancedmd.client import Session
 from ingest.advancedmd.clock import FakeClock, ScaledClock
 from ingest.advancedmd.sessions import FileSessionStore, SessionStore, StoredSession
 from ingest.advancedmd.simulator import SimulatorConfig, SimulatorDataset, SimulatorHandle, start_simulator
-from tests.conftest import REPO_ROOT, STEP_TIMEOUT
+from tests.conftest import STEP_TIMEOUT
 from tests.ingest.conftest import make_client
+from tests.servers import start_workers
 
 PT = ZoneInfo("America/Los_Angeles")
 PROCESSES, CALLS = 4, 3
@@ -52,17 +50,7 @@ def _run_processes(tmp_path: Path, store: str, database_url: str = "") -> tuple[
             "calls": CALLS,
         }
         # Started together: they all find no session at once, and must not all log in.
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "tests.ingest.session_worker", json.dumps(spec)],
-                cwd=REPO_ROOT,
-                env=os.environ.copy(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(PROCESSES)
-        ]
+        procs = start_workers("tests.ingest.session_worker", spec, PROCESSES)
         results = []
         for proc in procs:
             out, err = proc.communicate(timeout=STEP_TIMEOUT)

@@ -19,8 +19,6 @@ import datetime as dt
 import json
 import os
 import random
-import subprocess
-import sys
 import threading
 from collections import Counter
 from zoneinfo import ZoneInfo
@@ -32,7 +30,7 @@ from ingest.advancedmd.ratelimit import is_peak
 from ingest.advancedmd.simulator import FaultConfig, SimulatorConfig, dataset_from_practice, start_simulator
 from ingest.advancedmd.simulator.dataset import SimVisit
 from operational_api.synthetic import Practice
-from tests.conftest import REPO_ROOT, STEP_TIMEOUT
+from tests.conftest import STEP_TIMEOUT
 from tests.orchestration.advancedmd.conftest import (
     WINDOW,
     assert_tables_equal,
@@ -42,6 +40,7 @@ from tests.orchestration.advancedmd.conftest import (
     store_rows,
 )
 from tests.orchestration.advancedmd.peak_worker import ScaledSimulatorResource
+from tests.servers import start_workers
 
 MT = ZoneInfo("America/Denver")
 START = dt.datetime(
@@ -201,17 +200,7 @@ def test_a_peak_day_with_concurrent_runs_under_faults_is_exact(
                 "jobs": [SYNC, CHARGES_OUT],
                 "until": until.isoformat(),
             }
-            procs = [
-                subprocess.Popen(
-                    [sys.executable, "-m", "tests.orchestration.advancedmd.peak_worker", json.dumps(spec)],
-                    cwd=REPO_ROOT,
-                    env=os.environ.copy(),
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-                for _ in range(WORKERS)
-            ]
+            procs = start_workers("tests.orchestration.advancedmd.peak_worker", spec, WORKERS)
             runs = []
             for proc in procs:
                 out, err = proc.communicate(timeout=STEP_TIMEOUT)
