@@ -54,6 +54,15 @@ def run_measured(cmd: list[str], *, env: dict[str, str], cwd: Path) -> Measured:
     return Measured(seconds, done.returncode, done.stdout, done.stderr, peak_mb)
 
 
+def run_step(cmd: list[str], env: dict[str, str], what: str) -> Measured:
+    """`run_measured` from the repository root for a step the bench cannot go on without: its failure raises,
+    naming the step, with the end of its error output."""
+    done = run_measured(cmd, env=env, cwd=_REPO_ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed: {done.stderr.strip()[-800:]}")
+    return done
+
+
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

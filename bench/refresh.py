@@ -23,9 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.foundation import AS_OF, SIZES, practice_env
-from bench.measure import run_measured
+from bench.measure import run_step
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Warehouse refresh after one working day of changes: incremental vs full landing"
 COLUMNS = [
     "size",
@@ -117,10 +116,7 @@ print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds,
 
 
 def _step(code: str, args: list[str], env: dict[str, str], what: str):
-    done = run_measured([sys.executable, "-c", code, *args], env=env, cwd=REPO_ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"{what} failed: {done.stderr.strip()[-800:]}")
-    return done
+    return run_step([sys.executable, "-c", code, *args], env, what)
 
 
 PREBUILT_VAR = "MENTALSPACE_BENCH_REFRESH_VAR"
@@ -143,16 +139,14 @@ def _practice(backend: str, size: str) -> Iterator[tuple[dict[str, str], int]]:
             env.pop(name, None)
         if not days.exists():
             folder.mkdir(parents=True, exist_ok=True)
-            if run_measured(build, env=env, cwd=REPO_ROOT).returncode != 0:
-                raise RuntimeError(f"build of {size} on {backend} failed")
+            run_step(build, env, f"build of {size} on {backend}")
             days.write_text("0")
         first_day = int(days.read_text())
         days.write_text(str(first_day + 2))
         yield env, first_day
         return
     with practice_env(backend) as (_, env):
-        if run_measured(build, env=env, cwd=REPO_ROOT).returncode != 0:
-            raise RuntimeError(f"build of {size} on {backend} failed")
+        run_step(build, env, f"build of {size} on {backend}")
         yield env, 0
 
 

@@ -20,13 +20,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 from bench.foundation import AS_OF, SIZES, practice_env
-from bench.measure import run_measured
+from bench.measure import run_step
 from bench.refresh import REFRESH, WORKING_DAY
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 TITLE = "The 10x practice: generation, full build, incremental refresh and first render"
 COLUMNS = [
     "size",
@@ -56,9 +54,7 @@ print(json.dumps({r["page"]: r["first p50 ms"] for r in rows}))
 
 
 def _step(cmd: list[str], env: dict[str, str], what: str):
-    done = run_measured(cmd, env=env, cwd=REPO_ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"{what} failed: {done.stderr.strip()[-800:]}")
+    done = run_step(cmd, env, what)
     print(f"  {what}: {done.seconds:.1f} s, peak {done.peak_mb:.0f} MB", flush=True)
     return done
 
