@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
 from mentalspace_platform.catalog import generate_catalog
-from mentalspace_platform.environment import current_environment
+from mentalspace_platform.environment import SKIP_DATA_TESTS_VAR, current_environment
 from mentalspace_platform.measure_window import plan_measures_build, record_measures_built
 from mentalspace_platform.view_reuse import KEPT, record_views_built, views_are_current, views_context
 from operational_api.errors import PlatformError
@@ -87,11 +87,7 @@ def _build(
     config: DbtBuildConfig,
     measures: MeasuresBuild | None = None,
 ):
-    # Unit tests check formulas against fixed fixtures, not data: they run in the test suite
-    # (tests/dbt/test_measures_demo.py, both warehouses), not on every refresh of the warehouse. Data tests cost
-    # about as much as the models they test; the 15-minute refresh leaves them to the nightly run (their asset
-    # checks then show as not run in that refresh).
-    excluded = ["unit_test"] if config.data_tests else ["unit_test", "test"]
+    excluded = excluded_resource_types(config.data_tests)
     measures = measures or MeasuresBuild([], {})
     # dbt finds the copy through the environment `writing()` sets (MENTALSPACE_DUCKDB_PATH). Outside a refresh
     # (this step alone, from the UI, or a backfill) the copy is swapped in after dbt's events have streamed: a
@@ -124,6 +120,19 @@ def _build(
         yield from kept.rest()
         if whole_step and not keep_views:
             record_views_built(wh, step, views)
+
+
+def excluded_resource_types(data_tests: bool) -> list[str]:
+    """What a `dbt build` of the warehouse leaves out.
+
+    Unit tests check formulas against fixed fixtures, not data: they run in the test suite
+    (tests/dbt/test_measures_demo.py, both warehouses), not on every refresh of the warehouse. Data tests cost about
+    as much as the models they test; the 15-minute refresh leaves them to the nightly run (`data_tests` false: their
+    asset checks then show as not run in that refresh), and so does every build under the test suite
+    (SKIP_DATA_TESTS_VAR), which runs them once per kind of warehouse instead."""
+    if data_tests and os.environ.get(SKIP_DATA_TESTS_VAR) != "1":
+        return ["unit_test"]
+    return ["unit_test", "test"]
 
 
 class _KeptViews:
