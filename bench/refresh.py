@@ -3,8 +3,8 @@ nightly run, `mentalspace build`).
 
 Per size and backend: `mentalspace build --fresh` into an empty var/ folder (or PostgreSQL database), then twice
 a working day of changes applied to the store through SQL, stamped as the services stamp them (per clinician six
-appointments change status with their history rows, six notes and six charges change, three appointments are
-booked), each followed by one `warehouse_refresh_job` in a process of its own: first as the 15-minute schedule runs it
+appointments change status with their history rows, six notes and six charges of the latest sessions change, three
+appointments are booked), each followed by one `warehouse_refresh_job` in a process of its own: first as the 15-minute schedule runs it
 (REALTIME_REFRESH), then in full. The figures are the job's own seconds and CPU seconds (Dagster definitions already loaded) and the whole
 process's wall seconds and peak memory; the landing's rows upserted and deleted come from its metadata.
 
@@ -74,8 +74,16 @@ with engine.begin() as conn:
         next_history += 1
         conn.execute(insert(history).values(id=next_history, appointment_id=appointment_id, status=status,
                                             changed_at=stamp))
-    for table in (notes, charges):
-        ids = conn.scalars(select(table.c.id).order_by(table.c.id.desc()).offset(day * per_day).limit(per_day))
+    # The day's notes and charges are those of the latest sessions before it: a day's work is, and ids do not follow
+    # dates (the generator writes a clinician's whole history at a time).
+    recent = {
+        notes: select(notes.c.id).join(appointments, appointments.c.id == notes.c.appointment_id)
+        .where(appointments.c.start_at < stamp).order_by(appointments.c.start_at.desc(), notes.c.id),
+        charges: select(charges.c.id).where(charges.c.service_date <= stamp.date())
+        .order_by(charges.c.service_date.desc(), charges.c.id),
+    }
+    for table, latest in recent.items():
+        ids = conn.scalars(latest.limit(per_day))
         conn.execute(update(table).where(table.c.id.in_(list(ids))).values(updated_at=stamp))
     next_id = conn.scalar(select(func.max(appointments.c.id)))
     models = conn.execute(select(appointments).where(appointments.c.status == "COMPLETED")

@@ -22,8 +22,8 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 DBT_TARGETS = {"dev": "duckdb", "ci": "duckdb", "prod": "postgres"}
 # Set to 1 by the test suite only (tests/conftest.py): Dagster's `dbt build`s leave dbt's data tests out
-# (orchestration/defs/dbt/project.py). They cost ~67 thread-seconds a build, and the suite builds dozens of
-# warehouses for assertions of its own; it runs them once per kind of warehouse instead
+# (orchestration/defs/dbt/assets.py, excluded_resource_types). They cost ~67 thread-seconds a build, and the suite
+# builds dozens of warehouses for assertions of its own; it runs them once per kind of warehouse instead
 # (tests/dbt/test_measures_demo.py), and on the hand-built edge cases of tests/dbt/test_compliance_alerts.py.
 # Production never sets it: a refresh's data tests are its asset checks.
 SKIP_DATA_TESTS_VAR = "MENTALSPACE_TEST_SKIP_DBT_DATA_TESTS"

@@ -71,6 +71,18 @@ verification_coverage as (
     from verification_timeline
 ),
 
+-- A join, not an EXISTS in the select list: PostgreSQL runs such a subquery once per appointment (a scan of every
+-- policy each: hours on the 1,000-clinician practice), DuckDB decorrelates it.
+verification_policies_in_effect as (
+    select distinct appointments.appointment_id
+    from {{ appointments_cte }} as appointments
+    inner join verification_policies
+        on appointments.client_id = verification_policies.client_id
+        and verification_policies.effective_date <= appointments.appointment_date
+        and (verification_policies.termination_date is null
+            or verification_policies.termination_date >= appointments.appointment_date)
+),
+
 appointments_insurance_verified as (
     select
         appointments.appointment_id,
@@ -78,14 +90,7 @@ appointments_insurance_verified as (
         appointments.clinician_id,
         appointments.appointment_date,
         coalesce(verification_clients.is_self_pay, false) as is_self_pay,
-        exists (
-            select 1
-            from verification_policies
-            where verification_policies.client_id = appointments.client_id
-                and verification_policies.effective_date <= appointments.appointment_date
-                and (verification_policies.termination_date is null
-                    or verification_policies.termination_date >= appointments.appointment_date)
-        ) as has_policy_in_effect,
+        verification_policies_in_effect.appointment_id is not null as has_policy_in_effect,
         coalesce(verification_coverage.latest_valid_until >= appointments.start_at, false) as has_valid_verification,
         coalesce(verification_clients.is_self_pay, false)
             or coalesce(verification_coverage.latest_valid_until >= appointments.start_at, false)
@@ -94,5 +99,7 @@ appointments_insurance_verified as (
     left join verification_clients on appointments.client_id = verification_clients.client_id
     left join verification_coverage
         on appointments.appointment_id = verification_coverage.appointment_id
+    left join verification_policies_in_effect
+        on appointments.appointment_id = verification_policies_in_effect.appointment_id
 )
 {% endmacro %}

@@ -2,9 +2,12 @@
     A backfill of the measures recomputes only the periods starting in a window and merges them into the metric
     tables (models/marts/metrics, incremental strategy `period_window`); everything else is a full rebuild.
 
-    The window is the vars period_start and period_end (inclusive ISO dates); Dagster passes a range of month
-    partitions (orchestration/defs/dbt/assets.py), or, in a run without one, the periods its landed changes touch
-    (mentalspace_platform/measure_window.py: the lookahead rule lives there), or --full-refresh. Only the periods are
+    The window is the environment variables MENTALSPACE_PERIOD_START and MENTALSPACE_PERIOD_END (inclusive ISO
+    dates); Dagster passes a range of month partitions (orchestration/defs/dbt/partitions.py), or, in a run without
+    one, the periods its landed changes touch (mentalspace_platform/measure_window.py: the lookahead rule lives
+    there), or --full-refresh. Not dbt vars: dbt re-parses the whole project whenever --vars differ from the last
+    parse's (about 3 s of every refresh, each with its own window), and the variables are read only when a model
+    runs (`execute`), so the parse never records them and they never invalidate it. Only the periods are
     windowed, never the inputs: a period's figure still sees all the history it reads (lookbacks, the previous
     period, the six months of a deviation benchmark), so a window's rows equal a full rebuild's.
 
@@ -14,19 +17,21 @@
                                      measures recomputed whole (meta recompute_every_period)
 -#}
 {% macro metric_window() -%}
-    {%- set first, last = var('period_start', none), var('period_end', none) -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set first = env_var('MENTALSPACE_PERIOD_START', '') or none -%}
+    {%- set last = env_var('MENTALSPACE_PERIOD_END', '') or none -%}
     {%- if first is none and last is none -%}{{ return(none) }}{%- endif -%}
     {%- if first is none or last is none -%}
-        {{ exceptions.raise_compiler_error("set both vars period_start and period_end (inclusive dates), or neither") }}
+        {{ exceptions.raise_compiler_error("set both MENTALSPACE_PERIOD_START and MENTALSPACE_PERIOD_END (inclusive dates), or neither") }}
     {%- endif -%}
     {%- set window = [first | string, last | string] -%}
     {%- if window[0] > window[1] -%}
-        {{ exceptions.raise_compiler_error("period_start " ~ first ~ " is after period_end " ~ last) }}
+        {{ exceptions.raise_compiler_error("MENTALSPACE_PERIOD_START " ~ first ~ " is after MENTALSPACE_PERIOD_END " ~ last) }}
     {%- endif -%}
-    {#- A first build (no table yet) or --full-refresh builds every period whatever the vars say; so does a measure
+    {#- A first build (no table yet) or --full-refresh builds every period whatever the window says; so does a measure
         whose periods read arbitrarily later data (meta recompute_every_period: no window could cover its changes,
         mentalspace_platform/measure_window.py). -#}
-    {#- meta_get, not config.get('meta'): a parse (dbt re-parses when --vars change) gets "" from config.get.
+    {#- meta_get, not config.get('meta'): a parse gets "" from config.get.
         `is defined`: sqlfluff's stand-in for config has no meta_get. -#}
     {%- if config.meta_get is defined and config.meta_get('recompute_every_period', false) -%}
         {{ return(none) }}

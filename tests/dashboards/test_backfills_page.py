@@ -160,7 +160,7 @@ def test_an_administrator_backfills_a_week_of_the_measures_and_the_run_completes
     at.button(key="bf_refresh").click().run()
     assert "COMPLETED_SUCCESS" in set(at.dataframe[0].value["status"])
     # The run's dbt build was swapped into the live warehouse, November's measures in it. At least one: this
-    # deployment's daemon also runs the 15-minute refresh (three dbt builds) when a quarter hour passes meanwhile.
+    # deployment's daemon also runs the 15-minute refresh (two dbt builds) when a quarter hour passes meanwhile.
     assert _warehouse(admin_demo, builds)[0] >= before + 1
     assert (
         _warehouse(

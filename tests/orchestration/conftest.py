@@ -21,7 +21,7 @@ AS_OF = SMALL_PRACTICE[SMALL_PRACTICE.index("--as-of") + 1]
 def practice_copy(tmp_path_factory, built_practice) -> Iterator[tuple[Path, dg.Definitions]]:
     """(var/, definitions) of the module's own copy of the run's small built practice (SMALL_PRACTICE): its tests
     change it. Runs keep the build's "today" (AS_OF), so old and new warehouses differ only by what a test
-    changes; the definitions are reloaded for this copy's environment."""
+    changes; the definitions are imported afresh for this copy's environment."""
     var = copy_practice(built_practice, tmp_path_factory.mktemp("practice_copy") / "var")
     parse_on_first_load(var)  # its tests run dbt many times
     with pytest.MonkeyPatch.context() as mp:
@@ -31,7 +31,10 @@ def practice_copy(tmp_path_factory, built_practice) -> Iterator[tuple[Path, dg.D
         mp.setenv("MENTALSPACE_AS_OF_DATE", AS_OF)
         for name, value in current_environment().dbt_env().items():
             mp.setenv(name, value)
-        yield var, importlib.reload(importlib.import_module("orchestration.definitions")).defs
+        # Every orchestration module afresh: a reload of the definitions alone kept the dbt project (its target)
+        # of whichever test of this worker imported it first, a PostgreSQL one included.
+        with fresh_definitions() as defs:
+            yield var, defs
 
 
 @contextmanager

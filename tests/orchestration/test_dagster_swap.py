@@ -9,7 +9,6 @@ One small practice for the module (a build is the slow part); each test states t
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sqlite3
@@ -28,7 +27,7 @@ from mentalspace_platform.environment import SKIP_DATA_TESTS_VAR, current_enviro
 from mentalspace_platform.warehouse import writer_lock
 from operational_api.errors import PlatformError
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, STEP_TIMEOUT
-from tests.orchestration.conftest import AS_OF
+from tests.orchestration.conftest import AS_OF, fresh_definitions
 
 # The dashboards' own reader in its own process (as the Streamlit server), every 50 ms. One sample reads, in
 # one query, a figure from each layer a run writes: the dbt builds recorded, no-shows landed from the store,
@@ -51,9 +50,9 @@ while True:
         break
     time.sleep(0.05)
 """
-# reference.warehouse_builds has a row per dbt invocation: a refresh runs three (the models the measures read, the
-# measures, the alerts reading them; orchestration/defs/dbt/assets.py).
-DBT_BUILDS_PER_REFRESH = 3
+# reference.warehouse_builds has a row per dbt invocation: a refresh runs two (the models the measures read, then
+# the measures with the alerts reading them; orchestration/defs/dbt/assets.py).
+DBT_BUILDS_PER_REFRESH = 2
 STATE_SQL = (
     "select (select count(*) from reference.warehouse_builds), "
     "(select count(*) from raw_operational.appointments where status = 'NO_SHOW'), "
@@ -293,8 +292,8 @@ def test_a_failed_swap_fails_the_refresh_run_and_leaves_the_previous_warehouse(p
         assert _state(var) == before  # readers see the previous warehouse
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
-    assert failure.step_key == "warehouse__published"
     message = failure.step_failure_data.error.message
+    assert failure.step_key == "warehouse__published", message
     assert "could not replace" in message and "warehouse.duckdb" in message, message
     assert "the previous warehouse is still the one in use" in message
     assert not list(var.glob(".warehouse.duckdb.building*"))
@@ -375,13 +374,13 @@ def test_on_postgresql_the_era_run_lands_in_place_with_no_file_made(var_dir, pg_
 
     monkeypatch.setenv("DBT_TARGET", "prod")
     monkeypatch.setenv("MENTALSPACE_WAREHOUSE_URL", pg_database)
-    defs = importlib.reload(importlib.import_module("orchestration.definitions")).defs
     instance = dg.DagsterInstance.ephemeral()
     submit(fixture_path("unbalanced_payment.835").read_bytes(), "unbalanced_payment.835")
-    request = _sensor_request(defs, instance)
-    defs.resolve_job_def("era_file_job").execute_in_process(
-        instance=instance, partition_key=request.partition_key, raise_on_error=False
-    )
+    with fresh_definitions() as defs:
+        request = _sensor_request(defs, instance)
+        defs.resolve_job_def("era_file_job").execute_in_process(
+            instance=instance, partition_key=request.partition_key, raise_on_error=False
+        )
     landed = Warehouse(current_environment()).query("select count(*) as n from raw_era.remittances").item()
     assert landed == 1
     assert not [p.name for p in var_dir.iterdir() if "warehouse" in p.name]

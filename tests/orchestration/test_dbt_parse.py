@@ -19,7 +19,6 @@ from orchestration.defs.dbt.project import (
     INVOCATION_FOLDER_HOURS,
     DbtCli,
     _remove_old_invocation_folders,
-    command_args,
     dbt_project,
 )
 
@@ -66,14 +65,16 @@ def test_dagster_runs_dbt_without_artifacts_nobody_reads():
     assert explicit.global_config_flags == []
 
 
-def test_only_the_test_suite_builds_without_dbt_data_tests(monkeypatch):
-    # Production's refreshes keep them (their asset checks); the suite runs them in tests/dbt/test_measures_demo.py.
-    build = ["build", "--exclude-resource-type", "unit_test"]
+def test_only_the_15_minute_refresh_and_the_test_suite_build_without_dbt_data_tests(monkeypatch):
+    # Production's other builds keep them (their asset checks); the suite runs them in
+    # tests/dbt/test_measures_demo.py.
+    from orchestration.defs.dbt.assets import excluded_resource_types
+
     monkeypatch.delenv(SKIP_DATA_TESTS_VAR, raising=False)
-    assert command_args(build) == build
+    assert excluded_resource_types(data_tests=True) == ["unit_test"]
+    assert excluded_resource_types(data_tests=False) == ["unit_test", "test"]
     monkeypatch.setenv(SKIP_DATA_TESTS_VAR, "1")
-    assert command_args(build) == [*build, "--exclude-resource-type", "test"]
-    assert command_args(["docs", "generate"]) == ["docs", "generate"]
+    assert excluded_resource_types(data_tests=True) == ["unit_test", "test"]
 
 
 def test_dbt_commands_remove_the_target_folders_dagster_left_a_day_ago(tmp_path):

@@ -6,7 +6,6 @@ embedded warehouse and swap it in, as every Dagster run does (tests/orchestratio
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from pathlib import Path
 
@@ -118,13 +117,12 @@ def test_the_cli_backfills_the_months_covering_its_dates(var_dir, capsys):
     ]
 
 
-def test_a_range_of_months_is_one_window_of_dbt_vars_and_no_range_a_full_rebuild(var_dir):
-    from orchestration.defs.dbt.partitions import METRIC_MONTHS, metric_window_args
+def test_a_range_of_months_is_one_window_of_periods_and_no_range_a_full_rebuild(var_dir):
+    from orchestration.defs.dbt.partitions import METRIC_MONTHS, MeasuresBuild, metric_window_build
 
     first, last = (METRIC_MONTHS.time_window_for_partition_key(key) for key in RANGE)
     window = dg.TimeWindow(first.start, last.end)  # what a run of the range sees
-    assert metric_window_args(window) == [
-        "--vars",
-        json.dumps({"period_start": "2026-11-01", "period_end": "2026-12-31"}),
-    ]
-    assert metric_window_args(None) == ["--full-refresh"]
+    assert metric_window_build(window) == MeasuresBuild(
+        [], {"MENTALSPACE_PERIOD_START": "2026-11-01", "MENTALSPACE_PERIOD_END": "2026-12-31"}
+    )
+    assert metric_window_build(None) == MeasuresBuild(["--full-refresh"], {})

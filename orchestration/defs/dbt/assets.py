@@ -1,16 +1,26 @@
 """dbt models, seeds and tests as Dagster assets and checks (a `dbt build` per multi-asset, events streamed)."""
 
+import contextlib
+import os
+from collections.abc import Iterator
+
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
 from mentalspace_platform.catalog import generate_catalog
-from mentalspace_platform.environment import current_environment
+from mentalspace_platform.environment import SKIP_DATA_TESTS_VAR, current_environment
 from mentalspace_platform.measure_window import plan_measures_build, record_measures_built
+from mentalspace_platform.view_reuse import KEPT, record_views_built, views_are_current, views_context
 from operational_api.errors import PlatformError
 from operational_api.settings import practice_timezone
 from orchestration.defs.advancedmd.keys import LANDING_TABLES as ADVANCEDMD_LANDING_TABLES
 from orchestration.defs.alerts.assets import store_compliance_alerts
-from orchestration.defs.dbt.partitions import METRIC_MONTHS, measures_window_args, metric_window_args
+from orchestration.defs.dbt.partitions import (
+    METRIC_MONTHS,
+    MeasuresBuild,
+    measures_window_build,
+    metric_window_build,
+)
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DbtCli, dbt_project
 from orchestration.defs.dbt.run_config import REALTIME_REFRESH, DbtBuildConfig, MeasuresBuildConfig
 from orchestration.defs.era.assets import era_landing_tables
@@ -23,13 +33,31 @@ PRACTICE_TZ = practice_timezone()
 PROJECT = dbt_project()
 
 
-# The measures and the views stacking them (partitioned by month, orchestration/defs/dbt/partitions.py), and what
-# reads them (the compliance alerts): three dbt builds in a refresh, in this order, since a multi-asset's assets
-# cannot sit both upstream and downstream of another's.
+# Two dbt builds in a refresh, in this order, since a multi-asset's assets cannot sit both upstream and downstream
+# of another's: every model the measures read, then the measures and the views stacking them (partitioned by
+# month, orchestration/defs/dbt/partitions.py) with what reads them (the compliance alerts' thresholds and
+# escalations). The alerts share the measures' build, and so their partitions, rather than a third build after
+# them: each `dbt build` costs about 2.5 s of start-up, a sixth of the 15-minute refresh's budget (issue 17).
 METRIC_PATHS = ("models/marts/metrics/", "models/intermediate/metrics/")
 METRIC_MODELS = " ".join(f"path:{p.rstrip('/')}" for p in METRIC_PATHS)
 AFTER_METRICS = "fct_practice_metrics+"
 METRICS_GROUP = "metrics"
+
+
+def _measures_build_nodes(manifest) -> set[str]:
+    """The models of the measures' build: those under METRIC_PATHS and every model reading them."""
+    nodes = {
+        unique_id
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["original_file_path"].startswith(METRIC_PATHS)
+    }
+    unread = list(nodes)
+    while unread:
+        for child in manifest["child_map"].get(unread.pop(), ()):
+            if child.startswith("model.") and child not in nodes:
+                nodes.add(child)
+                unread.append(child)
+    return nodes
 
 
 class _MetricsTranslator(DagsterDbtTranslator):
@@ -38,16 +66,14 @@ class _MetricsTranslator(DagsterDbtTranslator):
         return METRICS_GROUP
 
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
-        # The measures' edges among themselves (mtr_* -> int_practice_metrics_unioned -> fct_practice_metrics)
-        # are left out of the asset graph: Dagster fails a run without partitions (the refresh) of a partitioned
-        # asset whose partitioned parent was ever materialized (it maps the parent's partitions through the run's
-        # partition range, which such a run has not). dbt still orders them, being one `dbt build`.
+        # The edges among the build's own models (mtr_* -> int_practice_metrics_unioned -> fct_practice_metrics
+        # -> the alerts') are left out of the asset graph: Dagster fails a run without partitions (the refresh) of
+        # a partitioned asset whose partitioned parent was ever materialized (it maps the parent's partitions
+        # through the run's partition range, which such a run has not). dbt still orders them, being one build.
         spec = super().get_asset_spec(manifest, unique_id, project)
         if not hasattr(self, "_metric_keys"):
             self._metric_keys = {
-                self.get_asset_key(node)
-                for node in manifest["nodes"].values()
-                if node["resource_type"] == "model" and node["original_file_path"].startswith(METRIC_PATHS)
+                self.get_asset_key(manifest["nodes"][node]) for node in _measures_build_nodes(manifest)
             }
         if spec.key not in self._metric_keys:
             return spec
@@ -58,22 +84,107 @@ def _build(
     context: dg.AssetExecutionContext,
     dbt: DbtCli,
     warehouse: WarehouseResource,
-    extra: list[str],
     config: DbtBuildConfig,
+    measures: MeasuresBuild | None = None,
 ):
-    # Unit tests check formulas against fixed fixtures, not data: they run in the test suite
-    # (tests/dbt/test_measures_demo.py, both warehouses), not on every refresh of the warehouse. Data tests cost
-    # about as much as the models they test; the 15-minute refresh leaves them to the nightly run (their asset
-    # checks then show as not run in that refresh).
-    excluded = ["unit_test"] if config.data_tests else ["unit_test", "test"]
+    excluded = excluded_resource_types(config.data_tests)
+    measures = measures or MeasuresBuild([], {})
     # dbt finds the copy through the environment `writing()` sets (MENTALSPACE_DUCKDB_PATH). Outside a refresh
     # (this step alone, from the UI, or a backfill) the copy is swapped in after dbt's events have streamed: a
     # failed swap then fails the step after its models were reported built, in a copy that is discarded.
-    with warehouse.writing():
-        yield from dbt.cli(
-            ["build", *(arg for kind in excluded for arg in ("--exclude-resource-type", kind)), *extra],
+    with warehouse.writing() as wh, _environment(measures.env):
+        step = context.op_def.name
+        views = views_context(wh, current_environment())
+        # A run of some of the step's models makes only some of its views: it records nothing.
+        whole_step = context.selected_asset_keys == context.assets_def.keys
+        keep_views = config.reuse_views and views_are_current(wh, step, views)
+        if keep_views:
+            context.log.info(
+                "keeping the views and seeds of the last build: nothing they are made from changed"
+            )
+        kept = _KeptViews(context, keep_views)
+        yield from kept.ready()
+        for event in dbt.cli(
+            [
+                "build",
+                *(arg for kind in excluded for arg in ("--exclude-resource-type", kind)),
+                *(KEPT if keep_views else ()),
+                *measures.args,
+            ],
             context=context,
-        ).stream()
+        ).stream():
+            yield event
+            if isinstance(event, dg.Output):
+                kept.built(context.assets_def.keys_by_output_name[event.output_name])
+                yield from kept.ready()
+        yield from kept.rest()
+        if whole_step and not keep_views:
+            record_views_built(wh, step, views)
+
+
+def excluded_resource_types(data_tests: bool) -> list[str]:
+    """What a `dbt build` of the warehouse leaves out.
+
+    Unit tests check formulas against fixed fixtures, not data: they run in the test suite
+    (tests/dbt/test_measures_demo.py, both warehouses), not on every refresh of the warehouse. Data tests cost about
+    as much as the models they test; the 15-minute refresh leaves them to the nightly run (`data_tests` false: their
+    asset checks then show as not run in that refresh), and so does every build under the test suite
+    (SKIP_DATA_TESTS_VAR), which runs them once per kind of warehouse instead."""
+    if data_tests and os.environ.get(SKIP_DATA_TESTS_VAR) != "1":
+        return ["unit_test"]
+    return ["unit_test", "test"]
+
+
+class _KeptViews:
+    """The views and seeds a build kept, reported as current: without an event Dagster would skip every step after
+    this one (the measures, the alerts, the publishing) as if they had failed to build. Dagster wants a step's
+    assets in the order of their dependencies, so each goes out once every model it reads has."""
+
+    def __init__(self, context: dg.AssetExecutionContext, keep: bool) -> None:
+        selected = context.selected_asset_keys
+        self.waiting = {
+            spec.key: {dep.asset_key for dep in spec.deps if dep.asset_key in selected}
+            for spec in context.assets_def.specs
+            if keep
+            and spec.key in selected
+            and spec.metadata.get("dagster-dbt/materialization_type") in ("view", "seed")
+        }
+        self.done: set[dg.AssetKey] = set()
+
+    def built(self, key: dg.AssetKey) -> None:
+        self.done.add(key)
+
+    def ready(self) -> Iterator[dg.MaterializeResult]:
+        while ready := [key for key, reads in self.waiting.items() if reads <= self.done]:
+            for key in ready:
+                yield self._kept(key)
+
+    def rest(self) -> Iterator[dg.MaterializeResult]:
+        for key in list(self.waiting):
+            yield self._kept(key)
+
+    def _kept(self, key: dg.AssetKey) -> dg.MaterializeResult:
+        del self.waiting[key]
+        self.done.add(key)
+        return dg.MaterializeResult(
+            asset_key=key, metadata={"kept": "made by an earlier build: nothing it is made from changed"}
+        )
+
+
+@contextlib.contextmanager
+def _environment(variables: dict[str, str]):
+    """`variables` set for the dbt process the step starts (dagster-dbt passes it this process's environment), and
+    the previous values back afterwards."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dbt_assets(
@@ -86,13 +197,13 @@ def warehouse_models(
     context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource, config: DbtBuildConfig
 ):
     """Every staging, intermediate and mart model and seed the measures read; dbt tests arrive as asset checks."""
-    yield from _build(context, dbt, warehouse, [], config)
+    yield from _build(context, dbt, warehouse, config)
 
 
 @dbt_assets(
     manifest=PROJECT.manifest_path,
     project=PROJECT,
-    select=METRIC_MODELS,
+    select=f"{METRIC_MODELS} {AFTER_METRICS}",
     name="warehouse_metrics",
     partitions_def=METRIC_MONTHS,
     # A range of months is one `dbt build` (one window), not a run per month.
@@ -104,9 +215,9 @@ def warehouse_metrics(
 ):
     """The measures (mtr_* and fct_practice_metrics): a range of months recomputes the periods starting in it;
     a run without partitions the periods its changes touch (mentalspace_platform/measure_window.py), every
-    period after a full landing."""
+    period after a full landing. The compliance alerts reading them are rebuilt whole by either."""
     if context.has_partition_key or context.has_partition_key_range:
-        yield from _build(context, dbt, warehouse, metric_window_args(context.partition_time_window), config)
+        yield from _build(context, dbt, warehouse, config, metric_window_build(context.partition_time_window))
         return
     with warehouse.writing() as wh:
         plan = plan_measures_build(wh, current_environment(), every_period=config.every_period)
@@ -114,23 +225,9 @@ def warehouse_metrics(
             f"measures: recomputing {'every period' if plan.window is None else 'periods from ' + str(plan.window[0])}"
             f" ({plan.reason})"
         )
-        yield from _build(context, dbt, warehouse, measures_window_args(plan.window), config)
+        yield from _build(context, dbt, warehouse, config, measures_window_build(plan.window))
         # Only once dbt succeeded: a failed build leaves the marks for the next one.
         record_measures_built(wh, plan)
-
-
-@dbt_assets(
-    manifest=PROJECT.manifest_path,
-    project=PROJECT,
-    select=AFTER_METRICS,
-    exclude=METRIC_MODELS,
-    name="warehouse_alert_models",
-)
-def warehouse_alert_models(
-    context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource, config: DbtBuildConfig
-):
-    """The compliance alerts, which read the measures (thresholds, escalations)."""
-    yield from _build(context, dbt, warehouse, [], config)
 
 
 CATALOG_KEY = dg.AssetKey(["warehouse", "catalog"])
@@ -140,7 +237,7 @@ CATALOG_KEY = dg.AssetKey(["warehouse", "catalog"])
     key=CATALOG_KEY,
     # After every dbt build of the refresh, before the swap: dbt reads the run's copy of an embedded warehouse,
     # never the live file the dashboards hold open.
-    deps=[*warehouse_models.keys, *warehouse_metrics.keys, *warehouse_alert_models.keys],
+    deps=[*warehouse_models.keys, *warehouse_metrics.keys],
     group_name="warehouse",
 )
 def warehouse_catalog(
@@ -197,9 +294,7 @@ def warehouse_published(
 WAREHOUSE_JOB = dg.define_asset_job(
     "warehouse_refresh_job",
     selection=dg.AssetSelection.groups("operational", "era_setup", "advancedmd_setup", "alerts")
-    | dg.AssetSelection.assets(
-        warehouse_models, warehouse_metrics, warehouse_alert_models, warehouse_catalog, warehouse_published
-    ),
+    | dg.AssetSelection.assets(warehouse_models, warehouse_metrics, warehouse_catalog, warehouse_published),
     executor_def=dg.in_process_executor,
     tags={**WAREHOUSE_REFRESH_TAGS},
 )
@@ -255,7 +350,6 @@ defs = dg.Definitions(
     assets=[
         warehouse_models,
         warehouse_metrics,
-        warehouse_alert_models,
         warehouse_catalog,
         warehouse_published,
     ],

@@ -3,15 +3,15 @@ recomputes only the months covering it.
 
 A partition is a window of periods, by period start: the month's days, the weeks starting in it and the month
 itself (a week that starts on the 29th belongs to that month). A range of partitions is one `dbt build` with the
-vars period_start and period_end (dbt_project/macros/metric_window.sql); a run without partitions (the refresh
+window in MENTALSPACE_PERIOD_START and MENTALSPACE_PERIOD_END (dbt_project/macros/metric_window.sql); a run without partitions (the refresh
 job, `mentalspace build`) recomputes the periods its changes touch (mentalspace_platform/measure_window.py), every
 period, with `--full-refresh`, after a full landing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import json
 
 import dagster as dg
 
@@ -28,17 +28,30 @@ METRIC_MONTHS = dg.MonthlyPartitionsDefinition(
 )
 
 
-def measures_window_args(window: tuple[dt.date, dt.date] | None) -> list[str]:
-    """The `dbt build` arguments recomputing the periods starting in [first, last] (dates), or every period."""
+# The window of periods a `dbt build` of the measures recomputes (dbt_project/macros/metric_window.sql).
+PERIOD_START_VAR = "MENTALSPACE_PERIOD_START"
+PERIOD_END_VAR = "MENTALSPACE_PERIOD_END"
+
+
+@dataclasses.dataclass(frozen=True)
+class MeasuresBuild:
+    """How a `dbt build` of the measures is told its window: command-line arguments and environment variables."""
+
+    args: list[str]
+    env: dict[str, str]
+
+
+def measures_window_build(window: tuple[dt.date, dt.date] | None) -> MeasuresBuild:
+    """The build recomputing the periods starting in [first, last] (dates), or every period."""
     if window is None:
-        return ["--full-refresh"]
+        return MeasuresBuild(["--full-refresh"], {})
     first, last = window
-    return ["--vars", json.dumps({"period_start": first.isoformat(), "period_end": last.isoformat()})]
+    return MeasuresBuild([], {PERIOD_START_VAR: first.isoformat(), PERIOD_END_VAR: last.isoformat()})
 
 
-def metric_window_args(window: dg.TimeWindow | None) -> list[str]:
-    """The `dbt build` arguments of one run of the measures: a window of periods, or a full rebuild."""
+def metric_window_build(window: dg.TimeWindow | None) -> MeasuresBuild:
+    """The build of one run of the measures: a window of periods, or a full rebuild."""
     if window is None:
-        return measures_window_args(None)
+        return measures_window_build(None)
     # The window ends at the next month's midnight in the practice's zone: its last period starts the day before.
-    return measures_window_args((window.start.date(), (window.end - dt.timedelta(days=1)).date()))
+    return measures_window_build((window.start.date(), (window.end - dt.timedelta(days=1)).date()))

@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version as installed_version
@@ -19,7 +19,6 @@ from mentalspace_platform.catalog import PARTIAL_PARSE_FILE, private_target_path
 from mentalspace_platform.environment import (
     DBT_EXECUTABLE,
     DBT_PROJECT_DIR,
-    SKIP_DATA_TESTS_VAR,
     Environment,
     current_environment,
 )
@@ -57,7 +56,7 @@ class DbtCli(DbtCliResource):
 
     def cli(self, args, **kwargs):
         _remove_old_invocation_folders(current_environment().dbt_target_path)
-        return super().cli(command_args(args), **kwargs)
+        return super().cli(args, **kwargs)
 
     @cached_property
     def _cli_version(self) -> Version:
@@ -65,14 +64,6 @@ class DbtCli(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args):
         return None
-
-
-def command_args(args: Sequence[str]) -> list[str]:
-    """The dbt command line a `DbtCli` runs for `args`: the same, but a `dbt build` under the test suite
-    (SKIP_DATA_TESTS_VAR) leaves dbt's data tests out."""
-    if os.environ.get(SKIP_DATA_TESTS_VAR) == "1" and list(args[:1]) == ["build"]:
-        return [*args, "--exclude-resource-type", "test"]
-    return list(args)
 
 
 def _remove_old_invocation_folders(target_path: Path) -> None:
