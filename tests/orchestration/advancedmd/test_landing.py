@@ -241,9 +241,10 @@ def test_incremental_run_lands_new_changed_and_deleted_records(amd: AmdWorld):
     assert links[new.patient_id] == (None, "UNMATCHED")
     assert links[walk_in.patient_id][1] == "DELETED"
     assert links[changed_patient.patient_id] == (int(changed_patient.external_client_id), "LINKED")
-    # The sync's store writes (a new link, one marked deleted) land by key as a full landing would.
+    # The sync's store writes (a new link, one marked deleted, the changed patient's synced again) land by key as a
+    # full landing would.
     landed = _land_incrementally_as_full()
-    assert (landed["advancedmd_patients"].mode, landed["advancedmd_patients"].upserted) == ("incremental", 2)
+    assert (landed["advancedmd_patients"].mode, landed["advancedmd_patients"].upserted) == ("incremental", 3)
     metadata = {
         e.event_specific_data.materialization.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
         for e in result.get_asset_materialization_events()
