@@ -8,6 +8,7 @@ to `COPY` as CSV that polars writes (`copy_frame`), so no Python object is made 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -48,6 +49,7 @@ class BulkLoad:
         self.progress = progress
         self.counts: dict[str, int] = {}
         self._tables: set[str] = set()
+        self.now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
     def __enter__(self) -> BulkLoad:
         self._raw = self.engine.raw_connection()
@@ -58,11 +60,15 @@ class BulkLoad:
         return self
 
     def write(self, rows_by_table: dict[str, tuple[Sequence[str], Iterable[Sequence[Any]]]]) -> None:
+        """Rows not given an `updated_at` get the load's start time (models.ChangeStampMixin: raw inserts get no
+        column default)."""
         for table in (t for t in Base.metadata.sorted_tables if t.name in rows_by_table):
             columns, rows = rows_by_table[table.name]
             rows = rows if isinstance(rows, list) else list(rows)
             if not rows:
                 continue
+            if "updated_at" in table.c and "updated_at" not in columns:
+                columns, rows = (*columns, "updated_at"), [(*row, self.now) for row in rows]
             if self.engine.dialect.name == "postgresql":
                 copy_rows(self._cursor, table.name, columns, rows)
             else:
@@ -80,7 +86,8 @@ class BulkLoad:
         self, table_name: str, sql: str, columns: Sequence[str], rows: list[Sequence[Any]]
     ) -> None:
         """A statement once per row, with the values bound as `columns` of `table_name` are (SQLite keeps
-        decimals as text); `sql` uses `?` placeholders."""
+        decimals as text); `sql` uses `?` placeholders. An update of rows other transactions may have seen must
+        set `updated_at` itself (models.ChangeStampMixin)."""
         if self.engine.dialect.name == "postgresql":
             sql = sql.replace("?", "%s")
             self._cursor.executemany(sql, rows)

@@ -189,9 +189,17 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-class TimestampMixin:
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+class ChangeStampMixin:
+    """The change column every exported table has (issue 17): the incremental landing
+    (mentalspace_platform/landing/operational.py) re-lands a row only when its `updated_at` differs from the
+    landed copy's, so every write path must move it. ORM and Core updates get `onupdate`; a service stamps its
+    injected clock instead (services/listing.py `touch`); raw SQL and bulk inserts set it themselves."""
+
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow, onupdate=_utcnow)
+
+
+class TimestampMixin(ChangeStampMixin):
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
 
 
 # --- Module 1: users -------------------------------------------------------------------------
@@ -234,7 +242,7 @@ class User(TimestampMixin, Base):
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
-class ClinicianAvailability(Base):
+class ClinicianAvailability(ChangeStampMixin, Base):
     """One weekly working slot of a clinician (weekday 0 = Monday, local practice time)."""
 
     __tablename__ = "clinician_availability"
@@ -253,7 +261,7 @@ class ClinicianAvailability(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class HipaaTraining(Base):
+class HipaaTraining(ChangeStampMixin, Base):
     """One completed annual HIPAA training of a staff member."""
 
     __tablename__ = "hipaa_trainings"
@@ -315,7 +323,7 @@ class Client(TimestampMixin, Base):
         return age < 18
 
 
-class Guardian(Base):
+class Guardian(ChangeStampMixin, Base):
     """A parent or legal guardian of a minor client."""
 
     __tablename__ = "guardians"
@@ -327,7 +335,7 @@ class Guardian(Base):
     phone: Mapped[str | None] = mapped_column(String(30))
 
 
-class Payer(Base):
+class Payer(ChangeStampMixin, Base):
     """An insurance payer (identified on 835s by its payer id)."""
 
     __tablename__ = "payers"
@@ -340,7 +348,7 @@ class Payer(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class InsurancePolicy(Base):
+class InsurancePolicy(ChangeStampMixin, Base):
     """A client's coverage with one payer; rank 1 is primary, 2 secondary."""
 
     __tablename__ = "insurance_policies"
@@ -355,7 +363,7 @@ class InsurancePolicy(Base):
     termination_date: Mapped[dt.date | None] = mapped_column(Date)
 
 
-class InsuranceVerification(Base):
+class InsuranceVerification(ChangeStampMixin, Base):
     """One eligibility / benefits verification of a policy."""
 
     __tablename__ = "insurance_verifications"
@@ -416,7 +424,7 @@ class Appointment(TimestampMixin, Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class AppointmentStatusChange(Base):
+class AppointmentStatusChange(ChangeStampMixin, Base):
     """One status transition of an appointment, in order."""
 
     __tablename__ = "appointment_status_history"
@@ -458,7 +466,7 @@ class ClinicalNote(TimestampMixin, Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class NoteAmendment(Base):
+class NoteAmendment(ChangeStampMixin, Base):
     """An amendment (changes the note) or addendum (adds to it) after signature."""
 
     __tablename__ = "note_amendments"
@@ -473,7 +481,7 @@ class NoteAmendment(Base):
     signed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
-class TreatmentPlan(Base):
+class TreatmentPlan(ChangeStampMixin, Base):
     """A client's treatment plan; Georgia wants a review every 90 days while the client is active."""
 
     __tablename__ = "treatment_plans"
@@ -491,7 +499,7 @@ class TreatmentPlan(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class SafetyPlan(Base):
+class SafetyPlan(ChangeStampMixin, Base):
     """A safety plan for a client with suicidal ideation or otherwise high risk."""
 
     __tablename__ = "safety_plans"
@@ -505,7 +513,7 @@ class SafetyPlan(Base):
     superseded_date: Mapped[dt.date | None] = mapped_column(Date)
 
 
-class Consent(Base):
+class Consent(ChangeStampMixin, Base):
     """A signed consent: informed (annual), guardian (for minors), telehealth."""
 
     __tablename__ = "consents"
@@ -523,7 +531,7 @@ class Consent(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class CaseInput(Base):
+class CaseInput(ChangeStampMixin, Base):
     """A contribution to a client's case by a discipline other than the treating clinician's
     (psychiatry consult, case conference, care coordination)."""
 
@@ -539,7 +547,7 @@ class CaseInput(Base):
 # --- Module 5: billing -----------------------------------------------------------------------
 
 
-class Claim(Base):
+class Claim(ChangeStampMixin, Base):
     """A claim submitted to a payer; `claim_control_number` is our CLM01 / the 835's CLP01."""
 
     __tablename__ = "claims"
@@ -594,7 +602,7 @@ class Charge(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class Payment(Base):
+class Payment(ChangeStampMixin, Base):
     """Money received: a client payment or an insurance payment (one per 835 check/EFT)."""
 
     __tablename__ = "payments"
@@ -613,7 +621,7 @@ class Payment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
-class PaymentApplication(Base):
+class PaymentApplication(ChangeStampMixin, Base):
     """The part of a payment applied to one charge (negative for a reversal)."""
 
     __tablename__ = "payment_applications"
@@ -626,7 +634,7 @@ class PaymentApplication(Base):
     applied_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
-class ChargeAdjustment(Base):
+class ChargeAdjustment(ChangeStampMixin, Base):
     """An adjustment on a charge: CAS group + CARC from an ERA, or a manual write-off."""
 
     __tablename__ = "charge_adjustments"
@@ -641,7 +649,7 @@ class ChargeAdjustment(Base):
     adjusted_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
-class EraFile(Base):
+class EraFile(ChangeStampMixin, Base):
     """One uploaded 835 file (identified by its SHA-256)."""
 
     __tablename__ = "era_files"
@@ -664,7 +672,7 @@ class EraFile(Base):
     processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
-class EraClaim(Base):
+class EraClaim(ChangeStampMixin, Base):
     """One CLP claim payment of an ERA file, with how it was matched to our charges.
 
     `claim_control_number` is CLP01 as the payer wrote it; `matched_charge_id` is set when the CLP
@@ -708,7 +716,7 @@ class EraClaim(Base):
     posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
-class EraServiceLine(Base):
+class EraServiceLine(ChangeStampMixin, Base):
     """One SVC service line of an ERA claim payment, with the charge it was matched to.
 
     `adjustments` holds the line's CAS triplets [[group, carc, amount], ...]; `rarc_codes` its LQ
@@ -732,7 +740,7 @@ class EraServiceLine(Base):
     matched_charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"), index=True)
 
 
-class EraMatchCandidate(Base):
+class EraMatchCandidate(ChangeStampMixin, Base):
     """A ranked candidate (claim, and charge when one line) for an ERA claim awaiting manual review;
     `reasons` says why it scored as it did, in codes and day/amount offsets (never names)."""
 
@@ -787,7 +795,7 @@ IngestWatermark = _ingest_watermarks.to_metadata(Base.metadata)
 # --- Module 7: supervision, compliance, goals ------------------------------------------------
 
 
-class SupervisionSession(Base):
+class SupervisionSession(ChangeStampMixin, Base):
     """One supervision session between a supervisor and a supervisee."""
 
     __tablename__ = "supervision_sessions"
@@ -806,7 +814,7 @@ class SupervisionSession(Base):
     signed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
-class BreachIncident(Base):
+class BreachIncident(ChangeStampMixin, Base):
     """A suspected or confirmed privacy breach (no PHI in the summary)."""
 
     __tablename__ = "breach_incidents"
@@ -889,7 +897,7 @@ class PerformanceGoal(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="ACTIVE")
 
 
-class PracticeSetting(Base):
+class PracticeSetting(ChangeStampMixin, Base):
     """A practice-wide setting (time zone, revenue target, name)."""
 
     __tablename__ = "practice_settings"

@@ -8,10 +8,10 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from operational_api.models import Base, Money
+from operational_api.models import Base, ChangeStampMixin, Money
 
 
-class CreditBalance(Base):
+class CreditBalance(ChangeStampMixin, Base):
     """Money received that no charge owes: the part of a manual payment application above the charge's
     balance, kept on the client's (or payer's) account instead of overpaying the charge.
 

@@ -160,7 +160,13 @@ class TableRows:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     handed_on: int = 0
 
+    # The change column of a row not given one (models.ChangeStampMixin): its `created_at`, else this (the
+    # practice's as-of time), as migration 0019 filled the rows there.
+    stamp: dt.datetime | None = None
+
     def add(self, **values: Any) -> int:
+        if "updated_at" in self.columns and values.get("updated_at") is None:
+            values["updated_at"] = values.get("created_at") or self.stamp
         self.rows.append(tuple(values.get(c) for c in self.columns))
         return self.handed_on + len(self.rows)
 
@@ -194,49 +200,53 @@ def _cols(text: str) -> tuple[str, ...]:
 
 
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "practice_settings": _cols("id key value"),
+    "practice_settings": _cols("id key value updated_at"),
     "users": _cols(
         "id email first_name last_name role license_type supervisor_id is_active password_hash "
         "failed_login_count hired_date weekly_session_target created_at updated_at"
     ),
     "clinician_availability": _cols(
-        "id clinician_id weekday start_time end_time slot_minutes effective_from effective_to"
+        "id clinician_id weekday start_time end_time slot_minutes effective_from effective_to updated_at"
     ),
-    "hipaa_trainings": _cols("id user_id completed_date expires_date"),
-    "payers": _cols("id name payer_code"),
+    "hipaa_trainings": _cols("id user_id completed_date expires_date updated_at"),
+    "payers": _cols("id name payer_code updated_at"),
     "clients": _cols(
         "id first_name last_name date_of_birth gender email phone address city state zip_code "
         "emergency_contact_name emergency_contact_phone referring_provider status primary_clinician_id "
         "is_high_risk has_suicidal_ideation is_emancipated is_self_pay has_email_contact_consent "
         "has_sms_contact_consent portal_user_id portal_activated_at intake_date discharged_date created_at updated_at"
     ),
-    "guardians": _cols("id client_id full_name relationship phone"),
+    "guardians": _cols("id client_id full_name relationship phone updated_at"),
     "insurance_policies": _cols(
-        "id client_id payer_id rank member_id group_number effective_date termination_date"
+        "id client_id payer_id rank member_id group_number effective_date termination_date updated_at"
     ),
     "insurance_verifications": _cols(
-        "id policy_id client_id status is_eligible source verified_by verified_at expires_at"
+        "id policy_id client_id status is_eligible source verified_by verified_at expires_at updated_at"
     ),
     "appointments": _cols(
         "id client_id clinician_id appointment_type status start_at end_at is_telehealth is_booked_online "
         "is_recurring recurrence_rule rescheduled_from_id cancellation_reason booked_at arrived_at "
         "clinician_ready_at status_changed_at created_at updated_at"
     ),
-    "appointment_status_history": _cols("id appointment_id status changed_by changed_at"),
+    "appointment_status_history": _cols("id appointment_id status changed_by changed_at updated_at"),
     "clinical_notes": _cols(
         "id client_id clinician_id appointment_id note_type status content icd10_codes requires_cosign "
         "signed_by signed_at cosigned_by cosigned_at created_at updated_at"
     ),
-    "note_amendments": _cols("id note_id kind content created_by created_at signed_at"),
+    "note_amendments": _cols("id note_id kind content created_by created_at signed_at updated_at"),
     "treatment_plans": _cols(
-        "id client_id clinician_id note_id effective_date review_due_date reviewed_date superseded_date"
+        "id client_id clinician_id note_id effective_date review_due_date reviewed_date superseded_date updated_at"
     ),
-    "safety_plans": _cols("id client_id clinician_id note_id effective_date review_due_date superseded_date"),
-    "consents": _cols("id client_id consent_type guardian_id signed_date expiry_date revoked_date"),
-    "case_inputs": _cols("id client_id contributor_id discipline input_date"),
+    "safety_plans": _cols(
+        "id client_id clinician_id note_id effective_date review_due_date superseded_date updated_at"
+    ),
+    "consents": _cols(
+        "id client_id consent_type guardian_id signed_date expiry_date revoked_date updated_at"
+    ),
+    "case_inputs": _cols("id client_id contributor_id discipline input_date updated_at"),
     "claims": _cols(
         "id client_id payer_id claim_control_number status total_charge_amount denial_carc_code "
-        "rejection_reason submitted_at accepted_at rejected_at denied_at adjudicated_at"
+        "rejection_reason submitted_at accepted_at rejected_at denied_at adjudicated_at updated_at"
     ),
     "charges": _cols(
         "id client_id clinician_id appointment_id note_id claim_id service_date cpt_code modifiers units "
@@ -245,16 +255,20 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "payments": _cols(
         "id client_id payer_id era_file_id payment_amount payment_method payment_date check_number "
-        "transaction_id created_by created_at"
+        "transaction_id created_by created_at updated_at"
     ),
-    "payment_applications": _cols("id payment_id charge_id era_claim_id applied_amount applied_at"),
+    "payment_applications": _cols(
+        "id payment_id charge_id era_claim_id applied_amount applied_at updated_at"
+    ),
     "charge_adjustments": _cols(
-        "id charge_id era_claim_id group_code carc_code rarc_codes adjustment_amount adjusted_at"
+        "id charge_id era_claim_id group_code carc_code rarc_codes adjustment_amount adjusted_at updated_at"
     ),
     "supervision_sessions": _cols(
-        "id supervisee_id supervisor_id session_date duration_hours session_type is_note_signed signed_at"
+        "id supervisee_id supervisor_id session_date duration_hours session_type is_note_signed signed_at updated_at"
     ),
-    "breach_incidents": _cols("id reported_by severity category detected_at responded_at resolved_at"),
+    "breach_incidents": _cols(
+        "id reported_by severity category detected_at responded_at resolved_at updated_at"
+    ),
     "performance_goals": _cols(
         "id user_id metric_key target_value start_date end_date status created_at updated_at"
     ),
@@ -293,11 +307,11 @@ class _Generator:
         self.spec = spec
         self.rng = random.Random(spec.seed)
         self.tz = ZoneInfo(spec.timezone)
-        self.t = {name: TableRows(cols) for name, cols in TABLE_COLUMNS.items()}
         self.end = spec.as_of
         self.start = _add_months(spec.as_of, -spec.months)
         self.horizon = spec.as_of + dt.timedelta(days=28)
         self.as_of_at = self.utc(spec.as_of, 18, 0)
+        self.t = {name: TableRows(cols, stamp=self.as_of_at) for name, cols in TABLE_COLUMNS.items()}
         # Mondays from the start week through the booking horizon.
         self.week0 = self.start - dt.timedelta(days=self.start.weekday())
         self._weekly_payments: dict[tuple[int, dt.date], int] = {}
@@ -1400,6 +1414,8 @@ def generate_into_store(
                     on_chunk(sum(load.counts.values()))
 
             def set_payment_amounts(self, amounts: dict[int, Decimal]) -> None:
+                # Leaves `updated_at` as generated (as `generate` does): the payments were inserted in this same
+                # transaction, so no landing saw them before.
                 load.execute_many(
                     "payments",
                     "update payments set payment_amount = ? where id = ?",

@@ -13,7 +13,8 @@ depends on besides its rows, the landing time) is written in the same transactio
 landing is one transaction (and, on DuckDB, inside the run's staged copy). A table lands whole whenever its rows
 cannot be trusted to equal a fresh export: no watermark (never landed incrementally, or landed by an earlier
 release), another fingerprint (a new day for age bands, another time zone or adult age, other columns), another
-schema revision of the store, no change column, or most of it changed.
+schema revision of the store, no change column, or most of it changed. Every exported table has the change column
+(migration 0019, models.ChangeStampMixin): the whole-table path for a table without one stays for safety only.
 """
 
 from __future__ import annotations

@@ -306,11 +306,15 @@ class _Clp:
 
 class _Rows:
     """Dialect-ready values: SQLite takes floats, ISO strings and JSON text; PostgreSQL (COPY)
-    takes exact decimal strings and native dates."""
+    takes exact decimal strings and native dates.
 
-    def __init__(self, conn: Connection) -> None:
+    Every row written here gets `now` as its `updated_at` unless the columns name it (models.ChangeStampMixin):
+    raw SQL and COPY get no `onupdate`, and a row changed with its old stamp would never be landed again."""
+
+    def __init__(self, conn: Connection, now: dt.datetime) -> None:
         self.conn = conn
         self.pg = conn.dialect.name == "postgresql"
+        self.now = now
 
     def money(self, cents: int) -> object:
         if self.pg:
@@ -349,6 +353,9 @@ class _Rows:
     def insert(self, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
         if not rows:
             return
+        if _unstamped(table, columns):
+            at = self.ts(self.now)
+            columns, rows = (*columns, "updated_at"), [(*row, at) for row in rows]
         if self.pg:
             copy_rows(self._cursor(), table.name, columns, rows)
             return
@@ -359,6 +366,8 @@ class _Rows:
         """Rows of a frame whose columns are named after the table's."""
         if not frame.height:
             return
+        if _unstamped(table, frame.columns):
+            frame = frame.with_columns(updated_at=pl.lit(self.ts(self.now)))
         if self.pg:
             copy_frame(self._cursor(), table.name, frame)
             return
@@ -368,6 +377,10 @@ class _Rows:
         """Rows are (id, *values) in ``columns`` order."""
         if not rows:
             return
+        if _unstamped(table, columns):
+            at = self.ts(self.now)
+            columns, types = (*columns, "updated_at"), (*types, "timestamp")
+            rows = [(*row, at) for row in rows]
         if self.pg:
 
             def fill(temp: str) -> None:
@@ -385,6 +398,9 @@ class _Rows:
         table's columns."""
         if not frame.height:
             return
+        if _unstamped(table, frame.columns):
+            frame = frame.with_columns(updated_at=pl.lit(self.ts(self.now)))
+            types = (*types, "timestamp")
         key, *columns = frame.columns
         if self.pg:
             renamed = frame.rename({key: "id"})
@@ -414,6 +430,10 @@ class _Rows:
         return self.conn.connection.dbapi_connection.cursor()
 
 
+def _unstamped(table: Table, columns: Sequence[str]) -> bool:
+    return "updated_at" in table.c and "updated_at" not in columns
+
+
 class _FilePoster:
     def __init__(
         self,
@@ -428,8 +448,8 @@ class _FilePoster:
         self.settings = settings
         self.uploaded_by = uploaded_by
         self.on_progress = on_progress
-        self.rows = _Rows(conn)
         self.now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        self.rows = _Rows(conn, self.now)
 
     def run(self) -> PostingResult:
         conn, frames = self.conn, self.frames
@@ -910,7 +930,7 @@ def resolve_review(
         raise PostingError("resolve needs the charge or the claim the ERA claim belongs to")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with engine.begin() as conn:
-        rows = _Rows(conn)
+        rows = _Rows(conn, now)
         if rows.pg:
             conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
         era = _pending_era_claim(conn, era_claim_id)

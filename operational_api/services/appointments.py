@@ -290,7 +290,11 @@ def _check_slot(
 def _history(session: Session, appointment: Appointment, actor: SignedInUser, now: dt.datetime) -> None:
     session.add(
         AppointmentStatusChange(
-            appointment_id=appointment.id, status=appointment.status, changed_by=actor.user_id, changed_at=now
+            updated_at=now,
+            appointment_id=appointment.id,
+            status=appointment.status,
+            changed_by=actor.user_id,
+            changed_at=now,
         )
     )
 

@@ -357,6 +357,7 @@ def submit_claim(
     client = session.get(Client, charges[0].client_id)
     payer_id = _payer_for(session, client, min(c.service_date for c in charges), payload.payer_id)
     claim = Claim(
+        updated_at=now,
         client_id=client.id,
         payer_id=payer_id,
         # Our CLM01 is MS + the claim id (as the generator writes it); a unique placeholder until the id exists.
@@ -369,7 +370,9 @@ def submit_claim(
     session.flush()
     # Not an ORM change: the claim is new in this transaction, so it keeps version 1.
     ccn = f"MS{claim.id:08d}"
-    session.execute(update(Claim).where(Claim.id == claim.id).values(claim_control_number=ccn))
+    session.execute(
+        update(Claim).where(Claim.id == claim.id).values(claim_control_number=ccn, updated_at=now)
+    )
     set_committed_value(claim, "claim_control_number", ccn)
     for charge in charges:
         charge.claim_id = claim.id
@@ -441,6 +444,7 @@ def set_claim_status(
             charge.claim_id = None
             charge.status = ChargeStatus.UNBILLED.value
             touch(charge, now)
+    touch(claim, now)
     with versioned("claim", claim_id):
         session.flush()
     record_write(
@@ -517,6 +521,7 @@ def record_payment(
     if payload.client_id is not None:
         get_or_404(session, Client, payload.client_id, "client")
     payment = Payment(
+        updated_at=now,
         client_id=payload.client_id,
         payer_id=payload.payer_id,
         payment_amount=payload.payment_amount,
@@ -627,7 +632,11 @@ def apply_payment(
     application = credit = None
     if to_charge:
         application = PaymentApplication(
-            payment_id=payment.id, charge_id=charge.id, applied_amount=_money(to_charge), applied_at=now
+            updated_at=now,
+            payment_id=payment.id,
+            charge_id=charge.id,
+            applied_amount=_money(to_charge),
+            applied_at=now,
         )
         session.add(application)
         paid += to_charge
@@ -639,6 +648,7 @@ def apply_payment(
         touch(charge, now)
     if to_credit:
         credit = CreditBalance(
+            updated_at=now,
             payment_id=payment.id,
             client_id=payment.client_id if payment.client_id is not None else charge.client_id,
             charge_id=charge.id,
@@ -655,6 +665,7 @@ def apply_payment(
         statuses = session.scalars(select(Charge.status).where(Charge.claim_id == claim.id)).all()
         claim.status = claim_status(statuses)
         claim.adjudicated_at = claim.adjudicated_at or now
+        touch(claim, now)
         with versioned("claim", claim.id):
             session.flush()
     record_write(

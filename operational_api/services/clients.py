@@ -236,7 +236,7 @@ def add_guardian(
 ) -> Guardian:
     _require_role(actor, DEMOGRAPHICS_WRITERS, "record guardians")
     client = visible_client(session, actor, client_id)
-    guardian = Guardian(client_id=client.id, **payload.model_dump())
+    guardian = Guardian(updated_at=now, client_id=client.id, **payload.model_dump())
     session.add(guardian)
     session.flush()
     _audit(session, actor, "guardian.create", "guardian", guardian.id, client.id, now)
@@ -261,7 +261,7 @@ def add_policy(
         raise InvalidInput(
             "insurance.dates_invalid", "termination_date is before effective_date", field="termination_date"
         )
-    policy = InsurancePolicy(client_id=client.id, **payload.model_dump())
+    policy = InsurancePolicy(updated_at=now, client_id=client.id, **payload.model_dump())
     session.add(policy)
     session.flush()
     _audit(session, actor, "insurance_policy.create", "insurance_policy", policy.id, client.id, now)
@@ -294,6 +294,7 @@ def add_verification(
             "insurance.policy_not_found", f"no policy {policy_id} for client {client_id}", field="policy_id"
         )
     verification = InsuranceVerification(
+        updated_at=now,
         policy_id=policy.id,
         client_id=client.id,
         status=payload.status,

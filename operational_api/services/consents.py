@@ -18,6 +18,7 @@ from operational_api.auth import SignedInUser
 from operational_api.models import Consent, Guardian
 from operational_api.services.errors import Forbidden, InvalidInput, NotFound, RuleViolation, VersionConflict
 from operational_api.services.ids import RecordId
+from operational_api.services.listing import touch
 from operational_api.services.rules import local_today
 from operational_api.services.scope import client_visible, visible_client
 
@@ -82,7 +83,7 @@ def create_consent(
         raise InvalidInput(
             "consent.guardian_unexpected", "guardian_id is only for GUARDIAN consents", field="guardian_id"
         )
-    consent = Consent(client_id=client.id, **payload.model_dump())
+    consent = Consent(updated_at=now, client_id=client.id, **payload.model_dump())
     session.add(consent)
     session.flush()
     _audit(session, actor, "consent.create", consent, now)
@@ -131,6 +132,7 @@ def revoke_consent(
             "consent.revoked_before_signed", "revoked_date is before signed_date", field="revoked_date"
         )
     consent.revoked_date = revoked
+    touch(consent, now)
     session.flush()
     _audit(session, actor, "consent.revoke", consent, now)
     return consent

@@ -32,7 +32,7 @@ from operational_api.services.clinical_common import (
     versioned,
 )
 from operational_api.services.errors import Forbidden, InvalidInput, NotFound, RuleViolation
-from operational_api.services.listing import Page, page
+from operational_api.services.listing import Page, page, touch
 
 AVAILABILITY_WRITERS = frozenset({ADMIN, FRONT_DESK, SUPERVISOR, CLINICIAN})
 
@@ -202,7 +202,7 @@ def add_availability(
     require_role(actor, AVAILABILITY_WRITERS, "set clinicians' availability")
     get_clinician(session, actor, clinician_id)
     _lock_calendar(session, clinician_id)
-    row = ClinicianAvailability(clinician_id=clinician_id, **payload.model_dump())
+    row = ClinicianAvailability(updated_at=now, clinician_id=clinician_id, **payload.model_dump())
     _check_slot(session, row)
     session.add(row)
     session.flush()
@@ -248,6 +248,7 @@ def update_availability(
         )
     for name, value in changes.items():
         setattr(row, name, value)
+    touch(row, now)
     with session.no_autoflush:  # checked before anything is written
         _check_slot(session, row)
     with versioned("availability", row.id):

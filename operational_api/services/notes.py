@@ -492,6 +492,7 @@ def add_amendment(
     note.status = transition(note, action)
     touch(note, now)
     amendment = NoteAmendment(
+        updated_at=now,
         note_id=note.id,
         kind=payload.kind,
         content=payload.content,

@@ -28,7 +28,7 @@ from operational_api.services.clinical_common import (
     versioned,
 )
 from operational_api.services.errors import InvalidInput, RuleViolation
-from operational_api.services.listing import Page, page
+from operational_api.services.listing import Page, page, touch
 
 PAYER_WRITERS = frozenset({ADMIN, BILLING})
 PayerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -68,7 +68,7 @@ def create_payer(
 ) -> Payer:
     require_role(actor, PAYER_WRITERS, "add payers")
     _check_code_free(session, payload.payer_code)
-    payer = Payer(name=payload.name, payer_code=payload.payer_code)
+    payer = Payer(updated_at=now, name=payload.name, payer_code=payload.payer_code)
     session.add(payer)
     session.flush()
     record_write(session, actor, "payer.create", "payer", payer.id, source=source, now=now)
@@ -118,6 +118,7 @@ def update_payer(
         _check_code_free(session, changes["payer_code"], payer.id)
     for name, value in changes.items():
         setattr(payer, name, value)
+    touch(payer, now)
     with versioned("payer", payer.id):
         session.flush()
     record_write(

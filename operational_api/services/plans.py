@@ -34,6 +34,7 @@ from operational_api.services.clinical_common import (
 )
 from operational_api.services.errors import InvalidInput, RuleViolation
 from operational_api.services.ids import RecordId
+from operational_api.services.listing import touch
 
 PLAN_ROLES = CLINICAL_ROLES | {ADMIN}
 
@@ -77,7 +78,9 @@ def _clinician(actor: SignedInUser, payload: PlanInput) -> int:
     return actor.user_id
 
 
-def _supersede(session: Session, model, client_id: int, effective: dt.date, label: str) -> list[int]:
+def _supersede(
+    session: Session, model, client_id: int, effective: dt.date, label: str, now: dt.datetime
+) -> list[int]:
     current = session.scalars(
         select(model).where(model.client_id == client_id, model.superseded_date.is_(None)).order_by(model.id)
     ).all()
@@ -89,6 +92,7 @@ def _supersede(session: Session, model, client_id: int, effective: dt.date, labe
                 field="effective_date",
             )
         plan.superseded_date = effective
+        touch(plan, now)
     return [p.id for p in current]
 
 
@@ -100,9 +104,10 @@ def create_treatment_plan(
     _check_note(session, payload.note_id, payload.client_id, NoteType.TREATMENT_PLAN)
     interval = _interval(session, "TREATMENT_PLAN_REVIEW")  # read first: a later query would autoflush
     superseded = _supersede(
-        session, TreatmentPlan, payload.client_id, payload.effective_date, "treatment_plan"
+        session, TreatmentPlan, payload.client_id, payload.effective_date, "treatment_plan", now
     )
     plan = TreatmentPlan(
+        updated_at=now,
         client_id=payload.client_id,
         clinician_id=_clinician(actor, payload),
         note_id=payload.note_id,
@@ -151,6 +156,7 @@ def review_treatment_plan(
     interval = _interval(session, "TREATMENT_PLAN_REVIEW")
     plan.reviewed_date = payload.reviewed_date
     plan.review_due_date = payload.reviewed_date + interval
+    touch(plan, now)
     with versioned("treatment_plan", plan_id):
         session.flush()
     record_write(
@@ -174,8 +180,11 @@ def create_safety_plan(
     client_in_scope(session, actor, payload.client_id)
     _check_note(session, payload.note_id, payload.client_id, NoteType.SAFETY_PLAN)
     interval = _interval(session, "SAFETY_PLAN")
-    superseded = _supersede(session, SafetyPlan, payload.client_id, payload.effective_date, "safety_plan")
+    superseded = _supersede(
+        session, SafetyPlan, payload.client_id, payload.effective_date, "safety_plan", now
+    )
     plan = SafetyPlan(
+        updated_at=now,
         client_id=payload.client_id,
         clinician_id=_clinician(actor, payload),
         note_id=payload.note_id,

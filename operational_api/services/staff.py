@@ -70,6 +70,7 @@ def record_hipaa_training(
         )
     validity = dt.timedelta(days=int(rule_value(session, "HIPAA_TRAINING", "validity_days")))
     row = HipaaTraining(
+        updated_at=now,
         user_id=payload.user_id,
         completed_date=payload.completed_date,
         expires_date=payload.completed_date + validity,
@@ -98,7 +99,11 @@ def report_breach(
     if detected > now:
         raise InvalidInput("breach.future_date", "an incident is reported once detected", field="detected_at")
     row = BreachIncident(
-        reported_by=actor.user_id, severity=payload.severity, category=payload.category, detected_at=detected
+        updated_at=now,
+        reported_by=actor.user_id,
+        severity=payload.severity,
+        category=payload.category,
+        detected_at=detected,
     )
     session.add(row)
     session.flush()
@@ -153,6 +158,7 @@ def add_case_input(
     require_role(actor, CLINICAL_ROLES | {ADMIN}, "add case input")
     client_in_scope(session, actor, payload.client_id)
     row = CaseInput(
+        updated_at=now,
         client_id=payload.client_id,
         contributor_id=actor.user_id,
         discipline=payload.discipline,

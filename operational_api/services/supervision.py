@@ -79,6 +79,7 @@ def log_supervision_session(
             "supervision.future_date", "a session is logged once it happened", field="session_date"
         )
     row = SupervisionSession(
+        updated_at=now,
         supervisee_id=supervisee.id,
         supervisor_id=supervisor_id,
         session_date=payload.session_date,
@@ -105,7 +106,7 @@ def sign_supervision_note(
     done = session.execute(
         update(SupervisionSession)
         .where(SupervisionSession.id == session_id, SupervisionSession.is_note_signed.is_(False))
-        .values(is_note_signed=True, signed_at=now)
+        .values(is_note_signed=True, signed_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not done:

@@ -324,7 +324,7 @@ def record_training(
         raise InvalidInput(
             "training.expires_before_completed", "expiry must be after completion", field="expires"
         )
-    training = HipaaTraining(user_id=user.id, completed_date=completed, expires_date=expires)
+    training = HipaaTraining(updated_at=now, user_id=user.id, completed_date=completed, expires_date=expires)
     session.add(training)
     session.flush()
     _audit(

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 from sqlalchemy import delete, func, select, update
 
+from edi835.generate import RemittanceOptions
 from mentalspace_platform.environment import current_environment
 from mentalspace_platform.landing import operational as landing
 from mentalspace_platform.landing.operational import (
@@ -20,6 +21,9 @@ from mentalspace_platform.landing.operational import (
     land_operational_tables,
 )
 from mentalspace_platform.warehouse import Warehouse
+from operational_api.era.posting import mark_unmatchable, post_remittance, resolve_review, review_queue
+from operational_api.era.remittances import claim_specs_from_store, write_remittance
+from operational_api.export import exported_tables
 from operational_api.models import Base
 from tests.mentalspace_platform.conftest import SPEC
 
@@ -84,7 +88,8 @@ def test_changes_deletes_and_inserts_land_as_a_full_landing_would(practice):
         "",
     )
     assert (landed["clinical_notes"].upserted, landed["clinical_notes"].deleted) == (1, 1)
-    assert landed["payments"].mode == "full" and landed["payments"].reason == "no updated_at column"
+    # Untouched tables land by key too, nothing re-landed (issue 17: those without updated_at landed whole).
+    assert (landed["payments"].mode, landed["payments"].upserted) == ("incremental", 0)
     marks = warehouse.query(
         f"select * from {RAW_SCHEMA}.{WATERMARKS_TABLE} where table_name = 'appointments'"
     )
@@ -128,18 +133,52 @@ def test_a_failed_landing_leaves_rows_and_watermarks_as_they_were(practice, monk
     with engine.begin() as conn:
         conn.execute(update(T["appointments"]).values(updated_at=dt.datetime(2026, 11, 25, 18)))
     before = _raw(warehouse), warehouse.query(f"select * from {RAW_SCHEMA}.{WATERMARKS_TABLE}")
-    real = landing.read_table
+    real = landing._watermark_rows
 
-    def failing(source, table, *args, **kwargs):
-        # Read as the transaction writes (a table dbt does not read streams into it; the others are read first,
-        # to date their changes): it fails once most others were written.
+    def failing(table, *args, **kwargs):
+        # A table's watermark row is made as the transaction writes it, after the table's rows: this fails once
+        # most other tables were written (every table lands by key now, and an unchanged one reads no rows).
         if table.name == "era_match_candidates":
             raise RuntimeError("the store went away")
-        yield from real(source, table, *args, **kwargs)
+        yield from real(table, *args, **kwargs)
 
-    monkeypatch.setattr(landing, "read_table", failing)
+    monkeypatch.setattr(landing, "_watermark_rows", failing)
     with pytest.raises(RuntimeError, match="went away"):
         _land(engine, warehouse, env)
     after = _raw(warehouse), warehouse.query(f"select * from {RAW_SCHEMA}.{WATERMARKS_TABLE}")
     assert all(before[0][n].equals(after[0][n]) for n in OPERATIONAL_TABLES)
     assert before[1].equals(after[1])
+
+
+def test_every_exported_table_lands_by_key(practice):
+    # Issue 17: a table without a change column was read, re-landed and diffed whole by every refresh.
+    engine, warehouse, env = practice
+    assert [t.name for t in exported_tables() if landing.CHANGE_COLUMN not in t.c] == []
+    landed = _land(engine, warehouse, env)
+    assert {
+        n: (t.mode, t.upserted) for n, t in landed.items() if (t.mode, t.upserted) != ("incremental", 0)
+    } == {}
+
+
+def test_an_era_posting_and_its_review_land_as_a_full_landing_would(practice, tmp_path):
+    # Every store write of ERA posting (bulk inserts, raw and COPY updates, Core updates, the manual review) must
+    # move `updated_at`: a row changed with its old stamp is never landed again and this differs from a full landing.
+    engine, warehouse, env = practice
+    # A few claims (most rows of a table changed would land it whole, and hide an unstamped update), posted with
+    # a bar no match reaches so that some wait for a person.
+    specs = claim_specs_from_store(engine, limit=10, seed=3, include_paid=True)
+    first = write_remittance(specs[:8], tmp_path, RemittanceOptions(seed=3), stem="first")
+    posted = post_remittance(engine, first.path)
+    assert posted.auto_posted > 0
+    _land(engine, warehouse, env)
+    second = write_remittance(specs[8:], tmp_path, RemittanceOptions(seed=4), stem="second")
+    post_remittance(engine, second.path, min_confidence=1.0)
+    waiting = review_queue(engine)
+    assert waiting and waiting[0].candidates
+    resolve_review(engine, waiting[0].era_claim_id, claim_id=waiting[0].candidates[0].claim_id)
+    for item in waiting[1:]:
+        mark_unmatchable(engine, item.era_claim_id)
+    landed = _land(engine, warehouse, env)
+    changed = ("charges", "claims", "payments", "era_claims", "payment_applications", "charge_adjustments")
+    assert [n for n in changed if landed[n].mode != "incremental" or not landed[n].upserted] == []
+    _assert_as_full(engine, warehouse, env)

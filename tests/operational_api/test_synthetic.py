@@ -136,5 +136,5 @@ def test_clients_agree_to_each_combination_of_reminder_channels(practice):
     )
     assert set(combos) == {(True, False), (False, True), (True, True), (False, False)}
     assert combos[(False, False)] < combos[(True, False)]  # most clients take at least one channel
-    settings = dict((k, v) for _, k, v in practice.tables["practice_settings"].rows)
+    settings = dict((k, v) for _, k, v, _ in practice.tables["practice_settings"].rows)
     assert settings["practice_address"] and settings["telehealth_url"].startswith("https://")

@@ -44,6 +44,7 @@ CHANGED_AT = dt.datetime(2026, 11, 25, 15, 0)
 KINDS = (
     "status_change",
     "update_charge",
+    "deny_claim",
     "new_appointment",
     "late_note",
     "delete_note",
@@ -114,7 +115,7 @@ def _apply(url: str, changes: list[tuple[str, float]]) -> None:
     appointments, notes, charges, clients = (
         TABLES[n] for n in ("appointments", "clinical_notes", "charges", "clients")
     )
-    history = TABLES["appointment_status_history"]
+    history, claims = TABLES["appointment_status_history"], TABLES["claims"]
     engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:
         for step, (kind, at) in enumerate(changes):
@@ -134,6 +135,7 @@ def _apply(url: str, changes: list[tuple[str, float]]) -> None:
                             appointment_id=row["id"],
                             status=target,
                             changed_at=stamp,
+                            updated_at=stamp,
                         )
                     )
             elif kind == "update_charge":
@@ -143,6 +145,15 @@ def _apply(url: str, changes: list[tuple[str, float]]) -> None:
                         update(charges)
                         .where(charges.c.id == row["id"])
                         .values(charge_amount=row["charge_amount"] + 10, updated_at=stamp)
+                    )
+            elif kind == "deny_claim":
+                # A table that had no change column before issue 17 (landed whole then, by key now).
+                row = _pick(conn, "claims", claims.c.status != "DENIED", at)
+                if row:
+                    conn.execute(
+                        update(claims)
+                        .where(claims.c.id == row["id"])
+                        .values(status="DENIED", denied_at=stamp, adjudicated_at=stamp, updated_at=stamp)
                     )
             elif kind == "new_appointment":
                 row = _pick(conn, "appointments", appointments.c.status == "COMPLETED", at)
@@ -234,11 +245,14 @@ def _refresh(defs: dg.Definitions, run_config: dict) -> tuple[dg.ExecuteInProces
 
 
 def _landing_modes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
-    return {
-        e.asset_key.path[-1]: e.materialization.metadata["mode"].value
-        for e in result.get_asset_materialization_events()
-        if e.asset_key.path[0] == "operational"
-    }
+    """Each landed table's mode: "incremental", or "full" and why."""
+    modes = {}
+    for e in result.get_asset_materialization_events():
+        if e.asset_key.path[0] == "operational":
+            metadata = e.materialization.metadata
+            why = metadata["full_because"].value if "full_because" in metadata else ""
+            modes[e.asset_key.path[-1]] = f"{metadata['mode'].value}{': ' if why else ''}{why}"
+    return modes
 
 
 def _tables() -> dict[str, pl.DataFrame]:
@@ -286,11 +300,19 @@ def _check(changes, practice_copy) -> None:
             got = _tables()
         with _deployment(full) as defs:
             result, full_measures = _refresh(defs, {})
-            assert set(_landing_modes(result).values()) == {"full"}
+            assert {m.split(":")[0] for m in _landing_modes(result).values()} == {"full"}
             expected = _tables()
-    # The refresh did land incrementally (a table without a change column lands whole) and recomputed only the
-    # periods its changes touch, unless one touches every period; the full run recomputed every period.
-    assert modes["appointments"] == modes["clinical_notes"] == modes["charges"] == "incremental", modes
+    # The refresh did land every table by key (issue 17: each has a change column; one most of whose rows changed,
+    # such as the alerts the refresh re-syncs, lands whole) and recomputed only the periods its changes touch, unless
+    # one touches every period; the full run recomputed every period.
+    assert {mode for mode in modes.values() if mode != "incremental"} <= {"full: most rows changed"}, modes
+    assert (
+        modes["appointments"]
+        == modes["clinical_notes"]
+        == modes["charges"]
+        == modes["claims"]
+        == "incremental"
+    )
     undated = any(kind in UNDATED_KINDS for kind, _ in changes)
     assert ("every period" in measures) == undated, measures
     assert "every period" in full_measures, full_measures

@@ -6,11 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import polars as pl
 from sqlalchemy import select
 
 from ingest.advancedmd.linking import chart_for_client
 from ingest.advancedmd.simulator import ChargeSpec, SimPatient
 from ingest.advancedmd.simulator.dataset import CHARGE, VISIT
+from mentalspace_platform.environment import current_environment
+from mentalspace_platform.landing.operational import (
+    OPERATIONAL_TABLES,
+    RAW_SCHEMA,
+    Landed,
+    land_operational_tables,
+)
+from mentalspace_platform.warehouse import Warehouse
 from operational_api.db import get_engine
 from operational_api.models import AdvancedMDPatient, IngestWatermark
 from orchestration.defs.advancedmd.assets import advancedmd_eligibility
@@ -20,6 +29,7 @@ from tests.orchestration.advancedmd.conftest import (
     AmdWorld,
     assert_tables_equal,
     expected_state,
+    land_operational,
     landed_visit,
 )
 
@@ -49,6 +59,27 @@ def _links() -> dict[int, tuple[int | None, str]]:
         ).all()
     engine.dispose()
     return {pid: (cid, status) for pid, cid, status in rows}
+
+
+def _land_incrementally_as_full() -> dict[str, Landed]:
+    """Land the store incrementally, then check it equals a full landing: a store write that leaves a changed row
+    with its old updated_at is never landed again (issue 17)."""
+    env = current_environment()
+    engine, warehouse = get_engine(env.database_url), Warehouse(env)
+
+    def raw() -> dict[str, pl.DataFrame]:
+        frames = {n: warehouse.query(f'select * from {RAW_SCHEMA}."{n}"') for n in OPERATIONAL_TABLES}
+        return {n: f.sort(f.columns, nulls_last=True) for n, f in frames.items()}
+
+    landed = {
+        t.table: t for t in land_operational_tables(engine, warehouse, env, OPERATIONAL_TABLES, full=False)
+    }
+    incremental = raw()
+    land_operational_tables(engine, warehouse, env, OPERATIONAL_TABLES, full=True)
+    full = raw()
+    engine.dispose()
+    assert [n for n in OPERATIONAL_TABLES if not incremental[n].equals(full[n])] == []
+    return landed
 
 
 def _checks(result) -> dict[str, bool]:
@@ -134,6 +165,7 @@ def test_incremental_run_lands_new_changed_and_deleted_records(amd: AmdWorld):
         at=amd.clock.now() - dt.timedelta(hours=1),
     )
     amd.sync()
+    land_operational(amd)
     before = expected_state(ds)
     amd.advance(5)
 
@@ -209,6 +241,10 @@ def test_incremental_run_lands_new_changed_and_deleted_records(amd: AmdWorld):
     assert links[new.patient_id] == (None, "UNMATCHED")
     assert links[walk_in.patient_id][1] == "DELETED"
     assert links[changed_patient.patient_id] == (int(changed_patient.external_client_id), "LINKED")
+    # The sync's store writes (a new link, one marked deleted, the changed patient's synced again) land by key as a
+    # full landing would.
+    landed = _land_incrementally_as_full()
+    assert (landed["advancedmd_patients"].mode, landed["advancedmd_patients"].upserted) == ("incremental", 3)
     metadata = {
         e.event_specific_data.materialization.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
         for e in result.get_asset_materialization_events()
