@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,11 +82,19 @@ def _practice(backend: str) -> Iterator[tuple[Path, dict[str, str], bool]]:
         if not generated:
             con.execute(f'create database "{kept}"')
     url = admin.rpartition("/")[0] + "/" + kept
-    # Only the var/ folder and the cleaned environment of an embedded practice: the store and warehouse are `kept`.
-    with practice_env("duckdb") as (var, env):
+    # The var/ folder is kept beside it: generation writes the demo sign-ins there, which the first render reads.
+    var = Path(tempfile.gettempdir()) / f"{kept}-var"
+    var.mkdir(exist_ok=True)
+    with practice_env("duckdb") as (_, env):
         yield (
             var,
-            {**env, "DATABASE_URL": url, "DBT_TARGET": "prod", "MENTALSPACE_WAREHOUSE_URL": url},
+            {
+                **env,
+                "MENTALSPACE_VAR_DIR": str(var),
+                "DATABASE_URL": url,
+                "DBT_TARGET": "prod",
+                "MENTALSPACE_WAREHOUSE_URL": url,
+            },
             generated,
         )
 
