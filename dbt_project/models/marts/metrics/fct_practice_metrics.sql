@@ -1,5 +1,7 @@
 {#- Every measure (int_practice_metrics_unioned), with whether its period is still running and its green / amber /
     red status (macros/metric_status.sql: the one place the dictionary's bounds are applied). -#}
+{{ config(pre_hook=postgres_without_nested_loops()) }}
+
 with
 
 unioned as (
