@@ -26,6 +26,7 @@ import pytest
 from mentalspace_platform.environment import SKIP_DATA_TESTS_VAR, current_environment
 from mentalspace_platform.warehouse import writer_lock
 from operational_api.errors import PlatformError
+from orchestration.defs.dbt.run_config import DBT_OPS
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, STEP_TIMEOUT
 from tests.orchestration.conftest import AS_OF, fresh_definitions
 
@@ -50,9 +51,9 @@ while True:
         break
     time.sleep(0.05)
 """
-# reference.warehouse_builds has a row per dbt invocation: a refresh runs two (the models the measures read, then
-# the measures with the alerts reading them; orchestration/defs/dbt/assets.py).
-DBT_BUILDS_PER_REFRESH = 2
+# reference.warehouse_builds has a row per dbt invocation: a refresh runs one per dbt step (the models the measures
+# read, then the measures with the alerts reading them; orchestration/defs/dbt/assets.py).
+DBT_BUILDS_PER_REFRESH = len(DBT_OPS)
 STATE_SQL = (
     "select (select count(*) from reference.warehouse_builds), "
     "(select count(*) from raw_operational.appointments where status = 'NO_SHOW'), "

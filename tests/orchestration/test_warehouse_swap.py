@@ -16,11 +16,12 @@ import pytest
 from mentalspace_platform.environment import current_environment
 from mentalspace_platform.measure_window import STATE_SCHEMA
 from mentalspace_platform.warehouse import Warehouse, staged_build
+from orchestration.defs.dbt.run_config import DBT_OPS
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, copy_practice, run_cli
 
-# reference.warehouse_builds has a row per dbt invocation: a build runs three (the models the measures read, the
-# measures, the alerts reading them; orchestration/defs/dbt/assets.py).
-DBT_BUILDS_PER_BUILD = 3
+# reference.warehouse_builds has a row per dbt invocation: a build runs one per dbt step of the refresh job
+# (orchestration/defs/dbt/assets.py).
+DBT_BUILDS_PER_BUILD = len(DBT_OPS)
 BUILD = ("build", "--fresh", "--clinicians", "1", "--as-of", "2026-11-25")
 # The dashboards' own reader (a shared connection, reopened when the file is swapped), querying every 50 ms
 # as several busy pages would, in its own process like the Streamlit server. One sample: the number of

@@ -56,7 +56,10 @@ def test_signed_completed_sessions_are_submitted_once_and_held_ones_never(world:
     store_rows("update charges set is_billing_hold = true where appointment_id = :a", a=held)
     store_rows("update charges set cpt_code = '99999' where appointment_id = :a", a=refused)
     # With AdvancedMD as billing's system of record nothing is pushed (charges are entered there).
-    store_rows("insert into practice_settings (key, value) values ('system_of_record.billing', 'advancedmd')")
+    store_rows(
+        "insert into practice_settings (key, value, updated_at) "
+        "values ('system_of_record.billing', 'advancedmd', current_timestamp)"
+    )
     world.run(JOB)
     assert world.sim.counters.by_action.get("savecharges", 0) == 0 and not _submissions()
     store_rows("update practice_settings set value = 'store' where key = 'system_of_record.billing'")
