@@ -50,9 +50,15 @@ def views_context(warehouse, env: Environment) -> str:
     return digest.hexdigest()
 
 
+def views_can_be_kept(warehouse) -> bool:
+    """Whether a build in `warehouse` may keep views at all (see the module docstring): only then is a context
+    worth computing and recording."""
+    return warehouse.kind == "duckdb"
+
+
 def views_are_current(warehouse, step: str, context: str) -> bool:
     """Whether `step`'s last successful build made its views and seeds in `context` (DuckDB only)."""
-    if warehouse.kind != "duckdb":
+    if not views_can_be_kept(warehouse):
         return False
     exists = warehouse.query(
         "select count(*) as n from information_schema.tables "

@@ -10,7 +10,13 @@ from dagster_dbt import DagsterDbtTranslator, dbt_assets
 from mentalspace_platform.catalog import generate_catalog
 from mentalspace_platform.environment import SKIP_DATA_TESTS_VAR, current_environment
 from mentalspace_platform.measure_window import plan_measures_build, record_measures_built
-from mentalspace_platform.view_reuse import KEPT, record_views_built, views_are_current, views_context
+from mentalspace_platform.view_reuse import (
+    KEPT,
+    record_views_built,
+    views_are_current,
+    views_can_be_kept,
+    views_context,
+)
 from operational_api.errors import PlatformError
 from operational_api.settings import practice_timezone
 from orchestration.defs.advancedmd.keys import LANDING_TABLES as ADVANCEDMD_LANDING_TABLES
@@ -94,10 +100,11 @@ def _build(
     # failed swap then fails the step after its models were reported built, in a copy that is discarded.
     with warehouse.writing() as wh, _environment(measures.env):
         step = context.op_def.name
-        views = views_context(wh, current_environment())
+        # Not on PostgreSQL, which never keeps its views: hashing the project and reading the catalog for nothing.
+        views = views_context(wh, current_environment()) if views_can_be_kept(wh) else None
         # A run of some of the step's models makes only some of its views: it records nothing.
         whole_step = context.selected_asset_keys == context.assets_def.keys
-        keep_views = config.reuse_views and views_are_current(wh, step, views)
+        keep_views = config.reuse_views and views is not None and views_are_current(wh, step, views)
         if keep_views:
             context.log.info(
                 "keeping the views and seeds of the last build: nothing they are made from changed"
@@ -118,7 +125,7 @@ def _build(
                 kept.built(context.assets_def.keys_by_output_name[event.output_name])
                 yield from kept.ready()
         yield from kept.rest()
-        if whole_step and not keep_views:
+        if views is not None and whole_step and not keep_views:
             record_views_built(wh, step, views)
 
 

@@ -3,9 +3,9 @@ recomputes only the months covering it.
 
 A partition is a window of periods, by period start: the month's days, the weeks starting in it and the month
 itself (a week that starts on the 29th belongs to that month). A range of partitions is one `dbt build` with the
-window in MENTALSPACE_PERIOD_START and MENTALSPACE_PERIOD_END (dbt_project/macros/metric_window.sql); a run without partitions (the refresh
-job, `mentalspace build`) recomputes the periods its changes touch (mentalspace_platform/measure_window.py), every
-period, with `--full-refresh`, after a full landing.
+window in MENTALSPACE_PERIOD_START and MENTALSPACE_PERIOD_END (dbt_project/macros/metric_window.sql); a run without
+partitions (the refresh job, `mentalspace build`) recomputes the periods its changes touch
+(mentalspace_platform/measure_window.py), every period, with `--full-refresh`, after a full landing.
 """
 
 from __future__ import annotations
