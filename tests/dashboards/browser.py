@@ -117,6 +117,15 @@ class Chromium:
     def text(self) -> str:
         return self.evaluate("document.body ? document.body.innerText : ''") or ""
 
+    def main_text(self) -> str:
+        """The page's own content, without the sidebar's navigation (what a failure message should show)."""
+        return (
+            self.evaluate(
+                "(document.querySelector('[data-testid=\"stMain\"]') || document.body || {innerText: ''}).innerText"
+            )
+            or ""
+        )
+
     def wait_for(self, predicate_js: str, timeout: float = 30, what: str = "") -> None:
         """Wait until the JS expression is truthy and Streamlit has finished running the script."""
         deadline = time.monotonic() + timeout
@@ -129,7 +138,7 @@ class Chromium:
                 time.sleep(0.4)  # let the last deltas paint
                 return
             time.sleep(0.2)
-        raise BrowserError(f"timed out waiting for {what or predicate_js}; page text: {self.text()[:1500]}")
+        raise BrowserError(f"timed out waiting for {what or predicate_js}; page text: {self.main_text()[-3000:]}")
 
     def wait_for_text(self, text: str, timeout: float = 30) -> None:
         self.wait_for(
@@ -145,18 +154,25 @@ class Chromium:
         )
 
     def _centre(self, js_element: str, timeout: float = 30) -> tuple[float, float]:
-        # Streamlit paints a page progressively: wait for the element rather than failing at once.
+        """Where to click `js_element`: its centre once it exists, holds still and is the element on top there.
+
+        Streamlit paints a page progressively (a chart or a message above can push the element down after it
+        appears): a click at a position read a moment earlier can land on nothing, and a form is then silently
+        never submitted. So the position must be the same on two reads and hit the element itself."""
         deadline = time.monotonic() + timeout
+        last = None
         while True:
             rect = self.evaluate(
                 f"(() => {{ const e = {js_element}; if (!e) return null; e.scrollIntoView({{block: 'center'}}); "
-                "const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+                "const r = e.getBoundingClientRect(); const x = r.x + r.width / 2, y = r.y + r.height / 2; "
+                "const top = document.elementFromPoint(x, y); return [x, y, !!top && e.contains(top)]; })()"
             )
-            if rect:
+            if rect and rect[2] and rect[:2] == last:
                 return rect[0], rect[1]
+            last = rect[:2] if rect else None
             if time.monotonic() > deadline:
-                raise BrowserError(f"no element for {js_element}; page text: {self.text()[:1500]}")
-            time.sleep(0.2)
+                raise BrowserError(f"no clickable element for {js_element}; page text: {self.main_text()[-3000:]}")
+            time.sleep(0.15)
 
     def click(self, js_element: str) -> None:
         x, y = self._centre(js_element)
@@ -191,6 +207,12 @@ class Chromium:
         self.click(
             f"[...document.querySelectorAll('[role=\"option\"]')].find(o => o.innerText.trim() === {json.dumps(option)})"
         )
+        # A choice that did not take leaves the list open, and the next click only closes it: fail here, by name.
+        deadline = time.monotonic() + 10
+        while self.selected(label) != option:
+            if time.monotonic() > deadline:
+                raise BrowserError(f"{label!r} shows {self.selected(label)!r} after choosing {option!r}")
+            time.sleep(0.1)
 
     def selected(self, label: str) -> str:
         """What the selectbox labelled `label` shows as its choice."""
