@@ -27,7 +27,7 @@ import duckdb
 import polars as pl
 import psycopg
 
-from mentalspace_platform.environment import Environment
+from mentalspace_platform.environment import Environment, warehouse_pg_options
 from operational_api.errors import PlatformError
 
 _PG_TYPES = {
@@ -318,7 +318,7 @@ class Warehouse:
     def postgres(self) -> Iterator[psycopg.Connection]:
         url = self.env.warehouse_url.replace("postgresql+psycopg://", "postgresql://")
         try:
-            con = psycopg.connect(url, connect_timeout=5)
+            con = psycopg.connect(url, connect_timeout=5, options=warehouse_pg_options())
         except psycopg.OperationalError as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
             raise PlatformError(f"cannot reach the warehouse: {reason}") from None

@@ -29,7 +29,7 @@ import polars as pl
 import psycopg
 import streamlit as st
 
-from mentalspace_platform.environment import current_environment
+from mentalspace_platform.environment import current_environment, warehouse_pg_options
 from mentalspace_platform.warehouse import Warehouse
 
 NOT_BUILT = "The warehouse has not been built yet: run `make build` (or `mentalspace build`), then reload."
@@ -135,7 +135,7 @@ class Reader:
                     time.sleep(0.5 * (attempt + 1))
         url = self.warehouse.env.warehouse_url.replace("postgresql+psycopg://", "postgresql://")
         try:
-            return psycopg.connect(url, connect_timeout=5, autocommit=True)
+            return psycopg.connect(url, connect_timeout=5, autocommit=True, options=warehouse_pg_options())
         except psycopg.OperationalError as exc:
             raise WarehouseNotReady("The warehouse cannot be reached right now; reload in a moment.") from exc
 

@@ -38,3 +38,25 @@ def test_prod_without_a_postgres_warehouse_is_a_clear_error(var_dir, monkeypatch
     monkeypatch.setenv("DBT_TARGET", "prod")
     with pytest.raises(PlatformError, match="needs MENTALSPACE_WAREHOUSE_URL"):
         current_environment()
+
+
+def test_postgres_warehouse_sessions_run_without_jit_and_keep_the_operators_options(
+    var_dir, monkeypatch, pg_database
+):
+    """dbt's sessions (libpq reads PGOPTIONS from dbt_env) and the platform's own warehouse connections run with
+    JIT off (environment.WAREHOUSE_PG_OPTIONS), and settings an operator put in PGOPTIONS still apply."""
+    import psycopg
+
+    from mentalspace_platform.warehouse import Warehouse
+
+    monkeypatch.setenv("DBT_TARGET", "prod")
+    monkeypatch.setenv("MENTALSPACE_WAREHOUSE_URL", pg_database)
+    monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=123456")
+    env = current_environment()
+    with Warehouse(env).postgres() as con:
+        assert con.execute("show jit").fetchone() == ("off",)
+        assert con.execute("show statement_timeout").fetchone() == ("123456ms",)
+    monkeypatch.setenv("PGOPTIONS", env.dbt_env()["PGOPTIONS"])
+    with psycopg.connect(pg_database) as con:
+        assert con.execute("show jit").fetchone() == ("off",)
+        assert con.execute("show statement_timeout").fetchone() == ("123456ms",)
