@@ -3,7 +3,8 @@
 The measures (dbt `models/marts/metrics`) are incremental by period: a build with the vars period_start and
 period_end recomputes the periods starting in that window and keeps the others (dbt_project/macros/metric_window.sql).
 A refresh passes the window that covers every period its changes can alter, computed here; a build without one
-(`--full-refresh`) recomputes every period.
+(`--full-refresh`) recomputes every period. The costliest by-period intermediates they read (int_*_by_period with
+incremental strategy `period_window`) are recomputed for the same window, in the refresh's models build.
 
 **The rule.** Every change to the measures' inputs is recorded in the warehouse as a *mark*
 (`refresh_state.measure_changes`): the earliest business date it touches, or none (every period). A build of the

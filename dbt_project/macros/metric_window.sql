@@ -1,6 +1,9 @@
 {#-
     A backfill of the measures recomputes only the periods starting in a window and merges them into the metric
     tables (models/marts/metrics, incremental strategy `period_window`); everything else is a full rebuild.
+    The by-period intermediates the measures read that cost most (int_client_consents_by_period,
+    int_client_treatment_plans_by_period, int_charge_balances_by_period) use the same strategy: a refresh
+    recomputes their window's periods in the models' build, with the window the measures' build then uses.
 
     The window is the environment variables MENTALSPACE_PERIOD_START and MENTALSPACE_PERIOD_END (inclusive ISO
     dates); Dagster passes a range of month partitions (orchestration/defs/dbt/partitions.py), or, in a run without
@@ -13,8 +16,8 @@
 
     metric_window()                  [start, end] (ISO dates) of this incremental build's window, or none (all)
     metric_window_condition(column)  `column` in the window, as SQL (true when there is no window)
-    metric_window_rows()             the rows a build replaces: its window's periods, and every period of the
-                                     measures recomputed whole (meta recompute_every_period)
+    metric_window_rows(measures)     the rows a build replaces: its window's periods, and (`measures`) every
+                                     period of the measures recomputed whole (meta recompute_every_period)
 -#}
 {% macro metric_window() -%}
     {%- if not execute -%}{{ return(none) }}{%- endif -%}
@@ -53,9 +56,9 @@
 
 {#- The measures whose every period is recomputed by every build, by metric_key: fct_practice_metrics holds their
     rows beside the windowed measures' and replaces them all too. -#}
-{% macro metric_window_rows() -%}
+{% macro metric_window_rows(measures=true) -%}
     {%- set whole = [] -%}
-    {%- if metric_window() is not none and execute -%}
+    {%- if measures and metric_window() is not none and execute -%}
         {%- for node in graph.nodes.values() -%}
             {%- if node.resource_type == 'model' and node.name.startswith('mtr_')
                 and node.config.meta.get('recompute_every_period', false) -%}
@@ -72,7 +75,10 @@
     run without --full-refresh would), so a period that lost its rows loses them here too. -#}
 {% macro get_incremental_period_window_sql(arg_dict) -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-    delete from {{ arg_dict['target_relation'] }} where {{ metric_window_rows() }};
+    {#- The by-period intermediates the measures read (int_*_by_period) use this strategy too: they have no
+        metric_key, and no measure recomputed whole among their rows. -#}
+    {%- set measures = 'metric_key' in arg_dict['dest_columns'] | map(attribute='name') | map('lower') | list -%}
+    delete from {{ arg_dict['target_relation'] }} where {{ metric_window_rows(measures) }};
     insert into {{ arg_dict['target_relation'] }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}

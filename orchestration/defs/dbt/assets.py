@@ -91,14 +91,13 @@ def _build(
     dbt: DbtCli,
     warehouse: WarehouseResource,
     config: DbtBuildConfig,
-    measures: MeasuresBuild | None = None,
+    window: MeasuresBuild,
 ):
     excluded = excluded_resource_types(config.data_tests)
-    measures = measures or MeasuresBuild([], {})
     # dbt finds the copy through the environment `writing()` sets (MENTALSPACE_DUCKDB_PATH). Outside a refresh
     # (this step alone, from the UI, or a backfill) the copy is swapped in after dbt's events have streamed: a
     # failed swap then fails the step after its models were reported built, in a copy that is discarded.
-    with warehouse.writing() as wh, _environment(measures.env):
+    with warehouse.writing() as wh, _environment(window.env):
         step = context.op_def.name
         # Not on PostgreSQL, which never keeps its views: hashing the project and reading the catalog for nothing.
         views = views_context(wh, current_environment()) if views_can_be_kept(wh) else None
@@ -116,7 +115,7 @@ def _build(
                 "build",
                 *(arg for kind in excluded for arg in ("--exclude-resource-type", kind)),
                 *(KEPT if keep_views else ()),
-                *measures.args,
+                *window.args,
             ],
             context=context,
         ).stream():
@@ -203,8 +202,13 @@ def _environment(variables: dict[str, str]):
 def warehouse_models(
     context: dg.AssetExecutionContext, dbt: DbtCli, warehouse: WarehouseResource, config: DbtBuildConfig
 ):
-    """Every staging, intermediate and mart model and seed the measures read; dbt tests arrive as asset checks."""
-    yield from _build(context, dbt, warehouse, config)
+    """Every staging, intermediate and mart model and seed the measures read; dbt tests arrive as asset checks.
+
+    The by-period intermediates the measures read (int_*_by_period, incremental `period_window`) recompute the
+    window the measures' build will: the one the same marks give (read here, consumed by warehouse_metrics)."""
+    with warehouse.writing() as wh:
+        plan = plan_measures_build(wh, current_environment())
+        yield from _build(context, dbt, warehouse, config, measures_window_build(plan.window))
 
 
 @dbt_assets(

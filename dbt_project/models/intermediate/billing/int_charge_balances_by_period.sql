@@ -2,13 +2,19 @@
     Each charge's balance is a run of intervals (constant between two of its movements); an interval meets
     only the as-of dates inside it, so a period x charge pair is never built for a settled charge and no
     period re-sums a charge's history. Materialized: Days in AR and the AR aging mart read it. -#}
-{{ config(materialized='table', pre_hook=postgres_work_mem('256MB')) }}
+{#- By period like the measures, and recomputed with them: only the window's periods (macros/metric_window.sql). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='period_window',
+    on_schema_change='fail',
+    pre_hook=postgres_work_mem('256MB'),
+) }}
 
 with
 
 periods as (
     select * from {{ ref('int_periods_enumerated') }}
-    where period_grain in ('week', 'month')
+    where period_grain in ('week', 'month') and {{ metric_window_condition('period_start') }}
 ),
 
 charges as (

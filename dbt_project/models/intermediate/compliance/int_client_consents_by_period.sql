@@ -6,12 +6,14 @@
     date of birth) on the latest completed visit on or before it; an active client always has one. The Georgia rule
     is about seeing a minor, so a client who turns 18 after their last visit counts as a minor until the next one.
     An unknown date of birth counts as adult (and fails complete demographics). -#}
-{{ config(materialized='table') }}
+{#- By period like the measures, and recomputed with them: only the window's periods (macros/metric_window.sql). -#}
+{{ config(materialized='incremental', incremental_strategy='period_window', on_schema_change='fail') }}
 
 with
 
 active_clients as (
     select * from {{ ref('int_active_clients_by_period') }}
+    where {{ metric_window_condition('period_start') }}
 ),
 
 consents as (

@@ -2,12 +2,14 @@
     reviewed most recently), its last review (the review date once it has happened, else the date it took effect),
     the days since, and whether it is current: no more than TREATMENT_PLAN_REVIEW.review_interval_days since that
     review (out of compliance from the day after). The one definition read by the treatment-plan measure and alerts. -#}
-{{ config(materialized='table') }}
+{#- By period like the measures, and recomputed with them: only the window's periods (macros/metric_window.sql). -#}
+{{ config(materialized='incremental', incremental_strategy='period_window', on_schema_change='fail') }}
 
 with
 
 active_clients as (
     select * from {{ ref('int_active_clients_by_period') }}
+    where {{ metric_window_condition('period_start') }}
 ),
 
 plans as (
