@@ -1,7 +1,7 @@
 """A pre-warmed dbt: a process that imports dbt once and forks a child per dbt command.
 
 Every dbt process spends about 2.5 s starting, 1.4 s of it importing dbt; the 15-minute refresh runs two `dbt build`s
-(orchestration/defs/dbt/assets.py). `warm_dbt()` starts the server early (while a run lands its data) and gives a
+(orchestration/defs/dbt/assets.py). `start()` starts the server early (while a run lands its data) and gives a
 launcher to run instead of dbt: the client (mentalspace_platform/dbt_warm_client.py) hands the command, its working
 folder, its whole environment and its stdin/stdout/stderr to the server, whose forked child runs dbt's own entry
 point with them, so the caller sees what the real dbt would write and its exit code. Without a server the client
@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +88,9 @@ class WarmDbt:
     summary: Summary | None = None  # once stopped
 
     def stop(self) -> Summary:
-        """End the server (and any dbt it still runs) and say what it did."""
+        """End the server (and any dbt it still runs) and say what it did; once stopped, what it said."""
+        if self.summary is not None:
+            return self.summary
         try:
             output, _ = self.process.communicate(input=b"", timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
@@ -99,9 +100,10 @@ class WarmDbt:
             shutil.rmtree(self.folder, ignore_errors=True)
         lines = output.decode(errors="replace").strip().splitlines()
         try:
-            return Summary(**json.loads(lines[-1]))
+            self.summary = Summary(**json.loads(lines[-1]))
         except (IndexError, ValueError, TypeError):
-            return Summary(failure=f"the server ended with exit code {self.process.returncode}")
+            self.summary = Summary(failure=f"its server ended with exit code {self.process.returncode}")
+        return self.summary
 
 
 def start() -> WarmDbt:
@@ -125,16 +127,6 @@ def start() -> WarmDbt:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return WarmDbt(folder, client, process)
-
-
-@contextlib.contextmanager
-def warm_dbt() -> Iterator[WarmDbt]:
-    """A server for the duration of the block; what it did is in `summary` afterwards."""
-    warm = start()
-    try:
-        yield warm
-    finally:
-        warm.summary = warm.stop()
 
 
 def _write_launcher(folder: Path) -> Path:
