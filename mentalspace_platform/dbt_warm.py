@@ -110,6 +110,7 @@ def start() -> WarmDbt:
     """Start a server; it imports dbt in the background and answers commands once it has."""
     folder = Path(tempfile.mkdtemp(prefix="mentalspace-dbt-"))  # 0700: only this user reaches the socket
     try:
+        client = _write_launcher(folder)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         # Bound before the server starts, so a command that comes before dbt is imported waits in the backlog
         # rather than finding no socket and paying for a whole fresh dbt.
@@ -122,7 +123,6 @@ def start() -> WarmDbt:
                 stdout=subprocess.PIPE,
                 pass_fds=(listener.fileno(),),
             )
-        client = _write_launcher(folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
