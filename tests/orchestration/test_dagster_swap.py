@@ -224,14 +224,17 @@ def test_a_failed_refresh_leaves_the_previous_warehouse_and_no_copy(practice_cop
         ).fetchone()
     # An appointment of a clinician the store does not have: it lands, and dbt's relationships test fails.
     _store(var, f"update appointments set clinician_id = 999999 where id = {appointment}")
+    instance = dg.DagsterInstance.ephemeral()
     try:
         result = defs.resolve_job_def("warehouse_refresh_job").execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+            instance=instance, raise_on_error=False
         )
     finally:
         _store(var, f"update appointments set clinician_id = {clinician} where id = {appointment}")
     assert not result.success
     assert [e.step_key for e in result.all_events if e.is_step_failure] == ["warehouse_models"]
+    # The failing dbt ran pre-warmed, and failed the step as the real dbt does.
+    assert _dbt_ran_warm(instance, result.run_id) == "1 dbt command(s) ran in a pre-warmed dbt process"
     assert _state(var) == before
     with duckdb.connect(str(var / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute(
@@ -264,6 +267,15 @@ def test_an_unbalanced_file_still_lands_flagged_but_is_not_posted(practice_copy)
         ).fetchone()
     assert landed == (1, True) and _state(var)[3] > before[3]
     assert not list(var.glob(".warehouse.duckdb.building*"))
+
+
+def _dbt_ran_warm(instance: dg.DagsterInstance, run_id: str) -> str:
+    (said,) = [
+        entry.user_message
+        for entry in instance.all_logs(run_id)
+        if entry.user_message.startswith(("dbt ran", "0 dbt", "1 dbt", "2 dbt"))
+    ]
+    return said
 
 
 @contextmanager
@@ -299,10 +311,15 @@ def test_a_failed_swap_fails_the_refresh_run_and_leaves_the_previous_warehouse(p
     assert "the previous warehouse is still the one in use" in message
     assert not list(var.glob(".warehouse.duckdb.building*"))
     # And the same refresh, once the file can be replaced, swaps the rebuilt warehouse in.
+    instance = dg.DagsterInstance.ephemeral()
     result = defs.resolve_job_def("warehouse_refresh_job").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        instance=instance, raise_on_error=False
     )
     assert result.success
+    # Both dbt builds ran in the dbt the run imported while it landed (mentalspace_platform/dbt_warm.py).
+    assert _dbt_ran_warm(instance, result.run_id) == (
+        f"{DBT_BUILDS_PER_REFRESH} dbt command(s) ran in a pre-warmed dbt process"
+    )
     assert _state(var)[:3] == [before[0] + DBT_BUILDS_PER_REFRESH, before[1] + 3, before[2] + 3]
 
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
+from dagster import InitResourceContext
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
+from mentalspace_platform import dbt_warm
 from mentalspace_platform.catalog import PARTIAL_PARSE_FILE, private_target_path
 from mentalspace_platform.environment import (
     DBT_EXECUTABLE,
@@ -39,7 +42,7 @@ INVOCATION_FOLDER_HOURS = 24
 
 class DbtCli(DbtCliResource):
     """dagster-dbt's resource without two start-up costs we never use (~9 s per `dbt build` together),
-    and with DBT_BUILD_FLAGS.
+    with DBT_BUILD_FLAGS, and with dbt imported once per run rather than once per command.
 
     - It runs `dbt --version` in a subprocess to learn the version; ours is the dbt-core pinned in
       this virtual environment (DBT_EXECUTABLE), so the package metadata says the same thing.
@@ -57,6 +60,33 @@ class DbtCli(DbtCliResource):
     def cli(self, args, **kwargs):
         _remove_old_invocation_folders(current_environment().dbt_target_path)
         return super().cli(args, **kwargs)
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: InitResourceContext) -> Iterator[DbtCli]:
+        """For the run, this resource with a pre-warmed dbt (mentalspace_platform/dbt_warm.py) as its executable.
+
+        Started with the run's resources, so dbt is imported while the landing steps run: ~1.4 s less for each
+        `dbt build` after. A run whose executor starts a process per step starts a server in each: the import then
+        overlaps only that step's own start, and costs nothing it would not have."""
+        try:
+            warm = dbt_warm.start()
+        except OSError as error:
+            if context.log:
+                context.log.info(
+                    f"dbt ran as a fresh process, not pre-warmed: could not start its server ({error})"
+                )
+            self.setup_for_execution(context)
+            yield self
+            return
+        try:
+            # dagster's own way to a copy with other field values (it validates them: the launcher must exist).
+            warmed = self._with_updated_values({"dbt_executable": str(warm.client)})
+            warmed.setup_for_execution(context)
+            yield warmed
+        finally:
+            said = warm.stop().describe()
+            if said and context.log:
+                context.log.info(said)
 
     @cached_property
     def _cli_version(self) -> Version:
