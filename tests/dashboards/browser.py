@@ -138,7 +138,9 @@ class Chromium:
                 time.sleep(0.4)  # let the last deltas paint
                 return
             time.sleep(0.2)
-        raise BrowserError(f"timed out waiting for {what or predicate_js}; page text: {self.main_text()[-3000:]}")
+        raise BrowserError(
+            f"timed out waiting for {what or predicate_js}; page text: {self.main_text()[-3000:]}"
+        )
 
     def wait_for_text(self, text: str, timeout: float = 30) -> None:
         self.wait_for(
@@ -171,7 +173,9 @@ class Chromium:
                 return rect[0], rect[1]
             last = rect[:2] if rect else None
             if time.monotonic() > deadline:
-                raise BrowserError(f"no clickable element for {js_element}; page text: {self.main_text()[-3000:]}")
+                raise BrowserError(
+                    f"no clickable element for {js_element}; page text: {self.main_text()[-3000:]}"
+                )
             time.sleep(0.15)
 
     def click(self, js_element: str) -> None:
