@@ -4,6 +4,7 @@ idempotency keys, ETag / If-Match, pagination and read audit."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 
@@ -16,6 +17,10 @@ from operational_api.auth import replace_recovery_codes
 from operational_api.db import session_scope
 from operational_api.models import Client, User
 from tests.operational_api.api.conftest import PASSWORD, START, Api
+
+# httpx's default is 5 s: a sign-in hashes a password, which took longer than that on a loaded CI machine.
+get = functools.partial(httpx.get, timeout=60)
+post = functools.partial(httpx.post, timeout=60)
 
 
 def _is_problem(response: httpx.Response, status: int, rule: str) -> dict:
@@ -35,9 +40,9 @@ def test_errors_are_problem_json(api: Api):
     body = _is_problem(client.post("/clients", json={"first_name": "X"}), 422, "request.invalid")
     assert body["field"] == "last_name"
     _is_problem(client.get(f"/clients/{10**9}"), 404, "client.not_found")
-    _is_problem(httpx.get(f"{api.url}/clients"), 401, "auth.token_invalid")
+    _is_problem(get(f"{api.url}/clients"), 401, "auth.token_invalid")
     assert api.as_role("CLINICIAN").get("/docs").status_code == 200
-    assert "/clients" in httpx.get(f"{api.url}/openapi.json").json()["paths"]
+    assert "/clients" in get(f"{api.url}/openapi.json").json()["paths"]
 
 
 def test_validation_problem_never_echoes_the_value(api: Api):
@@ -51,30 +56,28 @@ def test_validation_problem_never_echoes_the_value(api: Api):
 
 def test_sign_in_refresh_rotation_and_sign_out(api: Api):
     user = api.world.users["FRONT_DESK"]
-    wrong = httpx.post(f"{api.url}/auth/token", json={"email": api.email(user), "password": "nope nope"})
+    wrong = post(f"{api.url}/auth/token", json={"email": api.email(user), "password": "nope nope"})
     _is_problem(wrong, 401, "auth.sign_in_refused")
     pair = api.sign_in(user).json()
     assert pair["expires_in"] == 900 and pair["refresh_expires_in"] == 7 * 24 * 3600
     headers = {"Authorization": f"Bearer {pair['access_token']}"}
-    assert httpx.get(f"{api.url}/users/me", headers=headers).json()["id"] == user
+    assert get(f"{api.url}/users/me", headers=headers).json()["id"] == user
 
-    rotated = httpx.post(f"{api.url}/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    rotated = post(f"{api.url}/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert rotated.status_code == 200
     new_pair = rotated.json()
     # The old refresh token presented again: copied, so the whole sign-in is revoked.
-    reused = httpx.post(f"{api.url}/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    reused = post(f"{api.url}/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     _is_problem(reused, 401, "auth.refresh_reused")
-    revoked = httpx.get(
-        f"{api.url}/users/me", headers={"Authorization": f"Bearer {new_pair['access_token']}"}
-    )
+    revoked = get(f"{api.url}/users/me", headers={"Authorization": f"Bearer {new_pair['access_token']}"})
     _is_problem(revoked, 401, "auth.session_revoked")
 
     fresh = api.sign_in(user).json()
     headers = {"Authorization": f"Bearer {fresh['access_token']}"}
-    assert httpx.post(f"{api.url}/auth/sign-out", headers=headers).status_code == 204
-    _is_problem(httpx.get(f"{api.url}/users/me", headers=headers), 401, "auth.session_revoked")
+    assert post(f"{api.url}/auth/sign-out", headers=headers).status_code == 204
+    _is_problem(get(f"{api.url}/users/me", headers=headers), 401, "auth.session_revoked")
     _is_problem(
-        httpx.post(f"{api.url}/auth/refresh", json={"refresh_token": fresh["refresh_token"]}),
+        post(f"{api.url}/auth/refresh", json={"refresh_token": fresh["refresh_token"]}),
         401,
         "auth.session_revoked",
     )
@@ -84,16 +87,13 @@ def test_access_token_expires_after_15_minutes(api: Api):
     pair = api.sign_in(api.world.users["BILLING"]).json()
     headers = {"Authorization": f"Bearer {pair['access_token']}"}
     api.clock.now += dt.timedelta(minutes=14, seconds=59)
-    assert httpx.get(f"{api.url}/users/me", headers=headers).status_code == 200
+    assert get(f"{api.url}/users/me", headers=headers).status_code == 200
     api.clock.now += dt.timedelta(seconds=1)
-    _is_problem(httpx.get(f"{api.url}/users/me", headers=headers), 401, "auth.token_expired")
-    assert (
-        httpx.post(f"{api.url}/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code
-        == 200
-    )
+    _is_problem(get(f"{api.url}/users/me", headers=headers), 401, "auth.token_expired")
+    assert post(f"{api.url}/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code == 200
     api.clock.now += dt.timedelta(days=7)
     _is_problem(
-        httpx.post(f"{api.url}/auth/refresh", json={"refresh_token": pair["refresh_token"]}),
+        post(f"{api.url}/auth/refresh", json={"refresh_token": pair["refresh_token"]}),
         401,
         "auth.token_expired",
     )
@@ -110,9 +110,9 @@ def test_staff_without_current_hipaa_training_cannot_use_the_api(api: Api):
     api.clock.now = dt.datetime(2027, 2, 1, 4, 50)  # 23:50 on 31 January in New York
     token = api.sign_in(api.world.users["BILLING"]).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
-    assert httpx.get(f"{api.url}/users/me", headers=headers).status_code == 200
+    assert get(f"{api.url}/users/me", headers=headers).status_code == 200
     api.clock.now = dt.datetime(2027, 2, 1, 5, 0)  # midnight in New York, the token still alive
-    _is_problem(httpx.get(f"{api.url}/users/me", headers=headers), 403, "staff.hipaa_training_required")
+    _is_problem(get(f"{api.url}/users/me", headers=headers), 403, "staff.hipaa_training_required")
     _is_problem(api.sign_in(api.world.users["BILLING"]), 403, "staff.hipaa_training_required")
 
 
@@ -238,7 +238,7 @@ def test_a_crash_is_a_problem_without_traceback_or_values(api: Api, caplog):
 
         server.app.add_api_route("/boom", boom)
         with caplog.at_level("DEBUG"):
-            response = httpx.get(f"{server.url}/boom")
+            response = get(f"{server.url}/boom")
     body = _is_problem(response, 500, "server.error")
     assert "Zebulon" not in response.text and "reference" in body["detail"]
     assert "Zebulon" not in caplog.text and "Traceback" not in caplog.text
@@ -293,15 +293,13 @@ def test_an_administrators_training_exception_lets_staff_in_while_it_lasts(tmp_p
         api = Api(server.url, engine, clock, world, "sqlite")
         token = api.sign_in(world.untrained).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        assert httpx.get(f"{server.url}/users/me", headers=headers).status_code == 200
+        assert get(f"{server.url}/users/me", headers=headers).status_code == 200
         # The exception ends while the token is alive: refused from that moment, not at the next sign-in.
         clock.now = START + dt.timedelta(days=1) - dt.timedelta(minutes=5)
         token = api.sign_in(world.untrained).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        assert httpx.get(f"{server.url}/users/me", headers=headers).status_code == 200
+        assert get(f"{server.url}/users/me", headers=headers).status_code == 200
         clock.now = START + dt.timedelta(days=1)
-        _is_problem(
-            httpx.get(f"{server.url}/users/me", headers=headers), 403, "staff.hipaa_training_required"
-        )
+        _is_problem(get(f"{server.url}/users/me", headers=headers), 403, "staff.hipaa_training_required")
         _is_problem(api.sign_in(world.untrained), 403, "staff.hipaa_training_required")
     engine.dispose()
