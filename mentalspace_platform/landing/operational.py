@@ -8,6 +8,13 @@ injected clock and a transaction may commit after a later-stamped one, so a row 
 watermark, and a comparison catches any change that alters the stamp. The rows of a table whose export derives a
 value from another table's rows (export.DERIVED_FROM) land again when those rows change.
 
+On a PostgreSQL store the comparison has two levels, so that a refresh does not read every key of the history into
+Python: each side sums its keys and change times per bucket of ids in SQL (`_bucket_sums`), and only the buckets
+whose sums differ are compared key by key. The sums are exact integers (change times as microseconds), with a term
+mixing id and time so that changes which offset each other in the plain sums (two rows trading stamps) still move
+it; a bucket holding a row without a change time always differs, as such a row lands every time. An SQLite store
+is compared key by key whole: reading its keys through ADBC is fast, and SQLite has no exact integer time to sum.
+
 Each table's watermark row in `landing_watermarks` (its newest change time, the fingerprint of what its export
 depends on besides its rows, the landing time) is written in the same transaction as its rows; every table of a
 landing is one transaction (and, on DuckDB, inside the run's staged copy). A table lands whole whenever its rows
@@ -21,10 +28,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import polars as pl
-from sqlalchemy import Engine, Table, text
+from sqlalchemy import Engine, Integer, Table, and_, or_, text
 
 from mentalspace_platform.environment import Environment
 from mentalspace_platform.measure_window import (
@@ -57,6 +65,27 @@ MAX_UPSERT_ROWS = 50_000
 MARK_SOURCE = RAW_SCHEMA
 # Changed rows are read by key in chunks of this size (bound parameters per statement).
 READ_CHUNK = 5_000
+# Ids per bucket of the two-level diff (PostgreSQL stores). A day's changes are scattered over the history (a
+# clinician's sessions, notes and charges of the day sit among their older rows), so each one costs a bucket read
+# key by key on both sides, while every bucket costs one row of sums: 512 keeps the sums of a 1,000-clinician
+# practice (~17 M rows) to ~35,000 rows and a day's ~3,000 changes to under 1.5 M keys, both at worst.
+DIFF_BUCKET_IDS = 512
+# The mixed term sums (micros mod TIME_MODULUS) * (id mod ID_MODULUS): both below 2^31, so each product fits a
+# bigint, and the id modulus exceeds a bucket's width, so two rows of a bucket trading change times move the sum
+# unless their times differ by a multiple of TIME_MODULUS microseconds (never, for stamps of whole milliseconds
+# less than 68 years apart). Both primes.
+TIME_MODULUS = 2_147_483_629
+ID_MODULUS = 2_147_483_647
+# Buckets to compare key by key are read as id ranges, this many per statement.
+RANGES_PER_READ = 500
+# A change time as exact integer microseconds since the epoch, by the kind of database computing it (a store's
+# and a warehouse's PostgreSQL alike). PostgreSQL's extract
+# returns numeric (since 14), exact to the microsecond; the column is `timestamp` (naive UTC) on both sides, so no
+# time zone enters either.
+_MICROS_SQL = {
+    "postgres": "(extract(epoch from {0}) * 1000000)::bigint",
+    "duckdb": "epoch_us({0})",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,13 +204,12 @@ def land_operational_tables(
 class _Diff:
     """A table's store rows against its landed copy, by key and change time."""
 
-    store: pl.DataFrame  # id, updated_at (and DERIVED_FROM's column) of every store row
     changed: list[int]  # new or changed in the store: to (re)land
     deleted: list[int]  # landed, gone from the store: to remove
-
-    @property
-    def rows(self) -> int:
-        return self.store.height
+    rows: int  # rows of the table in the store
+    newest: dt.datetime | None  # the store's newest change time
+    # The ids of the store rows whose column (first argument) holds one of the keys (second).
+    ids_naming: Callable[[str, list[int]], list[int]] = dataclasses.field(repr=False, compare=False)
 
     @property
     def touched_keys(self) -> list[int]:
@@ -191,7 +219,7 @@ class _Diff:
         """Also re-land the rows whose `column` names one of `parent_keys` (a value derived from that row)."""
         if not parent_keys:
             return self
-        derived = self.store.filter(pl.col(column).is_in(list(parent_keys)))["id"].to_list()
+        derived = self.ids_naming(column, list(parent_keys))
         return dataclasses.replace(self, changed=sorted(set(self.changed) | set(derived)))
 
 
@@ -251,17 +279,136 @@ def _diff(source: Engine, warehouse: Warehouse, table: Table) -> _Diff | None:
     """The table's changes since it was landed (None without a change column to compare)."""
     if CHANGE_COLUMN not in table.c:
         return None
+    if source.dialect.name == "postgresql" and isinstance(table.c.id.type, Integer):
+        return _bucket_diff(source, warehouse, table)
+    return _key_diff(source, warehouse, table)
+
+
+def _key_diff(source: Engine, warehouse: Warehouse, table: Table) -> _Diff:
+    """Every key and change time of the store's table against every one of its landed copy."""
     derived = [DERIVED_FROM[table.name][1]] if table.name in DERIVED_FROM else []
-    landed = warehouse.query(f'select id, {CHANGE_COLUMN} from {RAW_SCHEMA}."{table.name}"').select(
-        pl.col("id").cast(pl.Int64), pl.col(CHANGE_COLUMN).cast(pl.Datetime("us"))
-    )
     store = read_columns(source, table, ["id", CHANGE_COLUMN, *derived]).with_columns(
         pl.col("id").cast(pl.Int64), pl.col(CHANGE_COLUMN).cast(pl.Datetime("us"))
     )
+    changed, deleted = _compare_keys(store, _landed_keys(warehouse, table, ""))
+
+    def ids_naming(column: str, keys: list[int]) -> list[int]:
+        return store.filter(pl.col(column).is_in(keys))["id"].to_list()
+
+    return _Diff(changed, deleted, store.height, store[CHANGE_COLUMN].max(), ids_naming)
+
+
+def _bucket_diff(source: Engine, warehouse: Warehouse, table: Table) -> _Diff:
+    """The key diff, of the buckets of ids whose sums differ between the store and the landed copy only."""
+    store = _bucket_sums("postgres", f'"{table.name}"', _store_query(source))
+    landed = _bucket_sums(warehouse.kind, f'{RAW_SCHEMA}."{table.name}"', warehouse.query)
+    sums = ["bucket", "row_count", "id_sum", "micros_sum", "mixed_sum"]
+    differing = (
+        pl.concat(
+            [
+                store.filter(pl.col("unstamped") > 0)["bucket"],
+                store.join(landed, on=sums, how="anti")["bucket"],
+                landed.join(store, on=sums, how="anti")["bucket"],
+            ]
+        )
+        .unique()
+        .sort()
+        .to_list()
+    )
+    changed: list[int] = []
+    deleted: list[int] = []
+    for ranges in _batched(_id_ranges(differing), RANGES_PER_READ):
+        in_store = or_(*(and_(table.c.id >= low, table.c.id < high) for low, high in ranges))
+        keys = read_columns(source, table, ["id", CHANGE_COLUMN], where=in_store).with_columns(
+            pl.col("id").cast(pl.Int64), pl.col(CHANGE_COLUMN).cast(pl.Datetime("us"))
+        )
+        in_landed = " or ".join(f"(id >= {low} and id < {high})" for low, high in ranges)
+        more_changed, more_deleted = _compare_keys(keys, _landed_keys(warehouse, table, f"where {in_landed}"))
+        changed += more_changed
+        deleted += more_deleted
+
+    def ids_naming(column: str, keys: list[int]) -> list[int]:
+        ids: list[int] = []
+        for chunk in _batched(keys, READ_CHUNK):
+            ids += read_columns(source, table, ["id"], where=table.c[column].in_(chunk))["id"].to_list()
+        return ids
+
+    return _Diff(
+        sorted(changed), sorted(deleted), int(store["row_count"].sum()), store["newest"].max(), ids_naming
+    )
+
+
+def _store_query(source: Engine) -> Callable[[str], pl.DataFrame]:
+    def query(sql: str) -> pl.DataFrame:
+        with source.connect() as conn:
+            result = conn.execute(text(sql))
+            return pl.DataFrame(
+                result.all(), schema=list(result.keys()), orient="row", infer_schema_length=None
+            )
+
+    return query
+
+
+def _bucket_sums(kind: str, relation: str, query: Callable[[str], pl.DataFrame]) -> pl.DataFrame:
+    """Per bucket of DIFF_BUCKET_IDS ids of a table: its rows, those without a change time, and exact sums of ids,
+    of change times (microseconds) and of the mixed term, as decimal text (PostgreSQL sums bigints to numeric,
+    DuckDB to hugeint: text is their one exact common form); and its newest change time."""
+    micros = _MICROS_SQL[kind].format(CHANGE_COLUMN)
+    width = DIFF_BUCKET_IDS
+    frame = query(
+        f"""
+        select bucket, count(*) as row_count, count(*) - count(micros) as unstamped,
+            cast(sum(id) as text) as id_sum, cast(sum(micros) as text) as micros_sum,
+            cast(sum((micros % {TIME_MODULUS}) * (id % {ID_MODULUS})) as text) as mixed_sum,
+            max({CHANGE_COLUMN}) as newest
+        from (
+            -- Floored, so a bucket is the ids [bucket, bucket + width) whatever the sign of id.
+            select id, {CHANGE_COLUMN}, {micros} as micros, id - ((id % {width}) + {width}) % {width} as bucket
+            from {relation}
+        ) as keyed
+        group by bucket
+        """
+    )
+    return frame.select(
+        pl.col("bucket").cast(pl.Int64),
+        pl.col("row_count").cast(pl.Int64),
+        pl.col("unstamped").cast(pl.Int64),
+        *(pl.col(name).cast(pl.Utf8) for name in ("id_sum", "micros_sum", "mixed_sum")),
+        pl.col("newest").cast(pl.Datetime("us")),
+    )
+
+
+def _id_ranges(buckets: list[int]) -> list[tuple[int, int]]:
+    """Sorted buckets as [low, high) id ranges, neighbours merged."""
+    ranges: list[tuple[int, int]] = []
+    for bucket in buckets:
+        if ranges and ranges[-1][1] == bucket:
+            ranges[-1] = (ranges[-1][0], bucket + DIFF_BUCKET_IDS)
+        else:
+            ranges.append((bucket, bucket + DIFF_BUCKET_IDS))
+    return ranges
+
+
+_Item = TypeVar("_Item")
+
+
+def _batched(items: Sequence[_Item], size: int) -> Iterator[Sequence[_Item]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _landed_keys(warehouse: Warehouse, table: Table, where: str) -> pl.DataFrame:
+    return warehouse.query(f'select id, {CHANGE_COLUMN} from {RAW_SCHEMA}."{table.name}" {where}').select(
+        pl.col("id").cast(pl.Int64), pl.col(CHANGE_COLUMN).cast(pl.Datetime("us"))
+    )
+
+
+def _compare_keys(store: pl.DataFrame, landed: pl.DataFrame) -> tuple[list[int], list[int]]:
+    """The ids new or changed in the store, and those landed but gone from it."""
     # A NULL change time matches nothing (polars joins never match nulls), so such a row lands every time.
     changed = store.join(landed, on=["id", CHANGE_COLUMN], how="anti")["id"].to_list()
     deleted = landed.join(store, on="id", how="anti")["id"].to_list()
-    return _Diff(store, sorted(changed), sorted(deleted))
+    return sorted(changed), sorted(deleted)
 
 
 def _read_chunks(
@@ -314,7 +461,7 @@ def _watermark_rows(
     watermark = newest.value
     if changes is not None and changes.rows:
         # An incremental landing sees only the changed rows go past; the store's newest is the table's.
-        watermark = changes.store[CHANGE_COLUMN].max()
+        watermark = changes.newest
     yield pl.DataFrame(
         {
             "table_name": [str(table.name)],  # not SQLAlchemy's str subclass, which polars cannot take
