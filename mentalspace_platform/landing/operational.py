@@ -70,18 +70,15 @@ READ_CHUNK = 5_000
 # key by key on both sides, while every bucket costs one row of sums: 512 keeps the sums of a 1,000-clinician
 # practice (~17 M rows) to ~35,000 rows and a day's ~3,000 changes to under 1.5 M keys, both at worst.
 DIFF_BUCKET_IDS = 512
-# The mixed term sums (micros mod TIME_MODULUS) * (id mod ID_MODULUS): both below 2^31, so each product fits a
-# bigint, and the id modulus exceeds a bucket's width, so two rows of a bucket trading change times move the sum
-# unless their times differ by a multiple of TIME_MODULUS microseconds (never, for stamps of whole milliseconds
-# less than 68 years apart). Both primes.
-TIME_MODULUS = 2_147_483_629
-ID_MODULUS = 2_147_483_647
+# The mixed term sums each row's change time (microseconds, mod 2^53: 285 years from 1970, so in practice whole)
+# times its place in its bucket (1 to DIFF_BUCKET_IDS, under 2^10): a product fits a bigint, and rows trading
+# change times, which leave the plain sums as they were, always move it.
+MIXED_TIME_MODULUS = 2**53
 # Buckets to compare key by key are read as id ranges, this many per statement.
 RANGES_PER_READ = 500
 # A change time as exact integer microseconds since the epoch, by the kind of database computing it (a store's
-# and a warehouse's PostgreSQL alike). PostgreSQL's extract
-# returns numeric (since 14), exact to the microsecond; the column is `timestamp` (naive UTC) on both sides, so no
-# time zone enters either.
+# PostgreSQL and a warehouse's alike). PostgreSQL's extract returns numeric (since 14), exact to the microsecond;
+# the column is `timestamp` (naive UTC) on both sides, so the session's time zone enters neither.
 _MICROS_SQL = {
     "postgres": "(extract(epoch from {0}) * 1000000)::bigint",
     "duckdb": "epoch_us({0})",
@@ -300,7 +297,9 @@ def _key_diff(source: Engine, warehouse: Warehouse, table: Table) -> _Diff:
 
 def _bucket_diff(source: Engine, warehouse: Warehouse, table: Table) -> _Diff:
     """The key diff, of the buckets of ids whose sums differ between the store and the landed copy only."""
-    store = _bucket_sums("postgres", f'"{table.name}"', _store_query(source))
+    store = _bucket_sums(
+        "postgres", source.dialect.identifier_preparer.format_table(table), _store_query(source)
+    )
     landed = _bucket_sums(warehouse.kind, f'{RAW_SCHEMA}."{table.name}"', warehouse.query)
     sums = ["bucket", "row_count", "id_sum", "micros_sum", "mixed_sum"]
     differing = (
@@ -359,7 +358,7 @@ def _bucket_sums(kind: str, relation: str, query: Callable[[str], pl.DataFrame])
         f"""
         select bucket, count(*) as row_count, count(*) - count(micros) as unstamped,
             cast(sum(id) as text) as id_sum, cast(sum(micros) as text) as micros_sum,
-            cast(sum((micros % {TIME_MODULUS}) * (id % {ID_MODULUS})) as text) as mixed_sum,
+            cast(sum((micros % {MIXED_TIME_MODULUS}) * (id - bucket + 1)) as text) as mixed_sum,
             max({CHANGE_COLUMN}) as newest
         from (
             -- Floored, so a bucket is the ids [bucket, bucket + width) whatever the sign of id.
@@ -414,10 +413,8 @@ def _compare_keys(store: pl.DataFrame, landed: pl.DataFrame) -> tuple[list[int],
 def _read_chunks(
     source: Engine, table: Table, ids: list[int], timezone: str, today: dt.date
 ) -> Iterator[pl.DataFrame]:
-    for start in range(0, len(ids), READ_CHUNK):
-        yield from read_table(
-            source, table, timezone=timezone, today=today, ids=ids[start : start + READ_CHUNK]
-        )
+    for chunk in _batched(ids, READ_CHUNK):
+        yield from read_table(source, table, timezone=timezone, today=today, ids=chunk)
 
 
 class _Newest:

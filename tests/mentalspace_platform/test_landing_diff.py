@@ -44,7 +44,10 @@ def _at(minutes: float) -> dt.datetime:
 def store() -> Iterator[Engine]:
     """A PostgreSQL store holding only the diffed table (the diff reads nothing else of it)."""
     with new_pg_database() as url:
-        engine = create_engine(url, poolclass=NullPool)
+        # A session time zone other than UTC: the change times are naive UTC, and no zone may enter their sums.
+        engine = create_engine(
+            url, poolclass=NullPool, connect_args={"options": "-c timezone=America/New_York"}
+        )
         TABLE.create(engine)
         yield engine
         engine.dispose()
