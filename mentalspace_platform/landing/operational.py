@@ -10,7 +10,8 @@ value from another table's rows (export.DERIVED_FROM) land again when those rows
 
 On a PostgreSQL store the comparison has two levels, so that a refresh does not read every key of the history into
 Python: each side sums its keys and change times per bucket of ids in SQL (`_bucket_sums`), and only the buckets
-whose sums differ are compared key by key. The sums are exact integers (change times as microseconds), with a term
+whose sums differ are compared key by key (and the rows naming a changed parent row are asked of the store by
+key). The sums are exact integers (change times as microseconds), with a term
 mixing id and time so that changes which offset each other in the plain sums (two rows trading stamps) still move
 it; a bucket holding a row without a change time always differs, as such a row lands every time. An SQLite store
 is compared key by key whole: reading its keys through ADBC is fast, and SQLite has no exact integer time to sum.
@@ -297,26 +298,35 @@ def _key_diff(source: Engine, warehouse: Warehouse, table: Table) -> _Diff:
 
 def _bucket_diff(source: Engine, warehouse: Warehouse, table: Table) -> _Diff:
     """The key diff, of the buckets of ids whose sums differ between the store and the landed copy only."""
-    store = _bucket_sums(
-        "postgres", source.dialect.identifier_preparer.format_table(table), _store_query(source)
-    )
+    relation = source.dialect.identifier_preparer.format_table(table)
+    store = _bucket_sums("postgres", relation, _store_query(source))
     landed = _bucket_sums(warehouse.kind, f'{RAW_SCHEMA}."{table.name}"', warehouse.query)
     sums = ["bucket", "row_count", "id_sum", "micros_sum", "mixed_sum"]
-    differing = (
-        pl.concat(
-            [
-                store.filter(pl.col("unstamped") > 0)["bucket"],
-                store.join(landed, on=sums, how="anti")["bucket"],
-                landed.join(store, on=sums, how="anti")["bucket"],
-            ]
-        )
-        .unique()
-        .sort()
-        .to_list()
+    differing = pl.concat(
+        [
+            store.filter(pl.col("unstamped") > 0)["bucket"],
+            store.join(landed, on=sums, how="anti")["bucket"],
+            landed.join(store, on=sums, how="anti")["bucket"],
+        ]
     )
+    changed, deleted = _key_diff_of_buckets(source, warehouse, table, differing.unique().sort().to_list())
+
+    def ids_naming(column: str, keys: list[int]) -> list[int]:
+        ids: list[int] = []
+        for chunk in _batched(keys, READ_CHUNK):
+            ids += read_columns(source, table, ["id"], where=table.c[column].in_(chunk))["id"].to_list()
+        return ids
+
+    return _Diff(changed, deleted, int(store["row_count"].sum()), store["newest"].max(), ids_naming)
+
+
+def _key_diff_of_buckets(
+    source: Engine, warehouse: Warehouse, table: Table, buckets: list[int]
+) -> tuple[list[int], list[int]]:
+    """Changed and deleted ids among those of the (sorted) buckets, key by key."""
     changed: list[int] = []
     deleted: list[int] = []
-    for ranges in _batched(_id_ranges(differing), RANGES_PER_READ):
+    for ranges in _batched(_id_ranges(buckets), RANGES_PER_READ):
         in_store = or_(*(and_(table.c.id >= low, table.c.id < high) for low, high in ranges))
         keys = read_columns(source, table, ["id", CHANGE_COLUMN], where=in_store).with_columns(
             pl.col("id").cast(pl.Int64), pl.col(CHANGE_COLUMN).cast(pl.Datetime("us"))
@@ -325,16 +335,7 @@ def _bucket_diff(source: Engine, warehouse: Warehouse, table: Table) -> _Diff:
         more_changed, more_deleted = _compare_keys(keys, _landed_keys(warehouse, table, f"where {in_landed}"))
         changed += more_changed
         deleted += more_deleted
-
-    def ids_naming(column: str, keys: list[int]) -> list[int]:
-        ids: list[int] = []
-        for chunk in _batched(keys, READ_CHUNK):
-            ids += read_columns(source, table, ["id"], where=table.c[column].in_(chunk))["id"].to_list()
-        return ids
-
-    return _Diff(
-        sorted(changed), sorted(deleted), int(store["row_count"].sum()), store["newest"].max(), ids_naming
-    )
+    return sorted(changed), sorted(deleted)
 
 
 def _store_query(source: Engine) -> Callable[[str], pl.DataFrame]:
