@@ -10,11 +10,11 @@ value from another table's rows (export.DERIVED_FROM) land again when those rows
 
 On a PostgreSQL store the comparison has two levels, so that a refresh does not read every key of the history into
 Python: each side sums its keys and change times per bucket of ids in SQL (`_bucket_sums`), and only the buckets
-whose sums differ are compared key by key (and the rows naming a changed parent row are asked of the store by
-key). The sums are exact integers (change times as microseconds), with a term
-mixing id and time so that changes which offset each other in the plain sums (two rows trading stamps) still move
-it; a bucket holding a row without a change time always differs, as such a row lands every time. An SQLite store
-is compared key by key whole: reading its keys through ADBC is fast, and SQLite has no exact integer time to sum.
+whose sums differ are compared key by key (and the rows naming a changed parent row are asked of the store by key).
+The sums are exact integers (change times as microseconds), with a term mixing id and time so that changes which
+offset each other in the plain sums (two rows trading stamps) still move it; a bucket holding a row without a
+change time always differs, as such a row lands every time. An SQLite store is compared key by key whole: reading
+its keys through ADBC is fast, and SQLite has no exact integer time to sum.
 
 Each table's watermark row in `landing_watermarks` (its newest change time, the fingerprint of what its export
 depends on besides its rows, the landing time) is written in the same transaction as its rows; every table of a
