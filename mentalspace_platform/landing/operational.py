@@ -30,10 +30,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import polars as pl
-from sqlalchemy import Engine, Integer, Table, and_, or_, text
+from sqlalchemy import Engine, Integer, Table, text
 
 from mentalspace_platform.environment import Environment
 from mentalspace_platform.measure_window import (
@@ -67,16 +68,17 @@ MARK_SOURCE = RAW_SCHEMA
 # Changed rows are read by key in chunks of this size (bound parameters per statement).
 READ_CHUNK = 5_000
 # Ids per bucket of the two-level diff (PostgreSQL stores). A day's changes are scattered over the history (a
-# clinician's sessions, notes and charges of the day sit among their older rows), so each one costs a bucket read
-# key by key on both sides, while every bucket costs one row of sums: 512 keeps the sums of a 1,000-clinician
-# practice (~17 M rows) to ~35,000 rows and a day's ~3,000 changes to under 1.5 M keys, both at worst.
-DIFF_BUCKET_IDS = 512
+# clinician's sessions, notes and charges of the day sit among their older rows), so each costs its bucket read key
+# by key on both sides, while every bucket costs a row of sums read whatever changed. Measured on the 100-clinician
+# practice (1.7 M rows, a day's ~2,700 changed rows in ~850 buckets): the second level read 76,000 store keys in
+# 0.5 s at 64, 305,000 in 2.7 s at 512; the sums took the same time at either (~5 s, load 5), 27,000 rows at 64.
+DIFF_BUCKET_IDS = 64
 # The mixed term sums each row's change time (microseconds, mod 2^53: 285 years from 1970, so in practice whole)
 # times its place in its bucket (1 to DIFF_BUCKET_IDS, under 2^10): a product fits a bigint, and rows trading
 # change times, which leave the plain sums as they were, always move it.
 MIXED_TIME_MODULUS = 2**53
-# Buckets to compare key by key are read as id ranges, this many per statement.
-RANGES_PER_READ = 500
+# Buckets to compare key by key, this many per statement.
+BUCKETS_PER_READ = 1_000
 # A change time as exact integer microseconds since the epoch, by the kind of database computing it (a store's
 # PostgreSQL and a warehouse's alike). PostgreSQL's extract returns numeric (since 14), exact to the microsecond;
 # the column is `timestamp` (naive UTC) on both sides, so the session's time zone enters neither.
@@ -288,7 +290,8 @@ def _key_diff(source: Engine, warehouse: Warehouse, table: Table) -> _Diff:
     store = read_columns(source, table, ["id", CHANGE_COLUMN, *derived]).with_columns(
         pl.col("id").cast(pl.Int64), pl.col(CHANGE_COLUMN).cast(pl.Datetime("us"))
     )
-    changed, deleted = _compare_keys(store, _landed_keys(warehouse, table, ""))
+    landed = _keys(warehouse.query(f'select id, {CHANGE_COLUMN} from {RAW_SCHEMA}."{table.name}"'))
+    changed, deleted = _compare_keys(store, landed)
 
     def ids_naming(column: str, keys: list[int]) -> list[int]:
         return store.filter(pl.col(column).is_in(keys))["id"].to_list()
@@ -299,8 +302,12 @@ def _key_diff(source: Engine, warehouse: Warehouse, table: Table) -> _Diff:
 def _bucket_diff(source: Engine, warehouse: Warehouse, table: Table) -> _Diff:
     """The key diff, of the buckets of ids whose sums differ between the store and the landed copy only."""
     relation = source.dialect.identifier_preparer.format_table(table)
-    store = _bucket_sums("postgres", relation, _store_query(source))
-    landed = _bucket_sums(warehouse.kind, f'{RAW_SCHEMA}."{table.name}"', warehouse.query)
+    # Both sides sum at once (the store's in a thread of its own: the warehouse's may be this thread's DuckDB
+    # connection): the databases do the work, and each side's time would otherwise add up.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        store_sums = pool.submit(_bucket_sums, "postgres", relation, _store_query(source))
+        landed = _bucket_sums(warehouse.kind, f'{RAW_SCHEMA}."{table.name}"', warehouse.query)
+        store = store_sums.result()
     sums = ["bucket", "row_count", "id_sum", "micros_sum", "mixed_sum"]
     differing = pl.concat(
         [
@@ -324,15 +331,25 @@ def _key_diff_of_buckets(
     source: Engine, warehouse: Warehouse, table: Table, buckets: list[int]
 ) -> tuple[list[int], list[int]]:
     """Changed and deleted ids among those of the (sorted) buckets, key by key."""
+    store_query = _store_query(source)
+    relation = source.dialect.identifier_preparer.format_table(table)
     changed: list[int] = []
     deleted: list[int] = []
-    for ranges in _batched(_id_ranges(buckets), RANGES_PER_READ):
-        in_store = or_(*(and_(table.c.id >= low, table.c.id < high) for low, high in ranges))
-        keys = read_columns(source, table, ["id", CHANGE_COLUMN], where=in_store).with_columns(
-            pl.col("id").cast(pl.Int64), pl.col(CHANGE_COLUMN).cast(pl.Datetime("us"))
+    for picked in _batched(buckets, BUCKETS_PER_READ):
+        # The ids are joined to the buckets as rows: a filter of hundreds of ORs is evaluated on every row of the
+        # table (~1 s a table). The store scans its primary key once per range of buckets; the landed copy has no
+        # index on id, so it is scanned once, hashing each row's bucket.
+        ranges = ", ".join(f"({low}, {high})" for low, high in _id_ranges(list(picked)))
+        in_store = store_query(
+            f"select id, {CHANGE_COLUMN} from {relation} as keyed join (values {ranges}) as picked(low, high) "
+            "on keyed.id >= picked.low and keyed.id < picked.high"
         )
-        in_landed = " or ".join(f"(id >= {low} and id < {high})" for low, high in ranges)
-        more_changed, more_deleted = _compare_keys(keys, _landed_keys(warehouse, table, f"where {in_landed}"))
+        in_landed = warehouse.query(
+            f'select id, {CHANGE_COLUMN} from {RAW_SCHEMA}."{table.name}" as keyed '
+            f"join (values {', '.join(f'({b})' for b in picked)}) as picked(bucket) "
+            f"on {_bucket_sql('keyed.id')} = picked.bucket"
+        )
+        more_changed, more_deleted = _compare_keys(_keys(in_store), _keys(in_landed))
         changed += more_changed
         deleted += more_deleted
     return sorted(changed), sorted(deleted)
@@ -354,18 +371,14 @@ def _bucket_sums(kind: str, relation: str, query: Callable[[str], pl.DataFrame])
     of change times (microseconds) and of the mixed term, as decimal text (PostgreSQL sums bigints to numeric,
     DuckDB to hugeint: text is their one exact common form); and its newest change time."""
     micros = _MICROS_SQL[kind].format(CHANGE_COLUMN)
-    width = DIFF_BUCKET_IDS
     frame = query(
         f"""
         select bucket, count(*) as row_count, count(*) - count(micros) as unstamped,
             cast(sum(id) as text) as id_sum, cast(sum(micros) as text) as micros_sum,
             cast(sum((micros % {MIXED_TIME_MODULUS}) * (id - bucket + 1)) as text) as mixed_sum,
             max({CHANGE_COLUMN}) as newest
-        from (
-            -- Floored, so a bucket is the ids [bucket, bucket + width) whatever the sign of id.
-            select id, {CHANGE_COLUMN}, {micros} as micros, id - ((id % {width}) + {width}) % {width} as bucket
-            from {relation}
-        ) as keyed
+        from (select id, {CHANGE_COLUMN}, {micros} as micros, {_bucket_sql("id")} as bucket from {relation})
+            as keyed
         group by bucket
         """
     )
@@ -376,6 +389,12 @@ def _bucket_sums(kind: str, relation: str, query: Callable[[str], pl.DataFrame])
         *(pl.col(name).cast(pl.Utf8) for name in ("id_sum", "micros_sum", "mixed_sum")),
         pl.col("newest").cast(pl.Datetime("us")),
     )
+
+
+def _bucket_sql(id_sql: str) -> str:
+    """The bucket of an id, floored: a bucket is the ids [bucket, bucket + DIFF_BUCKET_IDS) whatever their sign."""
+    width = DIFF_BUCKET_IDS
+    return f"({id_sql} - (({id_sql} % {width}) + {width}) % {width})"
 
 
 def _id_ranges(buckets: list[int]) -> list[tuple[int, int]]:
@@ -397,10 +416,9 @@ def _batched(items: Sequence[_Item], size: int) -> Iterator[Sequence[_Item]]:
         yield items[start : start + size]
 
 
-def _landed_keys(warehouse: Warehouse, table: Table, where: str) -> pl.DataFrame:
-    return warehouse.query(f'select id, {CHANGE_COLUMN} from {RAW_SCHEMA}."{table.name}" {where}').select(
-        pl.col("id").cast(pl.Int64), pl.col(CHANGE_COLUMN).cast(pl.Datetime("us"))
-    )
+def _keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Keys and change times typed alike, whichever database and driver read them."""
+    return frame.select(pl.col("id").cast(pl.Int64), pl.col(CHANGE_COLUMN).cast(pl.Datetime("us")))
 
 
 def _compare_keys(store: pl.DataFrame, landed: pl.DataFrame) -> tuple[list[int], list[int]]:
