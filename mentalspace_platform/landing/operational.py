@@ -70,11 +70,11 @@ READ_CHUNK = 5_000
 # Ids per bucket of the two-level diff (PostgreSQL stores). A day's changes are scattered over the history (a
 # clinician's sessions, notes and charges of the day sit among their older rows), so each costs its bucket read key
 # by key on both sides, while every bucket costs a row of sums read whatever changed. Measured on the 100-clinician
-# practice (1.7 M rows, a day's ~2,700 changed rows in ~850 buckets): the second level read 76,000 store keys in
-# 0.5 s at 64, 305,000 in 2.7 s at 512; the sums took the same time at either (~5 s, load 5), 27,000 rows at 64.
+# practice (1.7 M rows; a day's ~2,700 changed rows, in ~1,200 buckets of 64): the second level read 76,000 store
+# keys in 0.5 s at 64, 305,000 in 1.4 s at 512; the sums took the same time at either (27,000 rows at 64; load 4).
 DIFF_BUCKET_IDS = 64
 # The mixed term sums each row's change time (microseconds, mod 2^53: 285 years from 1970, so in practice whole)
-# times its place in its bucket (1 to DIFF_BUCKET_IDS, under 2^10): a product fits a bigint, and rows trading
+# times its place in its bucket (1 to DIFF_BUCKET_IDS, to stay under 2^10): a product fits a bigint, and rows trading
 # change times, which leave the plain sums as they were, always move it.
 MIXED_TIME_MODULUS = 2**53
 # Buckets to compare key by key, this many per statement.
@@ -337,7 +337,7 @@ def _key_diff_of_buckets(
     deleted: list[int] = []
     for picked in _batched(buckets, BUCKETS_PER_READ):
         # The ids are joined to the buckets as rows: a filter of hundreds of ORs is evaluated on every row of the
-        # table (~1 s a table). The store scans its primary key once per range of buckets; the landed copy has no
+        # table (seconds a table). The store scans its primary key once per range of buckets; the landed copy has no
         # index on id, so it is scanned once, hashing each row's bucket.
         ranges = ", ".join(f"({low}, {high})" for low, high in _id_ranges(list(picked)))
         in_store = store_query(
