@@ -74,8 +74,8 @@ READ_CHUNK = 5_000
 # keys in 0.5 s at 64, 305,000 in 1.4 s at 512; the sums took the same time at either (27,000 rows at 64; load 4).
 DIFF_BUCKET_IDS = 64
 # The mixed term sums each row's change time (microseconds, mod 2^53: 285 years from 1970, so in practice whole)
-# times its place in its bucket (1 to DIFF_BUCKET_IDS, to stay under 2^10): a product fits a bigint, and rows trading
-# change times, which leave the plain sums as they were, always move it.
+# times its place in its bucket (1 to DIFF_BUCKET_IDS, to stay under 2^10): a product fits a bigint, and rows
+# trading change times, which leave the plain sums as they were, always move it.
 MIXED_TIME_MODULUS = 2**53
 # Buckets to compare key by key, this many per statement.
 BUCKETS_PER_READ = 1_000
@@ -341,8 +341,8 @@ def _key_diff_of_buckets(
         # index on id, so it is scanned once, hashing each row's bucket.
         ranges = ", ".join(f"({low}, {high})" for low, high in _id_ranges(list(picked)))
         in_store = store_query(
-            f"select id, {CHANGE_COLUMN} from {relation} as keyed join (values {ranges}) as picked(low, high) "
-            "on keyed.id >= picked.low and keyed.id < picked.high"
+            f"select id, {CHANGE_COLUMN} from {relation} as keyed "
+            f"join (values {ranges}) as picked(low, high) on keyed.id >= picked.low and keyed.id < picked.high"
         )
         in_landed = warehouse.query(
             f'select id, {CHANGE_COLUMN} from {RAW_SCHEMA}."{table.name}" as keyed '

@@ -21,7 +21,7 @@ SPEC = PracticeSpec(clinicians=1, months=1, seed=5, as_of=dt.date(2026, 11, 25))
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def practice(request, var_dir, migrated_sqlite, monkeypatch):
-    """The store on SQLite (diffed key by key) or PostgreSQL (diffed by buckets of ids first); the warehouse DuckDB."""
+    """The store on SQLite (diffed key by key) or PostgreSQL (by buckets of ids first); the warehouse DuckDB."""
     monkeypatch.setenv("MENTALSPACE_AS_OF_DATE", SPEC.as_of.isoformat())
     with ExitStack() as stack:
         if request.param == "sqlite":
