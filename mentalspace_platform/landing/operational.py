@@ -337,8 +337,8 @@ def _key_diff_of_buckets(
     deleted: list[int] = []
     for picked in _batched(buckets, BUCKETS_PER_READ):
         # The ids are joined to the buckets as rows: a filter of hundreds of ORs is evaluated on every row of the
-        # table (seconds a table). The store scans its primary key once per range of buckets; the landed copy has no
-        # index on id, so it is scanned once, hashing each row's bucket.
+        # table (seconds a table). The store scans its primary key once per range of buckets; the landed copy has
+        # no index on id, so it is scanned once, hashing each row's bucket.
         ranges = ", ".join(f"({low}, {high})" for low, high in _id_ranges(list(picked)))
         in_store = store_query(
             f"select id, {CHANGE_COLUMN} from {relation} as keyed "
