@@ -11,8 +11,8 @@ value from another table's rows (export.DERIVED_FROM) land again when those rows
 On a PostgreSQL store the comparison has two levels, so that a refresh does not read every key of the history into
 Python: each side sums its keys and change times per bucket of ids in SQL (`_bucket_sums`), and only the buckets
 whose sums differ are compared key by key (and the rows naming a changed parent row are asked of the store by key).
-The sums are exact integers (change times as microseconds), with a term mixing id and time so that changes which
-offset each other in the plain sums (two rows trading stamps) still move it; a bucket holding a row without a
+The sums are exact integers (change times as microseconds), with terms mixing id and time so that changes which
+offset each other in the plain sums (two rows trading stamps) still move them; a bucket holding a row without a
 change time always differs, as such a row lands every time. An SQLite store is compared key by key whole: reading
 its keys through ADBC is fast, and SQLite has no exact integer time to sum.
 
@@ -73,10 +73,13 @@ READ_CHUNK = 5_000
 # practice (1.7 M rows; a day's ~2,700 changed rows, in ~1,200 buckets of 64): the second level read 76,000 store
 # keys in 0.5 s at 64, 305,000 in 1.4 s at 512; the sums took the same time at either (27,000 rows at 64; load 4).
 DIFF_BUCKET_IDS = 64
-# The mixed term sums each row's change time (microseconds, mod 2^53: 285 years from 1970, so in practice whole)
-# times its place in its bucket (1 to DIFF_BUCKET_IDS, to stay under 2^10): a product fits a bigint, and rows
-# trading change times, which leave the plain sums as they were, always move it.
-MIXED_TIME_MODULUS = 2**53
+# Beside the plain sum of change times, two mixed terms sum each row's change time times its place in its bucket
+# (1 to DIFF_BUCKET_IDS), and times the square of its place. Change times that move within a bucket and leave all
+# three as they were need four rows or more moving in fixed proportions: rows trading stamps, or a few changed at
+# once with offsetting times, always show. The times are taken modulo a power of two so that a product fits a
+# bigint (2^53 microseconds is 285 years, 2^50 is 35 years: in practice whole), with DIFF_BUCKET_IDS at most 64.
+LINEAR_TIME_MODULUS = 2**53
+SQUARE_TIME_MODULUS = 2**50
 # Buckets to compare key by key, this many per statement.
 BUCKETS_PER_READ = 1_000
 # A change time as exact integer microseconds since the epoch, by the kind of database computing it (a store's
@@ -308,7 +311,7 @@ def _bucket_diff(source: Engine, warehouse: Warehouse, table: Table) -> _Diff:
         store_sums = pool.submit(_bucket_sums, "postgres", relation, _store_query(source))
         landed = _bucket_sums(warehouse.kind, f'{RAW_SCHEMA}."{table.name}"', warehouse.query)
         store = store_sums.result()
-    sums = ["bucket", "row_count", "id_sum", "micros_sum", "mixed_sum"]
+    sums = ["bucket", "row_count", "id_sum", "micros_sum", "linear_sum", "square_sum"]
     differing = pl.concat(
         [
             store.filter(pl.col("unstamped") > 0)["bucket"],
@@ -368,14 +371,16 @@ def _store_query(source: Engine) -> Callable[[str], pl.DataFrame]:
 
 def _bucket_sums(kind: str, relation: str, query: Callable[[str], pl.DataFrame]) -> pl.DataFrame:
     """Per bucket of DIFF_BUCKET_IDS ids of a table: its rows, those without a change time, and exact sums of ids,
-    of change times (microseconds) and of the mixed term, as decimal text (PostgreSQL sums bigints to numeric,
+    of change times (microseconds) and of the mixed terms, as decimal text (PostgreSQL sums bigints to numeric,
     DuckDB to hugeint: text is their one exact common form); and its newest change time."""
     micros = _MICROS_SQL[kind].format(CHANGE_COLUMN)
     frame = query(
         f"""
         select bucket, count(*) as row_count, count(*) - count(micros) as unstamped,
             cast(sum(id) as text) as id_sum, cast(sum(micros) as text) as micros_sum,
-            cast(sum((micros % {MIXED_TIME_MODULUS}) * (id - bucket + 1)) as text) as mixed_sum,
+            cast(sum((micros % {LINEAR_TIME_MODULUS}) * (id - bucket + 1)) as text) as linear_sum,
+            cast(sum((micros % {SQUARE_TIME_MODULUS}) * ((id - bucket + 1) * (id - bucket + 1))) as text)
+                as square_sum,
             max({CHANGE_COLUMN}) as newest
         from (select id, {CHANGE_COLUMN}, {micros} as micros, {_bucket_sql("id")} as bucket from {relation})
             as keyed
@@ -386,7 +391,7 @@ def _bucket_sums(kind: str, relation: str, query: Callable[[str], pl.DataFrame])
         pl.col("bucket").cast(pl.Int64),
         pl.col("row_count").cast(pl.Int64),
         pl.col("unstamped").cast(pl.Int64),
-        *(pl.col(name).cast(pl.Utf8) for name in ("id_sum", "micros_sum", "mixed_sum")),
+        *(pl.col(name).cast(pl.Utf8) for name in ("id_sum", "micros_sum", "linear_sum", "square_sum")),
         pl.col("newest").cast(pl.Datetime("us")),
     )
 

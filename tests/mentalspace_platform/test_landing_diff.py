@@ -109,7 +109,8 @@ def _day(ids: range, start: float = 0) -> Rows:
     return {i: _at(start + i / 10) for i in ids}
 
 
-HISTORY = _day(range(1, 3 * DIFF_BUCKET_IDS + 40))
+# Ids 1 to 1,599 over many buckets; every case below changes ids inside it.
+HISTORY = _day(range(1, 1600))
 NEWEST = max(HISTORY.values())
 
 CASES = {
@@ -122,8 +123,19 @@ CASES = {
     "one microsecond later": ({**HISTORY, 11: HISTORY[11] + dt.timedelta(microseconds=1)}, HISTORY),
     "deletes": ({i: s for i, s in HISTORY.items() if i not in (5, 600, 1300)}, HISTORY),
     "a deleted id re-used": ({**{i: s for i, s in HISTORY.items() if i != 9}, 9: _at(1000)}, HISTORY),
-    # Sums of ids, of times and the row count all unchanged: only the mixed term sees it.
+    # Sums of ids, of times and the row count all unchanged: only the mixed terms see these.
     "two rows trading stamps": ({**HISTORY, 20: HISTORY[30], 30: HISTORY[20]}, HISTORY),
+    # Places 2, 3 and 4 of a bucket moved by +1, -2, +1 minutes: the time and time-by-place sums stay as they were.
+    "three rows with offsetting changes": (
+        {
+            **HISTORY,
+            **{
+                DIFF_BUCKET_IDS + 1 + k: HISTORY[DIFF_BUCKET_IDS + 1 + k] + dt.timedelta(minutes=m)
+                for k, m in enumerate((1, -2, 1))
+            },
+        },
+        HISTORY,
+    ),
     "deletes and inserts keeping the count and the id sum": (
         {i: s for i, s in HISTORY.items() if i not in (1499, 1503)},
         {i: s for i, s in HISTORY.items() if i not in (1500, 1502)},
