@@ -382,8 +382,11 @@ def _bucket_sums(kind: str, relation: str, query: Callable[[str], pl.DataFrame])
             cast(sum((micros % {SQUARE_TIME_MODULUS}) * ((id - bucket + 1) * (id - bucket + 1))) as text)
                 as square_sum,
             max({CHANGE_COLUMN}) as newest
-        from (select id, {CHANGE_COLUMN}, {micros} as micros, {_bucket_sql("id")} as bucket from {relation})
-            as keyed
+        -- offset 0 keeps PostgreSQL from pulling the subquery up, which computes micros once per sum that reads
+        -- it: twice the time (100 ms against 190 for the 236,000 appointments of a 100-clinician practice).
+        from (
+            select id, {CHANGE_COLUMN}, {micros} as micros, {_bucket_sql("id")} as bucket from {relation} offset 0
+        ) as keyed
         group by bucket
         """
     )
