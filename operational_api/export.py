@@ -24,6 +24,7 @@ import polars as pl
 from sqlalchemy import (
     JSON,
     Boolean,
+    ColumnElement,
     Date,
     DateTime,
     Engine,
@@ -173,13 +174,17 @@ def export_fingerprint(
     return hashlib.sha256(json.dumps(context, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def read_columns(engine: Engine, table: Table, names: Sequence[str]) -> pl.DataFrame:
-    """Some non-PHI columns of every row of `table` (keys and change times), typed as `read_table` types them, so
-    they compare equal with the landed rows' values."""
+def read_columns(
+    engine: Engine, table: Table, names: Sequence[str], where: ColumnElement[bool] | None = None
+) -> pl.DataFrame:
+    """Some non-PHI columns of every row of `table` (keys and change times), or of the rows `where` picks, typed
+    as `read_table` types them, so they compare equal with the landed rows' values."""
     if _on_disk_sqlite(engine) and not engine.get_execution_options().get(_SNAPSHOT_OPTION):
         with store_snapshot(engine) as snapshot:
-            return read_columns(snapshot, table, names)
+            return read_columns(snapshot, table, names, where)
     stmt = select(*(table.c[name] for name in names))
+    if where is not None:
+        stmt = stmt.where(where)
     schema = {name: _polars_type(table.c[name]) for name in names}
     batches = (
         _read_sqlite(engine, stmt, schema, table.name, 1_000_000)
