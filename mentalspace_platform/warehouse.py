@@ -466,7 +466,14 @@ def _write_postgres(cur: psycopg.Cursor, write: TableWrite) -> int:
     if write.upsert is not None:
         column, keys = write.upsert
         if keys:
-            cur.execute(f"delete from {target} where {_quote(column)} = any(%s)", [list(keys)])
+            # Joined, not `= any(%s)`: the landed tables have no index on the key, and PostgreSQL then tests each row
+            # against the array element by element (a day's changed charges of the 1,000-clinician practice: a
+            # statement of minutes). A hash join reads the table once.
+            cur.execute(
+                f"delete from {target} as landed using unnest(%s) as changed(key) "
+                f"where landed.{_quote(column)} = changed.key",
+                [list(keys)],
+            )
     rows = 0
     first = True
     for frame in write.batches:
