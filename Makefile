@@ -3,6 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock | cut -c1-12)
 BIN := $(VENV)/bin
+# pytest's temporary folders: one per checkout, emptied by each run. Its default, numbered folders under
+# /tmp/pytest-of-$USER that every pytest session of the user rotates, let another session on the machine delete or
+# reuse a running suite's folders: a CI run failed with two workers' stores migrated at once.
+PYTEST_TMP := /tmp/pytest-mentalspace-$(shell printf %s "$(CURDIR)" | sha1sum | cut -c1-10)
 
 .PHONY: run build test test-fast lint bench lock clean
 
@@ -26,7 +30,7 @@ build: $(STAMP)
 # --dist worksteal: a worker out of tests takes half of the other's queue. With xdist's default (load) the tests
 # queued on one worker stay there: one worker ran the last AdvancedMD and ERA tests for minutes while the other idled.
 test: $(STAMP)
-	@$(BIN)/python -m pytest -n 2 --dist worksteal $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -n 2 --dist worksteal --basetemp $(PYTEST_TMP) $(PYTEST_ARGS)
 
 ## make test-fast: the quick loop (under 3 min on 2 cores): every test but the end-to-end ones (marker e2e,
 ## tests/conftest.py), and the dbt unit tests on the smallest built practice
@@ -34,7 +38,7 @@ test: $(STAMP)
 # pytest's slowest tests finish, a core would sit idle. Either failing fails the target.
 test-fast: $(STAMP)
 	@$(BIN)/python -m tests.dbt.unit_tests & units=$$!; \
-	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not e2e" $(PYTEST_ARGS); tests=$$?; \
+	$(BIN)/python -m pytest -n 2 --dist worksteal --basetemp $(PYTEST_TMP) -m "not e2e" $(PYTEST_ARGS); tests=$$?; \
 	wait $$units; units=$$?; \
 	[ $$tests -eq 0 ] && [ $$units -eq 0 ]
 
