@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import uuid
 from collections.abc import Iterable, Sequence
@@ -439,6 +440,62 @@ def plan_measures_build(warehouse, env: Environment, *, every_period: bool = Fal
         (None, "every period asked for") if every_period else measures_window(marks, today, context)
     )
     return MeasuresPlan(marks, today, context, window, reason)
+
+
+# A refresh's two dbt builds share one plan. The models' build (which windows the by-period intermediates) records
+# the plan it made; the measures' build of the same run uses it rather than reading the marks again, so it
+# consumes only the marks the intermediates were built from: a mark landed in between (an ERA file, an AdvancedMD
+# sync) stays for the next refresh instead of being consumed by a build whose intermediates never saw it.
+PLANS_TABLE = "measure_plans"
+
+
+def record_plan(warehouse, run_id: str, plan: MeasuresPlan) -> None:
+    """Keep `plan` for the measures' build of run `run_id` (refreshes run one at a time: the table holds one)."""
+    from mentalspace_platform.warehouse import TableWrite
+
+    recorded = {
+        "marks": [[m.mark_id, m.source, _iso(m.changed_from), m.context] for m in plan.marks],
+        "today": plan.today.isoformat(),
+        "context": plan.context,
+        "window": None if plan.window is None else [d.isoformat() for d in plan.window],
+        "reason": plan.reason,
+    }
+    frame = pl.DataFrame(
+        {"run_id": [run_id], "plan": [json.dumps(recorded)]}, schema={"run_id": pl.Utf8, "plan": pl.Utf8}
+    )
+    warehouse.write_together([TableWrite(STATE_SCHEMA, PLANS_TABLE, [frame])])
+
+
+def recorded_plan(warehouse, run_id: str) -> MeasuresPlan | None:
+    """The plan the models' build of run `run_id` recorded, if it did."""
+    exists = warehouse.query(
+        "select count(*) as n from information_schema.tables "
+        f"where table_schema = '{STATE_SCHEMA}' and table_name = '{PLANS_TABLE}'"
+    )
+    if not exists["n"][0]:
+        return None
+    rows = warehouse.query(
+        f"select plan from {STATE_SCHEMA}.{PLANS_TABLE} where run_id = '{run_id.replace(chr(39), '')}'"
+    )
+    if not rows.height:
+        return None
+    recorded = json.loads(rows["plan"][0])
+    window = recorded["window"]
+    return MeasuresPlan(
+        marks=tuple(
+            Mark(i, source, _as_date(changed), context) for i, source, changed, context in recorded["marks"]
+        ),
+        today=dt.date.fromisoformat(recorded["today"]),
+        context=recorded["context"],
+        window=None
+        if window is None
+        else (dt.date.fromisoformat(window[0]), dt.date.fromisoformat(window[1])),
+        reason=recorded["reason"],
+    )
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def record_measures_built(warehouse, plan: MeasuresPlan) -> None:

@@ -16,6 +16,7 @@
 
     metric_window()                  [start, end] (ISO dates) of this incremental build's window, or none (all)
     metric_window_condition(column)  `column` in the window, as SQL (true when there is no window)
+    metric_window_reaches(column)    `column` (an end date; null = still running) on or after the window's start
     metric_window_rows(measures)     the rows a build replaces: its window's periods, and (`measures`) every
                                      period of the measures recomputed whole (meta recompute_every_period)
 -#}
@@ -50,6 +51,17 @@
         true
     {%- else -%}
         {{ column }} between cast('{{ window[0] }}' as date) - {{ lead_days }} and cast('{{ window[1] }}' as date)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- For an input whose rows end at `column` (null while still running): the rows a window's periods can meet. -#}
+{% macro metric_window_reaches(column) -%}
+    {%- set window = metric_window() -%}
+    {%- if window is none -%}
+        true
+    {%- else -%}
+        ({{ column }} is null or {{ column }} >= cast('{{ window[0] }}' as date))
     {%- endif -%}
 {%- endmacro %}
 

@@ -20,7 +20,11 @@ from mentalspace_platform.measure_window import (
     NOT_FOLLOWED,
     Mark,
     measures_window,
+    plan_measures_build,
     read_marks,
+    record_measures_built,
+    record_plan,
+    recorded_plan,
     window_start,
 )
 from mentalspace_platform.warehouse import Warehouse
@@ -197,6 +201,28 @@ def test_a_raw_write_that_does_not_date_itself_touches_every_period(practice):
     # Writes elsewhere (what dbt builds, the marks themselves) do not.
     warehouse.replace_table("reference", "anything", [pl.DataFrame({"id": [1]})])
     assert len(read_marks(warehouse)) == len(before) + 1
+
+
+def test_the_measures_build_consumes_only_the_marks_its_refresh_planned_from(practice):
+    # A refresh's models build windows the by-period intermediates from the marks it reads; a mark landed before the
+    # measures' build (an ERA file) must outlive that build, whose intermediates never saw its data.
+    engine, warehouse, env = practice
+    land_operational_tables(engine, warehouse, env, OPERATIONAL_TABLES, full=True)
+    planned = plan_measures_build(warehouse, env)
+    assert {m.source for m in planned.marks} == {"raw_operational"} and planned.window is None
+    record_plan(warehouse, "run-1", planned)
+    warehouse.replace_table("raw_era", "remittances", [pl.DataFrame({"id": [1]})])
+
+    assert recorded_plan(warehouse, "another run") is None
+    plan = recorded_plan(warehouse, "run-1")
+    assert plan == planned
+    record_measures_built(warehouse, plan)
+    assert sorted((m.source, m.changed_from) for m in read_marks(warehouse)) == [
+        (BUILT_AS_OF, planned.today),
+        ("raw_era", None),
+    ]
+    # So the next refresh recomputes what the ERA file touches.
+    assert plan_measures_build(warehouse, env).window is None
 
 
 def test_the_lookahead_covers_the_projects_windows(practice):

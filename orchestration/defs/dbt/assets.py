@@ -1,6 +1,7 @@
 """dbt models, seeds and tests as Dagster assets and checks (a `dbt build` per multi-asset, events streamed)."""
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterator
 
@@ -9,7 +10,12 @@ from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
 from mentalspace_platform.catalog import generate_catalog
 from mentalspace_platform.environment import SKIP_DATA_TESTS_VAR, current_environment
-from mentalspace_platform.measure_window import plan_measures_build, record_measures_built
+from mentalspace_platform.measure_window import (
+    plan_measures_build,
+    record_measures_built,
+    record_plan,
+    recorded_plan,
+)
 from mentalspace_platform.view_reuse import (
     KEPT,
     record_views_built,
@@ -205,9 +211,10 @@ def warehouse_models(
     """Every staging, intermediate and mart model and seed the measures read; dbt tests arrive as asset checks.
 
     The by-period intermediates the measures read (int_*_by_period, incremental `period_window`) recompute the
-    window the measures' build will: the one the same marks give (read here, consumed by warehouse_metrics)."""
+    window the measures' build will: the plan made here from the marks, recorded for warehouse_metrics."""
     with warehouse.writing() as wh:
         plan = plan_measures_build(wh, current_environment())
+        record_plan(wh, _refresh_id(context), plan)
         yield from _build(context, dbt, warehouse, config, measures_window_build(plan.window))
 
 
@@ -231,7 +238,12 @@ def warehouse_metrics(
         yield from _build(context, dbt, warehouse, config, metric_window_build(context.partition_time_window))
         return
     with warehouse.writing() as wh:
-        plan = plan_measures_build(wh, current_environment(), every_period=config.every_period)
+        # In a refresh, the plan the models' build of this run made (the marks its intermediates were built from).
+        plan = recorded_plan(wh, _refresh_id(context))
+        if plan is None:
+            plan = plan_measures_build(wh, current_environment(), every_period=config.every_period)
+        elif config.every_period:
+            plan = dataclasses.replace(plan, window=None, reason="every period asked for")
         context.log.info(
             f"measures: recomputing {'every period' if plan.window is None else 'periods from ' + str(plan.window[0])}"
             f" ({plan.reason})"
@@ -239,6 +251,11 @@ def warehouse_metrics(
         yield from _build(context, dbt, warehouse, config, measures_window_build(plan.window))
         # Only once dbt succeeded: a failed build leaves the marks for the next one.
         record_measures_built(wh, plan)
+
+
+def _refresh_id(context: dg.AssetExecutionContext) -> str:
+    # A re-execution of a failed refresh (from the failed step) shares its first run's plan.
+    return context.run.root_run_id or context.run_id
 
 
 CATALOG_KEY = dg.AssetKey(["warehouse", "catalog"])

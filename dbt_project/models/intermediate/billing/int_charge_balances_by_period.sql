@@ -17,13 +17,17 @@ periods as (
     where period_grain in ('week', 'month') and {{ metric_window_condition('period_start') }}
 ),
 
+-- Only the charges open at some point of the window: a charge settled before the window's first period has no
+-- interval there, and the running balances below would otherwise sort every movement of the whole history.
 charges as (
     select * from {{ ref('fct_charges') }}
-    where not is_void
+    where not is_void and {{ metric_window_reaches('settled_date') }}
 ),
 
 transactions as (
-    select * from {{ ref('int_charge_transactions_unioned') }}
+    select transactions.*
+    from {{ ref('int_charge_transactions_unioned') }} as transactions
+    where transactions.charge_id in (select charges.charge_id from charges)
 ),
 
 daily_changes as (

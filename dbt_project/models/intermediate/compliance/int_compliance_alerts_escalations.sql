@@ -47,10 +47,15 @@ backlog_alerts as (
     where b.unsigned_count > p.backlog_count
 ),
 
+-- Only the periods and measures the escalations read: referenced twice, this CTE is materialized, and the whole
+-- clinician-week history of every measure is millions of rows for a large group.
 weekly as (
     select m.*
     from metrics as m
+    cross join params as p
     where m.scope = 'clinician' and m.period_grain = 'week'
+        and m.metric_key in ('kept_visit_rate', 'no_show_rate')
+        and m.period_start in (p.last_week, p.week_before)
 ),
 
 kvr_two_weeks as (
@@ -102,7 +107,10 @@ no_show_alerts as (
 practice_monthly as (
     select m.*
     from metrics as m
+    cross join params as p
     where m.scope = 'practice' and m.period_grain = 'month'
+        and m.metric_key in ('kept_visit_rate', 'days_in_ar')
+        and m.period_start = p.last_month
 ),
 
 practice_kvr_drop as (
