@@ -96,10 +96,13 @@ NOT_FOLLOWED = frozenset(
 NOT_BUSINESS_DATES = frozenset({"updated_at"})
 # Columns of UNDATED_TABLES no model reads beyond passing them along: a row whose other columns are as landed
 # touches nothing. A sign-in stamps the user's row (last_login_at, and updated_at with it) every few minutes;
-# without this every refresh of the working day would recompute every period.
+# without this every refresh of the working day would recompute every period. For the other tables, the change
+# stamp: a client's new phone number or e-mail address is not exported (only has_phone ..., export.py), so such an
+# edit, made every day in a practice, reaches the landed row as a new stamp alone.
 IGNORED_COLUMNS = {
     "users": frozenset({"updated_at", "last_login_at", "failed_login_count", "mfa_last_step"}),
 }
+IGNORED_BY_DEFAULT = NOT_BUSINESS_DATES
 # Foreign keys followed up (parents of parents ...) from a changed row.
 PARENT_DEPTH = 3
 # Above this many changed rows of one table, every period (the IN lists would be long; a window would be wide).
@@ -305,8 +308,8 @@ class TouchedDates:
             )
 
     def _unchanged_but_ignored(self, name: str, keys: list, new_rows: Sequence[pl.DataFrame]) -> bool:
-        ignored = IGNORED_COLUMNS.get(name)
-        if not ignored or not keys or len(keys) > MAX_KEYS or name not in self.columns:
+        ignored = IGNORED_COLUMNS.get(name, IGNORED_BY_DEFAULT)
+        if not keys or len(keys) > MAX_KEYS or name not in self.columns:
             return False
         landed = pl.concat(
             [

@@ -213,6 +213,8 @@ class _Diff:
     newest: dt.datetime | None  # the store's newest change time
     # The ids of the store rows whose column (first argument) holds one of the keys (second).
     ids_naming: Callable[[str, list[int]], list[int]] = dataclasses.field(repr=False, compare=False)
+    # Re-landed only because a row they derive a value from changed (DERIVED_FROM): most export as landed.
+    derived: frozenset[int] = frozenset()
 
     @property
     def touched_keys(self) -> list[int]:
@@ -222,8 +224,10 @@ class _Diff:
         """Also re-land the rows whose `column` names one of `parent_keys` (a value derived from that row)."""
         if not parent_keys:
             return self
-        derived = self.ids_naming(column, list(parent_keys))
-        return dataclasses.replace(self, changed=sorted(set(self.changed) | set(derived)))
+        derived = set(self.ids_naming(column, list(parent_keys))) - set(self.changed)
+        return dataclasses.replace(
+            self, changed=sorted(set(self.changed) | derived), derived=frozenset(derived)
+        )
 
 
 def _dated(
@@ -236,7 +240,12 @@ def _dated(
 ) -> list[pl.DataFrame]:
     """Record what a table's changes touch (its rows, read whole or by key, are kept to be written after)."""
     if changes is not None:
-        touched.add_change(table.name, changes.changed + changes.deleted, frames)
+        same = _derived_as_landed(warehouse, table, changes.derived, frames)
+        touched.add_change(
+            table.name,
+            [k for k in changes.changed if k not in same] + changes.deleted,
+            [f.filter(~pl.col("id").is_in(list(same))) for f in frames] if same else frames,
+        )
         return frames
     # Landed whole: its changes are the rows that differ from the landed copy.
     compared = None
@@ -254,6 +263,31 @@ def _dated(
     else:
         touched.add_change(table.name, compared[0], [compared[1]] if compared[1] is not None else [])
     return frames
+
+
+def _derived_as_landed(
+    warehouse: Warehouse, table: Table, derived: frozenset[int], frames: list[pl.DataFrame]
+) -> set[int]:
+    """Of the rows re-landed for a parent's change (`derived`), those whose export equals their landed row: they
+    change nothing the measures read (a client's new phone number re-lands the client's appointments)."""
+    if not derived or not frames:
+        return set()
+    ids = sorted(derived)
+    new = pl.concat(frames, how="vertical_relaxed").filter(pl.col("id").is_in(ids))
+    landed = pl.concat(
+        [
+            warehouse.query(
+                f'select * from {RAW_SCHEMA}."{table.name}" where "id" in ({", ".join(str(int(k)) for k in chunk)})'
+            )
+            for chunk in _batched(ids, READ_CHUNK)
+        ],
+        how="vertical_relaxed",
+    )
+    compared = changed_rows(landed, new)
+    if compared is None:
+        return set()
+    gone, changed = compared
+    return set(ids) - set(gone) - set(changed["id"].to_list())
 
 
 def _landed_columns(warehouse: Warehouse) -> dict[str, set[str]]:

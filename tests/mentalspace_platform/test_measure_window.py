@@ -139,13 +139,24 @@ def test_a_late_note_touches_its_appointments_date(practice):
     assert mark.changed_from <= appointment["start_at"].date()
 
 
-def test_a_clients_change_touches_every_period(practice):
+def test_a_clients_change_touches_every_period_but_an_unexported_edit_nothing(practice):
     engine, warehouse, env = practice
     clients = T["clients"]
+    stamp = dt.datetime(2026, 11, 25, 17)
     with engine.begin() as conn:
-        client = conn.scalar(select(clients.c.id).order_by(clients.c.id))
+        client, phone = conn.execute(
+            select(clients.c.id, clients.c.phone).where(clients.c.phone.is_not(None)).order_by(clients.c.id)
+        ).first()
+        # A new phone number: the export carries has_phone only, so the landed row differs by its stamp alone.
         conn.execute(
-            update(clients).where(clients.c.id == client).values(updated_at=dt.datetime(2026, 11, 25, 17))
+            update(clients).where(clients.c.id == client).values(phone=phone[::-1], updated_at=stamp)
+        )
+    assert _land(engine, warehouse, env) == []
+    with engine.begin() as conn:
+        conn.execute(
+            update(clients)
+            .where(clients.c.id == client)
+            .values(phone=None, updated_at=stamp + dt.timedelta(hours=1))
         )
     (mark,) = _land(engine, warehouse, env)
     assert mark.changed_from is None and "clients" in mark.context
