@@ -92,6 +92,11 @@ NOT_FOLLOWED = frozenset(
         ("insurance_verifications", "policy_id"),
     }
 )
+# Raw schemas that no model built by period window (a measure, a by-period intermediate) reads, directly or
+# through other models: landing into them touches no period. The 835 files' own data feeds the ERA marts only; the
+# payments an ERA posts reach the measures through the store, landed and dated like any change.
+# tests/mentalspace_platform/test_measure_window.py checks this against the project's SQL.
+UNWINDOWED_RAW_SCHEMAS = frozenset({"raw_era"})
 # The change stamp says when a row changed, not which periods it counts in.
 NOT_BUSINESS_DATES = frozenset({"updated_at"})
 # Columns of UNDATED_TABLES no model reads beyond passing them along: a row whose other columns are as landed
@@ -153,8 +158,9 @@ def new_mark(source: str, changed_from: dt.date | None, context: str = "") -> Ma
 
 
 def every_period_marks(schemas: Iterable[str]) -> pl.DataFrame:
-    """The marks of a landing that does not date its changes (a raw schema written whole or by file)."""
-    return mark_frame(new_mark(schema, None) for schema in sorted(set(schemas)))
+    """The marks of a landing that does not date its changes (a raw schema written whole or by file); none for the
+    schemas no windowed model reads (UNWINDOWED_RAW_SCHEMAS)."""
+    return mark_frame(new_mark(schema, None) for schema in sorted(set(schemas) - UNWINDOWED_RAW_SCHEMAS))
 
 
 def every_period_mark_statements(source: str, *, postgres: bool) -> list[tuple[str, list]]:

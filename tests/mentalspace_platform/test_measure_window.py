@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 
 import polars as pl
 import yaml
@@ -18,6 +19,7 @@ from mentalspace_platform.measure_window import (
     LAST_PERIOD,
     LOOKAHEAD_DAYS,
     NOT_FOLLOWED,
+    UNWINDOWED_RAW_SCHEMAS,
     Mark,
     measures_window,
     plan_measures_build,
@@ -58,10 +60,10 @@ def test_without_changes_the_periods_since_the_last_build_are_recomputed():
 
 
 def test_an_undated_change_or_an_unknown_last_build_recomputes_every_period():
-    undated = Mark("m", "raw_era", None)
+    undated = Mark("m", "raw_advancedmd", None)
     assert measures_window([BUILT, undated], TODAY, "project") == (
         None,
-        "changes that may touch every period (raw_era)",
+        "changes that may touch every period (raw_advancedmd)",
     )
     assert measures_window([], TODAY, "project")[0] is None
     # Built by another dbt project or other settings.
@@ -207,22 +209,44 @@ def test_a_table_without_change_column_is_dated_by_its_changed_rows(practice):
 def test_a_raw_write_that_does_not_date_itself_touches_every_period(practice):
     _, warehouse, _ = practice
     before = read_marks(warehouse)
-    warehouse.replace_table("raw_era", "remittances", [pl.DataFrame({"id": [1]})])
-    assert [(m.source, m.changed_from) for m in _new_marks(warehouse, before)] == [("raw_era", None)]
-    # Writes elsewhere (what dbt builds, the marks themselves) do not.
+    warehouse.replace_table("raw_advancedmd", "visits", [pl.DataFrame({"id": [1]})])
+    assert [(m.source, m.changed_from) for m in _new_marks(warehouse, before)] == [("raw_advancedmd", None)]
+    # Writes elsewhere (what dbt builds, the marks themselves, an 835 file's data) do not.
     warehouse.replace_table("reference", "anything", [pl.DataFrame({"id": [1]})])
+    warehouse.replace_table("raw_era", "remittances", [pl.DataFrame({"id": [1]})])
     assert len(read_marks(warehouse)) == len(before) + 1
+
+
+def test_no_windowed_model_reads_the_unwindowed_raw_schemas():
+    # From the SQL text, so a source read only in some configuration (a jinja branch) counts too.
+    models = {p.stem: p.read_text() for p in (DBT_PROJECT_DIR / "models").rglob("*.sql")}
+    sources = yaml.safe_load((DBT_PROJECT_DIR / "models/staging/era/_era__sources.yml").read_text())[
+        "sources"
+    ]
+    assert {s["schema"] for s in sources} == UNWINDOWED_RAW_SCHEMAS
+    names = [s["name"] for s in sources]
+    readers = {m for m, sql in models.items() if any(re.search(rf"source\(\s*'{n}'", sql) for n in names)}
+    assert readers  # the check below looks at something
+    unread = list(readers)
+    while unread:
+        ref = re.compile(rf"ref\(\s*'{unread.pop()}'\s*\)")
+        for m, sql in models.items():
+            if m not in readers and ref.search(sql):
+                readers.add(m)
+                unread.append(m)
+    windowed = {m for m, sql in models.items() if "period_window" in sql or m.startswith("mtr_")}
+    assert windowed and not readers & windowed, readers & windowed
 
 
 def test_the_measures_build_consumes_only_the_marks_its_refresh_planned_from(practice):
     # A refresh's models build windows the by-period intermediates from the marks it reads; a mark landed before the
-    # measures' build (an ERA file) must outlive that build, whose intermediates never saw its data.
+    # measures' build (an AdvancedMD sync) must outlive that build, whose intermediates never saw its data.
     engine, warehouse, env = practice
     land_operational_tables(engine, warehouse, env, OPERATIONAL_TABLES, full=True)
     planned = plan_measures_build(warehouse, env)
     assert {m.source for m in planned.marks} == {"raw_operational"} and planned.window is None
     record_plan(warehouse, "run-1", planned)
-    warehouse.replace_table("raw_era", "remittances", [pl.DataFrame({"id": [1]})])
+    warehouse.replace_table("raw_advancedmd", "visits", [pl.DataFrame({"id": [1]})])
 
     assert recorded_plan(warehouse, "another run") is None
     plan = recorded_plan(warehouse, "run-1")
@@ -230,9 +254,9 @@ def test_the_measures_build_consumes_only_the_marks_its_refresh_planned_from(pra
     record_measures_built(warehouse, plan)
     assert sorted((m.source, m.changed_from) for m in read_marks(warehouse)) == [
         (BUILT_AS_OF, planned.today),
-        ("raw_era", None),
+        ("raw_advancedmd", None),
     ]
-    # So the next refresh recomputes what the ERA file touches.
+    # So the next refresh recomputes what the AdvancedMD sync touches.
     assert plan_measures_build(warehouse, env).window is None
 
 

@@ -206,7 +206,8 @@ def _apply(url: str, changes: list[tuple[str, float]]) -> None:
                     _delete_with_dependents(conn, "appointments", [row["id"]], stamp)
             elif kind == "client_birthday":
                 # Now a minor: the client's appointments' is_minor_on_date changes, though they did not.
-                row = _pick(conn, "clients", clients.c.id.isnot(None), at)
+                # An adult's: their exported age band changes too (an edit the export hides touches nothing).
+                row = _pick(conn, "clients", clients.c.date_of_birth < dt.date(2000, 1, 1), at)
                 if row:
                     conn.execute(
                         update(clients)
