@@ -294,6 +294,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     builds = list(dict.fromkeys(make for item in session.items for make in _shared_builds_read(item)))
     if builds:
         factory = session.config._tmp_path_factory  # the object the tmp_path_factory fixture returns
+        # Made here, before the thread starts: pytest's getbasetemp is not thread-safe. Called first by the builds'
+        # thread and a test at once, each emptied and made the folder, deleting what the other had begun writing
+        # in it (a CI run failed migrating a store whose file vanished mid-migration).
+        factory.getbasetemp()
         _ahead_done.clear()
         threading.Thread(
             target=_build_ahead, args=(factory, builds), name="shared builds", daemon=True

@@ -45,6 +45,29 @@ def metric_rows(
     scopes = [f"(scope = 'clinician' and {id_filter('clinician_id', clinician_ids)})"]
     if include_practice and clinician_ids is None:
         scopes.append("scope = 'practice'")
+    return _metric_rows(metric_keys, period_grain, scopes, period_from, period_to)
+
+
+@cached(max_entries=64)
+def practice_metric_rows(
+    metric_keys: tuple[str, ...],
+    period_grain: str,
+    clinician_ids: tuple[int, ...] | None,
+    period_from: dt.date,
+    period_to: dt.date,
+) -> pl.DataFrame:
+    """The practice's rows of these measures alone: for everyone-scope callers, else none."""
+    scope = "scope = 'practice'" if clinician_ids is None else "false"
+    return _metric_rows(metric_keys, period_grain, [scope], period_from, period_to)
+
+
+def _metric_rows(
+    metric_keys: tuple[str, ...],
+    period_grain: str,
+    scopes: list[str],
+    period_from: dt.date,
+    period_to: dt.date,
+) -> pl.DataFrame:
     keys = ", ".join("?" for _ in metric_keys) or "null"
     frame = query(
         "select metric_key, scope, clinician_id, period_start, numerator, denominator, metric_value, "

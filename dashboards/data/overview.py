@@ -224,8 +224,9 @@ def load_overview(as_of: dt.date) -> Overview:
     this_month, last_month = month_start(as_of), months_back(as_of, 1)
     first = months_back(as_of, TREND_MONTHS - 1)
     keys = tuple(dict.fromkeys(SCORECARD_KEYS + REVENUE_CYCLE_KEYS + CAPACITY_KEYS + MATRIX_KEYS))
-    rows = metrics.metric_rows(keys, "month", None, first, this_month, include_practice=True)
-    practice_rows = rows.filter(pl.col("scope") == "practice")
+    # The trends are the practice's; the clinicians' rows are read for the matrix's month only (a year of every
+    # clinician's every measure is 150,000 rows for a 1,000-clinician group).
+    practice_rows = metrics.practice_metric_rows(keys, "month", None, first, this_month)
     recent = practice_rows.filter(pl.col("period_start") >= last_month)
     billing = billing_months(None, this_month, this_month)
     practice_billing = practice_billing_months(first, this_month)
@@ -243,7 +244,7 @@ def load_overview(as_of: dt.date) -> Overview:
     }
     alerts = open_conditions(None, None)
     matrix = clinician_matrix(
-        rows.filter(pl.col("scope") == "clinician"),
+        metrics.metric_rows(MATRIX_KEYS, "month", None, this_month, this_month),
         billing,
         documentation_month(this_month),
         metrics.clinicians(None),

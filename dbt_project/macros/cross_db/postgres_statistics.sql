@@ -40,3 +40,22 @@
         set local enable_nestloop = off
     {%- endif -%}
 {%- endmacro %}
+
+{#- post-hook: a b-tree index on `columns` (a list) of a large table the dashboards filter, on PostgreSQL (DuckDB
+    scans its columns fast without one). Unnamed, and made only when the table has none on those columns: a rebuilt
+    table keeps its predecessor's index name until the old one is dropped, after the hook. -#}
+{% macro postgres_index(columns) -%}
+    {%- if target.type == 'postgres' -%}
+        {%- set column_list = columns | join(', ') -%}
+        do $$
+        begin
+            if not exists (
+                select 1 from pg_indexes
+                where schemaname = '{{ this.schema }}' and tablename = '{{ this.identifier }}'
+                    and indexdef like '%({{ column_list }})'
+            ) then
+                create index on {{ this }} ({{ column_list }});
+            end if;
+        end $$
+    {%- endif -%}
+{%- endmacro %}
