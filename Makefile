@@ -3,9 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock | cut -c1-12)
 BIN := $(VENV)/bin
-# pytest's temporary folders: one per checkout, emptied by each run. Its default, numbered folders under
-# /tmp/pytest-of-$USER that every pytest session of the user rotates, let another session on the machine delete or
-# reuse a running suite's folders: a CI run failed with two workers' stores migrated at once.
+# pytest's temporary folders: one per checkout, emptied by each run, rather than the numbered folders under
+# /tmp/pytest-of-$USER that every pytest session of the user on the machine shares and rotates.
 PYTEST_TMP := /tmp/pytest-mentalspace-$(shell printf %s "$(CURDIR)" | sha1sum | cut -c1-10)
 
 .PHONY: run build test test-fast lint bench lock clean
