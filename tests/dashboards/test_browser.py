@@ -305,13 +305,18 @@ def test_hostile_client_names_show_as_typed_and_fetch_nothing(hostile_demo, tmp_
 
 
 def _spare_staff_member(var: Path, secret: str, password: str) -> str:
-    """A supervisor without a demo sign-in, given a password, current training and a known TOTP secret."""
+    """A clinician without a demo sign-in, given a password, current training and a known TOTP secret.
+
+    The one no other test of the shared demo signs in as, changes or locks: test_mfa_sign_in takes spare staff from
+    the lowest ids, test_sign_in_and_kvr locks the last clinician and test_users_admin_page resets the last
+    supervisor's MFA. Sharing one (the only spare supervisor) let another worker's sign-in reset this test's count
+    of bad codes, and the account never locked."""
     taken = {email for email, _ in demo_logins(var).values()}
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with sqlite3.connect(var / "operational.db") as con:
         rows = con.execute(
-            "select id, email from users where role = 'SUPERVISOR' and id in (select user_id from hipaa_trainings) "
-            "order by id"
+            "select id, email from users where role = 'CLINICIAN' and id in (select user_id from hipaa_trainings) "
+            "and id < (select max(id) from users where role = 'CLINICIAN') order by id desc"
         ).fetchall()
         spare_id, email = next((i, e) for i, e in rows if e not in taken)
         # Current by the one rule (auth.training_allows): completed within the validity too, not only unexpired.
