@@ -88,8 +88,10 @@ def test_session_timing_out_again_after_its_relogins_raises(
 ) -> None:
     from ingest.advancedmd.client import MAX_RELOGINS
 
-    # Every session ends at calls 2, 3 and 4: the second lookup logs in again twice, then gives up.
-    config = SimulatorConfig(seed=1, faults=FaultConfig(session_expiry_at_calls=(2, 3, 4)))
+    # Every session ends at call 2 and at each of the calls after it: the second lookup logs in again
+    # MAX_RELOGINS times, then gives up.
+    expiring = tuple(range(2, 3 + MAX_RELOGINS))
+    config = SimulatorConfig(seed=1, faults=FaultConfig(session_expiry_at_calls=expiring))
     with start_simulator(small_dataset, config, clock=clock) as sim:
         client = make_client(sim, clock)
         client.lookup_patients()
