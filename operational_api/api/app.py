@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from operational_api.api import tokens
@@ -101,8 +102,14 @@ class InFlightLimit:
             await self.app(scope, receive, send)
 
 
+# SQLSTATE classes of a database condition that passes (the request's transaction was rolled back whole, so a retry
+# is safe): 40 a deadlock or serialization failure still there after ApiContext.write's retries, 53 out of
+# connections or memory, 08 a lost connection, 57P03 a server starting up. Answered 503 with Retry-After, not 500.
+TRANSIENT_SQLSTATE_CLASSES = ("40", "53", "08", "57P03")
+
+
 class RequestGuard:
-    """ASGI middleware: a crash becomes a 500 problem without traceback, and a request's transaction left open
+    """ASGI middleware: a crash becomes a 500 problem without traceback (a passing database condition a 503), and a request's transaction left open
     (a request turned away after the auth check opened it: 403, 404, 422 ...) is rolled back and its connection
     given back, off the event loop (a rollback is a round trip).
 
@@ -130,12 +137,29 @@ class RequestGuard:
             await self.app(scope, receive, send_started)
         except Exception as exc:
             reference = uuid.uuid4().hex[:12]
-            log.error("API error %s: %s", reference, type(exc).__name__)
+            # The SQLSTATE says which database condition it was; the driver's message is never logged (it quotes
+            # row values).
+            sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+            log.error(
+                "API error %s: %s%s",
+                reference,
+                type(exc).__name__,
+                f" (SQLSTATE {sqlstate})" if sqlstate else "",
+            )
             if started:  # the answer is on its way: nothing else can be sent
                 return
-            await problem_response(500, "server.error", f"internal error (reference {reference})")(
-                scope, receive, send
-            )
+            if isinstance(exc, OperationalError) and str(sqlstate or "").startswith(
+                TRANSIENT_SQLSTATE_CLASSES
+            ):
+                answer = problem_response(
+                    503,
+                    "server.database_busy",
+                    f"the database could not take the request now; nothing was changed: retry (reference {reference})",
+                    headers={"Retry-After": "1"},
+                )
+            else:
+                answer = problem_response(500, "server.error", f"internal error (reference {reference})")
+            await answer(scope, receive, send)
         finally:
             leftover = take_request_session(Request(scope))
             if leftover is not None:

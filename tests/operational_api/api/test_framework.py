@@ -244,6 +244,39 @@ def test_a_crash_is_a_problem_without_traceback_or_values(api: Api, caplog):
     assert "Zebulon" not in caplog.text and "Traceback" not in caplog.text
 
 
+def test_a_database_condition_that_passes_is_a_503_to_retry(api: Api, caplog):
+    """A deadlock still there after the write's retries (or no connection to be had) is the database's passing
+    state, not a crash: 503 with Retry-After, logged with its SQLSTATE and never with the statement's values."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from operational_api.api.server import BackgroundServer
+
+    with BackgroundServer(api.engine) as server:
+
+        def deadlocked():
+            raise OperationalError(
+                "insert into clients ...",
+                {"last_name": "Quartermaine"},
+                psycopg.errors.DeadlockDetected("deadlock"),
+            )
+
+        def lost():
+            raise OperationalError("select 1", {}, psycopg.errors.UndefinedFile("no such file"))
+
+        server.app.add_api_route("/deadlocked", deadlocked)
+        server.app.add_api_route("/lost", lost)
+        with caplog.at_level("DEBUG"):
+            busy = get(f"{server.url}/deadlocked")
+            other = get(f"{server.url}/lost")
+    body = _is_problem(busy, 503, "server.database_busy")
+    assert busy.headers["Retry-After"] == "1" and "nothing was changed" in body["detail"]
+    assert "Quartermaine" not in busy.text and "Quartermaine" not in caplog.text
+    assert "SQLSTATE 40P01" in caplog.text
+    # Any other database error is ours to look into.
+    _is_problem(other, 500, "server.error")
+
+
 def test_concurrent_retries_with_one_idempotency_key_create_once(api: Api):
     import threading
     from concurrent.futures import ThreadPoolExecutor
