@@ -109,9 +109,9 @@ TRANSIENT_SQLSTATE_CLASSES = ("40", "53", "08", "57P03")
 
 
 class RequestGuard:
-    """ASGI middleware: a crash becomes a 500 problem without traceback (a passing database condition a 503), and a request's transaction left open
-    (a request turned away after the auth check opened it: 403, 404, 422 ...) is rolled back and its connection
-    given back, off the event loop (a rollback is a round trip).
+    """ASGI middleware: a crash becomes a 500 problem without traceback (a passing database condition a 503), and
+    a request's transaction left open (a request turned away after the auth check opened it: 403, 404, 422 ...) is
+    rolled back and its connection given back, off the event loop (a rollback is a round trip).
 
     Plain ASGI rather than `@app.middleware("http")` (Starlette's BaseHTTPMiddleware), which runs every request
     through a task group and memory streams: a millisecond of CPU per request on this machine (bench/api.py).
