@@ -19,6 +19,10 @@ next build recomputes every period.
   referring to it (its children) and theirs: a late note counts on its appointment's date, a payment applied today
   on its charge's, a payment on its applications' charges'. Those are found in the landed copy before the landing
   writes (with the new rows, in the landing's transaction).
+- A row of a table no windowed model reads (a measure, a by-period intermediate; `tables_read_by_windowed_models`,
+  from the project's SQL) touches nothing: every model reading it is rebuilt whole by every build. The alert sync
+  restamps the store's open alerts after every refresh; counted as changes, they stretched the next refresh's window
+  back to the oldest open alert's date (seven months at the 1,000-clinician practice).
 - A row of a table every period reads the current state of (a client's clinician, completeness or discharge, a
   user, the rules, the settings: `UNDATED_TABLES`), or of a table without dates, touches every period; so does
   a table the window cannot diff (landed for the first time, other columns) and any landing of raw data that does
@@ -45,6 +49,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from functools import cache
@@ -247,10 +252,72 @@ def measures_window(
 
 
 @cache
-def tables_read_by_dbt() -> frozenset[str]:
-    """The store tables the dbt project reads (its `operational` source): changes to others touch nothing."""
+def tables_read_by_windowed_models() -> frozenset[str]:
+    """The store tables (the project's `operational` source) that a model built by period window reads, directly
+    or through other models and macros: changes to the others touch no period, since every model reading them is
+    rebuilt whole by every build (the store's compliance alerts, restamped by every alert sync, are read by none).
+    A table counts as read if any branch of a model's jinja reads it, whatever the build's settings."""
     sources = yaml.safe_load(SOURCES_FILE.read_text())["sources"]
-    return frozenset(t["name"] for s in sources if s["name"] == "operational" for t in s["tables"])
+    operational = {t["name"] for s in sources if s["name"] == "operational" for t in s["tables"]}
+    return (
+        frozenset(table for source, table in sources_read_by_windowed_models() if source == "operational")
+        & operational
+    )
+
+
+_REF = re.compile(r"""\bref\(\s*['"](\w+)['"]\s*\)""")
+_SOURCE = re.compile(r"""\bsource\(\s*['"](\w+)['"]\s*,\s*['"](\w+)['"]\s*\)""")
+_MACRO = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(")
+# The measures (incremental `period_window` by the folder's config in dbt_project.yml).
+WINDOWED_FOLDER = "models/marts/metrics/"
+
+
+def sources_read_by_windowed_models() -> frozenset[tuple[str, str]]:
+    """(source, table) of every source a windowed model (a measure, a by-period intermediate) reads, directly or
+    through the models and macros it uses, from the project's SQL text."""
+    models = {
+        path.stem: (path.relative_to(DBT_PROJECT_DIR).as_posix(), path.read_text())
+        for path in (DBT_PROJECT_DIR / "models").rglob("*.sql")
+    }
+    macros: dict[str, str] = {}
+    for path in (DBT_PROJECT_DIR / "macros").rglob("*.sql"):
+        text = path.read_text()
+        starts = [(m.start(), m.group(1)) for m in _MACRO.finditer(text)]
+        for (start, name), (end, _) in zip(starts, [*starts[1:], (len(text), "")], strict=True):
+            macros[name] = text[start:end]
+
+    def calls(sql: str) -> set[str]:
+        return {name for name in macros if re.search(rf"\b{name}\s*\(", sql)}
+
+    # A macro's text with that of every macro it calls, transitively.
+    expanded: dict[str, str] = {}
+    for name in macros:
+        seen, unread = {name}, [name]
+        while unread:
+            for called in calls(macros[unread.pop()]) - seen:
+                seen.add(called)
+                unread.append(called)
+        expanded[name] = "\n".join(macros[m] for m in seen)
+
+    def text_of(model: str) -> str:
+        sql = models[model][1]
+        return "\n".join([sql, *(expanded[m] for m in calls(sql))])
+
+    windowed = [
+        name
+        for name, (path, sql) in models.items()
+        if path.startswith(WINDOWED_FOLDER) or "period_window" in sql
+    ]
+    read: set[tuple[str, str]] = set()
+    seen, unread = set(windowed), list(windowed)
+    while unread:
+        sql = text_of(unread.pop())
+        read |= set(_SOURCE.findall(sql))
+        for parent in set(_REF.findall(sql)) - seen:
+            if parent in models:
+                seen.add(parent)
+                unread.append(parent)
+    return frozenset(read)
 
 
 def business_date_columns(table: Table, exported: Iterable[str]) -> list[str]:
@@ -287,7 +354,7 @@ class TouchedDates:
     def add_change(self, name: str, old_keys: Sequence[int], new_rows: Sequence[pl.DataFrame] = ()) -> None:
         """One table's changes: `old_keys` are the keys whose landed rows change or go, `new_rows` the rows that
         replace or join them (frames of its exported columns). Call it before the landing writes them."""
-        if self.every_period or name not in tables_read_by_dbt():
+        if self.every_period or name not in tables_read_by_windowed_models():
             return
         new_rows = [f for f in new_rows if f.height]
         new_height = sum(f.height for f in new_rows)
@@ -337,7 +404,7 @@ class TouchedDates:
         if not keys or self.every_period:
             return
         table = self.tables[name]
-        if name in UNDATED_TABLES or name not in tables_read_by_dbt() or name not in self.columns:
+        if name in UNDATED_TABLES or name not in tables_read_by_windowed_models() or name not in self.columns:
             return
         dates = business_date_columns(table, self.columns[name])
         for chunk in _chunks(sorted(set(keys))):
@@ -373,7 +440,7 @@ class TouchedDates:
                 continue
             if (table.name, fk.parent.name) in NOT_FOLLOWED:
                 continue
-            if parent in UNDATED_TABLES or parent not in tables_read_by_dbt():
+            if parent in UNDATED_TABLES or parent not in tables_read_by_windowed_models():
                 continue
             self._landed(parent, "id", keys_of(fk.parent.name), depth=depth, children=False)
 

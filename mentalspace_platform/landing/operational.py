@@ -44,7 +44,7 @@ from mentalspace_platform.measure_window import (
     changed_rows,
     mark_frame,
     new_mark,
-    tables_read_by_dbt,
+    tables_read_by_windowed_models,
 )
 from mentalspace_platform.warehouse import TableWrite, Warehouse
 from operational_api.export import (
@@ -161,7 +161,7 @@ def land_operational_tables(
                 if changes is None
                 else _read_chunks(source, table, changes.changed, timezone, today)
             )
-            if touched is not None and not touched.every_period and table.name in tables_read_by_dbt():
+            if touched is not None and not touched.every_period and table.name in tables_read_by_windowed_models():
                 rows = _dated(touched, warehouse, table, changes, list(rows), landed_tables)
             batches = newest.watch(rows)
             upsert = None if changes is None else ("id", changes.deleted + changes.changed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import re
 
 import polars as pl
@@ -20,6 +21,7 @@ from mentalspace_platform.measure_window import (
     LOOKAHEAD_DAYS,
     NOT_FOLLOWED,
     UNWINDOWED_RAW_SCHEMAS,
+    WINDOWED_FOLDER,
     Mark,
     measures_window,
     plan_measures_build,
@@ -27,6 +29,8 @@ from mentalspace_platform.measure_window import (
     record_measures_built,
     record_plan,
     recorded_plan,
+    sources_read_by_windowed_models,
+    tables_read_by_windowed_models,
     window_start,
 )
 from mentalspace_platform.warehouse import Warehouse
@@ -193,17 +197,36 @@ def test_the_ignored_columns_are_read_by_no_model():
 
 def test_a_table_without_change_column_is_dated_by_its_changed_rows(practice):
     engine, warehouse, env = practice
-    payments = T["payments"]
+    applications = T["payment_applications"]
     with engine.begin() as conn:
-        payment = conn.execute(select(payments).order_by(payments.c.payment_date.desc())).mappings().first()
+        applied = (
+            conn.execute(select(applications).order_by(applications.c.applied_at.desc())).mappings().first()
+        )
         conn.execute(
-            update(payments)
-            .where(payments.c.id == payment["id"])
-            .values(payment_amount=payment["payment_amount"] + 1)
+            update(applications)
+            .where(applications.c.id == applied["id"])
+            .values(applied_amount=applied["applied_amount"] + 1)
         )
     (mark,) = _land(engine, warehouse, env)
     # Its own date, or earlier through what it refers to and what refers to it; not every period.
-    assert mark.changed_from is not None and mark.changed_from <= payment["payment_date"]
+    assert mark.changed_from is not None and mark.changed_from <= applied["applied_at"].date()
+
+
+def test_a_change_no_windowed_model_reads_touches_nothing(practice):
+    # A payment's own row (its amount, its date) reaches no measure: they read its applications to charges.
+    engine, warehouse, env = practice
+    payments = T["payments"]
+    with engine.begin() as conn:
+        payment = conn.execute(select(payments).order_by(payments.c.payment_date)).mappings().first()
+        conn.execute(
+            update(payments)
+            .where(payments.c.id == payment["id"])
+            .values(
+                payment_amount=payment["payment_amount"] + 1,
+                payment_date=payment["payment_date"] - dt.timedelta(days=400),
+            )
+        )
+    assert _land(engine, warehouse, env) == []
 
 
 def test_a_raw_write_that_does_not_date_itself_touches_every_period(practice):
@@ -236,6 +259,38 @@ def test_no_windowed_model_reads_the_unwindowed_raw_schemas():
                 unread.append(m)
     windowed = {m for m, sql in models.items() if "period_window" in sql or m.startswith("mtr_")}
     assert windowed and not readers & windowed, readers & windowed
+
+
+def test_the_tables_windowed_models_read_agree_with_dbts_manifest(parsed_dbt_manifest):
+    read = sources_read_by_windowed_models()
+    # dbt's own graph of the project (this configuration's jinja branches): every source a windowed model depends
+    # on, transitively, through models and the macros they call, must be among those found in the SQL text.
+    manifest = json.loads(parsed_dbt_manifest.read_text())
+    nodes = {**manifest["nodes"], **manifest["sources"]}
+    windowed = [
+        uid
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model"
+        and (
+            node["original_file_path"].startswith(WINDOWED_FOLDER)
+            or node["config"].get("incremental_strategy") == "period_window"
+        )
+    ]
+    ancestors, unread = set(windowed), list(windowed)
+    while unread:
+        for parent in nodes[unread.pop()].get("depends_on", {}).get("nodes", []):
+            if parent not in ancestors:
+                ancestors.add(parent)
+                unread.append(parent)
+    in_manifest = {
+        (nodes[uid]["source_name"], nodes[uid]["name"]) for uid in ancestors if uid.startswith("source.")
+    }
+    assert in_manifest and in_manifest <= read, in_manifest - read
+    # A table read only through a macro counts (insurance_verification.sql reads the verifications).
+    assert {"insurance_verifications", "appointments", "charges"} <= tables_read_by_windowed_models()
+    # The alert sync restamps the store's open alerts after every refresh; no measure reads them.
+    assert "compliance_alerts" not in tables_read_by_windowed_models()
+    assert not {source for source, _ in read} & {"era"}
 
 
 def test_the_measures_build_consumes_only_the_marks_its_refresh_planned_from(practice):
