@@ -34,6 +34,7 @@ metric_parts as (
         {{ numerator }} as numerator_part,
         {{ denominator }} as denominator_part
     from {{ events_cte }}
+    where {{ metric_window_from(date_column) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
@@ -71,6 +72,12 @@ metric_parts as (
 
 
 {% macro metric_rollup(metric_key, parts_cte, value='pct', scopes=['clinician', 'practice']) %}
+-- A build's window (macros/metric_window.sql), with the month before it for the first period's previous value: read
+-- once here, so that PostgreSQL inlines the parts and filters them early rather than materializing every period.
+parts_in_window as (
+    select * from {{ parts_cte }}
+    where {{ metric_window_condition('period_start', lead_days=31) }}
+),
 {%- if 'clinician' in scopes %}
 per_clinician as (
     select
@@ -80,8 +87,8 @@ per_clinician as (
         clinician_id,
         sum(numerator_part) as numerator,
         sum(denominator_part) as denominator
-    from {{ parts_cte }}
-    where clinician_id is not null and {{ metric_window_condition('period_start', lead_days=31) }}
+    from parts_in_window
+    where clinician_id is not null
     group by 1, 2, 3, 4
 ),
 {%- endif %}
@@ -94,9 +101,7 @@ per_practice as (
         cast(null as bigint) as clinician_id,
         sum(numerator_part) as numerator,
         sum(denominator_part) as denominator
-    from {{ parts_cte }}
-    -- A backfill's window (macros/metric_window.sql), with the month before it for the first period's previous.
-    where {{ metric_window_condition('period_start', lead_days=31) }}
+    from parts_in_window
     group by 1, 2, 3
 ),
 

@@ -16,6 +16,7 @@
 
     metric_window()                  [start, end] (ISO dates) of this incremental build's window, or none (all)
     metric_window_condition(column)  `column` in the window, as SQL (true when there is no window)
+    metric_window_from(column)       `column` (an input's date) on or after the first day the rollup reads
     metric_window_reaches(column)    `column` (an end date; null = still running) on or after the window's start
     metric_window_rows(measures)     the rows a build replaces: its window's periods, and (`measures`) every
                                      period of the measures recomputed whole (meta recompute_every_period)
@@ -51,6 +52,21 @@
         true
     {%- else -%}
         {{ column }} between cast('{{ window[0] }}' as date) - {{ lead_days }} and cast('{{ window[1] }}' as date)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- An input dated by `column` (a date or timestamp), kept from the earliest day a rolled-up period of the window can
+    hold: metric_rollup computes the window's periods and the month before its first (for the first period's
+    previous value), and a period holds only days on or after its start. Exact, and the measure's costly joins and
+    buckets then see the window's rows only (PostgreSQL does not push the rollup's condition through a CTE read
+    twice). -#}
+{% macro metric_window_from(column, lead_days=31) -%}
+    {%- set window = metric_window() -%}
+    {%- if window is none -%}
+        true
+    {%- else -%}
+        {{ column }} >= cast('{{ window[0] }}' as date) - {{ lead_days }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -17,10 +17,6 @@ policies as (
     select * from {{ ref('stg_operational__insurance_policies') }}
 ),
 
-transactions as (
-    select * from {{ ref('int_charge_transactions_unioned') }}
-),
-
 applications as (
     select * from {{ ref('int_payment_applications_of_record') }}
 ),
@@ -42,7 +38,8 @@ paid as (
     select
         charge_id,
         sum(applied_amount) as paid_amount,
-        min(applied_date) as first_paid_date
+        min(applied_date) as first_paid_date,
+        max(applied_date) as last_paid_date
     from applications
     group by 1
 ),
@@ -52,18 +49,25 @@ adjusted as (
         charge_id,
         sum(case when group_code = 'CO' and carc_code = '45' then adjustment_amount else 0 end) as contractual_adjustment_amount,
         sum(case when group_code <> 'PR' then adjustment_amount else 0 end) as write_off_amount,
-        sum(case when group_code = 'PR' then adjustment_amount else 0 end) as patient_responsibility_amount
+        sum(case when group_code = 'PR' then adjustment_amount else 0 end) as patient_responsibility_amount,
+        max(case when group_code <> 'PR' then adjusted_date end) as last_write_off_date
     from adjustments
     group by 1
 ),
 
+-- The receivable's movements (int_charge_transactions_unioned) summed from the two sums above rather than read
+-- again: the charge, less its payments and its adjustments other than patient responsibility; last moved on the
+-- latest of their dates (greatest() skips nulls on both warehouses). A void charge has no movements.
 balances as (
     select
-        charge_id,
-        sum(balance_change_amount) as balance_amount,
-        max(transaction_date) as last_transaction_date
-    from transactions
-    group by 1
+        charges.charge_id,
+        charges.charge_amount - coalesce(paid.paid_amount, 0) - coalesce(adjusted.write_off_amount, 0)
+            as balance_amount,
+        greatest(charges.entered_date, paid.last_paid_date, adjusted.last_write_off_date) as last_transaction_date
+    from charges
+    left join paid on charges.charge_id = paid.charge_id
+    left join adjusted on charges.charge_id = adjusted.charge_id
+    where charges.charge_status <> 'VOID'
 ),
 
 final as (

@@ -6,7 +6,7 @@ with
 
 periods as (
     select * from {{ ref('int_periods_enumerated') }}
-    where period_grain in ('week', 'month')
+    where period_grain in ('week', 'month') and {{ metric_window_from('period_start') }}
 ),
 
 clients as (

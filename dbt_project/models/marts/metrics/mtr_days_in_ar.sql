@@ -5,11 +5,12 @@ with
 
 periods as (
     select * from {{ ref('int_periods_enumerated') }}
-    where period_grain in ('week', 'month')
+    where period_grain in ('week', 'month') and {{ metric_window_from('period_start') }}
 ),
 
 balances as (
     select * from {{ ref('int_charge_balances_by_period') }}
+    where {{ metric_window_from('period_start') }}
 ),
 
 charges as (

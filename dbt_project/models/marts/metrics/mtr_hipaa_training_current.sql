@@ -5,6 +5,7 @@ with
 
 training_status as (
     select * from {{ ref('int_staff_hipaa_training_by_period') }}
+    where {{ metric_window_from('period_start') }}
 ),
 
 metric_parts as (

@@ -5,7 +5,7 @@ with
 
 active_clients as (
     select * from {{ ref('int_active_clients_by_period') }}
-    where not is_self_pay
+    where not is_self_pay and {{ metric_window_from('period_start') }}
 ),
 
 policies as (

@@ -6,7 +6,7 @@ with
 
 appointments as (
     select * from {{ ref('fct_appointments') }}
-    where is_final_status
+    where is_final_status and {{ metric_window_from('appointment_date') }}
 ),
 
 {{ appointments_insurance_verified('appointments') }},

@@ -5,7 +5,7 @@ with
 
 appointments as (
     select * from {{ ref('fct_appointments') }}
-    where is_kept
+    where is_kept and {{ metric_window_from('appointment_date') }}
 ),
 
 {{ appointments_insurance_verified('appointments') }},

@@ -5,7 +5,7 @@ with
 
 consent_status as (
     select * from {{ ref('int_client_consents_by_period') }}
-    where consent_type = 'GUARDIAN'
+    where consent_type = 'GUARDIAN' and {{ metric_window_from('period_start') }}
 ),
 
 metric_parts as (

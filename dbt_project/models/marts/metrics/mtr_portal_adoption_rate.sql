@@ -4,6 +4,7 @@ with
 
 active_clients as (
     select * from {{ ref('int_active_clients_by_period') }}
+    where {{ metric_window_from('period_start') }}
 ),
 
 metric_parts as (

@@ -6,6 +6,7 @@ with
 
 hours as (
     select * from {{ ref('int_supervision_hours_by_period') }}
+    where {{ metric_window_from('period_start') }}
 ),
 
 metric_parts as (

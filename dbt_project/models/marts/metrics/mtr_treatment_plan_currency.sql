@@ -5,6 +5,7 @@ with
 
 plan_status as (
     select * from {{ ref('int_client_treatment_plans_by_period') }}
+    where {{ metric_window_from('period_start') }}
 ),
 
 metric_parts as (
