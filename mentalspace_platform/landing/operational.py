@@ -161,11 +161,17 @@ def land_operational_tables(
                 if changes is None
                 else _read_chunks(source, table, changes.changed, timezone, today)
             )
-            if touched is not None and not touched.every_period and table.name in tables_read_by_windowed_models():
+            if (
+                touched is not None
+                and not touched.every_period
+                and table.name in tables_read_by_windowed_models()
+            ):
                 rows = _dated(touched, warehouse, table, changes, list(rows), landed_tables)
             batches = newest.watch(rows)
             upsert = None if changes is None else ("id", changes.deleted + changes.changed)
-            writes.append(TableWrite(RAW_SCHEMA, table.name, batches, upsert=upsert))
+            writes.append(
+                TableWrite(RAW_SCHEMA, table.name, batches, upsert=upsert, indexed=_looked_up_by(table))
+            )
             # Written after the table's rows in the same transaction: its frame is made once they have been read.
             writes.append(
                 TableWrite(
@@ -290,6 +296,14 @@ def _derived_as_landed(
     return set(ids) - set(gone) - set(changed["id"].to_list())
 
 
+def _looked_up_by(table: Table) -> list[str]:
+    """The landed copy's columns read by key: its id (the upsert, the diff by bucket) and, of a table the measures
+    read, its references to other rows (what a changed row's children are, measure_window.TouchedDates)."""
+    dated = table.name in tables_read_by_windowed_models()
+    references = sorted({fk.parent.name for fk in table.foreign_keys if fk.column.name == "id" and dated})
+    return [*(["id"] if "id" in table.c else []), *references]
+
+
 def _landed_columns(warehouse: Warehouse) -> dict[str, set[str]]:
     frame = warehouse.query(
         f"select table_name, column_name from information_schema.columns where table_schema = '{RAW_SCHEMA}'"
@@ -373,18 +387,19 @@ def _key_diff_of_buckets(
     changed: list[int] = []
     deleted: list[int] = []
     for picked in _batched(buckets, BUCKETS_PER_READ):
-        # The ids are joined to the buckets as rows: a filter of hundreds of ORs is evaluated on every row of the
-        # table (seconds a table). The store scans its primary key once per range of buckets; the landed copy has
-        # no index on id, so it is scanned once, hashing each row's bucket.
+        # The ids are joined to the buckets' ranges as rows: a filter of hundreds of ORs is evaluated on every row
+        # of the table (seconds a table). A PostgreSQL side reads its index on id once per range of buckets (the
+        # landed copy's: TableWrite.indexed); DuckDB scans the landed copy once, hashing each row's bucket.
         ranges = ", ".join(f"({low}, {high})" for low, high in _id_ranges(list(picked)))
-        in_store = store_query(
-            f"select id, {CHANGE_COLUMN} from {relation} as keyed "
-            f"join (values {ranges}) as picked(low, high) on keyed.id >= picked.low and keyed.id < picked.high"
+        in_range = f"join (values {ranges}) as picked(low, high) on keyed.id >= picked.low and keyed.id < picked.high"
+        in_store = store_query(f"select id, {CHANGE_COLUMN} from {relation} as keyed {in_range}")
+        in_buckets = (
+            f"join (values {', '.join(f'({b})' for b in picked)}) as picked(bucket) "
+            f"on {_bucket_sql('keyed.id')} = picked.bucket"
         )
         in_landed = warehouse.query(
             f'select id, {CHANGE_COLUMN} from {RAW_SCHEMA}."{table.name}" as keyed '
-            f"join (values {', '.join(f'({b})' for b in picked)}) as picked(bucket) "
-            f"on {_bucket_sql('keyed.id')} = picked.bucket"
+            + (in_range if warehouse.kind == "postgres" else in_buckets)
         )
         more_changed, more_deleted = _compare_keys(_keys(in_store), _keys(in_landed))
         changed += more_changed
