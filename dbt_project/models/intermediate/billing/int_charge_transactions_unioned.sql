@@ -1,11 +1,14 @@
 {#- Every movement of a charge's receivable balance on its practice-local date: the charge itself (+),
     payments applied (-, a reversal is a negative application and so adds back) and adjustments other
-    than patient responsibility (-). PR adjustments only move the balance from payer to client. -#}
+    than patient responsibility (-). PR adjustments only move the balance from payer to client. fct_charges sums the
+    same movements per charge (its balance_amount and settled_date); int_charge_balances_by_period runs them by
+    date. The charges are read from fct_charges (their amount and entry date as entered): through
+    int_charges_of_record each reader scanned every charge's staging view again. -#}
 with
 
 charges as (
-    select * from {{ ref('int_charges_of_record') }}
-    where charge_status <> 'VOID'
+    select * from {{ ref('fct_charges') }}
+    where not is_void
 ),
 
 applications as (

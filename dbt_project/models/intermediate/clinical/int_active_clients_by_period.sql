@@ -1,12 +1,19 @@
 {#- The population of the point-in-time measures: who was in care on each week's and month's as-of date.
-    Materialized: eight measures join it, and the period x spell range join is the costly part. -#}
-{{ config(materialized='table') }}
+    Materialized: eight measures join it, and the period x spell range join is the costly part. By period like
+    the measures, and recomputed with them: only the window's periods (macros/metric_window.sql). A change to a
+    visit moves the spells it opens or extends, which cover as-of dates on and after it, inside the window; a
+    client's own change (clinician, self-pay, discharge) recomputes every period. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='period_window',
+    on_schema_change='fail',
+) }}
 
 with
 
 periods as (
     select * from {{ ref('int_periods_enumerated') }}
-    where period_grain in ('week', 'month')
+    where period_grain in ('week', 'month') and {{ metric_window_condition('period_start') }}
 ),
 
 spells as (
