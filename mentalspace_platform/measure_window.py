@@ -55,7 +55,6 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 
 import polars as pl
-import yaml
 from sqlalchemy import Date, DateTime, Table
 
 from mentalspace_platform.catalog import project_files_digest
@@ -121,7 +120,6 @@ MAX_KEYS = 50_000
 BUILT_AS_OF = "measures_built"
 # Environment variables dbt_project.yml reads (default "store") that change every period's figure.
 SYSTEM_OF_RECORD_VARS = ("MENTALSPACE_SCHEDULING_RECORD", "MENTALSPACE_BILLING_RECORD")
-SOURCES_FILE = DBT_PROJECT_DIR / "models" / "staging" / "operational" / "_operational__sources.yml"
 
 MARK_SCHEMA = {
     "mark_id": pl.Utf8,
@@ -257,12 +255,7 @@ def tables_read_by_windowed_models() -> frozenset[str]:
     or through other models and macros: changes to the others touch no period, since every model reading them is
     rebuilt whole by every build (the store's compliance alerts, restamped by every alert sync, are read by none).
     A table counts as read if any branch of a model's jinja reads it, whatever the build's settings."""
-    sources = yaml.safe_load(SOURCES_FILE.read_text())["sources"]
-    operational = {t["name"] for s in sources if s["name"] == "operational" for t in s["tables"]}
-    return (
-        frozenset(table for source, table in sources_read_by_windowed_models() if source == "operational")
-        & operational
-    )
+    return frozenset(table for source, table in sources_read_by_windowed_models() if source == "operational")
 
 
 _REF = re.compile(r"""\bref\(\s*['"](\w+)['"]\s*\)""")

@@ -55,19 +55,26 @@ adjusted as (
     group by 1
 ),
 
--- The receivable's movements (int_charge_transactions_unioned) summed from the two sums above rather than read
--- again: the charge, less its payments and its adjustments other than patient responsibility; last moved on the
--- latest of their dates (greatest() skips nulls on both warehouses). A void charge has no movements.
-balances as (
+-- Each charge with its sums, and its receivable's movements (int_charge_transactions_unioned) summed from them
+-- rather than read again: the charge, less its payments and its adjustments other than patient responsibility;
+-- last moved on the latest of their dates (greatest() skips nulls on both warehouses). A void charge has none.
+amounts as (
     select
-        charges.charge_id,
-        charges.charge_amount - coalesce(paid.paid_amount, 0) - coalesce(adjusted.write_off_amount, 0)
-            as balance_amount,
+        charges.*,
+        paid.paid_amount,
+        paid.first_paid_date,
+        adjusted.contractual_adjustment_amount,
+        adjusted.write_off_amount,
+        -- Not the store charge's own running total of the same name (charges.*).
+        adjusted.patient_responsibility_amount as adjusted_patient_responsibility_amount,
+        case
+            when charges.charge_status <> 'VOID'
+                then charges.charge_amount - coalesce(paid.paid_amount, 0) - coalesce(adjusted.write_off_amount, 0)
+        end as open_amount,
         greatest(charges.entered_date, paid.last_paid_date, adjusted.last_write_off_date) as last_transaction_date
     from charges
     left join paid on charges.charge_id = paid.charge_id
     left join adjusted on charges.charge_id = adjusted.charge_id
-    where charges.charge_status <> 'VOID'
 ),
 
 final as (
@@ -86,27 +93,24 @@ final as (
         charges.units,
         {{ days_between('charges.service_date', 'charges.entered_date') }} as entry_lag_days,
         charges.charge_amount,
-        coalesce(paid.paid_amount, 0) as paid_amount,
-        coalesce(adjusted.contractual_adjustment_amount, 0) as contractual_adjustment_amount,
-        coalesce(adjusted.write_off_amount, 0) as write_off_amount,
-        coalesce(adjusted.patient_responsibility_amount, 0) as patient_responsibility_amount,
-        case when charges.charge_status = 'VOID' then 0 else coalesce(balances.balance_amount, 0) end as balance_amount,
+        coalesce(charges.paid_amount, 0) as paid_amount,
+        coalesce(charges.contractual_adjustment_amount, 0) as contractual_adjustment_amount,
+        coalesce(charges.write_off_amount, 0) as write_off_amount,
+        coalesce(charges.adjusted_patient_responsibility_amount, 0) as patient_responsibility_amount,
+        case when charges.charge_status = 'VOID' then 0 else coalesce(charges.open_amount, 0) end as balance_amount,
         charges.is_billing_hold,
         charges.charge_status = 'VOID' as is_void,
         charges.service_date,
         charges.entered_date,
-        paid.first_paid_date,
+        charges.first_paid_date,
         -- Settled = nothing left to collect; the date of the movement that closed it.
-        case when charges.charge_status <> 'VOID' and balances.balance_amount <= 0.005 then balances.last_transaction_date end
+        case when charges.charge_status <> 'VOID' and charges.open_amount <= 0.005 then charges.last_transaction_date end
             as settled_date,
         charges.entered_at
-    from charges
+    from amounts as charges
     left join claims on charges.claim_id = claims.claim_id
     left join clients on charges.client_id = clients.client_id
     left join primary_policies on charges.client_id = primary_policies.client_id
-    left join paid on charges.charge_id = paid.charge_id
-    left join adjusted on charges.charge_id = adjusted.charge_id
-    left join balances on charges.charge_id = balances.charge_id
 )
 
 select * from final
