@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,11 @@ from operational_api.errors import PlatformError
 from operational_api.settings import database_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+# Alembic runs a migration through module globals (`alembic.context`, `alembic.op`) that each run installs and removes:
+# two threads of one process migrating at once (a test's store while the suite's background thread builds a shared
+# practice) removed each other's and failed with KeyError. One migration per process at a time.
+_ALEMBIC_LOCK = threading.Lock()
 
 
 def _normalise_url(url: str) -> str:
@@ -84,11 +90,13 @@ def alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` (idempotent)."""
-    command.upgrade(alembic_config(engine), revision)
+    with _ALEMBIC_LOCK:
+        command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
-    command.downgrade(alembic_config(engine), revision)
+    with _ALEMBIC_LOCK:
+        command.downgrade(alembic_config(engine), revision)
 
 
 def wipe(engine: Engine) -> None:

@@ -62,3 +62,24 @@ def test_migrations_run_both_ways_on_a_store_holding_a_practice_on_sqlite(tmp_pa
 @pytest.mark.postgres
 def test_migrations_run_both_ways_on_a_store_holding_a_practice_on_postgres(pg_database):
     _check_round_trip_holding_a_practice(pg_database)
+
+
+def test_two_threads_of_one_process_migrate_at_once(tmp_path):
+    # The suite's background thread builds shared practices while a test migrates its own store; alembic's module
+    # globals made one of two simultaneous migrations fail (KeyError: 'script') until migrate took a lock.
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    start = Barrier(2)
+
+    def migrate_a_store(n: int) -> set[str]:
+        engine = get_engine(f"sqlite:///{tmp_path / f'store{n}.db'}")
+        start.wait()
+        migrate(engine)
+        tables = set(inspect(engine).get_table_names())
+        engine.dispose()
+        return tables
+
+    with ThreadPoolExecutor(2) as pool:
+        migrated = list(pool.map(migrate_a_store, range(2)))
+    assert all(set(Base.metadata.tables) <= tables for tables in migrated)
