@@ -9,12 +9,34 @@
 
 with
 
+-- A backfill's or refresh's periods only, and every period of the measures recomputed whole
+-- (macros/metric_window.sql). Read apart from the benchmarks' earlier months below: one CTE read by both was
+-- materialized whole by PostgreSQL, every period of every measure (9 M rows at 1,000 clinicians).
 unioned as (
     select * from {{ ref('int_practice_metrics_unioned') }}
+    where {{ metric_window_rows() }}
 ),
 
 dictionary as (
     select * from {{ ref('metric_dictionary') }}
+),
+
+deviation_measures as (
+    select * from unioned
+    where metric_key in (
+            select d.metric_key from dictionary as d
+            where d.alert_operator = 'deviation_pct'
+        )
+),
+
+-- The periods the benchmarks pool: the deviation measures' six months before the earliest period held to one.
+benchmarked_periods as (
+    select * from {{ ref('int_practice_metrics_unioned') }}
+    where
+        metric_key in (select m.metric_key from deviation_measures as m)
+        and period_start >= (
+            select cast(min(m.period_start) - interval '6 month' as date) from deviation_measures as m
+        )
 ),
 
 periods as (
@@ -34,9 +56,8 @@ deviation_benchmarks as (
             when sum(earlier.denominator) > 0 and sum(earlier.numerator) > 0
                 then cast(sum(earlier.numerator) / sum(earlier.denominator) as numeric(18, 4))
         end as deviation_benchmark
-    from unioned as m
-    inner join dictionary as d on m.metric_key = d.metric_key and d.alert_operator = 'deviation_pct'
-    inner join unioned as earlier
+    from deviation_measures as m
+    inner join benchmarked_periods as earlier
         on m.metric_key = earlier.metric_key
         and m.scope = earlier.scope
         and coalesce(m.clinician_id, -1) = coalesce(earlier.clinician_id, -1)
@@ -96,9 +117,6 @@ final as (
             {{ metric_rag_status('flagged', 'flagged', 'is_running_period', 'is_settled_period') }} as varchar
         ) as rag_status
     from flagged
-    -- A backfill's or refresh's periods only, and every period of the measures recomputed whole
-    -- (macros/metric_window.sql); benchmarks above still read the earlier months.
-    where {{ metric_window_rows() }}
 )
 
 select * from final
