@@ -227,13 +227,18 @@ def window_start(earliest: dt.date) -> dt.date:
 
 
 def measures_window(
-    marks: Sequence[Mark], today: dt.date, context: str
+    marks: Sequence[Mark], today: dt.date, context: str, *, measures_emptied: bool = False
 ) -> tuple[tuple[dt.date, dt.date] | None, str]:
     """The periods (by start, inclusive) a build of the measures must recompute, or None for every period; and
     why (for the run's log)."""
     built = [m for m in marks if m.source == BUILT_AS_OF]
     if not built:
         return None, "no earlier build of the measures recorded"
+    if measures_emptied:
+        return (
+            None,
+            "the measures' table is empty (PostgreSQL empties unlogged tables when it recovers from a crash)",
+        )
     if any(m.context != context or m.changed_from is None for m in built):
         return None, "the dbt project or its settings changed since the last build"
     every = sorted(
@@ -506,9 +511,31 @@ def plan_measures_build(warehouse, env: Environment, *, every_period: bool = Fal
     )
     context = measures_context(env)
     window, reason = (
-        (None, "every period asked for") if every_period else measures_window(marks, today, context)
+        (None, "every period asked for")
+        if every_period
+        else measures_window(marks, today, context, measures_emptied=_measures_emptied(warehouse))
     )
     return MeasuresPlan(marks, today, context, window, reason)
+
+
+# The warehouse's models are unlogged tables on PostgreSQL (dbt_project.yml), which a crash recovery empties; the
+# marks, in a logged table, would then describe periods that are gone. The measures' table is built last of the
+# windowed models and holds rows for every period of any practice with data: found empty, every period is rebuilt.
+MEASURES_TABLE = ("marts", "fct_practice_metrics")
+
+
+def _measures_emptied(warehouse) -> bool:
+    schema, table = MEASURES_TABLE
+    exists = warehouse.query(
+        "select count(*) as n from information_schema.tables "
+        f"where table_schema = '{schema}' and table_name = '{table}'"
+    )
+    if not exists["n"][0]:
+        return False
+    return (
+        warehouse.query(f"select count(*) as n from (select 1 from {schema}.{table} limit 1) as one")["n"][0]
+        == 0
+    )
 
 
 # A refresh's two dbt builds share one plan. The models' build (which windows the by-period intermediates) records

@@ -179,3 +179,20 @@ def test_every_measure_on_duckdb(built_medium, var_dir, monkeypatch):
 def test_every_measure_on_postgres(built_medium_pg, var_dir, monkeypatch):
     with copy_pg_practice(built_medium_pg, var_dir) as env:
         _check_measures(_frames(env, monkeypatch))
+        # The models' tables are unlogged (derived data: no write-ahead log for what a build rewrites); the raw
+        # copies they are built from are not.
+        persistence = dict(
+            Warehouse(current_environment())
+            .query(
+                "select n.nspname || '.' || c.relname as name, c.relpersistence as p from pg_class as c "
+                "join pg_namespace as n on n.oid = c.relnamespace "
+                "where (n.nspname, c.relname) in (('marts', 'fct_practice_metrics'), ('marts', 'fct_charges'), "
+                "('raw_operational', 'charges'))"
+            )
+            .iter_rows()
+        )
+        assert persistence == {
+            "marts.fct_practice_metrics": "u",
+            "marts.fct_charges": "u",
+            "raw_operational.charges": "p",
+        }

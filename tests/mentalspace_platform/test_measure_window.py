@@ -315,6 +315,21 @@ def test_the_measures_build_consumes_only_the_marks_its_refresh_planned_from(pra
     assert plan_measures_build(warehouse, env).window is None
 
 
+def test_a_measures_table_emptied_since_the_last_build_recomputes_every_period(practice):
+    # PostgreSQL empties the warehouse's unlogged tables when it recovers from a crash, and leaves the marks: the next
+    # build must not trust a window over periods that are gone.
+    engine, warehouse, env = practice
+    land_operational_tables(engine, warehouse, env, OPERATIONAL_TABLES, full=True)
+    record_measures_built(warehouse, plan_measures_build(warehouse, env))
+    measures = pl.DataFrame({"metric_key": ["no_show_rate"], "period_start": [TODAY]})
+    warehouse.replace_table("marts", "fct_practice_metrics", [measures])
+    assert plan_measures_build(warehouse, env).window is not None
+
+    warehouse.replace_table("marts", "fct_practice_metrics", [measures.clear()])
+    plan = plan_measures_build(warehouse, env)
+    assert plan.window is None and "empty" in plan.reason
+
+
 def test_the_lookahead_covers_the_projects_windows(practice):
     engine, *_ = practice
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
