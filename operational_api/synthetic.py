@@ -131,6 +131,9 @@ FEES = {
     "90839": Decimal("250.00"),  # crisis psychotherapy first 60 min
 }
 DENIAL_CARCS = ("16", "29", "97", "197", "50", "27")
+# compliance_rules NOTE_SIGNATURE.billing_hold_day as the migrations seed it: a charge is held while its note is
+# unsigned this many days after the session.
+BILLING_HOLD_DAY = 14
 THERAPY_LICENSES = ("LPC", "LPC_ASSOCIATE", "LMSW", "LCSW", "LMFT", "PSYCHOLOGIST")
 SUPERVISED_LICENSES = {"LPC_ASSOCIATE": 2.0, "LMSW": 4.0, "LPC": 2.0}
 
@@ -848,7 +851,11 @@ class _Generator:
         }.get(appt_type) or [rng.choice(("90834", "90837", "90837"))]
         lag_days = int(rng.expovariate(1 / clin.charge_lag_scale)) if rng.random() < 0.7 else 0
         entered = end + dt.timedelta(days=lag_days, hours=rng.uniform(0.2, 5))
-        hold = signed_at is None or signed_at > end + dt.timedelta(days=14)
+        # The claim waited for a note signed late (or never); the charge is held today only while its note is
+        # still unsigned past the hold day, as the alert sync judges it (operational_api/alerts.py). A hold kept on a
+        # note signed since was released by the first sync after a build, restamping months-old charges "now".
+        hold = signed_at is None or signed_at > end + dt.timedelta(days=BILLING_HOLD_DAY)
+        held_today = signed_at is None and (self.spec.as_of - day).days >= BILLING_HOLD_DAY
         charge_ids = [
             self.charge(
                 cid,
@@ -860,7 +867,7 @@ class _Generator:
                 cpt,
                 FEES[cpt],
                 entered,
-                hold=hold,
+                hold=held_today,
                 modifiers="95" if is_tele else None,
             )
             for cpt in cpts
