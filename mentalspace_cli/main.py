@@ -164,6 +164,7 @@ def _set_demo_logins(engine, as_of: dt.date, seed: int) -> None:
     from operational_api.auth import STAFF_ROLES
     from operational_api.db import session_scope
     from operational_api.models import HipaaTraining, User
+    from operational_api.services.rules import local_today, training_current_on
 
     latest = (
         select(HipaaTraining.user_id, func.max(HipaaTraining.expires_date).label("expires"))
@@ -172,6 +173,9 @@ def _set_demo_logins(engine, as_of: dt.date, seed: int) -> None:
     )
     lines = []
     enrolled_at = dt.datetime.combine(as_of, dt.time())
+    # Sign-in judges the training on the real date, which may be past a practice generated up to an earlier as-of
+    # date: a demo admin current on 25 November was suspended on 6 December.
+    judged = max(as_of, local_today(dt.datetime.now(dt.UTC).replace(tzinfo=None)))
     with session_scope(engine) as session:
         for role in STAFF_ROLES:
             # Prefer someone whose training is current: a lapsed one is suspended at sign-in.
@@ -179,18 +183,18 @@ def _set_demo_logins(engine, as_of: dt.date, seed: int) -> None:
                 select(User, latest.c.expires)
                 .outerjoin(latest, latest.c.user_id == User.id)
                 .where(User.role == role)
-                .order_by((func.coalesce(latest.c.expires, as_of - dt.timedelta(days=1)) < as_of), User.id)
+                .order_by((func.coalesce(latest.c.expires, judged) <= judged), User.id)
                 .limit(1)
             ).first()
             if found is None:
                 continue
-            user, expires = found
-            if expires is None or expires < as_of:
+            user, _ = found
+            if not training_current_on(session, user.id, judged):
                 # Nobody of this role is current (a one-person role with a lapse): the demo user renews, or
                 # the demo could not show that role at all.
                 session.add(
                     HipaaTraining(
-                        user_id=user.id, completed_date=as_of, expires_date=as_of + dt.timedelta(days=365)
+                        user_id=user.id, completed_date=judged, expires_date=judged + dt.timedelta(days=365)
                     )
                 )
             password = demo_password(role)
