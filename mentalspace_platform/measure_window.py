@@ -189,11 +189,7 @@ def every_period_mark_statements(source: str, *, postgres: bool) -> list[tuple[s
 
 def read_marks(warehouse) -> list[Mark]:
     """Every mark not yet consumed by a build of the measures (none when the table does not exist)."""
-    exists = warehouse.query(
-        "select count(*) as n from information_schema.tables "
-        f"where table_schema = '{STATE_SCHEMA}' and table_name = '{MARKS_TABLE}'"
-    )
-    if not exists["n"][0]:
+    if not warehouse.has_table(STATE_SCHEMA, MARKS_TABLE):
         return []
     frame = warehouse.query(
         f"select mark_id, source, changed_from, context from {STATE_SCHEMA}.{MARKS_TABLE}"
@@ -526,11 +522,7 @@ MEASURES_TABLE = ("marts", "fct_practice_metrics")
 
 def _measures_emptied(warehouse) -> bool:
     schema, table = MEASURES_TABLE
-    exists = warehouse.query(
-        "select count(*) as n from information_schema.tables "
-        f"where table_schema = '{schema}' and table_name = '{table}'"
-    )
-    if not exists["n"][0]:
+    if not warehouse.has_table(schema, table):
         return False
     return (
         warehouse.query(f"select count(*) as n from (select 1 from {schema}.{table} limit 1) as one")["n"][0]
@@ -564,11 +556,7 @@ def record_plan(warehouse, run_id: str, plan: MeasuresPlan) -> None:
 
 def recorded_plan(warehouse, run_id: str) -> MeasuresPlan | None:
     """The plan the models' build of run `run_id` recorded, if it did."""
-    exists = warehouse.query(
-        "select count(*) as n from information_schema.tables "
-        f"where table_schema = '{STATE_SCHEMA}' and table_name = '{PLANS_TABLE}'"
-    )
-    if not exists["n"][0]:
+    if not warehouse.has_table(STATE_SCHEMA, PLANS_TABLE):
         return None
     rows = warehouse.query(
         f"select plan from {STATE_SCHEMA}.{PLANS_TABLE} where run_id = '{run_id.replace(chr(39), '')}'"

@@ -60,11 +60,7 @@ def views_are_current(warehouse, step: str, context: str) -> bool:
     """Whether `step`'s last successful build made its views and seeds in `context` (DuckDB only)."""
     if not views_can_be_kept(warehouse):
         return False
-    exists = warehouse.query(
-        "select count(*) as n from information_schema.tables "
-        f"where table_schema = '{STATE_SCHEMA}' and table_name = '{VIEWS_TABLE}'"
-    )
-    if not exists["n"][0]:
+    if not warehouse.has_table(STATE_SCHEMA, VIEWS_TABLE):
         return False
     recorded = warehouse.query(f"select context from {STATE_SCHEMA}.{VIEWS_TABLE} where step = ?", [step])
     return recorded.height == 1 and recorded["context"][0] == context

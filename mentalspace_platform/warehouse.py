@@ -369,6 +369,15 @@ class Warehouse:
                 counts.append(_write_postgres(cur, write))
         return counts[:asked]
 
+    def has_table(self, schema: str, table: str) -> bool:
+        """Whether `schema.table` exists (a table or a view), read as `query` reads."""
+        return bool(
+            self.query(
+                "select count(*) as n from information_schema.tables "
+                f"where table_schema = '{schema}' and table_name = '{table}'"
+            )["n"][0]
+        )
+
     def ensure_table(self, schema: str, table: str, empty: pl.DataFrame) -> int:
         """Create `schema.table` with the frame's columns if it does not exist; 1 if it was created."""
         sql = "select count(*) from information_schema.tables where table_schema = {0} and table_name = {0}"
