@@ -51,7 +51,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 
 import polars as pl
@@ -269,6 +269,12 @@ WINDOWED_FOLDER = "models/marts/metrics/"
 def sources_read_by_windowed_models() -> frozenset[tuple[str, str]]:
     """(source, table) of every source a windowed model (a measure, a by-period intermediate) reads, directly or
     through the models and macros it uses, from the project's SQL text."""
+    return sources_read_by(lambda path, sql: path.startswith(WINDOWED_FOLDER) or "period_window" in sql)
+
+
+def sources_read_by(picked: Callable[[str, str], bool]) -> frozenset[tuple[str, str]]:
+    """(source, table) of every source the picked models (by project path and SQL text) read, directly or through
+    the models and macros they use, from the project's SQL text."""
     models = {
         path.stem: (path.relative_to(DBT_PROJECT_DIR).as_posix(), path.read_text())
         for path in (DBT_PROJECT_DIR / "models").rglob("*.sql")
@@ -297,13 +303,9 @@ def sources_read_by_windowed_models() -> frozenset[tuple[str, str]]:
         sql = models[model][1]
         return "\n".join([sql, *(expanded[m] for m in calls(sql))])
 
-    windowed = [
-        name
-        for name, (path, sql) in models.items()
-        if path.startswith(WINDOWED_FOLDER) or "period_window" in sql
-    ]
+    roots = [name for name, (path, sql) in models.items() if picked(path, sql)]
     read: set[tuple[str, str]] = set()
-    seen, unread = set(windowed), list(windowed)
+    seen, unread = set(roots), list(roots)
     while unread:
         sql = text_of(unread.pop())
         read |= set(_SOURCE.findall(sql))

@@ -344,7 +344,7 @@ class Warehouse:
         operational landing does, mentalspace_platform/measure_window.py) record, in the same transaction, that
         they may touch every period: the next build of the measures then recomputes them all."""
         asked = len(writes)
-        writes = _with_undated_marks(writes)
+        writes = _with_unkeyed_changes(_with_undated_marks(writes))
         counts = []
         if self.kind == "duckdb":
             with self.duckdb() as con:
@@ -429,6 +429,22 @@ def _with_undated_marks(writes: Sequence[TableWrite]) -> list[TableWrite]:
             for i in range(marks.height)
         ),
     ]
+
+
+def _with_unkeyed_changes(writes: list[TableWrite]) -> list[TableWrite]:
+    """Writes into the landed store that do not list their keys (the operational landing does) record that the
+    facts rebuilt by key cannot trust the list (mentalspace_platform/fact_keys.py)."""
+    from mentalspace_platform.fact_keys import LEDGER_TABLE, RAW_OPERATIONAL, new_batch, whole_rows
+    from mentalspace_platform.measure_window import STATE_SCHEMA
+
+    if any((w.schema, w.table) == (STATE_SCHEMA, LEDGER_TABLE) for w in writes):
+        return writes
+    unkeyed = sorted({w.table for w in writes if w.schema == RAW_OPERATIONAL})
+    if not unkeyed:
+        return writes
+    batch = new_batch()
+    rows = pl.concat([whole_rows(batch, table, "written without its keys") for table in unkeyed])
+    return [*writes, TableWrite(STATE_SCHEMA, LEDGER_TABLE, [rows], partition=("batch_id", batch))]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,6 +37,15 @@ import polars as pl
 from sqlalchemy import Engine, Integer, Table, text
 
 from mentalspace_platform.environment import Environment
+from mentalspace_platform.fact_keys import (
+    LEDGER_TABLE,
+    key_rows,
+    landed_references,
+    ledger_frame,
+    new_batch,
+    tables_read_by_keyed_facts,
+    whole_rows,
+)
 from mentalspace_platform.measure_window import (
     MARKS_TABLE,
     STATE_SCHEMA,
@@ -152,15 +161,28 @@ def land_operational_tables(
 
         # What the changes touch in the measures' periods (mentalspace_platform/measure_window.py), found before
         # anything is written: the landed copy is the "before".
-        touched = None if full else TouchedDates(warehouse, tables, _landed_columns(warehouse))
+        landed_columns = {} if full else _landed_columns(warehouse)
+        touched = None if full else TouchedDates(warehouse, tables, landed_columns)
         writes: list[TableWrite] = []
-        for table, _, changes in plans:
+        # What the changes are, by key, for the facts rebuilt by key (mentalspace_platform/fact_keys.py).
+        batch = new_batch()
+        keyed: list[pl.DataFrame] = []
+        for table, reason, changes in plans:
             newest = _Newest(table)
             rows: Iterable[pl.DataFrame] = (
                 read_table(source, table, timezone=timezone, today=today)
                 if changes is None
                 else _read_chunks(source, table, changes.changed, timezone, today)
             )
+            if table.name in tables_read_by_keyed_facts():
+                if changes is None:
+                    keyed.append(whole_rows(batch, table.name, reason))
+                else:
+                    rows = list(rows)
+                    before = landed_references(
+                        warehouse, table, changes.touched_keys, landed_columns.get(table.name, set())
+                    )
+                    keyed.append(key_rows(batch, table, before, rows))
             if (
                 touched is not None
                 and not touched.every_period
@@ -181,6 +203,9 @@ def land_operational_tables(
                     partition=("table_name", table.name),
                 )
             )
+        writes.append(
+            TableWrite(STATE_SCHEMA, LEDGER_TABLE, keyed or [ledger_frame([])], partition=("batch_id", batch))
+        )
         if touched is None:
             mark = new_mark(MARK_SOURCE, None, "landed in full")
         elif touched.every_period:

@@ -1,5 +1,6 @@
 """Incremental refresh == full rebuild (issue 17): random change sets (inserts, updates, status changes, deletes,
-late-arriving notes, a client's date of birth) are applied to two copies of the medium built practice's store
+late-arriving notes, a client's date of birth, a payment moved to another charge, a policy's payer, a removed
+adjustment) are applied to two copies of the medium built practice's store
 (four months, so a change's window of periods leaves earlier ones as they were); the first is refreshed as the
 15-minute schedule does (its landing incremental, its measures recomputed only for the periods the changes touch,
 no data tests), the second lands and builds in full; every table of `marts` and `raw_operational` must then be
@@ -50,6 +51,9 @@ KINDS = (
     "delete_note",
     "delete_appointment",
     "client_birthday",
+    "move_application",
+    "change_policy_payer",
+    "delete_adjustment",
 )
 # One change: its kind, and where in the table's rows (by id) it applies.
 CHANGE = st.tuples(st.sampled_from(KINDS), st.floats(min_value=0, max_value=1, allow_nan=False))
@@ -116,6 +120,9 @@ def _apply(url: str, changes: list[tuple[str, float]]) -> None:
         TABLES[n] for n in ("appointments", "clinical_notes", "charges", "clients")
     )
     history, claims = TABLES["appointment_status_history"], TABLES["claims"]
+    applications, policies, adjustments = (
+        TABLES[n] for n in ("payment_applications", "insurance_policies", "charge_adjustments")
+    )
     engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:
         for step, (kind, at) in enumerate(changes):
@@ -204,6 +211,37 @@ def _apply(url: str, changes: list[tuple[str, float]]) -> None:
                 row = _pick(conn, "appointments", appointments.c.id.isnot(None), at)
                 if row:
                     _delete_with_dependents(conn, "appointments", [row["id"]], stamp)
+            elif kind == "move_application":
+                # A payment applied to the wrong charge, moved: both charges' amounts change (rebuilt by key from
+                # the application's references before and after, mentalspace_platform/fact_keys.py).
+                row = _pick(conn, "payment_applications", applications.c.id.isnot(None), at)
+                other = _pick(conn, "charges", charges.c.id.isnot(None), 1 - at)
+                if row and other and other["id"] != row["charge_id"]:
+                    conn.execute(
+                        update(applications)
+                        .where(applications.c.id == row["id"])
+                        .values(charge_id=other["id"], updated_at=stamp)
+                    )
+            elif kind == "change_policy_payer":
+                # The client's charges take their payer from the primary policy unless a claim names one.
+                row = _pick(conn, "insurance_policies", policies.c.rank == 1, at)
+                payer = (
+                    conn.scalar(
+                        select(policies.c.payer_id).where(policies.c.payer_id != row["payer_id"]).limit(1)
+                    )
+                    if row
+                    else None
+                )
+                if row and payer:
+                    conn.execute(
+                        update(policies)
+                        .where(policies.c.id == row["id"])
+                        .values(payer_id=payer, updated_at=stamp)
+                    )
+            elif kind == "delete_adjustment":
+                row = _pick(conn, "charge_adjustments", adjustments.c.id.isnot(None), at)
+                if row:
+                    conn.execute(delete(adjustments).where(adjustments.c.id == row["id"]))
             elif kind == "client_birthday":
                 # Now a minor: the client's appointments' is_minor_on_date changes, though they did not.
                 # An adult's: their exported age band changes too (an edit the export hides touches nothing).
@@ -231,8 +269,8 @@ def _deployment(variables: dict[str, str]) -> Iterator[dg.Definitions]:
             yield defs
 
 
-def _refresh(defs: dg.Definitions, run_config: dict) -> tuple[dg.ExecuteInProcessResult, str]:
-    """The run, and what its measures step said it recomputes."""
+def _refresh(defs: dg.Definitions, run_config: dict) -> tuple[dg.ExecuteInProcessResult, str, str]:
+    """The run, what its measures step said it recomputes and how its models step said it built the facts."""
     instance = dg.DagsterInstance.ephemeral()
     result = defs.resolve_job_def("warehouse_refresh_job").execute_in_process(
         instance=instance, run_config=run_config, raise_on_error=False
@@ -242,7 +280,9 @@ def _refresh(defs: dg.Definitions, run_config: dict) -> tuple[dg.ExecuteInProces
         e.user_message for e in instance.all_logs(result.run_id) if "measures: recomputing" in e.user_message
     ]
     assert len(said) == 1, said
-    return result, said[0]
+    facts = [e.user_message for e in instance.all_logs(result.run_id) if e.user_message.startswith("facts: ")]
+    assert len(facts) == 1, facts
+    return result, said[0], facts[0]
 
 
 def _landing_modes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
@@ -296,11 +336,11 @@ def _check(changes, practice_copy) -> None:
             with _deployment(variables):
                 _apply(current_environment().database_url, changes)
         with _deployment(incremental) as defs:
-            result, measures = _refresh(defs, REALTIME_REFRESH)
+            result, measures, facts = _refresh(defs, REALTIME_REFRESH)
             modes = _landing_modes(result)
             got = _tables()
         with _deployment(full) as defs:
-            result, full_measures = _refresh(defs, {})
+            result, full_measures, _ = _refresh(defs, {})
             assert {m.split(":")[0] for m in _landing_modes(result).values()} == {"full"}
             expected = _tables()
     # The refresh did land every table by key (issue 17: each has a change column; one most of whose rows changed,
@@ -317,6 +357,8 @@ def _check(changes, practice_copy) -> None:
     undated = any(kind in UNDATED_KINDS for kind, _ in changes)
     assert ("every period" in measures) == undated, measures
     assert "every period" in full_measures, full_measures
+    # The largest facts were rebuilt by key, unless every period was recomputed (then they are rebuilt whole).
+    assert facts.startswith("facts: rebuilt whole" if undated else "facts: by key"), facts
     _assert_equal(got, expected)
 
 

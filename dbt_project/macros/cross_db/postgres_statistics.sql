@@ -16,9 +16,11 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- post-hook: statistics for a table model as soon as it is built, for the models that read it. -#}
+{#- post-hook: statistics for a table model as soon as it is built, for the models that read it; a keyed fact's
+    (macros/fact_keys.sql) when rebuilt whole only, its few rebuilt rows leave them as they were. -#}
 {% macro analyze_built_table() -%}
-    {%- if target.type == 'postgres' and config.get('materialized') == 'table' -%}
+    {%- set whole_fact = config.get('incremental_strategy') == 'by_key' and not facts_by_key() -%}
+    {%- if target.type == 'postgres' and (config.get('materialized') == 'table' or whole_fact) -%}
         analyze {{ this }}
     {%- endif -%}
 {%- endmacro %}

@@ -10,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
 from mentalspace_platform.catalog import generate_catalog
 from mentalspace_platform.environment import SKIP_DATA_TESTS_VAR, current_environment
+from mentalspace_platform.fact_keys import plan_facts_build, record_facts_built
 from mentalspace_platform.measure_window import (
     plan_measures_build,
     record_measures_built,
@@ -215,7 +216,17 @@ def warehouse_models(
     with warehouse.writing() as wh:
         plan = plan_measures_build(wh, current_environment())
         record_plan(wh, _refresh_id(context), plan)
-        yield from _build(context, dbt, warehouse, config, measures_window_build(plan.window))
+        window = measures_window_build(plan.window)
+        # Every period recomputed is a build with --full-refresh, which rebuilds the keyed facts whole too.
+        whole = f"every period recomputed: {plan.reason}" if plan.window is None else ""
+        facts = plan_facts_build(wh, current_environment(), whole_because=whole)
+        context.log.info(f"facts: {'by key' if facts.by_key else 'rebuilt whole'} ({facts.reason})")
+        yield from _build(
+            context, dbt, warehouse, config, dataclasses.replace(window, env={**window.env, **facts.env})
+        )
+        # Only once dbt succeeded, and only by a build of every model (a run of some leaves the keys to the next).
+        if context.selected_asset_keys == context.assets_def.keys:
+            record_facts_built(wh, facts)
 
 
 @dbt_assets(

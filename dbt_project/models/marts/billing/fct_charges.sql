@@ -1,8 +1,33 @@
-{#- Amounts to date; `payer_id` is the claim's payer, else the client's primary policy (null = self-pay). -#}
+{#- Amounts to date; `payer_id` is the claim's payer, else the client's primary policy (null = self-pay).
+    Rebuilt by key in a refresh (macros/fact_keys.sql): a charge whose row, payments, adjustments, claim, client or
+    client's policies changed. -#}
+{{ config(materialized='incremental', incremental_strategy='by_key', unique_key='charge_id') }}
+{%- set by_key = facts_by_key() %}
+
 with
 
+{% if by_key -%}
+    rebuilt as (  -- noqa: ST03
+        {{ changed_keys('charges', 'id') }}
+        union
+        {{ changed_keys('payment_applications', 'charge_id') }}
+        union
+        {{ changed_keys('charge_adjustments', 'charge_id') }}
+        union
+        select of_record.charge_id as key_value
+        from {{ ref('int_charges_of_record') }} as of_record
+        where
+            of_record.claim_id in ({{ changed_keys('claims', 'id') }})
+            or of_record.client_id in ({{ changed_keys('clients', 'id') }})
+            or of_record.client_id in ({{ changed_keys('insurance_policies', 'client_id') }})
+    ),
+
+{% endif -%}
 charges as (
     select * from {{ ref('int_charges_of_record') }}
+    {%- if by_key %}
+        where charge_id in (select rebuilt.key_value from rebuilt)
+    {%- endif %}
 ),
 
 claims as (
@@ -15,14 +40,23 @@ clients as (
 
 policies as (
     select * from {{ ref('stg_operational__insurance_policies') }}
+    {%- if by_key %}
+        where client_id in (select charges.client_id from charges)
+    {%- endif %}
 ),
 
 applications as (
     select * from {{ ref('int_payment_applications_of_record') }}
+    {%- if by_key %}
+        where charge_id in (select rebuilt.key_value from rebuilt)
+    {%- endif %}
 ),
 
 adjustments as (
     select * from {{ ref('int_charge_adjustments_of_record') }}
+    {%- if by_key %}
+        where charge_id in (select rebuilt.key_value from rebuilt)
+    {%- endif %}
 ),
 
 primary_policies as (
@@ -113,4 +147,8 @@ final as (
     left join primary_policies on charges.client_id = primary_policies.client_id
 )
 
-select * from final
+{% if by_key -%}
+    {{ rebuilt_rows('charge_id') }}
+{%- else -%}
+    select * from final
+{%- endif %}

@@ -9,7 +9,12 @@
     submission date, and the store cuts the measure by submission date too); its adjudication date the day we
     first read a finalized answer (the 277 carries none either). Client (patient link), payer (carrier code =
     payer code), and the clinician, lines and total of the visit's charges of record. No control number or
-    response times: AdvancedMD's API gives neither. -#}
+    response times: AdvancedMD's API gives neither.
+
+    Rebuilt by key in a refresh (macros/fact_keys.sql; never with AdvancedMD as the record): a claim whose row
+    changed or whose charges did (those it has, or had). -#}
+{{ config(materialized='incremental', incremental_strategy='by_key', unique_key='claim_id') }}
+{%- set by_key = facts_by_key() %}
 {% if system_of_record('billing') == 'advancedmd' %}
     with
 
@@ -94,12 +99,26 @@
 {% else %}
     with
 
+    {% if by_key -%}
+        rebuilt as (  -- noqa: ST03
+            {{ changed_keys('claims', 'id') }}
+            union
+            {{ changed_keys('charges', 'claim_id') }}
+        ),
+
+    {% endif -%}
     claims as (
         select * from {{ ref('stg_operational__claims') }}
+        {%- if by_key %}
+            where claim_id in (select rebuilt.key_value from rebuilt)
+        {%- endif %}
     ),
 
     charges as (
         select * from {{ ref('int_charges_of_record') }}
+        {%- if by_key %}
+            where claim_id in (select rebuilt.key_value from rebuilt)
+        {%- endif %}
     ),
 
     claim_clinicians as (
@@ -143,5 +162,9 @@
         left join claim_clinicians on claims.claim_id = claim_clinicians.claim_id
     )
 
-    select * from final
+    {% if by_key -%}
+        {{ rebuilt_rows('claim_id') }}
+    {%- else -%}
+        select * from final
+    {%- endif %}
 {% endif %}

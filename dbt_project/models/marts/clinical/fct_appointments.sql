@@ -1,7 +1,20 @@
+{#- Rebuilt by key in a refresh (macros/fact_keys.sql): an appointment whose row changed. -#}
+{{ config(materialized='incremental', incremental_strategy='by_key', unique_key='appointment_id') }}
+{%- set by_key = facts_by_key() %}
+
 with
 
+{% if by_key -%}
+    rebuilt as (  -- noqa: ST03
+        {{ changed_keys('appointments', 'id') }}
+    ),
+
+{% endif -%}
 appointments as (
     select * from {{ ref('int_appointments_of_record') }}
+    {%- if by_key %}
+        where appointment_id in (select rebuilt.key_value from rebuilt)
+    {%- endif %}
 ),
 
 final as (
@@ -43,4 +56,8 @@ final as (
     from appointments
 )
 
-select * from final
+{% if by_key -%}
+    {{ rebuilt_rows('appointment_id') }}
+{%- else -%}
+    select * from final
+{%- endif %}
