@@ -7,13 +7,19 @@
     rebuilt whole. Only the rows are keyed, never what they read: a rebuilt row sees all its inputs, so it equals a
     full rebuild's.
 
-    A keyed fact, when facts_by_key(), filters its inputs to the keys to rebuild (`rebuilt`, a CTE selecting
-    `key_value`) and ends with rebuilt_rows(): one row per key, the fact's columns null where the row is gone
-    (its source deleted), so that the strategy removes it.
+    A keyed fact sets `rebuilt`, the SQL of the keys to rebuild (a `key_value` column), filters its inputs with
+    rebuilt_only() and ends with rebuilt_rows(). The keys are read where they filter, not from a CTE: PostgreSQL
+    then estimates them from the ledger's statistics and reads the few rows by index.
 
-    facts_by_key()                 whether this build rebuilds the keyed facts by key
-    changed_keys(table, column)    the landed keys of `table` in `column` ("id" or a reference) that changed
-    rebuilt_rows(key)              the model's final select, by key
+    facts_by_key()                   whether this build rebuilds the keyed facts by key
+    changed_keys(table, column)      the landed keys of `table` in `column` ("id" or a reference) that changed
+    rows_referring(relation, key, references, every_row_when)
+                                     `union` the keys of the rows naming changed keys (every row's when a table
+                                     of `every_row_when` changed)
+    rebuilt_only(column, keys)       a `where` keeping the rows whose `column` is among `keys` (SQL), by key only
+    rebuilt_rows(key, keys)          the model's final select: by key, the rows of `final` and a row per key to
+                                     rebuild with only `rebuilt_key` set, so that the rows whose source is gone
+                                     are removed too
 -#}
 {% macro facts_by_key() -%}
     {#- Read only when a model runs: the parse never records it (macros/metric_window.sql says why). -#}
@@ -28,12 +34,52 @@
 {%- endmacro %}
 
 
-{% macro rebuilt_rows(key) -%}
-    select
-        final.*,
-        rebuilt.key_value as rebuilt_key
-    from rebuilt
-    left join final on rebuilt.key_value = final.{{ key }}
+{#- `union` the keys (`key`) of the rows of `relation` whose reference names a changed key: one branch per (reference
+    column, changed table, its column) rather than one scan with `or`, which PostgreSQL takes for most of the rows
+    (it then reads whole tables), where it estimates each branch from the ledger's statistics and reads it by index.
+-#}
+{% macro rows_referring(relation, key, references, every_row_when=[]) -%}
+    {%- for reference, table, column in references %}
+        union
+        select referring.{{ key }} as key_value
+        from {{ relation }} as referring
+        where referring.{{ reference }} in ({{ changed_keys(table, column) }})
+    {%- endfor %}
+    {#- And every row when one of these tables (read by every row) changed. -#}
+    {%- for table in every_row_when %}
+        union
+        select every_row.{{ key }} as key_value
+        from {{ relation }} as every_row
+        where exists ({{ changed_keys(table, 'id') }})
+    {%- endfor %}
+{%- endmacro %}
+
+
+{% macro rebuilt_only(column, keys) -%}
+    {%- if facts_by_key() %}
+        where {{ column }} in ({{ keys }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- `final` stays the preserved side of everything: PostgreSQL cannot flatten a view on the nullable side of an outer
+    join and would compute every row of it (seconds of time-zone conversions) before keeping the few rebuilt. -#}
+{% macro rebuilt_rows(key, keys) -%}
+    {%- if facts_by_key() -%}
+        select
+            final.*,
+            final.{{ key }} as rebuilt_key
+        from final
+        union all
+        select
+            {%- for column in adapter.get_columns_in_relation(this) %}
+                null as {{ adapter.quote(column.name) }},
+            {%- endfor %}
+            rebuilt.key_value as rebuilt_key
+        from ({{ keys }}) as rebuilt
+    {%- else -%}
+        select * from final
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -2,32 +2,24 @@
     Rebuilt by key in a refresh (macros/fact_keys.sql): a charge whose row, payments, adjustments, claim, client or
     client's policies changed. -#}
 {{ config(materialized='incremental', incremental_strategy='by_key', unique_key='charge_id') }}
-{%- set by_key = facts_by_key() %}
+{% set rebuilt %}
+    {{ changed_keys('charges', 'id') }}
+    union
+    {{ changed_keys('payment_applications', 'charge_id') }}
+    union
+    {{ changed_keys('charge_adjustments', 'charge_id') }}
+    {{ rows_referring(ref('int_charges_of_record'), 'charge_id', [
+        ('claim_id', 'claims', 'id'),
+        ('client_id', 'clients', 'id'),
+        ('client_id', 'insurance_policies', 'client_id'),
+    ]) }}
+{% endset %}
 
 with
 
-{% if by_key -%}
-    rebuilt as (  -- noqa: ST03
-        {{ changed_keys('charges', 'id') }}
-        union
-        {{ changed_keys('payment_applications', 'charge_id') }}
-        union
-        {{ changed_keys('charge_adjustments', 'charge_id') }}
-        union
-        select of_record.charge_id as key_value
-        from {{ ref('int_charges_of_record') }} as of_record
-        where
-            of_record.claim_id in ({{ changed_keys('claims', 'id') }})
-            or of_record.client_id in ({{ changed_keys('clients', 'id') }})
-            or of_record.client_id in ({{ changed_keys('insurance_policies', 'client_id') }})
-    ),
-
-{% endif -%}
 charges as (
     select * from {{ ref('int_charges_of_record') }}
-    {%- if by_key %}
-        where charge_id in (select rebuilt.key_value from rebuilt)
-    {%- endif %}
+    {{- rebuilt_only('charge_id', rebuilt) }}
 ),
 
 claims as (
@@ -40,23 +32,17 @@ clients as (
 
 policies as (
     select * from {{ ref('stg_operational__insurance_policies') }}
-    {%- if by_key %}
-        where client_id in (select charges.client_id from charges)
-    {%- endif %}
+    {{- rebuilt_only('client_id', 'select charges.client_id from charges') }}
 ),
 
 applications as (
     select * from {{ ref('int_payment_applications_of_record') }}
-    {%- if by_key %}
-        where charge_id in (select rebuilt.key_value from rebuilt)
-    {%- endif %}
+    {{- rebuilt_only('charge_id', rebuilt) }}
 ),
 
 adjustments as (
     select * from {{ ref('int_charge_adjustments_of_record') }}
-    {%- if by_key %}
-        where charge_id in (select rebuilt.key_value from rebuilt)
-    {%- endif %}
+    {{- rebuilt_only('charge_id', rebuilt) }}
 ),
 
 primary_policies as (
@@ -147,8 +133,4 @@ final as (
     left join primary_policies on charges.client_id = primary_policies.client_id
 )
 
-{% if by_key -%}
-    {{ rebuilt_rows('charge_id') }}
-{%- else -%}
-    select * from final
-{%- endif %}
+{{ rebuilt_rows('charge_id', rebuilt) }}

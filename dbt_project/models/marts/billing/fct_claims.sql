@@ -14,7 +14,7 @@
     Rebuilt by key in a refresh (macros/fact_keys.sql; never with AdvancedMD as the record): a claim whose row
     changed or whose charges did (those it has, or had). -#}
 {{ config(materialized='incremental', incremental_strategy='by_key', unique_key='claim_id') }}
-{%- set by_key = facts_by_key() %}
+{% set rebuilt = changed_keys('claims', 'id') ~ ' union ' ~ changed_keys('charges', 'claim_id') %}
 {% if system_of_record('billing') == 'advancedmd' %}
     with
 
@@ -99,26 +99,14 @@
 {% else %}
     with
 
-    {% if by_key -%}
-        rebuilt as (  -- noqa: ST03
-            {{ changed_keys('claims', 'id') }}
-            union
-            {{ changed_keys('charges', 'claim_id') }}
-        ),
-
-    {% endif -%}
     claims as (
         select * from {{ ref('stg_operational__claims') }}
-        {%- if by_key %}
-            where claim_id in (select rebuilt.key_value from rebuilt)
-        {%- endif %}
+        {{- rebuilt_only('claim_id', rebuilt) }}
     ),
 
     charges as (
         select * from {{ ref('int_charges_of_record') }}
-        {%- if by_key %}
-            where claim_id in (select rebuilt.key_value from rebuilt)
-        {%- endif %}
+        {{- rebuilt_only('claim_id', rebuilt) }}
     ),
 
     claim_clinicians as (
@@ -162,9 +150,5 @@
         left join claim_clinicians on claims.claim_id = claim_clinicians.claim_id
     )
 
-    {% if by_key -%}
-        {{ rebuilt_rows('claim_id') }}
-    {%- else -%}
-        select * from final
-    {%- endif %}
+    {{ rebuilt_rows('claim_id', rebuilt) }}
 {% endif %}

@@ -1,29 +1,17 @@
 {#- Rebuilt by key in a refresh (macros/fact_keys.sql): a payment whose row or applications changed. -#}
 {{ config(materialized='incremental', incremental_strategy='by_key', unique_key='payment_id') }}
-{%- set by_key = facts_by_key() %}
+{% set rebuilt = changed_keys('payments', 'id') ~ ' union ' ~ changed_keys('payment_applications', 'payment_id') %}
 
 with
 
-{% if by_key -%}
-    rebuilt as (  -- noqa: ST03
-        {{ changed_keys('payments', 'id') }}
-        union
-        {{ changed_keys('payment_applications', 'payment_id') }}
-    ),
-
-{% endif -%}
 payments as (
     select * from {{ ref('int_payments_of_record') }}
-    {%- if by_key %}
-        where payment_id in (select rebuilt.key_value from rebuilt)
-    {%- endif %}
+    {{- rebuilt_only('payment_id', rebuilt) }}
 ),
 
 applications as (
     select * from {{ ref('int_payment_applications_of_record') }}
-    {%- if by_key %}
-        where payment_id in (select rebuilt.key_value from rebuilt)
-    {%- endif %}
+    {{- rebuilt_only('payment_id', rebuilt) }}
 ),
 
 applied as (
@@ -53,8 +41,4 @@ final as (
     left join applied on payments.payment_id = applied.payment_id
 )
 
-{% if by_key -%}
-    {{ rebuilt_rows('payment_id') }}
-{%- else -%}
-    select * from final
-{%- endif %}
+{{ rebuilt_rows('payment_id', rebuilt) }}

@@ -1,20 +1,12 @@
 {#- Rebuilt by key in a refresh (macros/fact_keys.sql): an appointment whose row changed. -#}
 {{ config(materialized='incremental', incremental_strategy='by_key', unique_key='appointment_id') }}
-{%- set by_key = facts_by_key() %}
+{% set rebuilt = changed_keys('appointments', 'id') %}
 
 with
 
-{% if by_key -%}
-    rebuilt as (  -- noqa: ST03
-        {{ changed_keys('appointments', 'id') }}
-    ),
-
-{% endif -%}
 appointments as (
     select * from {{ ref('int_appointments_of_record') }}
-    {%- if by_key %}
-        where appointment_id in (select rebuilt.key_value from rebuilt)
-    {%- endif %}
+    {{- rebuilt_only('appointment_id', rebuilt) }}
 ),
 
 final as (
@@ -56,8 +48,4 @@ final as (
     from appointments
 )
 
-{% if by_key -%}
-    {{ rebuilt_rows('appointment_id') }}
-{%- else -%}
-    select * from final
-{%- endif %}
+{{ rebuilt_rows('appointment_id', rebuilt) }}

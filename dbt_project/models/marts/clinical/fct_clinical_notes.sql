@@ -3,29 +3,19 @@
     of a session one of whose notes changed (which note is the session's own depends on them all); every note
     when the signature rules changed. -#}
 {{ config(materialized='incremental', incremental_strategy='by_key', unique_key='note_id') }}
--- depends_on: {{ ref('stg_operational__clinical_notes') }}
-{%- set by_key = facts_by_key() %}
+{% set rebuilt %}
+    {{ changed_keys('clinical_notes', 'id') }}
+    {{ rows_referring(ref('stg_operational__clinical_notes'), 'note_id', [
+        ('appointment_id', 'appointments', 'id'),
+        ('appointment_id', 'clinical_notes', 'appointment_id'),
+    ], every_row_when=['compliance_rules']) }}
+{% endset %}
 
 with
 
-{% if by_key -%}
-    rebuilt as (  -- noqa: ST03
-        {{ changed_keys('clinical_notes', 'id') }}
-        union
-        select notes.note_id as key_value
-        from {{ ref('stg_operational__clinical_notes') }} as notes
-        where
-            notes.appointment_id in ({{ changed_keys('appointments', 'id') }})
-            or notes.appointment_id in ({{ changed_keys('clinical_notes', 'appointment_id') }})
-            or exists ({{ changed_keys('compliance_rules', 'id') }})
-    ),
-
-{% endif -%}
 notes as (
     select * from {{ ref('int_notes_joined_to_appointments') }}
-    {%- if by_key %}
-        where note_id in (select rebuilt.key_value from rebuilt)
-    {%- endif %}
+    {{- rebuilt_only('note_id', rebuilt) }}
 ),
 
 final as (
@@ -51,8 +41,4 @@ final as (
     from notes
 )
 
-{% if by_key -%}
-    {{ rebuilt_rows('note_id') }}
-{%- else -%}
-    select * from final
-{%- endif %}
+{{ rebuilt_rows('note_id', rebuilt) }}
