@@ -103,10 +103,9 @@ def whole_rows(batch_id: str, table_name: str, why: str) -> pl.DataFrame:
 def key_rows(batch_id: str, table: Table, old: pl.DataFrame, new: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """The keys one table's landing changes: of the rows it changes or removes (`old`, their landed rows' id and
     references) and of the rows that replace or join them (`new`, as exported), the id and each reference."""
-    references = [fk.parent.name for fk in table.foreign_keys if fk.column.name == "id"]
     frames = [f for f in [old, *new] if f.height]
     parts = []
-    for column in ["id", *dict.fromkeys(references)]:
+    for column in _keyed_columns(table):
         values = [f[column] for f in frames if column in f.columns]
         if not values:
             continue
@@ -133,10 +132,16 @@ def key_rows(batch_id: str, table: Table, old: pl.DataFrame, new: Sequence[pl.Da
     )
 
 
+def _keyed_columns(table: Table) -> list[str]:
+    """A row's own key and its references to other rows, as the ledger lists them."""
+    return list(
+        dict.fromkeys(["id", *(fk.parent.name for fk in table.foreign_keys if fk.column.name == "id")])
+    )
+
+
 def landed_references(warehouse, table: Table, keys: Sequence[int], landed_columns: set[str]) -> pl.DataFrame:
     """The landed rows' id and references (those landed) of the given keys, before the landing replaces them."""
-    columns = ["id", *(fk.parent.name for fk in table.foreign_keys if fk.column.name == "id")]
-    columns = [c for c in dict.fromkeys(columns) if c in landed_columns]
+    columns = [c for c in _keyed_columns(table) if c in landed_columns]
     if not keys or "id" not in columns:
         return pl.DataFrame()
     names = ", ".join(f'"{c}"' for c in columns)

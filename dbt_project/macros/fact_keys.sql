@@ -16,7 +16,8 @@
     rows_referring(relation, key, references, every_row_when)
                                      `union` the keys of the rows naming changed keys (every row's when a table
                                      of `every_row_when` changed)
-    rebuilt_only(column, keys)       a `where` keeping the rows whose `column` is among `keys` (SQL), by key only
+    rebuilt_only(column, keys, indexed)  a `where` keeping the rows whose `column` is among `keys` (SQL), by key only
+    among_keys(column, keys)         `column` among `keys`, as each warehouse reads it fastest
     rebuilt_rows(key, keys)          the model's final select: by key, the rows of `final` and a row per key to
                                      rebuild with only `rebuilt_key` set, so that the rows whose source is gone
                                      are removed too
@@ -55,9 +56,25 @@
 {%- endmacro %}
 
 
-{% macro rebuilt_only(column, keys) -%}
+{#- `indexed`: `column` is a landed table's key or reference, as it reaches the relation filtered (see among_keys). -#}
+{% macro rebuilt_only(column, keys, indexed=true) -%}
     {%- if facts_by_key() %}
-        where {{ column }} in ({{ keys }})
+        where {{ among_keys(column, keys) if indexed else column ~ ' in (' ~ keys ~ ')' }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- `column` among the keys `keys` (SQL) selects. On PostgreSQL an array made once: the condition then reaches the
+    landed table's index on the column, and only the rows found are projected through the staging views. As a
+    semi-join PostgreSQL hashed the keys against a full scan instead, computing every row's time-zone conversions
+    first (1.2 s against 0.1 s for 6,000 charges' adjustments at the 1,000-clinician practice). Only for a column
+    that is a landed table's key or reference, which the landing indexes (TableWrite.indexed): on a computed
+    column, or one above a window function, PostgreSQL compares every row with every key (minutes for the notes). -#}
+{% macro among_keys(column, keys) -%}
+    {%- if target.type == 'postgres' -%}
+        {{ column }} = any(array({{ keys }}))
+    {%- else -%}
+        {{ column }} in ({{ keys }})
     {%- endif -%}
 {%- endmacro %}
 

@@ -15,7 +15,8 @@ with
 
 notes as (
     select * from {{ ref('int_notes_joined_to_appointments') }}
-    {{- rebuilt_only('note_id', rebuilt) }}
+    {#- Not by index: the notes are ranked within their session first, over all of them. -#}
+    {{- rebuilt_only('note_id', rebuilt, indexed=false) }}
 ),
 
 final as (
