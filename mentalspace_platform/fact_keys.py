@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterable, Sequence
 from functools import cache
@@ -36,14 +35,14 @@ from sqlalchemy import Table
 
 from mentalspace_platform.environment import Environment
 from mentalspace_platform.measure_window import (
+    RAW_OPERATIONAL,
     STATE_SCHEMA,
-    SYSTEM_OF_RECORD_VARS,
     measures_context,
     sources_read_by,
+    systems_of_record,
 )
 
 LEDGER_TABLE = "fact_key_changes"
-RAW_OPERATIONAL = "raw_operational"
 # dbt reads it when a keyed fact runs (dbt_project/macros/fact_keys.sql): an environment variable, not a dbt var,
 # for the reason the measures' window is one (macros/metric_window.sql: vars that differ re-parse the project).
 BY_KEY_VAR = "MENTALSPACE_FACTS_BY_KEY"
@@ -195,7 +194,7 @@ def plan_facts_build(warehouse, env: Environment, *, whole_because: str = "") ->
 
     if whole_because:
         return plan(False, whole_because)
-    other_records = [name for name in SYSTEM_OF_RECORD_VARS if (os.environ.get(name) or "store") != "store"]
+    other_records = [name for name, record in systems_of_record().items() if record != "store"]
     if other_records:
         return plan(
             False, f"AdvancedMD is a system of record ({', '.join(other_records)}): its syncs list no keys"
@@ -207,18 +206,11 @@ def plan_facts_build(warehouse, env: Environment, *, whole_because: str = "") ->
     if wholes.height:
         why = sorted({f"{t}: {n}" for t, n in wholes.select("table_name", "note").iter_rows()})
         return plan(False, f"changes not listed by key ({'; '.join(why)})")
-    emptied = [name for name in KEYED_FACTS if _emptied(warehouse, name)]
+    emptied = [name for name in KEYED_FACTS if warehouse.is_empty(FACTS_SCHEMA, name)]
     if emptied:
         return plan(False, f"{', '.join(emptied)} empty (PostgreSQL empties unlogged tables after a crash)")
     tables = sorted(set(keyed["table_name"].to_list()))
     return plan(True, f"changed rows of {', '.join(tables)}" if tables else "nothing changed")
-
-
-def _emptied(warehouse, name: str) -> bool:
-    if not warehouse.has_table(FACTS_SCHEMA, name):
-        return False
-    one = warehouse.query(f"select count(*) as n from (select 1 from {FACTS_SCHEMA}.{name} limit 1) as one")
-    return one["n"][0] == 0
 
 
 def record_facts_built(warehouse, plan: FactsPlan) -> None:

@@ -208,10 +208,15 @@ def measures_context(env: Environment) -> str:
     settings = {
         "target": env.dbt_target,
         "timezone": env.practice_timezone,
-        **{name: os.environ.get(name) or "store" for name in SYSTEM_OF_RECORD_VARS},
+        **systems_of_record(),
     }
     digest.update(repr(sorted(settings.items())).encode())
     return digest.hexdigest()
+
+
+def systems_of_record() -> dict[str, str]:
+    """SYSTEM_OF_RECORD_VARS as dbt_project.yml resolves them (unset: "store")."""
+    return {name: os.environ.get(name) or "store" for name in SYSTEM_OF_RECORD_VARS}
 
 
 def window_start(earliest: dt.date) -> dt.date:
@@ -523,13 +528,7 @@ MEASURES_TABLE = ("marts", "fct_practice_metrics")
 
 
 def _measures_emptied(warehouse) -> bool:
-    schema, table = MEASURES_TABLE
-    if not warehouse.has_table(schema, table):
-        return False
-    return (
-        warehouse.query(f"select count(*) as n from (select 1 from {schema}.{table} limit 1) as one")["n"][0]
-        == 0
-    )
+    return warehouse.is_empty(*MEASURES_TABLE)
 
 
 # A refresh's two dbt builds share one plan. The models' build (which windows the by-period intermediates) records

@@ -378,6 +378,15 @@ class Warehouse:
             )["n"][0]
         )
 
+    def is_empty(self, schema: str, table: str) -> bool:
+        """Whether `schema.table` exists and holds no row."""
+        if not self.has_table(schema, table):
+            return False
+        return (
+            self.query(f"select count(*) as n from (select 1 from {schema}.{table} limit 1) as one")["n"][0]
+            == 0
+        )
+
     def ensure_table(self, schema: str, table: str, empty: pl.DataFrame) -> int:
         """Create `schema.table` with the frame's columns if it does not exist; 1 if it was created."""
         sql = "select count(*) from information_schema.tables where table_schema = {0} and table_name = {0}"
@@ -434,8 +443,8 @@ def _with_undated_marks(writes: Sequence[TableWrite]) -> list[TableWrite]:
 def _with_unkeyed_changes(writes: list[TableWrite]) -> list[TableWrite]:
     """Writes into the landed store that do not list their keys (the operational landing does) record that the
     facts rebuilt by key cannot trust the list (mentalspace_platform/fact_keys.py)."""
-    from mentalspace_platform.fact_keys import LEDGER_TABLE, RAW_OPERATIONAL, new_batch, whole_rows
-    from mentalspace_platform.measure_window import STATE_SCHEMA
+    from mentalspace_platform.fact_keys import LEDGER_TABLE, new_batch, whole_rows
+    from mentalspace_platform.measure_window import RAW_OPERATIONAL, STATE_SCHEMA
 
     if any((w.schema, w.table) == (STATE_SCHEMA, LEDGER_TABLE) for w in writes):
         return writes
