@@ -16,7 +16,7 @@
     rows_referring(relation, key, references, every_row_when)
                                      `union` the keys of the rows naming changed keys (every row's when a table
                                      of `every_row_when` changed)
-    rebuilt_only(column, keys, indexed)  a `where` keeping the rows whose `column` is among `keys` (SQL), by key only
+    rebuilt_only(column, keys)       a `where` keeping the rows whose `column` is among `keys` (SQL), by key only
     among_keys(column, keys)         `column` among `keys`, as each warehouse reads it fastest
     rebuilt_rows(key, keys)          the model's final select: by key, the rows of `final` and a row per key to
                                      rebuild with only `rebuilt_key` set, so that the rows whose source is gone
@@ -56,10 +56,10 @@
 {%- endmacro %}
 
 
-{#- `indexed`: `column` is a landed table's key or reference, as it reaches the relation filtered (see among_keys). -#}
-{% macro rebuilt_only(column, keys, indexed=true) -%}
+{#- `column` is a landed table's key or reference, as it reaches the relation filtered (see among_keys). -#}
+{% macro rebuilt_only(column, keys) -%}
     {%- if facts_by_key() %}
-        where {{ among_keys(column, keys) if indexed else column ~ ' in (' ~ keys ~ ')' }}
+        where {{ among_keys(column, keys) }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -14,9 +14,8 @@
 with
 
 notes as (
-    select * from {{ ref('int_notes_joined_to_appointments') }}
-    {#- Not by index: the notes are ranked within their session first, over all of them. -#}
-    {{- rebuilt_only('note_id', rebuilt, indexed=false) }}
+    {#- Ranked among the notes rebuilt only: they hold every note of their sessions (the keys above). -#}
+    {{ notes_joined_to_appointments(rebuilt_only('note_id', rebuilt)) }}
 ),
 
 final as (
