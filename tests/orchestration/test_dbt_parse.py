@@ -65,9 +65,12 @@ def test_dagster_runs_dbt_without_artifacts_nobody_reads():
     assert explicit.global_config_flags == []
 
 
-def test_only_the_15_minute_refresh_and_the_test_suite_build_without_dbt_data_tests(monkeypatch):
+def test_only_the_15_minute_refresh_and_the_test_suite_build_without_dbt_data_tests(
+    parsed_var_dir, monkeypatch
+):
     # Production's other builds keep them (their asset checks); the suite runs them in
-    # tests/dbt/test_measures_demo.py.
+    # tests/dbt/test_measures_demo.py. In a parsed var/ folder: the worker's first import of the assets module
+    # would otherwise parse the whole dbt project into the checkout's own var/ (a minute of CI under load).
     from orchestration.defs.dbt.assets import excluded_resource_types
 
     monkeypatch.delenv(SKIP_DATA_TESTS_VAR, raising=False)
