@@ -516,7 +516,7 @@ def plan_measures_build(warehouse, env: Environment, *, every_period: bool = Fal
     window, reason = (
         (None, "every period asked for")
         if every_period
-        else measures_window(marks, today, context, measures_emptied=_measures_emptied(warehouse))
+        else measures_window(marks, today, context, measures_emptied=warehouse.is_empty(*MEASURES_TABLE))
     )
     return MeasuresPlan(marks, today, context, window, reason)
 
@@ -525,10 +525,6 @@ def plan_measures_build(warehouse, env: Environment, *, every_period: bool = Fal
 # marks, in a logged table, would then describe periods that are gone. The measures' table is built last of the
 # windowed models and holds rows for every period of any practice with data: found empty, every period is rebuilt.
 MEASURES_TABLE = ("marts", "fct_practice_metrics")
-
-
-def _measures_emptied(warehouse) -> bool:
-    return warehouse.is_empty(*MEASURES_TABLE)
 
 
 # A refresh's two dbt builds share one plan. The models' build (which windows the by-period intermediates) records

@@ -3,7 +3,7 @@
     non-crisis note; a crisis note written on top of it is counted separately.
     `only_notes`: a `where` on the notes (stg_operational__clinical_notes) before they are joined and ranked,
     for fct_clinical_notes' rebuild by key. Ranking only the notes kept is right only when the notes kept hold
-    every note of each session they name, which the keyed fact's keys do (macros/fact_keys.sql). -#}
+    every note of each session they name, which fct_clinical_notes' keys do. -#}
 {% macro notes_joined_to_appointments(only_notes='') %}
 with
 
