@@ -24,17 +24,25 @@ def practice_copy(tmp_path_factory, built_practice) -> Iterator[tuple[Path, dg.D
     changes; the definitions are imported afresh for this copy's environment."""
     var = copy_practice(built_practice, tmp_path_factory.mktemp("practice_copy") / "var")
     parse_on_first_load(var)  # its tests run dbt many times
+    with deployment({"MENTALSPACE_VAR_DIR": str(var), "MENTALSPACE_AS_OF_DATE": AS_OF}) as defs:
+        yield var, defs
+
+
+@contextmanager
+def deployment(variables: dict[str, str]) -> Iterator[dg.Definitions]:
+    """This process pointed at the deployment `variables` name (and nothing else), with the Dagster definitions
+    imported afresh for it."""
     with pytest.MonkeyPatch.context() as mp:
         for name in DEPLOYMENT_VARS:
             mp.delenv(name, raising=False)
-        mp.setenv("MENTALSPACE_VAR_DIR", str(var))
-        mp.setenv("MENTALSPACE_AS_OF_DATE", AS_OF)
+        for name, value in variables.items():
+            mp.setenv(name, value)
         for name, value in current_environment().dbt_env().items():
             mp.setenv(name, value)
         # Every orchestration module afresh: a reload of the definitions alone kept the dbt project (its target)
         # of whichever test of this worker imported it first, a PostgreSQL one included.
         with fresh_definitions() as defs:
-            yield var, defs
+            yield defs
 
 
 @contextmanager

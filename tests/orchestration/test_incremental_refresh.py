@@ -16,7 +16,6 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete, insert, select, update
@@ -29,13 +28,12 @@ from mentalspace_platform.warehouse import Warehouse
 from operational_api.models import Base
 from orchestration.defs.dbt.run_config import REALTIME_REFRESH
 from tests.conftest import (
-    DEPLOYMENT_VARS,
     MEDIUM_PRACTICE,
     copy_pg_practice,
     copy_practice,
     parse_on_first_load,
 )
-from tests.orchestration.conftest import fresh_definitions
+from tests.orchestration.conftest import deployment
 
 AS_OF = MEDIUM_PRACTICE[MEDIUM_PRACTICE.index("--as-of") + 1]
 TABLES = Base.metadata.tables
@@ -255,18 +253,8 @@ def _apply(url: str, changes: list[tuple[str, float]]) -> None:
     engine.dispose()
 
 
-@contextmanager
-def _deployment(variables: dict[str, str]) -> Iterator[dg.Definitions]:
-    """This process pointed at one copy, with the Dagster definitions reloaded for it."""
-    with pytest.MonkeyPatch.context() as mp:
-        for name in DEPLOYMENT_VARS:
-            mp.delenv(name, raising=False)
-        for name, value in {**variables, "MENTALSPACE_AS_OF_DATE": AS_OF}.items():
-            mp.setenv(name, value)
-        for name, value in current_environment().dbt_env().items():
-            mp.setenv(name, value)
-        with fresh_definitions() as defs:
-            yield defs
+def _deployment(variables: dict[str, str]):
+    return deployment({**variables, "MENTALSPACE_AS_OF_DATE": AS_OF})
 
 
 def _refresh(defs: dg.Definitions, run_config: dict) -> tuple[dg.ExecuteInProcessResult, str, str]:

@@ -103,7 +103,10 @@ aged_pieces as (
     from balance_intervals
     inner join charges on balance_intervals.charge_id = charges.charge_id
     cross join aging_buckets
-    where balance_intervals.balance_amount > 0.005
+    where
+        balance_intervals.balance_amount > 0.005
+        -- A charge without a service date has no age to bucket by: it counts as 120_PLUS.
+        and (charges.service_date is not null or aging_buckets.aging_bucket = '120_PLUS')
 ),
 
 -- Only pieces holding some day of the window: one that ends before it would add and take away in its first period.
