@@ -75,8 +75,8 @@ adjusted as (
     group by 1
 ),
 
--- Each charge with its sums, and its receivable's movements (int_charge_transactions_unioned) summed from them
--- rather than read again: the charge, less its payments and its adjustments other than patient responsibility;
+-- Each charge with its sums, and its receivable's movements (int_charge_balances_by_period dates them) summed from
+-- them rather than read again: the charge, less its payments and its adjustments other than patient responsibility;
 -- last moved on the latest of their dates (greatest() skips nulls on both warehouses). A void charge has none.
 amounts as (
     select
