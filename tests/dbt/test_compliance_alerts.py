@@ -8,7 +8,6 @@ import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import dagster as dg
 import pytest
 from sqlalchemy import select
 
@@ -33,7 +32,7 @@ from operational_api.models import (
 )
 from orchestration.defs.dbt.run_config import REALTIME_REFRESH
 from tests.conftest import run_cli
-from tests.orchestration.conftest import deployment
+from tests.orchestration.conftest import deployment, run_refresh
 
 AS_OF = "2026-11-25"
 TZ = ZoneInfo("America/New_York")
@@ -539,13 +538,6 @@ def _store_alerts(url: str) -> dict[str, ComplianceAlert]:
     return alerts
 
 
-def _refresh(defs: dg.Definitions) -> None:
-    result = defs.resolve_job_def("warehouse_refresh_job").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), run_config=REALTIME_REFRESH, raise_on_error=False
-    )
-    assert result.success, [e.message for e in result.all_events if e.is_step_failure]
-
-
 def _run_scenario(url: str, env: dict[str, str], check_release: bool, data_tests: bool = False) -> None:
     ids = build_scenario(url)
     expected = {k.format(**ids) for k in EXPECTED}
@@ -580,7 +572,7 @@ def _run_scenario(url: str, env: dict[str, str], check_release: bool, data_tests
         assert s.get(Charge, 1).is_billing_hold
     # Then the 15-minute refresh, as the schedule runs it (incremental): a second run changes nothing.
     with deployment(env) as defs:
-        _refresh(defs)
+        run_refresh(defs, REALTIME_REFRESH)
         again = _store_alerts(url)
         assert {k: (a.id, a.status) for k, a in again.items()} == {
             k: (a.id, a.status) for k, a in alerts.items()
@@ -591,7 +583,7 @@ def _run_scenario(url: str, env: dict[str, str], check_release: bool, data_tests
         with session_scope(engine) as s:
             note = s.get(ClinicalNote, ids["held_note"])
             note.status, note.signed_at, note.signed_by = "SIGNED", _utc("2026-11-25 09:00"), 3
-        _refresh(defs)
+        run_refresh(defs, REALTIME_REFRESH)
     after = _store_alerts(url)
     assert after["unsigned_note_billing_hold:clinical_note:5"].status == "RESOLVED"
     with session_scope(engine) as s:

@@ -45,6 +45,19 @@ def deployment(variables: dict[str, str]) -> Iterator[dg.Definitions]:
             yield defs
 
 
+def run_refresh(
+    defs: dg.Definitions, run_config: dict | None = None
+) -> tuple[dg.ExecuteInProcessResult, dg.DagsterInstance]:
+    """One `warehouse_refresh_job` run in this process, on an instance of its own (for reading the run's logs),
+    which must succeed; the 15-minute schedule's refresh with `REALTIME_REFRESH`, a full one without."""
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("warehouse_refresh_job").execute_in_process(
+        instance=instance, run_config=run_config, raise_on_error=False
+    )
+    assert result.success, [e.message for e in result.all_events if e.is_step_failure]
+    return result, instance
+
+
 @contextmanager
 def fresh_definitions() -> Iterator[dg.Definitions]:
     """The Dagster definitions imported afresh for this process's current environment, as a new code location

@@ -28,7 +28,7 @@ from mentalspace_platform.warehouse import writer_lock
 from operational_api.errors import PlatformError
 from orchestration.defs.dbt.run_config import DBT_OPS
 from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, STEP_TIMEOUT
-from tests.orchestration.conftest import AS_OF, fresh_definitions
+from tests.orchestration.conftest import AS_OF, fresh_definitions, run_refresh
 
 # The dashboards' own reader in its own process (as the Streamlit server), every 50 ms. One sample reads, in
 # one query, a figure from each layer a run writes: the dbt builds recorded, no-shows landed from the store,
@@ -311,11 +311,7 @@ def test_a_failed_swap_fails_the_refresh_run_and_leaves_the_previous_warehouse(p
     assert "the previous warehouse is still the one in use" in message
     assert not list(var.glob(".warehouse.duckdb.building*"))
     # And the same refresh, once the file can be replaced, swaps the rebuilt warehouse in.
-    instance = dg.DagsterInstance.ephemeral()
-    result = defs.resolve_job_def("warehouse_refresh_job").execute_in_process(
-        instance=instance, raise_on_error=False
-    )
-    assert result.success
+    result, instance = run_refresh(defs)
     # Both dbt builds ran in the dbt the run imported while it landed (mentalspace_platform/dbt_warm.py).
     assert _dbt_ran_warm(instance, result.run_id) == (
         f"{DBT_BUILDS_PER_REFRESH} dbt command(s) ran in a pre-warmed dbt process"

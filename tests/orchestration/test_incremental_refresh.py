@@ -33,7 +33,7 @@ from tests.conftest import (
     copy_practice,
     parse_on_first_load,
 )
-from tests.orchestration.conftest import deployment
+from tests.orchestration.conftest import deployment, run_refresh
 
 AS_OF = MEDIUM_PRACTICE[MEDIUM_PRACTICE.index("--as-of") + 1]
 TABLES = Base.metadata.tables
@@ -259,11 +259,7 @@ def _deployment(variables: dict[str, str]):
 
 def _refresh(defs: dg.Definitions, run_config: dict) -> tuple[dg.ExecuteInProcessResult, str, str]:
     """The run, what its measures step said it recomputes and how its models step said it built the facts."""
-    instance = dg.DagsterInstance.ephemeral()
-    result = defs.resolve_job_def("warehouse_refresh_job").execute_in_process(
-        instance=instance, run_config=run_config, raise_on_error=False
-    )
-    assert result.success, [e.message for e in result.all_events if e.is_step_failure]
+    result, instance = run_refresh(defs, run_config)
     said = [
         e.user_message for e in instance.all_logs(result.run_id) if "measures: recomputing" in e.user_message
     ]
