@@ -37,14 +37,15 @@ test: $(STAMP)
 ## other domain packages' tests (FAST_TESTS) but the end-to-end ones (marker e2e, tests/conftest.py), and the dbt
 ## unit tests on the smallest built practice. `make test` runs everything, the wiring's tests too: Dagster runs and
 ## landing (tests/orchestration, tests/mentalspace_platform), the CLI and `serve` (tests/*.py), the bench.
-# Measured idle on 2 cores (2026-12-06): 152-163 s with MENTALSPACE_TEST_PG_URL set, 106 s without; every test but
-# the end-to-end ones took 404 s.
+# Measured idle on 2 cores (2026-12-06), with MENTALSPACE_TEST_PG_URL set: 148, 148 and 152 s with three workers,
+# 163-179 s with two (a worker waiting on a server or a rate limiter's window leaves a core to the third); 106 s
+# without PostgreSQL. Every test but the end-to-end ones, with two workers, took 404 s.
 # The dbt unit tests (one build, one dbt command; one summary line) run beside pytest rather than after it: while
 # pytest's slowest tests finish, a core would sit idle. Either failing fails the target.
 FAST_TESTS = tests/edi835 tests/operational_api tests/ingest tests/notifications tests/dashboards
 test-fast: $(STAMP)
 	@$(BIN)/python -m tests.dbt.unit_tests & units=$$!; \
-	$(BIN)/python -m pytest -n 2 --dist worksteal --basetemp $(PYTEST_TMP) -m "not e2e" $(PYTEST_ARGS) $(FAST_TESTS); \
+	$(BIN)/python -m pytest -n 3 --dist worksteal --basetemp $(PYTEST_TMP) -m "not e2e" $(PYTEST_ARGS) $(FAST_TESTS); \
 	tests=$$?; wait $$units; units=$$?; \
 	[ $$tests -eq 0 ] && [ $$units -eq 0 ]
 
