@@ -97,8 +97,8 @@ E2E_TESTS = (
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the end-to-end tests `e2e` (see E2E_TESTS), so `pytest -m "not e2e"` is the fast loop; run the tests
-    reading a shared practice after the others."""
+    """Mark the end-to-end tests `e2e` (see E2E_TESTS), which `make test-fast` leaves out of its packages' tests
+    (`-m "not e2e"`); run the tests reading a shared practice after the others."""
     for item in items:
         if item.nodeid.startswith(E2E_TESTS) or _shared_builds_read(item):
             item.add_marker(pytest.mark.e2e)
