@@ -6,6 +6,11 @@ BIN := $(VENV)/bin
 # pytest's temporary folders: one per checkout, emptied by each run, rather than the numbered folders under
 # /tmp/pytest-of-$USER that every pytest session of the user on the machine shares and rotates.
 PYTEST_TMP := /tmp/pytest-mentalspace-$(shell printf %s "$(CURDIR)" | sha1sum | cut -c1-10)
+# --dist worksteal: a worker out of tests takes half of the other's queue. With xdist's default (load) the tests
+# queued on one worker stay there: one worker ran the last AdvancedMD and ERA tests for minutes while the other idled.
+# Three workers on two cores: the end-to-end tests wait on servers, browsers and subprocesses, and a third worker
+# fills those waits (CI on an idle 2-core machine, 2026-12-06: 22 min 35 s against 24 min 58 s with two).
+PYTEST := $(BIN)/python -m pytest -n 3 --dist worksteal --basetemp $(PYTEST_TMP)
 
 .PHONY: run build test test-fast lint bench lock clean
 
@@ -26,12 +31,8 @@ build: $(STAMP)
 	@$(BIN)/mentalspace build --fresh
 
 ## make test: the whole test suite (DuckDB always; PostgreSQL when MENTALSPACE_TEST_PG_URL is set)
-# --dist worksteal: a worker out of tests takes half of the other's queue. With xdist's default (load) the tests
-# queued on one worker stay there: one worker ran the last AdvancedMD and ERA tests for minutes while the other idled.
-# Three workers on two cores: the end-to-end tests wait on servers, browsers and subprocesses, and a third worker
-# fills those waits (CI on an idle 2-core machine, 2026-12-06: 22 min 35 s against 24 min 58 s with two).
 test: $(STAMP)
-	@$(BIN)/python -m pytest -n 3 --dist worksteal --basetemp $(PYTEST_TMP) $(PYTEST_ARGS)
+	@$(PYTEST) $(PYTEST_ARGS)
 
 ## make test-fast: the quick loop (under 3 min on 2 cores; issue 17): the parser, the services, the API and the
 ## other domain packages' tests (FAST_TESTS) but the end-to-end ones (marker e2e, tests/conftest.py), and the dbt
@@ -45,7 +46,7 @@ test: $(STAMP)
 FAST_TESTS = tests/edi835 tests/operational_api tests/ingest tests/notifications tests/dashboards
 test-fast: $(STAMP)
 	@$(BIN)/python -m tests.dbt.unit_tests & units=$$!; \
-	$(BIN)/python -m pytest -n 3 --dist worksteal --basetemp $(PYTEST_TMP) -m "not e2e" $(PYTEST_ARGS) $(FAST_TESTS); \
+	$(PYTEST) -m "not e2e" $(PYTEST_ARGS) $(FAST_TESTS); \
 	tests=$$?; wait $$units; units=$$?; \
 	[ $$tests -eq 0 ] && [ $$units -eq 0 ]
 
