@@ -27,6 +27,11 @@ DBT_TARGETS = {"dev": "duckdb", "ci": "duckdb", "prod": "postgres"}
 # (tests/dbt/test_measures_demo.py), and on the hand-built edge cases of tests/dbt/test_compliance_alerts.py.
 # Production never sets it: a refresh's data tests are its asset checks.
 SKIP_DATA_TESTS_VAR = "MENTALSPACE_TEST_SKIP_DBT_DATA_TESTS"
+# Set to 1 by the test suite only (tests/conftest.py): builds leave the analysts' catalog unwritten (the asset
+# warehouse/catalog, orchestration/defs/dbt/assets.py). `dbt docs generate` costs ~5.4 CPU-s a new warehouse, and the
+# suite builds dozens for assertions of their own; the shared small practice keeps it (tests/conftest.py), which
+# tests/mentalspace_platform/test_catalog.py reads. Production never sets it.
+SKIP_CATALOG_VAR = "MENTALSPACE_TEST_SKIP_CATALOG"
 # Session settings of every connection to a PostgreSQL warehouse (dbt's, the landing's, the dashboards'), as libpq
 # `options`. JIT off: PostgreSQL compiles a query's expressions to machine code once its estimated cost passes
 # jit_above_cost (100,000), which the warehouse's analytic queries pass easily, and the compilation costs more than

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from mentalspace_platform.environment import SKIP_DATA_TESTS_VAR
+from mentalspace_platform.environment import SKIP_CATALOG_VAR, SKIP_DATA_TESTS_VAR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("MENTALSPACE_SHARED_DIR") or REPO_ROOT.parent / "shared")
@@ -56,6 +56,8 @@ PG_ADMIN_URL = os.environ.get("MENTALSPACE_TEST_PG_URL")
 # Every `dbt build` of the run, in this process and the CLI's, leaves dbt's data tests out; the suite runs them once
 # per kind of warehouse (tests/dbt/test_measures_demo.py). Set it to 0 to have every build run them.
 os.environ.setdefault(SKIP_DATA_TESTS_VAR, "1")
+# Nor the analysts' catalog, but in the shared small practice (built_practice), whose catalog the catalog's tests read.
+os.environ.setdefault(SKIP_CATALOG_VAR, "1")
 
 # Variables that pick deployments; tests set their own and never inherit the developer's.
 DEPLOYMENT_VARS = (
@@ -354,11 +356,16 @@ def _build_practice(var: Path, practice_args: tuple[str, ...], env: dict[str, st
     assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
 
 
-def build_once(tmp_path_factory: pytest.TempPathFactory, name: str, practice_args: tuple[str, ...]) -> Path:
+def build_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    practice_args: tuple[str, ...],
+    env: dict[str, str] | None = None,
+) -> Path:
     """The var/ folder of a practice built through `mentalspace build --fresh` once per test run (embedded
-    store and warehouse; shared_once). Callers must not change what they get (the dashboards' demo touches
-    only rows no other test reads); `copy_practice` gives a test its own copy."""
-    return shared_once(tmp_path_factory, name, lambda var: _build_practice(var, practice_args, {}))
+    store and warehouse; shared_once), `env` added to the build's environment. Callers must not change what they
+    get (the dashboards' demo touches only rows no other test reads); `copy_practice` gives a test its own copy."""
+    return shared_once(tmp_path_factory, name, lambda var: _build_practice(var, practice_args, env or {}))
 
 
 def copy_practice(source: Path, target: Path, *, ignore: tuple[str, ...] = ()) -> Path:
@@ -411,8 +418,9 @@ def copy_store(store: Path, target: Path) -> None:
 
 @shared_build
 def built_practice(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The smallest practice (SMALL_PRACTICE), built once per run; read it, or `copy_practice` it to change it."""
-    return build_once(tmp_path_factory, "small-practice", SMALL_PRACTICE)
+    """The smallest practice (SMALL_PRACTICE), built once per run with the analysts' catalog (SKIP_CATALOG_VAR;
+    test_catalog.py reads it); read it, or `copy_practice` it to change it."""
+    return build_once(tmp_path_factory, "small-practice", SMALL_PRACTICE, {SKIP_CATALOG_VAR: "0"})
 
 
 # ---- PostgreSQL practices: built once per run into a template database, copied for each user ----------------
