@@ -38,7 +38,9 @@ from pathlib import Path
 
 import pytest
 
+from mentalspace_platform.catalog import PARTIAL_PARSE_FILE
 from mentalspace_platform.environment import SKIP_CATALOG_VAR, SKIP_DATA_TESTS_VAR
+from tests.dbt_parse import adopt_dbt_parse
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("MENTALSPACE_SHARED_DIR") or REPO_ROOT.parent / "shared")
@@ -119,34 +121,38 @@ def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def parsed_dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """dbt's manifest of the project for the embedded target, parsed once per run (shared_once) as a fresh var/
-    folder's first definitions load parses it (orchestration/defs/dbt/project.py)."""
+def run_dbt_parse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The var/ folder of the run's one parse of the dbt project for the embedded target (shared_once), made as a
+    fresh var/ folder's first definitions load makes it (orchestration/defs/dbt/project.py); each embedded folder
+    adopts it (tests/dbt_parse.py)."""
 
     def parse(var: Path) -> None:
-        from mentalspace_platform.environment import current_environment
-        from orchestration.defs.dbt.project import ensure_manifest
+        # In a process of its own: the environment it needs (MENTALSPACE_VAR_DIR) is process-wide, and this runs
+        # beside the worker's tests (shared builds are made ahead of need in a thread).
+        clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
+        subprocess.run(
+            [sys.executable, "-c", "from orchestration.defs.dbt.project import dbt_project; dbt_project()"],
+            env={**clean, "MENTALSPACE_VAR_DIR": str(var)},
+            cwd=REPO_ROOT,
+            check=True,
+            timeout=STEP_TIMEOUT,
+        )
 
-        with pytest.MonkeyPatch.context() as mp:
-            for name in DEPLOYMENT_VARS:
-                mp.delenv(name, raising=False)
-            mp.setenv("MENTALSPACE_VAR_DIR", str(var))
-            env = current_environment()
-            ensure_manifest(env.dbt_target_path / "manifest.json", env)
+    return shared_once(tmp_path_factory, "dbt-manifest", parse)
 
-    return shared_once(tmp_path_factory, "dbt-manifest", parse) / "dbt_target" / "manifest.json"
+
+@pytest.fixture(scope="session")
+def parsed_dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dbt's manifest of the project for the embedded target, parsed once per run (`run_dbt_parse`)."""
+    return run_dbt_parse(tmp_path_factory) / "dbt_target" / "manifest.json"
 
 
 @pytest.fixture
-def parsed_var_dir(var_dir: Path, parsed_dbt_manifest: Path) -> Path:
-    """`var_dir` holding dbt's manifest (`parsed_dbt_manifest`), for tests that load the Dagster definitions
-    there: each fresh folder would otherwise parse the whole dbt project again (a full `dbt parse`). The manifest
-    names no folder or database of its own on the embedded target; a test of the parse itself uses `var_dir`."""
-    target = var_dir / "dbt_target"
-    target.mkdir()
-    # Copied now: newer than the project's files, so current (ensure_manifest) unless a file changed meanwhile.
-    shutil.copyfile(parsed_dbt_manifest, target / "manifest.json")
+def parsed_var_dir(var_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`var_dir` holding the run's parse of the dbt project (`run_dbt_parse`, adopted: tests/dbt_parse.py), for
+    tests that run dbt or load the Dagster definitions there, on the embedded warehouse: each new folder would
+    otherwise parse the whole dbt project again. A test of the parse itself uses `var_dir`."""
+    adopt_dbt_parse(var_dir, run_dbt_parse(tmp_path_factory))
     return var_dir
 
 
@@ -365,11 +371,18 @@ def build_once(
     """The var/ folder of a practice built through `mentalspace build --fresh` once per test run (embedded
     store and warehouse; shared_once), `env` added to the build's environment. Callers must not change what they
     get (the dashboards' demo touches only rows no other test reads); `copy_practice` gives a test its own copy."""
-    return shared_once(tmp_path_factory, name, lambda var: _build_practice(var, practice_args, env or {}))
+    parse = run_dbt_parse(tmp_path_factory)
+
+    def build(var: Path) -> None:
+        adopt_dbt_parse(var, parse)
+        _build_practice(var, practice_args, env or {})
+
+    return shared_once(tmp_path_factory, name, build)
 
 
 def copy_practice(source: Path, target: Path, *, ignore: tuple[str, ...] = ()) -> Path:
-    """A private copy of a built var/ folder: the store, the warehouse and dbt's artifacts.
+    """A private copy of a built var/ folder: the store, the warehouse and dbt's artifacts, its dbt parse adopted
+    for the copy's own warehouse path (tests/dbt_parse.py; else each dbt command there would parse the whole project).
 
     Other tests read the source meanwhile, and each SQLite connection that closes last checkpoints the store's
     WAL and deletes operational.db-wal and -shm: copying those files races with it (a file gone mid-copy, or a
@@ -387,13 +400,16 @@ def copy_practice(source: Path, target: Path, *, ignore: tuple[str, ...] = ()) -
     )
     if (source / "operational.db").exists():
         copy_store(source / "operational.db", target / "operational.db")
+    if (source / "warehouse.duckdb").exists() and (source / "dbt_target" / PARTIAL_PARSE_FILE).exists():
+        adopt_dbt_parse(target, source)
     (target / "dagster").mkdir(exist_ok=True)
     return target
 
 
 def parse_on_first_load(var: Path) -> None:
-    """Make the first load of the Dagster definitions in the copied var/ folder `var` parse the dbt project again,
-    for the copy's own profile (its warehouse file or database), as a fresh deployment's first load does.
+    """Make the first load of the Dagster definitions in the copied PostgreSQL var/ folder `var` parse the dbt
+    project again, for the copy's own database, as a fresh deployment's first load does (an embedded copy adopts
+    its source's parse instead: `copy_practice`).
 
     dbt starts each command from the folder's partial parse only while the profile is the parse's; with the
     source's, every dbt command in the copy parses the whole project (measured: 25 CPU s against 10.6 from a

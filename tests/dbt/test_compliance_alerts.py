@@ -590,11 +590,11 @@ def _run_scenario(url: str, env: dict[str, str], check_release: bool, data_tests
         assert not s.get(Charge, 1).is_billing_hold
 
 
-def test_every_alert_rule_on_duckdb(var_dir):
-    url = f"sqlite:///{var_dir / 'operational.db'}"
+def test_every_alert_rule_on_duckdb(parsed_var_dir):
+    url = f"sqlite:///{parsed_var_dir / 'operational.db'}"
     _run_scenario(
         url,
-        {"MENTALSPACE_VAR_DIR": str(var_dir), "MENTALSPACE_AS_OF_DATE": AS_OF},
+        {"MENTALSPACE_VAR_DIR": str(parsed_var_dir), "MENTALSPACE_AS_OF_DATE": AS_OF},
         check_release=True,
         data_tests=True,
     )

@@ -138,9 +138,9 @@ def _check_kvr(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     assert f"{Decimal(str(march['change_from_previous'][-1])):.2f}" == "-37.50"
 
 
-def test_kvr_exact_on_sqlite_and_duckdb(var_dir, monkeypatch):
-    env = {"MENTALSPACE_VAR_DIR": str(var_dir)}
-    build_hand_practice(f"sqlite:///{var_dir / 'operational.db'}")
+def test_kvr_exact_on_sqlite_and_duckdb(parsed_var_dir, monkeypatch):
+    env = {"MENTALSPACE_VAR_DIR": str(parsed_var_dir)}
+    build_hand_practice(f"sqlite:///{parsed_var_dir / 'operational.db'}")
     _check_kvr(env, monkeypatch)
 
 

@@ -4,6 +4,8 @@ gets its own copy of the store (the outbox is written) and reads the shared ware
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,20 @@ import pytest
 from operational_api.db import get_engine
 from operational_api.notifications.loopback import LoopbackSmtp
 from operational_api.notifications.smtp import parse_smtp_url
-from tests.conftest import DEPLOYMENT_VARS, copy_store, run_cli, shared_build, shared_once
+from tests.conftest import (
+    DEPLOYMENT_VARS,
+    REPO_ROOT,
+    STEP_TIMEOUT,
+    copy_store,
+    run_cli,
+    run_dbt_parse,
+    shared_build,
+    shared_once,
+)
+from tests.dbt_parse import adopt_dbt_parse
 from tests.notifications import practice
+
+BUILD_THE_PRACTICE = "import sys; from tests.notifications import practice; practice.build(sys.argv[1])"
 
 
 @shared_build
@@ -22,8 +36,18 @@ def built_practice(tmp_path_factory) -> Path:
     if reuse:
         return Path(reuse)
 
+    parse = run_dbt_parse(tmp_path_factory)
+
     def make(var: Path) -> None:
-        practice.build(f"sqlite:///{var / 'operational.db'}")
+        adopt_dbt_parse(var, parse)
+        # In a process of its own: this runs beside the worker's tests (built ahead of need, in a thread), and
+        # alembic's migration context is process-wide ("KeyError: 'config'" in a test migrating meanwhile).
+        subprocess.run(
+            [sys.executable, "-c", BUILD_THE_PRACTICE, f"sqlite:///{var / 'operational.db'}"],
+            cwd=REPO_ROOT,
+            check=True,
+            timeout=STEP_TIMEOUT,
+        )
         result = run_cli(
             "build",
             env={"MENTALSPACE_VAR_DIR": str(var), "MENTALSPACE_AS_OF_DATE": practice.AS_OF.isoformat()},

@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 
 from mentalspace_platform.environment import current_environment
-from tests.conftest import DEPLOYMENT_VARS, SMALL_PRACTICE, copy_practice, parse_on_first_load
+from tests.conftest import DEPLOYMENT_VARS, SMALL_PRACTICE, copy_practice
 
 AS_OF = SMALL_PRACTICE[SMALL_PRACTICE.index("--as-of") + 1]
 
@@ -23,7 +23,6 @@ def practice_copy(tmp_path_factory, built_practice) -> Iterator[tuple[Path, dg.D
     change it. Runs keep the build's "today" (AS_OF), so old and new warehouses differ only by what a test
     changes; the definitions are imported afresh for this copy's environment."""
     var = copy_practice(built_practice, tmp_path_factory.mktemp("practice_copy") / "var")
-    parse_on_first_load(var)  # its tests run dbt many times
     with deployment({"MENTALSPACE_VAR_DIR": str(var), "MENTALSPACE_AS_OF_DATE": AS_OF}) as defs:
         yield var, defs
 

@@ -25,14 +25,11 @@ from orchestration.defs.dbt.project import (
 FULL_PARSE = "Unable to do partial parsing"
 
 
-def test_a_build_reuses_the_parse_that_loading_the_definitions_made(var_dir):
-    # A Dagster code location parses outside any build (against the live warehouse file), and each refresh then
-    # builds in the staged copy: dbt re-parses the whole project whenever the profile's path differs.
+def _assert_a_staged_dbt_command_parses_nothing_again() -> None:
+    """One `dbt ls` in a staged build of the current environment, as dagster-dbt runs each `dbt build` (a target
+    folder of its own, seeded with the partial parse): it must start from the partial parse."""
     env = current_environment()
-    dbt_project()
-    assert (env.dbt_target_path / "partial_parse.msgpack").exists()
     with staged_build(env) as building:
-        # As dagster-dbt runs each `dbt build`: a target folder of its own, seeded with the partial parse.
         folder = private_target_path(env.dbt_target_path, ".build-")
         listed = subprocess.run(
             [
@@ -56,6 +53,20 @@ def test_a_build_reuses_the_parse_that_loading_the_definitions_made(var_dir):
     assert FULL_PARSE not in listed.stdout, next(
         line for line in listed.stdout.splitlines() if FULL_PARSE in line
     )
+
+
+def test_a_build_reuses_the_parse_that_loading_the_definitions_made(var_dir):
+    # A Dagster code location parses outside any build (against the live warehouse file), and each refresh then
+    # builds in the staged copy: dbt re-parses the whole project whenever the profile's path differs.
+    dbt_project()
+    assert (current_environment().dbt_target_path / "partial_parse.msgpack").exists()
+    _assert_a_staged_dbt_command_parses_nothing_again()
+
+
+def test_a_folder_that_adopted_the_runs_parse_parses_nothing_again(parsed_var_dir):
+    # The suite's own economy (tests/dbt_parse.py): if dbt's state check changed so that an adopted parse no
+    # longer serves, every test folder would quietly parse the whole project again.
+    _assert_a_staged_dbt_command_parses_nothing_again()
 
 
 def test_dagster_runs_dbt_without_artifacts_nobody_reads():

@@ -24,7 +24,8 @@ from mentalspace_platform.warehouse import Warehouse
 from operational_api.api.server import BackgroundServer
 from operational_api.bulk import load_tables
 from operational_api.db import get_engine, migrate
-from tests.conftest import DEPLOYMENT_VARS, new_pg_database, run_cli
+from tests.conftest import DEPLOYMENT_VARS, new_pg_database, run_cli, run_dbt_parse
+from tests.dbt_parse import adopt_dbt_parse
 from tests.operational_api.api.clinical_week import (
     AS_OF,
     SETUP,
@@ -38,12 +39,14 @@ METRIC_KEY = ("metric_key", "scope", "period_grain", "period_start", "clinician"
 
 
 @contextmanager
-def _deployment(backend: str, var: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """(store URL, deployment variables) of a new empty practice: SQLite + DuckDB in `var`, or one new PostgreSQL
-    database holding the store and the warehouse (DBT_TARGET=prod)."""
+def _deployment(backend: str, var: Path, parsed: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """(store URL, deployment variables) of a new empty practice: SQLite + DuckDB in `var` (holding the run's
+    parse of the dbt project, `parsed`), or one new PostgreSQL database holding the store and the warehouse
+    (DBT_TARGET=prod)."""
     var.mkdir(parents=True)
     env = {"MENTALSPACE_VAR_DIR": str(var), "MENTALSPACE_AS_OF_DATE": AS_OF.isoformat()}
     if backend == "sqlite":
+        adopt_dbt_parse(var, parsed)
         yield f"sqlite:///{var / 'operational.db'}", env
         return
     with new_pg_database() as url:
@@ -105,11 +108,12 @@ def _warehouse_figures(
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_week_through_the_api_measures_like_the_same_week_loaded_by_the_generator(
-    backend, tmp_path, monkeypatch
+    backend, tmp_path, tmp_path_factory, monkeypatch
 ):
+    parsed = run_dbt_parse(tmp_path_factory)
     with ExitStack() as stack:
-        api_url, api_env = stack.enter_context(_deployment(backend, tmp_path / "api" / "var"))
-        rows_url, rows_env = stack.enter_context(_deployment(backend, tmp_path / "rows" / "var"))
+        api_url, api_env = stack.enter_context(_deployment(backend, tmp_path / "api" / "var", parsed))
+        rows_url, rows_env = stack.enter_context(_deployment(backend, tmp_path / "rows" / "var", parsed))
         _through_api(api_url)
         _through_generator_path(rows_url)
         # The two builds are independent practices: side by side they take the time of one.

@@ -32,7 +32,8 @@ from ingest.advancedmd.simulator import (
 )
 from ingest.advancedmd.simulator.dataset import CHARGE, PATIENT, VISIT
 from operational_api.synthetic import Practice, PracticeSpec, generate
-from tests.conftest import PG_ADMIN_URL, STEP_TIMEOUT, fresh_sqlite_store, new_pg_database
+from tests.conftest import PG_ADMIN_URL, STEP_TIMEOUT, fresh_sqlite_store, new_pg_database, run_dbt_parse
+from tests.dbt_parse import adopt_dbt_parse
 from tests.ingest.conftest import expected_charge, expected_patient, expected_visit
 
 AS_OF = dt.date(2025, 3, 7)  # a Friday
@@ -172,6 +173,8 @@ def practice_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
         from operational_api.settings import var_dir
 
         fresh_sqlite_store(request.getfixturevalue("practice_sqlite"), var_dir() / "operational.db")
+        # The tests' own dbt commands (`dbt`) run on the live warehouse file.
+        adopt_dbt_parse(var_dir(), run_dbt_parse(request.getfixturevalue("tmp_path_factory")), staged=False)
 
 
 @contextlib.contextmanager
