@@ -367,14 +367,18 @@ def build_once(
     name: str,
     practice_args: tuple[str, ...],
     env: dict[str, str] | None = None,
+    *,
+    adopt_parse: bool = True,
 ) -> Path:
     """The var/ folder of a practice built through `mentalspace build --fresh` once per test run (embedded
-    store and warehouse; shared_once), `env` added to the build's environment. Callers must not change what they
-    get (the dashboards' demo touches only rows no other test reads); `copy_practice` gives a test its own copy."""
-    parse = run_dbt_parse(tmp_path_factory)
+    store and warehouse; shared_once), `env` added to the build's environment, from the run's dbt parse unless
+    `adopt_parse` is False (then the build parses, as a new deployment's first does). Callers must not change what
+    they get (the dashboards' demo touches only rows no other test reads); `copy_practice` gives a test its own
+    copy."""
 
     def build(var: Path) -> None:
-        adopt_dbt_parse(var, parse)
+        if adopt_parse:
+            adopt_dbt_parse(var, run_dbt_parse(tmp_path_factory))
         _build_practice(var, practice_args, env or {})
 
     return shared_once(tmp_path_factory, name, build)

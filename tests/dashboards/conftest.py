@@ -51,14 +51,15 @@ def _fresh_streamlit_cache():
 
 @shared_build
 def built_demo(tmp_path_factory) -> Path:
-    """The var/ folder of a demo practice built through `mentalspace build` (once per run).
+    """The var/ folder of a demo practice built through `mentalspace build` (once per run), as a new deployment's
+    first build: its dbt parse included, whose log test_no_phi_in_logs.py scans with the rest.
 
     MENTALSPACE_TEST_DASHBOARDS_DEMO names an already built var/ folder to reuse while iterating locally.
     """
     reuse = os.environ.get("MENTALSPACE_TEST_DASHBOARDS_DEMO")
     if reuse:
         return Path(reuse)
-    return build_once(tmp_path_factory, "dashboards-demo", DEMO_ARGS)
+    return build_once(tmp_path_factory, "dashboards-demo", DEMO_ARGS, adopt_parse=False)
 
 
 @pytest.fixture
