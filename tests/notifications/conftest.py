@@ -36,10 +36,8 @@ def built_practice(tmp_path_factory) -> Path:
     if reuse:
         return Path(reuse)
 
-    parse = run_dbt_parse(tmp_path_factory)
-
     def make(var: Path) -> None:
-        adopt_dbt_parse(var, parse)
+        adopt_dbt_parse(var, run_dbt_parse(tmp_path_factory))
         # In a process of its own: this runs beside the worker's tests (built ahead of need, in a thread), and
         # alembic's migration context is process-wide ("KeyError: 'config'" in a test migrating meanwhile).
         subprocess.run(
