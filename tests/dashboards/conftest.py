@@ -27,7 +27,14 @@ from operational_api import mfa
 from operational_api.db import get_engine
 from operational_api.models_credentials import MfaRecoveryCode
 from operational_api.settings import database_url
-from tests.conftest import DEPLOYMENT_VARS, REPO_ROOT, build_once, copy_practice, shared_build
+from tests.conftest import (
+    DBT_FILE_LOG_LEVEL_VAR,
+    DEPLOYMENT_VARS,
+    REPO_ROOT,
+    build_once,
+    copy_practice,
+    shared_build,
+)
 
 APP = str(REPO_ROOT / "dashboards" / "streamlit_app.py")
 # How long one script run of the app may take before AppTest calls it hung: a page runs in seconds on an idle
@@ -74,7 +81,9 @@ def built_demo(tmp_path_factory) -> Path:
     reuse = os.environ.get("MENTALSPACE_TEST_DASHBOARDS_DEMO")
     if reuse:
         return Path(reuse)
-    return build_once(tmp_path_factory, "dashboards-demo", DEMO_ARGS, adopt_parse=False)
+    return build_once(
+        tmp_path_factory, "dashboards-demo", DEMO_ARGS, {DBT_FILE_LOG_LEVEL_VAR: "debug"}, adopt_parse=False
+    )
 
 
 @pytest.fixture
