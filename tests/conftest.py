@@ -40,7 +40,7 @@ import pytest
 
 from mentalspace_platform.catalog import PARTIAL_PARSE_FILE
 from mentalspace_platform.environment import SKIP_CATALOG_VAR, SKIP_DATA_TESTS_VAR
-from tests.dbt_parse import adopt_dbt_parse
+from tests.dbt_parse import adopt_dbt_parse, adopt_postgres_parse
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("MENTALSPACE_SHARED_DIR") or REPO_ROOT.parent / "shared")
@@ -127,24 +127,64 @@ def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def _parse_like_a_first_load(var: Path, env: dict[str, str]) -> None:
+    """dbt's parse of the project in the var/ folder `var` of the deployment `env`, made as a fresh var/ folder's
+    first definitions load makes it (orchestration/defs/dbt/project.py)."""
+    # In a process of its own: the environment it needs (MENTALSPACE_VAR_DIR) is process-wide, and this runs
+    # beside the worker's tests (shared builds are made ahead of need in a thread).
+    clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
+    subprocess.run(
+        [sys.executable, "-c", "from orchestration.defs.dbt.project import dbt_project; dbt_project()"],
+        env={**clean, "MENTALSPACE_VAR_DIR": str(var), **env},
+        cwd=REPO_ROOT,
+        check=True,
+        timeout=STEP_TIMEOUT,
+    )
+
+
 def run_dbt_parse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The var/ folder of the run's one parse of the dbt project for the embedded target (shared_once), made as a
-    fresh var/ folder's first definitions load makes it (orchestration/defs/dbt/project.py); each embedded folder
-    adopts it (tests/dbt_parse.py)."""
+    """The var/ folder of the run's one parse of the dbt project for the embedded target (shared_once); each
+    embedded folder adopts it (tests/dbt_parse.py)."""
+    return shared_once(tmp_path_factory, "dbt-manifest", lambda var: _parse_like_a_first_load(var, {}))
 
-    def parse(var: Path) -> None:
-        # In a process of its own: the environment it needs (MENTALSPACE_VAR_DIR) is process-wide, and this runs
-        # beside the worker's tests (shared builds are made ahead of need in a thread).
-        clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
-        subprocess.run(
-            [sys.executable, "-c", "from orchestration.defs.dbt.project import dbt_project; dbt_project()"],
-            env={**clean, "MENTALSPACE_VAR_DIR": str(var)},
-            cwd=REPO_ROOT,
-            check=True,
-            timeout=STEP_TIMEOUT,
-        )
 
-    return shared_once(tmp_path_factory, "dbt-manifest", parse)
+_warm_dbt = None  # this process's WarmDbt, once a test asked for it
+
+
+def warm_dbt_executable() -> str:
+    """The dbt to run the tests' own dbt commands with: this process's pre-warmed dbt (mentalspace_platform/dbt_warm.py,
+    as each Dagster run starts one), started on first use and stopped with the process. Each command then forks a
+    process that has imported dbt already, rather than importing it again (about 2.5 CPU-s on a 2-core machine)."""
+    global _warm_dbt
+    from mentalspace_platform import dbt_warm
+
+    if _warm_dbt is None:
+        _warm_dbt = dbt_warm.start()
+    return str(_warm_dbt.client)
+
+
+def _run_parse_database() -> str:
+    """The database the run's PostgreSQL parse is made for: none such exists (dbt's parse connects to nothing),
+    and its name, which carries the run's id, is rewritten to each adopting folder's (tests/dbt_parse.py)."""
+    return f"ms_parse_{run_id()[:12]}"
+
+
+def run_dbt_parse_pg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The var/ folder of the run's one parse of the dbt project for the PostgreSQL target (shared_once), for the
+    database `_run_parse_database()`; a PostgreSQL folder adopts it for its own (`adopt_run_parse_pg`)."""
+    url = _pg_url(_run_parse_database())
+    return shared_once(
+        tmp_path_factory,
+        "dbt-manifest-postgres",
+        lambda var: _parse_like_a_first_load(var, postgres_env(var, url)),
+    )
+
+
+def adopt_run_parse_pg(var: Path, url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Give the new var/ folder `var` of the PostgreSQL warehouse `url` the run's parse (`run_dbt_parse_pg`): each
+    fresh PostgreSQL folder would otherwise parse the whole project at its first definitions load (10-12 CPU-s on
+    a 2-core machine), and each copied one at every dbt command."""
+    adopt_postgres_parse(var, run_dbt_parse_pg(tmp_path_factory), _pg_url(_run_parse_database()), url)
 
 
 @pytest.fixture(scope="session")
@@ -194,6 +234,14 @@ def pg_database() -> Iterator[str]:
     """A brand-new PostgreSQL database for this test (dropped afterwards); skips without a server."""
     with new_pg_database() as url:
         yield url
+
+
+@pytest.fixture
+def parsed_pg_database(var_dir: Path, pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """`pg_database`, with `var_dir` holding the run's parse of the dbt project for it (`adopt_run_parse_pg`): the
+    PostgreSQL counterpart of `parsed_var_dir`, for tests that build a warehouse of their own there."""
+    adopt_run_parse_pg(var_dir, pg_database, tmp_path_factory)
+    return pg_database
 
 
 # Empty stores at the latest schema: migrated once per worker and copied per test (a file copy, or CREATE DATABASE
@@ -416,17 +464,6 @@ def copy_practice(source: Path, target: Path, *, ignore: tuple[str, ...] = ()) -
     return target
 
 
-def parse_on_first_load(var: Path) -> None:
-    """Make the first load of the Dagster definitions in the copied PostgreSQL var/ folder `var` parse the dbt
-    project again, for the copy's own database, as a fresh deployment's first load does (an embedded copy adopts
-    its source's parse instead: `copy_practice`).
-
-    dbt starts each command from the folder's partial parse only while the profile is the parse's; with the
-    source's, every dbt command in the copy parses the whole project (measured: 25 CPU s against 10.6 from a
-    valid partial parse). For copies that run dbt more than once: one parse then serves them all."""
-    (var / "dbt_target" / "manifest.json").unlink(missing_ok=True)
-
-
 def copy_store(store: Path, target: Path) -> None:
     """A private copy of an embedded store that others use meanwhile, through SQLite's backup API.
 
@@ -493,6 +530,7 @@ def build_once_pg(
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
             _drop_template(con, template)  # left by a worker whose build failed
             con.execute(f'create database "{template}"')
+        adopt_run_parse_pg(var, _pg_url(template), tmp_path_factory)
         _build_practice(var, practice_args, postgres_env(var, _pg_url(template)))
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
             # CREATE DATABASE ... TEMPLATE fails while anyone is connected to the template: closed to
@@ -505,9 +543,11 @@ def build_once_pg(
 @contextmanager
 def copy_pg_practice(practice: PgPractice, var: Path) -> Iterator[dict[str, str]]:
     """A private copy of a PostgreSQL practice (its database copied from the template inside PostgreSQL, well
-    under a second for a small practice, and its var/ folder): the deployment variables pointing at it."""
+    under a second for a small practice, and its var/ folder with the template's dbt parse adopted for the copy's
+    database): the deployment variables pointing at it."""
     with new_pg_database(template=practice.template) as url:
         copy_practice(practice.var, var)
+        adopt_postgres_parse(var, practice.var, _pg_url(practice.template), url)
         yield postgres_env(var, url)
 
 
@@ -532,6 +572,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Building ahead ended (each process); the run's template databases, dropped once every worker is done with
     them (by the controller)."""
     _end_building_ahead(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldfail))
+    if _warm_dbt is not None:
+        _warm_dbt.stop()
     if hasattr(session.config, "workerinput") or not PG_ADMIN_URL:
         return
     import psycopg

@@ -601,12 +601,12 @@ def test_every_alert_rule_on_duckdb(parsed_var_dir):
 
 
 @pytest.mark.postgres
-def test_every_alert_rule_on_postgres(var_dir, pg_database):
+def test_every_alert_rule_on_postgres(var_dir, parsed_pg_database):
     env = {
         "MENTALSPACE_VAR_DIR": str(var_dir),
         "MENTALSPACE_AS_OF_DATE": AS_OF,
-        "DATABASE_URL": pg_database,
+        "DATABASE_URL": parsed_pg_database,
         "DBT_TARGET": "prod",
-        "MENTALSPACE_WAREHOUSE_URL": pg_database,
+        "MENTALSPACE_WAREHOUSE_URL": parsed_pg_database,
     }
-    _run_scenario(pg_database, env, check_release=False)
+    _run_scenario(parsed_pg_database, env, check_release=False)

@@ -145,12 +145,12 @@ def test_kvr_exact_on_sqlite_and_duckdb(parsed_var_dir, monkeypatch):
 
 
 @pytest.mark.postgres
-def test_kvr_exact_on_postgres(var_dir, pg_database, monkeypatch):
+def test_kvr_exact_on_postgres(var_dir, parsed_pg_database, monkeypatch):
     env = {
         "MENTALSPACE_VAR_DIR": str(var_dir),
-        "DATABASE_URL": pg_database,
+        "DATABASE_URL": parsed_pg_database,
         "DBT_TARGET": "prod",
-        "MENTALSPACE_WAREHOUSE_URL": pg_database,
+        "MENTALSPACE_WAREHOUSE_URL": parsed_pg_database,
     }
-    build_hand_practice(pg_database)
+    build_hand_practice(parsed_pg_database)
     _check_kvr(env, monkeypatch)

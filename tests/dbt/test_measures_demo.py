@@ -17,8 +17,7 @@ import pytest
 
 from mentalspace_platform.environment import DBT_PROJECT_DIR, current_environment
 from mentalspace_platform.warehouse import Warehouse
-from orchestration.defs.dbt.project import DBT_EXECUTABLE
-from tests.conftest import STEP_TIMEOUT, copy_pg_practice, copy_practice
+from tests.conftest import STEP_TIMEOUT, copy_pg_practice, copy_practice, warm_dbt_executable
 
 # Whole months of the generated history (the first and the running month are partial).
 FULL_MONTHS = ("2026-08-01", "2026-09-01", "2026-10-01")
@@ -30,7 +29,7 @@ def _frames(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, l
     environment = current_environment()
     # Every dbt test: the unit tests and the data tests.
     dbt_tests = subprocess.run(
-        [DBT_EXECUTABLE, "test", "--quiet"],
+        [warm_dbt_executable(), "test", "--quiet"],
         cwd=DBT_PROJECT_DIR,
         env={**os.environ, **environment.dbt_env()},
         capture_output=True,

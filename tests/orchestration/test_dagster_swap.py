@@ -381,13 +381,13 @@ def test_a_dagster_step_cannot_write_the_live_file(practice_copy):
     assert _state(var) == before
 
 
-def test_on_postgresql_the_era_run_lands_in_place_with_no_file_made(var_dir, pg_database, monkeypatch):
+def test_on_postgresql_the_era_run_lands_in_place_with_no_file_made(var_dir, parsed_pg_database, monkeypatch):
     from mentalspace_platform.warehouse import Warehouse
     from operational_api.era_inbox import submit
     from tests.edi835.conftest import fixture_path
 
     monkeypatch.setenv("DBT_TARGET", "prod")
-    monkeypatch.setenv("MENTALSPACE_WAREHOUSE_URL", pg_database)
+    monkeypatch.setenv("MENTALSPACE_WAREHOUSE_URL", parsed_pg_database)
     instance = dg.DagsterInstance.ephemeral()
     submit(fixture_path("unbalanced_payment.835").read_bytes(), "unbalanced_payment.835")
     with fresh_definitions() as defs:

@@ -6,6 +6,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from mentalspace_platform.catalog import private_target_path
 from mentalspace_platform.environment import (
     DBT_EXECUTABLE,
@@ -66,6 +68,20 @@ def test_a_build_reuses_the_parse_that_loading_the_definitions_made(var_dir):
 def test_a_folder_that_adopted_the_runs_parse_parses_nothing_again(parsed_var_dir):
     # The suite's own economy (tests/dbt_parse.py): if dbt's state check changed so that an adopted parse no
     # longer serves, every test folder would quietly parse the whole project again.
+    _assert_a_staged_dbt_command_parses_nothing_again()
+
+
+@pytest.mark.postgres
+def test_a_postgres_folder_that_adopted_the_runs_parse_parses_nothing_again(
+    var_dir, parsed_pg_database, monkeypatch
+):
+    # The same for PostgreSQL folders, whose adopted parse also has each node's database renamed.
+    for name, value in {
+        "DATABASE_URL": parsed_pg_database,
+        "DBT_TARGET": "prod",
+        "MENTALSPACE_WAREHOUSE_URL": parsed_pg_database,
+    }.items():
+        monkeypatch.setenv(name, value)
     _assert_a_staged_dbt_command_parses_nothing_again()
 
 

@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import DEPLOYMENT_VARS, PG_ADMIN_URL, REPO_ROOT, STEP_TIMEOUT, new_pg_database
+from tests.conftest import (
+    DEPLOYMENT_VARS,
+    PG_ADMIN_URL,
+    REPO_ROOT,
+    STEP_TIMEOUT,
+    adopt_run_parse_pg,
+    new_pg_database,
+)
 
 pytestmark = pytest.mark.skipif(not PG_ADMIN_URL, reason="MENTALSPACE_TEST_PG_URL is not set")
 
@@ -45,9 +52,6 @@ for file_hash in file_hashes:
     if not result.success:
         sys.exit(1)
 """
-# The dbt parse a code location makes once before it launches runs (the definitions read dbt's manifest): made
-# first here, or each of the ten runs, finding none in the new var/ folder, parses the whole project at once.
-PARSE = "from orchestration.defs.dbt.project import dbt_project; dbt_project()"
 
 
 def _env(var: Path, store_url: str, warehouse_url: str) -> dict[str, str]:
@@ -124,7 +128,7 @@ def _outcome(store_url: str) -> dict[str, object]:
     return outcome
 
 
-def test_ten_files_at_once_post_as_they_would_one_after_another(tmp_path):
+def test_ten_files_at_once_post_as_they_would_one_after_another(tmp_path, tmp_path_factory):
     from operational_api.bulk import load_tables
     from operational_api.db import get_engine, migrate
     from operational_api.synthetic import PracticeSpec, generate
@@ -147,6 +151,10 @@ def test_ten_files_at_once_post_as_they_would_one_after_another(tmp_path):
         ):
             # At once: every file in the inbox, one run per file, released together.
             var = tmp_path / "var"
+            # The dbt parse a code location makes once before it launches runs (the definitions read dbt's
+            # manifest): the run's, adopted here, or each of the ten runs, finding none in the new var/ folder,
+            # parses the whole project at once.
+            adopt_run_parse_pg(var, warehouse_url, tmp_path_factory)
             env = _env(var, store_url, warehouse_url)
             stored = subprocess.run(
                 [sys.executable, "-c", _SUBMIT, *map(str, files)],
@@ -157,7 +165,6 @@ def test_ten_files_at_once_post_as_they_would_one_after_another(tmp_path):
                 check=True,
             ).stdout.split()
             assert len(set(stored)) == FILES
-            subprocess.run([sys.executable, "-c", PARSE], cwd=REPO_ROOT, env=env, check=True)
             gate = tmp_path / "go"
             # Output to files, not pipes: a run blocked writing a full pipe while holding a lock would stall
             # the others behind it, a deadlock of the test's own making.
@@ -184,6 +191,7 @@ def test_ten_files_at_once_post_as_they_would_one_after_another(tmp_path):
 
             # One after another, on the copy.
             serial_var = tmp_path / "serial_var"
+            adopt_run_parse_pg(serial_var, serial_warehouse_url, tmp_path_factory)
             serial_env = _env(serial_var, serial_url, serial_warehouse_url)
             serial_stored = subprocess.run(
                 [sys.executable, "-c", _SUBMIT, *map(str, files)],

@@ -31,7 +31,6 @@ from tests.conftest import (
     MEDIUM_PRACTICE,
     copy_pg_practice,
     copy_practice,
-    parse_on_first_load,
 )
 from tests.orchestration.conftest import deployment, run_refresh
 
@@ -309,8 +308,7 @@ def _assert_equal(incremental: dict[str, pl.DataFrame], full: dict[str, pl.DataF
 
 
 def _check(changes, practice_copy) -> None:
-    # A PostgreSQL copy parses dbt's project once, at its first definitions load (parse_on_first_load): a refresh
-    # runs dbt three times. An embedded copy adopts the source's parse (copy_practice).
+    # Each copy adopts its source's dbt parse (copy_practice, copy_pg_practice).
     with (
         tempfile.TemporaryDirectory(prefix="incremental-") as folder,
         practice_copy(Path(folder) / "incremental") as incremental,
@@ -363,7 +361,6 @@ def test_an_incremental_refresh_equals_a_full_rebuild_on_postgres(built_medium_p
     @contextmanager
     def practice_copy(var: Path) -> Iterator[dict[str, str]]:
         with copy_pg_practice(built_medium_pg, var) as variables:
-            parse_on_first_load(var)
             yield variables
 
     _check(changes, practice_copy)

@@ -24,7 +24,7 @@ from mentalspace_platform.warehouse import Warehouse
 from operational_api.api.server import BackgroundServer
 from operational_api.bulk import load_tables
 from operational_api.db import get_engine, migrate
-from tests.conftest import DEPLOYMENT_VARS, new_pg_database, run_cli, run_dbt_parse
+from tests.conftest import DEPLOYMENT_VARS, adopt_run_parse_pg, new_pg_database, run_cli, run_dbt_parse
 from tests.dbt_parse import adopt_dbt_parse
 from tests.operational_api.api.clinical_week import (
     AS_OF,
@@ -39,17 +39,19 @@ METRIC_KEY = ("metric_key", "scope", "period_grain", "period_start", "clinician"
 
 
 @contextmanager
-def _deployment(backend: str, var: Path, parsed: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """(store URL, deployment variables) of a new empty practice: SQLite + DuckDB in `var` (holding the run's
-    parse of the dbt project, `parsed`), or one new PostgreSQL database holding the store and the warehouse
-    (DBT_TARGET=prod)."""
+def _deployment(
+    backend: str, var: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """(store URL, deployment variables) of a new empty practice holding the run's parse of the dbt project:
+    SQLite + DuckDB in `var`, or one new PostgreSQL database holding the store and the warehouse (DBT_TARGET=prod)."""
     var.mkdir(parents=True)
     env = {"MENTALSPACE_VAR_DIR": str(var), "MENTALSPACE_AS_OF_DATE": AS_OF.isoformat()}
     if backend == "sqlite":
-        adopt_dbt_parse(var, parsed)
+        adopt_dbt_parse(var, run_dbt_parse(tmp_path_factory))
         yield f"sqlite:///{var / 'operational.db'}", env
         return
     with new_pg_database() as url:
+        adopt_run_parse_pg(var, url, tmp_path_factory)
         yield url, env | {"DATABASE_URL": url, "DBT_TARGET": "prod", "MENTALSPACE_WAREHOUSE_URL": url}
 
 
@@ -110,10 +112,13 @@ def _warehouse_figures(
 def test_a_week_through_the_api_measures_like_the_same_week_loaded_by_the_generator(
     backend, tmp_path, tmp_path_factory, monkeypatch
 ):
-    parsed = run_dbt_parse(tmp_path_factory)
     with ExitStack() as stack:
-        api_url, api_env = stack.enter_context(_deployment(backend, tmp_path / "api" / "var", parsed))
-        rows_url, rows_env = stack.enter_context(_deployment(backend, tmp_path / "rows" / "var", parsed))
+        api_url, api_env = stack.enter_context(
+            _deployment(backend, tmp_path / "api" / "var", tmp_path_factory)
+        )
+        rows_url, rows_env = stack.enter_context(
+            _deployment(backend, tmp_path / "rows" / "var", tmp_path_factory)
+        )
         _through_api(api_url)
         _through_generator_path(rows_url)
         # The two builds are independent practices: side by side they take the time of one.

@@ -32,7 +32,15 @@ from ingest.advancedmd.simulator import (
 )
 from ingest.advancedmd.simulator.dataset import CHARGE, PATIENT, VISIT
 from operational_api.synthetic import Practice, PracticeSpec, generate
-from tests.conftest import PG_ADMIN_URL, STEP_TIMEOUT, fresh_sqlite_store, new_pg_database, run_dbt_parse
+from tests.conftest import (
+    PG_ADMIN_URL,
+    STEP_TIMEOUT,
+    adopt_run_parse_pg,
+    fresh_sqlite_store,
+    new_pg_database,
+    run_dbt_parse,
+    warm_dbt_executable,
+)
 from tests.dbt_parse import adopt_dbt_parse
 from tests.ingest.conftest import expected_charge, expected_patient, expected_visit
 
@@ -163,15 +171,17 @@ def practice_pg(migrated_pg: str, practice: Practice) -> Iterator[str]:
 
 def practice_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
     """Give this test its own store holding the practice: var/'s SQLite file ("duckdb", the embedded path), or a
-    PostgreSQL database that is the store and the warehouse ("postgres"), dropped after the test."""
+    PostgreSQL database that is the store and the warehouse ("postgres"), dropped after the test; var/ holding the
+    run's parse of the dbt project for it."""
+    from operational_api.settings import var_dir
+
     if backend == "postgres":
         copies = contextlib.ExitStack()
         request.addfinalizer(copies.close)
         url = copies.enter_context(new_pg_database(template=request.getfixturevalue("practice_pg")))
         _use_postgres(monkeypatch, url)
+        adopt_run_parse_pg(var_dir(), url, request.getfixturevalue("tmp_path_factory"))
     else:
-        from operational_api.settings import var_dir
-
         fresh_sqlite_store(request.getfixturevalue("practice_sqlite"), var_dir() / "operational.db")
         # The tests' own dbt commands (`dbt`) run on the live warehouse file.
         adopt_dbt_parse(var_dir(), run_dbt_parse(request.getfixturevalue("tmp_path_factory")), staged=False)
@@ -262,12 +272,11 @@ def dbt(command: str, select: tuple[str, ...], exclude: tuple[str, ...] = (), **
     """One dbt command on this test's warehouse (`env_vars` added to its environment); fails the test with dbt's
     error and failure lines."""
     from mentalspace_platform.environment import DBT_PROJECT_DIR, current_environment
-    from orchestration.defs.dbt.project import DBT_EXECUTABLE
 
     env = {**os.environ, **current_environment().dbt_env(), **env_vars}
     result = subprocess.run(
         [
-            DBT_EXECUTABLE,
+            warm_dbt_executable(),
             command,
             "--select",
             *select,
