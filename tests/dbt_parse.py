@@ -75,15 +75,16 @@ def profile_hash(variables: dict[str, str]) -> str:
     return file_hash.from_contents(pprint.pformat(sorted(rendered.credentials.connection_info()))).checksum
 
 
-def _stored_profile_hash(packed: bytes) -> str:
-    return msgpack.unpackb(packed, strict_map_key=False)["state_check"]["profile_hash"]["checksum"]
+def _unpacked(packed: bytes) -> dict:
+    # ExtTypes (dbt's dates) come back as msgpack.ExtType and pack again as they were.
+    return msgpack.unpackb(packed, raw=False, strict_map_key=False)
 
 
-def _checked_profile_hash(packed: bytes, source: Path, profile: dict[str, str]) -> str:
-    """The profile hash stored in the partial parse `packed`, once it is the one computed for `profile`.
+def _checked_profile_hash(tree: dict, source: Path, profile: dict[str, str]) -> str:
+    """The profile hash stored in the unpacked partial parse `tree`, once it is the one computed for `profile`.
 
     Raises AssertionError when it is not: dbt's state check changed, and this module must follow it."""
-    stored, expected = _stored_profile_hash(packed), profile_hash(profile)
+    stored, expected = tree["state_check"]["profile_hash"]["checksum"], profile_hash(profile)
     assert stored == expected, (
         f"dbt's partial parse in {source} holds profile hash {stored}, tests/dbt_parse.py computes {expected}: "
         "update profile_hash() to dbt's build_manifest_state_check"
@@ -101,7 +102,7 @@ def adopt_dbt_parse(var: Path, parsed: Path, *, staged: bool = True) -> None:
     source = parsed / "dbt_target"
     target = var / "dbt_target"
     packed = (source / PARTIAL_PARSE_FILE).read_bytes()
-    stored = _checked_profile_hash(packed, source, embedded_profile(parsed))
+    stored = _checked_profile_hash(_unpacked(packed), source, embedded_profile(parsed))
     # Both are hex digits of one length: the packed structure is unchanged.
     assert packed.count(stored.encode()) == 1, f"profile hash {stored} not found once in {source}"
     target.mkdir(parents=True, exist_ok=True)
@@ -122,10 +123,9 @@ def adopt_postgres_parse(var: Path, parsed: Path, parsed_url: str, url: str) -> 
     source = parsed / "dbt_target"
     target = var / "dbt_target"
     packed = (source / PARTIAL_PARSE_FILE).read_bytes()
-    _checked_profile_hash(packed, source, postgres_profile(parsed_url))
+    tree = _unpacked(packed)
+    _checked_profile_hash(tree, source, postgres_profile(parsed_url))
     old, new = _database(parsed_url), _database(url)
-    # ExtTypes (dbt's dates) come back as msgpack.ExtType and pack again as they were.
-    tree = msgpack.unpackb(packed, raw=False, strict_map_key=False)
     assert msgpack.packb(tree, use_bin_type=True) == packed, (
         f"{source}: dbt's partial parse does not repack as it was"
     )

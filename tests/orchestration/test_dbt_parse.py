@@ -23,6 +23,7 @@ from orchestration.defs.dbt.project import (
     _remove_old_invocation_folders,
     dbt_project,
 )
+from tests.conftest import postgres_env
 
 FULL_PARSE = "Unable to do partial parsing"
 
@@ -76,11 +77,7 @@ def test_a_postgres_folder_that_adopted_the_runs_parse_parses_nothing_again(
     var_dir, parsed_pg_database, monkeypatch
 ):
     # The same for PostgreSQL folders, whose adopted parse also has each node's database renamed.
-    for name, value in {
-        "DATABASE_URL": parsed_pg_database,
-        "DBT_TARGET": "prod",
-        "MENTALSPACE_WAREHOUSE_URL": parsed_pg_database,
-    }.items():
+    for name, value in postgres_env(var_dir, parsed_pg_database).items():
         monkeypatch.setenv(name, value)
     _assert_a_staged_dbt_command_parses_nothing_again()
 
