@@ -3,7 +3,8 @@
 Dagster's own SQLite storage builds a new engine and opens a new connection for every event it stores.
 A warehouse build emits about a thousand events (one planned/materialized pair per dbt model, one per
 dbt test), so on the demo practice that cost ~9 s of a ~55 s build. Keeping a few engines open (the
-index shard plus the most recent run shards) removes it; everything else is Dagster's own code.
+index shard plus the most recent run shards) removes it, and their commits skip the disk sync that WAL
+mode does not need for consistency; everything else is Dagster's own code.
 
 Only the embedded instance under `var/dagster` uses this (see `mentalspace_cli.main._dagster_home`);
 a production deployment configures Dagster's PostgreSQL storage instead.
@@ -16,12 +17,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, event
 
 # One shard per run plus the index: a long-running daemon or web server touches many runs over its
 # life, so only the most recently used shards keep an open engine.
 OPEN_SHARDS = 8
 BUSY_TIMEOUT_SECONDS = 15
+
+
+def _sync_at_checkpoints(dbapi_connection, _record) -> None:
+    """Dagster keeps its shards in WAL mode, where SQLite's default syncs the disk at every commit: two or three
+    per event. NORMAL syncs at checkpoints only, as the operational store does (operational_api/db.py): a commit
+    survives a crash of the process, and a power cut loses at most the last events, not the database's
+    consistency. A commit then takes 0.04 ms instead of 0.6 ms (measured on a CI machine)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -38,6 +49,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         engine = self._engines.pop(conn_string, None)
         if engine is None:
             engine = create_engine(conn_string, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
+            event.listen(engine, "connect", _sync_at_checkpoints)
         self._engines[conn_string] = engine
         while len(self._engines) > OPEN_SHARDS:
             _, evicted = self._engines.popitem(last=False)
