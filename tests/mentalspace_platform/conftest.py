@@ -6,10 +6,11 @@ import datetime as dt
 from contextlib import ExitStack
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from mentalspace_platform.environment import current_environment
-from mentalspace_platform.landing.operational import OPERATIONAL_TABLES, land_operational_tables
+from mentalspace_platform.landing.operational import OPERATIONAL_TABLES, RAW_SCHEMA, land_operational_tables
 from mentalspace_platform.warehouse import Warehouse
 from operational_api.bulk import load_tables
 from operational_api.db import get_engine
@@ -17,6 +18,16 @@ from operational_api.synthetic import PracticeSpec, generate
 from tests.conftest import fresh_sqlite_store, new_pg_database
 
 SPEC = PracticeSpec(clinicians=1, months=1, seed=5, as_of=dt.date(2026, 11, 25))
+
+
+def landed_operational_frames(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
+    """Every table of raw_operational, its rows sorted on every column so that two landings compare equal.
+    Through one DuckDB connection: opening the file for each of the thirty tables cost over a second a call."""
+    with warehouse.held_open():
+        frames = {
+            name: warehouse.query(f'select * from {RAW_SCHEMA}."{name}"') for name in OPERATIONAL_TABLES
+        }
+    return {name: frame.sort(frame.columns, nulls_last=True) for name, frame in frames.items()}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

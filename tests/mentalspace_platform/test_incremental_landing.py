@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-import polars as pl
 import pytest
 from sqlalchemy import delete, func, select, update
 
@@ -20,22 +19,13 @@ from mentalspace_platform.landing.operational import (
     WATERMARKS_TABLE,
     land_operational_tables,
 )
-from mentalspace_platform.warehouse import Warehouse
 from operational_api.era.posting import mark_unmatchable, post_remittance, resolve_review, review_queue
 from operational_api.era.remittances import claim_specs_from_store, write_remittance
 from operational_api.export import exported_tables
 from operational_api.models import Base
-from tests.mentalspace_platform.conftest import SPEC
+from tests.mentalspace_platform.conftest import SPEC, landed_operational_frames
 
 T = Base.metadata.tables
-
-
-def _raw(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
-    frames = {}
-    for name in OPERATIONAL_TABLES:
-        frame = warehouse.query(f'select * from {RAW_SCHEMA}."{name}"')
-        frames[name] = frame.sort(frame.columns, nulls_last=True)
-    return frames
 
 
 def _land(engine, warehouse, env, *, full=False) -> dict[str, landing.Landed]:
@@ -45,9 +35,9 @@ def _land(engine, warehouse, env, *, full=False) -> dict[str, landing.Landed]:
 
 
 def _assert_as_full(engine, warehouse, env) -> None:
-    incremental = _raw(warehouse)
+    incremental = landed_operational_frames(warehouse)
     _land(engine, warehouse, env, full=True)
-    full = _raw(warehouse)
+    full = landed_operational_frames(warehouse)
     assert [n for n in OPERATIONAL_TABLES if not incremental[n].equals(full[n])] == []
 
 
@@ -132,7 +122,10 @@ def test_a_failed_landing_leaves_rows_and_watermarks_as_they_were(practice, monk
     engine, warehouse, env = practice
     with engine.begin() as conn:
         conn.execute(update(T["appointments"]).values(updated_at=dt.datetime(2026, 11, 25, 18)))
-    before = _raw(warehouse), warehouse.query(f"select * from {RAW_SCHEMA}.{WATERMARKS_TABLE}")
+    before = (
+        landed_operational_frames(warehouse),
+        warehouse.query(f"select * from {RAW_SCHEMA}.{WATERMARKS_TABLE}"),
+    )
     real = landing._watermark_rows
 
     def failing(table, *args, **kwargs):
@@ -145,7 +138,10 @@ def test_a_failed_landing_leaves_rows_and_watermarks_as_they_were(practice, monk
     monkeypatch.setattr(landing, "_watermark_rows", failing)
     with pytest.raises(RuntimeError, match="went away"):
         _land(engine, warehouse, env)
-    after = _raw(warehouse), warehouse.query(f"select * from {RAW_SCHEMA}.{WATERMARKS_TABLE}")
+    after = (
+        landed_operational_frames(warehouse),
+        warehouse.query(f"select * from {RAW_SCHEMA}.{WATERMARKS_TABLE}"),
+    )
     assert all(before[0][n].equals(after[0][n]) for n in OPERATIONAL_TABLES)
     assert before[1].equals(after[1])
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import polars as pl
 from sqlalchemy import select
 
 from ingest.advancedmd.linking import chart_for_client
@@ -15,7 +14,6 @@ from ingest.advancedmd.simulator.dataset import CHARGE, VISIT
 from mentalspace_platform.environment import current_environment
 from mentalspace_platform.landing.operational import (
     OPERATIONAL_TABLES,
-    RAW_SCHEMA,
     Landed,
     land_operational_tables,
 )
@@ -23,6 +21,7 @@ from mentalspace_platform.warehouse import Warehouse
 from operational_api.db import get_engine
 from operational_api.models import AdvancedMDPatient, IngestWatermark
 from orchestration.defs.advancedmd.assets import advancedmd_eligibility
+from tests.mentalspace_platform.conftest import landed_operational_frames
 from tests.orchestration.advancedmd.conftest import (
     AS_OF,
     PHI_COLUMNS,
@@ -67,16 +66,12 @@ def _land_incrementally_as_full() -> dict[str, Landed]:
     env = current_environment()
     engine, warehouse = get_engine(env.database_url), Warehouse(env)
 
-    def raw() -> dict[str, pl.DataFrame]:
-        frames = {n: warehouse.query(f'select * from {RAW_SCHEMA}."{n}"') for n in OPERATIONAL_TABLES}
-        return {n: f.sort(f.columns, nulls_last=True) for n, f in frames.items()}
-
     landed = {
         t.table: t for t in land_operational_tables(engine, warehouse, env, OPERATIONAL_TABLES, full=False)
     }
-    incremental = raw()
+    incremental = landed_operational_frames(warehouse)
     land_operational_tables(engine, warehouse, env, OPERATIONAL_TABLES, full=True)
-    full = raw()
+    full = landed_operational_frames(warehouse)
     engine.dispose()
     assert [n for n in OPERATIONAL_TABLES if not incremental[n].equals(full[n])] == []
     return landed
