@@ -38,6 +38,7 @@ def test_no_warehouse_table_holds_a_date_of_birth_or_a_date_derived_from_one(bui
     assert {"raw_operational.clients", "marts.dim_clients", "marts.fct_appointments"} <= {
         f"{s}.{t}" for s, t in tables
     }
-    frames = {f"{s}.{t}": warehouse.query(f'select * from "{s}"."{t}"') for s, t in tables}
+    with warehouse.held_open(read_only=True):
+        frames = {f"{s}.{t}": warehouse.query(f'select * from "{s}"."{t}"') for s, t in tables}
     assert dob_derived_columns(frames, dobs) == []
     assert frames["marts.dim_clients"]["has_date_of_birth"].sum() > 0

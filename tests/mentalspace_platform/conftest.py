@@ -23,7 +23,7 @@ SPEC = PracticeSpec(clinicians=1, months=1, seed=5, as_of=dt.date(2026, 11, 25))
 def landed_operational_frames(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
     """Every table of raw_operational, its rows sorted on every column so that two landings compare equal.
     Through one DuckDB connection: opening the file for each of the thirty tables cost over a second a call."""
-    with warehouse.held_open():
+    with warehouse.held_open(read_only=True):
         frames = {
             name: warehouse.query(f'select * from {RAW_SCHEMA}."{name}"') for name in OPERATIONAL_TABLES
         }

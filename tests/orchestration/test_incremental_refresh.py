@@ -282,6 +282,11 @@ def _landing_modes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
 def _tables() -> dict[str, pl.DataFrame]:
     """Every table of marts and raw_operational (the watermarks aside), rows in a stable order."""
     warehouse = Warehouse(current_environment())
+    with warehouse.held_open(read_only=True):
+        return _read_tables(warehouse)
+
+
+def _read_tables(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
     names = warehouse.query(
         "select table_schema, table_name from information_schema.tables "
         f"where table_schema in ('marts', '{RAW_SCHEMA}') and table_type = 'BASE TABLE'"
