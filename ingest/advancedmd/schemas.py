@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from typing import Any
 
 import pandera.backends.polars.builtin_checks  # noqa: F401  (registers the checks' polars functions, for rows_passing)
@@ -258,7 +258,7 @@ class _Plan:
     # (column, or "*" for a frame-wide check; (bound check function, ignore_na))
     checks: tuple[tuple[str, Any], ...]
 
-    @property
+    @cached_property  # read for every column of every batch
     def checked(self) -> frozenset[str]:
         """The columns a check reads: every column, where a frame-wide check may read any."""
         keys = {key for key, _ in self.checks}

@@ -282,23 +282,20 @@ def _landing_modes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
 def _tables() -> dict[str, pl.DataFrame]:
     """Every table of marts and raw_operational (the watermarks aside), rows in a stable order."""
     warehouse = Warehouse(current_environment())
-    with warehouse.held_open(read_only=True):
-        return _read_tables(warehouse)
-
-
-def _read_tables(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
-    names = warehouse.query(
-        "select table_schema, table_name from information_schema.tables "
-        f"where table_schema in ('marts', '{RAW_SCHEMA}') and table_type = 'BASE TABLE'"
-    )
     tables = {}
-    for schema, name in names.iter_rows():
-        if (schema, name) == (RAW_SCHEMA, WATERMARKS_TABLE):
-            continue
-        frame = warehouse.query(f'select * from {schema}."{name}"')
+    with warehouse.held_open(read_only=True):
+        names = warehouse.query(
+            "select table_schema, table_name from information_schema.tables "
+            f"where table_schema in ('marts', '{RAW_SCHEMA}') and table_type = 'BASE TABLE'"
+        )
+        for schema, name in names.iter_rows():
+            if (schema, name) == (RAW_SCHEMA, WATERMARKS_TABLE):
+                continue
+            tables[f"{schema}.{name}"] = warehouse.query(f'select * from {schema}."{name}"')
+    for key, frame in tables.items():
         # Sums of floats may differ in their last bits with the order a database adds them in.
         frame = frame.with_columns(pl.col(pl.Float32, pl.Float64).round(9))
-        tables[f"{schema}.{name}"] = frame.sort(frame.columns, nulls_last=True) if frame.width else frame
+        tables[key] = frame.sort(frame.columns, nulls_last=True) if frame.width else frame
     return tables
 
 
