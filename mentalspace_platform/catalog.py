@@ -36,8 +36,8 @@ from operational_api.errors import PlatformError
 # The site, in the order it is replaced: the page reads both JSON files when it loads.
 SITE_FILES = ("manifest.json", "catalog.json", "index.html")
 FINGERPRINT_FILE = ".fingerprint"
-# What the dbt project's SQL and docs are made from.
-PROJECT_SOURCES = ("models", "macros", "seeds", "dbt_project.yml")
+# What the dbt project's SQL and docs are made from (dbt_project.yml's model, macro and seed paths, and itself).
+PROJECT_SOURCES = ("models", "macros", "materializations", "seeds", "dbt_project.yml")
 # Environment variables dbt_project.yml turns into vars that change models' SQL (so their columns).
 SQL_SHAPING_VARS = ("MENTALSPACE_SCHEDULING_RECORD", "MENTALSPACE_BILLING_RECORD")
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"

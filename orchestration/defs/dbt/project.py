@@ -18,7 +18,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
 from mentalspace_platform import dbt_warm
-from mentalspace_platform.catalog import PARTIAL_PARSE_FILE, private_target_path
+from mentalspace_platform.catalog import PARTIAL_PARSE_FILE, PROJECT_SOURCES, private_target_path
 from mentalspace_platform.environment import (
     DBT_EXECUTABLE,
     DBT_PROJECT_DIR,
@@ -140,10 +140,12 @@ def parse_in_background() -> Callable[[], None]:
 def _manifest_is_current(manifest: Path) -> bool:
     sources = [
         p
-        for folder in ("models", "macros", "seeds", "tests")
-        for p in (DBT_PROJECT_DIR / folder).rglob("*")
+        for source in (*PROJECT_SOURCES, "tests", "profiles.yml")
+        for p in (
+            [DBT_PROJECT_DIR / source] if source.endswith(".yml") else (DBT_PROJECT_DIR / source).rglob("*")
+        )
         if p.is_file()
-    ] + [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    ]
     return manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources)
 
 
