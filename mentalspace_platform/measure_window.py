@@ -267,6 +267,7 @@ def tables_read_by_windowed_models() -> frozenset[str]:
 _REF = re.compile(r"""\bref\(\s*['"](\w+)['"]\s*\)""")
 _SOURCE = re.compile(r"""\bsource\(\s*['"](\w+)['"]\s*,\s*['"](\w+)['"]\s*\)""")
 _MACRO = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(")
+_CALL = re.compile(r"\b(\w+)\s*\(")
 # The measures (incremental `period_window` by the folder's config in dbt_project.yml).
 WINDOWED_FOLDER = "models/marts/metrics/"
 
@@ -291,8 +292,9 @@ def sources_read_by(picked: Callable[[str, str], bool]) -> frozenset[tuple[str, 
         for (start, name), (end, _) in zip(starts, [*starts[1:], (len(text), "")], strict=True):
             macros[name] = text[start:end]
 
+    # One scan of the text for every name called, not a search per macro (a second of CPU per build).
     def calls(sql: str) -> set[str]:
-        return {name for name in macros if re.search(rf"\b{name}\s*\(", sql)}
+        return set(_CALL.findall(sql)) & macros.keys()
 
     # A macro's text with that of every macro it calls, transitively.
     expanded: dict[str, str] = {}
