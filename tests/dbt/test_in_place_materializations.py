@@ -1,7 +1,7 @@
 """The DuckDB materializations of dbt_project/materializations/duckdb_in_place.sql on a project of their own: views,
 tables and incremental models replaced in one statement, with no temporary or backup relation left, an old relation
-kept whole when its rebuild fails, a model that changes kind, an enforced contract, and incremental runs still
-dbt-duckdb's."""
+kept whole when its rebuild fails, a model that changes kind, an enforced contract, incremental runs merged, and a
+schema change failed or (columns appended) left to dbt-duckdb."""
 
 import os
 import shutil
@@ -46,6 +46,10 @@ models:
       - name: label
         data_type: varchar
 """
+
+
+STRICT = "{{{{ config(materialized='incremental', on_schema_change='fail') }}}}\n{select}\n"
+GROWING = "{{{{ config(materialized='incremental', on_schema_change='append_new_columns') }}}}\n{select}\n"
 
 
 def _project(tmp_path: Path) -> Path:
@@ -102,8 +106,12 @@ def test_views_tables_and_incrementals_are_replaced_in_place(tmp_path):
     _model(project, "kept", "incremental", "select n from {{ ref('numbers') }}")
     _model(project, "shifting", "view", "select 1 as n")
     _model(project, "typed", "table", "select 1::bigint as n, 'x' as label")
+    (project / "models" / "strict.sql").write_text(STRICT.format(select="select n from {{ ref('numbers') }}"))
+    (project / "models" / "growing.sql").write_text(
+        GROWING.format(select="select n from {{ ref('numbers') }}")
+    )
     _built(project)
-    tables = {"numbers": "BASE TABLE", "kept": "BASE TABLE", "typed": "BASE TABLE"}
+    tables = {name: "BASE TABLE" for name in ("numbers", "kept", "typed", "strict", "growing")}
     assert _relations(project) == {**tables, "doubled": "VIEW", "shifting": "VIEW"}
     assert _rows(project, "doubled") == [(0,), (2,), (4,)]
 
@@ -124,13 +132,26 @@ def test_views_tables_and_incrementals_are_replaced_in_place(tmp_path):
         ).fetchall()
     assert columns == [("n", "BIGINT", "NO"), ("label", "VARCHAR", "YES")]
 
-    # Without --full-refresh an incremental model is dbt-duckdb's: new rows appended to the old.
+    # Without --full-refresh an incremental model merges its new rows by its strategy (the default: appended).
     _model(project, "kept", "incremental", "select n + 100 as n from {{ ref('numbers') }}")
     _model(project, "shifting", "view", "select 3 as n")
-    _built(project, "--select", "kept", "shifting")
+    (project / "models" / "growing.sql").write_text(
+        GROWING.format(select="select n, n * 2 as m from {{ ref('numbers') }}")
+    )
+    _built(project, "--select", "kept", "shifting", "growing")
     assert _rows(project, "kept") == [(10,), (11,), (110,), (111,)]
+    # A model that adds the new columns is dbt-duckdb's: the column added, null in the old rows.
+    assert _rows(project, "growing") == [(10, 20), (10, None), (11, 22), (11, None)]
     assert _relations(project)["shifting"] == "VIEW"
     assert _rows(project, "shifting") == [(3,)]
+
+    # A changed schema fails a model that says so, and leaves its table whole.
+    (project / "models" / "strict.sql").write_text(
+        STRICT.format(select="select n, 1 as m from {{ ref('numbers') }}")
+    )
+    failed = _dbt(project, "run", "--select", "strict")
+    assert failed.returncode == 1 and "out of sync" in failed.stdout
+    assert _rows(project, "strict") == [(10,), (11,)]
 
     # Rebuilds that fail leave each old relation whole.
     _model(project, "numbers", "table", "select n from range(3)")  # no column n: a binder error
