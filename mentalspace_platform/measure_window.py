@@ -292,7 +292,7 @@ def sources_read_by(picked: Callable[[str, str], bool]) -> frozenset[tuple[str, 
         for (start, name), (end, _) in zip(starts, [*starts[1:], (len(text), "")], strict=True):
             macros[name] = text[start:end]
 
-    # One scan of the text for every name called, not a search per macro (a second of CPU per build).
+    # One scan of the text for every name called, not a regex search per macro (0.24 -> 0.04 CPU-s a process).
     def calls(sql: str) -> set[str]:
         return set(_CALL.findall(sql)) & macros.keys()
 
