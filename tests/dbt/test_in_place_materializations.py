@@ -46,10 +46,7 @@ models:
       - name: label
         data_type: varchar
 """
-
-
-STRICT = "{{{{ config(materialized='incremental', on_schema_change='fail') }}}}\n{select}\n"
-GROWING = "{{{{ config(materialized='incremental', on_schema_change='append_new_columns') }}}}\n{select}\n"
+APPEND = "append_new_columns"
 
 
 def _project(tmp_path: Path) -> Path:
@@ -61,16 +58,17 @@ def _project(tmp_path: Path) -> Path:
     return project
 
 
-def _model(project: Path, name: str, materialized: str, select: str) -> None:
-    (project / "models" / f"{name}.sql").write_text(
-        f"{{{{ config(materialized='{materialized}') }}}}\n{select}\n"
+def _model(project: Path, name: str, materialized: str, select: str, **config: str) -> None:
+    settings = ", ".join(
+        f"{key}='{value}'" for key, value in {"materialized": materialized, **config}.items()
     )
+    (project / "models" / f"{name}.sql").write_text(f"{{{{ config({settings}) }}}}\n{select}\n")
 
 
 def _dbt(project: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [warm_dbt_executable(), *args, "--project-dir", str(project), "--profiles-dir", str(project)]
-        + ["--log-level-file", "debug"],  # every statement, which the first test reads
+        + ["--log-level-file", "debug"],  # every statement, which the test reads
         capture_output=True,
         text=True,
         timeout=STEP_TIMEOUT,
@@ -83,21 +81,25 @@ def _built(project: Path, *args: str) -> None:
     assert result.returncode == 0, result.stdout[-3000:]
 
 
-def _relations(project: Path) -> dict[str, str]:
+def _query(project: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(project.parent / "warehouse.duckdb"), read_only=True) as con:
-        return dict(
-            con.execute(
-                "select table_name, table_type from information_schema.tables where table_schema = 'main'"
-            ).fetchall()
+        return con.execute(sql).fetchall()
+
+
+def _relations(project: Path) -> dict[str, str]:
+    return dict(
+        _query(
+            project,
+            "select table_name, table_type from information_schema.tables where table_schema = 'main'",
         )
+    )
 
 
 def _rows(project: Path, relation: str) -> list[tuple]:
-    with duckdb.connect(str(project.parent / "warehouse.duckdb"), read_only=True) as con:
-        return con.execute(f"select * from {relation} order by all").fetchall()
+    return _query(project, f"select * from {relation} order by all")
 
 
-# One project through four builds (each dbt command parses it anew, a few seconds).
+# One project through six dbt commands (each parses it anew, a few seconds): one test, not one per case.
 def test_views_tables_and_incrementals_are_replaced_in_place(tmp_path):
     project = _project(tmp_path)
     (project / "models" / "contracts.yml").write_text(CONTRACT)
@@ -106,10 +108,8 @@ def test_views_tables_and_incrementals_are_replaced_in_place(tmp_path):
     _model(project, "kept", "incremental", "select n from {{ ref('numbers') }}")
     _model(project, "shifting", "view", "select 1 as n")
     _model(project, "typed", "table", "select 1::bigint as n, 'x' as label")
-    (project / "models" / "strict.sql").write_text(STRICT.format(select="select n from {{ ref('numbers') }}"))
-    (project / "models" / "growing.sql").write_text(
-        GROWING.format(select="select n from {{ ref('numbers') }}")
-    )
+    _model(project, "strict", "incremental", "select n from {{ ref('numbers') }}", on_schema_change="fail")
+    _model(project, "growing", "incremental", "select n from {{ ref('numbers') }}", on_schema_change=APPEND)
     _built(project)
     tables = {name: "BASE TABLE" for name in ("numbers", "kept", "typed", "strict", "growing")}
     assert _relations(project) == {**tables, "doubled": "VIEW", "shifting": "VIEW"}
@@ -125,18 +125,22 @@ def test_views_tables_and_incrementals_are_replaced_in_place(tmp_path):
     assert _rows(project, "shifting") == [(2,)]
     log = (project / "logs" / "dbt.log").read_text()
     assert "create or replace table" in log and "__dbt_backup" not in log
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
-        columns = con.execute(
-            "select column_name, data_type, is_nullable from information_schema.columns"
-            " where table_name = 'typed' order by ordinal_position"
-        ).fetchall()
+    columns = _query(
+        project,
+        "select column_name, data_type, is_nullable from information_schema.columns"
+        " where table_name = 'typed' order by ordinal_position",
+    )
     assert columns == [("n", "BIGINT", "NO"), ("label", "VARCHAR", "YES")]
 
     # Without --full-refresh an incremental model merges its new rows by its strategy (the default: appended).
     _model(project, "kept", "incremental", "select n + 100 as n from {{ ref('numbers') }}")
     _model(project, "shifting", "view", "select 3 as n")
-    (project / "models" / "growing.sql").write_text(
-        GROWING.format(select="select n, n * 2 as m from {{ ref('numbers') }}")
+    _model(
+        project,
+        "growing",
+        "incremental",
+        "select n, n * 2 as m from {{ ref('numbers') }}",
+        on_schema_change=APPEND,
     )
     _built(project, "--select", "kept", "shifting", "growing")
     assert _rows(project, "kept") == [(10,), (11,), (110,), (111,)]
@@ -146,8 +150,12 @@ def test_views_tables_and_incrementals_are_replaced_in_place(tmp_path):
     assert _rows(project, "shifting") == [(3,)]
 
     # A changed schema fails a model that says so, and leaves its table whole.
-    (project / "models" / "strict.sql").write_text(
-        STRICT.format(select="select n, 1 as m from {{ ref('numbers') }}")
+    _model(
+        project,
+        "strict",
+        "incremental",
+        "select n, 1 as m from {{ ref('numbers') }}",
+        on_schema_change="fail",
     )
     failed = _dbt(project, "run", "--select", "strict")
     assert failed.returncode == 1 and "out of sync" in failed.stdout

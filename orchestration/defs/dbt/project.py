@@ -138,14 +138,8 @@ def parse_in_background() -> Callable[[], None]:
 
 
 def _manifest_is_current(manifest: Path) -> bool:
-    sources = [
-        p
-        for source in (*PROJECT_SOURCES, "tests", "profiles.yml")
-        for p in (
-            [DBT_PROJECT_DIR / source] if source.endswith(".yml") else (DBT_PROJECT_DIR / source).rglob("*")
-        )
-        if p.is_file()
-    ]
+    paths = [DBT_PROJECT_DIR / source for source in (*PROJECT_SOURCES, "tests", "profiles.yml")]
+    sources = [p for path in paths for p in (path.rglob("*") if path.is_dir() else [path]) if p.is_file()]
     return manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources)
 
 
