@@ -106,11 +106,12 @@ def _build(
     # failed swap then fails the step after its models were reported built, in a copy that is discarded.
     with warehouse.writing() as wh, _environment(window.env):
         step = context.op_def.name
-        # Not on PostgreSQL, which never keeps its views: hashing the project and reading the catalog for nothing.
-        views = views_context(wh, current_environment()) if views_can_be_kept(wh) else None
         # A run of some of the step's models makes only some of its views: it records nothing.
         whole_step = context.selected_asset_keys == context.assets_def.keys
-        keep_views = config.reuse_views and views is not None and views_are_current(wh, step, views)
+        with wh.held_open():
+            # Not on PostgreSQL, which never keeps its views: hashing the project and reading the catalog for nothing.
+            views = views_context(wh, current_environment()) if views_can_be_kept(wh) else None
+            keep_views = config.reuse_views and views is not None and views_are_current(wh, step, views)
         if keep_views:
             context.log.info(
                 "keeping the views and seeds of the last build: nothing they are made from changed"
@@ -214,12 +215,13 @@ def warehouse_models(
     The by-period intermediates the measures read (int_*_by_period, incremental `period_window`) recompute the
     window the measures' build will: the plan made here from the marks, recorded for warehouse_metrics."""
     with warehouse.writing() as wh:
-        plan = plan_measures_build(wh, current_environment())
-        record_plan(wh, _refresh_id(context), plan)
-        window = measures_window_build(plan.window)
-        # Every period recomputed is a build with --full-refresh, which rebuilds the keyed facts whole too.
-        whole = f"every period recomputed: {plan.reason}" if plan.window is None else ""
-        facts = plan_facts_build(wh, current_environment(), whole_because=whole)
+        with wh.held_open():
+            plan = plan_measures_build(wh, current_environment())
+            record_plan(wh, _refresh_id(context), plan)
+            window = measures_window_build(plan.window)
+            # Every period recomputed is a build with --full-refresh, which rebuilds the keyed facts whole too.
+            whole = f"every period recomputed: {plan.reason}" if plan.window is None else ""
+            facts = plan_facts_build(wh, current_environment(), whole_because=whole)
         context.log.info(f"facts: {'by key' if facts.by_key else 'rebuilt whole'} ({facts.reason})")
         yield from _build(
             context, dbt, warehouse, config, dataclasses.replace(window, env={**window.env, **facts.env})
@@ -250,11 +252,12 @@ def warehouse_metrics(
         return
     with warehouse.writing() as wh:
         # In a refresh, the plan the models' build of this run made (the marks its intermediates were built from).
-        plan = recorded_plan(wh, _refresh_id(context))
-        if plan is None:
-            plan = plan_measures_build(wh, current_environment(), every_period=config.every_period)
-        elif config.every_period:
-            plan = dataclasses.replace(plan, window=None, reason="every period asked for")
+        with wh.held_open():
+            plan = recorded_plan(wh, _refresh_id(context))
+            if plan is None:
+                plan = plan_measures_build(wh, current_environment(), every_period=config.every_period)
+            elif config.every_period:
+                plan = dataclasses.replace(plan, window=None, reason="every period asked for")
         context.log.info(
             f"measures: recomputing {'every period' if plan.window is None else 'periods from ' + str(plan.window[0])}"
             f" ({plan.reason})"
