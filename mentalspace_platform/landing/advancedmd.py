@@ -51,7 +51,6 @@ from ingest.advancedmd.records import (
     AmdVisit,
     EligibilityResult,
 )
-from ingest.advancedmd.schemas import validate_batch
 from ingest.advancedmd.sync import SyncBatch
 from mentalspace_platform.measure_window import every_period_mark_statements
 from mentalspace_platform.warehouse import Warehouse
@@ -497,6 +496,10 @@ class WarehouseSink:
         landed_at: datetime,
         db: _Backend,
     ) -> pl.DataFrame:
+        # Imported here, not with the module: every process that loads the Dagster definitions imports this module
+        # and most never validate a record, while pandera (and the pandas it imports) cost ~0.5 CPU-s to import.
+        from ingest.advancedmd.schemas import validate_batch
+
         valid, rejected = validate_batch(list(records), entity=entity)
         if rejected.height:
             self.stats.quarantined[entity] += rejected.height
@@ -712,6 +715,8 @@ class WarehouseSink:
                 )
             ]
             # A visit whose new version is rejected keeps its landed version (it goes to quarantine).
+            from ingest.advancedmd.schemas import validate_batch
+
             _, rejected = validate_batch(list(visits), entity="visits")
             kept = set(rejected["visit_id"].to_list())
             replaced = sorted((set(old) | {v.visit_id for v in visits}) - kept)
