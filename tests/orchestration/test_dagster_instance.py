@@ -48,6 +48,18 @@ def test_event_log_keeps_every_event_across_many_runs(var_dir, monkeypatch):
         assert reader.get_latest_materialization_event(counted.key) is None
 
 
+def test_the_event_log_remembers_tables_found_but_asks_again_for_one_missing(var_dir, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(_dagster_home()))
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        assert storage.has_table("asset_check_executions") and storage.has_table("asset_check_executions")
+        assert storage._tables_found >= {"asset_check_executions"}
+        assert not storage.has_table("made_later")
+        with storage.index_connection() as conn:
+            conn.exec_driver_sql("create table made_later (id integer)")
+        assert storage.has_table("made_later")  # as after `dagster instance migrate`
+
+
 def test_dbt_resource_reports_the_dbt_on_disk_and_skips_the_in_process_adapter():
     printed = subprocess.run([DBT_EXECUTABLE, "--version"], capture_output=True, text=True, check=True).stdout
     on_disk = re.search(r"installed:\s*(\d+\.\d+\.\d+)", printed).group(1)
