@@ -361,6 +361,15 @@ def _mark_if_written(db: _Backend, *, postgres: bool) -> None:
 # ------------------------------------------------------------------------------------ the sink
 
 
+def _validate_batch(records: list[Any], entity: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`ingest.advancedmd.schemas.validate_batch`, imported on first use rather than with this module: every process
+    that loads the Dagster definitions imports this module and most never validate a record, while pandera (and the
+    pandas it imports) cost ~0.5 CPU-s to import."""
+    from ingest.advancedmd.schemas import validate_batch
+
+    return validate_batch(records, entity=entity)
+
+
 class WarehouseSink:
     """Lands AdvancedMD batches in ``raw_advancedmd`` (implements ``ingest.advancedmd.sync.Sink``).
 
@@ -496,11 +505,7 @@ class WarehouseSink:
         landed_at: datetime,
         db: _Backend,
     ) -> pl.DataFrame:
-        # Imported here, not with the module: every process that loads the Dagster definitions imports this module
-        # and most never validate a record, while pandera (and the pandas it imports) cost ~0.5 CPU-s to import.
-        from ingest.advancedmd.schemas import validate_batch
-
-        valid, rejected = validate_batch(list(records), entity=entity)
+        valid, rejected = _validate_batch(list(records), entity)
         if rejected.height:
             self.stats.quarantined[entity] += rejected.height
             id_col = ID_COLUMNS[entity]
@@ -715,9 +720,7 @@ class WarehouseSink:
                 )
             ]
             # A visit whose new version is rejected keeps its landed version (it goes to quarantine).
-            from ingest.advancedmd.schemas import validate_batch
-
-            _, rejected = validate_batch(list(visits), entity="visits")
+            _, rejected = _validate_batch(list(visits), "visits")
             kept = set(rejected["visit_id"].to_list())
             replaced = sorted((set(old) | {v.visit_id for v in visits}) - kept)
             db.delete_in("charges", "visit_id", office_key, replaced)
