@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,14 +80,22 @@ def _warehouse_columns(env: Environment) -> bytes:
     return frame.write_csv().encode()
 
 
+def project_files(sources: Iterable[str] = PROJECT_SOURCES) -> list[Path]:
+    """The files of the dbt project's `sources` (its folders, whole, and its files), in a stable order."""
+    paths = [DBT_PROJECT_DIR / source for source in sources]
+    return [
+        file
+        for path in paths
+        for file in (sorted(path.rglob("*")) if path.is_dir() else [path])
+        if file.is_file()
+    ]
+
+
 def project_files_digest() -> hashlib._Hash:
     """A digest (to update further) of the dbt project's files: its models, macros, seeds and settings."""
     digest = hashlib.sha256()
-    for source in PROJECT_SOURCES:
-        path = DBT_PROJECT_DIR / source
-        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
-            if file.is_file():
-                digest.update(str(file.relative_to(DBT_PROJECT_DIR)).encode() + b"\0" + file.read_bytes())
+    for file in project_files():
+        digest.update(str(file.relative_to(DBT_PROJECT_DIR)).encode() + b"\0" + file.read_bytes())
     return digest
 
 

@@ -18,7 +18,12 @@ from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
 from mentalspace_platform import dbt_warm
-from mentalspace_platform.catalog import PARTIAL_PARSE_FILE, PROJECT_SOURCES, private_target_path
+from mentalspace_platform.catalog import (
+    PARTIAL_PARSE_FILE,
+    PROJECT_SOURCES,
+    private_target_path,
+    project_files,
+)
 from mentalspace_platform.environment import (
     DBT_EXECUTABLE,
     DBT_PROJECT_DIR,
@@ -138,8 +143,7 @@ def parse_in_background() -> Callable[[], None]:
 
 
 def _manifest_is_current(manifest: Path) -> bool:
-    paths = [DBT_PROJECT_DIR / source for source in (*PROJECT_SOURCES, "tests", "profiles.yml")]
-    sources = [p for path in paths for p in (path.rglob("*") if path.is_dir() else [path]) if p.is_file()]
+    sources = project_files((*PROJECT_SOURCES, "tests", "profiles.yml"))
     return manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources)
 
 
