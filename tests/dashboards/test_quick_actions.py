@@ -158,8 +158,10 @@ def test_a_note_outside_the_users_scope_is_refused_as_not_found(demo):
 
 
 def _todays_appointment(engine, clinician_id: int) -> int:
-    """A visit of the practice-local today that has started, booked straight into the store (the demo's
-    calendar ends on its as-of date, so today has none)."""
+    """A visit of the practice-local today that has started, booked straight into the store.
+
+    The demo's calendar runs four weeks past its as-of date, so on a day within them the clinician or the client
+    may already have a visit then: those are cancelled first, as the front desk would to free the slot."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     start = now - dt.timedelta(minutes=30)
     if local_date(start) != local_date(now):  # just after local midnight: the visit starts at midnight
@@ -170,13 +172,24 @@ def _todays_appointment(engine, clinician_id: int) -> int:
             .where(Appointment.clinician_id == clinician_id, Appointment.status == "COMPLETED")
             .order_by(Appointment.id.desc())
         ).first()
+        end = start + dt.timedelta(minutes=50)
+        for booked in session.scalars(
+            select(Appointment).where(
+                (Appointment.clinician_id == clinician_id) | (Appointment.client_id == client_id),
+                Appointment.start_at < end,
+                Appointment.end_at > start,
+                Appointment.status.not_in(("CANCELLED", "RESCHEDULED")),
+            )
+        ):
+            booked.status, booked.cancellation_reason = "CANCELLED", "freed for the test's visit"
+        session.flush()
         appointment = Appointment(
             client_id=client_id,
             clinician_id=clinician_id,
             appointment_type="THERAPY_SESSION",
             status="SCHEDULED",
             start_at=start,
-            end_at=start + dt.timedelta(minutes=50),
+            end_at=end,
             booked_at=start - dt.timedelta(days=7),
             created_at=start - dt.timedelta(days=7),
             updated_at=start - dt.timedelta(days=7),
