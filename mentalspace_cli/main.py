@@ -179,16 +179,15 @@ def _set_demo_logins(engine, as_of: dt.date, seed: int) -> None:
     with session_scope(engine) as session:
         for role in STAFF_ROLES:
             # Prefer someone whose training is current: a lapsed one is suspended at sign-in.
-            found = session.execute(
-                select(User, latest.c.expires)
+            user = session.scalars(
+                select(User)
                 .outerjoin(latest, latest.c.user_id == User.id)
                 .where(User.role == role)
                 .order_by((func.coalesce(latest.c.expires, judged) <= judged), User.id)
                 .limit(1)
             ).first()
-            if found is None:
+            if user is None:
                 continue
-            user, _ = found
             if not training_current_on(session, user.id, judged):
                 # Nobody of this role is current (a one-person role with a lapse): the demo user renews, or
                 # the demo could not show that role at all.
