@@ -15,6 +15,7 @@ from operational_api import audit
 from operational_api.audit import AuditEvent
 from operational_api.db import get_engine, session_scope
 from operational_api.models import Appointment, ClinicalNote, User
+from operational_api.services.availability import FREE_STATUSES
 from operational_api.services.rules import local_date
 from operational_api.settings import database_url
 from tests.conftest import DEPLOYMENT_VARS, copy_practice
@@ -178,7 +179,7 @@ def _todays_appointment(engine, clinician_id: int) -> int:
                 (Appointment.clinician_id == clinician_id) | (Appointment.client_id == client_id),
                 Appointment.start_at < end,
                 Appointment.end_at > start,
-                Appointment.status.not_in(("CANCELLED", "RESCHEDULED")),
+                Appointment.status.not_in(FREE_STATUSES),
             )
         ):
             booked.status, booked.cancellation_reason = "CANCELLED", "freed for the test's visit"
