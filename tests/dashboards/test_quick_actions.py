@@ -15,7 +15,7 @@ from operational_api import audit
 from operational_api.audit import AuditEvent
 from operational_api.db import get_engine, session_scope
 from operational_api.models import Appointment, ClinicalNote, User
-from operational_api.services.availability import FREE_STATUSES
+from operational_api.services.appointments import _OVERLAPPING
 from operational_api.services.rules import local_date
 from operational_api.settings import database_url
 from tests.conftest import DEPLOYMENT_VARS, copy_practice
@@ -174,14 +174,13 @@ def _todays_appointment(engine, clinician_id: int) -> int:
             .order_by(Appointment.id.desc())
         ).first()
         end = start + dt.timedelta(minutes=50)
-        for booked in session.scalars(
-            select(Appointment).where(
-                (Appointment.clinician_id == clinician_id) | (Appointment.client_id == client_id),
-                Appointment.start_at < end,
-                Appointment.end_at > start,
-                Appointment.status.not_in(FREE_STATUSES),
-            )
-        ):
+        # The service's own question: the visits holding that slot for the clinician or the client.
+        overlapping = session.execute(
+            _OVERLAPPING,
+            {"start_at": start, "end_at": end, "clinician_id": clinician_id, "client_id": client_id},
+        )
+        for row in overlapping.all():
+            booked = session.get(Appointment, row.id)
             booked.status, booked.cancellation_reason = "CANCELLED", "freed for the test's visit"
         session.flush()
         appointment = Appointment(
